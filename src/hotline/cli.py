@@ -1,0 +1,281 @@
+"""The `hotline` command: parse the options, build what is asked for, print the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hotline.errors import ConfigError, HotlineError, Problem
+from hotline.sim.driver import Result, Simulation
+from hotline.sim.scenario import Scenario
+from hotline.sim.scenario_file import load_scenario
+from hotline.wfm.erlang import erlang_a, erlang_c
+
+app = typer.Typer(
+    help="Hotline: a self-hostable platform for a 24/7 multilingual telephone hotline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+QUICK_OPTIONS = ("--calls-per-hour", "--aht-seconds", "--agents")
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario YAML file (docs/scenarios.md).")
+    ] = None,
+    calls_per_hour: Annotated[
+        float | None, typer.Option(help="Quick single-queue run: arrival rate.")
+    ] = None,
+    aht_seconds: Annotated[
+        float | None, typer.Option(help="Quick run: mean handle time (exponential).")
+    ] = None,
+    agents: Annotated[int | None, typer.Option(help="Quick run: agents, on all the time.")] = None,
+    patience_seconds: Annotated[
+        float | None, typer.Option(help="Quick run: mean patience (exponential); none if unset.")
+    ] = None,
+    answer_within: Annotated[
+        float | None, typer.Option(help="Service-level threshold T in seconds [default: 20].")
+    ] = None,
+    hours: Annotated[int | None, typer.Option(help="Length of the run in hours.")] = None,
+    days: Annotated[int | None, typer.Option(help="Length of the run in days.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (the scenario's by default).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+) -> None:
+    """Run a scenario through the ACD on a virtual clock and print the service KPIs."""
+    s = _scenario(
+        scenario, calls_per_hour, aht_seconds, agents, patience_seconds, answer_within, seed
+    )
+    if hours is not None or days is not None:
+        total = (hours or 0) + 24 * (days or 0)
+        if total < 1:
+            raise _usage("--hours/--days must add up to at least one hour")
+        s = replace(s, hours=total)
+    if answer_within is not None:
+        s = replace(s, answer_within=answer_within)
+    started = time.perf_counter()
+    result = _run(s, show_progress=not as_json)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(json.dumps(result.report, indent=2))
+        return
+    _print_report(s, result, elapsed)
+
+
+@app.command()
+def erlang(
+    calls_per_hour: Annotated[float, typer.Option(help="Offered calls per hour.")],
+    aht_seconds: Annotated[float, typer.Option(help="Mean handle time in seconds.")],
+    agents: Annotated[int, typer.Option(help="Agents on the queue.")],
+    answer_within: Annotated[float, typer.Option(help="Service-level threshold T.")] = 20.0,
+    patience_seconds: Annotated[
+        float | None, typer.Option(help="Mean patience: Erlang A instead of Erlang C.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Service level, ASA, occupancy (and abandon rate) of a queue, by Erlang C or A."""
+    try:
+        if patience_seconds is None:
+            perf = erlang_c(
+                agents=agents,
+                calls_per_hour=calls_per_hour,
+                aht_seconds=aht_seconds,
+                answer_within=answer_within,
+            )
+        else:
+            perf = erlang_a(
+                agents=agents,
+                calls_per_hour=calls_per_hour,
+                aht_seconds=aht_seconds,
+                patience_seconds=patience_seconds,
+                answer_within=answer_within,
+            )
+    except ValueError as e:
+        raise _usage(str(e)) from None
+    figures: dict[str, Any] = {
+        "agents": perf.agents,
+        "load_erlangs": round(perf.load_erlangs, 6),
+        "service_level": round(perf.service_level, 6),
+        "asa_seconds": round(perf.asa_seconds, 6) if perf.asa_seconds != float("inf") else None,
+        "occupancy": round(perf.occupancy, 6),
+    }
+    if patience_seconds is not None:
+        figures["abandon_rate"] = round(perf.abandon_rate, 6)
+    if as_json:
+        print(json.dumps(figures, indent=2))
+        return
+    table = Table(title="Erlang A" if patience_seconds else "Erlang C", show_header=False)
+    for key, value in figures.items():
+        table.add_row(key, "unbounded" if value is None else f"{value:g}")
+    out.print(table)
+
+
+def _scenario(
+    path: Path | None,
+    calls_per_hour: float | None,
+    aht_seconds: float | None,
+    agents: int | None,
+    patience_seconds: float | None,
+    answer_within: float | None,
+    seed: int | None,
+) -> Scenario:
+    quick = (calls_per_hour, aht_seconds, agents)
+    if path is not None:
+        if any(v is not None for v in (*quick, patience_seconds)):
+            raise _usage("give either a scenario file or the quick-run options, not both")
+        s = load_scenario(path)
+        return s if seed is None else replace(s, seed=seed)
+    if any(v is None for v in quick):
+        missing = [o for o, v in zip(QUICK_OPTIONS, quick, strict=True) if v is None]
+        raise _usage(
+            "give a scenario file, or all of --calls-per-hour, --aht-seconds and --agents "
+            f"(missing: {', '.join(missing)})"
+        )
+    assert calls_per_hour is not None and aht_seconds is not None and agents is not None
+    problems = []
+    if calls_per_hour <= 0:
+        problems.append("--calls-per-hour must be positive")
+    if aht_seconds <= 0:
+        problems.append("--aht-seconds must be positive")
+    if agents < 1:
+        problems.append("--agents must be at least 1 (an empty agent list answers nothing)")
+    if patience_seconds is not None and patience_seconds <= 0:
+        problems.append("--patience-seconds must be positive")
+    if answer_within is not None and answer_within < 0:
+        problems.append("--answer-within cannot be negative")
+    if problems:
+        raise _usage("; ".join(problems))
+    return Scenario.single_queue(
+        calls_per_hour=calls_per_hour,
+        aht_seconds=aht_seconds,
+        agents=agents,
+        hours=24,
+        patience_seconds=patience_seconds,
+        seed=1 if seed is None else seed,
+    )
+
+
+def _run(s: Scenario, *, show_progress: bool) -> Result:
+    sim = Simulation(scenario=s)
+    if not show_progress or not err.is_terminal:
+        return sim.run()
+    with Progress(
+        TextColumn("simulating {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{s.hours} h", total=1.0)
+        return sim.run(progress=lambda done: bar.update(task, completed=done))
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _sec(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f} s"
+
+
+def _print_report(s: Scenario, result: Result, elapsed: float) -> None:
+    r = result.report
+    out.print(f"[bold]{s.name}[/bold]: {s.hours} h, seed {s.seed}")
+    table = Table(title=f"Service (answered within {s.answer_within:g} s)")
+    overflow = r["overflowed"] > 0 or any(t["overflowed"] for t in r["queues"].values())
+    columns = ["", "offered", "answered", "abandoned", "SL", "ASA", "AHT", "aband.", "max wait"]
+    if overflow:
+        columns.insert(4, "overflowed")
+    for col in columns:
+        table.add_column(col, justify="left" if not col else "right", no_wrap=True)
+
+    def row(name: str, t: dict[str, Any], style: str | None = None) -> None:
+        cells = [
+            name,
+            f"{t['offered']:,}",
+            f"{t['answered']:,}",
+            f"{t['abandoned']:,}",
+            _pct(t["service_level"]),
+            _sec(t["asa_seconds"]),
+            _sec(t["aht_seconds"]),
+            _pct(t["abandon_rate"]),
+            _sec(t["longest_wait_seconds"]),
+        ]
+        if overflow:
+            cells.insert(4, f"{t['overflowed']:,}")
+        table.add_row(*cells, style=style)
+
+    row("all", r, "bold")
+    if len(r["languages"]) > 1:
+        table.add_section()
+        table.add_row("[dim]by language[/dim]")
+        for name, t in r["languages"].items():
+            row(name, t)
+    if len(r["queues"]) > 1:
+        table.add_section()
+        table.add_row("[dim]by queue[/dim]")
+        for name, t in r["queues"].items():
+            row(name, t)
+    out.print(table)
+    out.print(
+        f"occupancy {_pct(r['occupancy'])} over {r['agent_hours']:,.0f} staffed agent-hours"
+        + (f"; [red]{result.unfinished} calls never answered[/red]" if result.unfinished else "")
+    )
+    rate = result.calls / elapsed if elapsed > 0 else float("inf")
+    out.print(
+        f"[dim]simulated {result.calls:,} calls ({result.events:,} events) in {elapsed:.2f} s "
+        f"= {rate:,.0f} calls/s[/dim]"
+    )
+
+
+class _UsageError(HotlineError):
+    error_id = "bad-usage"
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def main() -> None:
+    """Entry point: our own errors become a message and exit status 1, never a traceback."""
+    try:
+        app()
+    except ConfigError as e:
+        for p in e.problems:
+            err.print(f"[red]error[/red] {_escape(p)}")
+        sys.exit(1)
+    except HotlineError as e:
+        err.print(f"[red]error[/red] {e.message}")
+        sys.exit(1)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("HOTLINE_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error[/red] {type(e).__name__}: {e}\n"
+            "This is a bug in Hotline; rerun with HOTLINE_DEBUG=1 for the traceback and "
+            "report it."
+        )
+        sys.exit(70)
+
+
+def _escape(p: Problem) -> str:
+    return escape(str(p))

@@ -1,0 +1,81 @@
+"""The exceptions a user of Hotline can cause, and nothing else.
+
+    HotlineError                 every error we raise on purpose; has a stable `error_id`
+    ├── ConfigError              a scenario, flow or settings file is wrong
+    │                            (carries every Problem found, each with file:line)
+    └── RoutingError             an operation the ACD cannot perform in its current state
+        ├── UnknownQueue
+        ├── UnknownAgent
+        ├── UnknownCall
+        └── InvalidTransition    e.g. answering a call that was not offered to this agent
+
+Only `web/` maps these to HTTP status codes; the CLI prints `message` and exits 1.
+The tree lives at the package root (not in `service/` as DESIGN.md once said) because the
+pure core raises these too and must not import an adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HotlineError(Exception):
+    """Base of every error Hotline raises on purpose."""
+
+    error_id = "hotline-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as we can."""
+
+    message: str
+    file: str = "<input>"
+    line: int | None = None
+    column: int | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: {self.message}"
+        if self.hint:
+            text += f" (fix: {self.hint})"
+        return text
+
+
+class ConfigError(HotlineError):
+    """An input file or option is invalid; `problems` lists everything found at once."""
+
+    error_id = "invalid-config"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class RoutingError(HotlineError):
+    error_id = "routing-error"
+
+
+class UnknownQueue(RoutingError):
+    error_id = "unknown-queue"
+
+
+class UnknownAgent(RoutingError):
+    error_id = "unknown-agent"
+
+
+class UnknownCall(RoutingError):
+    error_id = "unknown-call"
+
+
+class InvalidTransition(RoutingError):
+    error_id = "invalid-transition"

@@ -1,0 +1,563 @@
+"""The ACD engine: matches waiting calls with available agents, runs offers and escalations.
+
+Indexes, so a decision never scans every agent or every call:
+
+* each (queue, step) has a pool of available agents who serve that queue and first meet
+  its requirement at that step, ordered by the selection policy. A call at step i looks
+  at the heads of pools 0..i of its queue.
+* each (queue, step) has a heap of waiting calls ordered by priority (with aging), then
+  first-queued time, then arrival order. An agent looks at the heads of the steps it
+  qualifies for, in the queues it serves, tier by tier.
+
+Entries are removed lazily: an agent's entries carry the agent's `epoch`, which changes
+with every state change, and a call's entry carries the call's `token`, which changes each
+time it is (re)placed. A stale entry is dropped when it reaches the head.
+
+Invariant after every public method returns: no available agent may take any waiting call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
+from itertools import count
+
+from hotline.domain.agent import Agent, AgentState, NotReadyReason, QueueMembership
+from hotline.domain.call import Call, CallState
+from hotline.domain.clock import Scheduler
+from hotline.domain.events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallAbandoned,
+    CallAnswered,
+    CallCompleted,
+    CallEscalated,
+    CallOffered,
+    CallOverflowed,
+    CallQueued,
+    Event,
+    OfferWithdrawn,
+)
+from hotline.domain.queue import Queue
+from hotline.errors import (
+    ConfigError,
+    InvalidTransition,
+    Problem,
+    UnknownAgent,
+    UnknownCall,
+    UnknownQueue,
+)
+from hotline.routing.checks import check_queues
+from hotline.routing.selection import SelectionPolicy
+
+_BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+
+# (policy key, ready sequence, agent, agent epoch when pushed)
+_PoolEntry = tuple[tuple[float, float], int, "_AgentRecord", int]
+# (-base priority, first queued at, sequence, ticket, ticket token when pushed)
+_CallEntry = tuple[float, float, int, "_Ticket", int]
+
+
+class _QueueRecord:
+    __slots__ = ("deadlines", "pools", "queue", "rate", "waiting")
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.rate = queue.aging_per_minute / 60.0
+        self.waiting: list[list[_CallEntry]] = [[] for _ in queue.steps]
+        self.pools: list[list[_PoolEntry]] = [[] for _ in queue.steps]
+        self.deadlines = [s.seconds for s in queue.steps]
+
+
+class _AgentRecord:
+    __slots__ = (
+        "agent",
+        "epoch",
+        "idle_since",
+        "last_offer",
+        "logout_pending",
+        "min_step",
+        "pools",
+        "ready_seq",
+        "reason",
+        "state",
+        "state_since",
+        "ticket",
+        "tiers",
+    )
+
+    def __init__(self, agent: Agent, now: float) -> None:
+        self.agent = agent
+        self.state = AgentState.NOT_READY
+        self.reason: str | None = NotReadyReason.LOGIN
+        self.state_since = now
+        self.idle_since = now
+        self.epoch = 0
+        self.ready_seq = 0
+        self.last_offer = 0
+        self.ticket: _Ticket | None = None
+        self.logout_pending = False
+        self.min_step: dict[str, int] = {}
+        self.pools: list[tuple[list[_PoolEntry], int]] = []  # (pool, score)
+        self.tiers: list[list[_QueueRecord]] = []
+
+
+class _Ticket:
+    """A call's place in the ACD, from enqueue until it is answered and ends, or leaves."""
+
+    __slots__ = ("agent", "base", "call", "epoch", "offer_token", "queue", "seq", "step", "token")
+
+    def __init__(self, call: Call, queue: _QueueRecord, seq: int) -> None:
+        self.call = call
+        self.queue = queue
+        self.seq = seq
+        self.step = 0
+        self.base = 0.0
+        self.token = 0
+        self.epoch = 0  # bumped on overflow, so timers of the old queue fall silent
+        self.offer_token = 0
+        self.agent: _AgentRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """A read-only look at an agent, for wallboards, tests and reports."""
+
+    agent_id: str
+    state: AgentState
+    reason: str | None
+    call_id: str | None
+    queues: tuple[str, ...]
+
+
+class Router:
+    """The ACD. Drive it with calls and agent actions; it emits events and sets timers."""
+
+    def __init__(
+        self,
+        *,
+        queues: Sequence[Queue],
+        scheduler: Scheduler,
+        on_event: Callable[[Event], None],
+        policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE,
+        offer_timeout: float = 15.0,
+    ) -> None:
+        findings = check_queues(queues)
+        if findings:
+            raise ConfigError(
+                [Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint) for f in findings]
+            )
+        if offer_timeout <= 0:
+            raise ValueError("offer_timeout must be positive")
+        self._queues = {q.name: _QueueRecord(q) for q in queues}
+        self._clock = scheduler
+        self._emit = on_event
+        self._policy = policy
+        self._offer_timeout = offer_timeout
+        self._agents: dict[str, _AgentRecord] = {}
+        self._tickets: dict[str, _Ticket] = {}
+        self._seq = count(1)
+        self._seconds: dict[AgentState, float] = dict.fromkeys(AgentState, 0.0)
+
+    # ------------------------------------------------------------------ calls
+
+    def enqueue(self, call: Call, queue: str) -> None:
+        """The call joins `queue` (with its own priority); it is offered at once if it can be."""
+        qr = self._queue(queue)
+        if call.state not in (CallState.ARRIVED, CallState.IN_IVR):
+            raise InvalidTransition(f"call {call.id} is {call.state.value}, cannot be queued")
+        if call.id in self._tickets:
+            raise InvalidTransition(f"call {call.id} is already in the ACD")
+        now = self._clock.now
+        call.first_queued_at = now
+        ticket = _Ticket(call, qr, next(self._seq))
+        self._tickets[call.id] = ticket
+        self._place(ticket, qr, now)
+
+    def answer(self, call_id: str, agent_id: str) -> None:
+        ticket = self._ticket(call_id)
+        call = ticket.call
+        agent = ticket.agent
+        if call.state is not CallState.OFFERED or agent is None or agent.agent.id != agent_id:
+            raise InvalidTransition(f"call {call_id} is not being offered to agent {agent_id}")
+        now = self._clock.now
+        call.state = CallState.ANSWERED
+        call.answered_at = now
+        self._set_state(agent, AgentState.ON_CALL)
+        assert call.first_queued_at is not None
+        self._emit(
+            CallAnswered(now, call_id, agent_id, ticket.queue.queue.name, now - call.first_queued_at)
+        )
+
+    def decline(self, call_id: str, agent_id: str) -> None:
+        """The agent refuses the offer: they go not-ready and the call keeps its place."""
+        ticket = self._ticket(call_id)
+        agent = ticket.agent
+        if ticket.call.state is not CallState.OFFERED or agent is None or agent.agent.id != agent_id:
+            raise InvalidTransition(f"call {call_id} is not being offered to agent {agent_id}")
+        self._withdraw(ticket, NotReadyReason.DECLINED)
+
+    def abandon(self, call_id: str) -> None:
+        """The caller hung up before being answered (waiting or while an agent's phone rang)."""
+        ticket = self._ticket(call_id)
+        call = ticket.call
+        now = self._clock.now
+        agent = ticket.agent
+        if call.state is CallState.OFFERED and agent is not None:
+            self._emit(OfferWithdrawn(now, call_id, agent.agent.id, "caller-hung-up"))
+        elif call.state is not CallState.QUEUED:
+            raise InvalidTransition(f"call {call_id} is {call.state.value}, it cannot abandon")
+        call.state = CallState.ABANDONED
+        call.ended_at = now
+        del self._tickets[call_id]
+        assert call.first_queued_at is not None
+        self._emit(CallAbandoned(now, call_id, call.queue, now - call.first_queued_at))
+        if agent is not None and agent.ticket is ticket:
+            agent.ticket = None
+            self._agent_free(agent, keep_idle_since=True)
+
+    def complete(self, call_id: str) -> None:
+        """An answered call ended; its agent goes to wrap-up."""
+        ticket = self._ticket(call_id)
+        call = ticket.call
+        agent = ticket.agent
+        if call.state is not CallState.ANSWERED or agent is None:
+            raise InvalidTransition(f"call {call_id} is {call.state.value}, not answered")
+        now = self._clock.now
+        call.state = CallState.COMPLETED
+        call.ended_at = now
+        del self._tickets[call_id]
+        agent.ticket = None
+        self._set_state(agent, AgentState.WRAP_UP)
+        assert call.answered_at is not None
+        self._emit(
+            CallCompleted(now, call_id, agent.agent.id, ticket.queue.queue.name, now - call.answered_at)
+        )
+        wrap = ticket.queue.queue.wrap_up_seconds
+        if wrap > 0:
+            self._clock.at(now + wrap, self._wrap_up_over, agent, agent.epoch)
+        else:
+            self._agent_free(agent)
+
+    # ------------------------------------------------------------------ agents
+
+    def login(self, agent: Agent, *, ready: bool = True) -> None:
+        if agent.id in self._agents:
+            raise InvalidTransition(f"agent {agent.id} is already logged in")
+        now = self._clock.now
+        record = _AgentRecord(agent, now)
+        memberships = agent.queues or tuple(QueueMembership(name) for name in self._queues)
+        tiers: dict[int, list[_QueueRecord]] = {}
+        for m in memberships:
+            qr = self._queue(m.queue)
+            step = next(
+                (j for j, s in enumerate(qr.queue.steps) if s.requirement.met_by(agent.skills)),
+                None,
+            )
+            if step is None:
+                continue  # serves the queue but meets none of its steps: never offered
+            record.min_step[m.queue] = step
+            score = qr.queue.steps[step].requirement.score(agent.skills)
+            record.pools.append((qr.pools[step], score))
+            tiers.setdefault(m.tier, []).append(qr)
+        record.tiers = [tiers[t] for t in sorted(tiers)]
+        self._agents[agent.id] = record
+        self._emit(AgentLoggedIn(now, agent.id))
+        if ready:
+            self.set_ready(agent.id)
+        else:
+            self._emit(AgentStateChanged(now, agent.id, AgentState.NOT_READY, record.reason))
+
+    def logout(self, agent_id: str) -> bool:
+        """Log out now if the agent is free, else as soon as their call and wrap-up end."""
+        agent = self._agent(agent_id)
+        if agent.state in _BUSY:
+            agent.logout_pending = True
+            return False
+        self._logout_now(agent)
+        return True
+
+    def set_ready(self, agent_id: str) -> None:
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.AVAILABLE:
+            return
+        if agent.state not in (AgentState.NOT_READY, AgentState.WRAP_UP):
+            raise InvalidTransition(f"agent {agent_id} is {agent.state.value}, cannot be ready")
+        self._agent_free(agent)
+
+    def set_not_ready(self, agent_id: str, reason: str) -> None:
+        agent = self._agent(agent_id)
+        if agent.state not in (AgentState.AVAILABLE, AgentState.WRAP_UP, AgentState.NOT_READY):
+            raise InvalidTransition(
+                f"agent {agent_id} is {agent.state.value}; not-ready is possible once the "
+                "call ends"
+            )
+        self._set_state(agent, AgentState.NOT_READY, reason)
+        self._emit(AgentStateChanged(self._clock.now, agent_id, AgentState.NOT_READY, reason))
+
+    # ------------------------------------------------------------------ queries
+
+    def agent(self, agent_id: str) -> AgentView:
+        a = self._agent(agent_id)
+        return AgentView(
+            agent_id,
+            a.state,
+            a.reason if a.state is AgentState.NOT_READY else None,
+            a.ticket.call.id if a.ticket else None,
+            tuple(a.min_step),
+        )
+
+    def agents(self) -> Iterator[AgentView]:
+        for agent_id in self._agents:
+            yield self.agent(agent_id)
+
+    def waiting(self) -> list[tuple[Call, int]]:
+        """Calls waiting (not ringing), with the step each has reached, in arrival order."""
+        return [
+            (t.call, t.step) for t in self._tickets.values() if t.call.state is CallState.QUEUED
+        ]
+
+    def call(self, call_id: str) -> Call:
+        return self._ticket(call_id).call
+
+    def queue(self, name: str) -> Queue:
+        return self._queue(name).queue
+
+    def can_take(self, agent_id: str, call_id: str) -> bool:
+        """Whether this agent is allowed to answer this call at its current step."""
+        agent, ticket = self._agent(agent_id), self._ticket(call_id)
+        step = agent.min_step.get(ticket.queue.queue.name)
+        return step is not None and step <= ticket.step
+
+    def state_seconds(self) -> dict[AgentState, float]:
+        """Agent-seconds spent in each state so far, over all agents."""
+        now = self._clock.now
+        totals = dict(self._seconds)
+        for a in self._agents.values():
+            totals[a.state] += now - a.state_since
+        return totals
+
+    def best_agent_for(self, call_id: str) -> str | None:
+        """Who the router would offer this waiting call to now (no side effects)."""
+        agent = self._best_agent_for(self._ticket(call_id))
+        return agent.agent.id if agent else None
+
+    def best_call_for(self, agent_id: str) -> str | None:
+        """Which waiting call this agent would be offered now (no side effects)."""
+        ticket = self._best_call_for(self._agent(agent_id))
+        return ticket.call.id if ticket else None
+
+    # ------------------------------------------------------------------ decisions
+
+    def _best_agent_for(self, ticket: _Ticket) -> _AgentRecord | None:
+        best: _PoolEntry | None = None
+        pools = ticket.queue.pools
+        for step in range(min(ticket.step, len(pools) - 1) + 1):
+            pool = pools[step]
+            while pool:
+                head = pool[0]
+                if head[3] == head[2].epoch and head[2].state is AgentState.AVAILABLE:
+                    if best is None or head[:2] < best[:2]:
+                        best = head
+                    break
+                heappop(pool)
+        return best[2] if best else None
+
+    def _best_call_for(self, agent: _AgentRecord) -> _Ticket | None:
+        now = self._clock.now
+        min_step = agent.min_step
+        for tier in agent.tiers:
+            best: _Ticket | None = None
+            best_key: tuple[float, float, int] | None = None
+            for qr in tier:
+                rate = qr.rate
+                waiting = qr.waiting
+                for step in range(min_step[qr.queue.name], len(waiting)):
+                    heap = waiting[step]
+                    while heap:
+                        head = heap[0]
+                        t = head[3]
+                        if head[4] == t.token and t.call.state is CallState.QUEUED:
+                            key = (-(t.base + rate * now), head[1], head[2])
+                            if best_key is None or key < best_key:
+                                best, best_key = t, key
+                            break
+                        heappop(heap)
+            if best is not None:
+                return best
+        return None
+
+    # ------------------------------------------------------------------ mechanics
+
+    def _place(self, ticket: _Ticket, qr: _QueueRecord, now: float) -> None:
+        """Put a call at step 0 of a queue (on enqueue and on overflow)."""
+        call = ticket.call
+        call.state = CallState.QUEUED
+        call.queue = qr.queue.name
+        call.queued_at = now
+        assert call.first_queued_at is not None
+        ticket.queue = qr
+        ticket.step = 0
+        ticket.epoch += 1
+        ticket.base = call.priority - qr.rate * call.first_queued_at
+        self._emit(CallQueued(now, call.id, qr.queue.name, call.priority))
+        limit = qr.deadlines[0]
+        if limit is not None:
+            self._clock.at(now + limit, self._escalate, ticket, ticket.epoch, 0)
+        self._seat(ticket)
+
+    def _seat(self, ticket: _Ticket) -> None:
+        """Offer a waiting call to the best agent who may take it, or let it wait."""
+        agent = self._best_agent_for(ticket)
+        if agent is not None:
+            self._offer(ticket, agent)
+            return
+        ticket.token += 1
+        heappush(
+            ticket.queue.waiting[ticket.step],
+            (-ticket.base, ticket.call.first_queued_at or 0.0, ticket.seq, ticket, ticket.token),
+        )
+
+    def _escalate(self, ticket: _Ticket, epoch: int, step: int) -> None:
+        call = ticket.call
+        if ticket.epoch != epoch or ticket.step != step or call.state not in (
+            CallState.QUEUED,
+            CallState.OFFERED,
+        ):
+            return
+        qr = ticket.queue
+        ticket.step = step + 1
+        now = self._clock.now
+        if ticket.step == len(qr.waiting):
+            if call.state is CallState.QUEUED:
+                self._overflow(ticket)
+            return  # a ringing call overflows only if the offer fails
+        self._emit(CallEscalated(now, call.id, qr.queue.name, ticket.step))
+        limit = qr.deadlines[ticket.step]
+        if limit is not None:
+            self._clock.at(now + limit, self._escalate, ticket, epoch, ticket.step)
+        if call.state is CallState.QUEUED:
+            self._seat(ticket)
+
+    def _overflow(self, ticket: _Ticket) -> None:
+        qr = ticket.queue
+        overflow = qr.queue.overflow
+        assert overflow is not None  # checked: a last step with a limit has an overflow
+        call = ticket.call
+        now = self._clock.now
+        self._emit(CallOverflowed(now, call.id, qr.queue.name, overflow.queue, overflow.fallback))
+        if overflow.queue is not None:
+            self._place(ticket, self._queues[overflow.queue], now)
+            return
+        call.state = CallState.OVERFLOWED
+        call.ended_at = now
+        del self._tickets[call.id]
+
+    def _offer(self, ticket: _Ticket, agent: _AgentRecord) -> None:
+        now = self._clock.now
+        call = ticket.call
+        self._set_state(agent, AgentState.RESERVED)
+        agent.ticket = ticket
+        agent.last_offer = next(self._seq)
+        call.state = CallState.OFFERED
+        call.offered_at = now
+        call.agent_id = agent.agent.id
+        ticket.agent = agent
+        ticket.offer_token += 1
+        self._clock.at(now + self._offer_timeout, self._ring_no_answer, ticket, ticket.offer_token)
+        self._emit(CallOffered(now, call.id, agent.agent.id, ticket.queue.queue.name))
+
+    def _ring_no_answer(self, ticket: _Ticket, offer_token: int) -> None:
+        if ticket.offer_token == offer_token and ticket.call.state is CallState.OFFERED:
+            self._withdraw(ticket, NotReadyReason.RING_NO_ANSWER)
+
+    def _withdraw(self, ticket: _Ticket, reason: str) -> None:
+        """The offer failed through the agent: agent not-ready, call back in its place."""
+        agent = ticket.agent
+        assert agent is not None
+        now = self._clock.now
+        call = ticket.call
+        self._emit(OfferWithdrawn(now, call.id, agent.agent.id, reason))
+        agent.ticket = None
+        ticket.agent = None
+        call.state = CallState.QUEUED
+        call.agent_id = None
+        self._set_state(agent, AgentState.NOT_READY, reason)
+        self._emit(AgentStateChanged(now, agent.agent.id, AgentState.NOT_READY, reason))
+        if agent.logout_pending:
+            self._logout_now(agent)
+        if ticket.step == len(ticket.queue.waiting):
+            self._overflow(ticket)
+        else:
+            self._seat(ticket)
+
+    def _wrap_up_over(self, agent: _AgentRecord, epoch: int) -> None:
+        if agent.epoch == epoch and agent.state is AgentState.WRAP_UP:
+            self._agent_free(agent)
+
+    def _agent_free(self, agent: _AgentRecord, *, keep_idle_since: bool = False) -> None:
+        """The agent can take a call: log out if asked to, else take one or join the pools."""
+        if agent.logout_pending:
+            self._logout_now(agent)
+            return
+        now = self._clock.now
+        self._set_state(agent, AgentState.AVAILABLE)
+        if not keep_idle_since:
+            agent.idle_since = now
+        agent.ready_seq = next(self._seq)
+        self._emit(AgentStateChanged(now, agent.agent.id, AgentState.AVAILABLE))
+        ticket = self._best_call_for(agent)
+        if ticket is not None:
+            self._offer(ticket, agent)
+            return
+        key = self._policy.key
+        limit = 2 * len(self._agents) + 32
+        for pool, score in agent.pools:
+            entry = (
+                key(idle_since=agent.idle_since, score=score, last_offer=agent.last_offer),
+                agent.ready_seq,
+                agent,
+                agent.epoch,
+            )
+            heappush(pool, entry)
+            if len(pool) > limit:
+                _compact(pool)
+
+    def _logout_now(self, agent: _AgentRecord) -> None:
+        self._set_state(agent, AgentState.OFFLINE)
+        del self._agents[agent.agent.id]
+        self._emit(AgentLoggedOut(self._clock.now, agent.agent.id))
+
+    def _set_state(self, agent: _AgentRecord, state: AgentState, reason: str | None = None) -> None:
+        now = self._clock.now
+        self._seconds[agent.state] += now - agent.state_since
+        agent.state = state
+        agent.state_since = now
+        agent.reason = reason
+        agent.epoch += 1
+
+    def _queue(self, name: str) -> _QueueRecord:
+        try:
+            return self._queues[name]
+        except KeyError:
+            raise UnknownQueue(f"no queue named {name!r}") from None
+
+    def _agent(self, agent_id: str) -> _AgentRecord:
+        try:
+            return self._agents[agent_id]
+        except KeyError:
+            raise UnknownAgent(f"agent {agent_id!r} is not logged in") from None
+
+    def _ticket(self, call_id: str) -> _Ticket:
+        try:
+            return self._tickets[call_id]
+        except KeyError:
+            raise UnknownCall(f"call {call_id!r} is not in the ACD") from None
+
+
+def _compact(pool: list[_PoolEntry]) -> None:
+    """Drop stale entries of agents who left the pool since they were pushed."""
+    pool[:] = [e for e in pool if e[3] == e[2].epoch and e[2].state is AgentState.AVAILABLE]
+    heapify(pool)

@@ -1,0 +1,158 @@
+"""Service KPIs computed from the event stream: per queue, per language and overall."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hotline.domain.agent import AgentState
+from hotline.domain.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallArrived,
+    CallCompleted,
+    CallOverflowed,
+    CallQueued,
+    Event,
+)
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts and sums for one slice of calls (a queue, a language, or everything)."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    overflowed: int = 0
+    answered_within: int = 0
+    wait_answered: float = 0.0
+    longest_wait: float = 0.0
+    completed: int = 0
+    handle: float = 0.0  # talk plus wrap-up of completed calls
+
+    def as_dict(self) -> dict[str, Any]:
+        outcomes = self.answered + self.abandoned + self.overflowed
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "overflowed": self.overflowed,
+            "service_level": _ratio(self.answered_within, outcomes),
+            "abandon_rate": _ratio(self.abandoned, outcomes),
+            "asa_seconds": _ratio(self.wait_answered, self.answered),
+            "aht_seconds": _ratio(self.handle, self.completed),
+            "longest_wait_seconds": round(self.longest_wait, 3),
+        }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return None if b == 0 else round(a / b, 6)
+
+
+class KpiCollector:
+    """Feed it every event; read `report()` at the end.
+
+    A call counts once overall and for its language (first queue entered, final outcome)
+    and once for every queue it entered (an overflow is that queue's outcome).
+    """
+
+    def __init__(self, *, answer_within: float, wrap_up: Mapping[str, float]) -> None:
+        self.answer_within = answer_within
+        self.wrap_up = wrap_up
+        self.overall = Tally()
+        self.queues: dict[str, Tally] = {}
+        self.languages: dict[str, Tally] = {}
+        self._language: dict[str, str] = {}  # calls not yet finished -> language
+        self._entered: set[str] = set()  # calls counted as offered overall
+        self._on: dict[type, Callable[[Any], None]] = {
+            CallArrived: self._arrived,
+            CallQueued: self._queued,
+            CallAnswered: self._answered,
+            CallCompleted: self._completed,
+            CallAbandoned: self._abandoned,
+            CallOverflowed: self._overflowed,
+        }
+
+    def __call__(self, ev: Event) -> None:
+        handler = self._on.get(type(ev))
+        if handler is not None:
+            handler(ev)
+
+    def _arrived(self, ev: CallArrived) -> None:
+        self._language[ev.call_id] = ev.language
+
+    def _queued(self, ev: CallQueued) -> None:
+        self._slice(self.queues, ev.queue).offered += 1
+        lang = self._language.get(ev.call_id)
+        if lang is not None and ev.call_id not in self._entered:
+            self._entered.add(ev.call_id)
+            self.overall.offered += 1
+            self._slice(self.languages, lang).offered += 1
+
+    def _answered(self, ev: CallAnswered) -> None:
+        within = ev.waited <= self.answer_within
+        for t in self._tallies(ev.call_id, ev.queue):
+            t.answered += 1
+            t.answered_within += within
+            t.wait_answered += ev.waited
+            if ev.waited > t.longest_wait:
+                t.longest_wait = ev.waited
+
+    def _completed(self, ev: CallCompleted) -> None:
+        handle = ev.talk_seconds + self.wrap_up.get(ev.queue, 0.0)
+        for t in self._tallies(ev.call_id, ev.queue):
+            t.completed += 1
+            t.handle += handle
+        self._forget(ev.call_id)
+
+    def _abandoned(self, ev: CallAbandoned) -> None:
+        for t in self._tallies(ev.call_id, ev.queue):
+            t.abandoned += 1
+            if ev.waited > t.longest_wait:
+                t.longest_wait = ev.waited
+        self._forget(ev.call_id)
+
+    def _overflowed(self, ev: CallOverflowed) -> None:
+        self._slice(self.queues, ev.from_queue).overflowed += 1
+        if ev.fallback is None:
+            return
+        self.overall.overflowed += 1
+        lang = self._language.get(ev.call_id)
+        if lang is not None:
+            self._slice(self.languages, lang).overflowed += 1
+        self._forget(ev.call_id)
+
+    def _tallies(self, call_id: str, queue: str | None) -> list[Tally]:
+        out = [self.overall]
+        lang = self._language.get(call_id)
+        if lang is not None:
+            out.append(self._slice(self.languages, lang))
+        if queue is not None:
+            out.append(self._slice(self.queues, queue))
+        return out
+
+    def _forget(self, call_id: str) -> None:
+        self._language.pop(call_id, None)
+        self._entered.discard(call_id)
+
+    @staticmethod
+    def _slice(slices: dict[str, Tally], key: str) -> Tally:
+        t = slices.get(key)
+        if t is None:
+            t = slices[key] = Tally()
+        return t
+
+    def report(self, state_seconds: Mapping[AgentState, float]) -> dict[str, Any]:
+        busy = sum(
+            state_seconds[s] for s in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+        )
+        staffed = busy + state_seconds[AgentState.AVAILABLE]
+        out = self.overall.as_dict()
+        out["answer_within_seconds"] = self.answer_within
+        out["occupancy"] = _ratio(busy, staffed)
+        out["agent_hours"] = round(staffed / 3600.0, 3)
+        out["queues"] = {k: v.as_dict() for k, v in sorted(self.queues.items())}
+        out["languages"] = {k: v.as_dict() for k, v in sorted(self.languages.items())}
+        return out

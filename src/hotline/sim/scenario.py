@@ -1,0 +1,237 @@
+"""A scenario: who calls, when, in which language, and who is on shift to answer.
+
+Built by `scenario_file.load_scenario` from YAML, or directly for quick single-queue runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hotline.domain.agent import QueueMembership
+from hotline.domain.queue import EscalationStep, Queue
+from hotline.domain.skills import Requirement
+from hotline.routing.checks import Finding, check_queues
+from hotline.routing.selection import SelectionPolicy
+from hotline.sim.distributions import Distribution, Exponential, Fixed
+
+DAY_HOURS = 24
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    tag: str
+    name: str
+    share: float
+    handle: Distribution | None = None  # overrides the scenario's handle time
+
+
+@dataclass(frozen=True, slots=True)
+class CallerType:
+    name: str
+    share: float
+    priority: int
+    queue: str  # a template: "{language}" is replaced by the caller's language tag
+    languages: Mapping[str, float] | None = None  # their own language mix, if not the line's
+
+    def queue_for(self, language: str) -> str:
+        return self.queue.replace("{language}", language)
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Working hours from `start` (hours after midnight) for `hours`, on the given weekdays."""
+
+    start: float
+    hours: float
+    days: frozenset[int] = frozenset(range(7))
+
+
+ALWAYS = Shift(start=0.0, hours=float("inf"))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentGroup:
+    name: str
+    count: int
+    skills: Mapping[str, int]
+    queues: tuple[QueueMembership, ...] = ()
+    shifts: tuple[Shift, ...] = (ALWAYS,)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    hours: int
+    calls_per_day: float
+    hourly_profile: tuple[float, ...]
+    languages: tuple[Language, ...]
+    caller_types: tuple[CallerType, ...]
+    queues: tuple[Queue, ...]
+    agent_groups: tuple[AgentGroup, ...]
+    handle: Distribution
+    ivr: Distribution = field(default_factory=lambda: Fixed(0.0))
+    patience: Distribution | None = None  # None: callers never hang up
+    skills: tuple[str, ...] = ()  # skills other than languages
+    weekly_profile: tuple[float, ...] = (1.0,) * 7
+    start_weekday: int = 0
+    answer_within: float = 20.0  # the service-level threshold T
+    answer_delay: float = 0.0  # seconds an agent's phone rings before they pick up
+    policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE
+    offer_timeout: float = 15.0
+    seed: int = 1
+
+    @classmethod
+    def single_queue(
+        cls,
+        *,
+        calls_per_hour: float,
+        aht_seconds: float,
+        agents: int,
+        hours: int,
+        patience_seconds: float | None = None,
+        answer_within: float = 20.0,
+        seed: int = 1,
+    ) -> Scenario:
+        """M/M/n (or M/M/n+M with patience): Poisson arrivals, exponential everything."""
+        return cls(
+            name=f"single queue: {calls_per_hour:g} calls/h, AHT {aht_seconds:g} s, "
+            f"{agents} agents",
+            hours=hours,
+            calls_per_day=calls_per_hour * DAY_HOURS,
+            hourly_profile=(1.0,) * DAY_HOURS,
+            languages=(Language("en", "English", 1.0),),
+            caller_types=(CallerType("public", 1.0, 0, "main"),),
+            queues=(Queue("main", (EscalationStep(Requirement(())),)),),
+            agent_groups=(AgentGroup("agents", agents, {}),),
+            handle=Exponential(aht_seconds),
+            patience=Exponential(patience_seconds) if patience_seconds else None,
+            answer_within=answer_within,
+            seed=seed,
+        )
+
+
+def check_scenario(s: Scenario) -> list[Finding]:
+    """Everything wrong with a scenario, with paths in the terms of the scenario file."""
+    found: list[Finding] = []
+    if s.hours < 1:
+        found.append(Finding(("days",), "the run must last at least one hour"))
+    if s.calls_per_day <= 0:
+        found.append(Finding(("arrivals", "calls_per_day"), "the call rate must be positive"))
+    found += _check_profile(s.hourly_profile, DAY_HOURS, "hourly_profile", "hour of the day")
+    found += _check_profile(s.weekly_profile, 7, "weekly_profile", "day of the week (Monday first)")
+    tags = [lang.tag for lang in s.languages]
+    if not tags:
+        found.append(Finding(("languages",), "no languages declared", "declare at least one"))
+    clash = set(tags) & set(s.skills)
+    for name in sorted(clash):
+        found.append(Finding(("skills",), f"{name!r} is both a language and a skill"))
+    for lang in s.languages:
+        if lang.share < 0:
+            found.append(Finding(("languages", lang.tag, "share"), "a share cannot be negative"))
+    if s.languages and sum(lang.share for lang in s.languages) <= 0:
+        found.append(Finding(("languages",), "the language shares add up to zero"))
+    known = set(tags) | set(s.skills)
+    queue_names = {q.name for q in s.queues}
+    found += _check_callers(s, set(tags), queue_names)
+    found += check_queues(s.queues, known_skills=known)
+    found += _check_agents(s, known, queue_names)
+    return found
+
+
+def _check_profile(values: tuple[float, ...], n: int, name: str, what: str) -> list[Finding]:
+    at = ("arrivals", name)
+    if len(values) != n:
+        return [
+            Finding(
+                at,
+                f"{name} has {len(values)} values but must have {n}, one per {what}",
+                f"give exactly {n} numbers",
+            )
+        ]
+    if any(v < 0 for v in values):
+        return [Finding(at, f"{name} has a negative value")]
+    if sum(values) <= 0:
+        return [Finding(at, f"{name} is all zeros: no call would ever arrive")]
+    return []
+
+
+def _check_callers(s: Scenario, tags: set[str], queue_names: set[str]) -> list[Finding]:
+    found: list[Finding] = []
+    if not s.caller_types:
+        return [Finding(("callers",), "no caller types declared", "declare at least one")]
+    if sum(c.share for c in s.caller_types) <= 0:
+        found.append(Finding(("callers",), "the caller type shares add up to zero"))
+    for i, c in enumerate(s.caller_types):
+        at = ("callers", i)
+        if c.share < 0:
+            found.append(Finding((*at, "share"), "a share cannot be negative"))
+        mix = c.languages if c.languages is not None else dict.fromkeys(tags, 1.0)
+        for tag in mix:
+            if tag not in tags:
+                found.append(
+                    Finding(
+                        (*at, "languages", tag),
+                        f"unknown language {tag!r}",
+                        "declare it under `languages:`",
+                    )
+                )
+        for tag in sorted(t for t in mix if t in tags):
+            name = c.queue_for(tag)
+            if name not in queue_names:
+                found.append(
+                    Finding(
+                        (*at, "queue"),
+                        f"{c.name} callers speaking {tag!r} go to queue {name!r}, "
+                        "which does not exist",
+                        f"add a queue named {name!r}",
+                    )
+                )
+    return found
+
+
+def _check_agents(s: Scenario, known: set[str], queue_names: set[str]) -> list[Finding]:
+    found: list[Finding] = []
+    if sum(g.count for g in s.agent_groups) <= 0:
+        found.append(Finding(("agents",), "no agents: nobody would answer", "add agent groups"))
+    for i, g in enumerate(s.agent_groups):
+        at = ("agents", i)
+        if g.count < 0:
+            found.append(Finding((*at, "count"), "an agent count cannot be negative"))
+        for skill, level in g.skills.items():
+            if skill not in known:
+                found.append(
+                    Finding(
+                        (*at, "skills", skill),
+                        f"unknown skill or language {skill!r}",
+                        "declare it under `languages:` or `skills:`",
+                    )
+                )
+            elif not 1 <= level <= 5:
+                found.append(Finding((*at, "skills", skill), f"level {level} is outside 1..5"))
+        for j, m in enumerate(g.queues):
+            if m.queue not in queue_names:
+                found.append(Finding((*at, "queues", j), f"unknown queue {m.queue!r}"))
+        for j, sh in enumerate(g.shifts):
+            if not (0 <= sh.start < 24 and 0 < sh.hours <= 24 or sh is ALWAYS):
+                found.append(
+                    Finding((*at, "shifts", j), "a shift starts at 00:00-23:59 and lasts 0-24 h")
+                )
+    for i, q in enumerate(s.queues):
+        if q.overflow is None and not any(_serves(g, q) for g in s.agent_groups if g.count > 0):
+            found.append(
+                Finding(
+                    ("queues", i, "steps"),
+                    f"no agent group meets any step of queue {q.name!r}; its calls could "
+                    "never be answered",
+                    "add a step that some agents meet, or agents with these skills",
+                )
+            )
+    return found
+
+
+def _serves(g: AgentGroup, q: Queue) -> bool:
+    if g.queues and q.name not in {m.queue for m in g.queues}:
+        return False
+    return any(step.requirement.met_by(g.skills) for step in q.steps)

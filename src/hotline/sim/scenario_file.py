@@ -1,0 +1,368 @@
+"""Scenario files (YAML): parse, validate, and point at the line of every problem.
+
+The file is composed into YAML nodes first so every value keeps its line and column; the
+shape is checked by Pydantic models, the meaning by `check_scenario`; both kinds of
+finding are reported together, each as `file:line:column: message (fix: ...)`.
+The format is documented in docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hotline.domain.agent import QueueMembership
+from hotline.domain.queue import EscalationStep, Overflow, Queue
+from hotline.domain.skills import Requirement
+from hotline.errors import ConfigError, Problem
+from hotline.routing.checks import Finding
+from hotline.routing.selection import SelectionPolicy
+from hotline.sim.distributions import Distribution, Empirical, Exponential, Fixed, LogNormal
+from hotline.sim.scenario import (
+    ALWAYS,
+    WEEKDAYS,
+    AgentGroup,
+    CallerType,
+    Language,
+    Scenario,
+    Shift,
+    check_scenario,
+)
+
+Loc = tuple[str | int, ...]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Fixed(_Model):
+    distribution: Literal["fixed"]
+    value: float = Field(ge=0)
+
+
+class _Exponential(_Model):
+    distribution: Literal["exponential"]
+    mean: float = Field(gt=0)
+
+
+class _LogNormal(_Model):
+    distribution: Literal["lognormal"]
+    mean: float = Field(gt=0)
+    sd: float = Field(gt=0)
+
+
+class _Empirical(_Model):
+    distribution: Literal["empirical"]
+    values: list[Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+
+_Dist = Annotated[
+    _Fixed | _Exponential | _LogNormal | _Empirical, Field(discriminator="distribution")
+]
+_Duration = Annotated[float, Field(ge=0)] | _Dist
+
+
+class _Language(_Model):
+    name: str
+    share: float = Field(ge=0)
+    handle: _Duration | None = None
+
+
+class _Caller(_Model):
+    type: str
+    share: float = Field(ge=0)
+    priority: int = 0
+    queue: str
+    languages: dict[str, Annotated[float, Field(ge=0)]] | None = None
+
+
+class _Step(_Model):
+    require: dict[str, int] = Field(default_factory=dict)
+    seconds: float | None = None
+
+
+class _Overflow(_Model):
+    queue: str | None = None
+    fallback: str | None = None
+
+
+class _Queue(_Model):
+    name: str
+    steps: list[_Step]
+    overflow: _Overflow | None = None
+    wrap_up_seconds: float = 0.0
+    aging_per_minute: float = 0.0
+
+
+class _Membership(_Model):
+    queue: str
+    tier: int = Field(default=1, ge=1)
+
+
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_DAY_SETS = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
+
+
+class _Shift(_Model):
+    start: str
+    hours: float = Field(gt=0, le=24)
+    days: list[str] | str = "all"
+
+    @field_validator("start")
+    @classmethod
+    def _clock_time(cls, v: str) -> str:
+        if not _TIME.match(v):
+            raise ValueError('a time of day like "07:30"')
+        return v
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, v: list[str] | str) -> list[str] | str:
+        names = [v] if isinstance(v, str) else v
+        for d in names:
+            if d not in WEEKDAYS and d not in _DAY_SETS:
+                raise ValueError(f"unknown day {d!r}; use mon..sun, weekdays, weekends or all")
+        return v
+
+    def to_shift(self) -> Shift:
+        h, m = self.start.split(":")
+        names = [self.days] if isinstance(self.days, str) else self.days
+        days = {WEEKDAYS.index(x) for d in names for x in _DAY_SETS.get(d, (d,))}
+        return Shift(int(h) + int(m) / 60, self.hours, frozenset(days))
+
+
+class _AgentGroup(_Model):
+    name: str
+    count: int = Field(ge=0)
+    skills: dict[str, int]
+    queues: list[str | _Membership] = Field(default_factory=list)
+    shifts: list[_Shift] | None = None
+
+
+class _Arrivals(_Model):
+    calls_per_day: float = Field(gt=0)
+    hourly_profile: list[Annotated[float, Field(ge=0)]]
+    weekly_profile: list[Annotated[float, Field(ge=0)]] = Field(default_factory=lambda: [1.0] * 7)
+
+
+class _Durations(_Model):
+    handle: _Duration
+    ivr: _Duration = 0.0
+    patience: _Duration | Literal["never"] = "never"
+
+
+class _Routing(_Model):
+    policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE
+    offer_timeout: float = Field(default=15.0, gt=0)
+    answer_delay: float = Field(default=0.0, ge=0)
+
+
+class _ServiceLevel(_Model):
+    answer_within: float = Field(default=20.0, gt=0)
+
+
+class _ScenarioFile(_Model):
+    name: str
+    days: int = Field(default=1, ge=1)
+    start_weekday: str = "mon"
+    seed: int = 1
+    arrivals: _Arrivals
+    languages: dict[str, _Language]
+    skills: list[str] = Field(default_factory=list)
+    callers: list[_Caller]
+    durations: _Durations
+    queues: list[_Queue]
+    agents: list[_AgentGroup]
+    routing: _Routing = Field(default_factory=_Routing)
+    service_level: _ServiceLevel = Field(default_factory=_ServiceLevel)
+
+    @field_validator("start_weekday")
+    @classmethod
+    def _weekday(cls, v: str) -> str:
+        if v not in WEEKDAYS:
+            raise ValueError("one of mon, tue, wed, thu, fri, sat, sun")
+        return v
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError([Problem(f"cannot read the file: {e.strerror}", file=str(path))]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem("the file is not UTF-8 text", file=str(path))]) from None
+    return parse_scenario(text, filename=str(path))
+
+
+def parse_scenario(text: str, *, filename: str = "<scenario>") -> Scenario:
+    data, marks = _compose(text, filename)
+    try:
+        model = _ScenarioFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(
+            [_problem(err["loc"], _message(err), marks, filename) for err in e.errors()]
+        ) from None
+    scenario = _to_scenario(model)
+    findings = check_scenario(scenario)
+    if findings:
+        raise ConfigError([_locate(f, marks, filename) for f in findings])
+    return scenario
+
+
+# -- YAML with positions
+
+
+def _compose(text: str, filename: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        msg = f"not valid YAML: {e.problem or e.context}"
+        raise ConfigError([Problem(msg, file=filename, line=line, column=col)]) from None
+    if node is None:
+        raise ConfigError([Problem("the file is empty", file=filename)])
+    marks: dict[Loc, tuple[int, int]] = {}
+    problems: list[Problem] = []
+    data = _plain(node, (), _Reader(marks, problems, filename, yaml.SafeLoader("")))
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("expected a mapping of settings", file=filename, line=1)])
+    return data, marks
+
+
+class _Reader:
+    """Turns composed nodes into plain data, noting where each value stands."""
+
+    def __init__(
+        self,
+        marks: dict[Loc, tuple[int, int]],
+        problems: list[Problem],
+        filename: str,
+        loader: yaml.SafeLoader,
+    ) -> None:
+        self.marks, self.problems, self.filename, self.loader = marks, problems, filename, loader
+
+
+def _plain(node: yaml.Node, loc: Loc, r: _Reader) -> Any:
+    r.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = r.loader.construct_object(key_node)
+            if key in out:
+                r.problems.append(
+                    Problem(
+                        f"key {key!r} appears twice",
+                        file=r.filename,
+                        line=key_node.start_mark.line + 1,
+                        column=key_node.start_mark.column + 1,
+                        hint="keep one",
+                    )
+                )
+            out[key] = _plain(value_node, (*loc, key), r)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(v, (*loc, i), r) for i, v in enumerate(node.value)]
+    return r.loader.construct_object(node)
+
+
+def _problem(
+    loc: Loc, message: str, marks: dict[Loc, tuple[int, int]], filename: str, hint: str | None = None
+) -> Problem:
+    """Point at the deepest part of `loc` that exists in the file."""
+    found: Loc = ()
+    for part in loc:
+        if (*found, part) in marks:
+            found = (*found, part)
+    line, col = marks.get(found, (1, 1))
+    where = ".".join(str(p) for p in loc)
+    return Problem(f"{where}: {message}" if where else message, filename, line, col, hint)
+
+
+def _locate(f: Finding, marks: dict[Loc, tuple[int, int]], filename: str) -> Problem:
+    return _problem(f.path, f.message, marks, filename, f.hint)
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "missing":
+        return "is required"
+    if err["type"] == "extra_forbidden":
+        return "is not a known setting (check the spelling)"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+# -- models to domain
+
+
+def _duration(d: float | _Dist) -> Distribution:
+    if isinstance(d, float | int):
+        return Fixed(float(d))
+    if isinstance(d, _Fixed):
+        return Fixed(d.value)
+    if isinstance(d, _Exponential):
+        return Exponential(d.mean)
+    if isinstance(d, _LogNormal):
+        return LogNormal(d.mean, d.sd)
+    return Empirical(tuple(d.values))
+
+
+def _to_scenario(m: _ScenarioFile) -> Scenario:
+    patience = m.durations.patience
+    return Scenario(
+        name=m.name,
+        hours=m.days * 24,
+        calls_per_day=m.arrivals.calls_per_day,
+        hourly_profile=tuple(m.arrivals.hourly_profile),
+        weekly_profile=tuple(m.arrivals.weekly_profile),
+        start_weekday=WEEKDAYS.index(m.start_weekday),
+        languages=tuple(
+            Language(tag, lang.name, lang.share, _duration(lang.handle) if lang.handle else None)
+            for tag, lang in m.languages.items()
+        ),
+        skills=tuple(m.skills),
+        caller_types=tuple(
+            CallerType(c.type, c.share, c.priority, c.queue, c.languages) for c in m.callers
+        ),
+        queues=tuple(
+            Queue(
+                q.name,
+                tuple(EscalationStep(Requirement.of(s.require), s.seconds) for s in q.steps),
+                Overflow(q.overflow.queue, q.overflow.fallback) if q.overflow else None,
+                q.wrap_up_seconds,
+                q.aging_per_minute,
+            )
+            for q in m.queues
+        ),
+        agent_groups=tuple(
+            AgentGroup(
+                g.name,
+                g.count,
+                dict(g.skills),
+                tuple(
+                    QueueMembership(x) if isinstance(x, str) else QueueMembership(x.queue, x.tier)
+                    for x in g.queues
+                ),
+                tuple(s.to_shift() for s in g.shifts) if g.shifts else (ALWAYS,),
+            )
+            for g in m.agents
+        ),
+        handle=_duration(m.durations.handle),
+        ivr=_duration(m.durations.ivr),
+        patience=None if patience == "never" else _duration(patience),
+        answer_within=m.service_level.answer_within,
+        answer_delay=m.routing.answer_delay,
+        policy=m.routing.policy,
+        offer_timeout=m.routing.offer_timeout,
+        seed=m.seed,
+    )

@@ -1,0 +1,1 @@
+"""Workforce planning: Erlang formulas, staffing, forecasts, shifts and surge plans."""
