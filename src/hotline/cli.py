@@ -54,7 +54,9 @@ def simulate(
     ] = None,
     hours: Annotated[int | None, typer.Option(help="Length of the run in hours.")] = None,
     days: Annotated[int | None, typer.Option(help="Length of the run in days.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (the scenario's by default).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (the scenario's by default).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
 ) -> None:
     """Run a scenario through the ACD on a virtual clock and print the service KPIs."""
@@ -146,7 +148,9 @@ def _scenario(
             "give a scenario file, or all of --calls-per-hour, --aht-seconds and --agents "
             f"(missing: {', '.join(missing)})"
         )
-    assert calls_per_hour is not None and aht_seconds is not None and agents is not None
+    assert calls_per_hour is not None
+    assert aht_seconds is not None
+    assert agents is not None
     problems = []
     if calls_per_hour <= 0:
         problems.append("--calls-per-hour must be positive")
@@ -266,7 +270,7 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as e:
         if os.environ.get("HOTLINE_DEBUG"):
             raise
         err.print(

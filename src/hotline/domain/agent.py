@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from hotline.domain.skills import Skills
 
 
-class AgentState(Enum):
+class AgentState(StrEnum):
     OFFLINE = "offline"
     AVAILABLE = "available"
     RESERVED = "reserved"  # a call is being offered (ringing)
@@ -36,9 +36,14 @@ class QueueMembership:
 
 @dataclass(frozen=True, slots=True)
 class Agent:
-    """An agent's identity and abilities. `queues` empty means: every queue they qualify for."""
+    """An agent's identity and abilities. `queues` empty means: every queue they qualify for.
+
+    With `auto_answer` an offered call is connected at once, without ringing (a headset
+    setting many contact centres use; the simulator uses it for agents who pick up at once).
+    """
 
     id: str
     name: str
     skills: Skills = field(default_factory=dict)
     queues: tuple[QueueMembership, ...] = ()
+    auto_answer: bool = False

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class CallState(Enum):
+class CallState(StrEnum):
     ARRIVED = "arrived"
     IN_IVR = "in_ivr"
     QUEUED = "queued"

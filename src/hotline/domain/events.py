@@ -14,16 +14,12 @@ from hotline.domain.agent import AgentState
 
 @dataclass(frozen=True, slots=True)
 class CallArrived:
+    """A call came in and entered the IVR."""
+
     at: float
     call_id: str
     language: str
     caller_type: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallEnteredIvr:
-    at: float
-    call_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +113,6 @@ class AgentStateChanged:
 
 Event = (
     CallArrived
-    | CallEnteredIvr
     | CallQueued
     | CallEscalated
     | CallOverflowed

@@ -103,8 +103,7 @@ def _check_overflow(q: Queue, at: Path, names: Sequence[str]) -> list[Finding]:
         return [
             Finding(
                 op,
-                f"the last step of {q.name!r} has no time limit, so its overflow is "
-                "never used",
+                f"the last step of {q.name!r} has no time limit, so its overflow is never used",
                 "give the last step `seconds:`",
             )
         ]

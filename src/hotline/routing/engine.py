@@ -188,14 +188,20 @@ class Router:
         self._set_state(agent, AgentState.ON_CALL)
         assert call.first_queued_at is not None
         self._emit(
-            CallAnswered(now, call_id, agent_id, ticket.queue.queue.name, now - call.first_queued_at)
+            CallAnswered(
+                now, call_id, agent_id, ticket.queue.queue.name, now - call.first_queued_at
+            )
         )
 
     def decline(self, call_id: str, agent_id: str) -> None:
         """The agent refuses the offer: they go not-ready and the call keeps its place."""
         ticket = self._ticket(call_id)
         agent = ticket.agent
-        if ticket.call.state is not CallState.OFFERED or agent is None or agent.agent.id != agent_id:
+        if (
+            ticket.call.state is not CallState.OFFERED
+            or agent is None
+            or agent.agent.id != agent_id
+        ):
             raise InvalidTransition(f"call {call_id} is not being offered to agent {agent_id}")
         self._withdraw(ticket, NotReadyReason.DECLINED)
 
@@ -233,7 +239,9 @@ class Router:
         self._set_state(agent, AgentState.WRAP_UP)
         assert call.answered_at is not None
         self._emit(
-            CallCompleted(now, call_id, agent.agent.id, ticket.queue.queue.name, now - call.answered_at)
+            CallCompleted(
+                now, call_id, agent.agent.id, ticket.queue.queue.name, now - call.answered_at
+            )
         )
         wrap = ticket.queue.queue.wrap_up_seconds
         if wrap > 0:
@@ -291,8 +299,7 @@ class Router:
         agent = self._agent(agent_id)
         if agent.state not in (AgentState.AVAILABLE, AgentState.WRAP_UP, AgentState.NOT_READY):
             raise InvalidTransition(
-                f"agent {agent_id} is {agent.state.value}; not-ready is possible once the "
-                "call ends"
+                f"agent {agent_id} is {agent.state.value}; not-ready is possible once the call ends"
             )
         self._set_state(agent, AgentState.NOT_READY, reason)
         self._emit(AgentStateChanged(self._clock.now, agent_id, AgentState.NOT_READY, reason))
@@ -422,9 +429,14 @@ class Router:
 
     def _escalate(self, ticket: _Ticket, epoch: int, step: int) -> None:
         call = ticket.call
-        if ticket.epoch != epoch or ticket.step != step or call.state not in (
-            CallState.QUEUED,
-            CallState.OFFERED,
+        if (
+            ticket.epoch != epoch
+            or ticket.step != step
+            or call.state
+            not in (
+                CallState.QUEUED,
+                CallState.OFFERED,
+            )
         ):
             return
         qr = ticket.queue
@@ -466,8 +478,11 @@ class Router:
         call.agent_id = agent.agent.id
         ticket.agent = agent
         ticket.offer_token += 1
-        self._clock.at(now + self._offer_timeout, self._ring_no_answer, ticket, ticket.offer_token)
         self._emit(CallOffered(now, call.id, agent.agent.id, ticket.queue.queue.name))
+        if agent.agent.auto_answer:
+            self.answer(call.id, agent.agent.id)
+        else:
+            self._clock.at(now + self._offer_timeout, self._ring_no_answer, ticket, ticket.offer_token)
 
     def _ring_no_answer(self, ticket: _Ticket, offer_token: int) -> None:
         if ticket.offer_token == offer_token and ticket.call.state is CallState.OFFERED:

@@ -20,7 +20,6 @@ from hotline.domain.clock import Scheduler
 from hotline.domain.events import (
     CallAnswered,
     CallArrived,
-    CallEnteredIvr,
     CallOffered,
     CallOverflowed,
     Event,
@@ -104,6 +103,13 @@ class Simulation:
         )
         self._calls: dict[str, tuple[Call, int]] = {}
         self._events = 0
+        # one dispatch per event: the KPIs' handlers, with the simulator's own reactions
+        self._handlers: dict[type, Callable[[Any], None]] = dict(self._kpi.handlers)
+        self._kpi_answered = self._handlers[CallAnswered]
+        self._kpi_overflowed = self._handlers[CallOverflowed]
+        self._handlers[CallOffered] = self._offered
+        self._handlers[CallAnswered] = self._answered
+        self._handlers[CallOverflowed] = self._overflowed
 
     def run(self, progress: Progress | None = None) -> Result:
         s = self.scenario
@@ -112,15 +118,33 @@ class Simulation:
         sched = self._scheduler
         horizon = s.hours * HOUR
         self._schedule_shifts(horizon)
-        self._queue_names = [
-            [c.queue_for(lang.tag) for lang in s.languages] for c in s.caller_types
-        ]
-        if len(plan.times):
-            sched.at(float(plan.times[0]), self._arrive, 0)
+        # per-call values as Python lists: indexing numpy scalars is slow
+        names = [[c.queue_for(lang.tag) for lang in s.languages] for c in s.caller_types]
+        caller, language = plan.caller.tolist(), plan.language.tolist()
+        self._caller_type = [s.caller_types[c] for c in caller]
+        self._language = [s.languages[x].tag for x in language]
+        self._queue_of = [names[c][x] for c, x in zip(caller, language, strict=True)]
+        self._patience = plan.patience.tolist()
+        self._handle = plan.handle.tolist()
+        self._waiting_ivr: dict[int, Call] = {}
         if progress is not None:
             for k in range(1, 101):
                 sched.at(horizon * k / 100, progress, k / 100)
         sched.at(horizon, self._close_books)
+        # Callers act at known times (arrival, end of IVR): two pre-sorted streams merged
+        # with the scheduler's own timers, instead of a heap entry each.
+        n = len(plan.times)
+        times = np.concatenate((plan.times, plan.times + plan.ivr))
+        kinds = np.repeat(np.array([0, 1], dtype=np.int8), n)
+        order = np.lexsort((kinds, times))
+        calls = np.concatenate((np.arange(n), np.arange(n)))[order]
+        run_until, arrive, enqueue = sched.run, self._arrive, self._enqueue
+        for t, kind, i in zip(times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True):
+            run_until(t)
+            if kind:
+                enqueue(self._waiting_ivr.pop(i), i)
+            else:
+                arrive(i)
         sched.run()
         unfinished = len(self._router.waiting())
         report = self._kpi.report(self._state_seconds)
@@ -134,26 +158,20 @@ class Simulation:
     # -- callers
 
     def _arrive(self, i: int) -> None:
-        plan = self._plan
         now = self._scheduler.now
-        s = self.scenario
-        ctype = s.caller_types[plan.caller[i]]
-        lang = s.languages[plan.language[i]].tag
+        ctype, lang = self._caller_type[i], self._language[i]
         call = Call(f"C{i}", lang, ctype.name, now, ctype.priority)
         self._calls[call.id] = (call, i)
         self._on_event(CallArrived(now, call.id, lang, ctype.name))
         call.enter_ivr(now)
-        self._on_event(CallEnteredIvr(now, call.id))
-        self._scheduler.at(now + float(plan.ivr[i]), self._enqueue, call, i)
-        if i + 1 < len(plan.times):
-            self._scheduler.at(float(plan.times[i + 1]), self._arrive, i + 1)
+        self._waiting_ivr[i] = call
 
     def _enqueue(self, call: Call, i: int) -> None:
-        queue = self._queue_names[self._plan.caller[i]][self._plan.language[i]]
-        self._router.enqueue(call, queue)
-        patience = float(self._plan.patience[i])
-        if patience != math.inf and call.state in (CallState.QUEUED, CallState.OFFERED):
-            self._scheduler.at(self._scheduler.now + patience, self._give_up, call)
+        self._router.enqueue(call, self._queue_of[i])
+        if call.state is CallState.QUEUED or call.state is CallState.OFFERED:
+            patience = self._patience[i]
+            if patience != math.inf:
+                self._scheduler.at(self._scheduler.now + patience, self._give_up, call)
 
     def _give_up(self, call: Call) -> None:
         if call.state in (CallState.QUEUED, CallState.OFFERED):
@@ -176,7 +194,11 @@ class Simulation:
             sessions = _sessions(group.shifts, horizon, self.scenario.start_weekday)
             for k in range(group.count):
                 agent = Agent(
-                    f"{group.name}-{k + 1}", f"{group.name} {k + 1}", group.skills, group.queues
+                    f"{group.name}-{k + 1}",
+                    f"{group.name} {k + 1}",
+                    group.skills,
+                    group.queues,
+                    auto_answer=self.scenario.answer_delay == 0,
                 )
                 for begin, end in sessions:
                     self._scheduler.at(begin, self._router.login, agent)
@@ -187,33 +209,37 @@ class Simulation:
 
     def _on_event(self, ev: Event) -> None:
         self._events += 1
-        self._kpi(ev)
         if self._trace is not None:
             self._trace(ev)
-        kind = type(ev)
-        if kind is CallOffered:
-            assert isinstance(ev, CallOffered)
+        handler = self._handlers.get(type(ev))
+        if handler is not None:
+            handler(ev)
+
+    def _offered(self, ev: CallOffered) -> None:
+        if self.scenario.answer_delay > 0:
             call = self._calls[ev.call_id][0]
             self._scheduler.at(
                 self._scheduler.now + self.scenario.answer_delay, self._answer, call, ev.agent_id
             )
-        elif kind is CallAnswered:
-            assert isinstance(ev, CallAnswered)
-            i = self._calls[ev.call_id][1]
-            self._scheduler.at(
-                self._scheduler.now + float(self._plan.handle[i]), self._hang_up, ev.call_id
-            )
-        elif kind is CallOverflowed:
-            assert isinstance(ev, CallOverflowed)
-            if ev.fallback is not None:
-                del self._calls[ev.call_id]
+
+    def _answered(self, ev: CallAnswered) -> None:
+        self._kpi_answered(ev)
+        i = self._calls[ev.call_id][1]
+        self._scheduler.at(self._scheduler.now + self._handle[i], self._hang_up, ev.call_id)
+
+    def _overflowed(self, ev: CallOverflowed) -> None:
+        self._kpi_overflowed(ev)
+        if ev.fallback is not None:
+            del self._calls[ev.call_id]
 
 
 def simulate(scenario: Scenario, *, progress: Progress | None = None) -> Result:
     return Simulation(scenario=scenario).run(progress)
 
 
-def _sessions(shifts: tuple[Shift, ...], horizon: float, start_weekday: int) -> list[tuple[float, float]]:
+def _sessions(
+    shifts: tuple[Shift, ...], horizon: float, start_weekday: int
+) -> list[tuple[float, float]]:
     """Working intervals that begin before the horizon, overlapping ones merged."""
     if any(shift is ALWAYS for shift in shifts):
         return [(0.0, math.inf)]

@@ -66,7 +66,7 @@ class KpiCollector:
         self.languages: dict[str, Tally] = {}
         self._language: dict[str, str] = {}  # calls not yet finished -> language
         self._entered: set[str] = set()  # calls counted as offered overall
-        self._on: dict[type, Callable[[Any], None]] = {
+        self.handlers: dict[type, Callable[[Any], None]] = {
             CallArrived: self._arrived,
             CallQueued: self._queued,
             CallAnswered: self._answered,
@@ -76,7 +76,7 @@ class KpiCollector:
         }
 
     def __call__(self, ev: Event) -> None:
-        handler = self._on.get(type(ev))
+        handler = self.handlers.get(type(ev))
         if handler is not None:
             handler(ev)
 

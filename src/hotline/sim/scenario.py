@@ -127,10 +127,10 @@ def check_scenario(s: Scenario) -> list[Finding]:
     clash = set(tags) & set(s.skills)
     for name in sorted(clash):
         found.append(Finding(("skills",), f"{name!r} is both a language and a skill"))
-    for lang in s.languages:
-        if lang.share < 0:
-            found.append(Finding(("languages", lang.tag, "share"), "a share cannot be negative"))
-    if s.languages and sum(lang.share for lang in s.languages) <= 0:
+    negative = [lang for lang in s.languages if lang.share < 0]
+    for lang in negative:
+        found.append(Finding(("languages", lang.tag, "share"), "a share cannot be negative"))
+    if s.languages and not negative and sum(lang.share for lang in s.languages) <= 0:
         found.append(Finding(("languages",), "the language shares add up to zero"))
     known = set(tags) | set(s.skills)
     queue_names = {q.name for q in s.queues}
@@ -161,7 +161,7 @@ def _check_callers(s: Scenario, tags: set[str], queue_names: set[str]) -> list[F
     found: list[Finding] = []
     if not s.caller_types:
         return [Finding(("callers",), "no caller types declared", "declare at least one")]
-    if sum(c.share for c in s.caller_types) <= 0:
+    if all(c.share >= 0 for c in s.caller_types) and sum(c.share for c in s.caller_types) <= 0:
         found.append(Finding(("callers",), "the caller type shares add up to zero"))
     for i, c in enumerate(s.caller_types):
         at = ("callers", i)
@@ -214,7 +214,7 @@ def _check_agents(s: Scenario, known: set[str], queue_names: set[str]) -> list[F
             if m.queue not in queue_names:
                 found.append(Finding((*at, "queues", j), f"unknown queue {m.queue!r}"))
         for j, sh in enumerate(g.shifts):
-            if not (0 <= sh.start < 24 and 0 < sh.hours <= 24 or sh is ALWAYS):
+            if not ((0 <= sh.start < 24 and 0 < sh.hours <= 24) or sh is ALWAYS):
                 found.append(
                     Finding((*at, "shifts", j), "a shift starts at 00:00-23:59 and lasts 0-24 h")
                 )

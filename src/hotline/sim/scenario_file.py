@@ -67,15 +67,17 @@ _Dist = Annotated[
 _Duration = Annotated[float, Field(ge=0)] | _Dist
 
 
+# Ranges that depend on the meaning (shares, counts, rates) are checked by check_scenario,
+# so that they are reported together with the other findings about meaning.
 class _Language(_Model):
     name: str
-    share: float = Field(ge=0)
+    share: float
     handle: _Duration | None = None
 
 
 class _Caller(_Model):
     type: str
-    share: float = Field(ge=0)
+    share: float
     priority: int = 0
     queue: str
     languages: dict[str, Annotated[float, Field(ge=0)]] | None = None
@@ -138,14 +140,14 @@ class _Shift(_Model):
 
 class _AgentGroup(_Model):
     name: str
-    count: int = Field(ge=0)
+    count: int
     skills: dict[str, int]
     queues: list[str | _Membership] = Field(default_factory=list)
     shifts: list[_Shift] | None = None
 
 
 class _Arrivals(_Model):
-    calls_per_day: float = Field(gt=0)
+    calls_per_day: float
     hourly_profile: list[Annotated[float, Field(ge=0)]]
     weekly_profile: list[Annotated[float, Field(ge=0)]] = Field(default_factory=lambda: [1.0] * 7)
 
@@ -195,7 +197,9 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError([Problem(f"cannot read the file: {e.strerror}", file=str(path))]) from None
+        raise ConfigError(
+            [Problem(f"cannot read the file: {e.strerror}", file=str(path))]
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError([Problem("the file is not UTF-8 text", file=str(path))]) from None
     return parse_scenario(text, filename=str(path))
@@ -206,9 +210,7 @@ def parse_scenario(text: str, *, filename: str = "<scenario>") -> Scenario:
     try:
         model = _ScenarioFile.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(
-            [_problem(err["loc"], _message(err), marks, filename) for err in e.errors()]
-        ) from None
+        raise ConfigError(_shape_problems(e, marks, filename)) from None
     scenario = _to_scenario(model)
     findings = check_scenario(scenario)
     if findings:
@@ -270,23 +272,63 @@ def _plain(node: yaml.Node, loc: Loc, r: _Reader) -> Any:
                     )
                 )
             out[key] = _plain(value_node, (*loc, key), r)
+            # point at the key: that is where the reader looks for a setting
+            r.marks[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_plain(v, (*loc, i), r) for i, v in enumerate(node.value)]
     return r.loader.construct_object(node)
 
 
-def _problem(
-    loc: Loc, message: str, marks: dict[Loc, tuple[int, int]], filename: str, hint: str | None = None
-) -> Problem:
-    """Point at the deepest part of `loc` that exists in the file."""
+def _in_file(loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Loc:
+    """The part of a location that exists in the file (drops Pydantic's union branch names)."""
     found: Loc = ()
     for part in loc:
         if (*found, part) in marks:
             found = (*found, part)
+    return found
+
+
+def _problem(
+    loc: Loc,
+    message: str,
+    marks: dict[Loc, tuple[int, int]],
+    filename: str,
+    hint: str | None = None,
+) -> Problem:
+    found = _in_file(loc, marks)
     line, col = marks.get(found, (1, 1))
     where = ".".join(str(p) for p in loc)
     return Problem(f"{where}: {message}" if where else message, filename, line, col, hint)
+
+
+def _shape_problems(
+    e: ValidationError, marks: dict[Loc, tuple[int, int]], filename: str
+) -> list[Problem]:
+    """One problem per place: a value that fits no branch of a union gets one message."""
+    by_place: dict[Loc, list[Any]] = {}
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        place = _in_file(loc, marks) if loc not in marks else loc
+        # a missing setting is not in the file, but its parent is: keep the full name
+        by_place.setdefault(place if err["type"] != "missing" else loc, []).append(err)
+    out = []
+    for place, errs in by_place.items():
+        if len(errs) > 1:
+            tagged = [x for x in errs if str(x["type"]).startswith("union_tag")]
+            errs = tagged or [
+                {"type": "union", "msg": "expected " + " or ".join(_expected(x) for x in errs)}
+            ]
+        out += [_problem(place, _message(x), marks, filename) for x in errs]
+    return out
+
+
+def _expected(err: Any) -> str:
+    return {
+        "float_parsing": "a number",
+        "float_type": "a number",
+        "literal_error": str(err["msg"]).removeprefix("Input should be "),
+    }.get(str(err["type"]), str(err["msg"]).removeprefix("Input should be "))
 
 
 def _locate(f: Finding, marks: dict[Loc, tuple[int, int]], filename: str) -> Problem:

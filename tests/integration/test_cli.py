@@ -1,0 +1,151 @@
+"""The `hotline` command as a user runs it: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HOTLINE = [sys.executable, "-c", "from hotline.cli import main; main()"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HOTLINE_DEBUG"}
+    return subprocess.run(
+        [*HOTLINE, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+
+
+def test_quick_single_queue_json_has_the_promised_keys():
+    p = run(
+        "simulate",
+        "--calls-per-hour",
+        "120",
+        "--aht-seconds",
+        "300",
+        "--agents",
+        "12",
+        "--patience-seconds",
+        "180",
+        "--answer-within",
+        "20",
+        "--hours",
+        "50",
+        "--seed",
+        "7",
+        "--json",
+    )
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    for key in (
+        "offered",
+        "answered",
+        "abandoned",
+        "service_level",
+        "asa_seconds",
+        "occupancy",
+        "abandon_rate",
+    ):
+        assert key in r
+    assert r["offered"] == r["answered"] + r["abandoned"]
+    assert 0 < r["abandon_rate"] < 0.2
+    again = run(
+        "simulate",
+        "--calls-per-hour",
+        "120",
+        "--aht-seconds",
+        "300",
+        "--agents",
+        "12",
+        "--patience-seconds",
+        "180",
+        "--answer-within",
+        "20",
+        "--hours",
+        "50",
+        "--seed",
+        "7",
+        "--json",
+    )
+    assert json.loads(again.stdout) == r
+
+
+def test_national_scenario_table():
+    p = run("simulate", "scenarios/national-hotline.yaml")
+    assert p.returncode == 0, p.stderr
+    assert "National hotline (US)" in p.stdout
+    for language in ("en", "es", "quc", "mam", "kjb"):
+        assert f"│ {language} " in p.stdout
+    assert "calls/s" in p.stdout
+
+
+def test_national_scenario_json_per_language_and_queue():
+    p = run("simulate", "scenarios/national-hotline.yaml", "--days", "2", "--json")
+    r = json.loads(p.stdout)
+    assert len(r["languages"]) >= 12
+    assert {"agency-en", "en", "es"} <= set(r["queues"])
+    assert sum(t["offered"] for t in r["languages"].values()) == r["offered"]
+    # 7,000 a day on average; Monday and Tuesday are busier than the week's mean
+    assert 13000 < r["offered"] < 16500
+
+
+def test_erlang_command():
+    p = run("erlang", "--calls-per-hour", "120", "--aht-seconds", "300", "--agents", "12", "--json")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["service_level"] == pytest.approx(0.606707, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("simulate", "--calls-per-hour", "-3", "--aht-seconds", "300", "--agents", "2"),
+            "--calls-per-hour must be positive",
+        ),
+        (
+            ("simulate", "--calls-per-hour", "3", "--aht-seconds", "300", "--agents", "0"),
+            "--agents must be at least 1",
+        ),
+        (("simulate", "--calls-per-hour", "3"), "missing: --aht-seconds, --agents"),
+        (("simulate", "no-such-file.yaml"), "no-such-file.yaml: cannot read the file"),
+        (("simulate", "scenarios/national-hotline.yaml", "--agents", "3"), "not both"),
+        (
+            ("erlang", "--calls-per-hour", "3", "--aht-seconds", "-1", "--agents", "2"),
+            "handle time must be positive",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_error_not_a_traceback(args, message):
+    p = run(*args)
+    assert p.returncode == 1
+    assert message in " ".join(p.stderr.split())
+    assert "Traceback" not in p.stderr + p.stdout
+
+
+def test_bad_scenario_file_names_file_and_line(tmp_path):
+    text = (ROOT / "scenarios" / "national-hotline.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        text.replace("calls_per_day: 7000", "calls_per_day: -7000").replace(
+            "{es: 4}, seconds: 20}", "{de: 4}, seconds: 20}"
+        )
+    )
+    p = run("simulate", str(bad))
+    assert p.returncode == 1
+    err = " ".join(p.stderr.split())
+    line = text.splitlines().index("  calls_per_day: 7000") + 1
+    assert f"{bad}:{line}:3: arrivals.calls_per_day" in err
+    assert "unknown skill or language 'de'" in err
+    assert "Traceback" not in p.stderr
+
+
+def test_unknown_option_is_a_usage_error():
+    p = run("simulate", "--bogus")
+    assert p.returncode == 2
+    assert "No such option" in p.stderr
+    assert "Traceback" not in p.stderr
