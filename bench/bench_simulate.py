@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import simpy
@@ -25,6 +27,7 @@ from hotline.sim.driver import simulate
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 CALLS_PER_DAY = 7000
 AHT = 300.0
@@ -40,7 +43,7 @@ def simpy_model(days: int, seed: int) -> dict[str, float]:
     rate = CALLS_PER_DAY / 86400.0
     stats = {"offered": 0, "answered": 0, "abandoned": 0, "within": 0, "wait": 0.0}
 
-    def caller(patience: float, handle: float):  # type: ignore[no-untyped-def]
+    def caller(patience: float, handle: float) -> Generator[simpy.Event, Any, None]:
         arrived = env.now
         stats["offered"] += 1
         with agents.request() as req:
@@ -54,7 +57,7 @@ def simpy_model(days: int, seed: int) -> dict[str, float]:
             stats["within"] += waited <= ANSWER_WITHIN
             yield env.timeout(handle)
 
-    def arrivals():  # type: ignore[no-untyped-def]
+    def arrivals() -> Generator[simpy.Event, Any, None]:
         horizon = days * 86400.0
         while True:
             yield env.timeout(rng.exponential(1 / rate))
@@ -73,7 +76,7 @@ def simpy_model(days: int, seed: int) -> dict[str, float]:
     }
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
     started = time.perf_counter()
     result = fn(*args)
     return result, time.perf_counter() - started

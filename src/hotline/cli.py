@@ -29,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never break a file:line across lines
 
 QUICK_OPTIONS = ("--calls-per-hour", "--aht-seconds", "--agents")
 

@@ -30,7 +30,9 @@ R = 10
 T_CRIT = float(student_t.ppf(1 - 0.0005, R - 1))  # ~4.78
 
 
-def replicate(*, cph: float, aht: float, agents: int, hours: int, patience: float | None):
+def replicate(
+    *, cph: float, aht: float, agents: int, hours: int, patience: float | None
+) -> dict[str, np.ndarray]:
     runs = []
     for seed in range(1, R + 1):
         s = Scenario.single_queue(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 from hotline.domain.skills import Skills
 
@@ -20,10 +21,10 @@ class AgentState(StrEnum):
 class NotReadyReason:
     """Reason codes the platform itself sets; supervisors may define more."""
 
-    RING_NO_ANSWER = "ring-no-answer"
-    DECLINED = "declined"
-    BREAK = "break"
-    LOGIN = "login"
+    RING_NO_ANSWER: Final = "ring-no-answer"
+    DECLINED: Final = "declined"
+    BREAK: Final = "break"
+    LOGIN: Final = "login"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,17 +27,17 @@ class Scheduler:
 
     def __init__(self, *, start: float = 0.0) -> None:
         self.now = start
-        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._heap: list[tuple[float, int, Callable[..., object], tuple[Any, ...]]] = []
         self._seq = 0
 
-    def at(self, when: float, callback: Callable[..., None], *args: Any) -> None:
+    def at(self, when: float, callback: Callable[..., object], *args: Any) -> None:
         """Run `callback(*args)` at time `when` (not before now)."""
         if when < self.now:
             raise ValueError(f"cannot schedule in the past: {when} < now {self.now}")
         self._seq += 1
         heappush(self._heap, (when, self._seq, callback, args))
 
-    def after(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
+    def after(self, delay: float, callback: Callable[..., object], *args: Any) -> None:
         self.at(self.now + delay, callback, *args)
 
     def next_time(self) -> float | None:

@@ -482,7 +482,9 @@ class Router:
         if agent.agent.auto_answer:
             self.answer(call.id, agent.agent.id)
         else:
-            self._clock.at(now + self._offer_timeout, self._ring_no_answer, ticket, ticket.offer_token)
+            self._clock.at(
+                now + self._offer_timeout, self._ring_no_answer, ticket, ticket.offer_token
+            )
 
     def _ring_no_answer(self, ticket: _Ticket, offer_token: int) -> None:
         if ticket.offer_token == offer_token and ticket.call.state is CallState.OFFERED:

@@ -34,7 +34,8 @@ def hourly_rates(
     week = week / week.mean()
     hour_index = np.arange(hours)
     weekday = (start_weekday + hour_index // 24) % 7
-    return calls_per_day * week[weekday] * day_shape[hour_index % 24]
+    rates: Samples = calls_per_day * week[weekday] * day_shape[hour_index % 24]
+    return rates
 
 
 def arrival_times(rng: np.random.Generator, rates: Samples) -> Samples:

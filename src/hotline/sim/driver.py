@@ -139,7 +139,9 @@ class Simulation:
         order = np.lexsort((kinds, times))
         calls = np.concatenate((np.arange(n), np.arange(n)))[order]
         run_until, arrive, enqueue = sched.run, self._arrive, self._enqueue
-        for t, kind, i in zip(times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True):
+        for t, kind, i in zip(
+            times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True
+        ):
             run_until(t)
             if kind:
                 enqueue(self._waiting_ivr.pop(i), i)

@@ -57,8 +57,8 @@ def queues(draw: st.DrawFn) -> list[Queue]:
             st.sampled_from(["none", "fallback", "queue"] if i < n - 1 else ["none", "fallback"])
         )
         if kind != "none":
-            last = steps[-1]
-            steps[-1] = EscalationStep(last.requirement, float(draw(st.integers(1, 60))))
+            final = steps[-1]
+            steps[-1] = EscalationStep(final.requirement, float(draw(st.integers(1, 60))))
             overflow = (
                 Overflow(fallback="voicemail")
                 if kind == "fallback"
@@ -169,9 +169,9 @@ class Run:
         self.clock.run(until=self.clock.now + dt / 10)
         live = {c.id: c for c in self.calls.values() if not c.state.is_final}
         if op == "call":
-            cid = f"c{len(self.calls)}"
-            call = Call(cid, "x", "public", self.clock.now, priority=k % 3)
-            self.calls[cid] = call
+            new_id = f"c{len(self.calls)}"
+            call = Call(new_id, "x", "public", self.clock.now, priority=k % 3)
+            self.calls[new_id] = call
             r.enqueue(call, self.qs[k % len(self.qs)].name)
         elif op == "answer":
             cid = self._pick([i for i, c in live.items() if c.state is CallState.OFFERED], k)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hotline.domain.events import AgentLoggedIn, AgentLoggedOut, CallOffered, Event
+from hotline.routing import Router
 from hotline.routing.fullscan import FullScanRouter
 from hotline.sim.driver import Simulation, simulate
 from hotline.sim.scenario import AgentGroup, Scenario, Shift
@@ -36,9 +37,8 @@ def test_every_call_gets_an_outcome():
 def test_indexed_and_full_scan_routers_give_the_same_day():
     s = replace(parse_scenario(GOOD), hours=24)
     traces: list[list[Event]] = [[], []]
-    for trace, cls in zip(traces, (None, FullScanRouter), strict=True):
-        sim = Simulation(scenario=s, trace=trace.append, **({"router_class": cls} if cls else {}))
-        sim.run()
+    for trace, cls in zip(traces, (Router, FullScanRouter), strict=True):
+        Simulation(scenario=s, trace=trace.append, router_class=cls).run()
     assert traces[0] == traces[1]
     assert len(traces[0]) > 1000
 

@@ -17,8 +17,9 @@ def birth_death(n: int, lam: float, mu: float, theta: float, cap: int = 3000) ->
     for k in range(1, cap):
         death = min(k, n) * mu + max(k - n, 0) * theta
         logp.append(logp[-1] + math.log(lam / death))
-    p = np.exp(np.array(logp) - max(logp))
-    return p / p.sum()
+    p: np.ndarray = np.exp(np.array(logp) - max(logp))
+    total: float = p.sum()
+    return p / total
 
 
 @pytest.mark.parametrize(
