@@ -16,6 +16,7 @@ COMPILED = [
     "src/hotline/domain/clock.py",
     "src/hotline/domain/events.py",
     "src/hotline/domain/queue.py",
+    "src/hotline/domain/record.py",
     "src/hotline/domain/skills.py",
     "src/hotline/routing/checks.py",
     "src/hotline/routing/engine.py",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 
 class CallState(StrEnum):
@@ -24,28 +24,51 @@ class CallState(StrEnum):
 _FINAL = frozenset({CallState.ABANDONED, CallState.OVERFLOWED, CallState.COMPLETED})
 
 
-@dataclass(slots=True, eq=False)
 class Call:
-    """One telephone call. Mutable: the router moves it through its life cycle.
+    """One telephone call, an entity: the router moves it through its life cycle.
 
     `first_queued_at` survives overflow to another queue, so an overflowed call keeps
-    its seniority; `queued_at` is when it entered its current queue.
+    its seniority; `queued_at` is when it entered its current queue. (A plain class, not a
+    dataclass, so that mypyc compiles its constructor: one is made per simulated call.)
     """
 
-    id: str
-    language: str
-    caller_type: str
-    arrived_at: float
-    priority: int = 0
-    state: CallState = CallState.ARRIVED
-    ivr_at: float | None = None
-    first_queued_at: float | None = None
-    queued_at: float | None = None
-    offered_at: float | None = None
-    answered_at: float | None = None
-    ended_at: float | None = None
-    queue: str | None = None
-    agent_id: str | None = None
+    __slots__ = (
+        "agent_id",
+        "answered_at",
+        "arrived_at",
+        "caller_type",
+        "ended_at",
+        "first_queued_at",
+        "id",
+        "ivr_at",
+        "language",
+        "offered_at",
+        "priority",
+        "queue",
+        "queued_at",
+        "state",
+    )
+
+    def __init__(
+        self, id: str, language: str, caller_type: str, arrived_at: float, priority: int = 0
+    ) -> None:
+        self.id: Final = id
+        self.language: Final = language
+        self.caller_type: Final = caller_type
+        self.arrived_at: Final = arrived_at
+        self.priority: Final = priority
+        self.state = CallState.ARRIVED
+        self.ivr_at: float | None = None
+        self.first_queued_at: float | None = None
+        self.queued_at: float | None = None
+        self.offered_at: float | None = None
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        self.queue: str | None = None
+        self.agent_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Call({self.id!r}, {self.state.value}, queue={self.queue!r})"
 
     def enter_ivr(self, at: float) -> None:
         if self.state is not CallState.ARRIVED:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 
 from hotline.domain.agent import Agent, QueueMembership
 from hotline.domain.call import Call
@@ -70,7 +69,7 @@ class Bench:
         out = []
         for e in self.events:
             if not kinds or type(e) in kinds:
-                out.append((type(e).__name__, *(getattr(e, f.name) for f in fields(e))))
+                out.append((type(e).__name__, *e.values()))
         return out
 
     def offers(self) -> list[tuple[float, str, str]]:
