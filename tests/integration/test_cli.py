@@ -21,25 +21,15 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+QUICK = (
+    *("simulate", "--calls-per-hour", "120", "--aht-seconds", "300", "--agents", "12"),
+    *("--patience-seconds", "180", "--answer-within", "20", "--hours", "50", "--seed", "7"),
+    "--json",
+)
+
+
 def test_quick_single_queue_json_has_the_promised_keys():
-    p = run(
-        "simulate",
-        "--calls-per-hour",
-        "120",
-        "--aht-seconds",
-        "300",
-        "--agents",
-        "12",
-        "--patience-seconds",
-        "180",
-        "--answer-within",
-        "20",
-        "--hours",
-        "50",
-        "--seed",
-        "7",
-        "--json",
-    )
+    p = run(*QUICK)
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     for key in (
@@ -54,24 +44,7 @@ def test_quick_single_queue_json_has_the_promised_keys():
         assert key in r
     assert r["offered"] == r["answered"] + r["abandoned"]
     assert 0 < r["abandon_rate"] < 0.2
-    again = run(
-        "simulate",
-        "--calls-per-hour",
-        "120",
-        "--aht-seconds",
-        "300",
-        "--agents",
-        "12",
-        "--patience-seconds",
-        "180",
-        "--answer-within",
-        "20",
-        "--hours",
-        "50",
-        "--seed",
-        "7",
-        "--json",
-    )
+    again = run(*QUICK)
     assert json.loads(again.stdout) == r
 
 

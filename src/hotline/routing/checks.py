@@ -64,13 +64,7 @@ def _check_steps(q: Queue, at: Path, known_skills: Collection[str] | None) -> li
             )
         for skill, level in step.requirement.levels:
             if known_skills is not None and skill not in known_skills:
-                found.append(
-                    Finding(
-                        (*sp, "require", skill),
-                        f"unknown skill or language {skill!r}",
-                        "declare it under `languages:` or `skills:`",
-                    )
-                )
+                found.append(unknown_skill((*sp, "require", skill), skill))
             if not MIN_LEVEL <= level <= MAX_LEVEL:
                 found.append(
                     Finding(
@@ -79,6 +73,12 @@ def _check_steps(q: Queue, at: Path, known_skills: Collection[str] | None) -> li
                     )
                 )
     return found
+
+
+def unknown_skill(path: Path, skill: str) -> Finding:
+    return Finding(
+        path, f"unknown skill or language {skill!r}", "declare it under `languages:` or `skills:`"
+    )
 
 
 def _check_overflow(q: Queue, at: Path, names: Sequence[str]) -> list[Finding]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hotline.domain.agent import QueueMembership
 from hotline.domain.queue import EscalationStep, Queue
 from hotline.domain.skills import Requirement
-from hotline.routing.checks import Finding, check_queues
+from hotline.routing.checks import Finding, check_queues, unknown_skill
 from hotline.routing.selection import SelectionPolicy
 from hotline.sim.distributions import Distribution, Exponential, Fixed
 
@@ -201,13 +201,7 @@ def _check_agents(s: Scenario, known: set[str], queue_names: set[str]) -> list[F
             found.append(Finding((*at, "count"), "an agent count cannot be negative"))
         for skill, level in g.skills.items():
             if skill not in known:
-                found.append(
-                    Finding(
-                        (*at, "skills", skill),
-                        f"unknown skill or language {skill!r}",
-                        "declare it under `languages:` or `skills:`",
-                    )
-                )
+                found.append(unknown_skill((*at, "skills", skill), skill))
             elif not 1 <= level <= 5:
                 found.append(Finding((*at, "skills", skill), f"level {level} is outside 1..5"))
         for j, m in enumerate(g.queues):
