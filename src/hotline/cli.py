@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -21,6 +22,7 @@ from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
 from hotline.wfm.erlang import erlang_a, erlang_c
+from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
 
 app = typer.Typer(
     help="Hotline: a self-hostable platform for a 24/7 multilingual telephone hotline.",
@@ -83,16 +85,38 @@ def simulate(
 def erlang(
     calls_per_hour: Annotated[float, typer.Option(help="Offered calls per hour.")],
     aht_seconds: Annotated[float, typer.Option(help="Mean handle time in seconds.")],
-    agents: Annotated[int, typer.Option(help="Agents on the queue.")],
     answer_within: Annotated[float, typer.Option(help="Service-level threshold T.")] = 20.0,
+    service_level: Annotated[
+        float, typer.Option(help="Target share answered within T (staffing mode).")
+    ] = 0.8,
+    agents: Annotated[
+        int | None, typer.Option(help="Report the figures for this many agents instead.")
+    ] = None,
     patience_seconds: Annotated[
         float | None, typer.Option(help="Mean patience: Erlang A instead of Erlang C.")
     ] = None,
+    asa_seconds: Annotated[
+        float | None, typer.Option(help="Also keep the mean wait at most this.")
+    ] = None,
+    max_occupancy: Annotated[
+        float | None, typer.Option(help="Also keep occupancy at most this (0-1).")
+    ] = None,
+    shrinkage: Annotated[
+        float, typer.Option(help="Share of paid time off the phones (0-1), for scheduling.")
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Service level, ASA, occupancy (and abandon rate) of a queue, by Erlang C or A."""
+    """How many agents a queue needs (Erlang C, or A with patience), or what N agents give."""
+    target = Target(service_level, answer_within, asa_seconds, max_occupancy)
     try:
-        if patience_seconds is None:
+        if agents is None:
+            perf = agents_needed(
+                calls_per_hour=calls_per_hour,
+                aht_seconds=aht_seconds,
+                target=target,
+                patience_seconds=patience_seconds,
+            )
+        elif patience_seconds is None:
             perf = erlang_c(
                 agents=agents,
                 calls_per_hour=calls_per_hour,
@@ -107,21 +131,31 @@ def erlang(
                 patience_seconds=patience_seconds,
                 answer_within=answer_within,
             )
+        scheduled = with_shrinkage(perf.agents, shrinkage)
     except ValueError as e:
         raise _usage(str(e)) from None
     figures: dict[str, Any] = {
         "agents": perf.agents,
         "load_erlangs": round(perf.load_erlangs, 6),
         "service_level": round(perf.service_level, 6),
-        "asa_seconds": round(perf.asa_seconds, 6) if perf.asa_seconds != float("inf") else None,
+        "asa_seconds": round(perf.asa_seconds, 6) if math.isfinite(perf.asa_seconds) else None,
         "occupancy": round(perf.occupancy, 6),
     }
     if patience_seconds is not None:
         figures["abandon_rate"] = round(perf.abandon_rate, 6)
+    if shrinkage:
+        figures["scheduled_agents"] = scheduled
     if as_json:
         print(json.dumps(figures, indent=2))
         return
-    table = Table(title="Erlang A" if patience_seconds else "Erlang C", show_header=False)
+    model = "Erlang A" if patience_seconds else "Erlang C"
+    title = f"{model}: {'what' if agents is not None else 'fewest agents for'} "
+    title += (
+        f"{agents} agents give"
+        if agents is not None
+        else f"{service_level:.0%} in {answer_within:g} s"
+    )
+    table = Table(title=title, show_header=False)
     for key, value in figures.items():
         table.add_row(key, "unbounded" if value is None else f"{value:g}")
     out.print(table)

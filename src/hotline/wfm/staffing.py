@@ -1,0 +1,131 @@
+"""The fewest agents that meet a service target, by Erlang C or Erlang A.
+
+Erlang C is searched upward from the offered load, carrying Erlang B's recursion from one
+head-count to the next, so finding n agents costs O(n) in total rather than O(n^2).
+Erlang A (with patience) is searched by doubling and bisection: its service level rises
+with every agent added, and each evaluation is a small Markov-chain computation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hotline.wfm.erlang import Performance, erlang_a, erlang_b
+
+MAX_AGENTS = 1_000_000
+
+
+class Unreachable(ValueError):
+    """No finite number of agents meets the target."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What 'enough agents' means: every set part must hold."""
+
+    service_level: float = 0.8  # fraction answered within `answer_within`
+    answer_within: float = 20.0
+    asa_seconds: float | None = None  # mean wait of answered calls at most this
+    max_occupancy: float | None = None  # at most this busy (burn-out, breaks)
+
+    def check(self) -> None:
+        if not 0.0 < self.service_level < 1.0:
+            raise ValueError(
+                f"service level target {self.service_level:g} must lie strictly between 0 "
+                "and 1: no finite staff answers every call within a time limit"
+            )
+        if self.answer_within < 0:
+            raise ValueError("the answer-within threshold cannot be negative")
+        if self.asa_seconds is not None and self.asa_seconds <= 0:
+            raise ValueError("an ASA target must be positive")
+        if self.max_occupancy is not None and not 0.0 < self.max_occupancy <= 1.0:
+            raise ValueError("the occupancy limit must be in (0, 1]")
+
+    def met_by(self, p: Performance) -> bool:
+        return (
+            p.service_level >= self.service_level
+            and (self.asa_seconds is None or p.asa_seconds <= self.asa_seconds)
+            and (self.max_occupancy is None or p.occupancy <= self.max_occupancy)
+        )
+
+
+def agents_needed(
+    *,
+    calls_per_hour: float,
+    aht_seconds: float,
+    target: Target,
+    patience_seconds: float | None = None,
+) -> Performance:
+    """The smallest head-count meeting `target`, with what it delivers.
+
+    Zero calls need zero agents. Raises `Unreachable` when no head-count up to a million
+    would do, and ValueError for impossible targets or inputs.
+    """
+    target.check()
+    if calls_per_hour < 0 or aht_seconds <= 0:
+        raise ValueError("calls per hour must be >= 0 and the handle time > 0")
+    if patience_seconds is not None and patience_seconds <= 0:
+        raise ValueError("patience must be positive")
+    if calls_per_hour == 0:
+        return Performance(0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+    if patience_seconds is None:
+        return _erlang_c_search(calls_per_hour, aht_seconds, target)
+    return _erlang_a_search(calls_per_hour, aht_seconds, patience_seconds, target)
+
+
+def _erlang_c_search(calls_per_hour: float, aht: float, target: Target) -> Performance:
+    load = calls_per_hour * aht / 3600.0
+    n = max(1, math.floor(load) + 1)
+    b = erlang_b(n, load)
+    drain_per_agent = 1.0 / aht
+    while n <= MAX_AGENTS:
+        c = n * b / (n - load * (1.0 - b))
+        drain = (n - load) * drain_per_agent
+        p = Performance(
+            agents=n,
+            load_erlangs=load,
+            p_wait=c,
+            service_level=1.0 - c * math.exp(-drain * target.answer_within),
+            asa_seconds=c / drain,
+            occupancy=load / n,
+            abandon_rate=0.0,
+        )
+        if target.met_by(p):
+            return p
+        n += 1
+        b = load * b / (n + load * b)
+    raise Unreachable(f"more than {MAX_AGENTS:,} agents would be needed")
+
+
+def _erlang_a_search(
+    calls_per_hour: float, aht: float, patience: float, target: Target
+) -> Performance:
+    def perf(n: int) -> Performance:
+        return erlang_a(
+            agents=n,
+            calls_per_hour=calls_per_hour,
+            aht_seconds=aht,
+            patience_seconds=patience,
+            answer_within=target.answer_within,
+        )
+
+    low, high = 0, max(1, math.ceil(calls_per_hour * aht / 3600.0))
+    while not target.met_by(perf(high)):
+        low, high = high, high * 2
+        if high > MAX_AGENTS:
+            raise Unreachable(f"more than {MAX_AGENTS:,} agents would be needed")
+    while high - low > 1:  # target not met at `low` (or low == 0), met at `high`
+        mid = (low + high) // 2
+        if target.met_by(perf(mid)):
+            high = mid
+        else:
+            low = mid
+    return perf(high)
+
+
+def with_shrinkage(agents: int, shrinkage: float) -> int:
+    """Agents to schedule so that `agents` are on the phones after shrinkage."""
+    if not 0.0 <= shrinkage < 1.0:
+        raise ValueError("shrinkage must be in [0, 1)")
+    return math.ceil(agents / (1.0 - shrinkage) - 1e-9)

@@ -1,0 +1,102 @@
+"""The staffing search returns the smallest head-count meeting the target: checked against
+a plain upward scan of the Erlang formulas, which is slow but obviously right."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hotline.wfm.erlang import erlang_a, erlang_c
+from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
+
+
+def scan(cph: float, aht: float, target: Target, patience: float | None = None) -> int:
+    n = 0
+    while True:
+        n += 1
+        if patience is None:
+            p = erlang_c(
+                agents=n, calls_per_hour=cph, aht_seconds=aht, answer_within=target.answer_within
+            )
+        else:
+            p = erlang_a(
+                agents=n,
+                calls_per_hour=cph,
+                aht_seconds=aht,
+                patience_seconds=patience,
+                answer_within=target.answer_within,
+            )
+        if target.met_by(p):
+            return n
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cph=st.floats(1, 2000),
+    aht=st.floats(30, 900),
+    sl=st.floats(0.5, 0.95),
+    within=st.sampled_from([0.0, 10.0, 20.0, 60.0]),
+    asa=st.none() | st.floats(5, 120),
+    occ=st.none() | st.floats(0.7, 0.95),
+)
+def test_erlang_c_search_is_the_smallest_that_meets_the_target(cph, aht, sl, within, asa, occ):
+    target = Target(sl, within, asa, occ)
+    p = agents_needed(calls_per_hour=cph, aht_seconds=aht, target=target)
+    assert p.agents == scan(cph, aht, target)
+    assert target.met_by(p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    cph=st.floats(1, 600),
+    aht=st.floats(60, 600),
+    patience=st.floats(30, 600),
+    sl=st.floats(0.5, 0.9),
+)
+def test_erlang_a_search_is_the_smallest_that_meets_the_target(cph, aht, patience, sl):
+    target = Target(sl, 20.0)
+    p = agents_needed(calls_per_hour=cph, aht_seconds=aht, target=target, patience_seconds=patience)
+    assert p.agents == scan(cph, aht, target, patience)
+
+
+def test_textbook_case():
+    # 10 Erlangs: 12 agents give 60.7 % within 20 s (see test_erlang), 13 too few, 14 enough
+    p = agents_needed(calls_per_hour=120, aht_seconds=300, target=Target(0.8, 20))
+    assert p.agents == 14
+    thirteen = erlang_c(agents=13, calls_per_hour=120, aht_seconds=300, answer_within=20)
+    assert thirteen.service_level < 0.8 < p.service_level
+
+
+def test_thousands_of_agents():
+    p = agents_needed(calls_per_hour=60_000, aht_seconds=300, target=Target(0.8, 20))
+    assert 5000 < p.agents < 5100
+    below = erlang_c(agents=p.agents - 1, calls_per_hour=60_000, aht_seconds=300, answer_within=20)
+    assert below.service_level < 0.8 <= p.service_level
+
+
+def test_no_calls_need_no_agents():
+    assert agents_needed(calls_per_hour=0, aht_seconds=300, target=Target()).agents == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (Target(service_level=1.0), "strictly between 0 and 1"),
+        (Target(service_level=1.2), "strictly between 0 and 1"),
+        (Target(service_level=0.0), "strictly between 0 and 1"),
+        (Target(max_occupancy=1.5), "occupancy"),
+        (Target(asa_seconds=0), "ASA"),
+    ],
+)
+def test_impossible_targets_are_refused(target, message):
+    with pytest.raises(ValueError, match=message):
+        agents_needed(calls_per_hour=100, aht_seconds=300, target=target)
+
+
+def test_shrinkage():
+    assert with_shrinkage(14, 0.0) == 14
+    assert with_shrinkage(14, 0.3) == 20  # 14 / 0.7 = 20 exactly: no extra agent
+    assert with_shrinkage(15, 0.3) == 22
+    with pytest.raises(ValueError, match="shrinkage"):
+        with_shrinkage(10, 1.0)
