@@ -149,13 +149,11 @@ def erlang(
         print(json.dumps(figures, indent=2))
         return
     model = "Erlang A" if patience_seconds else "Erlang C"
-    title = f"{model}: {'what' if agents is not None else 'fewest agents for'} "
-    title += (
-        f"{agents} agents give"
-        if agents is not None
-        else f"{service_level:.0%} in {answer_within:g} s"
-    )
-    table = Table(title=title, show_header=False)
+    if agents is None:
+        out.print(f"{model}: fewest agents for {service_level:.0%} within {answer_within:g} s")
+    else:
+        out.print(f"{model}: what {agents} agents give")
+    table = Table(show_header=False)
     for key, value in figures.items():
         table.add_row(key, "unbounded" if value is None else f"{value:g}")
     out.print(table)

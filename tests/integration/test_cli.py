@@ -67,6 +67,23 @@ def test_national_scenario_json_per_language_and_queue():
     assert 13000 < r["offered"] < 16500
 
 
+def test_erlang_staffing_mode():
+    p = run(
+        *("erlang", "--calls-per-hour", "120", "--aht-seconds", "300"),
+        *("--service-level", "0.8", "--shrinkage", "0.3", "--json"),
+    )
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert (r["agents"], r["scheduled_agents"]) == (14, 20)
+    assert r["service_level"] >= 0.8
+    p = run(
+        *("erlang", "--calls-per-hour", "120", "--aht-seconds", "300"),
+        *("--patience-seconds", "180", "--json"),
+    )
+    keys = {"agents", "service_level", "asa_seconds", "occupancy", "abandon_rate"}
+    assert set(json.loads(p.stdout)) >= keys
+
+
 def test_erlang_command():
     p = run("erlang", "--calls-per-hour", "120", "--aht-seconds", "300", "--agents", "12", "--json")
     assert p.returncode == 0
@@ -90,6 +107,10 @@ def test_erlang_command():
         (
             ("erlang", "--calls-per-hour", "3", "--aht-seconds", "-1", "--agents", "2"),
             "handle time must be positive",
+        ),
+        (
+            ("erlang", "--calls-per-hour", "3", "--aht-seconds", "60", "--service-level", "1.5"),
+            "strictly between 0 and 1",
         ),
     ],
 )
