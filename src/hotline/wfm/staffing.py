@@ -1,7 +1,8 @@
 """The fewest agents that meet a service target, by Erlang C or Erlang A.
 
-Erlang C is searched upward from the offered load, carrying Erlang B's recursion from one
-head-count to the next, so finding n agents costs O(n) in total rather than O(n^2).
+Erlang C is searched upward from a lower bound (the load, and load / occupancy limit),
+starting Erlang B from the truncated-Poisson identity and carrying its recursion from one
+head-count to the next: a handful of steps per queue, however large.
 Erlang A (with patience) is searched by doubling and bisection: its service level rises
 with every agent added, and each evaluation is a small Markov-chain computation.
 """
@@ -10,8 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from hotline.wfm.erlang import Performance, erlang_a, erlang_b
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import poisson
+
+from hotline.wfm.erlang import Performance, erlang_a
 
 MAX_AGENTS = 1_000_000
 
@@ -76,8 +82,8 @@ def agents_needed(
 
 def _erlang_c_search(calls_per_hour: float, aht: float, target: Target) -> Performance:
     load = calls_per_hour * aht / 3600.0
-    n = max(1, math.floor(load) + 1)
-    b = erlang_b(n, load)
+    n = int(_first_candidate(np.float64(load), target))
+    b = float(poisson.pmf(n, load) / poisson.cdf(n, load))  # = erlang_b(n, load), in O(1)
     drain_per_agent = 1.0 / aht
     while n <= MAX_AGENTS:
         c = n * b / (n - load * (1.0 - b))
@@ -122,6 +128,55 @@ def _erlang_a_search(
         else:
             low = mid
     return perf(high)
+
+
+def erlang_c_table(
+    *, calls_per_hour: npt.ArrayLike, aht_seconds: npt.ArrayLike, target: Target
+) -> npt.NDArray[np.int64]:
+    """`agents_needed` (Erlang C) for many cells at once, e.g. intervals x language pools.
+
+    Every cell starts at the first stable head-count, floor(load) + 1, with Erlang B taken
+    from the truncated Poisson identity B(n, a) = P(X = n) / P(X <= n), X ~ Poisson(a);
+    then the cells not yet settled step up together, carrying B's recursion.
+    """
+    target.check()
+    lam = np.asarray(calls_per_hour, dtype=np.float64)
+    aht_all = np.broadcast_to(np.asarray(aht_seconds, dtype=np.float64), lam.shape)
+    if np.any(lam < 0) or np.any(aht_all <= 0):
+        raise ValueError("calls per hour must be >= 0 and handle times > 0")
+    load_all = lam * aht_all / 3600.0
+    needed = np.zeros(lam.shape, dtype=np.int64)
+    cells = np.flatnonzero(load_all > 0)
+    load = load_all.ravel()[cells]
+    aht = aht_all.ravel()[cells]
+    k = _first_candidate(load, target)
+    b = poisson.pmf(k, load) / poisson.cdf(k, load)
+    while cells.size:
+        if k.max() > MAX_AGENTS:
+            raise Unreachable(f"more than {MAX_AGENTS:,} agents would be needed")
+        c = k * b / (k - load * (1.0 - b))
+        drain = (k - load) / aht
+        met = 1.0 - c * np.exp(-drain * target.answer_within) >= target.service_level
+        if target.asa_seconds is not None:
+            met &= c / drain <= target.asa_seconds
+        if target.max_occupancy is not None:
+            met &= load / k <= target.max_occupancy
+        needed.ravel()[cells[met]] = k[met]
+        left = ~met
+        cells, load, aht, b = cells[left], load[left], aht[left], b[left]
+        k = k[left] + 1.0
+        b = load * b / (k + load * b)
+    return needed
+
+
+def _first_candidate(load: Any, target: Target) -> Any:
+    """No smaller head-count can meet the target: it must exceed the load (stability) and,
+    with an occupancy limit, reach load / limit (one below that, so the exact check in the
+    search decides where floating point rounding could go either way)."""
+    start = np.floor(load) + 1.0
+    if target.max_occupancy is not None:
+        start = np.maximum(start, np.ceil(load / target.max_occupancy) - 1.0)
+    return start
 
 
 def with_shrinkage(agents: int, shrinkage: float) -> int:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.wfm.erlang import erlang_a, erlang_c
-from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
+from hotline.wfm.staffing import Target, agents_needed, erlang_c_table, with_shrinkage
 
 
 def scan(cph: float, aht: float, target: Target, patience: float | None = None) -> int:
@@ -58,6 +58,24 @@ def test_erlang_a_search_is_the_smallest_that_meets_the_target(cph, aht, patienc
     target = Target(sl, 20.0)
     p = agents_needed(calls_per_hour=cph, aht_seconds=aht, target=target, patience_seconds=patience)
     assert p.agents == scan(cph, aht, target, patience)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    cells=st.lists(st.tuples(st.floats(0, 3000), st.floats(30, 900)), min_size=1, max_size=40),
+    sl=st.floats(0.5, 0.95),
+    asa=st.none() | st.floats(5, 120),
+    occ=st.none() | st.floats(0.7, 0.95),
+)
+def test_the_table_agrees_with_the_search_cell_by_cell(cells, sl, asa, occ):
+    target = Target(sl, 20.0, asa, occ)
+    table = erlang_c_table(
+        calls_per_hour=[c for c, _ in cells], aht_seconds=[a for _, a in cells], target=target
+    )
+    expected = [
+        agents_needed(calls_per_hour=c, aht_seconds=a, target=target).agents for c, a in cells
+    ]
+    assert table.tolist() == expected
 
 
 def test_textbook_case():
