@@ -73,7 +73,7 @@ def agents_needed(
         raise ValueError("calls per hour must be >= 0 and the handle time > 0")
     if patience_seconds is not None and patience_seconds <= 0:
         raise ValueError("patience must be positive")
-    if calls_per_hour == 0:
+    if calls_per_hour * aht_seconds / 3600.0 == 0.0:  # no load (also if it underflows)
         return Performance(0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
     if patience_seconds is None:
         return _erlang_c_search(calls_per_hour, aht_seconds, target)
