@@ -22,6 +22,8 @@ from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
 from hotline.wfm.erlang import erlang_a, erlang_c
+from hotline.wfm.plan import Plan, make_plan, plan_report, scenario_for
+from hotline.wfm.plots import coverage_figure
 from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
 
 app = typer.Typer(
@@ -157,6 +159,138 @@ def erlang(
     for key, value in figures.items():
         table.add_row(key, "unbounded" if value is None else f"{value:g}")
     out.print(table)
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Option(help="Scenario YAML file (docs/scenarios.md).")],
+    surge: Annotated[float, typer.Option(help="Call volume factor (1.5 = 50 % more).")] = 1.0,
+    service_level: Annotated[float, typer.Option(help="Target share answered in time.")] = 0.8,
+    answer_within: Annotated[
+        float | None, typer.Option(help="Threshold T in seconds [default: the scenario's].")
+    ] = None,
+    interval: Annotated[int, typer.Option(help="Planning interval: 15, 30 or 60 minutes.")] = 30,
+    shrinkage: Annotated[
+        float, typer.Option(help="Share of paid time off the phones (breaks, training).")
+    ] = 0.0,
+    break_minutes: Annotated[
+        int, typer.Option(help="Schedule explicit breaks (0: breaks are in the shrinkage).")
+    ] = 0,
+    time_limit: Annotated[float, typer.Option(help="Solver time limit per pool, s.")] = 10.0,
+    simulate_plan: Annotated[
+        bool, typer.Option("--simulate/--no-simulate", help="Check the plan by simulation.")
+    ] = True,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the plan (shifts and figures) as JSON.")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write PNG charts into this folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan a week: agents per interval and pool, shifts to cover them, checked by simulation."""
+    s = load_scenario(scenario)
+    target = Target(service_level, s.answer_within if answer_within is None else answer_within)
+    try:
+        target.check()
+        with_shrinkage(0, shrinkage)
+        the_plan = _solve(s, target, interval, shrinkage, surge, break_minutes, time_limit, as_json)
+    except ValueError as e:
+        raise _usage(str(e)) from None
+    simulated: dict[str, Any] | None = None
+    if simulate_plan:
+        replay = replace(scenario_for(the_plan, s), answer_within=target.answer_within)
+        simulated = _run(replay, show_progress=not as_json).report
+    report = plan_report(the_plan, simulated)
+    if out_file is not None:
+        out_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+        fig = coverage_figure(the_plan)
+        fig.savefig(plot / "coverage.png", dpi=110)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_plan(the_plan, report, s.name)
+    for path, what in ((out_file, "plan"), (plot and plot / "coverage.png", "chart")):
+        if path:
+            out.print(f"{what} written to {path}")
+
+
+def _solve(
+    s: Scenario,
+    target: Target,
+    interval: int,
+    shrinkage: float,
+    surge: float,
+    break_minutes: int,
+    time_limit: float,
+    quiet: bool,
+) -> Plan:
+    kwargs: dict[str, Any] = {
+        "target": target,
+        "interval_minutes": interval,
+        "shrinkage": shrinkage,
+        "surge": surge,
+        "break_minutes": break_minutes,
+        "time_limit": time_limit,
+    }
+    if quiet or not err.is_terminal:
+        return make_plan(s, **kwargs)
+    with Progress(
+        TextColumn("scheduling shifts: {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} pools"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=len(s.queues))
+
+        def step(pool: str) -> None:
+            bar.update(task, description=pool, advance=0 if bar.tasks[0].completed == 0 else 1)
+
+        return make_plan(s, progress=step, **kwargs)
+
+
+def _print_plan(p: Plan, report: dict[str, Any], name: str) -> None:
+    t = p.target
+    surge = f", volume x{p.surge:g}" if p.surge != 1 else ""
+    out.print(
+        f"[bold]{name}[/bold]: a week of {p.demand.interval_minutes}-minute intervals, "
+        f"{t.service_level:.0%} within {t.answer_within:g} s, shrinkage {p.shrinkage:.0%}{surge}"
+    )
+    table = Table()
+    for col in (
+        "pool",
+        "calls/week",
+        "peak agents",
+        "paid hours",
+        "over-staffed h",
+        "gap",
+        "planned SL",
+        "simulated SL",
+        "sim. aband.",
+    ):
+        table.add_column(col, justify="left" if col == "pool" else "right", no_wrap=True)
+    for row in (*report["pools"], report["total"]):
+        table.add_row(
+            row["pool"],
+            f"{row['calls']:,.0f}",
+            f"{row['peak_agents']}",
+            f"{row['paid_hours']:,.0f}",
+            f"{row['over_staffed_hours']:,.0f}",
+            "-" if row.get("gap") is None else f"{100 * row['gap']:.1f} %",
+            _pct(row["planned_service_level"]),
+            _pct(row.get("simulated_service_level")),
+            _pct(row.get("simulated_abandon_rate")),
+            style="bold" if row["pool"] == "all" else None,
+        )
+    out.print(table)
+    out.print(
+        f"{report['total']['paid_hours']:,.0f} paid hours = "
+        f"{report['total']['paid_hours'] / 40:,.1f} full-time (40 h) agents; planned SL is "
+        "Erlang C for the scheduled agents, simulated SL replays them against the scenario's "
+        "callers (with abandonment)"
+    )
 
 
 def _scenario(

@@ -143,3 +143,34 @@ def test_unknown_option_is_a_usage_error():
     assert p.returncode == 2
     assert "No such option" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_plan_command(tmp_path):
+    p = run(
+        *("plan", "--scenario", "scenarios/national-hotline.yaml", "--surge", "1.5"),
+        *("--plot", str(tmp_path), "--out", str(tmp_path / "plan.json"), "--json"),
+    )
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["surge"] == 1.5
+    assert r["total"]["simulated_service_level"] >= 0.8
+    assert json.loads((tmp_path / "plan.json").read_text()) == r
+    assert (tmp_path / "coverage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shifts = [s for pool in r["pools"] for s in pool["shifts"]]
+    assert {s["hours"] for s in shifts} <= {8, 10, 12}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--surge", "0"), "surge factor must be positive"),
+        (("--service-level", "1.1"), "strictly between 0 and 1"),
+        (("--interval", "45"), "15, 30, 60"),
+        (("--shrinkage", "1"), "shrinkage must be in [0, 1)"),
+    ],
+)
+def test_plan_bad_options(args, message):
+    p = run("plan", "--scenario", "scenarios/national-hotline.yaml", "--no-simulate", *args)
+    assert p.returncode == 1
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr
