@@ -72,6 +72,7 @@ def schedule_shifts(
     lengths_hours: tuple[float, ...] = (8, 10, 12),
     start_every_minutes: int = 60,
     break_minutes: int = 0,
+    cross_midnight: bool = True,
     time_limit: float = 10.0,
 ) -> Schedule:
     need = np.asarray(required, dtype=np.int64)
@@ -85,7 +86,7 @@ def schedule_shifts(
     if start_every_minutes % interval_minutes or break_minutes % interval_minutes:
         raise ValueError("shift starts and breaks must fall on interval boundaries")
     shifts = _candidate_shifts(
-        n, interval_minutes, lengths_hours, start_every_minutes, break_minutes
+        n, interval_minutes, lengths_hours, start_every_minutes, break_minutes, cross_midnight
     )
     hours = np.array([s.intervals * interval_minutes / 60.0 for s in shifts])
     if need.sum() == 0:
@@ -115,10 +116,16 @@ def schedule_shifts(
 
 
 def _candidate_shifts(
-    n: int, interval_minutes: int, lengths_hours: tuple[float, ...], every: int, brk: int
+    n: int,
+    interval_minutes: int,
+    lengths_hours: tuple[float, ...],
+    every: int,
+    brk: int,
+    cross_midnight: bool,
 ) -> list[Shift]:
     out = []
     step = every // interval_minutes
+    per_day = 24 * 60 // interval_minutes
     for hours in lengths_hours:
         length = round(hours * 60 / interval_minutes)
         if length * interval_minutes != hours * 60:
@@ -128,6 +135,8 @@ def _candidate_shifts(
         # the break may fall within an hour either side of the shift's middle
         window = range(middle - 60 // interval_minutes, middle + 60 // interval_minutes + 1)
         for start in range(0, n, step):
+            if not cross_midnight and start % per_day + length > per_day:
+                continue
             for at in window if breaks else [0]:
                 out.append(Shift(start, length, at, breaks))
     return out

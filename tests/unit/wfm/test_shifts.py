@@ -76,3 +76,15 @@ def test_no_requirement_no_shifts():
     s = schedule_shifts(np.zeros(WEEK_30, dtype=np.int64), interval_minutes=30)
     assert s.shifts == ()
     assert s.paid_hours == 0
+
+
+def test_shifts_may_be_kept_within_the_day():
+    night = np.zeros(WEEK_30, dtype=np.int64)
+    for day in range(7):
+        night[day * 48 + 44 : day * 48 + 48] = 1  # 22:00-24:00
+        night[day * 48 : day * 48 + 12] = 1  # 00:00-06:00
+    wrapped = schedule_shifts(night, interval_minutes=30)
+    within = schedule_shifts(night, interval_minutes=30, cross_midnight=False)
+    assert wrapped.paid_hours == 7 * 8  # one 22:00-06:00 shift a night
+    assert within.paid_hours == 7 * 16  # an evening and an early shift instead
+    assert all(s.start % 48 + s.intervals <= 48 for s, _ in within.shifts)
