@@ -7,7 +7,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,11 +19,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hotline.domain.events import CallArrived, Event
 from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
 from hotline.wfm.erlang import erlang_a, erlang_c
+from hotline.wfm.forecast import forecast
+from hotline.wfm.history import parse_history
 from hotline.wfm.plan import Plan, make_plan, plan_report, scenario_for
 from hotline.wfm.plots import coverage_figure
 from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
@@ -61,6 +66,12 @@ def simulate(
     seed: Annotated[
         int | None, typer.Option(help="Random seed (the scenario's by default).")
     ] = None,
+    calls_csv: Annotated[
+        Path | None, typer.Option(help="Also write every call (timestamp, language) as CSV.")
+    ] = None,
+    start: Annotated[
+        str, typer.Option(help="Date and time of the run's start, for --calls-csv (a Monday).")
+    ] = "2026-01-05T00:00:00",
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
 ) -> None:
     """Run a scenario through the ACD on a virtual clock and print the service KPIs."""
@@ -74,9 +85,27 @@ def simulate(
         s = replace(s, hours=total)
     if answer_within is not None:
         s = replace(s, answer_within=answer_within)
+    arrivals: list[CallArrived] = []
+    t0 = datetime(2026, 1, 5)
+    if calls_csv is not None:
+        try:
+            t0 = datetime.fromisoformat(start)
+        except ValueError:
+            raise _usage(f"--start {start!r} is not an ISO 8601 date and time") from None
+
+    def keep(ev: Event) -> None:
+        if type(ev) is CallArrived:
+            arrivals.append(ev)
+
     started = time.perf_counter()
-    result = _run(s, show_progress=not as_json)
+    result = _run(s, show_progress=not as_json, trace=keep if calls_csv else None)
     elapsed = time.perf_counter() - started
+    if calls_csv is not None:
+        with calls_csv.open("w", encoding="utf-8", newline="") as f:
+            f.write("timestamp,language,caller_type\n")
+            for ev in arrivals:
+                stamp = (t0 + timedelta(seconds=ev.at)).isoformat(timespec="seconds")
+                f.write(f"{stamp},{ev.language},{ev.caller_type}\n")
     if as_json:
         print(json.dumps(result.report, indent=2))
         return
@@ -215,6 +244,67 @@ def plan(
             out.print(f"{what} written to {path}")
 
 
+@app.command("forecast")
+def forecast_command(
+    history: Annotated[Path, typer.Option(help="CSV of calls or interval counts (docs).")],
+    horizon_days: Annotated[int, typer.Option(help="Days to forecast.")] = 7,
+    holdout_days: Annotated[int, typer.Option(help="Last days held out to measure error.")] = 7,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the hourly forecast as CSV.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Forecast hourly calls per language (daily and weekly seasonality), with holdout error."""
+    try:
+        text = history.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([Problem(f"cannot read the file: {e}", file=str(history))]) from None
+    h = parse_history(text, filename=str(history))
+    for w in h.warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(w)}")
+    try:
+        results = forecast(h, horizon_days=horizon_days, holdout_days=holdout_days)
+    except ValueError as e:
+        raise _usage(str(e)) from None
+    first = h.start + timedelta(hours=h.hours)
+    if out_file is not None:
+        with out_file.open("w", encoding="utf-8", newline="") as f:
+            f.write("interval_start,calls,language\n")
+            for r in results:
+                for k, v in enumerate(r.forecast):
+                    stamp = (first + timedelta(hours=k)).isoformat(timespec="minutes")
+                    f.write(f"{stamp},{v:.3f},{r.name}\n")
+    report = {
+        "history_start": h.start.isoformat(),
+        "history_hours": h.hours,
+        "forecast_start": first.isoformat(),
+        "warnings": h.warnings,
+        "series": {
+            r.name: {
+                "wape": round(r.wape, 6),
+                "mape": round(r.mape, 6),
+                "seasonal_naive_wape": round(r.naive_wape, 6),
+                "forecast_calls": round(float(r.forecast.sum()), 1),
+                "forecast_per_hour": [round(float(v), 3) for v in r.forecast],
+            }
+            for r in results
+        },
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"Forecast from {first:%a %Y-%m-%d %H:00}, {horizon_days} days")
+    for col in ("series", "forecast calls", "holdout WAPE", "MAPE", "seasonal-naive WAPE"):
+        table.add_column(col, justify="left" if col == "series" else "right")
+    for r in results:
+        table.add_row(
+            r.name, f"{r.forecast.sum():,.0f}", _pct(r.wape), _pct(r.mape), _pct(r.naive_wape)
+        )
+    out.print(table)
+    if out_file is not None:
+        out.print(f"hourly forecast written to {out_file}")
+
+
 def _solve(
     s: Scenario,
     target: Target,
@@ -340,8 +430,10 @@ def _scenario(
     )
 
 
-def _run(s: Scenario, *, show_progress: bool) -> Result:
-    sim = Simulation(scenario=s)
+def _run(
+    s: Scenario, *, show_progress: bool, trace: Callable[[Event], None] | None = None
+) -> Result:
+    sim = Simulation(scenario=s, trace=trace)
     if not show_progress or not err.is_terminal:
         return sim.run()
     with Progress(

@@ -174,3 +174,31 @@ def test_plan_bad_options(args, message):
     assert p.returncode == 1
     assert message in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_simulated_history_feeds_the_forecast(tmp_path):
+    history = tmp_path / "history.csv"
+    p = run(
+        *("simulate", "--calls-per-hour", "40", "--aht-seconds", "300", "--agents", "6"),
+        *("--hours", str(22 * 24), "--calls-csv", str(history), "--json"),
+    )
+    assert p.returncode == 0, p.stderr
+    calls = json.loads(p.stdout)["offered"]
+    assert len(history.read_text().splitlines()) == calls + 1
+    p = run("forecast", "--history", str(history), "--out", str(tmp_path / "f.csv"), "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["forecast_start"] == "2026-01-27T00:00:00"
+    en = r["series"]["en"]
+    assert en["forecast_calls"] == pytest.approx(40 * 24 * 7, rel=0.05)
+    assert len(en["forecast_per_hour"]) == 168
+    assert len((tmp_path / "f.csv").read_text().splitlines()) == 1 + 2 * 168  # en and all
+
+
+def test_forecast_refuses_a_short_history(tmp_path):
+    history = tmp_path / "h.csv"
+    history.write_text("timestamp,language\n2026-01-05T00:10:00,es\n")
+    p = run("forecast", "--history", str(history))
+    assert p.returncode == 1
+    assert "at least two weeks" in p.stderr
+    assert "Traceback" not in p.stderr
