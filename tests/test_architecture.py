@@ -10,8 +10,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "hotline"
 CORE = ("domain", "routing", "ivr", "sim", "wfm")
 ADAPTERS = ("web", "store", "telephony", "records", "service", "cli")
-FORBIDDEN_LIBS = ("sqlalchemy", "fastapi", "starlette", "httpx", "twilio")
-FORBIDDEN_LIBS += ("time", "random", "asyncio")
+FRAMEWORKS = ("sqlalchemy", "fastapi", "starlette", "httpx", "twilio")
+FORBIDDEN_LIBS = (*FRAMEWORKS, "time", "random", "asyncio")
 CLOCK_READS = ("now", "utcnow", "today")
 
 
