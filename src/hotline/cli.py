@@ -24,12 +24,14 @@ from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
+from hotline.wfm.demand import weekly_demand
 from hotline.wfm.erlang import erlang_a, erlang_c
 from hotline.wfm.forecast import forecast
 from hotline.wfm.history import parse_history
 from hotline.wfm.plan import Plan, make_plan, plan_report, scenario_for
-from hotline.wfm.plots import coverage_figure
+from hotline.wfm.plots import coverage_figure, surge_figure
 from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
+from hotline.wfm.surge import SurgeCase, impact
 
 app = typer.Typer(
     help="Hotline: a self-hostable platform for a 24/7 multilingual telephone hotline.",
@@ -303,6 +305,125 @@ def forecast_command(
     out.print(table)
     if out_file is not None:
         out.print(f"hourly forecast written to {out_file}")
+
+
+@app.command()
+def surge(
+    scenario: Annotated[Path, typer.Option(help="Scenario YAML file (docs/scenarios.md).")],
+    volumes: Annotated[
+        str, typer.Option(help="Volume factors to try, comma-separated.")
+    ] = "1.25,1.5,2,3",
+    handle: Annotated[float, typer.Option(help="Also try handle times x this (0: skip).")] = 1.2,
+    spike: Annotated[
+        str | None, typer.Option(help="Also try one language's calls x F, as LANG=F.")
+    ] = None,
+    service_level: Annotated[float, typer.Option(help="Target share answered in time.")] = 0.8,
+    shrinkage: Annotated[float, typer.Option(help="Share of paid time off the phones.")] = 0.0,
+    overtime_hours: Annotated[
+        float, typer.Option(help="How long agents may stay on after their shift.")
+    ] = 2.0,
+    simulate_cases: Annotated[
+        bool, typer.Option("--simulate/--no-simulate", help="Play each case in the simulator.")
+    ] = True,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the cases as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG chart into this folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Surge plans: extra agents, on-call pool and overtime for more volume, longer calls or a
+    language spike; each case simulated with the base schedule and with its own plan."""
+    s = load_scenario(scenario)
+    target = Target(service_level, s.answer_within)
+    try:
+        cases = [
+            SurgeCase(f"volume x{float(v):g}", volume=float(v)) for v in volumes.split(",") if v
+        ]
+        if handle:
+            cases.append(SurgeCase(f"handle time x{handle:g}", handle=handle))
+        if spike:
+            tag, _, factor = spike.partition("=")
+            cases.append(
+                SurgeCase(f"{tag} calls x{float(factor):g}", language=tag, spike=float(factor))
+            )
+        target.check()
+        base = make_plan(s, target=target, shrinkage=shrinkage)
+        rows = []
+        impacts = []
+        for case in cases:
+            surged = case.apply(s)
+            i = impact(base, surged, case, overtime_hours=overtime_hours)
+            impacts.append(i)
+            own = make_plan(surged, target=target, shrinkage=shrinkage)
+            row: dict[str, Any] = {
+                "case": case.name,
+                "calls_per_week": round(float(weekly_demand(surged).calls.sum()), 1),
+                "extra_agent_hours": i.extra_hours,
+                "on_call_pool": i.on_call_pool,
+                "overtime_share": round(i.overtime_share, 6),
+                "surge_plan_paid_hours": own.paid_hours,
+                "extra_agents_per_interval": i.extra.sum(axis=1).tolist(),
+            }
+            if simulate_cases:
+                week = replace(s, hours=7 * 24, start_weekday=0)
+                as_is = replace(scenario_for(base, week), calls_per_day=surged.calls_per_day)
+                as_is = replace(
+                    as_is,
+                    handle=surged.handle,
+                    languages=surged.languages,
+                    caller_types=surged.caller_types,
+                )
+                row["simulated_sl_base_schedule"] = _run(as_is, show_progress=False).report[
+                    "service_level"
+                ]
+                row["simulated_sl_surge_plan"] = _run(
+                    scenario_for(own, surged), show_progress=False
+                ).report["service_level"]
+            rows.append(row)
+    except ValueError as e:
+        raise _usage(str(e)) from None
+    report = {
+        "target": {"service_level": service_level, "answer_within_seconds": s.answer_within},
+        "base_paid_hours": base.paid_hours,
+        "cases": rows,
+    }
+    if out_file is not None:
+        out_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+        surge_figure(impacts).savefig(plot / "surge.png", dpi=110)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    out.print(f"[bold]{s.name}[/bold]: base schedule {base.paid_hours:,.0f} paid hours a week")
+    table = Table()
+    for col in (
+        "case",
+        "calls/wk",
+        "extra h",
+        "on call",
+        "overtime",
+        "SL as is",
+        "plan paid h",
+        "SL planned",
+    ):
+        table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r["case"],
+            f"{r['calls_per_week']:,.0f}",
+            f"{r['extra_agent_hours']:,.0f}",
+            f"{r['on_call_pool']}",
+            _pct(r["overtime_share"]),
+            _pct(r.get("simulated_sl_base_schedule")),
+            f"{r['surge_plan_paid_hours']:,.0f}",
+            _pct(r.get("simulated_sl_surge_plan")),
+        )
+    out.print(table)
+    out.print(
+        "extra h: agent-hours needed beyond the base schedule; on call: agents to call in at "
+        f"the worst interval; overtime: share of the extra hours agents staying up to "
+        f"{overtime_hours:g} h after their shift could cover. SL as is / SL planned: simulated "
+        "with the base schedule unchanged / with a schedule planned for the surge."
+    )
 
 
 def _solve(

@@ -64,3 +64,16 @@ class Empirical:
 
     def sample(self, rng: np.random.Generator, n: int) -> Samples:
         return rng.choice(np.asarray(self.values, dtype=np.float64), n)
+
+
+def scaled(d: Distribution, factor: float) -> Distribution:
+    """The same shape of durations, every one `factor` times as long."""
+    if isinstance(d, Fixed):
+        return Fixed(d.value * factor)
+    if isinstance(d, Exponential):
+        return Exponential(d.mean * factor)
+    if isinstance(d, LogNormal):
+        return LogNormal(d.mean * factor, d.sd * factor)
+    if isinstance(d, Empirical):
+        return Empirical(tuple(v * factor for v in d.values))
+    raise TypeError(f"cannot scale {type(d).__name__}")

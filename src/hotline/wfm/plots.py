@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hotline.wfm.plan import Plan
+from hotline.wfm.surge import SurgeImpact
 
 DAY_TICKS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -56,5 +57,23 @@ def coverage_figure(plan: Plan) -> Figure:
         f"for {plan.target.service_level:.0%} within {plan.target.answer_within:g} s{surge}",
         fontsize=10,
     )
+    fig.tight_layout()
+    return fig
+
+
+def surge_figure(impacts: list[SurgeImpact]) -> Figure:
+    """Extra agents needed per interval, all pools together, one line per surge case."""
+    fig, ax = plt.subplots(figsize=(12, 4))
+    for i in impacts:
+        per_day = 24 * 60 // i.interval_minutes
+        hours = np.arange(i.extra.shape[0]) / per_day * 24
+        ax.step(hours, i.extra.sum(axis=1), where="post", lw=1, label=i.case.name)
+    ax.set_xticks(np.arange(7) * 24 + 12, DAY_TICKS)
+    ax.set_xlim(0, 7 * 24)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("extra agents on the phones")
+    ax.set_title("Agents needed beyond the base schedule, by surge case")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
