@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
 from hotline.wfm.demand import weekly_demand
 from hotline.wfm.plan import make_plan
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 NATIONAL = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
 
 
-def calls_by_language(s) -> dict[str, float]:
+def calls_by_language(s: Scenario) -> dict[str, float]:
     d = weekly_demand(s, interval_minutes=60)
     return dict(zip(d.pools, d.calls.sum(axis=0), strict=True))
 
