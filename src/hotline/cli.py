@@ -208,6 +208,10 @@ def plan(
         int, typer.Option(help="Schedule explicit breaks (0: breaks are in the shrinkage).")
     ] = 0,
     time_limit: Annotated[float, typer.Option(help="Solver time limit per pool, s.")] = 10.0,
+    pool: Annotated[
+        str | None,
+        typer.Option(help="Queues staffed together by multilingual agents, e.g. cmn,yue."),
+    ] = None,
     simulate_plan: Annotated[
         bool, typer.Option("--simulate/--no-simulate", help="Check the plan by simulation.")
     ] = True,
@@ -223,7 +227,10 @@ def plan(
     try:
         target.check()
         with_shrinkage(0, shrinkage)
-        the_plan = _solve(s, target, interval, shrinkage, surge, break_minutes, time_limit, as_json)
+        pooled = tuple(q.strip() for q in pool.split(",")) if pool else ()
+        the_plan = _solve(
+            s, target, interval, shrinkage, surge, break_minutes, time_limit, pooled, as_json
+        )
     except ValueError as e:
         raise _usage(str(e)) from None
     simulated: dict[str, Any] | None = None
@@ -434,6 +441,7 @@ def _solve(
     surge: float,
     break_minutes: int,
     time_limit: float,
+    pooled: tuple[str, ...],
     quiet: bool,
 ) -> Plan:
     kwargs: dict[str, Any] = {
@@ -443,6 +451,7 @@ def _solve(
         "surge": surge,
         "break_minutes": break_minutes,
         "time_limit": time_limit,
+        "pooled": pooled,
     }
     if quiet or not err.is_terminal:
         return make_plan(s, **kwargs)
@@ -454,7 +463,7 @@ def _solve(
         console=err,
         transient=True,
     ) as bar:
-        task = bar.add_task("", total=len(s.queues))
+        task = bar.add_task("", total=len(s.queues) - max(0, len(pooled) - 1))
 
         def step(pool: str) -> None:
             bar.update(task, description=pool, advance=0 if bar.tasks[0].completed == 0 else 1)

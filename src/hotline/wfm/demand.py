@@ -30,6 +30,40 @@ class Demand:
     calls: npt.NDArray[np.float64]
     aht_seconds: npt.NDArray[np.float64]  # per pool, talk plus wrap-up
     skills: tuple[Requirement, ...]  # per pool: what an agent dedicated to it must have
+    queues: tuple[tuple[str, ...], ...] = ()  # per pool: the queues its agents serve
+
+    def __post_init__(self) -> None:
+        if not self.queues:
+            object.__setattr__(self, "queues", tuple((p,) for p in self.pools))
+
+    def pooled(self, names: tuple[str, ...]) -> Demand:
+        """The same demand with these pools served together by agents who can take all of
+        their calls (the pooling effect of multilingual agents). The merged pool's handle
+        time is the call-weighted mean; every language follows the same daily profile, so
+        the mix, and that mean, is the same in every interval."""
+        unknown = [n for n in names if n not in self.pools]
+        if unknown or len(set(names)) < 2:
+            raise ValueError(
+                f"pooling needs two or more of the queues {list(self.pools)}"
+                + (f"; unknown: {unknown}" if unknown else "")
+            )
+        idx = [self.pools.index(n) for n in names]
+        keep = [i for i in range(len(self.pools)) if i not in idx]
+        calls = self.calls[:, idx]
+        weight = calls.sum(axis=0)
+        aht = float((weight * self.aht_seconds[idx]).sum() / weight.sum()) if weight.sum() else 0.0
+        levels: dict[str, int] = {}
+        for i in idx:
+            for skill, level in self.skills[i].levels:
+                levels[skill] = max(level, levels.get(skill, 0))
+        return Demand(
+            interval_minutes=self.interval_minutes,
+            pools=(*(self.pools[i] for i in keep), "+".join(names)),
+            calls=np.column_stack([self.calls[:, keep], calls.sum(axis=1)]),
+            aht_seconds=np.append(self.aht_seconds[keep], aht or self.aht_seconds[idx[0]]),
+            skills=(*(self.skills[i] for i in keep), Requirement.of(levels)),
+            queues=(*(self.queues[i] for i in keep), tuple(names)),
+        )
 
     @property
     def calls_per_hour(self) -> npt.NDArray[np.float64]:

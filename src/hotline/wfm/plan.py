@@ -59,9 +59,13 @@ def make_plan(
     surge: float = 1.0,
     break_minutes: int = 0,
     time_limit: float = 10.0,
+    pooled: tuple[str, ...] = (),
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
+    """Plan a week. `pooled` names queues to staff together with multilingual agents."""
     demand = weekly_demand(scenario, interval_minutes=interval_minutes, surge=surge)
+    if pooled:
+        demand = demand.pooled(pooled)
     on_phones = erlang_c_table(
         calls_per_hour=demand.calls_per_hour, aht_seconds=demand.aht_seconds, target=target
     )
@@ -118,7 +122,9 @@ def scenario_for(plan: Plan, scenario: Scenario) -> Scenario:
     """
     minutes = plan.demand.interval_minutes
     groups = []
-    for pool, skills in zip(plan.pools, plan.demand.skills, strict=True):
+    for pool, skills, queues in zip(
+        plan.pools, plan.demand.skills, plan.demand.queues, strict=True
+    ):
         working: dict[tuple[int, int], int] = {}  # (start, length) -> agents, breaks merged
         for shift, agents in pool.schedule.shifts:
             key = (shift.start, shift.intervals)
@@ -135,7 +141,7 @@ def scenario_for(plan: Plan, scenario: Scenario) -> Scenario:
                     f"-{hours:g}h",
                     count=count,
                     skills=dict(skills.levels),
-                    queues=(QueueMembership(pool.name),),
+                    queues=tuple(QueueMembership(q) for q in queues),
                     shifts=(Shift(minute / 60, hours, frozenset({day})),),
                 )
             )
@@ -148,12 +154,24 @@ def scenario_for(plan: Plan, scenario: Scenario) -> Scenario:
     )
 
 
+def _combined(by_queue: Mapping[str, Any], queues: tuple[str, ...]) -> dict[str, float]:
+    """Simulated service level and abandonment of several queues, weighted by their calls."""
+    parts = [by_queue[q] for q in queues if q in by_queue and by_queue[q]["offered"]]
+    offered = sum(t["offered"] for t in parts)
+    if not offered:
+        return {}
+    return {
+        key: sum((t[key] or 0.0) * t["offered"] for t in parts) / offered
+        for key in ("service_level", "abandon_rate")
+    }
+
+
 def plan_report(plan: Plan, simulated: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The plan as plain data (the plan file): figures per pool, totals, and the shifts."""
     minutes = plan.demand.interval_minutes
     pools = []
-    for p in plan.pools:
-        sim = (simulated or {}).get("queues", {}).get(p.name, {})
+    for p, queues in zip(plan.pools, plan.demand.queues, strict=True):
+        sim = _combined((simulated or {}).get("queues", {}), queues)
         pools.append(
             {
                 "pool": p.name,

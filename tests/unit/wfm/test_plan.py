@@ -74,3 +74,26 @@ def test_shrinkage_and_surge_cost_more():
     assert shrunk.paid_hours > base.paid_hours
     assert surged.paid_hours > base.paid_hours
     assert shrunk.planned_service_level >= 0.8
+
+
+def test_pooling_bilingual_agents_saves_hours_and_keeps_service():
+    s = replace(load_scenario(ROOT / "scenarios" / "national-hotline.yaml"), answer_within=30)
+    target = Target(0.8, 30)
+    apart = make_plan(s, target=target)
+    together = make_plan(s, target=target, pooled=("cmn", "yue"))
+    assert [p.name for p in together.pools][-1] == "cmn+yue"
+    assert together.demand.queues[-1] == ("cmn", "yue")
+    assert together.demand.skills[-1].levels == (("cmn", 4), ("yue", 4))
+    # one pool of the two languages needs fewer paid hours than two separate ones ...
+    merged = together.pools[-1].schedule.paid_hours
+    separate = sum(p.schedule.paid_hours for p in apart.pools if p.name in ("cmn", "yue"))
+    assert merged < separate
+    # ... and in simulation the pooled agents still answer both languages in time
+    sim = simulate(scenario_for(together, s)).report
+    for queue in ("cmn", "yue"):
+        assert sim["queues"][queue]["service_level"] >= 0.8
+
+
+def test_pooling_needs_known_queues():
+    with pytest.raises(ValueError, match="unknown: \\['xx'\\]"):
+        make_plan(parse_scenario(GOOD), target=Target(), pooled=("en", "xx"))
