@@ -160,9 +160,14 @@ def _served_within(
     return total
 
 
+MAX_AGENTS = 1_000_000  # far beyond any contact centre; keeps every computation bounded
+
+
 def _check(agents: int, calls_per_hour: float, aht_seconds: float, answer_within: float) -> None:
     if agents < 0:
         raise ValueError("the number of agents cannot be negative")
+    if agents > MAX_AGENTS:
+        raise ValueError(f"at most {MAX_AGENTS:,} agents")
     if calls_per_hour < 0:
         raise ValueError("the call rate cannot be negative")
     if aht_seconds <= 0:

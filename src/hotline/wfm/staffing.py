@@ -17,9 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import poisson
 
-from hotline.wfm.erlang import Performance, erlang_a
-
-MAX_AGENTS = 1_000_000
+from hotline.wfm.erlang import MAX_AGENTS, Performance, erlang_a
 
 
 class Unreachable(ValueError):
@@ -73,8 +71,11 @@ def agents_needed(
         raise ValueError("calls per hour must be >= 0 and the handle time > 0")
     if patience_seconds is not None and patience_seconds <= 0:
         raise ValueError("patience must be positive")
-    if calls_per_hour * aht_seconds / 3600.0 == 0.0:  # no load (also if it underflows)
+    load = calls_per_hour * aht_seconds / 3600.0
+    if load == 0.0:  # no load (also if it underflows)
         return Performance(0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+    if load >= MAX_AGENTS:
+        raise Unreachable(f"{load:,.0f} Erlangs: more than {MAX_AGENTS:,} agents would be needed")
     if patience_seconds is None:
         return _erlang_c_search(calls_per_hour, aht_seconds, target)
     return _erlang_a_search(calls_per_hour, aht_seconds, patience_seconds, target)

@@ -8,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.wfm.erlang import erlang_a, erlang_c
-from hotline.wfm.staffing import Target, agents_needed, erlang_c_table, with_shrinkage
+from hotline.wfm.staffing import (
+    Target,
+    Unreachable,
+    agents_needed,
+    erlang_c_table,
+    with_shrinkage,
+)
 
 
 def scan(cph: float, aht: float, target: Target, patience: float | None = None) -> int:
@@ -118,3 +124,16 @@ def test_shrinkage():
     assert with_shrinkage(15, 0.3) == 22
     with pytest.raises(ValueError, match="shrinkage"):
         with_shrinkage(10, 1.0)
+
+
+@pytest.mark.parametrize("patience", [None, 60.0])
+def test_loads_no_finite_staff_can_meet_are_refused_at_once(patience):
+    with pytest.raises(Unreachable, match="more than 1,000,000 agents"):
+        agents_needed(
+            calls_per_hour=1e12, aht_seconds=300, target=Target(), patience_seconds=patience
+        )
+
+
+def test_absurd_head_counts_are_refused():
+    with pytest.raises(ValueError, match="at most 1,000,000 agents"):
+        erlang_c(agents=300_000_000, calls_per_hour=100, aht_seconds=300, answer_within=20)
