@@ -22,7 +22,7 @@ from rich.table import Table
 from hotline.domain.events import CallArrived, Event
 from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.sim.driver import Result, Simulation
-from hotline.sim.scenario import Scenario
+from hotline.sim.scenario import Callbacks, Scenario
 from hotline.sim.scenario_file import load_scenario
 from hotline.wfm.demand import weekly_demand
 from hotline.wfm.erlang import erlang_a, erlang_c
@@ -329,6 +329,13 @@ def surge(
     overtime_hours: Annotated[
         float, typer.Option(help="How long agents may stay on after their shift.")
     ] = 2.0,
+    callbacks: Annotated[
+        float | None,
+        typer.Option(help="Simulate queued callbacks: the share of callers who accept one."),
+    ] = None,
+    callback_after: Annotated[
+        float, typer.Option(help="Seconds of waiting before a callback is offered.")
+    ] = 60.0,
     simulate_cases: Annotated[
         bool, typer.Option("--simulate/--no-simulate", help="Play each case in the simulator.")
     ] = True,
@@ -339,6 +346,10 @@ def surge(
     """Surge plans: extra agents, on-call pool and overtime for more volume, longer calls or a
     language spike; each case simulated with the base schedule and with its own plan."""
     s = load_scenario(scenario)
+    if callbacks is not None:
+        if not 0.0 <= callbacks <= 1.0 or callback_after <= 0:
+            raise _usage("--callbacks is a share in [0, 1] and --callback-after positive")
+        s = replace(s, callbacks=Callbacks(callback_after, callbacks))
     target = Target(service_level, s.answer_within)
     try:
         cases = [
@@ -378,9 +389,10 @@ def surge(
                     languages=surged.languages,
                     caller_types=surged.caller_types,
                 )
-                row["simulated_sl_base_schedule"] = _run(as_is, show_progress=False).report[
-                    "service_level"
-                ]
+                as_is_report = _run(as_is, show_progress=False).report
+                row["simulated_sl_base_schedule"] = as_is_report["service_level"]
+                row["simulated_abandon_base_schedule"] = as_is_report["abandon_rate"]
+                row["simulated_callbacks_base_schedule"] = as_is_report["callbacks"]
                 row["simulated_sl_surge_plan"] = _run(
                     scenario_for(own, surged), show_progress=False
                 ).report["service_level"]
@@ -409,6 +421,7 @@ def surge(
         "on call",
         "overtime",
         "SL as is",
+        "aband. as is",
         "plan paid h",
         "SL planned",
     ):
@@ -421,6 +434,7 @@ def surge(
             f"{r['on_call_pool']}",
             _pct(r["overtime_share"]),
             _pct(r.get("simulated_sl_base_schedule")),
+            _pct(r.get("simulated_abandon_base_schedule")),
             f"{r['surge_plan_paid_hours']:,.0f}",
             _pct(r.get("simulated_sl_surge_plan")),
         )
@@ -430,6 +444,12 @@ def surge(
         f"the worst interval; overtime: share of the extra hours agents staying up to "
         f"{overtime_hours:g} h after their shift could cover. SL as is / SL planned: simulated "
         "with the base schedule unchanged / with a schedule planned for the surge."
+        + (
+            f" Callbacks: {callbacks:.0%} of callers still waiting after {callback_after:g} s "
+            "take one (they keep their place and do not abandon)."
+            if callbacks is not None
+            else ""
+        )
     )
 
 

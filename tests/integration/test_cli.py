@@ -219,6 +219,17 @@ def test_surge_command(tmp_path):
     assert (tmp_path / "surge.png").exists()
 
 
+def test_surge_with_callbacks():
+    common = ("surge", "--scenario", "scenarios/national-hotline.yaml", "--volumes", "1.5")
+    p = run(*common, "--handle", "0", "--callbacks", "0.6", "--callback-after", "30", "--json")
+    assert p.returncode == 0, p.stderr
+    case = json.loads(p.stdout)["cases"][0]
+    assert case["simulated_callbacks_base_schedule"] > 0
+    p = run(*common, "--handle", "0", "--callbacks", "1.5", "--no-simulate")
+    assert p.returncode == 1
+    assert "--callbacks is a share in [0, 1]" in p.stderr
+
+
 def test_surge_bad_spike():
     p = run(
         "surge", "--scenario", "scenarios/national-hotline.yaml", "--spike", "xx=2", "--no-simulate"

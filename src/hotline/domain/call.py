@@ -36,6 +36,7 @@ class Call:
         "agent_id",
         "answered_at",
         "arrived_at",
+        "callback",
         "caller_type",
         "ended_at",
         "first_queued_at",
@@ -66,6 +67,7 @@ class Call:
         self.ended_at: float | None = None
         self.queue: str | None = None
         self.agent_id: str | None = None
+        self.callback = False  # the caller hung up to be called back, keeping their place
 
     def __repr__(self) -> str:
         return f"Call({self.id!r}, {self.state.value}, queue={self.queue!r})"

@@ -68,6 +68,17 @@ class CallOverflowed(Record):
         self.fallback: Final = fallback
 
 
+class CallbackAccepted(Record):
+    """The caller hung up to be called back; the call keeps its place in the queue."""
+
+    _fields: ClassVar = ("at", "call_id", "queue")
+
+    def __init__(self, at: float, call_id: str, queue: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.queue: Final = queue
+
+
 class CallOffered(Record):
     _fields: ClassVar = ("at", "call_id", "agent_id", "queue")
 
@@ -166,6 +177,7 @@ Event = (
     | CallQueued
     | CallEscalated
     | CallOverflowed
+    | CallbackAccepted
     | CallOffered
     | OfferWithdrawn
     | CallAnswered

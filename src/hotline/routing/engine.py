@@ -32,6 +32,7 @@ from hotline.domain.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackAccepted,
     CallCompleted,
     CallEscalated,
     CallOffered,
@@ -223,6 +224,16 @@ class Router:
         if agent is not None and agent.ticket is ticket:
             agent.ticket = None
             self._agent_free(agent, keep_idle_since=True)
+
+    def accept_callback(self, call_id: str) -> None:
+        """The waiting caller takes a callback: they hang up but keep their place; when an
+        agent is offered the call, the platform dials them back."""
+        ticket = self._ticket(call_id)
+        call = ticket.call
+        if call.state is not CallState.QUEUED or call.callback:
+            raise InvalidTransition(f"call {call_id} is not waiting on the line")
+        call.callback = True
+        self._emit(CallbackAccepted(self._clock.now, call_id, ticket.queue.queue.name))
 
     def complete(self, call_id: str) -> None:
         """An answered call ended; its agent goes to wrap-up."""

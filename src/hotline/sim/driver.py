@@ -73,6 +73,9 @@ class _CallPlan:
             if lang.handle is not None:
                 members = np.flatnonzero(self.language == k)
                 self.handle[members] = lang.handle.sample(rng, len(members))
+        # drawn last, so that a scenario without callbacks draws exactly as before
+        accept = s.callbacks.accept if s.callbacks else 0.0
+        self.callback = rng.random(n) < accept if accept else np.zeros(n, dtype=bool)
 
 
 class Simulation:
@@ -126,6 +129,7 @@ class Simulation:
         self._queue_of = [names[c][x] for c, x in zip(caller, language, strict=True)]
         self._patience = plan.patience.tolist()
         self._handle = plan.handle.tolist()
+        self._takes_callback = plan.callback.tolist()
         self._waiting_ivr: dict[int, Call] = {}
         if progress is not None:
             for k in range(1, 101):
@@ -174,8 +178,17 @@ class Simulation:
             patience = self._patience[i]
             if patience != math.inf:
                 self._scheduler.at(self._scheduler.now + patience, self._give_up, call)
+            if self._takes_callback[i] and self.scenario.callbacks is not None:
+                after = self.scenario.callbacks.offer_after
+                self._scheduler.at(self._scheduler.now + after, self._offer_callback, call)
+
+    def _offer_callback(self, call: Call) -> None:
+        if call.state is CallState.QUEUED and not call.callback:
+            self._router.accept_callback(call.id)
 
     def _give_up(self, call: Call) -> None:
+        if call.callback:
+            return  # waiting for a callback, not on the line
         if call.state in (CallState.QUEUED, CallState.OFFERED):
             self._router.abandon(call.id)
             del self._calls[call.id]

@@ -11,6 +11,7 @@ from hotline.domain.events import (
     CallAbandoned,
     CallAnswered,
     CallArrived,
+    CallbackAccepted,
     CallCompleted,
     CallOverflowed,
     CallQueued,
@@ -26,6 +27,7 @@ class Tally:
     answered: int = 0
     abandoned: int = 0
     overflowed: int = 0
+    callbacks: int = 0  # callers who hung up to be called back, keeping their place
     answered_within: int = 0
     wait_answered: float = 0.0
     longest_wait: float = 0.0
@@ -39,6 +41,7 @@ class Tally:
             "answered": self.answered,
             "abandoned": self.abandoned,
             "overflowed": self.overflowed,
+            "callbacks": self.callbacks,
             "service_level": _ratio(self.answered_within, outcomes),
             "abandon_rate": _ratio(self.abandoned, outcomes),
             "asa_seconds": _ratio(self.wait_answered, self.answered),
@@ -73,6 +76,7 @@ class KpiCollector:
             CallCompleted: self._completed,
             CallAbandoned: self._abandoned,
             CallOverflowed: self._overflowed,
+            CallbackAccepted: self._callback,
         }
 
     def __call__(self, ev: Event) -> None:
@@ -113,6 +117,10 @@ class KpiCollector:
             if ev.waited > t.longest_wait:
                 t.longest_wait = ev.waited
         self._forget(ev.call_id)
+
+    def _callback(self, ev: CallbackAccepted) -> None:
+        for t in self._tallies(ev.call_id, ev.queue):
+            t.callbacks += 1
 
     def _overflowed(self, ev: CallOverflowed) -> None:
         self._slice(self.queues, ev.from_queue).overflowed += 1

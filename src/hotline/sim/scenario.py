@@ -52,6 +52,15 @@ ALWAYS = Shift(start=0.0, hours=float("inf"))
 
 
 @dataclass(frozen=True, slots=True)
+class Callbacks:
+    """Callers still waiting after `offer_after` seconds are offered a callback; the share
+    `accept` take it: they hang up, keep their place, and never abandon."""
+
+    offer_after: float
+    accept: float
+
+
+@dataclass(frozen=True, slots=True)
 class AgentGroup:
     name: str
     count: int
@@ -80,6 +89,7 @@ class Scenario:
     answer_delay: float = 0.0  # seconds an agent's phone rings before they pick up
     policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE
     offer_timeout: float = 15.0
+    callbacks: Callbacks | None = None
     seed: int = 1
 
     @classmethod
@@ -132,6 +142,11 @@ def check_scenario(s: Scenario) -> list[Finding]:
         found.append(Finding(("languages", lang.tag, "share"), "a share cannot be negative"))
     if s.languages and not negative and sum(lang.share for lang in s.languages) <= 0:
         found.append(Finding(("languages",), "the language shares add up to zero"))
+    if s.callbacks is not None:
+        if s.callbacks.offer_after <= 0:
+            found.append(Finding(("callbacks", "offer_after_seconds"), "must be positive"))
+        if not 0.0 <= s.callbacks.accept <= 1.0:
+            found.append(Finding(("callbacks", "accept_share"), "a share between 0 and 1"))
     known = set(tags) | set(s.skills)
     queue_names = {q.name for q in s.queues}
     found += _check_callers(s, set(tags), queue_names)

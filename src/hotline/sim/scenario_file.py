@@ -26,6 +26,7 @@ from hotline.sim.scenario import (
     ALWAYS,
     WEEKDAYS,
     AgentGroup,
+    Callbacks,
     CallerType,
     Language,
     Scenario,
@@ -164,6 +165,11 @@ class _Routing(_Model):
     answer_delay: float = Field(default=0.0, ge=0)
 
 
+class _Callbacks(_Model):
+    offer_after_seconds: float
+    accept_share: float
+
+
 class _ServiceLevel(_Model):
     answer_within: float = Field(default=20.0, gt=0)
 
@@ -182,6 +188,7 @@ class _ScenarioFile(_Model):
     agents: list[_AgentGroup]
     routing: _Routing = Field(default_factory=_Routing)
     service_level: _ServiceLevel = Field(default_factory=_ServiceLevel)
+    callbacks: _Callbacks | None = None
 
     @field_validator("start_weekday")
     @classmethod
@@ -406,5 +413,8 @@ def _to_scenario(m: _ScenarioFile) -> Scenario:
         answer_delay=m.routing.answer_delay,
         policy=m.routing.policy,
         offer_timeout=m.routing.offer_timeout,
+        callbacks=Callbacks(m.callbacks.offer_after_seconds, m.callbacks.accept_share)
+        if m.callbacks
+        else None,
         seed=m.seed,
     )

@@ -11,6 +11,7 @@ from hotline.domain.events import (
     AgentStateChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackAccepted,
     CallCompleted,
     CallEscalated,
     CallOffered,
@@ -376,3 +377,18 @@ def test_answering_someone_elses_offer_is_refused():
         b.router.answer("c1", "a2")
     b.router.answer("c1", "a1")
     assert b.trace(CallQueued) == [("CallQueued", 0, "c1", "en", 0)]
+
+
+def test_a_callback_keeps_the_callers_place():
+    b = Bench(queue("en", ({"en": 1}, None)))
+    b.call("c1", "en")
+    b.at(10)
+    b.call("c2", "en")
+    b.at(70)
+    b.router.accept_callback("c1")
+    assert b.calls["c1"].callback
+    assert ("CallbackAccepted", 70, "c1", "en") in b.trace(CallbackAccepted)
+    b.router.login(agent("a1", en=5))
+    assert b.offers() == [(70, "c1", "a1")]  # still first in line
+    with pytest.raises(InvalidTransition):
+        b.router.accept_callback("c1")  # ringing now, and already a callback

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from hotline.domain.events import AgentLoggedIn, AgentLoggedOut, CallOffered, Event
+from hotline.domain.events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    CallAbandoned,
+    CallOffered,
+    Event,
+)
 from hotline.routing import Router
 from hotline.routing.fullscan import FullScanRouter
 from hotline.sim.driver import Simulation, simulate
-from hotline.sim.scenario import AgentGroup, Scenario, Shift
+from hotline.sim.scenario import AgentGroup, Callbacks, Scenario, Shift
 from hotline.sim.scenario_file import parse_scenario
 
 from .test_scenario_file import GOOD
@@ -76,3 +83,30 @@ def test_progress_is_reported_to_the_end():
     assert seen[0] == 0.01
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
+
+
+def test_callbacks_stop_abandonment_after_the_offer():
+    s = Scenario.single_queue(
+        calls_per_hour=120, aht_seconds=300, agents=11, hours=200, patience_seconds=120, seed=3
+    )
+
+    def abandon_waits(scenario: Scenario) -> tuple[list[float], dict[str, Any]]:
+        events: list[Event] = []
+        report = Simulation(scenario=scenario, trace=events.append).run().report
+        return [e.waited for e in events if isinstance(e, CallAbandoned)], report
+
+    before, without = abandon_waits(s)
+    after, with_cb = abandon_waits(replace(s, callbacks=Callbacks(offer_after=30, accept=1.0)))
+    assert without["callbacks"] == 0
+    assert any(w > 30 for w in before)  # without callbacks, callers give up later too
+    # everyone still waiting at 30 s takes the callback: nobody abandons after that
+    assert with_cb["callbacks"] > 0
+    assert max(after) <= 30
+    assert with_cb["offered"] == with_cb["answered"] + with_cb["abandoned"]
+
+
+def test_scenario_without_callbacks_draws_as_before():
+    s = Scenario.single_queue(calls_per_hour=60, aht_seconds=300, agents=6, hours=24, seed=9)
+    a = simulate(s).report
+    b = simulate(replace(s, callbacks=Callbacks(offer_after=30, accept=0.0))).report
+    assert a == b

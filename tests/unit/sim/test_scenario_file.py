@@ -123,6 +123,14 @@ def test_every_problem_is_reported_at_once():
     assert len(found) == 2, found
 
 
+def test_callbacks_setting():
+    s = parse_scenario(GOOD + "callbacks: {offer_after_seconds: 45, accept_share: 0.3}\n")
+    assert s.callbacks is not None
+    assert (s.callbacks.offer_after, s.callbacks.accept) == (45, 0.3)
+    found = problems(GOOD + "callbacks: {offer_after_seconds: 45, accept_share: 1.3}\n")
+    assert any("callbacks.accept_share: a share between 0 and 1" in p for p in found), found
+
+
 def test_empty_agent_list():
     text = GOOD[: GOOD.index("agents:")] + "agents: []\n"
     found = problems(text)
