@@ -2,8 +2,11 @@
 
 Two layouts, told apart by the header:
 
-* call records, one row per call: `timestamp[,language][,...]`
-* interval counts: `interval_start,calls[,language][,...]` (hourly or finer)
+* call records, one row per call: `timestamp[,line][,language][,...]`
+* interval counts: `interval_start,calls[,line][,language][,...]` (hourly or finer)
+
+Each (line, language) is a series, named "line/language" (or just one of them), plus
+"all", their total.
 
 Timestamps are ISO 8601 and taken as the line's local wall time (an offset, if given, is
 dropped: seasonality follows the clock on the wall). Duplicate interval rows are errors;
@@ -77,7 +80,7 @@ def _hour(value: str) -> datetime:
 def _call_records(
     rows: list[list[str]], header: list[str], filename: str
 ) -> tuple[Counts, list[Problem]]:
-    ts, lang = header.index("timestamp"), header.index("language") if "language" in header else None
+    ts = header.index("timestamp")
     counts: Counts = {}
     problems: list[Problem] = []
     for line, row in enumerate(rows[1:], start=2):
@@ -88,7 +91,7 @@ def _call_records(
         except (ValueError, IndexError):
             problems.append(_bad(filename, line, "timestamp", row, ts))
             continue
-        name = row[lang].strip() if lang is not None and lang < len(row) else ALL
+        name = _series(row, header)
         counts[(name, hour)] = counts.get((name, hour), 0.0) + 1.0
     return counts, problems[:20]
 
@@ -97,14 +100,13 @@ def _interval_counts(
     rows: list[list[str]], header: list[str], filename: str
 ) -> tuple[Counts, list[Problem]]:
     ts, calls = header.index("interval_start"), header.index("calls")
-    lang = header.index("language") if "language" in header else None
     counts: Counts = {}
     seen: dict[tuple[str, str], int] = {}
     problems: list[Problem] = []
     for line, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
             continue
-        name = row[lang].strip() if lang is not None and lang < len(row) else ALL
+        name = _series(row, header)
         try:
             hour = _hour(row[ts])
         except (ValueError, IndexError):
@@ -134,6 +136,12 @@ def _interval_counts(
         seen[key] = line
         counts[(name, hour)] = counts.get((name, hour), 0.0) + n
     return counts, problems[:20]
+
+
+def _series(row: list[str], header: list[str]) -> str:
+    """The series a row belongs to: its line and/or language ("line/language"), or all."""
+    parts = [_cell(row, header.index(c)).strip() for c in ("line", "language") if c in header]
+    return "/".join(p for p in parts if p) or ALL
 
 
 def _cell(row: list[str], i: int) -> str:

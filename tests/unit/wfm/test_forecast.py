@@ -60,6 +60,17 @@ def test_call_records_are_counted_per_hour_and_language():
     assert h.warnings == []
 
 
+def test_series_per_line_and_language():
+    text = (
+        "timestamp,line,language\n"
+        "2026-01-05T00:10:00,national,es\n2026-01-05T00:20:00,agency,es\n"
+        "2026-01-05T01:00:00,national,en\n"
+    )
+    h = parse_history(text)
+    assert sorted(h.series) == ["agency/es", "all", "national/en", "national/es"]
+    assert h.series["all"].tolist() == [2, 1]
+
+
 def test_duplicates_are_errors_with_their_lines():
     text = counts_csv(np.array([3, 4, 5]))
     lines = text.splitlines()
