@@ -263,7 +263,11 @@ class Router:
     # ------------------------------------------------------------------ agents
 
     def login(self, agent: Agent, *, ready: bool = True) -> None:
-        if agent.id in self._agents:
+        existing = self._agents.get(agent.id)
+        if existing is not None and existing.logout_pending:
+            existing.logout_pending = False  # back before the last call ended: stay on
+            return
+        if existing is not None:
             raise InvalidTransition(f"agent {agent.id} is already logged in")
         now = self._clock.now
         record = _AgentRecord(agent, now)
@@ -312,6 +316,9 @@ class Router:
             raise InvalidTransition(
                 f"agent {agent_id} is {agent.state.value}; not-ready is possible once the call ends"
             )
+        if agent.logout_pending:
+            self._logout_now(agent)  # asked to log out when free: free now
+            return
         self._set_state(agent, AgentState.NOT_READY, reason)
         self._emit(AgentStateChanged(self._clock.now, agent_id, AgentState.NOT_READY, reason))
 
@@ -332,7 +339,7 @@ class Router:
             yield self.agent(agent_id)
 
     def waiting(self) -> list[tuple[Call, int]]:
-        """Calls waiting (not ringing), with the step each has reached, in arrival order."""
+        """Calls waiting (not ringing), with the step each has reached, in enqueue order."""
         return [
             (t.call, t.step) for t in self._tickets.values() if t.call.state is CallState.QUEUED
         ]
@@ -433,10 +440,18 @@ class Router:
             self._offer(ticket, agent)
             return
         ticket.token += 1
+        heap = ticket.queue.waiting[ticket.step]
         heappush(
-            ticket.queue.waiting[ticket.step],
+            heap,
             (-ticket.base, ticket.call.first_queued_at or 0.0, ticket.seq, ticket, ticket.token),
         )
+        if len(heap) > 2 * len(self._tickets) + 32:
+            # stale entries of calls that escalated, abandoned or were offered: a heap no
+            # agent looks at (nobody meets its step) would otherwise only grow
+            heap[:] = [
+                e for e in heap if e[4] == e[3].token and e[3].call.state is CallState.QUEUED
+            ]
+            heapify(heap)
 
     def _escalate(self, ticket: _Ticket, epoch: int, step: int) -> None:
         call = ticket.call

@@ -142,6 +142,15 @@ def check_scenario(s: Scenario) -> list[Finding]:
         found.append(Finding(("languages", lang.tag, "share"), "a share cannot be negative"))
     if s.languages and not negative and sum(lang.share for lang in s.languages) <= 0:
         found.append(Finding(("languages",), "the language shares add up to zero"))
+    if s.answer_delay >= s.offer_timeout:
+        found.append(
+            Finding(
+                ("routing", "answer_delay"),
+                f"agents would pick up after {s.answer_delay:g} s, but offers ring only "
+                f"{s.offer_timeout:g} s: every call would go unanswered",
+                "make answer_delay shorter than offer_timeout",
+            )
+        )
     if s.callbacks is not None:
         if s.callbacks.offer_after <= 0:
             found.append(Finding(("callbacks", "offer_after_seconds"), "must be positive"))
@@ -183,6 +192,10 @@ def _check_callers(s: Scenario, tags: set[str], queue_names: set[str]) -> list[F
         if c.share < 0:
             found.append(Finding((*at, "share"), "a share cannot be negative"))
         mix = c.languages if c.languages is not None else dict.fromkeys(tags, 1.0)
+        if c.languages is not None and sum(c.languages.values()) <= 0:
+            found.append(
+                Finding((*at, "languages"), f"{c.name} callers' language shares add up to zero")
+            )
         for tag in mix:
             if tag not in tags:
                 found.append(

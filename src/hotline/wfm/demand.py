@@ -42,9 +42,9 @@ class Demand:
         time is the call-weighted mean; every language follows the same daily profile, so
         the mix, and that mean, is the same in every interval."""
         unknown = [n for n in names if n not in self.pools]
-        if unknown or len(set(names)) < 2:
+        if unknown or len(set(names)) < 2 or len(set(names)) != len(names):
             raise ValueError(
-                f"pooling needs two or more of the queues {list(self.pools)}"
+                f"pooling needs two or more different queues of {list(self.pools)}"
                 + (f"; unknown: {unknown}" if unknown else "")
             )
         idx = [self.pools.index(n) for n in names]

@@ -85,9 +85,12 @@ def erlang_a(
     load = lam / mu
     if n == 0:
         return Performance(0, load, 1.0, 0.0, math.inf, 1.0, 1.0)
+    if lam == 0:
+        return Performance(n, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
     log_t = _queue_tail(lam, n * mu, theta)  # log(pi_{n+j} / pi_n), j = 0, 1, ...
     j_max = len(log_t) - 1
-    log_low = -math.log(erlang_b(n, load))  # sum_{k<=n} pi_k / pi_n = 1 / B(n, a)
+    # sum_{k<=n} pi_k / pi_n = 1 / B(n, a), in logs: B underflows with many idle agents
+    log_low = float(poisson.logcdf(n, load) - poisson.logpmf(n, load))
     log_total = float(np.logaddexp(log_low, logsumexp(log_t[1:]))) if j_max else log_low
     p_queue = np.exp(log_t - log_total)  # P(an arrival finds n + j in the system)
     p_no_wait = math.exp(log_low - log_total) * (1.0 - erlang_b(n, load))  # P(k < n)

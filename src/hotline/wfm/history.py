@@ -91,7 +91,11 @@ def _call_records(
         except (ValueError, IndexError):
             problems.append(_bad(filename, line, "timestamp", row, ts))
             continue
-        name = _series(row, header)
+        try:
+            name = _series(row, header)
+        except ValueError:
+            problems.append(_unlabelled(filename, line))
+            continue
         counts[(name, hour)] = counts.get((name, hour), 0.0) + 1.0
     return counts, problems[:20]
 
@@ -101,12 +105,16 @@ def _interval_counts(
 ) -> tuple[Counts, list[Problem]]:
     ts, calls = header.index("interval_start"), header.index("calls")
     counts: Counts = {}
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, datetime], int] = {}
     problems: list[Problem] = []
     for line, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
             continue
-        name = _series(row, header)
+        try:
+            name = _series(row, header)
+        except ValueError:
+            problems.append(_unlabelled(filename, line))
+            continue
         try:
             hour = _hour(row[ts])
         except (ValueError, IndexError):
@@ -114,14 +122,18 @@ def _interval_counts(
             continue
         try:
             n = float(row[calls])
-            if n < 0 or n != n:
+            if not 0 <= n < float("inf"):  # also refuses NaN
                 raise ValueError
         except (ValueError, IndexError):
             problems.append(
                 Problem(f"calls must be a number >= 0, not {_cell(row, calls)!r}", filename, line)
             )
             continue
-        key = (name, row[ts].strip())
+        # the same moment however it is written
+        key = (
+            name,
+            datetime.fromisoformat(row[ts].strip().replace("Z", "+00:00")).replace(tzinfo=None),
+        )
         if key in seen:
             problems.append(
                 Problem(
@@ -141,7 +153,15 @@ def _interval_counts(
 def _series(row: list[str], header: list[str]) -> str:
     """The series a row belongs to: its line and/or language ("line/language"), or all."""
     parts = [_cell(row, header.index(c)).strip() for c in ("line", "language") if c in header]
-    return "/".join(p for p in parts if p) or ALL
+    if not all(parts):
+        raise ValueError("a row without its line or language")
+    return "/".join(parts) or ALL
+
+
+def _unlabelled(filename: str, line: int) -> Problem:
+    return Problem(
+        "the line or language cell is empty", filename, line, hint="fill it in or drop the column"
+    )
 
 
 def _cell(row: list[str], i: int) -> str:

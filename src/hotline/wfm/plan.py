@@ -117,8 +117,9 @@ def _service_level(
 def scenario_for(plan: Plan, scenario: Scenario) -> Scenario:
     """The scenario's callers for one week, answered by the plan's agents on its shifts.
 
-    Shrinkage is applied by staffing each shift with the share of its agents who would be
-    on the phones (rounded to the nearest agent); breaks are not simulated.
+    Shrinkage is applied by staffing each pool's shifts with the share of its agents who
+    would be on the phones, whole agents shared out by largest remainder so the pool's
+    total is exact; breaks are not simulated.
     """
     minutes = plan.demand.interval_minutes
     groups = []
@@ -129,8 +130,9 @@ def scenario_for(plan: Plan, scenario: Scenario) -> Scenario:
         for shift, agents in pool.schedule.shifts:
             key = (shift.start, shift.intervals)
             working[key] = working.get(key, 0) + agents
-        for (start, length), agents in sorted(working.items()):
-            count = round(agents * (1.0 - plan.shrinkage))
+        shifts = sorted(working.items())
+        on_phones = _apportion([a for _, a in shifts], 1.0 - plan.shrinkage)
+        for ((start, length), _), count in zip(shifts, on_phones, strict=True):
             if count == 0:
                 continue
             day, minute = divmod(start * minutes, 24 * 60)
@@ -164,6 +166,17 @@ def _combined(by_queue: Mapping[str, Any], queues: tuple[str, ...]) -> dict[str,
         key: sum((t[key] or 0.0) * t["offered"] for t in parts) / offered
         for key in ("service_level", "abandon_rate")
     }
+
+
+def _apportion(agents: list[int], share: float) -> list[int]:
+    """Whole agents per shift summing to floor(share x total), by largest remainder."""
+    quotas = [a * share for a in agents]
+    counts = [int(q + 1e-9) for q in quotas]
+    left = int(sum(agents) * share + 1e-9) - sum(counts)
+    by_remainder = sorted(range(len(agents)), key=lambda i: counts[i] - quotas[i])
+    for i in by_remainder[: max(0, left)]:
+        counts[i] += 1
+    return counts
 
 
 def plan_report(plan: Plan, simulated: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -131,9 +131,13 @@ def _candidate_shifts(
         if length * interval_minutes != hours * 60:
             raise ValueError(f"a {hours:g} h shift is not a whole number of intervals")
         breaks = brk // interval_minutes
+        if breaks and breaks + 2 > length:
+            raise ValueError(f"a {brk} min break does not fit in a {hours:g} h shift")
         middle = (length - breaks) // 2
-        # the break may fall within an hour either side of the shift's middle
-        window = range(middle - 60 // interval_minutes, middle + 60 // interval_minutes + 1)
+        # the break may fall within an hour either side of the shift's middle, and never
+        # at its very start or end
+        reach = 60 // interval_minutes
+        window = range(max(1, middle - reach), min(length - breaks - 1, middle + reach) + 1)
         for start in range(0, n, step):
             if not cross_midnight and start % per_day + length > per_day:
                 continue

@@ -392,3 +392,41 @@ def test_a_callback_keeps_the_callers_place():
     assert b.offers() == [(70, "c1", "a1")]  # still first in line
     with pytest.raises(InvalidTransition):
         b.router.accept_callback("c1")  # ringing now, and already a callback
+
+
+def test_logging_in_again_before_the_last_call_ends_keeps_the_session():
+    b = Bench(queue("en", ({"en": 1}, None), wrap_up=30))
+    b.router.login(agent("a1", en=5))
+    b.call("c1", "en")
+    b.router.answer("c1", "a1")
+    assert b.router.logout("a1") is False  # shift over, call still going
+    b.router.login(agent("a1", en=5))  # next shift starts: stays on
+    b.at(60)
+    b.router.complete("c1")
+    b.at(100)
+    assert b.router.agent("a1").state is AgentState.AVAILABLE
+    assert b.trace(AgentLoggedOut) == []
+
+
+def test_a_pending_logout_happens_when_the_agent_goes_not_ready():
+    b = Bench(queue("en", ({"en": 1}, None), wrap_up=60))
+    b.router.login(agent("a1", en=5))
+    b.call("c1", "en")
+    b.router.answer("c1", "a1")
+    b.router.complete("c1")
+    b.router.logout("a1")
+    b.router.set_not_ready("a1", "break")
+    assert b.trace(AgentLoggedOut) == [("AgentLoggedOut", 0, "a1")]
+
+
+def test_waiting_heaps_nobody_looks_at_do_not_grow():
+    # nobody speaks French at level 5, so no agent ever looks at step 0's heap
+    b = Bench(queue("q", ({"fr": 5}, 30), ({}, None)))
+    b.router.login(agent("a1", en=5))
+    for i in range(3000):
+        b.call(f"c{i}", "q")
+        b.at(b.clock.now + 31)
+        b.router.answer(f"c{i}", "a1")
+        b.router.complete(f"c{i}")
+    step0 = b.router._queues["q"].waiting[0]
+    assert len(step0) < 100

@@ -131,6 +131,18 @@ def test_callbacks_setting():
     assert any("callbacks.accept_share: a share between 0 and 1" in p for p in found), found
 
 
+def test_agents_who_pick_up_after_the_ring_timeout():
+    found = problems(GOOD + "routing: {offer_timeout: 15, answer_delay: 16}\n")
+    assert any("every call would go unanswered" in p for p in found), found
+
+
+def test_a_caller_type_whose_languages_add_up_to_zero():
+    found = problems(
+        GOOD.replace('queue: "{language}"}', 'queue: "{language}", languages: {en: 0}}')
+    )
+    assert any("language shares add up to zero" in p for p in found), found
+
+
 def test_empty_agent_list():
     text = GOOD[: GOOD.index("agents:")] + "agents: []\n"
     found = problems(text)

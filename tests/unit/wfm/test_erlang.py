@@ -123,3 +123,20 @@ def test_stable_to_thousands_of_agents(agents):
 def test_bad_inputs_are_refused(kwargs):
     with pytest.raises(ValueError, match=r"negative|positive"):
         erlang_c(**kwargs)
+
+
+def test_erlang_a_with_many_idle_agents_and_with_no_calls():
+    # Erlang B underflows to 0 here; the logs must not
+    a = erlang_a(
+        agents=200, calls_per_hour=12, aht_seconds=300, patience_seconds=60, answer_within=20
+    )
+    assert a.service_level == pytest.approx(1.0)
+    assert a.abandon_rate == pytest.approx(0.0, abs=1e-12)
+    big = erlang_a(
+        agents=3000, calls_per_hour=12000, aht_seconds=300, patience_seconds=60, answer_within=20
+    )
+    assert big.service_level == pytest.approx(1.0)
+    none = erlang_a(
+        agents=5, calls_per_hour=0, aht_seconds=300, patience_seconds=60, answer_within=20
+    )
+    assert (none.service_level, none.occupancy) == (1.0, 0.0)

@@ -118,3 +118,23 @@ def test_too_short_a_history_is_refused():
     _, counts = synthetic(weeks=2, calls_per_day=500, seed=1)
     with pytest.raises(ValueError, match="at least two weeks to fit plus 7 days"):
         forecast(parse_history(counts_csv(counts)))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "interval_start,calls\n2026-03-02T14:00,10\n2026-03-02 14:00:00,10\n",
+            "h.csv:3: interval 2026-03-02 14:00:00 for 'all' appears again (first on line 2)",
+        ),
+        ("interval_start,calls\n2026-03-02T14:00,inf\n", "h.csv:2: calls must be a number"),
+        (
+            "timestamp,language\n2026-03-02T14:00,en\n2026-03-02T14:10,\n",
+            "h.csv:3: the line or language cell is empty",
+        ),
+    ],
+)
+def test_more_bad_history(text, message):
+    with pytest.raises(ConfigError) as e:
+        parse_history(text, filename="h.csv")
+    assert str(e.value).startswith(message)

@@ -97,3 +97,16 @@ def test_pooling_bilingual_agents_saves_hours_and_keeps_service():
 def test_pooling_needs_known_queues():
     with pytest.raises(ValueError, match="unknown: \\['xx'\\]"):
         make_plan(parse_scenario(GOOD), target=Target(), pooled=("en", "xx"))
+
+
+def test_shrinkage_is_shared_out_without_rounding_bias():
+    from hotline.wfm.plan import _apportion
+
+    assert sum(_apportion([1, 1, 1, 2], 0.65)) == 3  # floor(5 x 0.65)
+    assert sum(_apportion([1] * 10, 0.65)) == 6  # not 10, as rounding each 0.65 up would give
+    assert _apportion([4, 6], 1.0) == [4, 6]
+
+
+def test_pooling_a_queue_twice_is_refused():
+    with pytest.raises(ValueError, match="different queues"):
+        make_plan(parse_scenario(GOOD), target=Target(), pooled=("en", "en", "es"))

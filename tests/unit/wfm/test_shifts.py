@@ -88,3 +88,12 @@ def test_shifts_may_be_kept_within_the_day():
     assert wrapped.paid_hours == 7 * 8  # one 22:00-06:00 shift a night
     assert within.paid_hours == 7 * 16  # an evening and an early shift instead
     assert all(s.start % 48 + s.intervals <= 48 for s, _ in within.shifts)
+
+
+def test_breaks_stay_inside_their_shift():
+    s = schedule_shifts(
+        np.repeat(office_hours(1), 2), interval_minutes=15, lengths_hours=(3,), break_minutes=30
+    )
+    assert all(1 <= sh.break_at <= sh.intervals - sh.break_intervals - 1 for sh, _ in s.shifts)
+    with pytest.raises(ValueError, match="does not fit"):
+        schedule_shifts(np.ones(168), interval_minutes=60, lengths_hours=(2,), break_minutes=60)
