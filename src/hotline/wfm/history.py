@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -77,25 +78,34 @@ def _hour(value: str) -> datetime:
     return t.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 
 
-def _call_records(
-    rows: list[list[str]], header: list[str], filename: str
-) -> tuple[Counts, list[Problem]]:
-    ts = header.index("timestamp")
-    counts: Counts = {}
-    problems: list[Problem] = []
+def _rows(
+    rows: list[list[str]], header: list[str], column: str, filename: str, problems: list[Problem]
+) -> Iterator[tuple[int, list[str], str, datetime]]:
+    """(line, row, series, hour) of every data row whose time and labels read; the rest
+    become problems."""
+    ts = header.index(column)
     for line, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
             continue
         try:
             hour = _hour(row[ts])
         except (ValueError, IndexError):
-            problems.append(_bad(filename, line, "timestamp", row, ts))
+            problems.append(_bad(filename, line, column, row, ts))
             continue
         try:
             name = _series(row, header)
         except ValueError:
             problems.append(_unlabelled(filename, line))
             continue
+        yield line, row, name, hour
+
+
+def _call_records(
+    rows: list[list[str]], header: list[str], filename: str
+) -> tuple[Counts, list[Problem]]:
+    counts: Counts = {}
+    problems: list[Problem] = []
+    for _, _, name, hour in _rows(rows, header, "timestamp", filename, problems):
         counts[(name, hour)] = counts.get((name, hour), 0.0) + 1.0
     return counts, problems[:20]
 
@@ -107,19 +117,7 @@ def _interval_counts(
     counts: Counts = {}
     seen: dict[tuple[str, datetime], int] = {}
     problems: list[Problem] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or not "".join(row).strip():
-            continue
-        try:
-            name = _series(row, header)
-        except ValueError:
-            problems.append(_unlabelled(filename, line))
-            continue
-        try:
-            hour = _hour(row[ts])
-        except (ValueError, IndexError):
-            problems.append(_bad(filename, line, "interval_start", row, ts))
-            continue
+    for line, row, name, hour in _rows(rows, header, "interval_start", filename, problems):
         try:
             n = float(row[calls])
             if not 0 <= n < float("inf"):  # also refuses NaN
