@@ -24,14 +24,13 @@ from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Callbacks, Scenario
 from hotline.sim.scenario_file import load_scenario
-from hotline.wfm.demand import weekly_demand
 from hotline.wfm.erlang import erlang_a, erlang_c
 from hotline.wfm.forecast import forecast
 from hotline.wfm.history import parse_history
 from hotline.wfm.plan import Plan, make_plan, plan_report, scenario_for
 from hotline.wfm.plots import coverage_figure, surge_figure
 from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
-from hotline.wfm.surge import SurgeCase, impact
+from hotline.wfm.surge import SurgeCase, evaluate_surges
 
 app = typer.Typer(
     help="Hotline: a self-hostable platform for a 24/7 multilingual telephone hotline.",
@@ -363,40 +362,14 @@ def surge(
                 SurgeCase(f"{tag} calls x{float(factor):g}", language=tag, spike=float(factor))
             )
         target.check()
-        base = make_plan(s, target=target, shrinkage=shrinkage)
-        rows = []
-        impacts = []
-        for case in cases:
-            surged = case.apply(s)
-            i = impact(base, surged, case, overtime_hours=overtime_hours)
-            impacts.append(i)
-            own = make_plan(surged, target=target, shrinkage=shrinkage)
-            row: dict[str, Any] = {
-                "case": case.name,
-                "calls_per_week": round(float(weekly_demand(surged).calls.sum()), 1),
-                "extra_agent_hours": i.extra_hours,
-                "on_call_pool": i.on_call_pool,
-                "overtime_share": round(i.overtime_share, 6),
-                "surge_plan_paid_hours": own.paid_hours,
-                "extra_agents_per_interval": i.extra.sum(axis=1).tolist(),
-            }
-            if simulate_cases:
-                week = replace(s, hours=7 * 24, start_weekday=0)
-                as_is = replace(scenario_for(base, week), calls_per_day=surged.calls_per_day)
-                as_is = replace(
-                    as_is,
-                    handle=surged.handle,
-                    languages=surged.languages,
-                    caller_types=surged.caller_types,
-                )
-                as_is_report = _run(as_is, show_progress=False).report
-                row["simulated_sl_base_schedule"] = as_is_report["service_level"]
-                row["simulated_abandon_base_schedule"] = as_is_report["abandon_rate"]
-                row["simulated_callbacks_base_schedule"] = as_is_report["callbacks"]
-                row["simulated_sl_surge_plan"] = _run(
-                    scenario_for(own, surged), show_progress=False
-                ).report["service_level"]
-            rows.append(row)
+        base, rows, impacts = evaluate_surges(
+            s,
+            cases,
+            target=target,
+            shrinkage=shrinkage,
+            overtime_hours=overtime_hours,
+            simulate=simulate_cases,
+        )
     except ValueError as e:
         raise _usage(str(e)) from None
     report = {
@@ -485,8 +458,10 @@ def _solve(
     ) as bar:
         task = bar.add_task("", total=len(s.queues) - max(0, len(pooled) - 1))
 
+        done = iter(range(len(s.queues)))
+
         def step(pool: str) -> None:
-            bar.update(task, description=pool, advance=0 if bar.tasks[0].completed == 0 else 1)
+            bar.update(task, description=pool, completed=next(done))
 
         return make_plan(s, progress=step, **kwargs)
 

@@ -10,16 +10,18 @@ the base schedule unchanged ("do nothing") and with a schedule planned for the s
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from hotline.sim.distributions import scaled
+from hotline.sim.driver import simulate as run_simulation
 from hotline.sim.scenario import CallerType, Scenario
 from hotline.wfm.demand import weekly_demand
-from hotline.wfm.plan import Plan
+from hotline.wfm.plan import Plan, make_plan, scenario_for
 from hotline.wfm.shifts import Schedule
-from hotline.wfm.staffing import erlang_c_table
+from hotline.wfm.staffing import Target, erlang_c_table
 
 
 @dataclass(frozen=True)
@@ -126,3 +128,44 @@ def _could_stay(schedule: Schedule, window: int) -> npt.NDArray[np.int64]:
         for k in range(window):
             out[(end + k) % n] += agents
     return out
+
+
+def evaluate_surges(
+    scenario: Scenario,
+    cases: list[SurgeCase],
+    *,
+    target: Target,
+    shrinkage: float = 0.0,
+    overtime_hours: float = 2.0,
+    simulate: bool = True,
+) -> tuple[Plan, list[dict[str, Any]], list[SurgeImpact]]:
+    """The base plan, and per case its figures (plain data) and impact.
+
+    With `simulate`, each case is played twice: against the base schedule unchanged and
+    against a schedule planned for the surge.
+    """
+    base = make_plan(scenario, target=target, shrinkage=shrinkage)
+    rows, impacts = [], []
+    for case in cases:
+        surged = case.apply(scenario)
+        i = impact(base, surged, case, overtime_hours=overtime_hours)
+        impacts.append(i)
+        own = make_plan(surged, target=target, shrinkage=shrinkage)
+        row: dict[str, Any] = {
+            "case": case.name,
+            "calls_per_week": round(float(weekly_demand(surged).calls.sum()), 1),
+            "extra_agent_hours": i.extra_hours,
+            "on_call_pool": i.on_call_pool,
+            "overtime_share": round(i.overtime_share, 6),
+            "surge_plan_paid_hours": own.paid_hours,
+            "extra_agents_per_interval": i.extra.sum(axis=1).tolist(),
+        }
+        if simulate:
+            as_is = run_simulation(scenario_for(base, surged)).report
+            row["simulated_sl_base_schedule"] = as_is["service_level"]
+            row["simulated_abandon_base_schedule"] = as_is["abandon_rate"]
+            row["simulated_callbacks_base_schedule"] = as_is["callbacks"]
+            planned = run_simulation(scenario_for(own, surged)).report
+            row["simulated_sl_surge_plan"] = planned["service_level"]
+        rows.append(row)
+    return base, rows, impacts
