@@ -107,6 +107,8 @@ def impact(
     base: Plan, surged: Scenario, case: SurgeCase, *, overtime_hours: float = 2.0
 ) -> SurgeImpact:
     d = weekly_demand(surged, interval_minutes=base.demand.interval_minutes)
+    if d.pools != base.demand.pools:
+        raise ValueError("surge impact needs a base plan of the same queues, not pooled ones")
     need = erlang_c_table(
         calls_per_hour=d.calls_per_hour, aht_seconds=d.aht_seconds, target=base.target
     )

@@ -62,3 +62,9 @@ def test_impact_against_the_base_schedule():
     assert double.on_call_pool == double.extra.sum(axis=1).max()
     # doubling the calls needs less than double the agents (economies of scale)
     assert double.extra_hours < base.paid_hours
+
+
+def test_impact_needs_a_base_plan_of_the_same_queues():
+    pooled = make_plan(NATIONAL, target=Target(0.8, 30), pooled=("cmn", "yue"))
+    with pytest.raises(ValueError, match="same queues"):
+        impact(pooled, NATIONAL, SurgeCase("none"))
