@@ -117,7 +117,6 @@ class Simulation:
     def run(self, progress: Progress | None = None) -> Result:
         s = self.scenario
         plan = _CallPlan(s, self._rng)
-        self._plan = plan
         sched = self._scheduler
         horizon = s.hours * HOUR
         self._schedule_shifts(horizon)

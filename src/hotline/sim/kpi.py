@@ -15,7 +15,6 @@ from hotline.domain.events import (
     CallCompleted,
     CallOverflowed,
     CallQueued,
-    Event,
 )
 
 
@@ -55,7 +54,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 class KpiCollector:
-    """Feed it every event; read `report()` at the end.
+    """Dispatch each event to `handlers[type(event)]`; read `report()` at the end.
 
     A call counts once overall and for its language (first queue entered, final outcome)
     and once for every queue it entered (an overflow is that queue's outcome).
@@ -78,11 +77,6 @@ class KpiCollector:
             CallOverflowed: self._overflowed,
             CallbackAccepted: self._callback,
         }
-
-    def __call__(self, ev: Event) -> None:
-        handler = self.handlers.get(type(ev))
-        if handler is not None:
-            handler(ev)
 
     def _arrived(self, ev: CallArrived) -> None:
         self._language[ev.call_id] = ev.language

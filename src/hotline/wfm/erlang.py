@@ -93,7 +93,8 @@ def erlang_a(
     log_low = float(poisson.logcdf(n, load) - poisson.logpmf(n, load))
     log_total = float(np.logaddexp(log_low, logsumexp(log_t[1:]))) if j_max else log_low
     p_queue = np.exp(log_t - log_total)  # P(an arrival finds n + j in the system)
-    p_no_wait = math.exp(log_low - log_total) * (1.0 - erlang_b(n, load))  # P(k < n)
+    # P(k < n) = (1/B - 1) / total, from the same logs (1 - B = -expm1(log B))
+    p_no_wait = math.exp(log_low - log_total) * -math.expm1(-log_low)
     # The tagged caller with j ahead: advances at rate n mu + j theta, leaves at theta.
     ahead = np.arange(j_max + 1, dtype=np.float64)
     advance = n * mu + ahead * theta
