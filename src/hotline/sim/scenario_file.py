@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hotline.domain.agent import QueueMembership
@@ -33,8 +32,7 @@ from hotline.sim.scenario import (
     Shift,
     check_scenario,
 )
-
-Loc = tuple[str | int, ...]
+from hotline.yamlfile import Marks, compose, problem_at, read_text, shape_problems
 
 
 class _Model(BaseModel):
@@ -200,24 +198,15 @@ class _ScenarioFile(_Model):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ConfigError listing every problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(
-            [Problem(f"cannot read the file: {e.strerror}", file=str(path))]
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError([Problem("the file is not UTF-8 text", file=str(path))]) from None
-    return parse_scenario(text, filename=str(path))
+    return parse_scenario(read_text(path), filename=str(path))
 
 
 def parse_scenario(text: str, *, filename: str = "<scenario>") -> Scenario:
-    data, marks = _compose(text, filename)
+    data, marks = compose(text, filename)
     try:
         model = _ScenarioFile.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_shape_problems(e, marks, filename)) from None
+        raise ConfigError(shape_problems(e, marks, filename)) from None
     scenario = _to_scenario(model)
     findings = check_scenario(scenario)
     if findings:
@@ -225,130 +214,11 @@ def parse_scenario(text: str, *, filename: str = "<scenario>") -> Scenario:
     return scenario
 
 
-# -- YAML with positions
+# -- locating findings
 
 
-def _compose(text: str, filename: str) -> tuple[Any, dict[Loc, tuple[int, int]]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        msg = f"not valid YAML: {e.problem or e.context}"
-        raise ConfigError([Problem(msg, file=filename, line=line, column=col)]) from None
-    if node is None:
-        raise ConfigError([Problem("the file is empty", file=filename)])
-    marks: dict[Loc, tuple[int, int]] = {}
-    problems: list[Problem] = []
-    data = _plain(node, (), _Reader(marks, problems, filename, yaml.SafeLoader("")))
-    if problems:
-        raise ConfigError(problems)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem("expected a mapping of settings", file=filename, line=1)])
-    return data, marks
-
-
-class _Reader:
-    """Turns composed nodes into plain data, noting where each value stands."""
-
-    def __init__(
-        self,
-        marks: dict[Loc, tuple[int, int]],
-        problems: list[Problem],
-        filename: str,
-        loader: yaml.SafeLoader,
-    ) -> None:
-        self.marks, self.problems, self.filename, self.loader = marks, problems, filename, loader
-
-
-def _plain(node: yaml.Node, loc: Loc, r: _Reader) -> Any:
-    r.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = r.loader.construct_object(key_node)
-            if key in out:
-                r.problems.append(
-                    Problem(
-                        f"key {key!r} appears twice",
-                        file=r.filename,
-                        line=key_node.start_mark.line + 1,
-                        column=key_node.start_mark.column + 1,
-                        hint="keep one",
-                    )
-                )
-            out[key] = _plain(value_node, (*loc, key), r)
-            # point at the key: that is where the reader looks for a setting
-            r.marks[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(v, (*loc, i), r) for i, v in enumerate(node.value)]
-    return r.loader.construct_object(node)
-
-
-def _in_file(loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Loc:
-    """The part of a location that exists in the file (drops Pydantic's union branch names)."""
-    found: Loc = ()
-    for part in loc:
-        if (*found, part) in marks:
-            found = (*found, part)
-    return found
-
-
-def _problem(
-    loc: Loc,
-    message: str,
-    marks: dict[Loc, tuple[int, int]],
-    filename: str,
-    hint: str | None = None,
-) -> Problem:
-    found = _in_file(loc, marks)
-    line, col = marks.get(found, (1, 1))
-    where = ".".join(str(p) for p in loc)
-    return Problem(f"{where}: {message}" if where else message, filename, line, col, hint)
-
-
-def _shape_problems(
-    e: ValidationError, marks: dict[Loc, tuple[int, int]], filename: str
-) -> list[Problem]:
-    """One problem per place: a value that fits no branch of a union gets one message."""
-    by_place: dict[Loc, list[Any]] = {}
-    for err in e.errors():
-        loc = tuple(err["loc"])
-        place = _in_file(loc, marks) if loc not in marks else loc
-        # a missing setting is not in the file, but its parent is: keep the full name
-        by_place.setdefault(place if err["type"] != "missing" else loc, []).append(err)
-    out = []
-    for place, errs in by_place.items():
-        if len(errs) > 1:
-            tagged = [x for x in errs if str(x["type"]).startswith("union_tag")]
-            errs = tagged or [
-                {"type": "union", "msg": "expected " + " or ".join(_expected(x) for x in errs)}
-            ]
-        out += [_problem(place, _message(x), marks, filename) for x in errs]
-    return out
-
-
-def _expected(err: Any) -> str:
-    return {
-        "float_parsing": "a number",
-        "float_type": "a number",
-        "literal_error": str(err["msg"]).removeprefix("Input should be "),
-    }.get(str(err["type"]), str(err["msg"]).removeprefix("Input should be "))
-
-
-def _locate(f: Finding, marks: dict[Loc, tuple[int, int]], filename: str) -> Problem:
-    return _problem(f.path, f.message, marks, filename, f.hint)
-
-
-def _message(err: Any) -> str:
-    if err["type"] == "missing":
-        return "is required"
-    if err["type"] == "extra_forbidden":
-        return "is not a known setting (check the spelling)"
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
+def _locate(f: Finding, marks: Marks, filename: str) -> Problem:
+    return problem_at(f.path, f.message, marks, filename, f.hint)
 
 
 # -- models to domain
