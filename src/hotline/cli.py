@@ -635,6 +635,135 @@ class _UsageError(HotlineError):
     error_id = "bad-usage"
 
 
+flow_app = typer.Typer(
+    help="IVR call flows: check them before they go live, try them in the terminal.",
+    no_args_is_help=True,
+)
+app.add_typer(flow_app, name="flow")
+
+
+@flow_app.command("validate")
+def flow_validate(
+    files: Annotated[list[Path], typer.Argument(help="Flow files (docs/flows.md).")],
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="Also check that every queue the flow uses exists in this scenario."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
+) -> None:
+    """Report every problem in each flow, with file:line:column and a fix; exit 1 on any."""
+    from hotline.ivr.flow_file import load_flow
+
+    queues = [q.name for q in load_scenario(scenario).queues] if scenario else None
+    results = []
+    for f in files:
+        try:
+            flow = load_flow(f, line_queues=queues)
+            results.append({"file": str(f), "ok": True, "flow": flow.name, "version": flow.version,
+                            "nodes": len(flow.nodes), "languages": len(flow.languages),
+                            "problems": []})  # fmt: skip
+        except ConfigError as e:
+            results.append({"file": str(f), "ok": False, "problems": [
+                {"file": p.file, "line": p.line, "column": p.column, "message": p.message,
+                 "hint": p.hint} for p in e.problems]})  # fmt: skip
+            if not as_json:
+                for p in e.problems:
+                    err.print(f"[red]error[/red] {_escape(p)}")
+    bad = sum(len(r["problems"]) for r in results)  # type: ignore[misc,arg-type]
+    if as_json:
+        out.print_json(json.dumps({"ok": bad == 0, "errors": bad, "files": results}))
+    else:
+        for r in results:
+            if r["ok"]:
+                out.print(
+                    f"[green]ok[/green] {escape(str(r['file']))}: flow {r['flow']!r} version "
+                    f"{r['version']}, {r['nodes']} nodes, {r['languages']} languages"
+                )
+        if bad:
+            err.print(f"{bad} problem{'s' if bad != 1 else ''} found")
+    if bad:
+        raise typer.Exit(1)
+
+
+@flow_app.command("run")
+def flow_run(
+    file: Annotated[Path, typer.Argument(help="Flow file.")],
+    lang: Annotated[
+        str | None, typer.Option(help="The caller's language (otherwise: from --from).")
+    ] = None,
+    caller: Annotated[str, typer.Option("--from", help="Caller's number, E.164.")] = "+12025550143",
+    called: Annotated[str, typer.Option("--to", help="Number called, E.164.")] = "+18005550100",
+    inputs: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help='Scripted caller: keys, speech or "timeout", comma-separated, e.g. 1,2,"1234#". '
+            "Without it, type at the prompt.",
+        ),
+    ] = None,
+    at: Annotated[
+        datetime | None, typer.Option(help="Local time of the call (default: now).")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="Line mode: normal, holiday or emergency.")] = "normal",
+    wait: Annotated[
+        list[str] | None,
+        typer.Option(help="Estimated wait of a queue, QUEUE=SECONDS (repeatable)."),
+    ] = None,
+    connector: Annotated[
+        list[str] | None,
+        typer.Option(help="In-memory connector for look-ups, NAME=FILE (repeatable)."),
+    ] = None,
+    audio: Annotated[
+        bool, typer.Option(help="Render prompts to WAV with espeak-ng (.hotline/speech).")
+    ] = False,
+) -> None:
+    """Play a flow as text in the terminal and show where the call ends up."""
+    from hotline.ivr.flow_file import load_flow
+    from hotline.ivr.interpreter import CallStarted
+    from hotline.service.flow_console import FlowConsole, parse_inputs, scripted
+    from hotline.telephony.speech import EspeakSpeech
+    from hotline.testing.connectors import InMemoryConnector
+
+    if mode not in ("normal", "holiday", "emergency"):
+        raise _usage("--mode is normal, holiday or emergency")
+    flow = load_flow(file)
+    if lang is not None and lang not in flow.languages:
+        raise _usage(
+            f"--lang {lang!r} is not a language of this flow ({', '.join(flow.languages)})"
+        )
+    waits = {}
+    for w in wait or []:
+        queue, _, seconds = w.partition("=")
+        try:
+            waits[queue] = float(seconds)
+        except ValueError:
+            raise _usage(f"--wait {w!r}: expected QUEUE=SECONDS") from None
+    connectors = {}
+    for c in connector or []:
+        name, sep, path = c.partition("=")
+        if not sep:
+            raise _usage(f"--connector {c!r}: expected NAME=FILE")
+        connectors[name] = InMemoryConnector.from_file(path)
+    speech = EspeakSpeech(cache_dir=Path(".hotline/speech")) if audio else None
+    console = FlowConsole(flow=flow, connectors=connectors, out=out, speech=speech)
+    call = CallStarted(caller, called, at or datetime.now(), mode, waits, lang)
+
+    def ask(_gather: object) -> str | None:
+        try:
+            return input("keys or words> ")
+        except EOFError:
+            return None
+
+    t = console.run(call, scripted(parse_inputs(inputs)) if inputs is not None else ask)
+    s = t.session
+    shown = {k: "****" if k in s.secrets else v for k, v in s.vars.items()}
+    table = Table(title=f"{flow.name} v{flow.version}: {s.outcome}", show_header=False)
+    table.add_row("nodes visited", str(s.steps))
+    for k, v in shown.items():
+        table.add_row(k, escape(v))
+    out.print(table)
+
+
 def _usage(message: str) -> _UsageError:
     return _UsageError(message)
 

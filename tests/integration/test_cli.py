@@ -14,11 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = [sys.executable, "-c", "from hotline.cli import main; main()"]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HOTLINE_DEBUG"}
     return subprocess.run(
-        [*HOTLINE, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
-    )
+        [*HOTLINE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 QUICK = (

@@ -1,0 +1,1 @@
+"""Fakes we ship and use in tests (DESIGN.md): in-memory stand-ins for the real adapters."""
