@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import math
 import os
@@ -676,8 +677,9 @@ def flow_validate(
         for r in results:
             if r["ok"]:
                 out.print(
-                    f"[green]ok[/green] {escape(str(r['file']))}: flow {r['flow']!r} version "
-                    f"{r['version']}, {r['nodes']} nodes, {r['languages']} languages"
+                    f"[green]ok[/green] {escape(str(r['file']))}: flow "
+                    f"{escape(repr(r['flow']))} version {r['version']}, {r['nodes']} nodes, "
+                    f"{r['languages']} languages"
                 )
         if bad:
             err.print(f"{bad} problem{'s' if bad != 1 else ''} found")
@@ -719,7 +721,7 @@ def flow_run(
 ) -> None:
     """Play a flow as text in the terminal and show where the call ends up."""
     from hotline.ivr.flow_file import load_flow
-    from hotline.ivr.interpreter import CallStarted
+    from hotline.ivr.interpreter import CallStarted, Gather
     from hotline.service.flow_console import FlowConsole, parse_inputs, scripted
     from hotline.telephony.speech import EspeakSpeech
     from hotline.testing.connectors import InMemoryConnector
@@ -748,8 +750,10 @@ def flow_run(
     console = FlowConsole(flow=flow, connectors=connectors, out=out, speech=speech)
     call = CallStarted(caller, called, at or datetime.now(), mode, waits, lang)
 
-    def ask(_gather: object) -> str | None:
+    def ask(gather: Gather) -> str | None:
         try:
+            if gather.secret and sys.stdin.isatty():
+                return getpass.getpass("keys (hidden)> ")
             return input("keys or words> ")
         except EOFError:
             return None
@@ -757,7 +761,7 @@ def flow_run(
     t = console.run(call, scripted(parse_inputs(inputs)) if inputs is not None else ask)
     s = t.session
     shown = {k: "****" if k in s.secrets else v for k, v in s.vars.items()}
-    table = Table(title=f"{flow.name} v{flow.version}: {s.outcome}", show_header=False)
+    table = Table(title=escape(f"{flow.name} v{flow.version}: {s.outcome}"), show_header=False)
     table.add_row("nodes visited", str(s.steps))
     for k, v in shown.items():
         table.add_row(k, escape(v))
@@ -777,7 +781,7 @@ def main() -> None:
             err.print(f"[red]error[/red] {_escape(p)}")
         sys.exit(1)
     except HotlineError as e:
-        err.print(f"[red]error[/red] {e.message}")
+        err.print(f"[red]error[/red] {escape(e.message)}")
         sys.exit(1)
     except typer.Abort:
         err.print("aborted")
@@ -786,7 +790,7 @@ def main() -> None:
         if os.environ.get("HOTLINE_DEBUG"):
             raise
         err.print(
-            f"[red]internal error[/red] {type(e).__name__}: {e}\n"
+            f"[red]internal error[/red] {type(e).__name__}: {escape(str(e))}\n"
             "This is a bug in Hotline; rerun with HOTLINE_DEBUG=1 for the traceback and "
             "report it."
         )

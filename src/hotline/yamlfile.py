@@ -64,14 +64,44 @@ class _Reader:
         loader: yaml.SafeLoader,
     ) -> None:
         self.marks, self.problems, self.filename, self.loader = marks, problems, filename, loader
+        self.count = 0
+        self.too_big = False
 
 
-def _plain(node: yaml.Node, loc: Loc, r: _Reader) -> Any:
+MAX_VALUES = 200_000  # aliases can make a small file huge ("billion laughs"); stop early
+
+
+def _scalar(node: yaml.Node, r: _Reader) -> Any:
+    """A plain value; a value YAML cannot build (a bad date, a bad tag) is a problem."""
+    if not isinstance(node, yaml.ScalarNode):
+        r.problems.append(_at(node, "a list or mapping cannot be a key here", r))
+        return None
+    try:
+        return r.loader.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as e:
+        r.problems.append(_at(node, f"not a value YAML can read: {e}", r, "quote it as text"))
+        return None
+
+
+def _at(node: yaml.Node, message: str, r: _Reader, hint: str | None = None) -> Problem:
+    mark = node.start_mark
+    return Problem(message, file=r.filename, line=mark.line + 1, column=mark.column + 1, hint=hint)
+
+
+def _plain(node: yaml.Node, loc: Loc, r: _Reader, depth: int = 0) -> Any:
     r.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    r.count += 1
+    if r.count > MAX_VALUES or depth > 100:
+        if not r.too_big:
+            r.too_big = True
+            r.problems.append(_at(node, "the file is too large or nested too deeply", r))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = r.loader.construct_object(key_node)
+            key = _scalar(key_node, r)
+            if key is None:
+                continue
             if key in out:
                 r.problems.append(
                     Problem(
@@ -82,13 +112,13 @@ def _plain(node: yaml.Node, loc: Loc, r: _Reader) -> Any:
                         hint="keep one",
                     )
                 )
-            out[key] = _plain(value_node, (*loc, key), r)
+            out[key] = _plain(value_node, (*loc, key), r, depth + 1)
             # point at the key: that is where the reader looks for a setting
             r.marks[(*loc, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_plain(v, (*loc, i), r) for i, v in enumerate(node.value)]
-    return r.loader.construct_object(node)
+        return [_plain(v, (*loc, i), r, depth + 1) for i, v in enumerate(node.value)]
+    return _scalar(node, r)
 
 
 def _in_file(loc: Loc, marks: Marks) -> Loc:

@@ -40,7 +40,7 @@ BUILTIN_VARS = frozenset(
     {"caller", "called", "caller_country", "mode", "verification", "detected_language",
      "language", "callback"}
 )  # fmt: skip
-SECRET_NAME = re.compile(r"pin|passcode|password|passwd|pwd|secret", re.IGNORECASE)
+SECRET_NAME = re.compile(r"(^|_)(pin|passcode|password|passwd|pwd|secret)(_|$)", re.IGNORECASE)
 
 
 def check_flow(b: Built, line_queues: Collection[str] | None = None) -> list[Problem]:
@@ -83,39 +83,19 @@ def _suggest(name: str, known: Iterable[str]) -> str | None:
 
 def _settings(b: Built) -> list[Problem]:
     m, top, out = b.model, b.origin, []
-    if m.default_language not in m.languages:
-        out.append(
-            top.problem(
-                "is not a declared language",
-                at=("default_language",),
-                hint=_suggest(m.default_language, m.languages),
-            )
-        )
-    elif m.languages[m.default_language].interpreted:
+
+    def one_of(setting: str, value: str | None, known: Collection[str], what: str) -> None:
+        if value is not None and value not in known:
+            out.append(top.problem(f"{what} {value!r}", at=(setting,), hint=_suggest(value, known)))
+
+    one_of("default_language", m.default_language, m.languages, "undeclared language")
+    one_of("fallback_queue", m.fallback_queue, m.queues, "not one of `queues`:")
+    one_of("start", m.start, b.nodes, "no node named")
+    one_of("interpreter", m.interpreter, b.nodes, "no node named")
+    default = m.languages.get(m.default_language)
+    if default is not None and default.interpreted:
         out.append(
             top.problem("the default language must have full prompt text", at=("default_language",))
-        )
-    if m.fallback_queue not in m.queues:
-        out.append(
-            top.problem(
-                "is not one of `queues`",
-                at=("fallback_queue",),
-                hint=_suggest(m.fallback_queue, m.queues),
-            )
-        )
-    if m.start not in b.nodes:
-        out.append(
-            top.problem(
-                f"no node named {m.start!r}", at=("start",), hint=_suggest(m.start, m.nodes)
-            )
-        )
-    if m.interpreter is not None and m.interpreter not in b.nodes:
-        out.append(
-            top.problem(
-                f"no node named {m.interpreter!r}",
-                at=("interpreter",),
-                hint=_suggest(m.interpreter, m.nodes),
-            )
         )
     interpreted = [t for t, d in m.languages.items() if d.interpreted]
     if interpreted and m.interpreter is None:
@@ -153,6 +133,8 @@ def _references(b: Built) -> list[Problem]:
 
 def _graph(b: Built) -> list[Problem]:
     """Unreachable nodes, and nodes from which no path ends the call."""
+    if b.broken:  # a node we could not read hides its links: no false alarms
+        return []
     nodes = b.nodes
     roots = [r for r in (b.model.start, b.model.interpreter) if r and r in nodes]
     reachable = _walk(roots, lambda n: [s for s in successors(nodes[n]) if s in nodes])
@@ -211,7 +193,7 @@ def _menus(b: Built) -> list[Problem]:
                     out.append(
                         o.problem("a choice needs a key, words, or both", at=("menu", "choices", i))
                     )
-                if c.key is not None and not re.fullmatch(r"[0-9*#]{1,4}", c.key):
+                if c.key is not None and not re.fullmatch(r"[0-9*]{1,4}", c.key):
                     out.append(
                         o.problem(
                             f"key {c.key!r} cannot be pressed on a phone",
@@ -240,6 +222,8 @@ def _menus(b: Built) -> list[Problem]:
                 )
             for i, x in enumerate(node.options):
                 at = ("language", "options", i)
+                if not re.fullmatch(r"[0-9*]{1,4}", x.key):
+                    out.append(o.problem(f"key {x.key!r} cannot be pressed", at=(*at, "key")))
                 if (x.language is None) == (x.next is None):
                     out.append(
                         o.problem(
@@ -462,6 +446,11 @@ def _variables(b: Built) -> list[Problem]:
         templates: list[tuple[str, Loc]] = []
         if isinstance(node, SetNode):
             templates += [(v, ("set", k)) for k, v in node.values if isinstance(v, str)]
+            out += [
+                o.problem(f"the secret {k!r} cannot be set", at=("set", k), hint="use another name")
+                for k, _ in node.values
+                if k in secrets
+            ]
         elif isinstance(node, EnqueueNode):
             templates += [(v, ("enqueue", "attributes", k)) for k, v in node.attributes]
         elif isinstance(node, LookupNode):

@@ -116,6 +116,13 @@ class _Callback(_Model):
     min_wait: float = Field(ge=0)
     key: Key = "1"
 
+    @field_validator("key")
+    @classmethod
+    def _one_key(cls, v: Key) -> Key:
+        if str(v) not in tuple("0123456789*"):
+            raise ValueError("one key: a digit or *")
+        return v
+
 
 class _Enqueue(_Model):
     queue: str
@@ -234,9 +241,21 @@ class _Defaults(_Model):
     max_steps: int = Field(default=200, ge=10, le=10_000)
 
 
+def _node_ids(v: dict[str, Any]) -> dict[str, Any]:
+    for k in v:
+        if not isinstance(k, str) or "/" in k or k == RETURN:
+            raise ValueError(f"{k!r} cannot name a node (no '/', not 'return')")
+    return v
+
+
 class _Subflow(_Model):
     start: str
     nodes: dict[str, Any] = Field(min_length=1)
+
+    @field_validator("nodes")
+    @classmethod
+    def _ids(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _node_ids(v)
 
 
 class _FlowFile(_Model):
@@ -259,10 +278,7 @@ class _FlowFile(_Model):
     @field_validator("nodes")
     @classmethod
     def _ids(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for k in v:
-            if not isinstance(k, str) or "/" in k or k == RETURN:
-                raise ValueError(f"{k!r} cannot name a node (no '/', not 'return')")
-        return v
+        return _node_ids(v)
 
 
 class _IncludeFile(_Model):
@@ -293,6 +309,7 @@ class Built:
     origins: dict[str, Origin]  # node id -> where it is written
     texts: dict[str, dict[str, str]]  # language -> prompt -> text
     text_origins: dict[str, Origin]  # language -> its catalog file
+    broken: bool  # some node could not be read (already reported)
     checksums: Mapping[str, Checksum]
 
 
@@ -366,6 +383,7 @@ def read_flow(
     for i, inc in enumerate(model.include):
         _include(Path(path).parent / inc, top, ("include", i), subflows, problems)
     texts, text_origins = _catalogs(Path(path).parent / model.catalog, model, top, problems)
+    before = len(problems)
     reader = _NodeReader(checksums, problems)
     raw = {
         nid: reader.node(v, Origin(filename, marks, ("nodes", nid)))
@@ -386,7 +404,8 @@ def read_flow(
                 ask.no_input_prompt,
             )
             nodes[nid] = replace(node, ask=filled)
-    built = Built(model, top, nodes, origins, texts, text_origins, checksums)
+    broken = len(problems) > before
+    built = Built(model, top, nodes, origins, texts, text_origins, broken, checksums)
     return built, problems
 
 
@@ -683,8 +702,11 @@ class _NodeReader:
         sets = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
         names = raw.get("days", "all")
         names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list):
+            self.problems.append(o.problem("days: a day or a list of days", at=(*at, "days")))
+            return None
         days = set()
-        for d in names if isinstance(names, list) else []:
+        for d in names:
             for x in sets.get(str(d), (str(d),)):
                 if x not in WEEKDAYS:
                     self.problems.append(

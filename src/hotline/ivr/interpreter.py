@@ -8,6 +8,7 @@ them."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from hotline.ivr.catalog import Value, fill
-from hotline.ivr.languages import language_of, region_of, voice
+from hotline.ivr.languages import callable_number, language_of, region_of, voice
 from hotline.ivr.model import (
     BranchNode,
     CallbackNode,
@@ -211,6 +212,8 @@ def start(flow: Flow, call: CallStarted) -> Step:
         local_time=call.local_time,
         waits=dict(call.waits),
     )
+    if chosen is not None and not flow.voiced(chosen) and flow.interpreter:
+        return _Run(flow, session).enter(flow.interpreter)
     return _Run(flow, session).enter(flow.start)
 
 
@@ -301,10 +304,11 @@ class _Run:
             return node.next
         if isinstance(node, SetNode):
             for name, value in node.values:
+                keep = name in self.s.secrets  # a secret stays one (the validator forbids it)
                 if isinstance(value, int):
-                    self.var(name, str(_number(self.s.vars.get(name)) + value))
+                    self.var(name, str(_number(self.s.vars.get(name)) + value), secret=keep)
                 else:
-                    self.var(name, fill(value, self.text_vars()))
+                    self.var(name, fill(value, self.text_vars()), secret=keep)
             return node.next
         if isinstance(node, BranchNode):
             for case in node.cases:
@@ -322,7 +326,8 @@ class _Run:
         if isinstance(node, CallbackNode):
             queue = fill(node.queue, self.text_vars())
             wait = self.s.waits.get(queue, 0.0)
-            if wait < node.min_wait:
+            callable_back = callable_number(self.s.vars["caller"])
+            if math.isnan(wait) or wait < node.min_wait or not callable_back:
                 self.var("callback", "no")
                 return node.next
             self.ask_callback(node, wait)
@@ -415,7 +420,9 @@ class _Run:
         for o in node.options:
             digit = {"digit": o.key}
             if o.language is None:
-                out.append(self._say_in("language_more", self.s.language, digit))
+                voiced = self.flow.voiced(self.s.language)
+                where = self.s.language if voiced else self.flow.default_language
+                out.append(self._say_in("language_more", where, digit))
             elif self.flow.voiced(o.language):
                 out.append(self._say_in("language_option", o.language, digit))
             else:
@@ -428,7 +435,7 @@ class _Run:
 
     def ask_callback(self, node: CallbackNode, wait: float) -> None:
         self.set(waiting="input")
-        prompt = self.say(node.prompt, wait=timedelta(seconds=wait))
+        prompt = self.say(node.prompt, wait=timedelta(seconds=min(wait, 86_400.0)))
         self.gather((prompt,), _CALLBACK_ASK, 1)
 
     def gather(
@@ -565,6 +572,7 @@ class _Run:
         return self.enter(node.not_found if result.status == "not_found" else node.error)
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 _CALLBACK_ASK = Gathering(timeout=6.0, retries=0, invalid_prompt=None, no_input_prompt=None)
 
 
@@ -587,7 +595,9 @@ def _number(value: str | None) -> int:
 
 
 def _valid(node: CollectNode, digits: str) -> bool:
-    if not (node.min_length <= len(digits) <= node.max_length) or not digits.isdigit():
+    if not node.min_length <= len(digits) <= node.max_length:
+        return False
+    if not _ASCII_DIGITS.fullmatch(digits):
         return False
     if node.pattern and re.fullmatch(node.pattern, digits) is None:
         return False

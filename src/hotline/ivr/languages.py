@@ -71,6 +71,14 @@ def region_of(number: str) -> str | None:
     return phonenumbers.region_code_for_number(parsed)
 
 
+def callable_number(number: str) -> bool:
+    """Whether we could call this number back (not withheld, not malformed)."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def language_of(number: str) -> str | None:
     region = region_of(number)
     return REGION_LANGUAGE.get(region) if region else None

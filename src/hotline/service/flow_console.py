@@ -51,7 +51,7 @@ def to_input(token: str) -> Input:
         return Timeout()
     if t == "hangup":
         return HangUp()
-    if all(c.isdigit() or c in "*#" for c in t):
+    if all(c in "0123456789*#" for c in t):
         return Digits(t)
     text, sep, conf = t.rpartition("@")
     if sep:
@@ -112,8 +112,11 @@ class FlowConsole:
         connector = self.connectors.get(action.connector)
         if connector is None:
             self.out.print(
-                f"[yellow]no connector {action.connector!r} given (--connector "
-                f"{action.connector}=FILE); the look-up fails[/yellow]"
+                escape(
+                    f"no connector {action.connector!r} given (--connector "
+                    f"{action.connector}=FILE); the look-up fails"
+                ),
+                style="yellow",
             )
             return LookupResult("error")
         result = connector.lookup(action.operation, action.params)
@@ -143,12 +146,12 @@ class FlowConsole:
                 pending = a
             elif isinstance(a, Enqueue):
                 attrs = ", ".join(f"{k}={v}" for k, v in a.attributes.items())
-                waiting = (
+                waiting = escape(
                     f"callback to {a.callback_number}" if a.callback else "waiting on the line"
                 )
                 self.out.print(
-                    f"[bold green]queued[/bold green] in [bold]{a.queue}[/bold], priority "
-                    f"{a.priority}, language {a.language}, {waiting}"
+                    f"[bold green]queued[/bold green] in [bold]{escape(a.queue)}[/bold], priority "
+                    f"{a.priority}, language {escape(a.language)}, {waiting}"
                     + (f" [dim]({escape(attrs)})[/dim]" if attrs else "")
                 )
             elif isinstance(a, Transfer):
@@ -163,7 +166,7 @@ class FlowConsole:
         if isinstance(a, Play):
             self.out.print(f"[blue]plays[/blue] {escape(a.url)}")
             return
-        line = f"[blue]{a.language}>[/blue] {escape(a.text)}"
+        line = f"[blue]{escape(a.language)}>[/blue] {escape(a.text)}"
         if self.speech is not None:
             try:
                 line += f"  [dim]({self.speech.render(a.text, a.language)})[/dim]"

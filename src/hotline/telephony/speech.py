@@ -54,15 +54,21 @@ class EspeakSpeech:
         path = self.cache_dir / key[:2] / f"{key}.wav"
         if path.is_file():
             return path
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        done = subprocess.run(
-            [self.binary, "-v", espeak_voice, "-s", str(self.speed), "-w", str(tmp), "--stdin"],
-            input=text.encode(),
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            done = subprocess.run(
+                [self.binary, "-v", espeak_voice, "-s", str(self.speed), "-w", str(tmp), "--stdin"],
+                input=text.encode(),
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
+        except OSError as e:
+            raise SpeechUnavailable(f"cannot write audio under {self.cache_dir}: {e}") from None
+        except subprocess.TimeoutExpired:
+            tmp.unlink(missing_ok=True)
+            raise SpeechUnavailable("espeak-ng took over 60 s and was stopped") from None
         if done.returncode != 0 or not tmp.is_file():
             tmp.unlink(missing_ok=True)
             reason = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"

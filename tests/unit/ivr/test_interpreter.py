@@ -392,3 +392,22 @@ def test_subflows_are_inlined_and_return_to_the_caller(make_flow):
     _s, actions = run(flow, [])
     assert said(actions) == ["Hello."]
     assert actions[-1] == Enqueue("sales", 0, "en", {})
+
+
+def test_odd_waits_digits_and_numbers_never_raise(make_flow):
+    flow = make_flow(CALLBACK)
+    _, actions = run(flow, [Digits("2")], waits={"en": float("inf")})
+    assert said(actions)[0].startswith("The wait is 24 hours")  # capped at a day
+    s, _ = run(flow, [], waits={"en": float("nan")})
+    assert s.outcome == "enqueued"
+    s, _ = run(flow, [Digits("1")], caller="anonymous", waits={"en": 900})
+    assert s.outcome == "enqueued"  # no callback offered to a withheld number
+    flow = collect_flow(make_flow, checksum="luhn")
+    step = advance(flow, start(flow, call()).session, Digits("²²²²"))
+    assert said(step.actions)[0] == "Not valid."
+
+
+def test_a_preselected_interpreted_language_goes_straight_to_the_interpreter(make_flow):
+    flow = make_flow({"start": MENU, "sales": SALES, "help": HELP})
+    _, actions = run(flow, [], language="quc")
+    assert actions == [Enqueue("quc", 0, "quc", {})]

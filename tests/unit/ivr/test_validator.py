@@ -256,3 +256,30 @@ def test_a_running_line_keeps_its_last_good_flow(write_flow):
     )
     assert line.reload() == []
     assert line.flow.version == 3
+
+
+def test_review_findings_are_caught(write_flow):
+    # a secret overwritten by `set` would lose its mask; '#' ends input so cannot be a key;
+    # days must be days; a value YAML cannot build is a problem, not a crash
+    found, _ = problems(
+        write_flow,
+        """\
+  start:
+    collect: {prompt: pin, var: pin, max_length: 8, secret: true}
+    next: s
+    failed: s
+  s: {set: {pin: {add: 0}}, next: m}
+  m:
+    menu: {prompt: menu, choices: [{key: "#", next: b}], default: b}
+  b:
+    branch: [{when: {time: {from: "22:00", to: "06:00", days: 5}}, next: q}]
+    otherwise: q
+  q: {enqueue: {queue: sales}}
+""",
+    )
+    text = "\n".join(str(p) for p in found)
+    assert "the secret 'pin' cannot be set" in text
+    assert "key '#' cannot be pressed on a phone" in text
+    assert "days: a day or a list of days" in text
+    found, _ = problems(write_flow, "  start: {enqueue: {queue: sales, priority: 2026-02-30}}\n")
+    assert "not a value YAML can read" in only(found).message
