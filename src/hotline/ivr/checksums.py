@@ -7,12 +7,12 @@ import re
 from collections.abc import Callable, Mapping
 
 Checksum = Callable[[str], bool]
-_DIGITS = re.compile(r"[0-9]+")
+DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() accepts "²" and "١"
 
 
 def luhn(digits: str) -> bool:
     """The Luhn mod-10 check (last digit checks the rest)."""
-    if not _DIGITS.fullmatch(digits) or len(digits) < 2:
+    if not DIGITS.fullmatch(digits) or len(digits) < 2:
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -26,7 +26,7 @@ def luhn(digits: str) -> bool:
 def mod11(digits: str) -> bool:
     """Weights 2, 3, 4, ... from the right of the body; check digit = (11 - sum % 11) % 11
     (10 not allowed)."""
-    if not _DIGITS.fullmatch(digits) or len(digits) < 2:
+    if not DIGITS.fullmatch(digits) or len(digits) < 2:
         return False
     body, check = digits[:-1], int(digits[-1])
     total = sum(int(d) * (i + 2) for i, d in enumerate(reversed(body)))

@@ -7,6 +7,7 @@ The format is documented in docs/flows.md."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -45,6 +46,7 @@ from hotline.ivr.model import (
     VarTest,
     VoicemailNode,
 )
+from hotline.sim.scenario import minute_of_day, weekday_set
 from hotline.yamlfile import Loc, Marks, compose, problem_at, read_text, shape_problems
 
 RETURN = "return"
@@ -584,8 +586,6 @@ class _NodeReader:
             )
             ok = False
         if c.pattern is not None:
-            import re
-
             try:
                 re.compile(c.pattern)
             except re.error as e:
@@ -664,8 +664,6 @@ class _NodeReader:
         if op == "exists":
             return VarTest(var, op, bool(value))
         if op == "matches":
-            import re
-
             try:
                 re.compile(str(value))
             except re.error as e:
@@ -677,10 +675,6 @@ class _NodeReader:
         return VarTest(var, op, _text(value))
 
     def time(self, raw: Any, o: Origin, at: Loc) -> TimeOfDay | None:
-        import re
-
-        from hotline.sim.scenario import WEEKDAYS
-
         if (
             not isinstance(raw, dict)
             or not {"from", "to"} <= set(raw)
@@ -692,33 +686,27 @@ class _NodeReader:
                 )
             )
             return None
-        minutes = []
-        for k in ("from", "to"):
-            hit = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(raw[k]))
-            if not hit:
-                self.problems.append(o.problem('a time of day like "07:30"', at=(*at, k)))
-                return None
-            minutes.append(int(hit.group(1)) * 60 + int(hit.group(2)))
-        sets = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
+        start, end = minute_of_day(str(raw["from"])), minute_of_day(str(raw["to"]))
+        if start is None or end is None:
+            bad = "from" if start is None else "to"
+            self.problems.append(o.problem('a time of day like "07:30"', at=(*at, bad)))
+            return None
         names = raw.get("days", "all")
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list):
             self.problems.append(o.problem("days: a day or a list of days", at=(*at, "days")))
             return None
-        days = set()
-        for d in names:
-            for x in sets.get(str(d), (str(d),)):
-                if x not in WEEKDAYS:
-                    self.problems.append(
-                        o.problem(
-                            f"unknown day {d!r}",
-                            at=(*at, "days"),
-                            hint="mon..sun, weekdays, weekends or all",
-                        )
-                    )
-                    return None
-                days.add(WEEKDAYS.index(x))
-        return TimeOfDay(minutes[0], minutes[1], frozenset(days))
+        days = weekday_set(str(d) for d in names)
+        if days is None:
+            self.problems.append(
+                o.problem(
+                    f"unknown day in {names}",
+                    at=(*at, "days"),
+                    hint="mon..sun, weekdays, weekends or all",
+                )
+            )
+            return None
+        return TimeOfDay(start, end, days)
 
 
 _OPS = ("equals", "not_equals", "in", "not_in", "matches", "exists", "gt", "gte", "lt", "lte")

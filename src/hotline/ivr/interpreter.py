@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from hotline.ivr.catalog import Value, fill
+from hotline.ivr.checksums import DIGITS
 from hotline.ivr.languages import callable_number, language_of, region_of, voice
 from hotline.ivr.model import (
     BranchNode,
@@ -572,7 +573,6 @@ class _Run:
         return self.enter(node.not_found if result.status == "not_found" else node.error)
 
 
-_ASCII_DIGITS = re.compile(r"[0-9]+")
 _CALLBACK_ASK = Gathering(timeout=6.0, retries=0, invalid_prompt=None, no_input_prompt=None)
 
 
@@ -597,7 +597,7 @@ def _number(value: str | None) -> int:
 def _valid(node: CollectNode, digits: str) -> bool:
     if not node.min_length <= len(digits) <= node.max_length:
         return False
-    if not _ASCII_DIGITS.fullmatch(digits):
+    if not DIGITS.fullmatch(digits):
         return False
     if node.pattern and re.fullmatch(node.pattern, digits) is None:
         return False

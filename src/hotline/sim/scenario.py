@@ -5,7 +5,8 @@ Built by `scenario_file.load_scenario` from YAML, or directly for quick single-q
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hotline.domain.agent import QueueMembership
@@ -17,6 +18,25 @@ from hotline.sim.distributions import Distribution, Exponential, Fixed
 
 DAY_HOURS = 24
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_SETS = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
+_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def minute_of_day(text: str) -> int | None:
+    """`"07:30"` -> 450; None if it is not a time of day. Shared by scenario and flow files."""
+    hit = _CLOCK_TIME.fullmatch(text)
+    return int(hit.group(1)) * 60 + int(hit.group(2)) if hit else None
+
+
+def weekday_set(names: Iterable[str]) -> frozenset[int] | None:
+    """Day names and sets (mon..sun, weekdays, weekends, all) -> 0 = Monday; None if unknown."""
+    days = set()
+    for name in names:
+        for day in DAY_SETS.get(name, (name,)):
+            if day not in WEEKDAYS:
+                return None
+            days.add(WEEKDAYS.index(day))
+    return frozenset(days)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ The format is documented in docs/scenarios.md.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,6 +30,8 @@ from hotline.sim.scenario import (
     Scenario,
     Shift,
     check_scenario,
+    minute_of_day,
+    weekday_set,
 )
 from hotline.yamlfile import Marks, compose, problem_at, read_text, shape_problems
 
@@ -105,10 +106,6 @@ class _Membership(_Model):
     tier: int = Field(default=1, ge=1)
 
 
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_DAY_SETS = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
-
-
 class _Shift(_Model):
     start: str
     hours: float = Field(gt=0, le=24)
@@ -117,24 +114,25 @@ class _Shift(_Model):
     @field_validator("start")
     @classmethod
     def _clock_time(cls, v: str) -> str:
-        if not _TIME.match(v):
+        if minute_of_day(v) is None:
             raise ValueError('a time of day like "07:30"')
         return v
 
     @field_validator("days")
     @classmethod
     def _weekdays(cls, v: list[str] | str) -> list[str] | str:
-        names = [v] if isinstance(v, str) else v
-        for d in names:
-            if d not in WEEKDAYS and d not in _DAY_SETS:
+        for d in [v] if isinstance(v, str) else v:
+            if weekday_set([d]) is None:
                 raise ValueError(f"unknown day {d!r}; use mon..sun, weekdays, weekends or all")
         return v
 
     def to_shift(self) -> Shift:
-        h, m = self.start.split(":")
-        names = [self.days] if isinstance(self.days, str) else self.days
-        days = {WEEKDAYS.index(x) for d in names for x in _DAY_SETS.get(d, (d,))}
-        return Shift(int(h) + int(m) / 60, self.hours, frozenset(days))
+        start = minute_of_day(self.start)
+        days = weekday_set([self.days] if isinstance(self.days, str) else self.days)
+        # both were checked by the validators above
+        assert start is not None
+        assert days is not None
+        return Shift(start / 60, self.hours, days)
 
 
 class _AgentGroup(_Model):
