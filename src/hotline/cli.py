@@ -768,6 +768,47 @@ def flow_run(
     out.print(table)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the live line: carrier webhooks, the agents' API, /healthz. Settings come from
+    HOTLINE_* environment variables (docs/live.md); the database is migrated first."""
+    import uvicorn
+
+    from hotline.service.bootstrap import build_line, call_control
+    from hotline.service.settings import Settings
+    from hotline.web.app import create_app
+
+    settings = Settings()
+    control = call_control(settings)
+    parts = build_line(settings)
+    if parts.migrations:
+        err.print(f"database migrated: {', '.join(parts.migrations)}")
+    app_ = create_app(settings=settings, line=parts.line, control=control)
+    flow = parts.line.line_flow.flow
+    err.print(
+        f"line {settings.line_number}: flow {flow.name!r} v{flow.version}, "
+        f"{len(parts.line.roster)} agents; listening on http://{host}:{port} "
+        f"(carrier webhooks: {settings.public_url}/voice/incoming and /voice/status)"
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("agent-token")
+def agent_token(
+    agent_id: Annotated[
+        str, typer.Argument(help="An agent of the line's scenario, e.g. es-day-1.")
+    ],
+) -> None:
+    """Issue a token for an agent (replacing any earlier one); only its hash is stored."""
+    from hotline.service.bootstrap import issue_agent_token
+    from hotline.service.settings import Settings
+
+    out.print(issue_agent_token(Settings(), agent_id))
+
+
 def _usage(message: str) -> _UsageError:
     return _UsageError(message)
 

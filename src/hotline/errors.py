@@ -17,12 +17,13 @@ pure core raises these too and must not import an adapter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class HotlineError(Exception):
     """Base of every error Hotline raises on purpose."""
 
-    error_id = "hotline-error"
+    error_id: ClassVar[str] = "hotline-error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -54,7 +55,7 @@ class Problem:
 class ConfigError(HotlineError):
     """An input file or option is invalid; `problems` lists everything found at once."""
 
-    error_id = "invalid-config"
+    error_id: ClassVar[str] = "invalid-config"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
@@ -62,20 +63,20 @@ class ConfigError(HotlineError):
 
 
 class RoutingError(HotlineError):
-    error_id = "routing-error"
+    error_id: ClassVar[str] = "routing-error"
 
 
 class UnknownQueue(RoutingError):
-    error_id = "unknown-queue"
+    error_id: ClassVar[str] = "unknown-queue"
 
 
 class UnknownAgent(RoutingError):
-    error_id = "unknown-agent"
+    error_id: ClassVar[str] = "unknown-agent"
 
 
 class UnknownCall(RoutingError):
-    error_id = "unknown-call"
+    error_id: ClassVar[str] = "unknown-call"
 
 
 class InvalidTransition(RoutingError):
-    error_id = "invalid-transition"
+    error_id: ClassVar[str] = "invalid-transition"

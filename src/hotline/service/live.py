@@ -1,0 +1,375 @@
+"""The live driver: one line's IVR sessions and ACD, fed by carrier webhooks and agents.
+
+Every public method is one use case: it first lets the real-time scheduler catch up with
+the wall clock (timers that fell due fire first), then changes the core and writes what
+happened to the store. The web adapter holds one lock around each call, so the core is
+only ever touched by one request at a time. What must reach the outside world (an offer
+to an agent's browser, a call to connect) is put in `outbox` for the adapters to carry out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from hotline.domain.agent import Agent, AgentState
+from hotline.domain.call import Call, CallState
+from hotline.domain.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallCompleted,
+    CallOffered,
+    CallQueued,
+    Event,
+    OfferWithdrawn,
+)
+from hotline.errors import HotlineError, UnknownAgent
+from hotline.ivr.connector import Connector
+from hotline.ivr.interpreter import (
+    Action,
+    CallStarted,
+    Digits,
+    Enqueue,
+    Input,
+    Lookup,
+    LookupResult,
+    Say,
+    Session,
+    Speech,
+    Timeout,
+    advance,
+    start,
+)
+from hotline.ivr.languages import voice
+from hotline.ivr.line import LineFlow
+from hotline.ivr.model import Flow
+from hotline.routing.engine import Router
+from hotline.service.clock import RealTimeScheduler
+from hotline.sim.scenario import Scenario
+from hotline.store.repository import CallRow, Store
+
+
+class UnknownNumber(HotlineError):
+    error_id = "unknown-number"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Tell an agent's browser that a call is offered to them."""
+
+    agent_id: str
+    call_sid: str
+    caller: str
+    language: str
+    queue: str
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    agent_id: str
+    call_sid: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Bridge the caller to the agent who accepted (the carrier's REST API)."""
+
+    call_sid: str
+    agent_id: str
+
+
+Command = Offer | Withdraw | Connect
+AgentStatus = dict[str, str | None]
+
+
+def agents_of(scenario: Scenario) -> dict[str, Agent]:
+    """The scenario's agent groups as named agents (`es-day-3`)."""
+    out = {}
+    for g in scenario.agent_groups:
+        for i in range(1, g.count + 1):
+            a = Agent(f"{g.name}-{i}", f"{g.name} {i}", dict(g.skills), g.queues)
+            out[a.id] = a
+    return out
+
+
+class LiveLine:
+    def __init__(
+        self,
+        *,
+        scenario: Scenario,
+        flow: LineFlow,
+        store: Store,
+        connectors: Mapping[str, Connector],
+        number: str,
+        timezone: str,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.scenario = scenario
+        self.line_flow = flow
+        self.store = store
+        self.connectors = connectors
+        self.number = number
+        self.zone = ZoneInfo(timezone)
+        self.wall = wall
+        self.scheduler = RealTimeScheduler(wall=wall)
+        self.router = Router(
+            queues=scenario.queues,
+            scheduler=self.scheduler,
+            on_event=self._on_event,
+            policy=scenario.policy,
+            offer_timeout=scenario.offer_timeout,
+        )
+        self.roster = agents_of(scenario)
+        self.sessions: dict[str, tuple[Flow, Session]] = {}
+        self.inputs: dict[str, int] = {}  # call -> number of IVR inputs so far (webhook step)
+        self.calls: dict[str, Call] = {}
+        self.outbox: list[Command] = []
+        self.handle_mean = scenario.handle.mean
+
+    # -- time
+
+    def tick(self) -> None:
+        """Fire every timer that fell due (offer timeouts, escalations, wrap-ups)."""
+        self.scheduler.run(until=self.wall())
+
+    # -- calls
+
+    def incoming(self, sid: str, caller: str, called: str) -> list[Action]:
+        self.tick()
+        if called != self.number:
+            self.store.append_event(sid, self.wall(), "refused", {"called": called})
+            raise UnknownNumber(f"no line answers {called}")
+        flow = self.line_flow.flow
+        now = self.wall()
+        waits = {q.name: self.estimated_wait(q.name) for q in self.scenario.queues}
+        local = datetime.fromtimestamp(now, self.zone).replace(tzinfo=None)
+        step = start(flow, CallStarted(caller, called, local, "normal", waits))
+        self.store.add_call(
+            CallRow(sid, flow.name, caller, called, step.session.language, None, 0,
+                    CallState.IN_IVR.value, {}, None, now),
+            now,
+        )  # fmt: skip
+        self.store.append_event(
+            sid, now, "ivr-started", {"flow": flow.name, "version": flow.version}
+        )
+        self.inputs[sid] = 0
+        return self._after_ivr(sid, flow, step.session, list(step.actions))
+
+    def ivr_input(self, sid: str, event: Input) -> list[Action]:
+        self.tick()
+        if sid not in self.sessions:
+            return []
+        flow, session = self.sessions[sid]
+        self.inputs[sid] += 1
+        step = advance(flow, session, event)
+        return self._after_ivr(sid, flow, step.session, list(step.actions))
+
+    def _after_ivr(
+        self, sid: str, flow: Flow, session: Session, actions: list[Action]
+    ) -> list[Action]:
+        # look-ups are answered here, so the carrier sees one reply per step
+        while actions and isinstance(actions[-1], Lookup):
+            lookup = actions.pop()
+            assert isinstance(lookup, Lookup)
+            result = self._look_up(lookup)
+            self.store.append_event(
+                sid,
+                self.wall(),
+                "lookup",
+                {
+                    "connector": lookup.connector,
+                    "operation": lookup.operation,
+                    "status": result.status,
+                },
+            )
+            step = advance(flow, session, result)
+            session = step.session
+            actions += step.actions
+        if session.ended:
+            self.sessions.pop(sid, None)
+            self._ivr_ended(sid, session, actions)
+        else:
+            self.sessions[sid] = (flow, session)
+        return actions
+
+    def _look_up(self, action: Lookup) -> LookupResult:
+        connector = self.connectors.get(action.connector)
+        if connector is None:
+            return LookupResult("error")
+        return connector.lookup(action.operation, action.params)
+
+    def _ivr_ended(self, sid: str, session: Session, actions: list[Action]) -> None:
+        now = self.wall()
+        queued = [a for a in actions if isinstance(a, Enqueue)]
+        self.store.append_event(sid, now, "ivr-ended", {"outcome": session.outcome or ""})
+        if not queued:
+            state = "abandoned" if session.outcome == "caller-hung-up" else "completed"
+            self.store.update_call(sid, now, state=state)
+            return
+        q = queued[0]
+        caller_type = q.attributes.get("caller_type", "public")
+        call = Call(sid, q.language, caller_type, now, q.priority)
+        call.enter_ivr(now)
+        self.calls[sid] = call
+        self.store.update_call(
+            sid, now, language=q.language, queue=q.queue, priority=q.priority,
+            attributes=dict(q.attributes), callback_number=q.callback_number,
+        )  # fmt: skip
+        self.router.enqueue(call, q.queue)
+        if q.callback:
+            self.router.accept_callback(sid)
+
+    def hold(self, sid: str) -> list[Say] | None:
+        """What a queued caller hears now; None if the call is no longer waiting."""
+        self.tick()
+        call = self.calls.get(sid)
+        if call is None or call.state is not CallState.QUEUED or call.queue is None:
+            return None
+        position = self.position(sid)
+        wait = self.estimated_wait(call.queue, position)
+        from datetime import timedelta
+
+        text = self.line_flow.flow.catalog.render(
+            "hold_position", call.language, {"position": position, "wait": timedelta(seconds=wait)}
+        )
+        return [Say(text, call.language, voice(call.language).carrier_voice)] if text else []
+
+    def status(self, sid: str, status: str) -> None:
+        """The carrier's call status callback: a caller who hung up leaves the line."""
+        self.tick()
+        if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
+            return
+        now = self.wall()
+        if sid in self.sessions:
+            del self.sessions[sid]
+            self.store.update_call(sid, now, state="abandoned")
+            self.store.append_event(sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
+            return
+        call = self.calls.get(sid)
+        if call is None:
+            return
+        if call.state in (CallState.QUEUED, CallState.OFFERED):
+            if call.callback:
+                return  # the caller hung up on purpose: they keep their place
+            self.router.abandon(sid)
+        elif call.state is CallState.ANSWERED:
+            self.router.complete(sid)
+
+    # -- agents
+
+    def agent(self, agent_id: str) -> Agent:
+        if agent_id not in self.roster:
+            raise UnknownAgent(f"no agent {agent_id!r} on this line")
+        return self.roster[agent_id]
+
+    # each agent use case returns the agent's state afterwards, for the API to show
+
+    def login(self, agent_id: str) -> AgentStatus:
+        self.tick()
+        self.router.login(self.agent(agent_id), ready=False)
+        return self.agent_state(agent_id)
+
+    def set_ready(self, agent_id: str, ready: bool, reason: str = "break") -> AgentStatus:
+        self.tick()
+        if ready:
+            self.router.set_ready(agent_id)
+        else:
+            self.router.set_not_ready(agent_id, reason)
+        return self.agent_state(agent_id)
+
+    def logout(self, agent_id: str) -> AgentStatus:
+        self.tick()
+        self.router.logout(agent_id)
+        return self.agent_state(agent_id)
+
+    def accept(self, agent_id: str, call_sid: str) -> AgentStatus:
+        self.tick()
+        self.router.answer(call_sid, agent_id)
+        self.outbox.append(Connect(call_sid, agent_id))
+        return self.agent_state(agent_id)
+
+    def decline(self, agent_id: str, call_sid: str) -> AgentStatus:
+        self.tick()
+        self.router.decline(call_sid, agent_id)
+        return self.agent_state(agent_id)
+
+    def agent_state(self, agent_id: str) -> AgentStatus:
+        self.tick()
+        self.agent(agent_id)
+        try:
+            view = self.router.agent(agent_id)
+        except UnknownAgent:
+            return {"agent_id": agent_id, "state": AgentState.OFFLINE.value, "call_sid": None}
+        return {
+            "agent_id": agent_id,
+            "state": view.state.value,
+            "reason": view.reason,
+            "call_sid": view.call_id,
+        }
+
+    # -- estimates
+
+    def position(self, sid: str) -> int:
+        call = self.calls[sid]
+        ahead = [c for c, _ in self.router.waiting() if c.queue == call.queue]
+        return 1 + next((i for i, c in enumerate(ahead) if c.id == sid), len(ahead))
+
+    def estimated_wait(self, queue: str, position: int | None = None) -> float:
+        """Seconds until a new (or the `position`th) caller is answered: callers ahead times
+        the mean handle time, shared by the agents serving the queue (a first estimate)."""
+        if position is None:
+            position = 1 + sum(1 for c, _ in self.router.waiting() if c.queue == queue)
+        serving = sum(
+            1
+            for v in self.router.agents()
+            if queue in v.queues and v.state is not AgentState.OFFLINE
+        )
+        return position * self.handle_mean / max(serving, 1)
+
+    # -- events from the core
+
+    def _on_event(self, e: Event) -> None:
+        data = {k: getattr(e, k) for k in type(e)._fields}
+        kind = type(e).__name__
+        sid = getattr(e, "call_id", None)
+        now = self.wall()
+        self.store.append_event(
+            sid,
+            now,
+            kind,
+            {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | None)},
+        )
+        if isinstance(e, CallQueued | CallOffered | CallAnswered | CallAbandoned | CallCompleted):
+            call = self.calls.get(e.call_id)
+            if call is not None:
+                self.store.update_call(e.call_id, now, state=call.state.value, queue=call.queue)
+        if isinstance(e, CallOffered):
+            call = self.calls[e.call_id]
+            row = self.store.call(e.call_id)
+            self.outbox.append(
+                Offer(e.agent_id, e.call_id, row.caller if row else "", call.language,
+                      e.queue, dict(row.attributes) if row else {})
+            )  # fmt: skip
+        elif isinstance(e, OfferWithdrawn):
+            self.outbox.append(Withdraw(e.agent_id, e.call_id, e.reason))
+        if isinstance(e, CallAbandoned | CallCompleted):
+            self.calls.pop(e.call_id, None)
+            self.inputs.pop(e.call_id, None)
+
+
+def to_input(
+    digits: str | None, speech: str | None, confidence: float | None, timed_out: bool
+) -> Input:
+    """The carrier's Gather result as an IVR input."""
+    if timed_out:
+        return Timeout()
+    if digits:
+        return Digits(digits)
+    if speech:
+        return Speech(speech, confidence if confidence is not None else 0.0)
+    return Timeout()

@@ -1,0 +1,156 @@
+"""What the live driver reads and writes, one short transaction per use."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from hotline.store.db import StoreUnavailable
+from hotline.store.tables import agent_tokens, call_events, calls, flow_versions, webhook_replies
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    sid: str
+    line: str
+    caller: str
+    called: str
+    language: str
+    queue: str | None
+    priority: int
+    state: str
+    attributes: Mapping[str, str]
+    callback_number: str | None
+    arrived_at: float
+
+
+class Store:
+    def __init__(self, *, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as e:
+            raise StoreUnavailable(f"the database failed: {e.__class__.__name__}") from None
+
+    # -- webhooks
+
+    def reply_for(self, call_sid: str, step: str) -> str | None:
+        """The TwiML already given for this callback, if the carrier is retrying it."""
+        with self._tx() as c:
+            return c.execute(
+                select(webhook_replies.c.twiml).where(
+                    webhook_replies.c.call_sid == call_sid, webhook_replies.c.step == step
+                )
+            ).scalar_one_or_none()
+
+    def save_reply(self, call_sid: str, step: str, twiml: str, at: float) -> None:
+        with self._tx() as c:
+            c.execute(
+                insert(webhook_replies).values(call_sid=call_sid, step=step, twiml=twiml, at=at)
+            )
+
+    # -- calls and their events
+
+    def add_call(self, row: CallRow, at: float) -> None:
+        with self._tx() as c:
+            c.execute(insert(calls).values(**_call_values(row), updated_at=at))
+
+    def update_call(self, sid: str, at: float, **values: Any) -> None:
+        with self._tx() as c:
+            c.execute(update(calls).where(calls.c.sid == sid).values(**values, updated_at=at))
+
+    def call(self, sid: str) -> CallRow | None:
+        with self._tx() as c:
+            r = c.execute(select(calls).where(calls.c.sid == sid)).mappings().first()
+        return _row(r) if r else None
+
+    def open_calls(self) -> list[CallRow]:
+        final = ("abandoned", "completed", "overflowed")
+        with self._tx() as c:
+            rows = c.execute(
+                select(calls).where(calls.c.state.not_in(final)).order_by(calls.c.arrived_at)
+            ).mappings()
+            return [_row(r) for r in rows]
+
+    def append_event(
+        self, call_sid: str | None, at: float, kind: str, data: Mapping[str, Any]
+    ) -> None:
+        with self._tx() as c:
+            c.execute(
+                insert(call_events).values(call_sid=call_sid, at=at, kind=kind, data=dict(data))
+            )
+
+    def events(self, call_sid: str) -> list[tuple[str, dict[str, Any]]]:
+        with self._tx() as c:
+            rows = c.execute(
+                select(call_events.c.kind, call_events.c.data)
+                .where(call_events.c.call_sid == call_sid)
+                .order_by(call_events.c.id)
+            )
+            return [(k, dict(d)) for k, d in rows]
+
+    # -- agents' tokens (until accounts exist)
+
+    def issue_token(self, agent_id: str, at: float) -> str:
+        """A new token for the agent (the old one stops working); only its hash is kept."""
+        token = secrets.token_urlsafe(32)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self._tx() as c:
+            c.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
+            c.execute(
+                insert(agent_tokens).values(agent_id=agent_id, token_sha256=digest, created_at=at)
+            )
+        return token
+
+    def agent_for_token(self, token: str) -> str | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self._tx() as c:
+            return c.execute(
+                select(agent_tokens.c.agent_id).where(agent_tokens.c.token_sha256 == digest)
+            ).scalar_one_or_none()
+
+    # -- flows
+
+    def record_flow(self, flow: str, version: int, source: str, at: float) -> None:
+        """Keep each version of a line's flow once."""
+        with self._tx() as c:
+            seen = c.execute(
+                select(flow_versions.c.version).where(
+                    flow_versions.c.flow == flow, flow_versions.c.version == version
+                )
+            ).first()
+            if seen is None:
+                c.execute(
+                    insert(flow_versions).values(
+                        flow=flow, version=version, source=source, loaded_at=at
+                    )
+                )
+
+
+def _call_values(row: CallRow) -> dict[str, Any]:
+    return {
+        "sid": row.sid, "line": row.line, "caller": row.caller, "called": row.called,
+        "language": row.language, "queue": row.queue, "priority": row.priority,
+        "state": row.state, "attributes": dict(row.attributes),
+        "callback_number": row.callback_number, "arrived_at": row.arrived_at,
+    }  # fmt: skip
+
+
+def _row(r: Any) -> CallRow:
+    return CallRow(
+        r["sid"], r["line"], r["caller"], r["called"], r["language"], r["queue"],
+        r["priority"], r["state"], dict(r["attributes"]), r["callback_number"], r["arrived_at"],
+    )  # fmt: skip

@@ -1,0 +1,63 @@
+"""The tables. Calls and agents' tokens are rows that change; call events are appended and
+never updated; webhook replies make every carrier callback idempotent."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("line", String(64), nullable=False),
+    Column("caller", String(32), nullable=False),
+    Column("called", String(32), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("queue", String(64)),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False),  # domain CallState values
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("callback_number", String(32)),
+    Column("arrived_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+call_events = Table(
+    "call_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_sid", String(64), index=True),
+    Column("at", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
+# (CallSid, step) -> the TwiML we answered: a retried callback gets the same answer and
+# changes nothing (carrier signatures carry no timestamp, so replays must be harmless).
+webhook_replies = Table(
+    "webhook_replies",
+    metadata,
+    Column("call_sid", String(64), primary_key=True),
+    Column("step", String(64), primary_key=True),
+    Column("twiml", Text, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+agent_tokens = Table(
+    "agent_tokens",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+flow_versions = Table(
+    "flow_versions",
+    metadata,
+    Column("flow", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", Float, nullable=False),
+)

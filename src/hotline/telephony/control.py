@@ -1,0 +1,49 @@
+"""The call-control port, and its adapter for Twilio-compatible carriers' REST API.
+
+`connect` redirects a live call to new TwiML that dials the agent. The API base URL is a
+setting, so the same code talks to Twilio, to another carrier speaking its dialect, or to
+the carrier emulator."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from hotline.errors import HotlineError
+from hotline.telephony.twiml import connect_twiml
+
+
+class CarrierError(HotlineError):
+    error_id = "carrier-error"
+
+
+class CallControl(Protocol):
+    def connect(self, call_sid: str, agent_id: str) -> None: ...
+
+    def hang_up(self, call_sid: str) -> None: ...
+
+
+class TwilioCallControl:
+    def __init__(
+        self, *, account_sid: str, auth_token: str, api_base: str, public_url: str
+    ) -> None:
+        self.client = Client(account_sid, auth_token)
+        self.client.api.base_url = api_base.rstrip("/")
+        self.public_url = public_url.rstrip("/")
+
+    def connect(self, call_sid: str, agent_id: str) -> None:
+        twiml = connect_twiml(
+            agent_id, done_url=f"{self.public_url}/voice/dial-done?sid={call_sid}"
+        )
+        self._update(call_sid, twiml=twiml)
+
+    def hang_up(self, call_sid: str) -> None:
+        self._update(call_sid, status="completed")
+
+    def _update(self, call_sid: str, **fields: str) -> None:
+        try:
+            self.client.calls(call_sid).update(**fields)
+        except TwilioException as e:
+            raise CarrierError(f"the carrier refused to update call {call_sid}: {e}") from None

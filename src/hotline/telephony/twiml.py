@@ -1,0 +1,102 @@
+"""IVR actions and hold prompts as TwiML, built with the `twilio` library's VoiceResponse."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from hotline.ivr.interpreter import (
+    Action,
+    Enqueue,
+    Gather,
+    Hangup,
+    Lookup,
+    Play,
+    Record,
+    Say,
+    Transfer,
+)
+from hotline.ivr.languages import voice
+
+
+def _say(parent: VoiceResponse, s: Say | Play) -> None:
+    if isinstance(s, Play):
+        parent.play(s.url)
+        return
+    v = voice(s.language)
+    kwargs = {}
+    if v.carrier_language:
+        kwargs["language"] = v.carrier_language
+    if s.voice:
+        kwargs["voice"] = s.voice
+    parent.say(s.text, **kwargs)
+
+
+def ivr_twiml(
+    actions: Sequence[Action], *, gather_url: str, wait_url: str, voicemail_url: str
+) -> str:
+    """The TwiML for one IVR step. A Gather that hears nothing falls through to a Redirect
+    to the same action with `timeout=1`, as the carrier does not call the action then."""
+    r = VoiceResponse()
+    for a in actions:
+        if isinstance(a, Say | Play):
+            _say(r, a)
+        elif isinstance(a, Gather):
+            inputs = "dtmf speech" if a.speech else "dtmf"
+            kwargs: dict[str, object] = {
+                "action": gather_url,
+                "method": "POST",
+                "input": inputs,
+                "timeout": int(a.timeout),
+                "action_on_empty_result": False,
+            }
+            if a.num_digits:
+                kwargs["num_digits"] = a.num_digits
+            if a.finish_on_key:
+                kwargs["finish_on_key"] = a.finish_on_key
+            if a.speech:
+                kwargs["language"] = voice(a.language).carrier_language or "en-US"
+                kwargs["hints"] = ", ".join(a.hints)
+            g = r.gather(**kwargs)
+            for p in a.prompts:
+                _say(g, p)
+            r.redirect(gather_url + "&timeout=1", method="POST")
+        elif isinstance(a, Enqueue):
+            if not a.callback:
+                r.redirect(wait_url, method="POST")
+        elif isinstance(a, Transfer):
+            r.dial(a.number)
+        elif isinstance(a, Record):
+            r.record(max_length=a.max_seconds, action=voicemail_url, method="POST", play_beep=True)
+        elif isinstance(a, Hangup):
+            r.hangup()
+        elif isinstance(a, Lookup):  # resolved by the line before TwiML is built
+            raise ValueError("a look-up cannot be sent to the carrier")
+    return str(r)
+
+
+def hold_twiml(prompts: Sequence[Say], *, wait_url: str, pause: int) -> str:
+    """While queued: where the caller stands, a pause, and back to the wait URL."""
+    r = VoiceResponse()
+    for p in prompts:
+        _say(r, p)
+    r.pause(length=pause)
+    r.redirect(wait_url, method="POST")
+    return str(r)
+
+
+def connect_twiml(agent_id: str, *, done_url: str) -> str:
+    """Connects the caller to the agent's browser phone (a Client endpoint)."""
+    r = VoiceResponse()
+    d = r.dial(action=done_url, method="POST")
+    d.client(agent_id)
+    return str(r)
+
+
+def message_twiml(text: str, *, language: str = "en", hang_up: bool = True) -> str:
+    r = VoiceResponse()
+    _say(r, Say(text, language, voice(language).carrier_voice))
+    if hang_up:
+        r.hangup()
+    return str(r)

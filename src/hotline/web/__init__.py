@@ -1,0 +1,1 @@
+"""The HTTP adapter: the carrier's webhooks, the agents' API, health."""

@@ -1,0 +1,123 @@
+"""A live line on a fresh store, driven over HTTP as the carrier would (signed callbacks)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import text
+from twilio.request_validator import RequestValidator
+
+from hotline.ivr.line import LineFlow
+from hotline.service.live import LiveLine
+from hotline.service.settings import Settings
+from hotline.sim.scenario_file import load_scenario
+from hotline.store.db import connect, migrate
+from hotline.store.repository import Store
+from hotline.testing.connectors import InMemoryConnector
+from hotline.testing.control import RecordingCallControl
+from hotline.web.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "test-auth-token-not-a-secret"
+PUBLIC = "http://127.0.0.1:8000"
+LINE = "+18005550100"
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class FakeWall:
+    """The wall clock, moved by the test: 2026-11-25 14:00 in New York."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 14, 0, tzinfo=ZoneInfo("America/New_York")).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hotline.sqlite3'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A schema of its own in the machine's PostgreSQL (dropped afterwards)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = connect(PG)
+    with admin.begin() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{PG}?options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+class Carrier:
+    """Posts callbacks signed exactly as the carrier signs them."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.validator = RequestValidator(TOKEN)
+
+    def post(
+        self, path: str, form: dict[str, str], *, sign: bool = True, signature: str | None = None
+    ) -> httpx.Response:
+        url = PUBLIC + path
+        headers = {}
+        if sign:
+            headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(url, form)
+        response: httpx.Response = self.client.post(path, data=form, headers=headers)
+        return response
+
+
+class Live:
+    def __init__(self, db_url: str) -> None:
+        self.wall = FakeWall()
+        self.settings = Settings(
+            database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=PUBLIC,
+            line_number=LINE,
+        )  # fmt: skip
+        engine = connect(db_url)
+        migrate(engine)
+        self.store = Store(engine=engine)
+        scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
+        self.line = LiveLine(
+            scenario=scenario,
+            flow=LineFlow(path=ROOT / "scenarios" / "national-hotline.flow.yaml"),
+            store=self.store,
+            connectors={
+                "agency_directory": InMemoryConnector.from_file(
+                    ROOT / "scenarios" / "demo-agency-directory.yaml"
+                )
+            },
+            number=LINE,
+            timezone="America/New_York",
+            wall=self.wall,
+        )
+        self.control = RecordingCallControl()
+        self.app = create_app(settings=self.settings, line=self.line, control=self.control)
+        self.http = TestClient(self.app, base_url=PUBLIC)
+        self.carrier = Carrier(self.http)
+
+    def agent(self, agent_id: str) -> dict[str, str]:
+        token = self.store.issue_token(agent_id, self.wall())
+        return {"Authorization": f"Bearer {token}"}
+
+    def calls_rows(self) -> int:
+        with self.store.engine.connect() as c:
+            return int(c.execute(text("SELECT count(*) FROM calls")).scalar_one())
+
+    def events(self, sid: str) -> list[str]:
+        return [k for k, _ in self.store.events(sid)]
+
+
+def call_form(sid: str, **extra: Any) -> dict[str, str]:
+    return {"CallSid": sid, "AccountSid": "AC" + "0" * 32, **{k: str(v) for k, v in extra.items()}}

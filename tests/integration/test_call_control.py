@@ -1,0 +1,69 @@
+"""The call-control adapter talks to a carrier's REST API through the official client, at a
+configurable base URL: here a small HTTP server on loopback stands in for the carrier."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+from urllib.parse import parse_qs
+
+import pytest
+
+from hotline.telephony.control import CarrierError, TwilioCallControl
+
+SID = "AC" + "0" * 32
+
+
+class _Carrier(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, str, dict[str, list[str]]]]] = []
+    status = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        _Carrier.seen.append((self.path, self.headers["Authorization"], parse_qs(body)))
+        self.send_response(_Carrier.status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        payload = (
+            {"sid": "CA1", "status": "in-progress"}
+            if _Carrier.status == 200
+            else {"code": 20404, "message": "not found", "status": 404}
+        )
+        self.wfile.write(json.dumps(payload).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def carrier():
+    _Carrier.seen, _Carrier.status = [], 200
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Carrier)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_connect_updates_the_live_call_with_twiml_that_dials_the_agent(carrier):
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    control.connect("CA1", "es-day-1")
+    ((path, auth, form),) = _Carrier.seen
+    assert path == f"/2010-04-01/Accounts/{SID}/Calls/CA1.json"
+    assert auth == "Basic " + base64.b64encode(f"{SID}:tok".encode()).decode()
+    twiml = form["Twiml"][0]
+    assert "<Client>es-day-1</Client>" in twiml
+    assert 'action="http://127.0.0.1:8000/voice/dial-done?sid=CA1"' in twiml
+
+
+def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):
+    _Carrier.status = 404
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    with pytest.raises(CarrierError, match="refused to update call CA1"):
+        control.hang_up("CA1")

@@ -1,0 +1,218 @@
+"""End to end through HTTP: the carrier's signed callbacks, an agent on the REST API, the
+store underneath (SQLite here; the store tests also run on PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import text
+
+from .live_fixtures import LINE, Live, call_form, sqlite_url
+
+CALLER = "+12025550143"
+
+
+@pytest.fixture
+def live(tmp_path):
+    return Live(sqlite_url(tmp_path))
+
+
+def gather_url(twiml: str) -> str:
+    m = re.search(r'<Gather action="[^"]*?(/voice/gather\?sid=[^"&]+&amp;step=\d+)"', twiml)
+    assert m, twiml
+    return m.group(1).replace("&amp;", "&")
+
+
+def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_change_nothing(live):
+    form = call_form("CA1", From=CALLER, To=LINE)
+    r = live.carrier.post("/voice/incoming", form, sign=False)
+    assert r.status_code == 403
+    assert r.json()["error_id"] == "bad-signature"
+    r = live.carrier.post("/voice/incoming", form, signature="bm90IGEgc2lnbmF0dXJl")
+    assert r.status_code == 403
+    # a signature for other parameters does not fit these
+    other = live.carrier.validator.compute_signature(
+        "http://127.0.0.1:8000/voice/incoming", {"CallSid": "CA2"}
+    )
+    assert live.carrier.post("/voice/incoming", form, signature=other).status_code == 403
+    assert live.calls_rows() == 0
+
+
+def test_a_full_call_ivr_queue_agent_and_status(live):
+    sid = "CA" + "1" * 32
+    r = live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE))
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/xml")
+    assert "Thank you for calling the National Hotline" in r.text
+    assert 'voice="Polly.Joanna"' in r.text
+    step1 = gather_url(r.text)
+    r = live.carrier.post(step1, call_form(sid, Digits="1"))  # keep English
+    assert "If you are an officer" in r.text
+    step2 = gather_url(r.text)
+    # the caller says "help" instead of pressing 2
+    r = live.carrier.post(step2, call_form(sid, SpeechResult="I need help", Confidence="0.92"))
+    assert "The estimated wait is" in r.text  # nobody is staffed yet: a long wait, a callback offer
+    step3 = gather_url(r.text)
+    r = live.carrier.post(step3, call_form(sid, Digits="2"))  # stay on the line
+    assert "Please hold" in r.text
+    assert "/voice/wait?sid=" in r.text
+    r = live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
+    assert "You are number 1 in line" in r.text
+    assert "<Pause" in r.text
+
+    agent = live.agent("en-day-1")
+    assert live.http.post("/api/agent/login", headers=agent).json()["state"] == "not_ready"
+    me = live.http.post("/api/agent/ready", headers=agent).json()
+    assert me["state"] == "reserved"
+    assert me["call_sid"] == sid
+    me = live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent).json()
+    assert me["state"] == "on_call"
+    assert live.control.connected == [(sid, "en-day-1")]
+
+    live.wall.now += 240
+    r = live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    assert r.status_code == 200
+    assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
+    events = live.events(sid)
+    for kind in (
+        "ivr-started",
+        "ivr-ended",
+        "CallQueued",
+        "CallOffered",
+        "CallAnswered",
+        "CallCompleted",
+    ):
+        assert kind in events
+    row = live.store.call(sid)
+    assert row.state == "completed"
+    assert row.queue == "en"
+    assert row.attributes == {"caller_type": "public"}
+
+
+def test_a_carrier_retry_gets_the_same_answer_and_duplicates_nothing(live):
+    sid = "CA" + "2" * 32
+    first = live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    step1 = gather_url(first)
+    a = live.carrier.post(step1, call_form(sid, Digits="1")).text
+    before = live.events(sid)
+    assert live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text == first
+    assert live.carrier.post(step1, call_form(sid, Digits="1")).text == a
+    assert live.events(sid) == before
+    assert live.calls_rows() == 1
+
+
+def test_a_pin_never_reaches_the_store(live):
+    sid = "CA" + "3" * 32
+    url = gather_url(
+        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    )
+    for digits in ("1", "1", "123455#", "2468#", "2"):
+        url = gather_url(live.carrier.post(url, call_form(sid, Digits=digits)).text)
+        if digits == "2468#":
+            break
+    with live.store.engine.connect() as c:
+        dump = " ".join(
+            str(r)
+            for t in ("calls", "call_events", "webhook_replies")
+            for r in c.execute(text(f"SELECT * FROM {t}"))
+        )
+    assert "2468" not in dump
+    assert "Demo County Sheriff" not in dump or "verified" in dump
+
+
+def test_an_unknown_called_number_gets_a_polite_goodbye(live):
+    r = live.carrier.post("/voice/incoming", call_form("CA9", From=CALLER, To="+15550000000"))
+    assert r.status_code == 200
+    assert "not in service" in r.text
+    assert "<Hangup" in r.text
+    assert "refused" in live.events("CA9")
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ({"From": CALLER, "To": LINE}, 400),
+        ({"CallSid": "x" * 300, "From": CALLER, "To": LINE}, 400),
+    ],
+)
+def test_malformed_callbacks_get_a_4xx_with_a_reason(live, form, status):
+    r = live.carrier.post("/voice/incoming", form)
+    assert r.status_code == status
+    assert r.json()["error_id"] == "bad-body"
+
+
+def test_oversized_bodies_are_refused(live):
+    r = live.carrier.post(
+        "/voice/incoming", call_form("CA1", From=CALLER, To=LINE, Junk="x" * 70_000)
+    )
+    assert r.status_code == 413
+
+
+def test_callbacks_out_of_order_are_refused_not_applied(live):
+    sid = "CA" + "4" * 32
+    live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE))
+    r = live.carrier.post(f"/voice/gather?sid={sid}&step=5", call_form(sid, Digits="1"))
+    assert r.status_code == 409
+    assert r.json()["error_id"] == "out-of-order"
+
+
+def test_with_the_database_gone_a_queued_caller_is_kept_waiting_not_dropped(live):
+    sid = "CA" + "5" * 32
+    url = gather_url(
+        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    )
+    with live.store.engine.begin() as c:
+        c.execute(text("DROP TABLE webhook_replies"))
+    r = live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
+    assert r.status_code == 200
+    assert "<Redirect" in r.text
+    assert "/voice/wait" in r.text
+    r = live.carrier.post(url, call_form(sid, Digits="1"))
+    assert r.status_code == 200
+    assert "<Hangup" not in r.text
+
+
+def test_agent_api_needs_a_token_and_maps_errors(live):
+    assert live.http.get("/api/agent/me").status_code == 401
+    assert (
+        live.http.get("/api/agent/me", headers={"Authorization": "Bearer nope"}).json()["error_id"]
+        == "bad-token"
+    )
+    agent = live.agent("en-day-2")
+    live.http.post("/api/agent/login", headers=agent)
+    r = live.http.post("/api/agent/calls/CA404/accept", headers=agent)
+    assert r.status_code in (404, 409)
+    assert r.json()["error_id"] in ("unknown-call", "invalid-transition")
+    ghost = live.agent("nobody-1")
+    assert live.http.post("/api/agent/login", headers=ghost).status_code == 404
+
+
+def test_offers_reach_the_agents_websocket(live):
+    agent = live.agent("es-day-1")
+    token = agent["Authorization"].removeprefix("Bearer ")
+    with live.http.websocket_connect(f"/api/agent/ws?token={token}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        live.http.post("/api/agent/login", headers=agent)
+        live.http.post("/api/agent/ready", headers=agent)
+        sid = "CA" + "6" * 32
+        url = gather_url(
+            live.carrier.post("/voice/incoming", call_form(sid, From="+525512345678", To=LINE)).text
+        )
+        url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)  # Spanish
+        r = live.carrier.post(url, call_form(sid, Digits="2"))  # public
+        if "<Gather" in r.text:  # a callback offer: stay on the line
+            live.carrier.post(gather_url(r.text), call_form(sid, Digits="2"))
+        assert live.store.call(sid).state == "offered"  # so the offer below is waiting
+        offer = ws.receive_json()
+        assert offer["type"] == "offer"
+        assert offer["call_sid"] == sid
+        assert offer["language"] == "es"
+        assert offer["queue"] == "es"
+
+
+def test_healthz_reports_readiness(live):
+    r = live.http.get("/healthz")
+    assert r.status_code == 200
+    assert r.json()["ready"] is True
+    assert r.json()["flow"] == "national-hotline"
