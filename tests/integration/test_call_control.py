@@ -67,3 +67,18 @@ def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):
     )
     with pytest.raises(CarrierError, match="refused to update call CA1"):
         control.hang_up("CA1")
+
+
+def test_dial_back_places_an_outbound_call_bridged_to_the_agent(carrier):
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    control.dial_back(
+        "+12025550143", "+18005550100", "en-day-3", "http://127.0.0.1:8000/voice/status?call=CA1"
+    )
+    ((path, _auth, form),) = _Carrier.seen
+    assert path == f"/2010-04-01/Accounts/{SID}/Calls.json"
+    assert form["To"] == ["+12025550143"]
+    assert form["From"] == ["+18005550100"]
+    assert form["StatusCallback"] == ["http://127.0.0.1:8000/voice/status?call=CA1"]
+    assert "<Client>en-day-3</Client>" in form["Twiml"][0]

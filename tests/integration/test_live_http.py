@@ -216,3 +216,45 @@ def test_healthz_reports_readiness(live):
     assert r.status_code == 200
     assert r.json()["ready"] is True
     assert r.json()["flow"] == "national-hotline"
+
+
+def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):
+    sid = "CA" + "7" * 32
+    url = gather_url(
+        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    )
+    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)
+    r = live.carrier.post(url, call_form(sid, Digits="2"))
+    assert "The estimated wait is" in r.text
+    r = live.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
+    assert "We will call you back" in r.text
+    assert "<Hangup" in r.text
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))  # they hang up
+    assert live.store.call(sid).state == "queued"  # ... and keep their place
+    agent = live.agent("en-day-3")
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    assert live.control.connected == []
+    ((to, caller_id, agent_id, status_url),) = live.control.dialled_back
+    assert (to, caller_id, agent_id) == (CALLER, LINE, "en-day-3")
+    assert status_url == f"http://127.0.0.1:8000/voice/status?call={sid}"
+    # the dial-back leg has its own CallSid; its status closes the caller's call
+    leg = "CA" + "8" * 32
+    live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
+    assert live.store.call(sid).state == "completed"
+    assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
+
+
+def test_status_callbacks_in_any_order_never_give_a_500(live):
+    sid = "CA" + "9" * 32
+    assert (
+        live.carrier.post("/voice/status", call_form(sid, CallStatus="completed")).status_code
+        == 200
+    )
+    live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE))
+    for status in ("ringing", "completed", "busy", "failed"):
+        assert (
+            live.carrier.post("/voice/status", call_form(sid, CallStatus=status)).status_code == 200
+        )
+    assert live.store.call(sid).state == "abandoned"  # hung up in the IVR

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hotline.domain.agent import Agent, AgentState
@@ -83,7 +83,16 @@ class Connect:
     agent_id: str
 
 
-Command = Offer | Withdraw | Connect
+@dataclass(frozen=True, slots=True)
+class DialBack:
+    """Call back a caller who kept their place, straight through to the agent who took it."""
+
+    call_sid: str
+    number: str
+    agent_id: str
+
+
+Command = Offer | Withdraw | Connect | DialBack
 AgentStatus = dict[str, str | None]
 
 
@@ -232,8 +241,6 @@ class LiveLine:
             return None
         position = self.position(sid)
         wait = self.estimated_wait(call.queue, position)
-        from datetime import timedelta
-
         text = self.line_flow.flow.catalog.render(
             "hold_position", call.language, {"position": position, "wait": timedelta(seconds=wait)}
         )
@@ -290,7 +297,11 @@ class LiveLine:
     def accept(self, agent_id: str, call_sid: str) -> AgentStatus:
         self.tick()
         self.router.answer(call_sid, agent_id)
-        self.outbox.append(Connect(call_sid, agent_id))
+        row = self.store.call(call_sid)
+        if self.calls[call_sid].callback and row is not None and row.callback_number:
+            self.outbox.append(DialBack(call_sid, row.callback_number, agent_id))
+        else:
+            self.outbox.append(Connect(call_sid, agent_id))
         return self.agent_state(agent_id)
 
     def decline(self, agent_id: str, call_sid: str) -> AgentStatus:

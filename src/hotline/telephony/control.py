@@ -24,6 +24,8 @@ class CallControl(Protocol):
 
     def hang_up(self, call_sid: str) -> None: ...
 
+    def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None: ...
+
 
 class TwilioCallControl:
     def __init__(
@@ -41,6 +43,17 @@ class TwilioCallControl:
 
     def hang_up(self, call_sid: str) -> None:
         self._update(call_sid, status="completed")
+
+    def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None:
+        """An outbound call to a caller who took a callback, bridged to their agent."""
+        twiml = connect_twiml(agent_id, done_url=f"{self.public_url}/voice/dial-done?sid=callback")
+        try:
+            self.client.calls.create(
+                to=to, from_=caller_id, twiml=twiml, status_callback=status_url,
+                status_callback_event=["completed"],
+            )  # fmt: skip
+        except TwilioException as e:
+            raise CarrierError(f"the carrier refused to call {to} back: {e}") from None
 
     def _update(self, call_sid: str, **fields: str) -> None:
         try:

@@ -7,9 +7,13 @@ class RecordingCallControl:
     def __init__(self) -> None:
         self.connected: list[tuple[str, str]] = []
         self.hung_up: list[str] = []
+        self.dialled_back: list[tuple[str, str, str, str]] = []
 
     def connect(self, call_sid: str, agent_id: str) -> None:
         self.connected.append((call_sid, agent_id))
 
     def hang_up(self, call_sid: str) -> None:
         self.hung_up.append(call_sid)
+
+    def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None:
+        self.dialled_back.append((to, caller_id, agent_id, status_url))

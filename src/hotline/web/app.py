@@ -20,7 +20,15 @@ from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from hotline.errors import HotlineError, InvalidTransition, RoutingError, UnknownAgent
-from hotline.service.live import Connect, LiveLine, Offer, UnknownNumber, Withdraw, to_input
+from hotline.service.live import (
+    Connect,
+    DialBack,
+    LiveLine,
+    Offer,
+    UnknownNumber,
+    Withdraw,
+    to_input,
+)
 from hotline.service.settings import Settings
 from hotline.store.db import StoreUnavailable, is_current
 from hotline.telephony.control import CallControl
@@ -55,14 +63,20 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **asdict(c)}
                 for q in sockets.get(c.agent_id, ()):
                     q.put_nowait(message)
-            elif isinstance(c, Connect):
+            elif isinstance(c, Connect | DialBack):
                 task = asyncio.get_running_loop().create_task(_connect(c))
                 background.add(task)
                 task.add_done_callback(background.discard)
 
-    async def _connect(c: Connect) -> None:
+    async def _connect(c: Connect | DialBack) -> None:
         try:
-            await asyncio.to_thread(control.connect, c.call_sid, c.agent_id)
+            if isinstance(c, DialBack):
+                status_url = f"{public}/voice/status?call={c.call_sid}"
+                await asyncio.to_thread(
+                    control.dial_back, c.number, settings.line_number, c.agent_id, status_url
+                )
+            else:
+                await asyncio.to_thread(control.connect, c.call_sid, c.agent_id)
         except HotlineError as e:
             log.error("could not connect call %s to %s: %s", c.call_sid, c.agent_id, e.message)
 
@@ -130,8 +144,16 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                     line.store.save_reply(sid, step, twiml, line.wall())
                 finally:
                     dispatch()
+        except _Refused:
+            raise
         except StoreUnavailable as e:
             log.error("store unavailable during %s for %s: %s", step, sid, e.message)
+            twiml = fallback(sid)
+        except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
+            log.warning("%s for %s: %s", step, sid, e.message)
+            twiml = fallback(sid)
+        except Exception:  # a caller on the line must never get a 500
+            log.exception("%s for %s failed", step, sid)
             twiml = fallback(sid)
         return Response(twiml, media_type=XML)
 
@@ -202,12 +224,13 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         return await voice(form, f"wait:{n}", work, keep_waiting)
 
     @app.post("/voice/status")
-    async def status(request: Request) -> Response:
+    async def status(request: Request, call: str | None = None) -> Response:
+        """`?call=` names the caller's call when this is the dial-back leg of a callback."""
         form = await signed_form(request)
         call_status = field(form, "CallStatus")
 
         def work(sid: str) -> str:
-            line.status(sid, call_status)
+            line.status(call or sid, call_status)
             return "<Response/>"
 
         return await voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")
