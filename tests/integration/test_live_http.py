@@ -157,20 +157,48 @@ def test_callbacks_out_of_order_are_refused_not_applied(live):
     assert r.json()["error_id"] == "out-of-order"
 
 
-def test_with_the_database_gone_a_queued_caller_is_kept_waiting_not_dropped(live):
+def test_with_the_database_gone_callers_are_served_and_the_writes_wait(live):
     sid = "CA" + "5" * 32
     url = gather_url(
         live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
     )
+    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)
     with live.store.engine.begin() as c:
-        c.execute(text("DROP TABLE webhook_replies"))
+        c.execute(text("ALTER TABLE call_events RENAME TO call_events_away"))
+    r = live.carrier.post(url, call_form(sid, Digits="2"))  # public: callback offer
+    r = live.carrier.post(gather_url(r.text), call_form(sid, Digits="2"))  # stays on the line
+    assert "Please hold" in r.text
     r = live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
     assert r.status_code == 200
-    assert "<Redirect" in r.text
-    assert "/voice/wait" in r.text
-    r = live.carrier.post(url, call_form(sid, Digits="1"))
-    assert r.status_code == 200
-    assert "<Hangup" not in r.text
+    assert "You are number 1 in line" in r.text
+    assert live.line.writes  # what happened waits for the store, in order
+    with live.store.engine.begin() as c:
+        c.execute(text("ALTER TABLE call_events_away RENAME TO call_events"))
+    assert live.http.get("/healthz").status_code == 200
+    live.carrier.post(f"/voice/wait?sid={sid}&n=2", call_form(sid))  # any use case flushes
+    assert live.line.writes == []
+    assert "CallQueued" in live.events(sid)
+    assert live.store.call(sid).state == "queued"
+
+
+def test_a_retry_while_the_store_is_down_gets_the_same_answer(live):
+    sid = "CA" + "a" * 32
+    url = gather_url(
+        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    )
+    with live.store.engine.begin() as c:
+        c.execute(text("ALTER TABLE webhook_replies RENAME TO replies_away"))
+    first = live.carrier.post(url, call_form(sid, Digits="1"))
+    again = live.carrier.post(url, call_form(sid, Digits="1"))
+    assert first.status_code == again.status_code == 200
+    assert first.text == again.text
+    assert "If you are an officer" in first.text
+
+
+def test_a_wait_for_a_call_that_is_gone_ends_politely(live):
+    r = live.carrier.post("/voice/wait?sid=CA404&n=1", call_form("CA404"))
+    assert "Goodbye" in r.text
+    assert "<Hangup" in r.text
 
 
 def test_agent_api_needs_a_token_and_maps_errors(live):
@@ -258,3 +286,19 @@ def test_status_callbacks_in_any_order_never_give_a_500(live):
             live.carrier.post("/voice/status", call_form(sid, CallStatus=status)).status_code == 200
         )
     assert live.store.call(sid).state == "abandoned"  # hung up in the IVR
+
+
+def test_a_caller_overflowed_to_voicemail_is_sent_to_record(live):
+    sid = "CA" + "b" * 32
+    url = gather_url(
+        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    )
+    url = gather_url(live.carrier.post(url, call_form(sid, Digits="2")).text)  # full menu
+    url = gather_url(live.carrier.post(url, call_form(sid, Digits="9")).text)  # more languages
+    r = live.carrier.post(url, call_form(sid, Digits="5"))  # K'iche': the interpreter path
+    assert "/voice/wait" in r.text
+    live.wall.now += 700  # past the queue's 20 s + 600 s steps: overflow to voicemail
+    r = live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
+    assert "<Record" in r.text
+    assert "/voice/voicemail?sid=" in r.text
+    assert live.store.call(sid).state == "overflowed"

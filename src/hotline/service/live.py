@@ -9,11 +9,15 @@ to an agent's browser, a call to connect) is put in `outbox` for the adapters to
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
 
 from hotline.domain.agent import Agent, AgentState
 from hotline.domain.call import Call, CallState
@@ -22,6 +26,7 @@ from hotline.domain.events import (
     CallAnswered,
     CallCompleted,
     CallOffered,
+    CallOverflowed,
     CallQueued,
     Event,
     OfferWithdrawn,
@@ -94,6 +99,7 @@ class DialBack:
 
 Command = Offer | Withdraw | Connect | DialBack
 AgentStatus = dict[str, str | None]
+HoldState = Literal["waiting", "connecting", "voicemail", "gone"]
 
 
 def agents_of(scenario: Scenario) -> dict[str, Agent]:
@@ -138,7 +144,30 @@ class LiveLine:
         self.inputs: dict[str, int] = {}  # call -> number of IVR inputs so far (webhook step)
         self.calls: dict[str, Call] = {}
         self.outbox: list[Command] = []
+        # Writes wait here until `flush`: the core never waits on (or fails with) the store,
+        # and a write the store refused is tried again, in order, on the next flush.
+        self.writes: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+        self.info: dict[str, CallRow] = {}  # calls in the ACD: who called, with what attributes
+        self.to_voicemail: set[str] = set()
         self.handle_mean = scenario.handle.mean
+
+    # -- the store
+
+    def _write(self, method: str, *args: object, **kwargs: object) -> None:
+        self.writes.append((method, args, kwargs))
+
+    def buffer_reply(self, sid: str, step: str, twiml: str) -> None:
+        """The reply to a carrier callback, kept with the changes it caused."""
+        self._write("save_reply", sid, step, twiml, self.wall())
+
+    def flush(self) -> None:
+        """Write what happened, in order; raises StoreUnavailable with the rest kept."""
+        while self.writes:
+            method, args, kwargs = self.writes[0]
+            # IntegrityError: written before (a retry after a partial failure)
+            with contextlib.suppress(IntegrityError):
+                getattr(self.store, method)(*args, **kwargs)
+            self.writes.pop(0)
 
     # -- time
 
@@ -151,20 +180,18 @@ class LiveLine:
     def incoming(self, sid: str, caller: str, called: str) -> list[Action]:
         self.tick()
         if called != self.number:
-            self.store.append_event(sid, self.wall(), "refused", {"called": called})
+            self._write("append_event", sid, self.wall(), "refused", {"called": called})
             raise UnknownNumber(f"no line answers {called}")
         flow = self.line_flow.flow
         now = self.wall()
         waits = {q.name: self.estimated_wait(q.name) for q in self.scenario.queues}
         local = datetime.fromtimestamp(now, self.zone).replace(tzinfo=None)
         step = start(flow, CallStarted(caller, called, local, "normal", waits))
-        self.store.add_call(
-            CallRow(sid, flow.name, caller, called, step.session.language, None, 0,
-                    CallState.IN_IVR.value, {}, None, now),
-            now,
-        )  # fmt: skip
-        self.store.append_event(
-            sid, now, "ivr-started", {"flow": flow.name, "version": flow.version}
+        self.info[sid] = CallRow(sid, flow.name, caller, called, step.session.language, None, 0,
+                                 CallState.IN_IVR.value, {}, None, now)  # fmt: skip
+        self._write("add_call", self.info[sid], now)
+        self._write(
+            "append_event", sid, now, "ivr-started", {"flow": flow.name, "version": flow.version}
         )
         self.inputs[sid] = 0
         return self._after_ivr(sid, flow, step.session, list(step.actions))
@@ -186,7 +213,8 @@ class LiveLine:
             lookup = actions.pop()
             assert isinstance(lookup, Lookup)
             result = self._look_up(lookup)
-            self.store.append_event(
+            self._write(
+                "append_event",
                 sid,
                 self.wall(),
                 "lookup",
@@ -215,47 +243,66 @@ class LiveLine:
     def _ivr_ended(self, sid: str, session: Session, actions: list[Action]) -> None:
         now = self.wall()
         queued = [a for a in actions if isinstance(a, Enqueue)]
-        self.store.append_event(sid, now, "ivr-ended", {"outcome": session.outcome or ""})
+        self._write("append_event", sid, now, "ivr-ended", {"outcome": session.outcome or ""})
         if not queued:
             state = "abandoned" if session.outcome == "caller-hung-up" else "completed"
-            self.store.update_call(sid, now, state=state)
+            self._write("update_call", sid, now, state=state)
             return
         q = queued[0]
         caller_type = q.attributes.get("caller_type", "public")
         call = Call(sid, q.language, caller_type, now, q.priority)
         call.enter_ivr(now)
         self.calls[sid] = call
-        self.store.update_call(
+        self._write("update_call",
             sid, now, language=q.language, queue=q.queue, priority=q.priority,
             attributes=dict(q.attributes), callback_number=q.callback_number,
         )  # fmt: skip
+        row = self.info[sid]
+        self.info[sid] = CallRow(row.sid, row.line, row.caller, row.called, q.language, q.queue,
+                                 q.priority, row.state, dict(q.attributes), q.callback_number,
+                                 row.arrived_at)  # fmt: skip
         self.router.enqueue(call, q.queue)
-        if q.callback:
+        # an agent may have taken the call at once: then there is nothing to call back
+        if q.callback and call.state is CallState.QUEUED:
             self.router.accept_callback(sid)
 
-    def hold(self, sid: str) -> list[Say] | None:
-        """What a queued caller hears now; None if the call is no longer waiting."""
+    def hold(self, sid: str) -> tuple[HoldState, list[Say]]:
+        """Where a caller in the hold loop stands, and what they hear now."""
         self.tick()
+        if sid in self.to_voicemail:
+            self.to_voicemail.discard(sid)
+            return "voicemail", []
         call = self.calls.get(sid)
-        if call is None or call.state is not CallState.QUEUED or call.queue is None:
-            return None
+        if call is None or call.queue is None:
+            return "gone", []
+        if call.state is not CallState.QUEUED:
+            return "connecting", []  # offered or answered: the carrier is being redirected
         position = self.position(sid)
         wait = self.estimated_wait(call.queue, position)
         text = self.line_flow.flow.catalog.render(
             "hold_position", call.language, {"position": position, "wait": timedelta(seconds=wait)}
         )
-        return [Say(text, call.language, voice(call.language).carrier_voice)] if text else []
+        return "waiting", [
+            Say(text, call.language, voice(call.language).carrier_voice)
+        ] if text else []
 
-    def status(self, sid: str, status: str) -> None:
-        """The carrier's call status callback: a caller who hung up leaves the line."""
+    def status(self, sid: str, status: str, *, dial_back: bool = False) -> None:
+        """The carrier's call status callback: a caller who hung up leaves the line.
+        `dial_back`: the status is of the outbound leg that called a callback caller."""
         self.tick()
+        if dial_back and status != "completed" and sid in self.calls:
+            self._write(
+                "append_event", sid, self.wall(), "callback-not-reached", {"status": status}
+            )
         if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
         now = self.wall()
         if sid in self.sessions:
             del self.sessions[sid]
-            self.store.update_call(sid, now, state="abandoned")
-            self.store.append_event(sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
+            self.inputs.pop(sid, None)
+            self.info.pop(sid, None)
+            self._write("update_call", sid, now, state="abandoned")
+            self._write("append_event", sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
             return
         call = self.calls.get(sid)
         if call is None:
@@ -297,7 +344,7 @@ class LiveLine:
     def accept(self, agent_id: str, call_sid: str) -> AgentStatus:
         self.tick()
         self.router.answer(call_sid, agent_id)
-        row = self.store.call(call_sid)
+        row = self.info.get(call_sid)
         if self.calls[call_sid].callback and row is not None and row.callback_number:
             self.outbox.append(DialBack(call_sid, row.callback_number, agent_id))
         else:
@@ -349,7 +396,8 @@ class LiveLine:
         kind = type(e).__name__
         sid = getattr(e, "call_id", None)
         now = self.wall()
-        self.store.append_event(
+        self._write(
+            "append_event",
             sid,
             now,
             kind,
@@ -358,19 +406,26 @@ class LiveLine:
         if isinstance(e, CallQueued | CallOffered | CallAnswered | CallAbandoned | CallCompleted):
             call = self.calls.get(e.call_id)
             if call is not None:
-                self.store.update_call(e.call_id, now, state=call.state.value, queue=call.queue)
+                self._write("update_call", e.call_id, now, state=call.state.value, queue=call.queue)
         if isinstance(e, CallOffered):
             call = self.calls[e.call_id]
-            row = self.store.call(e.call_id)
+            row = self.info.get(e.call_id)
             self.outbox.append(
                 Offer(e.agent_id, e.call_id, row.caller if row else "", call.language,
                       e.queue, dict(row.attributes) if row else {})
             )  # fmt: skip
+        elif isinstance(e, CallOverflowed) and e.to_queue is None:
+            # out of the ACD to a fallback (voicemail): the hold loop sends them there
+            self.to_voicemail.add(e.call_id)
+            self._write("update_call", e.call_id, now, state="overflowed")
         elif isinstance(e, OfferWithdrawn):
             self.outbox.append(Withdraw(e.agent_id, e.call_id, e.reason))
-        if isinstance(e, CallAbandoned | CallCompleted):
+        if isinstance(e, CallAbandoned | CallCompleted | CallOverflowed) and (
+            not isinstance(e, CallOverflowed) or e.to_queue is None
+        ):
             self.calls.pop(e.call_id, None)
             self.inputs.pop(e.call_id, None)
+            self.info.pop(e.call_id, None)
 
 
 def to_input(

@@ -12,14 +12,14 @@ calls = Table(
     metadata,
     Column("sid", String(64), primary_key=True),
     Column("line", String(64), nullable=False),
-    Column("caller", String(32), nullable=False),
-    Column("called", String(32), nullable=False),
+    Column("caller", String(256), nullable=False),  # E.164, or a SIP URI / client id
+    Column("called", String(256), nullable=False),
     Column("language", String(16), nullable=False),
     Column("queue", String(64)),
     Column("priority", Integer, nullable=False, default=0),
     Column("state", String(16), nullable=False),  # domain CallState values
     Column("attributes", JSON, nullable=False, default=dict),
-    Column("callback_number", String(32)),
+    Column("callback_number", String(256)),
     Column("arrived_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from requests import RequestException
 from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from hotline.errors import HotlineError
@@ -31,7 +33,8 @@ class TwilioCallControl:
     def __init__(
         self, *, account_sid: str, auth_token: str, api_base: str, public_url: str
     ) -> None:
-        self.client = Client(account_sid, auth_token)
+        # a carrier that does not answer must not hold a request for ever
+        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
         self.client.api.base_url = api_base.rstrip("/")
         self.public_url = public_url.rstrip("/")
 
@@ -52,11 +55,11 @@ class TwilioCallControl:
                 to=to, from_=caller_id, twiml=twiml, status_callback=status_url,
                 status_callback_event=["completed"],
             )  # fmt: skip
-        except TwilioException as e:
+        except (TwilioException, RequestException) as e:
             raise CarrierError(f"the carrier refused to call {to} back: {e}") from None
 
     def _update(self, call_sid: str, **fields: str) -> None:
         try:
             self.client.calls(call_sid).update(**fields)
-        except TwilioException as e:
+        except (TwilioException, RequestException) as e:
             raise CarrierError(f"the carrier refused to update call {call_sid}: {e}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from hotline.errors import HotlineError, InvalidTransition, RoutingError, UnknownAgent
+from hotline.ivr.interpreter import Hangup, Record
 from hotline.service.live import (
     Connect,
     DialBack,
@@ -69,7 +71,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 task.add_done_callback(background.discard)
 
     async def _connect(c: Connect | DialBack) -> None:
-        try:
+        try:  # any failure is logged; the agent sees the call did not connect
             if isinstance(c, DialBack):
                 status_url = f"{public}/voice/status?call={c.call_sid}"
                 await asyncio.to_thread(
@@ -77,8 +79,8 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 )
             else:
                 await asyncio.to_thread(control.connect, c.call_sid, c.agent_id)
-        except HotlineError as e:
-            log.error("could not connect call %s to %s: %s", c.call_sid, c.agent_id, e.message)
+        except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
+            log.error("could not connect call %s to %s: %s", c.call_sid, c.agent_id, e)
 
     async def use_case(fn: Callable[[], Any]) -> Any:
         async with lock:
@@ -86,12 +88,38 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 return fn()
             finally:
                 dispatch()
+                persist()
+
+    def persist() -> None:
+        """Write what the line buffered; if the store is down it stays buffered (and the
+        caller is served regardless): the ticker tries again."""
+        try:
+            line.flush()
+        except StoreUnavailable as e:
+            log.error("store unavailable, %d writes waiting: %s", len(line.writes), e.message)
+
+    # Replies given in this process, so a retry is answered alike even while the store is
+    # down; the store keeps them across restarts.
+    replies: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def remember(sid: str, step: str, twiml: str) -> None:
+        replies[(sid, step)] = twiml
+        if len(replies) > 100_000:
+            replies.popitem(last=False)
+
+    def stored_reply(sid: str, step: str) -> str | None:
+        try:
+            return line.store.reply_for(sid, step)
+        except StoreUnavailable:
+            return None
 
     async def ticker() -> None:
         while True:
             await asyncio.sleep(0.2)
-            with contextlib.suppress(HotlineError):
+            try:
                 await use_case(line.tick)
+            except Exception:  # the ticker must outlive any one failure
+                log.exception("timer tick failed")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +128,10 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         task.cancel()
 
     app = FastAPI(title="Hotline", lifespan=lifespan, docs_url="/api/docs")
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(_r: Request, e: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"error_id": e.error_id, "message": e.message}, status_code=503)
 
     @app.exception_handler(_Refused)
     async def _refused(_r: Request, e: _Refused) -> JSONResponse:
@@ -137,18 +169,17 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         try:
             async with lock:
                 try:
-                    seen = line.store.reply_for(sid, step)
+                    seen = replies.get((sid, step)) or stored_reply(sid, step)
                     if seen is not None:
                         return Response(seen, media_type=XML)
                     twiml = work(sid)
-                    line.store.save_reply(sid, step, twiml, line.wall())
+                    remember(sid, step, twiml)
+                    line.buffer_reply(sid, step, twiml)
                 finally:
                     dispatch()
+                    persist()
         except _Refused:
             raise
-        except StoreUnavailable as e:
-            log.error("store unavailable during %s for %s: %s", step, sid, e.message)
-            twiml = fallback(sid)
         except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
             log.warning("%s for %s: %s", step, sid, e.message)
             twiml = fallback(sid)
@@ -164,8 +195,9 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             "voicemail_url": f"{public}/voice/voicemail?sid={sid}",
         }
 
-    def keep_waiting(sid: str) -> str:
-        return hold_twiml([], wait_url=f"{public}/voice/wait?sid={sid}&n=retry", pause=5)
+    def again(url: str) -> Callable[[str], str]:
+        """The fallback while a caller is on the line: a short pause, then the same request."""
+        return lambda _sid: hold_twiml([], wait_url=url, pause=3)
 
     @app.post("/voice/incoming")
     async def incoming(request: Request) -> Response:
@@ -179,9 +211,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 return message_twiml("Sorry, this number is not in service. Goodbye.")
             return ivr_twiml(actions, **urls(sid, 1))
 
-        return await voice(form, "incoming", work, lambda sid: message_twiml(
-            "Sorry, we cannot take your call right now. Please call again in a few minutes."
-        ))  # fmt: skip
+        return await voice(form, "incoming", work, again(f"{public}/voice/incoming"))
 
     @app.post("/voice/gather")
     async def gather(request: Request, sid: str, step: int, timeout: int = 0) -> Response:
@@ -206,22 +236,25 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 )
             return ivr_twiml(line.ivr_input(sid, event), **urls(sid, step + 1))
 
-        return await voice(form, f"gather:{step}", work, keep_waiting)
+        url = f"{public}/voice/gather?sid={sid}&step={step}" + ("&timeout=1" if timeout else "")
+        return await voice(form, f"gather:{step}", work, again(url))
 
     @app.post("/voice/wait")
-    async def wait(request: Request, sid: str, n: str) -> Response:
+    async def wait(request: Request, sid: str, n: int) -> Response:
         form = await signed_form(request)
+        nxt = f"{public}/voice/wait?sid={sid}&n={n + 1}"
 
         def work(_sid: str) -> str:
-            prompts = line.hold(sid)
-            if prompts is None:  # answered meanwhile (or gone): nothing more to say
-                return hold_twiml([], wait_url=f"{public}/voice/wait?sid={sid}&n={n}x", pause=1)
-            nxt = int(n) + 1 if n.isdigit() else 1
-            return hold_twiml(
-                prompts, wait_url=f"{public}/voice/wait?sid={sid}&n={nxt}", pause=HOLD_PAUSE
-            )
+            state, prompts = line.hold(sid)
+            if state == "waiting":
+                return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE)
+            if state == "connecting":  # the REST redirect to the agent is on its way
+                return hold_twiml([], wait_url=nxt, pause=2)
+            if state == "voicemail":
+                return ivr_twiml([Record(120), Hangup()], **{**urls(sid, 0), "wait_url": nxt})
+            return message_twiml("Thank you for calling. Goodbye.")
 
-        return await voice(form, f"wait:{n}", work, keep_waiting)
+        return await voice(form, f"wait:{n}", work, again(f"{public}/voice/wait?sid={sid}&n={n}"))
 
     @app.post("/voice/status")
     async def status(request: Request, call: str | None = None) -> Response:
@@ -230,7 +263,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         call_status = field(form, "CallStatus")
 
         def work(sid: str) -> str:
-            line.status(call or sid, call_status)
+            line.status(call or sid, call_status, dial_back=call is not None)
             return "<Response/>"
 
         return await voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")
