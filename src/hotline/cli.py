@@ -796,6 +796,83 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
+@app.command()
+def demo(
+    speed: Annotated[float, typer.Option(help="Callers' time runs this many times faster.")] = 10.0,
+    minutes: Annotated[float, typer.Option(help="How long to place calls (wall clock).")] = 2.0,
+    calls: Annotated[int | None, typer.Option(help="Stop after this many calls.")] = None,
+    hour: Annotated[
+        float, typer.Option(help="Hour of the scenario's day: its rate and shifts.")
+    ] = 10.0,
+    seed: Annotated[int, typer.Option(help="Random seed for the callers.")] = 1,
+    database: Annotated[
+        str, typer.Option(help="Database URL (a fresh SQLite file by default).")
+    ] = "sqlite:///hotline-demo.sqlite3",
+) -> None:
+    """The live line on this machine, no carrier account needed: Hotline and a carrier
+    emulator on loopback, agent bots on shift, callers at the national scenario's rate."""
+    import asyncio
+
+    from rich.live import Live
+
+    from hotline.service.demo import Demo
+
+    if speed <= 0 or minutes <= 0:
+        raise _usage("--speed and --minutes must be positive")
+    if database.startswith("sqlite:///") and database != "sqlite:///:memory:":
+        Path(database.removeprefix("sqlite:///")).unlink(missing_ok=True)  # a fresh demo each run
+
+    def table(snap: dict[str, int], title: str) -> Table:
+        t = Table(title=title, show_header=False)
+        for k, v in snap.items():
+            t.add_row(k, f"{v:,}")
+        return t
+
+    async def run() -> Demo:
+        d = Demo(database_url=database, speed=speed, hour=hour, seed=seed)
+        err.print(
+            f"starting: {len(d.agent_ids)} agents on shift at {hour:g}:00, "
+            f"{d.calls_per_second() * 60:.0f} calls a minute (speed {speed:g})"
+        )
+        await d.start()
+        for name, url in d.urls.items():
+            err.print(f"  {name}: {url}")
+        with Live(table(d.snapshot(), "Hotline demo"), console=out, refresh_per_second=2) as live:
+
+            async def refresh() -> None:
+                while True:
+                    live.update(table(d.snapshot(), "Hotline demo"))
+                    await asyncio.sleep(0.5)
+
+            painter = asyncio.create_task(refresh())
+            try:
+                await d.traffic(calls=calls, seconds=minutes * 60)
+                err.print("no more calls; letting the calls in progress end ...")
+                await d.finish(drain_seconds=max(60.0, 3600.0 / speed))
+            finally:
+                painter.cancel()
+                live.update(table(d.snapshot(), "Hotline demo"))
+        return d
+
+    try:
+        d = asyncio.run(run())
+    except KeyboardInterrupt:
+        err.print("stopped")
+        return
+    outcomes = Table(title="How the calls ended (as the callers saw it)")
+    outcomes.add_column("outcome")
+    outcomes.add_column("calls", justify="right")
+    for k, v in d.stats.outcomes.most_common():
+        outcomes.add_row(k, f"{v:,}")
+    out.print(outcomes)
+    kept = d.line.store.count_calls()
+    out.print(
+        f"Hotline's store: {sum(kept.values()):,} calls "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(kept.items()))
+        + f"; the emulator placed {d.stats.placed:,}."
+    )
+
+
 @app.command("agent-token")
 def agent_token(
     agent_id: Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hotline.errors import HotlineError
@@ -31,7 +32,7 @@ def store_for(settings: Settings) -> tuple[Store, list[str]]:
     return Store(engine=engine), migrate(engine)
 
 
-def build_line(settings: Settings) -> Parts:
+def build_line(settings: Settings, *, wall: Callable[[], float] = time.time) -> Parts:
     store, applied = store_for(settings)
     scenario = load_scenario(settings.scenario)
     flow = LineFlow(path=settings.flow, line_queues=[q.name for q in scenario.queues])
@@ -46,6 +47,7 @@ def build_line(settings: Settings) -> Parts:
         connectors=connectors,
         number=settings.line_number,
         timezone=settings.timezone,
+        wall=wall,
     )
     return Parts(settings, store, line, applied)
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hotline.store.db import StoreUnavailable
@@ -84,6 +84,12 @@ class Store:
                 select(calls).where(calls.c.state.not_in(final)).order_by(calls.c.arrived_at)
             ).mappings()
             return [_row(r) for r in rows]
+
+    def count_calls(self) -> dict[str, int]:
+        """Calls by state."""
+        with self._tx() as c:
+            rows = c.execute(select(calls.c.state, func.count()).group_by(calls.c.state))
+            return {state: int(n) for state, n in rows}
 
     def append_event(
         self, call_sid: str | None, at: float, kind: str, data: Mapping[str, Any]

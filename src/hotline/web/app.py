@@ -381,7 +381,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             )
             while True:
                 await ws.send_json(await queue.get())
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, asyncio.CancelledError):  # gone, or the server stops
             pass
         finally:
             sockets[agent_id].discard(queue)

@@ -1,0 +1,211 @@
+"""`hotline demo`: the live line and the carrier emulator on loopback, agent bots on shift,
+traffic at the scenario's rate times `speed`, and a live summary in the terminal.
+
+Everything runs `speed` times faster than the wall clock, on both sides: callers'
+prompts, patience and talk in the emulator, and the line's own clock (offer timeouts,
+escalation steps, wrap-up), while calls arrive `speed` times more often; so the load on
+the agents and the waits are the scenario's own, only sooner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import uvicorn
+from pydantic import SecretStr
+
+from hotline.errors import HotlineError
+from hotline.service.bootstrap import build_line, call_control
+from hotline.service.settings import Settings
+from hotline.sim.scenario import Scenario
+from hotline.telephony.emulator.bots import AgentBot
+from hotline.telephony.emulator.callers import CallerMix
+from hotline.telephony.emulator.carrier import Carrier
+from hotline.web.app import create_app
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports on loopback (all held at once, so never the same twice)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def on_shift(scenario: Scenario, hour: float) -> list[str]:
+    """The agents whose shift covers `hour` on the first day (a Monday)."""
+    out = []
+    for g in scenario.agent_groups:
+        if any(_covers(s.start, s.hours, hour) and 0 in s.days for s in g.shifts):
+            out += [f"{g.name}-{i}" for i in range(1, g.count + 1)]
+    return out
+
+
+def _covers(start: float, hours: float, hour: float) -> bool:
+    return start <= hour < start + hours or hour + 24 < start + hours
+
+
+class _Server(uvicorn.Server):
+    """Leaves Ctrl-C to the demo (uvicorn would take it to stop only its own server)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class DemoStats:
+    placed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+class Demo:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        speed: float = 10.0,
+        hour: float = 10.0,
+        seed: int = 1,
+        scenario: Path | None = None,
+        flow: Path | None = None,
+        max_agents: int | None = None,
+    ) -> None:
+        self.speed = speed
+        self.hour = hour
+        self.rng = np.random.default_rng(seed)
+        self.hotline_port, self.carrier_port = free_ports(2)
+        token = secrets.token_urlsafe(24)  # made up for this run: nothing to keep secret
+        self.settings = Settings(
+            database_url=database_url,
+            scenario=scenario or ROOT / "scenarios" / "national-hotline.yaml",
+            flow=flow or ROOT / "scenarios" / "national-hotline.flow.yaml",
+            connectors={"agency_directory": ROOT / "scenarios" / "demo-agency-directory.yaml"},
+            public_url=f"http://127.0.0.1:{self.hotline_port}",
+            twilio_auth_token=SecretStr(token),
+            twilio_api_base=f"http://127.0.0.1:{self.carrier_port}",
+        )
+        start = time.time()
+        self.parts = build_line(self.settings, wall=lambda: start + (time.time() - start) * speed)
+        self.line = self.parts.line
+        self.app = create_app(
+            settings=self.settings, line=self.line, control=call_control(self.settings)
+        )
+        self.carrier = Carrier(
+            hotline_url=self.settings.public_url,
+            auth_token=token,
+            account_sid=self.settings.twilio_account_sid,
+            line_number=self.settings.line_number,
+            speed=speed,
+        )
+        self.mix = CallerMix(self.line.scenario, self.line.line_flow.flow, self.rng)
+        agents = on_shift(self.line.scenario, hour)
+        self.agent_ids = agents[:max_agents] if max_agents is not None else agents
+        self.bots: list[AgentBot] = []
+        self.stats = DemoStats()
+        self._servers: list[uvicorn.Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def urls(self) -> dict[str, str]:
+        base = self.settings.public_url
+        return {
+            "health": f"{base}/healthz",
+            "api docs": f"{base}/api/docs",
+            "carrier REST": self.settings.twilio_api_base,
+        }
+
+    def calls_per_second(self) -> float:
+        s = self.line.scenario
+        share = s.hourly_profile[int(self.hour) % 24] / sum(s.hourly_profile)
+        return s.calls_per_day * share / 3600.0 * self.speed
+
+    async def start(self) -> None:
+        for app, port in (
+            (self.app, self.hotline_port),
+            (self.carrier.rest_app(), self.carrier_port),
+        ):
+            config = uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=2
+            )
+            server = _Server(config)
+            self._servers.append(server)
+            self._tasks.append(asyncio.create_task(server.serve()))
+        while not all(s.started for s in self._servers):
+            if any(t.done() for t in self._tasks):
+                raise HotlineError("the demo's servers could not start (a port in use?)")
+            await asyncio.sleep(0.05)
+        now = time.time()
+        for agent_id in self.agent_ids:
+            token = self.line.store.issue_token(agent_id, now)
+            bot = AgentBot(
+                agent_id=agent_id, token=token, base_url=self.settings.public_url, speed=self.speed
+            )
+            self.bots.append(bot)
+            self._tasks.append(asyncio.create_task(bot.run()))
+        await asyncio.gather(*(b.ready.wait() for b in self.bots))
+
+    async def traffic(
+        self,
+        *,
+        calls: int | None,
+        seconds: float | None,
+        on_call: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Place calls at the scenario's rate until `calls` have been placed or `seconds` passed."""
+        rate = self.calls_per_second()
+        end = None if seconds is None else asyncio.get_running_loop().time() + seconds
+        while calls is None or self.stats.placed < calls:
+            await asyncio.sleep(float(self.rng.exponential(1.0 / rate)))
+            if end is not None and asyncio.get_running_loop().time() >= end:
+                break
+            self.carrier.place(self.mix.next())
+            self.stats.placed += 1
+            on_call()
+
+    async def finish(self, drain_seconds: float = 120.0) -> None:
+        """Let the calls in progress end, then stop the bots and the servers."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.carrier.drain(), drain_seconds)
+        for bot in self.bots:
+            await bot.stop()
+        for t in self._tasks[len(self._servers) :]:  # the bots
+            t.cancel()
+        for s in self._servers:
+            s.should_exit = True
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.carrier.client.aclose()
+        self.stats.outcomes = Counter(c.outcome for c in self.carrier.calls.values())
+
+    def snapshot(self) -> dict[str, int]:
+        calls = self.carrier.calls.values()
+        states = Counter(v.state.value for v in self.line.router.agents())
+        return {
+            "placed": self.stats.placed,
+            "in IVR": len(self.line.sessions),
+            "waiting": len(self.line.router.waiting()),
+            "talking": sum(1 for c in calls if not c.ended and c.agent),
+            "ended": sum(1 for c in calls if c.ended),
+            "answered": sum(1 for c in calls if c.agent),
+            "abandoned": sum(1 for c in calls if c.outcome == "abandoned"),
+            "agents available": states.get("available", 0),
+            "agents busy": states.get("on_call", 0)
+            + states.get("reserved", 0)
+            + states.get("wrap_up", 0),
+            "webhooks": self.carrier.webhooks,
+            "webhook failures": self.carrier.failures,
+        }

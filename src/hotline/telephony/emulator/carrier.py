@@ -1,0 +1,308 @@
+"""The emulated carrier: places scripted calls, executes the TwiML it gets back, and serves
+the REST calls Hotline makes (redirect a live call, place an outbound call).
+
+Time runs `speed` times faster than the wall clock: a 6 s Gather timeout waits 6/speed s."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import logging
+import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from twilio.request_validator import RequestValidator
+
+log = logging.getLogger("hotline.emulator")
+
+
+@dataclass
+class CallerScript:
+    """What one caller does: the keys or words they give at each prompt, in order (then
+    silence), how long they will wait in the queue, and how long they talk to an agent."""
+
+    number: str
+    answers: list[str]
+    patience: float  # seconds in queue before hanging up
+    talk: float  # seconds with the agent
+    label: str = ""
+
+
+@dataclass
+class EmulatedCall:
+    sid: str
+    script: CallerScript
+    heard: list[str] = field(default_factory=list)
+    outcome: str = "in-progress"  # answered, abandoned, voicemail, callback, transferred, ...
+    agent: str | None = None
+    queued_at: float | None = None
+    answered_after: float | None = None
+    updates: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    ended: bool = False
+
+
+class Carrier:
+    def __init__(
+        self,
+        *,
+        hotline_url: str,
+        auth_token: str,
+        account_sid: str,
+        line_number: str,
+        speed: float = 1.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.hotline_url = hotline_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.auth_token = auth_token
+        self.account_sid = account_sid
+        self.line_number = line_number
+        self.speed = speed
+        self.client = client or httpx.AsyncClient(timeout=20)
+        self.loop_time = clock or (lambda: asyncio.get_running_loop().time())
+        self.calls: dict[str, EmulatedCall] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)
+        self.webhooks = 0
+        self.failures = 0
+
+    # -- the REST API Hotline calls
+
+    def rest_app(self) -> FastAPI:
+        app = FastAPI(title="carrier emulator")
+        base = f"/2010-04-01/Accounts/{self.account_sid}"
+
+        def authorised(request: Request) -> bool:
+            expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+            return secrets.compare_digest(
+                request.headers.get("Authorization", ""), f"Basic {expected}"
+            )
+
+        @app.post(base + "/Calls/{sid}.json")
+        async def update(request: Request, sid: str) -> JSONResponse:
+            if not authorised(request):
+                return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
+            form = await request.form()
+            call = self.calls.get(sid)
+            if call is None or call.ended:
+                return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
+            if form.get("Status") == "completed":
+                call.updates.put_nowait("<Response><Hangup/></Response>")
+            elif isinstance(form.get("Twiml"), str):
+                call.updates.put_nowait(str(form["Twiml"]))
+            return JSONResponse(
+                {"sid": sid, "status": "in-progress", "account_sid": self.account_sid}
+            )
+
+        @app.post(base + "/Calls.json")
+        async def create(request: Request) -> JSONResponse:
+            if not authorised(request):
+                return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
+            form = await request.form()
+            to, twiml = str(form.get("To", "")), str(form.get("Twiml", ""))
+            status_url = str(form.get("StatusCallback", ""))
+            # the caller who hung up to be called back (the last one from that number)
+            origin = next(
+                (c for c in reversed(self.calls.values())
+                 if c.script.number == to and c.outcome == "hung-up-by-ivr"),
+                None,
+            )  # fmt: skip
+            sid = self.new_sid()
+            script = origin.script if origin else CallerScript(to, [], 0, 60)
+            call = EmulatedCall(sid, script)
+            self.calls[sid] = call
+            self._spawn(self._outbound(call, twiml, status_url, origin))
+            return JSONResponse({"sid": sid, "status": "queued", "account_sid": self.account_sid})
+
+        return app
+
+    # -- placing calls
+
+    def new_sid(self) -> str:
+        return f"CA{next(self._ids):032x}"
+
+    def place(self, script: CallerScript) -> EmulatedCall:
+        call = EmulatedCall(self.new_sid(), script)
+        self.calls[call.sid] = call
+        self._spawn(self._inbound(call))
+        return call
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until every call has ended."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def _inbound(self, call: EmulatedCall) -> None:
+        base = {"From": call.script.number, "To": self.line_number, "Direction": "inbound"}
+        try:
+            twiml = await self.post(call, f"{self.hotline_url}/voice/incoming", base)
+            await self.execute(call, twiml)
+        except Exception:
+            log.exception("call %s failed", call.sid)
+            call.outcome = "failed"
+        await self.end(call, f"{self.hotline_url}/voice/status")
+
+    async def _outbound(
+        self, call: EmulatedCall, twiml: str, status_url: str, origin: EmulatedCall | None
+    ) -> None:
+        await self.wait(2.0)  # rings before the caller picks up
+        try:
+            await self.execute(call, twiml)
+        except Exception:
+            log.exception("outbound call %s failed", call.sid)
+        if origin is not None and call.agent:
+            origin.outcome, origin.agent = "called-back", call.agent
+        await self.end(call, status_url)
+
+    async def end(self, call: EmulatedCall, status_url: str) -> None:
+        call.ended = True
+        if call.outcome == "in-progress":
+            call.outcome = "completed"
+        if status_url:
+            await self.post(
+                call,
+                status_url,
+                {"CallStatus": "completed", "CallDuration": "1"},
+                expect_twiml=False,
+            )
+
+    async def post(
+        self, call: EmulatedCall, url: str, extra: dict[str, str], *, expect_twiml: bool = True
+    ) -> str:
+        form = {"CallSid": call.sid, "AccountSid": self.account_sid, **extra}
+        signature = self.validator.compute_signature(url, form)
+        for attempt in range(3):  # the carrier retries a failed webhook
+            try:
+                r = await self.client.post(
+                    url, data=form, headers={"X-Twilio-Signature": signature}
+                )
+                self.webhooks += 1
+                if r.status_code == 200:
+                    return r.text
+                log.warning("webhook %s answered %s: %s", url, r.status_code, r.text[:200])
+                self.failures += 1
+                if r.status_code < 500:
+                    break
+            except httpx.HTTPError as e:
+                log.warning("webhook %s failed (attempt %d): %s", url, attempt + 1, e)
+                self.failures += 1
+        # the carrier's fallback: apologise and hang up
+        return (
+            "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
+            if expect_twiml
+            else ""
+        )
+
+    async def wait(self, seconds: float, call: EmulatedCall | None = None) -> str | None:
+        """Wait `seconds` of carrier time; a REST update of the call cuts it short."""
+        delay = max(seconds, 0.0) / self.speed
+        if call is None:
+            await asyncio.sleep(delay)
+            return None
+        try:
+            return await asyncio.wait_for(call.updates.get(), delay)
+        except TimeoutError:
+            return None
+
+    # -- executing TwiML
+
+    async def execute(self, call: EmulatedCall, twiml: str) -> None:
+        answers = iter(call.script.answers)
+        next_twiml: str | None = twiml
+        while next_twiml is not None and not call.ended:
+            try:
+                verbs = list(ET.fromstring(next_twiml))
+            except ET.ParseError:
+                call.outcome = "bad-twiml"
+                return
+            next_twiml = None
+            for verb in verbs:
+                result = await self._verb(call, verb, answers)
+                if result == "":  # the call ends here
+                    return
+                if result is not None:
+                    next_twiml = result
+                    break
+            if not call.updates.empty():
+                next_twiml = call.updates.get_nowait()
+
+    async def _speak(self, call: EmulatedCall, el: ET.Element) -> str | None:
+        if el.tag == "Say":
+            text = el.text or ""
+            call.heard.append(text)
+            return await self.wait(len(text) / 14.0, call)  # about 150 words a minute
+        call.heard.append(f"[play {el.text}]")
+        return await self.wait(5.0, call)
+
+    async def _verb(self, call: EmulatedCall, v: ET.Element, answers: Iterator[str]) -> str | None:
+        """Carry out one verb: None to go on to the next, TwiML to switch to, "" to end."""
+        tag = v.tag
+        if tag in ("Say", "Play"):
+            return await self._speak(call, v)
+        if tag == "Pause":
+            return await self.wait(float(v.get("length", "1")), call)
+        if tag == "Hangup":
+            if call.outcome == "in-progress" and call.queued_at is None:
+                call.outcome = "hung-up-by-ivr"
+            return ""
+        if tag == "Redirect":
+            url = v.text or ""
+            if "/voice/wait" in url:
+                now = self.loop_time() * self.speed
+                if call.queued_at is None:
+                    call.queued_at = now
+                elif now - call.queued_at > call.script.patience:
+                    call.outcome = "abandoned"
+                    return ""
+            return await self.post(call, url, {})
+        if tag == "Gather":
+            for child in v:
+                update = await self._speak(call, child)
+                if update is not None:
+                    return update
+            answer = next(answers, None)
+            if answer is None or answer == "timeout":
+                return await self.wait(float(v.get("timeout", "5")), call)
+            update = await self.wait(1.0, call)
+            if update is not None:
+                return update
+            action = v.get("action", "")
+            if answer.isdigit() or set(answer) <= set("0123456789*#"):
+                return await self.post(call, action, {"Digits": answer.rstrip("#")})
+            return await self.post(call, action, {"SpeechResult": answer, "Confidence": "0.9"})
+        if tag == "Record":
+            call.outcome = "voicemail"
+            await self.wait(10.0, call)
+            return await self.post(
+                call,
+                v.get("action", ""),
+                {"RecordingUrl": f"https://recordings.invalid/{call.sid}"},
+            )
+        if tag == "Dial":
+            client = v.find("Client")
+            if client is None:
+                call.outcome = "transferred"
+                return ""
+            call.agent = client.text
+            if call.queued_at is not None:
+                call.answered_after = self.loop_time() * self.speed - call.queued_at
+            if call.outcome == "in-progress":
+                call.outcome = "answered"
+            update = await self.wait(call.script.talk, call)
+            if update is not None:
+                return update
+            return await self.post(call, v.get("action", ""), {"DialCallStatus": "completed"})
+        return None  # a verb we do not know is skipped, as carriers do
