@@ -783,9 +783,13 @@ def serve(
 
     settings = Settings()
     control = call_control(settings)
-    parts = build_line(settings)
+    parts = build_line(settings, control=control)
     if parts.migrations:
         err.print(f"database migrated: {', '.join(parts.migrations)}")
+    if parts.recovered:
+        err.print(
+            "recovered open calls: " + ", ".join(f"{k} {v}" for k, v in parts.recovered.items())
+        )
     app_ = create_app(settings=settings, line=parts.line, control=control)
     flow = parts.line.line_flow.flow
     err.print(

@@ -164,15 +164,16 @@ class Router:
 
     # ------------------------------------------------------------------ calls
 
-    def enqueue(self, call: Call, queue: str) -> None:
-        """The call joins `queue` (with its own priority); it is offered at once if it can be."""
+    def enqueue(self, call: Call, queue: str, since: float | None = None) -> None:
+        """The call joins `queue` (with its own priority); it is offered at once if it can be.
+        `since`: when it first queued, for a call restored after a restart (keeps its place)."""
         qr = self._queue(queue)
         if call.state not in (CallState.ARRIVED, CallState.IN_IVR):
             raise InvalidTransition(f"call {call.id} is {call.state.value}, cannot be queued")
         if call.id in self._tickets:
             raise InvalidTransition(f"call {call.id} is already in the ACD")
         now = self._clock.now
-        call.first_queued_at = now
+        call.first_queued_at = now if since is None else min(since, now)
         ticket = _Ticket(call, qr, next(self._seq))
         self._tickets[call.id] = ticket
         self._place(ticket, qr, now)

@@ -24,6 +24,7 @@ class Parts:
     store: Store
     line: LiveLine
     migrations: list[str]
+    recovered: dict[str, int]
 
 
 def store_for(settings: Settings) -> tuple[Store, list[str]]:
@@ -32,7 +33,13 @@ def store_for(settings: Settings) -> tuple[Store, list[str]]:
     return Store(engine=engine), migrate(engine)
 
 
-def build_line(settings: Settings, *, wall: Callable[[], float] = time.time) -> Parts:
+def build_line(
+    settings: Settings,
+    *,
+    wall: Callable[[], float] = time.time,
+    control: CallControl | None = None,
+) -> Parts:
+    """The line's parts; with `control`, open calls in the store are recovered first."""
     store, applied = store_for(settings)
     scenario = load_scenario(settings.scenario)
     flow = LineFlow(path=settings.flow, line_queues=[q.name for q in scenario.queues])
@@ -49,7 +56,8 @@ def build_line(settings: Settings, *, wall: Callable[[], float] = time.time) -> 
         timezone=settings.timezone,
         wall=wall,
     )
-    return Parts(settings, store, line, applied)
+    recovered = line.recover(control.status) if control is not None else {}
+    return Parts(settings, store, line, applied, recovered)
 
 
 def call_control(settings: Settings) -> CallControl:

@@ -149,6 +149,9 @@ class LiveLine:
         self.writes: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
         self.info: dict[str, CallRow] = {}  # calls in the ACD: who called, with what attributes
         self.to_voicemail: set[str] = set()
+        self.generation: dict[str, int] = {}  # IVR runs of a call (a restart begins a new one)
+        self.resumable: set[str] = set()  # in the IVR when the server stopped: start it over
+        self.detached: set[str] = set()  # answered before a restart: closed by their status
         self.handle_mean = scenario.handle.mean
 
     # -- the store
@@ -194,7 +197,70 @@ class LiveLine:
             "append_event", sid, now, "ivr-started", {"flow": flow.name, "version": flow.version}
         )
         self.inputs[sid] = 0
+        self.generation[sid] = 1
         return self._after_ivr(sid, flow, step.session, list(step.actions))
+
+    def resume_ivr(self, sid: str) -> list[Action]:
+        """A caller who was in the IVR when the server stopped starts the flow over (the
+        session lived in memory); their call keeps its record."""
+        self.tick()
+        self.resumable.discard(sid)
+        row = self.info[sid]
+        flow = self.line_flow.flow
+        local = datetime.fromtimestamp(self.wall(), self.zone).replace(tzinfo=None)
+        waits = {q.name: self.estimated_wait(q.name) for q in self.scenario.queues}
+        step = start(flow, CallStarted(row.caller, row.called, local, "normal", waits))
+        self.inputs[sid] = 0
+        self.generation[sid] = self.generation.get(sid, 1) + 1
+        self._write(
+            "append_event", sid, self.wall(), "ivr-resumed", {"generation": self.generation[sid]}
+        )
+        return self._after_ivr(sid, flow, step.session, list(step.actions))
+
+    def recover(self, carrier_status: Callable[[str], str | None]) -> dict[str, int]:
+        """After a restart: rebuild the ACD from the store's open calls, asking the carrier
+        which are still live. Queued callers (and callbacks) get their place back, by when
+        they first queued; IVR callers resume; calls that ended meanwhile are closed."""
+        self.tick()
+        done: dict[str, int] = {}
+        now = self.wall()
+        for row in self.store.open_calls():
+            status = carrier_status(row.sid)
+            live = status in ("queued", "ringing", "in-progress")
+            callback = row.callback_number is not None and row.state in ("queued", "offered")
+            if not live and not callback:
+                state = "completed" if row.state == "answered" else "abandoned"
+                self._write("update_call", row.sid, now, state=state)
+                self._write(
+                    "append_event",
+                    row.sid,
+                    now,
+                    "closed-after-restart",
+                    {"carrier": status or "unknown"},
+                )
+                done[state] = done.get(state, 0) + 1
+                continue
+            self.info[row.sid] = row
+            if row.state == "in_ivr":
+                self.resumable.add(row.sid)
+                self.generation[row.sid] = 1
+                done["ivr"] = done.get("ivr", 0) + 1
+            elif row.state == "answered":
+                self.detached.add(row.sid)
+                done["on a call"] = done.get("on a call", 0) + 1
+            else:
+                assert row.queue is not None
+                kind = row.attributes.get("caller_type", "public")
+                call = Call(row.sid, row.language, kind, row.arrived_at, row.priority)
+                call.enter_ivr(row.arrived_at)
+                self.calls[row.sid] = call
+                since = self.store.first_event_at(row.sid, "CallQueued")
+                self.router.enqueue(call, row.queue, since)
+                if callback and call.state is CallState.QUEUED:
+                    self.router.accept_callback(row.sid)
+                done["queued"] = done.get("queued", 0) + 1
+        self.flush()
+        return done
 
     def ivr_input(self, sid: str, event: Input) -> list[Action]:
         self.tick()
@@ -297,6 +363,17 @@ class LiveLine:
         if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
         now = self.wall()
+        if sid in self.detached:  # answered before a restart; now it is over
+            self.detached.discard(sid)
+            self.info.pop(sid, None)
+            self._write("update_call", sid, now, state="completed")
+            self._write("append_event", sid, now, "completed-after-restart", {"status": status})
+            return
+        if sid in self.resumable:
+            self.resumable.discard(sid)
+            self.info.pop(sid, None)
+            self._write("update_call", sid, now, state="abandoned")
+            return
         if sid in self.sessions:
             del self.sessions[sid]
             self.inputs.pop(sid, None)

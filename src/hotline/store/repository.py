@@ -99,6 +99,14 @@ class Store:
                 insert(call_events).values(call_sid=call_sid, at=at, kind=kind, data=dict(data))
             )
 
+    def first_event_at(self, call_sid: str, kind: str) -> float | None:
+        with self._tx() as c:
+            return c.execute(
+                select(func.min(call_events.c.at)).where(
+                    call_events.c.call_sid == call_sid, call_events.c.kind == kind
+                )
+            ).scalar_one_or_none()
+
     def events(self, call_sid: str) -> list[tuple[str, dict[str, Any]]]:
         with self._tx() as c:
             rows = c.execute(

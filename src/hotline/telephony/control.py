@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from requests import RequestException
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -27,6 +27,11 @@ class CallControl(Protocol):
     def hang_up(self, call_sid: str) -> None: ...
 
     def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None: ...
+
+    def status(self, call_sid: str) -> str | None:
+        """The carrier's status of a call (queued, ringing, in-progress, completed, ...);
+        None if the carrier does not know it."""
+        ...
 
 
 class TwilioCallControl:
@@ -57,6 +62,20 @@ class TwilioCallControl:
             )  # fmt: skip
         except (TwilioException, RequestException) as e:
             raise CarrierError(f"the carrier refused to call {to} back: {e}") from None
+
+    def status(self, call_sid: str) -> str | None:
+        try:
+            return str(self.client.calls(call_sid).fetch().status)
+        except TwilioRestException as e:
+            if e.status == 404:
+                return None
+            raise CarrierError(
+                f"the carrier could not tell the status of {call_sid}: {e}"
+            ) from None
+        except (TwilioException, RequestException) as e:
+            raise CarrierError(
+                f"the carrier could not tell the status of {call_sid}: {e}"
+            ) from None
 
     def _update(self, call_sid: str, **fields: str) -> None:
         try:

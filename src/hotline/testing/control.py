@@ -8,12 +8,16 @@ class RecordingCallControl:
         self.connected: list[tuple[str, str]] = []
         self.hung_up: list[str] = []
         self.dialled_back: list[tuple[str, str, str, str]] = []
+        self.statuses: dict[str, str] = {}  # what the carrier would say of each call
 
     def connect(self, call_sid: str, agent_id: str) -> None:
         self.connected.append((call_sid, agent_id))
 
     def hang_up(self, call_sid: str) -> None:
         self.hung_up.append(call_sid)
+
+    def status(self, call_sid: str) -> str | None:
+        return self.statuses.get(call_sid)
 
     def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None:
         self.dialled_back.append((to, caller_id, agent_id, status_url))

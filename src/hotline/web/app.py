@@ -189,8 +189,9 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         return Response(twiml, media_type=XML)
 
     def urls(sid: str, step: int) -> dict[str, str]:
+        g = line.generation.get(sid, 1)
         return {
-            "gather_url": f"{public}/voice/gather?sid={sid}&step={step}",
+            "gather_url": f"{public}/voice/gather?sid={sid}&g={g}&step={step}",
             "wait_url": f"{public}/voice/wait?sid={sid}&n=1",
             "voicemail_url": f"{public}/voice/voicemail?sid={sid}",
         }
@@ -214,7 +215,9 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         return await voice(form, "incoming", work, again(f"{public}/voice/incoming"))
 
     @app.post("/voice/gather")
-    async def gather(request: Request, sid: str, step: int, timeout: int = 0) -> Response:
+    async def gather(
+        request: Request, sid: str, step: int, g: int = 1, timeout: int = 0
+    ) -> Response:
         form = await signed_form(request)
         confidence = form.get("Confidence")
         try:
@@ -230,14 +233,18 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         )
 
         def work(call_sid: str) -> str:
-            if call_sid != sid or line.inputs.get(sid) != step - 1:
+            if call_sid == sid and sid in line.resumable:  # the server restarted mid-IVR
+                return ivr_twiml(line.resume_ivr(sid), **urls(sid, 1))
+            if call_sid != sid or line.inputs.get(sid) != step - 1 or line.generation.get(sid) != g:
                 raise _Refused(
                     409, "out-of-order", f"step {step} of call {sid} is not the next one"
                 )
             return ivr_twiml(line.ivr_input(sid, event), **urls(sid, step + 1))
 
-        url = f"{public}/voice/gather?sid={sid}&step={step}" + ("&timeout=1" if timeout else "")
-        return await voice(form, f"gather:{step}", work, again(url))
+        url = f"{public}/voice/gather?sid={sid}&g={g}&step={step}" + (
+            "&timeout=1" if timeout else ""
+        )
+        return await voice(form, f"gather:{g}:{step}", work, again(url))
 
     @app.post("/voice/wait")
     async def wait(request: Request, sid: str, n: int) -> Response:

@@ -102,6 +102,16 @@ class Carrier:
                 {"sid": sid, "status": "in-progress", "account_sid": self.account_sid}
             )
 
+        @app.get(base + "/Calls/{sid}.json")
+        async def fetch(request: Request, sid: str) -> JSONResponse:
+            if not authorised(request):
+                return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
+            call = self.calls.get(sid)
+            if call is None:
+                return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
+            status = "completed" if call.ended else "in-progress"
+            return JSONResponse({"sid": sid, "status": status, "account_sid": self.account_sid})
+
         @app.post(base + "/Calls.json")
         async def create(request: Request) -> JSONResponse:
             if not authorised(request):
