@@ -10,6 +10,7 @@ import base64
 import itertools
 import logging
 import secrets
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class Carrier:
         self._ids = itertools.count(1)
         self.webhooks = 0
         self.failures = 0
+        self.latencies: list[float] = []  # seconds per answered webhook, for benchmarks
 
     # -- the REST API Hotline calls
 
@@ -196,11 +198,13 @@ class Carrier:
         signature = self.validator.compute_signature(url, form)
         for attempt in range(3):  # the carrier retries a failed webhook
             try:
+                began = time.perf_counter()
                 r = await self.client.post(
                     url, data=form, headers={"X-Twilio-Signature": signature}
                 )
                 self.webhooks += 1
                 if r.status_code == 200:
+                    self.latencies.append(time.perf_counter() - began)
                     return r.text
                 log.warning("webhook %s answered %s: %s", url, r.status_code, r.text[:200])
                 self.failures += 1
