@@ -797,7 +797,7 @@ def serve(
         f"{len(parts.line.roster)} agents; listening on http://{host}:{port} "
         f"(carrier webhooks: {settings.public_url}/voice/incoming and /voice/status)"
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    uvicorn.run(app_, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 @app.command()

@@ -60,7 +60,10 @@ class Carrier:
         speed: float = 1.0,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] | None = None,
+        retry_for: float = 0.0,
     ) -> None:
+        """`retry_for`: keep retrying a webhook that cannot connect for this many (wall)
+        seconds, as a carrier with a fallback URL to a restarting server would."""
         self.hotline_url = hotline_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.auth_token = auth_token
@@ -75,6 +78,7 @@ class Carrier:
         self.webhooks = 0
         self.failures = 0
         self.latencies: list[float] = []  # seconds per answered webhook, for benchmarks
+        self.retry_for = retry_for
 
     # -- the REST API Hotline calls
 
@@ -196,7 +200,10 @@ class Carrier:
     ) -> str:
         form = {"CallSid": call.sid, "AccountSid": self.account_sid, **extra}
         signature = self.validator.compute_signature(url, form)
-        for attempt in range(3):  # the carrier retries a failed webhook
+        give_up = time.monotonic() + self.retry_for
+        attempt = 0
+        while attempt < 3 or time.monotonic() < give_up:  # the carrier retries a failed webhook
+            attempt += 1
             try:
                 began = time.perf_counter()
                 r = await self.client.post(
@@ -211,8 +218,10 @@ class Carrier:
                 if r.status_code < 500:
                     break
             except httpx.HTTPError as e:
-                log.warning("webhook %s failed (attempt %d): %s", url, attempt + 1, e)
+                log.warning("webhook %s failed (attempt %d): %s", url, attempt, e)
                 self.failures += 1
+                if attempt >= 3:
+                    await asyncio.sleep(0.2)
         # the carrier's fallback: apologise and hang up
         return (
             "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
