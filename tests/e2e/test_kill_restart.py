@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,7 +37,7 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-async def until(condition, what: str, seconds: float = 60) -> None:
+async def until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -92,8 +93,7 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
             carrier.place(CallerScript(f"+12025550{110 + i}", ["1", "2", "2"], 100_000, 60))
             for i in range(6)
         ]
-        for i, c in enumerate(calls):
-            await until(lambda c=c: c.queued_at is not None, f"caller {i} to queue")
+        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
         token = store.issue_token("en-day-1", time.time())
         bot = AgentBot(agent_id="en-day-1", token=token, base_url=base, speed=SPEED)
         bot_task = asyncio.create_task(bot.run())
