@@ -302,3 +302,26 @@ def test_a_caller_overflowed_to_voicemail_is_sent_to_record(live):
     assert "<Record" in r.text
     assert "/voice/voicemail?sid=" in r.text
     assert live.store.call(sid).state == "overflowed"
+
+
+def test_a_callback_not_answered_is_tried_again_then_given_up(live):
+    sid = "CA" + "c" * 32
+    url = gather_url(
+        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
+    )
+    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)
+    r = live.carrier.post(url, call_form(sid, Digits="2"))
+    live.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    for n, agent_id in enumerate(("en-day-5", "en-day-6", "en-day-7"), start=1):
+        agent = live.agent(agent_id)
+        live.http.post("/api/agent/login", headers=agent)
+        assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+        live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+        assert len(live.control.dialled_back) == n
+        leg = f"CA{n:032d}"
+        live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="no-answer"))
+        assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
+        expected = "queued" if n < 3 else "abandoned"  # three tries, then given up
+        assert live.store.call(sid).state == expected
+    assert live.events(sid).count("callback-not-reached") == 3

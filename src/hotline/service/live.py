@@ -99,6 +99,7 @@ class DialBack:
 
 Command = Offer | Withdraw | Connect | DialBack
 AgentStatus = dict[str, str | None]
+CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is given up
 HoldState = Literal["waiting", "connecting", "voicemail", "gone"]
 
 
@@ -152,6 +153,7 @@ class LiveLine:
         self.generation: dict[str, int] = {}  # IVR runs of a call (a restart begins a new one)
         self.resumable: set[str] = set()  # in the IVR when the server stopped: start it over
         self.detached: set[str] = set()  # answered before a restart: closed by their status
+        self.callback_tries: dict[str, int] = {}
         self.handle_mean = scenario.handle.mean
 
     # -- the store
@@ -356,10 +358,9 @@ class LiveLine:
         """The carrier's call status callback: a caller who hung up leaves the line.
         `dial_back`: the status is of the outbound leg that called a callback caller."""
         self.tick()
-        if dial_back and status != "completed" and sid in self.calls:
-            self._write(
-                "append_event", sid, self.wall(), "callback-not-reached", {"status": status}
-            )
+        if dial_back and status in ("busy", "failed", "no-answer") and sid in self.calls:
+            self._callback_missed(sid, status)
+            return
         if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
         now = self.wall()
@@ -390,6 +391,30 @@ class LiveLine:
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:
             self.router.complete(sid)
+
+    def _callback_missed(self, sid: str, status: str) -> None:
+        """The caller did not pick up the callback: free the agent and keep the caller's
+        place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed."""
+        now = self.wall()
+        tries = self.callback_tries.get(sid, 0) + 1
+        self.callback_tries[sid] = tries
+        self._write(
+            "append_event", sid, now, "callback-not-reached", {"status": status, "try": tries}
+        )
+        old = self.calls[sid]
+        row = self.info.get(sid)
+        since = old.first_queued_at
+        self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up)
+        if tries >= CALLBACK_TRIES or row is None or row.queue is None:
+            self._write("update_call", sid, now, state="abandoned")
+            return
+        call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
+        call.enter_ivr(old.arrived_at)
+        self.calls[sid] = call
+        self.info[sid] = row
+        self.router.enqueue(call, row.queue, since)
+        if call.state is CallState.QUEUED:
+            self.router.accept_callback(sid)
 
     # -- agents
 
