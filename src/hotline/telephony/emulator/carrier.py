@@ -303,9 +303,25 @@ class Carrier:
             if update is not None:
                 return update
             action = v.get("action", "")
-            if answer.isdigit() or set(answer) <= set("0123456789*#"):
-                return await self.post(call, action, {"Digits": answer.rstrip("#")})
+            if set(answer) <= set("0123456789*#"):
+                return await self.post(call, action, {"Digits": keyed(answer, v)})
             return await self.post(call, action, {"SpeechResult": answer, "Confidence": "0.9"})
+        if tag == "Enqueue":  # the carrier's own queue: play waitUrl until dequeued
+            wait_url = v.get("waitUrl", "")
+            while wait_url:
+                hold = await self.post(call, wait_url, {"QueuePosition": "1"})
+                for el in ET.fromstring(hold):
+                    update = await self._verb(call, el, answers) if el.tag != "Redirect" else None
+                    if update == "":
+                        return ""
+                    if update is not None:  # dequeued: the REST update takes over
+                        return update
+                now = self.loop_time() * self.speed
+                call.queued_at = call.queued_at if call.queued_at is not None else now
+                if now - call.queued_at > call.script.patience:
+                    call.outcome = "abandoned"
+                    return ""
+            return None
         if tag == "Record":
             call.outcome = "voicemail"
             await self.wait(10.0, call)
@@ -329,3 +345,12 @@ class Carrier:
                 return update
             return await self.post(call, v.get("action", ""), {"DialCallStatus": "completed"})
         return None  # a verb we do not know is skipped, as carriers do
+
+
+def keyed(answer: str, gather: ET.Element) -> str:
+    """The digits the carrier reports for what the caller keyed: up to `finishOnKey` (not
+    included) and at most `numDigits`, as the carrier collects them."""
+    finish = gather.get("finishOnKey", "#")
+    digits = answer.split(finish)[0] if finish else answer
+    limit = gather.get("numDigits")
+    return digits[: int(limit)] if limit and limit.isdigit() else digits
