@@ -863,7 +863,8 @@ def demo(
     except KeyboardInterrupt:
         err.print("stopped")
         return
-    outcomes = Table(title="How the calls ended (as the callers saw it)")
+    out.print()
+    outcomes = Table(title="How calls ended (callers' side)")
     outcomes.add_column("outcome")
     outcomes.add_column("calls", justify="right")
     for k, v in d.stats.outcomes.most_common():

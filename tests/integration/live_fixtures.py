@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -121,3 +122,16 @@ class Live:
 
 def call_form(sid: str, **extra: Any) -> dict[str, str]:
     return {"CallSid": sid, "AccountSid": "AC" + "0" * 32, **{k: str(v) for k, v in extra.items()}}
+
+
+def gather_url(twiml: str) -> str:
+    """The action of the Gather in a TwiML reply (the next IVR step to post to)."""
+    m = re.search(r'<Gather action="[^"]*?(/voice/gather\?[^"]+)"', twiml)
+    assert m, twiml
+    return m.group(1).replace("&amp;", "&")
+
+
+def keep_english(live: Live, sid: str, number: str) -> str:
+    """Call the line and keep the language offered first; returns the next step's URL."""
+    r = live.carrier.post("/voice/incoming", call_form(sid, From=number, To=LINE))
+    return gather_url(live.carrier.post(gather_url(r.text), call_form(sid, Digits="1")).text)

@@ -3,12 +3,10 @@ store underneath (SQLite here; the store tests also run on PostgreSQL)."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import text
 
-from .live_fixtures import LINE, Live, call_form, sqlite_url
+from .live_fixtures import LINE, Live, call_form, gather_url, keep_english, sqlite_url
 
 CALLER = "+12025550143"
 
@@ -16,12 +14,6 @@ CALLER = "+12025550143"
 @pytest.fixture
 def live(tmp_path):
     return Live(sqlite_url(tmp_path))
-
-
-def gather_url(twiml: str) -> str:
-    m = re.search(r'<Gather action="[^"]*?(/voice/gather\?[^"]+)"', twiml)
-    assert m, twiml
-    return m.group(1).replace("&amp;", "&")
 
 
 def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_change_nothing(live):
@@ -159,10 +151,7 @@ def test_callbacks_out_of_order_are_refused_not_applied(live):
 
 def test_with_the_database_gone_callers_are_served_and_the_writes_wait(live):
     sid = "CA" + "5" * 32
-    url = gather_url(
-        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
-    )
-    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)
+    url = keep_english(live, sid, CALLER)
     with live.store.engine.begin() as c:
         c.execute(text("ALTER TABLE call_events RENAME TO call_events_away"))
     r = live.carrier.post(url, call_form(sid, Digits="2"))  # public: callback offer
@@ -248,10 +237,7 @@ def test_healthz_reports_readiness(live):
 
 def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):
     sid = "CA" + "7" * 32
-    url = gather_url(
-        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
-    )
-    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)
+    url = keep_english(live, sid, CALLER)
     r = live.carrier.post(url, call_form(sid, Digits="2"))
     assert "The estimated wait is" in r.text
     r = live.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
@@ -306,10 +292,7 @@ def test_a_caller_overflowed_to_voicemail_is_sent_to_record(live):
 
 def test_a_callback_not_answered_is_tried_again_then_given_up(live):
     sid = "CA" + "c" * 32
-    url = gather_url(
-        live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=LINE)).text
-    )
-    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)
+    url = keep_english(live, sid, CALLER)
     r = live.carrier.post(url, call_form(sid, Digits="2"))
     live.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
     live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))

@@ -4,15 +4,7 @@ meanwhile are closed, calls on an agent close when they end. Nothing is lost or 
 
 from __future__ import annotations
 
-import re
-
-from .live_fixtures import LINE, Live, call_form, sqlite_url
-
-
-def gather_url(twiml: str) -> str:
-    m = re.search(r'<Gather action="[^"]*?(/voice/gather\?[^"]+)"', twiml)
-    assert m, twiml
-    return m.group(1).replace("&amp;", "&")
+from .live_fixtures import LINE, Live, call_form, gather_url, sqlite_url
 
 
 def to_queue(
