@@ -308,3 +308,26 @@ def test_a_callback_not_answered_is_tried_again_then_given_up(live):
         expected = "queued" if n < 3 else "abandoned"  # three tries, then given up
         assert live.store.call(sid).state == expected
     assert live.events(sid).count("callback-not-reached") == 3
+
+
+def test_the_hold_loop_offers_a_callback_once_when_the_wait_is_long(live):
+    for sid, key in (("CA" + "d" * 32, "1"), ("CA" + "e" * 32, "2")):
+        url = keep_english(live, sid, CALLER)
+        r = live.carrier.post(url, call_form(sid, Digits="2"))  # public
+        live.carrier.post(gather_url(r.text), call_form(sid, Digits="2"))  # stays on the line
+        r = live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
+        assert "/voice/hold-key?sid=" in r.text  # nobody staffed: a long wait
+        assert "To be called back at this number" in r.text
+        r = live.carrier.post(f"/voice/hold-key?sid={sid}&n=1", call_form(sid, Digits=key))
+        if key == "1":
+            assert "We will call you back" in r.text
+            assert "<Hangup" in r.text
+            live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+            row = live.store.call(sid)
+            assert row.state == "queued"  # kept their place
+            assert row.callback_number == CALLER
+        else:
+            assert "/voice/wait?sid=" in r.text
+            r = live.carrier.post(f"/voice/wait?sid={sid}&n=2", call_form(sid))
+            assert "hold-key" not in r.text  # offered once, not at every turn
+            assert "You are number 2 in line" in r.text

@@ -32,6 +32,7 @@ from hotline.domain.events import (
     OfferWithdrawn,
 )
 from hotline.errors import HotlineError, UnknownAgent
+from hotline.ivr.catalog import Value
 from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import (
     Action,
@@ -48,7 +49,7 @@ from hotline.ivr.interpreter import (
     advance,
     start,
 )
-from hotline.ivr.languages import voice
+from hotline.ivr.languages import callable_number, voice
 from hotline.ivr.line import LineFlow
 from hotline.ivr.model import Flow
 from hotline.routing.engine import Router
@@ -100,7 +101,8 @@ class DialBack:
 Command = Offer | Withdraw | Connect | DialBack
 AgentStatus = dict[str, str | None]
 CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is given up
-HoldState = Literal["waiting", "connecting", "voicemail", "gone"]
+HoldState = Literal["waiting", "offer-callback", "connecting", "voicemail", "gone"]
+HOLD_CALLBACK_AFTER = 300.0  # estimated seconds still to wait before a callback is offered
 
 
 def agents_of(scenario: Scenario) -> dict[str, Agent]:
@@ -154,6 +156,7 @@ class LiveLine:
         self.resumable: set[str] = set()  # in the IVR when the server stopped: start it over
         self.detached: set[str] = set()  # answered before a restart: closed by their status
         self.callback_tries: dict[str, int] = {}
+        self.offered_callback: set[str] = set()
         self.handle_mean = scenario.handle.mean
 
     # -- the store
@@ -347,12 +350,45 @@ class LiveLine:
             return "connecting", []  # offered or answered: the carrier is being redirected
         position = self.position(sid)
         wait = self.estimated_wait(call.queue, position)
-        text = self.line_flow.flow.catalog.render(
-            "hold_position", call.language, {"position": position, "wait": timedelta(seconds=wait)}
-        )
-        return "waiting", [
+        values: dict[str, Value] = {"position": position, "wait": timedelta(seconds=wait)}
+        catalog = self.line_flow.flow.catalog
+        says = [
             Say(text, call.language, voice(call.language).carrier_voice)
-        ] if text else []
+            for text in [catalog.render("hold_position", call.language, values)]
+            if text
+        ]
+        row = self.info.get(sid)
+        if (
+            wait >= HOLD_CALLBACK_AFTER
+            and sid not in self.offered_callback
+            and not call.callback
+            and row is not None
+            and callable_number(row.caller)
+            and (text := catalog.render("callback_offer", call.language, values))
+        ):
+            self.offered_callback.add(sid)  # once per call: no nagging
+            return "offer-callback", [
+                *says,
+                Say(text, call.language, voice(call.language).carrier_voice),
+            ]
+        return "waiting", says
+
+    def take_callback(self, sid: str) -> list[Say] | None:
+        """A waiting caller accepted the callback offered in the hold loop: they hang up and
+        keep their place. Returns the confirmation to play, None if no longer waiting."""
+        self.tick()
+        call = self.calls.get(sid)
+        row = self.info.get(sid)
+        if call is None or call.state is not CallState.QUEUED or row is None:
+            return None
+        self.router.accept_callback(sid)
+        self.info[sid] = CallRow(
+            row.sid, row.line, row.caller, row.called, row.language, row.queue, row.priority,
+            row.state, row.attributes, row.caller, row.arrived_at,
+        )  # fmt: skip
+        self._write("update_call", sid, self.wall(), callback_number=row.caller)
+        text = self.line_flow.flow.catalog.render("callback_confirmed", call.language)
+        return [Say(text, call.language, voice(call.language).carrier_voice)] if text else []
 
     def status(self, sid: str, status: str, *, dial_back: bool = False) -> None:
         """The carrier's call status callback: a caller who hung up leaves the line.

@@ -76,11 +76,17 @@ def ivr_twiml(
     return str(r)
 
 
-def hold_twiml(prompts: Sequence[Say], *, wait_url: str, pause: int) -> str:
-    """While queued: where the caller stands, a pause, and back to the wait URL."""
+def hold_twiml(
+    prompts: Sequence[Say], *, wait_url: str, pause: int, gather_url: str | None = None
+) -> str:
+    """While queued: where the caller stands, a pause, and back to the wait URL. With
+    `gather_url`, the prompts are said in a one-key Gather (the callback offer)."""
     r = VoiceResponse()
+    parent = (
+        r.gather(action=gather_url, method="POST", num_digits=1, timeout=5) if gather_url else r
+    )
     for p in prompts:
-        _say(r, p)
+        _say(parent, p)
     r.pause(length=pause)
     r.redirect(wait_url, method="POST")
     return str(r)

@@ -255,6 +255,11 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             state, prompts = line.hold(sid)
             if state == "waiting":
                 return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE)
+            if state == "offer-callback":
+                return hold_twiml(
+                    prompts, wait_url=nxt, pause=HOLD_PAUSE,
+                    gather_url=f"{public}/voice/hold-key?sid={sid}&n={n}",
+                )  # fmt: skip
             if state == "connecting":  # the REST redirect to the agent is on its way
                 return hold_twiml([], wait_url=nxt, pause=2)
             if state == "voicemail":
@@ -262,6 +267,21 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             return message_twiml("Thank you for calling. Goodbye.")
 
         return await voice(form, f"wait:{n}", work, again(f"{public}/voice/wait?sid={sid}&n={n}"))
+
+    @app.post("/voice/hold-key")
+    async def hold_key(request: Request, sid: str, n: int) -> Response:
+        """The caller's answer to the callback offer in the hold loop (1 = call me back)."""
+        form = await signed_form(request)
+        digits = form.get("Digits")
+
+        def work(_sid: str) -> str:
+            if digits == "1" and (confirmation := line.take_callback(sid)) is not None:
+                return ivr_twiml([*confirmation, Hangup()], **urls(sid, 0))
+            return hold_twiml([], wait_url=f"{public}/voice/wait?sid={sid}&n={n + 1}", pause=1)
+
+        return await voice(
+            form, f"hold-key:{n}", work, again(f"{public}/voice/wait?sid={sid}&n={n}")
+        )
 
     @app.post("/voice/status")
     async def status(request: Request, call: str | None = None) -> Response:
