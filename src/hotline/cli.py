@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hotline.domain.events import CallArrived, Event
-from hotline.errors import ConfigError, HotlineError, Problem
+from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Callbacks, Scenario
 from hotline.sim.scenario_file import load_scenario
@@ -775,15 +775,23 @@ def serve(
 ) -> None:
     """Run the live line: carrier webhooks, the agents' API, /healthz. Settings come from
     HOTLINE_* environment variables (docs/live.md); the database is migrated first."""
+    import logging
+
     import uvicorn
 
     from hotline.service.bootstrap import build_line, call_control
-    from hotline.service.settings import Settings
+    from hotline.service.settings import load_settings
+    from hotline.store.db import redacted
     from hotline.web.app import create_app
 
-    settings = Settings()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings()
     control = call_control(settings)
     parts = build_line(settings, control=control)
+    if parts.created:
+        err.print(f"created a new database: {escape(redacted(settings.database_url))}")
     if parts.migrations:
         err.print(f"database migrated: {', '.join(parts.migrations)}")
     if parts.recovered:
@@ -797,7 +805,11 @@ def serve(
         f"{len(parts.line.roster)} agents; listening on http://{host}:{port} "
         f"(carrier webhooks: {settings.public_url}/voice/incoming and /voice/status)"
     )
-    uvicorn.run(app_, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    # log_config=None: uvicorn's lines go through the same handler, with a time and level
+    uvicorn.run(
+        app_, host=host, port=port, log_level="warning", log_config=None,
+        timeout_graceful_shutdown=5,
+    )  # fmt: skip
 
 
 @app.command()
@@ -883,12 +895,19 @@ def agent_token(
     agent_id: Annotated[
         str, typer.Argument(help="An agent of the line's scenario, e.g. es-day-1.")
     ],
+    revoke: Annotated[
+        bool, typer.Option(help="Revoke the agent's token instead (open sockets close).")
+    ] = False,
 ) -> None:
     """Issue a token for an agent (replacing any earlier one); only its hash is stored."""
-    from hotline.service.bootstrap import issue_agent_token
-    from hotline.service.settings import Settings
+    from hotline.service.bootstrap import issue_agent_token, revoke_agent_token
+    from hotline.service.settings import load_settings
 
-    out.print(issue_agent_token(Settings(), agent_id))
+    if revoke:
+        gone = revoke_agent_token(load_settings(), agent_id)
+        err.print(f"token of {agent_id} revoked" if gone else f"{agent_id} had no token")
+        return
+    out.print(issue_agent_token(load_settings(), agent_id))
 
 
 def _usage(message: str) -> _UsageError:
@@ -903,6 +922,10 @@ def main() -> None:
         for p in e.problems:
             err.print(f"[red]error[/red] {_escape(p)}")
         sys.exit(1)
+    except SettingsInvalid as e:  # a configuration mistake: like a usage error, exit 2
+        for line in e.message.splitlines():
+            err.print(f"[red]error[/red] {escape(line)}")
+        sys.exit(2)
     except HotlineError as e:
         err.print(f"[red]error[/red] {escape(e.message)}")
         sys.exit(1)

@@ -3,6 +3,7 @@
     HotlineError                 every error we raise on purpose; has a stable `error_id`
     ├── ConfigError              a scenario, flow or settings file is wrong
     │                            (carries every Problem found, each with file:line)
+    ├── SettingsInvalid          a HOTLINE_* setting is wrong (the CLI exits 2)
     └── RoutingError             an operation the ACD cannot perform in its current state
         ├── UnknownQueue
         ├── UnknownAgent
@@ -60,6 +61,13 @@ class ConfigError(HotlineError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class SettingsInvalid(HotlineError):
+    """One or more settings are wrong; the message names each (`HOTLINE_X ... (fix: ...)`)
+    and never echoes a value, which may be a secret."""
+
+    error_id: ClassVar[str] = "invalid-settings"
 
 
 class RoutingError(HotlineError):

@@ -56,8 +56,11 @@ def test_connect_updates_the_live_call_with_twiml_that_dials_the_agent(carrier):
     assert path == f"/2010-04-01/Accounts/{SID}/Calls/CA1.json"
     assert auth == "Basic " + base64.b64encode(f"{SID}:tok".encode()).decode()
     twiml = form["Twiml"][0]
-    assert "<Client>es-day-1</Client>" in twiml
-    assert 'action="http://127.0.0.1:8000/voice/dial-done?sid=CA1"' in twiml
+    assert ">es-day-1</Client>" in twiml
+    assert 'action="http://127.0.0.1:8000/voice/dial-done?sid=CA1&amp;a=1"' in twiml
+    # the agent's leg reports its answer, so a restart knows the caller talked to someone
+    assert 'statusCallback="http://127.0.0.1:8000/voice/agent-leg?sid=CA1&amp;a=1"' in twiml
+    assert 'statusCallbackEvent="answered"' in twiml
 
 
 def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):

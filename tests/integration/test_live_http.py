@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from hotline.service.health import RETRY_MAX
+
 from .live_fixtures import LINE, Live, call_form, gather_url, keep_english, sqlite_url
 
 CALLER = "+12025550143"
@@ -62,6 +64,9 @@ def test_a_full_call_ivr_queue_agent_and_status(live):
     assert me["state"] == "on_call"
     assert live.control.connected == [(sid, "en-day-1")]
 
+    # the carrier reports the agent's leg answered (a status callback of its own leg)
+    leg = "CA" + "0" * 31 + "1"
+    live.carrier.post(f"/voice/agent-leg?sid={sid}&a=1", call_form(leg, CallStatus="in-progress"))
     live.wall.now += 240
     r = live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
     assert r.status_code == 200
@@ -164,6 +169,7 @@ def test_with_the_database_gone_callers_are_served_and_the_writes_wait(live):
     with live.store.engine.begin() as c:
         c.execute(text("ALTER TABLE call_events_away RENAME TO call_events"))
     assert live.http.get("/healthz").status_code == 200
+    live.wall.now += RETRY_MAX  # a down store is tried again after a back-off
     live.carrier.post(f"/voice/wait?sid={sid}&n=2", call_form(sid))  # any use case flushes
     assert live.line.writes == []
     assert "CallQueued" in live.events(sid)

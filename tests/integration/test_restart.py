@@ -45,6 +45,8 @@ def test_a_restart_keeps_every_call(tmp_path):
     a.http.post("/api/agent/ready", headers=agent)  # takes the longest waiting: CA01
     assert a.http.get("/api/agent/me", headers=agent).json()["call_sid"] == "CA01"
     a.http.post("/api/agent/calls/CA01/accept", headers=agent)
+    # the carrier tells us the agent's leg answered: the caller is talking to someone
+    a.carrier.post("/voice/agent-leg?sid=CA01&a=1", call_form("CA01LEG", CallStatus="in-progress"))
     assert (row := a.store.call("CA01")) is not None
     assert row.state == "answered"
     assert a.line.writes == []  # everything that happened is in the store
@@ -54,7 +56,7 @@ def test_a_restart_keeps_every_call(tmp_path):
     b.wall.now = a.wall.now + 30
     b.control.statuses = dict.fromkeys(("CA01", "CA02", "CA03", "CA04"), "in-progress")
     b.control.statuses |= {"CA05": "completed", "CA06": "completed"}
-    recovered = b.line.recover(b.control.status)
+    recovered = b.line.recover(b.control.statuses)
     assert recovered == {"on a call": 1, "queued": 3, "abandoned": 1, "ivr": 1}
     assert (row := b.store.call("CA05")) is not None
     assert row.state == "abandoned"
@@ -84,3 +86,37 @@ def test_a_restart_keeps_every_call(tmp_path):
     # nothing answered twice
     for sid in ("CA01", "CA02", "CA04", "CA06"):
         assert b.events(sid).count("CallAnswered") == 1, sid
+
+
+def test_a_restart_adds_no_second_call_queued_and_no_second_callback_offer(tmp_path):
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    sid = "CA" + "7" * 32
+    to_queue(a, sid, "+12025550107")  # stays on the line; nobody staffed: a long wait
+    r = a.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
+    assert "/voice/hold-key" in r.text  # the hold loop's callback offer, once
+    b = Live(db)
+    b.wall.now = a.wall.now + 30
+    assert b.line.recover({sid: "in-progress"}) == {"queued": 1}
+    r = b.carrier.post(f"/voice/wait?sid={sid}&n=2", call_form(sid))
+    assert "You are number 1 in line" in r.text
+    assert "hold-key" not in r.text  # offered before the restart: not again
+    kinds = b.events(sid)
+    assert kinds.count("CallQueued") == 1
+    assert kinds.count("CallRequeued") == 1  # the restart says what it did
+    assert kinds.count("callback-offered") == 1
+
+
+def test_a_refused_command_writes_nothing(tmp_path):
+    live = Live(sqlite_url(tmp_path))
+    sid = "CA" + "8" * 32
+    to_queue(live, sid, "+12025550108", callback=True)  # waits to be called back
+    before = live.store.events(sid)
+    # a dial-back leg's failure for a call nobody is dialling back: the ACD refuses it
+    r = live.carrier.post(
+        f"/voice/status?call={sid}", call_form("CA" + "9" * 32, CallStatus="no-answer")
+    )
+    assert r.status_code == 200
+    assert live.store.events(sid) == before
+    assert (row := live.store.call(sid)) is not None
+    assert row.state == "queued"

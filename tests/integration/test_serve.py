@@ -22,7 +22,7 @@ def free_port() -> int:
 
 def test_serve_refuses_to_start_without_a_webhook_secret():
     p = run("serve")
-    assert p.returncode == 1
+    assert p.returncode == 2
     assert "HOTLINE_TWILIO_AUTH_TOKEN is not set" in p.stderr
 
 

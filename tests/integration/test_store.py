@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
 from hotline.store.db import connect, is_current, migrate
-from hotline.store.repository import CallRow, Store
+from hotline.store.repository import CallRow, Store, WriteRefused
 
 from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 
@@ -54,7 +53,7 @@ def test_a_webhook_reply_is_kept_once(store):
     assert store.reply_for("CA1", "incoming") is None
     store.save_reply("CA1", "incoming", "<Response/>", 1.0)
     assert store.reply_for("CA1", "incoming") == "<Response/>"
-    with pytest.raises(IntegrityError):
+    with pytest.raises(WriteRefused):
         store.save_reply("CA1", "incoming", "<Response><Hangup/></Response>", 2.0)
 
 

@@ -40,6 +40,20 @@ class CallQueued(Record):
         self.priority: Final = priority
 
 
+class CallRequeued(Record):
+    """A call back in its queue after a restart or a missed callback, in the place it had
+    (`since`: when it first queued); not a new arrival in the queue."""
+
+    _fields: ClassVar = ("at", "call_id", "queue", "priority", "since")
+
+    def __init__(self, at: float, call_id: str, queue: str, priority: int, since: float) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.queue: Final = queue
+        self.priority: Final = priority
+        self.since: Final = since
+
+
 class CallEscalated(Record):
     _fields: ClassVar = ("at", "call_id", "queue", "step")
 
@@ -175,6 +189,7 @@ class AgentStateChanged(Record):
 Event = (
     CallArrived
     | CallQueued
+    | CallRequeued
     | CallEscalated
     | CallOverflowed
     | CallbackAccepted

@@ -38,6 +38,7 @@ from hotline.domain.events import (
     CallOffered,
     CallOverflowed,
     CallQueued,
+    CallRequeued,
     Event,
     OfferWithdrawn,
 )
@@ -176,7 +177,7 @@ class Router:
         call.first_queued_at = now if since is None else min(since, now)
         ticket = _Ticket(call, qr, next(self._seq))
         self._tickets[call.id] = ticket
-        self._place(ticket, qr, now)
+        self._place(ticket, qr, now, requeued=since is not None)
 
     def answer(self, call_id: str, agent_id: str) -> None:
         ticket = self._ticket(call_id)
@@ -207,13 +208,29 @@ class Router:
             raise InvalidTransition(f"call {call_id} is not being offered to agent {agent_id}")
         self._withdraw(ticket, NotReadyReason.DECLINED)
 
-    def abandon(self, call_id: str) -> None:
-        """The caller hung up before being answered (waiting or while an agent's phone rang)."""
+    def connect_failed(self, call_id: str, reason: str) -> None:
+        """The agent accepted but their phone could not be reached (no answer, busy,
+        failed): they go not-ready with `reason`, and the call goes back to its place in
+        the queue, as after a ring-no-answer."""
+        ticket = self._ticket(call_id)
+        agent = ticket.agent
+        if ticket.call.state is not CallState.ANSWERED or agent is None:
+            raise InvalidTransition(f"call {call_id} is not connecting to an agent")
+        ticket.call.answered_at = None
+        self._withdraw(ticket, reason)
+
+    def abandon(self, call_id: str, *, before_bridge: bool = False) -> None:
+        """The caller hung up before being answered (waiting or while an agent's phone rang).
+        `before_bridge`: the agent had accepted, but the caller hung up before the carrier
+        connected them (nobody talked to the caller); the agent is free again."""
         ticket = self._ticket(call_id)
         call = ticket.call
         now = self._clock.now
         agent = ticket.agent
-        if call.state is CallState.OFFERED and agent is not None:
+        ringing = call.state is CallState.OFFERED or (
+            before_bridge and call.state is CallState.ANSWERED
+        )
+        if ringing and agent is not None:
             self._emit(OfferWithdrawn(now, call_id, agent.agent.id, "caller-hung-up"))
         elif call.state is not CallState.QUEUED:
             raise InvalidTransition(f"call {call_id} is {call.state.value}, it cannot abandon")
@@ -417,8 +434,11 @@ class Router:
 
     # ------------------------------------------------------------------ mechanics
 
-    def _place(self, ticket: _Ticket, qr: _QueueRecord, now: float) -> None:
-        """Put a call at step 0 of a queue (on enqueue and on overflow)."""
+    def _place(
+        self, ticket: _Ticket, qr: _QueueRecord, now: float, *, requeued: bool = False
+    ) -> None:
+        """Put a call at step 0 of a queue (on enqueue and on overflow); `requeued`: it is
+        back in the place it had (CallRequeued, not a second CallQueued)."""
         call = ticket.call
         call.state = CallState.QUEUED
         call.queue = qr.queue.name
@@ -428,7 +448,12 @@ class Router:
         ticket.step = 0
         ticket.epoch += 1
         ticket.base = call.priority - qr.rate * call.first_queued_at
-        self._emit(CallQueued(now, call.id, qr.queue.name, call.priority))
+        if requeued:
+            self._emit(
+                CallRequeued(now, call.id, qr.queue.name, call.priority, call.first_queued_at)
+            )
+        else:
+            self._emit(CallQueued(now, call.id, qr.queue.name, call.priority))
         limit = qr.deadlines[0]
         if limit is not None:
             self._clock.at(now + limit, self._escalate, ticket, ticket.epoch, 0)

@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
 from hotline.service.live import LiveLine, agents_of
+from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.sim.scenario_file import load_scenario
-from hotline.store.db import connect, migrate
+from hotline.store.db import connect, migrate, sqlite_path
 from hotline.store.repository import Store
 from hotline.telephony.control import CallControl, TwilioCallControl
 from hotline.testing.connectors import InMemoryConnector
 from hotline.yamlfile import read_text
+
+STATUS_DEADLINE = 8.0  # seconds the start waits for the carrier's statuses of open calls
 
 
 @dataclass
@@ -25,11 +28,13 @@ class Parts:
     line: LiveLine
     migrations: list[str]
     recovered: dict[str, int]
+    created: bool  # the database did not exist and was created
 
 
-def store_for(settings: Settings) -> tuple[Store, list[str]]:
-    """The store, its schema brought up to date first (returns the migrations applied)."""
-    engine = connect(settings.database_url)
+def store_for(settings: Settings, *, create: bool = True) -> tuple[Store, list[str]]:
+    """The store, its schema brought up to date first (returns the migrations applied).
+    With `create=False` a missing SQLite database is an error, not a new empty one."""
+    engine = connect(settings.database_url, create=create)
     return Store(engine=engine), migrate(engine)
 
 
@@ -40,6 +45,8 @@ def build_line(
     control: CallControl | None = None,
 ) -> Parts:
     """The line's parts; with `control`, open calls in the store are recovered first."""
+    file = sqlite_path(settings.database_url)
+    created = file is not None and not file.exists()
     store, applied = store_for(settings)
     scenario = load_scenario(settings.scenario)
     flow = LineFlow(path=settings.flow, line_queues=[q.name for q in scenario.queues])
@@ -56,18 +63,18 @@ def build_line(
         timezone=settings.timezone,
         wall=wall,
     )
-    recovered = line.recover(control.status) if control is not None else {}
-    return Parts(settings, store, line, applied, recovered)
+    recovered: dict[str, int] = {}
+    if control is not None:
+        sids = [row.sid for row in store.open_calls()]
+        statuses = carrier_statuses(control, sids, deadline=STATUS_DEADLINE)
+        recovered = line.recover(statuses)
+    return Parts(settings, store, line, applied, recovered, created)
 
 
 def call_control(settings: Settings) -> CallControl:
-    if settings.twilio_auth_token is None:
-        raise HotlineError(
-            "HOTLINE_TWILIO_AUTH_TOKEN is not set: the carrier's webhooks cannot be verified"
-        )
     return TwilioCallControl(
         account_sid=settings.twilio_account_sid,
-        auth_token=settings.twilio_auth_token.get_secret_value(),
+        auth_token=settings.webhook_secret(),
         api_base=settings.twilio_api_base,
         public_url=settings.public_url,
     )
@@ -80,5 +87,10 @@ def issue_agent_token(settings: Settings, agent_id: str) -> str:
         raise HotlineError(
             f"no agent {agent_id!r} in {settings.scenario} (agents are like {sample})"
         )
-    store, _ = store_for(settings)
+    store, _ = store_for(settings, create=False)
     return store.issue_token(agent_id, time.time())
+
+
+def revoke_agent_token(settings: Settings, agent_id: str) -> bool:
+    store, _ = store_for(settings, create=False)
+    return store.revoke_token(agent_id)

@@ -9,15 +9,12 @@ to an agent's browser, a call to connect) is put in `outbox` for the adapters to
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.exc import IntegrityError
 
 from hotline.domain.agent import Agent, AgentState
 from hotline.domain.call import Call, CallState
@@ -28,6 +25,7 @@ from hotline.domain.events import (
     CallOffered,
     CallOverflowed,
     CallQueued,
+    CallRequeued,
     Event,
     OfferWithdrawn,
 )
@@ -54,8 +52,10 @@ from hotline.ivr.line import LineFlow
 from hotline.ivr.model import Flow
 from hotline.routing.engine import Router
 from hotline.service.clock import RealTimeScheduler
+from hotline.service.health import WriteHealth
 from hotline.sim.scenario import Scenario
-from hotline.store.repository import CallRow, Store
+from hotline.store.db import StoreUnavailable
+from hotline.store.repository import CallRow, Store, WriteRefused
 
 
 class UnknownNumber(HotlineError):
@@ -83,10 +83,12 @@ class Withdraw:
 
 @dataclass(frozen=True, slots=True)
 class Connect:
-    """Bridge the caller to the agent who accepted (the carrier's REST API)."""
+    """Bridge the caller to the agent who accepted (the carrier's REST API); `attempt`
+    counts the connects of this call, so each one's callbacks are told apart."""
 
     call_sid: str
     agent_id: str
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,11 @@ AgentStatus = dict[str, str | None]
 CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is given up
 HoldState = Literal["waiting", "offer-callback", "connecting", "voicemail", "gone"]
 HOLD_CALLBACK_AFTER = 300.0  # estimated seconds still to wait before a callback is offered
+LIVE = ("queued", "ringing", "in-progress")  # carrier statuses of a call still going on
+TALKED = ("completed", "answered")  # DialCallStatus values of a bridge that happened
+AGENT_LEG_ANSWERED = "agent-leg-answered"  # event: the agent picked up, the bridge is up
+CONNECTING = "connecting"  # event: an accepted call is being bridged (its attempt number)
+CALLBACK_OFFERED = "callback-offered"  # event: the hold loop offered a callback (once a call)
 
 
 def agents_of(scenario: Scenario) -> dict[str, Agent]:
@@ -157,25 +164,62 @@ class LiveLine:
         self.detached: set[str] = set()  # answered before a restart: closed by their status
         self.callback_tries: dict[str, int] = {}
         self.offered_callback: set[str] = set()
+        self.connects: dict[str, int] = {}  # connects tried per call in the ACD
+        self.bridged: set[str] = set()  # calls whose agent's leg answered the last connect
+        self.unverified: set[str] = set()  # recovered while the carrier could not say
         self.handle_mean = scenario.handle.mean
+        self.health = WriteHealth(wall=wall)
 
     # -- the store
 
     def _write(self, method: str, *args: object, **kwargs: object) -> None:
         self.writes.append((method, args, kwargs))
+        self.health.buffered()
 
     def buffer_reply(self, sid: str, step: str, twiml: str) -> None:
         """The reply to a carrier callback, kept with the changes it caused."""
         self._write("save_reply", sid, step, twiml, self.wall())
 
     def flush(self) -> None:
-        """Write what happened, in order; raises StoreUnavailable with the rest kept."""
+        """Write what happened, in order. A write the database refuses for what it is is
+        reported and set aside; if the store is down the rest stay buffered (and are tried
+        again after a back-off), raising StoreUnavailable."""
+        if not self.writes or not self.health.may_try():
+            return
+        count = len(self.writes)
         while self.writes:
             method, args, kwargs = self.writes[0]
-            # IntegrityError: written before (a retry after a partial failure)
-            with contextlib.suppress(IntegrityError):
+            try:
                 getattr(self.store, method)(*args, **kwargs)
+            except WriteRefused as e:
+                self.health.refused(f"{method} for call {str(args[0])[:64]!r}", e.message)
+            except StoreUnavailable as e:
+                self.health.failed(e.message, len(self.writes))
+                raise
             self.writes.pop(0)
+        self.health.landed(count)
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Where the buffers stand before a command, to `rollback` to if it is refused."""
+        return len(self.writes), len(self.outbox)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """A refused command writes nothing and asks nothing of the outside world."""
+        del self.writes[mark[0] :]
+        del self.outbox[mark[1] :]
+
+    def _forget(self, sid: str) -> None:
+        """The call is over for this line: nothing of it stays in memory."""
+        for held in (self.sessions, self.inputs, self.calls, self.info, self.generation,
+                     self.callback_tries, self.connects):  # fmt: skip
+            held.pop(sid, None)
+        for marks in (self.resumable, self.detached, self.offered_callback, self.unverified,
+                      self.bridged):  # fmt: skip
+            marks.discard(sid)
+
+    def voicemail(self, sid: str, recording_url: str) -> None:
+        """A caller's voicemail: its URL is kept in order with every other write."""
+        self._write("append_event", sid, self.wall(), "voicemail", {"recording": recording_url})
 
     # -- time
 
@@ -222,18 +266,21 @@ class LiveLine:
         )
         return self._after_ivr(sid, flow, step.session, list(step.actions))
 
-    def recover(self, carrier_status: Callable[[str], str | None]) -> dict[str, int]:
-        """After a restart: rebuild the ACD from the store's open calls, asking the carrier
-        which are still live. Queued callers (and callbacks) get their place back, by when
-        they first queued; IVR callers resume; calls that ended meanwhile are closed."""
+    def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
+        """After a restart: rebuild the ACD from the store's open calls, with what the
+        carrier said of each (`statuses`: None if it does not know the call; a call left
+        out is one the carrier could not be asked about). Queued callers (and callbacks,
+        and calls accepted but never bridged to the agent) get their place back, by when
+        they first queued; IVR callers resume; calls that ended meanwhile are closed.
+        Calls whose status is unknown keep their place and are in `unverified`."""
         self.tick()
         done: dict[str, int] = {}
         now = self.wall()
         for row in self.store.open_calls():
-            status = carrier_status(row.sid)
-            live = status in ("queued", "ringing", "in-progress")
+            known = row.sid in statuses
+            status = statuses.get(row.sid)
             callback = row.callback_number is not None and row.state in ("queued", "offered")
-            if not live and not callback:
+            if known and status not in LIVE and not callback:
                 state = "completed" if row.state == "answered" else "abandoned"
                 self._write("update_call", row.sid, now, state=state)
                 self._write(
@@ -245,15 +292,24 @@ class LiveLine:
                 )
                 done[state] = done.get(state, 0) + 1
                 continue
+            if not known and not callback:
+                self.unverified.add(row.sid)
             self.info[row.sid] = row
+            history = self.store.events(row.sid)
+            attempts = [int(d.get("attempt", 0)) for k, d in history if k == CONNECTING]
+            if attempts:  # the next connect gets a number (and callback URLs) of its own
+                self.connects[row.sid] = max(attempts)
+            if any(k == CALLBACK_OFFERED for k, _ in history):
+                self.offered_callback.add(row.sid)
+            bridged = row.state == "answered" and any(k == AGENT_LEG_ANSWERED for k, _ in history)
             if row.state == "in_ivr":
                 self.resumable.add(row.sid)
                 self.generation[row.sid] = 1
                 done["ivr"] = done.get("ivr", 0) + 1
-            elif row.state == "answered":
+            elif bridged:
                 self.detached.add(row.sid)
                 done["on a call"] = done.get("on a call", 0) + 1
-            else:
+            else:  # queued, offered, or accepted but never bridged: back in its place
                 assert row.queue is not None
                 kind = row.attributes.get("caller_type", "public")
                 call = Call(row.sid, row.language, kind, row.arrived_at, row.priority)
@@ -266,6 +322,15 @@ class LiveLine:
                 done["queued"] = done.get("queued", 0) + 1
         self.flush()
         return done
+
+    def recheck(self, statuses: Mapping[str, str | None]) -> None:
+        """What the carrier now says of calls recovered while it could not: those that
+        ended are closed; those it still cannot say stay in `unverified`."""
+        self.tick()
+        for sid, status in statuses.items():
+            self.unverified.discard(sid)
+            if status not in LIVE:
+                self.status(sid, status or "completed")
 
     def ivr_input(self, sid: str, event: Input) -> list[Action]:
         self.tick()
@@ -318,6 +383,7 @@ class LiveLine:
         if not queued:
             state = "abandoned" if session.outcome == "caller-hung-up" else "completed"
             self._write("update_call", sid, now, state=state)
+            self._forget(sid)
             return
         q = queued[0]
         caller_type = q.attributes.get("caller_type", "public")
@@ -366,7 +432,8 @@ class LiveLine:
             and callable_number(row.caller)
             and (text := catalog.render("callback_offer", call.language, values))
         ):
-            self.offered_callback.add(sid)  # once per call: no nagging
+            self.offered_callback.add(sid)  # once per call (kept, for after a restart)
+            self._write("append_event", sid, self.wall(), CALLBACK_OFFERED, {"wait": round(wait)})
             return "offer-callback", [
                 *says,
                 Say(text, call.language, voice(call.language).carrier_voice),
@@ -400,33 +467,34 @@ class LiveLine:
         if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
         now = self.wall()
+        self.to_voicemail.discard(sid)  # hung up before the hold loop sent them to record
         if sid in self.detached:  # answered before a restart; now it is over
-            self.detached.discard(sid)
-            self.info.pop(sid, None)
+            self._forget(sid)
             self._write("update_call", sid, now, state="completed")
             self._write("append_event", sid, now, "completed-after-restart", {"status": status})
             return
         if sid in self.resumable:
-            self.resumable.discard(sid)
-            self.info.pop(sid, None)
+            self._forget(sid)
             self._write("update_call", sid, now, state="abandoned")
             return
         if sid in self.sessions:
-            del self.sessions[sid]
-            self.inputs.pop(sid, None)
-            self.info.pop(sid, None)
+            self._forget(sid)
             self._write("update_call", sid, now, state="abandoned")
             self._write("append_event", sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
             return
         call = self.calls.get(sid)
         if call is None:
+            self._forget(sid)
             return
         if call.state in (CallState.QUEUED, CallState.OFFERED):
             if call.callback:
                 return  # the caller hung up on purpose: they keep their place
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:
-            self.router.complete(sid)
+            if dial_back or sid in self.bridged:
+                self.router.complete(sid)
+            else:  # hung up while the agent's phone rang: nobody talked to them
+                self.router.abandon(sid, before_bridge=True)
 
     def _callback_missed(self, sid: str, status: str) -> None:
         """The caller did not pick up the callback: free the agent and keep the caller's
@@ -440,14 +508,15 @@ class LiveLine:
         old = self.calls[sid]
         row = self.info.get(sid)
         since = old.first_queued_at
-        self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up)
-        if tries >= CALLBACK_TRIES or row is None or row.queue is None:
+        self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up): the
+        if tries >= CALLBACK_TRIES or row is None or row.queue is None:  # call is forgotten
             self._write("update_call", sid, now, state="abandoned")
             return
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
         call.enter_ivr(old.arrived_at)
         self.calls[sid] = call
         self.info[sid] = row
+        self.callback_tries[sid] = tries
         self.router.enqueue(call, row.queue, since)
         if call.state is CallState.QUEUED:
             self.router.accept_callback(sid)
@@ -486,8 +555,52 @@ class LiveLine:
         if self.calls[call_sid].callback and row is not None and row.callback_number:
             self.outbox.append(DialBack(call_sid, row.callback_number, agent_id))
         else:
-            self.outbox.append(Connect(call_sid, agent_id))
+            attempt = self.connects.get(call_sid, 0) + 1
+            self.connects[call_sid] = attempt
+            self.bridged.discard(call_sid)
+            self._write(
+                "append_event", call_sid, self.wall(), CONNECTING,
+                {"attempt": attempt, "agent": agent_id},
+            )  # fmt: skip
+            self.outbox.append(Connect(call_sid, agent_id, attempt))
         return self.agent_state(agent_id)
+
+    def dial_done(self, sid: str, dial_status: str, attempt: int) -> bool:
+        """The carrier's report on a bridge to an agent. If the agent's leg was not
+        answered (no-answer, busy, failed, ...), the caller goes back to their place in the
+        queue and the agent is set not ready. True if the caller is still waiting (back to
+        the hold loop); False once they talked to an agent or are gone."""
+        self.tick()
+        call = self.calls.get(sid)
+        if call is None:
+            return False
+        if dial_status in TALKED:  # they talked (whether or not the leg's answer reached us)
+            if attempt == self.connects.get(sid):
+                self.bridged.add(sid)
+            return False
+        if attempt == self.connects.get(sid) and call.state is CallState.ANSWERED:
+            self._write(
+                "append_event", sid, self.wall(), "agent-leg-failed",
+                {"status": dial_status, "agent": call.agent_id, "attempt": attempt},
+            )  # fmt: skip
+            self.router.connect_failed(sid, f"agent-{dial_status}")
+        return call.state in (CallState.QUEUED, CallState.OFFERED, CallState.ANSWERED)
+
+    def agent_leg_answered(self, sid: str, attempt: int) -> None:
+        """The agent picked up: from now on the caller has talked to someone."""
+        self._write("append_event", sid, self.wall(), AGENT_LEG_ANSWERED, {"attempt": attempt})
+        if attempt == self.connects.get(sid):
+            self.bridged.add(sid)
+
+    def carrier_refused(self, sid: str, attempt: int | None) -> None:
+        """The carrier's REST API would not connect the call to its agent (`attempt`), or
+        would not dial a callback caller (None): the agent is freed, the caller keeps their
+        place."""
+        self.tick()
+        if attempt is None:
+            self.status(sid, "failed", dial_back=True)
+        else:
+            self.dial_done(sid, "failed", attempt)
 
     def decline(self, agent_id: str, call_sid: str) -> AgentStatus:
         self.tick()
@@ -541,10 +654,20 @@ class LiveLine:
             kind,
             {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | None)},
         )
-        if isinstance(e, CallQueued | CallOffered | CallAnswered | CallAbandoned | CallCompleted):
+        if isinstance(
+            e,
+            CallQueued
+            | CallRequeued
+            | CallOffered
+            | OfferWithdrawn
+            | CallAnswered
+            | CallAbandoned
+            | CallCompleted,
+        ):
             call = self.calls.get(e.call_id)
-            if call is not None:
-                self._write("update_call", e.call_id, now, state=call.state.value, queue=call.queue)
+            if call is not None:  # a withdrawn offer is emitted before the call is re-queued
+                state = "queued" if isinstance(e, OfferWithdrawn) else call.state.value
+                self._write("update_call", e.call_id, now, state=state, queue=call.queue)
         if isinstance(e, CallOffered):
             call = self.calls[e.call_id]
             row = self.info.get(e.call_id)
@@ -561,9 +684,7 @@ class LiveLine:
         if isinstance(e, CallAbandoned | CallCompleted | CallOverflowed) and (
             not isinstance(e, CallOverflowed) or e.to_queue is None
         ):
-            self.calls.pop(e.call_id, None)
-            self.inputs.pop(e.call_id, None)
-            self.info.pop(e.call_id, None)
+            self._forget(e.call_id)
 
 
 def to_input(

@@ -1,15 +1,45 @@
-"""The live server's settings: `HOTLINE_` environment variables, nothing secret in files."""
+"""The live server's settings: `HOTLINE_` environment variables, nothing secret in files.
+
+`load_settings()` is how commands read them: a mistake (bad JSON, an unknown time zone, an
+unsupported database URL, a public URL that is not one) becomes one `SettingsInvalid`
+naming every wrong setting and its fix, never echoing a value (it may be a secret)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as _SourceError
+
+from hotline.errors import SettingsInvalid
+from hotline.store.db import sqlite_path
+
+PREFIX = "HOTLINE_"
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+def _web_url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"is not an http(s) URL with a host; set it to {what}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"must not have a query or fragment; set it to {what}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"must not carry a user or password; set it to {what}")
+    try:
+        parts.port  # noqa: B018 - a port that is not a number (or out of range) raises
+    except ValueError:
+        raise ValueError(
+            f"has a port that is not a number from 0 to 65535; set it to {what}"
+        ) from None
+    return value
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     database_url: str = "sqlite:///hotline.sqlite3"
     scenario: Path = Path("scenarios/national-hotline.yaml")
@@ -21,3 +51,81 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None  # required: unsigned webhooks are refused
     twilio_api_base: str = "https://api.twilio.com"
     timezone: str = "America/New_York"  # the line's local time for flows
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in DATABASE_SCHEMES:
+            shown = f"scheme {scheme!r}" if scheme and len(scheme) < 32 else "no scheme"
+            raise ValueError(
+                f"is not a supported database URL ({shown}); use sqlite:///path/to/file.sqlite3 "
+                "or postgresql://user@host:5432/database"
+            )
+        if scheme == "sqlite" and sqlite_path(value) is None:
+            raise ValueError(
+                "names no database file (an in-memory database would lose every call at a "
+                "restart); use sqlite:///path/to/file.sqlite3"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        return _web_url(value, "the address the carrier reaches this server at")
+
+    @field_validator("twilio_api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        return _web_url(value, "the carrier's REST API base, e.g. https://api.twilio.com")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "is not a known time zone; use an IANA name such as America/New_York"
+            ) from None
+        return value
+
+    def webhook_secret(self) -> str:
+        """The auth token that signs the carrier's webhooks; refuses a missing or blank one
+        (a blank key would accept webhooks anybody can sign)."""
+        token = self.twilio_auth_token
+        if token is None:
+            raise SettingsInvalid(
+                f"{PREFIX}TWILIO_AUTH_TOKEN is not set: the carrier's webhooks cannot be "
+                "verified (fix: set it to the carrier account's auth token)"
+            )
+        if not token.get_secret_value().strip():
+            raise SettingsInvalid(
+                f"{PREFIX}TWILIO_AUTH_TOKEN is empty: the carrier's webhooks cannot be "
+                "verified (fix: set it to the carrier account's auth token)"
+            )
+        return token.get_secret_value()
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or SettingsInvalid listing every mistake."""
+    try:
+        return Settings()
+    except _SourceError as e:  # a value that is not the JSON the setting needs
+        raise SettingsInvalid(_source_message(str(e))) from None
+    except ValidationError as e:
+        lines = []
+        for err in e.errors(include_input=False, include_url=False):
+            name = PREFIX + ".".join(str(p) for p in err["loc"][:1]).upper()
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name} {msg}")
+        raise SettingsInvalid("\n".join(lines)) from None
+
+
+def _source_message(text: str) -> str:
+    # pydantic-settings says: error parsing value for field "connectors" from source ...
+    field = text.split('"')[1] if text.count('"') >= 2 else "a setting"
+    return (
+        f"{PREFIX}{field.upper()} is not valid JSON "
+        '(fix: write it as a JSON object, e.g. {"name": "path/to/file.yaml"})'
+    )

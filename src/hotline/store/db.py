@@ -1,37 +1,173 @@
 """Connecting to the database and bringing its schema up to date.
 
 SQLite runs in WAL mode with `synchronous=FULL` (NORMAL can lose committed transactions on
-power loss) and a busy timeout; PostgreSQL is used as configured (fsync on)."""
+power loss) and a busy timeout; PostgreSQL is used as configured (fsync on), with a connect
+timeout so a server that does not answer is an error, not a hang.
+
+A database URL may carry a password: `redacted()` is the only form of a URL we ever print,
+and `scrub()` takes it out of any message a driver gives us."""
 
 from __future__ import annotations
 
+import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, SQLAlchemyError
 
 from hotline.errors import HotlineError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT = 5  # seconds for a database server to accept a connection
+_SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 
 class StoreUnavailable(HotlineError):
     error_id = "store-unavailable"
 
 
-def connect(url: str) -> Engine:
-    """An engine for `url` (sqlite:///file.sqlite3 or postgresql+psycopg://...)."""
+class DatabaseMissing(HotlineError):
+    error_id = "database-missing"
+
+
+def _secrets_in(url: str) -> list[str]:
+    """Every secret a URL may carry: the password (all between the user's `:` and the last
+    `@`, so a malformed URL over-hides rather than leaks; with no `@`, a "port" that is not
+    a number), and query values like ?password=."""
+    found: list[str] = []
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if "@" in rest:
+        userinfo = rest.rsplit("@", 1)[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    else:
+        netloc = rest.split("/", 1)[0].split("?", 1)[0]
+        if ":" in netloc and not netloc.rsplit(":", 1)[1].isdigit():
+            found.append(netloc.split(":", 1)[1])
+    query = url.split("?", 1)[1] if "?" in url else ""
+    found += [v for k, v in parse_qsl(query, keep_blank_values=True) if _SECRET_KEYS.search(k)]
+    found += [unquote(s) for s in found]
+    return [s for s in found if s]
+
+
+def redacted(url: str) -> str:
+    """`url` fit to print: its password and secret query values replaced by ***, even
+    when the URL is malformed."""
+    out = url
+    for s in sorted(_secrets_in(url), key=len, reverse=True):
+        out = out.replace(s, "***")
+    return out
+
+
+def scrub(message: str, url: str) -> str:
+    """A driver's message with every secret of `url` (and the URL itself) taken out."""
+    for s in sorted(_secrets_in(url), key=len, reverse=True):
+        message = message.replace(s, "***")
+    return message
+
+
+def reason(e: BaseException, url: str) -> str:
+    """The database's own reason for a failure, on one line and without secrets."""
+    orig = getattr(e, "orig", None) or e
+    text = " ".join(str(orig).split()) or type(orig).__name__
+    return scrub(f"{type(orig).__name__}: {text}"[:300], url)
+
+
+def never_succeeds(e: SQLAlchemyError) -> bool:
+    """A write the database refused for what it is (a value too long, a duplicate key, a
+    character it cannot store), as opposed to the database being unreachable or locked:
+    trying it again can never succeed."""
+    return isinstance(e, DataError | IntegrityError)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseFile:
+    """An SQLite database's file as it was when we opened it, to notice it deleted or
+    replaced under a running server."""
+
+    path: Path
+    identity: tuple[int, int] | None
+
+    @classmethod
+    def of(cls, engine: Engine) -> DatabaseFile | None:
+        name = engine.url.database
+        if engine.dialect.name != "sqlite" or not name or name == ":memory:":
+            return None
+        return cls(Path(name), _identity(Path(name)))
+
+    def problem(self) -> str | None:
+        """None while the file is the one we opened; else what happened to it."""
+        now = _identity(self.path)
+        if now is None:
+            return f"the database file {self.path} was deleted"
+        if self.identity is not None and now != self.identity:
+            return f"the database file {self.path} was replaced by another file"
+        return None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an sqlite:/// URL (None for other databases and :memory:)."""
+    if not url.startswith("sqlite:"):
+        return None
+    path = urlsplit(url).path if url.startswith("sqlite://") else ""
+    path = path[1:] if path.startswith("/") else path
+    return None if not path or path == ":memory:" else Path(path)
+
+
+def connect(url: str, *, create: bool = True) -> Engine:
+    """An engine for `url` (sqlite:///file.sqlite3 or postgresql+psycopg://...). With
+    `create=False`, a missing SQLite file is an error instead of a new empty database."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    file = sqlite_path(url)
+    if not create and file is not None and not file.exists():
+        raise DatabaseMissing(
+            f"no database at {file}: start `hotline serve` once to create it, or set "
+            "HOTLINE_DATABASE_URL to the database the server uses"
+        )
+    malformed = StoreUnavailable(
+        f"cannot use database URL {redacted(url)}: it is malformed (a password with any of "
+        "@ / : ? # in it must be percent-encoded; the form is "
+        "postgresql://user:password@host:5432/database or sqlite:///path/to/file.sqlite3)"
+    )
     try:
-        engine = create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ValueError) as e:
-        raise StoreUnavailable(f"cannot use database URL {url!r}: {e}") from None
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise malformed from None  # the parser's words may quote the password
+    if (
+        parsed.password is not None
+        and _secrets_in(url)
+        and (unquote(str(parsed.password)) not in _secrets_in(url))
+    ):
+        raise malformed  # read otherwise than written: its error messages could leak it
+    args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        # a server that does not answer, or a connection that goes silent, is an error
+        args |= {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
+                 "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=args)
+    except (ArgumentError, SQLAlchemyError, ValueError, ImportError) as e:
+        raise StoreUnavailable(
+            f"cannot use database URL {redacted(url)}: {scrub(str(e), url)}"
+        ) from None
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -54,6 +190,7 @@ def _config() -> Config:
 def migrate(engine: Engine) -> list[str]:
     """Apply every migration the database lacks; return the revisions applied."""
     cfg = _config()
+    url = engine.url.render_as_string(hide_password=False)
     try:
         with engine.begin() as conn:
             before = MigrationContext.configure(conn).get_current_revision()
@@ -62,7 +199,7 @@ def migrate(engine: Engine) -> list[str]:
             after = MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as e:
         raise StoreUnavailable(
-            f"cannot migrate the database: {e.__class__.__name__}: {e}"
+            f"cannot reach or migrate the database {redacted(url)}: {reason(e, url)}"
         ) from None
     if before == after:
         return []

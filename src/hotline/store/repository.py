@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from hotline.store.db import StoreUnavailable
+from hotline.errors import HotlineError
+from hotline.store.db import StoreUnavailable, never_succeeds, reason
 from hotline.store.tables import agent_tokens, call_events, calls, flow_versions, webhook_replies
 
 
@@ -31,19 +32,28 @@ class CallRow:
     arrived_at: float
 
 
+class WriteRefused(HotlineError):
+    """The database refused a write for what it holds (too long, a duplicate, a character
+    it cannot store): trying it again can never succeed."""
+
+    error_id = "write-refused"
+
+
 class Store:
     def __init__(self, *, engine: Engine) -> None:
         self.engine = engine
+        self._url = engine.url.render_as_string(hide_password=False)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except IntegrityError:
-            raise
         except SQLAlchemyError as e:
-            raise StoreUnavailable(f"the database failed: {e.__class__.__name__}") from None
+            why = reason(e, self._url)
+            if never_succeeds(e):
+                raise WriteRefused(why) from None
+            raise StoreUnavailable(f"the database failed: {why}") from None
 
     # -- webhooks
 
@@ -128,6 +138,23 @@ class Store:
                 insert(agent_tokens).values(agent_id=agent_id, token_sha256=digest, created_at=at)
             )
         return token
+
+    def revoke_token(self, agent_id: str) -> bool:
+        """The agent's token stops working (open sockets close); False if they had none."""
+        with self._tx() as c:
+            gone = c.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
+            return bool(gone.rowcount)
+
+    def valid_tokens(self, tokens: Collection[str]) -> set[str]:
+        """Those of `tokens` that are still issued (one query for them all)."""
+        by_digest = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
+        with self._tx() as c:
+            rows = c.execute(
+                select(agent_tokens.c.token_sha256).where(
+                    agent_tokens.c.token_sha256.in_(list(by_digest))
+                )
+            )
+            return {by_digest[d] for (d,) in rows}
 
     def agent_for_token(self, token: str) -> str | None:
         digest = hashlib.sha256(token.encode()).hexdigest()

@@ -7,6 +7,7 @@ the carrier emulator."""
 from __future__ import annotations
 
 from typing import Protocol
+from urllib.parse import urlencode
 
 from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -22,7 +23,9 @@ class CarrierError(HotlineError):
 
 
 class CallControl(Protocol):
-    def connect(self, call_sid: str, agent_id: str) -> None: ...
+    def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
+        """Bridge the call to the agent; `attempt` numbers the connects of this call."""
+        ...
 
     def hang_up(self, call_sid: str) -> None: ...
 
@@ -43,9 +46,12 @@ class TwilioCallControl:
         self.client.api.base_url = api_base.rstrip("/")
         self.public_url = public_url.rstrip("/")
 
-    def connect(self, call_sid: str, agent_id: str) -> None:
+    def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
+        query = urlencode({"sid": call_sid, "a": attempt})
         twiml = connect_twiml(
-            agent_id, done_url=f"{self.public_url}/voice/dial-done?sid={call_sid}"
+            agent_id,
+            done_url=f"{self.public_url}/voice/dial-done?{query}",
+            answered_url=f"{self.public_url}/voice/agent-leg?{query}",
         )
         self._update(call_sid, twiml=twiml)
 
@@ -54,7 +60,7 @@ class TwilioCallControl:
 
     def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None:
         """An outbound call to a caller who took a callback, bridged to their agent."""
-        twiml = connect_twiml(agent_id, done_url=f"{self.public_url}/voice/dial-done?sid=callback")
+        twiml = connect_twiml(agent_id, done_url=None)
         try:
             self.client.calls.create(
                 to=to, from_=caller_id, twiml=twiml, status_callback=status_url,

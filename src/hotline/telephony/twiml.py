@@ -92,11 +92,18 @@ def hold_twiml(
     return str(r)
 
 
-def connect_twiml(agent_id: str, *, done_url: str) -> str:
-    """Connects the caller to the agent's browser phone (a Client endpoint)."""
+def connect_twiml(agent_id: str, *, done_url: str | None, answered_url: str | None = None) -> str:
+    """Connects the caller to the agent's browser phone (a Client endpoint). `done_url`
+    hears how the bridge ended; `answered_url` hears when the agent's leg answers."""
     r = VoiceResponse()
-    d = r.dial(action=done_url, method="POST")
-    d.client(agent_id)
+    d = r.dial(action=done_url, method="POST") if done_url else r.dial()
+    if answered_url:
+        d.client(
+            agent_id, status_callback=answered_url, status_callback_event="answered",
+            status_callback_method="POST",
+        )  # fmt: skip
+    else:
+        d.client(agent_id)
     return str(r)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hotline.telephony.control import CarrierError
+
 
 class RecordingCallControl:
     def __init__(self) -> None:
@@ -9,8 +11,11 @@ class RecordingCallControl:
         self.hung_up: list[str] = []
         self.dialled_back: list[tuple[str, str, str, str]] = []
         self.statuses: dict[str, str] = {}  # what the carrier would say of each call
+        self.refuse: set[str] = set()  # calls the carrier's API refuses to connect
 
-    def connect(self, call_sid: str, agent_id: str) -> None:
+    def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
+        if call_sid in self.refuse:
+            raise CarrierError(f"the carrier refused to update call {call_sid}")
         self.connected.append((call_sid, agent_id))
 
     def hang_up(self, call_sid: str) -> None:

@@ -1,27 +1,32 @@
 """The FastAPI app: carrier webhooks (TwiML), the agents' REST and websocket API, /healthz.
 
-Only this module turns errors into HTTP statuses. The carrier never sees a 500: a bad
-signature is a 403, a malformed body a 400, and anything that goes wrong while a caller is
-on the line answers with TwiML that keeps them where they were (in the queue, with a
-pause and a retry) rather than dropping the call."""
+The carrier never sees a 500: a bad signature is a 403, a malformed body a 400 (checked
+before anything else is read from the request), and anything that goes wrong while a
+caller is on the line answers with TwiML that keeps them where they were (in the queue,
+with a pause and a retry) rather than dropping the call. `web.errors` turns every refusal
+into `{"error_id", "message"}`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from hotline.errors import HotlineError, InvalidTransition, RoutingError, UnknownAgent
 from hotline.ivr.interpreter import Hangup, Record
+from hotline.service.health import Throttle
 from hotline.service.live import (
     Connect,
     DialBack,
@@ -31,31 +36,37 @@ from hotline.service.live import (
     Withdraw,
     to_input,
 )
+from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
-from hotline.store.db import StoreUnavailable, is_current
+from hotline.store.db import DatabaseFile, StoreUnavailable, is_current
 from hotline.telephony.control import CallControl
 from hotline.telephony.twiml import hold_twiml, ivr_twiml, message_twiml
+from hotline.web import docs, forms
+from hotline.web.errors import Refused, install, responses
+from hotline.web.sockets import AgentSocket, AgentSockets
 
 log = logging.getLogger("hotline.web")
-MAX_BODY = 64 * 1024  # carrier callbacks are a few hundred bytes
 XML = "application/xml"
 HOLD_PAUSE = 15
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, error_id: str, message: str) -> None:
-        self.status, self.error_id, self.message = status, error_id, message
+HEALTH_TIMEOUT = 3.0  # seconds /healthz waits for the database
+RECHECK_CARRIER = 30.0  # seconds between status look-ups of calls the carrier could not tell
+AGENT_ERRORS = responses(400, 401, 404, 409, 503)
 
 
 def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> FastAPI:
     """The app for one line. Nothing is created at import; `hotline serve` calls this."""
-    if settings.twilio_auth_token is None:
-        raise HotlineError("HOTLINE_TWILIO_AUTH_TOKEN is not set: webhooks could not be verified")
-    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    validator = RequestValidator(settings.webhook_secret())
     public = settings.public_url.rstrip("/")
     lock = asyncio.Lock()
-    sockets: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+    sockets = AgentSockets(still_valid=line.store.valid_tokens)
     background: set[asyncio.Task[None]] = set()
+    database_file = DatabaseFile.of(line.store.engine)
+    refusals = Throttle(logger=log, every=60.0, wall=line.wall)
+    file_alarm = Throttle(logger=log, every=60.0, wall=line.wall)
+
+    def url(path: str, **query: object) -> str:
+        """A webhook URL of ours; every value is escaped."""
+        return f"{public}{path}?{urlencode(query)}" if query else f"{public}{path}"
 
     def dispatch() -> None:
         """Carry out what the core asked for (under the lock; slow work in threads)."""
@@ -63,40 +74,54 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         for c in commands:
             if isinstance(c, Offer | Withdraw):
                 message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **asdict(c)}
-                for q in sockets.get(c.agent_id, ()):
-                    q.put_nowait(message)
+                sockets.send(c.agent_id, message)
             elif isinstance(c, Connect | DialBack):
-                task = asyncio.get_running_loop().create_task(_connect(c))
-                background.add(task)
-                task.add_done_callback(background.discard)
+                spawn(_connect(c))
+
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     async def _connect(c: Connect | DialBack) -> None:
         try:  # any failure is logged; the agent sees the call did not connect
             if isinstance(c, DialBack):
-                status_url = f"{public}/voice/status?call={c.call_sid}"
+                status_url = url("/voice/status", call=c.call_sid)
                 await asyncio.to_thread(
                     control.dial_back, c.number, settings.line_number, c.agent_id, status_url
                 )
             else:
-                await asyncio.to_thread(control.connect, c.call_sid, c.agent_id)
+                await asyncio.to_thread(control.connect, c.call_sid, c.agent_id, c.attempt)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
             log.error("could not connect call %s to %s: %s", c.call_sid, c.agent_id, e)
+            # the caller keeps their place, the agent is freed: a command like any other
+            attempt = c.attempt if isinstance(c, Connect) else None
+            await use_case(functools.partial(line.carrier_refused, c.call_sid, attempt))
+
+    def command(fn: Callable[[], Any]) -> Any:
+        """Run one command on the line (under the lock): timers that fell due fire first;
+        if the command is refused, what it had buffered is dropped (it writes nothing)."""
+        line.tick()
+        mark = line.checkpoint()
+        try:
+            return fn()
+        except Exception:
+            line.rollback(mark)
+            raise
 
     async def use_case(fn: Callable[[], Any]) -> Any:
         async with lock:
             try:
-                return fn()
+                return command(fn)
             finally:
                 dispatch()
                 persist()
 
     def persist() -> None:
         """Write what the line buffered; if the store is down it stays buffered (and the
-        caller is served regardless): the ticker tries again."""
-        try:
+        caller is served regardless): the ticker tries again. `line.health` logs it."""
+        with contextlib.suppress(StoreUnavailable):  # reported by line.health, kept in order
             line.flush()
-        except StoreUnavailable as e:
-            log.error("store unavailable, %d writes waiting: %s", len(line.writes), e.message)
 
     # Replies given in this process, so a retry is answered alike even while the store is
     # down; the store keeps them across restarts.
@@ -108,6 +133,8 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             replies.popitem(last=False)
 
     def stored_reply(sid: str, step: str) -> str | None:
+        if line.health.down_since is not None:  # a down store is not waited on per webhook
+            return None
         try:
             return line.store.reply_for(sid, step)
         except StoreUnavailable:
@@ -121,64 +148,85 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             except Exception:  # the ticker must outlive any one failure
                 log.exception("timer tick failed")
 
+    async def recheck_carrier() -> None:
+        """Calls recovered while the carrier could not say whether they were still live
+        keep their place; ask again until it can."""
+        while True:
+            await asyncio.sleep(RECHECK_CARRIER)
+            if not line.unverified:
+                continue
+            sids = sorted(line.unverified)
+            try:
+                statuses = await asyncio.to_thread(carrier_statuses, control, sids, deadline=10.0)
+                await use_case(functools.partial(line.recheck, statuses))
+            except Exception:  # the loop must outlive any one failure
+                log.exception("asking the carrier about recovered calls failed")
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(ticker())
+        tasks = [asyncio.create_task(t()) for t in (ticker, recheck_carrier, sockets.sweep)]
         yield
-        task.cancel()
+        for t in tasks:
+            t.cancel()
 
-    app = FastAPI(title="Hotline", lifespan=lifespan, docs_url="/api/docs")
-
-    @app.exception_handler(StoreUnavailable)
-    async def _store_down(_r: Request, e: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"error_id": e.error_id, "message": e.message}, status_code=503)
-
-    @app.exception_handler(_Refused)
-    async def _refused(_r: Request, e: _Refused) -> JSONResponse:
-        return JSONResponse({"error_id": e.error_id, "message": e.message}, status_code=e.status)
+    app = FastAPI(
+        title="Hotline",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,  # a redirect would be built from the request's Host header
+    )
+    install(app)
+    docs.mount(app)
 
     async def signed_form(request: Request) -> FormData:
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
-            raise _Refused(413, "body-too-large", f"a callback is at most {MAX_BODY} bytes")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise _Refused(413, "body-too-large", f"a callback is at most {MAX_BODY} bytes")
-        try:
-            form = await request.form()
-        except Exception:  # noqa: BLE001 - any parse failure is the sender's fault
-            raise _Refused(400, "bad-body", "the body is not a form") from None
-        url = public + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        params = {k: str(v) for k, v in form.multi_items()}
+        body = await forms.read_body(request)
+        form = forms.parse_form(request, body)
+        checked = public + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature or not validator.validate(url, params, signature):
-            raise _Refused(403, "bad-signature", "missing or wrong X-Twilio-Signature")
+        # the whole form, every value of a repeated key, as the carrier signs it
+        if not signature or not validator.validate(checked, form, signature):
+            refusals(
+                logging.WARNING,
+                "refused a webhook: %s X-Twilio-Signature for %s (is HOTLINE_PUBLIC_URL the "
+                "address the carrier calls?)",
+                "wrong" if signature else "no", checked[:300],
+            )  # fmt: skip
+            raise Refused(403, "bad-signature", "missing or wrong X-Twilio-Signature")
         return form
 
-    def field(form: FormData, name: str) -> str:
-        value = form.get(name)
-        if not isinstance(value, str) or not value or len(value) > 256:
-            raise _Refused(400, "bad-body", f"{name} is missing or malformed")
+    def query_sid(request: Request, name: str = "sid") -> str:
+        value = request.query_params.get(name, "")
+        if not forms.CALL_SID.fullmatch(value):
+            raise Refused(400, "bad-query", f"{name} is missing or not a call id")
         return value
+
+    def query_int(request: Request, name: str, default: int | None = None) -> int:
+        value = request.query_params.get(name)
+        if value is None and default is not None:
+            return default
+        if value is None or not forms.SMALL_NUMBER.fullmatch(value):
+            raise Refused(400, "bad-query", f"{name} is missing or not a small whole number")
+        return int(value)
 
     async def voice(
         form: FormData, step: str, work: Callable[[str], str], fallback: Callable[[str], str]
     ) -> Response:
         """One idempotent carrier callback: a retry gets the first answer again."""
-        sid = field(form, "CallSid")
+        sid = forms.call_sid(form)
         try:
             async with lock:
                 try:
                     seen = replies.get((sid, step)) or stored_reply(sid, step)
                     if seen is not None:
                         return Response(seen, media_type=XML)
-                    twiml = work(sid)
+                    twiml = command(lambda: work(sid))
                     remember(sid, step, twiml)
                     line.buffer_reply(sid, step, twiml)
                 finally:
                     dispatch()
                     persist()
-        except _Refused:
+        except Refused:
             raise
         except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
             log.warning("%s for %s: %s", step, sid, e.message)
@@ -191,65 +239,67 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     def urls(sid: str, step: int) -> dict[str, str]:
         g = line.generation.get(sid, 1)
         return {
-            "gather_url": f"{public}/voice/gather?sid={sid}&g={g}&step={step}",
-            "wait_url": f"{public}/voice/wait?sid={sid}&n=1",
-            "voicemail_url": f"{public}/voice/voicemail?sid={sid}",
+            "gather_url": url("/voice/gather", sid=sid, g=g, step=step),
+            "wait_url": url("/voice/wait", sid=sid, n=1),
+            "voicemail_url": url("/voice/voicemail", sid=sid),
         }
 
-    def again(url: str) -> Callable[[str], str]:
+    def again(retry_url: str) -> Callable[[str], str]:
         """The fallback while a caller is on the line: a short pause, then the same request."""
-        return lambda _sid: hold_twiml([], wait_url=url, pause=3)
+        return lambda _sid: hold_twiml([], wait_url=retry_url, pause=3)
 
-    @app.post("/voice/incoming")
+    voice_errors = responses(400, 403, 413)
+
+    @app.post("/voice/incoming", responses=voice_errors)
     async def incoming(request: Request) -> Response:
         form = await signed_form(request)
+        caller, called = forms.text(form, "From"), forms.text(form, "To")
 
         def work(sid: str) -> str:
             try:
-                actions = line.incoming(sid, field(form, "From"), field(form, "To"))
+                actions = line.incoming(sid, caller, called)
             except UnknownNumber:
-                log.warning("call %s to an unknown number %s", sid, form.get("To"))
+                log.warning("call %s to an unknown number %s", sid, forms.short(called))
                 return message_twiml("Sorry, this number is not in service. Goodbye.")
             return ivr_twiml(actions, **urls(sid, 1))
 
-        return await voice(form, "incoming", work, again(f"{public}/voice/incoming"))
+        return await voice(form, "incoming", work, again(url("/voice/incoming")))
 
-    @app.post("/voice/gather")
-    async def gather(
-        request: Request, sid: str, step: int, g: int = 1, timeout: int = 0
-    ) -> Response:
+    @app.post("/voice/gather", responses=voice_errors)
+    async def gather(request: Request) -> Response:
         form = await signed_form(request)
-        confidence = form.get("Confidence")
+        sid, step = query_sid(request), query_int(request, "step")
+        g, timeout = query_int(request, "g", 1), query_int(request, "timeout", 0)
+        confidence = forms.optional(form, "Confidence", max_length=32)
         try:
-            conf = float(confidence) if isinstance(confidence, str) else None
+            conf = float(confidence) if confidence is not None else None
         except ValueError:
             conf = None
-        digits, speech = form.get("Digits"), form.get("SpeechResult")
         event = to_input(
-            digits if isinstance(digits, str) else None,
-            speech if isinstance(speech, str) else None,
-            conf,
+            forms.digits(form), forms.optional(form, "SpeechResult", max_length=1024), conf,
             bool(timeout),
-        )
+        )  # fmt: skip
 
         def work(call_sid: str) -> str:
             if call_sid == sid and sid in line.resumable:  # the server restarted mid-IVR
                 return ivr_twiml(line.resume_ivr(sid), **urls(sid, 1))
             if call_sid != sid or line.inputs.get(sid) != step - 1 or line.generation.get(sid) != g:
-                raise _Refused(
-                    409, "out-of-order", f"step {step} of call {sid} is not the next one"
-                )
+                raise Refused(409, "out-of-order", f"step {step} of call {sid} is not the next one")
             return ivr_twiml(line.ivr_input(sid, event), **urls(sid, step + 1))
 
-        url = f"{public}/voice/gather?sid={sid}&g={g}&step={step}" + (
-            "&timeout=1" if timeout else ""
-        )
-        return await voice(form, f"gather:{g}:{step}", work, again(url))
+        retry = url("/voice/gather", sid=sid, g=g, step=step, **({"timeout": 1} if timeout else {}))
+        return await voice(form, f"gather:{g}:{step}", work, again(retry))
 
-    @app.post("/voice/wait")
-    async def wait(request: Request, sid: str, n: int) -> Response:
+    def wait_url(sid: str, n: int, a: int) -> str:
+        return url("/voice/wait", sid=sid, n=n, **({"a": a} if a else {}))
+
+    @app.post("/voice/wait", responses=voice_errors)
+    async def wait(request: Request) -> Response:
+        """The hold loop; `a` counts the times the caller came back to it after a connect
+        to an agent failed, so each round's steps are told apart."""
         form = await signed_form(request)
-        nxt = f"{public}/voice/wait?sid={sid}&n={n + 1}"
+        sid, n, a = query_sid(request), query_int(request, "n"), query_int(request, "a", 0)
+        nxt = wait_url(sid, n + 1, a)
 
         def work(_sid: str) -> str:
             state, prompts = line.hold(sid)
@@ -258,7 +308,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             if state == "offer-callback":
                 return hold_twiml(
                     prompts, wait_url=nxt, pause=HOLD_PAUSE,
-                    gather_url=f"{public}/voice/hold-key?sid={sid}&n={n}",
+                    gather_url=url("/voice/hold-key", sid=sid, n=n, **({"a": a} if a else {})),
                 )  # fmt: skip
             if state == "connecting":  # the REST redirect to the agent is on its way
                 return hold_twiml([], wait_url=nxt, pause=2)
@@ -266,28 +316,30 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                 return ivr_twiml([Record(120), Hangup()], **{**urls(sid, 0), "wait_url": nxt})
             return message_twiml("Thank you for calling. Goodbye.")
 
-        return await voice(form, f"wait:{n}", work, again(f"{public}/voice/wait?sid={sid}&n={n}"))
+        step = f"wait:{a}:{n}" if a else f"wait:{n}"
+        return await voice(form, step, work, again(wait_url(sid, n, a)))
 
-    @app.post("/voice/hold-key")
-    async def hold_key(request: Request, sid: str, n: int) -> Response:
+    @app.post("/voice/hold-key", responses=voice_errors)
+    async def hold_key(request: Request) -> Response:
         """The caller's answer to the callback offer in the hold loop (1 = call me back)."""
         form = await signed_form(request)
-        digits = form.get("Digits")
+        sid, n, a = query_sid(request), query_int(request, "n"), query_int(request, "a", 0)
+        keyed = forms.digits(form)
 
         def work(_sid: str) -> str:
-            if digits == "1" and (confirmation := line.take_callback(sid)) is not None:
+            if keyed == "1" and (confirmation := line.take_callback(sid)) is not None:
                 return ivr_twiml([*confirmation, Hangup()], **urls(sid, 0))
-            return hold_twiml([], wait_url=f"{public}/voice/wait?sid={sid}&n={n + 1}", pause=1)
+            return hold_twiml([], wait_url=wait_url(sid, n + 1, a), pause=1)
 
-        return await voice(
-            form, f"hold-key:{n}", work, again(f"{public}/voice/wait?sid={sid}&n={n}")
-        )
+        step = f"hold-key:{a}:{n}" if a else f"hold-key:{n}"
+        return await voice(form, step, work, again(wait_url(sid, n, a)))
 
-    @app.post("/voice/status")
-    async def status(request: Request, call: str | None = None) -> Response:
+    @app.post("/voice/status", responses=voice_errors)
+    async def status(request: Request) -> Response:
         """`?call=` names the caller's call when this is the dial-back leg of a callback."""
         form = await signed_form(request)
-        call_status = field(form, "CallStatus")
+        call = query_sid(request, "call") if "call" in request.query_params else None
+        call_status = forms.status(form)
 
         def work(sid: str) -> str:
             line.status(call or sid, call_status, dial_back=call is not None)
@@ -295,122 +347,158 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
 
         return await voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")
 
-    @app.post("/voice/dial-done")
-    async def dial_done(request: Request, sid: str) -> Response:
+    @app.post("/voice/dial-done", responses=voice_errors)
+    async def dial_done(request: Request) -> Response:
+        """The end of the bridge to an agent (`a`: which connect of the call). If the
+        agent's phone was not answered, the caller goes back to the hold loop."""
         form = await signed_form(request)
-        return await voice(
-            form,
-            "dial-done",
-            lambda _s: message_twiml("Goodbye."),
-            lambda _s: "<Response><Hangup/></Response>",
-        )
+        sid, a = query_sid(request), query_int(request, "a", 1)
+        dial_status = forms.status(form, "DialCallStatus")
 
-    @app.post("/voice/voicemail")
-    async def voicemail(request: Request, sid: str) -> Response:
+        def work(_sid: str) -> str:
+            if line.dial_done(sid, dial_status, a):
+                return hold_twiml([], wait_url=wait_url(sid, 1, a), pause=1)
+            return message_twiml("Goodbye.")
+
+        return await voice(
+            form, f"dial-done:{a}", work, lambda _s: hold_twiml([], wait_url=wait_url(sid, 1, a),
+                                                                 pause=1)
+        )  # fmt: skip
+
+    @app.post("/voice/agent-leg", responses=voice_errors)
+    async def agent_leg(request: Request) -> Response:
+        """Status callbacks of the agent's leg of a bridge: its answer means the caller is
+        talking to someone (kept, so a restart knows the call was bridged)."""
         form = await signed_form(request)
+        sid, a = query_sid(request), query_int(request, "a", 1)
+        leg_status = forms.status(form)
+
+        def work(_leg: str) -> str:
+            if leg_status in ("in-progress", "answered"):
+                line.agent_leg_answered(sid, a)
+            return "<Response/>"
+
+        # the form's CallSid is the agent's leg: its own id, one reply per status
+        return await voice(form, f"agent-leg:{leg_status}", work, lambda _s: "<Response/>")
+
+    @app.post("/voice/voicemail", responses=voice_errors)
+    async def voicemail(request: Request) -> Response:
+        form = await signed_form(request)
+        recording = forms.text(form, "RecordingUrl", max_length=2048)
+        if not recording.startswith(("https://", "http://")):
+            raise Refused(400, "bad-body", "RecordingUrl is not an http(s) URL")
 
         def work(call_sid: str) -> str:
-            line.store.append_event(
-                call_sid, line.wall(), "voicemail", {"recording": str(form.get("RecordingUrl", ""))}
-            )
+            line.voicemail(call_sid, recording)
             return "<Response><Hangup/></Response>"
 
-        return await voice(form, "voicemail", work, lambda _s: "<Response><Hangup/></Response>")
+        # a failure is retried by the carrier (503), so the recording's URL is never lost
+        return await voice(form, "voicemail", work, fallback=_retry_later)
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses=responses(503))
     async def healthz() -> JSONResponse:
-        try:
-            current = await asyncio.to_thread(is_current, line.store.engine)
-        except Exception as e:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"ready": False, "database": type(e).__name__}, status_code=503)
-        body = {
-            "ready": current,
-            "database": "ok",
-            "schema": "current" if current else "old",
+        """Ready to take calls: the database answers with the current schema, its file is
+        the one we opened, and writes are landing."""
+        writes = asdict(line.health.snapshot(len(line.writes)))
+        body: dict[str, Any] = {
             "flow": line.line_flow.flow.name,
             "version": line.line_flow.flow.version,
+            "writes": {k: v for k, v in writes.items() if k != "healthy"},
+            "agent_sockets": len(sockets),
         }
-        return JSONResponse(body, status_code=200 if current else 503)
+        problem = database_file.problem() if database_file is not None else None
+        if problem is not None:
+            file_alarm(logging.ERROR, "%s while the server runs: writes are not reaching "
+                       "it; restore the file or restart the server", problem)  # fmt: skip
+            return JSONResponse({**body, "ready": False, "database": problem}, status_code=503)
+        try:
+            current = await asyncio.wait_for(
+                asyncio.to_thread(is_current, line.store.engine), HEALTH_TIMEOUT
+            )
+        except TimeoutError:
+            database = f"did not answer within {HEALTH_TIMEOUT:g} s"
+            return JSONResponse({**body, "ready": False, "database": database}, status_code=503)
+        except Exception as e:  # noqa: BLE001 - any failure means not ready
+            return JSONResponse(
+                {**body, "ready": False, "database": type(e).__name__}, status_code=503
+            )
+        ready = current and writes["healthy"]
+        body |= {"ready": ready, "database": "ok", "schema": "current" if current else "old"}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     # -- the agents' API
 
+    bearer = HTTPBearer(auto_error=False, description="A token from `hotline agent-token`")
+
     def agent_of(token: str | None) -> str:
         if not token:
-            raise _Refused(401, "no-token", "send Authorization: Bearer <agent token>")
+            raise Refused(401, "no-token", "send Authorization: Bearer <agent token>")
         agent_id = line.store.agent_for_token(token)
         if agent_id is None:
-            raise _Refused(401, "bad-token", "unknown or revoked agent token")
+            raise Refused(401, "bad-token", "unknown or revoked agent token")
         return agent_id
 
-    def bearer(request: Request) -> str:
-        header = request.headers.get("Authorization", "")
-        return agent_of(
-            header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
-        )
+    # (annotations are strings here: FastAPI cannot see names local to create_app in them)
+    def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+        return agent_of(credentials.credentials if credentials is not None else None)
 
     async def agent_call(fn: Callable[[], Awaitable[Any] | Any]) -> JSONResponse:
         try:
             result = await use_case(fn)
         except UnknownAgent as e:
-            raise _Refused(404, e.error_id, e.message) from None
+            raise Refused(404, e.error_id, e.message) from None
         except (InvalidTransition, RoutingError) as e:
-            raise _Refused(409, e.error_id, e.message) from None
+            raise Refused(409, e.error_id, e.message) from None
         return JSONResponse(result if isinstance(result, dict) else {"ok": True})
 
-    @app.get("/api/agent/me")
-    async def me(request: Request) -> JSONResponse:
-        agent_id = bearer(request)
+    @app.get("/api/agent/me", responses=AGENT_ERRORS)
+    async def me(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.agent_state(agent_id))
 
-    @app.post("/api/agent/login")
-    async def login(request: Request) -> JSONResponse:
-        agent_id = bearer(request)
+    @app.post("/api/agent/login", responses=AGENT_ERRORS)
+    async def login(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.login(agent_id))
 
-    @app.post("/api/agent/ready")
-    async def ready(request: Request) -> JSONResponse:
-        agent_id = bearer(request)
+    @app.post("/api/agent/ready", responses=AGENT_ERRORS)
+    async def ready(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.set_ready(agent_id, True))
 
-    @app.post("/api/agent/not-ready")
-    async def not_ready(request: Request, reason: str = "break") -> JSONResponse:
-        agent_id = bearer(request)
-        return await agent_call(lambda: line.set_ready(agent_id, False, reason[:32]))
+    @app.post("/api/agent/not-ready", responses=AGENT_ERRORS)
+    async def not_ready(reason: str = "break", agent_id: str = Depends(authorised)) -> JSONResponse:
+        if forms.CONTROL.search(reason) or not reason or len(reason) > 32:
+            raise Refused(400, "bad-request", "reason is 1 to 32 characters, no control ones")
+        return await agent_call(lambda: line.set_ready(agent_id, False, reason))
 
-    @app.post("/api/agent/logout")
-    async def logout(request: Request) -> JSONResponse:
-        agent_id = bearer(request)
+    @app.post("/api/agent/logout", responses=AGENT_ERRORS)
+    async def logout(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.logout(agent_id))
 
-    @app.post("/api/agent/calls/{call_sid}/accept")
-    async def accept(request: Request, call_sid: str) -> JSONResponse:
-        agent_id = bearer(request)
-        return await agent_call(lambda: line.accept(agent_id, call_sid))
+    @app.post("/api/agent/calls/{call_sid}/accept", responses=AGENT_ERRORS)
+    async def accept(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:
+        return await agent_call(lambda: line.accept(agent_id, known_sid(call_sid)))
 
-    @app.post("/api/agent/calls/{call_sid}/decline")
-    async def decline(request: Request, call_sid: str) -> JSONResponse:
-        agent_id = bearer(request)
-        return await agent_call(lambda: line.decline(agent_id, call_sid))
+    @app.post("/api/agent/calls/{call_sid}/decline", responses=AGENT_ERRORS)
+    async def decline(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:
+        return await agent_call(lambda: line.decline(agent_id, known_sid(call_sid)))
+
+    def known_sid(call_sid: str) -> str:
+        if not forms.CALL_SID.fullmatch(call_sid):
+            raise Refused(400, "bad-request", f"{forms.short(call_sid)} is not a call id")
+        return call_sid
 
     @app.websocket("/api/agent/ws")
     async def agent_socket(ws: WebSocket, token: str | None = None) -> None:
         try:
             agent_id = agent_of(token)
-        except _Refused:
+        except Refused:
             await ws.close(code=4401)
             return
         await ws.accept()
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        sockets.setdefault(agent_id, set()).add(queue)
-        try:
-            await ws.send_json(
-                {"type": "hello", **(await use_case(lambda: line.agent_state(agent_id)))}
-            )
-            while True:
-                await ws.send_json(await queue.get())
-        except (WebSocketDisconnect, asyncio.CancelledError):  # gone, or the server stops
-            pass
-        finally:
-            sockets[agent_id].discard(queue)
+        hello = {"type": "hello", **(await use_case(lambda: line.agent_state(agent_id)))}
+        await sockets.serve(AgentSocket(agent_id, token or "", ws), hello)
 
     return app
+
+
+def _retry_later(_sid: str) -> str:
+    raise Refused(503, "store-unavailable", "the recording could not be kept; retry")

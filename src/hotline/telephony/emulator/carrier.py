@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger("hotline.emulator")
+AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Carrier:
         self.failures = 0
         self.latencies: list[float] = []  # seconds per answered webhook, for benchmarks
         self.retry_for = retry_for
+        self.agents_not_answering: set[str] = set()  # their phones ring out when dialled
 
     # -- the REST API Hotline calls
 
@@ -335,7 +337,22 @@ class Carrier:
             if client is None:
                 call.outcome = "transferred"
                 return ""
-            call.agent = client.text
+            action = v.get("action", "")
+            agent = client.text or ""
+            if agent in self.agents_not_answering:  # their phone rings out
+                update = await self.wait(AGENT_RING, call)
+                if update is not None:
+                    return update
+                return (
+                    await self.post(call, action, {"DialCallStatus": "no-answer"}) if action else ""
+                )
+            answered_url = client.get("statusCallback")
+            if answered_url:  # the agent's leg answers; it has a CallSid of its own
+                leg = {"CallSid": self.new_sid(), "ParentCallSid": call.sid}
+                await self.post(
+                    call, answered_url, {**leg, "CallStatus": "in-progress"}, expect_twiml=False
+                )
+            call.agent = agent
             if call.queued_at is not None:
                 call.answered_after = self.loop_time() * self.speed - call.queued_at
             if call.outcome == "in-progress":
@@ -343,7 +360,7 @@ class Carrier:
             update = await self.wait(call.script.talk, call)
             if update is not None:
                 return update
-            return await self.post(call, v.get("action", ""), {"DialCallStatus": "completed"})
+            return await self.post(call, action, {"DialCallStatus": "completed"}) if action else ""
         return None  # a verb we do not know is skipped, as carriers do
 
 

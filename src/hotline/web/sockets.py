@@ -1,0 +1,105 @@
+"""The agents' open websockets: who is connected with which token, what they are sent.
+
+A socket lives only while its client does and its token stays valid: one task per socket
+reads from the client (so a client that went away ends the handler and frees its queue),
+and one sweep for all of them asks the store every `RECHECK` seconds which tokens still
+hold, closing the sockets of tokens revoked since (code 4401, nothing sent after)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from hotline.store.db import StoreUnavailable
+
+log = logging.getLogger("hotline.web")
+RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
+REVOKED = 4401
+
+
+@dataclass(eq=False)
+class AgentSocket:
+    agent_id: str
+    token: str
+    ws: WebSocket
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    revoked: bool = False
+
+
+class AgentSockets:
+    def __init__(self, *, still_valid: Callable[[Collection[str]], set[str]]) -> None:
+        """`still_valid(tokens)`: those of `tokens` the store still accepts."""
+        self._still_valid = still_valid
+        self._open: set[AgentSocket] = set()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def send(self, agent_id: str, message: dict[str, Any]) -> None:
+        for s in self._open:
+            if s.agent_id == agent_id:
+                s.queue.put_nowait(message)
+
+    async def serve(self, sock: AgentSocket, hello: dict[str, Any]) -> None:
+        """Run one accepted socket until its client leaves, its token is revoked or the
+        server stops; it is forgotten in every case."""
+        self._open.add(sock)
+        reader = asyncio.create_task(_read_until_gone(sock.ws))
+        try:
+            await sock.ws.send_json(hello)
+            while True:
+                getter = asyncio.create_task(sock.queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when="FIRST_COMPLETED")
+                if reader in done:
+                    getter.cancel()
+                    return
+                message = getter.result()
+                if sock.revoked or message is None:  # close, send nothing more
+                    await sock.ws.close(code=REVOKED, reason="token revoked")
+                    return
+                await sock.ws.send_json(message)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the client went away while we were sending
+        finally:
+            self._open.discard(sock)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def sweep(self) -> None:
+        """Forever: close the sockets whose token the store no longer accepts."""
+        while True:
+            await asyncio.sleep(RECHECK)
+            await self.check()
+
+    async def check(self) -> None:
+        """Close the sockets whose token the store no longer accepts. Only the tokens
+        asked about are judged: a socket opened while the store answered is not."""
+        if not self._open:
+            return
+        tokens = {s.token for s in self._open}
+        try:
+            valid = await asyncio.to_thread(self._still_valid, tokens)
+        except StoreUnavailable as e:  # keep the sockets; the next sweep asks again
+            log.warning("cannot check agents' tokens: %s", e.message)
+            return
+        for s in list(self._open):
+            if s.token in tokens and s.token not in valid:
+                self._open.discard(s)
+                s.revoked = True
+                s.queue.put_nowait(None)
+
+
+async def _read_until_gone(ws: WebSocket) -> None:
+    """Agents send nothing on this socket yet; reading is how we learn they left."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return

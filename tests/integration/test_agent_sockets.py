@@ -1,0 +1,75 @@
+"""The agents' socket registry on its own: which sockets a token check may close."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Collection
+from typing import Any, cast
+
+from fastapi import WebSocket
+
+from hotline.web.sockets import AgentSocket, AgentSockets
+
+
+class FakeSocket:
+    """Just enough of a websocket: records what it is sent; the client never leaves."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed: int | None = None
+        self.greeted = asyncio.Event()
+        self._gone = asyncio.Event()
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        self.greeted.set()
+
+    async def receive(self) -> dict[str, Any]:
+        await self._gone.wait()
+        return {"type": "websocket.disconnect"}
+
+    async def close(self, code: int, reason: str = "") -> None:
+        self.closed = code
+        self._gone.set()
+
+
+async def delivered(socket: FakeSocket, count: int) -> None:
+    while len(socket.sent) < count:
+        await asyncio.sleep(0)
+
+
+def test_a_socket_opened_while_tokens_are_checked_is_not_closed():
+    async def scenario() -> tuple[int | None, int | None]:
+        loop = asyncio.get_running_loop()
+        asked, answer = asyncio.Event(), threading.Event()
+
+        def slow_store(tokens: Collection[str]) -> set[str]:
+            loop.call_soon_threadsafe(asked.set)
+            answer.wait(10)
+            return {"old-token"} & set(tokens)
+
+        registry = AgentSockets(still_valid=slow_store)
+        first, second = FakeSocket(), FakeSocket()
+        tasks = [asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "revoked-token", cast(WebSocket, first)), {"type": "hello"}
+        ))]  # fmt: skip
+        await first.greeted.wait()
+        check = asyncio.create_task(registry.check())
+        await asyncio.wait_for(asked.wait(), 10)  # the store is being asked about the first
+        tasks.append(asyncio.create_task(registry.serve(
+            AgentSocket("es-day-2", "new-token", cast(WebSocket, second)), {"type": "hello"}
+        )))  # fmt: skip
+        await second.greeted.wait()
+        answer.set()
+        await check
+        await asyncio.wait_for(tasks[0], 10)  # the revoked one ends
+        registry.send("es-day-2", {"type": "offer"})
+        await asyncio.wait_for(delivered(second, 2), 10)
+        await second.close(1000)
+        await asyncio.wait_for(tasks[1], 10)
+        return first.closed, second.closed if second.sent[-1] == {"type": "offer"} else -1
+
+    first, second = asyncio.run(scenario())
+    assert first == 4401
+    assert second == 1000  # kept open (and sent the offer) until its client left
