@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,13 +25,10 @@ from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Callbacks, Scenario
 from hotline.sim.scenario_file import load_scenario
-from hotline.wfm.erlang import erlang_a, erlang_c
-from hotline.wfm.forecast import forecast
-from hotline.wfm.history import parse_history
-from hotline.wfm.plan import Plan, make_plan, plan_report, scenario_for
-from hotline.wfm.plots import coverage_figure, surge_figure
-from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
-from hotline.wfm.surge import SurgeCase, evaluate_surges
+
+if TYPE_CHECKING:  # the planning modules bring SciPy and statsmodels: imported where used
+    from hotline.wfm.plan import Plan
+    from hotline.wfm.staffing import Target
 
 app = typer.Typer(
     help="Hotline: a self-hostable platform for a 24/7 multilingual telephone hotline.",
@@ -75,8 +72,14 @@ def simulate(
         str, typer.Option(help="Date and time of the run's start, for --calls-csv (a Monday).")
     ] = "2026-01-05T00:00:00",
     as_json: Annotated[bool, typer.Option("--json", help="Print the KPIs as JSON.")] = False,
+    interval: Annotated[
+        int | None,
+        typer.Option(help="Also report KPIs per interval of this many minutes (15, 30 or 60)."),
+    ] = None,
 ) -> None:
     """Run a scenario through the ACD on a virtual clock and print the service KPIs."""
+    if interval is not None and interval not in (15, 30, 60):
+        raise _usage("--interval is 15, 30 or 60 (minutes)")
     s = _scenario(
         scenario, calls_per_hour, aht_seconds, agents, patience_seconds, answer_within, seed
     )
@@ -100,7 +103,9 @@ def simulate(
             arrivals.append(ev)
 
     started = time.perf_counter()
-    result = _run(s, show_progress=not as_json, trace=keep if calls_csv else None)
+    result = _run(
+        s, show_progress=not as_json, trace=keep if calls_csv else None, interval=interval
+    )
     elapsed = time.perf_counter() - started
     if calls_csv is not None:
         with calls_csv.open("w", encoding="utf-8", newline="") as f:
@@ -140,6 +145,9 @@ def erlang(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """How many agents a queue needs (Erlang C, or A with patience), or what N agents give."""
+    from hotline.wfm.erlang import erlang_a, erlang_c
+    from hotline.wfm.staffing import Target, agents_needed, with_shrinkage
+
     target = Target(service_level, answer_within, asa_seconds, max_occupancy)
     try:
         if agents is None:
@@ -222,6 +230,10 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Plan a week: agents per interval and pool, shifts to cover them, checked by simulation."""
+    from hotline.wfm.plan import plan_report, scenario_for
+    from hotline.wfm.plots import coverage_figure
+    from hotline.wfm.staffing import Target, with_shrinkage
+
     s = load_scenario(scenario)
     target = Target(service_level, s.answer_within if answer_within is None else answer_within)
     try:
@@ -264,6 +276,9 @@ def forecast_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Forecast hourly calls per language (daily and weekly seasonality), with holdout error."""
+    from hotline.wfm.forecast import forecast
+    from hotline.wfm.history import parse_history
+
     try:
         text = history.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -345,6 +360,10 @@ def surge(
 ) -> None:
     """Surge plans: extra agents, on-call pool and overtime for more volume, longer calls or a
     language spike; each case simulated with the base schedule and with its own plan."""
+    from hotline.wfm.plots import surge_figure
+    from hotline.wfm.staffing import Target
+    from hotline.wfm.surge import SurgeCase, evaluate_surges
+
     s = load_scenario(scenario)
     if callbacks is not None:
         if not 0.0 <= callbacks <= 1.0 or callback_after <= 0:
@@ -438,6 +457,8 @@ def _solve(
     pooled: tuple[str, ...],
     quiet: bool,
 ) -> Plan:
+    from hotline.wfm.plan import make_plan
+
     kwargs: dict[str, Any] = {
         "target": target,
         "interval_minutes": interval,
@@ -557,9 +578,13 @@ def _scenario(
 
 
 def _run(
-    s: Scenario, *, show_progress: bool, trace: Callable[[Event], None] | None = None
+    s: Scenario,
+    *,
+    show_progress: bool,
+    trace: Callable[[Event], None] | None = None,
+    interval: int | None = None,
 ) -> Result:
-    sim = Simulation(scenario=s, trace=trace)
+    sim = Simulation(scenario=s, trace=trace, interval_minutes=interval)
     if not show_progress or not err.is_terminal:
         return sim.run()
     with Progress(
@@ -615,11 +640,24 @@ def _print_report(s: Scenario, result: Result, elapsed: float) -> None:
         table.add_row("[dim]by language[/dim]")
         for name, t in r["languages"].items():
             row(name, t)
+    if len(r["caller_types"]) > 1:
+        table.add_section()
+        table.add_row("[dim]by caller type[/dim]")
+        for name, t in r["caller_types"].items():
+            row(name, t)
     if len(r["queues"]) > 1:
         table.add_section()
         table.add_row("[dim]by queue[/dim]")
         for name, t in r["queues"].items():
             row(name, t)
+    if r.get("intervals"):
+        table.add_section()
+        table.add_row(f"[dim]by {r['interval_minutes']}-minute interval[/dim]")
+        several_days = r["intervals"][-1]["start_seconds"] >= 86_400
+        for t in r["intervals"]:
+            day, clock = divmod(int(t["start_seconds"]), 86_400)
+            name = f"day {day + 1} " if several_days else ""
+            row(f"{name}{clock // 3600:02d}:{clock % 3600 // 60:02d}", t)
     out.print(table)
     out.print(
         f"occupancy {_pct(r['occupancy'])} over {r['agent_hours']:,.0f} staffed agent-hours"

@@ -237,3 +237,22 @@ def test_surge_bad_spike():
     )
     assert p.returncode == 1
     assert "unknown language 'xx'" in p.stderr
+
+
+def test_simulate_loads_no_planning_libraries():
+    """`hotline simulate` needs neither SciPy nor statsmodels (seconds of import time)."""
+    script = (
+        "import sys\n"
+        "import hotline.cli as cli\n"
+        f"sys.argv = ['hotline', 'simulate', *{list(QUICK)!r}]\n"
+        "try:\n"
+        "    cli.main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('scipy', 'statsmodels', 'matplotlib') if m in sys.modules))\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == "[]"

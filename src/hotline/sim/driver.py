@@ -76,6 +76,15 @@ class _CallPlan:
         # drawn last, so that a scenario without callbacks draws exactly as before
         accept = s.callbacks.accept if s.callbacks else 0.0
         self.callback = rng.random(n) < accept if accept else np.zeros(n, dtype=bool)
+        # patience of a caller type or a queue of its own, after every other draw (so a
+        # scenario without them draws as before)
+        for k, ctype in enumerate(s.caller_types):
+            for x, tag in enumerate(tags):
+                own = s.patience_of(ctype, ctype.queue_for(tag))
+                if own is not None:
+                    members = np.flatnonzero((self.caller == k) & (self.language == x))
+                    if len(members):
+                        self.patience[members] = own.sample(rng, len(members))
 
 
 class Simulation:
@@ -88,7 +97,9 @@ class Simulation:
         seed: int | None = None,
         router_class: type[Router] = Router,
         trace: Callable[[Event], None] | None = None,
+        interval_minutes: int | None = None,
     ) -> None:
+        """`interval_minutes`: also report the KPIs per interval (by when calls queued)."""
         self.scenario = scenario
         self._rng = np.random.default_rng(scenario.seed if seed is None else seed)
         self._scheduler = Scheduler()
@@ -96,6 +107,7 @@ class Simulation:
         self._kpi = KpiCollector(
             answer_within=scenario.answer_within,
             wrap_up={q.name: q.wrap_up_seconds for q in scenario.queues},
+            interval_seconds=None if interval_minutes is None else interval_minutes * 60.0,
         )
         self._router = router_class(
             queues=scenario.queues,

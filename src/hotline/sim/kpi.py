@@ -1,4 +1,5 @@
-"""Service KPIs computed from the event stream: per queue, per language and overall."""
+"""Service KPIs computed from the event stream: overall, per queue, per language, per
+caller type and (when asked) per interval of the day."""
 
 from __future__ import annotations
 
@@ -56,17 +57,28 @@ def _ratio(a: float, b: float) -> float | None:
 class KpiCollector:
     """Dispatch each event to `handlers[type(event)]`; read `report()` at the end.
 
-    A call counts once overall and for its language (first queue entered, final outcome)
-    and once for every queue it entered (an overflow is that queue's outcome).
+    A call counts once overall, for its language, its caller type and the interval in
+    which it first queued (first queue entered, final outcome), and once for every queue it
+    entered (an overflow is that queue's outcome).
     """
 
-    def __init__(self, *, answer_within: float, wrap_up: Mapping[str, float]) -> None:
+    def __init__(
+        self,
+        *,
+        answer_within: float,
+        wrap_up: Mapping[str, float],
+        interval_seconds: float | None = None,
+    ) -> None:
         self.answer_within = answer_within
         self.wrap_up = wrap_up
+        self.interval = interval_seconds
         self.overall = Tally()
         self.queues: dict[str, Tally] = {}
         self.languages: dict[str, Tally] = {}
-        self._language: dict[str, str] = {}  # calls not yet finished -> language
+        self.caller_types: dict[str, Tally] = {}
+        self.intervals: dict[int, Tally] = {}
+        # calls not yet finished -> the slices they count in besides overall and queues
+        self._home: dict[str, list[Tally]] = {}
         self._entered: set[str] = set()  # calls counted as offered overall
         self.handlers: dict[type, Callable[[Any], None]] = {
             CallArrived: self._arrived,
@@ -79,15 +91,25 @@ class KpiCollector:
         }
 
     def _arrived(self, ev: CallArrived) -> None:
-        self._language[ev.call_id] = ev.language
+        self._home[ev.call_id] = [
+            self._slice(self.languages, ev.language),
+            self._slice(self.caller_types, ev.caller_type),
+        ]
 
     def _queued(self, ev: CallQueued) -> None:
         self._slice(self.queues, ev.queue).offered += 1
-        lang = self._language.get(ev.call_id)
-        if lang is not None and ev.call_id not in self._entered:
+        home = self._home.get(ev.call_id)
+        if home is not None and ev.call_id not in self._entered:
             self._entered.add(ev.call_id)
+            if self.interval is not None:
+                k = int(ev.at // self.interval)
+                t = self.intervals.get(k)
+                if t is None:
+                    t = self.intervals[k] = Tally()
+                home.append(t)
             self.overall.offered += 1
-            self._slice(self.languages, lang).offered += 1
+            for t in home:
+                t.offered += 1
 
     def _answered(self, ev: CallAnswered) -> None:
         within = ev.waited <= self.answer_within
@@ -121,22 +143,18 @@ class KpiCollector:
         if ev.fallback is None:
             return
         self.overall.overflowed += 1
-        lang = self._language.get(ev.call_id)
-        if lang is not None:
-            self._slice(self.languages, lang).overflowed += 1
+        for t in self._home.get(ev.call_id, ()):
+            t.overflowed += 1
         self._forget(ev.call_id)
 
     def _tallies(self, call_id: str, queue: str | None) -> list[Tally]:
-        out = [self.overall]
-        lang = self._language.get(call_id)
-        if lang is not None:
-            out.append(self._slice(self.languages, lang))
+        out = [self.overall, *self._home.get(call_id, ())]
         if queue is not None:
             out.append(self._slice(self.queues, queue))
         return out
 
     def _forget(self, call_id: str) -> None:
-        self._language.pop(call_id, None)
+        self._home.pop(call_id, None)
         self._entered.discard(call_id)
 
     @staticmethod
@@ -157,4 +175,11 @@ class KpiCollector:
         out["agent_hours"] = round(staffed / 3600.0, 3)
         out["queues"] = {k: v.as_dict() for k, v in sorted(self.queues.items())}
         out["languages"] = {k: v.as_dict() for k, v in sorted(self.languages.items())}
+        out["caller_types"] = {k: v.as_dict() for k, v in sorted(self.caller_types.items())}
+        if self.interval is not None:
+            out["interval_minutes"] = round(self.interval / 60)
+            out["intervals"] = [
+                {"start_seconds": k * self.interval, **v.as_dict()}
+                for k, v in sorted(self.intervals.items())
+            ]
         return out

@@ -54,6 +54,7 @@ class CallerType:
     priority: int
     queue: str  # a template: "{language}" is replaced by the caller's language tag
     languages: Mapping[str, float] | None = None  # their own language mix, if not the line's
+    patience: Distribution | None = None  # theirs, if not their queue's or the line's
 
     def queue_for(self, language: str) -> str:
         return self.queue.replace("{language}", language)
@@ -111,6 +112,12 @@ class Scenario:
     offer_timeout: float = 15.0
     callbacks: Callbacks | None = None
     seed: int = 1
+    # patience of callers in a queue, where not the line's (a caller type's own comes first)
+    queue_patience: Mapping[str, Distribution] = field(default_factory=dict)
+
+    def patience_of(self, caller: CallerType, queue: str) -> Distribution | None:
+        """How long such a caller waits in that queue (None: the line's `patience`)."""
+        return caller.patience or self.queue_patience.get(queue)
 
     @classmethod
     def single_queue(

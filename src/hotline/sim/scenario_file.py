@@ -8,6 +8,7 @@ The format is documented in docs/scenarios.md.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -75,12 +76,16 @@ class _Language(_Model):
     handle: _Duration | None = None
 
 
+_Patience = _Duration | Literal["never"]
+
+
 class _Caller(_Model):
     type: str
     share: float
     priority: int = 0
     queue: str
     languages: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    patience: _Patience | None = None  # theirs, whatever the queue
 
 
 class _Step(_Model):
@@ -98,6 +103,7 @@ class _Queue(_Model):
     steps: list[_Step]
     overflow: _Overflow | None = None
     wrap_up_seconds: float = 0.0
+    patience: _Patience | None = None  # of callers in this queue (a caller type's wins)
     aging_per_minute: float = 0.0
 
 
@@ -152,7 +158,7 @@ class _Arrivals(_Model):
 class _Durations(_Model):
     handle: _Duration
     ivr: _Duration = 0.0
-    patience: _Duration | Literal["never"] = "never"
+    patience: _Patience = "never"
 
 
 class _Routing(_Model):
@@ -234,6 +240,10 @@ def _duration(d: float | _Dist) -> Distribution:
     return Empirical(tuple(d.values))
 
 
+def _patience(p: float | _Dist | Literal["never"]) -> Distribution:
+    return Fixed(math.inf) if p == "never" else _duration(p)
+
+
 def _to_scenario(m: _ScenarioFile) -> Scenario:
     patience = m.durations.patience
     return Scenario(
@@ -249,8 +259,17 @@ def _to_scenario(m: _ScenarioFile) -> Scenario:
         ),
         skills=tuple(m.skills),
         caller_types=tuple(
-            CallerType(c.type, c.share, c.priority, c.queue, c.languages) for c in m.callers
+            CallerType(
+                c.type,
+                c.share,
+                c.priority,
+                c.queue,
+                c.languages,
+                _patience(c.patience) if c.patience is not None else None,
+            )
+            for c in m.callers
         ),
+        queue_patience={q.name: _patience(q.patience) for q in m.queues if q.patience is not None},
         queues=tuple(
             Queue(
                 q.name,
@@ -276,7 +295,7 @@ def _to_scenario(m: _ScenarioFile) -> Scenario:
         ),
         handle=_duration(m.durations.handle),
         ivr=_duration(m.durations.ivr),
-        patience=None if patience == "never" else _duration(patience),
+        patience=None if patience == "never" else _patience(patience),
         answer_within=m.service_level.answer_within,
         answer_delay=m.routing.answer_delay,
         policy=m.routing.policy,
