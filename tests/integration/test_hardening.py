@@ -7,14 +7,18 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 from starlette.datastructures import ImmutableMultiDict
+from starlette.websockets import WebSocketDisconnect
 
 from hotline.errors import SettingsInvalid
 from hotline.service.health import RETRY_MAX, STALLED
+from hotline.service.live import PENDING_FOR
 from hotline.web.app import create_app
 
 from .live_fixtures import (
@@ -233,16 +237,25 @@ def test_an_unanswered_agent_leg_puts_the_caller_back_at_the_head(live, status):
     assert live.store.call(first).state == "completed"  # the second agent talked to them
 
 
-def test_a_call_accepted_but_never_bridged_is_queued_again_after_a_restart(tmp_path):
+def restarted_while_ringing(tmp_path: Path, sid: str) -> Live:
+    """A caller accepted by en-day-1; the server dies while the agent's phone rings."""
     db = sqlite_url(tmp_path)
     a = Live(db)
-    sid = "CA" + "8" * 32
     to_hold(a, sid)
-    accepted(a, sid, "en-day-1")  # the server dies before the agent's phone answers
+    accepted(a, sid, "en-day-1")
     b = Live(db)
     b.wall.now = a.wall.now + 30
-    b.control.statuses = {sid: "in-progress"}
-    assert b.line.recover(b.control.statuses) == {"queued": 1}
+    assert b.line.recover({sid: "in-progress"}) == {"connecting": 1}
+    return b
+
+
+def test_a_dial_in_flight_at_a_restart_that_fails_puts_the_caller_back(tmp_path):
+    sid = "CA" + "8" * 32
+    b = restarted_while_ringing(tmp_path, sid)
+    r = b.carrier.post(
+        f"/voice/dial-done?sid={sid}&a=1", call_form(sid, DialCallStatus="no-answer")
+    )
+    assert f"/voice/wait?sid={sid}" in r.text  # back to the hold loop, in their place
     agent = accepted(b, sid, "en-day-2")
     assert b.control.connected == [(sid, "en-day-2")]
     # this connect is the call's second: its callbacks are not taken for the first one's
@@ -251,6 +264,49 @@ def test_a_call_accepted_but_never_bridged_is_queued_again_after_a_restart(tmp_p
     assert b.http.get("/api/agent/me", headers=agent).json()["reason"] == "agent-busy"
     assert (row := b.store.call(sid)) is not None
     assert row.state == "queued"
+
+
+def test_a_dial_in_flight_at_a_restart_that_is_answered_is_not_offered_again(tmp_path):
+    sid = "CA" + "9" * 32
+    b = restarted_while_ringing(tmp_path, sid)
+    other = b.agent("en-day-2")
+    b.http.post("/api/agent/login", headers=other)
+    assert b.http.post("/api/agent/ready", headers=other).json()["call_sid"] is None
+    b.carrier.post(f"/voice/agent-leg?sid={sid}&a=1",
+                   call_form("CB" + "9" * 32, CallStatus="in-progress"))  # fmt: skip
+    r = b.carrier.post(
+        f"/voice/dial-done?sid={sid}&a=1", call_form(sid, DialCallStatus="completed")
+    )
+    assert "Goodbye" in r.text
+    b.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    assert (row := b.store.call(sid)) is not None
+    assert row.state == "completed"  # they talked to the first agent
+    assert b.http.get("/api/agent/me", headers=other).json()["call_sid"] is None
+
+
+def test_a_dial_in_flight_at_a_restart_that_never_reports_puts_the_caller_back(tmp_path):
+    sid = "CA" + "7" * 32
+    b = restarted_while_ringing(tmp_path, sid)
+    b.wall.now += PENDING_FOR + 1
+    accepted(b, sid, "en-day-2")  # the carrier said nothing for a minute: back in place
+
+
+def test_a_timer_that_fires_inside_a_refused_command_is_kept(live):
+    sid = "CA" + "6" * 32
+    first = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=first)
+    live.http.post("/api/agent/ready", headers=first)
+    to_hold(live, sid)  # offered to en-day-1 at once
+    second = live.agent("en-day-2")
+    live.http.post("/api/agent/login", headers=second)
+    live.http.post("/api/agent/ready", headers=second)
+    live.wall.now += 16  # past the ring timeout: the accept below comes too late
+    r = live.http.post(f"/api/agent/calls/{sid}/accept", headers=first)
+    assert r.status_code == 409
+    # the ring-no-answer that fired first is kept: the call rings en-day-2 now
+    assert live.http.get("/api/agent/me", headers=second).json()["call_sid"] == sid
+    assert "OfferWithdrawn" in live.events(sid)
+    assert live.store.call(sid).state == "offered"
 
 
 def test_a_caller_who_hangs_up_while_the_agents_phone_rings_abandoned(live):
@@ -269,10 +325,12 @@ def test_a_connect_the_carrier_refuses_puts_the_caller_back(live):
     with live.http:  # one event loop for the app, so the connect runs in the background
         to_hold(live, sid)
         agent = accepted(live, sid, "en-day-1")
-        for _ in range(500):  # the connect runs in a thread; its failure comes back
+        deadline = time.monotonic() + 10  # the connect runs in a thread; its failure
+        while True:  # comes back as a command
             me = live.http.get("/api/agent/me", headers=agent).json()
-            if me["state"] != "on_call":
+            if me["state"] != "on_call" or time.monotonic() > deadline:
                 break
+            time.sleep(0.01)
     assert (me["state"], me["reason"]) == ("not_ready", "agent-failed")
     assert live.store.call(sid).state == "queued"
 
@@ -462,3 +520,53 @@ def test_a_call_the_carrier_could_not_tell_about_keeps_its_place_until_it_can(tm
     assert b.line.unverified == {waiting}
     assert [r.state for r in map(b.store.call, (gone, waiting)) if r] == ["abandoned", "queued"]
     accepted(b, waiting, "en-day-1")
+
+
+def take_callback_in_the_ivr(live: Live, sid: str) -> None:
+    r = live.carrier.post(keep_english(live, sid, CALLER), call_form(sid, Digits="2"))
+    assert "The estimated wait is" in r.text
+    r = live.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))
+    assert "We will call you back" in r.text
+
+
+def test_a_callback_chosen_while_an_agent_is_free_is_dialled_back(live):
+    sid = "CA" + "5" * 31 + "1"
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    live.http.post("/api/agent/ready", headers=agent)
+    take_callback_in_the_ivr(live, sid)  # offered at once, but the caller hung up
+    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    assert live.control.connected == []
+    assert [d[0] for d in live.control.dialled_back] == [CALLER]
+
+
+def test_a_callback_callers_own_leg_ending_late_keeps_the_call(live):
+    sid = "CA" + "5" * 31 + "2"
+    take_callback_in_the_ivr(live, sid)
+    accepted(live, sid, "en-day-1")  # the dial-back starts ...
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))  # ... then this
+    assert live.store.call(sid).state == "answered"
+    leg = "CA" + "5" * 31 + "3"
+    live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
+    assert live.store.call(sid).state == "completed"
+
+
+def test_a_canceled_dial_back_is_a_callback_not_reached(live):
+    sid = "CA" + "5" * 31 + "4"
+    take_callback_in_the_ivr(live, sid)
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    accepted(live, sid, "en-day-1")
+    leg = "CA" + "5" * 31 + "5"
+    live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="canceled"))
+    assert live.store.call(sid).state == "queued"  # tried again later
+    assert "callback-not-reached" in live.events(sid)
+
+
+def test_a_websocket_of_an_agent_not_on_the_line_is_closed(live):
+    token = live.store.issue_token("nobody-1", live.wall())
+    with (
+        pytest.raises(WebSocketDisconnect) as e,
+        live.http.websocket_connect(f"/api/agent/ws?token={token}") as ws,
+    ):
+        ws.receive_json()
+    assert e.value.code == 4404

@@ -120,3 +120,15 @@ def test_a_refused_command_writes_nothing(tmp_path):
     assert live.store.events(sid) == before
     assert (row := live.store.call(sid)) is not None
     assert row.state == "queued"
+    for n in range(2):  # refused again and again: nothing is counted either
+        live.carrier.post(
+            f"/voice/status?call={sid}", call_form(f"CB{n:032d}", CallStatus="no-answer")
+        )
+    # the first real dial-back the caller misses is their first, so they are tried again
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    live.http.post("/api/agent/ready", headers=agent)
+    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    live.carrier.post(f"/voice/status?call={sid}", call_form("CC" + "1" * 32, CallStatus="busy"))
+    assert (row := live.store.call(sid)) is not None
+    assert row.state == "queued"

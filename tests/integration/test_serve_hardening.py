@@ -256,11 +256,17 @@ def test_serve_says_when_it_creates_a_new_database(tmp_path):
 
 
 class _Failing(BaseHTTPRequestHandler):
+    garbage = False  # 200 with a page that is not JSON (a captive portal, a wrong URL)
+
     def do_GET(self) -> None:
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
+        self.send_response(200 if self.garbage else 500)
+        self.send_header("Content-Type", "text/html" if self.garbage else "application/json")
         self.end_headers()
-        self.wfile.write(b'{"code": 20500, "message": "internal error", "status": 500}')
+        self.wfile.write(
+            b"<html>sign in</html>"
+            if self.garbage
+            else b'{"code": 20500, "message": "internal error", "status": 500}'
+        )
 
     def log_message(self, *_args: object) -> None:
         pass
@@ -268,7 +274,8 @@ class _Failing(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def carrier_api(kind: str) -> Iterator[str]:
-    """A carrier REST API that refuses connections, never answers, or answers 500."""
+    """A carrier REST API that refuses connections, never answers, answers 500, or
+    answers 200 with something that is not JSON."""
     if kind == "refused":
         yield f"http://127.0.0.1:{free_port()}"
         return
@@ -278,7 +285,8 @@ def carrier_api(kind: str) -> Iterator[str]:
             s.listen(64)  # accepts (in the backlog) and never answers
             yield f"http://127.0.0.1:{s.getsockname()[1]}"
         return
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    handler = type("Handler", (_Failing,), {"garbage": kind == "garbage"})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -286,7 +294,7 @@ def carrier_api(kind: str) -> Iterator[str]:
         server.shutdown()
 
 
-@pytest.mark.parametrize("kind", ["refused", "silent", "error"])
+@pytest.mark.parametrize("kind", ["refused", "silent", "error", "garbage"])
 def test_serve_starts_when_the_carrier_cannot_tell_and_callers_keep_their_place(tmp_path, kind):
     db = sqlite_url(tmp_path)
     before = Live(db)  # a server that had a caller waiting, then stopped

@@ -165,9 +165,12 @@ class Router:
 
     # ------------------------------------------------------------------ calls
 
-    def enqueue(self, call: Call, queue: str, since: float | None = None) -> None:
+    def enqueue(
+        self, call: Call, queue: str, since: float | None = None, *, callback: bool = False
+    ) -> None:
         """The call joins `queue` (with its own priority); it is offered at once if it can be.
-        `since`: when it first queued, for a call restored after a restart (keeps its place)."""
+        `since`: when it first queued, for a call restored after a restart (keeps its place).
+        `callback`: the caller chose to be called back instead of waiting on the line."""
         qr = self._queue(queue)
         if call.state not in (CallState.ARRIVED, CallState.IN_IVR):
             raise InvalidTransition(f"call {call.id} is {call.state.value}, cannot be queued")
@@ -177,7 +180,11 @@ class Router:
         call.first_queued_at = now if since is None else min(since, now)
         ticket = _Ticket(call, qr, next(self._seq))
         self._tickets[call.id] = ticket
-        self._place(ticket, qr, now, requeued=since is not None)
+        call.callback = callback
+        if callback:  # said before the call can be offered, so an offer knows to dial back
+            self._place(ticket, qr, now, requeued=since is not None, then_callback=True)
+        else:
+            self._place(ticket, qr, now, requeued=since is not None)
 
     def answer(self, call_id: str, agent_id: str) -> None:
         ticket = self._ticket(call_id)
@@ -435,7 +442,13 @@ class Router:
     # ------------------------------------------------------------------ mechanics
 
     def _place(
-        self, ticket: _Ticket, qr: _QueueRecord, now: float, *, requeued: bool = False
+        self,
+        ticket: _Ticket,
+        qr: _QueueRecord,
+        now: float,
+        *,
+        requeued: bool = False,
+        then_callback: bool = False,
     ) -> None:
         """Put a call at step 0 of a queue (on enqueue and on overflow); `requeued`: it is
         back in the place it had (CallRequeued, not a second CallQueued)."""
@@ -454,6 +467,8 @@ class Router:
             )
         else:
             self._emit(CallQueued(now, call.id, qr.queue.name, call.priority))
+        if then_callback:
+            self._emit(CallbackAccepted(now, call.id, qr.queue.name))
         limit = qr.deadlines[0]
         if limit is not None:
             self._clock.at(now + limit, self._escalate, ticket, ticket.epoch, 0)

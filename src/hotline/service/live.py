@@ -29,7 +29,7 @@ from hotline.domain.events import (
     Event,
     OfferWithdrawn,
 )
-from hotline.errors import HotlineError, UnknownAgent
+from hotline.errors import HotlineError, InvalidTransition, UnknownAgent
 from hotline.ivr.catalog import Value
 from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import (
@@ -110,6 +110,7 @@ TALKED = ("completed", "answered")  # DialCallStatus values of a bridge that hap
 AGENT_LEG_ANSWERED = "agent-leg-answered"  # event: the agent picked up, the bridge is up
 CONNECTING = "connecting"  # event: an accepted call is being bridged (its attempt number)
 CALLBACK_OFFERED = "callback-offered"  # event: the hold loop offered a callback (once a call)
+PENDING_FOR = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
 
 
 def agents_of(scenario: Scenario) -> dict[str, Agent]:
@@ -166,9 +167,11 @@ class LiveLine:
         self.offered_callback: set[str] = set()
         self.connects: dict[str, int] = {}  # connects tried per call in the ACD
         self.bridged: set[str] = set()  # calls whose agent's leg answered the last connect
+        self.pending: set[str] = set()  # dialling an agent when the server restarted
         self.unverified: set[str] = set()  # recovered while the carrier could not say
         self.handle_mean = scenario.handle.mean
         self.health = WriteHealth(wall=wall)
+        self.in_command = False
 
     # -- the store
 
@@ -199,10 +202,6 @@ class LiveLine:
             self.writes.pop(0)
         self.health.landed(count)
 
-    def checkpoint(self) -> tuple[int, int]:
-        """Where the buffers stand before a command, to `rollback` to if it is refused."""
-        return len(self.writes), len(self.outbox)
-
     def rollback(self, mark: tuple[int, int]) -> None:
         """A refused command writes nothing and asks nothing of the outside world."""
         del self.writes[mark[0] :]
@@ -214,7 +213,7 @@ class LiveLine:
                      self.callback_tries, self.connects):  # fmt: skip
             held.pop(sid, None)
         for marks in (self.resumable, self.detached, self.offered_callback, self.unverified,
-                      self.bridged):  # fmt: skip
+                      self.bridged, self.pending):  # fmt: skip
             marks.discard(sid)
 
     def voicemail(self, sid: str, recording_url: str) -> None:
@@ -224,8 +223,21 @@ class LiveLine:
     # -- time
 
     def tick(self) -> None:
-        """Fire every timer that fell due (offer timeouts, escalations, wrap-ups)."""
-        self.scheduler.run(until=self.wall())
+        """Fire every timer that fell due (offer timeouts, escalations, wrap-ups); inside a
+        command (`begin`), only its first tick fires any, so a refused command can be
+        rolled back without losing timers that really fired."""
+        if not self.in_command:
+            self.scheduler.run(until=self.wall())
+
+    def begin(self) -> tuple[int, int]:
+        """A command starts: due timers fire now, then the buffers' marks for `rollback`."""
+        self.in_command = False
+        self.tick()
+        self.in_command = True
+        return len(self.writes), len(self.outbox)
+
+    def end(self) -> None:
+        self.in_command = False
 
     # -- calls
 
@@ -279,7 +291,9 @@ class LiveLine:
         for row in self.store.open_calls():
             known = row.sid in statuses
             status = statuses.get(row.sid)
-            callback = row.callback_number is not None and row.state in ("queued", "offered")
+            callback = row.callback_number is not None and row.state in (
+                "queued", "offered", "answered",
+            )  # fmt: skip
             if known and status not in LIVE and not callback:
                 state = "completed" if row.state == "answered" else "abandoned"
                 self._write("update_call", row.sid, now, state=state)
@@ -309,6 +323,11 @@ class LiveLine:
             elif bridged:
                 self.detached.add(row.sid)
                 done["on a call"] = done.get("on a call", 0) + 1
+            elif row.state == "answered" and attempts and not callback:
+                # the agent's phone was ringing: the carrier's word on that dial decides
+                self.pending.add(row.sid)
+                self.scheduler.at(now + PENDING_FOR, self._no_word, row.sid)
+                done["connecting"] = done.get("connecting", 0) + 1
             else:  # queued, offered, or accepted but never bridged: back in its place
                 assert row.queue is not None
                 kind = row.attributes.get("caller_type", "public")
@@ -316,9 +335,7 @@ class LiveLine:
                 call.enter_ivr(row.arrived_at)
                 self.calls[row.sid] = call
                 since = self.store.first_event_at(row.sid, "CallQueued")
-                self.router.enqueue(call, row.queue, since)
-                if callback and call.state is CallState.QUEUED:
-                    self.router.accept_callback(row.sid)
+                self.router.enqueue(call, row.queue, since, callback=callback)
                 done["queued"] = done.get("queued", 0) + 1
         self.flush()
         return done
@@ -398,10 +415,8 @@ class LiveLine:
         self.info[sid] = CallRow(row.sid, row.line, row.caller, row.called, q.language, q.queue,
                                  q.priority, row.state, dict(q.attributes), q.callback_number,
                                  row.arrived_at)  # fmt: skip
-        self.router.enqueue(call, q.queue)
-        # an agent may have taken the call at once: then there is nothing to call back
-        if q.callback and call.state is CallState.QUEUED:
-            self.router.accept_callback(sid)
+        # a callback even if an agent is offered the call at once: the caller hangs up
+        self.router.enqueue(call, q.queue, callback=q.callback)
 
     def hold(self, sid: str) -> tuple[HoldState, list[Say]]:
         """Where a caller in the hold loop stands, and what they hear now."""
@@ -461,7 +476,11 @@ class LiveLine:
         """The carrier's call status callback: a caller who hung up leaves the line.
         `dial_back`: the status is of the outbound leg that called a callback caller."""
         self.tick()
-        if dial_back and status in ("busy", "failed", "no-answer") and sid in self.calls:
+        if (
+            dial_back
+            and status in ("busy", "failed", "no-answer", "canceled")
+            and sid in self.calls
+        ):
             self._callback_missed(sid, status)
             return
         if status not in ("completed", "busy", "failed", "no-answer", "canceled"):
@@ -473,7 +492,7 @@ class LiveLine:
             self._write("update_call", sid, now, state="completed")
             self._write("append_event", sid, now, "completed-after-restart", {"status": status})
             return
-        if sid in self.resumable:
+        if sid in self.resumable or sid in self.pending:  # hung up in the IVR, or ringing
             self._forget(sid)
             self._write("update_call", sid, now, state="abandoned")
             return
@@ -486,9 +505,9 @@ class LiveLine:
         if call is None:
             self._forget(sid)
             return
+        if call.callback and not dial_back:
+            return  # the caller hung up on purpose: they keep their place (or are dialled)
         if call.state in (CallState.QUEUED, CallState.OFFERED):
-            if call.callback:
-                return  # the caller hung up on purpose: they keep their place
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:
             if dial_back or sid in self.bridged:
@@ -499,6 +518,8 @@ class LiveLine:
     def _callback_missed(self, sid: str, status: str) -> None:
         """The caller did not pick up the callback: free the agent and keep the caller's
         place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed."""
+        if self.calls[sid].state is not CallState.ANSWERED:
+            raise InvalidTransition(f"nobody is calling {sid} back")
         now = self.wall()
         tries = self.callback_tries.get(sid, 0) + 1
         self.callback_tries[sid] = tries
@@ -517,9 +538,7 @@ class LiveLine:
         self.calls[sid] = call
         self.info[sid] = row
         self.callback_tries[sid] = tries
-        self.router.enqueue(call, row.queue, since)
-        if call.state is CallState.QUEUED:
-            self.router.accept_callback(sid)
+        self.router.enqueue(call, row.queue, since, callback=True)
 
     # -- agents
 
@@ -571,9 +590,16 @@ class LiveLine:
         queue and the agent is set not ready. True if the caller is still waiting (back to
         the hold loop); False once they talked to an agent or are gone."""
         self.tick()
+        if sid in self.pending:  # the dial in flight at the restart has ended
+            self.pending.discard(sid)
+            if dial_status in TALKED:
+                self.detached.add(sid)
+                return False
+            self._back_in_place(sid)
+            return True
         call = self.calls.get(sid)
         if call is None:
-            return False
+            return sid in self.to_voicemail  # overflowed meanwhile: the hold loop records
         if dial_status in TALKED:  # they talked (whether or not the leg's answer reached us)
             if attempt == self.connects.get(sid):
                 self.bridged.add(sid)
@@ -584,13 +610,33 @@ class LiveLine:
                 {"status": dial_status, "agent": call.agent_id, "attempt": attempt},
             )  # fmt: skip
             self.router.connect_failed(sid, f"agent-{dial_status}")
-        return call.state in (CallState.QUEUED, CallState.OFFERED, CallState.ANSWERED)
+        return sid in self.to_voicemail or call.state in (
+            CallState.QUEUED, CallState.OFFERED, CallState.ANSWERED,
+        )  # fmt: skip
 
     def agent_leg_answered(self, sid: str, attempt: int) -> None:
         """The agent picked up: from now on the caller has talked to someone."""
         self._write("append_event", sid, self.wall(), AGENT_LEG_ANSWERED, {"attempt": attempt})
-        if attempt == self.connects.get(sid):
+        if sid in self.pending:  # dialled before the restart, answered after it
+            self.pending.discard(sid)
+            self.detached.add(sid)
+        elif attempt == self.connects.get(sid):
             self.bridged.add(sid)
+
+    def _no_word(self, sid: str) -> None:
+        """A dial in flight at the restart never reported: the caller goes back in place."""
+        if sid in self.pending:
+            self.pending.discard(sid)
+            self._back_in_place(sid)
+
+    def _back_in_place(self, sid: str) -> None:
+        row = self.info[sid]
+        assert row.queue is not None
+        kind = row.attributes.get("caller_type", "public")
+        call = Call(sid, row.language, kind, row.arrived_at, row.priority)
+        call.enter_ivr(row.arrived_at)
+        self.calls[sid] = call
+        self.router.enqueue(call, row.queue, self.store.first_event_at(sid, "CallQueued"))
 
     def carrier_refused(self, sid: str, attempt: int | None) -> None:
         """The carrier's REST API would not connect the call to its agent (`attempt`), or

@@ -34,6 +34,8 @@ def carrier_statuses(
             out[futures[f]] = f.result()
         except CarrierError as e:
             failed.append(e.message)
+        except Exception as e:  # noqa: BLE001 - an answer we cannot read is no answer
+            failed.append(f"{type(e).__name__}: {str(e)[:200]}")
     unknown = len(pending) + len(failed)
     if unknown:
         why = failed[0] if failed else f"no answer within {deadline:g} s"

@@ -24,7 +24,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
-from hotline.errors import HotlineError, InvalidTransition, RoutingError, UnknownAgent
+from hotline.errors import (
+    HotlineError,
+    InvalidTransition,
+    RoutingError,
+    UnknownAgent,
+    UnknownCall,
+)
 from hotline.ivr.interpreter import Hangup, Record
 from hotline.service.health import Throttle
 from hotline.service.live import (
@@ -101,13 +107,14 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     def command(fn: Callable[[], Any]) -> Any:
         """Run one command on the line (under the lock): timers that fell due fire first;
         if the command is refused, what it had buffered is dropped (it writes nothing)."""
-        line.tick()
-        mark = line.checkpoint()
+        mark = line.begin()
         try:
             return fn()
         except Exception:
             line.rollback(mark)
             raise
+        finally:
+            line.end()
 
     async def use_case(fn: Callable[[], Any]) -> Any:
         async with lock:
@@ -445,7 +452,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     async def agent_call(fn: Callable[[], Awaitable[Any] | Any]) -> JSONResponse:
         try:
             result = await use_case(fn)
-        except UnknownAgent as e:
+        except (UnknownAgent, UnknownCall) as e:
             raise Refused(404, e.error_id, e.message) from None
         except (InvalidTransition, RoutingError) as e:
             raise Refused(409, e.error_id, e.message) from None
@@ -493,9 +500,13 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         except Refused:
             await ws.close(code=4401)
             return
+        try:
+            state = await use_case(lambda: line.agent_state(agent_id))
+        except RoutingError:  # a token of an agent no longer on this line
+            await ws.close(code=4404)
+            return
         await ws.accept()
-        hello = {"type": "hello", **(await use_case(lambda: line.agent_state(agent_id)))}
-        await sockets.serve(AgentSocket(agent_id, token or "", ws), hello)
+        await sockets.serve(AgentSocket(agent_id, token or "", ws), {"type": "hello", **state})
 
     return app
 

@@ -37,7 +37,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The body, read chunk by chunk and refused (413) as soon as it passes `limit`,
     whatever Content-Length says or whether it is sent chunked."""
     size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > limit):
+    if size is not None and (not SMALL_NUMBER.fullmatch(size) or int(size) > limit):
         raise too_large()
     chunks: list[bytes] = []
     total = 0

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from hotline.store.db import StoreUnavailable
+from hotline.errors import HotlineError
 
 log = logging.getLogger("hotline.web")
 RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
@@ -69,7 +69,8 @@ class AgentSockets:
         finally:
             self._open.discard(sock)
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # the reader ends by cancellation or because the client left: either is the end
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await reader
 
     async def sweep(self) -> None:
@@ -86,7 +87,7 @@ class AgentSockets:
         tokens = {s.token for s in self._open}
         try:
             valid = await asyncio.to_thread(self._still_valid, tokens)
-        except StoreUnavailable as e:  # keep the sockets; the next sweep asks again
+        except HotlineError as e:  # keep the sockets; the next sweep asks again
             log.warning("cannot check agents' tokens: %s", e.message)
             return
         for s in list(self._open):
