@@ -499,6 +499,12 @@ def test_openapi_declares_the_bearer_scheme_and_error_responses(live):
         ref = me["responses"][status]["content"]["application/json"]["schema"]["$ref"]
         assert ref.endswith("/ErrorBody")
     assert set(spec["paths"]["/voice/incoming"]["post"]["responses"]) >= {"403", "400", "413"}
+    # malformed requests get our 400: the framework's 422 is declared nowhere
+    statuses = {s for ops in spec["paths"].values() for op in ops.values() for s in op["responses"]}
+    assert "422" not in statuses
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    accept = spec["paths"]["/api/agent/calls/{call_sid}/accept"]["post"]["responses"]
+    assert "400" in accept
 
 
 # -- 9. calls the carrier could not tell about after a restart

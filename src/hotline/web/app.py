@@ -185,6 +185,20 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     )
     install(app)
     docs.mount(app)
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The document as the app answers: malformed requests get our 400, never the
+        framework's 422, so its responses and schemas are not declared."""
+        schema = framework_openapi()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     async def signed_form(request: Request) -> FormData:
         body = await forms.read_body(request)
