@@ -328,14 +328,8 @@ class LiveLine:
                 self.pending.add(row.sid)
                 self.scheduler.at(now + PENDING_FOR, self._no_word, row.sid)
                 done["connecting"] = done.get("connecting", 0) + 1
-            else:  # queued, offered, or accepted but never bridged: back in its place
-                assert row.queue is not None
-                kind = row.attributes.get("caller_type", "public")
-                call = Call(row.sid, row.language, kind, row.arrived_at, row.priority)
-                call.enter_ivr(row.arrived_at)
-                self.calls[row.sid] = call
-                since = self.store.first_event_at(row.sid, "CallQueued")
-                self.router.enqueue(call, row.queue, since, callback=callback)
+            else:  # queued or offered (or a callback being dialled): back in its place
+                self._back_in_place(row.sid, callback=callback)
                 done["queued"] = done.get("queued", 0) + 1
         self.flush()
         return done
@@ -629,14 +623,16 @@ class LiveLine:
             self.pending.discard(sid)
             self._back_in_place(sid)
 
-    def _back_in_place(self, sid: str) -> None:
+    def _back_in_place(self, sid: str, *, callback: bool = False) -> None:
+        """The call (known from its row) joins its queue again where it first queued."""
         row = self.info[sid]
         assert row.queue is not None
         kind = row.attributes.get("caller_type", "public")
         call = Call(sid, row.language, kind, row.arrived_at, row.priority)
         call.enter_ivr(row.arrived_at)
         self.calls[sid] = call
-        self.router.enqueue(call, row.queue, self.store.first_event_at(sid, "CallQueued"))
+        since = self.store.first_event_at(sid, "CallQueued")
+        self.router.enqueue(call, row.queue, since, callback=callback)
 
     def carrier_refused(self, sid: str, attempt: int | None) -> None:
         """The carrier's REST API would not connect the call to its agent (`attempt`), or

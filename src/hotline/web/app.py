@@ -110,7 +110,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         mark = line.begin()
         try:
             return fn()
-        except Exception:
+        except Exception:  # not silenced: undone, then raised to the caller's handler
             line.rollback(mark)
             raise
         finally:
