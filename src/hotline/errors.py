@@ -4,6 +4,9 @@
     ├── ConfigError              a scenario, flow or settings file is wrong
     │                            (carries every Problem found, each with file:line)
     ├── SettingsInvalid          a HOTLINE_* setting is wrong (the CLI exits 2)
+    ├── StoreError               the store could not take a unit of work
+    │   ├── StoreUnavailable     down, locked or stalled: trying again later can succeed
+    │   └── WriteRefused         refused for what it holds (a duplicate, too long): never
     └── RoutingError             an operation the ACD cannot perform in its current state
         ├── UnknownQueue
         ├── UnknownAgent
@@ -68,6 +71,21 @@ class SettingsInvalid(HotlineError):
     and never echoes a value, which may be a secret."""
 
     error_id: ClassVar[str] = "invalid-settings"
+
+
+class StoreError(HotlineError):
+    error_id: ClassVar[str] = "store-error"
+
+
+class StoreUnavailable(StoreError):
+    error_id: ClassVar[str] = "store-unavailable"
+
+
+class WriteRefused(StoreError):
+    """The database refused a write for what it holds (too long, a duplicate, a character
+    it cannot store): trying it again can never succeed."""
+
+    error_id: ClassVar[str] = "write-refused"
 
 
 class RoutingError(HotlineError):

@@ -80,7 +80,9 @@ class Carrier:
 
 
 class Live:
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, *, commit_wait: float = 60.0) -> None:
+        """`commit_wait`: long, so that a reply comes once its writes were tried and a test
+        can read them; the tests of a stalled store make it short."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=PUBLIC,
@@ -102,6 +104,7 @@ class Live:
             number=LINE,
             timezone="America/New_York",
             wall=self.wall,
+            commit_wait=commit_wait,
         )
         self.control = RecordingCallControl()
         self.app = create_app(settings=self.settings, line=self.line, control=self.control)

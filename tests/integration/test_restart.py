@@ -49,7 +49,7 @@ def test_a_restart_keeps_every_call(tmp_path):
     a.carrier.post("/voice/agent-leg?sid=CA01&a=1", call_form("CA01LEG", CallStatus="in-progress"))
     assert (row := a.store.call("CA01")) is not None
     assert row.state == "answered"
-    assert a.line.writes == []  # everything that happened is in the store
+    assert a.line.writer.waiting() == 0  # everything that happened is in the store
 
     # the server dies; its memory is gone. The carrier knows which calls are still live.
     b = Live(db)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from hotline.service.unit_of_work import AddCall, CallRow, SaveReply
 from hotline.store.db import connect, is_current, migrate
-from hotline.store.repository import CallRow, Store, WriteRefused
+from hotline.store.repository import Store
 
 from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 
@@ -23,38 +24,25 @@ def store(request, tmp_path):
     engine.dispose()
 
 
-def test_calls_round_trip_and_open_calls(store):
-    row = CallRow(
-        "CA1", "national", "+12025550143", "+18005550100", "es", None, 0, "in_ivr", {}, None, 10.0
-    )
-    store.add_call(row, 10.0)
-    store.update_call("CA1", 12.0, state="queued", queue="es", attributes={"caller_type": "public"})
-    store.add_call(
-        CallRow("CA2", "national", "+1", "+1", "en", "en", 0, "completed", {}, None, 11.0), 11.0
-    )
-    got = store.call("CA1")
-    assert got.queue == "es"
-    assert got.attributes == {"caller_type": "public"}
-    assert [c.sid for c in store.open_calls()] == ["CA1"]
-    assert store.call("CA404") is None
+def test_open_calls_are_those_not_ended_by_when_they_arrived(store):
+    store.commit([
+        AddCall(CallRow("CA1", "national", "+1", "+1", "es", "es", 0, "queued", {}, None, 12.0),
+                12.0),
+        AddCall(CallRow("CA2", "national", "+1", "+1", "en", "en", 0, "completed", {}, None,
+                        11.0), 11.0),
+        AddCall(CallRow("CA3", "national", "+1", "+1", "en", None, 0, "in_ivr", {}, None, 10.0),
+                10.0),
+    ])  # fmt: skip
+    assert [c.sid for c in store.open_calls()] == ["CA3", "CA1"]
+    assert store.count_calls() == {"queued": 1, "completed": 1, "in_ivr": 1}
 
 
-def test_events_are_appended_in_order(store):
-    for i, kind in enumerate(("CallQueued", "CallOffered", "CallAnswered")):
-        store.append_event("CA1", float(i), kind, {"n": i})
-    assert store.events("CA1") == [
-        ("CallQueued", {"n": 0}),
-        ("CallOffered", {"n": 1}),
-        ("CallAnswered", {"n": 2}),
-    ]
-
-
-def test_a_webhook_reply_is_kept_once(store):
-    assert store.reply_for("CA1", "incoming") is None
-    store.save_reply("CA1", "incoming", "<Response/>", 1.0)
-    assert store.reply_for("CA1", "incoming") == "<Response/>"
-    with pytest.raises(WriteRefused):
-        store.save_reply("CA1", "incoming", "<Response><Hangup/></Response>", 2.0)
+def test_replies_of_calls_are_read_back_together(store):
+    store.commit([SaveReply("CA1", "incoming", "<a/>", 1.0),
+                  SaveReply("CA1", "wait:1", "<b/>", 2.0),
+                  SaveReply("CA2", "incoming", "<c/>", 1.0)])  # fmt: skip
+    assert store.replies(["CA1"]) == {("CA1", "incoming"): "<a/>", ("CA1", "wait:1"): "<b/>"}
+    assert store.replies([]) == {}
 
 
 def test_agent_tokens_are_stored_hashed_and_replaced(store):

@@ -10,7 +10,9 @@ to an agent's browser, a call to connect) is put in `outbox` for the adapters to
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -53,9 +55,17 @@ from hotline.ivr.model import Flow
 from hotline.routing.engine import Router
 from hotline.service.clock import RealTimeScheduler
 from hotline.service.health import WriteHealth
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    CallRow,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
+from hotline.service.writer import Writer
 from hotline.sim.scenario import Scenario
-from hotline.store.db import StoreUnavailable
-from hotline.store.repository import CallRow, Store, WriteRefused
+from hotline.store.repository import Store
 
 
 class UnknownNumber(HotlineError):
@@ -111,6 +121,8 @@ AGENT_LEG_ANSWERED = "agent-leg-answered"  # event: the agent picked up, the bri
 CONNECTING = "connecting"  # event: an accepted call is being bridged (its attempt number)
 CALLBACK_OFFERED = "callback-offered"  # event: the hold loop offered a callback (once a call)
 PENDING_FOR = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
+COMMIT_WAIT = 0.5  # seconds a reply waits for its unit of work to land (then goes anyway)
+REPLIES_KEPT = 100_000  # replies remembered for carrier retries (the store keeps them all)
 
 
 def agents_of(scenario: Scenario) -> dict[str, Agent]:
@@ -134,7 +146,10 @@ class LiveLine:
         number: str,
         timezone: str,
         wall: Callable[[], float] = time.time,
+        commit_wait: float = COMMIT_WAIT,
     ) -> None:
+        """`commit_wait`: seconds a reply waits for its writes to land before it is sent
+        anyway (the writes wait in order; callers are never held by the store)."""
         self.scenario = scenario
         self.line_flow = flow
         self.store = store
@@ -155,9 +170,13 @@ class LiveLine:
         self.inputs: dict[str, int] = {}  # call -> number of IVR inputs so far (webhook step)
         self.calls: dict[str, Call] = {}
         self.outbox: list[Command] = []
-        # Writes wait here until `flush`: the core never waits on (or fails with) the store,
-        # and a write the store refused is tried again, in order, on the next flush.
-        self.writes: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+        # The current command's writes: `commit` hands them to the writer as one unit of
+        # work; the core never waits on (or fails with) the store.
+        self.writes: list[Write] = []
+        # Replies given, so a retry is answered alike even while the store is down (the
+        # store keeps them across restarts; `recover` loads those of open calls).
+        self.replies: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.since: dict[str, float | None] = {}  # recovered calls: when they first queued
         self.info: dict[str, CallRow] = {}  # calls in the ACD: who called, with what attributes
         self.to_voicemail: set[str] = set()
         self.generation: dict[str, int] = {}  # IVR runs of a call (a restart begins a new one)
@@ -171,36 +190,41 @@ class LiveLine:
         self.unverified: set[str] = set()  # recovered while the carrier could not say
         self.handle_mean = scenario.handle.mean
         self.health = WriteHealth(wall=wall)
+        self.commit_wait = commit_wait
+        self.writer = Writer(store=store, health=self.health, stuck_after=commit_wait)
         self.in_command = False
 
     # -- the store
 
-    def _write(self, method: str, *args: object, **kwargs: object) -> None:
-        self.writes.append((method, args, kwargs))
-        self.health.buffered()
+    def _add(self, write: Write) -> None:
+        self.writes.append(write)
 
-    def buffer_reply(self, sid: str, step: str, twiml: str) -> None:
-        """The reply to a carrier callback, kept with the changes it caused."""
-        self._write("save_reply", sid, step, twiml, self.wall())
+    def _event(self, sid: str | None, at: float, kind: str, data: Mapping[str, object]) -> None:
+        self.writes.append(AppendEvent(sid, at, kind, data))
+
+    def _update(self, sid: str, at: float, **values: object) -> None:
+        self.writes.append(UpdateCall(sid, at, values))
+
+    def reply(self, sid: str, step: str) -> str | None:
+        """The TwiML already given to this carrier callback (a retry gets it again)."""
+        return self.replies.get((sid, step))
+
+    def answered(self, sid: str, step: str, twiml: str) -> None:
+        """Keep the reply to a carrier callback, written with the changes it caused."""
+        self.replies[(sid, step)] = twiml
+        if len(self.replies) > REPLIES_KEPT:
+            self.replies.popitem(last=False)
+        self._add(SaveReply(sid, step, twiml, self.wall()))
+
+    def commit(self) -> Future[bool] | None:
+        """The command is done: its writes go to the writer as one unit of work."""
+        writes, self.writes = self.writes, []
+        return self.writer.submit(writes)
 
     def flush(self) -> None:
-        """Write what happened, in order. A write the database refuses for what it is is
-        reported and set aside; if the store is down the rest stay buffered (and are tried
-        again after a back-off), raising StoreUnavailable."""
-        if not self.writes or not self.health.may_try():
-            return
-        count = len(self.writes)
-        while self.writes:
-            method, args, kwargs = self.writes[0]
-            try:
-                getattr(self.store, method)(*args, **kwargs)
-            except WriteRefused as e:
-                self.health.refused(f"{method} for call {str(args[0])[:64]!r}", e.message)
-            except StoreUnavailable as e:
-                self.health.failed(e.message, len(self.writes))
-                raise
-            self.writes.pop(0)
-        self.health.landed(count)
+        """Commit, then try every waiting unit of work now, in this thread."""
+        self.commit()
+        self.writer.drain()
 
     def rollback(self, mark: tuple[int, int]) -> None:
         """A refused command writes nothing and asks nothing of the outside world."""
@@ -210,7 +234,7 @@ class LiveLine:
     def _forget(self, sid: str) -> None:
         """The call is over for this line: nothing of it stays in memory."""
         for held in (self.sessions, self.inputs, self.calls, self.info, self.generation,
-                     self.callback_tries, self.connects):  # fmt: skip
+                     self.callback_tries, self.connects, self.since):  # fmt: skip
             held.pop(sid, None)
         for marks in (self.resumable, self.detached, self.offered_callback, self.unverified,
                       self.bridged, self.pending):  # fmt: skip
@@ -218,7 +242,7 @@ class LiveLine:
 
     def voicemail(self, sid: str, recording_url: str) -> None:
         """A caller's voicemail: its URL is kept in order with every other write."""
-        self._write("append_event", sid, self.wall(), "voicemail", {"recording": recording_url})
+        self._event(sid, self.wall(), "voicemail", {"recording": recording_url})
 
     # -- time
 
@@ -244,7 +268,7 @@ class LiveLine:
     def incoming(self, sid: str, caller: str, called: str) -> list[Action]:
         self.tick()
         if called != self.number:
-            self._write("append_event", sid, self.wall(), "refused", {"called": called})
+            self._event(sid, self.wall(), "refused", {"called": called})
             raise UnknownNumber(f"no line answers {called}")
         flow = self.line_flow.flow
         now = self.wall()
@@ -253,10 +277,8 @@ class LiveLine:
         step = start(flow, CallStarted(caller, called, local, "normal", waits))
         self.info[sid] = CallRow(sid, flow.name, caller, called, step.session.language, None, 0,
                                  CallState.IN_IVR.value, {}, None, now)  # fmt: skip
-        self._write("add_call", self.info[sid], now)
-        self._write(
-            "append_event", sid, now, "ivr-started", {"flow": flow.name, "version": flow.version}
-        )
+        self._add(AddCall(self.info[sid], now))
+        self._event(sid, now, "ivr-started", {"flow": flow.name, "version": flow.version})
         self.inputs[sid] = 0
         self.generation[sid] = 1
         return self._after_ivr(sid, flow, step.session, list(step.actions))
@@ -273,9 +295,7 @@ class LiveLine:
         step = start(flow, CallStarted(row.caller, row.called, local, "normal", waits))
         self.inputs[sid] = 0
         self.generation[sid] = self.generation.get(sid, 1) + 1
-        self._write(
-            "append_event", sid, self.wall(), "ivr-resumed", {"generation": self.generation[sid]}
-        )
+        self._event(sid, self.wall(), "ivr-resumed", {"generation": self.generation[sid]})
         return self._after_ivr(sid, flow, step.session, list(step.actions))
 
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
@@ -296,9 +316,8 @@ class LiveLine:
             )  # fmt: skip
             if known and status not in LIVE and not callback:
                 state = "completed" if row.state == "answered" else "abandoned"
-                self._write("update_call", row.sid, now, state=state)
-                self._write(
-                    "append_event",
+                self._update(row.sid, now, state=state)
+                self._event(
                     row.sid,
                     now,
                     "closed-after-restart",
@@ -310,6 +329,7 @@ class LiveLine:
                 self.unverified.add(row.sid)
             self.info[row.sid] = row
             history = self.store.events(row.sid)
+            self.since[row.sid] = self.store.first_event_at(row.sid, "CallQueued")
             attempts = [int(d.get("attempt", 0)) for k, d in history if k == CONNECTING]
             if attempts:  # the next connect gets a number (and callback URLs) of its own
                 self.connects[row.sid] = max(attempts)
@@ -331,6 +351,7 @@ class LiveLine:
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)
                 done["queued"] = done.get("queued", 0) + 1
+        self.replies.update(self.store.replies(list(self.info)))
         self.flush()
         return done
 
@@ -360,8 +381,7 @@ class LiveLine:
             lookup = actions.pop()
             assert isinstance(lookup, Lookup)
             result = self._look_up(lookup)
-            self._write(
-                "append_event",
+            self._event(
                 sid,
                 self.wall(),
                 "lookup",
@@ -390,10 +410,10 @@ class LiveLine:
     def _ivr_ended(self, sid: str, session: Session, actions: list[Action]) -> None:
         now = self.wall()
         queued = [a for a in actions if isinstance(a, Enqueue)]
-        self._write("append_event", sid, now, "ivr-ended", {"outcome": session.outcome or ""})
+        self._event(sid, now, "ivr-ended", {"outcome": session.outcome or ""})
         if not queued:
             state = "abandoned" if session.outcome == "caller-hung-up" else "completed"
-            self._write("update_call", sid, now, state=state)
+            self._update(sid, now, state=state)
             self._forget(sid)
             return
         q = queued[0]
@@ -401,8 +421,7 @@ class LiveLine:
         call = Call(sid, q.language, caller_type, now, q.priority)
         call.enter_ivr(now)
         self.calls[sid] = call
-        self._write("update_call",
-            sid, now, language=q.language, queue=q.queue, priority=q.priority,
+        self._update(sid, now, language=q.language, queue=q.queue, priority=q.priority,
             attributes=dict(q.attributes), callback_number=q.callback_number,
         )  # fmt: skip
         row = self.info[sid]
@@ -442,7 +461,7 @@ class LiveLine:
             and (text := catalog.render("callback_offer", call.language, values))
         ):
             self.offered_callback.add(sid)  # once per call (kept, for after a restart)
-            self._write("append_event", sid, self.wall(), CALLBACK_OFFERED, {"wait": round(wait)})
+            self._event(sid, self.wall(), CALLBACK_OFFERED, {"wait": round(wait)})
             return "offer-callback", [
                 *says,
                 Say(text, call.language, voice(call.language).carrier_voice),
@@ -462,7 +481,7 @@ class LiveLine:
             row.sid, row.line, row.caller, row.called, row.language, row.queue, row.priority,
             row.state, row.attributes, row.caller, row.arrived_at,
         )  # fmt: skip
-        self._write("update_call", sid, self.wall(), callback_number=row.caller)
+        self._update(sid, self.wall(), callback_number=row.caller)
         text = self.line_flow.flow.catalog.render("callback_confirmed", call.language)
         return [Say(text, call.language, voice(call.language).carrier_voice)] if text else []
 
@@ -483,17 +502,17 @@ class LiveLine:
         self.to_voicemail.discard(sid)  # hung up before the hold loop sent them to record
         if sid in self.detached:  # answered before a restart; now it is over
             self._forget(sid)
-            self._write("update_call", sid, now, state="completed")
-            self._write("append_event", sid, now, "completed-after-restart", {"status": status})
+            self._update(sid, now, state="completed")
+            self._event(sid, now, "completed-after-restart", {"status": status})
             return
         if sid in self.resumable or sid in self.pending:  # hung up in the IVR, or ringing
             self._forget(sid)
-            self._write("update_call", sid, now, state="abandoned")
+            self._update(sid, now, state="abandoned")
             return
         if sid in self.sessions:
             self._forget(sid)
-            self._write("update_call", sid, now, state="abandoned")
-            self._write("append_event", sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
+            self._update(sid, now, state="abandoned")
+            self._event(sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
             return
         call = self.calls.get(sid)
         if call is None:
@@ -517,15 +536,13 @@ class LiveLine:
         now = self.wall()
         tries = self.callback_tries.get(sid, 0) + 1
         self.callback_tries[sid] = tries
-        self._write(
-            "append_event", sid, now, "callback-not-reached", {"status": status, "try": tries}
-        )
+        self._event(sid, now, "callback-not-reached", {"status": status, "try": tries})
         old = self.calls[sid]
         row = self.info.get(sid)
         since = old.first_queued_at
         self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up): the
         if tries >= CALLBACK_TRIES or row is None or row.queue is None:  # call is forgotten
-            self._write("update_call", sid, now, state="abandoned")
+            self._update(sid, now, state="abandoned")
             return
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
         call.enter_ivr(old.arrived_at)
@@ -571,8 +588,7 @@ class LiveLine:
             attempt = self.connects.get(call_sid, 0) + 1
             self.connects[call_sid] = attempt
             self.bridged.discard(call_sid)
-            self._write(
-                "append_event", call_sid, self.wall(), CONNECTING,
+            self._event(call_sid, self.wall(), CONNECTING,
                 {"attempt": attempt, "agent": agent_id},
             )  # fmt: skip
             self.outbox.append(Connect(call_sid, agent_id, attempt))
@@ -599,8 +615,7 @@ class LiveLine:
                 self.bridged.add(sid)
             return False
         if attempt == self.connects.get(sid) and call.state is CallState.ANSWERED:
-            self._write(
-                "append_event", sid, self.wall(), "agent-leg-failed",
+            self._event(sid, self.wall(), "agent-leg-failed",
                 {"status": dial_status, "agent": call.agent_id, "attempt": attempt},
             )  # fmt: skip
             self.router.connect_failed(sid, f"agent-{dial_status}")
@@ -610,7 +625,7 @@ class LiveLine:
 
     def agent_leg_answered(self, sid: str, attempt: int) -> None:
         """The agent picked up: from now on the caller has talked to someone."""
-        self._write("append_event", sid, self.wall(), AGENT_LEG_ANSWERED, {"attempt": attempt})
+        self._event(sid, self.wall(), AGENT_LEG_ANSWERED, {"attempt": attempt})
         if sid in self.pending:  # dialled before the restart, answered after it
             self.pending.discard(sid)
             self.detached.add(sid)
@@ -631,7 +646,7 @@ class LiveLine:
         call = Call(sid, row.language, kind, row.arrived_at, row.priority)
         call.enter_ivr(row.arrived_at)
         self.calls[sid] = call
-        since = self.store.first_event_at(sid, "CallQueued")
+        since = self.since.get(sid)
         self.router.enqueue(call, row.queue, since, callback=callback)
 
     def carrier_refused(self, sid: str, attempt: int | None) -> None:
@@ -689,8 +704,7 @@ class LiveLine:
         kind = type(e).__name__
         sid = getattr(e, "call_id", None)
         now = self.wall()
-        self._write(
-            "append_event",
+        self._event(
             sid,
             now,
             kind,
@@ -709,7 +723,7 @@ class LiveLine:
             call = self.calls.get(e.call_id)
             if call is not None:  # a withdrawn offer is emitted before the call is re-queued
                 state = "queued" if isinstance(e, OfferWithdrawn) else call.state.value
-                self._write("update_call", e.call_id, now, state=state, queue=call.queue)
+                self._update(e.call_id, now, state=state, queue=call.queue)
         if isinstance(e, CallOffered):
             call = self.calls[e.call_id]
             row = self.info.get(e.call_id)
@@ -720,7 +734,7 @@ class LiveLine:
         elif isinstance(e, CallOverflowed) and e.to_queue is None:
             # out of the ACD to a fallback (voicemail): the hold loop sends them there
             self.to_voicemail.add(e.call_id)
-            self._write("update_call", e.call_id, now, state="overflowed")
+            self._update(e.call_id, now, state="overflowed")
         elif isinstance(e, OfferWithdrawn):
             self.outbox.append(Withdraw(e.agent_id, e.call_id, e.reason))
         if isinstance(e, CallAbandoned | CallCompleted | CallOverflowed) and (

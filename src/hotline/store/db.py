@@ -24,15 +24,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, SQLAlchemyError
 
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds for a database server to accept a connection
 _SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
-
-
-class StoreUnavailable(HotlineError):
-    error_id = "store-unavailable"
 
 
 class DatabaseMissing(HotlineError):

@@ -1,42 +1,28 @@
-"""What the live driver reads and writes, one short transaction per use."""
+"""What the live driver reads and writes: the unit of work's SQLAlchemy adapter (one
+transaction per command) and the reads around it, one short transaction each."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from hotline.errors import HotlineError
-from hotline.store.db import StoreUnavailable, never_succeeds, reason
+from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    CallRow,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
+from hotline.store.db import never_succeeds, reason
 from hotline.store.tables import agent_tokens, call_events, calls, flow_versions, webhook_replies
-
-
-@dataclass(frozen=True, slots=True)
-class CallRow:
-    sid: str
-    line: str
-    caller: str
-    called: str
-    language: str
-    queue: str | None
-    priority: int
-    state: str
-    attributes: Mapping[str, str]
-    callback_number: str | None
-    arrived_at: float
-
-
-class WriteRefused(HotlineError):
-    """The database refused a write for what it holds (too long, a duplicate, a character
-    it cannot store): trying it again can never succeed."""
-
-    error_id = "write-refused"
 
 
 class Store:
@@ -55,6 +41,33 @@ class Store:
                 raise WriteRefused(why) from None
             raise StoreUnavailable(f"the database failed: {why}") from None
 
+    # -- the unit of work
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        """Every write of one command, in order, in one transaction (or none of them)."""
+        with self._tx() as c:
+            for w in writes:
+                if isinstance(w, AppendEvent):
+                    c.execute(
+                        insert(call_events).values(
+                            call_sid=w.sid, at=w.at, kind=w.kind, data=dict(w.data)
+                        )
+                    )
+                elif isinstance(w, UpdateCall):
+                    c.execute(
+                        update(calls)
+                        .where(calls.c.sid == w.sid)
+                        .values(**w.values, updated_at=w.at)
+                    )
+                elif isinstance(w, AddCall):
+                    c.execute(insert(calls).values(**_call_values(w.row), updated_at=w.at))
+                elif isinstance(w, SaveReply):
+                    c.execute(
+                        insert(webhook_replies).values(
+                            call_sid=w.sid, step=w.step, twiml=w.twiml, at=w.at
+                        )
+                    )
+
     # -- webhooks
 
     def reply_for(self, call_sid: str, step: str) -> str | None:
@@ -66,21 +79,19 @@ class Store:
                 )
             ).scalar_one_or_none()
 
-    def save_reply(self, call_sid: str, step: str, twiml: str, at: float) -> None:
+    def replies(self, call_sids: Collection[str]) -> dict[tuple[str, str], str]:
+        """Every reply given to these calls' callbacks, by (call, step)."""
+        if not call_sids:
+            return {}
         with self._tx() as c:
-            c.execute(
-                insert(webhook_replies).values(call_sid=call_sid, step=step, twiml=twiml, at=at)
+            rows = c.execute(
+                select(
+                    webhook_replies.c.call_sid, webhook_replies.c.step, webhook_replies.c.twiml
+                ).where(webhook_replies.c.call_sid.in_(list(call_sids)))
             )
+            return {(sid, step): twiml for sid, step, twiml in rows}
 
     # -- calls and their events
-
-    def add_call(self, row: CallRow, at: float) -> None:
-        with self._tx() as c:
-            c.execute(insert(calls).values(**_call_values(row), updated_at=at))
-
-    def update_call(self, sid: str, at: float, **values: Any) -> None:
-        with self._tx() as c:
-            c.execute(update(calls).where(calls.c.sid == sid).values(**values, updated_at=at))
 
     def call(self, sid: str) -> CallRow | None:
         with self._tx() as c:
@@ -100,14 +111,6 @@ class Store:
         with self._tx() as c:
             rows = c.execute(select(calls.c.state, func.count()).group_by(calls.c.state))
             return {state: int(n) for state, n in rows}
-
-    def append_event(
-        self, call_sid: str | None, at: float, kind: str, data: Mapping[str, Any]
-    ) -> None:
-        with self._tx() as c:
-            c.execute(
-                insert(call_events).values(call_sid=call_sid, at=at, kind=kind, data=dict(data))
-            )
 
     def first_event_at(self, call_sid: str, kind: str) -> float | None:
         with self._tx() as c:

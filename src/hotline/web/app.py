@@ -9,10 +9,10 @@ into `{"error_id", "message"}`."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import asdict
 from typing import Any
@@ -44,7 +44,7 @@ from hotline.service.live import (
 )
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
-from hotline.store.db import DatabaseFile, StoreUnavailable, is_current
+from hotline.store.db import DatabaseFile, is_current
 from hotline.telephony.control import CallControl
 from hotline.telephony.twiml import hold_twiml, ivr_twiml, message_twiml
 from hotline.web import docs, forms
@@ -117,41 +117,32 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             line.end()
 
     async def use_case(fn: Callable[[], Any]) -> Any:
-        async with lock:
-            try:
-                return command(fn)
-            finally:
-                dispatch()
-                persist()
-
-    def persist() -> None:
-        """Write what the line buffered; if the store is down it stays buffered (and the
-        caller is served regardless): the ticker tries again. `line.health` logs it."""
-        with contextlib.suppress(StoreUnavailable):  # reported by line.health, kept in order
-            line.flush()
-
-    # Replies given in this process, so a retry is answered alike even while the store is
-    # down; the store keeps them across restarts.
-    replies: OrderedDict[tuple[str, str], str] = OrderedDict()
-
-    def remember(sid: str, step: str, twiml: str) -> None:
-        replies[(sid, step)] = twiml
-        if len(replies) > 100_000:
-            replies.popitem(last=False)
-
-    def stored_reply(sid: str, step: str) -> str | None:
-        if line.health.down_since is not None:  # a down store is not waited on per webhook
-            return None
+        landing = None
         try:
-            return line.store.reply_for(sid, step)
-        except StoreUnavailable:
-            return None
+            async with lock:
+                try:
+                    return command(fn)
+                finally:
+                    dispatch()
+                    landing = line.commit()
+        finally:  # (a refused command may still have fired timers: their writes land)
+            await committed(landing)
+
+    async def committed(landing: concurrent.futures.Future[bool] | None) -> None:
+        """Wait (outside the lock) for the command's unit of work to be tried, at most
+        `line.commit_wait`; not at all while the store is stalled. Either way its writes
+        are queued in order and land when the store takes them."""
+        if landing is None or line.writer.stuck():
+            return
+        with contextlib.suppress(TimeoutError):  # the store is slow: the writes wait in order
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(landing)),
+                                   line.commit_wait)  # fmt: skip
 
     async def ticker() -> None:
         while True:
             await asyncio.sleep(0.2)
             try:
-                await use_case(line.tick)
+                await use_case(line.tick)  # also retries writes waiting for the store
             except Exception:  # the ticker must outlive any one failure
                 log.exception("timer tick failed")
 
@@ -175,6 +166,8 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         yield
         for t in tasks:
             t.cancel()
+        await asyncio.to_thread(line.writer.drain)  # what waits lands, if the store takes it
+        line.writer.close()
 
     app = FastAPI(
         title="Hotline",
@@ -235,27 +228,30 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     ) -> Response:
         """One idempotent carrier callback: a retry gets the first answer again."""
         sid = forms.call_sid(form)
+        landing = None
         try:
-            async with lock:
-                try:
-                    seen = replies.get((sid, step)) or stored_reply(sid, step)
-                    if seen is not None:
-                        return Response(seen, media_type=XML)
-                    twiml = command(lambda: work(sid))
-                    remember(sid, step, twiml)
-                    line.buffer_reply(sid, step, twiml)
-                finally:
-                    dispatch()
-                    persist()
-        except Refused:
-            raise
-        except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
-            log.warning("%s for %s: %s", step, sid, e.message)
-            twiml = fallback(sid)
-        except Exception:  # a caller on the line must never get a 500
-            log.exception("%s for %s failed", step, sid)
-            twiml = fallback(sid)
-        return Response(twiml, media_type=XML)
+            try:
+                async with lock:
+                    try:
+                        seen = line.reply(sid, step)
+                        if seen is not None:
+                            return Response(seen, media_type=XML)
+                        twiml = command(lambda: work(sid))
+                        line.answered(sid, step, twiml)
+                    finally:
+                        dispatch()
+                        landing = line.commit()
+            except Refused:
+                raise
+            except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
+                log.warning("%s for %s: %s", step, sid, e.message)
+                twiml = fallback(sid)
+            except Exception:  # a caller on the line must never get a 500
+                log.exception("%s for %s failed", step, sid)
+                twiml = fallback(sid)
+            return Response(twiml, media_type=XML)
+        finally:  # the reply waits (briefly) for what the callback changed to land
+            await committed(landing)
 
     def urls(sid: str, step: int) -> dict[str, str]:
         g = line.generation.get(sid, 1)
@@ -416,11 +412,20 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
         # a failure is retried by the carrier (503), so the recording's URL is never lost
         return await voice(form, "voicemail", work, fallback=_retry_later)
 
+    probing: list[asyncio.Future[bool]] = []  # the one schema check under way, if any
+
+    async def probe() -> bool:
+        """Whether the schema is current, asking the database at most once at a time (a
+        stalled database must not tie up a thread per health check)."""
+        if not probing or probing[0].done():
+            probing[:] = [asyncio.ensure_future(asyncio.to_thread(is_current, line.store.engine))]
+        return await asyncio.wait_for(asyncio.shield(probing[0]), HEALTH_TIMEOUT)
+
     @app.get("/healthz", responses=responses(503))
     async def healthz() -> JSONResponse:
         """Ready to take calls: the database answers with the current schema, its file is
         the one we opened, and writes are landing."""
-        writes = asdict(line.health.snapshot(len(line.writes)))
+        writes = asdict(line.health.snapshot(line.writer.waiting()))
         body: dict[str, Any] = {
             "flow": line.line_flow.flow.name,
             "version": line.line_flow.flow.version,
@@ -433,9 +438,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
                        "it; restore the file or restart the server", problem)  # fmt: skip
             return JSONResponse({**body, "ready": False, "database": problem}, status_code=503)
         try:
-            current = await asyncio.wait_for(
-                asyncio.to_thread(is_current, line.store.engine), HEALTH_TIMEOUT
-            )
+            current = await probe()
         except TimeoutError:
             database = f"did not answer within {HEALTH_TIMEOUT:g} s"
             return JSONResponse({**body, "ready": False, "database": database}, status_code=503)
@@ -510,7 +513,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     @app.websocket("/api/agent/ws")
     async def agent_socket(ws: WebSocket, token: str | None = None) -> None:
         try:
-            agent_id = agent_of(token)
+            agent_id = await asyncio.to_thread(agent_of, token)  # the store, off the loop
         except Refused:
             await ws.close(code=4401)
             return

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from hotline.store.db import StoreUnavailable
+from hotline.errors import StoreUnavailable
 
 log = logging.getLogger("hotline.web")
 

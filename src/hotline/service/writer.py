@@ -1,0 +1,162 @@
+"""The line's one writer: each command's unit of work lands in the store in the order the
+commands ran, one transaction each, in a thread of its own, never under the line's lock.
+
+The policy while the database is down, locked or stalled (one rule, tested): callers keep
+being served from memory; units of work wait in order and are tried again after a
+back-off (`WriteHealth`), so they land later, none lost and none twice. A unit the
+database refuses for what it holds is tried write by write, and only the writes it
+refuses are set aside (reported, counted in /healthz), so the rest still land.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.service.health import WriteHealth
+from hotline.service.unit_of_work import UnitOfWork, Write
+
+
+class _Unit:
+    __slots__ = ("done", "writes")
+
+    def __init__(self, writes: list[Write], done: Future[bool] | None) -> None:
+        self.writes = writes  # what is left of it (a refused unit lands write by write)
+        self.done = done  # resolved once, when it is first tried: True if it landed
+
+
+class Writer:
+    def __init__(self, *, store: UnitOfWork, health: WriteHealth, stuck_after: float) -> None:
+        """`stuck_after`: seconds one attempt may take before the store counts as stalled
+        (then nobody waits for a commit; callers are answered from memory)."""
+        self._store = store
+        self.health = health
+        self._stuck_after = stuck_after
+        self._units: deque[_Unit] = deque()
+        self._lock = threading.Lock()  # guards _units and _poked
+        self._wake = threading.Condition(self._lock)
+        self._poked = False
+        self._busy = threading.Lock()  # one thread lands units at a time
+        self._attempt_since: float | None = None  # time.monotonic() of the attempt under way
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, writes: Sequence[Write]) -> Future[bool] | None:
+        """Queue one command's writes (in the order commands are submitted). The future
+        says when they were first tried: True once in the store, False if they wait."""
+        if not writes:
+            self.poke()
+            return None
+        done: Future[bool] = Future()
+        with self._lock:
+            self._units.append(_Unit(list(writes), done))
+            self.health.buffered()
+            self._poked = True
+            self._wake.notify()
+        self._start()
+        return done
+
+    def poke(self) -> None:
+        """Try waiting units again (if the back-off allows): the line's ticker calls it."""
+        with self._lock:
+            if not self._units:
+                return
+            self._poked = True
+            self._wake.notify()
+        self._start()
+
+    def waiting(self) -> int:
+        """Writes not yet in the store."""
+        with self._lock:
+            return sum(len(u.writes) for u in self._units)
+
+    def stuck(self) -> bool:
+        """An attempt has been under way for longer than `stuck_after` (a stalled database,
+        or a lock held by another process): waiting for a commit would only delay callers."""
+        since = self._attempt_since
+        return since is not None and time.monotonic() - since > self._stuck_after
+
+    def drain(self) -> None:
+        """Try every waiting unit now, in this thread (start-up, tests, shutdown)."""
+        self._land_waiting()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
+
+    # -- the thread
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._closed or (self._thread is not None and self._thread.is_alive()):
+                    return
+                self._thread = threading.Thread(target=self._run, name="hotline-writer",
+                                                daemon=True)  # fmt: skip
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._poked and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                self._poked = False
+            self._land_waiting()
+
+    def _land_waiting(self) -> None:
+        with self._busy:
+            if not self.health.may_try():  # a down store is left alone until its retry time
+                self._resolve_all(False)
+                return
+            landed = 0
+            while True:
+                with self._lock:
+                    if not self._units:
+                        if landed:
+                            self.health.landed(landed)
+                        return
+                    unit = self._units[0]
+                self._attempt_since = time.monotonic()
+                try:
+                    count = len(unit.writes)
+                    self._land(unit)
+                except StoreUnavailable as e:
+                    self.health.failed(e.message, self.waiting())
+                    self._resolve_all(False)
+                    return
+                finally:
+                    self._attempt_since = None
+                with self._lock:
+                    self._units.popleft()
+                landed += count
+                if unit.done is not None:
+                    unit.done.set_result(True)
+                    unit.done = None
+
+    def _land(self, unit: _Unit) -> None:
+        try:
+            self._store.commit(unit.writes)
+            return
+        except WriteRefused:
+            pass  # one of them can never land: each alone, so that the others do
+        while unit.writes:
+            w = unit.writes[0]
+            try:
+                self._store.commit([w])
+            except WriteRefused as e:
+                self.health.refused(f"{type(w).__name__} for call {str(w.sid)[:64]!r}", e.message)
+            unit.writes.pop(0)  # landed or set aside: a retry starts after it
+
+    def _resolve_all(self, value: bool) -> None:
+        with self._lock:
+            for u in self._units:
+                if u.done is not None:
+                    u.done.set_result(value)
+                    u.done = None

@@ -1,0 +1,61 @@
+"""An in-memory unit of work: the store's contract without a database (tests, examples).
+
+It keeps what the SQLAlchemy adapter keeps and refuses what it refuses (a second call
+with the same sid, a second reply to the same step), all of a unit or nothing."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    CallRow,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.calls: dict[str, CallRow] = {}
+        self.events_: list[tuple[str | None, str, dict[str, Any]]] = []
+        self.replies: dict[tuple[str, str], str] = {}
+        self.down = False  # set by a test: every commit fails as a database that is down
+        self.commits = 0
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        if self.down:
+            raise StoreUnavailable("the database failed: the in-memory store is down")
+        calls, events, replies = dict(self.calls), list(self.events_), dict(self.replies)
+        for w in writes:
+            if isinstance(w, AddCall):
+                if w.row.sid in calls:
+                    raise WriteRefused(f"UNIQUE constraint failed: calls.sid {w.row.sid!r}")
+                calls[w.row.sid] = w.row
+            elif isinstance(w, UpdateCall):
+                row = calls.get(w.sid)
+                if row is not None:  # as an UPDATE that matches no row: nothing changes
+                    calls[w.sid] = replace(row, **copy.deepcopy(dict(w.values)))
+            elif isinstance(w, AppendEvent):
+                events.append((w.sid, w.kind, copy.deepcopy(dict(w.data))))
+            elif isinstance(w, SaveReply):
+                if (w.sid, w.step) in replies:
+                    raise WriteRefused(f"UNIQUE constraint failed: webhook_replies {w.step!r}")
+                replies[(w.sid, w.step)] = w.twiml
+        self.calls, self.events_, self.replies = calls, events, replies
+        self.commits += 1
+
+    def call(self, sid: str) -> CallRow | None:
+        return self.calls.get(sid)
+
+    def events(self, call_sid: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(k, copy.deepcopy(d)) for s, k, d in self.events_ if s == call_sid]
+
+    def reply_for(self, call_sid: str, step: str) -> str | None:
+        return self.replies.get((call_sid, step))
