@@ -168,7 +168,7 @@ class Carrier:
         try:
             twiml = await self.post(call, f"{self.hotline_url}/voice/incoming", base)
             await self.execute(call, twiml)
-        except Exception:
+        except Exception:  # logged with its trace: one emulated call failing ends only it
             log.exception("call %s failed", call.sid)
             call.outcome = "failed"
         await self.end(call, f"{self.hotline_url}/voice/status")
@@ -179,7 +179,7 @@ class Carrier:
         await self.wait(2.0)  # rings before the caller picks up
         try:
             await self.execute(call, twiml)
-        except Exception:
+        except Exception:  # logged with its trace: one emulated call failing ends only it
             log.exception("outbound call %s failed", call.sid)
         if origin is not None and call.agent:
             origin.outcome, origin.agent = "called-back", call.agent
