@@ -40,3 +40,9 @@ def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
     # callers heard their own language
     spanish = [c for c in inbound if c.script.label.endswith("/es")]
     assert all(any("oprima" in h for h in c.heard) for c in spanish)
+    # agency officers were verified by a look-up that ran off the webhook, while on hold
+    agency = [c for c in inbound if c.script.label.startswith("agency/")]
+    assert agency
+    for c in agency:
+        assert d.line.store.call(c.sid).attributes.get("verification") == "verified", c.sid
+        assert ("lookup", "found") in [(k, e.get("status")) for k, e in d.line.store.events(c.sid)]

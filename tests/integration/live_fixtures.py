@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from twilio.request_validator import RequestValidator
 
+from hotline.ivr.connector import Connector
 from hotline.ivr.line import LineFlow
 from hotline.service.live import LiveLine
 from hotline.service.settings import Settings
@@ -79,10 +80,22 @@ class Carrier:
         return response
 
 
+def directory() -> InMemoryConnector:
+    """The demo's agency directory (agency 123455 with PIN 2468)."""
+    return InMemoryConnector.from_file(ROOT / "scenarios" / "demo-agency-directory.yaml")
+
+
 class Live:
-    def __init__(self, db_url: str, *, commit_wait: float = 60.0) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        commit_wait: float = 60.0,
+        connectors: Mapping[str, Connector] | None = None,
+    ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
-        can read them; the tests of a stalled store make it short."""
+        can read them; the tests of a stalled store make it short. `connectors`: the demo's
+        agency directory unless given."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=PUBLIC,
@@ -96,15 +109,12 @@ class Live:
             scenario=scenario,
             flow=LineFlow(path=ROOT / "scenarios" / "national-hotline.flow.yaml"),
             store=self.store,
-            connectors={
-                "agency_directory": InMemoryConnector.from_file(
-                    ROOT / "scenarios" / "demo-agency-directory.yaml"
-                )
-            },
+            connectors=connectors or {"agency_directory": directory()},
             number=LINE,
             timezone="America/New_York",
             wall=self.wall,
             commit_wait=commit_wait,
+            lookup_clock=self.wall,
         )
         self.control = RecordingCallControl()
         self.app = create_app(settings=self.settings, line=self.line, control=self.control)
@@ -138,3 +148,18 @@ def keep_english(live: Live, sid: str, number: str) -> str:
     """Call the line and keep the language offered first; returns the next step's URL."""
     r = live.carrier.post("/voice/incoming", call_form(sid, From=number, To=LINE))
     return gather_url(live.carrier.post(gather_url(r.text), call_form(sid, Digits="1")).text)
+
+
+def lookup_url(twiml: str) -> str | None:
+    """Where a caller on hold for a record look-up comes back to, if this is that hold."""
+    m = re.search(r"<Redirect[^>]*>[^<]*?(/voice/lookup\?[^<]+)</Redirect>", twiml)
+    return m.group(1).replace("&amp;", "&") if m else None
+
+
+def through_lookup(live: Live, sid: str, twiml: str) -> str:
+    """A reply that holds the caller for a look-up: let it answer, then come back as the
+    carrier would; returns the TwiML that follows the hold."""
+    while (url := lookup_url(twiml)) is not None:
+        live.line.lookups.settle(30)
+        twiml = live.carrier.post(url, call_form(sid)).text
+    return twiml

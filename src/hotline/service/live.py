@@ -31,7 +31,7 @@ from hotline.domain.events import (
     Event,
     OfferWithdrawn,
 )
-from hotline.errors import HotlineError, InvalidTransition, UnknownAgent
+from hotline.errors import HotlineError, InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.catalog import Value
 from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import (
@@ -41,7 +41,6 @@ from hotline.ivr.interpreter import (
     Enqueue,
     Input,
     Lookup,
-    LookupResult,
     Say,
     Session,
     Speech,
@@ -55,6 +54,7 @@ from hotline.ivr.model import Flow
 from hotline.routing.engine import Router
 from hotline.service.clock import RealTimeScheduler
 from hotline.service.health import WriteHealth
+from hotline.service.lookups import Answer, LookupWorkers
 from hotline.service.unit_of_work import (
     AddCall,
     AppendEvent,
@@ -147,13 +147,15 @@ class LiveLine:
         timezone: str,
         wall: Callable[[], float] = time.time,
         commit_wait: float = COMMIT_WAIT,
+        lookup_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`commit_wait`: seconds a reply waits for its writes to land before it is sent
-        anyway (the writes wait in order; callers are never held by the store)."""
+        anyway (the writes wait in order; callers are never held by the store).
+        `lookup_clock`: what a look-up's deadline is measured on; real seconds, even when
+        `wall` runs faster (the demo), as a record system takes real time to answer."""
         self.scenario = scenario
         self.line_flow = flow
         self.store = store
-        self.connectors = connectors
         self.number = number
         self.zone = ZoneInfo(timezone)
         self.wall = wall
@@ -192,6 +194,12 @@ class LiveLine:
         self.health = WriteHealth(wall=wall)
         self.commit_wait = commit_wait
         self.writer = Writer(store=store, health=self.health, stuck_after=commit_wait)
+        # Record look-ups run in workers, never in a command; their answers are applied by
+        # `tick`. `looking`: the call's look-up under way (its ticket, what it asked);
+        # `heard`: what the flow said once it answered, for the caller's next request.
+        self.lookups = LookupWorkers(connectors=connectors, wall=lookup_clock)
+        self.looking: dict[str, tuple[int, Lookup]] = {}
+        self.heard: dict[str, list[Action]] = {}
         self.in_command = False
 
     # -- the store
@@ -234,7 +242,8 @@ class LiveLine:
     def _forget(self, sid: str) -> None:
         """The call is over for this line: nothing of it stays in memory."""
         for held in (self.sessions, self.inputs, self.calls, self.info, self.generation,
-                     self.callback_tries, self.connects, self.since):  # fmt: skip
+                     self.callback_tries, self.connects, self.since, self.looking,
+                     self.heard):  # fmt: skip
             held.pop(sid, None)
         for marks in (self.resumable, self.detached, self.offered_callback, self.unverified,
                       self.bridged, self.pending):  # fmt: skip
@@ -247,11 +256,13 @@ class LiveLine:
     # -- time
 
     def tick(self) -> None:
-        """Fire every timer that fell due (offer timeouts, escalations, wrap-ups); inside a
-        command (`begin`), only its first tick fires any, so a refused command can be
-        rolled back without losing timers that really fired."""
+        """Fire every timer that fell due (offer timeouts, escalations, wrap-ups) and take
+        the look-ups that answered; inside a command (`begin`), only its first tick does,
+        so a refused command can be rolled back without losing what really happened."""
         if not self.in_command:
             self.scheduler.run(until=self.wall())
+            for answer in self.lookups.answers():
+                self._looked_up(answer)
 
     def begin(self) -> tuple[int, int]:
         """A command starts: due timers fire now, then the buffers' marks for `rollback`."""
@@ -376,24 +387,14 @@ class LiveLine:
     def _after_ivr(
         self, sid: str, flow: Flow, session: Session, actions: list[Action]
     ) -> list[Action]:
-        # look-ups are answered here, so the carrier sees one reply per step
-        while actions and isinstance(actions[-1], Lookup):
+        """Keep the flow's session, or end it; a look-up (always a step's last action) is
+        started in a worker and the caller hears what came before it."""
+        if actions and isinstance(actions[-1], Lookup):
             lookup = actions.pop()
             assert isinstance(lookup, Lookup)
-            result = self._look_up(lookup)
-            self._event(
-                sid,
-                self.wall(),
-                "lookup",
-                {
-                    "connector": lookup.connector,
-                    "operation": lookup.operation,
-                    "status": result.status,
-                },
-            )
-            step = advance(flow, session, result)
-            session = step.session
-            actions += step.actions
+            self.sessions[sid] = (flow, session)
+            self.looking[sid] = (self.lookups.start(sid, lookup), lookup)
+            return actions
         if session.ended:
             self.sessions.pop(sid, None)
             self._ivr_ended(sid, session, actions)
@@ -401,11 +402,33 @@ class LiveLine:
             self.sessions[sid] = (flow, session)
         return actions
 
-    def _look_up(self, action: Lookup) -> LookupResult:
-        connector = self.connectors.get(action.connector)
-        if connector is None:
-            return LookupResult("error")
-        return connector.lookup(action.operation, action.params)
+    def _looked_up(self, answer: Answer) -> None:
+        """A look-up answered (or timed out): the flow goes on with its result."""
+        sid = answer.call_sid
+        held = self.looking.get(sid)
+        if held is None or held[0] != answer.ticket or sid not in self.sessions:
+            return  # the caller hung up, or the IVR started over, meanwhile
+        del self.looking[sid]
+        lookup = held[1]
+        self._event(sid, self.wall(), "lookup", {"connector": lookup.connector,
+                    "operation": lookup.operation, "status": answer.result.status})  # fmt: skip
+        flow, session = self.sessions[sid]
+        step = advance(flow, session, answer.result)
+        heard = self._after_ivr(sid, flow, step.session, list(step.actions))
+        self.heard[sid] = self.heard.get(sid, []) + heard
+
+    def waiting_on_lookup(self, sid: str) -> bool:
+        """Whether the caller is on hold for a look-up, or has not yet heard its answer."""
+        return sid in self.looking or sid in self.heard
+
+    def looked_up(self, sid: str) -> list[Action] | None:
+        """What a caller whose look-up ran hears next (once): None while it still runs."""
+        self.tick()
+        if sid in self.looking:
+            return None
+        if sid not in self.heard:
+            raise UnknownCall(f"call {sid} is not waiting for a look-up")
+        return self.heard.pop(sid)
 
     def _ivr_ended(self, sid: str, session: Session, actions: list[Action]) -> None:
         now = self.wall()

@@ -76,6 +76,20 @@ def ivr_twiml(
     return str(r)
 
 
+def looking_up_twiml(actions: Sequence[Action], *, continue_url: str, pause: int = 1) -> str:
+    """While a record look-up runs: what the flow said before it, a short pause, then the
+    caller's next request, which hears the answer (or this again while it runs)."""
+    r = VoiceResponse()
+    for a in actions:
+        if isinstance(a, Say | Play):
+            _say(r, a)
+        else:  # a look-up ends its step: nothing else comes before it
+            raise ValueError(f"{type(a).__name__} before a look-up")
+    r.pause(length=pause)
+    r.redirect(continue_url, method="POST")
+    return str(r)
+
+
 def hold_twiml(
     prompts: Sequence[Say], *, wait_url: str, pause: int, gather_url: str | None = None
 ) -> str:

@@ -31,7 +31,7 @@ from hotline.errors import (
     UnknownAgent,
     UnknownCall,
 )
-from hotline.ivr.interpreter import Hangup, Record
+from hotline.ivr.interpreter import Action, Hangup, Record
 from hotline.service.health import Throttle
 from hotline.service.live import (
     Connect,
@@ -46,7 +46,7 @@ from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.store.db import DatabaseFile, is_current
 from hotline.telephony.control import CallControl
-from hotline.telephony.twiml import hold_twiml, ivr_twiml, message_twiml
+from hotline.telephony.twiml import hold_twiml, ivr_twiml, looking_up_twiml, message_twiml
 from hotline.web import docs, forms
 from hotline.web.errors import Refused, install, responses
 from hotline.web.sockets import AgentSocket, AgentSockets
@@ -168,6 +168,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             t.cancel()
         await asyncio.to_thread(line.writer.drain)  # what waits lands, if the store takes it
         line.writer.close()
+        line.lookups.close()
 
     app = FastAPI(
         title="Hotline",
@@ -261,6 +262,16 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             "voicemail_url": url("/voice/voicemail", sid=sid),
         }
 
+    def lookup_url(sid: str, n: int) -> str:
+        ticket, _ = line.looking[sid]
+        return url("/voice/lookup", sid=sid, g=line.generation.get(sid, 1), t=ticket, n=n)
+
+    def ivr_reply(sid: str, actions: list[Action], step: int) -> str:
+        """An IVR step's TwiML; while the step's look-up runs, a short hold instead."""
+        if sid in line.looking:
+            return looking_up_twiml(actions, continue_url=lookup_url(sid, 1))
+        return ivr_twiml(actions, **urls(sid, step))
+
     def again(retry_url: str) -> Callable[[str], str]:
         """The fallback while a caller is on the line: a short pause, then the same request."""
         return lambda _sid: hold_twiml([], wait_url=retry_url, pause=3)
@@ -278,7 +289,7 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
             except UnknownNumber:
                 log.warning("call %s to an unknown number %s", sid, forms.short(called))
                 return message_twiml("Sorry, this number is not in service. Goodbye.")
-            return ivr_twiml(actions, **urls(sid, 1))
+            return ivr_reply(sid, actions, 1)
 
         return await voice(form, "incoming", work, again(url("/voice/incoming")))
 
@@ -299,13 +310,39 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
 
         def work(call_sid: str) -> str:
             if call_sid == sid and sid in line.resumable:  # the server restarted mid-IVR
-                return ivr_twiml(line.resume_ivr(sid), **urls(sid, 1))
-            if call_sid != sid or line.inputs.get(sid) != step - 1 or line.generation.get(sid) != g:
+                return ivr_reply(sid, line.resume_ivr(sid), 1)
+            if (
+                call_sid != sid
+                or line.inputs.get(sid) != step - 1
+                or line.generation.get(sid) != g
+                or sid in line.looking
+            ):
                 raise Refused(409, "out-of-order", f"step {step} of call {sid} is not the next one")
-            return ivr_twiml(line.ivr_input(sid, event), **urls(sid, step + 1))
+            return ivr_reply(sid, line.ivr_input(sid, event), step + 1)
 
         retry = url("/voice/gather", sid=sid, g=g, step=step, **({"timeout": 1} if timeout else {}))
         return await voice(form, f"gather:{g}:{step}", work, again(retry))
+
+    @app.post("/voice/lookup", responses=voice_errors)
+    async def lookup(request: Request) -> Response:
+        """A caller on hold while their record look-up runs (`t`: which look-up, `n`: the
+        how-manieth time they came back): the flow's answer once it is in, else more hold."""
+        form = await signed_form(request)
+        sid, g = query_sid(request), query_int(request, "g", 1)
+        ticket, n = query_int(request, "t"), query_int(request, "n")
+        here = url("/voice/lookup", sid=sid, g=g, t=ticket, n=n)
+
+        def work(call_sid: str) -> str:
+            if call_sid == sid and sid in line.resumable:  # the server restarted meanwhile
+                return ivr_reply(sid, line.resume_ivr(sid), 1)
+            if call_sid != sid or line.generation.get(sid) != g or not line.waiting_on_lookup(sid):
+                raise Refused(409, "out-of-order", f"look-up {ticket} of call {sid} is not current")
+            actions = line.looked_up(sid)
+            if actions is None:
+                return looking_up_twiml([], continue_url=lookup_url(sid, n + 1))
+            return ivr_reply(sid, actions, line.inputs[sid] + 1)
+
+        return await voice(form, f"lookup:{g}:{ticket}:{n}", work, again(here))
 
     def wait_url(sid: str, n: int, a: int) -> str:
         return url("/voice/wait", sid=sid, n=n, **({"a": a} if a else {}))

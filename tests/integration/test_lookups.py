@@ -1,0 +1,140 @@
+"""Record look-ups run off the webhook: the caller hears a short hold while a worker asks
+the record system, and the answer comes back to the line as a command."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from hotline.ivr.interpreter import LookupResult
+from hotline.service.lookups import LOOKUP_DEADLINE
+from hotline.testing.connectors import InMemoryConnector
+
+from .live_fixtures import (
+    LINE,
+    Live,
+    call_form,
+    directory,
+    gather_url,
+    keep_english,
+    lookup_url,
+    sqlite_url,
+    through_lookup,
+)
+
+
+class HeldConnector:
+    """The demo's directory, answering only once the test lets it."""
+
+    def __init__(self, inner: InMemoryConnector) -> None:
+        self.inner = inner
+        self.release = threading.Event()
+
+    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+        if not self.release.wait(timeout=60):
+            raise TimeoutError("the test never let the look-up answer")
+        return self.inner.lookup(operation, params)
+
+
+@pytest.fixture
+def held() -> Iterator[HeldConnector]:
+    connector = HeldConnector(directory())
+    yield connector
+    connector.release.set()  # no worker thread outlives the test
+
+
+@pytest.fixture
+def live(tmp_path: Path, held: HeldConnector) -> Live:
+    return Live(sqlite_url(tmp_path), connectors={"agency_directory": held})
+
+
+def enter_pin(live: Live, sid: str, number: str) -> str:
+    """An agency officer calls and enters agency ID and PIN; returns the reply to the PIN."""
+    first = live.carrier.post("/voice/incoming", call_form(sid, From=number, To=LINE))
+    url = gather_url(first.text)
+    for digits in ("1", "1", "123455#"):
+        url = gather_url(live.carrier.post(url, call_form(sid, Digits=digits)).text)
+    return live.carrier.post(url, call_form(sid, Digits="2468#")).text
+
+
+def queue_a_caller(live: Live, sid: str) -> None:
+    step = keep_english(live, sid, "+12025550199")
+    offer = live.carrier.post(step, call_form(sid, Digits="2")).text  # a member of the public
+    reply = live.carrier.post(gather_url(offer), call_form(sid, Digits="2")).text  # stays on
+    assert "/voice/wait?sid=" in reply
+
+
+def test_ten_pin_checks_at_once_leave_a_queued_callers_hold_step_answered(live, held):
+    queued = "CA" + "9" * 32
+    queue_a_caller(live, queued)
+    officers = [f"CA{i:032d}" for i in range(1, 11)]
+    holds = {sid: enter_pin(live, sid, f"+120255501{i:02d}") for i, sid in enumerate(officers)}
+    for twiml in holds.values():  # each hears a short hold, not the answer
+        assert lookup_url(twiml) is not None, twiml
+        assert "<Pause" in twiml
+        assert "verified" not in twiml
+    assert live.line.lookups.running() == 10
+
+    # every record look-up is still waiting on the record system, and yet:
+    r = live.carrier.post(f"/voice/wait?sid={queued}&n=1", call_form(queued))
+    assert "You are number 1 in line" in r.text
+    first = lookup_url(holds[officers[0]])
+    assert first is not None
+    again = live.carrier.post(first, call_form(officers[0])).text
+    assert first.replace("n=1", "n=2") == lookup_url(again)  # still on hold, a step further
+
+    held.release.set()
+    live.line.lookups.settle(30)
+    for sid in officers:
+        reply = through_lookup(live, sid, holds[sid])
+        assert "Thank you. You are verified." in reply
+        assert "If this is about an urgent case" in reply
+        assert ("lookup", "found") in [(k, d.get("status")) for k, d in live.store.events(sid)]
+        # the flow goes on from where the look-up left it: the next step is the next input
+        r = live.carrier.post(gather_url(reply), call_form(sid, Digits="1"))
+        assert "/voice/wait?sid=" in r.text
+
+
+def test_a_connector_that_hangs_is_given_up_and_the_call_goes_on(live, held):
+    sid = "CA" + "4" * 32
+    hold = enter_pin(live, sid, "+12025550177")
+    live.wall.now += LOOKUP_DEADLINE
+    reply = live.carrier.post(lookup_url(hold), call_form(sid)).text
+    assert "Verification is not available at the moment." in reply
+    assert "You will be connected as an unverified caller." in reply
+    assert "/voice/wait?sid=" in reply
+    assert ("lookup", "error") in [(k, d.get("status")) for k, d in live.store.events(sid)]
+    assert live.store.call(sid).attributes["verification"] == "unverified"
+    # the record system answers at last: too late, and nothing comes of it
+    held.release.set()
+    live.line.lookups.settle(30)
+    live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
+    assert [k for k, _ in live.store.events(sid)].count("lookup") == 1
+    assert live.store.call(sid).attributes["verification"] == "unverified"
+
+
+def test_a_caller_who_hangs_up_during_a_look_up_leaves_nothing_behind(live, held):
+    sid = "CA" + "5" * 32
+    hold = enter_pin(live, sid, "+12025550166")
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    assert not live.line.waiting_on_lookup(sid)
+    held.release.set()
+    live.line.lookups.settle(30)
+    live.line.tick()
+    assert "lookup" not in live.events(sid)
+    assert live.store.call(sid).state == "abandoned"
+    # the hold's redirect, if the carrier still sent it, is refused, not answered
+    r = live.carrier.post(lookup_url(hold), call_form(sid))
+    assert r.status_code == 409
+    assert r.json()["error_id"] == "out-of-order"
+
+
+def test_a_gather_while_a_look_up_runs_is_refused(live):
+    sid = "CA" + "6" * 32
+    enter_pin(live, sid, "+12025550155")
+    step = f"/voice/gather?sid={sid}&g=1&step=5"
+    r = live.carrier.post(step, call_form(sid, Digits="1"))
+    assert r.status_code == 409
