@@ -44,5 +44,7 @@ def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
     agency = [c for c in inbound if c.script.label.startswith("agency/")]
     assert agency
     for c in agency:
-        assert d.line.store.call(c.sid).attributes.get("verification") == "verified", c.sid
+        row = d.line.store.call(c.sid)
+        assert row is not None
+        assert row.attributes.get("verification") == "verified", c.sid
         assert ("lookup", "found") in [(k, e.get("status")) for k, e in d.line.store.events(c.sid)]
