@@ -931,15 +931,24 @@ def demo(
 @app.command("agent-token")
 def agent_token(
     agent_id: Annotated[
-        str, typer.Argument(help="An agent of the line's scenario, e.g. es-day-1.")
-    ],
+        str | None, typer.Argument(help="An agent of the line's scenario, e.g. es-day-1.")
+    ] = None,
+    supervisor: Annotated[
+        bool, typer.Option(help="The supervisor's token instead (/api/stats, /api/events).")
+    ] = False,
     revoke: Annotated[
-        bool, typer.Option(help="Revoke the agent's token instead (open sockets close).")
+        bool, typer.Option(help="Revoke the token instead (open sockets close).")
     ] = False,
 ) -> None:
-    """Issue a token for an agent (replacing any earlier one); only its hash is stored."""
+    """Issue a token for an agent, or the supervisor (replacing any earlier one); only its
+    hash is stored."""
     from hotline.service.bootstrap import issue_agent_token, revoke_agent_token
+    from hotline.service.roles import SUPERVISOR
     from hotline.service.settings import load_settings
+
+    if supervisor == (agent_id is not None):
+        raise _usage("name an agent, or give --supervisor (not both)")
+    agent_id = SUPERVISOR if agent_id is None else agent_id
 
     if revoke:
         gone = revoke_agent_token(load_settings(), agent_id)

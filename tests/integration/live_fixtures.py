@@ -92,10 +92,11 @@ class Live:
         *,
         commit_wait: float = 60.0,
         connectors: Mapping[str, Connector] | None = None,
+        flow: Path = ROOT / "scenarios" / "national-hotline.flow.yaml",
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
-        agency directory unless given."""
+        agency directory unless given; `flow`: the shipped national flow unless given."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=PUBLIC,
@@ -107,7 +108,7 @@ class Live:
         scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
         self.line = LiveLine(
             scenario=scenario,
-            flow=LineFlow(path=ROOT / "scenarios" / "national-hotline.flow.yaml"),
+            flow=LineFlow(path=flow),
             store=self.store,
             connectors=connectors or {"agency_directory": directory()},
             number=LINE,

@@ -3,6 +3,7 @@ the record system, and the answer comes back to the line as a command."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from hotline.testing.connectors import InMemoryConnector
 
 from .live_fixtures import (
     LINE,
+    ROOT,
     Live,
     call_form,
     directory,
@@ -138,3 +140,81 @@ def test_a_gather_while_a_look_up_runs_is_refused(live):
     step = f"/voice/gather?sid={sid}&g=1&step=5"
     r = live.carrier.post(step, call_form(sid, Digits="1"))
     assert r.status_code == 409
+
+
+class Broken:
+    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+        return LookupResult("error")
+
+
+def test_a_flow_that_ends_with_the_answer_is_heard_to_the_end(tmp_path):
+    """The answer hangs up (no queue): the caller hears the flow's last words and goodbye."""
+    scenarios = tmp_path / "scenarios"
+    shutil.copytree(ROOT / "scenarios", scenarios)
+    shared = scenarios / "common" / "agency-verification.flow.yaml"
+    text = shared.read_text()
+    ends = "unavailable: {say: verify_unavailable, next: bye}\n      bye: {hangup: goodbye}"
+    shared.write_text(
+        text.replace("unavailable: {say: verify_unavailable, next: unverified}", ends)
+    )
+    live = Live(sqlite_url(tmp_path), connectors={"agency_directory": Broken()},
+                flow=scenarios / "national-hotline.flow.yaml")  # fmt: skip
+    sid = "CA" + "7" * 32
+    hold = enter_pin(live, sid, "+12025550144")
+    live.line.lookups.settle(10)
+    url = lookup_url(hold)
+    assert url is not None
+    r = live.carrier.post(url, call_form(sid))
+    assert r.status_code == 200
+    assert "Verification is not available at the moment." in r.text
+    assert "<Hangup" in r.text
+    assert live.carrier.post(url, call_form(sid)).text == r.text  # a retry: the same
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    assert not live.line.waiting_on_lookup(sid)
+
+
+def test_a_restart_after_the_answer_queued_the_caller_sends_their_next_poll_to_hold(tmp_path):
+    db = sqlite_url(tmp_path)
+    first = Live(db, connectors={"agency_directory": Broken()})
+    sid = "CA" + "8" * 32
+    hold = enter_pin(first, sid, "+12025550133")
+    first.line.lookups.settle(10)
+    first.line.tick()  # the line takes the answer: unverified, and queued
+    first.line.flush()
+    row = first.store.call(sid)
+    assert row is not None
+    assert row.state == "queued"
+    again = Live(db)  # the server restarts before the caller's next poll
+    again.wall.now = first.wall.now + 2
+    again.line.recover({sid: "in-progress"})
+    url = lookup_url(hold)
+    assert url is not None
+    r = again.carrier.post(url, call_form(sid))
+    assert r.status_code == 200
+    assert "/voice/wait?sid=" in r.text
+
+
+class NoneForTheFirst:
+    """Breaks its promise once (answers None, not a LookupResult); then answers well."""
+
+    def __init__(self) -> None:
+        self.inner = directory()
+        self.asked = 0
+        self.lock = threading.Lock()
+
+    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+        with self.lock:
+            self.asked += 1
+            first = self.asked == 1
+        return None if first else self.inner.lookup(operation, params)  # type: ignore[return-value]
+
+
+def test_a_connector_breaking_its_promise_fails_that_look_up_only(tmp_path):
+    live = Live(sqlite_url(tmp_path), connectors={"agency_directory": NoneForTheFirst()})
+    one, two = "CA" + "1" * 32, "CA" + "2" * 32
+    hold_one = enter_pin(live, one, "+12025550122")
+    live.line.lookups.settle(10)
+    hold_two = enter_pin(live, two, "+12025550123")
+    live.line.lookups.settle(10)
+    assert "Verification is not available" in through_lookup(live, one, hold_one)
+    assert "Thank you. You are verified." in through_lookup(live, two, hold_two)

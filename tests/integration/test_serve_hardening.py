@@ -246,6 +246,21 @@ def test_agent_token_does_not_create_a_missing_database(tmp_path):
     assert not db.exists()
 
 
+def test_the_supervisors_token_opens_the_stats_and_no_agents_route(tmp_path):
+    env = {"HOTLINE_DATABASE_URL": sqlite_url(tmp_path)}
+    with serving(env) as server:
+        p = hotline("agent-token", "--supervisor", env=env)
+        assert p.returncode == 0, p.stderr
+        bearer = {"Authorization": f"Bearer {p.stdout.strip()}"}
+        stats = httpx.get(f"{server.base}/api/stats", headers=bearer)
+        assert stats.status_code == 200
+        assert stats.json()["today"]["offered"] == 0
+        assert httpx.get(f"{server.base}/api/agent/me", headers=bearer).status_code == 403
+    both = hotline("agent-token", "en-day-1", "--supervisor", env=env)
+    assert both.returncode == 1
+    assert "name an agent, or give --supervisor (not both)" in both.stderr
+
+
 def test_serve_says_when_it_creates_a_new_database(tmp_path):
     with serving({"HOTLINE_DATABASE_URL": sqlite_url(tmp_path)}) as server:
         pass

@@ -10,6 +10,7 @@ from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
 from hotline.service.live import LiveLine, agents_of
 from hotline.service.recovery import carrier_statuses
+from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate, sqlite_path
@@ -81,8 +82,9 @@ def call_control(settings: Settings) -> CallControl:
 
 
 def issue_agent_token(settings: Settings, agent_id: str) -> str:
+    """A token for an agent of the line, or (`SUPERVISOR`) for the supervisor."""
     roster = agents_of(load_scenario(settings.scenario))
-    if agent_id not in roster:
+    if agent_id not in roster and agent_id != SUPERVISOR:
         sample = ", ".join(list(roster)[:5])
         raise HotlineError(
             f"no agent {agent_id!r} in {settings.scenario} (agents are like {sample})"

@@ -9,6 +9,7 @@ to an agent's browser, a call to connect) is put in `outbox` for the adapters to
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from hotline.domain.call import Call, CallState
 from hotline.domain.events import (
     CallAbandoned,
     CallAnswered,
+    CallArrived,
     CallCompleted,
     CallOffered,
     CallOverflowed,
@@ -41,6 +43,7 @@ from hotline.ivr.interpreter import (
     Enqueue,
     Input,
     Lookup,
+    LookupResult,
     Say,
     Session,
     Speech,
@@ -54,7 +57,9 @@ from hotline.ivr.model import Flow
 from hotline.routing.engine import Router
 from hotline.service.clock import RealTimeScheduler
 from hotline.service.health import WriteHealth
+from hotline.service.hub import News
 from hotline.service.lookups import Answer, LookupWorkers
+from hotline.service.stats import right_now
 from hotline.service.unit_of_work import (
     AddCall,
     AppendEvent,
@@ -135,6 +140,9 @@ def agents_of(scenario: Scenario) -> dict[str, Agent]:
     return out
 
 
+log = logging.getLogger("hotline.live")
+
+
 class LiveLine:
     def __init__(
         self,
@@ -172,6 +180,7 @@ class LiveLine:
         self.inputs: dict[str, int] = {}  # call -> number of IVR inputs so far (webhook step)
         self.calls: dict[str, Call] = {}
         self.outbox: list[Command] = []
+        self.news: list[News] = []  # the current command's events, for the hub
         # The current command's writes: `commit` hands them to the writer as one unit of
         # work; the core never waits on (or fails with) the store.
         self.writes: list[Write] = []
@@ -207,8 +216,17 @@ class LiveLine:
     def _add(self, write: Write) -> None:
         self.writes.append(write)
 
-    def _event(self, sid: str | None, at: float, kind: str, data: Mapping[str, object]) -> None:
+    def _event(
+        self,
+        sid: str | None,
+        at: float,
+        kind: str,
+        data: Mapping[str, object],
+        event: Event | None = None,
+    ) -> None:
+        """An event of the call: written with the command, and news for the hub after."""
         self.writes.append(AppendEvent(sid, at, kind, data))
+        self.news.append(News(at, kind, sid, data, event))
 
     def _update(self, sid: str, at: float, **values: object) -> None:
         self.writes.append(UpdateCall(sid, at, values))
@@ -234,13 +252,21 @@ class LiveLine:
         self.commit()
         self.writer.drain()
 
-    def rollback(self, mark: tuple[int, int]) -> None:
-        """A refused command writes nothing and asks nothing of the outside world."""
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """A refused command writes nothing, tells nothing and asks nothing of the world."""
         del self.writes[mark[0] :]
         del self.outbox[mark[1] :]
+        del self.news[mark[2] :]
+
+    def take_news(self) -> list[News]:
+        """The events of the commands run since the last call, in order (for the hub)."""
+        news, self.news = self.news, []
+        return news
 
     def _forget(self, sid: str) -> None:
         """The call is over for this line: nothing of it stays in memory."""
+        if sid in self.looking:  # a look-up still running: its answer is not wanted
+            self.lookups.drop(self.looking[sid][0])
         for held in (self.sessions, self.inputs, self.calls, self.info, self.generation,
                      self.callback_tries, self.connects, self.since, self.looking,
                      self.heard):  # fmt: skip
@@ -262,14 +288,17 @@ class LiveLine:
         if not self.in_command:
             self.scheduler.run(until=self.wall())
             for answer in self.lookups.answers():
-                self._looked_up(answer)
+                try:
+                    self._looked_up(answer)
+                except Exception:  # one caller's broken answer must not stop the others'
+                    log.exception("the answer to a look-up for call %s failed", answer.call_sid)
 
-    def begin(self) -> tuple[int, int]:
+    def begin(self) -> tuple[int, int, int]:
         """A command starts: due timers fire now, then the buffers' marks for `rollback`."""
         self.in_command = False
         self.tick()
         self.in_command = True
-        return len(self.writes), len(self.outbox)
+        return len(self.writes), len(self.outbox), len(self.news)
 
     def end(self) -> None:
         self.in_command = False
@@ -410,11 +439,19 @@ class LiveLine:
             return  # the caller hung up, or the IVR started over, meanwhile
         del self.looking[sid]
         lookup = held[1]
-        self._event(sid, self.wall(), "lookup", {"connector": lookup.connector,
-                    "operation": lookup.operation, "status": answer.result.status})  # fmt: skip
         flow, session = self.sessions[sid]
-        step = advance(flow, session, answer.result)
+        result = answer.result
+        try:
+            step = advance(flow, session, result)
+        except Exception:  # not silenced: logged, and the flow goes on as if it had failed
+            log.exception("the flow could not use the answer to a look-up for call %s", sid)
+            result = LookupResult("error")
+            step = advance(flow, session, result)
+        self._event(sid, self.wall(), "lookup", {"connector": lookup.connector,
+                    "operation": lookup.operation, "status": result.status})  # fmt: skip
         heard = self._after_ivr(sid, flow, step.session, list(step.actions))
+        # kept for the caller's next request even if the flow ended here (and the call was
+        # forgotten): their status callback, or that request, forgets it
         self.heard[sid] = self.heard.get(sid, []) + heard
 
     def waiting_on_lookup(self, sid: str) -> bool:
@@ -451,6 +488,7 @@ class LiveLine:
         self.info[sid] = CallRow(row.sid, row.line, row.caller, row.called, q.language, q.queue,
                                  q.priority, row.state, dict(q.attributes), q.callback_number,
                                  row.arrived_at)  # fmt: skip
+        self._on_event(CallArrived(now, sid, q.language, caller_type))  # into the ACD
         # a callback even if an agent is offered the call at once: the caller hangs up
         self.router.enqueue(call, q.queue, callback=q.callback)
 
@@ -701,6 +739,15 @@ class LiveLine:
             "call_sid": view.call_id,
         }
 
+    def right_now(self) -> dict[str, object]:
+        """Who waits where and for how long, and the agents by state (for supervisors)."""
+        waiting = [(c.queue or "", c.language, c.first_queued_at or self.wall())
+                   for c, _ in self.router.waiting()]  # fmt: skip
+        views = [(v.state.value, v.queues) for v in self.router.agents()]  # who logged in
+        others = len(set(self.roster) - {v.agent_id for v in self.router.agents()})
+        agents = views + [(AgentState.OFFLINE.value, ())] * others
+        return right_now(waiting, agents, self.wall())
+
     # -- estimates
 
     def position(self, sid: str) -> int:
@@ -732,6 +779,7 @@ class LiveLine:
             now,
             kind,
             {k: v for k, v in data.items() if isinstance(v, str | int | float | bool | None)},
+            e,
         )
         if isinstance(
             e,

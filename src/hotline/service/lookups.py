@@ -2,17 +2,20 @@
 lock, and its answer comes back to the line as a command (the next one to run takes it).
 
 A look-up that has not answered by its deadline is answered "error" for the caller, who
-is told and goes on without it; its thread may still be running (a connector that hangs
-cannot be interrupted), and whatever it returns later is dropped. At most `workers`
-look-ups run at once; more wait their turn (and their deadline still counts).
+is told and goes on without it; if it had not started yet it never does, but a thread
+already inside a connector cannot be interrupted and whatever it returns later is
+dropped. Connectors must bound their own time (an HTTP timeout): `WORKERS` connectors that
+never return leave every later look-up to be answered "error" at its deadline (the call
+goes on, fail closed). The threads are daemons: a hung connector never holds up shutdown.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from hotline.ivr.connector import Connector
@@ -30,6 +33,9 @@ class Answer:
     result: LookupResult
 
 
+Job = tuple[str, Connector, Lookup, "Future[LookupResult]"]
+
+
 class LookupWorkers:
     def __init__(
         self,
@@ -43,7 +49,8 @@ class LookupWorkers:
         self._wall = wall
         self._deadline = deadline
         self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None  # started with the first look-up
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []  # started with the first look-up
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float, Future[LookupResult]]] = {}
         self._tickets = 0
@@ -51,16 +58,22 @@ class LookupWorkers:
     def start(self, call_sid: str, lookup: Lookup) -> int:
         """Run one look-up; returns its ticket (the answer names it)."""
         connector = self._connectors.get(lookup.connector)
+        done: Future[LookupResult] = Future()
         with self._lock:
             self._tickets += 1
             ticket = self._tickets
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="hotline-lookup")
             if connector is None:  # the flow's validator names the connectors it uses
-                done: Future[LookupResult] = Future()
                 done.set_result(LookupResult("error"))
             else:
-                done = self._pool.submit(_ask, connector, lookup)
+                if not self._threads:
+                    self._threads = [
+                        threading.Thread(target=self._work, name=f"hotline-lookup-{i}",
+                                         daemon=True)
+                        for i in range(self._workers)
+                    ]  # fmt: skip
+                    for t in self._threads:
+                        t.start()
+                self._jobs.put((lookup.connector, connector, lookup, done))
             self._running[ticket] = (call_sid, self._wall() + self._deadline, done)
         return ticket
 
@@ -70,9 +83,10 @@ class LookupWorkers:
         out = []
         with self._lock:
             for ticket, (sid, deadline, done) in list(self._running.items()):
-                if done.done():
+                if done.done() and not done.cancelled():
                     out.append(Answer(sid, ticket, done.result()))
                 elif now >= deadline:
+                    done.cancel()  # if it has not started, it never will
                     log.warning("a look-up for call %s did not answer within %g s: the caller "
                                 "goes on without it", sid, self._deadline)  # fmt: skip
                     out.append(Answer(sid, ticket, LookupResult("error")))
@@ -81,25 +95,50 @@ class LookupWorkers:
                 del self._running[ticket]
         return out
 
+    def drop(self, ticket: int) -> None:
+        """The caller is gone: forget the look-up (and never start it, if it waits)."""
+        with self._lock:
+            held = self._running.pop(ticket, None)
+        if held is not None:
+            held[2].cancel()
+
     def running(self) -> int:
         with self._lock:
             return len(self._running)
 
     def settle(self, timeout: float) -> None:
-        """Wait until every running look-up has returned (tests, shutdown)."""
+        """Wait until every running look-up has returned (tests)."""
         with self._lock:
             pending = [done for _, _, done in self._running.values()]
         for done in pending:
-            done.exception(timeout=timeout)
+            if not done.cancelled():
+                done.exception(timeout=timeout)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers once they finish what they are in (nothing waits for them)."""
+        with self._lock:
+            for _, _, done in self._running.values():
+                done.cancel()
+            self._running.clear()
+            for _ in self._threads:
+                self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            name, connector, lookup, done = job
+            if done.set_running_or_notify_cancel():
+                done.set_result(_ask(name, connector, lookup))
 
 
-def _ask(connector: Connector, lookup: Lookup) -> LookupResult:
+def _ask(name: str, connector: Connector, lookup: Lookup) -> LookupResult:
     try:
-        return connector.lookup(lookup.operation, lookup.params)
-    except Exception:  # a connector that raises breaks its promise: the caller goes on
-        log.exception("connector %r failed", lookup.connector)
+        result = connector.lookup(lookup.operation, lookup.params)
+    except Exception as e:  # noqa: BLE001 - a connector that raises breaks its promise
+        # the type only: a connector's message may quote what it was asked (a PIN)
+        log.error("connector %r failed on %r: %s", name, lookup.operation, type(e).__name__)
         return LookupResult("error")
+    if not isinstance(result, LookupResult):
+        log.error("connector %r answered %r with a %s, not a LookupResult", name,
+                  lookup.operation, type(result).__name__)  # fmt: skip
+        return LookupResult("error")
+    return result

@@ -7,7 +7,6 @@ the carrier emulator."""
 from __future__ import annotations
 
 from typing import Protocol
-from urllib.parse import urlencode
 
 from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -16,6 +15,7 @@ from twilio.rest import Client
 
 from hotline.errors import HotlineError
 from hotline.telephony.twiml import connect_twiml
+from hotline.telephony.webhooks import Webhooks
 
 
 class CarrierError(HotlineError):
@@ -44,14 +44,13 @@ class TwilioCallControl:
         # a carrier that does not answer must not hold a request for ever
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
         self.client.api.base_url = api_base.rstrip("/")
-        self.public_url = public_url.rstrip("/")
+        self.webhooks = Webhooks(public_url)
 
     def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
-        query = urlencode({"sid": call_sid, "a": attempt})
         twiml = connect_twiml(
             agent_id,
-            done_url=f"{self.public_url}/voice/dial-done?{query}",
-            answered_url=f"{self.public_url}/voice/agent-leg?{query}",
+            done_url=self.webhooks.dial_done(call_sid, attempt),
+            answered_url=self.webhooks.agent_leg(call_sid, attempt),
         )
         self._update(call_sid, twiml=twiml)
 

@@ -34,10 +34,16 @@ def _say(parent: VoiceResponse, s: Say | Play) -> None:
 
 
 def ivr_twiml(
-    actions: Sequence[Action], *, gather_url: str, wait_url: str, voicemail_url: str
+    actions: Sequence[Action],
+    *,
+    gather_url: str,
+    timeout_url: str,
+    wait_url: str,
+    voicemail_url: str,
 ) -> str:
     """The TwiML for one IVR step. A Gather that hears nothing falls through to a Redirect
-    to the same action with `timeout=1`, as the carrier does not call the action then."""
+    to `timeout_url` (the same step, told it timed out), as the carrier does not call the
+    action then."""
     r = VoiceResponse()
     for a in actions:
         if isinstance(a, Say | Play):
@@ -61,7 +67,7 @@ def ivr_twiml(
             g = r.gather(**kwargs)
             for p in a.prompts:
                 _say(g, p)
-            r.redirect(gather_url + "&timeout=1", method="POST")
+            r.redirect(timeout_url, method="POST")
         elif isinstance(a, Enqueue):
             if not a.callback:
                 r.redirect(wait_url, method="POST")

@@ -21,6 +21,8 @@ from hotline.errors import HotlineError
 log = logging.getLogger("hotline.web")
 RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
 REVOKED = 4401
+TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
+BACKLOG = 1000
 
 
 @dataclass(eq=False)
@@ -30,6 +32,7 @@ class AgentSocket:
     ws: WebSocket
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
     revoked: bool = False
+    lagging: bool = False
 
 
 class AgentSockets:
@@ -42,8 +45,16 @@ class AgentSockets:
         return len(self._open)
 
     def send(self, agent_id: str, message: dict[str, Any]) -> None:
-        for s in self._open:
-            if s.agent_id == agent_id:
+        """Queue a message for each of the agent's sockets; a socket that has fallen
+        BACKLOG messages behind is closed instead (its queue never grows past that)."""
+        for s in list(self._open):
+            if s.agent_id != agent_id:
+                continue
+            if s.queue.qsize() >= BACKLOG:
+                self._open.discard(s)
+                s.lagging = True
+                s.queue.put_nowait(None)
+            else:
                 s.queue.put_nowait(message)
 
     async def serve(self, sock: AgentSocket, hello: dict[str, Any]) -> None:
@@ -60,6 +71,9 @@ class AgentSockets:
                     getter.cancel()
                     return
                 message = getter.result()
+                if sock.lagging and message is None:
+                    await sock.ws.close(code=TOO_SLOW, reason="too far behind")
+                    return
                 if sock.revoked or message is None:  # close, send nothing more
                     await sock.ws.close(code=REVOKED, reason="token revoked")
                     return

@@ -30,8 +30,10 @@ class Raising:
 class Hanging:
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.started = threading.Event()
 
     def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+        self.started.set()
         self.release.wait(timeout=60)
         return LookupResult("found")
 
@@ -64,7 +66,8 @@ def test_a_connector_that_raises_or_is_unknown_answers_error(caplog):
         ("CA1", "error"),
         ("CA2", "error"),
     }
-    assert "connector 'dir' failed" in caplog.text
+    assert "connector 'dir' failed on 'verify': ConnectionError" in caplog.text
+    assert "123455" not in caplog.text  # what it was asked is never logged
     workers.close()
 
 
@@ -81,3 +84,43 @@ def test_a_hanging_connector_is_answered_error_at_its_deadline_once():
     assert workers.answers() == []
     hanging.release.set()
     workers.close()
+
+
+def test_a_look_up_past_its_deadline_before_it_started_never_runs():
+    wall, hanging, counted = Wall(), Hanging(), Counting()
+    workers = LookupWorkers(connectors={"hang": hanging, "count": counted}, wall=wall,
+                            deadline=8.0, workers=1)  # fmt: skip
+    workers.start("CA1", ask("hang"))  # takes the only worker
+    assert hanging.started.wait(10)
+    workers.start("CA2", ask("count"))  # waits its turn
+    wall.now += 8
+    assert {a.call_sid: a.result.status for a in workers.answers()} == {
+        "CA1": "error",
+        "CA2": "error",
+    }
+    hanging.release.set()
+    workers.start("CA3", ask("count"))
+    workers.settle(10)
+    assert [a.call_sid for a in workers.answers()] == ["CA3"]
+    assert counted.asked == 1  # CA3's, never CA2's
+    workers.close()
+
+
+def test_the_workers_never_hold_up_shutdown():
+    hanging = Hanging()
+    workers = LookupWorkers(connectors={"dir": hanging}, wall=Wall())
+    workers.start("CA1", ask("dir"))
+    threads = [t for t in threading.enumerate() if t.name.startswith("hotline-lookup")]
+    assert threads
+    assert all(t.daemon for t in threads)
+    workers.close()
+    hanging.release.set()
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+        self.asked += 1
+        return LookupResult("found")

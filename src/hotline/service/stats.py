@@ -1,0 +1,126 @@
+"""Live statistics for supervisors, from the event hub, counted by the simulator's own KPI
+code (`sim.kpi.KpiCollector`): offered, answered, abandoned, service level and the rest,
+per queue, language and caller type, for today (the line's local day) and for the last
+30 minutes (the calls whose events fell in that window). What is true right now (who
+waits, for how long, agents by state) is read from the line's router when asked."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hotline.domain.events import CallArrived, Event
+from hotline.service.hub import Published
+from hotline.sim.kpi import KpiCollector
+
+WINDOW = 30 * 60.0  # seconds: "the last 30 minutes"
+ARRIVALS_KEPT = 24 * 3600.0  # a call open longer than a day no longer counts by language
+
+
+class LiveStats:
+    def __init__(
+        self,
+        *,
+        answer_within: float,
+        wrap_up: Mapping[str, float],
+        zone: ZoneInfo,
+        window: float = WINDOW,
+    ) -> None:
+        self._new: Callable[[], KpiCollector] = lambda: KpiCollector(
+            answer_within=answer_within, wrap_up=wrap_up
+        )
+        self.answer_within = answer_within
+        self.zone = zone
+        self.window = window
+        self.day: date | None = None
+        self.today = self._new()
+        self.recent: deque[Event] = deque()  # the core's events of the last `window`
+        self.arrivals: dict[str, CallArrived] = {}  # so a recent event knows its language
+
+    def __call__(self, published: Published) -> None:
+        e = published.news.event
+        if e is None:
+            return
+        day = datetime.fromtimestamp(e.at, self.zone).date()
+        if day != self.day:  # midnight on the line: today starts again
+            self.day, self.today = day, self._new()
+        _feed(self.today, e)
+        if isinstance(e, CallArrived):
+            self.arrivals[e.call_id] = e
+        self.recent.append(e)
+        self._prune(e.at)
+
+    def _prune(self, now: float) -> None:
+        cutoff = now - self.window
+        while self.recent and self.recent[0].at < cutoff:
+            self.recent.popleft()
+        if self.arrivals and next(iter(self.arrivals.values())).at < now - ARRIVALS_KEPT:
+            self.arrivals = {k: a for k, a in self.arrivals.items()
+                             if a.at >= now - ARRIVALS_KEPT}  # fmt: skip
+
+    def report(self, now: float) -> dict[str, Any]:
+        self._prune(now)
+        cutoff = now - self.window
+        recent = self._new()
+        for sid in dict.fromkeys(getattr(e, "call_id", "") for e in self.recent):
+            arrival = self.arrivals.get(sid)
+            if arrival is not None and arrival.at < cutoff:  # arrived before the window
+                _feed(recent, arrival)
+        for e in self.recent:
+            _feed(recent, e)
+        today = datetime.fromtimestamp(now, self.zone).date()
+        return {
+            "answer_within_seconds": self.answer_within,
+            "today": _slices(self.today if self.day == today else self._new()),
+            "last_30_minutes": _slices(recent),
+        }
+
+
+def _feed(kpi: KpiCollector, e: Event) -> None:
+    handler = kpi.handlers.get(type(e))
+    if handler is not None:
+        handler(e)
+
+
+def _slices(kpi: KpiCollector) -> dict[str, Any]:
+    return {
+        **kpi.overall.as_dict(),
+        "queues": {k: v.as_dict() for k, v in sorted(kpi.queues.items())},
+        "languages": {k: v.as_dict() for k, v in sorted(kpi.languages.items())},
+        "caller_types": {k: v.as_dict() for k, v in sorted(kpi.caller_types.items())},
+    }
+
+
+def right_now(
+    waiting: list[tuple[str, str, float]], agents: list[tuple[str, tuple[str, ...]]], now: float
+) -> dict[str, Any]:
+    """Who waits (queue, language, since when) and agents' states (state, queues served;
+    none for an agent who has not signed in): per queue and language, the number waiting
+    and the longest wait so far; agents by state, and by state per queue they serve."""
+    by_queue: dict[str, list[float]] = {}
+    by_language: dict[str, list[float]] = {}
+    for queue, language, since in waiting:
+        by_queue.setdefault(queue, []).append(now - since)
+        by_language.setdefault(language, []).append(now - since)
+
+    def view(waits: dict[str, list[float]]) -> dict[str, dict[str, float | int]]:
+        return {k: {"waiting": len(w), "longest_wait_seconds": round(max(w), 3)}
+                for k, w in sorted(waits.items())}  # fmt: skip
+
+    states = Counter(state for state, _ in agents)
+    per_queue: dict[str, Counter[str]] = {}
+    for state, queues in agents:
+        for q in queues:
+            per_queue.setdefault(q, Counter())[state] += 1
+    all_waits = [w for ws in by_queue.values() for w in ws]
+    return {
+        "waiting": len(waiting),
+        "longest_wait_seconds": round(max(all_waits), 3) if all_waits else 0.0,
+        "queues": view(by_queue),
+        "languages": view(by_language),
+        "agents": dict(sorted(states.items())),
+        "agents_by_queue": {q: dict(sorted(c.items())) for q, c in sorted(per_queue.items())},
+    }

@@ -1,0 +1,202 @@
+"""What every router of one line shares: the lock each command runs under, the webhook
+URLs, the agents' sockets, the event hub, the carrier's call control, and the one way a
+command is run (`use_case`, `voice`): under the lock, its writes committed as one unit of
+work, then its events published and its effects carried out, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict
+from typing import Any
+
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from hotline.errors import HotlineError
+from hotline.service.hub import EventHub
+from hotline.service.live import Connect, DialBack, LiveLine, Offer, Withdraw
+from hotline.service.recovery import carrier_statuses
+from hotline.service.settings import Settings
+from hotline.service.stats import LiveStats
+from hotline.telephony.control import CallControl
+from hotline.telephony.webhooks import Webhooks
+from hotline.web import forms
+from hotline.web.errors import Refused
+from hotline.web.sockets import AgentSockets
+
+log = logging.getLogger("hotline.web")
+XML = "application/xml"
+TICK = 0.2  # seconds between timer ticks (offer timeouts, look-ups answered, writes retried)
+RECHECK_CARRIER = 30.0  # seconds between status look-ups of calls the carrier could not tell
+
+
+class LineRuntime:
+    def __init__(self, *, settings: Settings, line: LiveLine, control: CallControl) -> None:
+        self.settings = settings
+        self.line = line
+        self.control = control
+        self.webhooks = Webhooks(settings.public_url)
+        self.lock = asyncio.Lock()
+        self.sockets = AgentSockets(still_valid=line.store.valid_tokens)
+        self.hub = EventHub()
+        self.stats = LiveStats(
+            answer_within=line.scenario.answer_within,
+            wrap_up={q.name: q.wrap_up_seconds for q in line.scenario.queues},
+            zone=line.zone,
+        )
+        self.hub.subscribe(self.stats)
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- running a command
+
+    def _command(self, fn: Callable[[], Any]) -> Any:
+        """Run one command on the line (under the lock): timers that fell due fire first;
+        if the command is refused, what it had buffered is dropped (it writes nothing)."""
+        mark = self.line.begin()
+        try:
+            return fn()
+        except Exception:  # not silenced: undone, then raised to the caller's handler
+            self.line.rollback(mark)
+            raise
+        finally:
+            self.line.end()
+
+    def _after(self) -> concurrent.futures.Future[bool] | None:
+        """The command is done: its unit of work goes to the writer, then (in that order)
+        its events to the hub and its effects to the world."""
+        landing = self.line.commit()
+        self.hub.publish(self.line.take_news())
+        self._dispatch()
+        return landing
+
+    async def use_case(self, fn: Callable[[], Any]) -> Any:
+        landing = None
+        try:
+            async with self.lock:
+                try:
+                    return self._command(fn)
+                finally:
+                    landing = self._after()
+        finally:  # (a refused command may still have fired timers: their writes land)
+            await self._committed(landing)
+
+    async def voice(
+        self,
+        form: FormData,
+        step: str,
+        work: Callable[[str], str],
+        fallback: Callable[[str], str],
+    ) -> Response:
+        """One idempotent carrier callback: a retry gets the first answer again."""
+        sid = forms.call_sid(form)
+        landing = None
+        try:
+            try:
+                async with self.lock:
+                    try:
+                        seen = self.line.reply(sid, step)
+                        if seen is not None:
+                            return Response(seen, media_type=XML)
+                        twiml = self._command(lambda: work(sid))
+                        self.line.answered(sid, step, twiml)
+                    finally:
+                        landing = self._after()
+            except Refused:
+                raise
+            except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
+                log.warning("%s for %s: %s", step, sid, e.message)
+                twiml = fallback(sid)
+            except Exception:  # a caller on the line must never get a 500
+                log.exception("%s for %s failed", step, sid)
+                twiml = fallback(sid)
+            return Response(twiml, media_type=XML)
+        finally:  # the reply waits (briefly) for what the callback changed to land
+            await self._committed(landing)
+
+    async def _committed(self, landing: concurrent.futures.Future[bool] | None) -> None:
+        """Wait (outside the lock) for the command's unit of work to be tried, at most
+        `line.commit_wait`; not at all while the store is stalled. Either way its writes
+        are queued in order and land when the store takes them."""
+        if landing is None or self.line.writer.stuck():
+            return
+        with contextlib.suppress(TimeoutError):  # the store is slow: the writes wait in order
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(landing)),
+                                   self.line.commit_wait)  # fmt: skip
+
+    # -- effects
+
+    def _dispatch(self) -> None:
+        """Carry out what the core asked for (slow work in tasks, off the lock)."""
+        commands, self.line.outbox[:] = list(self.line.outbox), []
+        for c in commands:
+            if isinstance(c, Offer | Withdraw):
+                message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **asdict(c)}
+                self.sockets.send(c.agent_id, message)
+            elif isinstance(c, Connect | DialBack):
+                self._spawn(self._connect(c))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _connect(self, c: Connect | DialBack) -> None:
+        try:  # any failure is logged, and comes back to the line as a command
+            if isinstance(c, DialBack):
+                await asyncio.to_thread(
+                    self.control.dial_back, c.number, self.settings.line_number, c.agent_id,
+                    self.webhooks.status(call=c.call_sid),
+                )  # fmt: skip
+            else:
+                await asyncio.to_thread(self.control.connect, c.call_sid, c.agent_id, c.attempt)
+        except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
+            log.error("could not connect call %s to %s: %s", c.call_sid, c.agent_id, e)
+            # the caller keeps their place, the agent is freed: a command like any other
+            attempt = c.attempt if isinstance(c, Connect) else None
+            await self.use_case(functools.partial(self.line.carrier_refused, c.call_sid, attempt))
+
+    # -- what runs while the server does
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                await self.use_case(self.line.tick)  # also retries writes waiting for the store
+            except Exception:  # the ticker must outlive any one failure
+                log.exception("timer tick failed")
+
+    async def _recheck_carrier(self) -> None:
+        """Calls recovered while the carrier could not say whether they were still live
+        keep their place; ask again until it can."""
+        while True:
+            await asyncio.sleep(RECHECK_CARRIER)
+            if not self.line.unverified:
+                continue
+            sids = sorted(self.line.unverified)
+            try:
+                statuses = await asyncio.to_thread(
+                    carrier_statuses, self.control, sids, deadline=10.0
+                )
+                await self.use_case(functools.partial(self.line.recheck, statuses))
+            except Exception:  # the loop must outlive any one failure
+                log.exception("asking the carrier about recovered calls failed")
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> Any:
+        """The server's lifetime: timers, carrier re-checks and the sockets' sweep; at the
+        end, what waits for the store lands if it takes it."""
+        loops = (self._ticker, self._recheck_carrier, self.sockets.sweep)
+        tasks = [asyncio.create_task(t()) for t in loops]
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.to_thread(self.line.writer.drain)
+            self.line.writer.close()
+            self.line.lookups.close()

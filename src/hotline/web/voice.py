@@ -1,0 +1,263 @@
+"""The carrier's voice webhooks: each request is checked (signature first, then its form
+and query), becomes one command on the line, and its outcome becomes TwiML. The URLs the
+TwiML names are built by `telephony.webhooks.Webhooks`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+from twilio.request_validator import RequestValidator
+
+from hotline.ivr.interpreter import Action, Hangup, Record
+from hotline.service.health import Throttle
+from hotline.service.live import UnknownNumber, to_input
+from hotline.telephony.twiml import hold_twiml, ivr_twiml, looking_up_twiml, message_twiml
+from hotline.web import forms
+from hotline.web.errors import Refused, responses
+from hotline.web.runtime import LineRuntime
+
+log = logging.getLogger("hotline.web")
+HOLD_PAUSE = 15
+
+
+def voice_router(rt: LineRuntime) -> APIRouter:
+    router = APIRouter(prefix="/voice", responses=responses(400, 403, 413))
+    line, hooks = rt.line, rt.webhooks
+    validator = RequestValidator(rt.settings.webhook_secret())
+    refusals = Throttle(logger=log, every=60.0, wall=line.wall)
+
+    async def signed_form(request: Request) -> FormData:
+        body = await forms.read_body(request)
+        form = forms.parse_form(request, body)
+        query = f"?{request.url.query}" if request.url.query else ""
+        checked = hooks.public + request.url.path + query
+        signature = request.headers.get("X-Twilio-Signature", "")
+        # the whole form, every value of a repeated key, as the carrier signs it
+        if not signature or not validator.validate(checked, form, signature):
+            refusals(
+                logging.WARNING,
+                "refused a webhook: %s X-Twilio-Signature for %s (is HOTLINE_PUBLIC_URL the "
+                "address the carrier calls?)",
+                "wrong" if signature else "no", checked[:300],
+            )  # fmt: skip
+            raise Refused(403, "bad-signature", "missing or wrong X-Twilio-Signature")
+        return form
+
+    def query_sid(request: Request, name: str = "sid") -> str:
+        value = request.query_params.get(name, "")
+        if not forms.CALL_SID.fullmatch(value):
+            raise Refused(400, "bad-query", f"{name} is missing or not a call id")
+        return value
+
+    def query_int(request: Request, name: str, default: int | None = None) -> int:
+        value = request.query_params.get(name)
+        if value is None and default is not None:
+            return default
+        if value is None or not forms.SMALL_NUMBER.fullmatch(value):
+            raise Refused(400, "bad-query", f"{name} is missing or not a small whole number")
+        return int(value)
+
+    def ivr_reply(sid: str, actions: list[Action], step: int) -> str:
+        """An IVR step's TwiML; while the step's look-up runs, a short hold instead."""
+        g = line.generation.get(sid, 1)
+        if sid in line.looking:
+            ticket, _ = line.looking[sid]
+            return looking_up_twiml(actions, continue_url=hooks.lookup(sid, g, ticket, 1))
+        return ivr_twiml(
+            actions,
+            gather_url=hooks.gather(sid, g, step),
+            timeout_url=hooks.gather(sid, g, step, timeout=True),
+            wait_url=hooks.wait(sid, 1),
+            voicemail_url=hooks.voicemail(sid),
+        )
+
+    def again(retry_url: str) -> Callable[[str], str]:
+        """The fallback while a caller is on the line: a short pause, then the same request."""
+        return lambda _sid: hold_twiml([], wait_url=retry_url, pause=3)
+
+    @router.post("/incoming")
+    async def incoming(request: Request) -> Response:
+        form = await signed_form(request)
+        caller, called = forms.text(form, "From"), forms.text(form, "To")
+
+        def work(sid: str) -> str:
+            try:
+                actions = line.incoming(sid, caller, called)
+            except UnknownNumber:
+                log.warning("call %s to an unknown number %s", sid, forms.short(called))
+                return message_twiml("Sorry, this number is not in service. Goodbye.")
+            return ivr_reply(sid, actions, 1)
+
+        return await rt.voice(form, "incoming", work, again(hooks.incoming()))
+
+    @router.post("/gather")
+    async def gather(request: Request) -> Response:
+        form = await signed_form(request)
+        sid, step = query_sid(request), query_int(request, "step")
+        g, timeout = query_int(request, "g", 1), query_int(request, "timeout", 0)
+        confidence = forms.optional(form, "Confidence", max_length=32)
+        try:
+            conf = float(confidence) if confidence is not None else None
+        except ValueError:
+            conf = None
+        event = to_input(
+            forms.digits(form), forms.optional(form, "SpeechResult", max_length=1024), conf,
+            bool(timeout),
+        )  # fmt: skip
+
+        def work(call_sid: str) -> str:
+            if call_sid == sid and sid in line.resumable:  # the server restarted mid-IVR
+                return ivr_reply(sid, line.resume_ivr(sid), 1)
+            if (
+                call_sid != sid
+                or line.inputs.get(sid) != step - 1
+                or line.generation.get(sid) != g
+                or sid in line.looking
+            ):
+                raise Refused(409, "out-of-order", f"step {step} of call {sid} is not the next one")
+            return ivr_reply(sid, line.ivr_input(sid, event), step + 1)
+
+        retry = hooks.gather(sid, g, step, timeout=bool(timeout))
+        return await rt.voice(form, f"gather:{g}:{step}", work, again(retry))
+
+    @router.post("/lookup")
+    async def lookup(request: Request) -> Response:
+        """A caller on hold while their record look-up runs (`t`: which look-up, `n`: the
+        how-manieth time they came back): the flow's answer once it is in, else more hold."""
+        form = await signed_form(request)
+        sid, g = query_sid(request), query_int(request, "g", 1)
+        ticket, n = query_int(request, "t"), query_int(request, "n")
+
+        def work(call_sid: str) -> str:
+            if call_sid == sid and sid in line.resumable:  # the server restarted meanwhile
+                return ivr_reply(sid, line.resume_ivr(sid), 1)
+            if call_sid == sid and not line.waiting_on_lookup(sid) and sid in line.calls:
+                # queued by the look-up's answer before a restart: on to the hold loop
+                return hold_twiml([], wait_url=hooks.wait(sid, 1), pause=1)
+            # (a flow that ended with the answer has forgotten the call's IVR run)
+            if (
+                call_sid != sid
+                or line.generation.get(sid, g) != g
+                or not line.waiting_on_lookup(sid)
+            ):
+                raise Refused(409, "out-of-order", f"look-up {ticket} of call {sid} is not current")
+            actions = line.looked_up(sid)
+            if actions is None:
+                now_on, _ = line.looking[sid]
+                return looking_up_twiml([], continue_url=hooks.lookup(sid, g, now_on, n + 1))
+            return ivr_reply(sid, actions, line.inputs.get(sid, 0) + 1)
+
+        here = hooks.lookup(sid, g, ticket, n)
+        return await rt.voice(form, f"lookup:{g}:{ticket}:{n}", work, again(here))
+
+    @router.post("/wait")
+    async def wait(request: Request) -> Response:
+        """The hold loop; `a` counts the times the caller came back to it after a connect
+        to an agent failed, so each round's steps are told apart."""
+        form = await signed_form(request)
+        sid, n, a = query_sid(request), query_int(request, "n"), query_int(request, "a", 0)
+        nxt = hooks.wait(sid, n + 1, a)
+
+        def work(_sid: str) -> str:
+            state, prompts = line.hold(sid)
+            if state == "waiting":
+                return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE)
+            if state == "offer-callback":
+                return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE,
+                                  gather_url=hooks.hold_key(sid, n, a))  # fmt: skip
+            if state == "connecting":  # the REST redirect to the agent is on its way
+                return hold_twiml([], wait_url=nxt, pause=2)
+            if state == "voicemail":
+                return ivr_twiml([Record(120), Hangup()], gather_url=nxt, timeout_url=nxt,
+                                 wait_url=nxt, voicemail_url=hooks.voicemail(sid))  # fmt: skip
+            return message_twiml("Thank you for calling. Goodbye.")
+
+        step = f"wait:{a}:{n}" if a else f"wait:{n}"
+        return await rt.voice(form, step, work, again(hooks.wait(sid, n, a)))
+
+    @router.post("/hold-key")
+    async def hold_key(request: Request) -> Response:
+        """The caller's answer to the callback offer in the hold loop (1 = call me back)."""
+        form = await signed_form(request)
+        sid, n, a = query_sid(request), query_int(request, "n"), query_int(request, "a", 0)
+        keyed = forms.digits(form)
+
+        def work(_sid: str) -> str:
+            if keyed == "1" and (confirmation := line.take_callback(sid)) is not None:
+                r = hooks.wait(sid, n + 1, a)  # (no further step: the call hangs up)
+                return ivr_twiml([*confirmation, Hangup()], gather_url=r, timeout_url=r,
+                                 wait_url=r, voicemail_url=hooks.voicemail(sid))  # fmt: skip
+            return hold_twiml([], wait_url=hooks.wait(sid, n + 1, a), pause=1)
+
+        step = f"hold-key:{a}:{n}" if a else f"hold-key:{n}"
+        return await rt.voice(form, step, work, again(hooks.wait(sid, n, a)))
+
+    @router.post("/status")
+    async def status(request: Request) -> Response:
+        """`?call=` names the caller's call when this is the dial-back leg of a callback."""
+        form = await signed_form(request)
+        call = query_sid(request, "call") if "call" in request.query_params else None
+        call_status = forms.status(form)
+
+        def work(sid: str) -> str:
+            line.status(call or sid, call_status, dial_back=call is not None)
+            return "<Response/>"
+
+        return await rt.voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")
+
+    @router.post("/dial-done")
+    async def dial_done(request: Request) -> Response:
+        """The end of the bridge to an agent (`a`: which connect of the call). If the
+        agent's phone was not answered, the caller goes back to the hold loop."""
+        form = await signed_form(request)
+        sid, a = query_sid(request), query_int(request, "a", 1)
+        dial_status = forms.status(form, "DialCallStatus")
+        back = hooks.wait(sid, 1, a)
+
+        def work(_sid: str) -> str:
+            if line.dial_done(sid, dial_status, a):
+                return hold_twiml([], wait_url=back, pause=1)
+            return message_twiml("Goodbye.")
+
+        fallback = lambda _s: hold_twiml([], wait_url=back, pause=1)  # noqa: E731
+        return await rt.voice(form, f"dial-done:{a}", work, fallback)
+
+    @router.post("/agent-leg")
+    async def agent_leg(request: Request) -> Response:
+        """Status callbacks of the agent's leg of a bridge: its answer means the caller is
+        talking to someone (kept, so a restart knows the call was bridged)."""
+        form = await signed_form(request)
+        sid, a = query_sid(request), query_int(request, "a", 1)
+        leg_status = forms.status(form)
+
+        def work(_leg: str) -> str:
+            if leg_status in ("in-progress", "answered"):
+                line.agent_leg_answered(sid, a)
+            return "<Response/>"
+
+        # the form's CallSid is the agent's leg: its own id, one reply per status
+        return await rt.voice(form, f"agent-leg:{leg_status}", work, lambda _s: "<Response/>")
+
+    @router.post("/voicemail")
+    async def voicemail(request: Request) -> Response:
+        form = await signed_form(request)
+        recording = forms.text(form, "RecordingUrl", max_length=2048)
+        if not recording.startswith(("https://", "http://")):
+            raise Refused(400, "bad-body", "RecordingUrl is not an http(s) URL")
+
+        def work(call_sid: str) -> str:
+            line.voicemail(call_sid, recording)
+            return "<Response><Hangup/></Response>"
+
+        # a failure is retried by the carrier (503), so the recording's URL is never lost
+        return await rt.voice(form, "voicemail", work, fallback=_retry_later)
+
+    return router
+
+
+def _retry_later(_sid: str) -> str:
+    raise Refused(503, "store-unavailable", "the recording could not be kept; retry")
