@@ -48,3 +48,26 @@ def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
         assert row is not None
         assert row.attributes.get("verification") == "verified", c.sid
         assert ("lookup", "found") in [(k, e.get("status")) for k, e in d.line.store.events(c.sid)]
+
+
+def test_a_connect_the_carrier_refuses_is_offered_again_and_answered(tmp_path):
+    async def run() -> Demo:
+        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=5)
+        await d.start()
+        d.carrier.refuse_connects = 3
+        await d.traffic(calls=8, seconds=None)
+        await d.finish(drain_seconds=120)
+        return d
+
+    d = asyncio.run(run())
+    assert len(d.carrier.refused) == 3
+    assert d.carrier.failures == 0
+    for sid in d.carrier.refused:
+        call = d.carrier.calls[sid]
+        assert call.outcome == "answered", (sid, call.outcome)
+        kinds = [k for k, _ in d.line.store.events(sid)]
+        assert kinds.count("CallOffered") >= 2  # offered again after the refusal
+        assert "CallAnswered" in kinds
+        row = d.line.store.call(sid)
+        assert row is not None
+        assert row.state == "completed"

@@ -81,6 +81,8 @@ class Carrier:
         self.latencies: list[float] = []  # seconds per answered webhook, for benchmarks
         self.retry_for = retry_for
         self.agents_not_answering: set[str] = set()  # their phones ring out when dialled
+        self.refuse_connects = 0  # the first connect of the next this many calls is refused
+        self.refused: list[str] = []  # the calls whose connect was refused
 
     # -- the REST API Hotline calls
 
@@ -105,6 +107,11 @@ class Carrier:
             if form.get("Status") == "completed":
                 call.updates.put_nowait("<Response><Hangup/></Response>")
             elif isinstance(form.get("Twiml"), str):
+                if self.refuse_connects > 0 and sid not in self.refused:  # an API fault
+                    self.refuse_connects -= 1
+                    self.refused.append(sid)
+                    fault = {"code": 20500, "message": "Internal Server Error", "status": 500}
+                    return JSONResponse(fault, 500)
                 call.updates.put_nowait(str(form["Twiml"]))
             return JSONResponse(
                 {"sid": sid, "status": "in-progress", "account_sid": self.account_sid}
