@@ -4,7 +4,9 @@ Hotline (`hotline serve`'s app, SQLite in WAL with synchronous=FULL) and the car
 emulator run on loopback in one process, with a bot for every agent on shift at the
 busiest hour (11:00). Everything runs `--speed` times faster, so calls arrive 100x as
 often as at the real peak while the staffing ratio is the scenario's own. Measured from
-the carrier's side: webhook latency (p50, p99), calls lost, CPU per call. The baseline,
+the carrier's side: webhook latency (p50, p99), calls lost, CPU per call; and from the
+store's side, its transactions per unit of work (a webhook, an agent's request or a timer
+tick that changed something: each must be exactly one transaction). The baseline,
 measured in the same process afterwards: a bare FastAPI endpoint that returns a fixed
 TwiML document, driven by the same client at the same request rate.
 
@@ -18,6 +20,8 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import httpx
@@ -25,9 +29,11 @@ import numpy as np
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import Response
+from sqlalchemy import Connection, event
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.service.demo import Demo, _Server, free_ports
+from hotline.service.unit_of_work import SaveReply, Write
 
 FINAL = {"completed", "abandoned", "overflowed"}
 
@@ -43,6 +49,7 @@ async def live(minutes: float, speed: float) -> dict[str, float]:
             database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", speed=speed, hour=11, seed=7
         )
         await d.start()
+        transactions, units, saved = _count_transactions(d)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         await d.traffic(calls=None, seconds=minutes * 60)
         await d.finish(drain_seconds=600)
@@ -55,6 +62,9 @@ async def live(minutes: float, speed: float) -> dict[str, float]:
             unrecorded += row is None or row.state not in FINAL
         p50, p99 = quantiles(d.carrier.latencies)
         return {
+            "transactions": transactions[0],
+            "units": units[0],
+            "replies_saved": saved[0],
             "calls": len(inbound),
             "webhooks": len(d.carrier.latencies),
             "rate": len(d.carrier.latencies) / wall,
@@ -68,6 +78,35 @@ async def live(minutes: float, speed: float) -> dict[str, float]:
             "answered": sum(1 for c in inbound if c.outcome == "answered"),
             "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
         }
+
+
+def _count_transactions(d: Demo) -> tuple[list[int], list[int], list[int]]:
+    """Count the store's committed transactions that wrote something (SQLAlchemy's engine
+    events: a statement that is not a SELECT marks the transaction; its commit counts it;
+    reads, such as the agents' token checks, are not counted), the units of work handed to
+    the writer, and the webhook replies among their writes (one per answered webhook)."""
+    transactions, units, saved = [0], [0], [0]
+
+    def executed(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+            conn.info["wrote"] = True
+
+    def committed(conn: Connection) -> None:
+        if conn.info.pop("wrote", False):
+            transactions[0] += 1
+
+    event.listen(d.line.store.engine, "before_cursor_execute", executed)
+    event.listen(d.line.store.engine, "commit", committed)
+    submit = d.line.writer.submit
+
+    def counted(writes: Sequence[Write]) -> Future[bool] | None:
+        if writes:
+            units[0] += 1
+            saved[0] += sum(isinstance(w, SaveReply) for w in writes)
+        return submit(writes)
+
+    d.line.writer.submit = counted  # type: ignore[method-assign]
+    return transactions, units, saved
 
 
 async def bare(requests: int, rate: float) -> dict[str, float]:
@@ -127,6 +166,11 @@ async def main(minutes: float, speed: float) -> None:
         f"  webhook latency p50 {a['p50']:.2f} ms, p99 {a['p99']:.2f} ms; CPU "
         f"{a['cpu_per_call_ms']:.1f} ms per call, {a['cpu_per_webhook_ms']:.2f} ms per webhook "
         "(Hotline + emulator + bots)"
+    )
+    print(
+        f"  store: {a['transactions']:,} transactions for {a['units']:,} units of work "
+        f"({a['transactions'] / max(a['units'], 1):.3f} per unit); {a['replies_saved']:,} "
+        f"webhook replies saved for {a['webhooks']:,} webhooks answered"
     )
     print(
         f"bare FastAPI endpoint, fixed TwiML: p50 {b['p50']:.2f} ms, p99 {b['p99']:.2f} ms; "

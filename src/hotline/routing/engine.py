@@ -363,6 +363,10 @@ class Router:
         for agent_id in self._agents:
             yield self.agent(agent_id)
 
+    def calls_held(self) -> int:
+        """Calls the ACD holds (waiting, offered or answered); a finished one is let go."""
+        return len(self._tickets)
+
     def waiting(self) -> list[tuple[Call, int]]:
         """Calls waiting (not ringing), with the step each has reached, in enqueue order."""
         return [

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from hotline.domain.agent import Agent, AgentState
@@ -263,17 +263,38 @@ class LiveLine:
         news, self.news = self.news, []
         return news
 
+    def _per_call(self) -> dict[str, dict[str, Any] | set[str]]:
+        """Everything this line keeps per call, by name."""
+        return {
+            "sessions": self.sessions, "inputs": self.inputs, "calls": self.calls,
+            "info": self.info, "generation": self.generation,
+            "callback_tries": self.callback_tries, "connects": self.connects,
+            "since": self.since, "looking": self.looking, "heard": self.heard,
+            "resumable": self.resumable, "detached": self.detached,
+            "offered_callback": self.offered_callback, "unverified": self.unverified,
+            "bridged": self.bridged, "pending": self.pending, "to_voicemail": self.to_voicemail,
+        }  # fmt: skip
+
     def _forget(self, sid: str) -> None:
-        """The call is over for this line: nothing of it stays in memory."""
+        """The call is over for this line: nothing of it stays in memory (but the mark
+        that sends an overflowed caller to voicemail, which their next request takes)."""
         if sid in self.looking:  # a look-up still running: its answer is not wanted
             self.lookups.drop(self.looking[sid][0])
-        for held in (self.sessions, self.inputs, self.calls, self.info, self.generation,
-                     self.callback_tries, self.connects, self.since, self.looking,
-                     self.heard):  # fmt: skip
-            held.pop(sid, None)
-        for marks in (self.resumable, self.detached, self.offered_callback, self.unverified,
-                      self.bridged, self.pending):  # fmt: skip
-            marks.discard(sid)
+        for name, held in self._per_call().items():
+            if isinstance(held, set):
+                if name != "to_voicemail":
+                    held.discard(sid)
+            else:
+                held.pop(sid, None)
+
+    def held(self) -> dict[str, int]:
+        """What this line holds in memory for calls, where it holds any (nothing once every
+        call has ended and its timers have run; the replies kept for carrier retries are
+        bounded by REPLIES_KEPT and not counted)."""
+        counts = {name: len(held) for name, held in self._per_call().items()}
+        counts |= {"acd": self.router.calls_held(), "look-ups": self.lookups.running(),
+                   "timers": len(self.scheduler)}  # fmt: skip
+        return {name: n for name, n in counts.items() if n}
 
     def voicemail(self, sid: str, recording_url: str) -> None:
         """A caller's voicemail: its URL is kept in order with every other write."""

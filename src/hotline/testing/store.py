@@ -30,25 +30,30 @@ class InMemoryStore:
         self.commits = 0
 
     def commit(self, writes: Sequence[Write]) -> None:
+        """All of the unit or none of it: its changes are staged, then applied at once."""
         if self.down:
             raise StoreUnavailable("the database failed: the in-memory store is down")
-        calls, events, replies = dict(self.calls), list(self.events_), dict(self.replies)
+        calls: dict[str, CallRow] = {}
+        events: list[tuple[str | None, str, dict[str, Any]]] = []
+        replies: dict[tuple[str, str], str] = {}
         for w in writes:
             if isinstance(w, AddCall):
-                if w.row.sid in calls:
+                if w.row.sid in calls or w.row.sid in self.calls:
                     raise WriteRefused(f"UNIQUE constraint failed: calls.sid {w.row.sid!r}")
                 calls[w.row.sid] = w.row
             elif isinstance(w, UpdateCall):
-                row = calls.get(w.sid)
+                row = calls.get(w.sid) or self.calls.get(w.sid)
                 if row is not None:  # as an UPDATE that matches no row: nothing changes
                     calls[w.sid] = replace(row, **copy.deepcopy(dict(w.values)))
             elif isinstance(w, AppendEvent):
                 events.append((w.sid, w.kind, copy.deepcopy(dict(w.data))))
             elif isinstance(w, SaveReply):
-                if (w.sid, w.step) in replies:
+                if (w.sid, w.step) in replies or (w.sid, w.step) in self.replies:
                     raise WriteRefused(f"UNIQUE constraint failed: webhook_replies {w.step!r}")
                 replies[(w.sid, w.step)] = w.twiml
-        self.calls, self.events_, self.replies = calls, events, replies
+        self.calls.update(calls)
+        self.events_ += events
+        self.replies.update(replies)
         self.commits += 1
 
     def call(self, sid: str) -> CallRow | None:
