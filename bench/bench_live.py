@@ -5,8 +5,9 @@ emulator run on loopback in one process, with a bot for every agent on shift at 
 busiest hour (11:00). Everything runs `--speed` times faster, so calls arrive 100x as
 often as at the real peak while the staffing ratio is the scenario's own. Measured from
 the carrier's side: webhook latency (p50, p99), calls lost, CPU per call; and from the
-store's side, its transactions per unit of work (a webhook, an agent's request or a timer
-tick that changed something: each must be exactly one transaction). The baseline,
+store's side, its write transactions against the units of work (a webhook, an agent's
+request or a timer tick that changed something): each unit lands whole in exactly one
+transaction, several waiting units share one (the writer's group commit). The baseline,
 measured in the same process afterwards: a bare FastAPI endpoint that returns a fixed
 TwiML document, driven by the same client at the same request rate.
 
@@ -168,8 +169,9 @@ async def main(minutes: float, speed: float) -> None:
         "(Hotline + emulator + bots)"
     )
     print(
-        f"  store: {a['transactions']:,} transactions for {a['units']:,} units of work "
-        f"({a['transactions'] / max(a['units'], 1):.3f} per unit); {a['replies_saved']:,} "
+        f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
+        f"({a['units'] / max(a['transactions'], 1):.2f} units per transaction); "
+        f"{a['replies_saved']:,} "
         f"webhook replies saved for {a['webhooks']:,} webhooks answered"
     )
     print(

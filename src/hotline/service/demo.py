@@ -196,7 +196,7 @@ class Demo:
         states = Counter(v.state.value for v in self.line.router.agents())
         return {
             "placed": self.stats.placed,
-            "in IVR": len(self.line.sessions),
+            "in IVR": self.line.in_ivr(),
             "waiting": len(self.line.router.waiting()),
             "talking": sum(1 for c in calls if not c.ended and c.agent),
             "ended": sum(1 for c in calls if c.ended),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from hotline.domain.agent import Agent, AgentState
@@ -143,6 +143,28 @@ def agents_of(scenario: Scenario) -> dict[str, Agent]:
 log = logging.getLogger("hotline.live")
 
 
+@dataclass(slots=True, eq=False)
+class CallRecord:
+    """Everything the line keeps of one open call, dropped when the call ends."""
+
+    row: CallRow | None = None  # who called, with what attributes (the store's row)
+    ivr: tuple[Flow, Session] | None = None  # the IVR session, while in the IVR
+    inputs: int = 0  # IVR inputs so far in this run (the webhook's step)
+    generation: int = 1  # IVR runs (a restart begins a new one)
+    call: Call | None = None  # in the ACD
+    since: float | None = None  # recovered: when it first queued
+    connects: int = 0  # connects to an agent tried
+    callback_tries: int = 0  # dial-backs not answered
+    looking: tuple[int, Lookup] | None = None  # the look-up under way: ticket, what it asked
+    heard: list[Action] | None = None  # what the flow said once it answered, not yet heard
+    resumable: bool = False  # in the IVR when the server stopped: start it over
+    detached: bool = False  # answered before a restart: closed by its status
+    offered_callback: bool = False  # the hold loop offered a callback (once a call)
+    unverified: bool = False  # recovered while the carrier could not say it still went on
+    bridged: bool = False  # the agent's leg answered the last connect
+    pending: bool = False  # dialling an agent when the server restarted
+
+
 class LiveLine:
     def __init__(
         self,
@@ -176,9 +198,7 @@ class LiveLine:
             offer_timeout=scenario.offer_timeout,
         )
         self.roster = agents_of(scenario)
-        self.sessions: dict[str, tuple[Flow, Session]] = {}
-        self.inputs: dict[str, int] = {}  # call -> number of IVR inputs so far (webhook step)
-        self.calls: dict[str, Call] = {}
+        self.records: dict[str, CallRecord] = {}  # the open calls
         self.outbox: list[Command] = []
         self.news: list[News] = []  # the current command's events, for the hub
         # The current command's writes: `commit` hands them to the writer as one unit of
@@ -187,28 +207,16 @@ class LiveLine:
         # Replies given, so a retry is answered alike even while the store is down (the
         # store keeps them across restarts; `recover` loads those of open calls).
         self.replies: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self.since: dict[str, float | None] = {}  # recovered calls: when they first queued
-        self.info: dict[str, CallRow] = {}  # calls in the ACD: who called, with what attributes
+        # overflowed to voicemail: the caller's next hold-loop request records (this mark
+        # outlives the call's record, until that request or the caller's hang-up)
         self.to_voicemail: set[str] = set()
-        self.generation: dict[str, int] = {}  # IVR runs of a call (a restart begins a new one)
-        self.resumable: set[str] = set()  # in the IVR when the server stopped: start it over
-        self.detached: set[str] = set()  # answered before a restart: closed by their status
-        self.callback_tries: dict[str, int] = {}
-        self.offered_callback: set[str] = set()
-        self.connects: dict[str, int] = {}  # connects tried per call in the ACD
-        self.bridged: set[str] = set()  # calls whose agent's leg answered the last connect
-        self.pending: set[str] = set()  # dialling an agent when the server restarted
-        self.unverified: set[str] = set()  # recovered while the carrier could not say
         self.handle_mean = scenario.handle.mean
         self.health = WriteHealth(wall=wall)
         self.commit_wait = commit_wait
         self.writer = Writer(store=store, health=self.health, stuck_after=commit_wait)
         # Record look-ups run in workers, never in a command; their answers are applied by
-        # `tick`. `looking`: the call's look-up under way (its ticket, what it asked);
-        # `heard`: what the flow said once it answered, for the caller's next request.
+        # `tick` (a record's `looking` and `heard`).
         self.lookups = LookupWorkers(connectors=connectors, wall=lookup_clock)
-        self.looking: dict[str, tuple[int, Lookup]] = {}
-        self.heard: dict[str, list[Action]] = {}
         self.in_command = False
 
     # -- the store
@@ -263,38 +271,55 @@ class LiveLine:
         news, self.news = self.news, []
         return news
 
-    def _per_call(self) -> dict[str, dict[str, Any] | set[str]]:
-        """Everything this line keeps per call, by name."""
-        return {
-            "sessions": self.sessions, "inputs": self.inputs, "calls": self.calls,
-            "info": self.info, "generation": self.generation,
-            "callback_tries": self.callback_tries, "connects": self.connects,
-            "since": self.since, "looking": self.looking, "heard": self.heard,
-            "resumable": self.resumable, "detached": self.detached,
-            "offered_callback": self.offered_callback, "unverified": self.unverified,
-            "bridged": self.bridged, "pending": self.pending, "to_voicemail": self.to_voicemail,
-        }  # fmt: skip
-
     def _forget(self, sid: str) -> None:
         """The call is over for this line: nothing of it stays in memory (but the mark
         that sends an overflowed caller to voicemail, which their next request takes)."""
-        if sid in self.looking:  # a look-up still running: its answer is not wanted
-            self.lookups.drop(self.looking[sid][0])
-        for name, held in self._per_call().items():
-            if isinstance(held, set):
-                if name != "to_voicemail":
-                    held.discard(sid)
-            else:
-                held.pop(sid, None)
+        r = self.records.pop(sid, None)
+        if r is not None and r.looking is not None:  # its answer is no longer wanted
+            self.lookups.drop(r.looking[0])
 
     def held(self) -> dict[str, int]:
         """What this line holds in memory for calls, where it holds any (nothing once every
         call has ended and its timers have run; the replies kept for carrier retries are
         bounded by REPLIES_KEPT and not counted)."""
-        counts = {name: len(held) for name, held in self._per_call().items()}
-        counts |= {"acd": self.router.calls_held(), "look-ups": self.lookups.running(),
-                   "timers": len(self.scheduler)}  # fmt: skip
+        counts = {"calls": len(self.records), "to_voicemail": len(self.to_voicemail),
+                  "acd": self.router.calls_held(), "look-ups": self.lookups.running(),
+                  "timers": len(self.scheduler)}  # fmt: skip
         return {name: n for name, n in counts.items() if n}
+
+    # -- what the adapters ask of a call
+
+    def ivr_run(self, sid: str) -> tuple[int, int] | None:
+        """The call's IVR run and the inputs it has had (None: not in the IVR)."""
+        r = self.records.get(sid)
+        return None if r is None or r.ivr is None else (r.generation, r.inputs)
+
+    def generation(self, sid: str) -> int:
+        """The call's IVR run (1 for a call the line does not hold)."""
+        r = self.records.get(sid)
+        return 1 if r is None else r.generation
+
+    def lookup_ticket(self, sid: str) -> int | None:
+        """The ticket of the call's look-up under way, if one is."""
+        r = self.records.get(sid)
+        return None if r is None or r.looking is None else r.looking[0]
+
+    def resumable(self, sid: str) -> bool:
+        """In the IVR when the server stopped: its next request starts the flow over."""
+        r = self.records.get(sid)
+        return r is not None and r.resumable
+
+    def in_ivr(self) -> int:
+        """How many callers are in the IVR now."""
+        return sum(1 for r in self.records.values() if r.ivr is not None)
+
+    def in_acd(self, sid: str) -> bool:
+        r = self.records.get(sid)
+        return r is not None and r.call is not None
+
+    def unverified(self) -> list[str]:
+        """Calls recovered while the carrier could not say whether they still went on."""
+        return sorted(sid for sid, r in self.records.items() if r.unverified)
 
     def voicemail(self, sid: str, recording_url: str) -> None:
         """A caller's voicemail: its URL is kept in order with every other write."""
@@ -336,27 +361,28 @@ class LiveLine:
         waits = {q.name: self.estimated_wait(q.name) for q in self.scenario.queues}
         local = datetime.fromtimestamp(now, self.zone).replace(tzinfo=None)
         step = start(flow, CallStarted(caller, called, local, "normal", waits))
-        self.info[sid] = CallRow(sid, flow.name, caller, called, step.session.language, None, 0,
-                                 CallState.IN_IVR.value, {}, None, now)  # fmt: skip
-        self._add(AddCall(self.info[sid], now))
+        row = CallRow(sid, flow.name, caller, called, step.session.language, None, 0,
+                      CallState.IN_IVR.value, {}, None, now)  # fmt: skip
+        self.records[sid] = CallRecord(row=row)
+        self._add(AddCall(row, now))
         self._event(sid, now, "ivr-started", {"flow": flow.name, "version": flow.version})
-        self.inputs[sid] = 0
-        self.generation[sid] = 1
         return self._after_ivr(sid, flow, step.session, list(step.actions))
 
     def resume_ivr(self, sid: str) -> list[Action]:
         """A caller who was in the IVR when the server stopped starts the flow over (the
         session lived in memory); their call keeps its record."""
         self.tick()
-        self.resumable.discard(sid)
-        row = self.info[sid]
+        r = self.records[sid]
+        r.resumable = False
+        row = r.row
+        assert row is not None
         flow = self.line_flow.flow
         local = datetime.fromtimestamp(self.wall(), self.zone).replace(tzinfo=None)
         waits = {q.name: self.estimated_wait(q.name) for q in self.scenario.queues}
         step = start(flow, CallStarted(row.caller, row.called, local, "normal", waits))
-        self.inputs[sid] = 0
-        self.generation[sid] = self.generation.get(sid, 1) + 1
-        self._event(sid, self.wall(), "ivr-resumed", {"generation": self.generation[sid]})
+        r.inputs = 0
+        r.generation += 1
+        self._event(sid, self.wall(), "ivr-resumed", {"generation": r.generation})
         return self._after_ivr(sid, flow, step.session, list(step.actions))
 
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
@@ -386,33 +412,32 @@ class LiveLine:
                 )
                 done[state] = done.get(state, 0) + 1
                 continue
-            if not known and not callback:
-                self.unverified.add(row.sid)
-            self.info[row.sid] = row
             history = self.store.events(row.sid)
-            self.since[row.sid] = self.store.first_event_at(row.sid, "CallQueued")
             attempts = [int(d.get("attempt", 0)) for k, d in history if k == CONNECTING]
-            if attempts:  # the next connect gets a number (and callback URLs) of its own
-                self.connects[row.sid] = max(attempts)
-            if any(k == CALLBACK_OFFERED for k, _ in history):
-                self.offered_callback.add(row.sid)
+            r = self.records[row.sid] = CallRecord(
+                row=row,
+                since=self.store.first_event_at(row.sid, "CallQueued"),
+                # the next connect gets a number (and callback URLs) of its own
+                connects=max(attempts, default=0),
+                offered_callback=any(k == CALLBACK_OFFERED for k, _ in history),
+                unverified=not known and not callback,
+            )
             bridged = row.state == "answered" and any(k == AGENT_LEG_ANSWERED for k, _ in history)
             if row.state == "in_ivr":
-                self.resumable.add(row.sid)
-                self.generation[row.sid] = 1
+                r.resumable = True
                 done["ivr"] = done.get("ivr", 0) + 1
             elif bridged:
-                self.detached.add(row.sid)
+                r.detached = True
                 done["on a call"] = done.get("on a call", 0) + 1
             elif row.state == "answered" and attempts and not callback:
                 # the agent's phone was ringing: the carrier's word on that dial decides
-                self.pending.add(row.sid)
+                r.pending = True
                 self.scheduler.at(now + PENDING_FOR, self._no_word, row.sid)
                 done["connecting"] = done.get("connecting", 0) + 1
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)
                 done["queued"] = done.get("queued", 0) + 1
-        self.replies.update(self.store.replies(list(self.info)))
+        self.replies.update(self.store.replies(list(self.records)))
         self.flush()
         return done
 
@@ -421,16 +446,18 @@ class LiveLine:
         ended are closed; those it still cannot say stay in `unverified`."""
         self.tick()
         for sid, status in statuses.items():
-            self.unverified.discard(sid)
+            if (r := self.records.get(sid)) is not None:
+                r.unverified = False
             if status not in LIVE:
                 self.status(sid, status or "completed")
 
     def ivr_input(self, sid: str, event: Input) -> list[Action]:
         self.tick()
-        if sid not in self.sessions:
+        r = self.records.get(sid)
+        if r is None or r.ivr is None:
             return []
-        flow, session = self.sessions[sid]
-        self.inputs[sid] += 1
+        flow, session = r.ivr
+        r.inputs += 1
         step = advance(flow, session, event)
         return self._after_ivr(sid, flow, step.session, list(step.actions))
 
@@ -439,28 +466,29 @@ class LiveLine:
     ) -> list[Action]:
         """Keep the flow's session, or end it; a look-up (always a step's last action) is
         started in a worker and the caller hears what came before it."""
+        r = self.records[sid]
         if actions and isinstance(actions[-1], Lookup):
             lookup = actions.pop()
             assert isinstance(lookup, Lookup)
-            self.sessions[sid] = (flow, session)
-            self.looking[sid] = (self.lookups.start(sid, lookup), lookup)
+            r.ivr = (flow, session)
+            r.looking = (self.lookups.start(sid, lookup), lookup)
             return actions
         if session.ended:
-            self.sessions.pop(sid, None)
+            r.ivr = None
             self._ivr_ended(sid, session, actions)
         else:
-            self.sessions[sid] = (flow, session)
+            r.ivr = (flow, session)
         return actions
 
     def _looked_up(self, answer: Answer) -> None:
         """A look-up answered (or timed out): the flow goes on with its result."""
         sid = answer.call_sid
-        held = self.looking.get(sid)
-        if held is None or held[0] != answer.ticket or sid not in self.sessions:
+        r = self.records.get(sid)
+        if r is None or r.looking is None or r.looking[0] != answer.ticket or r.ivr is None:
             return  # the caller hung up, or the IVR started over, meanwhile
-        del self.looking[sid]
-        lookup = held[1]
-        flow, session = self.sessions[sid]
+        lookup = r.looking[1]
+        r.looking = None
+        flow, session = r.ivr
         result = answer.result
         try:
             step = advance(flow, session, result)
@@ -473,20 +501,26 @@ class LiveLine:
         heard = self._after_ivr(sid, flow, step.session, list(step.actions))
         # kept for the caller's next request even if the flow ended here (and the call was
         # forgotten): their status callback, or that request, forgets it
-        self.heard[sid] = self.heard.get(sid, []) + heard
+        r = self.records.setdefault(sid, r)
+        r.heard = (r.heard or []) + heard
 
     def waiting_on_lookup(self, sid: str) -> bool:
         """Whether the caller is on hold for a look-up, or has not yet heard its answer."""
-        return sid in self.looking or sid in self.heard
+        r = self.records.get(sid)
+        return r is not None and (r.looking is not None or r.heard is not None)
 
     def looked_up(self, sid: str) -> list[Action] | None:
         """What a caller whose look-up ran hears next (once): None while it still runs."""
         self.tick()
-        if sid in self.looking:
+        r = self.records.get(sid)
+        if r is not None and r.looking is not None:
             return None
-        if sid not in self.heard:
+        if r is None or r.heard is None:
             raise UnknownCall(f"call {sid} is not waiting for a look-up")
-        return self.heard.pop(sid)
+        heard, r.heard = r.heard, None
+        if r.row is None or (r.ivr is None and r.call is None):  # the flow ended with it
+            self._forget(sid)
+        return heard
 
     def _ivr_ended(self, sid: str, session: Session, actions: list[Action]) -> None:
         now = self.wall()
@@ -501,12 +535,14 @@ class LiveLine:
         caller_type = q.attributes.get("caller_type", "public")
         call = Call(sid, q.language, caller_type, now, q.priority)
         call.enter_ivr(now)
-        self.calls[sid] = call
+        r = self.records[sid]
+        r.call = call
         self._update(sid, now, language=q.language, queue=q.queue, priority=q.priority,
             attributes=dict(q.attributes), callback_number=q.callback_number,
         )  # fmt: skip
-        row = self.info[sid]
-        self.info[sid] = CallRow(row.sid, row.line, row.caller, row.called, q.language, q.queue,
+        row = r.row
+        assert row is not None
+        r.row = CallRow(row.sid, row.line, row.caller, row.called, q.language, q.queue,
                                  q.priority, row.state, dict(q.attributes), q.callback_number,
                                  row.arrived_at)  # fmt: skip
         self._on_event(CallArrived(now, sid, q.language, caller_type))  # into the ACD
@@ -519,8 +555,9 @@ class LiveLine:
         if sid in self.to_voicemail:
             self.to_voicemail.discard(sid)
             return "voicemail", []
-        call = self.calls.get(sid)
-        if call is None or call.queue is None:
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or call.queue is None:
             return "gone", []
         if call.state is not CallState.QUEUED:
             return "connecting", []  # offered or answered: the carrier is being redirected
@@ -533,16 +570,16 @@ class LiveLine:
             for text in [catalog.render("hold_position", call.language, values)]
             if text
         ]
-        row = self.info.get(sid)
+        row = r.row
         if (
             wait >= HOLD_CALLBACK_AFTER
-            and sid not in self.offered_callback
+            and not r.offered_callback
             and not call.callback
             and row is not None
             and callable_number(row.caller)
             and (text := catalog.render("callback_offer", call.language, values))
         ):
-            self.offered_callback.add(sid)  # once per call (kept, for after a restart)
+            r.offered_callback = True  # once per call (kept, for after a restart)
             self._event(sid, self.wall(), CALLBACK_OFFERED, {"wait": round(wait)})
             return "offer-callback", [
                 *says,
@@ -554,12 +591,12 @@ class LiveLine:
         """A waiting caller accepted the callback offered in the hold loop: they hang up and
         keep their place. Returns the confirmation to play, None if no longer waiting."""
         self.tick()
-        call = self.calls.get(sid)
-        row = self.info.get(sid)
-        if call is None or call.state is not CallState.QUEUED or row is None:
+        r = self.records.get(sid)
+        call, row = (r.call, r.row) if r is not None else (None, None)
+        if r is None or call is None or call.state is not CallState.QUEUED or row is None:
             return None
         self.router.accept_callback(sid)
-        self.info[sid] = CallRow(
+        r.row = CallRow(
             row.sid, row.line, row.caller, row.called, row.language, row.queue, row.priority,
             row.state, row.attributes, row.caller, row.arrived_at,
         )  # fmt: skip
@@ -571,10 +608,12 @@ class LiveLine:
         """The carrier's call status callback: a caller who hung up leaves the line.
         `dial_back`: the status is of the outbound leg that called a callback caller."""
         self.tick()
+        r = self.records.get(sid)
         if (
             dial_back
             and status in ("busy", "failed", "no-answer", "canceled")
-            and sid in self.calls
+            and r is not None
+            and r.call is not None
         ):
             self._callback_missed(sid, status)
             return
@@ -582,21 +621,23 @@ class LiveLine:
             return
         now = self.wall()
         self.to_voicemail.discard(sid)  # hung up before the hold loop sent them to record
-        if sid in self.detached:  # answered before a restart; now it is over
+        if r is None:
+            return  # not a call of this line (or one that ended)
+        if r.detached:  # answered before a restart; now it is over
             self._forget(sid)
             self._update(sid, now, state="completed")
             self._event(sid, now, "completed-after-restart", {"status": status})
             return
-        if sid in self.resumable or sid in self.pending:  # hung up in the IVR, or ringing
+        if r.resumable or r.pending:  # hung up in the IVR, or ringing
             self._forget(sid)
             self._update(sid, now, state="abandoned")
             return
-        if sid in self.sessions:
+        if r.ivr is not None:
             self._forget(sid)
             self._update(sid, now, state="abandoned")
             self._event(sid, now, "ivr-ended", {"outcome": "caller-hung-up"})
             return
-        call = self.calls.get(sid)
+        call = r.call
         if call is None:
             self._forget(sid)
             return
@@ -605,7 +646,7 @@ class LiveLine:
         if call.state in (CallState.QUEUED, CallState.OFFERED):
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:
-            if dial_back or sid in self.bridged:
+            if dial_back or r.bridged:
                 self.router.complete(sid)
             else:  # hung up while the agent's phone rang: nobody talked to them
                 self.router.abandon(sid, before_bridge=True)
@@ -613,14 +654,14 @@ class LiveLine:
     def _callback_missed(self, sid: str, status: str) -> None:
         """The caller did not pick up the callback: free the agent and keep the caller's
         place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed."""
-        if self.calls[sid].state is not CallState.ANSWERED:
+        r = self.records[sid]
+        old = r.call
+        if old is None or old.state is not CallState.ANSWERED:
             raise InvalidTransition(f"nobody is calling {sid} back")
         now = self.wall()
-        tries = self.callback_tries.get(sid, 0) + 1
-        self.callback_tries[sid] = tries
+        tries = r.callback_tries + 1
         self._event(sid, now, "callback-not-reached", {"status": status, "try": tries})
-        old = self.calls[sid]
-        row = self.info.get(sid)
+        row = r.row
         since = old.first_queued_at
         self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up): the
         if tries >= CALLBACK_TRIES or row is None or row.queue is None:  # call is forgotten
@@ -628,9 +669,8 @@ class LiveLine:
             return
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
         call.enter_ivr(old.arrived_at)
-        self.calls[sid] = call
-        self.info[sid] = row
-        self.callback_tries[sid] = tries
+        self.records[sid] = CallRecord(row=row, call=call, since=r.since, connects=r.connects,
+                                       callback_tries=tries)  # fmt: skip
         self.router.enqueue(call, row.queue, since, callback=True)
 
     # -- agents
@@ -663,13 +703,14 @@ class LiveLine:
     def accept(self, agent_id: str, call_sid: str) -> AgentStatus:
         self.tick()
         self.router.answer(call_sid, agent_id)
-        row = self.info.get(call_sid)
-        if self.calls[call_sid].callback and row is not None and row.callback_number:
+        r = self.records[call_sid]
+        row = r.row
+        if r.call is not None and r.call.callback and row is not None and row.callback_number:
             self.outbox.append(DialBack(call_sid, row.callback_number, agent_id))
         else:
-            attempt = self.connects.get(call_sid, 0) + 1
-            self.connects[call_sid] = attempt
-            self.bridged.discard(call_sid)
+            r.connects += 1
+            attempt = r.connects
+            r.bridged = False
             self._event(call_sid, self.wall(), CONNECTING,
                 {"attempt": attempt, "agent": agent_id},
             )  # fmt: skip
@@ -682,21 +723,22 @@ class LiveLine:
         queue and the agent is set not ready. True if the caller is still waiting (back to
         the hold loop); False once they talked to an agent or are gone."""
         self.tick()
-        if sid in self.pending:  # the dial in flight at the restart has ended
-            self.pending.discard(sid)
+        r = self.records.get(sid)
+        if r is not None and r.pending:  # the dial in flight at the restart has ended
+            r.pending = False
             if dial_status in TALKED:
-                self.detached.add(sid)
+                r.detached = True
                 return False
             self._back_in_place(sid)
             return True
-        call = self.calls.get(sid)
-        if call is None:
+        call = r.call if r is not None else None
+        if r is None or call is None:
             return sid in self.to_voicemail  # overflowed meanwhile: the hold loop records
         if dial_status in TALKED:  # they talked (whether or not the leg's answer reached us)
-            if attempt == self.connects.get(sid):
-                self.bridged.add(sid)
+            if attempt == r.connects:
+                r.bridged = True
             return False
-        if attempt == self.connects.get(sid) and call.state is CallState.ANSWERED:
+        if attempt == r.connects and call.state is CallState.ANSWERED:
             self._event(sid, self.wall(), "agent-leg-failed",
                 {"status": dial_status, "agent": call.agent_id, "attempt": attempt},
             )  # fmt: skip
@@ -708,28 +750,33 @@ class LiveLine:
     def agent_leg_answered(self, sid: str, attempt: int) -> None:
         """The agent picked up: from now on the caller has talked to someone."""
         self._event(sid, self.wall(), AGENT_LEG_ANSWERED, {"attempt": attempt})
-        if sid in self.pending:  # dialled before the restart, answered after it
-            self.pending.discard(sid)
-            self.detached.add(sid)
-        elif attempt == self.connects.get(sid):
-            self.bridged.add(sid)
+        r = self.records.get(sid)
+        if r is None:
+            return
+        if r.pending:  # dialled before the restart, answered after it
+            r.pending = False
+            r.detached = True
+        elif attempt == r.connects:
+            r.bridged = True
 
     def _no_word(self, sid: str) -> None:
         """A dial in flight at the restart never reported: the caller goes back in place."""
-        if sid in self.pending:
-            self.pending.discard(sid)
+        r = self.records.get(sid)
+        if r is not None and r.pending:
+            r.pending = False
             self._back_in_place(sid)
 
     def _back_in_place(self, sid: str, *, callback: bool = False) -> None:
         """The call (known from its row) joins its queue again where it first queued."""
-        row = self.info[sid]
+        r = self.records[sid]
+        row = r.row
+        assert row is not None
         assert row.queue is not None
         kind = row.attributes.get("caller_type", "public")
         call = Call(sid, row.language, kind, row.arrived_at, row.priority)
         call.enter_ivr(row.arrived_at)
-        self.calls[sid] = call
-        since = self.since.get(sid)
-        self.router.enqueue(call, row.queue, since, callback=callback)
+        r.call = call
+        self.router.enqueue(call, row.queue, r.since, callback=callback)
 
     def carrier_refused(self, sid: str, attempt: int | None) -> None:
         """The carrier's REST API would not connect the call to its agent (`attempt`), or
@@ -772,7 +819,8 @@ class LiveLine:
     # -- estimates
 
     def position(self, sid: str) -> int:
-        call = self.calls[sid]
+        call = self.records[sid].call
+        assert call is not None
         ahead = [c for c, _ in self.router.waiting() if c.queue == call.queue]
         return 1 + next((i for i, c in enumerate(ahead) if c.id == sid), len(ahead))
 
@@ -812,13 +860,15 @@ class LiveLine:
             | CallAbandoned
             | CallCompleted,
         ):
-            call = self.calls.get(e.call_id)
+            r = self.records.get(e.call_id)
+            call = r.call if r is not None else None
             if call is not None:  # a withdrawn offer is emitted before the call is re-queued
                 state = "queued" if isinstance(e, OfferWithdrawn) else call.state.value
                 self._update(e.call_id, now, state=state, queue=call.queue)
         if isinstance(e, CallOffered):
-            call = self.calls[e.call_id]
-            row = self.info.get(e.call_id)
+            r = self.records[e.call_id]
+            call, row = r.call, r.row
+            assert call is not None
             self.outbox.append(
                 Offer(e.agent_id, e.call_id, row.caller if row else "", call.language,
                       e.queue, dict(row.attributes) if row else {})

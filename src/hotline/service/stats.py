@@ -45,7 +45,7 @@ class LiveStats:
         if e is None:
             return
         day = datetime.fromtimestamp(e.at, self.zone).date()
-        if day != self.day:  # midnight on the line: today starts again
+        if self.day is None or day > self.day:  # midnight on the line: today starts again
             self.day, self.today = day, self._new()
         _feed(self.today, e)
         if isinstance(e, CallArrived):
@@ -57,9 +57,11 @@ class LiveStats:
         cutoff = now - self.window
         while self.recent and self.recent[0].at < cutoff:
             self.recent.popleft()
-        if self.arrivals and next(iter(self.arrivals.values())).at < now - ARRIVALS_KEPT:
-            self.arrivals = {k: a for k, a in self.arrivals.items()
-                             if a.at >= now - ARRIVALS_KEPT}  # fmt: skip
+        while self.arrivals:  # (kept in the order they came)
+            oldest = next(iter(self.arrivals))
+            if self.arrivals[oldest].at >= now - ARRIVALS_KEPT:
+                break
+            del self.arrivals[oldest]
 
     def report(self, now: float) -> dict[str, Any]:
         self._prune(now)

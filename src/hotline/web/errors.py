@@ -40,7 +40,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, object]]:
 _DESCRIPTIONS = {
     400: "Malformed request (the reason says what is wrong)",
     401: "No token, or an unknown or revoked one",
-    403: "Missing or wrong X-Twilio-Signature",
+    403: "Missing or wrong X-Twilio-Signature (webhooks), or a token of the wrong role",
     404: "No such agent or call",
     408: "The body did not arrive in time",
     409: "Not possible in the current state (the reason says why)",

@@ -175,9 +175,9 @@ class LineRuntime:
         keep their place; ask again until it can."""
         while True:
             await asyncio.sleep(RECHECK_CARRIER)
-            if not self.line.unverified:
+            sids = self.line.unverified()
+            if not sids:
                 continue
-            sids = sorted(self.line.unverified)
             try:
                 statuses = await asyncio.to_thread(
                     carrier_statuses, self.control, sids, deadline=10.0

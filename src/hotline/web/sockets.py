@@ -30,9 +30,10 @@ class AgentSocket:
     agent_id: str
     token: str
     ws: WebSocket
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     revoked: bool = False
     lagging: bool = False
+    sender: asyncio.Task[None] | None = None
 
 
 class AgentSockets:
@@ -51,41 +52,39 @@ class AgentSockets:
             if s.agent_id != agent_id:
                 continue
             if s.queue.qsize() >= BACKLOG:
-                self._open.discard(s)
                 s.lagging = True
-                s.queue.put_nowait(None)
+                self._end(s)
             else:
                 s.queue.put_nowait(message)
 
+    def _end(self, s: AgentSocket) -> None:
+        """Stop sending to the socket now (even if it is stuck sending to a client that
+        stopped reading); its handler closes it with the reason's code."""
+        self._open.discard(s)
+        if s.sender is not None:
+            s.sender.cancel()
+
     async def serve(self, sock: AgentSocket, hello: dict[str, Any]) -> None:
-        """Run one accepted socket until its client leaves, its token is revoked or the
-        server stops; it is forgotten in every case."""
+        """Run one accepted socket until its client leaves, its token is revoked, it falls
+        too far behind or the server stops; it is forgotten in every case."""
         self._open.add(sock)
         reader = asyncio.create_task(_read_until_gone(sock.ws))
+        sock.sender = asyncio.create_task(_send_all(sock, hello))
         try:
-            await sock.ws.send_json(hello)
-            while True:
-                getter = asyncio.create_task(sock.queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when="FIRST_COMPLETED")
-                if reader in done:
-                    getter.cancel()
-                    return
-                message = getter.result()
-                if sock.lagging and message is None:
-                    await sock.ws.close(code=TOO_SLOW, reason="too far behind")
-                    return
-                if sock.revoked or message is None:  # close, send nothing more
-                    await sock.ws.close(code=REVOKED, reason="token revoked")
-                    return
-                await sock.ws.send_json(message)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return  # the client went away while we were sending
+            await asyncio.wait({reader, sock.sender}, return_when="FIRST_COMPLETED")
+            if sock.revoked or sock.lagging:  # close, send nothing more
+                code, reason = (REVOKED, "token revoked") if sock.revoked else (
+                    TOO_SLOW, "too far behind")  # fmt: skip
+                with contextlib.suppress(Exception):  # a client that does not read: give up
+                    await asyncio.wait_for(sock.ws.close(code=code, reason=reason), 1.0)
         finally:
             self._open.discard(sock)
-            reader.cancel()
-            # the reader ends by cancellation or because the client left: either is the end
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await reader
+            for task in (reader, sock.sender):
+                task.cancel()
+                # it ends by cancellation, or because the client left: either is the end
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect,
+                                         RuntimeError, OSError):  # fmt: skip
+                    await task
 
     async def sweep(self) -> None:
         """Forever: close the sockets whose token the store no longer accepts."""
@@ -106,9 +105,14 @@ class AgentSockets:
             return
         for s in list(self._open):
             if s.token in tokens and s.token not in valid:
-                self._open.discard(s)
                 s.revoked = True
-                s.queue.put_nowait(None)
+                self._end(s)
+
+
+async def _send_all(sock: AgentSocket, hello: dict[str, Any]) -> None:
+    await sock.ws.send_json(hello)
+    while True:
+        await sock.ws.send_json(await sock.queue.get())
 
 
 async def _read_until_gone(ws: WebSocket) -> None:

@@ -26,7 +26,7 @@ def message(p: Published) -> dict[str, Any]:
 
 
 def stats_router(rt: LineRuntime) -> APIRouter:
-    router = APIRouter(prefix="/api", responses=responses(401, 403))
+    router = APIRouter(prefix="/api", responses=responses(401, 403, 503))
     line, tokens = rt.line, Tokens(rt)
     rt.hub.subscribe(lambda p: rt.sockets.send(SUPERVISOR, message(p)))
 

@@ -63,9 +63,8 @@ def voice_router(rt: LineRuntime) -> APIRouter:
 
     def ivr_reply(sid: str, actions: list[Action], step: int) -> str:
         """An IVR step's TwiML; while the step's look-up runs, a short hold instead."""
-        g = line.generation.get(sid, 1)
-        if sid in line.looking:
-            ticket, _ = line.looking[sid]
+        g = line.generation(sid)
+        if (ticket := line.lookup_ticket(sid)) is not None:
             return looking_up_twiml(actions, continue_url=hooks.lookup(sid, g, ticket, 1))
         return ivr_twiml(
             actions,
@@ -110,13 +109,12 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         )  # fmt: skip
 
         def work(call_sid: str) -> str:
-            if call_sid == sid and sid in line.resumable:  # the server restarted mid-IVR
+            if call_sid == sid and line.resumable(sid):  # the server restarted mid-IVR
                 return ivr_reply(sid, line.resume_ivr(sid), 1)
             if (
                 call_sid != sid
-                or line.inputs.get(sid) != step - 1
-                or line.generation.get(sid) != g
-                or sid in line.looking
+                or line.ivr_run(sid) != (g, step - 1)
+                or line.lookup_ticket(sid) is not None
             ):
                 raise Refused(409, "out-of-order", f"step {step} of call {sid} is not the next one")
             return ivr_reply(sid, line.ivr_input(sid, event), step + 1)
@@ -133,23 +131,21 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         ticket, n = query_int(request, "t"), query_int(request, "n")
 
         def work(call_sid: str) -> str:
-            if call_sid == sid and sid in line.resumable:  # the server restarted meanwhile
+            if call_sid == sid and line.resumable(sid):  # the server restarted meanwhile
                 return ivr_reply(sid, line.resume_ivr(sid), 1)
-            if call_sid == sid and not line.waiting_on_lookup(sid) and sid in line.calls:
+            if call_sid == sid and not line.waiting_on_lookup(sid) and line.in_acd(sid):
                 # queued by the look-up's answer before a restart: on to the hold loop
                 return hold_twiml([], wait_url=hooks.wait(sid, 1), pause=1)
             # (a flow that ended with the answer has forgotten the call's IVR run)
-            if (
-                call_sid != sid
-                or line.generation.get(sid, g) != g
-                or not line.waiting_on_lookup(sid)
-            ):
+            if call_sid != sid or line.generation(sid) != g or not line.waiting_on_lookup(sid):
                 raise Refused(409, "out-of-order", f"look-up {ticket} of call {sid} is not current")
             actions = line.looked_up(sid)
             if actions is None:
-                now_on, _ = line.looking[sid]
+                now_on = line.lookup_ticket(sid)
+                assert now_on is not None
                 return looking_up_twiml([], continue_url=hooks.lookup(sid, g, now_on, n + 1))
-            return ivr_reply(sid, actions, line.inputs.get(sid, 0) + 1)
+            run = line.ivr_run(sid)
+            return ivr_reply(sid, actions, (run[1] if run else 0) + 1)
 
         here = hooks.lookup(sid, g, ticket, n)
         return await rt.voice(form, f"lookup:{g}:{ticket}:{n}", work, again(here))
