@@ -1,0 +1,64 @@
+"""The writer: units of work land whole and in order; those that wait together share one
+transaction (group commit); a unit the store refuses lands write by write."""
+
+from __future__ import annotations
+
+from hotline.service.health import RETRY_MAX, WriteHealth
+from hotline.service.unit_of_work import AddCall, AppendEvent, CallRow, Write
+from hotline.service.writer import Writer
+from hotline.testing.store import InMemoryStore
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def row(sid: str) -> CallRow:
+    return CallRow(sid, "national", "+12025550100", "+18005550100", "en", None, 0, "in_ivr",
+                   {}, None, 1000.0)  # fmt: skip
+
+
+def waiting_units(units: list[list[Write]]) -> tuple[Writer, InMemoryStore, Wall]:
+    """A writer whose store was down while these units were submitted (each tried once)."""
+    wall, store = Wall(), InMemoryStore()
+    writer = Writer(store=store, health=WriteHealth(wall=wall), stuck_after=60)
+    store.down = True
+    for writes in units:
+        landing = writer.submit(writes)
+        assert landing is not None
+        assert landing.result(timeout=10) is False  # tried, and waiting
+    store.down = False
+    wall.now += RETRY_MAX
+    return writer, store, wall
+
+
+def test_units_that_wait_together_land_in_one_transaction_in_order():
+    units: list[list[Write]] = [
+        [AddCall(row(f"CA{i}"), 1000.0), AppendEvent(f"CA{i}", 1000.0, "ivr-started", {})]
+        for i in range(3)
+    ]
+    writer, store, _ = waiting_units(units)
+    writer.drain()
+    assert store.commits == 1
+    assert [sid for sid, _, _ in store.events_] == ["CA0", "CA1", "CA2"]
+    assert writer.waiting() == 0
+    writer.close()
+
+
+def test_a_refused_unit_in_a_group_lands_alone_and_the_others_whole():
+    units: list[list[Write]] = [
+        [AddCall(row("CA1"), 1000.0)],
+        [AppendEvent("CA1", 1000.0, "first", {}), AddCall(row("CA1"), 1000.0)],  # a twin
+        [AddCall(row("CA2"), 1000.0), AppendEvent("CA2", 1000.0, "second", {})],
+    ]
+    writer, store, _ = waiting_units(units)
+    writer.drain()
+    assert sorted(store.calls) == ["CA1", "CA2"]
+    assert [kind for _, kind, _ in store.events_] == ["first", "second"]  # in order
+    assert writer.health.snapshot(writer.waiting()).set_aside == 1  # the twin, reported
+    assert writer.waiting() == 0
+    writer.close()
