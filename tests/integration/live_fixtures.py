@@ -164,3 +164,11 @@ def through_lookup(live: Live, sid: str, twiml: str) -> str:
         live.line.lookups.settle(30)
         twiml = live.carrier.post(url, call_form(sid)).text
     return twiml
+
+
+def queue_public_caller(live: Live, sid: str, number: str) -> None:
+    """A member of the public calls, keeps English and stays on the line: queued."""
+    step = keep_english(live, sid, number)
+    offer = live.carrier.post(step, call_form(sid, Digits="2")).text  # a member of the public
+    reply = live.carrier.post(gather_url(offer), call_form(sid, Digits="2")).text  # stays on
+    assert "/voice/wait?sid=" in reply

@@ -21,8 +21,8 @@ from .live_fixtures import (
     call_form,
     directory,
     gather_url,
-    keep_english,
     lookup_url,
+    queue_public_caller,
     sqlite_url,
     through_lookup,
 )
@@ -62,16 +62,9 @@ def enter_pin(live: Live, sid: str, number: str) -> str:
     return live.carrier.post(url, call_form(sid, Digits="2468#")).text
 
 
-def queue_a_caller(live: Live, sid: str) -> None:
-    step = keep_english(live, sid, "+12025550199")
-    offer = live.carrier.post(step, call_form(sid, Digits="2")).text  # a member of the public
-    reply = live.carrier.post(gather_url(offer), call_form(sid, Digits="2")).text  # stays on
-    assert "/voice/wait?sid=" in reply
-
-
 def test_ten_pin_checks_at_once_leave_a_queued_callers_hold_step_answered(live, held):
     queued = "CA" + "9" * 32
-    queue_a_caller(live, queued)
+    queue_public_caller(live, queued, "+12025550199")
     officers = [f"CA{i:032d}" for i in range(1, 11)]
     holds = {sid: enter_pin(live, sid, f"+120255501{i:02d}") for i, sid in enumerate(officers)}
     for twiml in holds.values():  # each hears a short hold, not the answer

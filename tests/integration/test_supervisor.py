@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .live_fixtures import Live, call_form, gather_url, keep_english, sqlite_url
+from .live_fixtures import Live, call_form, queue_public_caller, sqlite_url
 
 SUPERVISOR = "supervisor"
 
@@ -13,13 +13,6 @@ SUPERVISOR = "supervisor"
 @pytest.fixture
 def live(tmp_path):
     return Live(sqlite_url(tmp_path))
-
-
-def queue_public_caller(live: Live, sid: str, number: str) -> None:
-    step = keep_english(live, sid, number)
-    offer = live.carrier.post(step, call_form(sid, Digits="2")).text  # a member of the public
-    reply = live.carrier.post(gather_url(offer), call_form(sid, Digits="2")).text  # stays on
-    assert "/voice/wait?sid=" in reply
 
 
 def test_stats_and_events_need_the_supervisors_token_and_agents_routes_refuse_it(live):
