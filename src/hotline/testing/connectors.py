@@ -55,7 +55,6 @@ class InMemoryConnector:
     def __init__(self, *, records: Mapping[str, list[Entry]], broken: bool = False) -> None:
         self.records = records
         self.broken = broken
-        self.calls: list[tuple[str, dict[str, str]]] = []
 
     @classmethod
     def from_file(cls, path: str | Path) -> InMemoryConnector:
@@ -71,7 +70,6 @@ class InMemoryConnector:
         )
 
     def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
-        self.calls.append((operation, dict(params)))
         if self.broken:
             return LookupResult("error")
         if operation not in self.records:
