@@ -43,6 +43,17 @@ class Tokens:
             raise Refused(403, "wrong-role", "the supervisor's token is not an agent's")
         return holder
 
+    async def for_socket(
+        self, ws: WebSocket, token: str | None, role: Callable[[str | None], str]
+    ) -> str | None:
+        """Who a websocket's token names, by `role` (asked off the event loop: it reads
+        the store); None once a refused socket is closed (4401)."""
+        try:
+            return await asyncio.to_thread(role, token)
+        except Refused:
+            await ws.close(code=4401)
+            return None
+
     def supervisor(self, token: str | None) -> str:
         holder = self.holder(token)
         if holder != SUPERVISOR:
@@ -104,10 +115,8 @@ def agents_router(rt: LineRuntime) -> APIRouter:
 
     @router.websocket("/ws")
     async def agent_socket(ws: WebSocket, token: str | None = None) -> None:
-        try:
-            agent_id = await asyncio.to_thread(tokens.agent, token)  # the store, off the loop
-        except Refused:
-            await ws.close(code=4401)
+        agent_id = await tokens.for_socket(ws, token, tokens.agent)
+        if agent_id is None:
             return
         try:
             state = await rt.use_case(lambda: line.agent_state(agent_id))

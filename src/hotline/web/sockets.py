@@ -75,7 +75,10 @@ class AgentSockets:
             if sock.revoked or sock.lagging:  # close, send nothing more
                 code, reason = (REVOKED, "token revoked") if sock.revoked else (
                     TOO_SLOW, "too far behind")  # fmt: skip
-                with contextlib.suppress(Exception):  # a client that does not read: give up
+                # a client that stopped reading may never take the close frame (timeout),
+                # or be gone already: either way the socket is finished with and forgotten
+                with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError,
+                                         OSError):  # fmt: skip
                     await asyncio.wait_for(sock.ws.close(code=code, reason=reason), 1.0)
         finally:
             self._open.discard(sock)

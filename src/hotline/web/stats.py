@@ -4,7 +4,6 @@ numbered by `seq`). Both need the supervisor's token (`hotline agent-token --sup
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
@@ -14,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
 from hotline.web.agents import Tokens, bearer
-from hotline.web.errors import Refused, responses
+from hotline.web.errors import responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
@@ -52,10 +51,8 @@ def stats_router(rt: LineRuntime) -> APIRouter:
 
     @router.websocket("/events")
     async def events(ws: WebSocket, token: str | None = None) -> None:
-        try:
-            holder = await asyncio.to_thread(tokens.supervisor, token)  # the store, off the loop
-        except Refused:
-            await ws.close(code=4401)
+        holder = await tokens.for_socket(ws, token, tokens.supervisor)
+        if holder is None:
             return
         await ws.accept()
         hello = {"type": "hello", "line": line.line_flow.flow.name, "seq": rt.hub.seq}
