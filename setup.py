@@ -24,8 +24,8 @@ COMPILED = [
     "src/hotline/routing/selection.py",
     "src/hotline/sim/driver.py",
     "src/hotline/sim/kpi.py",
-    # a subclass of the compiled Scheduler must be compiled too
-    "src/hotline/service/clock.py",
+    # subclasses of the compiled Record must be compiled too
+    "src/hotline/switchboard/events.py",
 ]
 
 if os.environ.get("HOTLINE_PURE_PYTHON"):

@@ -1,6 +1,6 @@
-"""DESIGN.md's import rule: the core (domain, routing, ivr, sim, wfm) imports no adapter,
-no web/database/HTTP library, no clock module, no global random generator, and never
-reads the wall clock (datetime may parse and format dates, not ask for `now`)."""
+"""DESIGN.md's import rule: the core (domain, routing, ivr, switchboard, sim, wfm) imports
+no adapter, no web/database/HTTP library, no clock module, no global random generator,
+and never reads the wall clock (datetime may parse and format dates, not ask for `now`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hotline"
-CORE = ("domain", "routing", "ivr", "sim", "wfm")
+CORE = ("domain", "routing", "ivr", "switchboard", "sim", "wfm")
 ADAPTERS = ("web", "store", "telephony", "records", "service", "cli")
 FRAMEWORKS = ("sqlalchemy", "fastapi", "starlette", "httpx", "twilio")
 FORBIDDEN_LIBS = (*FRAMEWORKS, "time", "random", "asyncio")

@@ -14,13 +14,13 @@ from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.service.unit_of_work import (
     AddCall,
     AppendEvent,
-    CallRow,
     SaveReply,
     UnitOfWork,
     UpdateCall,
 )
 from hotline.store.db import connect, migrate
 from hotline.store.repository import Store
+from hotline.switchboard.records import CallRow
 from hotline.testing.store import InMemoryStore
 
 from ..integration.live_fixtures import pg_url, sqlite_url  # noqa: F401 (a fixture)

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from hotline.errors import SettingsInvalid
 from hotline.service.health import RETRY_MAX, STALLED
-from hotline.service.live import PENDING_FOR
+from hotline.switchboard.board import PENDING_FOR
 from hotline.web.app import create_app
 
 from .live_fixtures import (

@@ -8,9 +8,10 @@ from typing import cast
 
 from hotline.ivr.interpreter import Digits, Gather
 from hotline.ivr.line import LineFlow
-from hotline.service.live import Connect, DialBack, LiveLine, Offer, Withdraw
+from hotline.service.live import LiveLine
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.repository import Store
+from hotline.switchboard.effects import Connect, DialBack, Offer, Withdraw
 from hotline.testing.store import InMemoryStore
 
 from .live_fixtures import LINE, ROOT, FakeWall, directory
@@ -21,7 +22,9 @@ AGENTS = ("en-day-1", "en-day-2", "records-early-1")  # the last answers agency 
 
 def through_ivr(line: LiveLine, sid: str, keys: list[str]) -> None:
     """Answer each Gather with the next key until the flow is done with the caller."""
-    actions = line.incoming(sid, f"+1202555{int(sid[-4:]):04d}", LINE)
+    first = line.incoming(sid, f"+1202555{int(sid[-4:]):04d}", LINE)
+    assert first is not None
+    actions = first
     while any(isinstance(a, Gather) for a in actions) and keys:
         actions = line.ivr_input(sid, Digits(keys.pop(0)))
     assert line.ivr_run(sid) is None, (sid, actions)
@@ -30,7 +33,7 @@ def through_ivr(line: LiveLine, sid: str, keys: list[str]) -> None:
 def serve(line: LiveLine, wall: FakeWall, *, missed: set[str]) -> None:
     """The agents take every offer; each call is talked through, then wrap-up passes."""
     rounds = 0
-    while line.outbox or line.router.waiting():
+    while line.outbox or line.board.waiting():
         rounds += 1
         assert rounds < 10_000, [line.agent_state(a) for a in AGENTS]
         commands, line.outbox[:] = list(line.outbox), []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from hotline.service.unit_of_work import AddCall, CallRow, SaveReply
+from hotline.service.unit_of_work import AddCall, SaveReply
 from hotline.store.db import connect, is_current, migrate
 from hotline.store.repository import Store
+from hotline.switchboard.records import CallRow
 
 from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 

@@ -2,8 +2,8 @@
 
 The `Scheduler` is SimPy's idea in miniature: a heap ordered by (time, sequence number),
 so that callbacks due at the same instant run in the order they were scheduled and every
-run is reproducible. The simulator runs it as fast as it can (virtual time); the live
-driver overrides only `wait_until` to sleep on the wall clock, so both run one model.
+run is reproducible. A switchboard runs its own up to the time each command brings: the
+simulator's virtual time or, live, the wall clock's, so both run one model.
 """
 
 from __future__ import annotations
@@ -51,12 +51,7 @@ class Scheduler:
         heap = self._heap
         while heap and (until is None or heap[0][0] <= until):
             when, _, callback, args = heappop(heap)
-            self.wait_until(when)
             self.now = when
             callback(*args)
         if until is not None and until > self.now:
-            self.wait_until(until)
             self.now = until
-
-    def wait_until(self, when: float) -> None:
-        """Virtual time: nothing to wait for. The real-time driver sleeps here."""

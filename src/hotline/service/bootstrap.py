@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
-from hotline.service.live import LiveLine, agents_of
+from hotline.service.live import LiveLine
 from hotline.service.recovery import carrier_statuses
 from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate, sqlite_path
 from hotline.store.repository import Store
+from hotline.switchboard.line import agents_of
 from hotline.telephony.control import CallControl, TwilioCallControl
 from hotline.testing.connectors import InMemoryConnector
 from hotline.yamlfile import read_text

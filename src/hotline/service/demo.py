@@ -193,11 +193,11 @@ class Demo:
 
     def snapshot(self) -> dict[str, int]:
         calls = self.carrier.calls.values()
-        states = Counter(v.state.value for v in self.line.router.agents())
+        states = Counter(v.state.value for v in self.line.board.agents())
         return {
             "placed": self.stats.placed,
             "in IVR": self.line.in_ivr(),
-            "waiting": len(self.line.router.waiting()),
+            "waiting": len(self.line.board.waiting()),
             "talking": sum(1 for c in calls if not c.ended and c.agent),
             "ended": sum(1 for c in calls if c.ended),
             "answered": sum(1 for c in calls if c.agent),

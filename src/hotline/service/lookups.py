@@ -53,15 +53,12 @@ class LookupWorkers:
         self._threads: list[threading.Thread] = []  # started with the first look-up
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float, Future[LookupResult]]] = {}
-        self._tickets = 0
 
-    def start(self, call_sid: str, lookup: Lookup) -> int:
-        """Run one look-up; returns its ticket (the answer names it)."""
+    def start(self, ticket: int, call_sid: str, lookup: Lookup) -> None:
+        """Run one look-up (`ticket`: the switchboard's number for it; its answer names it)."""
         connector = self._connectors.get(lookup.connector)
         done: Future[LookupResult] = Future()
         with self._lock:
-            self._tickets += 1
-            ticket = self._tickets
             if connector is None:  # the flow's validator names the connectors it uses
                 done.set_result(LookupResult("error"))
             else:
@@ -75,7 +72,6 @@ class LookupWorkers:
                         t.start()
                 self._jobs.put((lookup.connector, connector, lookup, done))
             self._running[ticket] = (call_sid, self._wall() + self._deadline, done)
-        return ticket
 
     def answers(self) -> list[Answer]:
         """The look-ups that answered, and those past their deadline (as "error")."""

@@ -13,20 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class CallRow:
-    sid: str
-    line: str
-    caller: str
-    called: str
-    language: str
-    queue: str | None
-    priority: int
-    state: str
-    attributes: Mapping[str, str]
-    callback_number: str | None
-    arrived_at: float
+from hotline.switchboard.records import CallRow
 
 
 @dataclass(frozen=True, slots=True)

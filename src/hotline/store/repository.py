@@ -13,16 +13,10 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import StoreUnavailable, WriteRefused
-from hotline.service.unit_of_work import (
-    AddCall,
-    AppendEvent,
-    CallRow,
-    SaveReply,
-    UpdateCall,
-    Write,
-)
+from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
 from hotline.store.db import never_succeeds, reason
 from hotline.store.tables import agent_tokens, call_events, calls, flow_versions, webhook_replies
+from hotline.switchboard.records import CallRow
 
 
 class Store:

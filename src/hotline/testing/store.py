@@ -11,14 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from hotline.errors import StoreUnavailable, WriteRefused
-from hotline.service.unit_of_work import (
-    AddCall,
-    AppendEvent,
-    CallRow,
-    SaveReply,
-    UpdateCall,
-    Write,
-)
+from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
+from hotline.switchboard.records import CallRow
 
 
 class InMemoryStore:

@@ -19,10 +19,11 @@ from starlette.datastructures import FormData
 
 from hotline.errors import HotlineError
 from hotline.service.hub import EventHub
-from hotline.service.live import Connect, DialBack, LiveLine, Offer, Withdraw
+from hotline.service.live import LiveLine
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
+from hotline.switchboard.effects import Connect, DialBack, Offer, Withdraw
 from hotline.telephony.control import CallControl
 from hotline.telephony.webhooks import Webhooks
 from hotline.web import forms

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from hotline.ivr.interpreter import Action, Hangup, Record
 from hotline.service.health import Throttle
-from hotline.service.live import UnknownNumber, to_input
+from hotline.service.live import to_input
 from hotline.telephony.twiml import hold_twiml, ivr_twiml, looking_up_twiml, message_twiml
 from hotline.web import forms
 from hotline.web.errors import Refused, responses
@@ -84,9 +84,8 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         caller, called = forms.text(form, "From"), forms.text(form, "To")
 
         def work(sid: str) -> str:
-            try:
-                actions = line.incoming(sid, caller, called)
-            except UnknownNumber:
+            actions = line.incoming(sid, caller, called)
+            if actions is None:
                 log.warning("call %s to an unknown number %s", sid, forms.short(called))
                 return message_twiml("Sorry, this number is not in service. Goodbye.")
             return ivr_reply(sid, actions, 1)

@@ -44,12 +44,11 @@ def ask(connector: str) -> Lookup:
 
 def test_each_look_up_is_answered_once_with_its_ticket():
     workers = LookupWorkers(connectors={"dir": Answering()}, wall=Wall())
-    tickets = [workers.start(f"CA{i}", ask("dir")) for i in range(3)]
+    for i in range(3):
+        workers.start(10 + i, f"CA{i}", ask("dir"))
     workers.settle(10)
     answers = workers.answers()
-    assert sorted((a.call_sid, a.ticket) for a in answers) == [
-        (f"CA{i}", t) for i, t in enumerate(tickets)
-    ]
+    assert sorted((a.call_sid, a.ticket) for a in answers) == [(f"CA{i}", 10 + i) for i in range(3)]
     assert all(a.result == LookupResult("found", {"op": "verify", "agency_id": "123455"})
                for a in answers)  # fmt: skip
     assert workers.answers() == []
@@ -59,8 +58,8 @@ def test_each_look_up_is_answered_once_with_its_ticket():
 
 def test_a_connector_that_raises_or_is_unknown_answers_error(caplog):
     workers = LookupWorkers(connectors={"dir": Raising()}, wall=Wall())
-    workers.start("CA1", ask("dir"))
-    workers.start("CA2", ask("nowhere"))
+    workers.start(1, "CA1", ask("dir"))
+    workers.start(2, "CA2", ask("nowhere"))
     workers.settle(10)
     assert {(a.call_sid, a.result.status) for a in workers.answers()} == {
         ("CA1", "error"),
@@ -74,7 +73,7 @@ def test_a_connector_that_raises_or_is_unknown_answers_error(caplog):
 def test_a_hanging_connector_is_answered_error_at_its_deadline_once():
     wall, hanging = Wall(), Hanging()
     workers = LookupWorkers(connectors={"dir": hanging}, wall=wall, deadline=8.0)
-    workers.start("CA1", ask("dir"))
+    workers.start(3, "CA1", ask("dir"))
     wall.now += 7.9
     assert workers.answers() == []
     wall.now += 0.1
@@ -90,16 +89,16 @@ def test_a_look_up_past_its_deadline_before_it_started_never_runs():
     wall, hanging, counted = Wall(), Hanging(), Counting()
     workers = LookupWorkers(connectors={"hang": hanging, "count": counted}, wall=wall,
                             deadline=8.0, workers=1)  # fmt: skip
-    workers.start("CA1", ask("hang"))  # takes the only worker
+    workers.start(4, "CA1", ask("hang"))  # takes the only worker
     assert hanging.started.wait(10)
-    workers.start("CA2", ask("count"))  # waits its turn
+    workers.start(5, "CA2", ask("count"))  # waits its turn
     wall.now += 8
     assert {a.call_sid: a.result.status for a in workers.answers()} == {
         "CA1": "error",
         "CA2": "error",
     }
     hanging.release.set()
-    workers.start("CA3", ask("count"))
+    workers.start(6, "CA3", ask("count"))
     workers.settle(10)
     assert [a.call_sid for a in workers.answers()] == ["CA3"]
     assert counted.asked == 1  # CA3's, never CA2's
@@ -109,7 +108,7 @@ def test_a_look_up_past_its_deadline_before_it_started_never_runs():
 def test_the_workers_never_hold_up_shutdown():
     hanging = Hanging()
     workers = LookupWorkers(connectors={"dir": hanging}, wall=Wall())
-    workers.start("CA1", ask("dir"))
+    workers.start(7, "CA1", ask("dir"))
     threads = [t for t in threading.enumerate() if t.name.startswith("hotline-lookup")]
     assert threads
     assert all(t.daemon for t in threads)

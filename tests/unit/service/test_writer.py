@@ -4,8 +4,9 @@ transaction (group commit); a unit the store refuses lands write by write."""
 from __future__ import annotations
 
 from hotline.service.health import RETRY_MAX, WriteHealth
-from hotline.service.unit_of_work import AddCall, AppendEvent, CallRow, Write
+from hotline.service.unit_of_work import AddCall, AppendEvent, Write
 from hotline.service.writer import Writer
+from hotline.switchboard.records import CallRow
 from hotline.testing.store import InMemoryStore
 
 

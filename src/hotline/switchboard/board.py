@@ -1,0 +1,710 @@
+"""The switchboard: one line's calls and agents, driven by typed commands.
+
+`handle(command, now)` first fires the timers that fell due by `now` (offer timeouts,
+escalations, wrap-ups), then carries out the command, and returns its result with the
+events (numbered in one sequence per line) and the effects it led to. A refused command
+(one of our errors) returns nothing: what it had emitted is dropped, while the events of
+the timers fired before it are handed out with the next command's.
+
+The switchboard keeps one `CallRecord` per open call and drops it when the call ends;
+the hold loop, the callback rules and the step order of a call live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+from hotline.domain.agent import AgentState
+from hotline.domain.call import Call, CallState
+from hotline.domain.clock import Scheduler
+from hotline.domain.events import (
+    CallAbandoned,
+    CallAnswered,
+    CallArrived,
+    CallCompleted,
+    CallOffered,
+    CallOverflowed,
+    Event,
+    OfferWithdrawn,
+)
+from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
+from hotline.ivr.catalog import Value
+from hotline.ivr.interpreter import (
+    Action,
+    CallStarted,
+    Enqueue,
+    Lookup,
+    LookupResult,
+    Say,
+    Session,
+    advance,
+    start,
+)
+from hotline.ivr.languages import callable_number, voice
+from hotline.ivr.model import Flow
+from hotline.routing.engine import AgentView, Router
+from hotline.switchboard import commands as c
+from hotline.switchboard.commands import AgentStatus, Command, HoldState
+from hotline.switchboard.effects import (
+    ChangeCall,
+    Connect,
+    DialBack,
+    DropLookup,
+    Effect,
+    Offer,
+    OpenCall,
+    StartLookup,
+    Withdraw,
+)
+from hotline.switchboard.events import (
+    AgentLegAnswered,
+    AgentLegFailed,
+    AnyEvent,
+    CallbackNotReached,
+    CallbackOffered,
+    CallRefused,
+    ClosedAfterRestart,
+    CompletedAfterRestart,
+    Connecting,
+    IvrEnded,
+    IvrResumed,
+    IvrStarted,
+    LookedUp,
+    VoicemailLeft,
+)
+from hotline.switchboard.line import LineConfig
+from hotline.switchboard.records import CallRecord, CallRow
+
+R = TypeVar("R")
+CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is given up
+LIVE = ("queued", "ringing", "in-progress")  # carrier statuses of a call still going on
+ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
+TALKED = ("completed", "answered")  # DialCallStatus values of a bridge that happened
+PENDING_FOR = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
+
+log = logging.getLogger("hotline.switchboard")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[R]):
+    """What one command came to: its result, then the events (`first_seq` is the first
+    one's number in the line's sequence) and the effects, in the order they happened."""
+
+    result: R
+    events: list[AnyEvent]
+    effects: list[Effect]
+    first_seq: int
+
+
+class Switchboard:
+    def __init__(self, *, line: LineConfig, start: float = 0.0) -> None:
+        """`start`: the time of the line's first command (seconds, on the drivers' clock)."""
+        self.line = line
+        self.flow = line.flow  # the version new calls start on (calls keep their own)
+        self.zone = ZoneInfo(line.timezone)
+        self.scheduler = Scheduler(start=start)
+        self.router = Router(
+            queues=line.queues,
+            scheduler=self.scheduler,
+            on_event=self._on_router_event,
+            policy=line.policy,
+            offer_timeout=line.offer_timeout,
+        )
+        self.records: dict[str, CallRecord] = {}  # the open calls
+        # overflowed to voicemail: the caller's next hold-loop request records (this mark
+        # outlives the call's record, until that request or the caller's hang-up)
+        self.to_voicemail: set[str] = set()
+        self.now = start
+        self.seq = 0  # events handed out so far
+        self._tickets = 0  # look-ups started so far
+        self._events: list[AnyEvent] = []
+        self._effects: list[Effect] = []
+        self._handlers: dict[type, Callable[[Any], Any]] = {
+            c.Arrive: self._arrive,
+            c.Route: self._route,
+            c.CallerInput: self._caller_input,
+            c.ResumeIvr: self._resume_ivr,
+            c.LookupAnswered: self._looked_up,
+            c.HearLookup: self._hear_lookup,
+            c.HoldPoll: self._hold,
+            c.TakeCallback: self._take_callback,
+            c.CarrierStatus: self._status,
+            c.DialDone: self._dial_done,
+            c.LegAnswered: self._leg_answered,
+            c.CarrierRefused: self._carrier_refused,
+            c.Voicemail: self._voicemail,
+            c.Login: self._login,
+            c.SetReady: self._set_ready,
+            c.Logout: self._logout,
+            c.Accept: self._accept,
+            c.Decline: self._decline,
+            c.Tick: self._tick,
+            c.Recover: self._recover,
+            c.Recheck: self._recheck,
+        }
+
+    def handle(self, command: Command[R], now: float) -> Outcome[R]:
+        self.scheduler.run(until=now)
+        self.now = self.scheduler.now  # never backwards, whatever the drivers' clock does
+        marks = len(self._events), len(self._effects)
+        try:
+            result = self._handlers[type(command)](command)
+        except Exception:  # refused (or broken): nothing it emitted goes out
+            del self._events[marks[0] :]
+            del self._effects[marks[1] :]
+            raise
+        events, self._events = self._events, []
+        effects, self._effects = self._effects, []
+        first = self.seq + 1
+        self.seq += len(events)
+        return Outcome(cast(R, result), events, effects, first)
+
+    def next_timer(self) -> float | None:
+        """When the next timer falls due (a `Tick` then fires it)."""
+        return self.scheduler.next_time()
+
+    # -- what the drivers may ask
+
+    def ivr_run(self, sid: str) -> tuple[int, int] | None:
+        """The call's IVR run and the inputs it has had (None: not in the IVR)."""
+        r = self.records.get(sid)
+        return None if r is None or r.ivr is None else (r.generation, r.inputs)
+
+    def generation(self, sid: str) -> int:
+        """The call's IVR run (1 for a call the line does not hold)."""
+        r = self.records.get(sid)
+        return 1 if r is None else r.generation
+
+    def lookup_ticket(self, sid: str) -> int | None:
+        """The ticket of the call's look-up under way, if one is."""
+        r = self.records.get(sid)
+        return None if r is None or r.looking is None else r.looking[0]
+
+    def waiting_on_lookup(self, sid: str) -> bool:
+        """Whether the caller is on hold for a look-up, or has not yet heard its answer."""
+        r = self.records.get(sid)
+        return r is not None and (r.looking is not None or r.heard is not None)
+
+    def resumable(self, sid: str) -> bool:
+        """In the IVR when the server stopped: its next request starts the flow over."""
+        r = self.records.get(sid)
+        return r is not None and r.resumable
+
+    def in_ivr(self) -> int:
+        """How many callers are in the IVR now."""
+        return sum(1 for r in self.records.values() if r.ivr is not None)
+
+    def in_acd(self, sid: str) -> bool:
+        r = self.records.get(sid)
+        return r is not None and r.call is not None
+
+    def unverified(self) -> list[str]:
+        """Calls recovered while the carrier could not say whether they still went on."""
+        return sorted(sid for sid, r in self.records.items() if r.unverified)
+
+    def held(self) -> dict[str, int]:
+        """What the switchboard holds for calls, where it holds any (nothing once every
+        call has ended and its timers have run)."""
+        counts = {"calls": len(self.records), "to_voicemail": len(self.to_voicemail),
+                  "acd": self.router.calls_held(), "timers": len(self.scheduler)}  # fmt: skip
+        return {name: n for name, n in counts.items() if n}
+
+    def waiting(self) -> list[tuple[str, str, float]]:
+        """Who waits: (queue, language, since when), longest first within each queue."""
+        return [(call.queue or "", call.language, call.first_queued_at or self.now)
+                for call, _ in self.router.waiting()]  # fmt: skip
+
+    def agents(self) -> Iterator[AgentView]:
+        """The agents logged in."""
+        return self.router.agents()
+
+    def agent_state(self, agent_id: str) -> AgentStatus:
+        self._agent(agent_id)
+        try:
+            view = self.router.agent(agent_id)
+        except UnknownAgent:
+            return {"agent_id": agent_id, "state": AgentState.OFFLINE.value, "call_sid": None}
+        return {"agent_id": agent_id, "state": view.state.value, "reason": view.reason,
+                "call_sid": view.call_id}  # fmt: skip
+
+    def position(self, sid: str) -> int:
+        call = self.records[sid].call
+        assert call is not None
+        ahead = [c for c, _ in self.router.waiting() if c.queue == call.queue]
+        return 1 + next((i for i, c in enumerate(ahead) if c.id == sid), len(ahead))
+
+    def estimated_wait(self, queue: str, position: int | None = None) -> float:
+        """Seconds until a new (or the `position`th) caller is answered: callers ahead times
+        the mean handle time, shared by the agents serving the queue (a first estimate)."""
+        if position is None:
+            position = 1 + sum(1 for c, _ in self.router.waiting() if c.queue == queue)
+        serving = sum(1 for v in self.router.agents()
+                      if queue in v.queues and v.state is not AgentState.OFFLINE)  # fmt: skip
+        return position * self.line.handle_mean / max(serving, 1)
+
+    # -- emitting
+
+    def _emit(self, event: AnyEvent) -> None:
+        self._events.append(event)
+
+    def _forget(self, sid: str) -> None:
+        """The call is over for this line: nothing of it stays (but the mark that sends an
+        overflowed caller to voicemail, which their next request takes)."""
+        r = self.records.pop(sid, None)
+        if r is not None and r.looking is not None:  # its answer is no longer wanted
+            self._effects.append(DropLookup(r.looking[0]))
+
+    def _change(self, sid: str, **values: object) -> None:
+        self._effects.append(ChangeCall(sid, values))
+
+    # -- the IVR
+
+    def _started(self, caller: str, called: str) -> tuple[Flow, Session, list[Action]]:
+        flow = self.flow
+        assert flow is not None
+        local = datetime.fromtimestamp(self.now, self.zone).replace(tzinfo=None)
+        waits = {q.name: self.estimated_wait(q.name) for q in self.line.queues}
+        step = start(flow, CallStarted(caller, called, local, "normal", waits))
+        return flow, step.session, list(step.actions)
+
+    def _arrive(self, cmd: c.Arrive) -> list[Action] | None:
+        sid, now = cmd.sid, self.now
+        if cmd.called != self.line.number:
+            self._emit(CallRefused(now, sid, cmd.called))
+            return None
+        if self.flow is None:  # its way through the IVR comes as a `Route`
+            row = CallRow(sid, self.line.name, cmd.caller, cmd.called, "", None, 0,
+                          CallState.IN_IVR.value, {}, None, now)  # fmt: skip
+            self.records[sid] = CallRecord(row=row)
+            self._effects.append(OpenCall(row))
+            return []
+        flow, session, actions = self._started(cmd.caller, cmd.called)
+        row = CallRow(sid, flow.name, cmd.caller, cmd.called, session.language, None, 0,
+                      CallState.IN_IVR.value, {}, None, now)  # fmt: skip
+        self.records[sid] = CallRecord(row=row)
+        self._effects.append(OpenCall(row))
+        self._emit(IvrStarted(now, sid, flow.name, flow.version))
+        return self._after_ivr(sid, flow, session, actions)
+
+    def _resume_ivr(self, cmd: c.ResumeIvr) -> list[Action]:
+        r = self._record(cmd.sid)
+        r.resumable = False
+        flow, session, actions = self._started(r.row.caller, r.row.called)
+        r.inputs = 0
+        r.generation += 1
+        self._emit(IvrResumed(self.now, cmd.sid, r.generation))
+        return self._after_ivr(cmd.sid, flow, session, actions)
+
+    def _caller_input(self, cmd: c.CallerInput) -> list[Action]:
+        r = self.records.get(cmd.sid)
+        if r is None or r.ivr is None:
+            return []
+        flow, session = r.ivr
+        r.inputs += 1
+        step = advance(flow, session, cmd.input)
+        return self._after_ivr(cmd.sid, flow, step.session, list(step.actions))
+
+    def _after_ivr(
+        self, sid: str, flow: Flow, session: Session, actions: list[Action]
+    ) -> list[Action]:
+        """Keep the flow's session, or end it; a look-up (always a step's last action) is
+        started as an effect and the caller hears what came before it."""
+        r = self.records[sid]
+        if actions and isinstance(actions[-1], Lookup):
+            lookup = actions.pop()
+            assert isinstance(lookup, Lookup)
+            self._tickets += 1
+            r.ivr = (flow, session)
+            r.looking = (self._tickets, lookup)
+            self._effects.append(StartLookup(self._tickets, sid, lookup))
+            return actions
+        if session.ended:
+            r.ivr = None
+            self._ivr_ended(sid, session, actions)
+        else:
+            r.ivr = (flow, session)
+        return actions
+
+    def _looked_up(self, cmd: c.LookupAnswered) -> None:
+        """A look-up answered (or timed out): the flow goes on with its result."""
+        sid = cmd.sid
+        r = self.records.get(sid)
+        if r is None or r.looking is None or r.looking[0] != cmd.ticket or r.ivr is None:
+            return  # the caller hung up, or the IVR started over, meanwhile
+        lookup = r.looking[1]
+        r.looking = None
+        flow, session = r.ivr
+        result = cmd.result
+        try:
+            step = advance(flow, session, result)
+        except Exception:  # not silenced: logged, and the flow goes on as if it had failed
+            log.exception("the flow could not use the answer to a look-up for call %s", sid)
+            result = LookupResult("error")
+            step = advance(flow, session, result)
+        self._emit(LookedUp(self.now, sid, lookup.connector, lookup.operation, result.status))
+        heard = self._after_ivr(sid, flow, step.session, list(step.actions))
+        # kept for the caller's next request even if the flow ended here (and the call was
+        # forgotten): their status callback, or that request, forgets it
+        r = self.records.setdefault(sid, r)
+        r.heard = (r.heard or []) + heard
+
+    def _hear_lookup(self, cmd: c.HearLookup) -> list[Action] | None:
+        """What the flow said once the look-up answered (None: it is still running)."""
+        r = self.records.get(cmd.sid)
+        if r is not None and r.looking is not None:
+            return None
+        if r is None or r.heard is None:
+            raise UnknownCall(f"call {cmd.sid} is not waiting for a look-up")
+        heard, r.heard = r.heard, None
+        if r.ivr is None and r.call is None:  # the flow ended with it
+            self._forget(cmd.sid)
+        return heard
+
+    def _ivr_ended(self, sid: str, session: Session, actions: list[Action]) -> None:
+        queued = [a for a in actions if isinstance(a, Enqueue)]
+        self._emit(IvrEnded(self.now, sid, session.outcome or ""))
+        if not queued:
+            state = "abandoned" if session.outcome == "caller-hung-up" else "completed"
+            self._change(sid, state=state)
+            self._forget(sid)
+            return
+        self._join_queue(sid, queued[0])
+
+    def _route(self, cmd: c.Route) -> None:
+        r = self._record(cmd.sid)
+        if r.ivr is not None or r.call is not None:
+            raise InvalidTransition(f"call {cmd.sid} is not waiting for its way through")
+        self._join_queue(cmd.sid, cmd.enqueue)
+
+    def _join_queue(self, sid: str, q: Enqueue) -> None:
+        """The IVR sent the caller to a queue: they arrive in the ACD."""
+        now = self.now
+        caller_type = q.attributes.get("caller_type", "public")
+        call = Call(sid, q.language, caller_type, now, q.priority)
+        call.enter_ivr(now)
+        r = self.records[sid]
+        r.call = call
+        self._change(sid, language=q.language, queue=q.queue, priority=q.priority,
+                     attributes=dict(q.attributes), callback_number=q.callback_number)  # fmt: skip
+        r.row = _with(r.row, language=q.language, queue=q.queue, priority=q.priority,
+                      attributes=dict(q.attributes), callback_number=q.callback_number)  # fmt: skip
+        self._emit(CallArrived(now, sid, q.language, caller_type))  # into the ACD
+        # a callback even if an agent is offered the call at once: the caller hangs up
+        self.router.enqueue(call, q.queue, callback=q.callback)
+
+    # -- the hold loop and callbacks
+
+    def _hold(self, cmd: c.HoldPoll) -> tuple[HoldState, list[Say]]:
+        sid = cmd.sid
+        if sid in self.to_voicemail:
+            self.to_voicemail.discard(sid)
+            return "voicemail", []
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or call.queue is None:
+            return "gone", []
+        if call.state is not CallState.QUEUED:
+            return "connecting", []  # offered or answered: the carrier is being redirected
+        position = self.position(sid)
+        wait = self.estimated_wait(call.queue, position)
+        values: dict[str, Value] = {"position": position, "wait": timedelta(seconds=wait)}
+        catalog = None if self.flow is None else self.flow.catalog
+        carrier_voice = voice(call.language).carrier_voice if catalog is not None else ""
+        says = []
+        offer: str | None = None
+        if catalog is not None:
+            says = [Say(text, call.language, carrier_voice)
+                    for text in [catalog.render("hold_position", call.language, values)]
+                    if text]  # fmt: skip
+            offer = catalog.render("callback_offer", call.language, values)
+        rule = self.line.callbacks
+        waited = self.now - (call.first_queued_at or self.now)
+        if (
+            not r.offered_callback
+            and not call.callback
+            and waited >= rule.offer_after
+            and wait >= rule.offer_if_wait
+            and (catalog is None or offer)
+            and callable_number(r.row.caller)
+        ):
+            r.offered_callback = True  # once per call (its event says so after a restart)
+            self._emit(CallbackOffered(self.now, sid, round(wait)))
+            return "offer-callback", [*says, *([Say(offer, call.language, carrier_voice)]
+                                              if offer else [])]  # fmt: skip
+        return "waiting", says
+
+    def _take_callback(self, cmd: c.TakeCallback) -> list[Say] | None:
+        sid = cmd.sid
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or call.state is not CallState.QUEUED:
+            return None
+        self.router.accept_callback(sid)
+        r.row = _with(r.row, callback_number=r.row.caller)
+        self._change(sid, callback_number=r.row.caller)
+        if self.flow is None:
+            return []
+        text = self.flow.catalog.render("callback_confirmed", call.language)
+        return [Say(text, call.language, voice(call.language).carrier_voice)] if text else []
+
+    def _voicemail(self, cmd: c.Voicemail) -> None:
+        self._emit(VoicemailLeft(self.now, cmd.sid, cmd.recording_url))
+
+    # -- the carrier
+
+    def _status(self, cmd: c.CarrierStatus) -> None:
+        sid, status, dial_back = cmd.sid, cmd.status, cmd.dial_back
+        r = self.records.get(sid)
+        if dial_back and status in ENDED and status != "completed" and r is not None \
+                and r.call is not None:  # fmt: skip
+            self._callback_missed(sid, status)
+            return
+        if status not in ENDED:
+            return
+        self.to_voicemail.discard(sid)  # hung up before the hold loop sent them to record
+        if r is None:
+            return  # not a call of this line (or one that ended)
+        if r.detached:  # answered before a restart; now it is over
+            self._forget(sid)
+            self._change(sid, state="completed")
+            self._emit(CompletedAfterRestart(self.now, sid, status))
+            return
+        if r.resumable or r.pending:  # hung up in the IVR, or ringing
+            self._forget(sid)
+            self._change(sid, state="abandoned")
+            return
+        if r.ivr is not None:
+            self._forget(sid)
+            self._change(sid, state="abandoned")
+            self._emit(IvrEnded(self.now, sid, "caller-hung-up"))
+            return
+        call = r.call
+        if call is None:
+            self._forget(sid)
+            return
+        if call.callback and not dial_back:
+            return  # the caller hung up on purpose: they keep their place (or are dialled)
+        if call.state in (CallState.QUEUED, CallState.OFFERED):
+            self.router.abandon(sid)
+        elif call.state is CallState.ANSWERED:
+            if dial_back or r.bridged:
+                self.router.complete(sid)
+            else:  # hung up while the agent's phone rang: nobody talked to them
+                self.router.abandon(sid, before_bridge=True)
+
+    def _callback_missed(self, sid: str, status: str) -> None:
+        """The caller did not pick up the callback: free the agent and keep the caller's
+        place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed."""
+        r = self.records[sid]
+        old = r.call
+        if old is None or old.state is not CallState.ANSWERED:
+            raise InvalidTransition(f"nobody is calling {sid} back")
+        tries = r.callback_tries + 1
+        self._emit(CallbackNotReached(self.now, sid, status, tries))
+        row = r.row
+        since = old.first_queued_at
+        self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up): the
+        if tries >= CALLBACK_TRIES or row.queue is None:  # call is forgotten
+            self._change(sid, state="abandoned")
+            return
+        call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
+        call.enter_ivr(old.arrived_at)
+        self.records[sid] = CallRecord(row=row, call=call, since=r.since, connects=r.connects,
+                                       callback_tries=tries)  # fmt: skip
+        self.router.enqueue(call, row.queue, since, callback=True)
+
+    def _dial_done(self, cmd: c.DialDone) -> bool:
+        """If the agent's leg was not answered (no-answer, busy, failed, ...), the caller
+        goes back to their place in the queue and the agent is set not ready."""
+        sid, dial_status, attempt = cmd.sid, cmd.status, cmd.attempt
+        r = self.records.get(sid)
+        if r is not None and r.pending:  # the dial in flight at the restart has ended
+            r.pending = False
+            if dial_status in TALKED:
+                r.detached = True
+                return False
+            self._back_in_place(sid)
+            return True
+        call = r.call if r is not None else None
+        if r is None or call is None:
+            return sid in self.to_voicemail  # overflowed meanwhile: the hold loop records
+        if dial_status in TALKED:  # they talked (whether or not the leg's answer reached us)
+            if attempt == r.connects:
+                r.bridged = True
+            return False
+        if attempt == r.connects and call.state is CallState.ANSWERED:
+            self._emit(AgentLegFailed(self.now, sid, dial_status, call.agent_id or "", attempt))
+            self.router.connect_failed(sid, f"agent-{dial_status}")
+        return sid in self.to_voicemail or call.state in (
+            CallState.QUEUED, CallState.OFFERED, CallState.ANSWERED,
+        )  # fmt: skip
+
+    def _leg_answered(self, cmd: c.LegAnswered) -> None:
+        """The agent picked up: from now on the caller has talked to someone."""
+        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt))
+        r = self.records.get(cmd.sid)
+        if r is None:
+            return
+        if r.pending:  # dialled before the restart, answered after it
+            r.pending = False
+            r.detached = True
+        elif cmd.attempt == r.connects:
+            r.bridged = True
+
+    def _carrier_refused(self, cmd: c.CarrierRefused) -> None:
+        """The agent is freed, the caller keeps their place."""
+        if cmd.attempt is None:
+            self._status(c.CarrierStatus(cmd.sid, "failed", dial_back=True))
+        else:
+            self._dial_done(c.DialDone(cmd.sid, "failed", cmd.attempt))
+
+    def _no_word(self, sid: str) -> None:
+        """A dial in flight at the restart never reported: the caller goes back in place."""
+        r = self.records.get(sid)
+        if r is not None and r.pending:
+            r.pending = False
+            self._back_in_place(sid)
+
+    def _back_in_place(self, sid: str, *, callback: bool = False) -> None:
+        """The call (known from its row) joins its queue again where it first queued."""
+        r = self.records[sid]
+        row = r.row
+        assert row.queue is not None
+        kind = row.attributes.get("caller_type", "public")
+        call = Call(sid, row.language, kind, row.arrived_at, row.priority)
+        call.enter_ivr(row.arrived_at)
+        r.call = call
+        self.router.enqueue(call, row.queue, r.since, callback=callback)
+
+    # -- agents
+
+    def _agent(self, agent_id: str) -> None:
+        if agent_id not in self.line.agents:
+            raise UnknownAgent(f"no agent {agent_id!r} on this line")
+
+    def _login(self, cmd: c.Login) -> AgentStatus:
+        self._agent(cmd.agent_id)
+        self.router.login(self.line.agents[cmd.agent_id], ready=cmd.ready)
+        return self.agent_state(cmd.agent_id)
+
+    def _set_ready(self, cmd: c.SetReady) -> AgentStatus:
+        self._agent(cmd.agent_id)
+        if cmd.ready:
+            self.router.set_ready(cmd.agent_id)
+        else:
+            self.router.set_not_ready(cmd.agent_id, cmd.reason)
+        return self.agent_state(cmd.agent_id)
+
+    def _logout(self, cmd: c.Logout) -> AgentStatus:
+        self._agent(cmd.agent_id)
+        self.router.logout(cmd.agent_id)
+        return self.agent_state(cmd.agent_id)
+
+    def _accept(self, cmd: c.Accept) -> AgentStatus:
+        self._agent(cmd.agent_id)
+        self.router.answer(cmd.sid, cmd.agent_id)
+        return self.agent_state(cmd.agent_id)
+
+    def _decline(self, cmd: c.Decline) -> AgentStatus:
+        self._agent(cmd.agent_id)
+        self.router.decline(cmd.sid, cmd.agent_id)
+        return self.agent_state(cmd.agent_id)
+
+    # -- the line
+
+    def _tick(self, cmd: c.Tick) -> None:
+        """Nothing more: `handle` has fired the timers that fell due."""
+
+    def _recover(self, cmd: c.Recover) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for found in cmd.calls:
+            row = found.row
+            known = row.sid in cmd.statuses
+            status = cmd.statuses.get(row.sid)
+            callback = row.callback_number is not None and row.state in (
+                "queued", "offered", "answered",
+            )  # fmt: skip
+            if known and status not in LIVE and not callback:
+                state = "completed" if row.state == "answered" else "abandoned"
+                self._change(row.sid, state=state)
+                self._emit(ClosedAfterRestart(self.now, row.sid, status or "unknown"))
+                done[state] = done.get(state, 0) + 1
+                continue
+            r = self.records[row.sid] = CallRecord(
+                row=row,
+                since=found.since,
+                connects=found.attempts,  # the next connect gets a number of its own
+                offered_callback=found.offered_callback,
+                unverified=not known and not callback,
+            )
+            if row.state == "in_ivr":
+                r.resumable = True
+                what = "ivr"
+            elif row.state == "answered" and found.bridged:
+                r.detached = True
+                what = "on a call"
+            elif row.state == "answered" and found.attempts and not callback:
+                # the agent's phone was ringing: the carrier's word on that dial decides
+                r.pending = True
+                self.scheduler.at(self.now + PENDING_FOR, self._no_word, row.sid)
+                what = "connecting"
+            else:  # queued or offered (or a callback being dialled): back in its place
+                self._back_in_place(row.sid, callback=callback)
+                what = "queued"
+            done[what] = done.get(what, 0) + 1
+        return done
+
+    def _recheck(self, cmd: c.Recheck) -> None:
+        """Those that ended are closed; those it still cannot say stay unverified."""
+        for sid, status in cmd.statuses.items():
+            if (r := self.records.get(sid)) is not None:
+                r.unverified = False
+            if status not in LIVE:
+                self._status(c.CarrierStatus(sid, status or "completed"))
+
+    def _record(self, sid: str) -> CallRecord:
+        r = self.records.get(sid)
+        if r is None:
+            raise UnknownCall(f"call {sid} is not open on this line")
+        return r
+
+    # -- what the router reports
+
+    def _on_router_event(self, e: Event) -> None:
+        self._events.append(e)
+        if isinstance(e, CallOffered):
+            r = self.records[e.call_id]
+            call = r.call
+            assert call is not None
+            self._effects.append(Offer(e.agent_id, e.call_id, r.row.caller, call.language,
+                                       e.queue, dict(r.row.attributes)))  # fmt: skip
+        elif isinstance(e, CallAnswered):
+            self._connect(e)
+        elif isinstance(e, OfferWithdrawn):
+            self._effects.append(Withdraw(e.agent_id, e.call_id, e.reason))
+        elif isinstance(e, CallAbandoned | CallCompleted):
+            self._forget(e.call_id)
+        elif isinstance(e, CallOverflowed) and e.to_queue is None:
+            # out of the ACD to a fallback (voicemail): the hold loop sends them there
+            self.to_voicemail.add(e.call_id)
+            self._forget(e.call_id)
+
+    def _connect(self, e: CallAnswered) -> None:
+        """An agent answered the call: bridge them (or dial a callback caller back)."""
+        r = self.records[e.call_id]
+        if r.call is not None and r.call.callback and r.row.callback_number:
+            self._effects.append(DialBack(e.call_id, r.row.callback_number, e.agent_id))
+            return
+        r.connects += 1
+        r.bridged = False
+        self._emit(Connecting(self.now, e.call_id, r.connects, e.agent_id))
+        self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
+
+
+def _with(row: CallRow, **values: Any) -> CallRow:
+    return replace(row, **values)

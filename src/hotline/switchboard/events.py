@@ -1,0 +1,207 @@
+"""The line's own events, beside the ACD's (`domain.events`): a call's way through the
+IVR, its look-ups, the callbacks offered, the connects to agents and what became of them.
+
+Together they are the line's one vocabulary of events. Each is stored under `kind` (the
+names the store has always used; recovery reads them), with its fields but `at` and
+`call_id` as its data.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from hotline.domain.events import Event
+from hotline.domain.record import Record
+
+
+class LineEvent(Record):
+    __slots__ = ()
+    kind: ClassVar[str] = ""
+
+
+class IvrStarted(LineEvent):
+    kind = "ivr-started"
+    _fields: ClassVar = ("at", "call_id", "flow", "version")
+
+    def __init__(self, at: float, call_id: str, flow: str, version: int) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.flow: Final = flow
+        self.version: Final = version
+
+
+class IvrResumed(LineEvent):
+    """A caller in the IVR when the server stopped starts the flow over (run `generation`)."""
+
+    kind = "ivr-resumed"
+    _fields: ClassVar = ("at", "call_id", "generation")
+
+    def __init__(self, at: float, call_id: str, generation: int) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.generation: Final = generation
+
+
+class IvrEnded(LineEvent):
+    kind = "ivr-ended"
+    _fields: ClassVar = ("at", "call_id", "outcome")
+
+    def __init__(self, at: float, call_id: str, outcome: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.outcome: Final = outcome
+
+
+class LookedUp(LineEvent):
+    """A record look-up answered (or was given up at its deadline: `status` error)."""
+
+    kind = "lookup"
+    _fields: ClassVar = ("at", "call_id", "connector", "operation", "status")
+
+    def __init__(
+        self, at: float, call_id: str, connector: str, operation: str, status: str
+    ) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.connector: Final = connector
+        self.operation: Final = operation
+        self.status: Final = status
+
+
+class CallbackOffered(LineEvent):
+    """The hold loop offered the caller a callback (once a call; `wait`: the estimate)."""
+
+    kind = "callback-offered"
+    _fields: ClassVar = ("at", "call_id", "wait")
+
+    def __init__(self, at: float, call_id: str, wait: int) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.wait: Final = wait
+
+
+class Connecting(LineEvent):
+    """An answered call is being bridged to its agent (the call's `attempt`th connect)."""
+
+    kind = "connecting"
+    _fields: ClassVar = ("at", "call_id", "attempt", "agent")
+
+    def __init__(self, at: float, call_id: str, attempt: int, agent: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.attempt: Final = attempt
+        self.agent: Final = agent
+
+
+class AgentLegAnswered(LineEvent):
+    """The agent picked up: the caller has talked to someone."""
+
+    kind = "agent-leg-answered"
+    _fields: ClassVar = ("at", "call_id", "attempt")
+
+    def __init__(self, at: float, call_id: str, attempt: int) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.attempt: Final = attempt
+
+
+class AgentLegFailed(LineEvent):
+    """The agent's phone did not answer the connect (`status`: no-answer, busy, ...)."""
+
+    kind = "agent-leg-failed"
+    _fields: ClassVar = ("at", "call_id", "status", "agent", "attempt")
+
+    def __init__(self, at: float, call_id: str, status: str, agent: str, attempt: int) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.status: Final = status
+        self.agent: Final = agent
+        self.attempt: Final = attempt
+
+
+class CallbackNotReached(LineEvent):
+    """A dial-back the caller did not pick up (the `tries`th)."""
+
+    kind = "callback-not-reached"
+    _fields: ClassVar = ("at", "call_id", "status", "tries")
+
+    def __init__(self, at: float, call_id: str, status: str, tries: int) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.status: Final = status
+        self.tries: Final = tries
+
+
+class ClosedAfterRestart(LineEvent):
+    """A call that ended while the server was down (`carrier`: its status there)."""
+
+    kind = "closed-after-restart"
+    _fields: ClassVar = ("at", "call_id", "carrier")
+
+    def __init__(self, at: float, call_id: str, carrier: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.carrier: Final = carrier
+
+
+class CompletedAfterRestart(LineEvent):
+    """A call on an agent across a restart has ended."""
+
+    kind = "completed-after-restart"
+    _fields: ClassVar = ("at", "call_id", "status")
+
+    def __init__(self, at: float, call_id: str, status: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.status: Final = status
+
+
+class CallRefused(LineEvent):
+    """A call for a number the line does not answer."""
+
+    kind = "refused"
+    _fields: ClassVar = ("at", "call_id", "called")
+
+    def __init__(self, at: float, call_id: str, called: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.called: Final = called
+
+
+class VoicemailLeft(LineEvent):
+    kind = "voicemail"
+    _fields: ClassVar = ("at", "call_id", "recording")
+
+    def __init__(self, at: float, call_id: str, recording: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.recording: Final = recording
+
+
+OfTheLine = (
+    IvrStarted
+    | IvrResumed
+    | IvrEnded
+    | LookedUp
+    | CallbackOffered
+    | Connecting
+    | AgentLegAnswered
+    | AgentLegFailed
+    | CallbackNotReached
+    | ClosedAfterRestart
+    | CompletedAfterRestart
+    | CallRefused
+    | VoicemailLeft
+)
+AnyEvent = Event | OfTheLine  # the line's one vocabulary
+
+
+def stored(event: AnyEvent) -> tuple[str, str | None, dict[str, object]]:
+    """An event as the store keeps it: its kind, its call (if any) and its data."""
+    if isinstance(event, LineEvent):
+        data = {name: getattr(event, name) for name in event._fields[2:]}
+        return event.kind, event.call_id, data
+    scalars = {name: getattr(event, name) for name in event._fields}
+    data = {k: v for k, v in scalars.items() if isinstance(v, str | int | float | bool | None)}
+    sid = data.get("call_id")
+    return type(event).__name__, sid if isinstance(sid, str) else None, data
