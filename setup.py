@@ -24,7 +24,11 @@ COMPILED = [
     "src/hotline/routing/selection.py",
     "src/hotline/sim/driver.py",
     "src/hotline/sim/kpi.py",
-    # subclasses of the compiled Record must be compiled too
+    "src/hotline/switchboard/board.py",
+    "src/hotline/switchboard/commands.py",
+    "src/hotline/switchboard/effects.py",
+    "src/hotline/switchboard/records.py",
+    # (events subclass the compiled Record, which requires compiling them too)
     "src/hotline/switchboard/events.py",
 ]
 

@@ -20,11 +20,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hotline.domain.events import CallArrived, Event
+from hotline.domain.events import CallArrived
 from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Callbacks, Scenario
 from hotline.sim.scenario_file import load_scenario
+from hotline.switchboard.events import AnyEvent
 
 if TYPE_CHECKING:  # the planning modules bring SciPy and statsmodels: imported where used
     from hotline.wfm.plan import Plan
@@ -98,7 +99,7 @@ def simulate(
         except ValueError:
             raise _usage(f"--start {start!r} is not an ISO 8601 date and time") from None
 
-    def keep(ev: Event) -> None:
+    def keep(ev: AnyEvent) -> None:
         if type(ev) is CallArrived:
             arrivals.append(ev)
 
@@ -581,7 +582,7 @@ def _run(
     s: Scenario,
     *,
     show_progress: bool,
-    trace: Callable[[Event], None] | None = None,
+    trace: Callable[[AnyEvent], None] | None = None,
     interval: int | None = None,
 ) -> Result:
     sim = Simulation(scenario=s, trace=trace, interval_minutes=interval)

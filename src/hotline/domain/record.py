@@ -14,6 +14,9 @@ class Record:
     def values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self._fields)
 
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self._fields}
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented

@@ -159,7 +159,7 @@ class LiveLine:
             self.news.append(News(e.at, kind, sid, data, core))
         for f in outcome.effects:
             if isinstance(f, ChangeCall):
-                self.writes.append(UpdateCall(f.sid, now, f.values))
+                self.writes.append(UpdateCall(f.sid, now, f.changes))
             elif isinstance(f, StartLookup):
                 self.lookups.start(f.ticket, f.call_sid, f.lookup)
             elif isinstance(f, DropLookup):

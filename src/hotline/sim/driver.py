@@ -1,4 +1,7 @@
-"""The simulator: a scenario's callers and agents driving the real ACD on a virtual clock.
+"""The simulator: a scenario's callers and agents driving the live line's switchboard on a
+virtual clock (the simulator keeps the clock, the arrival streams and the callers' and
+agents' behaviour; the routing, the hold loop's callback rule and the call records are
+the switchboard's).
 
 Everything random is drawn up front from one seeded generator (arrivals, languages,
 caller types, IVR, patience and handle times), so a seed fixes the whole run. Calls that
@@ -10,24 +13,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
-from hotline.domain.agent import Agent
-from hotline.domain.call import Call, CallState
+from hotline.domain.agent import AgentState
 from hotline.domain.clock import Scheduler
-from hotline.domain.events import (
-    CallAnswered,
-    CallArrived,
-    CallOffered,
-    CallOverflowed,
-    Event,
-)
+from hotline.domain.events import CallOverflowed
+from hotline.ivr.interpreter import Enqueue
 from hotline.routing.engine import Router
 from hotline.sim.arrivals import HOUR, arrival_times, hourly_rates
 from hotline.sim.kpi import KpiCollector
 from hotline.sim.scenario import ALWAYS, Scenario, Shift
+from hotline.switchboard.board import Outcome, Switchboard
+from hotline.switchboard.commands import (
+    Accept,
+    Arrive,
+    CarrierStatus,
+    Command,
+    HoldPoll,
+    LegAnswered,
+    Login,
+    Logout,
+    Route,
+    TakeCallback,
+    Tick,
+)
+from hotline.switchboard.effects import Connect, DialBack, Offer
+from hotline.switchboard.events import AnyEvent
+from hotline.switchboard.line import line_of
 
 DAY = 24 * HOUR
 Progress = Callable[[float], None]
@@ -87,8 +101,17 @@ class _CallPlan:
                         self.patience[members] = own.sample(rng, len(members))
 
 
+SIM_NUMBER: Final = "+12025550100"  # the simulated line's number (a fictional 555-01xx one)
+SIM_CALLER: Final = "+12025550143"  # every simulated caller's (valid, so callbacks may be offered)
+TICK: Final = Tick()
+RESERVED: Final = AgentState.RESERVED.value
+NEVER: Final = math.inf
+
+
 class Simulation:
-    """One run of a scenario. `run()` returns the KPIs; `events` optionally records a trace."""
+    """One run of a scenario: the scenario's callers and agents drive one `Switchboard`
+    (the live server's core) on a virtual clock. `run()` returns the KPIs; `trace`, if
+    given, sees every event the switchboard emits."""
 
     def __init__(
         self,
@@ -96,35 +119,26 @@ class Simulation:
         scenario: Scenario,
         seed: int | None = None,
         router_class: type[Router] = Router,
-        trace: Callable[[Event], None] | None = None,
+        trace: Callable[[AnyEvent], None] | None = None,
         interval_minutes: int | None = None,
     ) -> None:
         """`interval_minutes`: also report the KPIs per interval (by when calls queued)."""
         self.scenario = scenario
         self._rng = np.random.default_rng(scenario.seed if seed is None else seed)
-        self._scheduler = Scheduler()
+        line = line_of(scenario, flow=None, number=SIM_NUMBER, timezone="UTC",
+                       auto_answer=scenario.answer_delay == 0)  # fmt: skip
+        self.board = Switchboard(line=line, router_class=router_class)
+        self._scheduler = Scheduler()  # the callers' and agents' own acts
         self._trace = trace
         self._kpi = KpiCollector(
             answer_within=scenario.answer_within,
             wrap_up={q.name: q.wrap_up_seconds for q in scenario.queues},
             interval_seconds=None if interval_minutes is None else interval_minutes * 60.0,
         )
-        self._router = router_class(
-            queues=scenario.queues,
-            scheduler=self._scheduler,
-            on_event=self._on_event,
-            policy=scenario.policy,
-            offer_timeout=scenario.offer_timeout,
-        )
-        self._calls: dict[str, tuple[Call, int]] = {}
         self._events = 0
-        # one dispatch per event: the KPIs' handlers, with the simulator's own reactions
         self._handlers: dict[type, Callable[[Any], None]] = dict(self._kpi.handlers)
-        self._kpi_answered = self._handlers[CallAnswered]
-        self._kpi_overflowed = self._handlers[CallOverflowed]
-        self._handlers[CallOffered] = self._offered
-        self._handlers[CallAnswered] = self._answered
-        self._handlers[CallOverflowed] = self._overflowed
+        self._talking: set[str] = set()  # calls an agent is talking to (patience is over)
+        self._state_seconds: dict[AgentState, float] = {}
 
     def run(self, progress: Progress | None = None) -> Result:
         s = self.scenario
@@ -132,131 +146,147 @@ class Simulation:
         sched = self._scheduler
         horizon = s.hours * HOUR
         self._schedule_shifts(horizon)
-        # per-call values as Python lists: indexing numpy scalars is slow
-        names = [[c.queue_for(lang.tag) for lang in s.languages] for c in s.caller_types]
+        # per-call values as Python lists: indexing numpy scalars is slow; one `Enqueue`
+        # per caller type and language, shared by their calls
+        routes = [[Enqueue(c.queue_for(lang.tag), c.priority, lang.tag,
+                           {"caller_type": c.name}) for lang in s.languages]
+                  for c in s.caller_types]  # fmt: skip
         caller, language = plan.caller.tolist(), plan.language.tolist()
-        self._caller_type = [s.caller_types[c] for c in caller]
-        self._language = [s.languages[x].tag for x in language]
-        self._queue_of = [names[c][x] for c, x in zip(caller, language, strict=True)]
+        self._route = [routes[c][x] for c, x in zip(caller, language, strict=True)]
         self._patience = plan.patience.tolist()
         self._handle = plan.handle.tolist()
-        self._takes_callback = plan.callback.tolist()
-        self._waiting_ivr: dict[int, Call] = {}
+        self._takes_callback = plan.callback.tolist() if s.callbacks is not None else []
         if progress is not None:
             for k in range(1, 101):
                 sched.at(horizon * k / 100, progress, k / 100)
         sched.at(horizon, self._close_books)
         # Callers act at known times (arrival, end of IVR): two pre-sorted streams merged
-        # with the scheduler's own timers, instead of a heap entry each.
+        # with the timers, instead of a heap entry each.
         n = len(plan.times)
         times = np.concatenate((plan.times, plan.times + plan.ivr))
         kinds = np.repeat(np.array([0, 1], dtype=np.int8), n)
         order = np.lexsort((kinds, times))
         calls = np.concatenate((np.arange(n), np.arange(n)))[order]
-        run_until, arrive, enqueue = sched.run, self._arrive, self._enqueue
+        until, do = self._until, self._do
         for t, kind, i in zip(
             times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True
         ):
-            run_until(t)
+            until(t)
             if kind:
-                enqueue(self._waiting_ivr.pop(i), i)
+                self._enqueue(i, t)
             else:
-                arrive(i)
-        sched.run()
-        unfinished = len(self._router.waiting())
+                do(Arrive(f"C{i}", SIM_CALLER, SIM_NUMBER), t)
+        until(math.inf)
+        unfinished = len(self.board.waiting())
         report = self._kpi.report(self._state_seconds)
         report["unfinished"] = unfinished
-        return Result(len(plan.times), self._events, unfinished, report)
+        return Result(n, self._events, unfinished, report)
+
+    # -- time: the switchboard's timers and the callers' and agents' acts, in time order
+
+    def _until(self, t: float) -> None:
+        """Everything due before `t` (or at it: the callers' and agents' acts)."""
+        sched, board = self._scheduler, self.board
+        while True:
+            mine, its = sched.next_time(), board.next_timer()
+            if its is not None and its < t and (mine is None or its < mine):
+                self._react(board.handle(TICK, its), its)
+            elif mine is not None and mine <= t:
+                sched.run(until=mine)
+            else:
+                return
+
+    def _do(self, command: Command[Any], t: float) -> Any:
+        outcome = self.board.handle(command, t)
+        self._react(outcome, t)
+        return outcome.result
+
+    def _react(self, outcome: Outcome[Any], t: float) -> None:
+        """Count the events; the agents and callers answer the effects."""
+        self._events += len(outcome.events)
+        trace, handlers = self._trace, self._handlers
+        for ev in outcome.events:
+            if trace is not None:
+                trace(ev)
+            handler = handlers.get(type(ev))
+            if handler is not None:
+                handler(ev)
+            if type(ev) is CallOverflowed and ev.fallback is not None:
+                # sent out of the ACD (to voicemail): the hold loop's next turn says so
+                self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
+        for eff in outcome.effects:
+            if isinstance(eff, Connect):
+                self._connected(eff, t)
+            elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
+                end = t + self._handle[int(eff.call_sid[1:])]
+                done = CarrierStatus(eff.call_sid, "completed", True)
+                self._scheduler.at(end, self._do, done, end)
+            elif isinstance(eff, Offer) and self.scenario.answer_delay > 0:
+                when = t + self.scenario.answer_delay
+                self._scheduler.at(when, self._answer, eff, when)
 
     def _close_books(self) -> None:
         """Occupancy covers the horizon only, not the time spent draining the last calls."""
-        self._state_seconds = self._router.state_seconds()
+        self._react(self.board.handle(TICK, self._scheduler.now), self._scheduler.now)
+        self._state_seconds = self.board.state_seconds()
 
     # -- callers
 
-    def _arrive(self, i: int) -> None:
-        now = self._scheduler.now
-        ctype, lang = self._caller_type[i], self._language[i]
-        call = Call(f"C{i}", lang, ctype.name, now, ctype.priority)
-        self._calls[call.id] = (call, i)
-        self._on_event(CallArrived(now, call.id, lang, ctype.name))
-        call.enter_ivr(now)
-        self._waiting_ivr[i] = call
+    def _enqueue(self, i: int, t: float) -> None:
+        """The caller's way through the IVR ends in the queue; they wait as long as their
+        patience lasts, and take a callback if they would and one is offered."""
+        sid = f"C{i}"
+        self._do(Route(sid, self._route[i]), t)
+        if not self.board.in_acd(sid):
+            return  # overflowed at once (or answered and done already)
+        patience = self._patience[i]
+        if patience != NEVER:
+            self._scheduler.at(t + patience, self._give_up, sid, t + patience)
+        if self._takes_callback and self._takes_callback[i]:
+            assert self.scenario.callbacks is not None
+            when = t + self.scenario.callbacks.offer_after
+            self._scheduler.at(when, self._listen, sid, when)
 
-    def _enqueue(self, call: Call, i: int) -> None:
-        self._router.enqueue(call, self._queue_of[i])
-        if call.state is CallState.QUEUED or call.state is CallState.OFFERED:
-            patience = self._patience[i]
-            if patience != math.inf:
-                self._scheduler.at(self._scheduler.now + patience, self._give_up, call)
-            if self._takes_callback[i] and self.scenario.callbacks is not None:
-                after = self.scenario.callbacks.offer_after
-                self._scheduler.at(self._scheduler.now + after, self._offer_callback, call)
+    def _listen(self, sid: str, t: float) -> None:
+        state, _ = self._do(HoldPoll(sid), t)
+        if state == "offer-callback":
+            self._do(TakeCallback(sid), t)
 
-    def _offer_callback(self, call: Call) -> None:
-        if call.state is CallState.QUEUED and not call.callback:
-            self._router.accept_callback(call.id)
+    def _give_up(self, sid: str, t: float) -> None:
+        if sid not in self._talking:  # (a caller waiting for a callback keeps their place)
+            self._do(CarrierStatus(sid, "completed"), t)
 
-    def _give_up(self, call: Call) -> None:
-        if call.callback:
-            return  # waiting for a callback, not on the line
-        if call.state in (CallState.QUEUED, CallState.OFFERED):
-            self._router.abandon(call.id)
-            del self._calls[call.id]
+    def _connected(self, eff: Connect, t: float) -> None:
+        """The agent's leg answers at once; the caller hangs up after their handle time."""
+        self._talking.add(eff.call_sid)
+        self._do(LegAnswered(eff.call_sid, eff.attempt), t)
+        end = t + self._handle[int(eff.call_sid[1:])]
+        self._scheduler.at(end, self._hang_up, eff.call_sid, end)
+
+    def _hang_up(self, sid: str, t: float) -> None:
+        self._talking.discard(sid)
+        self._do(CarrierStatus(sid, "completed"), t)
 
     # -- agents
 
-    def _answer(self, call: Call, agent_id: str) -> None:
-        if call.state is CallState.OFFERED and call.agent_id == agent_id:
-            self._router.answer(call.id, agent_id)
-
-    def _hang_up(self, call_id: str) -> None:
-        self._router.complete(call_id)
-        del self._calls[call_id]
+    def _answer(self, offer: Offer, t: float) -> None:
+        """The agent accepts the offer, if it still stands."""
+        state = self.board.agent_state(offer.agent_id)
+        if state["call_sid"] == offer.call_sid and state["state"] == RESERVED:
+            self._do(Accept(offer.agent_id, offer.call_sid), t)
 
     def _schedule_shifts(self, horizon: float) -> None:
         """Log agents in and out by their shifts; back-to-back shifts make one session."""
+        agents = self.board.line.agents
         for group in self.scenario.agent_groups:
             sessions = _sessions(group.shifts, horizon, self.scenario.start_weekday)
             for k in range(group.count):
-                agent = Agent(
-                    f"{group.name}-{k + 1}",
-                    f"{group.name} {k + 1}",
-                    group.skills,
-                    group.queues,
-                    auto_answer=self.scenario.answer_delay == 0,
-                )
+                agent_id = f"{group.name}-{k + 1}"
+                assert agent_id in agents
                 for begin, end in sessions:
-                    self._scheduler.at(begin, self._router.login, agent)
+                    self._scheduler.at(begin, self._do, Login(agent_id, ready=True), begin)
                     if end != math.inf:
-                        self._scheduler.at(end, self._router.logout, agent.id)
-
-    # -- events
-
-    def _on_event(self, ev: Event) -> None:
-        self._events += 1
-        if self._trace is not None:
-            self._trace(ev)
-        handler = self._handlers.get(type(ev))
-        if handler is not None:
-            handler(ev)
-
-    def _offered(self, ev: CallOffered) -> None:
-        if self.scenario.answer_delay > 0:
-            call = self._calls[ev.call_id][0]
-            self._scheduler.at(
-                self._scheduler.now + self.scenario.answer_delay, self._answer, call, ev.agent_id
-            )
-
-    def _answered(self, ev: CallAnswered) -> None:
-        self._kpi_answered(ev)
-        i = self._calls[ev.call_id][1]
-        self._scheduler.at(self._scheduler.now + self._handle[i], self._hang_up, ev.call_id)
-
-    def _overflowed(self, ev: CallOverflowed) -> None:
-        self._kpi_overflowed(ev)
-        if ev.fallback is not None:
-            del self._calls[ev.call_id]
+                        self._scheduler.at(end, self._do, Logout(agent_id), end)
 
 
 def simulate(scenario: Scenario, *, progress: Progress | None = None) -> Result:

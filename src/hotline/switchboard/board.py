@@ -13,10 +13,9 @@ the hold loop, the callback rules and the step order of a call live here and now
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from hotline.domain.agent import AgentState
@@ -85,30 +84,38 @@ CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is g
 LIVE = ("queued", "ringing", "in-progress")  # carrier statuses of a call still going on
 ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
 TALKED = ("completed", "answered")  # DialCallStatus values of a bridge that happened
+IN_IVR: Final = CallState.IN_IVR.value
+NOTHING: Final[tuple[()]] = ()  # (shared by the outcomes that emit nothing)
 PENDING_FOR = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
 
 log = logging.getLogger("hotline.switchboard")
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome(Generic[R]):
     """What one command came to: its result, then the events (`first_seq` is the first
     one's number in the line's sequence) and the effects, in the order they happened."""
 
-    result: R
-    events: list[AnyEvent]
-    effects: list[Effect]
-    first_seq: int
+    def __init__(
+        self, result: R, events: Sequence[AnyEvent], effects: Sequence[Effect], first_seq: int
+    ) -> None:
+        self.result: Final = result
+        self.events: Final = events
+        self.effects: Final = effects
+        self.first_seq: Final = first_seq
 
 
 class Switchboard:
-    def __init__(self, *, line: LineConfig, start: float = 0.0) -> None:
-        """`start`: the time of the line's first command (seconds, on the drivers' clock)."""
+    def __init__(
+        self, *, line: LineConfig, start: float = 0.0, router_class: type[Router] = Router
+    ) -> None:
+        """`start`: the time of the line's first command (seconds, on the drivers' clock);
+        `router_class`: the ACD (the full-scan one, to check the indexed one against)."""
         self.line = line
+        self.name, self.number = line.name, line.number
         self.flow = line.flow  # the version new calls start on (calls keep their own)
         self.zone = ZoneInfo(line.timezone)
         self.scheduler = Scheduler(start=start)
-        self.router = Router(
+        self.router = router_class(
             queues=line.queues,
             scheduler=self.scheduler,
             on_event=self._on_router_event,
@@ -158,8 +165,16 @@ class Switchboard:
             del self._events[marks[0] :]
             del self._effects[marks[1] :]
             raise
-        events, self._events = self._events, []
-        effects, self._effects = self._effects, []
+        events: Sequence[AnyEvent] = self._events
+        if events:
+            self._events = []
+        else:
+            events = NOTHING
+        effects: Sequence[Effect] = self._effects
+        if effects:
+            self._effects = []
+        else:
+            effects = NOTHING
         first = self.seq + 1
         self.seq += len(events)
         return Outcome(cast(R, result), events, effects, first)
@@ -219,6 +234,10 @@ class Switchboard:
         return [(call.queue or "", call.language, call.first_queued_at or self.now)
                 for call, _ in self.router.waiting()]  # fmt: skip
 
+    def state_seconds(self) -> dict[AgentState, float]:
+        """Agent-seconds spent in each state so far, over all agents."""
+        return self.router.state_seconds()
+
     def agents(self) -> Iterator[AgentView]:
         """The agents logged in."""
         return self.router.agents()
@@ -274,18 +293,18 @@ class Switchboard:
 
     def _arrive(self, cmd: c.Arrive) -> list[Action] | None:
         sid, now = cmd.sid, self.now
-        if cmd.called != self.line.number:
+        if cmd.called != self.number:
             self._emit(CallRefused(now, sid, cmd.called))
             return None
         if self.flow is None:  # its way through the IVR comes as a `Route`
-            row = CallRow(sid, self.line.name, cmd.caller, cmd.called, "", None, 0,
-                          CallState.IN_IVR.value, {}, None, now)  # fmt: skip
+            row = CallRow(sid, self.name, cmd.caller, cmd.called, "", None, 0,
+                          IN_IVR, {}, None, now)  # fmt: skip
             self.records[sid] = CallRecord(row=row)
             self._effects.append(OpenCall(row))
             return []
         flow, session, actions = self._started(cmd.caller, cmd.called)
         row = CallRow(sid, flow.name, cmd.caller, cmd.called, session.language, None, 0,
-                      CallState.IN_IVR.value, {}, None, now)  # fmt: skip
+                      IN_IVR, {}, None, now)  # fmt: skip
         self.records[sid] = CallRecord(row=row)
         self._effects.append(OpenCall(row))
         self._emit(IvrStarted(now, sid, flow.name, flow.version))
@@ -383,19 +402,21 @@ class Switchboard:
 
     def _join_queue(self, sid: str, q: Enqueue) -> None:
         """The IVR sent the caller to a queue: they arrive in the ACD."""
-        now = self.now
-        caller_type = q.attributes.get("caller_type", "public")
-        call = Call(sid, q.language, caller_type, now, q.priority)
-        call.enter_ivr(now)
+        language, queue, priority, attributes = q.language, q.queue, q.priority, q.attributes
+        number = q.callback_number
+        caller_type = attributes.get("caller_type", "public")
         r = self.records[sid]
-        r.call = call
-        self._change(sid, language=q.language, queue=q.queue, priority=q.priority,
-                     attributes=dict(q.attributes), callback_number=q.callback_number)  # fmt: skip
-        r.row = _with(r.row, language=q.language, queue=q.queue, priority=q.priority,
-                      attributes=dict(q.attributes), callback_number=q.callback_number)  # fmt: skip
-        self._emit(CallArrived(now, sid, q.language, caller_type))  # into the ACD
+        row = r.row
+        call = r.call = Call(sid, language, caller_type, row.arrived_at, priority)
+        call.enter_ivr(row.arrived_at)
+        self._effects.append(ChangeCall(sid, {
+            "language": language, "queue": queue, "priority": priority,
+            "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
+        r.row = CallRow(row.sid, row.line, row.caller, row.called, language, queue, priority,
+                        row.state, dict(attributes), number, row.arrived_at)  # fmt: skip
+        self._emit(CallArrived(self.now, sid, language, caller_type))  # into the ACD
         # a callback even if an agent is offered the call at once: the caller hangs up
-        self.router.enqueue(call, q.queue, callback=q.callback)
+        self.router.enqueue(call, queue, callback=q.callback)
 
     # -- the hold loop and callbacks
 
@@ -423,11 +444,11 @@ class Switchboard:
                     if text]  # fmt: skip
             offer = catalog.render("callback_offer", call.language, values)
         rule = self.line.callbacks
-        waited = self.now - (call.first_queued_at or self.now)
+        queued_at = self.now if call.first_queued_at is None else call.first_queued_at
         if (
             not r.offered_callback
             and not call.callback
-            and waited >= rule.offer_after
+            and self.now >= queued_at + rule.offer_after  # (a sum, as drivers compute it)
             and wait >= rule.offer_if_wait
             and (catalog is None or offer)
             and callable_number(r.row.caller)
@@ -445,7 +466,7 @@ class Switchboard:
         if r is None or call is None or call.state is not CallState.QUEUED:
             return None
         self.router.accept_callback(sid)
-        r.row = _with(r.row, callback_number=r.row.caller)
+        r.row = r.row.changed(callback_number=r.row.caller)
         self._change(sid, callback_number=r.row.caller)
         if self.flow is None:
             return []
@@ -704,7 +725,3 @@ class Switchboard:
         r.bridged = False
         self._emit(Connecting(self.now, e.call_id, r.connects, e.agent_id))
         self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
-
-
-def _with(row: CallRow, **values: Any) -> CallRow:
-    return replace(row, **values)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import ClassVar, Final, Generic, Literal, TypeVar
 
+from hotline.domain.record import Record
 from hotline.ivr.interpreter import Action, Enqueue, Input, LookupResult, Say
 from hotline.switchboard.records import CallRow
 
@@ -14,185 +14,237 @@ HoldState = Literal["waiting", "offer-callback", "connecting", "voicemail", "gon
 AgentStatus = dict[str, str | None]
 
 
-class Command(Generic[R]):
+class Command(Record, Generic[R]):
+    """Commands are immutable records (compiled: cheap to build in the simulator's loop)."""
+
     __slots__ = ()
 
 
 # -- callers and the carrier
 
 
-@dataclass(frozen=True, slots=True)
 class Arrive(Command[list[Action] | None]):
     """A call came in for `called`: the flow starts (what the caller hears first; None if
     the line does not answer that number)."""
 
-    sid: str
-    caller: str
-    called: str
+    _fields: ClassVar = ("sid", "caller", "called")
+
+    def __init__(self, sid: str, caller: str, called: str) -> None:
+        self.sid: Final = sid
+        self.caller: Final = caller
+        self.called: Final = called
 
 
-@dataclass(frozen=True, slots=True)
 class Route(Command[None]):
     """The caller's way through the IVR, decided outside the line's flow (the simulator's
     callers): they join the queue as the IVR's `Enqueue` says."""
 
-    sid: str
-    enqueue: Enqueue
+    _fields: ClassVar = ("sid", "enqueue")
+
+    def __init__(self, sid: str, enqueue: Enqueue) -> None:
+        self.sid: Final = sid
+        self.enqueue: Final = enqueue
 
 
-@dataclass(frozen=True, slots=True)
 class CallerInput(Command[list[Action]]):
     """What the caller keyed or said to the flow (or that they said nothing)."""
 
-    sid: str
-    input: Input
+    _fields: ClassVar = ("sid", "input")
+
+    def __init__(self, sid: str, input: Input) -> None:
+        self.sid: Final = sid
+        self.input: Final = input
 
 
-@dataclass(frozen=True, slots=True)
 class ResumeIvr(Command[list[Action]]):
     """A caller who was in the IVR when the server stopped starts the flow over."""
 
-    sid: str
+    _fields: ClassVar = ("sid",)
+
+    def __init__(self, sid: str) -> None:
+        self.sid: Final = sid
 
 
-@dataclass(frozen=True, slots=True)
 class LookupAnswered(Command[None]):
     """A record look-up's answer (`ticket`: the `StartLookup` it answers)."""
 
-    sid: str
-    ticket: int
-    result: LookupResult
+    _fields: ClassVar = ("sid", "ticket", "result")
+
+    def __init__(self, sid: str, ticket: int, result: LookupResult) -> None:
+        self.sid: Final = sid
+        self.ticket: Final = ticket
+        self.result: Final = result
 
 
-@dataclass(frozen=True, slots=True)
 class HearLookup(Command[list[Action] | None]):
     """The caller on hold for a look-up asks what comes next: None while it runs."""
 
-    sid: str
+    _fields: ClassVar = ("sid",)
+
+    def __init__(self, sid: str) -> None:
+        self.sid: Final = sid
 
 
-@dataclass(frozen=True, slots=True)
 class HoldPoll(Command[tuple[HoldState, list[Say]]]):
     """A caller in the hold loop: where they stand, and what they hear now."""
 
-    sid: str
+    _fields: ClassVar = ("sid",)
+
+    def __init__(self, sid: str) -> None:
+        self.sid: Final = sid
 
 
-@dataclass(frozen=True, slots=True)
 class TakeCallback(Command[list[Say] | None]):
     """A waiting caller took the callback offered: they hang up and keep their place.
     The result is the confirmation to play (None if they no longer wait)."""
 
-    sid: str
+    _fields: ClassVar = ("sid",)
+
+    def __init__(self, sid: str) -> None:
+        self.sid: Final = sid
 
 
-@dataclass(frozen=True, slots=True)
 class CarrierStatus(Command[None]):
     """The carrier's status of a call (`dial_back`: of the leg that called a callback
     caller back); a caller who hung up leaves the line."""
 
-    sid: str
-    status: str
-    dial_back: bool = False
+    _fields: ClassVar = ("sid", "status", "dial_back")
+
+    def __init__(self, sid: str, status: str, dial_back: bool = False) -> None:
+        self.sid: Final = sid
+        self.status: Final = status
+        self.dial_back: Final = dial_back
 
 
-@dataclass(frozen=True, slots=True)
 class DialDone(Command[bool]):
     """The carrier's word on the `attempt`th bridge to an agent. True if the caller is
     still waiting (back to the hold loop)."""
 
-    sid: str
-    status: str
-    attempt: int
+    _fields: ClassVar = ("sid", "status", "attempt")
+
+    def __init__(self, sid: str, status: str, attempt: int) -> None:
+        self.sid: Final = sid
+        self.status: Final = status
+        self.attempt: Final = attempt
 
 
-@dataclass(frozen=True, slots=True)
 class LegAnswered(Command[None]):
     """The agent's leg of the `attempt`th connect answered."""
 
-    sid: str
-    attempt: int
+    _fields: ClassVar = ("sid", "attempt")
+
+    def __init__(self, sid: str, attempt: int) -> None:
+        self.sid: Final = sid
+        self.attempt: Final = attempt
 
 
-@dataclass(frozen=True, slots=True)
 class CarrierRefused(Command[None]):
     """The carrier would not connect the call to its agent (`attempt`) or would not dial
     the callback caller (None)."""
 
-    sid: str
-    attempt: int | None
+    _fields: ClassVar = ("sid", "attempt")
+
+    def __init__(self, sid: str, attempt: int | None) -> None:
+        self.sid: Final = sid
+        self.attempt: Final = attempt
 
 
-@dataclass(frozen=True, slots=True)
 class Voicemail(Command[None]):
-    sid: str
-    recording_url: str
+    _fields: ClassVar = ("sid", "recording_url")
+
+    def __init__(self, sid: str, recording_url: str) -> None:
+        self.sid: Final = sid
+        self.recording_url: Final = recording_url
 
 
 # -- agents (each gives the agent's state afterwards)
 
 
-@dataclass(frozen=True, slots=True)
 class Login(Command[AgentStatus]):
-    agent_id: str
-    ready: bool = False
+    _fields: ClassVar = ("agent_id", "ready")
+
+    def __init__(self, agent_id: str, ready: bool = False) -> None:
+        self.agent_id: Final = agent_id
+        self.ready: Final = ready
 
 
-@dataclass(frozen=True, slots=True)
 class SetReady(Command[AgentStatus]):
-    agent_id: str
-    ready: bool
-    reason: str = "break"
+    _fields: ClassVar = ("agent_id", "ready", "reason")
+
+    def __init__(self, agent_id: str, ready: bool, reason: str = "break") -> None:
+        self.agent_id: Final = agent_id
+        self.ready: Final = ready
+        self.reason: Final = reason
 
 
-@dataclass(frozen=True, slots=True)
 class Logout(Command[AgentStatus]):
-    agent_id: str
+    _fields: ClassVar = ("agent_id",)
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id: Final = agent_id
 
 
-@dataclass(frozen=True, slots=True)
 class Accept(Command[AgentStatus]):
-    agent_id: str
-    sid: str
+    _fields: ClassVar = ("agent_id", "sid")
+
+    def __init__(self, agent_id: str, sid: str) -> None:
+        self.agent_id: Final = agent_id
+        self.sid: Final = sid
 
 
-@dataclass(frozen=True, slots=True)
 class Decline(Command[AgentStatus]):
-    agent_id: str
-    sid: str
+    _fields: ClassVar = ("agent_id", "sid")
+
+    def __init__(self, agent_id: str, sid: str) -> None:
+        self.agent_id: Final = agent_id
+        self.sid: Final = sid
 
 
 # -- the line
 
 
-@dataclass(frozen=True, slots=True)
 class Tick(Command[None]):
     """Time passed: the timers that fell due fire (offer timeouts, escalations, wrap-ups)."""
 
+    _fields: ClassVar = ()
 
-@dataclass(frozen=True, slots=True)
-class Recovered:
+
+class Recovered(Record):
     """An open call found in the store after a restart, with what its events say."""
 
-    row: CallRow
-    since: float | None  # when it first queued
-    attempts: int  # connects to an agent tried so far
-    offered_callback: bool
-    bridged: bool  # an agent's leg answered
+    _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged")
+
+    def __init__(
+        self,
+        row: CallRow,
+        since: float | None,
+        attempts: int,
+        offered_callback: bool,
+        bridged: bool,
+    ) -> None:
+        self.row: Final = row
+        self.since: Final = since  # when it first queued
+        self.attempts: Final = attempts  # connects to an agent tried so far
+        self.offered_callback: Final = offered_callback
+        self.bridged: Final = bridged  # an agent's leg answered
 
 
-@dataclass(frozen=True, slots=True)
 class Recover(Command[dict[str, int]]):
     """After a restart: rebuild the line from the store's open calls and the carrier's
     word on each (`statuses`: None if it does not know the call; a call left out is one
     it could not be asked about). The result counts the calls by what became of them."""
 
-    calls: Sequence[Recovered]
-    statuses: Mapping[str, str | None]
+    _fields: ClassVar = ("calls", "statuses")
+
+    def __init__(self, calls: Sequence[Recovered], statuses: Mapping[str, str | None]) -> None:
+        self.calls: Final = calls
+        self.statuses: Final = statuses
 
 
-@dataclass(frozen=True, slots=True)
 class Recheck(Command[None]):
     """What the carrier now says of calls recovered while it could not."""
 
-    statuses: Mapping[str, str | None]
+    _fields: ClassVar = ("statuses",)
+
+    def __init__(self, statuses: Mapping[str, str | None]) -> None:
+        self.statuses: Final = statuses

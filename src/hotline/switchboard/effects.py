@@ -5,80 +5,104 @@ bring what came of them back as commands."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Final
 
+from hotline.domain.record import Record
 from hotline.ivr.interpreter import Lookup
 from hotline.switchboard.records import CallRow
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
+class Offer(Record):
     """Tell an agent's browser that a call is offered to them."""
 
-    agent_id: str
-    call_sid: str
-    caller: str
-    language: str
-    queue: str
-    attributes: Mapping[str, str]
+    _fields: ClassVar = ("agent_id", "call_sid", "caller", "language", "queue", "attributes")
+
+    def __init__(
+        self,
+        agent_id: str,
+        call_sid: str,
+        caller: str,
+        language: str,
+        queue: str,
+        attributes: Mapping[str, str],
+    ) -> None:
+        self.agent_id: Final = agent_id
+        self.call_sid: Final = call_sid
+        self.caller: Final = caller
+        self.language: Final = language
+        self.queue: Final = queue
+        self.attributes: Final = attributes
 
 
-@dataclass(frozen=True, slots=True)
-class Withdraw:
-    agent_id: str
-    call_sid: str
-    reason: str
+class Withdraw(Record):
+    _fields: ClassVar = ("agent_id", "call_sid", "reason")
+
+    def __init__(self, agent_id: str, call_sid: str, reason: str) -> None:
+        self.agent_id: Final = agent_id
+        self.call_sid: Final = call_sid
+        self.reason: Final = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Connect:
+class Connect(Record):
     """Bridge the caller to the agent who answered; `attempt` counts the connects of this
     call, so each one's callbacks are told apart."""
 
-    call_sid: str
-    agent_id: str
-    attempt: int = 1
+    _fields: ClassVar = ("call_sid", "agent_id", "attempt")
+
+    def __init__(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
+        self.call_sid: Final = call_sid
+        self.agent_id: Final = agent_id
+        self.attempt: Final = attempt
 
 
-@dataclass(frozen=True, slots=True)
-class DialBack:
+class DialBack(Record):
     """Call back a caller who kept their place, straight through to the agent who took it."""
 
-    call_sid: str
-    number: str
-    agent_id: str
+    _fields: ClassVar = ("call_sid", "number", "agent_id")
+
+    def __init__(self, call_sid: str, number: str, agent_id: str) -> None:
+        self.call_sid: Final = call_sid
+        self.number: Final = number
+        self.agent_id: Final = agent_id
 
 
-@dataclass(frozen=True, slots=True)
-class StartLookup:
+class StartLookup(Record):
     """Run a record look-up; its answer comes back as `LookupAnswered(ticket)`."""
 
-    ticket: int
-    call_sid: str
-    lookup: Lookup
+    _fields: ClassVar = ("ticket", "call_sid", "lookup")
+
+    def __init__(self, ticket: int, call_sid: str, lookup: Lookup) -> None:
+        self.ticket: Final = ticket
+        self.call_sid: Final = call_sid
+        self.lookup: Final = lookup
 
 
-@dataclass(frozen=True, slots=True)
-class DropLookup:
+class DropLookup(Record):
     """The look-up's answer is no longer wanted (the caller hung up)."""
 
-    ticket: int
+    _fields: ClassVar = ("ticket",)
+
+    def __init__(self, ticket: int) -> None:
+        self.ticket: Final = ticket
 
 
-@dataclass(frozen=True, slots=True)
-class OpenCall:
+class OpenCall(Record):
     """Keep a new call's row."""
 
-    row: CallRow
+    _fields: ClassVar = ("row",)
+
+    def __init__(self, row: CallRow) -> None:
+        self.row: Final = row
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeCall:
+class ChangeCall(Record):
     """Change a call's row (what its events alone do not say)."""
 
-    sid: str
-    values: Mapping[str, Any]
+    _fields: ClassVar = ("sid", "changes")
+
+    def __init__(self, sid: str, changes: Mapping[str, Any]) -> None:
+        self.sid: Final = sid
+        self.changes: Final = changes
 
 
 Effect = Offer | Withdraw | Connect | DialBack | StartLookup | DropLookup | OpenCall | ChangeCall

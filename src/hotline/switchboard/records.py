@@ -1,50 +1,84 @@
 """What a line keeps of one open call (its row in the store, and the switchboard's own
-record of it), dropped when the call ends."""
+record of it), dropped when the call ends. Compiled with the switchboard (native classes
+are cheap to build)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, ClassVar, Final
 
 from hotline.domain.call import Call
+from hotline.domain.record import Record
 from hotline.ivr.interpreter import Action, Lookup, Session
 from hotline.ivr.model import Flow
 
 
-@dataclass(frozen=True, slots=True)
-class CallRow:
+class CallRow(Record):
     """Who called, for which number, and where the IVR sent them (the store's row)."""
 
-    sid: str
-    line: str
-    caller: str
-    called: str
-    language: str
-    queue: str | None
-    priority: int
-    state: str
-    attributes: Mapping[str, str]
-    callback_number: str | None
-    arrived_at: float
+    _fields: ClassVar = ("sid", "line", "caller", "called", "language", "queue", "priority",
+                         "state", "attributes", "callback_number", "arrived_at")  # fmt: skip
+
+    def __init__(
+        self,
+        sid: str,
+        line: str,
+        caller: str,
+        called: str,
+        language: str,
+        queue: str | None,
+        priority: int,
+        state: str,
+        attributes: Mapping[str, str],
+        callback_number: str | None,
+        arrived_at: float,
+    ) -> None:
+        self.sid: Final = sid
+        self.line: Final = line
+        self.caller: Final = caller
+        self.called: Final = called
+        self.language: Final = language
+        self.queue: Final = queue
+        self.priority: Final = priority
+        self.state: Final = state
+        self.attributes: Final = attributes
+        self.callback_number: Final = callback_number
+        self.arrived_at: Final = arrived_at
+
+    def changed(self, **values: Any) -> CallRow:
+        """The same row with some of its fields changed."""
+        return CallRow(**{**self.as_dict(), **values})
 
 
-@dataclass(slots=True, eq=False)
 class CallRecord:
     """Everything the switchboard keeps of one open call."""
 
-    row: CallRow
-    ivr: tuple[Flow, Session] | None = None  # the IVR session, while in the IVR
-    inputs: int = 0  # IVR inputs so far in this run (the webhook's step)
-    generation: int = 1  # IVR runs (a restart begins a new one)
-    call: Call | None = None  # in the ACD
-    since: float | None = None  # recovered: when it first queued
-    connects: int = 0  # connects to an agent tried
-    callback_tries: int = 0  # dial-backs not answered
-    looking: tuple[int, Lookup] | None = None  # the look-up under way: ticket, what it asked
-    heard: list[Action] | None = None  # what the flow said once it answered, not yet heard
-    resumable: bool = False  # in the IVR when the server stopped: start it over
-    detached: bool = False  # answered before a restart: closed by its status
-    offered_callback: bool = False  # the hold loop offered a callback (once a call)
-    unverified: bool = False  # recovered while the carrier could not say it still went on
-    bridged: bool = False  # the agent's leg answered the last connect
-    pending: bool = False  # dialling an agent when the server restarted
+    def __init__(
+        self,
+        *,
+        row: CallRow,
+        call: Call | None = None,
+        since: float | None = None,
+        connects: int = 0,
+        callback_tries: int = 0,
+        offered_callback: bool = False,
+        unverified: bool = False,
+    ) -> None:
+        self.row = row
+        self.ivr: tuple[Flow, Session] | None = None  # the IVR session, while in the IVR
+        self.inputs = 0  # IVR inputs so far in this run (the webhook's step)
+        self.generation = 1  # IVR runs (a restart begins a new one)
+        self.call = call  # in the ACD
+        self.since = since  # recovered: when it first queued
+        self.connects = connects  # connects to an agent tried
+        self.callback_tries = callback_tries  # dial-backs not answered
+        # the look-up under way (its ticket, what it asked), and what the flow said once it
+        # answered that the caller has not heard yet
+        self.looking: tuple[int, Lookup] | None = None
+        self.heard: list[Action] | None = None
+        self.resumable = False  # in the IVR when the server stopped: start it over
+        self.detached = False  # answered before a restart: closed by its status
+        self.offered_callback = offered_callback  # the hold loop offered one (once a call)
+        self.unverified = unverified  # recovered while the carrier could not say it went on
+        self.bridged = False  # the agent's leg answered the last connect
+        self.pending = False  # dialling an agent when the server restarted

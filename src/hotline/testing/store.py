@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from hotline.errors import StoreUnavailable, WriteRefused
@@ -38,7 +37,7 @@ class InMemoryStore:
             elif isinstance(w, UpdateCall):
                 row = calls.get(w.sid) or self.calls.get(w.sid)
                 if row is not None:  # as an UPDATE that matches no row: nothing changes
-                    calls[w.sid] = replace(row, **copy.deepcopy(dict(w.values)))
+                    calls[w.sid] = row.changed(**copy.deepcopy(dict(w.values)))
             elif isinstance(w, AppendEvent):
                 events.append((w.sid, w.kind, copy.deepcopy(dict(w.data))))
             elif isinstance(w, SaveReply):

@@ -11,7 +11,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict
 from typing import Any
 
 from fastapi.responses import Response
@@ -136,7 +135,7 @@ class LineRuntime:
         commands, self.line.outbox[:] = list(self.line.outbox), []
         for c in commands:
             if isinstance(c, Offer | Withdraw):
-                message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **asdict(c)}
+                message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **c.as_dict()}
                 self.sockets.send(c.agent_id, message)
             elif isinstance(c, Connect | DialBack):
                 self._spawn(self._connect(c))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from hotline.domain.events import (
@@ -10,15 +11,18 @@ from hotline.domain.events import (
     AgentLoggedOut,
     CallAbandoned,
     CallOffered,
-    Event,
 )
+from hotline.domain.queue import Overflow
 from hotline.routing import Router
 from hotline.routing.fullscan import FullScanRouter
 from hotline.sim.driver import Simulation, simulate
 from hotline.sim.scenario import AgentGroup, Callbacks, Scenario, Shift
-from hotline.sim.scenario_file import parse_scenario
+from hotline.sim.scenario_file import load_scenario, parse_scenario
+from hotline.switchboard.events import AnyEvent
 
 from .test_scenario_file import GOOD
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_same_seed_same_report_different_seed_different_report():
@@ -43,7 +47,7 @@ def test_every_call_gets_an_outcome():
 
 def test_indexed_and_full_scan_routers_give_the_same_day():
     s = replace(parse_scenario(GOOD), hours=24)
-    traces: list[list[Event]] = [[], []]
+    traces: list[list[AnyEvent]] = [[], []]
     for trace, cls in zip(traces, (Router, FullScanRouter), strict=True):
         Simulation(scenario=s, trace=trace.append, router_class=cls).run()
     assert traces[0] == traces[1]
@@ -52,7 +56,7 @@ def test_indexed_and_full_scan_routers_give_the_same_day():
 
 def test_agents_work_their_shifts_only():
     s = replace(parse_scenario(GOOD), hours=48)
-    events: list[Event] = []
+    events: list[AnyEvent] = []
     Simulation(scenario=s, trace=events.append).run()
     es_logins = [e.at for e in events if isinstance(e, AgentLoggedIn) and e.agent_id == "es-1"]
     es_logouts = [e.at for e in events if isinstance(e, AgentLoggedOut) and e.agent_id == "es-1"]
@@ -69,7 +73,7 @@ def test_agents_work_their_shifts_only():
 def test_overnight_shifts_cross_midnight():
     s = Scenario.single_queue(calls_per_hour=10, aht_seconds=60, agents=1, hours=48)
     s = replace(s, agent_groups=(AgentGroup("night", 1, {}, (), (Shift(22.0, 8.0),)),))
-    events: list[Event] = []
+    events: list[AnyEvent] = []
     Simulation(scenario=s, trace=events.append).run()
     logins = [e.at / 3600 for e in events if isinstance(e, AgentLoggedIn)]
     # the shift of the day before the run is still on at 00:00; then 22:00 each day
@@ -91,7 +95,7 @@ def test_callbacks_stop_abandonment_after_the_offer():
     )
 
     def abandon_waits(scenario: Scenario) -> tuple[list[float], dict[str, Any]]:
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         report = Simulation(scenario=scenario, trace=events.append).run().report
         return [e.waited for e in events if isinstance(e, CallAbandoned)], report
 
@@ -110,3 +114,26 @@ def test_scenario_without_callbacks_draws_as_before():
     a = simulate(s).report
     b = simulate(replace(s, callbacks=Callbacks(offer_after=30, accept=0.0))).report
     assert a == b
+
+
+def test_after_10000_calls_end_the_switchboard_holds_nothing_of_them():
+    """The national line (escalations, an overflow, wrap-ups, offers that time out) with
+    callbacks taken and an overflow to voicemail: once every call has ended and the timers
+    have run, no per-call entry is left in the switchboard."""
+    national = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
+    queues = tuple(
+        replace(q, steps=(replace(q.steps[0], seconds=30.0),),
+                overflow=Overflow(fallback="voicemail"))
+        if q.name == "en" else q for q in national.queues
+    )  # fmt: skip
+    s = replace(national, hours=36, queues=queues,
+                callbacks=Callbacks(offer_after=60, accept=0.3))  # fmt: skip
+    sim = Simulation(scenario=s, interval_minutes=60)
+    r = sim.run()
+    assert r.calls > 10_000
+    assert r.report["callbacks"] > 0
+    assert r.report["overflowed"] > 0
+    assert (
+        r.report["offered"] == r.report["answered"] + r.report["abandoned"] + r.report["overflowed"]
+    )
+    assert sim.board.held() == {}

@@ -78,15 +78,14 @@ def test_a_refused_command_emits_nothing_and_changes_nothing():
     with pytest.raises(UnknownAgent):
         b.handle(c.Login("nobody"), 10.0)
     out = b.handle(c.Tick(), 11.0)
-    assert out.events == []
-    assert out.effects == []
+    assert (list(out.events), list(out.effects)) == ([], [])
     assert b.waiting() == [("en", "en", 5.0)]
 
 
 def test_a_status_for_a_call_the_line_does_not_know_changes_nothing():
     b = board()
     out = b.handle(c.CarrierStatus("CA404", "completed"), 1.0)
-    assert (out.events, out.effects, b.held()) == ([], [], {})
+    assert (list(out.events), list(out.effects), b.held()) == ([], [], {})
 
 
 def test_the_hold_loop_offers_a_callback_once_after_the_rule_s_wait():
