@@ -67,7 +67,10 @@ def simulate(
         int | None, typer.Option(help="Random seed (the scenario's by default).")
     ] = None,
     calls_csv: Annotated[
-        Path | None, typer.Option(help="Also write every call (timestamp, language) as CSV.")
+        Path | None,
+        typer.Option(
+            help="Also write every call (when it reached the queue, language, caller type) as CSV."
+        ),
     ] = None,
     start: Annotated[
         str, typer.Option(help="Date and time of the run's start, for --calls-csv (a Monday).")
@@ -833,6 +836,9 @@ def serve(
         err.print(f"created a new database: {escape(redacted(settings.database_url))}")
     if parts.migrations:
         err.print(f"database migrated: {', '.join(parts.migrations)}")
+    if parts.imported:
+        err.print(f"the store had no line {settings.line_number}: imported "
+                  f"{parts.imported.name!r} from {settings.scenario}")  # fmt: skip
     if parts.recovered:
         err.print(
             "recovered open calls: " + ", ".join(f"{k} {v}" for k, v in parts.recovered.items())
@@ -927,6 +933,81 @@ def demo(
         + ", ".join(f"{k} {v:,}" for k, v in sorted(kept.items()))
         + f"; the emulator placed {d.stats.placed:,}."
     )
+
+
+line_app = typer.Typer(
+    help="Lines in the store: import a scenario file's line, export one, list them.",
+    no_args_is_help=True,
+)
+app.add_typer(line_app, name="line")
+
+
+@line_app.command("import")
+def line_import(
+    file: Annotated[
+        Path, typer.Argument(help="A scenario file with its line (docs/scenarios.md).")
+    ],
+    number: Annotated[
+        str | None, typer.Option(help="The line's number (E.164), if not in the file.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Its IANA time zone, if not in the file.")
+    ] = None,
+    flow: Annotated[Path | None, typer.Option(help="Its flow file, if not in the file.")] = None,
+) -> None:
+    """Validate the file (every problem at once) and load its line into the store of
+    HOTLINE_DATABASE_URL, replacing a line of the same name; nothing is written on error."""
+    from hotline.service.bootstrap import store_for
+    from hotline.service.lines import import_line
+    from hotline.service.settings import load_settings
+
+    store, _ = store_for(load_settings())
+    done = import_line(store, file, number=number, timezone=timezone, flow=flow)
+    flow_text = f"flow {done.flow[0]!r} v{done.flow[1]}" if done.flow else "its flow unchanged"
+    err.print(
+        f"line {done.name!r} ({done.number}): {done.queues} queues, {done.agents} agents, "
+        f"{flow_text}"
+    )
+    if done.shared:
+        err.print(
+            f"  shared with other lines: {len(done.shared)} agents ({', '.join(done.shared[:5])}"
+            f"{', ...' if len(done.shared) > 5 else ''})"
+        )
+
+
+@line_app.command("export")
+def line_export(
+    name: Annotated[str, typer.Argument(help="The line's name.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here, not to stdout.")
+    ] = None,
+) -> None:
+    """Write a line of the store back as a scenario file."""
+    from hotline.service.bootstrap import store_for
+    from hotline.service.lines import export_line
+    from hotline.service.settings import load_settings
+
+    store, _ = store_for(load_settings(), create=False)
+    text = export_line(store, name)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+@line_app.command("list")
+def line_list() -> None:
+    """The lines in the store: name, number, time zone, active flow version."""
+    from hotline.service.bootstrap import store_for
+    from hotline.service.settings import load_settings
+
+    store, _ = store_for(load_settings(), create=False)
+    table = Table("line", "number", "time zone", "flow")
+    for line in store.lines():
+        flow = f"{line['flow']} v{line['flow_version']}" if line["flow"] else "-"
+        table.add_row(line["name"], line["number"], line["timezone"], flow)
+    out.print(table)
 
 
 @app.command("agent-token")

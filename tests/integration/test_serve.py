@@ -64,5 +64,5 @@ def test_serve_migrates_answers_health_and_verifies_signatures(tmp_path):
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=30)
-    assert "database migrated: 0001" in stderr
+    assert "database migrated: 0001, 0002" in stderr
     assert "Traceback" not in stderr

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
+from hotline.service.lines import Imported, import_line, load_line
 from hotline.service.live import LiveLine
 from hotline.service.recovery import carrier_statuses
 from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
-from hotline.sim.scenario_file import load_scenario
+from hotline.sim.scenario import Scenario
 from hotline.store.db import connect, migrate, sqlite_path
 from hotline.store.repository import Store
 from hotline.switchboard.line import agents_of
@@ -31,6 +32,7 @@ class Parts:
     migrations: list[str]
     recovered: dict[str, int]
     created: bool  # the database did not exist and was created
+    imported: Imported | None  # the settings' scenario, imported as the line at this start
 
 
 def store_for(settings: Settings, *, create: bool = True) -> tuple[Store, list[str]]:
@@ -50,7 +52,7 @@ def build_line(
     file = sqlite_path(settings.database_url)
     created = file is not None and not file.exists()
     store, applied = store_for(settings)
-    scenario = load_scenario(settings.scenario)
+    scenario, imported = served_line(settings, store)
     flow = LineFlow(path=settings.flow, line_queues=[q.name for q in scenario.queues])
     store.record_flow(flow.flow.name, flow.flow.version, read_text(settings.flow), time.time())
     connectors = {
@@ -70,7 +72,19 @@ def build_line(
         sids = [row.sid for row in store.open_calls()]
         statuses = carrier_statuses(control, sids, deadline=STATUS_DEADLINE)
         recovered = line.recover(statuses)
-    return Parts(settings, store, line, applied, recovered, created)
+    return Parts(settings, store, line, applied, recovered, created, imported)
+
+
+def served_line(settings: Settings, store: Store) -> tuple[Scenario, Imported | None]:
+    """The store's line of the settings' number; a store without one first imports the
+    settings' scenario as that line (with their number, time zone and flow)."""
+    name = store.line_of_number(settings.line_number)
+    imported = None
+    if name is None:
+        imported = import_line(store, settings.scenario, number=settings.line_number,
+                               timezone=settings.timezone, flow=settings.flow)  # fmt: skip
+        name = imported.name
+    return load_line(store, name), imported
 
 
 def call_control(settings: Settings) -> CallControl:
@@ -84,13 +98,14 @@ def call_control(settings: Settings) -> CallControl:
 
 def issue_agent_token(settings: Settings, agent_id: str) -> str:
     """A token for an agent of the line, or (`SUPERVISOR`) for the supervisor."""
-    roster = agents_of(load_scenario(settings.scenario))
+    store, _ = store_for(settings, create=False)
+    line = served_line(settings, store)[0]
+    roster = agents_of(line)
     if agent_id not in roster and agent_id != SUPERVISOR:
         sample = ", ".join(list(roster)[:5])
         raise HotlineError(
-            f"no agent {agent_id!r} in {settings.scenario} (agents are like {sample})"
+            f"no agent {agent_id!r} on the line {line.name!r} (agents are like {sample})"
         )
-    store, _ = store_for(settings, create=False)
     return store.issue_token(agent_id, time.time())
 
 

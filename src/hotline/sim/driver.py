@@ -280,8 +280,7 @@ class Simulation:
         agents = self.board.line.agents
         for group in self.scenario.agent_groups:
             sessions = _sessions(group.shifts, horizon, self.scenario.start_weekday)
-            for k in range(group.count):
-                agent_id = f"{group.name}-{k + 1}"
+            for agent_id in group.ids():
                 assert agent_id in agents
                 for begin, end in sessions:
                     self._scheduler.at(begin, self._do, Login(agent_id, ready=True), begin)

@@ -83,11 +83,27 @@ class Callbacks:
 
 @dataclass(frozen=True, slots=True)
 class AgentGroup:
+    """`count` agents alike, with ids `{name}-{first}`, `{name}-{first + 1}`, ..."""
+
     name: str
     count: int
     skills: Mapping[str, int]
     queues: tuple[QueueMembership, ...] = ()
     shifts: tuple[Shift, ...] = (ALWAYS,)
+    first: int = 1
+
+    def ids(self) -> list[str]:
+        return [f"{self.name}-{k}" for k in range(self.first, self.first + self.count)]
+
+
+@dataclass(frozen=True, slots=True)
+class LineInfo:
+    """How the live server answers the scenario's line: its number, time zone and flow
+    (a path; None: the one the server's settings name)."""
+
+    number: str
+    timezone: str = "UTC"
+    flow: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,7 @@ class Scenario:
     offer_timeout: float = 15.0
     callbacks: Callbacks | None = None
     seed: int = 1
+    line: LineInfo | None = None  # how the live server answers it
     # patience of callers in a queue, where not the line's (a caller type's own comes first)
     queue_patience: Mapping[str, Distribution] = field(default_factory=dict)
 
@@ -250,8 +267,16 @@ def _check_agents(s: Scenario, known: set[str], queue_names: set[str]) -> list[F
     found: list[Finding] = []
     if sum(g.count for g in s.agent_groups) <= 0:
         found.append(Finding(("agents",), "no agents: nobody would answer", "add agent groups"))
+    made_by: dict[str, int] = {}
     for i, g in enumerate(s.agent_groups):
         at = ("agents", i)
+        for agent_id in g.ids():
+            other = made_by.setdefault(agent_id, i)
+            if other != i:
+                found.append(Finding((*at, "name"), f"agent id {agent_id!r} is also made by "
+                                     f"agents[{other}]", "give the group another name, or "
+                                     "`first:` past the other's ids"))  # fmt: skip
+                break
         if g.count < 0:
             found.append(Finding((*at, "count"), "an agent count cannot be negative"))
         for skill, level in g.skills.items():

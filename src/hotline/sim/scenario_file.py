@@ -9,8 +9,10 @@ The format is documented in docs/scenarios.md.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -28,6 +30,7 @@ from hotline.sim.scenario import (
     Callbacks,
     CallerType,
     Language,
+    LineInfo,
     Scenario,
     Shift,
     check_scenario,
@@ -144,6 +147,7 @@ class _Shift(_Model):
 class _AgentGroup(_Model):
     name: str
     count: int
+    first: int = Field(default=1, ge=1)
     skills: dict[str, int]
     queues: list[str | _Membership] = Field(default_factory=list)
     shifts: list[_Shift] | None = None
@@ -176,8 +180,31 @@ class _ServiceLevel(_Model):
     answer_within: float = Field(default=20.0, gt=0)
 
 
+class _Line(_Model):
+    number: str
+    timezone: str = "UTC"
+    flow: str | None = None  # a path, relative to the scenario file
+
+    @field_validator("number")
+    @classmethod
+    def _e164(cls, v: str) -> str:
+        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", v):
+            raise ValueError('a number in E.164 form, like "+18005550100"')
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone like Europe/Paris") from None
+        return v
+
+
 class _ScenarioFile(_Model):
     name: str
+    line: _Line | None = None
     days: int = Field(default=1, ge=1)
     start_weekday: str = "mon"
     seed: int = 1
@@ -202,20 +229,30 @@ class _ScenarioFile(_Model):
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ConfigError listing every problem."""
-    return parse_scenario(read_text(path), filename=str(path))
+    return parse_scenario(read_text(path), filename=str(path), base=Path(path).parent)
 
 
-def parse_scenario(text: str, *, filename: str = "<scenario>") -> Scenario:
+def parse_scenario(
+    text: str, *, filename: str = "<scenario>", base: Path | None = None
+) -> Scenario:
+    """`base`: the folder a relative `line.flow` path is read from."""
+    return read_scenario(text, filename=filename, base=base)[0]
+
+
+def read_scenario(
+    text: str, *, filename: str = "<scenario>", base: Path | None = None
+) -> tuple[Scenario, dict[str, Any], Marks]:
+    """The scenario, the file's plain data, and where each of its values stands."""
     data, marks = compose(text, filename)
     try:
         model = _ScenarioFile.model_validate(data)
     except ValidationError as e:
         raise ConfigError(shape_problems(e, marks, filename)) from None
-    scenario = _to_scenario(model)
+    scenario = _to_scenario(model, base or Path("."))
     findings = check_scenario(scenario)
     if findings:
         raise ConfigError([_locate(f, marks, filename) for f in findings])
-    return scenario
+    return scenario, data, marks
 
 
 # -- locating findings
@@ -244,9 +281,15 @@ def _patience(p: float | _Dist | Literal["never"]) -> Distribution:
     return Fixed(math.inf) if p == "never" else _duration(p)
 
 
-def _to_scenario(m: _ScenarioFile) -> Scenario:
+def _to_scenario(m: _ScenarioFile, base: Path) -> Scenario:
     patience = m.durations.patience
+    line = m.line
     return Scenario(
+        line=None
+        if line is None
+        else LineInfo(
+            line.number, line.timezone, None if line.flow is None else str(base / line.flow)
+        ),
         name=m.name,
         hours=m.days * 24,
         calls_per_day=m.arrivals.calls_per_day,
@@ -290,6 +333,7 @@ def _to_scenario(m: _ScenarioFile) -> Scenario:
                     for x in g.queues
                 ),
                 tuple(s.to_shift() for s in g.shifts) if g.shifts else (ALWAYS,),
+                g.first,
             )
             for g in m.agents
         ),

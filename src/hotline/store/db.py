@@ -183,15 +183,15 @@ def _config() -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> list[str]:
-    """Apply every migration the database lacks; return the revisions applied."""
+def migrate(engine: Engine, *, to: str = "head") -> list[str]:
+    """Apply every migration the database lacks (up to `to`); return those applied."""
     cfg = _config()
     url = engine.url.render_as_string(hide_password=False)
     try:
         with engine.begin() as conn:
             before = MigrationContext.configure(conn).get_current_revision()
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, to)
             after = MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as e:
         raise StoreUnavailable(

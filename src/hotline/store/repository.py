@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
+from hotline.store import lines as line_rows
 from hotline.store.db import never_succeeds, reason
 from hotline.store.tables import agent_tokens, call_events, calls, flow_versions, webhook_replies
 from hotline.switchboard.records import CallRow
@@ -165,17 +166,63 @@ class Store:
     def record_flow(self, flow: str, version: int, source: str, at: float) -> None:
         """Keep each version of a line's flow once."""
         with self._tx() as c:
-            seen = c.execute(
-                select(flow_versions.c.version).where(
+            _keep_flow(c, flow, version, source, at)
+
+    # -- lines
+
+    def save_line(
+        self,
+        doc: Mapping[str, Any],
+        agent_ids: Sequence[Sequence[str]],
+        *,
+        number: str,
+        timezone: str,
+        flow: tuple[str, int, str] | None,
+        at: float,
+    ) -> None:
+        """A line (replacing the one of that name) and, with `flow` (name, version, source),
+        its active flow version, in one transaction."""
+        with self._tx() as c:
+            if flow is not None:
+                _keep_flow(c, *flow, at)
+            line_rows.save_line(c, doc, agent_ids, number=number, timezone=timezone,
+                            flow=None if flow is None else flow[:2], at=at)  # fmt: skip
+
+    def lines(self) -> list[dict[str, Any]]:
+        with self._tx() as c:
+            return line_rows.line_names(c)
+
+    def agents_lines(self) -> dict[str, list[str]]:
+        """The lines each agent works on."""
+        with self._tx() as c:
+            return line_rows.agents_lines(c)
+
+    def line_of_number(self, number: str) -> str | None:
+        with self._tx() as c:
+            return line_rows.number_owner(c, number)
+
+    def line_document(self, name: str) -> dict[str, Any] | None:
+        with self._tx() as c:
+            return line_rows.line_document(c, name)
+
+    def flow_source(self, flow: str, version: int) -> str | None:
+        with self._tx() as c:
+            return c.execute(
+                select(flow_versions.c.source).where(
                     flow_versions.c.flow == flow, flow_versions.c.version == version
                 )
-            ).first()
-            if seen is None:
-                c.execute(
-                    insert(flow_versions).values(
-                        flow=flow, version=version, source=source, loaded_at=at
-                    )
-                )
+            ).scalar_one_or_none()
+
+
+def _keep_flow(c: Connection, flow: str, version: int, source: str, at: float) -> None:
+    seen = c.execute(
+        select(flow_versions.c.version).where(
+            flow_versions.c.flow == flow, flow_versions.c.version == version
+        )
+    ).first()
+    if seen is None:
+        c.execute(insert(flow_versions).values(flow=flow, version=version, source=source,
+                                               loaded_at=at))  # fmt: skip
 
 
 def _call_values(row: CallRow) -> dict[str, Any]:

@@ -61,3 +61,72 @@ flow_versions = Table(
     Column("source", Text, nullable=False),
     Column("loaded_at", Float, nullable=False),
 )
+
+# -- lines: what `hotline line import` loads and `hotline serve` answers. A line's queues,
+# its agents' skills, queues and shifts are rows an administrator can change; `extras`
+# keeps the rest of the scenario it came from (arrivals, callers, durations) for export.
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("number", String(32), nullable=False, unique=True),  # E.164
+    Column("timezone", String(64), nullable=False),
+    Column("flow", String(64)),  # the active flow version (flow_versions)
+    Column("flow_version", Integer),
+    Column("routing", JSON, nullable=False),  # policy, offer_timeout, answer_delay
+    Column("service_level", JSON, nullable=False),
+    Column("callbacks", JSON),
+    Column("extras", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+line_queues = Table(
+    "line_queues",
+    metadata,
+    Column("line", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("overflow_queue", String(64)),
+    Column("overflow_fallback", String(64)),
+    Column("wrap_up_seconds", Float, nullable=False),
+    Column("aging_per_minute", Float, nullable=False),
+    Column("patience", JSON),  # the queue's own callers' patience, as in the scenario
+)
+
+queue_steps = Table(
+    "queue_steps",
+    metadata,
+    Column("line", String(64), primary_key=True),
+    Column("queue", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("require", JSON, nullable=False),  # skill -> minimum level
+    Column("seconds", Float),  # None: no limit
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(64), primary_key=True),  # stable: `{team}-{n}`
+    Column("team", String(64), nullable=False),
+    Column("number", Integer, nullable=False),
+)
+
+agent_skills = Table(
+    "agent_skills",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("skill", String(64), primary_key=True),
+    Column("level", Integer, nullable=False),
+)
+
+# an agent works on a line: which of its queues (in tiers), and when
+agent_lines = Table(
+    "agent_lines",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("queues", JSON, nullable=False),  # [{queue, tier}]
+    Column("shifts", JSON, nullable=False),  # [{start: "07:30", hours, days: [...]}]
+)

@@ -42,9 +42,10 @@ def agents_of(scenario: Scenario, *, auto_answer: bool = False) -> dict[str, Age
     """The scenario's agent groups as named agents (`es-day-3`)."""
     out = {}
     for g in scenario.agent_groups:
-        for i in range(1, g.count + 1):
-            a = Agent(f"{g.name}-{i}", f"{g.name} {i}", dict(g.skills), g.queues, auto_answer)
-            out[a.id] = a
+        for agent_id in g.ids():
+            head, _, k = agent_id.rpartition("-")
+            name = f"{head} {k}"
+            out[agent_id] = Agent(agent_id, name, dict(g.skills), g.queues, auto_answer)
     return out
 
 
