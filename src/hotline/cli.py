@@ -844,10 +844,12 @@ def serve(
             "recovered open calls: " + ", ".join(f"{k} {v}" for k, v in parts.recovered.items())
         )
     app_ = create_app(settings=settings, line=parts.line, control=control)
-    flow = parts.line.line_flow.flow
+    for setup in parts.line.setups.values():
+        flow = setup.flow.flow
+        err.print(f"line {setup.name!r} on {setup.number}: flow {flow.name!r} v{flow.version}, "
+                  f"{len(parts.line.boards[setup.name].line.agents)} agents")  # fmt: skip
     err.print(
-        f"line {settings.line_number}: flow {flow.name!r} v{flow.version}, "
-        f"{len(parts.line.roster)} agents; listening on http://{host}:{port} "
+        f"listening on http://{host}:{port} "
         f"(carrier webhooks: {settings.public_url}/voice/incoming and /voice/status)"
     )
     # log_config=None: uvicorn's lines go through the same handler, with a time and level

@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from hotline.ivr.connector import Connector
 from hotline.ivr.line import LineFlow
-from hotline.service.live import LiveLine
+from hotline.service.live import LineSetup, LiveLine
 from hotline.service.settings import Settings
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate
@@ -107,12 +107,9 @@ class Live:
         self.store = Store(engine=engine)
         scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
         self.line = LiveLine(
-            scenario=scenario,
-            flow=LineFlow(path=flow),
+            lines=[LineSetup(scenario, LineFlow(path=flow), LINE, "America/New_York")],
             store=self.store,
             connectors=connectors or {"agency_directory": directory()},
-            number=LINE,
-            timezone="America/New_York",
             wall=self.wall,
             commit_wait=commit_wait,
             lookup_clock=self.wall,

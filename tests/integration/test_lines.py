@@ -24,6 +24,7 @@ from .test_serve_hardening import hotline
 
 NATIONAL = ROOT / "scenarios" / "national-hotline.yaml"
 NAME = "National hotline (US)"
+FLOW = ROOT / "scenarios" / "national-hotline.flow.yaml"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,7 +57,7 @@ def test_a_line_comes_back_from_the_store_as_it_went_in(store):
     assert replace(load_line(store, NAME), line=None) == replace(load_scenario(NATIONAL), line=None)
     assert store.lines() == [{"name": NAME, "number": "+18005550100",
                               "timezone": "America/New_York", "flow": "national-hotline",
-                              "flow_version": 1}]  # fmt: skip
+                              "flow_version": 1, "flow_path": str(FLOW)}]  # fmt: skip
 
 
 def test_an_exported_line_imports_to_the_same_line(store, tmp_path):
@@ -65,9 +66,13 @@ def test_an_exported_line_imports_to_the_same_line(store, tmp_path):
     path = tmp_path / "exported.yaml"
     path.write_text(first, encoding="utf-8")
     again = import_line(store, path)
-    assert again.flow is None  # none named: the line keeps its flow version
+    assert again.flow == ("national-hotline", 1)  # the export names its flow file
     assert export_line(store, NAME) == first
+    without_flow = tmp_path / "no-flow.yaml"
+    without_flow.write_text(first.replace(f"flow: {FLOW}", "").replace(", }", "}"))
+    assert import_line(store, without_flow).flow is None  # none named: the line keeps its own
     assert store.lines()[0]["flow_version"] == 1
+    assert export_line(store, NAME) == first
 
 
 def test_a_change_made_in_the_store_is_in_the_next_load(store):

@@ -247,7 +247,8 @@ def test_healthz_reports_readiness(live):
     r = live.http.get("/healthz")
     assert r.status_code == 200
     assert r.json()["ready"] is True
-    assert r.json()["flow"] == "national-hotline"
+    assert r.json()["lines"] == [{"name": "National hotline (US)", "number": LINE,
+                                  "flow": "national-hotline", "version": 1}]  # fmt: skip
 
 
 def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):

@@ -8,7 +8,7 @@ from typing import cast
 
 from hotline.ivr.interpreter import Digits, Gather
 from hotline.ivr.line import LineFlow
-from hotline.service.live import LiveLine
+from hotline.service.live import LineSetup, LiveLine
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.repository import Store
 from hotline.switchboard.effects import Connect, DialBack, Offer, Withdraw
@@ -33,7 +33,7 @@ def through_ivr(line: LiveLine, sid: str, keys: list[str]) -> None:
 def serve(line: LiveLine, wall: FakeWall, *, missed: set[str]) -> None:
     """The agents take every offer; each call is talked through, then wrap-up passes."""
     rounds = 0
-    while line.outbox or line.board.waiting():
+    while line.outbox or any(b.waiting() for b in line.boards.values()):
         rounds += 1
         assert rounds < 10_000, [line.agent_state(a) for a in AGENTS]
         commands, line.outbox[:] = list(line.outbox), []
@@ -57,13 +57,11 @@ def serve(line: LiveLine, wall: FakeWall, *, missed: set[str]) -> None:
 def test_after_ten_thousand_calls_end_the_line_holds_nothing_of_them():
     wall = FakeWall()
     scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
+    flow = LineFlow(path=ROOT / "scenarios" / "national-hotline.flow.yaml")
     line = LiveLine(
-        scenario=scenario,
-        flow=LineFlow(path=ROOT / "scenarios" / "national-hotline.flow.yaml"),
+        lines=[LineSetup(scenario, flow, LINE, "America/New_York")],
         store=cast(Store, InMemoryStore()),  # the writer needs only its unit of work
         connectors={"agency_directory": directory()},
-        number=LINE,
-        timezone="America/New_York",
         wall=wall,
         commit_wait=60,
         lookup_clock=wall,

@@ -254,7 +254,7 @@ def test_the_supervisors_token_opens_the_stats_and_no_agents_route(tmp_path):
         bearer = {"Authorization": f"Bearer {p.stdout.strip()}"}
         stats = httpx.get(f"{server.base}/api/stats", headers=bearer)
         assert stats.status_code == 200
-        assert stats.json()["today"]["offered"] == 0
+        assert stats.json()["lines"]["National hotline (US)"]["today"]["offered"] == 0
         assert httpx.get(f"{server.base}/api/agent/me", headers=bearer).status_code == 403
     both = hotline("agent-token", "en-day-1", "--supervisor", env=env)
     assert both.returncode == 1

@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
 from hotline.service.lines import Imported, import_line, load_line
-from hotline.service.live import LiveLine
+from hotline.service.live import LineSetup, LiveLine
 from hotline.service.recovery import carrier_statuses
 from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
-from hotline.sim.scenario import Scenario
 from hotline.store.db import connect, migrate, sqlite_path
 from hotline.store.repository import Store
-from hotline.switchboard.line import agents_of
 from hotline.telephony.control import CallControl, TwilioCallControl
 from hotline.testing.connectors import InMemoryConnector
 from hotline.yamlfile import read_text
@@ -52,21 +50,12 @@ def build_line(
     file = sqlite_path(settings.database_url)
     created = file is not None and not file.exists()
     store, applied = store_for(settings)
-    scenario, imported = served_line(settings, store)
-    flow = LineFlow(path=settings.flow, line_queues=[q.name for q in scenario.queues])
-    store.record_flow(flow.flow.name, flow.flow.version, read_text(settings.flow), time.time())
+    imported = ensure_line(settings, store)
     connectors = {
         name: InMemoryConnector.from_file(path) for name, path in settings.connectors.items()
     }
-    line = LiveLine(
-        scenario=scenario,
-        flow=flow,
-        store=store,
-        connectors=connectors,
-        number=settings.line_number,
-        timezone=settings.timezone,
-        wall=wall,
-    )
+    line = LiveLine(lines=line_setups(settings, store), store=store, connectors=connectors,
+                    wall=wall)  # fmt: skip
     recovered: dict[str, int] = {}
     if control is not None:
         sids = [row.sid for row in store.open_calls()]
@@ -75,16 +64,35 @@ def build_line(
     return Parts(settings, store, line, applied, recovered, created, imported)
 
 
-def served_line(settings: Settings, store: Store) -> tuple[Scenario, Imported | None]:
-    """The store's line of the settings' number; a store without one first imports the
-    settings' scenario as that line (with their number, time zone and flow)."""
-    name = store.line_of_number(settings.line_number)
-    imported = None
-    if name is None:
-        imported = import_line(store, settings.scenario, number=settings.line_number,
-                               timezone=settings.timezone, flow=settings.flow)  # fmt: skip
-        name = imported.name
-    return load_line(store, name), imported
+def ensure_line(settings: Settings, store: Store) -> Imported | None:
+    """A store without a line of the settings' number first imports the settings' scenario
+    as that line (with their number, time zone and flow)."""
+    if store.line_of_number(settings.line_number) is not None:
+        return None
+    return import_line(store, settings.scenario, number=settings.line_number,
+                       timezone=settings.timezone, flow=settings.flow)  # fmt: skip
+
+
+def line_setups(settings: Settings, store: Store) -> list[LineSetup]:
+    """Every line in the store, the settings' line first (it answers numbers no line has,
+    with a refusal, and its flow is the settings' `FLOW`), each validated as a scenario
+    file is and with its flow file read again."""
+    setups: list[LineSetup] = []
+    for meta in store.lines():
+        scenario = load_line(store, meta["name"])
+        ours = meta["number"] == settings.line_number
+        path = settings.flow if ours else meta["flow_path"]
+        if path is None:
+            raise HotlineError(f"line {meta['name']!r} has no flow: hotline line import FILE "
+                               "--flow FLOW_FILE")  # fmt: skip
+        flow = LineFlow(path=path, line_queues=[q.name for q in scenario.queues])
+        store.record_flow(flow.flow.name, flow.flow.version, read_text(path), time.time())
+        setup = LineSetup(scenario, flow, meta["number"], meta["timezone"])
+        if ours:
+            setups.insert(0, setup)
+        else:
+            setups.append(setup)
+    return setups
 
 
 def call_control(settings: Settings) -> CallControl:
@@ -99,13 +107,11 @@ def call_control(settings: Settings) -> CallControl:
 def issue_agent_token(settings: Settings, agent_id: str) -> str:
     """A token for an agent of the line, or (`SUPERVISOR`) for the supervisor."""
     store, _ = store_for(settings, create=False)
-    line = served_line(settings, store)[0]
-    roster = agents_of(line)
+    ensure_line(settings, store)
+    roster = store.agents_lines()
     if agent_id not in roster and agent_id != SUPERVISOR:
         sample = ", ".join(list(roster)[:5])
-        raise HotlineError(
-            f"no agent {agent_id!r} on the line {line.name!r} (agents are like {sample})"
-        )
+        raise HotlineError(f"no agent {agent_id!r} on any line (agents are like {sample})")
     return store.issue_token(agent_id, time.time())
 
 

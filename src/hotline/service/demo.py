@@ -112,8 +112,10 @@ class Demo:
             line_number=self.settings.line_number,
             speed=speed,
         )
-        self.mix = CallerMix(self.line.scenario, self.line.line_flow.flow, self.rng)
-        agents = on_shift(self.line.scenario, hour)
+        national = self.line.setups[self.line.first]
+        self.scenario = national.scenario
+        self.mix = CallerMix(national.scenario, national.flow.flow, self.rng)
+        agents = on_shift(national.scenario, hour)
         self.agent_ids = agents[:max_agents] if max_agents is not None else agents
         self.bots: list[AgentBot] = []
         self.stats = DemoStats()
@@ -130,7 +132,7 @@ class Demo:
         }
 
     def calls_per_second(self) -> float:
-        s = self.line.scenario
+        s = self.scenario
         share = s.hourly_profile[int(self.hour) % 24] / sum(s.hourly_profile)
         return s.calls_per_day * share / 3600.0 * self.speed
 
@@ -193,11 +195,11 @@ class Demo:
 
     def snapshot(self) -> dict[str, int]:
         calls = self.carrier.calls.values()
-        states = Counter(v.state.value for v in self.line.board.agents())
+        states = Counter(self.line.floor.agent_state(a)["state"] for a in self.line.roster)
         return {
             "placed": self.stats.placed,
             "in IVR": self.line.in_ivr(),
-            "waiting": len(self.line.board.waiting()),
+            "waiting": sum(len(b.waiting()) for b in self.line.boards.values()),
             "talking": sum(1 for c in calls if not c.ended and c.agent),
             "ended": sum(1 for c in calls if c.ended),
             "answered": sum(1 for c in calls if c.agent),

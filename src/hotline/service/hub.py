@@ -1,7 +1,8 @@
 """The in-process event hub: each command's events, once its unit of work is handed to
-the writer, go to every subscriber in order, each numbered once per line (`seq`, from 1
-at start-up). Subscribers are the live statistics and the supervisors' event sockets; a
-subscriber that fails is logged and dropped, never the publisher."""
+the writer, go to every subscriber in order, each numbered once (`seq`, from 1 at
+start-up, over all the server's lines; each names its line). Subscribers are the live
+statistics and the supervisors' event sockets; a subscriber that fails is logged and
+dropped, never the publisher."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class News:
     call_sid: str | None
     data: Mapping[str, object]
     event: Event | None = None
+    line: str = ""  # the line's name
 
 
 @dataclass(frozen=True, slots=True)

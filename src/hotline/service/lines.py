@@ -54,14 +54,15 @@ def import_line(
             problems.append(problem_at(where, f"{number} is already the number of line "
                                        f"{owner!r}", marks, filename))  # fmt: skip
     flow_path = flow or (info.flow if info else None)
-    version: tuple[str, int, str] | None = None
+    version: tuple[str, int, str, str] | None = None
     if flow_path is not None:
         try:
             loaded = LineFlow(path=flow_path, line_queues=[q.name for q in scenario.queues]).flow
         except ConfigError as e:
             problems += e.problems
         else:
-            version = (loaded.name, loaded.version, read_text(flow_path))
+            version = (loaded.name, loaded.version, read_text(flow_path),
+                       str(Path(flow_path).resolve()))  # fmt: skip
     if problems:
         raise ConfigError(problems)
     assert number is not None

@@ -1,7 +1,9 @@
-"""The live driver: one line's switchboard, fed by carrier webhooks and agents' requests.
+"""The live driver: the server's lines (a switchboard each, on one floor of shared
+agents), fed by carrier webhooks and agents' requests.
 
-Each public method is one use case: it hands the switchboard one command at the wall
-clock's time and turns what came of it into the command's writes (one unit of work, for
+Each public method is one use case: it hands the line the command belongs to (by the
+called number, or the call it names; an agent's request goes to the floor) one command at
+the wall clock's time and turns what came of it into the command's writes (one unit of work, for
 the writer), its news (for the hub) and its effects: what must reach an agent's browser
 or the carrier goes to `outbox` for the adapters; look-ups go to the workers. The web
 adapter holds one lock around each use case, so the switchboard sees one at a time.
@@ -11,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TypeVar
 
 from hotline.domain.agent import AgentState
@@ -59,6 +62,7 @@ from hotline.switchboard.events import (
     LineEvent,
     stored,
 )
+from hotline.switchboard.floor import Floor
 from hotline.switchboard.line import line_of
 
 R = TypeVar("R")
@@ -90,35 +94,53 @@ def row_state(e: AnyEvent) -> dict[str, object] | None:
     return None
 
 
+@dataclass(frozen=True)
+class LineSetup:
+    """One line as the server answers it: its scenario (queues, agents, policies), flow,
+    number and time zone."""
+
+    scenario: Scenario
+    flow: LineFlow
+    number: str
+    timezone: str
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
 class LiveLine:
     def __init__(
         self,
         *,
-        scenario: Scenario,
-        flow: LineFlow,
+        lines: Sequence[LineSetup],
         store: Store,
         connectors: Mapping[str, Connector],
-        number: str,
-        timezone: str,
         wall: Callable[[], float] = time.time,
         commit_wait: float = COMMIT_WAIT,
         lookup_clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`commit_wait`: seconds a reply waits for its writes to land before it is sent
+        """`lines`: the first answers numbers no line has (with a refusal).
+        `commit_wait`: seconds a reply waits for its writes to land before it is sent
         anyway (the writes wait in order; callers are never held by the store).
         `lookup_clock`: what a look-up's deadline is measured on; real seconds, even when
         `wall` runs faster (the demo), as a record system takes real time to answer."""
-        self.scenario = scenario
-        self.line_flow = flow
+        if not lines:
+            raise ValueError("a server needs at least one line")
+        self.setups = {s.name: s for s in lines}
         self.store = store
-        self.number = number
         self.wall = wall
-        self.board = Switchboard(
-            line=line_of(scenario, flow=flow.flow, number=number, timezone=timezone),
-            start=wall(),
-        )
-        self.zone = self.board.zone
-        self.roster = self.board.line.agents
+        self.boards = {
+            s.name: Switchboard(
+                line=line_of(s.scenario, flow=s.flow.flow, number=s.number, timezone=s.timezone),
+                start=wall(),
+            )
+            for s in lines
+        }
+        self.floor = Floor(self.boards)
+        self.first = lines[0].name
+        self.by_number = {s.number: s.name for s in lines}
+        self.roster = {a: agent for b in self.boards.values() for a, agent in b.line.agents.items()}
         self.outbox: list[Outgoing] = []
         self.news: list[News] = []  # the current command's events, for the hub
         # The current command's writes: `commit` hands them to the writer as one unit of
@@ -135,18 +157,35 @@ class LiveLine:
         self.lookups = LookupWorkers(connectors=connectors, wall=lookup_clock)
         self.command_at: float | None = None  # the time of the use case under way
 
+    def line_of(self, sid: str) -> str:
+        """The line a call is on (the first line, for a call no line knows)."""
+        return next((name for name, b in self.boards.items() if b.knows(sid)), self.first)
+
+    def number_of(self, sid: str) -> str:
+        """The number of the call's line (what a callback shows the caller)."""
+        return self.setups[self.line_of(sid)].number
+
+    def _board(self, sid: str) -> Switchboard:
+        return self.boards[self.line_of(sid)]
+
     # -- running commands
 
-    def _run(self, command: Command[R]) -> R:
+    def _run(self, command: Command[R], line: str | None = None) -> R:
         """One command at the use case's time: during a use case no timer fires after its
         start, so a refused use case can be rolled back without losing what happened."""
         now = self.command_at if self.command_at is not None else self.wall()
-        return self._apply(self.board.handle(command, now))
+        if line is None:
+            sid = getattr(command, "sid", None)
+            line = self.first if sid is None else self.line_of(sid)
+        handled = self.floor.handle(line, command, now)
+        for name, outcome in handled.steps:
+            self._apply(name, outcome)
+        return handled.result
 
-    def _apply(self, outcome: Outcome[R]) -> R:
+    def _apply(self, line: str, outcome: Outcome[object]) -> None:
         """Writes for the store (the new calls' rows first, then each event with what it
         says of its call's row, then the other changes), news for the hub, effects out."""
-        now = self.board.now
+        now = self.boards[line].now
         for f in outcome.effects:
             if isinstance(f, OpenCall):
                 self.writes.append(AddCall(f.row, now))
@@ -156,7 +195,7 @@ class LiveLine:
             if sid is not None and (values := row_state(e)) is not None:
                 self.writes.append(UpdateCall(sid, e.at, values))
             core = None if isinstance(e, LineEvent) else e
-            self.news.append(News(e.at, kind, sid, data, core))
+            self.news.append(News(e.at, kind, sid, data, core, line))
         for f in outcome.effects:
             if isinstance(f, ChangeCall):
                 self.writes.append(UpdateCall(f.sid, now, f.changes))
@@ -166,7 +205,6 @@ class LiveLine:
                 self.lookups.drop(f.ticket)
             elif not isinstance(f, OpenCall):
                 self.outbox.append(f)
-        return outcome.result
 
     def tick(self) -> None:
         """Fire every timer that fell due (offer timeouts, escalations, wrap-ups) and hand
@@ -225,45 +263,47 @@ class LiveLine:
         return news
 
     def held(self) -> dict[str, int]:
-        """What this line holds in memory for calls, where it holds any (nothing once every
+        """What the lines hold in memory for calls, where they hold any (nothing once every
         call has ended and its timers have run; the replies kept for carrier retries are
         bounded by REPLIES_KEPT and not counted)."""
-        held = self.board.held()
+        held: Counter[str] = Counter()
+        for b in self.boards.values():
+            held.update(b.held())
         if running := self.lookups.running():
             held["look-ups"] = running
-        return held
+        return dict(held)
 
     # -- what the adapters ask of a call
 
     def ivr_run(self, sid: str) -> tuple[int, int] | None:
-        return self.board.ivr_run(sid)
+        return self._board(sid).ivr_run(sid)
 
     def generation(self, sid: str) -> int:
-        return self.board.generation(sid)
+        return self._board(sid).generation(sid)
 
     def lookup_ticket(self, sid: str) -> int | None:
-        return self.board.lookup_ticket(sid)
+        return self._board(sid).lookup_ticket(sid)
 
     def waiting_on_lookup(self, sid: str) -> bool:
-        return self.board.waiting_on_lookup(sid)
+        return self._board(sid).waiting_on_lookup(sid)
 
     def resumable(self, sid: str) -> bool:
-        return self.board.resumable(sid)
+        return self._board(sid).resumable(sid)
 
     def in_ivr(self) -> int:
-        return self.board.in_ivr()
+        return sum(b.in_ivr() for b in self.boards.values())
 
     def in_acd(self, sid: str) -> bool:
-        return self.board.in_acd(sid)
+        return self._board(sid).in_acd(sid)
 
     def unverified(self) -> list[str]:
-        return self.board.unverified()
+        return sorted(sid for b in self.boards.values() for sid in b.unverified())
 
     # -- calls
 
     def incoming(self, sid: str, caller: str, called: str) -> list[Action] | None:
-        """What the caller hears first (None: this line does not answer `called`)."""
-        return self._run(c.Arrive(sid, caller, called))
+        """What the caller hears first (None: no line answers `called`)."""
+        return self._run(c.Arrive(sid, caller, called), self.by_number.get(called, self.first))
 
     def resume_ivr(self, sid: str) -> list[Action]:
         return self._run(c.ResumeIvr(sid))
@@ -297,27 +337,41 @@ class LiveLine:
         self._run(c.CarrierRefused(sid, attempt))
 
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
-        """After a restart: rebuild the line from the store's open calls, with what the
-        carrier said of each (`statuses`, see `commands.Recover`)."""
-        found = []
+        """After a restart: rebuild the lines from the store's open calls (each on the line
+        of the number it called), with what the carrier said of each (`statuses`, see
+        `commands.Recover`)."""
+        found: dict[str, list[c.Recovered]] = {name: [] for name in self.boards}
         for row in self.store.open_calls():
             history = self.store.events(row.sid)
             attempts = [int(str(d.get("attempt", 0))) for k, d in history
                         if k == Connecting.kind]  # fmt: skip
-            found.append(c.Recovered(
+            line = self.by_number.get(row.called)
+            if line is None:
+                log.warning("call %s called %s, which no line has now: recovered on %r",
+                            row.sid, row.called, self.first)  # fmt: skip
+                line = self.first
+            found[line].append(c.Recovered(
                 row=row,
                 since=self.store.first_event_at(row.sid, "CallQueued"),
                 attempts=max(attempts, default=0),
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
                 bridged=any(k == AgentLegAnswered.kind for k, _ in history),
             ))  # fmt: skip
-        done = self._run(c.Recover(found, statuses))
-        self.replies.update(self.store.replies(list(self.board.records)))
+        done: Counter[str] = Counter()
+        for line, calls in found.items():
+            counts: dict[str, int] = self._run(c.Recover(calls, statuses), line)
+            done.update(counts)
+        self.replies.update(self.store.replies([sid for b in self.boards.values()
+                                                for sid in b.records]))  # fmt: skip
         self.flush()
-        return done
+        return dict(done)
 
     def recheck(self, statuses: Mapping[str, str | None]) -> None:
-        self._run(c.Recheck(statuses))
+        by_line: dict[str, dict[str, str | None]] = {}
+        for sid, status in statuses.items():
+            by_line.setdefault(self.line_of(sid), {})[sid] = status
+        for line, some in by_line.items():
+            self._run(c.Recheck(some), line)
 
     # -- agents (each use case gives the agent's state afterwards, for the API to show)
 
@@ -338,14 +392,16 @@ class LiveLine:
 
     def agent_state(self, agent_id: str) -> AgentStatus:
         self.tick()
-        return self.board.agent_state(agent_id)
+        return self.floor.agent_state(agent_id)
 
-    def right_now(self) -> dict[str, object]:
-        """Who waits where and for how long, and the agents by state (for supervisors)."""
-        views = [(v.state.value, v.queues) for v in self.board.agents()]  # who logged in
-        others = len(set(self.roster) - {v.agent_id for v in self.board.agents()})
+    def right_now(self, line: str) -> dict[str, object]:
+        """Who waits on the line and for how long, and its agents by state (for
+        supervisors; an agent on several lines counts on each)."""
+        board = self.boards[line]
+        views = [(v.state.value, v.queues) for v in board.agents()]  # who logged in
+        others = len(set(board.line.agents) - {v.agent_id for v in board.agents()})
         agents = views + [(AgentState.OFFLINE.value, ())] * others
-        return right_now(self.board.waiting(), agents, self.wall())
+        return right_now(board.waiting(), agents, self.wall())
 
 
 def to_input(

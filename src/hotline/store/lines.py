@@ -26,16 +26,17 @@ def save_line(
     *,
     number: str,
     timezone: str,
-    flow: tuple[str, int] | None,
+    flow: tuple[str, int, str] | None,
     at: float,
 ) -> None:
     """`doc`: the validated scenario document; `agent_ids`: the ids each of its agent
-    groups makes; `flow`: the active flow version (None: the line keeps the one it has)."""
+    groups makes; `flow`: the active flow version and its file's path (None: the line
+    keeps the one it has)."""
     name = doc["name"]
     if flow is None:  # the line keeps the flow version it has
-        kept = c.execute(select(lines.c.flow, lines.c.flow_version).where(lines.c.name == name))
-        row = kept.first()
-        flow = None if row is None or row[0] is None else (row[0], row[1])
+        kept = c.execute(select(lines.c.flow, lines.c.flow_version, lines.c.flow_path)
+                         .where(lines.c.name == name)).first()  # fmt: skip
+        flow = None if kept is None or kept[0] is None else (kept[0], kept[1], kept[2])
     for table, column in ((line_queues, line_queues.c.line), (queue_steps, queue_steps.c.line),
                           (agent_lines, agent_lines.c.line), (lines, lines.c.name)):  # fmt: skip
         c.execute(delete(table).where(column == name))
@@ -43,6 +44,7 @@ def save_line(
         insert(lines).values(
             name=name, number=number, timezone=timezone,
             flow=None if flow is None else flow[0], flow_version=None if flow is None else flow[1],
+            flow_path=None if flow is None else flow[2],
             routing=dict(doc.get("routing") or {}),
             service_level=dict(doc.get("service_level") or {}), callbacks=doc.get("callbacks"),
             extras={k: v for k, v in doc.items() if k not in OWN},
@@ -81,7 +83,8 @@ def save_line(
 def line_names(c: Connection) -> list[dict[str, Any]]:
     rows = c.execute(select(lines).order_by(lines.c.name)).mappings().all()
     return [{"name": r["name"], "number": r["number"], "timezone": r["timezone"],
-             "flow": r["flow"], "flow_version": r["flow_version"]} for r in rows]  # fmt: skip
+             "flow": r["flow"], "flow_version": r["flow_version"], "flow_path": r["flow_path"]}
+            for r in rows]  # fmt: skip
 
 
 def agents_lines(c: Connection) -> dict[str, list[str]]:
@@ -102,8 +105,10 @@ def line_document(c: Connection, name: str) -> dict[str, Any] | None:
     line = c.execute(select(lines).where(lines.c.name == name)).mappings().first()
     if line is None:
         return None
-    doc: dict[str, Any] = {"name": name, "line": {"number": line["number"],
-                                                  "timezone": line["timezone"]}}  # fmt: skip
+    own: dict[str, Any] = {"number": line["number"], "timezone": line["timezone"]}
+    if line["flow_path"] is not None:
+        own["flow"] = line["flow_path"]
+    doc: dict[str, Any] = {"name": name, "line": own}
     doc.update(line["extras"])
     steps: dict[str, list[dict[str, Any]]] = {}
     for s in c.execute(

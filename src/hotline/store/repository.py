@@ -177,16 +177,17 @@ class Store:
         *,
         number: str,
         timezone: str,
-        flow: tuple[str, int, str] | None,
+        flow: tuple[str, int, str, str] | None,
         at: float,
     ) -> None:
-        """A line (replacing the one of that name) and, with `flow` (name, version, source),
-        its active flow version, in one transaction."""
+        """A line (replacing the one of that name) and, with `flow` (name, version, source,
+        path), its active flow version, in one transaction."""
         with self._tx() as c:
             if flow is not None:
-                _keep_flow(c, *flow, at)
+                _keep_flow(c, *flow[:3], at)
+            active = None if flow is None else (flow[0], flow[1], flow[3])
             line_rows.save_line(c, doc, agent_ids, number=number, timezone=timezone,
-                            flow=None if flow is None else flow[:2], at=at)  # fmt: skip
+                                flow=active, at=at)  # fmt: skip
 
     def lines(self) -> list[dict[str, Any]]:
         with self._tx() as c:

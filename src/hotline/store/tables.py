@@ -74,6 +74,7 @@ lines = Table(
     Column("timezone", String(64), nullable=False),
     Column("flow", String(64)),  # the active flow version (flow_versions)
     Column("flow_version", Integer),
+    Column("flow_path", Text),  # its file (with the catalogs and includes beside it)
     Column("routing", JSON, nullable=False),  # policy, offer_timeout, answer_delay
     Column("service_level", JSON, nullable=False),
     Column("callbacks", JSON),

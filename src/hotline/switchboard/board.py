@@ -214,6 +214,10 @@ class Switchboard:
         """How many callers are in the IVR now."""
         return sum(1 for r in self.records.values() if r.ivr is not None)
 
+    def knows(self, sid: str) -> bool:
+        """Whether the call is this line's (open, or on its way to voicemail)."""
+        return sid in self.records or sid in self.to_voicemail
+
     def in_acd(self, sid: str) -> bool:
         r = self.records.get(sid)
         return r is not None and r.call is not None

@@ -13,7 +13,7 @@ most one line ever has the agent engaged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar, cast
 
 from hotline.domain.agent import AgentState
 from hotline.errors import UnknownAgent
@@ -27,7 +27,16 @@ NOT_READY: Final = AgentState.NOT_READY.value
 AVAILABLE: Final = AgentState.AVAILABLE.value
 TICK: Final = c.Tick()
 
+R = TypeVar("R")
 Step = tuple[str, Outcome[Any]]  # a line, and what one command came to on it
+
+
+class Handled(Generic[R]):
+    """A command's result, and every line's outcomes in the order they happened."""
+
+    def __init__(self, result: R, steps: list[Step]) -> None:
+        self.result: Final = result
+        self.steps: Final = steps
 
 
 class Floor:
@@ -44,17 +53,17 @@ class Floor:
         times = [t for b in self.boards.values() if (t := b.next_timer()) is not None]
         return min(times) if times else None
 
-    def handle(self, line: str, command: Command[Any], now: float) -> list[Step]:
+    def handle(self, line: str, command: Command[R], now: float) -> Handled[R]:
         """Carry out `command` on `line` (an agent's own request: on their line, see the
-        module's docstring) at `now`. The first step is the command's own outcome; the
-        others are the timers that fell due before it and what the mirror did."""
+        module's docstring) at `now`, after the timers that fell due before it; the steps
+        are every line's outcomes in the order they happened, the command's among them."""
         steps: list[Step] = []
         self._catch_up(now, steps)
         if isinstance(command, c.Login | c.SetReady | c.Logout):
-            self._agent_request(command, now, steps)
+            own = self._agent_request(command, now, steps)
         else:
-            self._step(line, command, now, steps, first=True)
-        return steps
+            own = self._step(line, command, now, steps)
+        return Handled(cast(R, own.result), steps)
 
     def agent_state(self, agent_id: str) -> AgentStatus:
         """The agent's state on the line they are engaged on, or on their first line."""
@@ -72,18 +81,16 @@ class Floor:
             self._step(name, TICK, t, steps)
 
     def _step(
-        self, line: str, command: Command[Any], now: float, steps: list[Step], first: bool = False
-    ) -> None:
+        self, line: str, command: Command[Any], now: float, steps: list[Step]
+    ) -> Outcome[Any]:
         outcome = self.boards[line].handle(command, now)
-        if first:
-            steps.insert(0, (line, outcome))
-        else:
-            steps.append((line, outcome))
+        steps.append((line, outcome))
         # (an offer, an answer, a withdrawal or a call's end changes an agent's state too)
         touched = {a for e in outcome.events if (a := getattr(e, "agent_id", None))}
         for agent_id in sorted(touched):
             if len(self.lines_of.get(agent_id, ())) > 1:
                 self._mirror(agent_id, line, now, steps)
+        return outcome
 
     def _mirror(self, agent_id: str, source: str, now: float, steps: list[Step]) -> None:
         there = self.boards[source].agent_state(agent_id)
@@ -121,21 +128,21 @@ class Floor:
 
     def _agent_request(
         self, command: c.Login | c.SetReady | c.Logout, now: float, steps: list[Step]
-    ) -> None:
+    ) -> Outcome[Any]:
         agent_id = command.agent_id
         lines = self._lines(agent_id)
         home = self._home(agent_id)
         if isinstance(command, c.SetReady):
-            self._step(home, command, now, steps, first=True)
-            return
+            return self._step(home, command, now, steps)
         if isinstance(command, c.Logout):
-            self._step(home, command, now, steps, first=True)
+            own = self._step(home, command, now, steps)
             for other in lines:
                 if other != home and self.boards[other].agent_state(agent_id)["state"] != "offline":
                     self._step(other, c.Logout(agent_id), now, steps)
-            return
+            return own
         # logged in everywhere not ready first, then ready (or not) on their first line
-        for name in lines:
-            self._step(name, c.Login(agent_id, ready=False), now, steps, first=name == home)
+        outcomes = {name: self._step(name, c.Login(agent_id, ready=False), now, steps)
+                    for name in lines}  # fmt: skip
         if command.ready:
-            self._step(home, c.SetReady(agent_id, True), now, steps)
+            return self._step(home, c.SetReady(agent_id, True), now, steps)
+        return outcomes[home]

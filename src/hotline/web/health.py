@@ -39,8 +39,15 @@ def health_router(rt: LineRuntime) -> APIRouter:
         the one we opened, and writes are landing."""
         writes = asdict(line.health.snapshot(line.writer.waiting()))
         body: dict[str, Any] = {
-            "flow": line.line_flow.flow.name,
-            "version": line.line_flow.flow.version,
+            "lines": [
+                {
+                    "name": name,
+                    "number": s.number,
+                    "flow": s.flow.flow.name,
+                    "version": s.flow.flow.version,
+                }
+                for name, s in line.setups.items()
+            ],  # fmt: skip
             "writes": {k: v for k, v in writes.items() if k != "healthy"},
             "agent_sockets": len(rt.sockets),
         }

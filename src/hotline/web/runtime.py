@@ -1,4 +1,4 @@
-"""What every router of one line shares: the lock each command runs under, the webhook
+"""What every router of the server's lines shares: the lock each command runs under, the webhook
 URLs, the agents' sockets, the event hub, the carrier's call control, and the one way a
 command is run (`use_case`, `voice`): under the lock, its writes committed as one unit of
 work, then its events published and its effects carried out, off the event loop."""
@@ -12,6 +12,7 @@ import functools
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import Response
 from starlette.datastructures import FormData
@@ -44,12 +45,15 @@ class LineRuntime:
         self.lock = asyncio.Lock()
         self.sockets = AgentSockets(still_valid=line.store.valid_tokens)
         self.hub = EventHub()
-        self.stats = LiveStats(
-            answer_within=line.scenario.answer_within,
-            wrap_up={q.name: q.wrap_up_seconds for q in line.scenario.queues},
-            zone=line.zone,
-        )
-        self.hub.subscribe(self.stats)
+        self.stats = {
+            name: LiveStats(
+                answer_within=s.scenario.answer_within,
+                wrap_up={q.name: q.wrap_up_seconds for q in s.scenario.queues},
+                zone=ZoneInfo(s.timezone),
+            )
+            for name, s in line.setups.items()
+        }
+        self.hub.subscribe(lambda p: self.stats[p.news.line](p))
         self._background: set[asyncio.Task[None]] = set()
 
     # -- running a command
@@ -149,7 +153,7 @@ class LineRuntime:
         try:  # any failure is logged, and comes back to the line as a command
             if isinstance(c, DialBack):
                 await asyncio.to_thread(
-                    self.control.dial_back, c.number, self.settings.line_number, c.agent_id,
+                    self.control.dial_back, c.number, self.line.number_of(c.call_sid), c.agent_id,
                     self.webhooks.status(call=c.call_sid),
                 )  # fmt: skip
             else:

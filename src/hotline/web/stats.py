@@ -1,5 +1,5 @@
-"""Supervisors' live view: `GET /api/stats` (now, today, the last 30 minutes) and the
-event stream `/api/events` (a websocket: every event of the line as it is published,
+"""Supervisors' live view: `GET /api/stats` (per line: now, today, the last 30 minutes)
+and the event stream `/api/events` (a websocket: every event of every line as published,
 numbered by `seq`). Both need the supervisor's token (`hotline agent-token --supervisor`)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hotline.web.sockets import AgentSocket
 
 def message(p: Published) -> dict[str, Any]:
     n = p.news
-    return {"type": "event", "seq": p.seq, "at": n.at, "kind": n.kind,
+    return {"type": "event", "seq": p.seq, "line": n.line, "at": n.at, "kind": n.kind,
             "call_sid": n.call_sid, "data": dict(n.data)}  # fmt: skip
 
 
@@ -39,13 +39,12 @@ def stats_router(rt: LineRuntime) -> APIRouter:
 
         def read() -> dict[str, Any]:
             now = line.wall()
-            return {
-                "line": line.line_flow.flow.name,
-                "number": line.number,
-                "at": now,
-                "now": line.right_now(),
-                **rt.stats.report(now),
-            }
+            lines = {
+                name: {"number": s.number, "flow": s.flow.flow.name, "now": line.right_now(name),
+                       **rt.stats[name].report(now)}
+                for name, s in line.setups.items()
+            }  # fmt: skip
+            return {"at": now, "lines": lines}
 
         return JSONResponse(await rt.use_case(read))
 
@@ -55,7 +54,7 @@ def stats_router(rt: LineRuntime) -> APIRouter:
         if holder is None:
             return
         await ws.accept()
-        hello = {"type": "hello", "line": line.line_flow.flow.name, "seq": rt.hub.seq}
+        hello = {"type": "hello", "lines": list(line.setups), "seq": rt.hub.seq}
         await rt.sockets.serve(AgentSocket(holder, token or "", ws), hello)
 
     return router

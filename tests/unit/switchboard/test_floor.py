@@ -42,7 +42,7 @@ def floor() -> Floor:
 def call(f: Floor, line: str, sid: str, at: float) -> list[Step]:
     f.handle(line, c.Arrive(sid, CALLER, NUMBERS[line]), at)
     route = c.Route(sid, Enqueue(QUEUE[line], 0, "en", {"caller_type": "public"}))
-    return f.handle(line, route, at)
+    return f.handle(line, route, at).steps
 
 
 def offers(steps: list[Step]) -> list[tuple[str, str, str]]:
@@ -62,7 +62,7 @@ def test_an_agent_on_a_call_on_one_line_is_not_ready_on_the_other_until_free():
     f.handle("national", c.LegAnswered("CA1", 1), 4.0)
     f.handle("national", c.CarrierStatus("CA1", "completed"), 100.0)  # then 30 s wrap-up
     assert f.agent_state("s1")["state"] == "wrap_up"
-    steps = f.handle("national", c.Tick(), 130.0)
+    steps = f.handle("national", c.Tick(), 130.0).steps
     # free on the national line at 130 s: the victims' line offers its waiting call at once
     assert offers(steps) == [("victims", "s1", "CB1")]
     national = f.boards["national"].agent_state("s1")
@@ -114,14 +114,14 @@ def test_two_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> None
                 sid = sorted(offered)[k % len(offered)]
                 on, agent_id = offered[sid]
                 act = c.Accept(agent_id, sid) if op == "accept" else c.Decline(agent_id, sid)
-                steps = f.handle(on, act, now)
+                steps = f.handle(on, act, now).steps
             elif op == "answer-leg" and connected:
                 sid = sorted(connected)[k % len(connected)]
                 on, attempt = connected.pop(sid)
-                steps = f.handle(on, c.LegAnswered(sid, attempt), now)
+                steps = f.handle(on, c.LegAnswered(sid, attempt), now).steps
             elif op == "hang-up" and calls:
                 on, sid = calls[k % len(calls)]
-                steps = f.handle(on, c.CarrierStatus(sid, "completed"), now)
+                steps = f.handle(on, c.CarrierStatus(sid, "completed"), now).steps
             elif op in ("ready", "break", "login", "logout"):
                 agent_id = agents[k % len(agents)]
                 cmd = {"ready": c.SetReady(agent_id, True),
@@ -129,9 +129,9 @@ def test_two_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> None
                        "login": c.Login(agent_id, ready=True),
                        "logout": c.Logout(agent_id)}[op]  # fmt: skip
                 home = next(n for n in NUMBERS if agent_id in f.boards[n].line.agents)
-                steps = f.handle(home, cmd, now)
+                steps = f.handle(home, cmd, now).steps
             else:
-                steps = f.handle(line, c.Tick(), now)
+                steps = f.handle(line, c.Tick(), now).steps
         except (InvalidTransition, UnknownAgent, UnknownCall):
             pass  # refused (ready while on a call, not logged in...): nothing changed
         for on, outcome in steps:

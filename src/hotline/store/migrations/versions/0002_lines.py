@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(64), nullable=False),
         sa.Column("flow", sa.String(64)),
         sa.Column("flow_version", sa.Integer),
+        sa.Column("flow_path", sa.Text),
         sa.Column("routing", sa.JSON, nullable=False),
         sa.Column("service_level", sa.JSON, nullable=False),
         sa.Column("callbacks", sa.JSON),
