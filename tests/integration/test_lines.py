@@ -7,10 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import update
 
-from hotline.errors import ConfigError
+from hotline.errors import ConfigError, HotlineError
+from hotline.service.bootstrap import ensure_line
 from hotline.service.lines import export_line, import_line, load_line
+from hotline.service.settings import Settings
 from hotline.service.unit_of_work import AddCall
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate
@@ -154,3 +157,45 @@ def test_the_line_commands_as_a_user_runs_them(tmp_path):
     missing = hotline("line", "export", "Nope", env=env)
     assert missing.returncode == 1
     assert "no line 'Nope' in the store (lines: National hotline (US))" in missing.stderr
+
+
+def test_a_number_or_time_zone_given_on_the_command_line_is_checked_like_the_files(store):
+    with pytest.raises(ConfigError) as e:
+        import_line(store, NATIONAL, number="12345", timezone="Mars/Phobos")
+    assert [p.message for p in e.value.problems] == [
+        "--number '12345': a number in E.164 form, like \"+18005550100\"",
+        "--timezone 'Mars/Phobos': an IANA time zone like Europe/Paris",
+    ]
+    assert store.lines() == []
+
+
+def test_an_agent_shared_with_another_line_keeps_one_set_of_skills(store, tmp_path):
+    import_line(store, NATIONAL)
+    second = {"name: National hotline (US)": "name: Second line",
+              'number: "+18005550100"': 'number: "+18005550200"'}  # fmt: skip
+    es_day = "{name: es-day,   count: 6, skills: {es: 5, en: 4}"
+    differs = small_line(tmp_path, {**second, es_day: es_day.replace("en: 4", "en: 1")})
+    with pytest.raises(ConfigError) as e:
+        import_line(store, differs)
+    (p,) = e.value.problems
+    assert p.message.startswith("agents.")
+    assert (
+        "agent es-day-1 also works on 'National hotline (US)' with skills {en: 4, es: 5}, "
+        "not {en: 1, es: 5}"
+    ) in p.message
+    assert p.line == next(i for i, t in enumerate(differs.read_text().splitlines(), 1)
+                          if "{name: es-day, " in t)  # fmt: skip
+    assert [line["name"] for line in store.lines()] == [NAME]
+    done = import_line(store, small_line(tmp_path, second))  # the same skills: shared
+    assert "es-day-1" in done.shared
+    assert store.agents_lines()["es-day-1"] == [NAME, "Second line"]
+
+
+def test_serve_never_imports_over_a_line_whose_number_was_changed(store, tmp_path):
+    import_line(store, NATIONAL)
+    settings = Settings(database_url=sqlite_url(tmp_path), twilio_auth_token=SecretStr("x"),
+                        public_url="http://127.0.0.1:1", line_number="+18005550111")  # fmt: skip
+    with pytest.raises(HotlineError) as e:
+        ensure_line(settings, store)
+    assert "has the number +18005550100: set HOTLINE_LINE_NUMBER=+18005550100" in e.value.message
+    assert store.lines()[0]["number"] == "+18005550100"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from hotline.errors import HotlineError
@@ -13,8 +13,10 @@ from hotline.service.live import LineSetup, LiveLine
 from hotline.service.recovery import carrier_statuses
 from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
+from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate, sqlite_path
 from hotline.store.repository import Store
+from hotline.switchboard.line import agents_of
 from hotline.telephony.control import CallControl, TwilioCallControl
 from hotline.testing.connectors import InMemoryConnector
 from hotline.yamlfile import read_text
@@ -69,6 +71,15 @@ def ensure_line(settings: Settings, store: Store) -> Imported | None:
     as that line (with their number, time zone and flow)."""
     if store.line_of_number(settings.line_number) is not None:
         return None
+    name = load_scenario(settings.scenario).name
+    held = {line["name"]: line["number"] for line in store.lines()}
+    if name in held:  # never over a line of the store, whose number was changed on purpose
+        raise HotlineError(
+            f"the store has no line {settings.line_number} (HOTLINE_LINE_NUMBER), and the "
+            f"line {name!r} of {settings.scenario} has the number {held[name]}: set "
+            f"HOTLINE_LINE_NUMBER={held[name]}, or give the line the new number with "
+            f"hotline line import {settings.scenario} --number {settings.line_number}"
+        )
     return import_line(store, settings.scenario, number=settings.line_number,
                        timezone=settings.timezone, flow=settings.flow)  # fmt: skip
 
@@ -107,8 +118,9 @@ def call_control(settings: Settings) -> CallControl:
 def issue_agent_token(settings: Settings, agent_id: str) -> str:
     """A token for an agent of the line, or (`SUPERVISOR`) for the supervisor."""
     store, _ = store_for(settings, create=False)
-    ensure_line(settings, store)
-    roster = store.agents_lines()
+    roster: Collection[str] = store.agents_lines()
+    if not roster:  # no line yet: those of the scenario `serve` will import at its start
+        roster = agents_of(load_scenario(settings.scenario))
     if agent_id not in roster and agent_id != SUPERVISOR:
         sample = ", ".join(list(roster)[:5])
         raise HotlineError(f"no agent {agent_id!r} on any line (agents are like {sample})")

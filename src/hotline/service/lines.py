@@ -5,6 +5,7 @@ from the store, through the same validator."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +14,14 @@ import yaml
 from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.ivr.line import LineFlow
 from hotline.sim.scenario import Scenario
-from hotline.sim.scenario_file import parse_scenario, read_scenario
+from hotline.sim.scenario_file import (
+    number_problem,
+    parse_scenario,
+    read_scenario,
+    timezone_problem,
+)
 from hotline.store.repository import Store
-from hotline.yamlfile import problem_at, read_text
+from hotline.yamlfile import Marks, problem_at, read_text
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,10 @@ def import_line(
                                           base=Path(path).parent)  # fmt: skip
     problems: list[Problem] = []
     info = scenario.line
+    for option, value, check in (("--number", number, number_problem),
+                                 ("--timezone", timezone, timezone_problem)):  # fmt: skip
+        if value is not None and (why := check(value)) is not None:
+            problems.append(Problem(f"{option} {value!r}: {why}"))
     number = number or (info.number if info else None)
     if number is None:
         problems.append(Problem("the line has no number: add `line: {number: ...}` or give "
@@ -63,17 +73,49 @@ def import_line(
         else:
             version = (loaded.name, loaded.version, read_text(flow_path),
                        str(Path(flow_path).resolve()))  # fmt: skip
-    if problems:
-        raise ConfigError(problems)
-    assert number is not None
     ids = [g.ids() for g in scenario.agent_groups]
     mine = {a for group in ids for a in group}
     on_lines = store.agents_lines()
     shared = sorted(a for a in mine if set(on_lines.get(a, ())) - {scenario.name})
+    problems += _skills_differ(store, scenario, shared, on_lines, marks, filename)
+    if problems:
+        raise ConfigError(problems)
+    assert number is not None
     store.save_line(data, ids, number=number, timezone=timezone or (info.timezone if info
                     else "UTC"), flow=version, at=time.time())  # fmt: skip
     return Imported(scenario.name, number, len(mine), len(scenario.queues),
                     None if version is None else version[:2], shared)  # fmt: skip
+
+
+def _skills_differ(
+    store: Store,
+    scenario: Scenario,
+    shared: list[str],
+    on_lines: dict[str, list[str]],
+    marks: Marks,
+    filename: str,
+) -> list[Problem]:
+    """An agent on several lines has one set of skills: a file that gives a shared agent
+    other skills than the store has is refused (change them on every line alike)."""
+    held = store.agent_skills(shared)
+    problems = []
+    for i, g in enumerate(scenario.agent_groups):
+        for agent_id in g.ids():
+            theirs = held.get(agent_id)
+            if theirs is not None and theirs != dict(g.skills):
+                lines = ", ".join(repr(n) for n in on_lines[agent_id] if n != scenario.name)
+                problems.append(problem_at(
+                    ("agents", i, "skills"),
+                    f"agent {agent_id} also works on {lines} with skills {_levels(theirs)}, "
+                    f"not {_levels(g.skills)}; an agent has one set of skills", marks, filename,
+                    "give the same skills here, or change them on every line alike",
+                ))  # fmt: skip
+                break
+    return problems
+
+
+def _levels(skills: Mapping[str, int]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(skills.items())) + "}"
 
 
 def export_line(store: Store, name: str) -> str:

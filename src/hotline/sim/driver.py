@@ -104,6 +104,7 @@ class _CallPlan:
 SIM_NUMBER: Final = "+12025550100"  # the simulated line's number (a fictional 555-01xx one)
 SIM_CALLER: Final = "+12025550143"  # every simulated caller's (valid, so callbacks may be offered)
 TICK: Final = Tick()
+HOLD_POLL: Final = 15.0  # seconds between a waiting caller's turns (the live hold loop's)
 RESERVED: Final = AgentState.RESERVED.value
 NEVER: Final = math.inf
 
@@ -185,11 +186,12 @@ class Simulation:
     # -- time: the switchboard's timers and the callers' and agents' acts, in time order
 
     def _until(self, t: float) -> None:
-        """Everything due before `t` (or at it: the callers' and agents' acts)."""
+        """Everything due up to `t`; at a tie the switchboard's timers first (as `handle`
+        fires them before a command), each answered before the next act."""
         sched, board = self._scheduler, self.board
         while True:
             mine, its = sched.next_time(), board.next_timer()
-            if its is not None and its < t and (mine is None or its < mine):
+            if its is not None and its <= t and (mine is None or its <= mine):
                 self._react(board.handle(TICK, its), its)
             elif mine is not None and mine <= t:
                 sched.run(until=mine)
@@ -248,9 +250,13 @@ class Simulation:
             self._scheduler.at(when, self._listen, sid, when)
 
     def _listen(self, sid: str, t: float) -> None:
+        """The caller's turn in the hold loop: they take the callback offered; while their
+        call rings at an agent, they hear the loop again a pause later."""
         state, _ = self._do(HoldPoll(sid), t)
         if state == "offer-callback":
             self._do(TakeCallback(sid), t)
+        elif state == "connecting":
+            self._scheduler.at(t + HOLD_POLL, self._listen, sid, t + HOLD_POLL)
 
     def _give_up(self, sid: str, t: float) -> None:
         if sid not in self._talking:  # (a caller waiting for a callback keeps their place)

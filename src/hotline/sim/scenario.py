@@ -17,6 +17,7 @@ from hotline.routing.selection import SelectionPolicy
 from hotline.sim.distributions import Distribution, Exponential, Fixed
 
 DAY_HOURS = 24
+NAME_MAX = 64  # characters of a line's, queue's or agent's name (the store's columns)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SETS = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
 _CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -169,6 +170,11 @@ class Scenario:
 def check_scenario(s: Scenario) -> list[Finding]:
     """Everything wrong with a scenario, with paths in the terms of the scenario file."""
     found: list[Finding] = []
+    if len(s.name) > NAME_MAX:
+        found.append(Finding(("name",), f"longer than {NAME_MAX} characters"))
+    for i, q in enumerate(s.queues):
+        if len(q.name) > NAME_MAX:
+            found.append(Finding(("queues", i, "name"), f"longer than {NAME_MAX} characters"))
     if s.hours < 1:
         found.append(Finding(("days",), "the run must last at least one hour"))
     if s.calls_per_day <= 0:
@@ -271,6 +277,10 @@ def _check_agents(s: Scenario, known: set[str], queue_names: set[str]) -> list[F
     for i, g in enumerate(s.agent_groups):
         at = ("agents", i)
         for agent_id in g.ids():
+            if len(agent_id) > NAME_MAX:
+                found.append(Finding((*at, "name"), f"agent id {agent_id!r} is longer than "
+                                     f"{NAME_MAX} characters"))  # fmt: skip
+                break
             other = made_by.setdefault(agent_id, i)
             if other != i:
                 found.append(Finding((*at, "name"), f"agent id {agent_id!r} is also made by "

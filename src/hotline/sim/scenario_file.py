@@ -180,6 +180,21 @@ class _ServiceLevel(_Model):
     answer_within: float = Field(default=20.0, gt=0)
 
 
+def number_problem(v: str) -> str | None:
+    """What is wrong with a line's number (None: a number in E.164 form)."""
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", v):
+        return 'a number in E.164 form, like "+18005550100"'
+    return None
+
+
+def timezone_problem(v: str) -> str | None:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "an IANA time zone like Europe/Paris"
+    return None
+
+
 class _Line(_Model):
     number: str
     timezone: str = "UTC"
@@ -188,17 +203,15 @@ class _Line(_Model):
     @field_validator("number")
     @classmethod
     def _e164(cls, v: str) -> str:
-        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", v):
-            raise ValueError('a number in E.164 form, like "+18005550100"')
+        if (problem := number_problem(v)) is not None:
+            raise ValueError(problem)
         return v
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("an IANA time zone like Europe/Paris") from None
+        if (problem := timezone_problem(v)) is not None:
+            raise ValueError(problem)
         return v
 
 

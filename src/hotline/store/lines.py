@@ -8,7 +8,7 @@ build the line. Agents are shared: an agent on two lines is one row with one set
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -93,6 +93,16 @@ def agents_lines(c: Connection) -> dict[str, list[str]]:
         select(agent_lines.c.agent_id, agent_lines.c.line).order_by(agent_lines.c.line)
     ):
         out.setdefault(agent_id, []).append(line)
+    return out
+
+
+def skills_of(c: Connection, agent_ids: Collection[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {a: {} for a in c.execute(
+        select(agents.c.id).where(agents.c.id.in_(list(agent_ids)))).scalars()}  # fmt: skip
+    for s in c.execute(
+        select(agent_skills).where(agent_skills.c.agent_id.in_(list(agent_ids)))
+    ).mappings():
+        out[s["agent_id"]][s["skill"]] = s["level"]
     return out
 
 

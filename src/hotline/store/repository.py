@@ -198,6 +198,11 @@ class Store:
         with self._tx() as c:
             return line_rows.agents_lines(c)
 
+    def agent_skills(self, agent_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """The skills the store holds for these agents (those it has)."""
+        with self._tx() as c:
+            return line_rows.skills_of(c, agent_ids)
+
     def line_of_number(self, number: str) -> str | None:
         with self._tx() as c:
             return line_rows.number_owner(c, number)

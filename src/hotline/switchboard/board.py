@@ -126,7 +126,6 @@ class Switchboard:
         # overflowed to voicemail: the caller's next hold-loop request records (this mark
         # outlives the call's record, until that request or the caller's hang-up)
         self.to_voicemail: set[str] = set()
-        self.now = start
         self.seq = 0  # events handed out so far
         self._tickets = 0  # look-ups started so far
         self._events: list[AnyEvent] = []
@@ -156,8 +155,7 @@ class Switchboard:
         }
 
     def handle(self, command: Command[R], now: float) -> Outcome[R]:
-        self.scheduler.run(until=now)
-        self.now = self.scheduler.now  # never backwards, whatever the drivers' clock does
+        self.scheduler.run(until=now)  # (its clock never goes back, whatever the drivers')
         marks = len(self._events), len(self._effects)
         try:
             result = self._handlers[type(command)](command)
@@ -178,6 +176,11 @@ class Switchboard:
         first = self.seq + 1
         self.seq += len(events)
         return Outcome(cast(R, result), events, effects, first)
+
+    @property
+    def now(self) -> float:
+        """The line's time: a timer's own while it fires, else the last command's."""
+        return self.scheduler.now
 
     def next_timer(self) -> float | None:
         """When the next timer falls due (a `Tick` then fires it)."""

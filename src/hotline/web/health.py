@@ -47,7 +47,7 @@ def health_router(rt: LineRuntime) -> APIRouter:
                     "version": s.flow.flow.version,
                 }
                 for name, s in line.setups.items()
-            ],  # fmt: skip
+            ],
             "writes": {k: v for k, v in writes.items() if k != "healthy"},
             "agent_sockets": len(rt.sockets),
         }

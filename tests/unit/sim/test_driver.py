@@ -137,3 +137,14 @@ def test_after_10000_calls_end_the_switchboard_holds_nothing_of_them():
         r.report["offered"] == r.report["answered"] + r.report["abandoned"] + r.report["overflowed"]
     )
     assert sim.board.held() == {}
+
+
+def test_the_trace_of_a_day_goes_forward_in_time():
+    """Events a switchboard emits while a timer fires bear the timer's time (agents who
+    pick up at once are connected by the wrap-up's end, not by the next command)."""
+    national = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
+    events: list[AnyEvent] = []
+    Simulation(scenario=replace(national, hours=12, answer_delay=0.0), trace=events.append).run()
+    times = [e.at for e in events]
+    assert len(times) > 10_000
+    assert times == sorted(times)

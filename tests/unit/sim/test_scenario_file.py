@@ -185,3 +185,14 @@ def test_missing_file_and_binary_file(tmp_path):
 
 def test_not_a_mapping():
     assert problems("- just\n- a list\n") == ["s.yaml:1: expected a mapping of settings"]
+
+
+def test_names_longer_than_the_store_keeps_are_refused_where_they_stand():
+    long = "x" * 65
+    text = GOOD.replace("name: tiny", f"name: {long}").replace("- name: es\n", f"- name: {long}\n")
+    text = text.replace("{name: en, count: 2", "{name: " + "a" * 63 + ", count: 2")
+    assert problems(text.replace('queue: "{language}"', f'queue: "{long}"')) != []
+    found = problems(text)
+    assert "s.yaml:1:1: name: longer than 64 characters" in found
+    assert any(p.startswith("s.yaml:") and "queues.1.name: longer than 64" in p for p in found)
+    assert any(f"agent id '{'a' * 63}-1' is longer than 64 characters" in p for p in found)
