@@ -8,6 +8,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -893,10 +894,10 @@ def demo(
 
     async def run() -> Demo:
         d = Demo(database_url=database, speed=speed, hour=hour, seed=seed)
-        err.print(
-            f"starting: {len(d.agent_ids)} agents on shift at {hour:g}:00, "
-            f"{d.calls_per_second() * 60:.0f} calls a minute (speed {speed:g})"
-        )
+        lines = ", ".join(f"{s.name} on {s.number} ({r * 60:.0f} calls a minute)"
+                          for s, r in zip(d.setups, d.rates(), strict=True))  # fmt: skip
+        err.print(f"starting: {len(d.agent_ids)} agents on shift at {hour:g}:00 (speed "
+                  f"{speed:g}); lines: {lines}")  # fmt: skip
         await d.start()
         for name, url in d.urls.items():
             err.print(f"  {name}: {url}")
@@ -923,11 +924,13 @@ def demo(
         err.print("stopped")
         return
     out.print()
+    by_line = d.outcomes_by_line()
     outcomes = Table(title="How calls ended (callers' side)")
     outcomes.add_column("outcome")
-    outcomes.add_column("calls", justify="right")
-    for k, v in d.stats.outcomes.most_common():
-        outcomes.add_row(k, f"{v:,}")
+    for name in by_line:
+        outcomes.add_column(name, justify="right")
+    for k, _ in sum(by_line.values(), Counter()).most_common():
+        outcomes.add_row(k, *(f"{n[k]:,}" for n in by_line.values()))
     out.print(outcomes)
     kept = d.line.store.count_calls()
     out.print(

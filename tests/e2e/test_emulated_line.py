@@ -4,9 +4,13 @@ bots on the agents' API (websocket + REST), scripted callers at the scenario's r
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
+from sqlalchemy import select
+
 from hotline.service.demo import Demo
+from hotline.store.tables import call_events
 
 FINAL = {"completed", "abandoned", "overflowed"}
 
@@ -71,3 +75,48 @@ def test_a_connect_the_carrier_refuses_is_offered_again_and_answered(tmp_path):
         row = d.line.store.call(sid)
         assert row is not None
         assert row.state == "completed"
+
+
+def test_both_lines_of_the_demo_answer_and_share_agents_one_call_at_a_time(tmp_path):
+    async def run() -> Demo:
+        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=8)
+        await d.start()
+        await d.traffic(calls=60, seconds=None)
+        await d.finish(drain_seconds=120)
+        return d
+
+    d = asyncio.run(run())
+    assert d.carrier.failures == 0
+    by_line = d.outcomes_by_line()
+    assert list(by_line) == ["National hotline (US)", "Victim support helpline"]
+    assert by_line["Victim support helpline"]["answered"] >= 1
+    victims = [c for c in d.carrier.calls.values() if c.script.to == "+18005550200"]
+    for c in victims:
+        row = d.line.store.call(c.sid)
+        assert row is not None
+        assert (row.line, row.called) == ("victim-support", "+18005550200")
+        assert row.queue in ("support-en", "support-es")
+    # every agent's calls, across both lines, one after another: from the offer until the
+    # call is completed or abandoned, or the offer withdrawn
+    with d.line.store.engine.connect() as conn:
+        rows = conn.execute(select(call_events.c.call_sid, call_events.c.at, call_events.c.kind,
+                                call_events.c.data).order_by(call_events.c.id)).all()  # fmt: skip
+    line_of = {sid: ("victims" if call.script.to == "+18005550200" else "national")
+               for sid, call in d.carrier.calls.items()}  # fmt: skip
+    open_: dict[str, tuple[str, float, str]] = {}  # sid -> (agent, since, line)
+    spans: dict[str, list[tuple[float, float, str]]] = {}
+    for sid, at, kind, data in rows:
+        if kind == "CallOffered":
+            open_[sid] = (data["agent_id"], at, line_of.get(sid, "?"))
+        elif kind in ("CallCompleted", "CallAbandoned", "OfferWithdrawn") and sid in open_:
+            agent, since, line = open_.pop(sid)
+            spans.setdefault(agent, []).append((since, at, line))
+    assert not open_
+    shared = {"en-day-7", "en-day-8", "es-day-6"}
+    assert all(len(d.line.floor.lines_of[a]) == 2 for a in shared)
+    worked = {line for a in shared for _, _, line in spans.get(a, [])}
+    assert worked, "no shared agent took a call"
+    for agent, mine in spans.items():
+        mine.sort()
+        for (_, end, _), (start, _, _) in itertools.pairwise(mine):
+            assert start >= end, (agent, mine)

@@ -14,7 +14,7 @@ import secrets
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,8 @@ import uvicorn
 from pydantic import SecretStr
 
 from hotline.errors import HotlineError
-from hotline.service.bootstrap import build_line, call_control
+from hotline.service.bootstrap import build_line, call_control, store_for
+from hotline.service.lines import import_line
 from hotline.service.settings import Settings
 from hotline.sim.scenario import Scenario
 from hotline.telephony.emulator.bots import AgentBot
@@ -32,6 +33,7 @@ from hotline.telephony.emulator.carrier import Carrier
 from hotline.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[3]
+VICTIMS = ROOT / "scenarios" / "victim-support.yaml"  # the second line on the platform
 
 
 def free_ports(n: int) -> list[int]:
@@ -51,7 +53,7 @@ def on_shift(scenario: Scenario, hour: float) -> list[str]:
     out = []
     for g in scenario.agent_groups:
         if any(_covers(s.start, s.hours, hour) and 0 in s.days for s in g.shifts):
-            out += [f"{g.name}-{i}" for i in range(1, g.count + 1)]
+            out += g.ids()
     return out
 
 
@@ -83,8 +85,11 @@ class Demo:
         seed: int = 1,
         scenario: Path | None = None,
         flow: Path | None = None,
+        lines: Sequence[Path] = (VICTIMS,),
         max_agents: int | None = None,
     ) -> None:
+        """`scenario` and `flow`: the main line (the national one by default); `lines`:
+        scenario files of the other lines on the platform (each names its flow)."""
         self.speed = speed
         self.hour = hour
         self.rng = np.random.default_rng(seed)
@@ -99,6 +104,10 @@ class Demo:
             twilio_auth_token=SecretStr(token),
             twilio_api_base=f"http://127.0.0.1:{self.carrier_port}",
         )
+        store, _ = store_for(self.settings)  # the other lines first; build_line adds ours
+        for path in lines:
+            import_line(store, path)
+        store.engine.dispose()
         start = time.time()
         self.parts = build_line(self.settings, wall=lambda: start + (time.time() - start) * speed)
         self.line = self.parts.line
@@ -112,10 +121,10 @@ class Demo:
             line_number=self.settings.line_number,
             speed=speed,
         )
-        national = self.line.setups[self.line.first]
-        self.scenario = national.scenario
-        self.mix = CallerMix(national.scenario, national.flow.flow, self.rng)
-        agents = on_shift(national.scenario, hour)
+        self.setups = list(self.line.setups.values())
+        self.mixes = [CallerMix(s.scenario, s.flow.flow, self.rng, dial=s.number)
+                      for s in self.setups]  # fmt: skip
+        agents = list(dict.fromkeys(a for s in self.setups for a in on_shift(s.scenario, hour)))
         self.agent_ids = agents[:max_agents] if max_agents is not None else agents
         self.bots: list[AgentBot] = []
         self.stats = DemoStats()
@@ -131,10 +140,17 @@ class Demo:
             "carrier REST": self.settings.twilio_api_base,
         }
 
+    def rates(self) -> list[float]:
+        """Each line's calls per (wall-clock) second at the demo's hour."""
+        out = []
+        for setup in self.setups:
+            s = setup.scenario
+            share = s.hourly_profile[int(self.hour) % 24] / sum(s.hourly_profile)
+            out.append(s.calls_per_day * share / 3600.0 * self.speed)
+        return out
+
     def calls_per_second(self) -> float:
-        s = self.scenario
-        share = s.hourly_profile[int(self.hour) % 24] / sum(s.hourly_profile)
-        return s.calls_per_day * share / 3600.0 * self.speed
+        return sum(self.rates())
 
     async def start(self) -> None:
         for app, port in (
@@ -169,13 +185,15 @@ class Demo:
         on_call: Callable[[], None] = lambda: None,
     ) -> None:
         """Place calls at the scenario's rate until `calls` have been placed or `seconds` passed."""
-        rate = self.calls_per_second()
+        rates = self.rates()
+        rate = sum(rates)
         end = None if seconds is None else asyncio.get_running_loop().time() + seconds
         while calls is None or self.stats.placed < calls:
             await asyncio.sleep(float(self.rng.exponential(1.0 / rate)))
             if end is not None and asyncio.get_running_loop().time() >= end:
                 break
-            self.carrier.place(self.mix.next())
+            line = int(self.rng.choice(len(rates), p=[r / rate for r in rates]))
+            self.carrier.place(self.mixes[line].next())
             self.stats.placed += 1
             on_call()
 
@@ -195,8 +213,8 @@ class Demo:
 
     def snapshot(self) -> dict[str, int]:
         calls = self.carrier.calls.values()
-        states = Counter(self.line.floor.agent_state(a)["state"] for a in self.line.roster)
-        return {
+        states = Counter(self.line.floor.agent_state(a)["state"] for a in self.agent_ids)
+        snap = {
             "placed": self.stats.placed,
             "in IVR": self.line.in_ivr(),
             "waiting": sum(len(b.waiting()) for b in self.line.boards.values()),
@@ -211,3 +229,14 @@ class Demo:
             "webhooks": self.carrier.webhooks,
             "webhook failures": self.carrier.failures,
         }
+        for setup in self.setups:
+            mine = [c for c in calls if c.script.to == setup.number]
+            snap[f"{setup.name}: answered"] = sum(1 for c in mine if c.agent)
+            snap[f"{setup.name}: waiting"] = len(self.line.boards[setup.name].waiting())
+        return snap
+
+    def outcomes_by_line(self) -> dict[str, Counter[str]]:
+        """How the callers' calls ended, per line (dial-back legs left out)."""
+        return {s.name: Counter(c.outcome for c in self.carrier.calls.values()
+                                if c.script.to == s.number and c.script.answers)
+                for s in self.setups}  # fmt: skip

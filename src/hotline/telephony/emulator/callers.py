@@ -41,11 +41,16 @@ def language_keys(flow: Flow, language: str) -> list[str]:
 
 @dataclass
 class CallerMix:
+    """Callers of one line (`dial`: its number). After their language, callers answer the
+    flow's `caller_type` menu if it has one (agency officers verify and queue as not
+    urgent; the public go on)."""
+
     scenario: Scenario
     flow: Flow
     rng: np.random.Generator
     agency_id: str = "123455#"
     agency_pin: str = "2468#"
+    dial: str = ""
 
     def next(self) -> CallerScript:
         s, rng = self.scenario, self.rng
@@ -65,13 +70,15 @@ class CallerMix:
         else:
             number = REGION_NUMBER["en"].format(int(rng.integers(100, 200)))
             answers = ["2", *language_keys(self.flow, language)]
-        if kind.name == "agency":
+        if "caller_type" not in self.flow.nodes:
+            pass
+        elif kind.name == "agency":
             answers += ["1", self.agency_id, self.agency_pin, "2"]
         else:
             answers += ["2"]
         patience = float(s.patience.sample(rng, 1)[0]) if s.patience else 3600.0
         talk = float(s.handle.sample(rng, 1)[0])
-        return CallerScript(number, answers, patience, talk, f"{kind.name}/{language}")
+        return CallerScript(number, answers, patience, talk, f"{kind.name}/{language}", self.dial)
 
 
 def _pick(rng: np.random.Generator, weights: list[float]) -> int:

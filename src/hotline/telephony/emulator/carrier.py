@@ -35,6 +35,7 @@ class CallerScript:
     patience: float  # seconds in queue before hanging up
     talk: float  # seconds with the agent
     label: str = ""
+    to: str = ""  # the number they dial (the carrier's line number if empty)
 
 
 @dataclass
@@ -171,7 +172,8 @@ class Carrier:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     async def _inbound(self, call: EmulatedCall) -> None:
-        base = {"From": call.script.number, "To": self.line_number, "Direction": "inbound"}
+        to = call.script.to or self.line_number
+        base = {"From": call.script.number, "To": to, "Direction": "inbound"}
         try:
             twiml = await self.post(call, f"{self.hotline_url}/voice/incoming", base)
             await self.execute(call, twiml)
