@@ -296,8 +296,20 @@ class Router:
             raise InvalidTransition(f"agent {agent.id} is already logged in")
         now = self._clock.now
         record = _AgentRecord(agent, now)
+        self._index(record)
+        self._agents[agent.id] = record
+        self._emit(AgentLoggedIn(now, agent.id))
+        if ready:
+            self.set_ready(agent.id)
+        else:
+            self._emit(AgentStateChanged(now, agent.id, AgentState.NOT_READY, record.reason))
+
+    def _index(self, record: _AgentRecord) -> None:
+        """Where the agent may be offered calls: the first step of each queue they meet."""
+        agent = record.agent
         memberships = agent.queues or tuple(QueueMembership(name) for name in self._queues)
         tiers: dict[int, list[_QueueRecord]] = {}
+        record.min_step, record.pools = {}, []
         for m in memberships:
             qr = self._queue(m.queue)
             step = next(
@@ -311,12 +323,40 @@ class Router:
             record.pools.append((qr.pools[step], score))
             tiers.setdefault(m.tier, []).append(qr)
         record.tiers = [tiers[t] for t in sorted(tiers)]
-        self._agents[agent.id] = record
-        self._emit(AgentLoggedIn(now, agent.id))
-        if ready:
-            self.set_ready(agent.id)
-        else:
-            self._emit(AgentStateChanged(now, agent.id, AgentState.NOT_READY, record.reason))
+
+    def update_agent(self, agent: Agent) -> None:
+        """The agent's skills or queues changed: the next routing decision uses them. An
+        agent logged in is indexed again now (an available one may be offered at once a
+        call they now qualify for); a call they are on or offered stays theirs."""
+        record = self._agents.get(agent.id)
+        if record is None:
+            return  # not logged in: their next login uses the new skills
+        record.agent = agent
+        self._index(record)
+        if record.state is AgentState.AVAILABLE:
+            self._agent_free(record, keep_idle_since=True)  # (their old pool places lapse)
+
+    def update_queue(self, queue: Queue) -> None:
+        """A queue's steps (requirements, times) or its wrap-up, aging or overflow changed,
+        with as many steps as before: the next routing decision uses them; every agent
+        logged in is indexed again. Calls keep the step they reached."""
+        qr = self._queue(queue.name)
+        if len(queue.steps) != len(qr.queue.steps):
+            raise InvalidTransition(
+                f"queue {queue.name!r} would go from {len(qr.queue.steps)} to "
+                f"{len(queue.steps)} steps while calls may wait in it: that takes a restart"
+            )
+        findings = check_queues([*(q.queue for q in self._queues.values()
+                                   if q.queue.name != queue.name), queue])  # fmt: skip
+        if findings:
+            raise ConfigError([Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint)
+                               for f in findings])  # fmt: skip
+        qr.queue, qr.rate = queue, queue.aging_per_minute / 60.0
+        qr.deadlines = [s.seconds for s in queue.steps]
+        for record in list(self._agents.values()):
+            self._index(record)
+            if record.state is AgentState.AVAILABLE:
+                self._agent_free(record, keep_idle_since=True)
 
     def logout(self, agent_id: str) -> bool:
         """Log out now if the agent is free, else as soon as their call and wrap-up end."""

@@ -86,13 +86,13 @@ def ensure_line(settings: Settings, store: Store) -> Imported | None:
 
 def line_setups(settings: Settings, store: Store) -> list[LineSetup]:
     """Every line in the store, the settings' line first (it answers numbers no line has,
-    with a refusal, and its flow is the settings' `FLOW`), each validated as a scenario
-    file is and with its flow file read again."""
+    with a refusal), each validated as a scenario file is and with its active flow's file
+    read again (the settings' `FLOW` for their line if the store names none)."""
     setups: list[LineSetup] = []
     for meta in store.lines():
         scenario = load_line(store, meta["name"])
         ours = meta["number"] == settings.line_number
-        path = settings.flow if ours else meta["flow_path"]
+        path = meta["flow_path"] or (settings.flow if ours else None)
         if path is None:
             raise HotlineError(f"line {meta['name']!r} has no flow: hotline line import FILE "
                                "--flow FLOW_FILE")  # fmt: skip

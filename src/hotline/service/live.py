@@ -16,7 +16,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from hotline.domain.agent import AgentState
@@ -30,11 +30,13 @@ from hotline.domain.events import (
     CallRequeued,
     OfferWithdrawn,
 )
+from hotline.errors import HotlineError
 from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
 from hotline.service.health import WriteHealth
 from hotline.service.hub import News
+from hotline.service.lines import load_line
 from hotline.service.lookups import LookupWorkers
 from hotline.service.stats import right_now
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
@@ -63,7 +65,7 @@ from hotline.switchboard.events import (
     stored,
 )
 from hotline.switchboard.floor import Floor
-from hotline.switchboard.line import line_of
+from hotline.switchboard.line import LineConfig, line_of
 
 R = TypeVar("R")
 Outgoing = Offer | Withdraw | Connect | DialBack  # what the adapters carry out
@@ -372,6 +374,50 @@ class LiveLine:
             by_line.setdefault(self.line_of(sid), {})[sid] = status
         for line, some in by_line.items():
             self._run(c.Recheck(some), line)
+
+    # -- the lines' configuration
+
+    def configs(self) -> dict[str, tuple[LineConfig, LineFlow]]:
+        """The store's configuration of each line served, validated as at the start (read
+        outside the lock: it reads the store and the flow files). A line added to the
+        store, or removed, takes a restart."""
+        out = {}
+        for meta in self.store.lines():
+            name = meta["name"]
+            setup = self.setups.get(name)
+            if setup is None:
+                log.warning("line %r is new in the store: it is served after a restart", name)
+                continue
+            scenario = load_line(self.store, name)
+            flow = setup.flow
+            active = (meta["flow"], meta["flow_version"])
+            if meta["flow_path"] and active != (flow.flow.name, flow.flow.version):
+                flow = LineFlow(
+                    path=meta["flow_path"], line_queues=[q.name for q in scenario.queues]
+                )
+            config = line_of(scenario, flow=flow.flow, number=setup.number, timezone=setup.timezone)
+            out[name] = (config, flow)
+        return out
+
+    def reconfigure(
+        self, configs: Mapping[str, tuple[LineConfig, LineFlow]]
+    ) -> dict[str, list[str]]:
+        """Each line whose configuration changed uses it from its next routing decision
+        (see `commands.Reconfigure`); a line whose change is refused keeps its own and the
+        refusal is logged. Returns what changed, by line."""
+        done = {}
+        for name, (config, flow) in configs.items():
+            if config == self.boards[name].line:
+                continue
+            try:
+                changed = self._run(c.Reconfigure(config), name)
+            except HotlineError as e:
+                log.error("the new configuration of line %r is refused: %s", name, e.message)
+                continue
+            self.setups[name] = replace(self.setups[name], flow=flow)
+            done[name] = changed
+            log.info("line %r reconfigured: %s", name, ", ".join(changed) or "no change")
+        return done
 
     # -- agents (each use case gives the agent's state afterwards, for the API to show)
 

@@ -16,7 +16,14 @@ from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
 from hotline.store import lines as line_rows
 from hotline.store.db import never_succeeds, reason
-from hotline.store.tables import agent_tokens, call_events, calls, flow_versions, webhook_replies
+from hotline.store.tables import (
+    agent_tokens,
+    call_events,
+    calls,
+    flow_versions,
+    lines,
+    webhook_replies,
+)
 from hotline.switchboard.records import CallRow
 
 
@@ -188,6 +195,12 @@ class Store:
             active = None if flow is None else (flow[0], flow[1], flow[3])
             line_rows.save_line(c, doc, agent_ids, number=number, timezone=timezone,
                                 flow=active, at=at)  # fmt: skip
+
+    def lines_revision(self) -> tuple[int, float | None]:
+        """Changes when a line is imported (or removed): how many, and the last change."""
+        with self._tx() as c:
+            n, last = c.execute(select(func.count(), func.max(lines.c.updated_at))).one()
+            return int(n), last
 
     def lines(self) -> list[dict[str, Any]]:
         with self._tx() as c:

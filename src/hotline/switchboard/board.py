@@ -31,7 +31,7 @@ from hotline.domain.events import (
     Event,
     OfferWithdrawn,
 )
-from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
+from hotline.errors import ConfigError, InvalidTransition, Problem, UnknownAgent, UnknownCall
 from hotline.ivr.catalog import Value
 from hotline.ivr.interpreter import (
     Action,
@@ -46,6 +46,7 @@ from hotline.ivr.interpreter import (
 )
 from hotline.ivr.languages import callable_number, voice
 from hotline.ivr.model import Flow
+from hotline.routing.checks import check_queues
 from hotline.routing.engine import AgentView, Router
 from hotline.switchboard import commands as c
 from hotline.switchboard.commands import AgentStatus, Command, HoldState
@@ -150,6 +151,7 @@ class Switchboard:
             c.Accept: self._accept,
             c.Decline: self._decline,
             c.Tick: self._tick,
+            c.Reconfigure: self._reconfigure,
             c.Recover: self._recover,
             c.Recheck: self._recheck,
         }
@@ -612,8 +614,10 @@ class Switchboard:
     # -- agents
 
     def _agent(self, agent_id: str) -> None:
+        """An agent of the line (or one still logged in whom a new configuration left out:
+        they finish and log out)."""
         if agent_id not in self.line.agents:
-            raise UnknownAgent(f"no agent {agent_id!r} on this line")
+            self.router.agent(agent_id)  # UnknownAgent if not logged in either
 
     def _login(self, cmd: c.Login) -> AgentStatus:
         self._agent(cmd.agent_id)
@@ -647,6 +651,40 @@ class Switchboard:
 
     def _tick(self, cmd: c.Tick) -> None:
         """Nothing more: `handle` has fired the timers that fell due."""
+
+    def _reconfigure(self, cmd: c.Reconfigure) -> list[str]:
+        new, old = cmd.line, self.line
+        if new.number != old.number or new.name != old.name:
+            raise InvalidTransition("a line's name and number change only with a restart")
+        before = {q.name: q for q in old.queues}
+        after = {q.name: q for q in new.queues}
+        if set(before) != set(after) or any(
+            len(q.steps) != len(before[name].steps) for name, q in after.items()
+        ):
+            raise InvalidTransition(
+                f"line {new.name!r}: adding or removing a queue, or changing how many steps "
+                "one has, takes a restart (the line keeps its configuration)"
+            )
+        findings = check_queues(new.queues)
+        if findings:
+            raise ConfigError([Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint)
+                               for f in findings])  # fmt: skip
+        changed = []
+        for name, q in after.items():
+            if q != before[name]:
+                self.router.update_queue(q)
+                changed.append(f"queue {name}")
+        for agent_id, agent in new.agents.items():
+            if old.agents.get(agent_id) != agent:
+                self.router.update_agent(agent)
+                changed.append(f"agent {agent_id}")
+        changed += [f"agent {a} removed" for a in sorted(set(old.agents) - set(new.agents))]
+        if new.flow is not None and (old.flow is None or (new.flow.name, new.flow.version)
+                                     != (old.flow.name, old.flow.version)):  # fmt: skip
+            self.flow = new.flow  # for new calls; a call keeps the version it started on
+            changed.append(f"flow {new.flow.name} v{new.flow.version}")
+        self.line = new
+        return changed
 
     def _recover(self, cmd: c.Recover) -> dict[str, int]:
         done: dict[str, int] = {}

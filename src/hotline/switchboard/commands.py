@@ -7,6 +7,7 @@ from typing import ClassVar, Final, Generic, Literal, TypeVar
 
 from hotline.domain.record import Record
 from hotline.ivr.interpreter import Action, Enqueue, Input, LookupResult, Say
+from hotline.switchboard.line import LineConfig
 from hotline.switchboard.records import CallRow
 
 R = TypeVar("R")
@@ -201,6 +202,18 @@ class Decline(Command[AgentStatus]):
 
 
 # -- the line
+
+
+class Reconfigure(Command[list[str]]):
+    """The line's configuration changed (in the store): from the next routing decision
+    on, its agents' skills and queues, its queues' steps, and for new calls its flow
+    version. The result names what changed. Refused whole (nothing changes) if a queue
+    would be added, removed or change its number of steps: that takes a restart."""
+
+    _fields: ClassVar = ("line",)
+
+    def __init__(self, line: LineConfig) -> None:
+        self.line: Final = line
 
 
 class Tick(Command[None]):

@@ -45,6 +45,10 @@ class Floor:
         prefer them); an agent is on every line whose configuration lists them."""
         self.boards = dict(boards)
         self.lines_of: dict[str, list[str]] = {}
+        self._index()
+
+    def _index(self) -> None:
+        self.lines_of.clear()
         for name, board in self.boards.items():
             for agent_id in board.line.agents:
                 self.lines_of.setdefault(agent_id, []).append(name)
@@ -63,6 +67,8 @@ class Floor:
             own = self._agent_request(command, now, steps)
         else:
             own = self._step(line, command, now, steps)
+            if isinstance(command, c.Reconfigure):  # agents may have joined or left lines
+                self._index()
         return Handled(cast(R, own.result), steps)
 
     def agent_state(self, agent_id: str) -> AgentStatus:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, StoreUnavailable
 from hotline.service.hub import EventHub
 from hotline.service.live import LiveLine
 from hotline.service.recovery import carrier_statuses
@@ -33,6 +33,7 @@ from hotline.web.sockets import AgentSockets
 log = logging.getLogger("hotline.web")
 XML = "application/xml"
 TICK = 0.2  # seconds between timer ticks (offer timeouts, look-ups answered, writes retried)
+RELOAD_EVERY = 2.0  # seconds between looks at the lines' configuration in the store
 RECHECK_CARRIER = 30.0  # seconds between status look-ups of calls the carrier could not tell
 
 
@@ -190,11 +191,32 @@ class LineRuntime:
             except Exception:  # the loop must outlive any one failure
                 log.exception("asking the carrier about recovered calls failed")
 
+    async def _reload_lines(self) -> None:
+        """A line imported again into the store (`hotline line import`) is used from its
+        next routing decision: the store's revision is read every RELOAD_EVERY seconds."""
+        store = self.line.store
+        seen = await asyncio.to_thread(store.lines_revision)
+        while True:
+            await asyncio.sleep(RELOAD_EVERY)
+            try:
+                revision = await asyncio.to_thread(store.lines_revision)
+                if revision == seen:
+                    continue
+                seen = revision  # (a configuration refused is not read again until changed)
+                configs = await asyncio.to_thread(self.line.configs)
+                await self.use_case(functools.partial(self.line.reconfigure, configs))
+            except StoreUnavailable:
+                continue  # the health check and the writer say so; the lines keep theirs
+            except HotlineError as e:  # e.g. a line in the store no longer valid
+                log.error("the lines' configuration in the store is refused: %s", e.message)
+            except Exception:  # the loop must outlive any one failure
+                log.exception("reading the lines' configuration failed")
+
     @contextlib.asynccontextmanager
     async def running(self) -> Any:
         """The server's lifetime: timers, carrier re-checks and the sockets' sweep; at the
         end, what waits for the store lands if it takes it."""
-        loops = (self._ticker, self._recheck_carrier, self.sockets.sweep)
+        loops = (self._ticker, self._recheck_carrier, self._reload_lines, self.sockets.sweep)
         tasks = [asyncio.create_task(t()) for t in loops]
         try:
             yield
