@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from hotline.domain.queue import Queue
 from hotline.domain.skills import MAX_LEVEL, MIN_LEVEL
+from hotline.errors import ConfigError, Problem
 
 Path = tuple[str | int, ...]
 
@@ -42,6 +43,15 @@ def check_queues(
         found += _check_overflow(q, at, names)
     found += _check_cycles(queues)
     return found
+
+
+def refuse_bad_queues(queues: Sequence[Queue]) -> None:
+    """ConfigError listing every problem of these queues (none: nothing happens)."""
+    findings = check_queues(queues)
+    if findings:
+        raise ConfigError(
+            [Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint) for f in findings]
+        )
 
 
 def _check_steps(q: Queue, at: Path, known_skills: Collection[str] | None) -> list[Finding]:

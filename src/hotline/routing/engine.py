@@ -44,14 +44,12 @@ from hotline.domain.events import (
 )
 from hotline.domain.queue import Queue
 from hotline.errors import (
-    ConfigError,
     InvalidTransition,
-    Problem,
     UnknownAgent,
     UnknownCall,
     UnknownQueue,
 )
-from hotline.routing.checks import check_queues
+from hotline.routing.checks import refuse_bad_queues
 from hotline.routing.selection import SelectionPolicy
 
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
@@ -146,11 +144,7 @@ class Router:
         policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE,
         offer_timeout: float = 15.0,
     ) -> None:
-        findings = check_queues(queues)
-        if findings:
-            raise ConfigError(
-                [Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint) for f in findings]
-            )
+        refuse_bad_queues(queues)
         if offer_timeout <= 0:
             raise ValueError("offer_timeout must be positive")
         self._queues = {q.name: _QueueRecord(q) for q in queues}
@@ -346,11 +340,8 @@ class Router:
                 f"queue {queue.name!r} would go from {len(qr.queue.steps)} to "
                 f"{len(queue.steps)} steps while calls may wait in it: that takes a restart"
             )
-        findings = check_queues([*(q.queue for q in self._queues.values()
-                                   if q.queue.name != queue.name), queue])  # fmt: skip
-        if findings:
-            raise ConfigError([Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint)
-                               for f in findings])  # fmt: skip
+        refuse_bad_queues([*(q.queue for q in self._queues.values()
+                             if q.queue.name != queue.name), queue])  # fmt: skip
         qr.queue, qr.rate = queue, queue.aging_per_minute / 60.0
         qr.deadlines = [s.seconds for s in queue.steps]
         for record in list(self._agents.values()):

@@ -224,14 +224,6 @@ class Store:
         with self._tx() as c:
             return line_rows.line_document(c, name)
 
-    def flow_source(self, flow: str, version: int) -> str | None:
-        with self._tx() as c:
-            return c.execute(
-                select(flow_versions.c.source).where(
-                    flow_versions.c.flow == flow, flow_versions.c.version == version
-                )
-            ).scalar_one_or_none()
-
 
 def _keep_flow(c: Connection, flow: str, version: int, source: str, at: float) -> None:
     seen = c.execute(

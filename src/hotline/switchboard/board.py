@@ -31,7 +31,7 @@ from hotline.domain.events import (
     Event,
     OfferWithdrawn,
 )
-from hotline.errors import ConfigError, InvalidTransition, Problem, UnknownAgent, UnknownCall
+from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.catalog import Value
 from hotline.ivr.interpreter import (
     Action,
@@ -46,7 +46,7 @@ from hotline.ivr.interpreter import (
 )
 from hotline.ivr.languages import callable_number, voice
 from hotline.ivr.model import Flow
-from hotline.routing.checks import check_queues
+from hotline.routing.checks import refuse_bad_queues
 from hotline.routing.engine import AgentView, Router
 from hotline.switchboard import commands as c
 from hotline.switchboard.commands import AgentStatus, Command, HoldState
@@ -665,10 +665,7 @@ class Switchboard:
                 f"line {new.name!r}: adding or removing a queue, or changing how many steps "
                 "one has, takes a restart (the line keeps its configuration)"
             )
-        findings = check_queues(new.queues)
-        if findings:
-            raise ConfigError([Problem(f.message, file=".".join(map(str, f.path)), hint=f.hint)
-                               for f in findings])  # fmt: skip
+        refuse_bad_queues(new.queues)  # (before any change: refused whole)
         changed = []
         for name, q in after.items():
             if q != before[name]:
