@@ -94,7 +94,7 @@ def test_both_lines_of_the_demo_answer_and_share_agents_one_call_at_a_time(tmp_p
     for c in victims:
         row = d.line.store.call(c.sid)
         assert row is not None
-        assert (row.line, row.called) == ("victim-support", "+18005550200")
+        assert (row.line, row.called) == ("Victim support helpline", "+18005550200")
         assert row.queue in ("support-en", "support-es")
     # every agent's calls, across both lines, one after another: from the offer until the
     # call is completed or abandoned, or the offer withdrawn

@@ -98,6 +98,13 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
         bot = AgentBot(agent_id="en-day-1", token=token, base_url=base, speed=SPEED)
         bot_task = asyncio.create_task(bot.run())
         await until(lambda: any(c.agent for c in calls), "a caller to reach the agent")
+        # the line answers the carrier once the bridge is in the store or after at most
+        # its commit wait (a slow disk): the kill comes once the store holds it
+        bridged = next(c for c in calls if c.agent).sid
+        await until(
+            lambda: any(k == "agent-leg-answered" for k, _ in store.events(bridged)),
+            "the bridge to be in the store",
+        )
 
         first.send_signal(signal.SIGKILL)  # no shutdown, no last flush
         first.wait()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-auth-token-not-a-secret"
 PUBLIC = "http://127.0.0.1:8000"
 LINE = "+18005550100"
+VICTIMS = "+18005550200"
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -43,6 +44,13 @@ class FakeWall:
 
     def __call__(self) -> float:
         return self.now
+
+
+def victim_support() -> LineSetup:
+    """The demo's second line (its own number, flow and queues)."""
+    scenario = load_scenario(ROOT / "scenarios" / "victim-support.yaml")
+    flow = LineFlow(path=ROOT / "scenarios" / "victim-support.flow.yaml")
+    return LineSetup(scenario, flow, VICTIMS, "America/New_York")
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -93,10 +101,12 @@ class Live:
         commit_wait: float = 60.0,
         connectors: Mapping[str, Connector] | None = None,
         flow: Path = ROOT / "scenarios" / "national-hotline.flow.yaml",
+        also: Sequence[LineSetup] = (),
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
-        agency directory unless given; `flow`: the shipped national flow unless given."""
+        agency directory unless given; `flow`: the shipped national flow unless given;
+        `also`: more lines on the platform."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=PUBLIC,
@@ -107,7 +117,7 @@ class Live:
         self.store = Store(engine=engine)
         scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
         self.line = LiveLine(
-            lines=[LineSetup(scenario, LineFlow(path=flow), LINE, "America/New_York")],
+            lines=[LineSetup(scenario, LineFlow(path=flow), LINE, "America/New_York"), *also],
             store=self.store,
             connectors=connectors or {"agency_directory": directory()},
             wall=self.wall,

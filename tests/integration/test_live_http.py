@@ -10,12 +10,15 @@ from hotline.service.health import RETRY_MAX
 
 from .live_fixtures import (
     LINE,
+    VICTIMS,
     Live,
     call_form,
     gather_url,
     keep_english,
+    queue_public_caller,
     sqlite_url,
     through_lookup,
+    victim_support,
 )
 
 CALLER = "+12025550143"
@@ -347,3 +350,38 @@ def test_the_hold_loop_offers_a_callback_once_when_the_wait_is_long(live):
             r = live.carrier.post(f"/voice/wait?sid={sid}&n=2", call_form(sid))
             assert "hold-key" not in r.text  # offered once, not at every turn
             assert "You are number 2 in line" in r.text
+
+
+def test_the_carrier_bridges_a_call_only_once_the_store_holds_its_answer(live):
+    """A crash between the two would leave the store thinking the caller still waits
+    while the carrier rings an agent: after a restart, a second agent."""
+    sid = "CA" + "6" * 32
+    queue_public_caller(live, sid, CALLER)
+    seen_by_the_carrier: list[list[str]] = []
+    bridge = live.control.connect
+
+    def connect(call_sid: str, agent_id: str, attempt: int = 1) -> None:
+        seen_by_the_carrier.append(live.events(call_sid))  # the store, as a restart reads it
+        bridge(call_sid, agent_id, attempt)
+
+    live.control.connect = connect
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    assert live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent).status_code == 200
+    assert live.control.connected == [(sid, "en-day-1")]
+    assert len(seen_by_the_carrier) == 1
+    assert seen_by_the_carrier[0][-3:] == ["CallOffered", "CallAnswered", "connecting"]
+
+
+def test_a_recording_that_comes_after_the_caller_left_is_news_of_their_own_line(tmp_path):
+    live = Live(sqlite_url(tmp_path), also=[victim_support()])
+    sid = "CA" + "7" * 32
+    r = live.carrier.post("/voice/incoming", call_form(sid, From=CALLER, To=VICTIMS))
+    assert r.status_code == 200
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    recording = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
+    r = live.carrier.post(f"/voice/voicemail?sid={sid}", call_form(sid, RecordingUrl=recording))
+    assert r.status_code == 200
+    assert ("voicemail", {"recording": recording}) in live.store.events(sid)
+    assert live.line.line_of(sid) == "Victim support helpline"

@@ -130,6 +130,7 @@ class AgentView:
     reason: str | None
     call_id: str | None
     queues: tuple[str, ...]
+    logout_pending: bool = False  # logs out once their call and wrap-up end
 
 
 class Router:
@@ -388,6 +389,7 @@ class Router:
             a.reason if a.state is AgentState.NOT_READY else None,
             a.ticket.call.id if a.ticket else None,
             tuple(a.min_step),
+            a.logout_pending,
         )
 
     def agents(self) -> Iterator[AgentView]:

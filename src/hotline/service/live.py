@@ -70,7 +70,7 @@ from hotline.switchboard.line import LineConfig, line_of
 R = TypeVar("R")
 Outgoing = Offer | Withdraw | Connect | DialBack  # what the adapters carry out
 COMMIT_WAIT = 0.5  # seconds a reply waits for its unit of work to land (then goes anyway)
-REPLIES_KEPT = 100_000  # replies remembered for carrier retries (the store keeps them all)
+REPLIES_KEPT = 100_000  # replies (and calls' lines) remembered for late carrier callbacks
 
 log = logging.getLogger("hotline.live")
 
@@ -151,6 +151,7 @@ class LiveLine:
         # Replies given, so a retry is answered alike even while the store is down (the
         # store keeps them across restarts; `recover` loads those of open calls).
         self.replies: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.lately: OrderedDict[str, str] = OrderedDict()  # the last calls' lines, bounded
         self.health = WriteHealth(wall=wall)
         self.commit_wait = commit_wait
         self.writer = Writer(store=store, health=self.health, stuck_after=commit_wait)
@@ -160,12 +161,10 @@ class LiveLine:
         self.command_at: float | None = None  # the time of the use case under way
 
     def line_of(self, sid: str) -> str:
-        """The line a call is on (the first line, for a call no line knows)."""
-        return next((name for name, b in self.boards.items() if b.knows(sid)), self.first)
-
-    def number_of(self, sid: str) -> str:
-        """The number of the call's line (what a callback shows the caller)."""
-        return self.setups[self.line_of(sid)].number
+        """The line a call is on, or was on if it ended lately (a recording's callback
+        comes after the caller left the queue); the first line, for a call none knows."""
+        line = next((name for name, b in self.boards.items() if b.knows(sid)), None)
+        return line or self.lately.get(sid, self.first)
 
     def _board(self, sid: str) -> Switchboard:
         return self.boards[self.line_of(sid)]
@@ -173,13 +172,18 @@ class LiveLine:
     # -- running commands
 
     def _run(self, command: Command[R], line: str | None = None) -> R:
-        """One command at the use case's time: during a use case no timer fires after its
-        start, so a refused use case can be rolled back without losing what happened."""
+        """One command at the use case's time (so no timer fires after the use case began);
+        its steps, on every line it touched, become writes, news and effects."""
         now = self.command_at if self.command_at is not None else self.wall()
         if line is None:
             sid = getattr(command, "sid", None)
             line = self.first if sid is None else self.line_of(sid)
-        handled = self.floor.handle(line, command, now)
+        try:
+            handled = self.floor.handle(line, command, now)
+        except Exception:  # refused: it changed nothing, but what came before it did
+            for name, outcome in self.floor.take_untold():
+                self._apply(name, outcome)
+            raise
         for name, outcome in handled.steps:
             self._apply(name, outcome)
         return handled.result
@@ -191,6 +195,9 @@ class LiveLine:
         for f in outcome.effects:
             if isinstance(f, OpenCall):
                 self.writes.append(AddCall(f.row, now))
+                self.lately[f.row.sid] = line
+                if len(self.lately) > REPLIES_KEPT:
+                    self.lately.popitem(last=False)
         for e in outcome.events:
             kind, sid, data = stored(e)
             self.writes.append(AppendEvent(sid, e.at, kind, data))
@@ -211,8 +218,10 @@ class LiveLine:
     def tick(self) -> None:
         """Fire every timer that fell due (offer timeouts, escalations, wrap-ups) and hand
         the switchboard the look-ups that answered (not during a use case: `begin` did)."""
-        if self.command_at is not None:
-            return
+        if self.command_at is None:
+            self._fire()
+
+    def _fire(self) -> None:
         self._run(c.Tick())
         for answer in self.lookups.answers():
             try:
@@ -220,21 +229,15 @@ class LiveLine:
             except Exception:  # one caller's broken answer must not stop the others'
                 log.exception("the answer to a look-up for call %s failed", answer.call_sid)
 
-    def begin(self) -> tuple[int, int, int]:
-        """A use case starts: due timers fire now, then the buffers' marks for `rollback`."""
-        self.command_at = None
-        self.tick()
+    def begin(self) -> None:
+        """A use case starts, at one time for all it does: the timers due by then fire
+        first. (A command the core refuses changes nothing and so writes nothing; what
+        the use case did before it stands, and is written.)"""
         self.command_at = self.wall()
-        return len(self.writes), len(self.outbox), len(self.news)
+        self._fire()
 
     def end(self) -> None:
         self.command_at = None
-
-    def rollback(self, mark: tuple[int, int, int]) -> None:
-        """A refused use case writes nothing, tells nothing and asks nothing of the world."""
-        del self.writes[mark[0] :]
-        del self.outbox[mark[1] :]
-        del self.news[mark[2] :]
 
     # -- the store
 
@@ -266,8 +269,8 @@ class LiveLine:
 
     def held(self) -> dict[str, int]:
         """What the lines hold in memory for calls, where they hold any (nothing once every
-        call has ended and its timers have run; the replies kept for carrier retries are
-        bounded by REPLIES_KEPT and not counted)."""
+        call has ended and its timers have run; the replies kept for carrier retries and
+        the last calls' lines are bounded by REPLIES_KEPT and not counted)."""
         held: Counter[str] = Counter()
         for b in self.boards.values():
             held.update(b.held())

@@ -251,12 +251,20 @@ class Switchboard:
         """The agents logged in."""
         return self.router.agents()
 
+    def leaving(self, agent_id: str) -> bool:
+        """Whether the agent asked to log out, which they do once their call ends."""
+        try:
+            return self.router.agent(agent_id).logout_pending
+        except UnknownAgent:
+            return False
+
     def agent_state(self, agent_id: str) -> AgentStatus:
-        self._agent(agent_id)
         try:
             view = self.router.agent(agent_id)
         except UnknownAgent:
-            return {"agent_id": agent_id, "state": AgentState.OFFLINE.value, "call_sid": None}
+            if agent_id not in self.line.agents:
+                raise UnknownAgent(f"no agent {agent_id!r} on line {self.name!r}") from None
+            return offline(agent_id)
         return {"agent_id": agent_id, "state": view.state.value, "reason": view.reason,
                 "call_sid": view.call_id}  # fmt: skip
 
@@ -312,7 +320,7 @@ class Switchboard:
             self._effects.append(OpenCall(row))
             return []
         flow, session, actions = self._started(cmd.caller, cmd.called)
-        row = CallRow(sid, flow.name, cmd.caller, cmd.called, session.language, None, 0,
+        row = CallRow(sid, self.name, cmd.caller, cmd.called, session.language, None, 0,
                       IN_IVR, {}, None, now)  # fmt: skip
         self.records[sid] = CallRecord(row=row)
         self._effects.append(OpenCall(row))
@@ -634,7 +642,8 @@ class Switchboard:
 
     def _logout(self, cmd: c.Logout) -> AgentStatus:
         self._agent(cmd.agent_id)
-        self.router.logout(cmd.agent_id)
+        if self.router.logout(cmd.agent_id) and cmd.agent_id not in self.line.agents:
+            return offline(cmd.agent_id)  # (one a new configuration left out: gone)
         return self.agent_state(cmd.agent_id)
 
     def _accept(self, cmd: c.Accept) -> AgentStatus:
@@ -761,9 +770,15 @@ class Switchboard:
         """An agent answered the call: bridge them (or dial a callback caller back)."""
         r = self.records[e.call_id]
         if r.call is not None and r.call.callback and r.row.callback_number:
-            self._effects.append(DialBack(e.call_id, r.row.callback_number, e.agent_id))
+            self._effects.append(
+                DialBack(e.call_id, r.row.callback_number, e.agent_id, self.line.number)
+            )
             return
         r.connects += 1
         r.bridged = False
         self._emit(Connecting(self.now, e.call_id, r.connects, e.agent_id))
         self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
+
+
+def offline(agent_id: str) -> AgentStatus:
+    return {"agent_id": agent_id, "state": AgentState.OFFLINE.value, "call_sid": None}

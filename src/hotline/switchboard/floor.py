@@ -16,14 +16,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar, cast
 
 from hotline.domain.agent import AgentState
-from hotline.errors import UnknownAgent
+from hotline.errors import InvalidTransition, UnknownAgent
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import Outcome, Switchboard
+from hotline.switchboard.board import Outcome, Switchboard, offline
 from hotline.switchboard.commands import AgentStatus, Command
 
 ELSEWHERE: Final = "on-another-line"  # the reason an agent engaged on one line has elsewhere
 ENGAGED: Final = (AgentState.RESERVED.value, AgentState.ON_CALL.value, AgentState.WRAP_UP.value)
 NOT_READY: Final = AgentState.NOT_READY.value
+OFFLINE: Final = AgentState.OFFLINE.value
 AVAILABLE: Final = AgentState.AVAILABLE.value
 TICK: Final = c.Tick()
 
@@ -45,12 +46,17 @@ class Floor:
         prefer them); an agent is on every line whose configuration lists them."""
         self.boards = dict(boards)
         self.lines_of: dict[str, list[str]] = {}
+        self._untold: list[Step] = []
         self._index()
 
     def _index(self) -> None:
+        """Each agent's lines: those whose configuration lists them, and those they are
+        still logged in to (a new configuration left them out: they finish and log out)."""
         self.lines_of.clear()
         for name, board in self.boards.items():
-            for agent_id in board.line.agents:
+            for agent_id in dict.fromkeys(
+                [*board.line.agents, *(v.agent_id for v in board.agents())]
+            ):
                 self.lines_of.setdefault(agent_id, []).append(name)
 
     def next_timer(self) -> float | None:
@@ -62,14 +68,26 @@ class Floor:
         module's docstring) at `now`, after the timers that fell due before it; the steps
         are every line's outcomes in the order they happened, the command's among them."""
         steps: list[Step] = []
-        self._catch_up(now, steps)
-        if isinstance(command, c.Login | c.SetReady | c.Logout):
-            own = self._agent_request(command, now, steps)
-        else:
-            own = self._step(line, command, now, steps)
-            if isinstance(command, c.Reconfigure):  # agents may have joined or left lines
-                self._index()
-        return Handled(cast(R, own.result), steps)
+        try:
+            self._catch_up(now, steps)
+            if isinstance(command, c.Login | c.SetReady | c.Logout):
+                result = self._agent_request(command, now, steps)
+            else:
+                result = self._step(line, command, now, steps).result
+                if isinstance(command, c.Reconfigure):  # agents may have joined or left lines
+                    self._index()
+                    self._join_new_lines(now, steps)
+        except Exception:  # refused: what happened before the refusal still happened
+            self._untold.extend(steps)
+            raise
+        return Handled(cast(R, result), steps)
+
+    def take_untold(self) -> list[Step]:
+        """The steps taken before a command was refused (timers that fired first, the
+        mirror of what it did on one line before another refused it): a driver applies
+        them as it does a command's, in order, before anything else."""
+        untold, self._untold = self._untold, []
+        return untold
 
     def agent_state(self, agent_id: str) -> AgentStatus:
         """The agent's state on the line they are engaged on, or on their first line."""
@@ -87,10 +105,18 @@ class Floor:
             self._step(name, TICK, t, steps)
 
     def _step(
-        self, line: str, command: Command[Any], now: float, steps: list[Step]
+        self,
+        line: str,
+        command: Command[Any],
+        now: float,
+        steps: list[Step],
+        *,
+        mirror: bool = True,
     ) -> Outcome[Any]:
         outcome = self.boards[line].handle(command, now)
         steps.append((line, outcome))
+        if not mirror:
+            return outcome
         # (an offer, an answer, a withdrawal or a call's end changes an agent's state too)
         touched = {a for e in outcome.events if (a := getattr(e, "agent_id", None))}
         for agent_id in sorted(touched):
@@ -98,24 +124,56 @@ class Floor:
                 self._mirror(agent_id, line, now, steps)
         return outcome
 
+    def _state(self, line: str, agent_id: str) -> AgentStatus:
+        try:
+            return self.boards[line].agent_state(agent_id)
+        except UnknownAgent:  # left out of the line's configuration, and logged out
+            return offline(agent_id)
+
+    def _engaged(self, agent_id: str) -> str | None:
+        """The line the agent is engaged on (there is at most one)."""
+        return next((name for name in self.lines_of.get(agent_id, ())
+                     if self._state(name, agent_id)["state"] in ENGAGED), None)  # fmt: skip
+
     def _mirror(self, agent_id: str, source: str, now: float, steps: list[Step]) -> None:
-        there = self.boards[source].agent_state(agent_id)
-        state, reason = there["state"], there.get("reason")
+        """The agent's state on `source` reaches their other lines, one at a time, each
+        decided from the floor as it is then (a step may offer them a call on that line)."""
         for other in self.lines_of[agent_id]:
             if other == source:
                 continue
-            here = self.boards[other].agent_state(agent_id)
+            due = self.boards[other].next_timer()
+            if due is not None and due <= now:  # its timers at this very time fire first
+                self._step(other, TICK, now, steps)
+            here = self._state(other, agent_id)
             mine = here["state"]
-            if state in ENGAGED:
-                if mine == AVAILABLE:
+            if mine == OFFLINE:
+                continue  # (mirrored states never log anyone in or out)
+            engaged = self._engaged(agent_id)
+            if engaged is not None:
+                if engaged != other and mine == AVAILABLE:
                     self._step(other, c.SetReady(agent_id, False, ELSEWHERE), now, steps)
-            elif state == AVAILABLE:
+                continue
+            there = self._state(source, agent_id)
+            state, reason = there["state"], there.get("reason")
+            if state == AVAILABLE:
                 if mine == NOT_READY:
                     self._step(other, c.SetReady(agent_id, True), now, steps)
             elif (state == NOT_READY and reason != ELSEWHERE) and (
                 mine == AVAILABLE or (mine == NOT_READY and here.get("reason") != reason)
             ):
                 self._step(other, c.SetReady(agent_id, False, reason or ""), now, steps)
+
+    def _join_new_lines(self, now: float, steps: list[Step]) -> None:
+        """An agent logged in who was given another line is logged in to it too, in the
+        state they have (not ready until their call ends, if they are on one)."""
+        for agent_id, lines in list(self.lines_of.items()):
+            on = [n for n in lines if self._state(n, agent_id)["state"] != OFFLINE]
+            new = [n for n in lines if n not in on and agent_id in self.boards[n].line.agents]
+            if on and new and not any(self.boards[n].leaving(agent_id) for n in on):
+                home = self._home(agent_id)  # (its state, not the login's, is theirs)
+                for name in new:
+                    self._step(name, c.Login(agent_id, ready=False), now, steps, mirror=False)
+                self._mirror(agent_id, home, now, steps)
 
     # -- the agent's own requests
 
@@ -126,29 +184,46 @@ class Floor:
         return lines
 
     def _home(self, agent_id: str) -> str:
+        """The line an agent's request goes to: the one they are engaged on, else the
+        first they are logged in to, else their first line."""
         lines = self._lines(agent_id)
-        for name in lines:
-            if self.boards[name].agent_state(agent_id)["state"] in ENGAGED:
-                return name
-        return lines[0]
+        engaged = self._engaged(agent_id)
+        if engaged is not None:
+            return engaged
+        return next((n for n in lines if self._state(n, agent_id)["state"] != OFFLINE), lines[0])
 
     def _agent_request(
         self, command: c.Login | c.SetReady | c.Logout, now: float, steps: list[Step]
-    ) -> Outcome[Any]:
+    ) -> AgentStatus:
         agent_id = command.agent_id
         lines = self._lines(agent_id)
         home = self._home(agent_id)
         if isinstance(command, c.SetReady):
-            return self._step(home, command, now, steps)
+            return cast(AgentStatus, self._step(home, command, now, steps).result)
         if isinstance(command, c.Logout):
-            own = self._step(home, command, now, steps)
+            own = self._step(home, command, now, steps).result
             for other in lines:
-                if other != home and self.boards[other].agent_state(agent_id)["state"] != "offline":
+                if other != home and self._state(other, agent_id)["state"] != OFFLINE:
                     self._step(other, c.Logout(agent_id), now, steps)
-            return own
-        # logged in everywhere not ready first, then ready (or not) on their first line
-        outcomes = {name: self._step(name, c.Login(agent_id, ready=False), now, steps)
-                    for name in lines}  # fmt: skip
-        if command.ready:
-            return self._step(home, c.SetReady(agent_id, True), now, steps)
-        return outcomes[home]
+            self._index()  # (a line that left them out no longer holds them)
+            return cast(AgentStatus, own)
+        return self._login(command, lines, now, steps)
+
+    def _login(
+        self, command: c.Login, lines: Sequence[str], now: float, steps: list[Step]
+    ) -> AgentStatus:
+        """Logged in to each of their lines not ready (a pending log-out is called off),
+        then ready on their home line if they asked and are not on a call: the mirror
+        does the rest. Refused whole if they are logged in everywhere already."""
+        agent_id = command.agent_id
+        todo = [n for n in lines if agent_id in self.boards[n].line.agents
+                and (self._state(n, agent_id)["state"] == OFFLINE
+                     or self.boards[n].leaving(agent_id))]  # fmt: skip
+        if not todo:
+            raise InvalidTransition(f"agent {agent_id} is already logged in")
+        for name in todo:
+            self._step(name, c.Login(agent_id, ready=False), now, steps)
+        home = self._home(agent_id)
+        if command.ready and self._state(home, agent_id)["state"] not in ENGAGED:
+            self._step(home, c.SetReady(agent_id, True), now, steps)
+        return self._state(home, agent_id)

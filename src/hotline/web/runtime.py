@@ -1,7 +1,10 @@
 """What every router of the server's lines shares: the lock each command runs under, the webhook
 URLs, the agents' sockets, the event hub, the carrier's call control, and the one way a
-command is run (`use_case`, `voice`): under the lock, its writes committed as one unit of
-work, then its events published and its effects carried out, off the event loop."""
+command is run (`use_case`, `voice`): under the lock, its writes handed to the writer as
+one unit of work; once they have landed (or the wait for them gave up: the store is slow
+or down, and callers are served from memory), its events are published and its effects
+carried out, in the order the commands ran. So a carrier is never asked to bridge a call,
+nor an agent offered one, that a restart would not know about, while the store keeps up."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,40 +59,55 @@ class LineRuntime:
             for name, s in line.setups.items()
         }
         self.hub.subscribe(lambda p: self.stats[p.news.line](p))
+        # each command's events and effects, held until its writes are in the store
+        self._held: deque[tuple[int, list[Any], list[Any]]] = deque()
+        self._ran = 0  # commands run so far (a ticket for each)
         self._background: set[asyncio.Task[None]] = set()
 
     # -- running a command
 
     def _command(self, fn: Callable[[], Any]) -> Any:
-        """Run one command on the line (under the lock): timers that fell due fire first;
-        if the command is refused, what it had buffered is dropped (it writes nothing)."""
-        mark = self.line.begin()
+        """Run one use case on the line (under the lock): timers that fell due fire first;
+        a command the core refuses changes nothing (raised to the caller's handler)."""
+        self.line.begin()
         try:
             return fn()
-        except Exception:  # not silenced: undone, then raised to the caller's handler
-            self.line.rollback(mark)
-            raise
         finally:
             self.line.end()
 
-    def _after(self) -> concurrent.futures.Future[bool] | None:
-        """The command is done: its unit of work goes to the writer, then (in that order)
-        its events to the hub and its effects to the world."""
+    def _after(self) -> tuple[concurrent.futures.Future[bool] | None, int]:
+        """The command is done: its unit of work goes to the writer; its events and effects
+        are held (in order) until `_release`. Returns the landing and the command's ticket."""
         landing = self.line.commit()
-        self.hub.publish(self.line.take_news())
-        self._dispatch()
-        return landing
+        effects, self.line.outbox[:] = list(self.line.outbox), []
+        self._ran += 1
+        self._held.append((self._ran, self.line.take_news(), effects))
+        return landing, self._ran
+
+    async def _finish(self, landing: concurrent.futures.Future[bool] | None, ticket: int) -> None:
+        """Wait for the command's writes to land (see `_committed`), then publish and carry
+        out what it and every command before it held."""
+        try:
+            await self._committed(landing)
+        finally:
+            self._release(ticket)
+
+    def _release(self, ticket: int) -> None:
+        while self._held and self._held[0][0] <= ticket:
+            _, news, effects = self._held.popleft()
+            self.hub.publish(news)
+            self._dispatch(effects)
 
     async def use_case(self, fn: Callable[[], Any]) -> Any:
-        landing = None
+        landing, ticket = None, 0
         try:
             async with self.lock:
                 try:
                     return self._command(fn)
                 finally:
-                    landing = self._after()
+                    landing, ticket = self._after()
         finally:  # (a refused command may still have fired timers: their writes land)
-            await self._committed(landing)
+            await self._finish(landing, ticket)
 
     async def voice(
         self,
@@ -99,7 +118,7 @@ class LineRuntime:
     ) -> Response:
         """One idempotent carrier callback: a retry gets the first answer again."""
         sid = forms.call_sid(form)
-        landing = None
+        landing, ticket = None, 0
         try:
             try:
                 async with self.lock:
@@ -110,7 +129,7 @@ class LineRuntime:
                         twiml = self._command(lambda: work(sid))
                         self.line.answered(sid, step, twiml)
                     finally:
-                        landing = self._after()
+                        landing, ticket = self._after()
             except Refused:
                 raise
             except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
@@ -121,7 +140,7 @@ class LineRuntime:
                 twiml = fallback(sid)
             return Response(twiml, media_type=XML)
         finally:  # the reply waits (briefly) for what the callback changed to land
-            await self._committed(landing)
+            await self._finish(landing, ticket)
 
     async def _committed(self, landing: concurrent.futures.Future[bool] | None) -> None:
         """Wait (outside the lock) for the command's unit of work to be tried, at most
@@ -135,10 +154,9 @@ class LineRuntime:
 
     # -- effects
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, effects: list[Any]) -> None:
         """Carry out what the core asked for (slow work in tasks, off the lock)."""
-        commands, self.line.outbox[:] = list(self.line.outbox), []
-        for c in commands:
+        for c in effects:
             if isinstance(c, Offer | Withdraw):
                 message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **c.as_dict()}
                 self.sockets.send(c.agent_id, message)
@@ -154,7 +172,7 @@ class LineRuntime:
         try:  # any failure is logged, and comes back to the line as a command
             if isinstance(c, DialBack):
                 await asyncio.to_thread(
-                    self.control.dial_back, c.number, self.line.number_of(c.call_sid), c.agent_id,
+                    self.control.dial_back, c.number, c.caller_id, c.agent_id,
                     self.webhooks.status(call=c.call_sid),
                 )  # fmt: skip
             else:

@@ -1,14 +1,16 @@
-"""Two lines sharing agents: an agent engaged on one line is never offered a call on the
-other, and comes back to it once free (exact traces, and hypothesis-drawn days)."""
+"""Lines sharing agents: an agent engaged on one line is never offered a call on another,
+and comes back to it once free (exact traces, and hypothesis-drawn days on two and three
+lines); agents' own requests are done whole or refused; lines reconfigured under them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.domain.events import CallOffered
+from hotline.domain.events import CallOffered, OfferWithdrawn
 from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
@@ -19,24 +21,29 @@ from hotline.switchboard.line import LineConfig
 from tests.unit.routing.harness import agent, queue
 
 CALLER = "+442079460000"
-NUMBERS = {"national": "+18005550100", "victims": "+18005550200"}
-QUEUE = {"national": "en", "victims": "vs"}
+NUMBERS = {"national": "+18005550100", "victims": "+18005550200", "youth": "+18005550300"}
+QUEUE = {"national": "en", "victims": "vs", "youth": "yo"}
+OWN = {"national": "n1", "victims": "v1", "youth": "y1"}
 SHARED = ("s1", "s2")
+TWO = ("national", "victims")
 
 
-def floor() -> Floor:
-    shared = [agent(a, (), en=3, vs=3) for a in SHARED]
-    own = {"national": agent("n1", (), en=3), "victims": agent("v1", (), vs=3)}
-    boards = {}
-    for name, number in NUMBERS.items():
-        q = QUEUE[name]
-        line = LineConfig(
-            name=name, number=number, timezone="UTC", flow=None,
-            queues=(queue(q, ({q: 1}, None), wrap_up=30.0),),
-            agents={a.id: a for a in (*shared, own[name])}, offer_timeout=15.0,
-        )  # fmt: skip
-        boards[name] = Switchboard(line=line)
-    return Floor(boards)
+def line_config(name: str, agents: list[str]) -> LineConfig:
+    q = QUEUE[name]
+    return LineConfig(
+        name=name, number=NUMBERS[name], timezone="UTC", flow=None,
+        queues=(queue(q, ({q: 1}, None), wrap_up=30.0),),
+        agents={a: agent(a, (), en=3, vs=3, yo=3) for a in agents}, offer_timeout=15.0,
+    )  # fmt: skip
+
+
+def floor(lines: tuple[str, ...] = TWO) -> Floor:
+    return Floor({n: Switchboard(line=line_config(n, [*SHARED, OWN[n]])) for n in lines})
+
+
+def states(f: Floor, agent_id: str) -> list[tuple[str, str | None]]:
+    return [(s["state"] or "", s.get("reason"))
+            for s in (b.agent_state(agent_id) for b in f.boards.values())]  # fmt: skip
 
 
 def call(f: Floor, line: str, sid: str, at: float) -> list[Step]:
@@ -53,7 +60,7 @@ def offers(steps: list[Step]) -> list[tuple[str, str, str]]:
 def test_an_agent_on_a_call_on_one_line_is_not_ready_on_the_other_until_free():
     f = floor()
     f.handle("national", c.Login("s1", ready=True), 0.0)
-    assert [f.boards[n].agent_state("s1")["state"] for n in NUMBERS] == ["available"] * 2
+    assert [f.boards[n].agent_state("s1")["state"] for n in TWO] == ["available"] * 2
     assert offers(call(f, "national", "CA1", 1.0)) == [("national", "s1", "CA1")]
     victims = f.boards["victims"].agent_state("s1")
     assert (victims["state"], victims["reason"]) == ("not_ready", ELSEWHERE)
@@ -73,11 +80,11 @@ def test_an_agents_break_and_log_out_reach_every_line():
     f = floor()
     f.handle("victims", c.Login("s2", ready=True), 0.0)
     f.handle("victims", c.SetReady("s2", False, "break"), 1.0)
-    assert [f.boards[n].agent_state("s2")["reason"] for n in NUMBERS] == ["break", "break"]
+    assert [f.boards[n].agent_state("s2")["reason"] for n in TWO] == ["break", "break"]
     f.handle("victims", c.SetReady("s2", True), 2.0)
-    assert [f.boards[n].agent_state("s2")["state"] for n in NUMBERS] == ["available"] * 2
+    assert [f.boards[n].agent_state("s2")["state"] for n in TWO] == ["available"] * 2
     f.handle("victims", c.Logout("s2"), 3.0)
-    assert [f.boards[n].agent_state("s2")["state"] for n in NUMBERS] == ["offline"] * 2
+    assert [f.boards[n].agent_state("s2")["state"] for n in TWO] == ["offline"] * 2
 
 
 OPS = st.lists(
@@ -96,14 +103,25 @@ OPS = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(OPS)
 def test_two_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> None:
-    f = floor()
+    never_double_booked(TWO, ops)
+
+
+@settings(max_examples=300, deadline=None)
+@given(OPS)
+def test_three_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> None:
+    never_double_booked(tuple(NUMBERS), ops)
+
+
+def never_double_booked(lines: tuple[str, ...], ops: list[Any]) -> None:
+    f = floor(lines)
     now = 0.0
     calls: list[tuple[str, str]] = []
     offered: dict[str, tuple[str, str]] = {}  # sid -> (line, agent)
     connected: dict[str, tuple[str, int]] = {}  # sid -> (line, attempt)
-    agents = ["s1", "s2", "n1", "v1"]
+    agents = [*SHARED, *(OWN[n] for n in lines)]
     for op, line, k, dt in ops:
         now += dt
+        line = line if line in lines else lines[k % len(lines)]
         steps: list[Step] = []
         try:
             if op == "call":
@@ -128,7 +146,7 @@ def test_two_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> None
                        "break": c.SetReady(agent_id, False),
                        "login": c.Login(agent_id, ready=True),
                        "logout": c.Logout(agent_id)}[op]  # fmt: skip
-                home = next(n for n in NUMBERS if agent_id in f.boards[n].line.agents)
+                home = next(n for n in lines if agent_id in f.boards[n].line.agents)
                 steps = f.handle(home, cmd, now).steps
             else:
                 steps = f.handle(line, c.Tick(), now).steps
@@ -144,5 +162,95 @@ def test_two_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> None
         offered = {sid: (on, a) for sid, (on, a) in offered.items()
                    if f.boards[on].agent_state(a)["call_sid"] == sid}  # fmt: skip
         for agent_id in SHARED:
-            engaged = [n for n in NUMBERS if f.boards[n].agent_state(agent_id)["state"] in ENGAGED]
+            engaged = [n for n in lines if f.boards[n].agent_state(agent_id)["state"] in ENGAGED]
             assert len(engaged) <= 1, (agent_id, engaged)
+
+
+def test_freed_on_one_of_three_lines_the_agent_takes_one_waiting_call_not_two():
+    f = floor(tuple(NUMBERS))
+    f.handle("national", c.Login("s1", ready=False), 0.0)
+    assert {s for s, _ in states(f, "s1")} == {"not_ready"}
+    call(f, "victims", "CB1", 1.0)  # nobody is available on either line: both wait
+    call(f, "youth", "CY1", 1.0)
+    steps = f.handle("national", c.SetReady("s1", True), 2.0).steps
+    # ready on the national line, then on the victims' line, which offers its call at once:
+    # the youth line must not make them ready (and offer its call) from the stale state
+    assert offers(steps) == [("victims", "s1", "CB1")]
+    assert states(f, "s1") == [("not_ready", ELSEWHERE), ("reserved", None),
+                               ("not_ready", "login")]  # fmt: skip
+
+
+def test_timers_fired_before_a_refused_command_are_still_reported():
+    f = floor()
+    f.handle("national", c.Login("n1", ready=True), 0.0)
+    call(f, "national", "CA1", 1.0)  # offered to n1, who does not answer within 15 s
+    with pytest.raises(UnknownCall):
+        f.handle("national", c.Accept("n1", "CA9"), 20.0)  # refused: no such call
+    untold = f.take_untold()
+    timed_out = [e for _, o in untold for e in o.events if isinstance(e, OfferWithdrawn)]
+    assert [(e.call_id, e.agent_id, e.reason) for e in timed_out] == [
+        ("CA1", "n1", "ring-no-answer")
+    ]
+    assert f.take_untold() == []  # told once
+
+
+def test_logging_in_again_while_a_log_out_waits_for_the_call_to_end_is_done_whole():
+    f = floor()
+    f.handle("national", c.Login("s1", ready=True), 0.0)
+    call(f, "national", "CA1", 1.0)
+    f.handle("national", c.Accept("s1", "CA1"), 2.0)
+    f.handle("national", c.LegAnswered("CA1", 1), 3.0)
+    f.handle("national", c.Logout("s1"), 4.0)  # on a call: they leave once it ends
+    assert states(f, "s1") == [("on_call", None), ("offline", None)]
+    assert f.boards["national"].leaving("s1")
+    f.handle("national", c.Login("s1", ready=True), 5.0)  # changed their mind
+    assert not f.boards["national"].leaving("s1")
+    assert states(f, "s1")[0] == ("on_call", None)
+    assert states(f, "s1")[1][0] == "not_ready"
+    f.handle("national", c.CarrierStatus("CA1", "completed"), 60.0)
+    f.handle("national", c.Tick(), 90.0)  # wrap-up over: available on both, still on
+    assert [s for s, _ in states(f, "s1")] == ["available", "available"]
+
+
+def test_logging_in_twice_is_refused_and_changes_nothing():
+    f = floor()
+    f.handle("national", c.Login("s1", ready=True), 0.0)
+    with pytest.raises(InvalidTransition, match="already logged in"):
+        f.handle("national", c.Login("s1", ready=True), 1.0)
+    assert f.take_untold() == []
+    assert [s for s, _ in states(f, "s1")] == ["available", "available"]
+
+
+def test_an_agent_a_new_configuration_leaves_out_is_still_kept_from_double_booking():
+    f = floor()
+    f.handle("national", c.Login("s1", ready=True), 0.0)
+    call(f, "victims", "CB1", 1.0)
+    f.handle("victims", c.Accept("s1", "CB1"), 2.0)
+    f.handle("victims", c.LegAnswered("CB1", 1), 3.0)
+    # the victims' line no longer lists s1, who is on one of its calls
+    f.handle("victims", c.Reconfigure(line_config("victims", ["s2", "v1"])), 4.0)
+    assert offers(call(f, "national", "CA1", 5.0)) == []  # still busy on the other line
+    f.handle("victims", c.CarrierStatus("CB1", "completed"), 60.0)
+    steps = f.handle("national", c.Tick(), 90.0).steps  # wrap-up over
+    assert offers(steps) == [("national", "s1", "CA1")]
+    f.handle("national", c.Decline("s1", "CA1"), 91.0)
+    f.handle("national", c.Logout("s1"), 92.0)
+    assert f.agent_state("s1")["state"] == "offline"
+    with pytest.raises(UnknownAgent):  # logged out of the line that left them out: gone
+        f.boards["victims"].agent_state("s1")
+    assert f.lines_of["s1"] == ["national"]
+
+
+def test_an_agent_given_another_line_while_logged_in_joins_it_in_their_state():
+    f = floor()
+    f.handle("national", c.Login("n1", ready=True), 0.0)
+    call(f, "victims", "CB1", 1.0)  # waits: nobody on the victims' line
+    steps = f.handle(
+        "victims", c.Reconfigure(line_config("victims", [*SHARED, "v1", "n1"])), 2.0
+    ).steps
+    assert offers(steps) == [("victims", "n1", "CB1")]
+    f.handle("victims", c.Decline("n1", "CB1"), 3.0)
+    f.handle("national", c.SetReady("n1", False, "break"), 4.0)
+    assert states(f, "n1") == [("not_ready", "break"), ("not_ready", "break")]
+    f.handle("national", c.Logout("n1"), 5.0)
+    assert [s for s, _ in states(f, "n1")] == ["offline", "offline"]
