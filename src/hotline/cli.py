@@ -29,6 +29,7 @@ from hotline.sim.scenario_file import load_scenario
 from hotline.switchboard.events import AnyEvent
 
 if TYPE_CHECKING:  # the planning modules bring SciPy and statsmodels: imported where used
+    from hotline.service.accounts import NewAccount
     from hotline.wfm.plan import Plan
     from hotline.wfm.staffing import Target
 
@@ -842,7 +843,8 @@ def serve(
                   f"{parts.imported.name!r} from {settings.scenario}")  # fmt: skip
     if parts.recovered:
         err.print(
-            "recovered open calls: " + ", ".join(f"{k} {v}" for k, v in parts.recovered.items())
+            "recovered open calls: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(parts.recovered.items()))  # (one order)
         )
     app_ = create_app(settings=settings, line=parts.line, control=control)
     for setup in parts.line.setups.values():
@@ -901,6 +903,12 @@ def demo(
         await d.start()
         for name, url in d.urls.items():
             err.print(f"  {name}: {url}")
+        err.print(
+            "  log on at the wallboard as one of these (made for this run; the code "
+            "is an authenticator app's, or `oathtool --totp -b SECRET`):"
+        )
+        for new in d.credentials:
+            err.print(f"    {new.username}  password {new.password}  secret {new.totp_secret}")
         with Live(table(d.snapshot(), "Hotline demo"), console=out, refresh_per_second=2) as live:
 
             async def refresh() -> None:
@@ -1042,6 +1050,105 @@ def agent_token(
         err.print(f"token of {agent_id} revoked" if gone else f"{agent_id} had no token")
         return
     out.print(issue_agent_token(load_settings(), agent_id))
+
+
+user_app = typer.Typer(
+    help="Accounts of the people who use Hotline: add, reset, disable, enable, unlock, list.",
+    no_args_is_help=True,
+)
+app.add_typer(user_app, name="user")
+
+
+def _print_credentials(new: NewAccount, what: str) -> None:
+    out.print(f"{what} {new.username} ({new.role}). Give them these once; they are not kept:")
+    out.print(f"  password:    {new.password}")
+    if new.totp_secret is not None:
+        out.print(f"  TOTP secret: {new.totp_secret}")
+        out.print(f"  (or scan):   {new.totp_uri}", soft_wrap=True)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="The name they log on with.")],
+    role: Annotated[str, typer.Option(help="agent, supervisor, planner, admin or auditor.")],
+    agent: Annotated[
+        str | None, typer.Option(help="For an agent's account: the agent it is (e.g. en-day-1).")
+    ] = None,
+    mfa: Annotated[bool, typer.Option(help="Ask for a TOTP code at log-on (the default).")] = True,
+    multi_session: Annotated[
+        bool,
+        typer.Option(
+            help="Allow several sessions at once (by default a new log-on ends the others)."
+        ),
+    ] = False,
+) -> None:
+    """Add an account with a generated password (and a TOTP secret), printed once."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    if (role == "agent") != (agent is not None):
+        raise _usage("an agent's account names its agent (--agent ID), and only an agent's does")
+    accounts = accounts_for(load_settings())
+    if agent is not None and agent not in (roster := accounts.agents()):
+        sample = ", ".join(list(roster)[:5])
+        raise HotlineError(f"no agent {agent!r} on any line (agents are like {sample})")
+    new = accounts.add(username, role, mfa=mfa, agent_id=agent,
+                                            multi_session=multi_session)  # fmt: skip
+    _print_credentials(new, "added")
+
+
+@user_app.command("reset")
+def user_reset(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
+    """A new password (and TOTP secret), printed once; their sessions end and the account
+    is unlocked."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    _print_credentials(accounts_for(load_settings()).reset(username), "reset")
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
+    """No more log-ons; their sessions end at once."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    accounts_for(load_settings()).disable(username)
+    err.print(f"{username} disabled")
+
+
+@user_app.command("enable")
+def user_enable(username: Annotated[str, typer.Argument(help="The account.")]) -> None:
+    """Allow log-ons again."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    accounts_for(load_settings()).enable(username)
+    err.print(f"{username} enabled")
+
+
+@user_app.command("unlock")
+def user_unlock(username: Annotated[str, typer.Argument(help="The name that was locked.")]) -> None:
+    """Unlock a name locked by failed log-ons."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    was = accounts_for(load_settings()).unlock(username)
+    err.print(f"{username} unlocked" if was else f"{username} was not locked")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """Every account, its role, agent, MFA and whether it is disabled or locked."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    accounts = accounts_for(load_settings())
+    table = Table("user", "role", "agent", "MFA", "state")
+    for u in accounts.store.users():
+        state = "disabled" if u.disabled else "locked" if accounts.locked(u.username) else "active"
+        table.add_row(u.username, u.role, u.agent_id or "-", "yes" if u.mfa else "no", state)
+    out.print(table)
 
 
 def _usage(message: str) -> _UsageError:

@@ -7,11 +7,17 @@
     ├── StoreError               the store could not take a unit of work
     │   ├── StoreUnavailable     down, locked or stalled: trying again later can succeed
     │   └── WriteRefused         refused for what it holds (a duplicate, too long): never
-    └── RoutingError             an operation the ACD cannot perform in its current state
-        ├── UnknownQueue
-        ├── UnknownAgent
-        ├── UnknownCall
-        └── InvalidTransition    e.g. answering a call that was not offered to this agent
+    ├── RoutingError             an operation the ACD cannot perform in its current state
+    │   ├── UnknownQueue
+    │   ├── UnknownAgent
+    │   ├── UnknownCall
+    │   └── InvalidTransition    e.g. answering a call that was not offered to this agent
+    └── AccessError              accounts and sessions
+        ├── LogOnRefused         a wrong name, password or code, or a locked or disabled
+        │                        account: one answer for all (it tells an attacker nothing)
+        ├── SessionEnded         idle too long, too old, ended by a newer log-on, logged off
+        ├── PasswordRefused      too short, or among the commonest passwords
+        └── UnknownUser          an administrator named a user who does not exist
 
 Only `web/` maps these to HTTP status codes; the CLI prints `message` and exits 1.
 The tree lives at the package root (not in `service/` as DESIGN.md once said) because the
@@ -106,3 +112,23 @@ class UnknownCall(RoutingError):
 
 class InvalidTransition(RoutingError):
     error_id: ClassVar[str] = "invalid-transition"
+
+
+class AccessError(HotlineError):
+    error_id: ClassVar[str] = "access"
+
+
+class LogOnRefused(AccessError):
+    error_id: ClassVar[str] = "log-on-refused"
+
+
+class SessionEnded(AccessError):
+    error_id: ClassVar[str] = "session-ended"
+
+
+class PasswordRefused(AccessError):
+    error_id: ClassVar[str] = "password-refused"
+
+
+class UnknownUser(AccessError):
+    error_id: ClassVar[str] = "unknown-user"

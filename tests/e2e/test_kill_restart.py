@@ -135,7 +135,8 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=30)
     stderr = restarted[0].stderr.read() if restarted[0].stderr else ""
-    assert "recovered open calls: on a call 1, queued 5" in stderr
+    recovered = [ln for ln in stderr.splitlines() if "recovered open calls" in ln]
+    assert [ln.split("recovered open calls: ")[1] for ln in recovered] == ["on a call 1, queued 5"]
     inbound = [c for c in carrier.calls.values() if c.script.answers]
     assert [c.outcome for c in inbound] == ["answered"] * 6
     store = Store(engine=connect(db))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -14,13 +15,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from twilio.request_validator import RequestValidator
 
 from hotline.ivr.connector import Connector
 from hotline.ivr.line import LineFlow
 from hotline.service.live import LineSetup, LiveLine
 from hotline.service.settings import Settings
+from hotline.service.unit_of_work import Write
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate
 from hotline.store.repository import Store
@@ -70,17 +72,31 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+class GatedStore(Store):
+    """A store whose units of work land only while `gate` is open (a slow disk, held)."""
+
+    def __init__(self, *, engine: Engine) -> None:
+        super().__init__(engine=engine)
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        assert self.gate.wait(timeout=60), "the test never opened the gate"
+        super().commit(writes)
+
+
 class Carrier:
     """Posts callbacks signed exactly as the carrier signs them."""
 
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, client: TestClient | httpx.Client, base: str = PUBLIC) -> None:
         self.client = client
+        self.base = base
         self.validator = RequestValidator(TOKEN)
 
     def post(
         self, path: str, form: dict[str, str], *, sign: bool = True, signature: str | None = None
     ) -> httpx.Response:
-        url = PUBLIC + path
+        url = self.base + path
         headers = {}
         if sign:
             headers["X-Twilio-Signature"] = signature or self.validator.compute_signature(url, form)
@@ -102,19 +118,22 @@ class Live:
         connectors: Mapping[str, Connector] | None = None,
         flow: Path = ROOT / "scenarios" / "national-hotline.flow.yaml",
         also: Sequence[LineSetup] = (),
+        store_class: type[Store] = Store,
+        public_url: str = PUBLIC,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
         agency directory unless given; `flow`: the shipped national flow unless given;
-        `also`: more lines on the platform."""
+        `also`: more lines on the platform; `store_class`: the store (a `GatedStore` to
+        hold commits); `public_url`: where the carrier and browsers reach the app."""
         self.wall = FakeWall()
         self.settings = Settings(
-            database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=PUBLIC,
+            database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
             line_number=LINE,
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)
-        self.store = Store(engine=engine)
+        self.store = store_class(engine=engine)
         scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
         self.line = LiveLine(
             lines=[LineSetup(scenario, LineFlow(path=flow), LINE, "America/New_York"), *also],
@@ -125,9 +144,11 @@ class Live:
             lookup_clock=self.wall,
         )
         self.control = RecordingCallControl()
-        self.app = create_app(settings=self.settings, line=self.line, control=self.control)
-        self.http = TestClient(self.app, base_url=PUBLIC)
-        self.carrier = Carrier(self.http)
+        self.app = create_app(
+            settings=self.settings, line=self.line, control=self.control, clock=self.wall
+        )
+        self.http = TestClient(self.app, base_url=public_url)
+        self.carrier = Carrier(self.http, public_url)
 
     def agent(self, agent_id: str) -> dict[str, str]:
         token = self.store.issue_token(agent_id, self.wall())

@@ -482,10 +482,11 @@ def test_refusals_are_error_bodies_and_the_signature_comes_first(live):
     assert len(r.json()["message"]) < 100  # the id is cut, not echoed whole
 
 
-def test_openapi_declares_the_bearer_scheme_and_error_responses(live):
+def test_openapi_declares_the_ways_in_and_error_responses(live):
     spec = live.http.get("/openapi.json").json()
     schemes = spec["components"]["securitySchemes"]
-    assert [s["scheme"] for s in schemes.values()] == ["bearer"]
+    ways = sorted((s["type"], s.get("scheme") or s.get("in")) for s in schemes.values())
+    assert ways == [("apiKey", "cookie"), ("http", "bearer")]
     me = spec["paths"]["/api/agent/me"]["get"]
     assert me["security"]
     for status in ("401", "404", "409", "503"):

@@ -131,7 +131,7 @@ def test_the_migration_to_lines_keeps_the_calls(tmp_path):
     store = Store(engine=engine)
     row = CallRow("CA1", "national", "+1", "+1", "es", "es", 0, "queued", {}, None, 12.0)
     store.commit([AddCall(row, 12.0)])
-    assert migrate(engine) == ["0002"]
+    assert migrate(engine, to="0002") == ["0002"]
     assert store.call("CA1") == row
     assert store.lines() == []
     engine.dispose()

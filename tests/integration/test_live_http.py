@@ -3,14 +3,18 @@ store underneath (SQLite here; the store tests also run on PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
 from hotline.service.health import RETRY_MAX
+from hotline.web.runtime import LineRuntime
 
 from .live_fixtures import (
     LINE,
     VICTIMS,
+    GatedStore,
     Live,
     call_form,
     gather_url,
@@ -385,3 +389,37 @@ def test_a_recording_that_comes_after_the_caller_left_is_news_of_their_own_line(
     assert r.status_code == 200
     assert ("voicemail", {"recording": recording}) in live.store.events(sid)
     assert live.line.line_of(sid) == "Victim support helpline"
+
+
+def test_what_a_command_holds_goes_out_after_its_writes_even_if_a_later_one_writes_nothing(
+    tmp_path,
+):
+    """The ticker's tick (or an agent's GET) writes nothing and is done at once: it must
+    not let out what an earlier command holds while that command's writes still wait."""
+    live = Live(sqlite_url(tmp_path), commit_wait=60.0, store_class=GatedStore)
+    store = live.store
+    assert isinstance(store, GatedStore)
+    sid = "CA" + "8" * 32
+    queue_public_caller(live, sid, CALLER)
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    rt = LineRuntime(settings=live.settings, line=live.line, control=live.control,
+                     still_valid=live.store.valid_tokens)  # fmt: skip
+    published: list[str] = []
+    rt.hub.subscribe(lambda p: published.append(p.news.kind))
+
+    async def run() -> tuple[list[str], list[str]]:
+        store.gate.clear()  # the disk holds: accept's writes wait
+        accept = asyncio.create_task(rt.use_case(lambda: live.line.accept("en-day-1", sid)))
+        while live.line.writer.waiting() == 0:  # (accept runs at the loop's next turn)
+            await asyncio.sleep(0)
+        await rt.use_case(live.line.tick)  # nothing to write: done at once
+        before = list(published)
+        store.gate.set()
+        await accept
+        return before, list(published)
+
+    before, after = asyncio.run(run())
+    assert "CallAnswered" not in before
+    assert "CallAnswered" in after

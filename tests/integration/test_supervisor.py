@@ -108,4 +108,4 @@ def test_an_agents_token_cannot_open_the_event_stream(live):
         live.http.websocket_connect(f"/api/events?token={token}") as ws,
     ):
         ws.receive_json()
-    assert gone.value.code == 4401
+    assert gone.value.code == 4403  # known, but not a role that watches the floor

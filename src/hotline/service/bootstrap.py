@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
+from hotline.service.accounts import Accounts
 from hotline.service.lines import Imported, import_line, load_line
 from hotline.service.live import LineSetup, LiveLine
 from hotline.service.recovery import carrier_statuses
 from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
 from hotline.sim.scenario_file import load_scenario
+from hotline.store.accounts import AccountStore
 from hotline.store.db import connect, migrate, sqlite_path
 from hotline.store.repository import Store
 from hotline.switchboard.line import agents_of
@@ -40,6 +42,13 @@ def store_for(settings: Settings, *, create: bool = True) -> tuple[Store, list[s
     With `create=False` a missing SQLite database is an error, not a new empty one."""
     engine = connect(settings.database_url, create=create)
     return Store(engine=engine), migrate(engine)
+
+
+def accounts_for(settings: Settings) -> Accounts:
+    """The accounts in the settings' store (its schema brought up to date first)."""
+    store, _ = store_for(settings)
+    ensure_line(settings, store)  # (the agents an agent's account may name)
+    return Accounts(store=AccountStore(engine=store.engine), clock=time.time)
 
 
 def build_line(

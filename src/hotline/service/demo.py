@@ -23,10 +23,12 @@ import uvicorn
 from pydantic import SecretStr
 
 from hotline.errors import HotlineError
+from hotline.service.accounts import Accounts
 from hotline.service.bootstrap import build_line, call_control, store_for
 from hotline.service.lines import import_line
 from hotline.service.settings import Settings
 from hotline.sim.scenario import Scenario
+from hotline.store.accounts import AccountStore
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.callers import CallerMix
 from hotline.telephony.emulator.carrier import Carrier
@@ -59,6 +61,9 @@ def on_shift(scenario: Scenario, hour: float) -> list[str]:
 
 def _covers(start: float, hours: float, hour: float) -> bool:
     return start <= hour < start + hours or hour + 24 < start + hours
+
+
+DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"))
 
 
 class _Server(uvicorn.Server):
@@ -114,6 +119,11 @@ class Demo:
         self.app = create_app(
             settings=self.settings, line=self.line, control=call_control(self.settings)
         )
+        accounts = Accounts(store=AccountStore(engine=self.line.store.engine), clock=time.time)
+        self.credentials = [  # new ones each run, printed once
+            accounts.reset(name) if accounts.store.user(name) else accounts.add(name, role)
+            for name, role in DEMO_USERS
+        ]
         self.carrier = Carrier(
             hotline_url=self.settings.public_url,
             auth_token=token,
@@ -135,6 +145,7 @@ class Demo:
     def urls(self) -> dict[str, str]:
         base = self.settings.public_url
         return {
+            "wallboard": f"{base}/wallboard",
             "health": f"{base}/healthz",
             "api docs": f"{base}/api/docs",
             "carrier REST": self.settings.twilio_api_base,

@@ -1,4 +1,11 @@
-"""Who a token is for, until accounts exist: an agent of the line (named by their id), or
-the supervisor. Agent ids are `<group>-<n>`, so no agent is ever named SUPERVISOR."""
+"""The roles a user account has (one each), and the supervisor's token until the pages use
+accounts. Agent ids are `<group>-<n>`, so no agent is ever named SUPERVISOR.
 
-SUPERVISOR = "supervisor"
+What each role may do: `agent` answers calls (the agent API and socket); `supervisor`
+watches and steers the floor (stats, the event stream); `planner` plans; `admin` changes
+the configuration and accounts; `auditor` reads the audit trail."""
+
+from typing import Final
+
+SUPERVISOR: Final = "supervisor"
+ROLES: Final = ("agent", "supervisor", "planner", "admin", "auditor")

@@ -3,6 +3,7 @@ transaction per command) and the reads around it, one short transaction each."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -27,21 +28,25 @@ from hotline.store.tables import (
 from hotline.switchboard.records import CallRow
 
 
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction, the database's errors translated into ours (never its URL)."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as e:
+        why = reason(e, engine.url.render_as_string(hide_password=False))
+        if never_succeeds(e):
+            raise WriteRefused(why) from None
+        raise StoreUnavailable(f"the database failed: {why}") from None
+
+
 class Store:
     def __init__(self, *, engine: Engine) -> None:
         self.engine = engine
-        self._url = engine.url.render_as_string(hide_password=False)
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as e:
-            why = reason(e, self._url)
-            if never_succeeds(e):
-                raise WriteRefused(why) from None
-            raise StoreUnavailable(f"the database failed: {why}") from None
+    def _tx(self) -> contextlib.AbstractContextManager[Connection]:
+        return transaction(self.engine)
 
     # -- the unit of work
 
@@ -131,7 +136,7 @@ class Store:
             )
             return [(k, dict(d)) for k, d in rows]
 
-    # -- agents' tokens (until accounts exist)
+    # -- agents' tokens (for bots and scripts; people log on with accounts)
 
     def issue_token(self, agent_id: str, at: float) -> str:
         """A new token for the agent (the old one stops working); only its hash is kept."""

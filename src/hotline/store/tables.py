@@ -3,7 +3,18 @@ never updated; webhook replies make every carrier callback idempotent."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -130,4 +141,42 @@ agent_lines = Table(
     Column("position", Integer, nullable=False),
     Column("queues", JSON, nullable=False),  # [{queue, tier}]
     Column("shifts", JSON, nullable=False),  # [{start: "07:30", hours, days: [...]}]
+)
+
+# -- accounts (migration 0003)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # service.roles.ROLES
+    Column("agent_id", String(64), unique=True),  # an agent's account: the agent it is
+    Column("password_hash", Text, nullable=False),  # Argon2id
+    Column("mfa", Boolean, nullable=False),
+    Column("totp_secret", String(64)),  # base32; None until MFA is set up
+    Column("totp_last_step", Integer),  # the last code's time step: a code is used once
+    Column("multi_session", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("password_set_at", Float, nullable=False),
+)
+
+# failed log-ons by the name tried (known or not: an unknown name is answered alike)
+logon_guard = Table(
+    "logon_guard",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("failures", JSON, nullable=False),  # times of failures within the window
+    Column("locked_at", Float),  # until an administrator unlocks
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Column("source", String(64), nullable=False),  # the client's address at log-on
 )

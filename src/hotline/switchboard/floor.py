@@ -196,6 +196,7 @@ class Floor:
         self, command: c.Login | c.SetReady | c.Logout, now: float, steps: list[Step]
     ) -> AgentStatus:
         agent_id = command.agent_id
+        self._index()  # (a line that left them out no longer holds them once logged out)
         lines = self._lines(agent_id)
         home = self._home(agent_id)
         if isinstance(command, c.SetReady):
@@ -205,7 +206,6 @@ class Floor:
             for other in lines:
                 if other != home and self._state(other, agent_id)["state"] != OFFLINE:
                     self._step(other, c.Logout(agent_id), now, steps)
-            self._index()  # (a line that left them out no longer holds them)
             return cast(AgentStatus, own)
         return self._login(command, lines, now, steps)
 

@@ -1,73 +1,35 @@
-"""The agents' REST API and websocket, and who may use them: a token from `hotline
-agent-token` names one agent; the supervisor's token (`--supervisor`) is for the stats
-and events routes only, and an agent's token never opens those."""
+"""The agents' REST API and websocket: for the role `agent`, by an agent's account (a
+browser session) or a token from `hotline agent-token` (bots); see `web.auth`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hotline.errors import InvalidTransition, RoutingError, UnknownAgent, UnknownCall
-from hotline.service.roles import SUPERVISOR
 from hotline.web import forms
+from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
 AGENT_ERRORS = responses(400, 401, 403, 404, 409, 503)
-bearer = HTTPBearer(auto_error=False, description="A token from `hotline agent-token`")
+ANSWERS_CALLS = ("agent",)
 
 
-class Tokens:
-    """Who a token names, checked against the store."""
-
-    def __init__(self, rt: LineRuntime) -> None:
-        self.store = rt.line.store
-
-    def holder(self, token: str | None) -> str:
-        if not token:
-            raise Refused(401, "no-token", "send Authorization: Bearer <token>")
-        holder = self.store.agent_for_token(token)
-        if holder is None:
-            raise Refused(401, "bad-token", "unknown or revoked token")
-        return holder
-
-    def agent(self, token: str | None) -> str:
-        holder = self.holder(token)
-        if holder == SUPERVISOR:
-            raise Refused(403, "wrong-role", "the supervisor's token is not an agent's")
-        return holder
-
-    async def for_socket(
-        self, ws: WebSocket, token: str | None, role: Callable[[str | None], str]
-    ) -> str | None:
-        """Who a websocket's token names, by `role` (asked off the event loop: it reads
-        the store); None once a refused socket is closed (4401)."""
-        try:
-            return await asyncio.to_thread(role, token)
-        except Refused:
-            await ws.close(code=4401)
-            return None
-
-    def supervisor(self, token: str | None) -> str:
-        holder = self.holder(token)
-        if holder != SUPERVISOR:
-            raise Refused(403, "wrong-role", "needs the supervisor's token "
-                          "(hotline agent-token --supervisor)")  # fmt: skip
-        return holder
-
-
-def agents_router(rt: LineRuntime) -> APIRouter:
+def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
     router = APIRouter(prefix="/api/agent", responses=AGENT_ERRORS)
-    line, tokens = rt.line, Tokens(rt)
+    line = rt.line
 
-    def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
-        return tokens.agent(credentials.credentials if credentials is not None else None)
+    caller = needs(access, ANSWERS_CALLS)
+
+    def authorised(who: Who = Depends(caller)) -> str:
+        if who.agent_id is None:
+            raise Refused(403, "wrong-role", f"{who.name}'s account names no agent")
+        return who.agent_id
 
     async def agent_call(fn: Callable[[], Awaitable[Any] | Any]) -> JSONResponse:
         try:
@@ -114,16 +76,20 @@ def agents_router(rt: LineRuntime) -> APIRouter:
         return await agent_call(lambda: line.decline(agent_id, known_sid(call_sid)))
 
     @router.websocket("/ws")
-    async def agent_socket(ws: WebSocket, token: str | None = None) -> None:
-        agent_id = await tokens.for_socket(ws, token, tokens.agent)
-        if agent_id is None:
+    async def agent_socket(ws: WebSocket) -> None:
+        who = await access.for_socket(ws, ANSWERS_CALLS)
+        if who is None:
             return
+        if who.agent_id is None:
+            await ws.close(code=4403)
+            return
+        agent_id = who.agent_id
         try:
             state = await rt.use_case(lambda: line.agent_state(agent_id))
         except RoutingError:  # a token of an agent no longer on this line
             await ws.close(code=4404)
             return
         await ws.accept()
-        await rt.sockets.serve(AgentSocket(agent_id, token or "", ws), {"type": "hello", **state})
+        await rt.sockets.serve(AgentSocket(agent_id, who.token, ws), {"type": "hello", **state})
 
     return router

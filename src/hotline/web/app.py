@@ -10,16 +10,20 @@ into `{"error_id", "message"}`."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
+from hotline.service.accounts import Accounts
 from hotline.service.live import LiveLine
 from hotline.service.settings import Settings
+from hotline.store.accounts import AccountStore
 from hotline.telephony.control import CallControl
-from hotline.web import docs
+from hotline.web import docs, pages
 from hotline.web.agents import agents_router
+from hotline.web.auth import Access, auth_router
 from hotline.web.errors import install
 from hotline.web.health import health_router
 from hotline.web.runtime import LineRuntime
@@ -27,9 +31,18 @@ from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
 
 
-def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> FastAPI:
-    """The app for one line. Nothing is created at import; `hotline serve` calls this."""
-    rt = LineRuntime(settings=settings, line=line, control=control)
+def create_app(
+    *,
+    settings: Settings,
+    line: LiveLine,
+    control: CallControl,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The app for one line. Nothing is created at import; `hotline serve` calls this.
+    `clock`: the accounts' time (sessions' limits), real seconds unless a test moves it."""
+    accounts = Accounts(store=AccountStore(engine=line.store.engine), clock=clock)
+    access = Access(accounts=accounts, store=line.store, public_url=settings.public_url)
+    rt = LineRuntime(settings=settings, line=line, control=control, still_valid=access.still_valid)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -45,8 +58,22 @@ def create_app(*, settings: Settings, line: LiveLine, control: CallControl) -> F
     )
     install(app)
     docs.mount(app)
-    for router in (voice_router(rt), agents_router(rt), stats_router(rt), health_router(rt)):
+    pages.mount(app)
+    routers = (voice_router(rt), agents_router(rt, access), stats_router(rt, access),
+               auth_router(access), health_router(rt))  # fmt: skip
+    for router in routers:
         app.include_router(router)
+
+    @app.middleware("http")
+    async def no_store(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Nothing the app answers may be kept by a browser or a proxy: pages and
+        responses show call data."""
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     framework_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,14 +41,30 @@ RELOAD_EVERY = 2.0  # seconds between looks at the lines' configuration in the s
 RECHECK_CARRIER = 30.0  # seconds between status look-ups of calls the carrier could not tell
 
 
+class _Held:
+    __slots__ = ("done", "effects", "news", "ticket")
+
+    def __init__(self, ticket: int, news: list[Any], effects: list[Any]) -> None:
+        self.ticket, self.news, self.effects = ticket, news, effects
+        self.done = False  # its wait for the store is over
+
+
 class LineRuntime:
-    def __init__(self, *, settings: Settings, line: LiveLine, control: CallControl) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        line: LiveLine,
+        control: CallControl,
+        still_valid: Callable[[Collection[str]], set[str]],
+    ) -> None:
+        """`still_valid(tokens)`: those of the sockets' tokens still good (a sweep asks)."""
         self.settings = settings
         self.line = line
         self.control = control
         self.webhooks = Webhooks(settings.public_url)
         self.lock = asyncio.Lock()
-        self.sockets = AgentSockets(still_valid=line.store.valid_tokens)
+        self.sockets = AgentSockets(still_valid=still_valid)
         self.hub = EventHub()
         self.stats = {
             name: LiveStats(
@@ -60,7 +76,7 @@ class LineRuntime:
         }
         self.hub.subscribe(lambda p: self.stats[p.news.line](p))
         # each command's events and effects, held until its writes are in the store
-        self._held: deque[tuple[int, list[Any], list[Any]]] = deque()
+        self._held: deque[_Held] = deque()
         self._ran = 0  # commands run so far (a ticket for each)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -81,7 +97,7 @@ class LineRuntime:
         landing = self.line.commit()
         effects, self.line.outbox[:] = list(self.line.outbox), []
         self._ran += 1
-        self._held.append((self._ran, self.line.take_news(), effects))
+        self._held.append(_Held(self._ran, self.line.take_news(), effects))
         return landing, self._ran
 
     async def _finish(self, landing: concurrent.futures.Future[bool] | None, ticket: int) -> None:
@@ -93,10 +109,17 @@ class LineRuntime:
             self._release(ticket)
 
     def _release(self, ticket: int) -> None:
-        while self._held and self._held[0][0] <= ticket:
-            _, news, effects = self._held.popleft()
-            self.hub.publish(news)
-            self._dispatch(effects)
+        """The command's wait is over; what it held goes out once every command before it
+        is done waiting too (a later command with nothing to write releases nothing of
+        an earlier one's)."""
+        for held in self._held:
+            if held.ticket == ticket:
+                held.done = True
+                break
+        while self._held and self._held[0].done:
+            held = self._held.popleft()
+            self.hub.publish(held.news)
+            self._dispatch(held.effects)
 
     async def use_case(self, fn: Callable[[], Any]) -> Any:
         landing, ticket = None, 0

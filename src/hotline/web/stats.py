@@ -1,6 +1,7 @@
 """Supervisors' live view: `GET /api/stats` (per line: now, today, the last 30 minutes)
 and the event stream `/api/events` (a websocket: every event of every line as published,
-numbered by `seq`). Both need the supervisor's token (`hotline agent-token --supervisor`)."""
+numbered by `seq`). For the roles that watch the floor: a supervisor's or administrator's
+session, or the supervisor's token (`hotline agent-token --supervisor`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
-from hotline.web.agents import Tokens, bearer
+from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
@@ -24,16 +24,19 @@ def message(p: Published) -> dict[str, Any]:
             "call_sid": n.call_sid, "data": dict(n.data)}  # fmt: skip
 
 
-def stats_router(rt: LineRuntime) -> APIRouter:
-    router = APIRouter(prefix="/api", responses=responses(401, 403, 503))
-    line, tokens = rt.line, Tokens(rt)
-    rt.hub.subscribe(lambda p: rt.sockets.send(SUPERVISOR, message(p)))
+WATCHES_FLOOR = ("supervisor", "admin")
+STREAM = SUPERVISOR  # the sockets that get the event stream are kept under this name
 
-    def supervisor(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
-        return tokens.supervisor(credentials.credentials if credentials is not None else None)
+
+def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
+    router = APIRouter(prefix="/api", responses=responses(401, 403, 503))
+    line = rt.line
+    rt.hub.subscribe(lambda p: rt.sockets.send(STREAM, message(p)))
+
+    watcher = needs(access, WATCHES_FLOOR)
 
     @router.get("/stats")
-    async def stats(_who: str = Depends(supervisor)) -> JSONResponse:
+    async def stats(_who: Who = Depends(watcher)) -> JSONResponse:
         """The line now (who waits, for how long; agents by state), and its KPIs today and
         over the last 30 minutes, overall and per queue, language and caller type."""
 
@@ -49,12 +52,12 @@ def stats_router(rt: LineRuntime) -> APIRouter:
         return JSONResponse(await rt.use_case(read))
 
     @router.websocket("/events")
-    async def events(ws: WebSocket, token: str | None = None) -> None:
-        holder = await tokens.for_socket(ws, token, tokens.supervisor)
-        if holder is None:
+    async def events(ws: WebSocket) -> None:
+        who = await access.for_socket(ws, WATCHES_FLOOR)
+        if who is None:
             return
         await ws.accept()
         hello = {"type": "hello", "lines": list(line.setups), "seq": rt.hub.seq}
-        await rt.sockets.serve(AgentSocket(holder, token or "", ws), hello)
+        await rt.sockets.serve(AgentSocket(STREAM, who.token, ws), hello)
 
     return router

@@ -238,7 +238,24 @@ def test_an_agent_a_new_configuration_leaves_out_is_still_kept_from_double_booki
     assert f.agent_state("s1")["state"] == "offline"
     with pytest.raises(UnknownAgent):  # logged out of the line that left them out: gone
         f.boards["victims"].agent_state("s1")
+    f.handle("national", c.Login("s1", ready=True), 93.0)  # back: on the national line only
     assert f.lines_of["s1"] == ["national"]
+    with pytest.raises(UnknownAgent):
+        f.boards["victims"].agent_state("s1")
+
+
+def test_an_agent_whose_only_line_left_them_out_is_unknown_once_their_call_ends():
+    f = floor()
+    f.handle("victims", c.Login("v1", ready=True), 0.0)
+    call(f, "victims", "CB1", 1.0)
+    f.handle("victims", c.Accept("v1", "CB1"), 2.0)
+    f.handle("victims", c.LegAnswered("CB1", 1), 3.0)
+    f.handle("victims", c.Reconfigure(line_config("victims", [*SHARED])), 4.0)
+    f.handle("victims", c.Logout("v1"), 5.0)  # leaves once the call ends
+    f.handle("victims", c.CarrierStatus("CB1", "completed"), 60.0)
+    f.handle("victims", c.Tick(), 90.0)  # wrap-up over: logged out, and on no line now
+    with pytest.raises(UnknownAgent):
+        f.handle("victims", c.Login("v1", ready=True), 91.0)
 
 
 def test_an_agent_given_another_line_while_logged_in_joins_it_in_their_state():

@@ -1,0 +1,288 @@
+"""Who may use the system: local accounts (Argon2id passwords, TOTP codes for every
+account by default), log-on with a lockout, and browser sessions with an idle limit and a
+fresh log-on every 12 hours. Time comes from the `clock` given (a virtual one in tests).
+
+The rules (issue 11; NIST SP 800-63B for passwords):
+- a password has at least 8 characters (15 for an account without MFA), no composition
+  rules, and is not among the 30,000 commonest passwords (zxcvbn's list);
+- a TOTP code (RFC 6238: 6 digits, 30 s, one step either side) is accepted once: a code
+  of a step already used is refused, even within its 30 s;
+- 5 failed log-ons within 15 minutes lock the name tried until an administrator unlocks
+  it; a wrong password, a wrong code, an unknown user, a disabled or locked account all
+  get the same answer (an unknown name is hashed against too, so it takes as long);
+- a session ends after 30 minutes without a request, and 12 hours after its log-on;
+- one session per user: a new log-on ends the others, unless the account allows several.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+from hotline.errors import LogOnRefused, PasswordRefused, SessionEnded, UnknownUser
+from hotline.service.roles import ROLES
+from hotline.store.accounts import AccountStore, StoredSession, User
+
+MIN_PASSWORD = 8
+MIN_PASSWORD_WITHOUT_MFA = 15
+MAX_PASSWORD = 256  # (Argon2 takes any length; a bound keeps a request's work bounded)
+FAILURES_TO_LOCK = 5
+FAILURE_WINDOW = 15 * 60.0
+IDLE_LIMIT = 30 * 60.0
+SESSION_LIMIT = 12 * 3600.0
+SEEN_EVERY = 60.0  # a session's last request is written at most this often
+TOTP_STEP = 30
+TOTP_DIGITS = 6
+ISSUER = "Hotline"
+REFUSED = "wrong user name, password or code, or the account is locked"
+
+_hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults
+_NOBODY = _hasher.hash(secrets.token_urlsafe(16))  # what an unknown name is checked against
+
+
+@cache
+def _common() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
+    return frozenset(FREQUENCY_LISTS["passwords"])  # (loaded on first use: it is big)
+
+
+def password_problem(password: str, *, mfa: bool) -> str | None:
+    """Why a password may not be used, or None."""
+    least = MIN_PASSWORD if mfa else MIN_PASSWORD_WITHOUT_MFA
+    if len(password) < least:
+        without = "" if mfa else " for an account without MFA"
+        return f"a password needs at least {least} characters{without}"
+    if len(password) > MAX_PASSWORD:
+        return f"a password has at most {MAX_PASSWORD} characters"
+    if password.lower() in _common():
+        return "that password is among the commonest ones: choose another"
+    return None
+
+
+def new_password() -> str:
+    """A one-time password to hand out (20 characters, about 120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+def _totp(secret: str) -> TOTP:
+    key = base64.b32decode(secret)
+    return TOTP(key, TOTP_DIGITS, SHA1(), TOTP_STEP, enforce_key_length=False)
+
+
+def totp_code(secret: str, at: float) -> str:
+    """The code an authenticator app shows at `at` (for tests and the demo's bots)."""
+    code: bytes = _totp(secret).generate(int(at))
+    return code.decode()
+
+
+def provisioning_uri(secret: str, username: str) -> str:
+    """What an authenticator app scans (otpauth://totp/...)."""
+    uri: str = _totp(secret).get_provisioning_uri(username, ISSUER)
+    return uri
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    username: str
+    role: str
+    password: str  # shown once
+    totp_secret: str | None  # shown once (base32); None without MFA
+
+    @property
+    def totp_uri(self) -> str | None:
+        return (
+            None if self.totp_secret is None else provisioning_uri(self.totp_secret, self.username)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A browser session: `token` goes in the cookie, `csrf` in each changing request."""
+
+    token: str
+    username: str
+    role: str
+    agent_id: str | None
+    csrf: str
+    created_at: float
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, *, store: AccountStore, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.clock = clock
+
+    # -- administration (the CLI; later the admin pages)
+
+    def add(
+        self,
+        username: str,
+        role: str,
+        *,
+        password: str | None = None,
+        mfa: bool = True,
+        agent_id: str | None = None,
+        multi_session: bool = False,
+    ) -> NewAccount:
+        if role not in ROLES:
+            raise UnknownUser(f"no role {role!r}: roles are {', '.join(ROLES)}")
+        if not username or len(username) > 64 or not username.isprintable() or " " in username:
+            raise UnknownUser("a user name has 1 to 64 printable characters, no spaces")
+        if self.store.user(username) is not None:
+            raise UnknownUser(f"there is already a user {username!r}")
+        password = new_password() if password is None else password
+        if (why := password_problem(password, mfa=mfa)) is not None:
+            raise PasswordRefused(why)
+        secret = base64.b32encode(secrets.token_bytes(20)).decode() if mfa else None
+        now = self.clock()
+        self.store.add_user(User(username, role, agent_id, _hasher.hash(password), mfa, secret,
+                                 None, multi_session, False, now, now))  # fmt: skip
+        return NewAccount(username, role, password, secret)
+
+    def reset(self, username: str, *, password: str | None = None) -> NewAccount:
+        """A new password and (with MFA) a new TOTP secret; the user's sessions end and
+        the account is unlocked."""
+        user = self._user(username)
+        password = new_password() if password is None else password
+        if (why := password_problem(password, mfa=user.mfa)) is not None:
+            raise PasswordRefused(why)
+        secret = base64.b32encode(secrets.token_bytes(20)).decode() if user.mfa else None
+        self.store.change_user(username, password_hash=_hasher.hash(password), totp_secret=secret,
+                               totp_last_step=None, password_set_at=self.clock())  # fmt: skip
+        self.store.end_sessions_of(username)
+        self.store.set_guard(username, [], None)
+        return NewAccount(username, user.role, password, secret)
+
+    def disable(self, username: str) -> None:
+        self._user(username)
+        self.store.change_user(username, disabled=True)
+        self.store.end_sessions_of(username)
+
+    def enable(self, username: str) -> None:
+        self._user(username)
+        self.store.change_user(username, disabled=False)
+
+    def unlock(self, username: str) -> bool:
+        """Clear a name's failed log-ons (any name tried: an unknown one locks alike).
+        Returns whether it was locked."""
+        _, locked_at = self.store.guard(username)
+        self.store.set_guard(username, [], None)
+        return locked_at is not None
+
+    def agents(self) -> set[str]:
+        """The agents of every line in the store (an agent's account names one)."""
+        return self.store.agents()
+
+    def locked(self, username: str) -> bool:
+        return self.store.guard(username)[1] is not None
+
+    def _user(self, username: str) -> User:
+        user = self.store.user(username)
+        if user is None:
+            raise UnknownUser(f"no user {username!r}")
+        return user
+
+    # -- log-on
+
+    def log_on(self, username: str, password: str, code: str | None, *, source: str) -> Session:
+        """A new session, or `LogOnRefused` (the same for every reason)."""
+        now = self.clock()
+        failures, locked_at = self.store.guard(username)
+        user = self.store.user(username) if len(username) <= 64 else None
+        ok = self._password_ok(user, password)  # (checked even when locked: same time)
+        if locked_at is not None:
+            raise LogOnRefused(REFUSED)
+        if ok and user is not None and not user.disabled and self._code_ok(user, code, now):
+            self.store.set_guard(username, [], None)
+            return self._open(user, now, source)
+        recent = [t for t in failures if now - t < FAILURE_WINDOW] + [now]
+        if len(username) <= 64:
+            locked = now if len(recent) >= FAILURES_TO_LOCK else None
+            self.store.set_guard(username, recent[-FAILURES_TO_LOCK:], locked)
+        raise LogOnRefused(REFUSED)
+
+    def _password_ok(self, user: User | None, password: str) -> bool:
+        if len(password) > MAX_PASSWORD:
+            return False
+        try:
+            return (
+                _hasher.verify(user.password_hash if user else _NOBODY, password)
+                and user is not None
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _code_ok(self, user: User, code: str | None, now: float) -> bool:
+        if not user.mfa:
+            return True
+        if (
+            user.totp_secret is None
+            or code is None
+            or not code.isdigit()
+            or len(code) != TOTP_DIGITS
+        ):
+            return False
+        totp = _totp(user.totp_secret)
+        step = int(now) // TOTP_STEP
+        for s in (step - 1, step, step + 1):
+            if hmac.compare_digest(totp.generate(s * TOTP_STEP), code.encode()):
+                return self.store.use_totp_step(user.username, s)  # a code once only
+        return False
+
+    def _open(self, user: User, now: float, source: str) -> Session:
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        stored = StoredSession(user.username, csrf, now, now, source[:64])
+        self.store.add_session(_digest(token), stored, end_others=not user.multi_session)
+        return Session(token, user.username, user.role, user.agent_id, csrf, now)
+
+    # -- sessions
+
+    def session(self, token: str | None) -> Session:
+        """The session a cookie names, still open; or `SessionEnded` saying why."""
+        if not token:
+            raise SessionEnded("not logged on")
+        digest = _digest(token)
+        stored = self.store.session(digest)
+        if stored is None:
+            raise SessionEnded("the session ended (logged off, or a newer log-on): log on again")
+        now = self.clock()
+        if now - stored.created_at >= SESSION_LIMIT:
+            self.store.end_session(digest)
+            raise SessionEnded("sessions last 12 hours: log on again")
+        if now - stored.seen_at >= IDLE_LIMIT:
+            self.store.end_session(digest)
+            raise SessionEnded("locked after 30 minutes without use: log on again")
+        user = self.store.user(stored.username)
+        if user is None or user.disabled:
+            self.store.end_session(digest)
+            raise SessionEnded("the account is disabled")
+        if now - stored.seen_at >= SEEN_EVERY:
+            self.store.seen(digest, now)
+        return Session(token, user.username, user.role, user.agent_id, stored.csrf,
+                       stored.created_at)  # fmt: skip
+
+    def open_sessions(self, tokens: Collection[str]) -> set[str]:
+        """Those of `tokens` whose session is still open (a socket's, checked often: it
+        does not count as use, so an idle session still locks)."""
+        now = self.clock()
+        by_digest = {_digest(t): t for t in tokens}
+        return {by_digest[d] for d, s in self.store.sessions(by_digest).items()
+                if now - s.created_at < SESSION_LIMIT and now - s.seen_at < IDLE_LIMIT}  # fmt: skip
+
+    def log_off(self, token: str) -> None:
+        self.store.end_session(_digest(token))

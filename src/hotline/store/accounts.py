@@ -1,0 +1,163 @@
+"""Accounts in the store: users, the failed log-ons by name tried, and browser sessions
+(only a hash of each session's token is kept). Each method is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from hotline.store.repository import transaction
+from hotline.store.tables import agents, logon_guard, users, web_sessions
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    role: str
+    agent_id: str | None
+    password_hash: str
+    mfa: bool
+    totp_secret: str | None
+    totp_last_step: int | None
+    multi_session: bool
+    disabled: bool
+    created_at: float
+    password_set_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    username: str
+    csrf: str
+    created_at: float
+    seen_at: float
+    source: str
+
+
+def _user(row: Any) -> User:
+    return User(**{k: row._mapping[k] for k in User.__slots__})
+
+
+class AccountStore:
+    def __init__(self, *, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- users
+
+    def user(self, username: str) -> User | None:
+        with transaction(self.engine) as c:
+            row = c.execute(select(users).where(users.c.username == username)).first()
+            return None if row is None else _user(row)
+
+    def user_of_agent(self, agent_id: str) -> User | None:
+        with transaction(self.engine) as c:
+            row = c.execute(select(users).where(users.c.agent_id == agent_id)).first()
+            return None if row is None else _user(row)
+
+    def users(self) -> list[User]:
+        with transaction(self.engine) as c:
+            return [_user(r) for r in c.execute(select(users).order_by(users.c.username))]
+
+    def add_user(self, user: User) -> None:
+        with transaction(self.engine) as c:
+            c.execute(insert(users).values(**{k: getattr(user, k) for k in User.__slots__}))
+
+    def change_user(self, username: str, **values: object) -> bool:
+        """Set some of a user's columns; False if there is no such user."""
+        with transaction(self.engine) as c:
+            done = c.execute(update(users).where(users.c.username == username).values(**values))
+            return done.rowcount == 1
+
+    def use_totp_step(self, username: str, step: int) -> bool:
+        """Mark a code's time step used, if it is later than the last one used (one
+        statement: two log-ons racing with one code cannot both win)."""
+        with transaction(self.engine) as c:
+            done = c.execute(
+                update(users)
+                .where(users.c.username == username)
+                .where((users.c.totp_last_step.is_(None)) | (users.c.totp_last_step < step))
+                .values(totp_last_step=step)
+            )
+            return done.rowcount == 1
+
+    def agents(self) -> set[str]:
+        with transaction(self.engine) as c:
+            return set(c.execute(select(agents.c.id)).scalars())
+
+    # -- failed log-ons
+
+    def guard(self, username: str) -> tuple[list[float], float | None]:
+        """The failures kept for a name, and when it was locked (None: it is not)."""
+        with transaction(self.engine) as c:
+            row = c.execute(select(logon_guard).where(logon_guard.c.username == username)).first()
+            return ([], None) if row is None else (list(row.failures), row.locked_at)
+
+    def set_guard(self, username: str, failures: Sequence[float], locked_at: float | None) -> None:
+        with transaction(self.engine) as c:
+            c.execute(delete(logon_guard).where(logon_guard.c.username == username))
+            if failures or locked_at is not None:
+                c.execute(insert(logon_guard).values(username=username, failures=list(failures),
+                                                     locked_at=locked_at))  # fmt: skip
+
+    # -- sessions
+
+    def add_session(self, digest: str, session: StoredSession, *, end_others: bool) -> int:
+        """Keep a new session; with `end_others`, the user's other sessions end in the
+        same transaction. Returns how many ended."""
+        with transaction(self.engine) as c:
+            ended = 0
+            if end_others:
+                ended = c.execute(
+                    delete(web_sessions).where(web_sessions.c.username == session.username)
+                ).rowcount
+            row = {"token_sha256": digest, "username": session.username, "csrf": session.csrf,
+                   "created_at": session.created_at, "seen_at": session.seen_at,
+                   "source": session.source}  # fmt: skip
+            c.execute(insert(web_sessions).values(**row))
+            return ended
+
+    def session(self, digest: str) -> StoredSession | None:
+        with transaction(self.engine) as c:
+            row = c.execute(
+                select(web_sessions).where(web_sessions.c.token_sha256 == digest)
+            ).first()
+            if row is None:
+                return None
+            return StoredSession(row.username, row.csrf, row.created_at, row.seen_at, row.source)
+
+    def sessions(self, digests: Collection[str]) -> dict[str, StoredSession]:
+        """The open sessions among `digests` whose user is not disabled (one query)."""
+        if not digests:
+            return {}
+        with transaction(self.engine) as c:
+            rows = c.execute(
+                select(web_sessions)
+                .join(users, users.c.username == web_sessions.c.username)
+                .where(web_sessions.c.token_sha256.in_(list(digests)), ~users.c.disabled)
+            )
+            return {r.token_sha256: StoredSession(r.username, r.csrf, r.created_at, r.seen_at,
+                                                  r.source) for r in rows}  # fmt: skip
+
+    def seen(self, digest: str, at: float) -> None:
+        with transaction(self.engine) as c:
+            c.execute(update(web_sessions).where(web_sessions.c.token_sha256 == digest)
+                      .values(seen_at=at))  # fmt: skip
+
+    def end_session(self, digest: str) -> bool:
+        with transaction(self.engine) as c:
+            return (
+                c.execute(
+                    delete(web_sessions).where(web_sessions.c.token_sha256 == digest)
+                ).rowcount
+                == 1
+            )
+
+    def end_sessions_of(self, username: str) -> int:
+        with transaction(self.engine) as c:
+            return c.execute(
+                delete(web_sessions).where(web_sessions.c.username == username)
+            ).rowcount

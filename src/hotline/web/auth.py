@@ -1,0 +1,208 @@
+"""Who is asking, and may they: a browser session (log-on with password and TOTP code, a
+`__Host-` cookie, a CSRF token for every request that changes something, the same origin
+only) or a bearer token (`hotline agent-token`, for bots and scripts). Every API route
+and websocket names the roles it serves (`service.roles`); `Access.require` checks them.
+
+Routes: `GET /api/banner` (the system-use notice to acknowledge), `POST /api/session`
+(log on), `GET /api/session` (who am I, and my CSRF token), `DELETE /api/session`."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from hotline.errors import LogOnRefused, SessionEnded
+from hotline.service.accounts import Accounts, Session
+from hotline.service.roles import SUPERVISOR
+from hotline.store.repository import Store
+from hotline.web.errors import Refused, responses
+
+COOKIE = "__Host-hotline-session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE = ("GET", "HEAD", "OPTIONS")
+BANNER = (
+    "This system is for authorised use by hotline staff only. Activity is logged and "
+    "monitored; call and case data may be viewed only for the call being handled. By "
+    "logging on you accept these terms."
+)
+
+
+bearer = HTTPBearer(auto_error=False, description="A token from `hotline agent-token`")
+session_cookie = APIKeyCookie(name=COOKIE, auto_error=False,
+                              description="A browser session (POST /api/session)")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    name: str  # the user name, or the agent id / "supervisor" a token names
+    role: str
+    agent_id: str | None
+    session: Session | None  # None: a bearer token
+    token: str  # the bearer token or the session's (sockets close when it ends)
+
+
+class LogOn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=1024)
+    code: str | None = Field(default=None, max_length=16)
+    banner_acknowledged: bool = False
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Access:
+    def __init__(self, *, accounts: Accounts, store: Store, public_url: str) -> None:
+        self.accounts = accounts
+        self.store = store
+        self.origin = origin_of(public_url)
+
+    def who(self, authorization: str | None, cookie: str | None) -> Who:
+        """A bearer token first (bots, scripts), else the session cookie."""
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise Refused(401, "no-token", "send Authorization: Bearer <token>")
+            holder = self.store.agent_for_token(token.strip())
+            if holder is None:
+                raise Refused(401, "bad-token", "unknown or revoked token")
+            if holder == SUPERVISOR:
+                return Who(SUPERVISOR, "supervisor", None, None, token.strip())
+            account = self.accounts.store.user_of_agent(holder)
+            if account is not None and account.disabled:  # a token is its account's
+                raise Refused(401, "bad-token", "the agent's account is disabled")
+            return Who(holder, "agent", holder, None, token.strip())
+        if not cookie:
+            raise Refused(401, "not-logged-on", "log on first (POST /api/session), or send "
+                          "Authorization: Bearer <token>")  # fmt: skip
+        try:
+            s = self.accounts.session(cookie)
+        except SessionEnded as e:
+            raise Refused(401, e.error_id, e.message) from None
+        return Who(s.username, s.role, s.agent_id, s, s.token)
+
+    def require(self, request: Request, roles: Collection[str]) -> Who:
+        """The caller, if their role is one of `roles`; a session's request that changes
+        something must come from our origin with the session's CSRF token."""
+        who = self.who(request.headers.get("authorization"), request.cookies.get(COOKIE))
+        if who.role not in roles:
+            raise Refused(403, "wrong-role", f"this needs the role {' or '.join(roles)}; "
+                          f"{who.name} is {who.role}")  # fmt: skip
+        if who.session is not None and request.method not in SAFE:
+            self.same_origin(request.headers.get("origin"))
+            self.csrf(request, who.session)
+        return who
+
+    def session(self, request: Request) -> Session:
+        """The request's session (its cookie), still open."""
+        try:
+            return self.accounts.session(request.cookies.get(COOKIE))
+        except SessionEnded as e:
+            raise Refused(401, e.error_id, e.message) from None
+
+    def csrf(self, request: Request, session: Session) -> None:
+        sent = request.headers.get(CSRF_HEADER) or ""
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise Refused(403, "bad-csrf", f"send the session's CSRF token in {CSRF_HEADER}")
+
+    def still_valid(self, tokens: Collection[str]) -> set[str]:
+        """Those of sockets' `tokens` still good: agents' tokens issued, sessions open."""
+        return self.store.valid_tokens(tokens) | self.accounts.open_sessions(tokens)
+
+    async def for_socket(self, ws: WebSocket, roles: Collection[str]) -> Who | None:
+        """A websocket's caller (a `token` query parameter, or the session cookie from our
+        own origin), asked off the event loop; None once a refused socket is closed (4401,
+        or 4403 for the wrong role)."""
+        token = ws.query_params.get("token")
+        cookie = None if token else ws.cookies.get(COOKIE)
+        try:
+            if cookie is not None:
+                self.same_origin(ws.headers.get("origin"))
+            who = await asyncio.to_thread(self.who, f"Bearer {token}" if token else None, cookie)
+        except Refused:
+            await ws.close(code=4401)
+            return None
+        if who.role not in roles:
+            await ws.close(code=4403)
+            return None
+        return who
+
+    def same_origin(self, origin: str | None) -> None:
+        if origin is not None and origin != self.origin:
+            raise Refused(403, "other-origin", "requests that change something come from "
+                          "this server's own pages")  # fmt: skip
+
+
+def needs(access: Access, roles: Collection[str]) -> Callable[..., Who]:
+    """A route's dependency: the caller, if their role is one of `roles` (the two ways in
+    are declared, so the API document shows them)."""
+
+    def caller(
+        request: Request,
+        _token: HTTPAuthorizationCredentials | None = Depends(bearer),
+        _session: str | None = Depends(session_cookie),
+    ) -> Who:
+        return access.require(request, roles)
+
+    return caller
+
+
+def auth_router(access: Access) -> APIRouter:
+    router = APIRouter(prefix="/api", responses=responses(400, 401, 403))
+
+    @router.get("/banner")
+    def banner() -> JSONResponse:
+        """The system-use notice a person acknowledges before logging on."""
+        return JSONResponse({"banner": BANNER})
+
+    @router.post("/session")
+    def log_on(body: LogOn, request: Request) -> Response:
+        """Log on with a user name, password and (unless the account has none) a TOTP
+        code, having acknowledged the banner. Sets the session cookie; returns who and
+        the CSRF token to send in X-CSRF-Token."""
+        access.same_origin(request.headers.get("origin"))
+        if not body.banner_acknowledged:
+            raise Refused(400, "banner-not-acknowledged", "acknowledge the system-use banner "
+                          "(GET /api/banner) first: banner_acknowledged=true")  # fmt: skip
+        source = request.client.host if request.client else "unknown"
+        try:
+            s = access.accounts.log_on(body.username, body.password, body.code, source=source)
+        except LogOnRefused as e:
+            raise Refused(401, e.error_id, e.message) from None
+        response = JSONResponse(_me(s))
+        response.set_cookie(COOKIE, s.token, path="/", secure=True, httponly=True,
+                            samesite="strict")  # fmt: skip
+        return response
+
+    @router.get("/session")
+    def me(request: Request) -> JSONResponse:
+        """Who this session is, and its CSRF token."""
+        return JSONResponse(_me(access.session(request)))
+
+    @router.delete("/session")
+    def log_off(request: Request) -> Response:
+        """Log off: the session ends (its sockets close within a second)."""
+        session = access.session(request)
+        access.same_origin(request.headers.get("origin"))
+        access.csrf(request, session)
+        access.accounts.log_off(session.token)
+        response = JSONResponse({"ok": True})
+        response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+        return response
+
+    return router
+
+
+def _me(s: Session) -> dict[str, object]:
+    return {"username": s.username, "role": s.role, "agent_id": s.agent_id, "csrf": s.csrf}

@@ -1,0 +1,98 @@
+"""The browser pages: server-rendered shells and small scripts, no build step. `/login`
+(the system-use banner, then name, password and code) and `/wallboard` (supervisors and
+administrators; the page asks `/api/session` and goes to `/login` without one). Each page
+runs under a Content-Security-Policy that loads nothing from elsewhere and no inline code.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(__file__).parent / "static"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer"}  # fmt: skip
+
+
+def _page(title: str, body: str, script: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} · Hotline</title>
+<link rel="stylesheet" href="/static/hotline.css">
+<script src="/static/{script}" defer></script>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
+LOGON = _page(
+    "Log on",
+    """<header><h1>Hotline</h1></header>
+<main>
+<form id="logon" class="logon" aria-labelledby="logon-title">
+  <h2 id="logon-title">Log on</h2>
+  <p id="notice" class="notice" role="note">Loading the system-use notice…</p>
+  <label class="ack"><input type="checkbox" name="ack" required> I have read and accept the
+  notice above.</label>
+  <label for="username">User name</label>
+  <input type="text" id="username" name="username" autocomplete="username" required>
+  <label for="password">Password</label>
+  <input type="password" id="password" name="password" autocomplete="current-password" required>
+  <label for="code">Code from your authenticator app</label>
+  <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code"
+         pattern="[0-9]{6}" maxlength="6">
+  <p id="error" class="error" role="alert" aria-live="assertive"></p>
+  <button type="submit">Log on</button>
+</form>
+</main>""",
+    "logon.js",
+)
+
+WALLBOARD = _page(
+    "Wallboard",
+    """<header><h1>Wallboard</h1><span id="who"></span>
+<button type="button" id="logoff">Log off</button></header>
+<div id="connection" class="banner" role="status" aria-live="assertive" hidden></div>
+<main>
+<div id="board" aria-live="off"><p>Loading…</p></div>
+<div id="announcer" class="visually-hidden" role="status" aria-live="polite"></div>
+</main>""",
+    "wallboard.js",
+)
+
+
+def pages_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def home() -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    @router.get("/login")
+    def log_on() -> HTMLResponse:
+        return HTMLResponse(LOGON, headers=HEADERS)
+
+    @router.get("/wallboard")
+    def wallboard() -> HTMLResponse:
+        return HTMLResponse(WALLBOARD, headers=HEADERS)
+
+    return router
+
+
+def mount(app: FastAPI) -> None:
+    app.include_router(pages_router())
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,206 @@
+"""Log-on over HTTP and what a session may do: the banner first, one answer for every
+refusal, a `__Host-` cookie, CSRF and same-origin checks on every change, `no-store` on
+every response, the idle lock on the virtual clock, and every API route and websocket
+walked for every role and way in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
+
+from hotline.service.accounts import IDLE_LIMIT, REFUSED, Accounts, totp_code
+from hotline.store.accounts import AccountStore
+from hotline.web.auth import COOKIE, CSRF_HEADER
+from hotline.web.docs import ASSETS, DOCS
+
+from .live_fixtures import PUBLIC, Live, sqlite_url
+
+PASSWORD = "correct horse battery staple"
+ROLES = ("agent", "supervisor", "planner", "admin", "auditor")
+
+
+@pytest.fixture
+def live(tmp_path):
+    return Live(sqlite_url(tmp_path))
+
+
+def accounts(live: Live) -> Accounts:
+    return Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall)
+
+
+def log_on(live: Live, username: str, secret: str | None, **extra: object) -> dict[str, str]:
+    """Log on; returns the headers a page sends after (the cookie and the CSRF token)."""
+    live.wall.now += 30  # a fresh TOTP step: each code is used once
+    code = totp_code(secret, live.wall()) if secret else None
+    body = {"username": username, "password": PASSWORD, "code": code,
+            "banner_acknowledged": True, **extra}  # fmt: skip
+    r = live.http.post("/api/session", json=body)
+    assert r.status_code == 200, r.text
+    token = r.cookies.get(COOKIE)
+    assert token
+    return {"Cookie": f"{COOKIE}={token}", CSRF_HEADER: r.json()["csrf"], "Origin": PUBLIC}
+
+
+def test_log_on_sets_a_host_only_secure_cookie_after_the_banner(live):
+    new = accounts(live).add("ana", "supervisor", password=PASSWORD)
+    banner = live.http.get("/api/banner")
+    assert "authorised use" in banner.json()["banner"]
+    assert banner.headers["cache-control"] == "no-store"
+    code = totp_code(new.totp_secret or "", live.wall())
+    body = {"username": "ana", "password": PASSWORD, "code": code}
+    r = live.http.post("/api/session", json=body)
+    assert (r.status_code, r.json()["error_id"]) == (400, "banner-not-acknowledged")
+    r = live.http.post("/api/session", json={**body, "banner_acknowledged": True})
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+    assert attributes >= {"secure", "httponly", "samesite", "path"}
+    assert "samesite=strict" in cookie.lower()
+    assert "domain" not in attributes  # __Host-: for this host only
+    assert r.json()["role"] == "supervisor"
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_every_refusal_gets_the_same_answer(live):
+    new = accounts(live).add("ben", "agent", password=PASSWORD, agent_id="en-day-1")
+    right = totp_code(new.totp_secret or "", live.wall())
+    answers = []
+    for body in (
+        {"username": "ben", "password": "wrong password!", "code": right},
+        {"username": "ben", "password": PASSWORD, "code": "000000"},
+        {"username": "nobody", "password": PASSWORD, "code": right},
+        {"username": "ben", "password": PASSWORD},
+    ):
+        r = live.http.post("/api/session", json={**body, "banner_acknowledged": True})
+        answers.append((r.status_code, r.json()["error_id"], r.json()["message"]))
+    assert set(answers) == {(401, "log-on-refused", REFUSED)}
+    r = live.http.post("/api/session", content=b"not json", headers={"content-type": "text/plain"})
+    assert r.status_code == 400
+
+
+def test_a_change_needs_the_csrf_token_and_our_origin(live):
+    new = accounts(live).add("cai", "agent", password=PASSWORD, agent_id="en-day-2")
+    headers = log_on(live, "cai", new.totp_secret)
+    assert live.http.get("/api/agent/me", headers=headers).json()["state"] == "offline"
+    no_token = {k: v for k, v in headers.items() if k != CSRF_HEADER}
+    r = live.http.post("/api/agent/login", headers=no_token)
+    assert (r.status_code, r.json()["error_id"]) == (403, "bad-csrf")
+    r = live.http.post("/api/agent/login", headers={**headers, CSRF_HEADER: "forged"})
+    assert (r.status_code, r.json()["error_id"]) == (403, "bad-csrf")
+    r = live.http.post("/api/agent/login", headers={**headers, "Origin": "https://evil.example"})
+    assert (r.status_code, r.json()["error_id"]) == (403, "other-origin")
+    assert live.http.get("/api/agent/me", headers=headers).json()["state"] == "offline"
+    r = live.http.post("/api/agent/login", headers=headers)
+    assert (r.status_code, r.json()["state"]) == (200, "not_ready")
+
+
+def test_an_idle_session_locks_and_a_newer_log_on_ends_the_older(live):
+    new = accounts(live).add("dee", "supervisor", password=PASSWORD)
+    first = log_on(live, "dee", new.totp_secret)
+    assert live.http.get("/api/stats", headers=first).status_code == 200
+    second = log_on(live, "dee", new.totp_secret)
+    r = live.http.get("/api/stats", headers=first)
+    assert (r.status_code, r.json()["error_id"]) == (401, "session-ended")
+    live.wall.now += IDLE_LIMIT
+    r = live.http.get("/api/session", headers=second)
+    assert r.status_code == 401
+    assert "30 minutes" in r.json()["message"]
+    third = log_on(live, "dee", new.totp_secret)
+    assert live.http.delete("/api/session", headers=third).status_code == 200
+    assert live.http.get("/api/session", headers=third).status_code == 401
+
+
+# -- every route, every role
+
+# who may use each API route (the rest of the app: the carrier's webhooks, signed; health)
+MAY = {
+    "/api/agent": {"agent"},
+    "/api/stats": {"supervisor", "admin"},
+    "/api/events": {"supervisor", "admin"},
+}
+
+
+# open to all: log-on itself, and the API's documentation page and its assets
+OPEN = {"/api/banner", "/api/session", DOCS}
+
+
+def allowed(path: str) -> set[str]:
+    return next(roles for prefix, roles in MAY.items() if path.startswith(prefix))
+
+
+def test_every_api_route_and_websocket_answers_each_role_as_it_should(live):
+    a = accounts(live)
+    ways: dict[str, dict[str, str]] = {"nobody": {}}
+    for role in ROLES:
+        new = a.add(role, role, password=PASSWORD, agent_id="en-day-3" if role == "agent" else None)
+        ways[role] = log_on(live, role, new.totp_secret)
+    ways["agent token"] = live.agent("en-day-4")
+    ways["supervisor token"] = {
+        "Authorization": "Bearer " + live.store.issue_token("supervisor", live.wall())
+    }
+    role_of = {"agent token": "agent", "supervisor token": "supervisor"}
+    walked = 0
+    for route in every_route(live.app.routes):
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/") or path in OPEN or path.startswith(f"{ASSETS}/"):
+            continue
+        concrete = path.replace("{call_sid}", "CA" + "0" * 32)
+        for way, headers in ways.items():
+            role = role_of.get(way, way)
+            if isinstance(route, WebSocketRoute):
+                code = websocket_answer(live, concrete, headers)
+                expected = 4401 if way == "nobody" else None if role in allowed(path) else 4403
+                assert code == expected, (path, way, code)
+            else:
+                assert isinstance(route, Route)
+                for method in sorted(route.methods or ()):
+                    if method == "HEAD":
+                        continue
+                    r = live.http.request(method, concrete, headers=headers)
+                    if way == "nobody":
+                        assert r.status_code == 401, (method, path, way)
+                    elif role in allowed(path):
+                        assert r.status_code not in (401, 403), (method, path, way, r.text)
+                    else:
+                        assert (r.status_code, r.json()["error_id"]) == (403, "wrong-role"), (
+                            method, path, way,
+                        )  # fmt: skip
+                    walked += 1
+    assert walked >= 8 * len(ways)  # the agents' seven routes and the stats, at least
+
+
+def every_route(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+    """The app's routes, those of the routers it includes among them (their paths carry
+    the routers' prefixes)."""
+    for r in routes:
+        included = getattr(r, "original_router", None)
+        yield from every_route(included.routes) if included is not None else [r]
+
+
+def websocket_answer(live: Live, path: str, headers: dict[str, str]) -> int | None:
+    """The close code a socket gets at once, or None if it is accepted (it says hello)."""
+    if "Authorization" in headers:
+        path += "?token=" + headers["Authorization"].removeprefix("Bearer ")
+        headers = {}
+    try:
+        with live.http.websocket_connect(path, headers=headers) as ws:
+            assert ws.receive_json()["type"] == "hello"
+            return None
+    except WebSocketDisconnect as gone:
+        return gone.code
+
+
+def test_an_agents_token_stops_working_when_their_account_is_disabled(live):
+    a = accounts(live)
+    a.add("fay", "agent", password=PASSWORD, agent_id="en-day-5")
+    bot = live.agent("en-day-5")
+    assert live.http.get("/api/agent/me", headers=bot).status_code == 200
+    a.disable("fay")
+    r = live.http.get("/api/agent/me", headers=bot)
+    assert (r.status_code, r.json()["error_id"]) == (401, "bad-token")
+    a.enable("fay")
+    assert live.http.get("/api/agent/me", headers=bot).status_code == 200
