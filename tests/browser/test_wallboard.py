@@ -116,6 +116,19 @@ def test_a_supervisor_logs_on_and_the_wallboard_follows_the_queue(running, page)
     assert axe_violations(page) == []
     shot(page, "wallboard")
 
+    bot = {"Authorization": f"Bearer {running.live.store.issue_token('en-day-1', 0.0)}"}
+    running.carrier.client.post("/api/agent/login", headers=bot)
+    page.get_by_label("Agent", exact=True).fill("en-day-1")
+    page.get_by_label("State", exact=True).select_option("not_ready")
+    page.get_by_label("Reason").fill("coaching")
+    page.get_by_role("button", name="Set", exact=True).click()
+    expect(page.locator("#force-result")).to_have_text("en-day-1 is now not ready.")
+    national.get_by_text("Agents (", exact=False).click()
+    row = national.locator('[data-agent="en-day-1"]')
+    expect(row).to_contain_text("supervisor sam: coaching")
+    assert axe_violations(page) == []
+    shot(page, "wallboard-agents")
+
     running.server.should_exit = True  # the server goes away: the page says so
     expect(page.locator("#connection")).to_contain_text("Connection to the server lost",
                                                         timeout=10_000)  # fmt: skip

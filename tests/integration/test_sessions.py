@@ -121,6 +121,7 @@ MAY = {
     "/api/agent": {"agent"},
     "/api/stats": {"supervisor", "admin"},
     "/api/events": {"supervisor", "admin"},
+    "/api/supervisor": {"supervisor", "admin"},
 }
 
 
@@ -204,3 +205,46 @@ def test_an_agents_token_stops_working_when_their_account_is_disabled(live):
     assert (r.status_code, r.json()["error_id"]) == (401, "bad-token")
     a.enable("fay")
     assert live.http.get("/api/agent/me", headers=bot).status_code == 200
+
+
+def test_a_supervisor_forces_an_agents_state_with_a_reason_seen_in_the_agent_list(live):
+    sup = accounts(live).add("gil", "supervisor", password=PASSWORD)
+    headers = log_on(live, "gil", sup.totp_secret)
+    bot = live.agent("en-day-6")
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    url = "/api/supervisor/agents/en-day-6/state"
+    r = live.http.post(url, json={"state": "not_ready"}, headers=headers)
+    assert r.status_code == 400  # a reason is required
+    r = live.http.post(url, json={"state": "not_ready", "reason": "coaching"}, headers=headers)
+    assert (r.status_code, r.json()["state"]) == (200, "not_ready")
+    me = live.http.get("/api/agent/me", headers=bot).json()
+    assert (me["state"], me["reason"]) == ("not_ready", "supervisor gil: coaching")
+    live.wall.now += 42
+    board = live.http.get("/api/stats", headers=headers).json()["lines"]["National hotline (US)"]
+    listed = {a["agent_id"]: a for a in board["now"]["agent_list"]}
+    assert listed["en-day-6"]["seconds_in_state"] == 42.0
+    assert listed["en-day-6"]["reason"] == "supervisor gil: coaching"
+    r = live.http.post("/api/supervisor/agents/nobody-1/state",
+                       json={"state": "available", "reason": "x"}, headers=headers)  # fmt: skip
+    assert r.status_code == 404
+    r = live.http.post(url, json={"state": "offline", "reason": "end of shift"}, headers=headers)
+    assert r.json()["state"] == "offline"
+    r = live.http.post(url, json={"state": "available", "reason": "x"}, headers=bot)
+    assert (r.status_code, r.json()["error_id"]) == (403, "wrong-role")
+
+
+def test_a_page_refreshing_itself_does_not_keep_an_idle_session_open(live):
+    new = accounts(live).add("hil", "supervisor", password=PASSWORD)
+    headers = log_on(live, "hil", new.totp_secret)
+    background = {**headers, "X-Hotline-Background": "1"}
+    for _ in range(3):  # the wallboard's own refreshes, over 27 minutes
+        live.wall.now += 540
+        assert live.http.get("/api/stats", headers=background).status_code == 200
+    live.wall.now += 540  # 36 minutes since the person last did anything
+    r = live.http.get("/api/stats", headers=background)
+    assert (r.status_code, r.json()["error_id"]) == (401, "session-ended")
+    again = log_on(live, "hil", new.totp_secret)
+    for _ in range(4):  # the person's own requests keep it open
+        live.wall.now += 600
+        assert live.http.get("/api/stats", headers=again).status_code == 200

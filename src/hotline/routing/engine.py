@@ -131,6 +131,7 @@ class AgentView:
     call_id: str | None
     queues: tuple[str, ...]
     logout_pending: bool = False  # logs out once their call and wrap-up end
+    state_since: float = 0.0  # when they entered their state (the line's clock)
 
 
 class Router:
@@ -390,6 +391,7 @@ class Router:
             a.ticket.call.id if a.ticket else None,
             tuple(a.min_step),
             a.logout_pending,
+            a.state_since,
         )
 
     def agents(self) -> Iterator[AgentView]:

@@ -252,8 +252,10 @@ class Accounts:
 
     # -- sessions
 
-    def session(self, token: str | None) -> Session:
-        """The session a cookie names, still open; or `SessionEnded` saying why."""
+    def session(self, token: str | None, *, use: bool = True) -> Session:
+        """The session a cookie names, still open; or `SessionEnded` saying why. `use`:
+        the person did something (a page refreshing itself is not use: it never keeps
+        an idle session open)."""
         if not token:
             raise SessionEnded("not logged on")
         digest = _digest(token)
@@ -271,7 +273,7 @@ class Accounts:
         if user is None or user.disabled:
             self.store.end_session(digest)
             raise SessionEnded("the account is disabled")
-        if now - stored.seen_at >= SEEN_EVERY:
+        if use and now - stored.seen_at >= SEEN_EVERY:
             self.store.seen(digest, now)
         return Session(token, user.username, user.role, user.agent_id, stored.csrf,
                        stored.created_at)  # fmt: skip

@@ -447,10 +447,20 @@ class LiveLine:
         """Who waits on the line and for how long, and its agents by state (for
         supervisors; an agent on several lines counts on each)."""
         board = self.boards[line]
-        views = [(v.state.value, v.queues) for v in board.agents()]  # who logged in
-        others = len(set(board.line.agents) - {v.agent_id for v in board.agents()})
+        logged_in = list(board.agents())
+        views = [(v.state.value, v.queues) for v in logged_in]
+        others = len(set(board.line.agents) - {v.agent_id for v in logged_in})
         agents = views + [(AgentState.OFFLINE.value, ())] * others
-        return right_now(board.waiting(), agents, self.wall())
+        now = self.wall()
+        return {
+            **right_now(board.waiting(), agents, now),
+            "agent_list": [
+                {"agent_id": v.agent_id, "state": v.state.value, "reason": v.reason,
+                 "seconds_in_state": round(max(0.0, now - v.state_since), 1),
+                 "call_sid": v.call_id}
+                for v in sorted(logged_in, key=lambda v: v.agent_id)
+            ],
+        }  # fmt: skip
 
 
 def to_input(

@@ -9,6 +9,7 @@ Routes: `GET /api/banner` (the system-use notice to acknowledge), `POST /api/ses
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from hotline.web.errors import Refused, responses
 
 COOKIE = "__Host-hotline-session"
 CSRF_HEADER = "X-CSRF-Token"
+BACKGROUND = "X-Hotline-Background"  # "1": a page refreshing itself, not the person's doing
 SAFE = ("GET", "HEAD", "OPTIONS")
 BANNER = (
     "This system is for authorised use by hotline staff only. Activity is logged and "
@@ -68,8 +70,9 @@ class Access:
         self.store = store
         self.origin = origin_of(public_url)
 
-    def who(self, authorization: str | None, cookie: str | None) -> Who:
-        """A bearer token first (bots, scripts), else the session cookie."""
+    def who(self, authorization: str | None, cookie: str | None, *, use: bool = True) -> Who:
+        """A bearer token first (bots, scripts), else the session cookie (`use`: whether
+        the request is the person's doing, see `Accounts.session`)."""
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token:
@@ -87,7 +90,7 @@ class Access:
             raise Refused(401, "not-logged-on", "log on first (POST /api/session), or send "
                           "Authorization: Bearer <token>")  # fmt: skip
         try:
-            s = self.accounts.session(cookie)
+            s = self.accounts.session(cookie, use=use)
         except SessionEnded as e:
             raise Refused(401, e.error_id, e.message) from None
         return Who(s.username, s.role, s.agent_id, s, s.token)
@@ -95,7 +98,8 @@ class Access:
     def require(self, request: Request, roles: Collection[str]) -> Who:
         """The caller, if their role is one of `roles`; a session's request that changes
         something must come from our origin with the session's CSRF token."""
-        who = self.who(request.headers.get("authorization"), request.cookies.get(COOKIE))
+        use = request.headers.get(BACKGROUND) != "1"
+        who = self.who(request.headers.get("authorization"), request.cookies.get(COOKIE), use=use)
         if who.role not in roles:
             raise Refused(403, "wrong-role", f"this needs the role {' or '.join(roles)}; "
                           f"{who.name} is {who.role}")  # fmt: skip
@@ -107,7 +111,8 @@ class Access:
     def session(self, request: Request) -> Session:
         """The request's session (its cookie), still open."""
         try:
-            return self.accounts.session(request.cookies.get(COOKIE))
+            use = request.headers.get(BACKGROUND) != "1"
+            return self.accounts.session(request.cookies.get(COOKIE), use=use)
         except SessionEnded as e:
             raise Refused(401, e.error_id, e.message) from None
 
@@ -129,7 +134,8 @@ class Access:
         try:
             if cookie is not None:
                 self.same_origin(ws.headers.get("origin"))
-            who = await asyncio.to_thread(self.who, f"Bearer {token}" if token else None, cookie)
+            bearer = f"Bearer {token}" if token else None
+            who = await asyncio.to_thread(functools.partial(self.who, bearer, cookie, use=False))
         except Refused:
             await ws.close(code=4401)
             return None

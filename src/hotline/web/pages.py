@@ -68,6 +68,21 @@ WALLBOARD = _page(
 <button type="button" id="logoff">Log off</button></header>
 <div id="connection" class="banner" role="status" aria-live="assertive" hidden></div>
 <main>
+<form id="force" class="force" aria-labelledby="force-title">
+  <h2 id="force-title">Set an agent's state</h2>
+  <label for="force-agent">Agent</label>
+  <input type="text" id="force-agent" name="agent" required maxlength="64">
+  <label for="force-state">State</label>
+  <select id="force-state" name="state">
+    <option value="not_ready">not ready</option>
+    <option value="available">available</option>
+    <option value="offline">logged out</option>
+  </select>
+  <label for="force-reason">Reason</label>
+  <input type="text" id="force-reason" name="reason" required maxlength="64">
+  <button type="submit">Set</button>
+  <span id="force-result" role="status" aria-live="polite"></span>
+</form>
 <div id="board" aria-live="off"><p>Loading…</p></div>
 <div id="announcer" class="visually-hidden" role="status" aria-live="polite"></div>
 </main>""",

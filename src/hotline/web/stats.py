@@ -5,15 +5,19 @@ session, or the supervisor's token (`hotline agent-token --supervisor`)."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from hotline.errors import RoutingError, UnknownAgent
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
+from hotline.web import forms
 from hotline.web.auth import Access, Who, needs
-from hotline.web.errors import responses
+from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
@@ -25,11 +29,21 @@ def message(p: Published) -> dict[str, Any]:
 
 
 WATCHES_FLOOR = ("supervisor", "admin")
+AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+REASON_MAX = 96
+
+
+class Forced(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["not_ready", "available", "offline"]
+    reason: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
 STREAM = SUPERVISOR  # the sockets that get the event stream are kept under this name
 
 
 def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
-    router = APIRouter(prefix="/api", responses=responses(401, 403, 503))
+    router = APIRouter(prefix="/api", responses=responses(400, 401, 403, 404, 409, 503))
     line = rt.line
     rt.hub.subscribe(lambda p: rt.sockets.send(STREAM, message(p)))
 
@@ -50,6 +64,25 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
             return {"at": now, "lines": lines}
 
         return JSONResponse(await rt.use_case(read))
+
+    @router.post("/supervisor/agents/{agent_id}/state")
+    async def force_state(agent_id: str, body: Forced, who: Who = Depends(watcher)) -> JSONResponse:
+        """Force an agent's state, with a reason (it is recorded with the change)."""
+        if not AGENT_ID.fullmatch(agent_id):
+            raise Refused(400, "bad-request", f"{forms.short(agent_id)} is not an agent id")
+        reason = f"supervisor {who.name}: {body.reason}"[:REASON_MAX]
+
+        def force() -> dict[str, Any]:
+            if body.state == "offline":
+                return line.logout(agent_id)
+            return line.set_ready(agent_id, body.state == "available", reason)
+
+        try:
+            return JSONResponse(await rt.use_case(force))
+        except UnknownAgent as e:
+            raise Refused(404, e.error_id, e.message) from None
+        except RoutingError as e:
+            raise Refused(409, e.error_id, e.message) from None
 
     @router.websocket("/events")
     async def events(ws: WebSocket) -> None:

@@ -15,6 +15,10 @@
 
   const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
   const secs = (x) => `${Math.round(x || 0)} s`;
+  const clock = (x) => {
+    const t = Math.round(x || 0);
+    return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, "0")}`;
+  };
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -73,8 +77,23 @@
         el("span", {}, `Abandoned today ${s.today.abandoned}`),
         el("span", {}, `Service level today ${pct(s.today.service_level)}`),
         el("span", {}, `Agents: ${agents.join(", ") || "none signed in"}`));
+      const rows = now.agent_list.map((a) => el("tr", {"data-agent": a.agent_id},
+        el("td", {}, a.agent_id), el("td", {}, a.state.replace("_", " ")),
+        el("td", {}, a.reason || ""), el("td", {}, clock(a.seconds_in_state))));
+      const agentTable = el("table", {class: "agents"},
+        el("caption", {}, `Agents signed in on ${line}`),
+        el("thead", {}, el("tr", {}, ...["Agent", "State", "Reason", "Time in state"]
+          .map((h) => el("th", {scope: "col"}, h)))),
+        el("tbody", {}, ...rows));
       sections.push(el("section", {class: "line", "aria-label": line, "data-line": line},
-        el("h2", {}, `${line} (${s.number})`), totals, tiles));
+        el("h2", {}, `${line} (${s.number})`), totals, tiles,
+        el("details", {}, el("summary", {}, `Agents (${now.agent_list.length} signed in)`),
+          agentTable)));
+    }
+    const open = new Set([...board.querySelectorAll("section.line details[open]")]
+      .map((d) => d.closest("section").dataset.line));
+    for (const section of sections) {
+      if (open.has(section.dataset.line)) section.querySelector("details").open = true;
     }
     board.replaceChildren(...sections);
     if (changes.length) announcer.textContent = changes.join(". ");
@@ -82,7 +101,8 @@
 
   async function refresh() {
     pending = null;
-    const r = await fetch("/api/stats");
+    // (the page's own refreshes are not the person's doing: an idle session still locks)
+    const r = await fetch("/api/stats", {headers: {"X-Hotline-Background": "1"}});
     if (r.status === 401) return window.location.assign("/login");
     if (r.ok) draw(await r.json());
   }
@@ -118,17 +138,35 @@
     };
   }
 
+  const force = document.getElementById("force");
+  force.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const said = document.getElementById("force-result");
+    const agent = force.agent.value.trim();
+    const r = await fetch(`/api/supervisor/agents/${encodeURIComponent(agent)}/state`, {
+      method: "POST",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+      body: JSON.stringify({state: force.state.value, reason: force.reason.value}),
+    });
+    const answer = await r.json();
+    said.textContent = r.ok ? `${agent} is now ${answer.state.replace("_", " ")}.`
+      : (answer.message || `refused (${r.status})`);
+    if (r.ok) soon();
+  });
+
   document.getElementById("logoff").addEventListener("click", async () => {
     await fetch("/api/session", {method: "DELETE", headers: {"X-CSRF-Token": csrf}});
     window.location.assign("/login");
   });
 
   (async () => {
-    const r = await fetch("/api/session");
+    const r = await fetch("/api/session", {headers: {"X-Hotline-Background": "1"}});
     if (!r.ok) return window.location.assign("/login");
     const me = await r.json();
     csrf = me.csrf;
     who.textContent = `${me.username} (${me.role})`;
     connect();
+    setInterval(soon, 5000);  // times in state and waits go on between events
+
   })();
 })();
