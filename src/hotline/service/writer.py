@@ -124,8 +124,6 @@ class Writer:
             while True:
                 with self._lock:
                     if not self._units:
-                        if landed:
-                            self.health.landed(landed)
                         return
                     batch = list(itertools.islice(self._units, BATCH))
                 self._attempt_since = time.monotonic()
@@ -141,7 +139,10 @@ class Writer:
                 with self._lock:
                     for _ in batch:
                         self._units.popleft()
+                    empty = not self._units
                 landed += count
+                if empty:  # (said before anyone waiting on these hears they landed)
+                    self.health.landed(landed)
                 for unit in batch:
                     if unit.done is not None:
                         unit.done.set_result(True)
