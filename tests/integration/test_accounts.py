@@ -4,6 +4,8 @@ session limits, one session per user, passwords refused for length or commonness
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import text
 
@@ -202,3 +204,32 @@ def test_administration_refuses_what_it_cannot_do(accounts):
     assert len(generated.password) >= 15
     assert generated.totp_secret is None
     accounts.log_on("jon", generated.password, None, source="a")
+
+
+def test_attempts_count_before_the_password_is_checked(accounts):
+    """Five guesses in flight (each counted, none answered yet) leave no room for a sixth,
+    even with the right password and code: guesses sent at once cannot outrun the lock."""
+    new = accounts.add("kim", "agent", password=PASSWORD)
+    for _ in range(5):
+        assert accounts.store.attempt("kim", accounts.clock(), window=FAILURE_WINDOW, limit=5)
+    with pytest.raises(LogOnRefused):
+        accounts.log_on("kim", PASSWORD, code(accounts, new.totp_secret), source="a")
+    assert accounts.locked("kim")
+
+
+def test_many_guesses_at_once_lock_the_name_after_five(accounts):
+    accounts.add("lee", "agent", password=PASSWORD)
+    with ThreadPoolExecutor(8) as pool:
+        refused = list(pool.map(lambda i: guess(accounts, "lee", f"wrong guess {i:03}"), range(24)))
+    assert refused == [True] * 24
+    failures, locked_at = accounts.store.guard("lee")
+    assert locked_at is not None
+    assert len(failures) == 5  # the five that were checked; the rest were turned away
+
+
+def guess(accounts: Accounts, username: str, password: str) -> bool:
+    try:
+        accounts.log_on(username, password, "000000", source="a")
+    except LogOnRefused:
+        return True
+    return False

@@ -248,3 +248,13 @@ def test_a_page_refreshing_itself_does_not_keep_an_idle_session_open(live):
     for _ in range(4):  # the person's own requests keep it open
         live.wall.now += 600
         assert live.http.get("/api/stats", headers=again).status_code == 200
+
+
+def test_an_api_body_must_be_small_and_say_its_size(live):
+    r = live.http.post("/api/session", content=b"{" + b" " * 20_000 + b"}",
+                       headers={"content-type": "application/json"})  # fmt: skip
+    assert (r.status_code, r.json()["error_id"]) == (413, "body-too-large")
+    r = live.http.post("/api/session", content=iter([b'{"username": "a"}']),
+                       headers={"content-type": "application/json"})  # fmt: skip
+    assert (r.status_code, r.json()["error_id"]) == (411, "length-required")
+    assert r.headers["cache-control"] == "no-store"

@@ -200,20 +200,23 @@ class Accounts:
     # -- log-on
 
     def log_on(self, username: str, password: str, code: str | None, *, source: str) -> Session:
-        """A new session, or `LogOnRefused` (the same for every reason)."""
+        """A new session, or `LogOnRefused` (the same for every reason). Each attempt is
+        counted before the password is checked, so guesses sent at once cannot outrun
+        the lock; the fifth failure within the window locks the name."""
         now = self.clock()
-        failures, locked_at = self.store.guard(username)
-        user = self.store.user(username) if len(username) <= 64 else None
-        ok = self._password_ok(user, password)  # (checked even when locked: same time)
-        if locked_at is not None:
+        if len(username) > 64:  # no such account can exist; hashed alike all the same
+            self._password_ok(None, password)
             raise LogOnRefused(REFUSED)
-        if ok and user is not None and not user.disabled and self._code_ok(user, code, now):
+        allowed = self.store.attempt(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
+        user = self.store.user(username)
+        ok = self._password_ok(user, password)  # (checked even when refused: same time)
+        if allowed and ok and user is not None and not user.disabled \
+                and self._code_ok(user, code, now):  # fmt: skip
             self.store.set_guard(username, [], None)
             return self._open(user, now, source)
-        recent = [t for t in failures if now - t < FAILURE_WINDOW] + [now]
-        if len(username) <= 64:
-            locked = now if len(recent) >= FAILURES_TO_LOCK else None
-            self.store.set_guard(username, recent[-FAILURES_TO_LOCK:], locked)
+        failures, _ = self.store.guard(username)
+        if len([t for t in failures if now - t < FAILURE_WINDOW]) >= FAILURES_TO_LOCK:
+            self.store.lock(username, now)
         raise LogOnRefused(REFUSED)
 
     def _password_ok(self, user: User | None, password: str) -> bool:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hotline.store.repository import transaction
@@ -95,6 +97,35 @@ class AccountStore:
         with transaction(self.engine) as c:
             row = c.execute(select(logon_guard).where(logon_guard.c.username == username)).first()
             return ([], None) if row is None else (list(row.failures), row.locked_at)
+
+    def attempt(self, username: str, now: float, *, window: float, limit: int) -> bool:
+        """Count a log-on attempt against the name before its password is checked (as a
+        failure until `cleared`): False, and the name locked, once `limit` attempts fell
+        within `window` seconds. One transaction holding the name's row, so attempts at
+        once are counted one after another: no more than `limit` are ever checked."""
+        with transaction(self.engine) as c:
+            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            c.execute(insert_new(logon_guard).values(username=username, failures=[],
+                                                     locked_at=None)
+                      .on_conflict_do_nothing(index_elements=["username"]))  # fmt: skip
+            row = c.execute(
+                select(logon_guard).where(logon_guard.c.username == username).with_for_update()
+            ).one()
+            recent = [t for t in row.failures if now - t < window]
+            if row.locked_at is not None or len(recent) >= limit:
+                c.execute(update(logon_guard).where(logon_guard.c.username == username)
+                          .values(failures=recent, locked_at=row.locked_at or now))  # fmt: skip
+                return False
+            c.execute(update(logon_guard).where(logon_guard.c.username == username)
+                      .values(failures=[*recent, now]))  # fmt: skip
+            return True
+
+    def lock(self, username: str, at: float) -> None:
+        """Lock a name (kept from its first lock until an administrator unlocks it)."""
+        with transaction(self.engine) as c:
+            c.execute(update(logon_guard).where(logon_guard.c.username == username,
+                                                logon_guard.c.locked_at.is_(None))
+                      .values(locked_at=at))  # fmt: skip
 
     def set_guard(self, username: str, failures: Sequence[float], locked_at: float | None) -> None:
         with transaction(self.engine) as c:

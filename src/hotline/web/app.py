@@ -24,11 +24,28 @@ from hotline.telephony.control import CallControl
 from hotline.web import docs, pages
 from hotline.web.agents import agents_router
 from hotline.web.auth import Access, auth_router
-from hotline.web.errors import install
+from hotline.web.errors import body, install
 from hotline.web.health import health_router
 from hotline.web.runtime import LineRuntime
 from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
+
+API_MAX_BODY = 16 * 1024  # the API's JSON bodies are a few hundred bytes
+
+
+def api_body_refused(request: Request) -> Response | None:
+    """An API request whose body is too large (413) or of unknown size (411), before it is
+    read; the carrier's webhooks have their own limit (`web.forms`)."""
+    if not request.url.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    size = request.headers.get("content-length")
+    if size is None:
+        if "chunked" in request.headers.get("transfer-encoding", "").lower():
+            return body(411, "length-required", "send the body with a Content-Length")
+        return None
+    if not size.isascii() or not size.isdigit() or int(size) > API_MAX_BODY:
+        return body(413, "body-too-large", f"an API request's body is at most {API_MAX_BODY} bytes")
+    return None
 
 
 def create_app(
@@ -68,9 +85,10 @@ def create_app(
     async def no_store(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        """Nothing the app answers may be kept by a browser or a proxy: pages and
-        responses show call data."""
-        response = await call_next(request)
+        """Nothing the app answers may be kept by a browser or a proxy (pages and
+        responses show call data); an API request's body is small and says its size."""
+        refused = api_body_refused(request)
+        response = await call_next(request) if refused is None else refused
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -49,18 +49,18 @@ _DESCRIPTIONS = {
 }
 
 
-def _body(status: int, error_id: str, message: str) -> JSONResponse:
+def body(status: int, error_id: str, message: str) -> JSONResponse:
     return JSONResponse({"error_id": error_id, "message": message}, status_code=status)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(_r: Request, e: Refused) -> JSONResponse:
-        return _body(e.status, e.error_id, e.message)
+        return body(e.status, e.error_id, e.message)
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_r: Request, e: StoreUnavailable) -> JSONResponse:
-        return _body(503, e.error_id, "the store is unavailable; try again shortly")
+        return body(503, e.error_id, "the store is unavailable; try again shortly")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, e: RequestValidationError) -> JSONResponse:
@@ -68,12 +68,12 @@ def install(app: FastAPI) -> None:
         for err in e.errors()[:5]:  # names and kinds only: the input is never echoed
             where = " ".join(str(p) for p in err.get("loc", ()))[:60]
             problems.append(f"{where}: {str(err.get('msg', 'invalid'))[:80]}")
-        return _body(400, "bad-request", "; ".join(problems) or "malformed request")
+        return body(400, "bad-request", "; ".join(problems) or "malformed request")
 
     @app.exception_handler(Exception)
     async def _bug(_r: Request, e: Exception) -> JSONResponse:
         log.error("unexpected %s answering a request", type(e).__name__, exc_info=e)
-        return _body(500, "internal-error", "something went wrong on our side; it is logged")
+        return body(500, "internal-error", "something went wrong on our side; it is logged")
 
     @app.exception_handler(HTTPException)
     async def _http(_r: Request, e: HTTPException) -> JSONResponse:
@@ -82,4 +82,4 @@ def install(app: FastAPI) -> None:
         message = {404: "no such page", 405: "method not allowed here"}.get(
             e.status_code, str(e.detail)[:120]
         )
-        return _body(e.status_code, error_id, message)
+        return body(e.status_code, error_id, message)
