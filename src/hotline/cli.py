@@ -1060,7 +1060,9 @@ app.add_typer(user_app, name="user")
 
 
 def _print_credentials(new: NewAccount, what: str) -> None:
-    out.print(f"{what} {new.username} ({new.role}). Give them these once; they are not kept:")
+    out.print(
+        f"{what} {escape(new.username)} ({new.role}). Give them these once; they are not kept:"
+    )
     out.print(f"  password:    {new.password}")
     if new.totp_secret is not None:
         out.print(f"  TOTP secret: {new.totp_secret}")
@@ -1114,7 +1116,7 @@ def user_disable(username: Annotated[str, typer.Argument(help="The account.")]) 
     from hotline.service.settings import load_settings
 
     accounts_for(load_settings()).disable(username)
-    err.print(f"{username} disabled")
+    err.print(f"{escape(username)} disabled")
 
 
 @user_app.command("enable")
@@ -1124,7 +1126,7 @@ def user_enable(username: Annotated[str, typer.Argument(help="The account.")]) -
     from hotline.service.settings import load_settings
 
     accounts_for(load_settings()).enable(username)
-    err.print(f"{username} enabled")
+    err.print(f"{escape(username)} enabled")
 
 
 @user_app.command("unlock")
@@ -1134,7 +1136,7 @@ def user_unlock(username: Annotated[str, typer.Argument(help="The name that was 
     from hotline.service.settings import load_settings
 
     was = accounts_for(load_settings()).unlock(username)
-    err.print(f"{username} unlocked" if was else f"{username} was not locked")
+    err.print(f"{escape(username)} unlocked" if was else f"{escape(username)} was not locked")
 
 
 @user_app.command("list")
@@ -1147,7 +1149,9 @@ def user_list() -> None:
     table = Table("user", "role", "agent", "MFA", "state")
     for u in accounts.store.users():
         state = "disabled" if u.disabled else "locked" if accounts.locked(u.username) else "active"
-        table.add_row(u.username, u.role, u.agent_id or "-", "yes" if u.mfa else "no", state)
+        table.add_row(
+            escape(u.username), u.role, escape(u.agent_id or "-"), "yes" if u.mfa else "no", state
+        )
     out.print(table)
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
+from hotline.errors import UnknownUser
 from hotline.service.accounts import IDLE_LIMIT, REFUSED, Accounts, totp_code
 from hotline.store.accounts import AccountStore
 from hotline.web.auth import COOKIE, CSRF_HEADER
@@ -203,8 +205,9 @@ def test_an_agents_token_stops_working_when_their_account_is_disabled(live):
     a.disable("fay")
     r = live.http.get("/api/agent/me", headers=bot)
     assert (r.status_code, r.json()["error_id"]) == (401, "bad-token")
-    a.enable("fay")
-    assert live.http.get("/api/agent/me", headers=bot).status_code == 200
+    a.enable("fay")  # the old token was revoked with the disable: a new one is needed
+    assert live.http.get("/api/agent/me", headers=bot).status_code == 401
+    assert live.http.get("/api/agent/me", headers=live.agent("en-day-5")).status_code == 200
 
 
 def test_a_supervisor_forces_an_agents_state_with_a_reason_seen_in_the_agent_list(live):
@@ -258,3 +261,43 @@ def test_an_api_body_must_be_small_and_say_its_size(live):
                        headers={"content-type": "application/json"})  # fmt: skip
     assert (r.status_code, r.json()["error_id"]) == (411, "length-required")
     assert r.headers["cache-control"] == "no-store"
+
+
+def test_disabling_an_agents_account_closes_their_bot_socket(live):
+    a = accounts(live)
+    a.add("ida", "agent", password=PASSWORD, agent_id="en-day-7")
+    token = live.agent("en-day-7")["Authorization"].removeprefix("Bearer ")
+    with TestClient(live.app, base_url=PUBLIC) as http:  # (the app running: its sweep too)
+        with http.websocket_connect(f"/api/agent/ws?token={token}") as ws:
+            assert ws.receive_json()["type"] == "hello"
+            a.disable("ida")
+            with pytest.raises(WebSocketDisconnect) as gone:
+                ws.receive_json()  # the sweep closes it within a second
+        assert gone.value.code == 4401
+
+
+def test_names_that_cannot_be_accounts_are_refused_alike(live):
+    for name in ("ana\x00", "a b", "[/x]", "ä" * 10):
+        body = {
+            "username": name,
+            "password": PASSWORD,
+            "code": "123456",
+            "banner_acknowledged": True,
+        }
+        r = live.http.post("/api/session", json=body)
+        assert (r.status_code, r.json()["error_id"]) == (401, "log-on-refused"), name
+    with pytest.raises(UnknownUser):
+        accounts(live).add("[/x]", "admin", password=PASSWORD)
+
+
+def test_the_origin_is_compared_as_browsers_send_it(tmp_path):
+    live = Live(sqlite_url(tmp_path), public_url="https://Hotline.example:443")
+    new = accounts(live).add("jo", "supervisor", password=PASSWORD)
+    code = totp_code(new.totp_secret or "", live.wall())
+    body = {"username": "jo", "password": PASSWORD, "code": code, "banner_acknowledged": True}
+    r = live.http.post("/api/session", json=body, headers={"Origin": "https://hotline.example"})
+    assert r.status_code == 200
+    r = live.http.post(
+        "/api/session", json=body, headers={"Origin": "https://hotline.example:8443"}
+    )
+    assert (r.status_code, r.json()["error_id"]) == (403, "other-origin")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ TOTP_STEP = 30
 TOTP_DIGITS = 6
 ISSUER = "Hotline"
 REFUSED = "wrong user name, password or code, or the account is locked"
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 _hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults
 _NOBODY = _hasher.hash(secrets.token_urlsafe(16))  # what an unknown name is checked against
@@ -141,8 +143,8 @@ class Accounts:
     ) -> NewAccount:
         if role not in ROLES:
             raise UnknownUser(f"no role {role!r}: roles are {', '.join(ROLES)}")
-        if not username or len(username) > 64 or not username.isprintable() or " " in username:
-            raise UnknownUser("a user name has 1 to 64 printable characters, no spaces")
+        if not USERNAME.fullmatch(username):
+            raise UnknownUser("a user name has 1 to 64 letters, digits and . _ @ - (no spaces)")
         if self.store.user(username) is not None:
             raise UnknownUser(f"there is already a user {username!r}")
         password = new_password() if password is None else password
@@ -165,13 +167,17 @@ class Accounts:
         self.store.change_user(username, password_hash=_hasher.hash(password), totp_secret=secret,
                                totp_last_step=None, password_set_at=self.clock())  # fmt: skip
         self.store.end_sessions_of(username)
-        self.store.set_guard(username, [], None)
+        self.store.clear_guard(username)
+        self.store.revoke_agent_token(user.agent_id)
         return NewAccount(username, user.role, password, secret)
 
     def disable(self, username: str) -> None:
-        self._user(username)
+        """No more log-ons; their sessions end, and an agent's bot token is revoked (their
+        sockets close within a second)."""
+        user = self._user(username)
         self.store.change_user(username, disabled=True)
         self.store.end_sessions_of(username)
+        self.store.revoke_agent_token(user.agent_id)
 
     def enable(self, username: str) -> None:
         self._user(username)
@@ -181,7 +187,7 @@ class Accounts:
         """Clear a name's failed log-ons (any name tried: an unknown one locks alike).
         Returns whether it was locked."""
         _, locked_at = self.store.guard(username)
-        self.store.set_guard(username, [], None)
+        self.store.clear_guard(username)
         return locked_at is not None
 
     def agents(self) -> set[str]:
@@ -204,7 +210,7 @@ class Accounts:
         counted before the password is checked, so guesses sent at once cannot outrun
         the lock; the fifth failure within the window locks the name."""
         now = self.clock()
-        if len(username) > 64:  # no such account can exist; hashed alike all the same
+        if not USERNAME.fullmatch(username):  # no such account can exist: hashed alike
             self._password_ok(None, password)
             raise LogOnRefused(REFUSED)
         allowed = self.store.attempt(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
@@ -212,7 +218,7 @@ class Accounts:
         ok = self._password_ok(user, password)  # (checked even when refused: same time)
         if allowed and ok and user is not None and not user.disabled \
                 and self._code_ok(user, code, now):  # fmt: skip
-            self.store.set_guard(username, [], None)
+            self.store.clear_guard(username)
             return self._open(user, now, source)
         failures, _ = self.store.guard(username)
         if len([t for t in failures if now - t < FAILURE_WINDOW]) >= FAILURES_TO_LOCK:

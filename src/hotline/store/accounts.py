@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hotline.store.repository import transaction
-from hotline.store.tables import agents, logon_guard, users, web_sessions
+from hotline.store.tables import agent_tokens, agents, logon_guard, users, web_sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +127,16 @@ class AccountStore:
                                                 logon_guard.c.locked_at.is_(None))
                       .values(locked_at=at))  # fmt: skip
 
-    def set_guard(self, username: str, failures: Sequence[float], locked_at: float | None) -> None:
+    def clear_guard(self, username: str) -> None:
+        """Forget a name's failures and lock (a log-on that succeeded; an unlock)."""
         with transaction(self.engine) as c:
             c.execute(delete(logon_guard).where(logon_guard.c.username == username))
-            if failures or locked_at is not None:
-                c.execute(insert(logon_guard).values(username=username, failures=list(failures),
-                                                     locked_at=locked_at))  # fmt: skip
+
+    def revoke_agent_token(self, agent_id: str | None) -> None:
+        """An agent's bot token stops working (their account was disabled or reset)."""
+        if agent_id is not None:
+            with transaction(self.engine) as c:
+                c.execute(delete(agent_tokens).where(agent_tokens.c.agent_id == agent_id))
 
     # -- sessions
 

@@ -59,16 +59,32 @@ class LogOn(BaseModel):
     banner_acknowledged: bool = False
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """An origin as browsers send it: scheme and host in lower case, the port only if it
+    is not the scheme's default (None: not an http(s) origin)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}")
 
 
 class Access:
     def __init__(self, *, accounts: Accounts, store: Store, public_url: str) -> None:
         self.accounts = accounts
         self.store = store
-        self.origin = origin_of(public_url)
+        origin = origin_of(public_url)
+        if origin is None:
+            raise ValueError("the public URL is not an http(s) URL with a host")
+        self.origin = origin
 
     def who(self, authorization: str | None, cookie: str | None, *, use: bool = True) -> Who:
         """A bearer token first (bots, scripts), else the session cookie (`use`: whether
@@ -145,7 +161,7 @@ class Access:
         return who
 
     def same_origin(self, origin: str | None) -> None:
-        if origin is not None and origin != self.origin:
+        if origin is not None and origin_of(origin) != self.origin:
             raise Refused(403, "other-origin", "requests that change something come from "
                           "this server's own pages")  # fmt: skip
 
