@@ -17,7 +17,6 @@ The rules (issue 11; NIST SP 800-63B for passwords):
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from hotline.errors import LogOnRefused, PasswordRefused, SessionEnded, UnknownUser
 from hotline.service.roles import ROLES
 from hotline.store.accounts import AccountStore, StoredSession, User
+from hotline.store.repository import token_digest
 
 MIN_PASSWORD = 8
 MIN_PASSWORD_WITHOUT_MFA = 15
@@ -120,8 +120,17 @@ class Session:
     created_at: float
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _checked(password: str | None, *, mfa: bool) -> str:
+    """The password to set (a new one if none is given), if it may be used."""
+    password = new_password() if password is None else password
+    if (why := password_problem(password, mfa=mfa)) is not None:
+        raise PasswordRefused(why)
+    return password
+
+
+def _new_secret(mfa: bool) -> str | None:
+    """A new TOTP secret (160 bits, base32), for an account with MFA."""
+    return base64.b32encode(secrets.token_bytes(20)).decode() if mfa else None
 
 
 class Accounts:
@@ -147,10 +156,8 @@ class Accounts:
             raise UnknownUser("a user name has 1 to 64 letters, digits and . _ @ - (no spaces)")
         if self.store.user(username) is not None:
             raise UnknownUser(f"there is already a user {username!r}")
-        password = new_password() if password is None else password
-        if (why := password_problem(password, mfa=mfa)) is not None:
-            raise PasswordRefused(why)
-        secret = base64.b32encode(secrets.token_bytes(20)).decode() if mfa else None
+        password = _checked(password, mfa=mfa)
+        secret = _new_secret(mfa)
         now = self.clock()
         self.store.add_user(User(username, role, agent_id, _hasher.hash(password), mfa, secret,
                                  None, multi_session, False, now, now))  # fmt: skip
@@ -160,10 +167,8 @@ class Accounts:
         """A new password and (with MFA) a new TOTP secret; the user's sessions end and
         the account is unlocked."""
         user = self._user(username)
-        password = new_password() if password is None else password
-        if (why := password_problem(password, mfa=user.mfa)) is not None:
-            raise PasswordRefused(why)
-        secret = base64.b32encode(secrets.token_bytes(20)).decode() if user.mfa else None
+        password = _checked(password, mfa=user.mfa)
+        secret = _new_secret(user.mfa)
         self.store.change_user(username, password_hash=_hasher.hash(password), totp_secret=secret,
                                totp_last_step=None, password_set_at=self.clock())  # fmt: skip
         self.store.end_sessions_of(username)
@@ -220,9 +225,7 @@ class Accounts:
                 and self._code_ok(user, code, now):  # fmt: skip
             self.store.clear_guard(username)
             return self._open(user, now, source)
-        failures, _ = self.store.guard(username)
-        if len([t for t in failures if now - t < FAILURE_WINDOW]) >= FAILURES_TO_LOCK:
-            self.store.lock(username, now)
+        self.store.lock_if_spent(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
         raise LogOnRefused(REFUSED)
 
     def _password_ok(self, user: User | None, password: str) -> bool:
@@ -256,7 +259,7 @@ class Accounts:
     def _open(self, user: User, now: float, source: str) -> Session:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         stored = StoredSession(user.username, csrf, now, now, source[:64])
-        self.store.add_session(_digest(token), stored, end_others=not user.multi_session)
+        self.store.add_session(token_digest(token), stored, end_others=not user.multi_session)
         return Session(token, user.username, user.role, user.agent_id, csrf, now)
 
     # -- sessions
@@ -267,7 +270,7 @@ class Accounts:
         an idle session open)."""
         if not token:
             raise SessionEnded("not logged on")
-        digest = _digest(token)
+        digest = token_digest(token)
         stored = self.store.session(digest)
         if stored is None:
             raise SessionEnded("the session ended (logged off, or a newer log-on): log on again")
@@ -291,9 +294,9 @@ class Accounts:
         """Those of `tokens` whose session is still open (a socket's, checked often: it
         does not count as use, so an idle session still locks)."""
         now = self.clock()
-        by_digest = {_digest(t): t for t in tokens}
+        by_digest = {token_digest(t): t for t in tokens}
         return {by_digest[d] for d, s in self.store.sessions(by_digest).items()
                 if now - s.created_at < SESSION_LIMIT and now - s.seen_at < IDLE_LIMIT}  # fmt: skip
 
     def log_off(self, token: str) -> None:
-        self.store.end_session(_digest(token))
+        self.store.end_session(token_digest(token))

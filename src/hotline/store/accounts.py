@@ -40,6 +40,10 @@ class StoredSession:
     source: str
 
 
+def _within(times: list[float], now: float, window: float) -> list[float]:
+    return [t for t in times if now - t < window]
+
+
 def _user(row: Any) -> User:
     return User(**{k: row._mapping[k] for k in User.__slots__})
 
@@ -111,7 +115,7 @@ class AccountStore:
             row = c.execute(
                 select(logon_guard).where(logon_guard.c.username == username).with_for_update()
             ).one()
-            recent = [t for t in row.failures if now - t < window]
+            recent = _within(row.failures, now, window)
             if row.locked_at is not None or len(recent) >= limit:
                 c.execute(update(logon_guard).where(logon_guard.c.username == username)
                           .values(failures=recent, locked_at=row.locked_at or now))  # fmt: skip
@@ -120,12 +124,17 @@ class AccountStore:
                       .values(failures=[*recent, now]))  # fmt: skip
             return True
 
-    def lock(self, username: str, at: float) -> None:
-        """Lock a name (kept from its first lock until an administrator unlocks it)."""
+    def lock_if_spent(self, username: str, now: float, *, window: float, limit: int) -> None:
+        """Lock a name once `limit` attempts fell within `window` (a lock stays until an
+        administrator unlocks it)."""
         with transaction(self.engine) as c:
-            c.execute(update(logon_guard).where(logon_guard.c.username == username,
-                                                logon_guard.c.locked_at.is_(None))
-                      .values(locked_at=at))  # fmt: skip
+            row = c.execute(
+                select(logon_guard).where(logon_guard.c.username == username).with_for_update()
+            ).first()
+            if row is not None and row.locked_at is None \
+                    and len(_within(row.failures, now, window)) >= limit:  # fmt: skip
+                c.execute(update(logon_guard).where(logon_guard.c.username == username)
+                          .values(locked_at=now))  # fmt: skip
 
     def clear_guard(self, username: str) -> None:
         """Forget a name's failures and lock (a log-on that succeeded; an unlock)."""

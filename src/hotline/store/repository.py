@@ -28,6 +28,11 @@ from hotline.store.tables import (
 from hotline.switchboard.records import CallRow
 
 
+def token_digest(token: str) -> str:
+    """What the store keeps of a bearer token or a session's cookie (never the token)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction, the database's errors translated into ours (never its URL)."""
@@ -141,7 +146,7 @@ class Store:
     def issue_token(self, agent_id: str, at: float) -> str:
         """A new token for the agent (the old one stops working); only its hash is kept."""
         token = secrets.token_urlsafe(32)
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = token_digest(token)
         with self._tx() as c:
             c.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
             c.execute(
@@ -157,7 +162,7 @@ class Store:
 
     def valid_tokens(self, tokens: Collection[str]) -> set[str]:
         """Those of `tokens` that are still issued (one query for them all)."""
-        by_digest = {hashlib.sha256(t.encode()).hexdigest(): t for t in tokens}
+        by_digest = {token_digest(t): t for t in tokens}
         with self._tx() as c:
             rows = c.execute(
                 select(agent_tokens.c.token_sha256).where(
@@ -167,7 +172,7 @@ class Store:
             return {by_digest[d] for (d,) in rows}
 
     def agent_for_token(self, token: str) -> str | None:
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = token_digest(token)
         with self._tx() as c:
             return c.execute(
                 select(agent_tokens.c.agent_id).where(agent_tokens.c.token_sha256 == digest)

@@ -120,7 +120,6 @@ class Access:
             raise Refused(403, "wrong-role", f"this needs the role {' or '.join(roles)}; "
                           f"{who.name} is {who.role}")  # fmt: skip
         if who.session is not None and request.method not in SAFE:
-            self.same_origin(request.headers.get("origin"))
             self.csrf(request, who.session)
         return who
 
@@ -133,6 +132,8 @@ class Access:
             raise Refused(401, e.error_id, e.message) from None
 
     def csrf(self, request: Request, session: Session) -> None:
+        """A session's request that changes something: from our origin, with its token."""
+        self.same_origin(request.headers.get("origin"))
         sent = request.headers.get(CSRF_HEADER) or ""
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
             raise Refused(403, "bad-csrf", f"send the session's CSRF token in {CSRF_HEADER}")
@@ -216,7 +217,6 @@ def auth_router(access: Access) -> APIRouter:
     def log_off(request: Request) -> Response:
         """Log off: the session ends (its sockets close within a second)."""
         session = access.session(request)
-        access.same_origin(request.headers.get("origin"))
         access.csrf(request, session)
         access.accounts.log_off(session.token)
         response = JSONResponse({"ok": True})

@@ -42,10 +42,12 @@ RECHECK_CARRIER = 30.0  # seconds between status look-ups of calls the carrier c
 
 
 class _Held:
-    __slots__ = ("done", "effects", "news", "ticket")
+    """A command's events and effects, held until its writes are in the store."""
 
-    def __init__(self, ticket: int, news: list[Any], effects: list[Any]) -> None:
-        self.ticket, self.news, self.effects = ticket, news, effects
+    __slots__ = ("done", "effects", "news")
+
+    def __init__(self, news: list[Any], effects: list[Any]) -> None:
+        self.news, self.effects = news, effects
         self.done = False  # its wait for the store is over
 
 
@@ -77,7 +79,6 @@ class LineRuntime:
         self.hub.subscribe(lambda p: self.stats[p.news.line](p))
         # each command's events and effects, held until its writes are in the store
         self._held: deque[_Held] = deque()
-        self._ran = 0  # commands run so far (a ticket for each)
         self._background: set[asyncio.Task[None]] = set()
 
     # -- running a command
@@ -91,46 +92,46 @@ class LineRuntime:
         finally:
             self.line.end()
 
-    def _after(self) -> tuple[concurrent.futures.Future[bool] | None, int]:
+    def _after(self) -> tuple[concurrent.futures.Future[bool] | None, _Held]:
         """The command is done: its unit of work goes to the writer; its events and effects
-        are held (in order) until `_release`. Returns the landing and the command's ticket."""
+        are held (in order) until `_release`. Returns the landing and what is held."""
         landing = self.line.commit()
         effects, self.line.outbox[:] = list(self.line.outbox), []
-        self._ran += 1
-        self._held.append(_Held(self._ran, self.line.take_news(), effects))
-        return landing, self._ran
+        held = _Held(self.line.take_news(), effects)
+        self._held.append(held)
+        return landing, held
 
-    async def _finish(self, landing: concurrent.futures.Future[bool] | None, ticket: int) -> None:
+    async def _finish(
+        self, landing: concurrent.futures.Future[bool] | None, held: _Held | None
+    ) -> None:
         """Wait for the command's writes to land (see `_committed`), then publish and carry
         out what it and every command before it held."""
         try:
             await self._committed(landing)
         finally:
-            self._release(ticket)
+            self._release(held)
 
-    def _release(self, ticket: int) -> None:
+    def _release(self, done: _Held | None) -> None:
         """The command's wait is over; what it held goes out once every command before it
         is done waiting too (a later command with nothing to write releases nothing of
         an earlier one's)."""
-        for held in self._held:
-            if held.ticket == ticket:
-                held.done = True
-                break
+        if done is not None:
+            done.done = True
         while self._held and self._held[0].done:
             held = self._held.popleft()
             self.hub.publish(held.news)
             self._dispatch(held.effects)
 
     async def use_case(self, fn: Callable[[], Any]) -> Any:
-        landing, ticket = None, 0
+        landing, held = None, None
         try:
             async with self.lock:
                 try:
                     return self._command(fn)
                 finally:
-                    landing, ticket = self._after()
+                    landing, held = self._after()
         finally:  # (a refused command may still have fired timers: their writes land)
-            await self._finish(landing, ticket)
+            await self._finish(landing, held)
 
     async def voice(
         self,
@@ -141,7 +142,7 @@ class LineRuntime:
     ) -> Response:
         """One idempotent carrier callback: a retry gets the first answer again."""
         sid = forms.call_sid(form)
-        landing, ticket = None, 0
+        landing, held = None, None
         try:
             try:
                 async with self.lock:
@@ -152,7 +153,7 @@ class LineRuntime:
                         twiml = self._command(lambda: work(sid))
                         self.line.answered(sid, step, twiml)
                     finally:
-                        landing, ticket = self._after()
+                        landing, held = self._after()
             except Refused:
                 raise
             except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
@@ -163,7 +164,7 @@ class LineRuntime:
                 twiml = fallback(sid)
             return Response(twiml, media_type=XML)
         finally:  # the reply waits (briefly) for what the callback changed to land
-            await self._finish(landing, ticket)
+            await self._finish(landing, held)
 
     async def _committed(self, landing: concurrent.futures.Future[bool] | None) -> None:
         """Wait (outside the lock) for the command's unit of work to be tried, at most
