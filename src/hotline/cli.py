@@ -765,13 +765,13 @@ def flow_run(
 ) -> None:
     """Play a flow as text in the terminal and show where the call ends up."""
     from hotline.ivr.flow_file import load_flow
-    from hotline.ivr.interpreter import CallStarted, Gather
+    from hotline.ivr.interpreter import LINE_MODES, CallStarted, Gather
     from hotline.service.flow_console import FlowConsole, parse_inputs, scripted
     from hotline.telephony.speech import EspeakSpeech
     from hotline.testing.connectors import InMemoryConnector
 
-    if mode not in ("normal", "holiday", "emergency"):
-        raise _usage("--mode is normal, holiday or emergency")
+    if mode not in LINE_MODES:
+        raise _usage(f"--mode is one of {', '.join(LINE_MODES)}")
     flow = load_flow(file)
     if lang is not None and lang not in flow.languages:
         raise _usage(

@@ -60,7 +60,8 @@ def test_a_line_comes_back_from_the_store_as_it_went_in(store):
     assert replace(load_line(store, NAME), line=None) == replace(load_scenario(NATIONAL), line=None)
     assert store.lines() == [{"name": NAME, "number": "+18005550100",
                               "timezone": "America/New_York", "flow": "national-hotline",
-                              "flow_version": 1, "flow_path": str(FLOW)}]  # fmt: skip
+                              "flow_version": 1, "flow_path": str(FLOW),
+                              "mode": "normal"}]  # fmt: skip
 
 
 def test_an_exported_line_imports_to_the_same_line(store, tmp_path):
@@ -131,7 +132,7 @@ def test_the_migration_to_lines_keeps_the_calls(tmp_path):
     store = Store(engine=engine)
     row = CallRow("CA1", "national", "+1", "+1", "es", "es", 0, "queued", {}, None, 12.0)
     store.commit([AddCall(row, 12.0)])
-    assert migrate(engine, to="0002") == ["0002"]
+    assert migrate(engine) == ["0002", "0003", "0004"]  # (the lines, accounts, modes)
     assert store.call("CA1") == row
     assert store.lines() == []
     engine.dispose()

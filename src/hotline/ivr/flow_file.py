@@ -323,12 +323,15 @@ def load_flow(
     *,
     checksums: Mapping[str, Checksum] = CHECKSUMS,
     line_queues: Collection[str] | None = None,
+    source: str | None = None,
 ) -> Flow:
     """Read and validate a flow file with its catalogs; raise ConfigError with every problem.
-    `line_queues`: the queues the line really has (each queue the flow declares must be one)."""
+    `line_queues`: the queues the line really has (each queue the flow declares must be one);
+    `source`: the flow's text (a version kept in the store, an upload) instead of the
+    file's, read as if it were at `path` (its catalogs and includes beside it)."""
     from hotline.ivr.checks import check_flow
 
-    built, problems = read_flow(path, checksums=checksums)
+    built, problems = read_flow(path, checksums=checksums, source=source)
     if built is not None:
         problems += check_flow(built, line_queues)
     if problems:
@@ -358,20 +361,21 @@ def validate_flow(
     *,
     checksums: Mapping[str, Checksum] = CHECKSUMS,
     line_queues: Collection[str] | None = None,
+    source: str | None = None,
 ) -> list[Problem]:
     """Every problem with a flow file (empty when it is good)."""
     try:
-        load_flow(path, checksums=checksums, line_queues=line_queues)
+        load_flow(path, checksums=checksums, line_queues=line_queues, source=source)
     except ConfigError as e:
         return e.problems
     return []
 
 
 def read_flow(
-    path: str | Path, *, checksums: Mapping[str, Checksum] = CHECKSUMS
+    path: str | Path, *, checksums: Mapping[str, Checksum] = CHECKSUMS, source: str | None = None
 ) -> tuple[Built | None, list[Problem]]:
     filename = str(path)
-    data, marks = compose(read_text(path), filename)
+    data, marks = compose(read_text(path) if source is None else source, filename)
     try:
         model = _FlowFile.model_validate(data)
     except ValidationError as e:

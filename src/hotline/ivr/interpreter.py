@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from hotline.ivr.catalog import Value, fill
 from hotline.ivr.checksums import DIGITS
@@ -39,13 +39,15 @@ from hotline.ivr.model import (
 
 # -- inputs
 
+LINE_MODES: Final = ("normal", "holiday", "emergency")  # what a flow's `mode` branch sees
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
     caller: str  # E.164
     called: str
     local_time: datetime  # the line's local time when the call arrived
-    mode: str = "normal"  # normal | holiday | emergency, set by the supervisor
+    mode: str = "normal"  # one of LINE_MODES, set on the admin page
     waits: Mapping[str, float] = field(default_factory=dict)  # queue -> estimated wait (s)
     language: str | None = None  # a language chosen before the IVR (e.g. by the number)
 

@@ -14,11 +14,18 @@ from hotline.ivr.model import Flow
 
 
 class LineFlow:
-    def __init__(self, *, path: str | Path, line_queues: Collection[str] | None = None) -> None:
-        """Load the first version; a line cannot start on a flow with problems (ConfigError)."""
+    def __init__(
+        self,
+        *,
+        path: str | Path,
+        line_queues: Collection[str] | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Load the first version (`source`: its text as the store keeps it, read as if it
+        were the file at `path`); a line cannot start on a flow with problems (ConfigError)."""
         self.path = Path(path)
         self.line_queues = line_queues
-        self.flow: Flow = load_flow(self.path, line_queues=line_queues)
+        self.flow: Flow = load_flow(self.path, line_queues=line_queues, source=source)
 
     def reload(self, path: str | Path | None = None) -> list[Problem]:
         """Install the file's current version (or another file's); on any problem keep the

@@ -95,8 +95,9 @@ def ensure_line(settings: Settings, store: Store) -> Imported | None:
 
 def line_setups(settings: Settings, store: Store) -> list[LineSetup]:
     """Every line in the store, the settings' line first (it answers numbers no line has,
-    with a refusal), each validated as a scenario file is and with its active flow's file
-    read again (the settings' `FLOW` for their line if the store names none)."""
+    with a refusal), each validated as a scenario file is, with its active flow version as
+    the store keeps it (its catalogs and includes beside the flow's file; the settings'
+    `FLOW` file for their line if the store names none)."""
     setups: list[LineSetup] = []
     for meta in store.lines():
         scenario = load_line(store, meta["name"])
@@ -105,9 +106,14 @@ def line_setups(settings: Settings, store: Store) -> list[LineSetup]:
         if path is None:
             raise HotlineError(f"line {meta['name']!r} has no flow: hotline line import FILE "
                                "--flow FLOW_FILE")  # fmt: skip
-        flow = LineFlow(path=path, line_queues=[q.name for q in scenario.queues])
-        store.record_flow(flow.flow.name, flow.flow.version, read_text(path), time.time())
-        setup = LineSetup(scenario, flow, meta["number"], meta["timezone"])
+        queues = [q.name for q in scenario.queues]
+        if meta["flow"] is not None:
+            source = store.flow_source(meta["flow"], meta["flow_version"])
+            flow = LineFlow(path=path, line_queues=queues, source=source)
+        else:
+            flow = LineFlow(path=path, line_queues=queues)
+            store.record_flow(flow.flow.name, flow.flow.version, read_text(path), time.time())
+        setup = LineSetup(scenario, flow, meta["number"], meta["timezone"], meta["mode"])
         if ours:
             setups.insert(0, setup)
         else:

@@ -73,6 +73,12 @@ def import_line(
         else:
             version = (loaded.name, loaded.version, read_text(flow_path),
                        str(Path(flow_path).resolve()))  # fmt: skip
+            kept = store.flow_source(loaded.name, loaded.version)
+            if kept is not None and kept != version[2]:  # (a version is kept once, as it was)
+                problems.append(Problem(
+                    f"version {loaded.version} of flow {loaded.name!r} is already in the store "
+                    "with other content", str(flow_path),
+                    hint="give the changed flow a new `version:` number"))  # fmt: skip
     ids = [g.ids() for g in scenario.agent_groups]
     mine = {a for group in ids for a in group}
     on_lines = store.agents_lines()

@@ -105,6 +105,7 @@ class LineSetup:
     flow: LineFlow
     number: str
     timezone: str
+    mode: str = "normal"  # one of LINE_MODES
 
     @property
     def name(self) -> str:
@@ -134,7 +135,9 @@ class LiveLine:
         self.wall = wall
         self.boards = {
             s.name: Switchboard(
-                line=line_of(s.scenario, flow=s.flow.flow, number=s.number, timezone=s.timezone),
+                line=line_of(
+                    s.scenario, flow=s.flow.flow, number=s.number, timezone=s.timezone, mode=s.mode
+                ),
                 start=wall(),
             )
             for s in lines
@@ -396,9 +399,11 @@ class LiveLine:
             active = (meta["flow"], meta["flow_version"])
             if meta["flow_path"] and active != (flow.flow.name, flow.flow.version):
                 flow = LineFlow(
-                    path=meta["flow_path"], line_queues=[q.name for q in scenario.queues]
-                )
-            config = line_of(scenario, flow=flow.flow, number=setup.number, timezone=setup.timezone)
+                    path=meta["flow_path"], line_queues=[q.name for q in scenario.queues],
+                    source=self.store.flow_source(*active),
+                )  # fmt: skip
+            config = line_of(scenario, flow=flow.flow, number=setup.number,
+                             timezone=setup.timezone, mode=meta["mode"])  # fmt: skip
             out[name] = (config, flow)
         return out
 
@@ -448,9 +453,11 @@ class LiveLine:
         supervisors; an agent on several lines counts on each)."""
         board = self.boards[line]
         logged_in = list(board.agents())
-        views = [(v.state.value, v.queues) for v in logged_in]
-        others = len(set(board.line.agents) - {v.agent_id for v in logged_in})
-        agents = views + [(AgentState.OFFLINE.value, ())] * others
+        roster = board.line.agents
+        views = [(v.state.value, v.queues, tuple(roster[v.agent_id].skills)
+                  if v.agent_id in roster else ()) for v in logged_in]  # fmt: skip
+        others = len(set(roster) - {v.agent_id for v in logged_in})
+        agents = views + [(AgentState.OFFLINE.value, (), ())] * others
         now = self.wall()
         return {
             **right_now(board.waiting(), agents, now),

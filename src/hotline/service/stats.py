@@ -17,6 +17,7 @@ from hotline.service.hub import Published
 from hotline.sim.kpi import KpiCollector
 
 WINDOW = 30 * 60.0  # seconds: "the last 30 minutes"
+INTERVAL = 30 * 60.0  # seconds: today's figures by half hour (the wallboard's chart)
 ARRIVALS_KEPT = 24 * 3600.0  # a call open longer than a day no longer counts by language
 
 
@@ -30,7 +31,7 @@ class LiveStats:
         window: float = WINDOW,
     ) -> None:
         self._new: Callable[[], KpiCollector] = lambda: KpiCollector(
-            answer_within=answer_within, wrap_up=wrap_up
+            answer_within=answer_within, wrap_up=wrap_up, interval_seconds=INTERVAL
         )
         self.answer_within = answer_within
         self.zone = zone
@@ -74,9 +75,12 @@ class LiveStats:
         for e in self.recent:
             _feed(recent, e)
         today = datetime.fromtimestamp(now, self.zone).date()
+        figures = _slices(self.today if self.day == today else self._new())
+        for i in figures["intervals"]:  # (the line's local time the half hour starts at)
+            i["from"] = datetime.fromtimestamp(i["start_seconds"], self.zone).strftime("%H:%M")
         return {
             "answer_within_seconds": self.answer_within,
-            "today": _slices(self.today if self.day == today else self._new()),
+            "today": figures,
             "last_30_minutes": _slices(recent),
         }
 
@@ -90,6 +94,7 @@ def _feed(kpi: KpiCollector, e: Event) -> None:
 def _slices(kpi: KpiCollector) -> dict[str, Any]:
     return {
         **kpi.overall.as_dict(),
+        "intervals": kpi.by_interval(),
         "queues": {k: v.as_dict() for k, v in sorted(kpi.queues.items())},
         "languages": {k: v.as_dict() for k, v in sorted(kpi.languages.items())},
         "caller_types": {k: v.as_dict() for k, v in sorted(kpi.caller_types.items())},
@@ -97,11 +102,14 @@ def _slices(kpi: KpiCollector) -> dict[str, Any]:
 
 
 def right_now(
-    waiting: list[tuple[str, str, float]], agents: list[tuple[str, tuple[str, ...]]], now: float
+    waiting: list[tuple[str, str, float]],
+    agents: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+    now: float,
 ) -> dict[str, Any]:
-    """Who waits (queue, language, since when) and agents' states (state, queues served;
-    none for an agent who has not signed in): per queue and language, the number waiting
-    and the longest wait so far; agents by state, and by state per queue they serve."""
+    """Who waits (queue, language, since when) and agents' states (state, queues served,
+    skills; none for an agent who has not signed in): per queue and language, the number
+    waiting and the longest wait so far; agents by state, and by state per queue they serve
+    and per skill they have (a language is one)."""
     by_queue: dict[str, list[float]] = {}
     by_language: dict[str, list[float]] = {}
     for queue, language, since in waiting:
@@ -112,11 +120,14 @@ def right_now(
         return {k: {"waiting": len(w), "longest_wait_seconds": round(max(w), 3)}
                 for k, w in sorted(waits.items())}  # fmt: skip
 
-    states = Counter(state for state, _ in agents)
+    states = Counter(state for state, _, _ in agents)
     per_queue: dict[str, Counter[str]] = {}
-    for state, queues in agents:
+    per_skill: dict[str, Counter[str]] = {}
+    for state, queues, skills in agents:
         for q in queues:
             per_queue.setdefault(q, Counter())[state] += 1
+        for skill in skills:
+            per_skill.setdefault(skill, Counter())[state] += 1
     all_waits = [w for ws in by_queue.values() for w in ws]
     return {
         "waiting": len(waiting),
@@ -125,4 +136,5 @@ def right_now(
         "languages": view(by_language),
         "agents": dict(sorted(states.items())),
         "agents_by_queue": {q: dict(sorted(c.items())) for q, c in sorted(per_queue.items())},
+        "agents_by_skill": {s: dict(sorted(c.items())) for s, c in sorted(per_skill.items())},
     }

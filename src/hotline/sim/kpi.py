@@ -178,8 +178,12 @@ class KpiCollector:
         out["caller_types"] = {k: v.as_dict() for k, v in sorted(self.caller_types.items())}
         if self.interval is not None:
             out["interval_minutes"] = round(self.interval / 60)
-            out["intervals"] = [
-                {"start_seconds": k * self.interval, **v.as_dict()}
-                for k, v in sorted(self.intervals.items())
-            ]
+            out["intervals"] = self.by_interval()
         return out
+
+    def by_interval(self) -> list[dict[str, Any]]:
+        """The figures of each interval that had calls, in time order (`start_seconds`:
+        when it starts, on the clock the events' times are on)."""
+        assert self.interval is not None
+        return [{"start_seconds": k * self.interval, **v.as_dict()}
+                for k, v in sorted(self.intervals.items())]  # fmt: skip

@@ -124,6 +124,7 @@ class Scenario:
     weekly_profile: tuple[float, ...] = (1.0,) * 7
     start_weekday: int = 0
     answer_within: float = 20.0  # the service-level threshold T
+    service_target: float = 0.8  # the share answered within T a line aims at (the wallboard)
     answer_delay: float = 0.0  # seconds an agent's phone rings before they pick up
     policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE
     offer_timeout: float = 15.0

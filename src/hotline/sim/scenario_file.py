@@ -178,6 +178,7 @@ class _Callbacks(_Model):
 
 class _ServiceLevel(_Model):
     answer_within: float = Field(default=20.0, gt=0)
+    target: float = Field(default=0.8, gt=0, le=1)
 
 
 def number_problem(v: str) -> str | None:
@@ -238,6 +239,13 @@ class _ScenarioFile(_Model):
         if v not in WEEKDAYS:
             raise ValueError("one of mon, tue, wed, thu, fri, sat, sun")
         return v
+
+
+def checked_queue(data: Any) -> dict[str, Any]:
+    """A queue as a scenario file writes it (plain data), checked for its shape only
+    (pydantic's ValidationError; its meaning is checked with the whole line's)."""
+    _Queue.model_validate(data)
+    return dict(data)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -354,6 +362,7 @@ def _to_scenario(m: _ScenarioFile, base: Path) -> Scenario:
         ivr=_duration(m.durations.ivr),
         patience=None if patience == "never" else _patience(patience),
         answer_within=m.service_level.answer_within,
+        service_target=m.service_level.target,
         answer_delay=m.routing.answer_delay,
         policy=m.routing.policy,
         offer_timeout=m.routing.offer_timeout,

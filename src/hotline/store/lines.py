@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from hotline.store.tables import agent_lines, agent_skills, agents, line_queues, lines, queue_steps
 
@@ -33,10 +33,11 @@ def save_line(
     groups makes; `flow`: the active flow version and its file's path (None: the line
     keeps the one it has)."""
     name = doc["name"]
+    kept = c.execute(select(lines.c.flow, lines.c.flow_version, lines.c.flow_path, lines.c.mode)
+                     .where(lines.c.name == name)).first()  # fmt: skip
     if flow is None:  # the line keeps the flow version it has
-        kept = c.execute(select(lines.c.flow, lines.c.flow_version, lines.c.flow_path)
-                         .where(lines.c.name == name)).first()  # fmt: skip
         flow = None if kept is None or kept[0] is None else (kept[0], kept[1], kept[2])
+    mode = "normal" if kept is None else kept[3]  # (an import does not end a holiday)
     for table, column in ((line_queues, line_queues.c.line), (queue_steps, queue_steps.c.line),
                           (agent_lines, agent_lines.c.line), (lines, lines.c.name)):  # fmt: skip
         c.execute(delete(table).where(column == name))
@@ -44,7 +45,7 @@ def save_line(
         insert(lines).values(
             name=name, number=number, timezone=timezone,
             flow=None if flow is None else flow[0], flow_version=None if flow is None else flow[1],
-            flow_path=None if flow is None else flow[2],
+            flow_path=None if flow is None else flow[2], mode=mode,
             routing=dict(doc.get("routing") or {}),
             service_level=dict(doc.get("service_level") or {}), callbacks=doc.get("callbacks"),
             extras={k: v for k, v in doc.items() if k not in OWN},
@@ -83,8 +84,8 @@ def save_line(
 def line_names(c: Connection) -> list[dict[str, Any]]:
     rows = c.execute(select(lines).order_by(lines.c.name)).mappings().all()
     return [{"name": r["name"], "number": r["number"], "timezone": r["timezone"],
-             "flow": r["flow"], "flow_version": r["flow_version"], "flow_path": r["flow_path"]}
-            for r in rows]  # fmt: skip
+             "flow": r["flow"], "flow_version": r["flow_version"], "flow_path": r["flow_path"],
+             "mode": r["mode"]} for r in rows]  # fmt: skip
 
 
 def agents_lines(c: Connection) -> dict[str, list[str]]:
@@ -104,6 +105,21 @@ def skills_of(c: Connection, agent_ids: Collection[str]) -> dict[str, dict[str, 
     ).mappings():
         out[s["agent_id"]][s["skill"]] = s["level"]
     return out
+
+
+def set_skills(c: Connection, agent_id: str, skills: Mapping[str, int], at: float) -> None:
+    """The agent's skills (on every line they work on), used from each line's next
+    routing decision."""
+    c.execute(delete(agent_skills).where(agent_skills.c.agent_id == agent_id))
+    for skill, level in skills.items():
+        c.execute(insert(agent_skills).values(agent_id=agent_id, skill=skill, level=level))
+    theirs = select(agent_lines.c.line).where(agent_lines.c.agent_id == agent_id)
+    c.execute(update(lines).where(lines.c.name.in_(theirs)).values(updated_at=at))
+
+
+def set_line(c: Connection, name: str, at: float, **values: Any) -> None:
+    """Some of a line's own columns (its mode, its active flow version)."""
+    c.execute(update(lines).where(lines.c.name == name).values(**values, updated_at=at))
 
 
 def number_owner(c: Connection, number: str) -> str | None:

@@ -185,6 +185,26 @@ class Store:
         with self._tx() as c:
             _keep_flow(c, flow, version, source, at)
 
+    def flow_source(self, flow: str, version: int) -> str | None:
+        """The text of a version of a flow, as kept (None: not kept)."""
+        with self._tx() as c:
+            return c.execute(
+                select(flow_versions.c.source).where(
+                    flow_versions.c.flow == flow, flow_versions.c.version == version
+                )
+            ).scalar_one_or_none()
+
+    def flow_versions(self, flow: str) -> list[dict[str, Any]]:
+        """The versions of a flow kept, newest first: version, loaded_at, size."""
+        with self._tx() as c:
+            rows = c.execute(
+                select(flow_versions.c.version, flow_versions.c.loaded_at,
+                       func.length(flow_versions.c.source))
+                .where(flow_versions.c.flow == flow)
+                .order_by(flow_versions.c.version.desc())
+            ).all()  # fmt: skip
+        return [{"version": v, "loaded_at": at, "size": n} for v, at, n in rows]
+
     # -- lines
 
     def save_line(
@@ -205,6 +225,16 @@ class Store:
             active = None if flow is None else (flow[0], flow[1], flow[3])
             line_rows.save_line(c, doc, agent_ids, number=number, timezone=timezone,
                                 flow=active, at=at)  # fmt: skip
+
+    def set_skills(self, agent_id: str, skills: Mapping[str, int], at: float) -> None:
+        """An agent's skills, on every line they work on (each line's revision moves)."""
+        with self._tx() as c:
+            line_rows.set_skills(c, agent_id, skills, at)
+
+    def set_line(self, name: str, at: float, **values: Any) -> None:
+        """Some of a line's own values (`mode`, `flow` and `flow_version`)."""
+        with self._tx() as c:
+            line_rows.set_line(c, name, at, **values)
 
     def lines_revision(self) -> tuple[int, float | None]:
         """Changes when a line is imported (or removed): how many, and the last change."""

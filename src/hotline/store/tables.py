@@ -86,6 +86,7 @@ lines = Table(
     Column("flow", String(64)),  # the active flow version (flow_versions)
     Column("flow_version", Integer),
     Column("flow_path", Text),  # its file (with the catalogs and includes beside it)
+    Column("mode", String(16), nullable=False, server_default="normal"),  # LINE_MODES
     Column("routing", JSON, nullable=False),  # policy, offer_timeout, answer_delay
     Column("service_level", JSON, nullable=False),
     Column("callbacks", JSON),

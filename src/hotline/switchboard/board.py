@@ -305,7 +305,7 @@ class Switchboard:
         assert flow is not None
         local = datetime.fromtimestamp(self.now, self.zone).replace(tzinfo=None)
         waits = {q.name: self.estimated_wait(q.name) for q in self.line.queues}
-        step = start(flow, CallStarted(caller, called, local, "normal", waits))
+        step = start(flow, CallStarted(caller, called, local, self.line.mode, waits))
         return flow, step.session, list(step.actions)
 
     def _arrive(self, cmd: c.Arrive) -> list[Action] | None:
@@ -689,6 +689,8 @@ class Switchboard:
                                      != (old.flow.name, old.flow.version)):  # fmt: skip
             self.flow = new.flow  # for new calls; a call keeps the version it started on
             changed.append(f"flow {new.flow.name} v{new.flow.version}")
+        if new.mode != old.mode:
+            changed.append(f"mode {new.mode}")  # (new calls' flows branch on it)
         self.line = new
         return changed
 

@@ -207,7 +207,7 @@ class Decline(Command[AgentStatus]):
 class Reconfigure(Command[list[str]]):
     """The line's configuration changed (in the store): from the next routing decision
     on, its agents' skills and queues, its queues' steps, and for new calls its flow
-    version. The result names what changed. Refused whole (nothing changes) if a queue
+    version and mode. The result names what changed. Refused whole (nothing changes) if a queue
     would be added, removed or change its number of steps: that takes a restart."""
 
     _fields: ClassVar = ("line",)

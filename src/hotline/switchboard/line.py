@@ -36,6 +36,7 @@ class LineConfig:
     offer_timeout: float = 15.0
     handle_mean: float = 300.0  # seconds; the first estimate of waits
     callbacks: CallbackRule = CallbackRule()
+    mode: str = "normal"  # one of LINE_MODES: what the flow's `mode` branches see
 
 
 def agents_of(scenario: Scenario, *, auto_answer: bool = False) -> dict[str, Agent]:
@@ -56,6 +57,7 @@ def line_of(
     number: str,
     timezone: str,
     auto_answer: bool = False,
+    mode: str = "normal",
 ) -> LineConfig:
     """The line a scenario describes (`auto_answer`: its agents pick up at once)."""
     cb = scenario.callbacks
@@ -70,4 +72,5 @@ def line_of(
         offer_timeout=scenario.offer_timeout,
         handle_mean=scenario.handle.mean,
         callbacks=CallbackRule() if cb is None else CallbackRule(cb.offer_after, 0.0),
+        mode=mode,
     )

@@ -17,11 +17,13 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from hotline.service.accounts import Accounts
+from hotline.service.configuration import FLOW_MAX, Configuration
 from hotline.service.live import LiveLine
 from hotline.service.settings import Settings
 from hotline.store.accounts import AccountStore
 from hotline.telephony.control import CallControl
 from hotline.web import docs, pages
+from hotline.web.admin import admin_router
 from hotline.web.agents import agents_router
 from hotline.web.auth import Access, auth_router
 from hotline.web.errors import body, install
@@ -31,6 +33,7 @@ from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
 
 API_MAX_BODY = 16 * 1024  # the API's JSON bodies are a few hundred bytes
+ADMIN_MAX_BODY = FLOW_MAX * 2 + 1024  # a flow file uploaded, escaped in JSON
 
 
 def api_body_refused(request: Request) -> Response | None:
@@ -43,8 +46,9 @@ def api_body_refused(request: Request) -> Response | None:
         if "chunked" in request.headers.get("transfer-encoding", "").lower():
             return body(411, "length-required", "send the body with a Content-Length")
         return None
-    if not size.isascii() or not size.isdigit() or int(size) > API_MAX_BODY:
-        return body(413, "body-too-large", f"an API request's body is at most {API_MAX_BODY} bytes")
+    limit = ADMIN_MAX_BODY if request.url.path.startswith("/api/admin/") else API_MAX_BODY
+    if not size.isascii() or not size.isdigit() or int(size) > limit:
+        return body(413, "body-too-large", f"this request's body is at most {limit} bytes")
     return None
 
 
@@ -77,7 +81,8 @@ def create_app(
     docs.mount(app)
     pages.mount(app)
     routers = (voice_router(rt), agents_router(rt, access), stats_router(rt, access),
-               auth_router(access), health_router(rt))  # fmt: skip
+               auth_router(access), health_router(rt),
+               admin_router(rt, access, Configuration(store=line.store)))  # fmt: skip
     for router in routers:
         app.include_router(router)
 

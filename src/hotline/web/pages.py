@@ -1,6 +1,7 @@
 """The browser pages: server-rendered shells and small scripts, no build step. `/login`
-(the system-use banner, then name, password and code) and `/wallboard` (supervisors and
-administrators; the page asks `/api/session` and goes to `/login` without one). Each page
+(the system-use banner, then name, password and code), `/wallboard` (supervisors and
+administrators) and `/admin` (administrators: the lines' stored configuration); a page
+asks `/api/session` and goes to `/login` without one. Each page
 runs under a Content-Security-Policy that loads nothing from elsewhere and no inline code.
 """
 
@@ -64,7 +65,9 @@ LOGON = _page(
 
 WALLBOARD = _page(
     "Wallboard",
-    """<header><h1>Wallboard</h1><span id="who"></span>
+    """<header><h1>Wallboard</h1>
+<nav aria-label="Pages" id="nav" hidden><a href="/admin">Administration</a></nav>
+<span id="who"></span>
 <button type="button" id="logoff">Log off</button></header>
 <div id="connection" class="banner" role="status" aria-live="assertive" hidden></div>
 <main>
@@ -90,6 +93,40 @@ WALLBOARD = _page(
 )
 
 
+ADMIN = _page(
+    "Administration",
+    """<header><h1>Administration</h1>
+<nav aria-label="Pages"><a href="/wallboard">Wallboard</a></nav><span id="who"></span>
+<button type="button" id="logoff">Log off</button></header>
+<main>
+<p id="status" role="status" aria-live="polite"></p>
+<section aria-labelledby="agents-title">
+  <h2 id="agents-title">Agents and their skills</h2>
+  <form id="skills" class="force" aria-labelledby="skills-title">
+    <h3 id="skills-title">Set an agent's skills</h3>
+    <label for="skills-agent">Agent</label>
+    <input type="text" id="skills-agent" name="agent" required maxlength="64"
+           list="agent-ids" autocomplete="off">
+    <datalist id="agent-ids"></datalist>
+    <label for="skills-text">Skills</label>
+    <input type="text" id="skills-text" name="skills" required maxlength="400" size="30"
+           aria-describedby="skills-help">
+    <span id="skills-help" class="help">as skill level pairs, e.g. <code>en 5, es 3</code>
+    (levels 1 to 5)</span>
+    <button type="submit">Save skills</button>
+  </form>
+  <ul id="skills-problems" class="problems" aria-live="polite"></ul>
+  <div id="agents"><p>Loading…</p></div>
+</section>
+<section aria-labelledby="lines-title">
+  <h2 id="lines-title">Lines, modes, queues and flows</h2>
+  <div id="lines"><p>Loading…</p></div>
+</section>
+</main>""",
+    "admin.js",
+)
+
+
 def pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -104,6 +141,10 @@ def pages_router() -> APIRouter:
     @router.get("/wallboard")
     def wallboard() -> HTMLResponse:
         return HTMLResponse(WALLBOARD, headers=HEADERS)
+
+    @router.get("/admin")
+    def admin() -> HTMLResponse:
+        return HTMLResponse(ADMIN, headers=HEADERS)
 
     return router
 

@@ -233,9 +233,19 @@ class LineRuntime:
             except Exception:  # the loop must outlive any one failure
                 log.exception("asking the carrier about recovered calls failed")
 
+    async def reload_lines(self) -> dict[str, list[str]]:
+        """The lines' configuration as the store holds it now, used from each line's next
+        routing decision (what changed, by line; a change refused is logged)."""
+        configs = await asyncio.to_thread(self.line.configs)
+        done: dict[str, list[str]] = await self.use_case(
+            functools.partial(self.line.reconfigure, configs)
+        )
+        return done
+
     async def _reload_lines(self) -> None:
         """A line imported again into the store (`hotline line import`) is used from its
-        next routing decision: the store's revision is read every RELOAD_EVERY seconds."""
+        next routing decision: the store's revision is read every RELOAD_EVERY seconds (the
+        admin pages' changes reload at once)."""
         store = self.line.store
         seen = await asyncio.to_thread(store.lines_revision)
         while True:
@@ -245,8 +255,7 @@ class LineRuntime:
                 if revision == seen:
                     continue
                 seen = revision  # (a configuration refused is not read again until changed)
-                configs = await asyncio.to_thread(self.line.configs)
-                await self.use_case(functools.partial(self.line.reconfigure, configs))
+                await self.reload_lines()
             except StoreUnavailable:
                 continue  # the health check and the writer say so; the lines keep theirs
             except HotlineError as e:  # e.g. a line in the store no longer valid

@@ -27,13 +27,23 @@
     return e;
   }
 
-  function tile(name, now, agents, today, recent, within) {
+  // The line's thresholds: red with no agent available; amber when a caller has waited
+  // longer than the target time, or the last 30 minutes' service level is under target.
+  function judge(waiting, longest, available, recent, within, target) {
+    if (available === 0) return "no agent available";
+    if (waiting > 0 && longest > within) return "waits over target";
+    const sl = recent && recent.service_level;
+    if (sl !== null && sl !== undefined && sl < target) return "service level under target";
+    return "ok";
+  }
+  const tone = (status) => (status === "ok" ? "" : status === "no agent available" ? "bad" : "warn");
+
+  function tile(name, now, agents, today, recent, within, target) {
     const waiting = (now && now.waiting) || 0;
     const longest = (now && now.longest_wait_seconds) || 0;
     const available = (agents && agents.available) || 0;
-    const status = available === 0 ? "no agent available"
-      : waiting > 0 && longest > within ? "waits over target" : "ok";
-    const cls = status === "ok" ? "tile" : status === "no agent available" ? "tile bad" : "tile warn";
+    const status = judge(waiting, longest, available, recent, within, target);
+    const cls = `tile ${tone(status)}`.trim();
     const dl = el("dl", {});
     const rows = [
       ["Waiting", String(waiting)], ["Longest wait", secs(longest)],
@@ -51,6 +61,74 @@
     };
   }
 
+  // Per language: who waits, agents available who speak it, today's figures.
+  function languages(line, s, changes) {
+    const now = s.now;
+    const rows = s.languages.map((lang) => {
+      const w = now.languages[lang] || {};
+      const available = ((now.agents_by_skill || {})[lang] || {}).available || 0;
+      const today = s.today.languages[lang] || {};
+      const status = judge(w.waiting || 0, w.longest_wait_seconds || 0, available,
+        s.last_30_minutes.languages[lang], s.answer_within_seconds, s.service_target);
+      const key = `${line}/language/${lang}`;
+      if (lastStatus.has(key) && lastStatus.get(key) !== status) {
+        changes.push(`${line}, language ${lang}: ${status}`);
+      }
+      lastStatus.set(key, status);
+      return el("tr", {"data-language": lang, class: tone(status)},
+        el("th", {scope: "row"}, lang), el("td", {}, String(w.waiting || 0)),
+        el("td", {}, secs(w.longest_wait_seconds)), el("td", {}, String(available)),
+        el("td", {}, String(today.answered || 0)), el("td", {}, String(today.abandoned || 0)),
+        el("td", {}, pct(today.service_level)), el("td", {class: "status"}, status));
+    });
+    return el("details", {class: "languages", "data-key": "languages"}, el("summary", {}, "By language"),
+      el("table", {class: "agents"}, el("caption", {}, `Languages on ${line}`),
+        el("thead", {}, el("tr", {}, ...["Language", "Waiting", "Longest wait", "Agents available",
+          "Answered today", "Abandoned today", "Service level today", "Status"]
+          .map((h) => el("th", {scope: "col"}, h)))),
+        el("tbody", {}, ...rows)));
+  }
+
+  // Today by half hour: answered and abandoned as bars, service level against target,
+  // drawn as SVG with the same figures in a table for screen readers.
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function chart(line, intervals, target) {
+    const width = 960, height = 160, pad = 28, slots = 48;
+    const top = Math.max(1, ...intervals.map((i) => i.answered + i.abandoned));
+    const graph = svg("svg", {viewBox: `0 0 ${width} ${height + pad}`, class: "chart",
+      role: "img", "aria-label": `${line}: answered and abandoned calls by half hour today`});
+    const bar = (width - pad) / slots;
+    for (const i of intervals) {
+      const [hh, mm] = i.from.split(":").map(Number);  // the line's local time
+      const slot = hh * 2 + (mm >= 30 ? 1 : 0);
+      const x = pad + slot * bar;
+      const h1 = (i.answered / top) * height, h2 = (i.abandoned / top) * height;
+      graph.append(svg("rect", {x, y: height - h1, width: bar * 0.8, height: h1, class: "answered"}),
+        svg("rect", {x, y: height - h1 - h2, width: bar * 0.8, height: h2, class: "abandoned"}));
+    }
+    for (let h = 0; h <= 24; h += 3) {
+      graph.append(svg("text", {x: pad + h * 2 * bar, y: height + 18, class: "axis"}, `${h}:00`));
+    }
+    graph.append(svg("text", {x: 0, y: 12, class: "axis"}, String(top)));
+    const rows = intervals.map((i) => el("tr", {}, el("td", {}, i.from),
+      el("td", {}, String(i.answered)), el("td", {}, String(i.abandoned)),
+      el("td", {}, pct(i.service_level))));
+    return el("details", {class: "chart", "data-key": "chart"}, el("summary", {},
+      `Today by half hour (target ${pct(target)} answered within the time)`),
+      graph, el("p", {class: "legend"}, el("span", {class: "key answered"}, ""), " answered ",
+        el("span", {class: "key abandoned"}, ""), " abandoned"),
+      el("table", {class: "agents"}, el("caption", {}, `${line} today by half hour`),
+        el("thead", {}, el("tr", {}, ...["From", "Answered", "Abandoned", "Service level"]
+          .map((h) => el("th", {scope: "col"}, h)))),
+        el("tbody", {}, ...rows)));
+  }
+
   function draw(stats) {
     const sections = [];
     const changes = [];
@@ -61,7 +139,7 @@
       const tiles = el("div", {class: "tiles"});
       for (const q of [...names].sort()) {
         const t = tile(q, now.queues[q], now.agents_by_queue[q], s.today.queues[q],
-                       s.last_30_minutes.queues[q], within);
+                       s.last_30_minutes.queues[q], within, s.service_target);
         tiles.append(t.node);
         const key = `${line}/${q}`;
         if (lastStatus.has(key) && lastStatus.get(key) !== t.status) {
@@ -86,14 +164,17 @@
           .map((h) => el("th", {scope: "col"}, h)))),
         el("tbody", {}, ...rows));
       sections.push(el("section", {class: "line", "aria-label": line, "data-line": line},
-        el("h2", {}, `${line} (${s.number})`), totals, tiles,
-        el("details", {}, el("summary", {}, `Agents (${now.agent_list.length} signed in)`),
+        el("h2", {}, `${line} (${s.number})`), totals, tiles, languages(line, s, changes),
+        chart(line, s.today.intervals, s.service_target),
+        el("details", {"data-key": "agents"}, el("summary", {}, `Agents (${now.agent_list.length} signed in)`),
           agentTable)));
     }
     const open = new Set([...board.querySelectorAll("section.line details[open]")]
-      .map((d) => d.closest("section").dataset.line));
+      .map((d) => `${d.closest("section").dataset.line}/${d.dataset.key}`));
     for (const section of sections) {
-      if (open.has(section.dataset.line)) section.querySelector("details").open = true;
+      for (const d of section.querySelectorAll("details")) {
+        if (open.has(`${section.dataset.line}/${d.dataset.key}`)) d.open = true;
+      }
     }
     board.replaceChildren(...sections);
     if (changes.length) announcer.textContent = changes.join(". ");
@@ -165,6 +246,7 @@
     const me = await r.json();
     csrf = me.csrf;
     who.textContent = `${me.username} (${me.role})`;
+    document.getElementById("nav").hidden = me.role !== "admin";
     connect();
     setInterval(soon, 5000);  // times in state and waits go on between events
 

@@ -1,0 +1,190 @@
+"""The administrators' API over the stored configuration: an agent's skills, a queue's
+steps, a line's mode and its flow's versions, each used from the next routing decision
+(or the next call) without a restart; a change the validators refuse is refused whole,
+with every problem located in the text sent, and what is stored stays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hotline.errors import ConfigError
+from hotline.service.accounts import Accounts
+from hotline.service.lines import import_line
+from hotline.store.accounts import AccountStore
+
+from .live_fixtures import LINE, Live, call_form, queue_public_caller, sqlite_url
+from .test_cli import ROOT
+from .test_sessions import PASSWORD, log_on
+
+NATIONAL = ROOT / "scenarios" / "national-hotline.yaml"
+FLOW = ROOT / "scenarios" / "national-hotline.flow.yaml"
+NAME = "National hotline (US)"
+BASE = "/api/admin/lines/National%20hotline%20(US)"
+
+
+@pytest.fixture
+def live(tmp_path):
+    live = Live(sqlite_url(tmp_path))
+    import_line(live.store, NATIONAL)
+    return live
+
+
+@pytest.fixture
+def admin(live: Live) -> dict[str, str]:
+    accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall)
+    new = accounts.add("ada", "admin", password=PASSWORD)
+    return log_on(live, "ada", new.totp_secret)
+
+
+def state(live: Live, agent_id: str) -> tuple[str | None, str | None]:
+    s = live.line.agent_state(agent_id)
+    return s["state"], s["call_sid"]
+
+
+def skills_of(live: Live, admin: dict[str, str], agent_id: str) -> dict[str, int]:
+    agents = live.http.get("/api/admin/agents", headers=admin).json()["agents"]
+    return next(a["skills"] for a in agents if a["id"] == agent_id)
+
+
+def national(live: Live, admin: dict[str, str]) -> dict[str, Any]:
+    lines = live.http.get("/api/admin/lines", headers=admin).json()["lines"]
+    return next(line for line in lines if line["name"] == NAME)
+
+
+def test_an_admin_adds_a_skill_to_an_agent_and_the_next_offer_uses_it(live, admin):
+    url = "/api/admin/agents/vi-day-1/skills"
+    r = live.http.put(url, json={"skills": {"vi": 5}}, headers=admin)  # English taken away
+    assert r.status_code == 200, r.text
+    bot = live.agent("vi-day-1")
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    sid = "CA" + "1" * 32
+    queue_public_caller(live, sid, "+12025550101")
+    assert state(live, "vi-day-1") == ("available", None)  # no English: not offered
+
+    r = live.http.put(url, json={"skills": {"vi": 5, "en": 4}}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["reloaded"] == {NAME: ["agent vi-day-1"]}
+    assert state(live, "vi-day-1") == ("reserved", sid)  # offered at the next decision
+    assert skills_of(live, admin, "vi-day-1") == {"en": 4, "vi": 5}
+    assert skills_of(live, admin, "ru-day-1") == {"en": 4, "ru": 5}
+
+
+def test_skills_the_validator_refuses_change_nothing(live, admin):
+    url = "/api/admin/agents/vi-day-1/skills"
+    for skills, says in (
+        ({"vi": 5, "xx": 3}, "unknown skill or language 'xx'"),
+        ({"vi": 7}, "level 7 is outside 1..5"),
+        ({}, "at least one skill"),
+        ({"Vi!": 3}, "a name of lower-case letters"),
+    ):
+        r = live.http.put(url, json={"skills": skills}, headers=admin)
+        assert r.status_code == 400, r.text
+        assert r.json()["error_id"] == "invalid-config"
+        assert says in r.json()["message"], r.json()["message"]
+    assert skills_of(live, admin, "vi-day-1") == {"en": 4, "vi": 5}
+    r = live.http.put("/api/admin/agents/nobody-1/skills", json={"skills": {"en": 3}},
+                      headers=admin)  # fmt: skip
+    assert (r.status_code, r.json()["error_id"]) == (404, "not-found")
+
+
+def test_a_queues_steps_changed_on_the_admin_page_reach_the_next_offer(live, admin):
+    bot = live.agent("vi-day-1")  # en 4: meets the English queue's step today
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    en = next(q for q in national(live, admin)["queues"] if q["name"] == "en")
+    assert "en: 4" in en["text"]
+    r = live.http.put(f"{BASE}/queues/en", json={"text": en["text"].replace("en: 4", "en: 5")},
+                      headers=admin)  # fmt: skip
+    assert (r.status_code, r.json()["reloaded"]) == (200, {NAME: ["queue en"]})
+    queue_public_caller(live, "CA" + "2" * 32, "+12025550102")
+    assert state(live, "vi-day-1") == ("available", None)  # en 4 no longer meets it
+
+
+def test_a_queue_the_validator_refuses_is_answered_with_problems_at_their_lines(live, admin):
+    text = "name: en\nwrap_up_seconds: soon\nsteps:\n  - {require: {en: 4}}\n"
+    r = live.http.put(f"{BASE}/queues/en", json={"text": text}, headers=admin)
+    assert r.status_code == 400
+    (problem,) = r.json()["problems"]
+    assert (problem["file"], problem["line"]) == ("queue en", 2)
+    two_steps = "name: en\nsteps:\n  - {require: {en: 4}, seconds: 20}\n  - {require: {en: 3}}\n"
+    r = live.http.put(f"{BASE}/queues/en", json={"text": two_steps}, headers=admin)
+    assert r.status_code == 400
+    assert "takes a restart" in r.json()["message"]
+    unknown = "name: en\nsteps:\n  - {require: {klingon: 4}}\n"
+    r = live.http.put(f"{BASE}/queues/en", json={"text": unknown}, headers=admin)
+    assert r.status_code == 400
+    assert "klingon" in r.json()["message"]
+    r = live.http.put(f"{BASE}/queues/xx", json={"text": text}, headers=admin)
+    assert r.status_code == 404
+    en = next(q for q in national(live, admin)["queues"] if q["name"] == "en")
+    assert "wrap_up_seconds: 30" in en["text"]  # unchanged
+
+
+def test_a_line_in_holiday_mode_tells_new_callers(live, admin):
+    r = live.http.put(f"{BASE}/mode", json={"mode": "holiday"}, headers=admin)
+    assert (r.status_code, r.json()["reloaded"]) == (200, {NAME: ["mode holiday"]})
+    assert national(live, admin)["mode"] == "holiday"
+    reply = live.carrier.post("/voice/incoming", call_form("CA" + "3" * 32, From="+12025550103",
+                                                           To=LINE)).text  # fmt: skip
+    assert "public holiday" in reply
+    r = live.http.put(f"{BASE}/mode", json={"mode": "closed"}, headers=admin)
+    assert (r.status_code, r.json()["error_id"]) == (400, "invalid-config")
+    live.http.put(f"{BASE}/mode", json={"mode": "normal"}, headers=admin)
+    reply = live.carrier.post("/voice/incoming", call_form("CA" + "4" * 32, From="+12025550104",
+                                                           To=LINE)).text  # fmt: skip
+    assert "public holiday" not in reply
+    import_line(live.store, NATIONAL)  # an import keeps the line's mode
+    assert national(live, admin)["mode"] == "normal"
+
+
+def started_on(live: Live, sid: str) -> int:
+    live.carrier.post("/voice/incoming", call_form(sid, From="+12025550105", To=LINE))
+    live.line.flush()
+    (data,) = [d for k, d in live.store.events(sid) if k == "ivr-started"]
+    return int(data["version"])
+
+
+def test_a_flow_version_uploaded_activated_and_rolled_back(live, admin):
+    text = FLOW.read_text(encoding="utf-8")
+    broken = text.replace("version: 1", "version: 2").replace("next: mode", "next: moed", 1)
+    r = live.http.post(f"{BASE}/flows", json={"text": broken}, headers=admin)
+    assert r.status_code == 400
+    problems = r.json()["problems"]
+    line = broken.splitlines().index("  welcome:") + 1  # the node that goes nowhere
+    assert any(p["line"] == line and "moed" in p["message"] and p["file"] == str(FLOW.resolve())
+               for p in problems), problems  # fmt: skip
+    assert national(live, admin)["flow_version"] == 1  # the active version stays
+    assert started_on(live, "CA" + "5" * 32) == 1
+
+    v2 = text.replace("version: 1", "version: 2")
+    r = live.http.post(f"{BASE}/flows", json={"text": v2}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["result"] == {"flow": "national-hotline", "version": 2, "active": True}
+    assert r.json()["reloaded"] == {NAME: ["flow national-hotline v2"]}
+    assert [v["version"] for v in national(live, admin)["versions"]] == [2, 1]
+    assert started_on(live, "CA" + "6" * 32) == 2
+    assert live.http.get(f"{BASE}/flows/2", headers=admin).text == v2
+
+    other = v2.replace("Language menu", "A language menu")  # same number, other content
+    r = live.http.post(f"{BASE}/flows", json={"text": other}, headers=admin)
+    assert r.status_code == 400
+    (problem,) = r.json()["problems"]
+    assert (problem["line"], problem["hint"]) == (6, "version: 3")
+
+    r = live.http.post(f"{BASE}/flows/1/active", headers=admin)  # roll back
+    assert (r.status_code, r.json()["reloaded"]) == (200, {NAME: ["flow national-hotline v1"]})
+    assert started_on(live, "CA" + "7" * 32) == 1
+    r = live.http.post(f"{BASE}/flows/9/active", headers=admin)
+    assert r.status_code == 404
+
+
+def test_an_import_of_a_changed_flow_under_a_kept_version_number_is_refused(live, tmp_path):
+    changed = tmp_path / "national-hotline.flow.yaml"
+    changed.write_text(FLOW.read_text(encoding="utf-8").replace("Language menu", "Menu"))
+    for sibling in ("national-hotline.prompts", "common"):
+        (tmp_path / sibling).symlink_to(FLOW.parent / sibling)
+    with pytest.raises(ConfigError, match="already in the store with other content"):
+        import_line(live.store, NATIONAL, flow=changed)
