@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from fastapi import WebSocket
 
-from hotline.web.sockets import AgentSocket, AgentSockets
+from hotline.web.sockets import TAKEN_OVER, AgentSocket, AgentSockets
 
 
 class FakeSocket:
@@ -73,3 +73,42 @@ def test_a_socket_opened_while_tokens_are_checked_is_not_closed():
     first, second = asyncio.run(scenario())
     assert first == 4401
     assert second == 1000  # kept open (and sent the offer) until its client left
+
+
+async def until(condition: Any) -> None:
+    """Let the other tasks run until `condition()` holds (bounded: a broken one fails)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+def test_an_agent_has_one_socket_a_new_one_takes_over_and_a_client_that_left_is_absent():
+    async def scenario() -> None:
+        now = [100.0]
+        registry = AgentSockets(still_valid=set, clock=lambda: now[0])
+        first, second = FakeSocket(), FakeSocket()
+        tasks = [asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "t1", cast(WebSocket, first)), {"type": "hello"}, only=True
+        ))]  # fmt: skip
+        await first.greeted.wait()
+        tasks.append(asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "t2", cast(WebSocket, second)), {"type": "hello"}, only=True
+        )))  # fmt: skip
+        await second.greeted.wait()
+        await until(lambda: first.closed is not None)
+        assert first.closed == TAKEN_OVER  # the old window is told, and hears nothing more
+        registry.send("es-day-1", {"type": "offer"})
+        await delivered(second, 2)
+        assert [m["type"] for m in second.sent] == ["hello", "offer"]
+        assert [m["type"] for m in first.sent] == ["hello"]
+        assert registry.absent(since=now[0]) == []  # taken over is not gone
+        now[0] = 130.0
+        await second.close(1000)  # the client leaves (the tab is closed)
+        await asyncio.gather(*tasks)
+        assert registry.absent(since=129.0) == []  # gone at 130: not yet past the grace
+        assert registry.absent(since=130.0) == ["es-day-1"]
+        assert registry.absent(since=200.0) == []  # named once
+
+    asyncio.run(scenario())

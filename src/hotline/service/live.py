@@ -96,6 +96,9 @@ def row_state(e: AnyEvent) -> dict[str, object] | None:
     return None
 
 
+PRESENCE_LOST = "connection-lost"  # the not-ready reason of an agent whose desktop went
+
+
 @dataclass(frozen=True)
 class LineSetup:
     """One line as the server answers it: its scenario (queues, agents, policies), flow,
@@ -447,6 +450,27 @@ class LiveLine:
     def agent_state(self, agent_id: str) -> AgentStatus:
         self.tick()
         return self.floor.agent_state(agent_id)
+
+    def presence_lost(self, agent_id: str) -> AgentStatus | None:
+        """The agent's desktop has been gone past the grace period: if they could be
+        offered a call they are set not ready (an offer ringing now is declined, so the
+        caller goes to the next agent); a call they are on goes on (None: not logged in)."""
+        state = self.floor.agent_state(agent_id)
+        if state["state"] == "reserved" and state["call_sid"] is not None:
+            self.decline(agent_id, state["call_sid"])
+            return self.set_ready(agent_id, False, PRESENCE_LOST)
+        if state["state"] == "available":
+            return self.set_ready(agent_id, False, PRESENCE_LOST)
+        return None
+
+    def offer_context(self, sid: str) -> dict[str, object]:
+        """What an agent's desktop shows with an offer besides the call's attributes: the
+        line (its name and number) and how long the caller has waited in the queue."""
+        board = self._board(sid)
+        r = board.records.get(sid)
+        queued = r.call.first_queued_at if r is not None and r.call is not None else None
+        waited = 0.0 if queued is None else max(0.0, board.now - queued)
+        return {"line": board.name, "line_number": board.number, "waited_seconds": round(waited, 1)}
 
     def right_now(self, line: str) -> dict[str, object]:
         """Who waits on the line and for how long, and its agents by state (for

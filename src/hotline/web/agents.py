@@ -90,6 +90,9 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
             await ws.close(code=4404)
             return
         await ws.accept()
-        await rt.sockets.serve(AgentSocket(agent_id, who.token, ws), {"type": "hello", **state})
+        hello = {"type": "hello", **state}
+        if state["call_sid"] is not None:  # back on a call (or an offer): what it is
+            hello["context"] = line.offer_context(state["call_sid"])
+        await rt.sockets.serve(AgentSocket(agent_id, who.token, ws), hello, only=True)
 
     return router

@@ -1,7 +1,8 @@
 """The browser pages: server-rendered shells and small scripts, no build step. `/login`
 (the system-use banner, then name, password and code), `/wallboard` (supervisors and
-administrators) and `/admin` (administrators: the lines' stored configuration); a page
-asks `/api/session` and goes to `/login` without one. Each page
+administrators), `/admin` (administrators: the lines' stored configuration) and
+`/desktop` (agents: state, offers, the call); a page asks `/api/session` and goes to
+`/login` without one. Each page
 runs under a Content-Security-Policy that loads nothing from elsewhere and no inline code.
 """
 
@@ -127,6 +128,42 @@ ADMIN = _page(
 )
 
 
+DESKTOP = _page(
+    "Agent desktop",
+    """<header><h1>Agent desktop</h1><span id="who"></span>
+<button type="button" id="logoff">Log off</button></header>
+<div id="connection" class="banner" role="status" aria-live="assertive" hidden></div>
+<div id="elsewhere" class="banner down" role="alert" hidden>This desktop is open in another
+window, which gets your calls now.
+<button type="button" id="take-back">Use this window</button></div>
+<main class="desktop">
+<section class="state" aria-labelledby="state-title">
+  <h2 id="state-title">Your state</h2>
+  <p id="state" class="state-now" role="status" aria-live="polite">Connecting…</p>
+  <div class="actions">
+    <button type="button" id="go-login">Log in to the lines</button>
+    <button type="button" id="go-ready">Available</button>
+    <label for="reason">Not ready because</label>
+    <select id="reason">
+      <option value="break">break</option><option value="lunch">lunch</option>
+      <option value="training">training</option><option value="meeting">meeting</option>
+      <option value="coaching">coaching</option><option value="admin-work">admin work</option>
+    </select>
+    <button type="button" id="go-not-ready">Not ready</button>
+    <button type="button" id="go-logout">Log out of the lines</button>
+  </div>
+  <p id="action-error" class="error" role="alert"></p>
+</section>
+<section class="call" aria-labelledby="call-title">
+  <h2 id="call-title">Call</h2>
+  <div id="call" class="call-panel"><p class="idle">No call offered.</p></div>
+</section>
+<div id="announcer" class="visually-hidden" role="alert"></div>
+</main>""",
+    "desktop.js",
+)
+
+
 def pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -145,6 +182,10 @@ def pages_router() -> APIRouter:
     @router.get("/admin")
     def admin() -> HTMLResponse:
         return HTMLResponse(ADMIN, headers=HEADERS)
+
+    @router.get("/desktop")
+    def desktop() -> HTMLResponse:
+        return HTMLResponse(DESKTOP, headers=HEADERS)
 
     return router
 

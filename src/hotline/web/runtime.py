@@ -21,6 +21,15 @@ from zoneinfo import ZoneInfo
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from hotline.domain.events import (
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentStateChanged,
+    CallAnswered,
+    CallCompleted,
+    CallOffered,
+    OfferWithdrawn,
+)
 from hotline.errors import HotlineError, StoreUnavailable
 from hotline.service.hub import EventHub
 from hotline.service.live import LiveLine
@@ -39,6 +48,10 @@ XML = "application/xml"
 TICK = 0.2  # seconds between timer ticks (offer timeouts, look-ups answered, writes retried)
 RELOAD_EVERY = 2.0  # seconds between looks at the lines' configuration in the store
 RECHECK_CARRIER = 30.0  # seconds between status look-ups of calls the carrier could not tell
+PRESENCE_GRACE = 30.0  # seconds (the line's) an agent's desktop may be gone before not ready
+# the events that change an agent's state (each names the agent)
+AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, OfferWithdrawn,
+              CallAnswered, CallCompleted)  # fmt: skip
 
 
 class _Held:
@@ -66,7 +79,8 @@ class LineRuntime:
         self.control = control
         self.webhooks = Webhooks(settings.public_url)
         self.lock = asyncio.Lock()
-        self.sockets = AgentSockets(still_valid=still_valid)
+        self.sockets = AgentSockets(still_valid=still_valid, clock=line.wall)
+        self.presence_grace = PRESENCE_GRACE
         self.hub = EventHub()
         self.stats = {
             name: LiveStats(
@@ -77,6 +91,7 @@ class LineRuntime:
             for name, s in line.setups.items()
         }
         self.hub.subscribe(lambda p: self.stats[p.news.line](p))
+        self.hub.subscribe(self._tell_agent)
         # each command's events and effects, held until its writes are in the store
         self._held: deque[_Held] = deque()
         self._background: set[asyncio.Task[None]] = set()
@@ -181,9 +196,11 @@ class LineRuntime:
     def _dispatch(self, effects: list[Any]) -> None:
         """Carry out what the core asked for (slow work in tasks, off the lock)."""
         for c in effects:
-            if isinstance(c, Offer | Withdraw):
-                message = {"type": "offer" if isinstance(c, Offer) else "withdrawn", **c.as_dict()}
-                self.sockets.send(c.agent_id, message)
+            if isinstance(c, Offer):
+                context = self.line.offer_context(c.call_sid)
+                self.sockets.send(c.agent_id, {"type": "offer", **c.as_dict(), **context})
+            elif isinstance(c, Withdraw):
+                self.sockets.send(c.agent_id, {"type": "withdrawn", **c.as_dict()})
             elif isinstance(c, Connect | DialBack):
                 self._spawn(self._connect(c))
 
@@ -207,6 +224,18 @@ class LineRuntime:
             attempt = c.attempt if isinstance(c, Connect) else None
             await self.use_case(functools.partial(self.line.carrier_refused, c.call_sid, attempt))
 
+    def _tell_agent(self, p: Any) -> None:
+        """An agent's state changed: their desktop hears their state as it is now (on the
+        line they are engaged on, whichever line's event this was)."""
+        e = p.news.event
+        if not isinstance(e, AGENT_NEWS):
+            return
+        try:
+            state = self.line.floor.agent_state(e.agent_id)
+        except HotlineError:  # (an agent a new configuration left out, now gone)
+            return
+        self.sockets.send(e.agent_id, {"type": "state", **state})
+
     # -- what runs while the server does
 
     async def _ticker(self) -> None:
@@ -214,6 +243,8 @@ class LineRuntime:
             await asyncio.sleep(TICK)
             try:
                 await self.use_case(self.line.tick)  # also retries writes waiting for the store
+                for agent_id in self.sockets.absent(self.line.wall() - self.presence_grace):
+                    await self.use_case(functools.partial(self.line.presence_lost, agent_id))
             except Exception:  # the ticker must outlive any one failure
                 log.exception("timer tick failed")
 

@@ -3,13 +3,19 @@
 A socket lives only while its client does and its token stays valid: one task per socket
 reads from the client (so a client that went away ends the handler and frees its queue),
 and one sweep for all of them asks the store every `RECHECK` seconds which tokens still
-hold, closing the sockets of tokens revoked since (code 4401, nothing sent after)."""
+hold, closing the sockets of tokens revoked since (code 4401, nothing sent after).
+
+An agent has one socket at a time: a new one takes over (the old one is closed with 4409,
+so two windows never both ring). When an agent's socket goes because its client left,
+`absent` names them until they are back: the runtime sets them not ready after a grace
+period (presence is the server's, not a browser tab's)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +28,7 @@ log = logging.getLogger("hotline.web")
 RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
 REVOKED = 4401
 TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
+TAKEN_OVER = 4409  # closed: the agent opened another window (which now gets the offers)
 BACKLOG = 1000
 
 
@@ -33,14 +40,31 @@ class AgentSocket:
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     revoked: bool = False
     lagging: bool = False
+    taken_over: bool = False
     sender: asyncio.Task[None] | None = None
 
 
 class AgentSockets:
-    def __init__(self, *, still_valid: Callable[[Collection[str]], set[str]]) -> None:
-        """`still_valid(tokens)`: those of `tokens` the store still accepts."""
+    def __init__(
+        self,
+        *,
+        still_valid: Callable[[Collection[str]], set[str]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`still_valid(tokens)`: those of `tokens` the store still accepts; `clock`: when
+        an agent's socket went (the line's wall clock)."""
         self._still_valid = still_valid
+        self._clock = clock
         self._open: set[AgentSocket] = set()
+        self._gone: dict[str, float] = {}  # agents whose client left: since when
+
+    def absent(self, since: float) -> list[str]:
+        """Agents whose socket went (their client left) at `since` or before and who have
+        not come back; each is named once."""
+        out = [a for a, at in self._gone.items() if at <= since]
+        for a in out:
+            del self._gone[a]
+        return out
 
     def __len__(self) -> int:
         return len(self._open)
@@ -64,17 +88,24 @@ class AgentSockets:
         if s.sender is not None:
             s.sender.cancel()
 
-    async def serve(self, sock: AgentSocket, hello: dict[str, Any]) -> None:
+    async def serve(self, sock: AgentSocket, hello: dict[str, Any], *, only: bool = False) -> None:
         """Run one accepted socket until its client leaves, its token is revoked, it falls
-        too far behind or the server stops; it is forgotten in every case."""
+        too far behind, another takes over (`only`: the agent's one socket) or the server
+        stops; it is forgotten in every case."""
+        if only:
+            self._gone.pop(sock.agent_id, None)
+            for s in [s for s in self._open if s.agent_id == sock.agent_id]:
+                s.taken_over = True
+                self._end(s)
         self._open.add(sock)
         reader = asyncio.create_task(_read_until_gone(sock.ws))
         sock.sender = asyncio.create_task(_send_all(sock, hello))
         try:
             await asyncio.wait({reader, sock.sender}, return_when="FIRST_COMPLETED")
-            if sock.revoked or sock.lagging:  # close, send nothing more
+            if sock.revoked or sock.lagging or sock.taken_over:  # close, send nothing more
                 code, reason = (REVOKED, "token revoked") if sock.revoked else (
-                    TOO_SLOW, "too far behind")  # fmt: skip
+                    TOO_SLOW, "too far behind") if sock.lagging else (
+                    TAKEN_OVER, "opened in another window")  # fmt: skip
                 # a client that stopped reading may never take the close frame (timeout),
                 # or be gone already: either way the socket is finished with and forgotten
                 with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError,
@@ -82,6 +113,12 @@ class AgentSockets:
                     await asyncio.wait_for(sock.ws.close(code=code, reason=reason), 1.0)
         finally:
             self._open.discard(sock)
+            if (
+                only
+                and not (sock.taken_over or sock.revoked)
+                and not any(s.agent_id == sock.agent_id for s in self._open)
+            ):
+                self._gone[sock.agent_id] = self._clock()  # (left, or the server stops)
             for task in (reader, sock.sender):
                 task.cancel()
                 # it ends by cancellation, or because the client left: either is the end

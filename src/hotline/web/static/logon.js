@@ -38,7 +38,9 @@
     }
     if (answer.role === "supervisor" || answer.role === "admin") {
       window.location.assign("/wallboard");
-    } else {  // (the agent desktop and the other roles' pages come later)
+    } else if (answer.role === "agent") {
+      window.location.assign("/desktop");
+    } else {  // (the planner's and auditor's pages come later)
       error.textContent = `Logged on as ${answer.username} (${answer.role}); ` +
         "this role has no pages yet: use the API.";
     }

@@ -1,0 +1,172 @@
+// The agent desktop: the agent's state and the call offered or under way, over the agents'
+// API and their one socket (/api/agent/ws). Presence is the server's: this window only
+// shows it. Another window of the same agent takes the socket over; this one then says
+// so and can take it back.
+"use strict";
+(() => {
+  const stateBox = document.getElementById("state");
+  const callBox = document.getElementById("call");
+  const banner = document.getElementById("connection");
+  const elsewhere = document.getElementById("elsewhere");
+  const announcer = document.getElementById("announcer");
+  const actionError = document.getElementById("action-error");
+  let csrf = null;
+  let me = null;  // {agent_id, state, reason, call_sid}
+  let offer = null;  // the offer (or the call it became): its details
+  let since = 0;  // when the current state began here (ms, this browser's clock)
+  let retry = 1000;
+  let dropped = false;
+  let ws = null;
+
+  const STATES = {available: "Available", not_ready: "Not ready", reserved: "A call is offered",
+    on_call: "On a call", wrap_up: "Wrapping up", offline: "Logged out of the lines"};
+  const ATTRIBUTE_NAMES = {caller_type: "Caller", verification: "Verification",
+    agency: "Agency", urgent: "Urgent", interpreter: "Needs an interpreter"};
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    for (const c of children) e.append(c);
+    return e;
+  }
+  const clock = (ms) => {
+    const t = Math.max(0, Math.round(ms / 1000));
+    return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, "0")}`;
+  };
+
+  async function act(path) {
+    actionError.textContent = "";
+    let r;
+    try {
+      r = await fetch(`/api/agent/${path}`, {method: "POST", headers: {"X-CSRF-Token": csrf}});
+    } catch (e) {
+      actionError.textContent = "The server cannot be reached; try again.";
+      return null;
+    }
+    if (r.status === 401) { window.location.assign("/login"); return null; }
+    const answer = await r.json();
+    if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return null; }
+    show(answer);
+    return answer;
+  }
+
+  function details(o) {
+    const dl = el("dl", {});
+    const rows = [["Line", `${o.line} (${o.line_number})`], ["Language", o.language],
+      ["Queue", o.queue], ["Caller's number", o.caller],
+      ["Waited before the offer", clock((o.waited_seconds || 0) * 1000)]];
+    for (const [k, v] of Object.entries(o.attributes || {})) rows.push([ATTRIBUTE_NAMES[k] || k, v]);
+    for (const [k, v] of rows) dl.append(el("dt", {}, k), el("dd", {"data-field": k}, String(v)));
+    return dl;
+  }
+
+  function drawCall() {
+    const state = me ? me.state : "offline";
+    callBox.className = "call-panel";
+    if (state === "reserved" && offer) {
+      callBox.classList.add("offer");
+      const accept = el("button", {type: "button", class: "accept"}, "Accept");
+      const decline = el("button", {type: "button"}, "Decline");
+      accept.addEventListener("click", () => act(`calls/${encodeURIComponent(offer.call_sid)}/accept`));
+      decline.addEventListener("click", () => act(`calls/${encodeURIComponent(offer.call_sid)}/decline`));
+      callBox.replaceChildren(el("h3", {}, `Call offered: ${offer.language}, ${(offer.attributes || {}).caller_type || "caller"}`),
+        el("p", {class: "timer", "data-timer": "ringing"}, `Ringing ${clock(Date.now() - since)}`),
+        details(offer), el("div", {class: "buttons"}, accept, decline));
+    } else if ((state === "on_call" || state === "wrap_up") && offer) {
+      const what = state === "on_call" ? "On the call" : "Wrapping up";
+      callBox.replaceChildren(el("h3", {}, what),
+        el("p", {class: "timer", "data-timer": state}, `${what} ${clock(Date.now() - since)}`),
+        details(offer));
+    } else {
+      callBox.replaceChildren(el("p", {class: "idle"}, state === "available"
+        ? "Waiting for a call." : "No call offered."));
+    }
+  }
+
+  function show(s) {
+    const changed = !me || me.state !== s.state || me.call_sid !== s.call_sid;
+    if (changed) since = Date.now();
+    me = s;
+    if (!s.call_sid) offer = null;
+    stateBox.textContent = STATES[s.state] ? `${STATES[s.state]}${s.state === "not_ready" && s.reason ? ` (${s.reason})` : ""}` : s.state;
+    stateBox.dataset.state = s.state;
+    document.getElementById("go-login").hidden = s.state !== "offline";
+    document.getElementById("go-logout").hidden = s.state === "offline";
+    drawCall();
+  }
+
+  function banner_(kind, text) {
+    banner.className = `banner ${kind}`;
+    banner.textContent = text;
+    banner.hidden = false;
+  }
+
+  function connect() {
+    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/agent/ws`);
+    ws.onopen = () => {
+      retry = 1000;
+      elsewhere.hidden = true;
+      if (dropped) {
+        dropped = false;
+        banner_("back", "Connection to the server is back.");
+        setTimeout(() => { banner.hidden = true; }, 5000);
+      }
+    };
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === "hello" || msg.type === "state") {
+        if (msg.type === "hello" && msg.context) offer = {...(offer || {}), call_sid: msg.call_sid, ...msg.context};
+        show(msg);
+      } else if (msg.type === "offer") {
+        offer = msg;
+        show({...me, state: "reserved", call_sid: msg.call_sid});
+        announcer.textContent = `Call offered: ${msg.language}, ${(msg.attributes || {}).caller_type || "caller"}, on ${msg.line}.`;
+      } else if (msg.type === "withdrawn") {
+        announcer.textContent = "The offer was withdrawn.";
+      }
+    };
+    ws.onclose = (e) => {
+      if (e.code === 4401) return window.location.assign("/login");
+      if (e.code === 4409) {  // another window took over: it gets the calls now
+        elsewhere.hidden = false;
+        return;
+      }
+      dropped = true;
+      banner_("down", "Connection to the server lost: calls are not shown here. Reconnecting…");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  document.getElementById("take-back").addEventListener("click", () => connect());
+  document.getElementById("go-login").addEventListener("click", () => act("login"));
+  document.getElementById("go-ready").addEventListener("click", () => act("ready"));
+  document.getElementById("go-not-ready").addEventListener("click", () => {
+    act(`not-ready?reason=${encodeURIComponent(document.getElementById("reason").value)}`);
+  });
+  document.getElementById("go-logout").addEventListener("click", () => act("logout"));
+  document.getElementById("logoff").addEventListener("click", async () => {
+    await fetch("/api/session", {method: "DELETE", headers: {"X-CSRF-Token": csrf}});
+    window.location.assign("/login");
+  });
+  setInterval(() => {  // the timers on the call panel
+    const t = callBox.querySelector(".timer");
+    if (t && me) {
+      const what = {ringing: "Ringing", on_call: "On the call", wrap_up: "Wrapping up"}[t.dataset.timer];
+      t.textContent = `${what} ${clock(Date.now() - since)}`;
+    }
+  }, 1000);
+
+  (async () => {
+    const r = await fetch("/api/session");
+    if (!r.ok) return window.location.assign("/login");
+    const who = await r.json();
+    csrf = who.csrf;
+    document.getElementById("who").textContent = `${who.username} (${who.agent_id || who.role})`;
+    if (who.role !== "agent") {
+      stateBox.textContent = "This page is for agents.";
+      return;
+    }
+    connect();
+  })();
+})();
