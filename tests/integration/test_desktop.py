@@ -100,7 +100,11 @@ def test_an_agent_whose_desktop_is_gone_past_the_grace_period_is_set_not_ready(l
             with http.websocket_connect(f"/api/agent/ws?token={secrets[agent_id]}") as ws:
                 ws.receive_json()
         live.wall.now += PRESENCE_GRACE + 1  # both desktops gone longer than the grace
-        me = lambda headers: http.get("/api/agent/me", headers=headers).json()  # noqa: E731
+
+        def me(headers: dict[str, str]) -> dict[str, Any]:
+            answer: dict[str, Any] = http.get("/api/agent/me", headers=headers).json()
+            return answer
+
         wait_for(lambda: me(bot)["state"] == "not_ready")
         assert me(bot)["reason"] == "connection-lost"
         assert (me(busy)["state"], me(busy)["call_sid"]) == ("on_call", SID)  # the call goes on
