@@ -833,6 +833,7 @@ def serve(
     )
     settings = load_settings()
     control = call_control(settings)
+    settings.required_sealing_key()  # (always: the accounts added later need it too)
     parts = build_line(settings, control=control)
     if parts.created:
         err.print(f"created a new database: {escape(redacted(settings.database_url))}")
@@ -1023,6 +1024,16 @@ def line_list() -> None:
     out.print(table)
 
 
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for HOTLINE_SECRET_KEY (32 random bytes, urlsafe base64), which
+    seals the accounts' TOTP secrets in the database. Keep it as safe as the database's
+    password: the secrets sealed with a key open only with that key."""
+    from hotline.service.sealing import new_key
+
+    typer.echo(new_key())  # (plain: nothing may wrap or colour it)
+
+
 @app.command("agent-token")
 def agent_token(
     agent_id: Annotated[
@@ -1053,7 +1064,8 @@ def agent_token(
 
 
 user_app = typer.Typer(
-    help="Accounts of the people who use Hotline: add, reset, disable, enable, unlock, list.",
+    help="Accounts of the people who use Hotline: add, reset, disable, enable, unlock, list, "
+    "rekey.",
     no_args_is_help=True,
 )
 app.add_typer(user_app, name="user")
@@ -1153,6 +1165,17 @@ def user_list() -> None:
             escape(u.username), u.role, escape(u.agent_id or "-"), "yes" if u.mfa else "no", state
         )
     out.print(table)
+
+
+@user_app.command("rekey")
+def user_rekey() -> None:
+    """Seal with HOTLINE_SECRET_KEY every TOTP secret still stored in clear (accounts made
+    before secrets were sealed; each is also sealed at its user's next log-on)."""
+    from hotline.service.bootstrap import accounts_for
+    from hotline.service.settings import load_settings
+
+    done = accounts_for(load_settings()).rekey()
+    err.print(f"TOTP secrets that were stored in clear, now sealed: {done}")
 
 
 def _usage(message: str) -> _UsageError:

@@ -17,7 +17,10 @@
         │                        account: one answer for all (it tells an attacker nothing)
         ├── SessionEnded         idle too long, too old, ended by a newer log-on, logged off
         ├── PasswordRefused      too short, or among the commonest passwords
-        └── UnknownUser          an administrator named a user who does not exist
+        ├── UnknownUser          an administrator named a user who does not exist
+        └── SealedSecretUnreadable  a stored TOTP secret does not open with
+                                 HOTLINE_SECRET_KEY (another key, a changed row): the
+                                 operator's to fix; a log-on gets LogOnRefused
 
 Only `web/` maps these to HTTP status codes; the CLI prints `message` and exits 1.
 The tree lives at the package root (not in `service/` as DESIGN.md once said) because the
@@ -132,3 +135,10 @@ class PasswordRefused(AccessError):
 
 class UnknownUser(AccessError):
     error_id: ClassVar[str] = "unknown-user"
+
+
+class SealedSecretUnreadable(AccessError):
+    """A sealed TOTP secret does not open with the key given; the message says why
+    (another key, a changed or copied row, an unknown format) and holds no secret."""
+
+    error_id: ClassVar[str] = "sealed-secret-unreadable"

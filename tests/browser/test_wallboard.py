@@ -34,7 +34,8 @@ class Running:
     def __init__(self, live: Live, base: str, server: _Server) -> None:
         self.live, self.base, self.server = live, base, server
         self.carrier = Carrier(httpx.Client(base_url=base), base)
-        self.accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall)
+        self.accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
+                                 key=live.settings.sealing_key())  # fmt: skip
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 
 from hotline.service.demo import _Server, free_ports
+from hotline.service.sealing import new_key
 from hotline.store.db import connect
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
@@ -66,6 +67,7 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
         **os.environ,
         "HOTLINE_DATABASE_URL": db,
         "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
+        "HOTLINE_SECRET_KEY": new_key(),
         "HOTLINE_PUBLIC_URL": base,
         "HOTLINE_TWILIO_API_BASE": f"http://127.0.0.1:{carrier_port}",
         "HOTLINE_CONNECTORS": json.dumps(

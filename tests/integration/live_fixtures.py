@@ -21,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from hotline.ivr.connector import Connector
 from hotline.ivr.line import LineFlow
 from hotline.service.live import LineSetup, LiveLine
+from hotline.service.sealing import new_key
 from hotline.service.settings import Settings
 from hotline.service.unit_of_work import Write
 from hotline.sim.scenario_file import load_scenario
@@ -32,6 +33,7 @@ from hotline.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-auth-token-not-a-secret"
+SECRET_KEY = new_key()  # HOTLINE_SECRET_KEY of the live lines made here
 PUBLIC = "http://127.0.0.1:8000"
 LINE = "+18005550100"
 VICTIMS = "+18005550200"
@@ -120,16 +122,18 @@ class Live:
         also: Sequence[LineSetup] = (),
         store_class: type[Store] = Store,
         public_url: str = PUBLIC,
+        secret_key: str | None = SECRET_KEY,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
         agency directory unless given; `flow`: the shipped national flow unless given;
         `also`: more lines on the platform; `store_class`: the store (a `GatedStore` to
-        hold commits); `public_url`: where the carrier and browsers reach the app."""
+        hold commits); `public_url`: where the carrier and browsers reach the app;
+        `secret_key`: HOTLINE_SECRET_KEY (None: not set)."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
-            line_number=LINE,
+            line_number=LINE, secret_key=None if secret_key is None else SecretStr(secret_key),
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)

@@ -1,15 +1,25 @@
 """Accounts on SQLite and the machine's PostgreSQL, on a virtual clock: Argon2id hashes,
-TOTP codes used once, the lockout with one answer for every refusal, idle and absolute
-session limits, one session per user, passwords refused for length or commonness."""
+TOTP secrets sealed with the key (those kept in clear before still work, and are sealed at
+a log-on or by `rekey`), TOTP codes used once, the lockout with one answer for every
+refusal, idle and absolute session limits, one session per user, passwords refused for
+length or commonness."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
-from hotline.errors import LogOnRefused, PasswordRefused, SessionEnded, UnknownUser
+from hotline.errors import (
+    LogOnRefused,
+    PasswordRefused,
+    SessionEnded,
+    SettingsInvalid,
+    UnknownUser,
+)
 from hotline.service.accounts import (
     FAILURE_WINDOW,
     IDLE_LIMIT,
@@ -19,6 +29,7 @@ from hotline.service.accounts import (
     password_problem,
     totp_code,
 )
+from hotline.service.sealing import SealingKey, new_key
 from hotline.store.accounts import AccountStore
 from hotline.store.db import connect, migrate
 
@@ -41,7 +52,8 @@ def accounts(request, tmp_path):
     url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = connect(url)
     migrate(engine)
-    yield Accounts(store=AccountStore(engine=engine), clock=Clock())
+    yield Accounts(store=AccountStore(engine=engine), clock=Clock(),
+                   key=SealingKey.parse(new_key()))  # fmt: skip
     engine.dispose()
 
 
@@ -233,3 +245,150 @@ def guess(accounts: Accounts, username: str, password: str) -> bool:
     except LogOnRefused:
         return True
     return False
+
+
+# -- TOTP secrets sealed at rest
+
+
+def stored_secret(accounts: Accounts, username: str) -> str:
+    with accounts.store.engine.connect() as c:
+        return str(
+            c.execute(
+                text("SELECT totp_secret FROM users WHERE username = :u"), {"u": username}
+            ).scalar_one()
+        )
+
+
+def set_stored_secret(accounts: Accounts, username: str, value: str) -> None:
+    with accounts.store.engine.begin() as c:
+        c.execute(text("UPDATE users SET totp_secret = :v WHERE username = :u"),
+                  {"v": value, "u": username})  # fmt: skip
+
+
+def other(accounts: Accounts, key: SealingKey | None) -> Accounts:
+    """The same store and clock, another key (or none)."""
+    return Accounts(store=accounts.store, clock=accounts.clock, key=key)
+
+
+def test_the_database_holds_the_secret_sealed_and_a_log_on_opens_it(accounts):
+    new = accounts.add("mia", "supervisor", password=PASSWORD)
+    assert new.totp_secret is not None
+    stored = stored_secret(accounts, "mia")
+    assert accounts.key is not None
+    assert stored.startswith(f"v1:{accounts.key.key_id}:")
+    with accounts.store.engine.connect() as c:
+        assert new.totp_secret not in str(c.execute(text("SELECT * FROM users")).all())
+    accounts.log_on("mia", PASSWORD, code(accounts, new.totp_secret), source="a")
+    reset = accounts.reset("mia")
+    assert reset.totp_secret is not None
+    assert reset.totp_secret not in stored_secret(accounts, "mia")
+    accounts.clock.now += 30
+    accounts.log_on("mia", reset.password, code(accounts, reset.totp_secret), source="a")
+
+
+def test_without_the_key_an_mfa_account_cannot_be_made_and_the_message_says_how(accounts):
+    accounts.add("nia", "agent", password=PASSWORD)
+    keyless = other(accounts, None)
+    for attempt in (lambda: keyless.add("ned", "agent", password=PASSWORD),
+                    lambda: keyless.reset("nia"), keyless.rekey):  # fmt: skip
+        with pytest.raises(SettingsInvalid) as e:
+            attempt()
+        assert "HOTLINE_SECRET_KEY is not set" in e.value.message
+        assert "hotline secret-key" in e.value.message
+    assert keyless.store.user("ned") is None
+    plain = keyless.add("ned", "agent", mfa=False)  # no secret to seal: no key needed
+    keyless.log_on("ned", plain.password, None, source="a")
+
+
+def test_a_log_on_without_the_key_is_refused_and_the_operator_told_why(accounts, caplog):
+    new = accounts.add("oli", "agent", password=PASSWORD)
+    with caplog.at_level(logging.ERROR, logger="hotline.accounts"), \
+            pytest.raises(LogOnRefused, match=REFUSED):  # fmt: skip
+        other(accounts, None).log_on("oli", PASSWORD, code(accounts, new.totp_secret),
+                                     source="a")  # fmt: skip
+    assert "log-on of 'oli' refused: HOTLINE_SECRET_KEY is not set" in caplog.text
+
+
+def test_a_wrong_key_refuses_the_log_on_and_logs_the_cause_without_secrets(accounts, caplog):
+    new = accounts.add("pat", "agent", password=PASSWORD)
+    assert new.totp_secret is not None
+    key_text = new_key()
+    wrong = other(accounts, SealingKey.parse(key_text))
+    with caplog.at_level(logging.ERROR, logger="hotline.accounts"), \
+            pytest.raises(LogOnRefused, match=REFUSED):  # fmt: skip
+        wrong.log_on("pat", PASSWORD, code(accounts, new.totp_secret), source="a")
+    assert "log-on of 'pat' refused: its TOTP secret was sealed under another key" in caplog.text
+    for secret in (key_text, new.totp_secret, stored_secret(accounts, "pat"), PASSWORD):
+        assert secret not in caplog.text
+    # the right key still opens it (the refusal counted as one failure, no more)
+    accounts.log_on("pat", PASSWORD, code(accounts, new.totp_secret), source="a")
+
+
+def test_a_sealed_secret_copied_to_another_user_does_not_open(accounts, caplog):
+    ann = accounts.add("qua", "agent", password=PASSWORD)
+    accounts.add("ray", "agent", password=PASSWORD)
+    set_stored_secret(accounts, "ray", stored_secret(accounts, "qua"))
+    with caplog.at_level(logging.ERROR, logger="hotline.accounts"), \
+            pytest.raises(LogOnRefused):  # fmt: skip
+        accounts.log_on("ray", PASSWORD, code(accounts, ann.totp_secret), source="a")
+    assert "copied from another user" in caplog.text
+
+
+def test_a_secret_kept_in_clear_before_still_works_and_is_sealed_at_the_log_on(accounts):
+    new = accounts.add("sol", "agent", password=PASSWORD)
+    assert new.totp_secret is not None
+    set_stored_secret(accounts, "sol", new.totp_secret)  # as a row from before 0004
+    accounts.log_on("sol", PASSWORD, code(accounts, new.totp_secret), source="a")
+    stored = stored_secret(accounts, "sol")
+    assert stored.startswith("v1:")
+    assert new.totp_secret not in stored
+    accounts.clock.now += 30
+    accounts.log_on("sol", PASSWORD, code(accounts, new.totp_secret), source="a")
+
+
+def test_a_failed_log_on_leaves_a_clear_secret_as_it_was(accounts):
+    new = accounts.add("tia", "agent", password=PASSWORD)
+    assert new.totp_secret is not None
+    set_stored_secret(accounts, "tia", new.totp_secret)
+    with pytest.raises(LogOnRefused):
+        accounts.log_on("tia", "wrong password", code(accounts, new.totp_secret), source="a")
+    assert stored_secret(accounts, "tia") == new.totp_secret
+
+
+def test_rekey_seals_every_secret_in_clear_once(accounts):
+    clear = {name: accounts.add(name, "agent", password=PASSWORD).totp_secret
+             for name in ("uma", "val")}  # fmt: skip
+    accounts.add("wes", "agent", mfa=False)
+    sealed_before = stored_secret(accounts, "val")
+    set_stored_secret(accounts, "uma", clear["uma"] or "")
+    assert accounts.rekey() == 1
+    assert accounts.rekey() == 0
+    assert stored_secret(accounts, "uma").startswith("v1:")
+    assert stored_secret(accounts, "val") == sealed_before  # a sealed one is left alone
+    accounts.log_on("uma", PASSWORD, code(accounts, clear["uma"]), source="a")
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_database_of_0003_keeps_its_secrets_through_migration_0004(db, request, tmp_path):
+    """A real upgrade: a row written in clear under 0003, then 0004 (which widens the
+    column on PostgreSQL), then a log-on that seals it."""
+    url = sqlite_url(tmp_path) if db == "sqlite" else request.getfixturevalue("pg_url")
+    engine = connect(url)
+    try:
+        assert migrate(engine, to="0003") == ["0001", "0002", "0003"]
+        old = Accounts(store=AccountStore(engine=engine), clock=Clock(), key=None)
+        old.add("xan", "agent", mfa=False)
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        with engine.begin() as c:  # what 0003's code wrote: the secret in clear
+            c.execute(text("UPDATE users SET mfa = :t, totp_secret = :s, password_hash = :h"),
+                      {"t": True, "s": secret,
+                       "h": PasswordHasher().hash(PASSWORD)})  # fmt: skip
+        assert migrate(engine) == ["0004", "0005"]
+        now = Accounts(store=AccountStore(engine=engine), clock=Clock(),
+                       key=SealingKey.parse(new_key()))  # fmt: skip
+        now.log_on("xan", PASSWORD, totp_code(secret, now.clock()), source="a")
+        stored = stored_secret(now, "xan")
+        assert stored.startswith("v1:")
+        assert secret not in stored
+    finally:
+        engine.dispose()

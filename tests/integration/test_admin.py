@@ -33,7 +33,8 @@ def live(tmp_path):
 
 @pytest.fixture
 def admin(live: Live) -> dict[str, str]:
-    accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall)
+    accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
+                        key=live.settings.sealing_key())  # fmt: skip
     new = accounts.add("ada", "admin", password=PASSWORD)
     return log_on(live, "ada", new.totp_secret)
 

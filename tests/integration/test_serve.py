@@ -11,6 +11,8 @@ import time
 import httpx
 from twilio.request_validator import RequestValidator
 
+from hotline.service.sealing import new_key
+
 from .test_cli import ROOT, run
 
 
@@ -32,6 +34,7 @@ def test_serve_migrates_answers_health_and_verifies_signatures(tmp_path):
         **os.environ,
         "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'line.sqlite3'}",
         "HOTLINE_TWILIO_AUTH_TOKEN": "serve-test-token",
+        "HOTLINE_SECRET_KEY": new_key(),
         "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     command = [sys.executable, "-c", "from hotline.cli import main; main()"]

@@ -30,7 +30,8 @@ def live(tmp_path):
 
 
 def accounts(live: Live) -> Accounts:
-    return Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall)
+    return Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
+                    key=live.settings.sealing_key())  # fmt: skip
 
 
 def log_on(live: Live, username: str, secret: str | None, **extra: object) -> dict[str, str]:

@@ -11,13 +11,20 @@ The rules (issue 11; NIST SP 800-63B for passwords):
   it; a wrong password, a wrong code, an unknown user, a disabled or locked account all
   get the same answer (an unknown name is hashed against too, so it takes as long);
 - a session ends after 30 minutes without a request, and 12 hours after its log-on;
-- one session per user: a new log-on ends the others, unless the account allows several.
+- one session per user: a new log-on ends the others, unless the account allows several;
+- a TOTP secret is stored sealed with `HOTLINE_SECRET_KEY` (service.sealing), which adding
+  or resetting an MFA account and an MFA log-on need. A secret stored in clear before
+  secrets were sealed still opens, and is sealed at its user's next log-on (or by
+  `rekey`); that legacy path goes once deployments have run `hotline user rekey`. A secret
+  that does not open (another key, a changed row) refuses the log-on like a wrong code,
+  and a log line tells the operator why.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable, Collection
@@ -29,8 +36,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
-from hotline.errors import LogOnRefused, PasswordRefused, SessionEnded, UnknownUser
+from hotline.errors import (
+    LogOnRefused,
+    PasswordRefused,
+    SealedSecretUnreadable,
+    SessionEnded,
+    SettingsInvalid,
+    UnknownUser,
+)
 from hotline.service.roles import ROLES
+from hotline.service.sealing import MISSING, SealingKey, is_sealed
 from hotline.store.accounts import AccountStore, StoredSession, User
 from hotline.store.repository import token_digest
 
@@ -47,6 +62,8 @@ TOTP_DIGITS = 6
 ISSUER = "Hotline"
 REFUSED = "wrong user name, password or code, or the account is locked"
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+log = logging.getLogger("hotline.accounts")
 
 _hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults
 _NOBODY = _hasher.hash(secrets.token_urlsafe(16))  # what an unknown name is checked against
@@ -134,9 +151,14 @@ def _new_secret(mfa: bool) -> str | None:
 
 
 class Accounts:
-    def __init__(self, *, store: AccountStore, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, *, store: AccountStore, clock: Callable[[], float], key: SealingKey | None
+    ) -> None:
+        """`key`: what seals the TOTP secrets (`Settings.sealing_key()`); None if it is not
+        set, and then what needs it is refused, naming the setting."""
         self.store = store
         self.clock = clock
+        self.key = key
 
     # -- administration (the CLI; later the admin pages)
 
@@ -158,8 +180,9 @@ class Accounts:
             raise UnknownUser(f"there is already a user {username!r}")
         password = _checked(password, mfa=mfa)
         secret = _new_secret(mfa)
+        sealed = self._sealed(secret, username)
         now = self.clock()
-        self.store.add_user(User(username, role, agent_id, _hasher.hash(password), mfa, secret,
+        self.store.add_user(User(username, role, agent_id, _hasher.hash(password), mfa, sealed,
                                  None, multi_session, False, now, now))  # fmt: skip
         return NewAccount(username, role, password, secret)
 
@@ -169,7 +192,8 @@ class Accounts:
         user = self._user(username)
         password = _checked(password, mfa=user.mfa)
         secret = _new_secret(user.mfa)
-        self.store.change_user(username, password_hash=_hasher.hash(password), totp_secret=secret,
+        sealed = self._sealed(secret, username)
+        self.store.change_user(username, password_hash=_hasher.hash(password), totp_secret=sealed,
                                totp_last_step=None, password_set_at=self.clock())  # fmt: skip
         self.store.end_sessions_of(username)
         self.store.clear_guard(username)
@@ -194,6 +218,26 @@ class Accounts:
         _, locked_at = self.store.guard(username)
         self.store.clear_guard(username)
         return locked_at is not None
+
+    def rekey(self) -> int:
+        """Seal every TOTP secret still stored in clear (from before secrets were sealed);
+        returns how many were sealed."""
+        key = self._key()
+        done = 0
+        for user in self.store.users():
+            stored = user.totp_secret
+            if stored is not None and not is_sealed(stored):
+                sealed = key.seal(stored, username=user.username)
+                done += self.store.replace_totp_secret(user.username, stored, sealed)
+        return done
+
+    def _key(self) -> SealingKey:
+        if self.key is None:
+            raise SettingsInvalid(MISSING)
+        return self.key
+
+    def _sealed(self, secret: str | None, username: str) -> str | None:
+        return None if secret is None else self._key().seal(secret, username=username)
 
     def agents(self) -> set[str]:
         """The agents of every line in the store (an agent's account names one)."""
@@ -224,6 +268,7 @@ class Accounts:
         if allowed and ok and user is not None and not user.disabled \
                 and self._code_ok(user, code, now):  # fmt: skip
             self.store.clear_guard(username)
+            self._seal_if_clear(user)
             return self._open(user, now, source)
         self.store.lock_if_spent(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
         raise LogOnRefused(REFUSED)
@@ -249,12 +294,39 @@ class Accounts:
             or len(code) != TOTP_DIGITS
         ):
             return False
-        totp = _totp(user.totp_secret)
+        secret = self._secret_of(user)
+        if secret is None:
+            return False
+        totp = _totp(secret)
         step = int(now) // TOTP_STEP
         for s in (step - 1, step, step + 1):
             if hmac.compare_digest(totp.generate(s * TOTP_STEP), code.encode()):
                 return self.store.use_totp_step(user.username, s)  # a code once only
         return False
+
+    def _secret_of(self, user: User) -> str | None:
+        """The user's TOTP secret, opened; None (and a log line for the operator, with no
+        secret) if it cannot be."""
+        stored = user.totp_secret
+        if stored is None:
+            return None
+        if self.key is None:
+            log.error("log-on of %r refused: %s", user.username, MISSING)
+            return None
+        if not is_sealed(stored):
+            return stored  # in clear from before secrets were sealed: sealed at this log-on
+        try:
+            return self.key.open(stored, username=user.username)
+        except SealedSecretUnreadable as e:
+            log.error("log-on of %r refused: %s", user.username, e.message)
+            return None
+
+    def _seal_if_clear(self, user: User) -> None:
+        stored = user.totp_secret
+        if self.key is not None and stored is not None and not is_sealed(stored):
+            sealed = self.key.seal(stored, username=user.username)
+            if self.store.replace_totp_secret(user.username, stored, sealed):
+                log.info("the TOTP secret of %r is sealed now (it was in clear)", user.username)
 
     def _open(self, user: User, now: float, source: str) -> Session:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)

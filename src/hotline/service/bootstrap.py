@@ -48,7 +48,8 @@ def accounts_for(settings: Settings) -> Accounts:
     """The accounts in the settings' store (its schema brought up to date first)."""
     store, _ = store_for(settings)
     ensure_line(settings, store)  # (the agents an agent's account may name)
-    return Accounts(store=AccountStore(engine=store.engine), clock=time.time)
+    return Accounts(store=AccountStore(engine=store.engine), clock=time.time,
+                    key=settings.sealing_key())  # fmt: skip
 
 
 def build_line(

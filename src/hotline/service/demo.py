@@ -26,6 +26,7 @@ from hotline.errors import HotlineError
 from hotline.service.accounts import Accounts
 from hotline.service.bootstrap import build_line, call_control, store_for
 from hotline.service.lines import import_line
+from hotline.service.sealing import new_key
 from hotline.service.settings import Settings
 from hotline.sim.scenario import Scenario
 from hotline.store.accounts import AccountStore
@@ -109,6 +110,8 @@ class Demo:
             twilio_auth_token=SecretStr(token),
             twilio_api_base=f"http://127.0.0.1:{self.carrier_port}",
         )
+        if self.settings.secret_key is None:  # one for this run: its accounts are new each run
+            self.settings = self.settings.model_copy(update={"secret_key": SecretStr(new_key())})
         store, _ = store_for(self.settings)  # the other lines first; build_line adds ours
         for path in lines:
             import_line(store, path)
@@ -119,7 +122,8 @@ class Demo:
         self.app = create_app(
             settings=self.settings, line=self.line, control=call_control(self.settings)
         )
-        accounts = Accounts(store=AccountStore(engine=self.line.store.engine), clock=time.time)
+        accounts = Accounts(store=AccountStore(engine=self.line.store.engine), clock=time.time,
+                            key=self.settings.sealing_key())  # fmt: skip
         self.credentials = [  # new ones each run, printed once
             accounts.reset(name) if accounts.store.user(name) else accounts.add(name, role)
             for name, role in DEMO_USERS

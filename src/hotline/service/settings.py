@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 
 from hotline.errors import SettingsInvalid
+from hotline.service.sealing import MISSING, SealingKey
 from hotline.store.db import sqlite_path
 
 PREFIX = "HOTLINE_"
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None  # required: unsigned webhooks are refused
     twilio_api_base: str = "https://api.twilio.com"
     timezone: str = "America/New_York"  # the line's local time for flows
+    secret_key: SecretStr | None = None  # seals TOTP secrets at rest (service.sealing)
 
     @field_validator("database_url")
     @classmethod
@@ -89,6 +91,26 @@ class Settings(BaseSettings):
                 "is not a known time zone; use an IANA name such as America/New_York"
             ) from None
         return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            SealingKey.parse(value.get_secret_value())  # ValueError names no part of it
+        return value
+
+    def sealing_key(self) -> SealingKey | None:
+        """The key that seals the accounts' TOTP secrets, or None if it is not set (what
+        needs it then refuses, naming the setting: `required_sealing_key`)."""
+        key = self.secret_key
+        return None if key is None else SealingKey.parse(key.get_secret_value())
+
+    def required_sealing_key(self) -> SealingKey:
+        """The sealing key; refuses a missing one (`hotline serve` needs it to start)."""
+        key = self.sealing_key()
+        if key is None:
+            raise SettingsInvalid(MISSING)
+        return key
 
     def webhook_secret(self) -> str:
         """The auth token that signs the carrier's webhooks; refuses a missing or blank one

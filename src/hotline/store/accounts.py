@@ -78,6 +78,17 @@ class AccountStore:
             done = c.execute(update(users).where(users.c.username == username).values(**values))
             return done.rowcount == 1
 
+    def replace_totp_secret(self, username: str, old: str, new: str) -> bool:
+        """Store `new` as the user's TOTP secret if it is still `old` (a reset meanwhile
+        wins); False if it was not."""
+        with transaction(self.engine) as c:
+            done = c.execute(
+                update(users)
+                .where(users.c.username == username, users.c.totp_secret == old)
+                .values(totp_secret=new)
+            )
+            return done.rowcount == 1
+
     def use_totp_step(self, username: str, step: int) -> bool:
         """Mark a code's time step used, if it is later than the last one used (one
         statement: two log-ons racing with one code cannot both win)."""

@@ -154,7 +154,9 @@ users = Table(
     Column("agent_id", String(64), unique=True),  # an agent's account: the agent it is
     Column("password_hash", Text, nullable=False),  # Argon2id
     Column("mfa", Boolean, nullable=False),
-    Column("totp_secret", String(64)),  # base32; None until MFA is set up
+    # sealed (service.sealing: v1:<key id>:...; migration 0004 widened it), or base32 in
+    # clear from before 0004 until sealed at the user's next log-on; None without MFA
+    Column("totp_secret", Text),
     Column("totp_last_step", Integer),  # the last code's time step: a code is used once
     Column("multi_session", Boolean, nullable=False),
     Column("disabled", Boolean, nullable=False),

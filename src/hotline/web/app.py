@@ -61,7 +61,8 @@ def create_app(
 ) -> FastAPI:
     """The app for one line. Nothing is created at import; `hotline serve` calls this.
     `clock`: the accounts' time (sessions' limits), real seconds unless a test moves it."""
-    accounts = Accounts(store=AccountStore(engine=line.store.engine), clock=clock)
+    accounts = Accounts(store=AccountStore(engine=line.store.engine), clock=clock,
+                        key=settings.sealing_key())  # fmt: skip
     access = Access(accounts=accounts, store=line.store, public_url=settings.public_url)
     rt = LineRuntime(settings=settings, line=line, control=control, still_valid=access.still_valid)
 

@@ -1,7 +1,7 @@
 """A line's mode (normal, holiday, emergency), which its flow can branch on; set on the
 admin page. Existing lines are in normal mode.
 
-Revision ID: 0004
+Revision ID: 0005
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
