@@ -6,7 +6,9 @@
     ├── SettingsInvalid          a HOTLINE_* setting is wrong (the CLI exits 2)
     ├── StoreError               the store could not take a unit of work
     │   ├── StoreUnavailable     down, locked or stalled: trying again later can succeed
-    │   └── WriteRefused         refused for what it holds (a duplicate, too long): never
+    │   ├── WriteRefused         refused for what it holds (a duplicate, too long): never
+    │   └── ChangedMeanwhile     a change made on what was read, which another changed
+    │                            since (read again, then change)
     ├── RoutingError             an operation the ACD cannot perform in its current state
     │   ├── UnknownQueue
     │   ├── UnknownAgent
@@ -95,6 +97,12 @@ class WriteRefused(StoreError):
     it cannot store): trying it again can never succeed."""
 
     error_id: ClassVar[str] = "write-refused"
+
+
+class ChangedMeanwhile(StoreError):
+    """A change based on what was read is refused: someone changed it since."""
+
+    error_id: ClassVar[str] = "changed-meanwhile"
 
 
 class RoutingError(HotlineError):

@@ -7,6 +7,8 @@ as `file:line:column: message (fix: ...)`.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,21 @@ Loc = tuple[str | int, ...]
 Marks = dict[Loc, tuple[int, int]]
 
 
+MAX_BYTES = 4 * 1024 * 1024  # an input file larger than this is a mistake (or a device)
+
+
 def read_text(path: str | Path) -> str:
-    """The file's text, or a ConfigError naming the file and what is wrong with it."""
+    """The text of a regular file of at most MAX_BYTES, or a ConfigError naming the file
+    and what is wrong with it."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError([Problem("not a regular file", file=str(path))])
+            data = f.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ConfigError([Problem(f"larger than {MAX_BYTES // 1024 // 1024} MiB",
+                                       file=str(path))])  # fmt: skip
+        return data.decode("utf-8")
     except OSError as e:
         raise ConfigError(
             [Problem(f"cannot read the file: {e.strerror}", file=str(path))]
@@ -41,6 +54,12 @@ def compose(text: str, filename: str) -> tuple[dict[Any, Any], Marks]:
         col = mark.column + 1 if mark else None
         msg = f"not valid YAML: {e.problem or e.context}"
         raise ConfigError([Problem(msg, file=filename, line=line, column=col)]) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (NUL, BEL ...)
+        line, column = _position(text, e.position)
+        msg = f"not valid YAML: character {e.character!r} is not allowed in a YAML file"
+        raise ConfigError([Problem(msg, file=filename, line=line, column=column)]) from None
+    except RecursionError:  # nested thousands deep ("[[[[...")
+        raise ConfigError([Problem("not valid YAML: nested too deeply", file=filename)]) from None
     if node is None:
         raise ConfigError([Problem("the file is empty", file=filename)])
     marks: Marks = {}
@@ -51,6 +70,12 @@ def compose(text: str, filename: str) -> tuple[dict[Any, Any], Marks]:
     if not isinstance(data, dict):
         raise ConfigError([Problem("expected a mapping of settings", file=filename, line=1)])
     return data, marks
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """Line and column (from 1) of a character offset in a text."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 class _Reader:

@@ -5,14 +5,18 @@ with every problem located in the text sent, and what is stored stays."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
-from hotline.errors import ConfigError
+from hotline.errors import ChangedMeanwhile, ConfigError
 from hotline.service.accounts import Accounts
+from hotline.service.configuration import Configuration
 from hotline.service.lines import import_line
 from hotline.store.accounts import AccountStore
+from hotline.store.repository import Store
 
 from .live_fixtures import LINE, Live, call_form, queue_public_caller, sqlite_url
 from .test_cli import ROOT
@@ -155,7 +159,8 @@ def test_a_flow_version_uploaded_activated_and_rolled_back(live, admin):
     assert r.status_code == 400
     problems = r.json()["problems"]
     line = broken.splitlines().index("  welcome:") + 1  # the node that goes nowhere
-    assert any(p["line"] == line and "moed" in p["message"] and p["file"] == str(FLOW.resolve())
+    named = "national-hotline.flow.yaml"  # (as the administrator knows the file)
+    assert any(p["line"] == line and "moed" in p["message"] and p["file"] == named
                for p in problems), problems  # fmt: skip
     assert national(live, admin)["flow_version"] == 1  # the active version stays
     assert started_on(live, "CA" + "5" * 32) == 1
@@ -189,3 +194,102 @@ def test_an_import_of_a_changed_flow_under_a_kept_version_number_is_refused(live
         (tmp_path / sibling).symlink_to(FLOW.parent / sibling)
     with pytest.raises(ConfigError, match="already in the store with other content"):
         import_line(live.store, NATIONAL, flow=changed)
+
+
+# -- what the review broke, each refused cleanly now
+
+
+def test_values_no_duration_or_level_can_have_are_refused_and_nothing_is_written(live, admin):
+    before = live.store.line_document(NAME)
+    nan = ("name: es\nwrap_up_seconds: 30\nsteps:\n  - {require: {es: 4}, seconds: .nan}\n"
+           "  - {require: {es: 2}, seconds: 40}\n  - {require: {interpreter: 1}}\n")  # fmt: skip
+    for text in (nan, nan.replace("wrap_up_seconds: 30", "wrap_up_seconds: .inf"),
+                 "name: es\nsteps: [{require: {es: 4}}]\x00\n", "[" * 3000):  # fmt: skip
+        r = live.http.put(f"{BASE}/queues/es", json={"text": text}, headers=admin)
+        assert (r.status_code, r.json()["error_id"]) == (400, "invalid-config"), r.text
+    for skills in ({"vi": True}, {"vi": "5"}, {"vi": 4.0}):
+        r = live.http.put("/api/admin/agents/vi-day-1/skills", json={"skills": skills},
+                          headers=admin)  # fmt: skip
+        assert r.status_code == 400, skills
+    assert live.store.line_document(NAME) == before
+    for path in (f"{BASE}/flows/99999999999999999999", f"{BASE}/flows/0"):
+        assert live.http.get(path, headers=admin).status_code == 400
+    huge = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 99999999999")
+    r = live.http.post(f"{BASE}/flows", json={"text": huge}, headers=admin)
+    assert (r.status_code, r.json()["problems"][0]["line"]) == (400, 6)
+
+
+def test_an_uploaded_flow_reads_no_file_outside_its_folder(live, admin, tmp_path):
+    secret = tmp_path / "secrets.yaml"
+    secret.write_text("db_password: hunter2\n")
+    text = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    for trick in (f"include: [common/agency-verification.flow.yaml, {secret}]",
+                  "include: [common/agency-verification.flow.yaml, ../../etc/passwd]",
+                  "include: [common/agency-verification.flow.yaml, /dev/zero]"):  # fmt: skip
+        sent = text.replace("include: [common/agency-verification.flow.yaml]", trick)
+        r = live.http.post(f"{BASE}/flows", json={"text": sent}, headers=admin)
+        assert r.status_code == 400, r.text
+        assert "outside the flow's folder" in r.json()["message"]
+        assert "db_password" not in r.text
+    sent = text.replace("catalog: national-hotline.prompts", f"catalog: {tmp_path}")
+    r = live.http.post(f"{BASE}/flows", json={"text": sent}, headers=admin)
+    assert "outside the flow's folder" in r.json()["message"]
+    assert national(live, admin)["flow_version"] == 1
+
+
+class Interleaving(Store):
+    """A store in which another administrator's change lands right after this one has
+    read the line (between its reading and its writing)."""
+
+    def __init__(self, *, engine: Engine, meanwhile: Callable[[], object]) -> None:
+        super().__init__(engine=engine)
+        self.meanwhile: Callable[[], object] | None = meanwhile
+
+    def line_document(self, name: str) -> dict[str, Any] | None:
+        doc = super().line_document(name)
+        then, self.meanwhile = self.meanwhile, None
+        if then is not None:
+            then()
+        return doc
+
+
+def test_a_change_made_on_what_another_admin_changed_since_is_refused(live, admin):
+    store = live.store
+    seen = store.line_revisions([NAME])[NAME]
+    store.set_line(NAME, 1.0, expect=seen, mode="holiday")
+    with pytest.raises(ChangedMeanwhile):  # made on the revision before the holiday
+        store.set_line(NAME, 2.0, expect=seen, mode="emergency")
+    assert national(live, admin)["mode"] == "holiday"
+
+    # a skills change read the line; another admin's mode change landed; then it writes
+    other = lambda: live.http.put(f"{BASE}/mode", json={"mode": "normal"}, headers=admin)  # noqa: E731
+    config = Configuration(store=Interleaving(engine=store.engine, meanwhile=other))
+    with pytest.raises(ChangedMeanwhile):
+        config.set_skills("ada", "vi-day-1", {"vi": 5})
+    assert skills_of(live, admin, "vi-day-1") == {"en": 4, "vi": 5}  # not written
+    assert national(live, admin)["mode"] == "normal"  # the other change stands
+
+
+def test_a_change_the_running_line_cannot_take_yet_is_said_to_wait_for_a_restart(
+    live, admin, tmp_path
+):
+    text = NATIONAL.read_text(encoding="utf-8").replace(
+        "flow: national-hotline.flow.yaml", f"flow: {FLOW}"
+    ).replace("      - {require: {en: 4}}\n", "      - {require: {en: 5}, seconds: 20}\n"
+              "      - {require: {en: 4}}\n", 1)  # fmt: skip
+    two_steps = tmp_path / "two-steps.yaml"
+    two_steps.write_text(text, encoding="utf-8")
+    import_line(live.store, two_steps)  # the en queue's steps: that takes a restart
+    r = live.http.put(f"{BASE}/mode", json={"mode": "holiday"}, headers=admin)
+    assert r.status_code == 200
+    assert (r.json()["reloaded"], list(r.json()["not_live"])) == ({}, [NAME])
+    assert "takes a restart" in r.json()["not_live"][NAME]
+
+
+def test_per_language_availability_counts_who_can_be_offered_the_call(live, admin):
+    bot = live.agent("pt-day-1")  # pt 5, es 3, en 4; serves pt, then en (not es)
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    boss = live.agent("supervisor")
+    s = live.http.get("/api/stats", headers=boss).json()["lines"][NAME]
+    assert s["now"]["agents_by_language"] == {"en": {"available": 1}, "pt": {"available": 1}}

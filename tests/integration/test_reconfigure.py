@@ -43,7 +43,7 @@ def changed(tmp_path: Path, name: str, **replacements: str) -> Path:
 
 
 def reload(live: Live) -> dict[str, list[str]]:
-    return live.line.reconfigure(live.line.configs())
+    return live.line.reconfigure(live.line.configs()).changed
 
 
 def state(live: Live, agent_id: str) -> tuple[str | None, str | None]:

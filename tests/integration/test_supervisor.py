@@ -64,7 +64,7 @@ def test_stats_count_what_happened_today_and_in_the_last_30_minutes(live):
     assert s["now"]["agents"]["on_call"] == 1
     assert s["now"]["agents"]["offline"] == len(live.line.roster) - 1
     assert s["now"]["agents_by_queue"]["en"] == {"on_call": 1}
-    assert s["now"]["agents_by_skill"] == {"en": {"on_call": 1}}  # en-day-1 speaks English
+    assert s["now"]["agents_by_language"] == {"en": {"on_call": 1}}  # en-day-1: English
     assert (s["service_target"], s["languages"][:3]) == (0.8, ["en", "es", "pt"])
     today = s["today"]
     # by half hour of the line's day: both calls came in the 14:00 one (New York time)

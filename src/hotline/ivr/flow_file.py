@@ -52,8 +52,12 @@ from hotline.yamlfile import Loc, Marks, compose, problem_at, read_text, shape_p
 RETURN = "return"
 
 
+VERSION_MAX = 2**31 - 1  # a flow's version number (the store keeps a 32-bit integer)
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)  # fmt: skip
 
 
 Key = str | int  # YAML reads an unquoted 1 as a number
@@ -262,7 +266,7 @@ class _Subflow(_Model):
 
 class _FlowFile(_Model):
     flow: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=VERSION_MAX)
     description: str = ""
     start: str
     default_language: str
@@ -324,14 +328,17 @@ def load_flow(
     checksums: Mapping[str, Checksum] = CHECKSUMS,
     line_queues: Collection[str] | None = None,
     source: str | None = None,
+    confined: bool = False,
 ) -> Flow:
     """Read and validate a flow file with its catalogs; raise ConfigError with every problem.
     `line_queues`: the queues the line really has (each queue the flow declares must be one);
     `source`: the flow's text (a version kept in the store, an upload) instead of the
-    file's, read as if it were at `path` (its catalogs and includes beside it)."""
+    file's, read as if it were at `path` (its catalogs and includes beside it); `confined`:
+    its includes and catalog must be inside the folder of `path` (a text from a web page
+    never reads other files of the server)."""
     from hotline.ivr.checks import check_flow
 
-    built, problems = read_flow(path, checksums=checksums, source=source)
+    built, problems = read_flow(path, checksums=checksums, source=source, confined=confined)
     if built is not None:
         problems += check_flow(built, line_queues)
     if problems:
@@ -372,7 +379,11 @@ def validate_flow(
 
 
 def read_flow(
-    path: str | Path, *, checksums: Mapping[str, Checksum] = CHECKSUMS, source: str | None = None
+    path: str | Path,
+    *,
+    checksums: Mapping[str, Checksum] = CHECKSUMS,
+    source: str | None = None,
+    confined: bool = False,
 ) -> tuple[Built | None, list[Problem]]:
     filename = str(path)
     data, marks = compose(read_text(path) if source is None else source, filename)
@@ -386,9 +397,18 @@ def read_flow(
         name: (sf, Origin(filename, marks, ("subflows", name)))
         for name, sf in model.subflows.items()
     }
+    folder = Path(path).parent
+    outside: list[tuple[Loc, str]] = [(("include", i), inc) for i, inc in enumerate(model.include)]
+    outside.append((("catalog",), model.catalog))
+    outside = [(at, p) for at, p in outside if not (folder / p).resolve().is_relative_to(
+        folder.resolve())] if confined else []  # fmt: skip
+    if outside:
+        return None, [top.problem(f"{p} is outside the flow's folder", at=at,
+                                  hint="name files in the flow file's folder or below it")
+                      for at, p in outside]  # fmt: skip
     for i, inc in enumerate(model.include):
-        _include(Path(path).parent / inc, top, ("include", i), subflows, problems)
-    texts, text_origins = _catalogs(Path(path).parent / model.catalog, model, top, problems)
+        _include(folder / inc, top, ("include", i), subflows, problems)
+    texts, text_origins = _catalogs(folder / model.catalog, model, top, problems)
     before = len(problems)
     reader = _NodeReader(checksums, problems)
     raw = {

@@ -15,16 +15,17 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from hotline.errors import ConfigError, HotlineError, Problem
+from hotline.errors import ConfigError, HotlineError, Problem, WriteRefused
 from hotline.ivr.flow_file import load_flow
 from hotline.ivr.interpreter import LINE_MODES
+from hotline.ivr.model import Flow
 from hotline.sim.scenario_file import checked_queue, parse_scenario
 from hotline.store.repository import Store
 from hotline.yamlfile import compose, shape_problems
@@ -100,16 +101,18 @@ class Configuration:
             problems.append(Problem("an agent needs at least one skill"))
         if problems:
             raise ConfigError(problems)
+        seen = self.store.line_revisions(lines)  # (read first: a change since is refused)
         for line in lines:
             doc = self._document(line)
             doc["agents"] = _with_skills(doc["agents"], agent_id, dict(skills))
             self._check(doc, f"agent {agent_id} on line {line!r}")
-        self.store.set_skills(agent_id, dict(skills), self.clock())
+        self.store.set_skills(agent_id, dict(skills), self.clock(), expect=seen)
         log.info("%s set the skills of agent %s: %s", actor, agent_id, _levels(skills))
 
     def set_queue(self, actor: str, line: str, queue: str, text: str) -> None:
         """A queue of the line from its scenario-file text (its steps, overflow, wrap-up,
         aging, patience); problems name the text's own lines."""
+        seen = self._revision(line)
         doc = self._document(line)
         names = [q["name"] for q in doc["queues"]]
         if queue not in names:
@@ -131,21 +134,22 @@ class Configuration:
                 "the server", where, 1, 1)])  # fmt: skip
         doc["queues"][names.index(queue)] = new
         self._check(doc, where)
-        self._save(doc)
+        self._save(doc, seen)
         log.info("%s changed queue %s of line %r", actor, queue, line)
 
     def set_mode(self, actor: str, line: str, mode: str) -> None:
         """normal, holiday or emergency: what new calls' flows branch on."""
-        self._line(line)
+        seen = self._revision(line)
         if mode not in LINE_MODES:
             raise ConfigError([Problem(f"mode {mode!r} is not one of {', '.join(LINE_MODES)}")])
-        self.store.set_line(line, self.clock(), mode=mode)
+        self.store.set_line(line, self.clock(), expect=seen, mode=mode)
         log.info("%s set line %r to %s mode", actor, line, mode)
 
     def upload_flow(self, actor: str, line: str, text: str, *, activate: bool) -> FlowAccepted:
         """A new version of the line's flow, validated as `hotline flow validate` does (its
         catalogs and includes are those beside the line's flow file); with `activate`, new
         calls use it from now on. Refused whole, the active version kept, on any problem."""
+        seen = self._revision(line)
         meta = self._line(line)
         path = meta["flow_path"]
         if path is None or meta["flow"] is None:
@@ -153,23 +157,22 @@ class Configuration:
                                        "import FILE --flow FLOW_FILE")])  # fmt: skip
         if len(text.encode()) > FLOW_MAX:
             raise ConfigError([Problem(f"a flow file is at most {FLOW_MAX // 1024} KiB")])
-        queues = [q["name"] for q in self._document(line)["queues"]]
-        flow = load_flow(path, line_queues=queues, source=text)  # ConfigError: every problem
+        flow = self._load(meta, line, text)
         if flow.name != meta["flow"]:
             raise ConfigError([Problem(f"this line's flow is {meta['flow']!r}, not "
                                        f"{flow.name!r}", Path(path).name, *_line_of(text, "flow"),
                                        hint=f"flow: {meta['flow']}")])  # fmt: skip
-        kept = self.store.flow_source(flow.name, flow.version)
-        if kept is not None and kept != text:
+        try:
+            kept = self.store.keep_flow(flow.name, flow.version, text, self.clock(),
+                                        activate=(line, seen) if activate else None)  # fmt: skip
+        except WriteRefused:  # the same version kept at the same moment by someone else
+            kept = False
+        if not kept:
             newest = max(v["version"] for v in self.store.flow_versions(flow.name))
             raise ConfigError([Problem(
                 f"version {flow.version} of flow {flow.name!r} is already kept, with other "
                 "content", Path(path).name, *_line_of(text, "version"),
                 hint=f"version: {newest + 1}")])  # fmt: skip
-        now = self.clock()
-        self.store.record_flow(flow.name, flow.version, text, now)
-        if activate:
-            self.store.set_line(line, now, flow_version=flow.version)
         log.info("%s uploaded version %d of flow %s%s", actor, flow.version, flow.name,
                  " and made it active" if activate else "")  # fmt: skip
         return FlowAccepted(flow.name, flow.version, activate)
@@ -177,15 +180,31 @@ class Configuration:
     def activate_flow(self, actor: str, line: str, version: int) -> None:
         """New calls use this kept version (an earlier one: a roll-back); calls in progress
         keep theirs. Validated again first (the catalogs beside the file may have changed)."""
+        seen = self._revision(line)
         meta = self._line(line)
-        source = self.flow_source(line, version)
-        queues = [q["name"] for q in self._document(line)["queues"]]
-        load_flow(meta["flow_path"], line_queues=queues, source=source)
-        self.store.set_line(line, self.clock(), flow_version=version)
+        self._load(meta, line, self.flow_source(line, version))
+        self.store.set_line(line, self.clock(), expect=seen, flow_version=version)
         log.info("%s made version %d of flow %s active on line %r", actor, version,
                  meta["flow"], line)  # fmt: skip
 
     # -- the line as a document
+
+    def _revision(self, name: str) -> float:
+        seen = self.store.line_revisions([name])
+        if name not in seen:
+            raise NotFound(f"no line {name!r}")
+        return seen[name]
+
+    def _load(self, meta: dict[str, Any], line: str, text: str) -> Flow:
+        """A flow text validated for the line, read as its flow file (its includes and
+        catalog inside that file's folder); problems name files relative to it."""
+        path = Path(meta["flow_path"])
+        queues = [q["name"] for q in self._document(line)["queues"]]
+        try:
+            return load_flow(path, line_queues=queues, source=text, confined=True)
+        except ConfigError as e:
+            raise ConfigError([replace(p, file=_relative(p.file, path.parent))
+                               for p in e.problems]) from None  # fmt: skip
 
     def _line(self, name: str) -> dict[str, Any]:
         meta = next((m for m in self.store.lines() if m["name"] == name), None)
@@ -208,11 +227,12 @@ class Configuration:
             raise ConfigError([Problem(_unplaced(p.message), what, hint=p.hint)
                                for p in e.problems]) from None  # fmt: skip
 
-    def _save(self, doc: dict[str, Any]) -> None:
+    def _save(self, doc: dict[str, Any], seen: float) -> None:
         scenario = parse_scenario(_yaml(doc))
         meta = self._line(doc["name"])
         self.store.save_line(doc, [g.ids() for g in scenario.agent_groups], number=meta["number"],
-                             timezone=meta["timezone"], flow=None, at=self.clock())  # fmt: skip
+                             timezone=meta["timezone"], flow=None, at=self.clock(),
+                             expect=seen)  # fmt: skip
 
 
 def _with_skills(
@@ -237,6 +257,14 @@ def _with_skills(
                     part["skills"] = own
                 out.append(part)
     return out
+
+
+def _relative(file: str, folder: Path) -> str:
+    """A file as the administrator knows it: relative to the flow's folder."""
+    try:
+        return str(Path(file).resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return Path(file).name
 
 
 def _yaml(doc: Any) -> str:

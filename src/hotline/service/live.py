@@ -34,6 +34,7 @@ from hotline.errors import HotlineError
 from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
+from hotline.routing.engine import AgentView
 from hotline.service.health import WriteHealth
 from hotline.service.hub import News
 from hotline.service.lines import load_line
@@ -94,6 +95,15 @@ def row_state(e: AnyEvent) -> dict[str, object] | None:
             return {"state": "overflowed"}
         return {"state": "queued", "queue": e.to_queue}
     return None
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What a reload of the lines' configuration did, by line: what changed, and why a
+    line's new configuration was refused (it keeps its own until a restart)."""
+
+    changed: dict[str, list[str]]
+    refused: dict[str, str]
 
 
 PRESENCE_LOST = "connection-lost"  # the not-ready reason of an agent whose desktop went
@@ -410,13 +420,11 @@ class LiveLine:
             out[name] = (config, flow)
         return out
 
-    def reconfigure(
-        self, configs: Mapping[str, tuple[LineConfig, LineFlow]]
-    ) -> dict[str, list[str]]:
+    def reconfigure(self, configs: Mapping[str, tuple[LineConfig, LineFlow]]) -> Reloaded:
         """Each line whose configuration changed uses it from its next routing decision
         (see `commands.Reconfigure`); a line whose change is refused keeps its own and the
-        refusal is logged. Returns what changed, by line."""
-        done = {}
+        refusal is logged. Returns what changed, and what was refused, by line."""
+        done, refused = {}, {}
         for name, (config, flow) in configs.items():
             if config == self.boards[name].line:
                 continue
@@ -424,11 +432,12 @@ class LiveLine:
                 changed = self._run(c.Reconfigure(config), name)
             except HotlineError as e:
                 log.error("the new configuration of line %r is refused: %s", name, e.message)
+                refused[name] = e.message
                 continue
             self.setups[name] = replace(self.setups[name], flow=flow)
             done[name] = changed
             log.info("line %r reconfigured: %s", name, ", ".join(changed) or "no change")
-        return done
+        return Reloaded(done, refused)
 
     # -- agents (each use case gives the agent's state afterwards, for the API to show)
 
@@ -478,8 +487,19 @@ class LiveLine:
         board = self.boards[line]
         logged_in = list(board.agents())
         roster = board.line.agents
-        views = [(v.state.value, v.queues, tuple(roster[v.agent_id].skills)
-                  if v.agent_id in roster else ()) for v in logged_in]  # fmt: skip
+        tags = {lang.tag for lang in self.setups[line].scenario.languages}
+        steps = {q.name: q.steps for q in board.line.queues}
+
+        def speaks(v: AgentView) -> tuple[str, ...]:
+            """The languages of the steps the agent meets in the queues they serve (an
+            interpreter's step names no language)."""
+            agent = roster.get(v.agent_id)
+            return () if agent is None else tuple(sorted({
+                name for q in v.queues for step in steps.get(q, ())
+                if step.requirement.met_by(agent.skills)
+                for name in step.requirement.skill_names() if name in tags}))  # fmt: skip
+
+        views = [(v.state.value, v.queues, speaks(v)) for v in logged_in]
         others = len(set(roster) - {v.agent_id for v in logged_in})
         agents = views + [(AgentState.OFFLINE.value, (), ())] * others
         now = self.wall()

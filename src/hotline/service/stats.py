@@ -107,9 +107,9 @@ def right_now(
     now: float,
 ) -> dict[str, Any]:
     """Who waits (queue, language, since when) and agents' states (state, queues served,
-    skills; none for an agent who has not signed in): per queue and language, the number
-    waiting and the longest wait so far; agents by state, and by state per queue they serve
-    and per skill they have (a language is one)."""
+    languages they can be offered; none for an agent who has not signed in): per queue and
+    language, the number waiting and the longest wait so far; agents by state, and by state
+    per queue they serve and per language they can be offered."""
     by_queue: dict[str, list[float]] = {}
     by_language: dict[str, list[float]] = {}
     for queue, language, since in waiting:
@@ -122,12 +122,12 @@ def right_now(
 
     states = Counter(state for state, _, _ in agents)
     per_queue: dict[str, Counter[str]] = {}
-    per_skill: dict[str, Counter[str]] = {}
-    for state, queues, skills in agents:
+    per_language: dict[str, Counter[str]] = {}
+    for state, queues, languages in agents:
         for q in queues:
             per_queue.setdefault(q, Counter())[state] += 1
-        for skill in skills:
-            per_skill.setdefault(skill, Counter())[state] += 1
+        for language in languages:
+            per_language.setdefault(language, Counter())[state] += 1
     all_waits = [w for ws in by_queue.values() for w in ws]
     return {
         "waiting": len(waiting),
@@ -136,5 +136,5 @@ def right_now(
         "languages": view(by_language),
         "agents": dict(sorted(states.items())),
         "agents_by_queue": {q: dict(sorted(c.items())) for q, c in sorted(per_queue.items())},
-        "agents_by_skill": {s: dict(sorted(c.items())) for s, c in sorted(per_skill.items())},
+        "agents_by_language": {k: dict(sorted(c.items())) for k, c in sorted(per_language.items())},
     }

@@ -41,7 +41,8 @@ from hotline.yamlfile import Marks, compose, problem_at, read_text, shape_proble
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # (NaN passes every `gt`/`le` check, and infinity is no duration or level)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _Fixed(_Model):
@@ -244,8 +245,8 @@ class _ScenarioFile(_Model):
 def checked_queue(data: Any) -> dict[str, Any]:
     """A queue as a scenario file writes it (plain data), checked for its shape only
     (pydantic's ValidationError; its meaning is checked with the whole line's)."""
-    _Queue.model_validate(data)
-    return dict(data)
+    queue: dict[str, Any] = _Queue.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    return queue
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from hotline.errors import ChangedMeanwhile
 from hotline.store.tables import agent_lines, agent_skills, agents, line_queues, lines, queue_steps
 
 # the scenario file's sections the line's rows hold; every other one is kept in `extras`
@@ -107,19 +108,29 @@ def skills_of(c: Connection, agent_ids: Collection[str]) -> dict[str, dict[str, 
     return out
 
 
-def set_skills(c: Connection, agent_id: str, skills: Mapping[str, int], at: float) -> None:
-    """The agent's skills (on every line they work on), used from each line's next
-    routing decision."""
+def revisions(c: Connection, names: Collection[str]) -> dict[str, float]:
+    """Each line's revision (when it last changed)."""
+    rows = c.execute(select(lines.c.name, lines.c.updated_at).where(lines.c.name.in_(list(names))))
+    return {name: float(at) for name, at in rows}
+
+
+def claim(c: Connection, expect: Mapping[str, float], at: float, **values: Any) -> None:
+    """Move each line's revision on (with `values`, some of its own columns: its mode, its
+    active flow version), if it is still the one the change was made on; else nothing is
+    written (ChangedMeanwhile): two administrators never write over each other."""
+    for name, seen in expect.items():
+        done = c.execute(update(lines).where(lines.c.name == name, lines.c.updated_at == seen)
+                         .values(**values, updated_at=max(at, seen + 0.001)))  # fmt: skip
+        if done.rowcount != 1:
+            raise ChangedMeanwhile(f"line {name!r} was changed meanwhile: read it again, then "
+                                   "make the change")  # fmt: skip
+
+
+def set_skills(c: Connection, agent_id: str, skills: Mapping[str, int]) -> None:
+    """The agent's skills (on every line they work on: claim those lines first)."""
     c.execute(delete(agent_skills).where(agent_skills.c.agent_id == agent_id))
     for skill, level in skills.items():
         c.execute(insert(agent_skills).values(agent_id=agent_id, skill=skill, level=level))
-    theirs = select(agent_lines.c.line).where(agent_lines.c.agent_id == agent_id)
-    c.execute(update(lines).where(lines.c.name.in_(theirs)).values(updated_at=at))
-
-
-def set_line(c: Connection, name: str, at: float, **values: Any) -> None:
-    """Some of a line's own columns (its mode, its active flow version)."""
-    c.execute(update(lines).where(lines.c.name == name).values(**values, updated_at=at))
 
 
 def number_owner(c: Connection, number: str) -> str | None:

@@ -216,25 +216,63 @@ class Store:
         timezone: str,
         flow: tuple[str, int, str, str] | None,
         at: float,
+        expect: float | None = None,
     ) -> None:
         """A line (replacing the one of that name) and, with `flow` (name, version, source,
-        path), its active flow version, in one transaction."""
+        path), its active flow version, in one transaction; with `expect`, only if the line
+        is still at that revision (ChangedMeanwhile)."""
         with self._tx() as c:
+            if expect is not None:
+                line_rows.claim(c, {doc["name"]: expect}, at)
             if flow is not None:
                 _keep_flow(c, *flow[:3], at)
             active = None if flow is None else (flow[0], flow[1], flow[3])
             line_rows.save_line(c, doc, agent_ids, number=number, timezone=timezone,
                                 flow=active, at=at)  # fmt: skip
 
-    def set_skills(self, agent_id: str, skills: Mapping[str, int], at: float) -> None:
-        """An agent's skills, on every line they work on (each line's revision moves)."""
+    def line_revisions(self, names: Collection[str]) -> dict[str, float]:
+        """Each line's revision: a change made on what was read names it (`expect`), and is
+        refused (ChangedMeanwhile) if the line changed since."""
         with self._tx() as c:
-            line_rows.set_skills(c, agent_id, skills, at)
+            return line_rows.revisions(c, names)
 
-    def set_line(self, name: str, at: float, **values: Any) -> None:
-        """Some of a line's own values (`mode`, `flow` and `flow_version`)."""
+    def set_skills(
+        self, agent_id: str, skills: Mapping[str, int], at: float, *, expect: Mapping[str, float]
+    ) -> None:
+        """An agent's skills, on every line they work on (`expect`: those lines' revisions)."""
         with self._tx() as c:
-            line_rows.set_line(c, name, at, **values)
+            line_rows.claim(c, expect, at)
+            line_rows.set_skills(c, agent_id, skills)
+
+    def set_line(self, name: str, at: float, *, expect: float, **values: Any) -> None:
+        """Some of a line's own values (`mode`, `flow_version`)."""
+        with self._tx() as c:
+            line_rows.claim(c, {name: expect}, at, **values)
+
+    def keep_flow(
+        self,
+        flow: str,
+        version: int,
+        source: str,
+        at: float,
+        *,
+        activate: tuple[str, float] | None = None,
+    ) -> bool:
+        """Keep a version of a flow (and with `activate`, a line and its revision, make it
+        that line's active one), in one transaction; False (nothing written) if another
+        text is kept under that version."""  # fmt: skip
+        with self._tx() as c:
+            kept = c.execute(select(flow_versions.c.source).where(
+                flow_versions.c.flow == flow, flow_versions.c.version == version)
+            ).scalar_one_or_none()  # fmt: skip
+            if kept is not None and kept != source:
+                return False
+            if kept is None:
+                c.execute(insert(flow_versions).values(flow=flow, version=version, source=source,
+                                                       loaded_at=at))  # fmt: skip
+            if activate is not None:
+                line_rows.claim(c, {activate[0]: activate[1]}, at, flow_version=version)
+            return True
 
     def lines_revision(self) -> tuple[int, float | None]:
         """Changes when a line is imported (or removed): how many, and the last change."""

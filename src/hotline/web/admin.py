@@ -12,27 +12,29 @@ import asyncio
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from hotline.errors import ConfigError
+from hotline.errors import ChangedMeanwhile, ConfigError
+from hotline.ivr.flow_file import VERSION_MAX
 from hotline.service.configuration import FLOW_MAX, Configuration, NotFound
 from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 
 T = TypeVar("T")
+Version = Annotated[int, Path(ge=1, le=VERSION_MAX)]
 ADMINS = ("admin",)
 NAME = r"^[^\x00-\x1f\x7f]{1,64}$"
 
 
 class Skills(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    skills: dict[str, int] = Field(max_length=64)
+    skills: dict[str, StrictInt] = Field(max_length=64)
 
 
 class QueueText(BaseModel):
@@ -64,13 +66,18 @@ def admin_router(rt: LineRuntime, access: Access, config: Configuration) -> APIR
     admin = needs(access, ADMINS)
 
     async def change(fn: Callable[[], T]) -> dict[str, Any]:
-        """Carry out a change (off the event loop), then reload the lines: what changed."""
+        """Carry out a change (off the event loop), then reload the lines: what changed,
+        and (`not_live`) why a line the running server could not take its new
+        configuration keeps its own until a restart (the change is in the store)."""
         try:
             result = await asyncio.to_thread(fn)
         except NotFound as e:
             raise Refused(404, e.error_id, e.message) from None
-        changed = await rt.reload_lines()
-        out: dict[str, Any] = {"ok": True, "reloaded": changed}
+        except ChangedMeanwhile as e:
+            raise Refused(409, e.error_id, e.message) from None
+        reloaded = await rt.reload_lines()
+        out: dict[str, Any] = {"ok": True, "reloaded": reloaded.changed,
+                               "not_live": reloaded.refused}  # fmt: skip
         if dataclasses.is_dataclass(result) and not isinstance(result, type):
             out["result"] = dataclasses.asdict(result)
         return out
@@ -118,7 +125,7 @@ def admin_router(rt: LineRuntime, access: Access, config: Configuration) -> APIR
         return await answer(fn)
 
     @router.get("/lines/{line}/flows/{version}")
-    async def source(line: str, version: int, _who: Who = Depends(admin)) -> PlainTextResponse:
+    async def source(line: str, version: Version, _who: Who = Depends(admin)) -> PlainTextResponse:
         """A kept version's text."""
         try:
             text = await asyncio.to_thread(config.flow_source, line, version)
@@ -129,7 +136,7 @@ def admin_router(rt: LineRuntime, access: Access, config: Configuration) -> APIR
             "Content-Disposition": f"attachment; filename*=UTF-8''{name}"})  # fmt: skip
 
     @router.post("/lines/{line}/flows/{version}/active")
-    async def activate(line: str, version: int, who: Who = Depends(admin)) -> JSONResponse:
+    async def activate(line: str, version: Version, who: Who = Depends(admin)) -> JSONResponse:
         """Make a kept version the one new calls use (an earlier one: a roll-back)."""
         return await answer(functools.partial(config.activate_flow, who.name, line, version))
 

@@ -32,7 +32,7 @@ from hotline.domain.events import (
 )
 from hotline.errors import HotlineError, StoreUnavailable
 from hotline.service.hub import EventHub
-from hotline.service.live import LiveLine
+from hotline.service.live import LiveLine, Reloaded
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
@@ -264,13 +264,11 @@ class LineRuntime:
             except Exception:  # the loop must outlive any one failure
                 log.exception("asking the carrier about recovered calls failed")
 
-    async def reload_lines(self) -> dict[str, list[str]]:
+    async def reload_lines(self) -> Reloaded:
         """The lines' configuration as the store holds it now, used from each line's next
-        routing decision (what changed, by line; a change refused is logged)."""
+        routing decision (what changed, and what was refused, by line)."""
         configs = await asyncio.to_thread(self.line.configs)
-        done: dict[str, list[str]] = await self.use_case(
-            functools.partial(self.line.reconfigure, configs)
-        )
+        done: Reloaded = await self.use_case(functools.partial(self.line.reconfigure, configs))
         return done
 
     async def _reload_lines(self) -> None:

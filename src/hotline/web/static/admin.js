@@ -35,6 +35,15 @@
 
   function say(text) { status.textContent = text; }
 
+  // An accepted change is in the store; say so honestly if the running server could not
+  // take it (a change elsewhere that waits for a restart): then it is not in use yet.
+  function saved(answer, text) {
+    const notLive = Object.entries(answer.not_live || {});
+    if (!notLive.length) { say(text); return; }
+    say(`Saved in the store, but not in use until the server restarts: ${notLive
+      .map(([line, why]) => `${line}: ${why}`).join("; ")}`);
+  }
+
   function where(p) {
     return p.line ? `line ${p.line}${p.column ? `, column ${p.column}` : ""}: ` : "";
   }
@@ -109,7 +118,7 @@
       say(`The skills of ${agent} were not changed.`);
       return;
     }
-    say(`Saved: ${agent} now has ${skillText(parsed.skills)}. Used from the next routing decision.`);
+    saved(r.answer, `Saved: ${agent} now has ${skillText(parsed.skills)}. Used from the next routing decision.`);
     loadAgents();
   });
 
@@ -128,7 +137,8 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const r = await api("PUT", `/api/admin/lines/${encodeURIComponent(line.name)}/mode`, {mode: select.value});
-      say(r.ok ? `${line.name} is now in ${select.value} mode: new calls hear it.` : (r.answer.message || "refused"));
+      if (r.ok) saved(r.answer, `${line.name} is now in ${select.value} mode: new calls hear it.`);
+      else say(r.answer.message || "refused");
       if (r.ok) loadLines();
     });
     return form;
@@ -145,8 +155,8 @@
         const b = el("button", {type: "button"}, label);
         b.addEventListener("click", async () => {
           const r = await api("POST", `/api/admin/lines/${encodeURIComponent(line.name)}/flows/${v.version}/active`);
-          say(r.ok ? `Version ${v.version} of ${line.flow} is active on ${line.name}: new calls use it.`
-            : (r.answer.message || "refused"));
+          if (r.ok) saved(r.answer, `Version ${v.version} of ${line.flow} is active on ${line.name}: new calls use it.`);
+          else say(r.answer.message || "refused");
           if (r.ok) loadLines();
         });
         cell.append(" ", b);
@@ -188,7 +198,7 @@
         return;
       }
       const res = r.answer.result;
-      say(`Version ${res.version} of ${res.flow} kept${res.active ? " and active: new calls use it" : ""}.`);
+      saved(r.answer, `Version ${res.version} of ${res.flow} kept${res.active ? " and active: new calls use it" : ""}.`);
       loadLines();
     });
     return form;
@@ -213,7 +223,7 @@
         return;
       }
       problems.replaceChildren();
-      say(`Queue ${q.name} of ${line.name} saved: used from the next routing decision.`);
+      saved(r.answer, `Queue ${q.name} of ${line.name} saved: used from the next routing decision.`);
     });
     return el("details", {}, el("summary", {}, `Queue ${q.name} (${q.steps} step${q.steps === 1 ? "" : "s"})`), form);
   }

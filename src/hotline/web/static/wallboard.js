@@ -61,12 +61,13 @@
     };
   }
 
-  // Per language: who waits, agents available who speak it, today's figures.
+  // Per language: who waits, agents available who can be offered its calls (they serve a
+  // queue with a step in that language and meet it), today's figures.
   function languages(line, s, changes) {
     const now = s.now;
     const rows = s.languages.map((lang) => {
       const w = now.languages[lang] || {};
-      const available = ((now.agents_by_skill || {})[lang] || {}).available || 0;
+      const available = (now.agents_by_language[lang] || {}).available || 0;
       const today = s.today.languages[lang] || {};
       const status = judge(w.waiting || 0, w.longest_wait_seconds || 0, available,
         s.last_30_minutes.languages[lang], s.answer_within_seconds, s.service_target);
