@@ -122,13 +122,16 @@ class Simulation:
         router_class: type[Router] = Router,
         trace: Callable[[AnyEvent], None] | None = None,
         interval_minutes: int | None = None,
+        store_rows: bool = False,
     ) -> None:
-        """`interval_minutes`: also report the KPIs per interval (by when calls queued)."""
+        """`interval_minutes`: also report the KPIs per interval (by when calls queued);
+        `store_rows`: have the switchboard emit the store's row effects, which the
+        simulator does not use (the run is the same either way)."""
         self.scenario = scenario
         self._rng = np.random.default_rng(scenario.seed if seed is None else seed)
         line = line_of(scenario, flow=None, number=SIM_NUMBER, timezone="UTC",
                        auto_answer=scenario.answer_delay == 0)  # fmt: skip
-        self.board = Switchboard(line=line, router_class=router_class)
+        self.board = Switchboard(line=line, router_class=router_class, store_rows=store_rows)
         self._scheduler = Scheduler()  # the callers' and agents' own acts
         self._trace = trace
         self._kpi = KpiCollector(

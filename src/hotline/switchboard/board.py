@@ -8,6 +8,10 @@ the timers fired before it are handed out with the next command's.
 
 The switchboard keeps one `CallRecord` per open call and drops it when the call ends;
 the hold loop, the callback rules and the step order of a call live here and nowhere else.
+
+A driver without a store (the simulator) builds the switchboard with `store_rows=False`:
+then it asks for no `OpenCall`/`ChangeCall` effects, and everything else (results,
+events, the other effects, the call records) is the same.
 """
 
 from __future__ import annotations
@@ -107,11 +111,18 @@ class Outcome(Generic[R]):
 
 class Switchboard:
     def __init__(
-        self, *, line: LineConfig, start: float = 0.0, router_class: type[Router] = Router
+        self,
+        *,
+        line: LineConfig,
+        start: float = 0.0,
+        router_class: type[Router] = Router,
+        store_rows: bool = True,
     ) -> None:
         """`start`: the time of the line's first command (seconds, on the drivers' clock);
-        `router_class`: the ACD (the full-scan one, to check the indexed one against)."""
+        `router_class`: the ACD (the full-scan one, to check the indexed one against);
+        `store_rows`: whether the driver keeps the calls' rows (`OpenCall`, `ChangeCall`)."""
         self.line = line
+        self.store_rows = store_rows
         self.name, self.number = line.name, line.number
         self.flow = line.flow  # the version new calls start on (calls keep their own)
         self.zone = ZoneInfo(line.timezone)
@@ -295,8 +306,13 @@ class Switchboard:
         if r is not None and r.looking is not None:  # its answer is no longer wanted
             self._effects.append(DropLookup(r.looking[0]))
 
+    def _open(self, row: CallRow) -> None:
+        if self.store_rows:
+            self._effects.append(OpenCall(row))
+
     def _change(self, sid: str, **values: object) -> None:
-        self._effects.append(ChangeCall(sid, values))
+        if self.store_rows:
+            self._effects.append(ChangeCall(sid, values))
 
     # -- the IVR
 
@@ -317,13 +333,13 @@ class Switchboard:
             row = CallRow(sid, self.name, cmd.caller, cmd.called, "", None, 0,
                           IN_IVR, {}, None, now)  # fmt: skip
             self.records[sid] = CallRecord(row=row)
-            self._effects.append(OpenCall(row))
+            self._open(row)
             return []
         flow, session, actions = self._started(cmd.caller, cmd.called)
         row = CallRow(sid, self.name, cmd.caller, cmd.called, session.language, None, 0,
                       IN_IVR, {}, None, now)  # fmt: skip
         self.records[sid] = CallRecord(row=row)
-        self._effects.append(OpenCall(row))
+        self._open(row)
         self._emit(IvrStarted(now, sid, flow.name, flow.version))
         return self._after_ivr(sid, flow, session, actions)
 
@@ -426,9 +442,10 @@ class Switchboard:
         row = r.row
         call = r.call = Call(sid, language, caller_type, row.arrived_at, priority)
         call.enter_ivr(row.arrived_at)
-        self._effects.append(ChangeCall(sid, {
-            "language": language, "queue": queue, "priority": priority,
-            "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
+        if self.store_rows:
+            self._effects.append(ChangeCall(sid, {
+                "language": language, "queue": queue, "priority": priority,
+                "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
         r.row = CallRow(row.sid, row.line, row.caller, row.called, language, queue, priority,
                         row.state, dict(attributes), number, row.arrived_at)  # fmt: skip
         self._emit(CallArrived(self.now, sid, language, caller_type))  # into the ACD
