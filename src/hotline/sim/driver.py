@@ -128,6 +128,7 @@ class Simulation:
         `store_rows`: have the switchboard emit the store's row effects, which the
         simulator does not use (the run is the same either way)."""
         self.scenario = scenario
+        self._answer_delay = scenario.answer_delay  # (read per offer; the scenario is not compiled)
         self._rng = np.random.default_rng(scenario.seed if seed is None else seed)
         line = line_of(scenario, flow=None, number=SIM_NUMBER, timezone="UTC",
                        auto_answer=scenario.answer_delay == 0)  # fmt: skip
@@ -140,7 +141,6 @@ class Simulation:
             interval_seconds=None if interval_minutes is None else interval_minutes * 60.0,
         )
         self._events = 0
-        self._handlers: dict[type, Callable[[Any], None]] = dict(self._kpi.handlers)
         self._talking: set[str] = set()  # calls an agent is talking to (patience is over)
         self._state_seconds: dict[AgentState, float] = {}
 
@@ -171,16 +171,15 @@ class Simulation:
         kinds = np.repeat(np.array([0, 1], dtype=np.int8), n)
         order = np.lexsort((kinds, times))
         calls = np.concatenate((np.arange(n), np.arange(n)))[order]
-        until, do = self._until, self._do
         for t, kind, i in zip(
             times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True
-        ):
-            until(t)
+        ):  # (methods called on self, not through local names: compiled, a direct call)
+            self._until(t)
             if kind:
                 self._enqueue(i, t)
             else:
-                do(Arrive(f"C{i}", SIM_CALLER, SIM_NUMBER), t)
-        until(math.inf)
+                self._do(Arrive(f"C{i}", SIM_CALLER, SIM_NUMBER), t)
+        self._until(math.inf)
         unfinished = len(self.board.waiting())
         report = self._kpi.report(self._state_seconds)
         report["unfinished"] = unfinished
@@ -208,27 +207,28 @@ class Simulation:
 
     def _react(self, outcome: Outcome[Any], t: float) -> None:
         """Count the events; the agents and callers answer the effects."""
-        self._events += len(outcome.events)
-        trace, handlers = self._trace, self._handlers
-        for ev in outcome.events:
-            if trace is not None:
-                trace(ev)
-            handler = handlers.get(type(ev))
-            if handler is not None:
-                handler(ev)
-            if type(ev) is CallOverflowed and ev.fallback is not None:
-                # sent out of the ACD (to voicemail): the hold loop's next turn says so
-                self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
-        for eff in outcome.effects:
-            if isinstance(eff, Connect):
-                self._connected(eff, t)
-            elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
-                end = t + self._handle[int(eff.call_sid[1:])]
-                done = CarrierStatus(eff.call_sid, "completed", True)
-                self._scheduler.at(end, self._do, done, end)
-            elif isinstance(eff, Offer) and self.scenario.answer_delay > 0:
-                when = t + self.scenario.answer_delay
-                self._scheduler.at(when, self._answer, eff, when)
+        events, effects = outcome.events, outcome.effects
+        if events:  # (each loop makes an iterator: none for an empty one)
+            self._events += len(events)
+            trace, kpi = self._trace, self._kpi
+            for ev in events:
+                if trace is not None:
+                    trace(ev)
+                kpi.see(ev)
+                if type(ev) is CallOverflowed and ev.fallback is not None:
+                    # sent out of the ACD (to voicemail): the hold loop's next turn says so
+                    self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
+        if effects:
+            for eff in effects:
+                if isinstance(eff, Connect):
+                    self._connected(eff, t)
+                elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
+                    end = t + self._handle[int(eff.call_sid[1:])]
+                    done = CarrierStatus(eff.call_sid, "completed", True)
+                    self._scheduler.at(end, self._do, done, end)
+                elif isinstance(eff, Offer) and self._answer_delay > 0:
+                    when = t + self._answer_delay
+                    self._scheduler.at(when, self._answer, eff, when)
 
     def _close_books(self) -> None:
         """Occupancy covers the horizon only, not the time spent draining the last calls."""

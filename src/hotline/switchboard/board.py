@@ -17,7 +17,7 @@ events, the other effects, the call records) is the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Generic, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -53,7 +53,33 @@ from hotline.ivr.model import Flow
 from hotline.routing.checks import refuse_bad_queues
 from hotline.routing.engine import AgentView, Router
 from hotline.switchboard import commands as c
-from hotline.switchboard.commands import AgentStatus, Command, HoldState
+from hotline.switchboard.commands import (
+    Accept,
+    AgentStatus,
+    Arrive,
+    CallerInput,
+    CarrierRefused,
+    CarrierStatus,
+    Command,
+    Decline,
+    DialDone,
+    HearLookup,
+    HoldPoll,
+    HoldState,
+    LegAnswered,
+    Login,
+    Logout,
+    LookupAnswered,
+    Recheck,
+    Reconfigure,
+    Recover,
+    ResumeIvr,
+    Route,
+    SetReady,
+    TakeCallback,
+    Tick,
+    Voicemail,
+)
 from hotline.switchboard.effects import (
     ChangeCall,
     Connect,
@@ -85,13 +111,14 @@ from hotline.switchboard.line import LineConfig
 from hotline.switchboard.records import CallRecord, CallRow
 
 R = TypeVar("R")
-CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is given up
-LIVE = ("queued", "ringing", "in-progress")  # carrier statuses of a call still going on
-ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
-TALKED = ("completed", "answered")  # DialCallStatus values of a bridge that happened
+# (Final: compiled, they are constants rather than look-ups in the module's namespace)
+CALLBACK_TRIES: Final = 3  # dial-backs before a callback caller who never answers is given up
+LIVE: Final = ("queued", "ringing", "in-progress")  # carrier statuses of a call going on
+ENDED: Final = ("completed", "busy", "failed", "no-answer", "canceled")
+TALKED: Final = ("completed", "answered")  # DialCallStatus values of a bridge that happened
 IN_IVR: Final = CallState.IN_IVR.value
 NOTHING: Final[tuple[()]] = ()  # (shared by the outcomes that emit nothing)
-PENDING_FOR = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
+PENDING_FOR: Final = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
 
 log = logging.getLogger("hotline.switchboard")
 
@@ -142,39 +169,15 @@ class Switchboard:
         self._tickets = 0  # look-ups started so far
         self._events: list[AnyEvent] = []
         self._effects: list[Effect] = []
-        self._handlers: dict[type, Callable[[Any], Any]] = {
-            c.Arrive: self._arrive,
-            c.Route: self._route,
-            c.CallerInput: self._caller_input,
-            c.ResumeIvr: self._resume_ivr,
-            c.LookupAnswered: self._looked_up,
-            c.HearLookup: self._hear_lookup,
-            c.HoldPoll: self._hold,
-            c.TakeCallback: self._take_callback,
-            c.CarrierStatus: self._status,
-            c.DialDone: self._dial_done,
-            c.LegAnswered: self._leg_answered,
-            c.CarrierRefused: self._carrier_refused,
-            c.Voicemail: self._voicemail,
-            c.Login: self._login,
-            c.SetReady: self._set_ready,
-            c.Logout: self._logout,
-            c.Accept: self._accept,
-            c.Decline: self._decline,
-            c.Tick: self._tick,
-            c.Reconfigure: self._reconfigure,
-            c.Recover: self._recover,
-            c.Recheck: self._recheck,
-        }
 
     def handle(self, command: Command[R], now: float) -> Outcome[R]:
         self.scheduler.run(until=now)  # (its clock never goes back, whatever the drivers')
-        marks = len(self._events), len(self._effects)
+        events_before, effects_before = len(self._events), len(self._effects)
         try:
-            result = self._handlers[type(command)](command)
+            result = self._carry_out(command)
         except Exception:  # refused (or broken): nothing it emitted goes out
-            del self._events[marks[0] :]
-            del self._effects[marks[1] :]
+            del self._events[events_before:]
+            del self._effects[effects_before:]
             raise
         events: Sequence[AnyEvent] = self._events
         if events:
@@ -189,6 +192,64 @@ class Switchboard:
         first = self.seq + 1
         self.seq += len(events)
         return Outcome(cast(R, result), events, effects, first)
+
+    def _carry_out(self, command: Command[Any]) -> object:
+        """The command's handler. (A chain of type tests, the commonest first, rather than
+        a table of bound methods: compiled, each test compares with a static type and each
+        branch is a direct call; the classes are imported by name for that.)"""
+        kind = type(command)
+        if kind is Arrive:
+            return self._arrive(cast(c.Arrive, command))
+        if kind is Route:
+            self._route(cast(c.Route, command))
+            return None
+        if kind is LegAnswered:
+            self._leg_answered(cast(c.LegAnswered, command))
+            return None
+        if kind is CarrierStatus:
+            self._status(cast(c.CarrierStatus, command))
+            return None
+        if kind is Tick:
+            return None  # nothing more: `handle` has fired the timers that fell due
+        if kind is HoldPoll:
+            return self._hold(cast(c.HoldPoll, command))
+        if kind is TakeCallback:
+            return self._take_callback(cast(c.TakeCallback, command))
+        if kind is DialDone:
+            return self._dial_done(cast(c.DialDone, command))
+        if kind is CallerInput:
+            return self._caller_input(cast(c.CallerInput, command))
+        if kind is Accept:
+            return self._accept(cast(c.Accept, command))
+        if kind is Decline:
+            return self._decline(cast(c.Decline, command))
+        if kind is Login:
+            return self._login(cast(c.Login, command))
+        if kind is Logout:
+            return self._logout(cast(c.Logout, command))
+        if kind is SetReady:
+            return self._set_ready(cast(c.SetReady, command))
+        if kind is LookupAnswered:
+            self._looked_up(cast(c.LookupAnswered, command))
+            return None
+        if kind is HearLookup:
+            return self._hear_lookup(cast(c.HearLookup, command))
+        if kind is ResumeIvr:
+            return self._resume_ivr(cast(c.ResumeIvr, command))
+        if kind is CarrierRefused:
+            self._carrier_refused(cast(c.CarrierRefused, command))
+            return None
+        if kind is Voicemail:
+            self._voicemail(cast(c.Voicemail, command))
+            return None
+        if kind is Reconfigure:
+            return self._reconfigure(cast(c.Reconfigure, command))
+        if kind is Recover:
+            return self._recover(cast(c.Recover, command))
+        if kind is Recheck:
+            self._recheck(cast(c.Recheck, command))
+            return None
+        raise KeyError(kind)
 
     @property
     def now(self) -> float:
@@ -675,9 +736,6 @@ class Switchboard:
 
     # -- the line
 
-    def _tick(self, cmd: c.Tick) -> None:
-        """Nothing more: `handle` has fired the timers that fell due."""
-
     def _reconfigure(self, cmd: c.Reconfigure) -> list[str]:
         new, old = cmd.line, self.line
         if new.number != old.number or new.name != old.name:
@@ -776,7 +834,7 @@ class Switchboard:
             self._connect(e)
         elif isinstance(e, OfferWithdrawn):
             self._effects.append(Withdraw(e.agent_id, e.call_id, e.reason))
-        elif isinstance(e, CallAbandoned | CallCompleted):
+        elif isinstance(e, (CallAbandoned, CallCompleted)):  # (a tuple: no union built per event)
             self._forget(e.call_id)
         elif isinstance(e, CallOverflowed) and e.to_queue is None:
             # out of the ACD to a fallback (voicemail): the hold loop sends them there
