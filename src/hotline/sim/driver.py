@@ -280,8 +280,14 @@ class Simulation:
             self._scheduler.at(t + HOLD_POLL, self._listen, sid, t + HOLD_POLL)
 
     def _give_up(self, sid: str, t: float) -> None:
-        if sid not in self._talking:  # (a caller waiting for a callback keeps their place)
-            self._do(CarrierStatus(sid, "completed"), t)
+        if sid in self._talking:  # (a caller waiting for a callback keeps their place)
+            return
+        # Their patience outlasted their call (about 4 calls in 10): for a call the line
+        # does not know, the status would only fire the timers due (none) and emit nothing.
+        board = self.board
+        if not board.knows(sid) and not board.due(t):
+            return
+        self._do(CarrierStatus(sid, "completed"), t)
 
     def _connected(self, eff: Connect, t: float) -> None:
         """The agent's leg answers at once; the caller hangs up after their handle time."""

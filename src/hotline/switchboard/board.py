@@ -260,6 +260,11 @@ class Switchboard:
         """When the next timer falls due (a `Tick` then fires it)."""
         return self.scheduler.next_time()
 
+    def due(self, now: float) -> bool:
+        """Whether a command at `now` would first fire a timer."""
+        when = self.scheduler.next_time()
+        return when is not None and when <= now
+
     # -- what the drivers may ask
 
     def ivr_run(self, sid: str) -> tuple[int, int] | None:

@@ -151,3 +151,17 @@ def test_without_store_rows_the_same_but_for_the_row_effects():
     assert {type(f) for _, _, effects, _ in kept for f in effects} >= {OpenCall, ChangeCall}
     assert [(r, ev, [f for f in fx if not isinstance(f, rows)], seq)
             for r, ev, fx, seq in kept] == left  # fmt: skip
+
+
+def test_due_says_whether_a_command_would_first_fire_a_timer():
+    b = board()
+    assert not b.due(1e9)
+    b.handle(c.Login("a1", ready=True), 0.0)
+    arrive(b, "CA1", 1.0)
+    b.handle(c.Accept("a1", "CA1"), 7.0)
+    b.handle(c.LegAnswered("CA1", 1), 8.0)
+    b.handle(c.CarrierStatus("CA1", "completed"), 100.0)  # the agent's wrap-up: 30 s
+    assert not b.due(129.0)
+    assert b.due(130.0)
+    b.handle(c.Tick(), 130.0)
+    assert not b.due(1e9)
