@@ -50,7 +50,7 @@ from hotline.errors import (
     UnknownQueue,
 )
 from hotline.routing.checks import refuse_bad_queues
-from hotline.routing.selection import SelectionPolicy
+from hotline.routing.selection import SelectionPolicy, sort_key
 
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
@@ -635,11 +635,13 @@ class Router:
         if ticket is not None:
             self._offer(ticket, agent)
             return
-        key = self._policy.key
+        policy = self._policy
         limit = 2 * len(self._agents) + 32
         for pool, score in agent.pools:
             entry = (
-                key(idle_since=agent.idle_since, score=score, last_offer=agent.last_offer),
+                sort_key(
+                    policy, idle_since=agent.idle_since, score=score, last_offer=agent.last_offer
+                ),
                 agent.ready_seq,
                 agent,
                 agent.epoch,

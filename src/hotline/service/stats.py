@@ -48,7 +48,7 @@ class LiveStats:
         day = datetime.fromtimestamp(e.at, self.zone).date()
         if self.day is None or day > self.day:  # midnight on the line: today starts again
             self.day, self.today = day, self._new()
-        _feed(self.today, e)
+        self.today.see(e)
         if isinstance(e, CallArrived):
             self.arrivals[e.call_id] = e
         self.recent.append(e)
@@ -71,9 +71,9 @@ class LiveStats:
         for sid in dict.fromkeys(getattr(e, "call_id", "") for e in self.recent):
             arrival = self.arrivals.get(sid)
             if arrival is not None and arrival.at < cutoff:  # arrived before the window
-                _feed(recent, arrival)
+                recent.see(arrival)
         for e in self.recent:
-            _feed(recent, e)
+            recent.see(e)
         today = datetime.fromtimestamp(now, self.zone).date()
         figures = _slices(self.today if self.day == today else self._new())
         for i in figures["intervals"]:  # (the line's local time the half hour starts at)
@@ -83,12 +83,6 @@ class LiveStats:
             "today": figures,
             "last_30_minutes": _slices(recent),
         }
-
-
-def _feed(kpi: KpiCollector, e: Event) -> None:
-    handler = kpi.handlers.get(type(e))
-    if handler is not None:
-        handler(e)
 
 
 def _slices(kpi: KpiCollector) -> dict[str, Any]:

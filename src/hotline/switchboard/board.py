@@ -8,12 +8,16 @@ the timers fired before it are handed out with the next command's.
 
 The switchboard keeps one `CallRecord` per open call and drops it when the call ends;
 the hold loop, the callback rules and the step order of a call live here and nowhere else.
+
+A driver without a store (the simulator) builds the switchboard with `store_rows=False`:
+then it asks for no `OpenCall`/`ChangeCall` effects, and everything else (results,
+events, the other effects, the call records) is the same.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Generic, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -49,7 +53,33 @@ from hotline.ivr.model import Flow
 from hotline.routing.checks import refuse_bad_queues
 from hotline.routing.engine import AgentView, Router
 from hotline.switchboard import commands as c
-from hotline.switchboard.commands import AgentStatus, Command, HoldState
+from hotline.switchboard.commands import (
+    Accept,
+    AgentStatus,
+    Arrive,
+    CallerInput,
+    CarrierRefused,
+    CarrierStatus,
+    Command,
+    Decline,
+    DialDone,
+    HearLookup,
+    HoldPoll,
+    HoldState,
+    LegAnswered,
+    Login,
+    Logout,
+    LookupAnswered,
+    Recheck,
+    Reconfigure,
+    Recover,
+    ResumeIvr,
+    Route,
+    SetReady,
+    TakeCallback,
+    Tick,
+    Voicemail,
+)
 from hotline.switchboard.effects import (
     ChangeCall,
     Connect,
@@ -81,13 +111,14 @@ from hotline.switchboard.line import LineConfig
 from hotline.switchboard.records import CallRecord, CallRow
 
 R = TypeVar("R")
-CALLBACK_TRIES = 3  # dial-backs before a callback caller who never answers is given up
-LIVE = ("queued", "ringing", "in-progress")  # carrier statuses of a call still going on
-ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
-TALKED = ("completed", "answered")  # DialCallStatus values of a bridge that happened
+# (Final: compiled, they are constants rather than look-ups in the module's namespace)
+CALLBACK_TRIES: Final = 3  # dial-backs before a callback caller who never answers is given up
+LIVE: Final = ("queued", "ringing", "in-progress")  # carrier statuses of a call going on
+ENDED: Final = ("completed", "busy", "failed", "no-answer", "canceled")
+TALKED: Final = ("completed", "answered")  # DialCallStatus values of a bridge that happened
 IN_IVR: Final = CallState.IN_IVR.value
 NOTHING: Final[tuple[()]] = ()  # (shared by the outcomes that emit nothing)
-PENDING_FOR = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
+PENDING_FOR: Final = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
 
 log = logging.getLogger("hotline.switchboard")
 
@@ -107,11 +138,18 @@ class Outcome(Generic[R]):
 
 class Switchboard:
     def __init__(
-        self, *, line: LineConfig, start: float = 0.0, router_class: type[Router] = Router
+        self,
+        *,
+        line: LineConfig,
+        start: float = 0.0,
+        router_class: type[Router] = Router,
+        store_rows: bool = True,
     ) -> None:
         """`start`: the time of the line's first command (seconds, on the drivers' clock);
-        `router_class`: the ACD (the full-scan one, to check the indexed one against)."""
+        `router_class`: the ACD (the full-scan one, to check the indexed one against);
+        `store_rows`: whether the driver keeps the calls' rows (`OpenCall`, `ChangeCall`)."""
         self.line = line
+        self.store_rows = store_rows
         self.name, self.number = line.name, line.number
         self.flow = line.flow  # the version new calls start on (calls keep their own)
         self.zone = ZoneInfo(line.timezone)
@@ -131,39 +169,15 @@ class Switchboard:
         self._tickets = 0  # look-ups started so far
         self._events: list[AnyEvent] = []
         self._effects: list[Effect] = []
-        self._handlers: dict[type, Callable[[Any], Any]] = {
-            c.Arrive: self._arrive,
-            c.Route: self._route,
-            c.CallerInput: self._caller_input,
-            c.ResumeIvr: self._resume_ivr,
-            c.LookupAnswered: self._looked_up,
-            c.HearLookup: self._hear_lookup,
-            c.HoldPoll: self._hold,
-            c.TakeCallback: self._take_callback,
-            c.CarrierStatus: self._status,
-            c.DialDone: self._dial_done,
-            c.LegAnswered: self._leg_answered,
-            c.CarrierRefused: self._carrier_refused,
-            c.Voicemail: self._voicemail,
-            c.Login: self._login,
-            c.SetReady: self._set_ready,
-            c.Logout: self._logout,
-            c.Accept: self._accept,
-            c.Decline: self._decline,
-            c.Tick: self._tick,
-            c.Reconfigure: self._reconfigure,
-            c.Recover: self._recover,
-            c.Recheck: self._recheck,
-        }
 
     def handle(self, command: Command[R], now: float) -> Outcome[R]:
         self.scheduler.run(until=now)  # (its clock never goes back, whatever the drivers')
-        marks = len(self._events), len(self._effects)
+        events_before, effects_before = len(self._events), len(self._effects)
         try:
-            result = self._handlers[type(command)](command)
+            result = self._carry_out(command)
         except Exception:  # refused (or broken): nothing it emitted goes out
-            del self._events[marks[0] :]
-            del self._effects[marks[1] :]
+            del self._events[events_before:]
+            del self._effects[effects_before:]
             raise
         events: Sequence[AnyEvent] = self._events
         if events:
@@ -179,6 +193,64 @@ class Switchboard:
         self.seq += len(events)
         return Outcome(cast(R, result), events, effects, first)
 
+    def _carry_out(self, command: Command[Any]) -> object:
+        """The command's handler. (A chain of type tests, the commonest first, rather than
+        a table of bound methods: compiled, each test compares with a static type and each
+        branch is a direct call; the classes are imported by name for that.)"""
+        kind = type(command)
+        if kind is Arrive:
+            return self._arrive(cast(c.Arrive, command))
+        if kind is Route:
+            self._route(cast(c.Route, command))
+            return None
+        if kind is LegAnswered:
+            self._leg_answered(cast(c.LegAnswered, command))
+            return None
+        if kind is CarrierStatus:
+            self._status(cast(c.CarrierStatus, command))
+            return None
+        if kind is Tick:
+            return None  # nothing more: `handle` has fired the timers that fell due
+        if kind is HoldPoll:
+            return self._hold(cast(c.HoldPoll, command))
+        if kind is TakeCallback:
+            return self._take_callback(cast(c.TakeCallback, command))
+        if kind is DialDone:
+            return self._dial_done(cast(c.DialDone, command))
+        if kind is CallerInput:
+            return self._caller_input(cast(c.CallerInput, command))
+        if kind is Accept:
+            return self._accept(cast(c.Accept, command))
+        if kind is Decline:
+            return self._decline(cast(c.Decline, command))
+        if kind is Login:
+            return self._login(cast(c.Login, command))
+        if kind is Logout:
+            return self._logout(cast(c.Logout, command))
+        if kind is SetReady:
+            return self._set_ready(cast(c.SetReady, command))
+        if kind is LookupAnswered:
+            self._looked_up(cast(c.LookupAnswered, command))
+            return None
+        if kind is HearLookup:
+            return self._hear_lookup(cast(c.HearLookup, command))
+        if kind is ResumeIvr:
+            return self._resume_ivr(cast(c.ResumeIvr, command))
+        if kind is CarrierRefused:
+            self._carrier_refused(cast(c.CarrierRefused, command))
+            return None
+        if kind is Voicemail:
+            self._voicemail(cast(c.Voicemail, command))
+            return None
+        if kind is Reconfigure:
+            return self._reconfigure(cast(c.Reconfigure, command))
+        if kind is Recover:
+            return self._recover(cast(c.Recover, command))
+        if kind is Recheck:
+            self._recheck(cast(c.Recheck, command))
+            return None
+        raise KeyError(kind)
+
     @property
     def now(self) -> float:
         """The line's time: a timer's own while it fires, else the last command's."""
@@ -187,6 +259,11 @@ class Switchboard:
     def next_timer(self) -> float | None:
         """When the next timer falls due (a `Tick` then fires it)."""
         return self.scheduler.next_time()
+
+    def due(self, now: float) -> bool:
+        """Whether a command at `now` would first fire a timer."""
+        when = self.scheduler.next_time()
+        return when is not None and when <= now
 
     # -- what the drivers may ask
 
@@ -295,8 +372,13 @@ class Switchboard:
         if r is not None and r.looking is not None:  # its answer is no longer wanted
             self._effects.append(DropLookup(r.looking[0]))
 
+    def _open(self, row: CallRow) -> None:
+        if self.store_rows:
+            self._effects.append(OpenCall(row))
+
     def _change(self, sid: str, **values: object) -> None:
-        self._effects.append(ChangeCall(sid, values))
+        if self.store_rows:
+            self._effects.append(ChangeCall(sid, values))
 
     # -- the IVR
 
@@ -317,13 +399,13 @@ class Switchboard:
             row = CallRow(sid, self.name, cmd.caller, cmd.called, "", None, 0,
                           IN_IVR, {}, None, now)  # fmt: skip
             self.records[sid] = CallRecord(row=row)
-            self._effects.append(OpenCall(row))
+            self._open(row)
             return []
         flow, session, actions = self._started(cmd.caller, cmd.called)
         row = CallRow(sid, self.name, cmd.caller, cmd.called, session.language, None, 0,
                       IN_IVR, {}, None, now)  # fmt: skip
         self.records[sid] = CallRecord(row=row)
-        self._effects.append(OpenCall(row))
+        self._open(row)
         self._emit(IvrStarted(now, sid, flow.name, flow.version))
         return self._after_ivr(sid, flow, session, actions)
 
@@ -426,9 +508,10 @@ class Switchboard:
         row = r.row
         call = r.call = Call(sid, language, caller_type, row.arrived_at, priority)
         call.enter_ivr(row.arrived_at)
-        self._effects.append(ChangeCall(sid, {
-            "language": language, "queue": queue, "priority": priority,
-            "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
+        if self.store_rows:
+            self._effects.append(ChangeCall(sid, {
+                "language": language, "queue": queue, "priority": priority,
+                "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
         r.row = CallRow(row.sid, row.line, row.caller, row.called, language, queue, priority,
                         row.state, dict(attributes), number, row.arrived_at)  # fmt: skip
         self._emit(CallArrived(self.now, sid, language, caller_type))  # into the ACD
@@ -658,9 +741,6 @@ class Switchboard:
 
     # -- the line
 
-    def _tick(self, cmd: c.Tick) -> None:
-        """Nothing more: `handle` has fired the timers that fell due."""
-
     def _reconfigure(self, cmd: c.Reconfigure) -> list[str]:
         new, old = cmd.line, self.line
         if new.number != old.number or new.name != old.name:
@@ -761,7 +841,7 @@ class Switchboard:
             self._connect(e)
         elif isinstance(e, OfferWithdrawn):
             self._effects.append(Withdraw(e.agent_id, e.call_id, e.reason))
-        elif isinstance(e, CallAbandoned | CallCompleted):
+        elif isinstance(e, (CallAbandoned, CallCompleted)):  # (a tuple: no union built per event)
             self._forget(e.call_id)
         elif isinstance(e, CallOverflowed) and e.to_queue is None:
             # out of the ACD to a fallback (voicemail): the hold loop sends them there

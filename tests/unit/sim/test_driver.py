@@ -148,3 +148,17 @@ def test_the_trace_of_a_day_goes_forward_in_time():
     times = [e.at for e in events]
     assert len(times) > 10_000
     assert times == sorted(times)
+
+
+def test_the_run_is_the_same_whether_or_not_the_switchboard_emits_store_rows():
+    """The simulator builds its switchboard without the store's row effects (it keeps no
+    store); with them, every event and every KPI is the same."""
+    national = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
+    s = replace(national, hours=24, callbacks=Callbacks(offer_after=60, accept=0.3))
+    runs = []
+    for store_rows in (False, True):
+        events: list[AnyEvent] = []
+        sim = Simulation(scenario=s, trace=events.append, store_rows=store_rows)
+        runs.append((sim.run().report, events))
+    assert runs[0] == runs[1]
+    assert len(runs[0][1]) > 10_000

@@ -11,7 +11,7 @@ from hotline.errors import UnknownAgent
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import Outcome, Switchboard
-from hotline.switchboard.effects import Connect, Offer, OpenCall, Withdraw
+from hotline.switchboard.effects import ChangeCall, Connect, Offer, OpenCall, Withdraw
 from hotline.switchboard.events import stored
 from hotline.switchboard.line import CallbackRule, LineConfig
 from tests.unit.routing.harness import agent, queue
@@ -23,14 +23,14 @@ CALLER = "+442079460000"  # a number we could call back
 ANY_WAIT = CallbackRule(offer_after=0.0, offer_if_wait=0.0)
 
 
-def board(callbacks: CallbackRule = ANY_WAIT) -> Switchboard:
+def board(callbacks: CallbackRule = ANY_WAIT, *, store_rows: bool = True) -> Switchboard:
     line = LineConfig(
         name="test", number=NUMBER, timezone="Europe/London", flow=None,
         queues=(queue("en", ({"en": 1}, None), wrap_up=30.0),),
         agents={a.id: a for a in (agent("a1", ("en",), en=3), agent("a2", ("en",), en=3))},
         offer_timeout=15.0, handle_mean=300.0, callbacks=callbacks,
     )  # fmt: skip
-    return Switchboard(line=line, start=0.0)
+    return Switchboard(line=line, start=0.0, store_rows=store_rows)
 
 
 def kinds(outcome: Outcome[Any]) -> list[str]:
@@ -124,3 +124,44 @@ def test_an_offer_not_answered_in_time_is_withdrawn_by_the_timer():
     arrive(b, "CA1", 1.0)
     out = b.handle(c.Tick(), 6.0 + 15.0)
     assert Withdraw("a1", "CA1", "ring-no-answer") in out.effects
+
+
+def test_without_store_rows_the_same_but_for_the_row_effects():
+    """`store_rows=False` (a driver without a store) leaves out `OpenCall` and `ChangeCall`
+    and nothing else: the same results, events (and their numbers) and other effects."""
+
+    def run(b: Switchboard) -> list[Any]:
+        took: list[Outcome[Any]] = [b.handle(c.Login("a1", ready=True), 0.0)]
+        for k, at in enumerate((1.0, 2.0, 3.0)):
+            took.append(b.handle(c.Arrive(f"CA{k}", CALLER, NUMBER), at))
+            took.append(b.handle(c.Route(f"CA{k}", Enqueue(
+                "en", 0, "en", {"caller_type": "public"})), at + 5))  # fmt: skip
+        took += [
+            b.handle(c.Accept("a1", "CA0"), 9.0),
+            b.handle(c.LegAnswered("CA0", 1), 10.0),
+            b.handle(c.TakeCallback("CA1"), 20.0),
+            b.handle(c.CarrierStatus("CA2", "completed"), 30.0),
+            b.handle(c.CarrierStatus("CA0", "completed"), 100.0),
+            b.handle(c.Tick(), 200.0),
+        ]
+        return [(o.result, list(o.events), list(o.effects), o.first_seq) for o in took]
+
+    kept, left = run(board()), run(board(store_rows=False))
+    rows = (OpenCall, ChangeCall)
+    assert {type(f) for _, _, effects, _ in kept for f in effects} >= {OpenCall, ChangeCall}
+    assert [(r, ev, [f for f in fx if not isinstance(f, rows)], seq)
+            for r, ev, fx, seq in kept] == left  # fmt: skip
+
+
+def test_due_says_whether_a_command_would_first_fire_a_timer():
+    b = board()
+    assert not b.due(1e9)
+    b.handle(c.Login("a1", ready=True), 0.0)
+    arrive(b, "CA1", 1.0)
+    b.handle(c.Accept("a1", "CA1"), 7.0)
+    b.handle(c.LegAnswered("CA1", 1), 8.0)
+    b.handle(c.CarrierStatus("CA1", "completed"), 100.0)  # the agent's wrap-up: 30 s
+    assert not b.due(129.0)
+    assert b.due(130.0)
+    b.handle(c.Tick(), 130.0)
+    assert not b.due(1e9)
