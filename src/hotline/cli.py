@@ -905,8 +905,9 @@ def demo(
         for name, url in d.urls.items():
             err.print(f"  {name}: {url}")
         err.print(
-            "  log on at the wallboard as one of these (made for this run; the code "
-            "is an authenticator app's, or `oathtool --totp -b SECRET`):"
+            "  log on as one of these (made for this run; the code is an authenticator "
+            "app's, or `.venv/bin/hotline user code SECRET`'s); demo-agent is "
+            f"{d.person}, whose calls no bot answers:"
         )
         for new in d.credentials:
             err.print(f"    {new.username}  password {new.password}  secret {new.totp_secret}")
@@ -1176,6 +1177,25 @@ def user_rekey() -> None:
 
     done = accounts_for(load_settings()).rekey()
     err.print(f"TOTP secrets that were stored in clear, now sealed: {done}")
+
+
+@user_app.command("code")
+def user_code(
+    secret: Annotated[str, typer.Argument(help="The TOTP secret `user add` printed.")],
+) -> None:
+    """The code an authenticator app would show now for a TOTP secret (for the demo and a
+    first log-on on a machine without one; keep real secrets in an authenticator app)."""
+    import base64
+    import binascii
+    import time
+
+    from hotline.service.accounts import totp_code
+
+    try:
+        base64.b32decode(secret.strip().upper(), casefold=True)
+    except (binascii.Error, ValueError):
+        raise _usage("that is not a TOTP secret (base32 letters and digits)") from None
+    out.print(totp_code(secret.strip().upper(), time.time()))
 
 
 def _usage(message: str) -> _UsageError:

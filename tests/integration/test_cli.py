@@ -256,3 +256,22 @@ def test_simulate_loads_no_planning_libraries():
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_user_code_shows_what_an_authenticator_app_would():
+    import time
+
+    from hotline.service.accounts import totp_code
+
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    for _ in range(3):  # (again if a 30 s step turned while it ran)
+        before = totp_code(secret, time.time())
+        done = run("user", "code", secret.lower())
+        if totp_code(secret, time.time()) == before:
+            break
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == before
+    bad = run("user", "code", "not a secret!")
+    assert bad.returncode != 0
+    assert "not a TOTP secret" in bad.stderr
+    assert "Traceback" not in bad.stderr

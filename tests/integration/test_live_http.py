@@ -243,7 +243,10 @@ def test_offers_reach_the_agents_websocket(live):
         if "<Gather" in r.text:  # a callback offer: stay on the line
             live.carrier.post(gather_url(r.text), call_form(sid, Digits="2"))
         assert live.store.call(sid).state == "offered"  # so the offer below is waiting
-        offer = ws.receive_json()
+        kinds = []  # the agent's state after each change comes first (login, ready, offered)
+        while (offer := ws.receive_json())["type"] == "state":
+            kinds.append(offer["state"])
+        assert kinds[-1] == "reserved"
         assert offer["type"] == "offer"
         assert offer["call_sid"] == sid
         assert offer["language"] == "es"

@@ -64,7 +64,7 @@ def _covers(start: float, hours: float, hour: float) -> bool:
     return start <= hour < start + hours or hour + 24 < start + hours
 
 
-DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"))
+DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"), ("demo-agent", "agent"))
 
 
 class _Server(uvicorn.Server):
@@ -124,10 +124,16 @@ class Demo:
         )
         accounts = Accounts(store=AccountStore(engine=self.line.store.engine), clock=time.time,
                             key=self.settings.sealing_key())  # fmt: skip
+        self.setups = list(self.line.setups.values())
+        agents = list(dict.fromkeys(a for s in self.setups for a in on_shift(s.scenario, hour)))
+        # an English agent on shift is left to a person (demo-agent): no bot answers for them
+        self.person = next((a for a in agents if a.startswith("en-")), agents[0])
+        agents.remove(self.person)
         self.credentials = [  # new ones each run, printed once
-            accounts.reset(name) if accounts.store.user(name) else accounts.add(name, role)
+            accounts.reset(name) if accounts.store.user(name) else accounts.add(
+                name, role, agent_id=self.person if role == "agent" else None)
             for name, role in DEMO_USERS
-        ]
+        ]  # fmt: skip
         self.carrier = Carrier(
             hotline_url=self.settings.public_url,
             auth_token=token,
@@ -135,10 +141,8 @@ class Demo:
             line_number=self.settings.line_number,
             speed=speed,
         )
-        self.setups = list(self.line.setups.values())
         self.mixes = [CallerMix(s.scenario, s.flow.flow, self.rng, dial=s.number)
                       for s in self.setups]  # fmt: skip
-        agents = list(dict.fromkeys(a for s in self.setups for a in on_shift(s.scenario, hour)))
         self.agent_ids = agents[:max_agents] if max_agents is not None else agents
         self.bots: list[AgentBot] = []
         self.stats = DemoStats()
@@ -149,7 +153,10 @@ class Demo:
     def urls(self) -> dict[str, str]:
         base = self.settings.public_url
         return {
+            "log on": f"{base}/login",
             "wallboard": f"{base}/wallboard",
+            "administration": f"{base}/admin",
+            "agent desktop": f"{base}/desktop",
             "health": f"{base}/healthz",
             "api docs": f"{base}/api/docs",
             "carrier REST": self.settings.twilio_api_base,

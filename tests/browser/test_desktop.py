@@ -1,0 +1,55 @@
+"""The agent desktop in Debian's Chromium: an agent logs on with MFA, goes available, is
+offered a caller (what the IVR learned shown on the offer), accepts and is on the call; a
+second window takes the desktop over and the first says so. axe-core on each state, a
+screenshot of each kept under `out/screenshots/`."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from hotline.service.accounts import totp_code
+
+from .conftest import PASSWORD, Running, axe_violations, log_on, queue_a_caller, shot
+
+SID = "CA" + "3" * 32
+
+
+def test_an_agent_takes_a_call_on_the_desktop_and_a_second_window_takes_it_over(
+    running: Running, page: Page
+) -> None:
+    new = running.accounts.add("eve", "agent", password=PASSWORD, agent_id="en-day-1")
+    assert new.totp_secret is not None
+    log_on(page, running, "eve", totp_code(new.totp_secret, running.live.wall()))
+    expect(page).to_have_url(f"{running.base}/desktop")
+    state = page.locator("#state")
+    expect(state).to_have_text("Logged out of the lines")
+    page.get_by_role("button", name="Log in to the lines").click()
+    expect(state).to_have_text("Not ready (login)")
+    page.get_by_role("button", name="Available").click()
+    expect(state).to_have_text("Available")
+    assert axe_violations(page) == []
+    shot(page, "desktop-available")
+
+    panel = page.locator("#call")
+    size = panel.bounding_box()
+    queue_a_caller(running, SID)  # pushed on the agent's socket
+    expect(state).to_have_text("A call is offered")
+    expect(panel.locator('[data-field="Caller"]')).to_have_text("public")
+    expect(panel.locator('[data-field="Line"]')).to_have_text(
+        "National hotline (US) (+18005550100)"
+    )
+    expect(panel.locator('[data-field="Language"]')).to_have_text("en")
+    assert panel.bounding_box() == size  # no layout jump when the call arrives
+    assert axe_violations(page) == []
+    shot(page, "desktop-offer")
+    page.get_by_role("button", name="Accept").click()
+    expect(state).to_have_text("On a call")
+    expect(panel.locator(".timer")).to_contain_text("On the call")
+    shot(page, "desktop-on-call")
+
+    second = page.context.new_page()  # the same agent opens the desktop again
+    second.goto(f"{running.base}/desktop")
+    expect(second.locator("#state")).to_have_text("On a call")  # it sees the call
+    expect(page.locator("#elsewhere")).to_be_visible()  # the first window is told
+    assert axe_violations(page) == []
+    shot(page, "desktop-taken-over")
