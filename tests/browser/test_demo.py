@@ -87,6 +87,7 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     desk.get_by_role("button", name="Accept").click()
     expect(state).to_have_text("On a call")
     expect(state).to_have_text("Wrapping up", timeout=60_000)  # the emulated caller hung up
+    expect(desk.locator('[data-today="Calls answered"]')).to_have_text("1")  # their own day
     shot(desk, "demo-desktop-wrap-up")
     loop[0].call_soon_threadsafe(enough.set)  # no more calls; those going on end
     thread.join(timeout=180)

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from hotline.web.runtime import PRESENCE_GRACE
 from hotline.web.sockets import TAKEN_OVER
 
-from .live_fixtures import PUBLIC, Live, queue_public_caller, sqlite_url
+from .live_fixtures import PUBLIC, Live, call_form, queue_public_caller, sqlite_url
 
 SID = "CA" + "1" * 32
 
@@ -108,3 +108,21 @@ def test_an_agent_whose_desktop_is_gone_past_the_grace_period_is_set_not_ready(l
         wait_for(lambda: me(bot)["state"] == "not_ready")
         assert me(bot)["reason"] == "connection-lost"
         assert (me(busy)["state"], me(busy)["call_sid"]) == ("on_call", SID)  # the call goes on
+
+
+def test_an_agents_own_figures_for_the_day(live):
+    bot = live.agent("en-day-5")
+    nothing = {"answered": 0, "completed": 0, "talk_seconds": 0.0, "average_talk_seconds": None}
+    assert live.http.get("/api/agent/today", headers=bot).json() == nothing
+    queue_public_caller(live, SID, "+12025550101")
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    live.http.post(f"/api/agent/calls/{SID}/accept", headers=bot)
+    leg = call_form("CA" + "9" * 32, CallStatus="in-progress")  # the agent's phone answers
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", leg)
+    live.wall.now += 95  # they talk for 95 s
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    one = {"answered": 1, "completed": 1, "talk_seconds": 95.0, "average_talk_seconds": 95.0}
+    assert live.http.get("/api/agent/today", headers=bot).json() == one
+    other = live.agent("en-day-6")  # someone else's figures are their own
+    assert live.http.get("/api/agent/today", headers=other).json()["answered"] == 0

@@ -8,17 +8,27 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hotline.domain.events import CallArrived, Event
+from hotline.domain.events import CallAnswered, CallArrived, CallCompleted, Event
 from hotline.service.hub import Published
 from hotline.sim.kpi import KpiCollector
 
 WINDOW = 30 * 60.0  # seconds: "the last 30 minutes"
 INTERVAL = 30 * 60.0  # seconds: today's figures by half hour (the wallboard's chart)
 ARRIVALS_KEPT = 24 * 3600.0  # a call open longer than a day no longer counts by language
+
+
+@dataclass
+class AgentDay:
+    """An agent's own figures for the line's day."""
+
+    answered: int = 0
+    completed: int = 0  # calls answered that have ended
+    talk_seconds: float = 0.0  # of the completed ones
 
 
 class LiveStats:
@@ -38,6 +48,7 @@ class LiveStats:
         self.window = window
         self.day: date | None = None
         self.today = self._new()
+        self.agents: dict[str, AgentDay] = {}  # today's figures of each agent who answered
         self.recent: deque[Event] = deque()  # the core's events of the last `window`
         self.arrivals: dict[str, CallArrived] = {}  # so a recent event knows its language
 
@@ -47,8 +58,14 @@ class LiveStats:
             return
         day = datetime.fromtimestamp(e.at, self.zone).date()
         if self.day is None or day > self.day:  # midnight on the line: today starts again
-            self.day, self.today = day, self._new()
+            self.day, self.today, self.agents = day, self._new(), {}
         self.today.see(e)
+        if isinstance(e, CallAnswered):
+            self.agents.setdefault(e.agent_id, AgentDay()).answered += 1
+        elif isinstance(e, CallCompleted):
+            mine = self.agents.setdefault(e.agent_id, AgentDay())
+            mine.completed += 1
+            mine.talk_seconds += e.talk_seconds
         if isinstance(e, CallArrived):
             self.arrivals[e.call_id] = e
         self.recent.append(e)
@@ -63,6 +80,11 @@ class LiveStats:
             if self.arrivals[oldest].at >= now - ARRIVALS_KEPT:
                 break
             del self.arrivals[oldest]
+
+    def agent_today(self, agent_id: str, now: float) -> AgentDay:
+        """The agent's figures today on this line (none if today has not had their call)."""
+        today = datetime.fromtimestamp(now, self.zone).date()
+        return self.agents.get(agent_id, AgentDay()) if self.day == today else AgentDay()
 
     def report(self, now: float) -> dict[str, Any]:
         self._prune(now)

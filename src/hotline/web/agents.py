@@ -49,6 +49,19 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
     async def me(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.agent_state(agent_id))
 
+    @router.get("/today")
+    async def today(agent_id: str = Depends(authorised)) -> JSONResponse:
+        """The agent's own figures for the day, over every line: calls answered, talk time
+        of those that ended and its average per call."""
+        now = line.wall()
+        days = [s.agent_today(agent_id, now) for s in rt.stats.values()]
+        done = sum(d.completed for d in days)
+        talk = sum(d.talk_seconds for d in days)
+        average = round(talk / done, 1) if done else None
+        return JSONResponse({"answered": sum(d.answered for d in days), "completed": done,
+                             "talk_seconds": round(talk, 1),
+                             "average_talk_seconds": average})  # fmt: skip
+
     @router.post("/login")
     async def login(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.login(agent_id))

@@ -153,6 +153,8 @@ window, which gets your calls now.
     <button type="button" id="go-logout">Log out of the lines</button>
   </div>
   <p id="action-error" class="error" role="alert"></p>
+  <h2 id="today-title">Today</h2>
+  <dl id="today" class="today" aria-labelledby="today-title"></dl>
 </section>
 <section class="call" aria-labelledby="call-title">
   <h2 id="call-title">Call</h2>

@@ -83,9 +83,20 @@
     }
   }
 
+  async function loadToday() {
+    const r = await fetch("/api/agent/today", {headers: {"X-Hotline-Background": "1"}});
+    if (!r.ok) return;
+    const t = await r.json();
+    const rows = [["Calls answered", String(t.answered)], ["Talk time", clock(t.talk_seconds * 1000)],
+      ["Average call", t.average_talk_seconds === null ? "–" : clock(t.average_talk_seconds * 1000)]];
+    document.getElementById("today").replaceChildren(
+      ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {"data-today": k}, v)]));
+  }
+
   function show(s) {
     const changed = !me || me.state !== s.state || me.call_sid !== s.call_sid;
     if (changed) since = Date.now();
+    if (changed && (s.state === "wrap_up" || !me)) loadToday();  // a call ended (or the start)
     me = s;
     if (!s.call_sid) offer = null;
     stateBox.textContent = STATES[s.state] ? `${STATES[s.state]}${s.state === "not_ready" && s.reason ? ` (${s.reason})` : ""}` : s.state;
