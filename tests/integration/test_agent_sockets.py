@@ -109,6 +109,8 @@ def test_an_agent_has_one_socket_a_new_one_takes_over_and_a_client_that_left_is_
         await asyncio.gather(*tasks)
         assert registry.absent(since=129.0) == []  # gone at 130: not yet past the grace
         assert registry.absent(since=130.0) == ["es-day-1"]
-        assert registry.absent(since=200.0) == []  # named once
+        assert registry.absent(since=200.0) == ["es-day-1"]  # (on a call: asked again later)
+        registry.settled("es-day-1")
+        assert registry.absent(since=200.0) == []
 
     asyncio.run(scenario())

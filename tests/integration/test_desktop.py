@@ -62,7 +62,11 @@ def test_the_offer_names_the_line_and_the_wait_and_the_state_follows(live):
     with live.http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
         hello = ws.receive_json()
         assert (hello["state"], hello["call_sid"]) == ("on_call", SID)
-        assert hello["context"]["line"] == "National hotline (US)"
+        context = hello["context"]  # everything the offer said, for the page to show again
+        assert (context["line"], context["language"], context["queue"]) == (
+            "National hotline (US)", "en", "en")  # fmt: skip
+        assert (context["caller"], context["attributes"]) == (
+            "+12025550101", {"caller_type": "public"})  # fmt: skip
 
 
 def test_a_second_window_takes_the_agents_socket_over(live):
@@ -126,3 +130,56 @@ def test_an_agents_own_figures_for_the_day(live):
     assert live.http.get("/api/agent/today", headers=bot).json() == one
     other = live.agent("en-day-6")  # someone else's figures are their own
     assert live.http.get("/api/agent/today", headers=other).json()["answered"] == 0
+
+
+def test_a_desktop_gone_during_a_call_sets_the_agent_not_ready_once_the_call_is_over(live):
+    secret = token(live, "en-day-4")
+    bot = {"Authorization": f"Bearer {secret}"}
+    with TestClient(live.app, base_url=PUBLIC) as http:
+        queue_public_caller(live, SID, "+12025550101")
+        http.post("/api/agent/login", headers=bot)
+        http.post("/api/agent/ready", headers=bot)
+        http.post(f"/api/agent/calls/{SID}/accept", headers=bot)
+        leg = call_form("CA" + "9" * 32, CallStatus="in-progress")
+        live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", leg)
+        with http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
+            ws.receive_json()  # (the tab is closed mid-call)
+        live.wall.now += PRESENCE_GRACE + 1
+        live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+
+        def state() -> dict[str, Any]:
+            answer: dict[str, Any] = http.get("/api/agent/me", headers=bot).json()
+            return answer
+
+        assert state()["state"] == "wrap_up"  # the call went on to its end
+        live.wall.now += 31  # wrap-up over: not offered the next caller with no desktop
+        wait_for(lambda: state()["state"] == "not_ready")
+        assert state()["reason"] == "connection-lost"
+
+
+def test_an_agent_who_logs_off_without_leaving_the_lines_is_set_not_ready(live):
+    from hotline.service.accounts import Accounts
+    from hotline.store.accounts import AccountStore
+
+    from .test_sessions import PASSWORD, log_on
+
+    accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
+                        key=live.settings.sealing_key())  # fmt: skip
+    new = accounts.add("ann", "agent", password=PASSWORD, agent_id="en-day-3")
+    with TestClient(live.app, base_url=PUBLIC) as http:
+        live.http = http  # (log_on uses the running app)
+        page = log_on(live, "ann", new.totp_secret)
+        http.post("/api/agent/login", headers=page)
+        http.post("/api/agent/ready", headers=page)
+        with http.websocket_connect("/api/agent/ws", headers=page) as ws:
+            ws.receive_json()
+            http.delete("/api/session", headers=page)
+            with pytest.raises(WebSocketDisconnect):
+                ws.receive_json()  # the session's socket is closed
+        live.wall.now += PRESENCE_GRACE + 1
+        bot = live.agent("en-day-3")
+        wait_for(lambda: http.get("/api/agent/me", headers=bot).json()["state"] == "not_ready")
+
+
+def test_presence_of_an_agent_no_line_knows_is_settled_without_an_error(live):
+    assert live.line.presence_lost("nobody-1") is True

@@ -30,7 +30,7 @@ from hotline.domain.events import (
     CallRequeued,
     OfferWithdrawn,
 )
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, UnknownAgent
 from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
@@ -460,26 +460,36 @@ class LiveLine:
         self.tick()
         return self.floor.agent_state(agent_id)
 
-    def presence_lost(self, agent_id: str) -> AgentStatus | None:
+    def presence_lost(self, agent_id: str) -> bool:
         """The agent's desktop has been gone past the grace period: if they could be
         offered a call they are set not ready (an offer ringing now is declined, so the
-        caller goes to the next agent); a call they are on goes on (None: not logged in)."""
-        state = self.floor.agent_state(agent_id)
+        caller goes to the next agent). A call they are on, or its wrap-up, goes on: False
+        (ask again later); True once nothing more is to be done."""
+        try:
+            state = self.floor.agent_state(agent_id)
+        except UnknownAgent:  # (an agent a new configuration left out: gone)
+            return True
         if state["state"] == "reserved" and state["call_sid"] is not None:
             self.decline(agent_id, state["call_sid"])
-            return self.set_ready(agent_id, False, PRESENCE_LOST)
-        if state["state"] == "available":
-            return self.set_ready(agent_id, False, PRESENCE_LOST)
-        return None
+            self.set_ready(agent_id, False, PRESENCE_LOST)
+        elif state["state"] == "available":
+            self.set_ready(agent_id, False, PRESENCE_LOST)
+        return state["state"] not in ("on_call", "wrap_up")
 
     def offer_context(self, sid: str) -> dict[str, object]:
-        """What an agent's desktop shows with an offer besides the call's attributes: the
-        line (its name and number) and how long the caller has waited in the queue."""
+        """What an agent's desktop shows with an offer besides the offer itself: the line
+        (its name and number) and how long the caller has waited in the queue; for a
+        desktop that reconnects, the call's caller, language, queue and attributes too."""
         board = self._board(sid)
         r = board.records.get(sid)
         queued = r.call.first_queued_at if r is not None and r.call is not None else None
         waited = 0.0 if queued is None else max(0.0, board.now - queued)
-        return {"line": board.name, "line_number": board.number, "waited_seconds": round(waited, 1)}
+        out: dict[str, object] = {"line": board.name, "line_number": board.number,
+                                  "waited_seconds": round(waited, 1)}  # fmt: skip
+        if r is not None:
+            out |= {"caller": r.row.caller, "language": r.row.language, "queue": r.row.queue,
+                    "attributes": dict(r.row.attributes)}  # fmt: skip
+        return out
 
     def right_now(self, line: str) -> dict[str, object]:
         """Who waits on the line and for how long, and its agents by state (for

@@ -24,7 +24,8 @@ ARRIVALS_KEPT = 24 * 3600.0  # a call open longer than a day no longer counts by
 
 @dataclass
 class AgentDay:
-    """An agent's own figures for the line's day."""
+    """An agent's own figures for the line's day: calls answered that day, and the calls
+    that ended that day with their talk time (a call across midnight counts on both)."""
 
     answered: int = 0
     completed: int = 0  # calls answered that have ended

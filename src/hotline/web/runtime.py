@@ -243,10 +243,14 @@ class LineRuntime:
             await asyncio.sleep(TICK)
             try:
                 await self.use_case(self.line.tick)  # also retries writes waiting for the store
-                for agent_id in self.sockets.absent(self.line.wall() - self.presence_grace):
-                    await self.use_case(functools.partial(self.line.presence_lost, agent_id))
             except Exception:  # the ticker must outlive any one failure
                 log.exception("timer tick failed")
+            for agent_id in self.sockets.absent(self.line.wall() - self.presence_grace):
+                try:  # (each on its own: one failure does not keep the others available)
+                    if await self.use_case(functools.partial(self.line.presence_lost, agent_id)):
+                        self.sockets.settled(agent_id)
+                except Exception:
+                    log.exception("setting %s not ready (desktop gone) failed", agent_id)
 
     async def _recheck_carrier(self) -> None:
         """Calls recovered while the carrier could not say whether they were still live

@@ -6,9 +6,10 @@ and one sweep for all of them asks the store every `RECHECK` seconds which token
 hold, closing the sockets of tokens revoked since (code 4401, nothing sent after).
 
 An agent has one socket at a time: a new one takes over (the old one is closed with 4409,
-so two windows never both ring). When an agent's socket goes because its client left,
-`absent` names them until they are back: the runtime sets them not ready after a grace
-period (presence is the server's, not a browser tab's)."""
+so two windows never both ring). When an agent's socket goes because its client left (or
+its session ended), `absent` names them until they are back or `settled`: the runtime sets
+them not ready after a grace period, once they are not on a call (presence is the
+server's, not a browser tab's)."""
 
 from __future__ import annotations
 
@@ -59,12 +60,14 @@ class AgentSockets:
         self._gone: dict[str, float] = {}  # agents whose client left: since when
 
     def absent(self, since: float) -> list[str]:
-        """Agents whose socket went (their client left) at `since` or before and who have
-        not come back; each is named once."""
-        out = [a for a, at in self._gone.items() if at <= since]
-        for a in out:
-            del self._gone[a]
-        return out
+        """Agents whose socket went (their client left, or its token ended) at `since` or
+        before and who have not come back, until `settled`."""
+        return [a for a, at in self._gone.items() if at <= since]
+
+    def settled(self, agent_id: str) -> None:
+        """Nothing more to do about the agent's absence (they were set not ready, or are
+        not logged in): they are named no more."""
+        self._gone.pop(agent_id, None)
 
     def __len__(self) -> int:
         return len(self._open)
@@ -115,10 +118,10 @@ class AgentSockets:
             self._open.discard(sock)
             if (
                 only
-                and not (sock.taken_over or sock.revoked)
+                and not sock.taken_over
                 and not any(s.agent_id == sock.agent_id for s in self._open)
-            ):
-                self._gone[sock.agent_id] = self._clock()  # (left, or the server stops)
+            ):  # (left, logged off, or the server stops)
+                self._gone[sock.agent_id] = self._clock()
             for task in (reader, sock.sender):
                 task.cancel()
                 # it ends by cancellation, or because the client left: either is the end

@@ -56,7 +56,9 @@
       ["Queue", o.queue], ["Caller's number", o.caller],
       ["Waited before the offer", clock((o.waited_seconds || 0) * 1000)]];
     for (const [k, v] of Object.entries(o.attributes || {})) rows.push([ATTRIBUTE_NAMES[k] || k, v]);
-    for (const [k, v] of rows) dl.append(el("dt", {}, k), el("dd", {"data-field": k}, String(v)));
+    for (const [k, v] of rows) {
+      if (v !== undefined && v !== null) dl.append(el("dt", {}, k), el("dd", {"data-field": k}, String(v)));
+    }
     return dl;
   }
 
@@ -157,6 +159,7 @@
   });
   document.getElementById("go-logout").addEventListener("click", () => act("logout"));
   document.getElementById("logoff").addEventListener("click", async () => {
+    if (me && me.state !== "offline") await act("logout");  // (after a call, once it ends)
     await fetch("/api/session", {method: "DELETE", headers: {"X-CSRF-Token": csrf}});
     window.location.assign("/login");
   });
