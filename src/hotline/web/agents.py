@@ -3,6 +3,7 @@ browser session) or a token from `hotline agent-token` (bots); see `web.auth`.""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -103,6 +104,10 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
             await ws.close(code=4404)
             return
         await ws.accept()
+        # read again with no await before the socket is registered, so nothing sent to the
+        # agent in between (an offer while the socket was accepted) is missed
+        with contextlib.suppress(RoutingError):  # (gone meanwhile: the state read above)
+            state = line.floor.agent_state(agent_id)
         hello = {"type": "hello", **state}
         if state["call_sid"] is not None:  # back on a call (or an offer): what it is
             hello["context"] = line.offer_context(state["call_sid"])
