@@ -32,6 +32,7 @@ def _page(title: str, body: str, script: str) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · Hotline</title>
 <link rel="stylesheet" href="/static/hotline.css">
+<script src="/static/page.js" defer></script>
 <script src="/static/{script}" defer></script>
 </head>
 <body>

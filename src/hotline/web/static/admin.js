@@ -11,12 +11,7 @@
   let csrf = null;
   let uid = 0;
 
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    for (const c of children) e.append(c);
-    return e;
-  }
+  const {el} = window.hotline;
   const id = (stem) => `${stem}-${++uid}`;
 
   async function api(method, path, body) {

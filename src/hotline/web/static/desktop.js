@@ -23,16 +23,8 @@
   const ATTRIBUTE_NAMES = {caller_type: "Caller", verification: "Verification",
     agency: "Agency", urgent: "Urgent", interpreter: "Needs an interpreter"};
 
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    for (const c of children) e.append(c);
-    return e;
-  }
-  const clock = (ms) => {
-    const t = Math.max(0, Math.round(ms / 1000));
-    return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, "0")}`;
-  };
+  const {el} = window.hotline;
+  const clock = (ms) => window.hotline.clock(ms / 1000);
 
   async function act(path) {
     actionError.textContent = "";

@@ -15,17 +15,7 @@
 
   const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
   const secs = (x) => `${Math.round(x || 0)} s`;
-  const clock = (x) => {
-    const t = Math.round(x || 0);
-    return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, "0")}`;
-  };
-
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-    for (const c of children) e.append(c);
-    return e;
-  }
+  const {el, clock} = window.hotline;
 
   // The line's thresholds: red with no agent available; amber when a caller has waited
   // longer than the target time, or the last 30 minutes' service level is under target.
