@@ -86,9 +86,12 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     shot(desk, "demo-desktop-offer")
     desk.get_by_role("button", name="Accept").click()
     expect(state).to_have_text("On a call")
-    expect(state).to_have_text("Wrapping up", timeout=60_000)  # the emulated caller hung up
-    expect(desk.locator('[data-today="Calls answered"]')).to_have_text("1")  # their own day
-    shot(desk, "demo-desktop-wrap-up")
+    # the emulated caller talks, then hangs up: the call counts in the agent's own day (the
+    # wrap-up that follows lasts 3 s at this speed, too short to fill in here: see
+    # test_desktop for the wrap-up form on a clock the test moves)
+    expect(desk.locator('[data-today="Calls answered"]')).to_have_text("1", timeout=60_000)
+    assert axe_violations(desk) == []
+    shot(desk, "demo-desktop-after-the-call")
     loop[0].call_soon_threadsafe(enough.set)  # no more calls; those going on end
     thread.join(timeout=180)
     assert not thread.is_alive()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from hotline.service.accounts import totp_code
+from tests.integration.live_fixtures import call_form
 
 from .conftest import PASSWORD, Running, axe_violations, log_on, queue_a_caller, shot
 
@@ -53,3 +54,32 @@ def test_an_agent_takes_a_call_on_the_desktop_and_a_second_window_takes_it_over(
     expect(page.locator("#elsewhere")).to_be_visible()  # the first window is told
     assert axe_violations(page) == []
     shot(page, "desktop-taken-over")
+
+
+def test_an_agent_closes_a_call_with_an_outcome_and_notes(running: Running, page: Page) -> None:
+    new = running.accounts.add("fay", "agent", password=PASSWORD, agent_id="en-day-2")
+    assert new.totp_secret is not None
+    log_on(page, running, "fay", totp_code(new.totp_secret, running.live.wall()))
+    page.get_by_role("button", name="Log in to the lines").click()
+    page.get_by_role("button", name="Available").click()
+    state = page.locator("#state")
+    expect(state).to_have_text("Available")
+    queue_a_caller(running, SID)
+    page.get_by_role("button", name="Accept").click()
+    expect(state).to_have_text("On a call")
+    c = running.carrier
+    c.post(f"/voice/agent-leg?sid={SID}&a=1", call_form("CA" + "4" * 32, CallStatus="in-progress"))
+    running.live.wall.now += 120  # (the line's clock: the wrap-up's limit waits for the test)
+    c.post("/voice/status", call_form(SID, CallStatus="completed"))  # the caller hangs up
+    expect(state).to_have_text("Wrapping up")
+    expect(page.locator('[data-today="Calls answered"]')).to_have_text("1")
+    assert axe_violations(page) == []
+    shot(page, "desktop-wrap-up")
+    page.get_by_label("Outcome of the call").select_option("referred")
+    page.get_by_label("Notes").fill("Referred to the local office.")
+    page.get_by_label("Then be").select_option("break")
+    page.get_by_role("button", name="Close the call").click()
+    expect(state).to_have_text("Not ready (break)")
+    (closed,) = [d for k, d in running.live.store.events(SID) if k == "wrapped-up"]
+    assert closed == {"agent_id": "en-day-2", "code": "referred",
+                      "notes": "Referred to the local office."}  # fmt: skip

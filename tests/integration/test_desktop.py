@@ -183,3 +183,30 @@ def test_an_agent_who_logs_off_without_leaving_the_lines_is_set_not_ready(live):
 
 def test_presence_of_an_agent_no_line_knows_is_settled_without_an_error(live):
     assert live.line.presence_lost("nobody-1") is True
+
+
+def test_an_agent_closes_the_call_with_a_code_and_notes_kept_with_the_call(live):
+    bot = live.agent("en-day-5")
+    queue_public_caller(live, SID, "+12025550101")
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    live.http.post(f"/api/agent/calls/{SID}/accept", headers=bot)
+    leg = call_form("CA" + "9" * 32, CallStatus="in-progress")
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", leg)
+    live.wall.now += 60
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    for refused, status in (({"code": "sold-insurance"}, 409),  # not one of the line's codes
+                            ({"code": "resolved", "notes": "bell\x07"}, 400),
+                            ({"code": "resolved", "notes": "x" * 2001}, 400)):  # fmt: skip
+        r = live.http.post("/api/agent/wrap-up", json=refused, headers=bot)
+        assert r.status_code == status, r.text
+    notes = "Caller was given the shelter's number.\nWill call back tomorrow."
+    body: dict[str, Any] = {"code": "information-given", "notes": notes, "ready": False,
+                            "reason": "lunch"}  # fmt: skip
+    r = live.http.post("/api/agent/wrap-up", headers=bot, json=body)
+    assert (r.status_code, r.json()["state"], r.json()["reason"]) == (200, "not_ready", "lunch")
+    live.line.flush()
+    (closed,) = [d for k, d in live.store.events(SID) if k == "wrapped-up"]
+    assert closed == {"agent_id": "en-day-5", "code": "information-given", "notes": notes}
+    r = live.http.post("/api/agent/wrap-up", json={"code": "resolved"}, headers=bot)
+    assert r.status_code == 409  # closed already

@@ -450,6 +450,11 @@ class LiveLine:
     def logout(self, agent_id: str) -> AgentStatus:
         return self._run(c.Logout(agent_id))
 
+    def wrap_up(
+        self, agent_id: str, code: str, notes: str, *, ready: bool, reason: str = "break"
+    ) -> AgentStatus:
+        return self._run(c.WrapUp(agent_id, code, notes, ready, reason))
+
     def accept(self, agent_id: str, call_sid: str) -> AgentStatus:
         return self._run(c.Accept(agent_id, call_sid))
 
@@ -485,10 +490,12 @@ class LiveLine:
         queued = r.call.first_queued_at if r is not None and r.call is not None else None
         waited = 0.0 if queued is None else max(0.0, board.now - queued)
         out: dict[str, object] = {"line": board.name, "line_number": board.number,
-                                  "waited_seconds": round(waited, 1)}  # fmt: skip
+                                  "waited_seconds": round(waited, 1),
+                                  "dispositions": list(board.line.dispositions)}  # fmt: skip
         if r is not None:
+            wrap = next((q.wrap_up_seconds for q in board.line.queues if q.name == r.row.queue), 0)
             out |= {"caller": r.row.caller, "language": r.row.language, "queue": r.row.queue,
-                    "attributes": dict(r.row.attributes)}  # fmt: skip
+                    "attributes": dict(r.row.attributes), "wrap_up_seconds": wrap}  # fmt: skip
         return out
 
     def right_now(self, line: str) -> dict[str, object]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -132,8 +132,11 @@ class Simulation:
         self.scenario = scenario
         self._answer_delay = scenario.answer_delay  # (read per offer; the scenario is not compiled)
         self._rng = np.random.default_rng(scenario.seed if seed is None else seed)
+        # the simulated agents give no disposition codes: their wrap-ups end by time, which
+        # the KPIs count already (a line without codes emits no wrap-up events)
         line = line_of(scenario, flow=None, number=SIM_NUMBER, timezone="UTC",
                        auto_answer=scenario.answer_delay == 0)  # fmt: skip
+        line = replace(line, dispositions=())
         self.board = Switchboard(line=line, router_class=router_class, store_rows=store_rows)
         self._scheduler = Scheduler()  # the callers' and agents' own acts
         self._trace = trace

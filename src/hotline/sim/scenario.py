@@ -40,6 +40,11 @@ def weekday_set(names: Iterable[str]) -> frozenset[int] | None:
     return frozenset(days)
 
 
+# the codes an agent wraps a call up with unless the scenario names its own
+DISPOSITIONS = ("resolved", "information-given", "referred", "callback-promised",
+                "wrong-number", "silent-or-hoax")  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Language:
     tag: str
@@ -128,6 +133,7 @@ class Scenario:
     answer_delay: float = 0.0  # seconds an agent's phone rings before they pick up
     policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE
     offer_timeout: float = 15.0
+    dispositions: tuple[str, ...] = DISPOSITIONS  # the codes an agent closes a call with
     callbacks: Callbacks | None = None
     seed: int = 1
     line: LineInfo | None = None  # how the live server answers it

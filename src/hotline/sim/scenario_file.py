@@ -25,6 +25,7 @@ from hotline.routing.selection import SelectionPolicy
 from hotline.sim.distributions import Distribution, Empirical, Exponential, Fixed, LogNormal
 from hotline.sim.scenario import (
     ALWAYS,
+    DISPOSITIONS,
     WEEKDAYS,
     AgentGroup,
     Callbacks,
@@ -170,6 +171,9 @@ class _Routing(_Model):
     policy: SelectionPolicy = SelectionPolicy.LONGEST_IDLE
     offer_timeout: float = Field(default=15.0, gt=0)
     answer_delay: float = Field(default=0.0, ge=0)
+    dispositions: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]] = Field(
+        default_factory=lambda: list(DISPOSITIONS), min_length=1, max_length=50
+    )
 
 
 class _Callbacks(_Model):
@@ -367,6 +371,7 @@ def _to_scenario(m: _ScenarioFile, base: Path) -> Scenario:
         answer_delay=m.routing.answer_delay,
         policy=m.routing.policy,
         offer_timeout=m.routing.offer_timeout,
+        dispositions=tuple(dict.fromkeys(m.routing.dispositions)),
         callbacks=Callbacks(m.callbacks.offer_after_seconds, m.callbacks.accept_share)
         if m.callbacks
         else None,

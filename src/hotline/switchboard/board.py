@@ -26,6 +26,8 @@ from hotline.domain.agent import AgentState
 from hotline.domain.call import Call, CallState
 from hotline.domain.clock import Scheduler
 from hotline.domain.events import (
+    AgentLoggedOut,
+    AgentStateChanged,
     CallAbandoned,
     CallAnswered,
     CallArrived,
@@ -79,6 +81,7 @@ from hotline.switchboard.commands import (
     TakeCallback,
     Tick,
     Voicemail,
+    WrapUp,
 )
 from hotline.switchboard.effects import (
     ChangeCall,
@@ -106,11 +109,13 @@ from hotline.switchboard.events import (
     IvrStarted,
     LookedUp,
     VoicemailLeft,
+    WrappedUp,
 )
 from hotline.switchboard.line import LineConfig
 from hotline.switchboard.records import CallRecord, CallRow
 
 R = TypeVar("R")
+TIMED_OUT: Final = "timeout"  # the code of a wrap-up that ended without the agent's
 # (Final: compiled, they are constants rather than look-ups in the module's namespace)
 CALLBACK_TRIES: Final = 3  # dial-backs before a callback caller who never answers is given up
 LIVE: Final = ("queued", "ringing", "in-progress")  # carrier statuses of a call going on
@@ -162,6 +167,9 @@ class Switchboard:
             offer_timeout=line.offer_timeout,
         )
         self.records: dict[str, CallRecord] = {}  # the open calls
+        # the call each agent is wrapping up (on a line with disposition codes), until they
+        # close it with a code or its time runs out
+        self.wrapping: dict[str, str] = {}
         # overflowed to voicemail: the caller's next hold-loop request records (this mark
         # outlives the call's record, until that request or the caller's hang-up)
         self.to_voicemail: set[str] = set()
@@ -229,6 +237,8 @@ class Switchboard:
             return self._logout(cast(c.Logout, command))
         if kind is SetReady:
             return self._set_ready(cast(c.SetReady, command))
+        if kind is WrapUp:
+            return self._wrap_up(cast(c.WrapUp, command))
         if kind is LookupAnswered:
             self._looked_up(cast(c.LookupAnswered, command))
             return None
@@ -312,7 +322,8 @@ class Switchboard:
         """What the switchboard holds for calls, where it holds any (nothing once every
         call has ended and its timers have run)."""
         counts = {"calls": len(self.records), "to_voicemail": len(self.to_voicemail),
-                  "acd": self.router.calls_held(), "timers": len(self.scheduler)}  # fmt: skip
+                  "acd": self.router.calls_held(), "timers": len(self.scheduler),
+                  "wrapping": len(self.wrapping)}  # fmt: skip
         return {name: n for name, n in counts.items() if n}
 
     def waiting(self) -> list[tuple[str, str, float]]:
@@ -710,6 +721,27 @@ class Switchboard:
         if agent_id not in self.line.agents:
             self.router.agent(agent_id)  # UnknownAgent if not logged in either
 
+    def _wrap_up(self, cmd: c.WrapUp) -> AgentStatus:
+        """The agent closes their wrap-up with a code of the line's and notes, then is ready
+        (or not ready for the reason they gave)."""
+        agent_id = cmd.agent_id
+        self._agent(agent_id)
+        call_id = self.wrapping.get(agent_id)
+        if call_id is None or self.router.agent(agent_id).state is not AgentState.WRAP_UP:
+            raise InvalidTransition(f"agent {agent_id} is not wrapping up a call")
+        if cmd.code not in self.line.dispositions:
+            codes = ", ".join(self.line.dispositions)
+            raise InvalidTransition(
+                f"{cmd.code!r} is not a disposition code of line {self.name!r} ({codes})"
+            )
+        del self.wrapping[agent_id]
+        self._emit(WrappedUp(self.now, call_id, agent_id, cmd.code, cmd.notes))
+        if cmd.ready:
+            self.router.set_ready(agent_id)
+        else:
+            self.router.set_not_ready(agent_id, cmd.reason)
+        return self.agent_state(agent_id)
+
     def _login(self, cmd: c.Login) -> AgentStatus:
         self._agent(cmd.agent_id)
         self.router.login(self.line.agents[cmd.agent_id], ready=cmd.ready)
@@ -843,10 +875,21 @@ class Switchboard:
             self._effects.append(Withdraw(e.agent_id, e.call_id, e.reason))
         elif isinstance(e, (CallAbandoned, CallCompleted)):  # (a tuple: no union built per event)
             self._forget(e.call_id)
+            if type(e) is CallCompleted and self.line.dispositions and self._wraps(e.queue):
+                self.wrapping[e.agent_id] = e.call_id
+        elif self.wrapping and isinstance(e, (AgentStateChanged, AgentLoggedOut)):
+            call_id = self.wrapping.pop(e.agent_id, None)
+            if call_id is not None:  # out of wrap-up without a code: its time ran out (or
+                # a log-out, a supervisor's change)
+                self._emit(WrappedUp(e.at, call_id, e.agent_id, TIMED_OUT, ""))
         elif isinstance(e, CallOverflowed) and e.to_queue is None:
             # out of the ACD to a fallback (voicemail): the hold loop sends them there
             self.to_voicemail.add(e.call_id)
             self._forget(e.call_id)
+
+    def _wraps(self, queue: str) -> bool:
+        """Whether the queue's calls have a wrap-up (a time after the call)."""
+        return any(q.name == queue and q.wrap_up_seconds > 0 for q in self.line.queues)
 
     def _connect(self, e: CallAnswered) -> None:
         """An agent answered the call: bridge them (or dial a callback caller back)."""

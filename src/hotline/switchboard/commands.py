@@ -178,6 +178,22 @@ class SetReady(Command[AgentStatus]):
         self.reason: Final = reason
 
 
+class WrapUp(Command[AgentStatus]):
+    """The agent closes the call they are wrapping up with a disposition code (one of the
+    line's) and notes, then is ready (or not ready for `reason`)."""
+
+    _fields: ClassVar = ("agent_id", "code", "notes", "ready", "reason")
+
+    def __init__(
+        self, agent_id: str, code: str, notes: str = "", ready: bool = True, reason: str = "break"
+    ) -> None:
+        self.agent_id: Final = agent_id
+        self.code: Final = code
+        self.notes: Final = notes
+        self.ready: Final = ready
+        self.reason: Final = reason
+
+
 class Logout(Command[AgentStatus]):
     _fields: ClassVar = ("agent_id",)
 

@@ -178,6 +178,21 @@ class VoicemailLeft(LineEvent):
         self.recording: Final = recording
 
 
+class WrappedUp(LineEvent):
+    """An agent closed a call's wrap-up with a disposition code and notes; `code` is
+    "timeout" when it ended without one (its time limit, a log-out, a supervisor)."""
+
+    kind = "wrapped-up"
+    _fields: ClassVar = ("at", "call_id", "agent_id", "code", "notes")
+
+    def __init__(self, at: float, call_id: str, agent_id: str, code: str, notes: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id
+        self.code: Final = code
+        self.notes: Final = notes
+
+
 OfTheLine = (
     IvrStarted
     | IvrResumed
@@ -192,6 +207,7 @@ OfTheLine = (
     | CompletedAfterRestart
     | CallRefused
     | VoicemailLeft
+    | WrappedUp
 )
 AnyEvent = Event | OfTheLine  # the line's one vocabulary
 

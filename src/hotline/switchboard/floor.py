@@ -70,7 +70,7 @@ class Floor:
         steps: list[Step] = []
         try:
             self._catch_up(now, steps)
-            if isinstance(command, c.Login | c.SetReady | c.Logout):
+            if isinstance(command, c.Login | c.SetReady | c.Logout | c.WrapUp):
                 result = self._agent_request(command, now, steps)
             else:
                 result = self._step(line, command, now, steps).result
@@ -193,13 +193,13 @@ class Floor:
         return next((n for n in lines if self._state(n, agent_id)["state"] != OFFLINE), lines[0])
 
     def _agent_request(
-        self, command: c.Login | c.SetReady | c.Logout, now: float, steps: list[Step]
+        self, command: c.Login | c.SetReady | c.Logout | c.WrapUp, now: float, steps: list[Step]
     ) -> AgentStatus:
         agent_id = command.agent_id
         self._index()  # (a line that left them out no longer holds them once logged out)
         lines = self._lines(agent_id)
         home = self._home(agent_id)
-        if isinstance(command, c.SetReady):
+        if isinstance(command, c.SetReady | c.WrapUp):
             return cast(AgentStatus, self._step(home, command, now, steps).result)
         if isinstance(command, c.Logout):
             own = self._step(home, command, now, steps).result

@@ -37,6 +37,7 @@ class LineConfig:
     handle_mean: float = 300.0  # seconds; the first estimate of waits
     callbacks: CallbackRule = CallbackRule()
     mode: str = "normal"  # one of LINE_MODES: what the flow's `mode` branches see
+    dispositions: tuple[str, ...] = ()  # the codes an agent wraps a call up with
 
 
 def agents_of(scenario: Scenario, *, auto_answer: bool = False) -> dict[str, Agent]:
@@ -73,4 +74,5 @@ def line_of(
         handle_mean=scenario.handle.mean,
         callbacks=CallbackRule() if cb is None else CallbackRule(cb.offer_after, 0.0),
         mode=mode,
+        dispositions=scenario.dispositions,
     )

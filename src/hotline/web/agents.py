@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from hotline.errors import InvalidTransition, RoutingError, UnknownAgent, UnknownCall
 from hotline.web import forms
@@ -18,6 +19,18 @@ from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
 AGENT_ERRORS = responses(400, 401, 403, 404, 409, 503)
+PRINTABLE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"  # (notes may have lines and tabs)
+ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
+
+
+class WrapUpBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")
+    notes: str = Field(default="", max_length=2000, pattern=PRINTABLE)
+    ready: bool = True
+    reason: str = Field(default="break", min_length=1, max_length=32, pattern=ONE_LINE)
+
+
 ANSWERS_CALLS = ("agent",)
 
 
@@ -80,6 +93,16 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
     @router.post("/logout")
     async def logout(agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.logout(agent_id))
+
+    @router.post("/wrap-up")
+    async def wrap_up(body: WrapUpBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+        """Close the call being wrapped up with a disposition code of its line and notes,
+        then be available (`ready`) or not ready for `reason`. Past its time limit the
+        wrap-up has ended already (its code is "timeout"): 409."""
+        b = body
+        return await agent_call(
+            lambda: line.wrap_up(agent_id, b.code, b.notes, ready=b.ready, reason=b.reason)
+        )
 
     @router.post("/calls/{call_sid}/accept")
     async def accept(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:

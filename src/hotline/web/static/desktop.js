@@ -54,6 +54,39 @@
     return dl;
   }
 
+  // Close the call: a disposition code of its line, notes, and the state to go to; the
+  // wrap-up's time limit closes it with "timeout" if this is not sent in time.
+  function wrapUpForm(o) {
+    const code = el("select", {id: "wrap-code", name: "code", required: ""},
+      ...o.dispositions.map((d) => el("option", {value: d}, d.replaceAll("-", " "))));
+    const notes = el("textarea", {id: "wrap-notes", name: "notes", rows: "4", cols: "50",
+      maxlength: "2000"});
+    const then = el("select", {id: "wrap-then", name: "then"},
+      el("option", {value: "available"}, "available"),
+      ...["break", "lunch", "training", "meeting", "coaching", "admin-work"]
+        .map((r) => el("option", {value: r}, `not ready: ${r.replace("-", " ")}`)));
+    const limit = o.wrap_up_seconds ? ` (at most ${clock(o.wrap_up_seconds * 1000)})` : "";
+    const form = el("form", {class: "wrap-up"},
+      el("label", {for: "wrap-code"}, "Outcome of the call"), code,
+      el("label", {for: "wrap-notes"}, "Notes"), notes,
+      el("label", {for: "wrap-then"}, "Then be"), then,
+      el("div", {class: "buttons"}, el("button", {type: "submit", class: "accept"}, `Close the call${limit}`)));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      actionError.textContent = "";
+      const ready = then.value === "available";
+      const r = await fetch("/api/agent/wrap-up", {method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify({code: code.value, notes: notes.value, ready,
+          reason: ready ? "break" : then.value})});
+      const answer = await r.json();
+      if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return; }
+      announcer.textContent = `Call closed: ${code.value.replaceAll("-", " ")}.`;
+      show(answer);
+    });
+    return form;
+  }
+
   function drawCall() {
     const state = me ? me.state : "offline";
     callBox.className = "call-panel";
@@ -66,6 +99,10 @@
       callBox.replaceChildren(el("h3", {}, `Call offered: ${offer.language}, ${(offer.attributes || {}).caller_type || "caller"}`),
         el("p", {class: "timer", "data-timer": "ringing"}, `Ringing ${clock(Date.now() - since)}`),
         details(offer), el("div", {class: "buttons"}, accept, decline));
+    } else if (state === "wrap_up" && offer && (offer.dispositions || []).length) {
+      callBox.replaceChildren(el("h3", {}, "Wrapping up"),
+        el("p", {class: "timer", "data-timer": state}, `Wrapping up ${clock(Date.now() - since)}`),
+        wrapUpForm(offer));
     } else if ((state === "on_call" || state === "wrap_up") && offer) {
       const what = state === "on_call" ? "On the call" : "Wrapping up";
       callBox.replaceChildren(el("h3", {}, what),
@@ -92,12 +129,12 @@
     if (changed) since = Date.now();
     if (changed && (s.state === "wrap_up" || !me)) loadToday();  // a call ended (or the start)
     me = s;
-    if (!s.call_sid) offer = null;
+    if (!s.call_sid && s.state !== "wrap_up") offer = null;  // (wrap-up: the call just ended)
     stateBox.textContent = STATES[s.state] ? `${STATES[s.state]}${s.state === "not_ready" && s.reason ? ` (${s.reason})` : ""}` : s.state;
     stateBox.dataset.state = s.state;
     document.getElementById("go-login").hidden = s.state !== "offline";
     document.getElementById("go-logout").hidden = s.state === "offline";
-    drawCall();
+    if (changed) drawCall();  // (the same state again keeps what is typed in the panel)
   }
 
   function banner_(kind, text) {
@@ -125,6 +162,7 @@
       } else if (msg.type === "offer") {
         offer = msg;
         show({...me, state: "reserved", call_sid: msg.call_sid});
+        drawCall();  // (its state may have come first)
         announcer.textContent = `Call offered: ${msg.language}, ${(msg.attributes || {}).caller_type || "caller"}, on ${msg.line}.`;
       } else if (msg.type === "withdrawn") {
         announcer.textContent = "The offer was withdrawn.";
