@@ -9,7 +9,6 @@ simulator's virtual time or, live, the wall clock's, so both run one model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappop, heappush
 from typing import Any, Protocol
 
 
@@ -20,6 +19,63 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
+class _Timer:
+    """A callback due at `when`; `seq` (unique, in scheduling order) breaks ties."""
+
+    __slots__ = ("args", "callback", "seq", "when")
+
+    def __init__(
+        self, when: float, seq: int, callback: Callable[..., object], args: tuple[Any, ...]
+    ) -> None:
+        self.when = when
+        self.seq = seq
+        self.callback = callback
+        self.args = args
+
+
+def _before(a: _Timer, b: _Timer) -> bool:
+    return a.when < b.when or (a.when == b.when and a.seq < b.seq)
+
+
+def _push(heap: list[_Timer], timer: _Timer) -> None:
+    """`heapq.heappush` over (when, seq). (Written out: compiled, a comparison is two
+    native fields rather than tuples compared through Python's rich comparison.)"""
+    heap.append(timer)
+    pos = len(heap) - 1
+    while pos > 0:
+        up = (pos - 1) >> 1
+        parent = heap[up]
+        if not _before(timer, parent):
+            break
+        heap[pos] = parent
+        pos = up
+    heap[pos] = timer
+
+
+def _pop(heap: list[_Timer]) -> _Timer:
+    """`heapq.heappop` over (when, seq): the earliest timer, removed. (Any heap pops the
+    same sequence: (when, seq) orders all timers strictly.)"""
+    last = heap.pop()
+    n = len(heap)
+    if n == 0:
+        return last
+    first = heap[0]
+    pos = 0
+    child = 1
+    while child < n:
+        right = child + 1
+        if right < n and _before(heap[right], heap[child]):
+            child = right
+        below = heap[child]
+        if not _before(below, last):
+            break
+        heap[pos] = below
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = last
+    return first
+
+
 class Scheduler:
     """A clock that also runs callbacks at given times, in a reproducible order."""
 
@@ -27,7 +83,7 @@ class Scheduler:
 
     def __init__(self, *, start: float = 0.0) -> None:
         self.now = start
-        self._heap: list[tuple[float, int, Callable[..., object], tuple[Any, ...]]] = []
+        self._heap: list[_Timer] = []
         self._seq = 0
 
     def at(self, when: float, callback: Callable[..., object], *args: Any) -> None:
@@ -35,13 +91,13 @@ class Scheduler:
         if when < self.now:
             raise ValueError(f"cannot schedule in the past: {when} < now {self.now}")
         self._seq += 1
-        heappush(self._heap, (when, self._seq, callback, args))
+        _push(self._heap, _Timer(when, self._seq, callback, args))
 
     def after(self, delay: float, callback: Callable[..., object], *args: Any) -> None:
         self.at(self.now + delay, callback, *args)
 
     def next_time(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+        return self._heap[0].when if self._heap else None
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -49,9 +105,9 @@ class Scheduler:
     def run(self, until: float | None = None) -> None:
         """Run every callback due up to `until` (all of them if None); now ends at `until`."""
         heap = self._heap
-        while heap and (until is None or heap[0][0] <= until):
-            when, _, callback, args = heappop(heap)
-            self.now = when
-            callback(*args)
+        while heap and (until is None or heap[0].when <= until):
+            timer = _pop(heap)
+            self.now = timer.when
+            timer.callback(*timer.args)
         if until is not None and until > self.now:
             self.now = until
