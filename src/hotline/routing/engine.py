@@ -18,10 +18,11 @@ Invariant after every public method returns: no available agent may take any wai
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from heapq import heapify, heappop, heappush
 from itertools import count
+from typing import Final
 
 from hotline.domain.agent import Agent, AgentState, NotReadyReason, QueueMembership
 from hotline.domain.call import Call, CallState
@@ -51,6 +52,11 @@ from hotline.errors import (
 )
 from hotline.routing.checks import refuse_bad_queues
 from hotline.routing.selection import SelectionPolicy, sort_key
+
+# (Final: compiled, constants rather than look-ups in the module's namespace per call)
+heappush: Final = heapq.heappush
+heappop: Final = heapq.heappop
+heapify: Final = heapq.heapify
 
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
@@ -121,6 +127,28 @@ class _Ticket:
         self.agent: _AgentRecord | None = None
 
 
+class EventSink:
+    """Where a router's events go, for a driver that wants them by a compiled call: pass one
+    as the router's `on_event` and the router calls its `routed` directly (compiled, a call
+    through Python per event costs more than most handlers). Any other callable works."""
+
+    def routed(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def __call__(self, event: Event) -> None:
+        self.routed(event)
+
+
+class _Forward(EventSink):
+    """A plain callable as a sink."""
+
+    def __init__(self, on_event: Callable[[Event], None]) -> None:
+        self.on_event = on_event
+
+    def routed(self, event: Event) -> None:
+        self.on_event(event)
+
+
 @dataclass(frozen=True, slots=True)
 class AgentView:
     """A read-only look at an agent, for wallboards, tests and reports."""
@@ -151,13 +179,16 @@ class Router:
             raise ValueError("offer_timeout must be positive")
         self._queues = {q.name: _QueueRecord(q) for q in queues}
         self._clock = scheduler
-        self._emit = on_event
+        self._sink = on_event if isinstance(on_event, EventSink) else _Forward(on_event)
         self._policy = policy
         self._offer_timeout = offer_timeout
         self._agents: dict[str, _AgentRecord] = {}
         self._tickets: dict[str, _Ticket] = {}
         self._seq = count(1)
         self._seconds: dict[AgentState, float] = dict.fromkeys(AgentState, 0.0)
+
+    def _emit(self, event: Event) -> None:
+        self._sink.routed(event)
 
     # ------------------------------------------------------------------ calls
 

@@ -51,7 +51,7 @@ from hotline.ivr.interpreter import (
 from hotline.ivr.languages import callable_number, voice
 from hotline.ivr.model import Flow
 from hotline.routing.checks import refuse_bad_queues
-from hotline.routing.engine import AgentView, Router
+from hotline.routing.engine import AgentView, EventSink, Router
 from hotline.switchboard import commands as c
 from hotline.switchboard.commands import (
     Accept,
@@ -157,7 +157,7 @@ class Switchboard:
         self.router = router_class(
             queues=line.queues,
             scheduler=self.scheduler,
-            on_event=self._on_router_event,
+            on_event=_RouterEvents(self),
             policy=line.policy,
             offer_timeout=line.offer_timeout,
         )
@@ -860,6 +860,16 @@ class Switchboard:
         r.bridged = False
         self._emit(Connecting(self.now, e.call_id, r.connects, e.agent_id))
         self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
+
+
+class _RouterEvents(EventSink):
+    """The router's events to the switchboard (a compiled call each, not one through Python)."""
+
+    def __init__(self, board: Switchboard) -> None:
+        self.board = board
+
+    def routed(self, event: Event) -> None:
+        self.board._on_router_event(event)
 
 
 def offline(agent_id: str) -> AgentStatus:
