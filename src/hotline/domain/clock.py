@@ -19,25 +19,39 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
 
-class _Timer:
-    """A callback due at `when`; `seq` (unique, in scheduling order) breaks ties."""
+class Timer:
+    """Something to do at a time: `fire()` runs it. A driver with timers of its own kind
+    subclasses it and hands them to `Scheduler.put` (compiled, `fire` is a direct call;
+    `at` wraps a callback and its arguments in one). `seq` (unique, in scheduling order)
+    breaks ties between timers due at the same `when`."""
 
-    __slots__ = ("args", "callback", "seq", "when")
+    __slots__ = ("seq", "when")
 
-    def __init__(
-        self, when: float, seq: int, callback: Callable[..., object], args: tuple[Any, ...]
-    ) -> None:
-        self.when = when
-        self.seq = seq
+    def __init__(self) -> None:
+        self.when = 0.0
+        self.seq = 0
+
+    def fire(self) -> None:
+        raise NotImplementedError
+
+
+class _Callback(Timer):
+    __slots__ = ("args", "callback")
+
+    def __init__(self, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
+        super().__init__()
         self.callback = callback
         self.args = args
 
+    def fire(self) -> None:
+        self.callback(*self.args)
 
-def _before(a: _Timer, b: _Timer) -> bool:
+
+def _before(a: Timer, b: Timer) -> bool:
     return a.when < b.when or (a.when == b.when and a.seq < b.seq)
 
 
-def _push(heap: list[_Timer], timer: _Timer) -> None:
+def _push(heap: list[Timer], timer: Timer) -> None:
     """`heapq.heappush` over (when, seq). (Written out: compiled, a comparison is two
     native fields rather than tuples compared through Python's rich comparison.)"""
     heap.append(timer)
@@ -52,7 +66,7 @@ def _push(heap: list[_Timer], timer: _Timer) -> None:
     heap[pos] = timer
 
 
-def _pop(heap: list[_Timer]) -> _Timer:
+def _pop(heap: list[Timer]) -> Timer:
     """`heapq.heappop` over (when, seq): the earliest timer, removed. (Any heap pops the
     same sequence: (when, seq) orders all timers strictly.)"""
     last = heap.pop()
@@ -83,15 +97,21 @@ class Scheduler:
 
     def __init__(self, *, start: float = 0.0) -> None:
         self.now = start
-        self._heap: list[_Timer] = []
+        self._heap: list[Timer] = []
         self._seq = 0
 
     def at(self, when: float, callback: Callable[..., object], *args: Any) -> None:
         """Run `callback(*args)` at time `when` (not before now)."""
+        self.put(when, _Callback(callback, args))
+
+    def put(self, when: float, timer: Timer) -> None:
+        """Fire `timer` at time `when` (not before now); a timer is put once."""
         if when < self.now:
             raise ValueError(f"cannot schedule in the past: {when} < now {self.now}")
         self._seq += 1
-        _push(self._heap, _Timer(when, self._seq, callback, args))
+        timer.when = when
+        timer.seq = self._seq
+        _push(self._heap, timer)
 
     def after(self, delay: float, callback: Callable[..., object], *args: Any) -> None:
         self.at(self.now + delay, callback, *args)
@@ -108,6 +128,6 @@ class Scheduler:
         while heap and (until is None or heap[0].when <= until):
             timer = _pop(heap)
             self.now = timer.when
-            timer.callback(*timer.args)
+            timer.fire()
         if until is not None and until > self.now:
             self.now = until

@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from hotline.domain.agent import AgentState
-from hotline.domain.clock import Scheduler
+from hotline.domain.clock import Scheduler, Timer
 from hotline.domain.events import CallOverflowed
 from hotline.ivr.interpreter import Enqueue
 from hotline.routing.engine import Router
@@ -264,7 +264,7 @@ class Simulation:
             return  # overflowed at once (or answered and done already)
         patience = self._patience[i]
         if patience != NEVER:
-            self._scheduler.at(t + patience, self._give_up, sid, t + patience)
+            self._scheduler.put(t + patience, _GiveUp(self, sid))
         if self._takes_callback and self._takes_callback[i]:
             assert self.scenario.callbacks is not None
             when = t + self.scenario.callbacks.offer_after
@@ -294,7 +294,7 @@ class Simulation:
         self._talking.add(eff.call_sid)
         self._do(LegAnswered(eff.call_sid, eff.attempt), t)
         end = t + self._handle[int(eff.call_sid[1:])]
-        self._scheduler.at(end, self._hang_up, eff.call_sid, end)
+        self._scheduler.put(end, _HangUp(self, eff.call_sid))
 
     def _hang_up(self, sid: str, t: float) -> None:
         self._talking.discard(sid)
@@ -319,6 +319,31 @@ class Simulation:
                     self._scheduler.at(begin, self._do, Login(agent_id, ready=True), begin)
                     if end != math.inf:
                         self._scheduler.at(end, self._do, Logout(agent_id), end)
+
+
+class _GiveUp(Timer):
+    """A waiting caller's patience runs out (a timer of its own kind: compiled, it is
+    fired by a direct call, with no bound method and argument tuple built per call)."""
+
+    def __init__(self, sim: Simulation, sid: str) -> None:
+        super().__init__()
+        self.sim = sim
+        self.sid = sid
+
+    def fire(self) -> None:
+        self.sim._give_up(self.sid, self.when)
+
+
+class _HangUp(Timer):
+    """The caller hangs up at the end of their call."""
+
+    def __init__(self, sim: Simulation, sid: str) -> None:
+        super().__init__()
+        self.sim = sim
+        self.sid = sid
+
+    def fire(self) -> None:
+        self.sim._hang_up(self.sid, self.when)
 
 
 def simulate(scenario: Scenario, *, progress: Progress | None = None) -> Result:
