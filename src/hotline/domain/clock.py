@@ -8,6 +8,7 @@ simulator's virtual time or, live, the wall clock's, so both run one model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -119,15 +120,30 @@ class Scheduler:
     def next_time(self) -> float | None:
         return self._heap[0].when if self._heap else None
 
+    def next_due(self) -> float:
+        """`next_time`, with infinity for none (compiled: a float that is not boxed)."""
+        return self._heap[0].when if self._heap else math.inf
+
     def __len__(self) -> int:
         return len(self._heap)
 
     def run(self, until: float | None = None) -> None:
         """Run every callback due up to `until` (all of them if None); now ends at `until`."""
+        if until is not None:
+            self.run_to(until)
+            return
         heap = self._heap
-        while heap and (until is None or heap[0].when <= until):
+        while heap:
             timer = _pop(heap)
             self.now = timer.when
             timer.fire()
-        if until is not None and until > self.now:
+
+    def run_to(self, until: float) -> None:
+        """`run(until)`, with a plain float."""
+        heap = self._heap
+        while heap and heap[0].when <= until:
+            timer = _pop(heap)
+            self.now = timer.when
+            timer.fire()
+        if until > self.now:
             self.now = until

@@ -40,7 +40,7 @@ from hotline.switchboard.commands import (
     TakeCallback,
     Tick,
 )
-from hotline.switchboard.effects import Connect, DialBack, Offer
+from hotline.switchboard.effects import Connect, DialBack, Effect, Offer
 from hotline.switchboard.events import AnyEvent
 from hotline.switchboard.line import line_of
 
@@ -207,14 +207,16 @@ class Simulation:
 
     def _until(self, t: float) -> None:
         """Everything due up to `t`; at a tie the switchboard's timers first (as `handle`
-        fires them before a command), each answered before the next act."""
-        sched, board = self._scheduler, self.board
+        fires them before a command), each answered before the next act. (Times as plain
+        floats, infinity for none, rather than boxed `float | None`; a timer due at
+        infinity still counts as one.)"""
+        sched, its_sched = self._scheduler, self.board.scheduler
         while True:
-            mine, its = sched.next_time(), board.next_timer()
-            if its is not None and its <= t and (mine is None or its <= mine):
-                self._react(board.handle(TICK, its), its)
-            elif mine is not None and mine <= t:
-                sched.run(until=mine)
+            mine, its = sched.next_due(), its_sched.next_due()
+            if its <= t and its <= mine and (its < NEVER or len(its_sched) > 0):
+                self._react(self.board.handle(TICK, its), its)
+            elif mine <= t and (mine < NEVER or len(sched) > 0):
+                sched.run_to(mine)
             else:
                 return
 
@@ -224,29 +226,46 @@ class Simulation:
         return outcome.result
 
     def _react(self, outcome: Outcome[Any], t: float) -> None:
-        """Count the events; the agents and callers answer the effects."""
+        """Count the events; the agents and callers answer the effects. (A list, which a
+        command that emitted anything hands out, is looped over by index when compiled;
+        any other sequence through an iterator.)"""
         events, effects = outcome.events, outcome.effects
-        if events:  # (each loop makes an iterator: none for an empty one)
-            self._events += len(events)
-            trace, kpi = self._trace, self._kpi
-            for ev in events:
-                if trace is not None:
-                    trace(ev)
-                kpi.see(ev)
-                if type(ev) is CallOverflowed and ev.fallback is not None:
-                    # sent out of the ACD (to voicemail): the hold loop's next turn says so
-                    self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
-        if effects:
-            for eff in effects:
-                if isinstance(eff, Connect):
-                    self._connected(eff, t)
-                elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
-                    end = t + self._handle[int(eff.call_sid[1:])]
-                    done = CarrierStatus(eff.call_sid, "completed", True)
-                    self._scheduler.at(end, self._do, done, end)
-                elif isinstance(eff, Offer) and self._answer_delay > 0:
-                    when = t + self._answer_delay
-                    self._scheduler.at(when, self._answer, eff, when)
+        if isinstance(events, list):
+            self._see_all(events, t)
+        elif events:
+            self._see_all(list(events), t)
+        if isinstance(effects, list):
+            self._answer_all(effects, t)
+        elif effects:
+            self._answer_all(list(effects), t)
+
+    def _see_all(self, events: list[AnyEvent], t: float) -> None:
+        self._events += len(events)
+        for ev in events:
+            self._see(ev, t)
+
+    def _answer_all(self, effects: list[Effect], t: float) -> None:
+        for eff in effects:
+            self._answer_effect(eff, t)
+
+    def _see(self, ev: AnyEvent, t: float) -> None:
+        if self._trace is not None:
+            self._trace(ev)
+        self._kpi.see(ev)
+        if type(ev) is CallOverflowed and ev.fallback is not None:
+            # sent out of the ACD (to voicemail): the hold loop's next turn says so
+            self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
+
+    def _answer_effect(self, eff: Effect, t: float) -> None:
+        if isinstance(eff, Connect):
+            self._connected(eff, t)
+        elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
+            end = t + self._handle[int(eff.call_sid[1:])]
+            done = CarrierStatus(eff.call_sid, "completed", True)
+            self._scheduler.at(end, self._do, done, end)
+        elif isinstance(eff, Offer) and self._answer_delay > 0:
+            when = t + self._answer_delay
+            self._scheduler.at(when, self._answer, eff, when)
 
     def _close_books(self) -> None:
         """Occupancy covers the horizon only, not the time spent draining the last calls."""

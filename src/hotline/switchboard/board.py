@@ -171,7 +171,7 @@ class Switchboard:
         self._effects: list[Effect] = []
 
     def handle(self, command: Command[R], now: float) -> Outcome[R]:
-        self.scheduler.run(until=now)  # (its clock never goes back, whatever the drivers')
+        self.scheduler.run_to(now)  # (its clock never goes back, whatever the drivers')
         events_before, effects_before = len(self._events), len(self._effects)
         try:
             result = self._carry_out(command)
