@@ -21,7 +21,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import count
 from typing import Final
 
 from hotline.domain.agent import Agent, AgentState, NotReadyReason, QueueMembership
@@ -184,11 +183,17 @@ class Router:
         self._offer_timeout = offer_timeout
         self._agents: dict[str, _AgentRecord] = {}
         self._tickets: dict[str, _Ticket] = {}
-        self._seq = count(1)
+        self._seq = 0  # the last number handed out (tickets, offers, agents ready)
         self._seconds: dict[AgentState, float] = dict.fromkeys(AgentState, 0.0)
 
     def _emit(self, event: Event) -> None:
         self._sink.routed(event)
+
+    def _next(self) -> int:
+        """The next number of the router's sequence, 1 first (an int: compiled, no call of
+        the builtin `next` on an iterator through Python)."""
+        self._seq += 1
+        return self._seq
 
     # ------------------------------------------------------------------ calls
 
@@ -205,7 +210,7 @@ class Router:
             raise InvalidTransition(f"call {call.id} is already in the ACD")
         now = self._clock.now
         call.first_queued_at = now if since is None else min(since, now)
-        ticket = _Ticket(call, qr, next(self._seq))
+        ticket = _Ticket(call, qr, self._next())
         self._tickets[call.id] = ticket
         call.callback = callback
         if callback:  # said before the call can be offered, so an offer knows to dial back
@@ -609,7 +614,7 @@ class Router:
         call = ticket.call
         self._set_state(agent, AgentState.RESERVED)
         agent.ticket = ticket
-        agent.last_offer = next(self._seq)
+        agent.last_offer = self._next()
         call.state = CallState.OFFERED
         call.offered_at = now
         call.agent_id = agent.agent.id
@@ -660,7 +665,7 @@ class Router:
         self._set_state(agent, AgentState.AVAILABLE)
         if not keep_idle_since:
             agent.idle_since = now
-        agent.ready_seq = next(self._seq)
+        agent.ready_seq = self._next()
         self._emit(AgentStateChanged(now, agent.agent.id, AgentState.AVAILABLE))
         ticket = self._best_call_for(agent)
         if ticket is not None:

@@ -172,7 +172,8 @@ class KpiCollector:
         return out
 
     def _forget(self, call_id: str) -> None:
-        self._home.pop(call_id, None)
+        if call_id in self._home:  # (not pop: compiled, no method called through Python)
+            del self._home[call_id]
         self._entered.discard(call_id)
 
     @staticmethod

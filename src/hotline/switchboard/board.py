@@ -368,8 +368,11 @@ class Switchboard:
     def _forget(self, sid: str) -> None:
         """The call is over for this line: nothing of it stays (but the mark that sends an
         overflowed caller to voicemail, which their next request takes)."""
-        r = self.records.pop(sid, None)
-        if r is not None and r.looking is not None:  # its answer is no longer wanted
+        r = self.records.get(sid)  # (get and del: compiled, no method called through Python)
+        if r is None:
+            return
+        del self.records[sid]
+        if r.looking is not None:  # its answer is no longer wanted
             self._effects.append(DropLookup(r.looking[0]))
 
     def _open(self, row: CallRow) -> None:
