@@ -173,7 +173,10 @@ class Simulation:
         kinds = np.repeat(np.array([0, 1], dtype=np.int8), n)
         order = np.lexsort((kinds, times))
         calls = np.concatenate((np.arange(n), np.arange(n)))[order]
-        stream = zip(times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True)
+        # (three lists read by index: compiled, no tuple is built per act)
+        at: list[float] = times[order].tolist()
+        ends_ivr: list[int] = kinds[order].tolist()
+        who: list[int] = calls.tolist()
         # The run makes several short-lived objects per call (commands, events, outcomes)
         # and next to no reference cycles, over a heap that setup has filled (the plan's
         # lists, the line, the shifts' timers). CPython's cyclic GC would trace the young
@@ -187,9 +190,10 @@ class Simulation:
             gc.freeze()
         gc.set_threshold(YOUNG_GC_THRESHOLD, *threshold[1:])
         try:  # (methods called on self, not through local names: compiled, a direct call)
-            for t, kind, i in stream:
+            for j in range(len(at)):
+                t, i = at[j], who[j]
                 self._until(t)
-                if kind:
+                if ends_ivr[j]:
                     self._enqueue(i, t)
                 else:
                     self._do(Arrive(f"C{i}", SIM_CALLER, SIM_NUMBER), t)
