@@ -109,6 +109,45 @@ class _AgentRecord:
         self.tiers: list[list[_QueueRecord]] = []
 
 
+class _StateSeconds:
+    """Agent-seconds spent in each state, over all agents: a field per state rather than
+    a dict keyed by the enum (compiled, no hashing and no boxed floats per change)."""
+
+    def __init__(self) -> None:
+        self.offline = 0.0
+        self.available = 0.0
+        self.reserved = 0.0
+        self.on_call = 0.0
+        self.wrap_up = 0.0
+        self.not_ready = 0.0
+
+    def add(self, state: AgentState, seconds: float) -> None:
+        if state is AgentState.ON_CALL:
+            self.on_call += seconds
+        elif state is AgentState.AVAILABLE:
+            self.available += seconds
+        elif state is AgentState.RESERVED:
+            self.reserved += seconds
+        elif state is AgentState.WRAP_UP:
+            self.wrap_up += seconds
+        elif state is AgentState.NOT_READY:
+            self.not_ready += seconds
+        else:
+            assert state is AgentState.OFFLINE
+            self.offline += seconds
+
+    def as_dict(self) -> dict[AgentState, float]:
+        """Every state, in the enum's order."""
+        return {
+            AgentState.OFFLINE: self.offline,
+            AgentState.AVAILABLE: self.available,
+            AgentState.RESERVED: self.reserved,
+            AgentState.ON_CALL: self.on_call,
+            AgentState.WRAP_UP: self.wrap_up,
+            AgentState.NOT_READY: self.not_ready,
+        }
+
+
 class _Ticket:
     """A call's place in the ACD, from enqueue until it is answered and ends, or leaves."""
 
@@ -184,7 +223,7 @@ class Router:
         self._agents: dict[str, _AgentRecord] = {}
         self._tickets: dict[str, _Ticket] = {}
         self._seq = 0  # the last number handed out (tickets, offers, agents ready)
-        self._seconds: dict[AgentState, float] = dict.fromkeys(AgentState, 0.0)
+        self._seconds = _StateSeconds()
 
     def _emit(self, event: Event) -> None:
         self._sink.routed(event)
@@ -459,7 +498,7 @@ class Router:
     def state_seconds(self) -> dict[AgentState, float]:
         """Agent-seconds spent in each state so far, over all agents."""
         now = self._clock.now
-        totals = dict(self._seconds)
+        totals = self._seconds.as_dict()
         for a in self._agents.values():
             totals[a.state] += now - a.state_since
         return totals
@@ -693,7 +732,7 @@ class Router:
 
     def _set_state(self, agent: _AgentRecord, state: AgentState, reason: str | None = None) -> None:
         now = self._clock.now
-        self._seconds[agent.state] += now - agent.state_since
+        self._seconds.add(agent.state, now - agent.state_since)
         agent.state = state
         agent.state_since = now
         agent.reason = reason
