@@ -59,10 +59,79 @@ heapify: Final = heapq.heapify
 
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
-# (policy key, ready sequence, agent, agent epoch when pushed)
-_PoolEntry = tuple[tuple[float, float], int, "_AgentRecord", int]
 # (-base priority, first queued at, sequence, ticket, ticket token when pushed)
 _CallEntry = tuple[float, float, int, "_Ticket", int]
+
+
+class _PoolEntry:
+    """An available agent's place in a pool: ordered by the policy's key (`first`,
+    `second`), then `seq`, when they became ready (unique in a pool); `epoch`, the agent's
+    when pushed. (A native record compared field by field, compiled, rather than nested
+    tuples compared through Python: the same order.)"""
+
+    __slots__ = ("agent", "epoch", "first", "second", "seq")
+
+    def __init__(self, key: tuple[float, float], seq: int, agent: _AgentRecord, epoch: int) -> None:
+        self.first, self.second = key
+        self.seq = seq
+        self.agent = agent
+        self.epoch = epoch
+
+    def live(self) -> bool:
+        """The agent is still available since they were pushed."""
+        return self.epoch == self.agent.epoch and self.agent.state is AgentState.AVAILABLE
+
+
+def _ahead(a: _PoolEntry, b: _PoolEntry) -> bool:
+    """(a.first, a.second, a.seq) < (b.first, b.second, b.seq)"""
+    if a.first != b.first:
+        return a.first < b.first
+    if a.second != b.second:
+        return a.second < b.second
+    return a.seq < b.seq
+
+
+def _pool_push(pool: list[_PoolEntry], entry: _PoolEntry) -> None:
+    """`heapq.heappush` with `_ahead`."""
+    pool.append(entry)
+    _sift_up(pool, len(pool) - 1)
+
+
+def _sift_up(pool: list[_PoolEntry], pos: int) -> None:
+    entry = pool[pos]
+    while pos > 0:
+        up = (pos - 1) >> 1
+        parent = pool[up]
+        if not _ahead(entry, parent):
+            break
+        pool[pos] = parent
+        pos = up
+    pool[pos] = entry
+
+
+def _pool_pop(pool: list[_PoolEntry]) -> None:
+    """`heapq.heappop` with `_ahead` (the head is dropped)."""
+    last = pool.pop()
+    if pool:
+        pool[0] = last
+        _sift_down(pool, 0)
+
+
+def _sift_down(pool: list[_PoolEntry], pos: int) -> None:
+    n = len(pool)
+    entry = pool[pos]
+    child = 2 * pos + 1
+    while child < n:
+        right = child + 1
+        if right < n and _ahead(pool[right], pool[child]):
+            child = right
+        below = pool[child]
+        if not _ahead(below, entry):
+            break
+        pool[pos] = below
+        pos = child
+        child = 2 * pos + 1
+    pool[pos] = entry
 
 
 class _QueueRecord:
@@ -522,12 +591,12 @@ class Router:
             pool = pools[step]
             while pool:
                 head = pool[0]
-                if head[3] == head[2].epoch and head[2].state is AgentState.AVAILABLE:
-                    if best is None or head[:2] < best[:2]:
+                if head.live():
+                    if best is None or _ahead(head, best):
                         best = head
                     break
-                heappop(pool)
-        return best[2] if best else None
+                _pool_pop(pool)
+        return best.agent if best else None
 
     def _best_call_for(self, agent: _AgentRecord) -> _Ticket | None:
         now = self._clock.now
@@ -713,15 +782,10 @@ class Router:
         policy = self._policy
         limit = 2 * len(self._agents) + 32
         for pool, score in agent.pools:
-            entry = (
-                sort_key(
-                    policy, idle_since=agent.idle_since, score=score, last_offer=agent.last_offer
-                ),
-                agent.ready_seq,
-                agent,
-                agent.epoch,
+            key = sort_key(
+                policy, idle_since=agent.idle_since, score=score, last_offer=agent.last_offer
             )
-            heappush(pool, entry)
+            _pool_push(pool, _PoolEntry(key, agent.ready_seq, agent, agent.epoch))
             if len(pool) > limit:
                 _compact(pool)
 
@@ -759,5 +823,6 @@ class Router:
 
 def _compact(pool: list[_PoolEntry]) -> None:
     """Drop stale entries of agents who left the pool since they were pushed."""
-    pool[:] = [e for e in pool if e[3] == e[2].epoch and e[2].state is AgentState.AVAILABLE]
-    heapify(pool)
+    pool[:] = [e for e in pool if e.live()]
+    for pos in reversed(range(len(pool) // 2)):  # (heapq.heapify)
+        _sift_down(pool, pos)
