@@ -179,16 +179,17 @@ class Switchboard:
             del self._events[events_before:]
             del self._effects[effects_before:]
             raise
-        events: Sequence[AnyEvent] = self._events
-        if events:
+        # (the truth of the lists, not of a `Sequence`: compiled, a length rather than a
+        # call through Python)
+        emitted, caused = self._events, self._effects
+        events: Sequence[AnyEvent] = NOTHING
+        if emitted:
+            events = emitted
             self._events = []
-        else:
-            events = NOTHING
-        effects: Sequence[Effect] = self._effects
-        if effects:
+        effects: Sequence[Effect] = NOTHING
+        if caused:
+            effects = caused
             self._effects = []
-        else:
-            effects = NOTHING
         first = self.seq + 1
         self.seq += len(events)
         return Outcome(cast(R, result), events, effects, first)
@@ -506,7 +507,8 @@ class Switchboard:
         """The IVR sent the caller to a queue: they arrive in the ACD."""
         language, queue, priority, attributes = q.language, q.queue, q.priority, q.attributes
         number = q.callback_number
-        caller_type = attributes.get("caller_type", "public")
+        copied = dict(attributes)  # the row's (and, compiled, a dict's get is a direct call)
+        caller_type = copied.get("caller_type", "public")
         r = self.records[sid]
         row = r.row
         call = r.call = Call(sid, language, caller_type, row.arrived_at, priority)
@@ -516,7 +518,7 @@ class Switchboard:
                 "language": language, "queue": queue, "priority": priority,
                 "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
         r.row = CallRow(row.sid, row.line, row.caller, row.called, language, queue, priority,
-                        row.state, dict(attributes), number, row.arrived_at)  # fmt: skip
+                        row.state, copied, number, row.arrived_at)  # fmt: skip
         self._emit(CallArrived(self.now, sid, language, caller_type))  # into the ACD
         # a callback even if an agent is offered the call at once: the caller hangs up
         self.router.enqueue(call, queue, callback=q.callback)
