@@ -143,6 +143,7 @@ class Simulation:
             interval_seconds=None if interval_minutes is None else interval_minutes * 60.0,
         )
         self._events = 0
+        self._sids: list[str] = []
         self._talking: set[str] = set()  # calls an agent is talking to (patience is over)
         self._state_seconds: dict[AgentState, float] = {}
 
@@ -177,6 +178,7 @@ class Simulation:
         at: list[float] = times[order].tolist()
         ends_ivr: list[int] = kinds[order].tolist()
         who: list[int] = calls.tolist()
+        self._sids = [""] * n  # callers' call ids from arrival to the end of their IVR
         # The run makes several short-lived objects per call (commands, events, outcomes)
         # and next to no reference cycles, over a heap that setup has filled (the plan's
         # lists, the line, the shifts' timers). CPython's cyclic GC would trace the young
@@ -196,7 +198,8 @@ class Simulation:
                 if ends_ivr[j]:
                     self._enqueue(i, t)
                 else:
-                    self._do(Arrive(f"C{i}", SIM_CALLER, SIM_NUMBER), t)
+                    sid = self._sids[i] = f"C{i}"
+                    self._do(Arrive(sid, SIM_CALLER, SIM_NUMBER), t)
             self._until(math.inf)
         finally:
             gc.set_threshold(*threshold)
@@ -281,7 +284,8 @@ class Simulation:
     def _enqueue(self, i: int, t: float) -> None:
         """The caller's way through the IVR ends in the queue; they wait as long as their
         patience lasts, and take a callback if they would and one is offered."""
-        sid = f"C{i}"
+        sid = self._sids[i] or f"C{i}"  # (made once, on arrival)
+        self._sids[i] = ""
         self._do(Route(sid, self._route[i]), t)
         if not self.board.in_acd(sid):
             return  # overflowed at once (or answered and done already)
