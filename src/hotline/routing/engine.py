@@ -18,10 +18,10 @@ Invariant after every public method returns: no available agent may take any wai
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from heapq import heapify, heappop, heappush
-from itertools import count
+from typing import Final
 
 from hotline.domain.agent import Agent, AgentState, NotReadyReason, QueueMembership
 from hotline.domain.call import Call, CallState
@@ -52,12 +52,86 @@ from hotline.errors import (
 from hotline.routing.checks import refuse_bad_queues
 from hotline.routing.selection import SelectionPolicy, sort_key
 
+# (Final: compiled, constants rather than look-ups in the module's namespace per call)
+heappush: Final = heapq.heappush
+heappop: Final = heapq.heappop
+heapify: Final = heapq.heapify
+
 _BUSY = (AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
 
-# (policy key, ready sequence, agent, agent epoch when pushed)
-_PoolEntry = tuple[tuple[float, float], int, "_AgentRecord", int]
 # (-base priority, first queued at, sequence, ticket, ticket token when pushed)
 _CallEntry = tuple[float, float, int, "_Ticket", int]
+
+
+class _PoolEntry:
+    """An available agent's place in a pool: ordered by the policy's key (`first`,
+    `second`), then `seq`, when they became ready (unique in a pool); `epoch`, the agent's
+    when pushed. (A native record compared field by field, compiled, rather than nested
+    tuples compared through Python: the same order.)"""
+
+    __slots__ = ("agent", "epoch", "first", "second", "seq")
+
+    def __init__(self, key: tuple[float, float], seq: int, agent: _AgentRecord, epoch: int) -> None:
+        self.first, self.second = key
+        self.seq = seq
+        self.agent = agent
+        self.epoch = epoch
+
+    def live(self) -> bool:
+        """The agent is still available since they were pushed."""
+        return self.epoch == self.agent.epoch and self.agent.state is AgentState.AVAILABLE
+
+
+def _ahead(a: _PoolEntry, b: _PoolEntry) -> bool:
+    """(a.first, a.second, a.seq) < (b.first, b.second, b.seq)"""
+    if a.first != b.first:
+        return a.first < b.first
+    if a.second != b.second:
+        return a.second < b.second
+    return a.seq < b.seq
+
+
+def _pool_push(pool: list[_PoolEntry], entry: _PoolEntry) -> None:
+    """`heapq.heappush` with `_ahead`."""
+    pool.append(entry)
+    _sift_up(pool, len(pool) - 1)
+
+
+def _sift_up(pool: list[_PoolEntry], pos: int) -> None:
+    entry = pool[pos]
+    while pos > 0:
+        up = (pos - 1) >> 1
+        parent = pool[up]
+        if not _ahead(entry, parent):
+            break
+        pool[pos] = parent
+        pos = up
+    pool[pos] = entry
+
+
+def _pool_pop(pool: list[_PoolEntry]) -> None:
+    """`heapq.heappop` with `_ahead` (the head is dropped)."""
+    last = pool.pop()
+    if pool:
+        pool[0] = last
+        _sift_down(pool, 0)
+
+
+def _sift_down(pool: list[_PoolEntry], pos: int) -> None:
+    n = len(pool)
+    entry = pool[pos]
+    child = 2 * pos + 1
+    while child < n:
+        right = child + 1
+        if right < n and _ahead(pool[right], pool[child]):
+            child = right
+        below = pool[child]
+        if not _ahead(below, entry):
+            break
+        pool[pos] = below
+        pos = child
+        child = 2 * pos + 1
+    pool[pos] = entry
 
 
 class _QueueRecord:
@@ -104,6 +178,45 @@ class _AgentRecord:
         self.tiers: list[list[_QueueRecord]] = []
 
 
+class _StateSeconds:
+    """Agent-seconds spent in each state, over all agents: a field per state rather than
+    a dict keyed by the enum (compiled, no hashing and no boxed floats per change)."""
+
+    def __init__(self) -> None:
+        self.offline = 0.0
+        self.available = 0.0
+        self.reserved = 0.0
+        self.on_call = 0.0
+        self.wrap_up = 0.0
+        self.not_ready = 0.0
+
+    def add(self, state: AgentState, seconds: float) -> None:
+        if state is AgentState.ON_CALL:
+            self.on_call += seconds
+        elif state is AgentState.AVAILABLE:
+            self.available += seconds
+        elif state is AgentState.RESERVED:
+            self.reserved += seconds
+        elif state is AgentState.WRAP_UP:
+            self.wrap_up += seconds
+        elif state is AgentState.NOT_READY:
+            self.not_ready += seconds
+        else:
+            assert state is AgentState.OFFLINE
+            self.offline += seconds
+
+    def as_dict(self) -> dict[AgentState, float]:
+        """Every state, in the enum's order."""
+        return {
+            AgentState.OFFLINE: self.offline,
+            AgentState.AVAILABLE: self.available,
+            AgentState.RESERVED: self.reserved,
+            AgentState.ON_CALL: self.on_call,
+            AgentState.WRAP_UP: self.wrap_up,
+            AgentState.NOT_READY: self.not_ready,
+        }
+
+
 class _Ticket:
     """A call's place in the ACD, from enqueue until it is answered and ends, or leaves."""
 
@@ -119,6 +232,28 @@ class _Ticket:
         self.epoch = 0  # bumped on overflow, so timers of the old queue fall silent
         self.offer_token = 0
         self.agent: _AgentRecord | None = None
+
+
+class EventSink:
+    """Where a router's events go, for a driver that wants them by a compiled call: pass one
+    as the router's `on_event` and the router calls its `routed` directly (compiled, a call
+    through Python per event costs more than most handlers). Any other callable works."""
+
+    def routed(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def __call__(self, event: Event) -> None:
+        self.routed(event)
+
+
+class _Forward(EventSink):
+    """A plain callable as a sink."""
+
+    def __init__(self, on_event: Callable[[Event], None]) -> None:
+        self.on_event = on_event
+
+    def routed(self, event: Event) -> None:
+        self.on_event(event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +286,22 @@ class Router:
             raise ValueError("offer_timeout must be positive")
         self._queues = {q.name: _QueueRecord(q) for q in queues}
         self._clock = scheduler
-        self._emit = on_event
+        self._sink = on_event if isinstance(on_event, EventSink) else _Forward(on_event)
         self._policy = policy
         self._offer_timeout = offer_timeout
         self._agents: dict[str, _AgentRecord] = {}
         self._tickets: dict[str, _Ticket] = {}
-        self._seq = count(1)
-        self._seconds: dict[AgentState, float] = dict.fromkeys(AgentState, 0.0)
+        self._seq = 0  # the last number handed out (tickets, offers, agents ready)
+        self._seconds = _StateSeconds()
+
+    def _emit(self, event: Event) -> None:
+        self._sink.routed(event)
+
+    def _next(self) -> int:
+        """The next number of the router's sequence, 1 first (an int: compiled, no call of
+        the builtin `next` on an iterator through Python)."""
+        self._seq += 1
+        return self._seq
 
     # ------------------------------------------------------------------ calls
 
@@ -174,7 +318,7 @@ class Router:
             raise InvalidTransition(f"call {call.id} is already in the ACD")
         now = self._clock.now
         call.first_queued_at = now if since is None else min(since, now)
-        ticket = _Ticket(call, qr, next(self._seq))
+        ticket = _Ticket(call, qr, self._next())
         self._tickets[call.id] = ticket
         call.callback = callback
         if callback:  # said before the call can be offered, so an offer knows to dial back
@@ -423,7 +567,7 @@ class Router:
     def state_seconds(self) -> dict[AgentState, float]:
         """Agent-seconds spent in each state so far, over all agents."""
         now = self._clock.now
-        totals = dict(self._seconds)
+        totals = self._seconds.as_dict()
         for a in self._agents.values():
             totals[a.state] += now - a.state_since
         return totals
@@ -447,12 +591,12 @@ class Router:
             pool = pools[step]
             while pool:
                 head = pool[0]
-                if head[3] == head[2].epoch and head[2].state is AgentState.AVAILABLE:
-                    if best is None or head[:2] < best[:2]:
+                if head.live():
+                    if best is None or _ahead(head, best):
                         best = head
                     break
-                heappop(pool)
-        return best[2] if best else None
+                _pool_pop(pool)
+        return best.agent if best else None
 
     def _best_call_for(self, agent: _AgentRecord) -> _Ticket | None:
         now = self._clock.now
@@ -578,7 +722,7 @@ class Router:
         call = ticket.call
         self._set_state(agent, AgentState.RESERVED)
         agent.ticket = ticket
-        agent.last_offer = next(self._seq)
+        agent.last_offer = self._next()
         call.state = CallState.OFFERED
         call.offered_at = now
         call.agent_id = agent.agent.id
@@ -629,7 +773,7 @@ class Router:
         self._set_state(agent, AgentState.AVAILABLE)
         if not keep_idle_since:
             agent.idle_since = now
-        agent.ready_seq = next(self._seq)
+        agent.ready_seq = self._next()
         self._emit(AgentStateChanged(now, agent.agent.id, AgentState.AVAILABLE))
         ticket = self._best_call_for(agent)
         if ticket is not None:
@@ -638,15 +782,10 @@ class Router:
         policy = self._policy
         limit = 2 * len(self._agents) + 32
         for pool, score in agent.pools:
-            entry = (
-                sort_key(
-                    policy, idle_since=agent.idle_since, score=score, last_offer=agent.last_offer
-                ),
-                agent.ready_seq,
-                agent,
-                agent.epoch,
+            key = sort_key(
+                policy, idle_since=agent.idle_since, score=score, last_offer=agent.last_offer
             )
-            heappush(pool, entry)
+            _pool_push(pool, _PoolEntry(key, agent.ready_seq, agent, agent.epoch))
             if len(pool) > limit:
                 _compact(pool)
 
@@ -657,7 +796,7 @@ class Router:
 
     def _set_state(self, agent: _AgentRecord, state: AgentState, reason: str | None = None) -> None:
         now = self._clock.now
-        self._seconds[agent.state] += now - agent.state_since
+        self._seconds.add(agent.state, now - agent.state_since)
         agent.state = state
         agent.state_since = now
         agent.reason = reason
@@ -684,5 +823,6 @@ class Router:
 
 def _compact(pool: list[_PoolEntry]) -> None:
     """Drop stale entries of agents who left the pool since they were pushed."""
-    pool[:] = [e for e in pool if e[3] == e[2].epoch and e[2].state is AgentState.AVAILABLE]
-    heapify(pool)
+    pool[:] = [e for e in pool if e.live()]
+    for pos in reversed(range(len(pool) // 2)):  # (heapq.heapify)
+        _sift_down(pool, pos)

@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from hotline.domain.agent import AgentState
-from hotline.domain.clock import Scheduler
+from hotline.domain.clock import Scheduler, Timer
 from hotline.domain.events import CallOverflowed
 from hotline.ivr.interpreter import Enqueue
 from hotline.routing.engine import Router
@@ -40,7 +40,7 @@ from hotline.switchboard.commands import (
     TakeCallback,
     Tick,
 )
-from hotline.switchboard.effects import Connect, DialBack, Offer
+from hotline.switchboard.effects import Connect, DialBack, Effect, Offer
 from hotline.switchboard.events import AnyEvent
 from hotline.switchboard.line import line_of
 
@@ -146,6 +146,7 @@ class Simulation:
             interval_seconds=None if interval_minutes is None else interval_minutes * 60.0,
         )
         self._events = 0
+        self._sids: list[str] = []
         self._talking: set[str] = set()  # calls an agent is talking to (patience is over)
         self._state_seconds: dict[AgentState, float] = {}
 
@@ -176,7 +177,11 @@ class Simulation:
         kinds = np.repeat(np.array([0, 1], dtype=np.int8), n)
         order = np.lexsort((kinds, times))
         calls = np.concatenate((np.arange(n), np.arange(n)))[order]
-        stream = zip(times[order].tolist(), kinds[order].tolist(), calls.tolist(), strict=True)
+        # (three lists read by index: compiled, no tuple is built per act)
+        at: list[float] = times[order].tolist()
+        ends_ivr: list[int] = kinds[order].tolist()
+        who: list[int] = calls.tolist()
+        self._sids = [""] * n  # callers' call ids from arrival to the end of their IVR
         # The run makes several short-lived objects per call (commands, events, outcomes)
         # and next to no reference cycles, over a heap that setup has filled (the plan's
         # lists, the line, the shifts' timers). CPython's cyclic GC would trace the young
@@ -190,12 +195,14 @@ class Simulation:
             gc.freeze()
         gc.set_threshold(YOUNG_GC_THRESHOLD, *threshold[1:])
         try:  # (methods called on self, not through local names: compiled, a direct call)
-            for t, kind, i in stream:
+            for j in range(len(at)):
+                t, i = at[j], who[j]
                 self._until(t)
-                if kind:
+                if ends_ivr[j]:
                     self._enqueue(i, t)
                 else:
-                    self._do(Arrive(f"C{i}", SIM_CALLER, SIM_NUMBER), t)
+                    sid = self._sids[i] = f"C{i}"
+                    self._do(Arrive(sid, SIM_CALLER, SIM_NUMBER), t)
             self._until(math.inf)
         finally:
             gc.set_threshold(*threshold)
@@ -210,14 +217,16 @@ class Simulation:
 
     def _until(self, t: float) -> None:
         """Everything due up to `t`; at a tie the switchboard's timers first (as `handle`
-        fires them before a command), each answered before the next act."""
-        sched, board = self._scheduler, self.board
+        fires them before a command), each answered before the next act. (Times as plain
+        floats, infinity for none, rather than boxed `float | None`; a timer due at
+        infinity still counts as one.)"""
+        sched, its_sched = self._scheduler, self.board.scheduler
         while True:
-            mine, its = sched.next_time(), board.next_timer()
-            if its is not None and its <= t and (mine is None or its <= mine):
-                self._react(board.handle(TICK, its), its)
-            elif mine is not None and mine <= t:
-                sched.run(until=mine)
+            mine, its = sched.next_due(), its_sched.next_due()
+            if its <= t and its <= mine and (its < NEVER or len(its_sched) > 0):
+                self._react(self.board.handle(TICK, its), its)
+            elif mine <= t and (mine < NEVER or len(sched) > 0):
+                sched.run_to(mine)
             else:
                 return
 
@@ -227,29 +236,46 @@ class Simulation:
         return outcome.result
 
     def _react(self, outcome: Outcome[Any], t: float) -> None:
-        """Count the events; the agents and callers answer the effects."""
+        """Count the events; the agents and callers answer the effects. (A list, which a
+        command that emitted anything hands out, is looped over by index when compiled;
+        any other sequence through an iterator.)"""
         events, effects = outcome.events, outcome.effects
-        if events:  # (each loop makes an iterator: none for an empty one)
-            self._events += len(events)
-            trace, kpi = self._trace, self._kpi
-            for ev in events:
-                if trace is not None:
-                    trace(ev)
-                kpi.see(ev)
-                if type(ev) is CallOverflowed and ev.fallback is not None:
-                    # sent out of the ACD (to voicemail): the hold loop's next turn says so
-                    self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
-        if effects:
-            for eff in effects:
-                if isinstance(eff, Connect):
-                    self._connected(eff, t)
-                elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
-                    end = t + self._handle[int(eff.call_sid[1:])]
-                    done = CarrierStatus(eff.call_sid, "completed", True)
-                    self._scheduler.at(end, self._do, done, end)
-                elif isinstance(eff, Offer) and self._answer_delay > 0:
-                    when = t + self._answer_delay
-                    self._scheduler.at(when, self._answer, eff, when)
+        if isinstance(events, list):
+            self._see_all(events, t)
+        elif events:
+            self._see_all(list(events), t)
+        if isinstance(effects, list):
+            self._answer_all(effects, t)
+        elif effects:
+            self._answer_all(list(effects), t)
+
+    def _see_all(self, events: list[AnyEvent], t: float) -> None:
+        self._events += len(events)
+        for ev in events:
+            self._see(ev, t)
+
+    def _answer_all(self, effects: list[Effect], t: float) -> None:
+        for eff in effects:
+            self._answer_effect(eff, t)
+
+    def _see(self, ev: AnyEvent, t: float) -> None:
+        if self._trace is not None:
+            self._trace(ev)
+        self._kpi.see(ev)
+        if type(ev) is CallOverflowed and ev.fallback is not None:
+            # sent out of the ACD (to voicemail): the hold loop's next turn says so
+            self._scheduler.at(t, self._do, HoldPoll(ev.call_id), t)
+
+    def _answer_effect(self, eff: Effect, t: float) -> None:
+        if isinstance(eff, Connect):
+            self._connected(eff, t)
+        elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
+            end = t + self._handle[int(eff.call_sid[1:])]
+            done = CarrierStatus(eff.call_sid, "completed", True)
+            self._scheduler.at(end, self._do, done, end)
+        elif isinstance(eff, Offer) and self._answer_delay > 0:
+            when = t + self._answer_delay
+            self._scheduler.at(when, self._answer, eff, when)
 
     def _close_books(self) -> None:
         """Occupancy covers the horizon only, not the time spent draining the last calls."""
@@ -261,13 +287,14 @@ class Simulation:
     def _enqueue(self, i: int, t: float) -> None:
         """The caller's way through the IVR ends in the queue; they wait as long as their
         patience lasts, and take a callback if they would and one is offered."""
-        sid = f"C{i}"
+        sid = self._sids[i] or f"C{i}"  # (made once, on arrival)
+        self._sids[i] = ""
         self._do(Route(sid, self._route[i]), t)
         if not self.board.in_acd(sid):
             return  # overflowed at once (or answered and done already)
         patience = self._patience[i]
         if patience != NEVER:
-            self._scheduler.at(t + patience, self._give_up, sid, t + patience)
+            self._scheduler.put(t + patience, _GiveUp(self, sid))
         if self._takes_callback and self._takes_callback[i]:
             assert self.scenario.callbacks is not None
             when = t + self.scenario.callbacks.offer_after
@@ -297,7 +324,7 @@ class Simulation:
         self._talking.add(eff.call_sid)
         self._do(LegAnswered(eff.call_sid, eff.attempt), t)
         end = t + self._handle[int(eff.call_sid[1:])]
-        self._scheduler.at(end, self._hang_up, eff.call_sid, end)
+        self._scheduler.put(end, _HangUp(self, eff.call_sid))
 
     def _hang_up(self, sid: str, t: float) -> None:
         self._talking.discard(sid)
@@ -322,6 +349,31 @@ class Simulation:
                     self._scheduler.at(begin, self._do, Login(agent_id, ready=True), begin)
                     if end != math.inf:
                         self._scheduler.at(end, self._do, Logout(agent_id), end)
+
+
+class _GiveUp(Timer):
+    """A waiting caller's patience runs out (a timer of its own kind: compiled, it is
+    fired by a direct call, with no bound method and argument tuple built per call)."""
+
+    def __init__(self, sim: Simulation, sid: str) -> None:
+        super().__init__()
+        self.sim = sim
+        self.sid = sid
+
+    def fire(self) -> None:
+        self.sim._give_up(self.sid, self.when)
+
+
+class _HangUp(Timer):
+    """The caller hangs up at the end of their call."""
+
+    def __init__(self, sim: Simulation, sid: str) -> None:
+        super().__init__()
+        self.sim = sim
+        self.sid = sid
+
+    def fire(self) -> None:
+        self.sim._hang_up(self.sid, self.when)
 
 
 def simulate(scenario: Scenario, *, progress: Progress | None = None) -> Result:

@@ -50,6 +50,14 @@ class Tally:
         }
 
 
+def _answer(t: Tally, waited: float, within: bool) -> None:
+    t.answered += 1
+    t.answered_within += within
+    t.wait_answered += waited
+    if waited > t.longest_wait:
+        t.longest_wait = waited
+
+
 def _ratio(a: float, b: float) -> float | None:
     return None if b == 0 else round(a / b, 6)
 
@@ -70,7 +78,7 @@ class KpiCollector:
         interval_seconds: float | None = None,
     ) -> None:
         self.answer_within = answer_within
-        self.wrap_up = wrap_up
+        self.wrap_up = dict(wrap_up)
         self.interval = interval_seconds
         self.overall = Tally()
         self.queues: dict[str, Tally] = {}
@@ -122,12 +130,13 @@ class KpiCollector:
 
     def _answered(self, ev: CallAnswered) -> None:
         within = ev.waited <= self.answer_within
-        for t in self._tallies(ev.call_id, ev.queue):
-            t.answered += 1
-            t.answered_within += within
-            t.wait_answered += ev.waited
-            if ev.waited > t.longest_wait:
-                t.longest_wait = ev.waited
+        _answer(self.overall, ev.waited, within)
+        home = self._home.get(ev.call_id)
+        if home is not None:
+            for t in home:
+                _answer(t, ev.waited, within)
+        if ev.queue is not None:
+            _answer(self._slice(self.queues, ev.queue), ev.waited, within)
 
     def _completed(self, ev: CallCompleted) -> None:
         handle = ev.talk_seconds + self.wrap_up.get(ev.queue, 0.0)
@@ -163,7 +172,8 @@ class KpiCollector:
         return out
 
     def _forget(self, call_id: str) -> None:
-        self._home.pop(call_id, None)
+        if call_id in self._home:  # (not pop: compiled, no method called through Python)
+            del self._home[call_id]
         self._entered.discard(call_id)
 
     @staticmethod

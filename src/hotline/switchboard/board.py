@@ -53,7 +53,7 @@ from hotline.ivr.interpreter import (
 from hotline.ivr.languages import callable_number, voice
 from hotline.ivr.model import Flow
 from hotline.routing.checks import refuse_bad_queues
-from hotline.routing.engine import AgentView, Router
+from hotline.routing.engine import AgentView, EventSink, Router
 from hotline.switchboard import commands as c
 from hotline.switchboard.commands import (
     Accept,
@@ -162,7 +162,7 @@ class Switchboard:
         self.router = router_class(
             queues=line.queues,
             scheduler=self.scheduler,
-            on_event=self._on_router_event,
+            on_event=_RouterEvents(self),
             policy=line.policy,
             offer_timeout=line.offer_timeout,
         )
@@ -179,7 +179,7 @@ class Switchboard:
         self._effects: list[Effect] = []
 
     def handle(self, command: Command[R], now: float) -> Outcome[R]:
-        self.scheduler.run(until=now)  # (its clock never goes back, whatever the drivers')
+        self.scheduler.run_to(now)  # (its clock never goes back, whatever the drivers')
         events_before, effects_before = len(self._events), len(self._effects)
         try:
             result = self._carry_out(command)
@@ -187,16 +187,17 @@ class Switchboard:
             del self._events[events_before:]
             del self._effects[effects_before:]
             raise
-        events: Sequence[AnyEvent] = self._events
-        if events:
+        # (the truth of the lists, not of a `Sequence`: compiled, a length rather than a
+        # call through Python)
+        emitted, caused = self._events, self._effects
+        events: Sequence[AnyEvent] = NOTHING
+        if emitted:
+            events = emitted
             self._events = []
-        else:
-            events = NOTHING
-        effects: Sequence[Effect] = self._effects
-        if effects:
+        effects: Sequence[Effect] = NOTHING
+        if caused:
+            effects = caused
             self._effects = []
-        else:
-            effects = NOTHING
         first = self.seq + 1
         self.seq += len(events)
         return Outcome(cast(R, result), events, effects, first)
@@ -379,8 +380,11 @@ class Switchboard:
     def _forget(self, sid: str) -> None:
         """The call is over for this line: nothing of it stays (but the mark that sends an
         overflowed caller to voicemail, which their next request takes)."""
-        r = self.records.pop(sid, None)
-        if r is not None and r.looking is not None:  # its answer is no longer wanted
+        r = self.records.get(sid)  # (get and del: compiled, no method called through Python)
+        if r is None:
+            return
+        del self.records[sid]
+        if r.looking is not None:  # its answer is no longer wanted
             self._effects.append(DropLookup(r.looking[0]))
 
     def _open(self, row: CallRow) -> None:
@@ -514,7 +518,8 @@ class Switchboard:
         """The IVR sent the caller to a queue: they arrive in the ACD."""
         language, queue, priority, attributes = q.language, q.queue, q.priority, q.attributes
         number = q.callback_number
-        caller_type = attributes.get("caller_type", "public")
+        copied = dict(attributes)  # the row's (and, compiled, a dict's get is a direct call)
+        caller_type = copied.get("caller_type", "public")
         r = self.records[sid]
         row = r.row
         call = r.call = Call(sid, language, caller_type, row.arrived_at, priority)
@@ -524,7 +529,7 @@ class Switchboard:
                 "language": language, "queue": queue, "priority": priority,
                 "attributes": dict(attributes), "callback_number": number}))  # fmt: skip
         r.row = CallRow(row.sid, row.line, row.caller, row.called, language, queue, priority,
-                        row.state, dict(attributes), number, row.arrived_at)  # fmt: skip
+                        row.state, copied, number, row.arrived_at)  # fmt: skip
         self._emit(CallArrived(self.now, sid, language, caller_type))  # into the ACD
         # a callback even if an agent is offered the call at once: the caller hangs up
         self.router.enqueue(call, queue, callback=q.callback)
@@ -903,6 +908,16 @@ class Switchboard:
         r.bridged = False
         self._emit(Connecting(self.now, e.call_id, r.connects, e.agent_id))
         self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
+
+
+class _RouterEvents(EventSink):
+    """The router's events to the switchboard (a compiled call each, not one through Python)."""
+
+    def __init__(self, board: Switchboard) -> None:
+        self.board = board
+
+    def routed(self, event: Event) -> None:
+        self.board._on_router_event(event)
 
 
 def offline(agent_id: str) -> AgentStatus:
