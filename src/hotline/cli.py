@@ -911,6 +911,12 @@ def demo(
         )
         for new in d.credentials:
             err.print(f"    {new.username}  password {new.password}  secret {new.totp_secret}")
+        main = d.setups[0].scenario
+        ring, wrap = main.offer_timeout, max(q.wrap_up_seconds for q in main.queues)
+        if speed > 2:  # (a person needs the line's own time to answer and wrap up)
+            err.print(f"  (at --speed {speed:g} a call rings {ring / speed:.1f} s and a wrap-up "
+                      f"lasts {wrap / speed:.0f} s: to take calls as demo-agent, run "
+                      "./dev demo --speed 1)")  # fmt: skip
         with Live(table(d.snapshot(), "Hotline demo"), console=out, refresh_per_second=2) as live:
 
             async def refresh() -> None:

@@ -228,7 +228,7 @@ class LineRuntime:
         """An agent's state changed: their desktop hears their state as it is now (on the
         line they are engaged on, whichever line's event this was)."""
         e = p.news.event
-        if not isinstance(e, AGENT_NEWS):
+        if not isinstance(e, AGENT_NEWS) or not self.sockets.has(e.agent_id):
             return
         try:
             state = self.line.floor.agent_state(e.agent_id)

@@ -56,7 +56,7 @@ class AgentSockets:
         an agent's socket went (the line's wall clock)."""
         self._still_valid = still_valid
         self._clock = clock
-        self._open: set[AgentSocket] = set()
+        self._open: dict[str, set[AgentSocket]] = {}  # by agent (a send finds theirs at once)
         self._gone: dict[str, float] = {}  # agents whose client left: since when
 
     def absent(self, since: float) -> list[str]:
@@ -70,14 +70,29 @@ class AgentSockets:
         self._gone.pop(agent_id, None)
 
     def __len__(self) -> int:
-        return len(self._open)
+        return sum(len(mine) for mine in self._open.values())
+
+    def has(self, agent_id: str) -> bool:
+        """Whether the agent has a socket open."""
+        return agent_id in self._open
+
+    def _every(self) -> list[AgentSocket]:
+        return [s for mine in self._open.values() for s in mine]
+
+    def _add(self, s: AgentSocket) -> None:
+        self._open.setdefault(s.agent_id, set()).add(s)
+
+    def _discard(self, s: AgentSocket) -> None:
+        mine = self._open.get(s.agent_id)
+        if mine is not None:
+            mine.discard(s)
+            if not mine:
+                del self._open[s.agent_id]
 
     def send(self, agent_id: str, message: dict[str, Any]) -> None:
         """Queue a message for each of the agent's sockets; a socket that has fallen
         BACKLOG messages behind is closed instead (its queue never grows past that)."""
-        for s in list(self._open):
-            if s.agent_id != agent_id:
-                continue
+        for s in list(self._open.get(agent_id, ())):
             if s.queue.qsize() >= BACKLOG:
                 s.lagging = True
                 self._end(s)
@@ -87,7 +102,7 @@ class AgentSockets:
     def _end(self, s: AgentSocket) -> None:
         """Stop sending to the socket now (even if it is stuck sending to a client that
         stopped reading); its handler closes it with the reason's code."""
-        self._open.discard(s)
+        self._discard(s)
         if s.sender is not None:
             s.sender.cancel()
 
@@ -97,10 +112,10 @@ class AgentSockets:
         stops; it is forgotten in every case."""
         if only:
             self._gone.pop(sock.agent_id, None)
-            for s in [s for s in self._open if s.agent_id == sock.agent_id]:
+            for s in list(self._open.get(sock.agent_id, ())):
                 s.taken_over = True
                 self._end(s)
-        self._open.add(sock)
+        self._add(sock)
         reader = asyncio.create_task(_read_until_gone(sock.ws))
         sock.sender = asyncio.create_task(_send_all(sock, hello))
         try:
@@ -115,12 +130,9 @@ class AgentSockets:
                                          OSError):  # fmt: skip
                     await asyncio.wait_for(sock.ws.close(code=code, reason=reason), 1.0)
         finally:
-            self._open.discard(sock)
-            if (
-                only
-                and not sock.taken_over
-                and not any(s.agent_id == sock.agent_id for s in self._open)
-            ):  # (left, logged off, or the server stops)
+            self._discard(sock)
+            if only and not sock.taken_over and not self.has(sock.agent_id):
+                # (left, logged off, or the server stops)
                 self._gone[sock.agent_id] = self._clock()
             for task in (reader, sock.sender):
                 task.cancel()
@@ -140,13 +152,13 @@ class AgentSockets:
         asked about are judged: a socket opened while the store answered is not."""
         if not self._open:
             return
-        tokens = {s.token for s in self._open}
+        tokens = {s.token for s in self._every()}
         try:
             valid = await asyncio.to_thread(self._still_valid, tokens)
         except HotlineError as e:  # keep the sockets; the next sweep asks again
             log.warning("cannot check agents' tokens: %s", e.message)
             return
-        for s in list(self._open):
+        for s in self._every():
             if s.token in tokens and s.token not in valid:
                 s.revoked = True
                 self._end(s)
