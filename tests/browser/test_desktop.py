@@ -39,7 +39,7 @@ def test_an_agent_takes_a_call_on_the_desktop_and_a_second_window_takes_it_over(
     expect(panel.locator('[data-field="Line"]')).to_have_text(
         "National hotline (US) (+18005550100)"
     )
-    expect(panel.locator('[data-field="Language"]')).to_have_text("en")
+    expect(panel.locator('[data-field="Language"]')).to_have_text("English (en)")
     assert panel.bounding_box() == size  # no layout jump when the call arrives
     assert axe_violations(page) == []
     shot(page, "desktop-offer")

@@ -53,6 +53,7 @@ def test_the_offer_names_the_line_and_the_wait_and_the_state_follows(live):
         assert (offer["call_sid"], offer["line"], offer["line_number"]) == (
             SID, "National hotline (US)", "+18005550100")  # fmt: skip
         assert (offer["waited_seconds"], offer["language"]) == (12.0, "en")
+        assert offer["language_name"] == "English"  # as the flow's menu names it
         assert offer["attributes"] == {"caller_type": "public"}
         assert states[-1] == {"type": "state", "agent_id": "en-day-1", "state": "reserved",
                               "reason": None, "call_sid": SID}  # fmt: skip

@@ -492,6 +492,10 @@ class LiveLine:
         out: dict[str, object] = {"line": board.name, "line_number": board.number,
                                   "waited_seconds": round(waited, 1),
                                   "dispositions": list(board.line.dispositions)}  # fmt: skip
+        language = r.row.language if r is not None else None
+        declared = board.flow.languages.get(language or "") if board.flow is not None else None
+        if declared is not None:  # the language's own name, as the flow's menu says it
+            out["language_name"] = declared.name
         if r is not None:
             wrap = next((q.wrap_up_seconds for q in board.line.queues if q.name == r.row.queue), 0)
             out |= {"caller": r.row.caller, "language": r.row.language, "queue": r.row.queue,

@@ -44,7 +44,8 @@
 
   function details(o) {
     const dl = el("dl", {});
-    const rows = [["Line", `${o.line} (${o.line_number})`], ["Language", o.language],
+    const language = o.language_name ? `${o.language_name} (${o.language})` : o.language;
+    const rows = [["Line", `${o.line} (${o.line_number})`], ["Language", language],
       ["Queue", o.queue], ["Caller's number", o.caller],
       ["Waited before the offer", clock((o.waited_seconds || 0) * 1000)]];
     for (const [k, v] of Object.entries(o.attributes || {})) rows.push([ATTRIBUTE_NAMES[k] || k, v]);
