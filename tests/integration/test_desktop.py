@@ -211,3 +211,40 @@ def test_an_agent_closes_the_call_with_a_code_and_notes_kept_with_the_call(live)
     assert closed == {"agent_id": "en-day-5", "code": "information-given", "notes": notes}
     r = live.http.post("/api/agent/wrap-up", json={"code": "resolved"}, headers=bot)
     assert r.status_code == 409  # closed already
+
+
+def in_wrap_up(live: Live, agent_id: str) -> tuple[str, dict[str, str]]:
+    """The agent answered SID and the caller hung up after a minute: in wrap-up."""
+    secret = token(live, agent_id)
+    bot = {"Authorization": f"Bearer {secret}"}
+    queue_public_caller(live, SID, "+12025550101")
+    live.http.post("/api/agent/login", headers=bot)
+    live.http.post("/api/agent/ready", headers=bot)
+    live.http.post(f"/api/agent/calls/{SID}/accept", headers=bot)
+    leg = call_form("CA" + "9" * 32, CallStatus="in-progress")
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", leg)
+    live.wall.now += 60
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    return secret, bot
+
+
+def test_a_desktop_opened_during_wrap_up_gets_the_wrap_up_form_again(live):
+    secret, _ = in_wrap_up(live, "en-day-6")
+    with live.http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
+        hello = ws.receive_json()
+    assert (hello["state"], hello["call_sid"]) == ("wrap_up", None)
+    assert hello["context"]["call_sid"] == SID
+    assert hello["context"]["dispositions"][0] == "resolved"
+    assert hello["context"]["wrap_up_seconds"] == 30.0
+
+
+def test_notes_keep_lines_and_refuse_other_control_characters(live):
+    _, bot = in_wrap_up(live, "en-day-7")
+    for notes in ("a\u0085b", "right\u202eto left", "bell\x07"):
+        body = {"code": "resolved", "notes": notes}
+        assert live.http.post("/api/agent/wrap-up", json=body, headers=bot).status_code == 400
+    body = {"code": "resolved", "notes": "line one\r\nline two\ttabbed"}
+    assert live.http.post("/api/agent/wrap-up", json=body, headers=bot).status_code == 200
+    live.line.flush()
+    (closed,) = [d for k, d in live.store.events(SID) if k == "wrapped-up"]
+    assert closed["notes"] == "line one\nline two\ttabbed"

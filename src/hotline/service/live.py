@@ -481,6 +481,18 @@ class LiveLine:
             self.set_ready(agent_id, False, PRESENCE_LOST)
         return state["state"] not in ("on_call", "wrap_up")
 
+    def wrap_up_context(self, agent_id: str) -> dict[str, object] | None:
+        """For a desktop that (re)connects while its agent wraps up: the call, the line's
+        disposition codes and the wrap-up's limit (None: not wrapping up on a coded line)."""
+        for board in self.boards.values():
+            if (wrapped := board.wrapping.get(agent_id)) is not None:
+                call_id, queue = wrapped
+                wrap = next((q.wrap_up_seconds for q in board.line.queues if q.name == queue), 0)
+                return {"call_sid": call_id, "line": board.name, "line_number": board.number,
+                        "queue": queue, "dispositions": list(board.line.dispositions),
+                        "wrap_up_seconds": wrap}  # fmt: skip
+        return None
+
     def offer_context(self, sid: str) -> dict[str, object]:
         """What an agent's desktop shows with an offer besides the offer itself: the line
         (its name and number) and how long the caller has waited in the queue; for a

@@ -175,6 +175,13 @@ class _Routing(_Model):
         default_factory=lambda: list(DISPOSITIONS), min_length=1, max_length=50
     )
 
+    @field_validator("dispositions")
+    @classmethod
+    def _not_timeout(cls, v: list[str]) -> list[str]:
+        if "timeout" in v:  # (what a wrap-up closed without the agent's code records)
+            raise ValueError("'timeout' is kept for a wrap-up closed without a code")
+        return v
+
 
 class _Callbacks(_Model):
     offer_after_seconds: float

@@ -169,7 +169,7 @@ class Switchboard:
         self.records: dict[str, CallRecord] = {}  # the open calls
         # the call each agent is wrapping up (on a line with disposition codes), until they
         # close it with a code or its time runs out
-        self.wrapping: dict[str, str] = {}
+        self.wrapping: dict[str, tuple[str, str]] = {}  # agent -> (call, its queue)
         # overflowed to voicemail: the caller's next hold-loop request records (this mark
         # outlives the call's record, until that request or the caller's hang-up)
         self.to_voicemail: set[str] = set()
@@ -646,6 +646,7 @@ class Switchboard:
         row = r.row
         since = old.first_queued_at
         self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up): the
+        self.wrapping.pop(old.agent_id or "", None)  # (no outcome: the call is not over)
         if tries >= CALLBACK_TRIES or row.queue is None:  # call is forgotten
             self._change(sid, state="abandoned")
             return
@@ -731,9 +732,10 @@ class Switchboard:
         (or not ready for the reason they gave)."""
         agent_id = cmd.agent_id
         self._agent(agent_id)
-        call_id = self.wrapping.get(agent_id)
-        if call_id is None or self.router.agent(agent_id).state is not AgentState.WRAP_UP:
+        wrapped = self.wrapping.get(agent_id)
+        if wrapped is None or self.router.agent(agent_id).state is not AgentState.WRAP_UP:
             raise InvalidTransition(f"agent {agent_id} is not wrapping up a call")
+        call_id = wrapped[0]
         if cmd.code not in self.line.dispositions:
             codes = ", ".join(self.line.dispositions)
             raise InvalidTransition(
@@ -881,12 +883,12 @@ class Switchboard:
         elif isinstance(e, (CallAbandoned, CallCompleted)):  # (a tuple: no union built per event)
             self._forget(e.call_id)
             if type(e) is CallCompleted and self.line.dispositions and self._wraps(e.queue):
-                self.wrapping[e.agent_id] = e.call_id
+                self.wrapping[e.agent_id] = (e.call_id, e.queue)
         elif self.wrapping and isinstance(e, (AgentStateChanged, AgentLoggedOut)):
-            call_id = self.wrapping.pop(e.agent_id, None)
-            if call_id is not None:  # out of wrap-up without a code: its time ran out (or
-                # a log-out, a supervisor's change)
-                self._emit(WrappedUp(e.at, call_id, e.agent_id, TIMED_OUT, ""))
+            wrapped = self.wrapping.pop(e.agent_id, None)
+            if wrapped is not None:  # out of wrap-up without a code: its time ran out (or
+                # the agent's own state change, a log-out, a supervisor's change)
+                self._emit(WrappedUp(e.at, wrapped[0], e.agent_id, TIMED_OUT, ""))
         elif isinstance(e, CallOverflowed) and e.to_queue is None:
             # out of the ACD to a fallback (voicemail): the hold loop sends them there
             self.to_voicemail.add(e.call_id)

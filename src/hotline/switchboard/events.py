@@ -180,7 +180,8 @@ class VoicemailLeft(LineEvent):
 
 class WrappedUp(LineEvent):
     """An agent closed a call's wrap-up with a disposition code and notes; `code` is
-    "timeout" when it ended without one (its time limit, a log-out, a supervisor)."""
+    "timeout" when it ended without one (its time limit, the agent's own change of state,
+    a log-out, a supervisor's change)."""
 
     kind = "wrapped-up"
     _fields: ClassVar = ("at", "call_id", "agent_id", "code", "notes")

@@ -4,12 +4,13 @@ browser session) or a token from `hotline agent-token` (bots); see `web.auth`.""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hotline.errors import InvalidTransition, RoutingError, UnknownAgent, UnknownCall
 from hotline.web import forms
@@ -19,16 +20,30 @@ from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
 AGENT_ERRORS = responses(400, 401, 403, 404, 409, 503)
-PRINTABLE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"  # (notes may have lines and tabs)
-ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
+NOT_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class WrapUpBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")
-    notes: str = Field(default="", max_length=2000, pattern=PRINTABLE)
+    notes: str = Field(default="", max_length=2000)
     ready: bool = True
-    reason: str = Field(default="break", min_length=1, max_length=32, pattern=ONE_LINE)
+    reason: str = Field(default="break", min_length=1, max_length=32)
+
+    @field_validator("notes")
+    @classmethod
+    def _notes(cls, v: str) -> str:
+        """Lines and tabs, no other control or direction-overriding characters; CRLF as LF."""
+        if NOT_IN_NOTES.search(v):
+            raise ValueError("control characters are not allowed (lines and tabs are)")
+        return v.replace("\r\n", "\n").replace("\r", "\n")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str) -> str:
+        if forms.CONTROL.search(v) or "\n" in v or "\r" in v or "\t" in v:
+            raise ValueError("one line with no control characters")
+        return v
 
 
 ANSWERS_CALLS = ("agent",)
@@ -134,6 +149,8 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
         hello = {"type": "hello", **state}
         if state["call_sid"] is not None:  # back on a call (or an offer): what it is
             hello["context"] = line.offer_context(state["call_sid"])
+        elif state["state"] == "wrap_up" and (wrapping := line.wrap_up_context(agent_id)):
+            hello["context"] = wrapping  # (the call has ended: its wrap-up form again)
         await rt.sockets.serve(AgentSocket(agent_id, who.token, ws), hello, only=True)
 
     return router

@@ -75,3 +75,40 @@ def test_a_line_without_codes_has_no_wrap_up_events():
     assert kinds(out) == ["AgentStateChanged"]
     with pytest.raises(InvalidTransition):
         b.handle(c.WrapUp("a1", "resolved"), 131.0)
+
+
+def test_a_dial_back_that_does_not_reach_the_caller_asks_no_outcome_the_call_gets_one():
+    b = coded()
+    arrive(b, "CA1", 0.0)
+    b.handle(c.TakeCallback("CA1"), 10.0)
+    b.handle(c.CarrierStatus("CA1", "completed"), 11.0)  # hung up to be called back
+    b.handle(c.Login("a1", ready=True), 12.0)
+    b.handle(c.Accept("a1", "CA1"), 13.0)  # dialled back
+    b.handle(c.CarrierStatus("CA1", "no-answer", dial_back=True), 40.0)  # not reached
+    with pytest.raises(InvalidTransition, match="not wrapping up"):
+        b.handle(c.WrapUp("a1", "resolved"), 45.0)  # the call is not over: no outcome yet
+    later = b.handle(c.Tick(), 70.0)  # the missed try's wrap-up ends without an event
+    assert "wrapped-up" not in kinds(later)
+    b.handle(c.Accept("a1", "CA1"), 71.0)  # offered again, reached this time
+    b.handle(c.CarrierStatus("CA1", "completed", dial_back=True), 120.0)
+    out = b.handle(c.WrapUp("a1", "referred"), 125.0)
+    assert [e for e in out.events if isinstance(e, WrappedUp)] == [
+        WrappedUp(125.0, "CA1", "a1", "referred", "")
+    ]
+
+
+def test_a_line_may_not_name_timeout_as_one_of_its_codes():
+    from pathlib import Path
+
+    from hotline.errors import ConfigError
+    from hotline.sim.scenario_file import parse_scenario
+
+    path = Path(__file__).resolve().parents[3] / "scenarios" / "national-hotline.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "  offer_timeout: 15\n", "  offer_timeout: 15\n  dispositions: [timeout, resolved]\n"
+    )
+    with pytest.raises(ConfigError, match="'timeout' is kept"):
+        parse_scenario(text, filename="line.yaml", base=path.parent)
+    own = parse_scenario(text.replace("[timeout, resolved]", "[resolved, sent-to-police]"),
+                         filename="line.yaml", base=path.parent)  # fmt: skip
+    assert own.dispositions == ("resolved", "sent-to-police")

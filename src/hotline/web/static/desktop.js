@@ -159,6 +159,7 @@
       const msg = JSON.parse(m.data);
       if (msg.type === "hello" || msg.type === "state") {
         if (msg.type === "hello" && msg.context) offer = {...(offer || {}), call_sid: msg.call_sid, ...msg.context};
+        if (msg.type === "hello") me = null;  // (a new connection: draw what it says afresh)
         show(msg);
       } else if (msg.type === "offer") {
         offer = msg;
