@@ -77,6 +77,7 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     desk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     log_on_as(desk, base, agent.username, agent.password, agent.totp_secret)
     expect(desk).to_have_url(f"{base}/desktop")
+    expect(desk.locator("#state")).to_have_text("Logged out of the lines")  # (connected)
     desk.get_by_role("button", name="Log in to the lines").click()
     desk.get_by_role("button", name="Available").click()
     state = desk.locator("#state")

@@ -60,6 +60,7 @@ def test_an_agent_closes_a_call_with_an_outcome_and_notes(running: Running, page
     new = running.accounts.add("fay", "agent", password=PASSWORD, agent_id="en-day-2")
     assert new.totp_secret is not None
     log_on(page, running, "fay", totp_code(new.totp_secret, running.live.wall()))
+    expect(page.locator("#state")).to_have_text("Logged out of the lines")
     page.get_by_role("button", name="Log in to the lines").click()
     page.get_by_role("button", name="Available").click()
     state = page.locator("#state")

@@ -142,16 +142,16 @@ window, which gets your calls now.
   <h2 id="state-title">Your state</h2>
   <p id="state" class="state-now" role="status" aria-live="polite">Connecting…</p>
   <div class="actions">
-    <button type="button" id="go-login">Log in to the lines</button>
-    <button type="button" id="go-ready">Available</button>
+    <button type="button" id="go-login" disabled>Log in to the lines</button>
+    <button type="button" id="go-ready" disabled>Available</button>
     <label for="reason">Not ready because</label>
     <select id="reason">
       <option value="break">break</option><option value="lunch">lunch</option>
       <option value="training">training</option><option value="meeting">meeting</option>
       <option value="coaching">coaching</option><option value="admin-work">admin work</option>
     </select>
-    <button type="button" id="go-not-ready">Not ready</button>
-    <button type="button" id="go-logout">Log out of the lines</button>
+    <button type="button" id="go-not-ready" disabled>Not ready</button>
+    <button type="button" id="go-logout" disabled>Log out of the lines</button>
   </div>
   <p id="action-error" class="error" role="alert"></p>
   <h2 id="today-title">Today</h2>

@@ -157,6 +157,9 @@
     };
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
+      if (msg.type === "hello") {  // (the buttons wait for the session and the agent's state)
+        for (const b of document.querySelectorAll(".actions button")) b.disabled = false;
+      }
       if (msg.type === "hello" || msg.type === "state") {
         if (msg.type === "hello" && msg.context) offer = {...(offer || {}), call_sid: msg.call_sid, ...msg.context};
         if (msg.type === "hello") me = null;  // (a new connection: draw what it says afresh)
