@@ -187,15 +187,7 @@ def test_presence_of_an_agent_no_line_knows_is_settled_without_an_error(live):
 
 
 def test_an_agent_closes_the_call_with_a_code_and_notes_kept_with_the_call(live):
-    bot = live.agent("en-day-5")
-    queue_public_caller(live, SID, "+12025550101")
-    live.http.post("/api/agent/login", headers=bot)
-    live.http.post("/api/agent/ready", headers=bot)
-    live.http.post(f"/api/agent/calls/{SID}/accept", headers=bot)
-    leg = call_form("CA" + "9" * 32, CallStatus="in-progress")
-    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", leg)
-    live.wall.now += 60
-    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    _, bot = in_wrap_up(live, "en-day-5")
     for refused, status in (({"code": "sold-insurance"}, 409),  # not one of the line's codes
                             ({"code": "resolved", "notes": "bell\x07"}, 400),
                             ({"code": "resolved", "notes": "x" * 2001}, 400)):  # fmt: skip

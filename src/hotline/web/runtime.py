@@ -249,7 +249,7 @@ class LineRuntime:
                 try:  # (each on its own: one failure does not keep the others available)
                     if await self.use_case(functools.partial(self.line.presence_lost, agent_id)):
                         self.sockets.settled(agent_id)
-                except Exception:
+                except Exception:  # logged, not silenced: it stays absent, asked again next tick
                     log.exception("setting %s not ready (desktop gone) failed", agent_id)
 
     async def _recheck_carrier(self) -> None:
