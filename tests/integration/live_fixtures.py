@@ -123,17 +123,20 @@ class Live:
         store_class: type[Store] = Store,
         public_url: str = PUBLIC,
         secret_key: str | None = SECRET_KEY,
+        interpreter_number: str | None = None,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
         agency directory unless given; `flow`: the shipped national flow unless given;
         `also`: more lines on the platform; `store_class`: the store (a `GatedStore` to
         hold commits); `public_url`: where the carrier and browsers reach the app;
-        `secret_key`: HOTLINE_SECRET_KEY (None: not set)."""
+        `secret_key`: HOTLINE_SECRET_KEY (None: not set); `interpreter_number`:
+        HOTLINE_INTERPRETER_NUMBER."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
             line_number=LINE, secret_key=None if secret_key is None else SecretStr(secret_key),
+            interpreter_number=interpreter_number,
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)

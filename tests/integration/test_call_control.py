@@ -47,20 +47,41 @@ def carrier():
     server.shutdown()
 
 
-def test_connect_updates_the_live_call_with_twiml_that_dials_the_agent(carrier):
+def test_connect_puts_the_caller_in_a_conference_and_dials_the_agent_into_it(carrier):
     control = TwilioCallControl(
-        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
-    )
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000",
+        caller_id="+18005550100", phones={"es-day-2": "sip:es2@pbx.example.org"},
+    )  # fmt: skip
     control.connect("CA1", "es-day-1")
-    ((path, auth, form),) = _Carrier.seen
+    ((path, auth, form), (joined, _, participant)) = _Carrier.seen
     assert path == f"/2010-04-01/Accounts/{SID}/Calls/CA1.json"
     assert auth == "Basic " + base64.b64encode(f"{SID}:tok".encode()).decode()
     twiml = form["Twiml"][0]
-    assert ">es-day-1</Client>" in twiml
+    assert 'participantLabel="caller"' in twiml
+    assert ">CA1</Conference>" in twiml
+    assert 'endConferenceOnExit="true"' in twiml
     assert 'action="http://127.0.0.1:8000/voice/dial-done?sid=CA1&amp;a=1"' in twiml
-    # the agent's leg reports its answer, so a restart knows the caller talked to someone
-    assert 'statusCallback="http://127.0.0.1:8000/voice/agent-leg?sid=CA1&amp;a=1"' in twiml
-    assert 'statusCallbackEvent="answered"' in twiml
+    # the agent is dialled into the conference (by its name); their leg reports its answer,
+    # so a restart knows the caller talked to someone
+    assert joined == f"/2010-04-01/Accounts/{SID}/Conferences/CA1/Participants.json"
+    assert participant["To"] == ["client:es-day-1"]
+    assert participant["From"] == ["+18005550100"]
+    assert participant["Label"] == ["agent:es-day-1"]
+    assert participant["StatusCallback"] == ["http://127.0.0.1:8000/voice/agent-leg?sid=CA1&a=1"]
+    assert participant["StatusCallbackEvent"] == ["answered", "completed"]
+    assert (participant["Muted"], participant["Coaching"]) == (["false"], ["false"])
+    _Carrier.seen.clear()
+    control.connect("CA2", "es-day-2", attempt=2)  # an agent with a SIP phone
+    assert _Carrier.seen[1][2]["To"] == ["sip:es2@pbx.example.org"]
+
+
+def test_the_interpreter_is_refused_clearly_when_no_service_is_set(carrier):
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    with pytest.raises(CarrierError, match="HOTLINE_INTERPRETER_NUMBER"):
+        control.leg("CA1", "interpreter", "join")
+    assert _Carrier.seen == []
 
 
 def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):

@@ -419,9 +419,42 @@ class Router:
                 now, call_id, agent.agent.id, ticket.queue.queue.name, now - call.answered_at
             )
         )
-        wrap = ticket.queue.queue.wrap_up_seconds
+        self._wrap_up_or_free(agent, ticket.queue.queue.wrap_up_seconds)
+
+    def hand_over(self, call_id: str, agent_id: str, *, consulted: str = "") -> None:
+        """An answered call passes to another agent (a transfer): they are on it from now,
+        and its agent goes to wrap-up as after a call. The new agent must be available,
+        or not ready for `consulted` (the reason they were set to while consulted)."""
+        ticket = self._ticket(call_id)
+        call = ticket.call
+        old = ticket.agent
+        if call.state is not CallState.ANSWERED or old is None:
+            raise InvalidTransition(f"call {call_id} is {call.state.value}, not answered")
+        new = self._agent(agent_id)
+        if new is old:
+            raise InvalidTransition(f"call {call_id} is agent {agent_id}'s already")
+        free = new.state is AgentState.AVAILABLE or (
+            consulted != "" and new.state is AgentState.NOT_READY and new.reason == consulted
+        )
+        if not free:
+            raise InvalidTransition(
+                f"agent {agent_id} is {new.state.value}: a call passes only to an available agent"
+            )
+        now = self._clock.now
+        old.ticket = None
+        new.ticket = ticket
+        ticket.agent = new
+        call.agent_id = agent_id
+        new.last_offer = self._next()  # (a transfer counts as an offer when choosing)
+        self._set_state(new, AgentState.ON_CALL)
+        self._emit(AgentStateChanged(now, agent_id, AgentState.ON_CALL))
+        self._set_state(old, AgentState.WRAP_UP)
+        self._emit(AgentStateChanged(now, old.agent.id, AgentState.WRAP_UP))
+        self._wrap_up_or_free(old, ticket.queue.queue.wrap_up_seconds)
+
+    def _wrap_up_or_free(self, agent: _AgentRecord, wrap: float) -> None:
         if wrap > 0:
-            self._clock.at(now + wrap, self._wrap_up_over, agent, agent.epoch)
+            self._clock.at(self._clock.now + wrap, self._wrap_up_over, agent, agent.epoch)
         else:
             self._agent_free(agent)
 

@@ -128,6 +128,9 @@ def call_control(settings: Settings) -> CallControl:
         auth_token=settings.webhook_secret(),
         api_base=settings.twilio_api_base,
         public_url=settings.public_url,
+        caller_id=settings.line_number,
+        phones=settings.agent_phones,
+        interpreter=settings.interpreter_number,
     )
 
 

@@ -52,8 +52,10 @@ from hotline.switchboard.effects import (
     Connect,
     DialBack,
     DropLookup,
+    Leg,
     Offer,
     OpenCall,
+    Park,
     StartLookup,
     Withdraw,
 )
@@ -69,7 +71,7 @@ from hotline.switchboard.floor import Floor
 from hotline.switchboard.line import LineConfig, line_of
 
 R = TypeVar("R")
-Outgoing = Offer | Withdraw | Connect | DialBack  # what the adapters carry out
+Outgoing = Offer | Withdraw | Connect | DialBack | Leg | Park  # what the adapters carry out
 COMMIT_WAIT = 0.5  # seconds a reply waits for its unit of work to land (then goes anyway)
 REPLIES_KEPT = 100_000  # replies (and calls' lines) remembered for late carrier callbacks
 
@@ -348,8 +350,13 @@ class LiveLine:
     def voicemail(self, sid: str, recording_url: str) -> None:
         self._run(c.Voicemail(sid, recording_url))
 
-    def dial_done(self, sid: str, dial_status: str, attempt: int) -> bool:
-        return self._run(c.DialDone(sid, dial_status, attempt))
+    def dial_done(
+        self, sid: str, dial_status: str, attempt: int, *, in_conference: bool = False
+    ) -> bool:
+        return self._run(c.DialDone(sid, dial_status, attempt, in_conference))
+
+    def leg_not_reached(self, sid: str, label: str, status: str) -> None:
+        self._run(c.LegNotReached(sid, label, status))
 
     def agent_leg_answered(self, sid: str, attempt: int) -> None:
         self._run(c.LegAnswered(sid, attempt))
@@ -460,6 +467,37 @@ class LiveLine:
 
     def decline(self, agent_id: str, call_sid: str) -> AgentStatus:
         return self._run(c.Decline(agent_id, call_sid))
+
+    def hold_call(self, agent_id: str, hold: bool) -> AgentStatus:
+        return self._run(c.HoldCall(agent_id, hold))
+
+    def transfer(
+        self, agent_id: str, *, queue: str = "", to_agent: str = "", warm: bool = False
+    ) -> AgentStatus:
+        return self._run(c.Transfer(agent_id, queue, to_agent, warm))
+
+    def finish_transfer(self, agent_id: str, complete: bool) -> AgentStatus:
+        return self._run(c.FinishTransfer(agent_id, complete))
+
+    def add_interpreter(self, agent_id: str, on: bool) -> AgentStatus:
+        return self._run(c.AddInterpreter(agent_id, on))
+
+    def supervise(self, sid: str, supervisor: str, mode: str) -> None:
+        self._run(c.Supervise(sid, supervisor, mode))
+
+    def transfer_targets(self, agent_id: str) -> dict[str, object]:
+        """The queues of the line the agent is engaged on (or their first), and its other
+        agents who are available now."""
+        board = self.boards[self.floor.home(agent_id)]
+        free = sorted(v.agent_id for v in board.agents()
+                      if v.agent_id != agent_id and v.state is AgentState.AVAILABLE)  # fmt: skip
+        return {"line": board.name, "queues": [q.name for q in board.line.queues],
+                "agents": [{"agent_id": a, "name": board.line.agents[a].name}
+                           for a in free if a in board.line.agents]}  # fmt: skip
+
+    def call_legs(self, sid: str) -> dict[str, object] | None:
+        """Who else is on the call's conference, and whether the caller is on hold."""
+        return self._board(sid).call_legs(sid)
 
     def agent_state(self, agent_id: str) -> AgentStatus:
         self.tick()

@@ -6,6 +6,7 @@ naming every wrong setting and its fix, never echoing a value (it may be a secre
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,8 @@ from hotline.store.db import sqlite_path
 
 PREFIX = "HOTLINE_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+SIP = re.compile(r"sip:[A-Za-z0-9._~+-]{1,64}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
 
 
 def _web_url(value: str, what: str) -> str:
@@ -53,6 +56,14 @@ class Settings(BaseSettings):
     twilio_api_base: str = "https://api.twilio.com"
     timezone: str = "America/New_York"  # the line's local time for flows
     secret_key: SecretStr | None = None  # seals TOTP secrets at rest (service.sealing)
+    # how agents' phones are reached: a phone number (E.164) or SIP address per agent id;
+    # an agent not listed is reached in the browser (the carrier's client:ID)
+    agent_phones: dict[str, str] = {}
+    interpreter_number: str | None = None  # the telephone interpreting service agents add
+    # the browser phone's access tokens (the carrier's API key; unset: no browser phone)
+    twilio_api_key: str | None = None
+    twilio_api_secret: SecretStr | None = None
+    twilio_twiml_app_sid: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -80,6 +91,24 @@ class Settings(BaseSettings):
     @classmethod
     def _api_base(cls, value: str) -> str:
         return _web_url(value, "the carrier's REST API base, e.g. https://api.twilio.com")
+
+    @field_validator("agent_phones")
+    @classmethod
+    def _phones(cls, value: dict[str, str]) -> dict[str, str]:
+        for agent_id, address in value.items():
+            if not (E164.fullmatch(address) or SIP.fullmatch(address)):
+                raise ValueError(
+                    f"agent {agent_id[:40]!r}: {address[:60]!r} is neither a phone number in "
+                    "E.164 form (+12025550143) nor a SIP address (sip:agent@pbx.example.org)"
+                )
+        return value
+
+    @field_validator("interpreter_number")
+    @classmethod
+    def _interpreter(cls, value: str | None) -> str | None:
+        if value is not None and not (E164.fullmatch(value) or SIP.fullmatch(value)):
+            raise ValueError("is neither a phone number in E.164 form nor a SIP address")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -57,6 +57,7 @@ from hotline.routing.engine import AgentView, EventSink, Router
 from hotline.switchboard import commands as c
 from hotline.switchboard.commands import (
     Accept,
+    AddInterpreter,
     AgentStatus,
     Arrive,
     CallerInput,
@@ -65,10 +66,13 @@ from hotline.switchboard.commands import (
     Command,
     Decline,
     DialDone,
+    FinishTransfer,
     HearLookup,
+    HoldCall,
     HoldPoll,
     HoldState,
     LegAnswered,
+    LegNotReached,
     Login,
     Logout,
     LookupAnswered,
@@ -78,8 +82,10 @@ from hotline.switchboard.commands import (
     ResumeIvr,
     Route,
     SetReady,
+    Supervise,
     TakeCallback,
     Tick,
+    Transfer,
     Voicemail,
     WrapUp,
 )
@@ -89,8 +95,10 @@ from hotline.switchboard.effects import (
     DialBack,
     DropLookup,
     Effect,
+    Leg,
     Offer,
     OpenCall,
+    Park,
     StartLookup,
     Withdraw,
 )
@@ -100,14 +108,19 @@ from hotline.switchboard.events import (
     AnyEvent,
     CallbackNotReached,
     CallbackOffered,
+    CallHeld,
     CallRefused,
     ClosedAfterRestart,
     CompletedAfterRestart,
     Connecting,
+    Consulted,
+    InterpreterLeg,
     IvrEnded,
     IvrResumed,
     IvrStarted,
     LookedUp,
+    Supervised,
+    Transferred,
     VoicemailLeft,
     WrappedUp,
 )
@@ -123,6 +136,10 @@ ENDED: Final = ("completed", "busy", "failed", "no-answer", "canceled")
 TALKED: Final = ("completed", "answered")  # DialCallStatus values of a bridge that happened
 IN_IVR: Final = CallState.IN_IVR.value
 NOTHING: Final[tuple[()]] = ()  # (shared by the outcomes that emit nothing)
+CALLER: Final = "caller"  # the caller's label in their call's conference
+INTERPRETER: Final = "interpreter"  # the interpreter's
+CONSULTED: Final = "consult"  # the not-ready reason of an agent consulted for a transfer
+SUPERVISING: Final = ("listen", "whisper", "barge")  # how a supervisor is on a call
 PENDING_FOR: Final = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
 
 log = logging.getLogger("hotline.switchboard")
@@ -252,6 +269,20 @@ class Switchboard:
             return None
         if kind is Voicemail:
             self._voicemail(cast(c.Voicemail, command))
+            return None
+        if kind is HoldCall:
+            return self._hold_call(cast(c.HoldCall, command))
+        if kind is Transfer:
+            return self._transfer(cast(c.Transfer, command))
+        if kind is FinishTransfer:
+            return self._finish_transfer(cast(c.FinishTransfer, command))
+        if kind is AddInterpreter:
+            return self._interpreter(cast(c.AddInterpreter, command))
+        if kind is Supervise:
+            self._supervise(cast(c.Supervise, command))
+            return None
+        if kind is LegNotReached:
+            self._leg_not_reached(cast(c.LegNotReached, command))
             return None
         if kind is Reconfigure:
             return self._reconfigure(cast(c.Reconfigure, command))
@@ -630,7 +661,11 @@ class Switchboard:
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:
             if dial_back or r.bridged:
+                agent_id, consulted = call.agent_id or "", r.consult
                 self.router.complete(sid)
+                if consulted is not None:  # hung up while their agent consulted another
+                    self._emit(Consulted(self.now, sid, agent_id, consulted, "caller-hung-up"))
+                    self._release(consulted)
             else:  # hung up while the agent's phone rang: nobody talked to them
                 self.router.abandon(sid, before_bridge=True)
 
@@ -659,7 +694,12 @@ class Switchboard:
     def _dial_done(self, cmd: c.DialDone) -> bool:
         """If the agent's leg was not answered (no-answer, busy, failed, ...), the caller
         goes back to their place in the queue and the agent is set not ready."""
-        sid, dial_status, attempt = cmd.sid, cmd.status, cmd.attempt
+        back = self._dial_ended(cmd.sid, cmd.status, cmd.attempt)
+        if back and cmd.in_conference:
+            self._effects.append(Park(cmd.sid, cmd.attempt))
+        return back
+
+    def _dial_ended(self, sid: str, dial_status: str, attempt: int) -> bool:
         r = self.records.get(sid)
         if r is not None and r.pending:  # the dial in flight at the restart has ended
             r.pending = False
@@ -698,8 +738,8 @@ class Switchboard:
         """The agent is freed, the caller keeps their place."""
         if cmd.attempt is None:
             self._status(c.CarrierStatus(cmd.sid, "failed", dial_back=True))
-        else:
-            self._dial_done(c.DialDone(cmd.sid, "failed", cmd.attempt))
+        else:  # (the caller may have joined the conference before the agent's dial failed)
+            self._dial_done(c.DialDone(cmd.sid, "failed", cmd.attempt, in_conference=True))
 
     def _no_word(self, sid: str) -> None:
         """A dial in flight at the restart never reported: the caller goes back in place."""
@@ -777,6 +817,218 @@ class Switchboard:
         self._agent(cmd.agent_id)
         self.router.decline(cmd.sid, cmd.agent_id)
         return self.agent_state(cmd.agent_id)
+
+    # -- on a call: the call's conference
+
+    def _on_call(self, agent_id: str) -> tuple[str, CallRecord]:
+        """The call the agent is on, once their leg answered."""
+        self._agent(agent_id)
+        view = self.router.agent(agent_id)
+        sid = view.call_id
+        r = self.records.get(sid or "")
+        if sid is None or r is None or view.state is not AgentState.ON_CALL:
+            raise InvalidTransition(f"agent {agent_id} is not on a call")
+        if not r.bridged and not r.detached:
+            raise InvalidTransition(f"call {sid} is not connected to agent {agent_id} yet")
+        return sid, r
+
+    def _hold_call(self, cmd: c.HoldCall) -> AgentStatus:
+        agent_id = cmd.agent_id
+        sid, r = self._on_call(agent_id)
+        if r.consult is not None:
+            raise InvalidTransition(
+                f"the caller waits on hold while {r.consult} is consulted: complete or cancel "
+                "the transfer"
+            )
+        if r.held == cmd.hold:
+            raise InvalidTransition(f"call {sid} is {'already' if r.held else 'not'} on hold")
+        r.held = cmd.hold
+        self._emit(CallHeld(self.now, sid, agent_id, cmd.hold))
+        self._effects.append(Leg(sid, CALLER, "hold" if cmd.hold else "resume"))
+        return self.agent_state(agent_id)
+
+    def _transfer(self, cmd: c.Transfer) -> AgentStatus:
+        """To a queue: the caller goes back to the hold loop, into that queue with the
+        time they first queued (so they keep their place), and the agent to wrap-up. To
+        an agent (available, on this line): cold, the call is theirs at once; warm, they
+        are consulted first (not ready, their phone dialled in) with the caller on hold."""
+        agent_id = cmd.agent_id
+        sid, r = self._on_call(agent_id)
+        if r.consult is not None:
+            raise InvalidTransition(f"a transfer to {r.consult} is under way")
+        if (cmd.queue == "") == (cmd.to_agent == ""):
+            raise InvalidTransition("a transfer goes to one queue or to one agent")
+        now = self.now
+        if cmd.queue:
+            if cmd.warm:
+                raise InvalidTransition("a warm transfer goes to an agent (who is consulted)")
+            self.router.queue(cmd.queue)  # (UnknownQueue)
+            self._emit(Transferred(now, sid, agent_id, cmd.queue, "", False))
+            self._requeue(sid, r, cmd.queue)
+            return self.agent_state(agent_id)
+        target = cmd.to_agent
+        if target == agent_id:
+            raise InvalidTransition(f"call {sid} is agent {agent_id}'s already")
+        if target not in self.line.agents:
+            raise UnknownAgent(f"no agent {target!r} on line {self.name!r}")
+        state = self.agent_state(target)["state"]
+        if state != AgentState.AVAILABLE.value:
+            raise InvalidTransition(
+                f"agent {target} is {(state or '').replace('_', ' ')}: a call passes only to "
+                "an available agent"
+            )
+        if not cmd.warm:
+            self._emit(Transferred(now, sid, agent_id, "", target, False))
+            self._hand_over(sid, r, agent_id, target, consulted="")
+            return self.agent_state(agent_id)
+        self.router.set_not_ready(target, CONSULTED)
+        r.consult = target
+        self._emit(Consulted(now, sid, agent_id, target, "started"))
+        if not r.held:
+            self._effects.append(Leg(sid, CALLER, "hold"))
+        self._effects.append(Leg(sid, agent_label(target), "join"))
+        return self.agent_state(agent_id)
+
+    def _finish_transfer(self, cmd: c.FinishTransfer) -> AgentStatus:
+        agent_id = cmd.agent_id
+        sid, r = self._on_call(agent_id)
+        target = r.consult
+        if target is None:
+            raise InvalidTransition(f"agent {agent_id} is not consulting anyone")
+        r.consult = None
+        if cmd.complete:
+            self._emit(Transferred(self.now, sid, agent_id, "", target, True))
+            r.held = True  # (on hold for the consultation: the new agent takes them off it)
+            self._hand_over(sid, r, agent_id, target, consulted=CONSULTED)
+            return self.agent_state(agent_id)
+        self._emit(Consulted(self.now, sid, agent_id, target, "cancelled"))
+        self._effects.append(Leg(sid, agent_label(target), "drop"))
+        if not r.held:
+            self._effects.append(Leg(sid, CALLER, "resume"))
+        self._release(target)
+        return self.agent_state(agent_id)
+
+    def _hand_over(
+        self, sid: str, r: CallRecord, agent_id: str, target: str, *, consulted: str
+    ) -> None:
+        """The call passes to `target` (their phone dialled in, unless consulted: then it
+        is in already), and its agent leaves it for wrap-up; a supervisor's whisper goes
+        to the new agent, and the caller comes off hold."""
+        call = r.call
+        assert call is not None
+        queue = call.queue or ""
+        self.router.hand_over(sid, target, consulted=consulted)
+        if not consulted:  # a connect of its own: its callbacks say whether they answered
+            r.connects += 1
+            r.bridged = False
+            self._emit(Connecting(self.now, sid, r.connects, target))
+            self._effects.append(Leg(sid, agent_label(target), "join", attempt=r.connects))
+        self._effects.append(Leg(sid, agent_label(agent_id), "drop"))
+        for name, mode in r.supervisors.items():
+            if mode == "whisper":
+                self._effects.append(Leg(sid, supervisor_label(name), "mode", mode,
+                                         agent_label(target)))  # fmt: skip
+        if r.held:
+            r.held = False
+            self._effects.append(Leg(sid, CALLER, "resume"))
+        if self.line.dispositions and self._wraps(queue):
+            self.wrapping[agent_id] = (sid, queue)
+
+    def _requeue(self, sid: str, r: CallRecord, queue: str) -> None:
+        """The call's agent is done with it (to wrap-up); it waits in `queue` again, from
+        the time it first queued, and the caller goes back to the hold loop."""
+        old = r.call
+        assert old is not None
+        since = old.first_queued_at
+        self.router.complete(sid)  # (its record is forgotten with it: a new one follows)
+        call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
+        call.enter_ivr(old.arrived_at)
+        row = r.row.changed(queue=queue)
+        self.records[sid] = CallRecord(row=row, call=call, since=r.since,
+                                       connects=r.connects)  # fmt: skip
+        self._change(sid, queue=queue)
+        self.router.enqueue(call, queue, since)
+        self._effects.append(Park(sid, r.connects))
+
+    def _release(self, agent_id: str) -> None:
+        """A consulted agent who did not take the call is ready again (if still consulted)."""
+        view = self.router.agent(agent_id)
+        if view.state is AgentState.NOT_READY and view.reason == CONSULTED:
+            self.router.set_ready(agent_id)
+
+    def _interpreter(self, cmd: c.AddInterpreter) -> AgentStatus:
+        agent_id = cmd.agent_id
+        sid, r = self._on_call(agent_id)
+        if r.interpreter == cmd.on:
+            raise InvalidTransition(
+                f"an interpreter is {'already' if r.interpreter else 'not'} on call {sid}"
+            )
+        r.interpreter = cmd.on
+        stage = "added" if cmd.on else "removed"
+        self._emit(InterpreterLeg(self.now, sid, agent_id, r.row.language, stage))
+        self._effects.append(Leg(sid, INTERPRETER, "join" if cmd.on else "drop"))
+        return self.agent_state(agent_id)
+
+    def _supervise(self, cmd: c.Supervise) -> None:
+        sid, name, mode = cmd.sid, cmd.supervisor, cmd.mode
+        if mode not in SUPERVISING and mode != "leave":
+            raise InvalidTransition(f"{mode!r} is not listen, whisper, barge or leave")
+        r = self._record(sid)
+        call = r.call
+        if call is None or call.state is not CallState.ANSWERED or not (r.bridged or r.detached):
+            raise InvalidTransition(f"call {sid} is not on an agent")
+        agent = call.agent_id or ""
+        current = r.supervisors.get(name)
+        label = supervisor_label(name)
+        if mode == "leave":
+            if current is None:
+                raise InvalidTransition(f"{name} is not on call {sid}")
+            del r.supervisors[name]
+            self._effects.append(Leg(sid, label, "drop"))
+            self._emit(Supervised(self.now, sid, agent, name, "left"))
+            return
+        if current == mode:
+            raise InvalidTransition(f"{name} is on call {sid} in {mode} already")
+        r.supervisors[name] = mode
+        action = "join" if current is None else "mode"
+        self._effects.append(Leg(sid, label, action, "talk" if mode == "barge" else mode,
+                                 agent_label(agent) if mode == "whisper" else ""))  # fmt: skip
+        self._emit(Supervised(self.now, sid, agent, name, mode))
+
+    def _leg_not_reached(self, cmd: c.LegNotReached) -> None:
+        """A consulted agent who did not answer goes not ready and the caller comes back
+        to their agent; an interpreter or supervisor not reached is off the call."""
+        sid, label, status = cmd.sid, cmd.label, cmd.status
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None:
+            return  # the call ended meanwhile
+        agent = call.agent_id or ""
+        stage = f"not-reached:{status}"
+        if r.consult is not None and label == agent_label(r.consult):
+            target, r.consult = r.consult, None
+            self._emit(Consulted(self.now, sid, agent, target, stage))
+            if not r.held:
+                self._effects.append(Leg(sid, CALLER, "resume"))
+            view = self.router.agent(target)
+            if view.state is AgentState.NOT_READY and view.reason == CONSULTED:
+                self.router.set_not_ready(target, f"agent-{status}")
+        elif label == INTERPRETER and r.interpreter:
+            r.interpreter = False
+            self._emit(InterpreterLeg(self.now, sid, agent, r.row.language, stage))
+        elif label.startswith("supervisor:"):
+            name = label.removeprefix("supervisor:")
+            if r.supervisors.pop(name, None) is not None:
+                self._emit(Supervised(self.now, sid, agent, name, stage))
+
+    def call_legs(self, sid: str) -> dict[str, object] | None:
+        """Who is on the call's conference besides the caller and its agent (None: not a
+        call of this line)."""
+        r = self.records.get(sid)
+        if r is None:
+            return None
+        return {"held": r.held, "consult": r.consult, "interpreter": r.interpreter,
+                "supervisors": dict(r.supervisors)}  # fmt: skip
 
     # -- the line
 
@@ -920,6 +1172,15 @@ class _RouterEvents(EventSink):
 
     def routed(self, event: Event) -> None:
         self.board._on_router_event(event)
+
+
+def agent_label(agent_id: str) -> str:
+    """An agent's label in a call's conference."""
+    return f"agent:{agent_id}"
+
+
+def supervisor_label(name: str) -> str:
+    return f"supervisor:{name}"
 
 
 def offline(agent_id: str) -> AgentStatus:

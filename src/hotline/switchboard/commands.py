@@ -119,14 +119,29 @@ class CarrierStatus(Command[None]):
 
 class DialDone(Command[bool]):
     """The carrier's word on the `attempt`th bridge to an agent. True if the caller is
-    still waiting (back to the hold loop)."""
+    still waiting (back to the hold loop). `in_conference`: the word came from the agent's
+    leg while the caller waits in the call's conference, so taking them back to the hold
+    loop is a `Park` (else the reply to the caller's own request does it)."""
 
-    _fields: ClassVar = ("sid", "status", "attempt")
+    _fields: ClassVar = ("sid", "status", "attempt", "in_conference")
 
-    def __init__(self, sid: str, status: str, attempt: int) -> None:
+    def __init__(self, sid: str, status: str, attempt: int, in_conference: bool = False) -> None:
         self.sid: Final = sid
         self.status: Final = status
         self.attempt: Final = attempt
+        self.in_conference: Final = in_conference
+
+
+class LegNotReached(Command[None]):
+    """A participant dialled into the call's conference (not the agent of a connect) did
+    not answer (`status`: no-answer, busy, failed, canceled)."""
+
+    _fields: ClassVar = ("sid", "label", "status")
+
+    def __init__(self, sid: str, label: str, status: str) -> None:
+        self.sid: Final = sid
+        self.label: Final = label
+        self.status: Final = status
 
 
 class LegAnswered(Command[None]):
@@ -192,6 +207,63 @@ class WrapUp(Command[AgentStatus]):
         self.notes: Final = notes
         self.ready: Final = ready
         self.reason: Final = reason
+
+
+class HoldCall(Command[AgentStatus]):
+    """The agent puts their caller on hold (`hold`) or takes them off it."""
+
+    _fields: ClassVar = ("agent_id", "hold")
+
+    def __init__(self, agent_id: str, hold: bool) -> None:
+        self.agent_id: Final = agent_id
+        self.hold: Final = hold
+
+
+class Transfer(Command[AgentStatus]):
+    """The agent passes their call to a queue (cold) or to an available agent: at once
+    (cold), or (`warm`) after consulting them with the caller on hold, until
+    `FinishTransfer`."""
+
+    _fields: ClassVar = ("agent_id", "queue", "to_agent", "warm")
+
+    def __init__(self, agent_id: str, queue: str = "", to_agent: str = "", warm: bool = False):
+        self.agent_id: Final = agent_id
+        self.queue: Final = queue
+        self.to_agent: Final = to_agent
+        self.warm: Final = warm
+
+
+class FinishTransfer(Command[AgentStatus]):
+    """The agent ends a warm transfer's consultation: the call is the consulted agent's
+    (`complete`), or stays theirs (the consulted agent leaves)."""
+
+    _fields: ClassVar = ("agent_id", "complete")
+
+    def __init__(self, agent_id: str, complete: bool) -> None:
+        self.agent_id: Final = agent_id
+        self.complete: Final = complete
+
+
+class AddInterpreter(Command[AgentStatus]):
+    """The agent brings a telephone interpreter onto their call (`on`), or lets them go."""
+
+    _fields: ClassVar = ("agent_id", "on")
+
+    def __init__(self, agent_id: str, on: bool) -> None:
+        self.agent_id: Final = agent_id
+        self.on: Final = on
+
+
+class Supervise(Command[None]):
+    """A supervisor joins a call on an agent, or changes how: `mode` listen, whisper (to
+    the agent), barge (heard by both), or leave."""
+
+    _fields: ClassVar = ("sid", "supervisor", "mode")
+
+    def __init__(self, sid: str, supervisor: str, mode: str) -> None:
+        self.sid: Final = sid
+        self.supervisor: Final = supervisor
+        self.mode: Final = mode
 
 
 class Logout(Command[AgentStatus]):

@@ -44,8 +44,9 @@ class Withdraw(Record):
 
 
 class Connect(Record):
-    """Bridge the caller to the agent who answered; `attempt` counts the connects of this
-    call, so each one's callbacks are told apart."""
+    """Bridge the caller to the agent who answered: the caller joins the call's conference
+    and the agent's phone is dialled into it; `attempt` counts the connects of this call,
+    so each one's callbacks are told apart."""
 
     _fields: ClassVar = ("call_sid", "agent_id", "attempt")
 
@@ -107,4 +108,45 @@ class ChangeCall(Record):
         self.changes: Final = changes
 
 
-Effect = Offer | Withdraw | Connect | DialBack | StartLookup | DropLookup | OpenCall | ChangeCall
+class Leg(Record):
+    """A change to the call's conference (the caller, their agent, and whoever else joins):
+    `action` join (dial `label` in, in `mode`), mode (change it), hold, resume or drop.
+    `label` names a participant: caller, agent:ID, supervisor:NAME or interpreter; `mode`
+    is talk, listen (heard by nobody) or whisper (heard by the participant `coach` only);
+    `attempt`: the connect whose callbacks the joining agent's leg reports to (0: its
+    own leg's callbacks)."""
+
+    _fields: ClassVar = ("call_sid", "label", "action", "mode", "coach", "attempt")
+
+    def __init__(
+        self,
+        call_sid: str,
+        label: str,
+        action: str,
+        mode: str = "talk",
+        coach: str = "",
+        attempt: int = 0,
+    ) -> None:
+        self.call_sid: Final = call_sid
+        self.label: Final = label
+        self.action: Final = action
+        self.mode: Final = mode
+        self.coach: Final = coach
+        self.attempt: Final = attempt
+
+
+class Park(Record):
+    """The caller leaves the call's conference for the hold loop (their agent's phone did
+    not answer, or the call was transferred to a queue), after `attempt` connects."""
+
+    _fields: ClassVar = ("call_sid", "attempt")
+
+    def __init__(self, call_sid: str, attempt: int) -> None:
+        self.call_sid: Final = call_sid
+        self.attempt: Final = attempt
+
+
+Effect = (
+    Offer | Withdraw | Connect | DialBack | StartLookup | DropLookup | OpenCall | ChangeCall
+    | Leg | Park
+)  # fmt: skip

@@ -194,6 +194,82 @@ class WrappedUp(LineEvent):
         self.notes: Final = notes
 
 
+class CallHeld(LineEvent):
+    """The agent put the caller on hold (`held`) or took them off it."""
+
+    kind = "hold"
+    _fields: ClassVar = ("at", "call_id", "agent_id", "held")
+
+    def __init__(self, at: float, call_id: str, agent_id: str, held: bool) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id
+        self.held: Final = held
+
+
+class Transferred(LineEvent):
+    """The agent passed the call on: to a queue (`to_queue`) or to an agent (`to_agent`),
+    at once (cold) or after consulting them (`warm`)."""
+
+    kind = "transferred"
+    _fields: ClassVar = ("at", "call_id", "agent_id", "to_queue", "to_agent", "warm")
+
+    def __init__(
+        self, at: float, call_id: str, agent_id: str, to_queue: str, to_agent: str, warm: bool
+    ) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id
+        self.to_queue: Final = to_queue
+        self.to_agent: Final = to_agent
+        self.warm: Final = warm
+
+
+class Consulted(LineEvent):
+    """A warm transfer's consultation with `to_agent` (the caller on hold): `stage` is
+    started, cancelled, or not-reached:STATUS (their phone did not answer)."""
+
+    kind = "consult"
+    _fields: ClassVar = ("at", "call_id", "agent_id", "to_agent", "stage")
+
+    def __init__(self, at: float, call_id: str, agent_id: str, to_agent: str, stage: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id
+        self.to_agent: Final = to_agent
+        self.stage: Final = stage
+
+
+class InterpreterLeg(LineEvent):
+    """An interpreter for the caller's `language` joined the call (`stage` added), left it
+    (removed) or could not be reached (not-reached:STATUS)."""
+
+    kind = "interpreter"
+    _fields: ClassVar = ("at", "call_id", "agent_id", "language", "stage")
+
+    def __init__(self, at: float, call_id: str, agent_id: str, language: str, stage: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id
+        self.language: Final = language
+        self.stage: Final = stage
+
+
+class Supervised(LineEvent):
+    """A supervisor on the agent's call: `mode` listen (heard by nobody), whisper (heard by
+    the agent only), barge (heard by both), left, or not-reached:STATUS."""
+
+    kind = "supervised"
+    _fields: ClassVar = ("at", "call_id", "agent_id", "supervisor", "mode")
+
+    def __init__(self, at: float, call_id: str, agent_id: str, supervisor: str, mode: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id
+        self.supervisor: Final = supervisor
+        self.mode: Final = mode
+
+
 OfTheLine = (
     IvrStarted
     | IvrResumed
@@ -209,6 +285,11 @@ OfTheLine = (
     | CallRefused
     | VoicemailLeft
     | WrappedUp
+    | CallHeld
+    | Transferred
+    | Consulted
+    | InterpreterLeg
+    | Supervised
 )
 AnyEvent = Event | OfTheLine  # the line's one vocabulary
 

@@ -30,6 +30,10 @@ TICK: Final = c.Tick()
 
 R = TypeVar("R")
 Step = tuple[str, Outcome[Any]]  # a line, and what one command came to on it
+# an agent's requests that go to the line they are engaged on (or their first)
+OnHomeLine = c.SetReady | c.WrapUp | c.HoldCall | c.Transfer | c.FinishTransfer | c.AddInterpreter
+ON_HOME_LINE: Final = (c.SetReady, c.WrapUp, c.HoldCall, c.Transfer, c.FinishTransfer,
+                       c.AddInterpreter)  # fmt: skip
 
 
 class Handled(Generic[R]):
@@ -70,7 +74,7 @@ class Floor:
         steps: list[Step] = []
         try:
             self._catch_up(now, steps)
-            if isinstance(command, c.Login | c.SetReady | c.Logout | c.WrapUp):
+            if isinstance(command, (c.Login, c.Logout, *ON_HOME_LINE)):
                 result = self._agent_request(command, now, steps)
             else:
                 result = self._step(line, command, now, steps).result
@@ -183,6 +187,9 @@ class Floor:
             raise UnknownAgent(f"no agent {agent_id!r} on any line")
         return lines
 
+    def home(self, agent_id: str) -> str:
+        return self._home(agent_id)
+
     def _home(self, agent_id: str) -> str:
         """The line an agent's request goes to: the one they are engaged on, else the
         first they are logged in to, else their first line."""
@@ -193,13 +200,13 @@ class Floor:
         return next((n for n in lines if self._state(n, agent_id)["state"] != OFFLINE), lines[0])
 
     def _agent_request(
-        self, command: c.Login | c.SetReady | c.Logout | c.WrapUp, now: float, steps: list[Step]
+        self, command: c.Login | c.Logout | OnHomeLine, now: float, steps: list[Step]
     ) -> AgentStatus:
         agent_id = command.agent_id
         self._index()  # (a line that left them out no longer holds them once logged out)
         lines = self._lines(agent_id)
         home = self._home(agent_id)
-        if isinstance(command, c.SetReady | c.WrapUp):
+        if isinstance(command, ON_HOME_LINE):
             return cast(AgentStatus, self._step(home, command, now, steps).result)
         if isinstance(command, c.Logout):
             own = self._step(home, command, now, steps).result

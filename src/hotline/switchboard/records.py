@@ -82,3 +82,9 @@ class CallRecord:
         self.unverified = unverified  # recovered while the carrier could not say it went on
         self.bridged = False  # the agent's leg answered the last connect
         self.pending = False  # dialling an agent when the server restarted
+        # on the call's conference: the caller on hold, the agent consulted for a warm
+        # transfer, an interpreter joined, the supervisors on it (name -> mode)
+        self.held = False
+        self.consult: str | None = None
+        self.interpreter = False
+        self.supervisors: dict[str, str] = {}

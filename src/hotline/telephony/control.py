@@ -1,11 +1,15 @@
 """The call-control port, and its adapter for Twilio-compatible carriers' REST API.
 
-`connect` redirects a live call to new TwiML that dials the agent. The API base URL is a
-setting, so the same code talks to Twilio, to another carrier speaking its dialect, or to
-the carrier emulator."""
+`connect` puts the caller into their call's own conference (named after the caller's
+call) and dials the agent into it; everything done on a call afterwards (hold, transfer,
+an interpreter, a supervisor listening or whispering) is a participant operation on that
+conference, addressed by the participant's label (caller, agent:ID, supervisor:NAME,
+interpreter). The API base URL is a setting, so the same code talks to Twilio, to
+another carrier speaking its dialect, or to the carrier emulator."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from requests import RequestException
@@ -14,7 +18,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from hotline.errors import HotlineError
-from hotline.telephony.twiml import connect_twiml
+from hotline.telephony.twiml import conference_twiml, connect_twiml, redirect_twiml
 from hotline.telephony.webhooks import Webhooks
 
 
@@ -29,6 +33,23 @@ class CallControl(Protocol):
 
     def hang_up(self, call_sid: str) -> None: ...
 
+    def leg(
+        self,
+        call_sid: str,
+        label: str,
+        action: str,
+        *,
+        mode: str = "talk",
+        coach: str = "",
+        attempt: int = 0,
+    ) -> None:
+        """A participant operation on the call's conference (see `switchboard.effects.Leg`)."""
+        ...
+
+    def park(self, call_sid: str, attempt: int) -> None:
+        """Take the caller out of their conference to the hold loop."""
+        ...
+
     def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None: ...
 
     def status(self, call_sid: str) -> str | None:
@@ -39,20 +60,110 @@ class CallControl(Protocol):
 
 class TwilioCallControl:
     def __init__(
-        self, *, account_sid: str, auth_token: str, api_base: str, public_url: str
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        api_base: str,
+        public_url: str,
+        caller_id: str = "",
+        phones: Mapping[str, str] | None = None,
+        interpreter: str | None = None,
     ) -> None:
+        """`caller_id`: the number the agents' legs come from; `phones`: a phone number or
+        SIP address per agent (others are reached in the browser); `interpreter`: the
+        interpreting service's number."""
         # a carrier that does not answer must not hold a request for ever
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
         self.client.api.base_url = api_base.rstrip("/")
         self.webhooks = Webhooks(public_url)
+        self.caller_id = caller_id
+        self.phones = dict(phones or {})
+        self.interpreter = interpreter
 
     def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
-        twiml = connect_twiml(
-            agent_id,
-            done_url=self.webhooks.dial_done(call_sid, attempt),
-            answered_url=self.webhooks.agent_leg(call_sid, attempt),
-        )
+        twiml = conference_twiml(call_sid, done_url=self.webhooks.dial_done(call_sid, attempt))
         self._update(call_sid, twiml=twiml)
+        self.leg(call_sid, f"agent:{agent_id}", "join", attempt=attempt)
+
+    def park(self, call_sid: str, attempt: int) -> None:
+        self._update(call_sid, twiml=redirect_twiml(self.webhooks.wait(call_sid, 1, attempt)))
+
+    def leg(
+        self,
+        call_sid: str,
+        label: str,
+        action: str,
+        *,
+        mode: str = "talk",
+        coach: str = "",
+        attempt: int = 0,
+    ) -> None:
+        try:
+            if action == "join":
+                self._join(call_sid, label, mode, coach, attempt)
+                return
+            participant = self.client.conferences(self._conference(call_sid)).participants(label)
+            if action == "drop":
+                participant.delete()
+            elif action in ("hold", "resume"):
+                participant.update(hold=action == "hold")
+            elif action == "mode":
+                participant.update(**self._mode(call_sid, mode, coach))
+            else:
+                raise ValueError(f"no conference action {action!r}")
+        except (TwilioException, RequestException) as e:
+            raise CarrierError(
+                f"the carrier refused to {action} {label} on call {call_sid}: {e}"
+            ) from None
+
+    def address(self, label: str) -> str:
+        """Where a participant is dialled: an agent's phone or SIP address if set, else
+        their browser; a supervisor's browser; the interpreting service."""
+        kind, _, name = label.partition(":")
+        if kind == "agent":
+            return self.phones.get(name, f"client:{name}")
+        if kind == "supervisor":
+            return f"client:{name}"
+        if label == "interpreter" and self.interpreter:
+            return self.interpreter
+        if label == "interpreter":
+            raise CarrierError(
+                "no interpreting service is set (HOTLINE_INTERPRETER_NUMBER: its phone number)"
+            )
+        raise CarrierError(f"no participant {label!r} can be dialled")
+
+    def _join(self, call_sid: str, label: str, mode: str, coach: str, attempt: int) -> None:
+        """Dial the participant into the conference (by its name: the carrier makes it if
+        the caller is not in it yet); an agent's connect reports to the connect's URL."""
+        status_url = (
+            self.webhooks.agent_leg(call_sid, attempt) if attempt
+            else self.webhooks.leg(call_sid, label)
+        )  # fmt: skip
+        self.client.conferences(call_sid).participants.create(
+            from_=self.caller_id, to=self.address(label), label=label,
+            status_callback=status_url, status_callback_method="POST",
+            status_callback_event=["answered", "completed"], end_conference_on_exit=False,
+            beep="false", **self._mode(call_sid, mode, coach),
+        )  # fmt: skip
+
+    def _mode(self, call_sid: str, mode: str, coach: str) -> dict[str, object]:
+        """A participant's flags for `mode`: listen (muted), whisper (coaching `coach`: it
+        alone hears them) or talk."""
+        if mode == "whisper":
+            conference = self.client.conferences(self._conference(call_sid))
+            coached = conference.participants(coach).fetch().call_sid
+            return {"muted": False, "coaching": True, "call_sid_to_coach": coached}
+        if mode == "listen":
+            return {"muted": True, "coaching": False}
+        return {"muted": False, "coaching": False}
+
+    def _conference(self, call_sid: str) -> str:
+        """The sid of the call's conference going on (the carrier names it by its sid)."""
+        found = self.client.conferences.list(friendly_name=call_sid, status="in-progress", limit=1)
+        if not found:
+            raise CarrierError(f"call {call_sid} has no conference going on")
+        return str(found[0].sid)
 
     def hang_up(self, call_sid: str) -> None:
         self._update(call_sid, status="completed")

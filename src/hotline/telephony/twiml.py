@@ -112,6 +112,25 @@ def hold_twiml(
     return str(r)
 
 
+def conference_twiml(name: str, *, done_url: str) -> str:
+    """The caller joins their call's conference `name` (the agent is dialled into it);
+    they hear nothing until someone joins, and the conference ends when they leave.
+    `done_url` hears if it ends while the caller is still on the line."""
+    r = VoiceResponse()
+    d = r.dial(action=done_url, method="POST")
+    d.conference(
+        name, participant_label="caller", end_conference_on_exit=True, beep=False,
+        start_conference_on_enter=True, wait_url="",
+    )  # fmt: skip
+    return str(r)
+
+
+def redirect_twiml(url: str) -> str:
+    r = VoiceResponse()
+    r.redirect(url, method="POST")
+    return str(r)
+
+
 def connect_twiml(agent_id: str, *, done_url: str | None, answered_url: str | None = None) -> str:
     """Connects the caller to the agent's browser phone (a Client endpoint). `done_url`
     hears how the bridge ended; `answered_url` hears when the agent's leg answers."""

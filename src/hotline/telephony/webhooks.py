@@ -45,3 +45,7 @@ class Webhooks:
 
     def agent_leg(self, sid: str, attempt: int) -> str:
         return self.url("/voice/agent-leg", sid=sid, a=attempt)
+
+    def leg(self, sid: str, label: str) -> str:
+        """Status callbacks of a participant dialled into the call's conference."""
+        return self.url("/voice/leg", sid=sid, label=label)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from hotline.telephony.control import CarrierError
 
 
@@ -12,14 +15,46 @@ class RecordingCallControl:
         self.dialled_back: list[tuple[str, str, str, str]] = []
         self.statuses: dict[str, str] = {}  # what the carrier would say of each call
         self.refuse: set[str] = set()  # calls the carrier's API refuses to connect
+        self.legs: list[tuple[str, str, str, str, str]] = []  # (call, label, action, mode, coach)
+        self.parked: list[tuple[str, int]] = []
+        self._changed = threading.Condition()  # notified at each request (`until`)
+
+    def until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until the server's requests (made off its request handlers) meet
+        `condition`; a test fails with AssertionError if they never do."""
+        with self._changed:
+            if not self._changed.wait_for(condition, timeout):
+                raise AssertionError("the carrier was never asked for what was expected")
+
+    def _asked(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
         if call_sid in self.refuse:
             raise CarrierError(f"the carrier refused to update call {call_sid}")
         self.connected.append((call_sid, agent_id))
+        self._asked()
 
     def hang_up(self, call_sid: str) -> None:
         self.hung_up.append(call_sid)
+
+    def leg(
+        self,
+        call_sid: str,
+        label: str,
+        action: str,
+        *,
+        mode: str = "talk",
+        coach: str = "",
+        attempt: int = 0,
+    ) -> None:
+        self.legs.append((call_sid, label, action, mode, coach))
+        self._asked()
+
+    def park(self, call_sid: str, attempt: int) -> None:
+        self.parked.append((call_sid, attempt))
+        self._asked()
 
     def status(self, call_sid: str) -> str | None:
         return self.statuses.get(call_sid)

@@ -11,8 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
 
 from hotline.errors import InvalidTransition, RoutingError, UnknownAgent, UnknownCall
+from hotline.service.settings import Settings
 from hotline.web import forms
 from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import Refused, responses
@@ -46,7 +49,46 @@ class WrapUpBody(BaseModel):
         return v
 
 
+class HoldBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hold: bool
+
+
+class TransferBody(BaseModel):
+    """To a queue (cold), or to an agent: cold, or warm (consult them first)."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue: str = Field(default="", max_length=64, pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$")
+    agent: str = Field(default="", max_length=64, pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$")
+    warm: bool = False
+
+
+class FinishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    complete: bool
+
+
+class InterpreterBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: bool
+
+
 ANSWERS_CALLS = ("agent",)
+TOKEN_TTL = 3600  # seconds a browser phone's token is good for (the SDK asks for a new one)
+
+
+def phone_token(settings: Settings, agent_id: str) -> dict[str, Any]:
+    """A voice access token (the `twilio` library's AccessToken with a VoiceGrant) for the
+    agent's browser phone; 404 when no API key is set (the agents use phones then)."""
+    key, secret = settings.twilio_api_key, settings.twilio_api_secret
+    app = settings.twilio_twiml_app_sid
+    if key is None or secret is None:
+        raise Refused(404, "no-browser-phone", "no browser phone is set up "
+                      "(HOTLINE_TWILIO_API_KEY and HOTLINE_TWILIO_API_SECRET)")  # fmt: skip
+    token = AccessToken(settings.twilio_account_sid, key, secret.get_secret_value(),
+                        identity=agent_id, ttl=TOKEN_TTL)  # fmt: skip
+    token.add_grant(VoiceGrant(incoming_allow=True, outgoing_application_sid=app))
+    return {"token": token.to_jwt(), "identity": agent_id, "ttl_seconds": TOKEN_TTL}
 
 
 def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
@@ -119,6 +161,53 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
             lambda: line.wrap_up(agent_id, b.code, b.notes, ready=b.ready, reason=b.reason)
         )
 
+    @router.post("/hold")
+    async def hold(body: HoldBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+        """Put the caller on hold (they hear music) or take them off it."""
+        return await agent_call(lambda: line.hold_call(agent_id, body.hold))
+
+    @router.get("/transfer-targets")
+    async def transfer_targets(agent_id: str = Depends(authorised)) -> JSONResponse:
+        """Where the agent's call can go: the queues of their line, and its agents who are
+        available now (a warm or cold transfer to an agent needs one)."""
+
+        def read() -> dict[str, Any]:
+            return line.transfer_targets(agent_id)
+
+        return await agent_call(read)
+
+    @router.post("/transfer")
+    async def transfer(body: TransferBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+        """Pass the call to a queue (cold) or to an available agent, cold or warm (the
+        caller waits on hold while the agent is consulted, until /transfer/finish)."""
+        b = body
+        return await agent_call(
+            lambda: line.transfer(agent_id, queue=b.queue, to_agent=b.agent, warm=b.warm)
+        )
+
+    @router.post("/transfer/finish")
+    async def finish_transfer(
+        body: FinishBody, agent_id: str = Depends(authorised)
+    ) -> JSONResponse:
+        """End the consultation: the call is the consulted agent's (`complete`), or stays."""
+        return await agent_call(lambda: line.finish_transfer(agent_id, body.complete))
+
+    @router.post("/interpreter")
+    async def interpreter(
+        body: InterpreterBody, agent_id: str = Depends(authorised)
+    ) -> JSONResponse:
+        """Bring the telephone interpreting service onto the call, or let it go."""
+        if body.on and rt.settings.interpreter_number is None:
+            raise Refused(409, "no-interpreter", "no interpreting service is set up "
+                          "(HOTLINE_INTERPRETER_NUMBER)")  # fmt: skip
+        return await agent_call(lambda: line.add_interpreter(agent_id, body.on))
+
+    @router.post("/voice-token")
+    async def voice_token(agent_id: str = Depends(authorised)) -> JSONResponse:
+        """An access token for the carrier's JavaScript voice SDK: the browser is the
+        agent's phone (`client:ID`), for an hour."""
+        return JSONResponse(phone_token(rt.settings, agent_id))
+
     @router.post("/calls/{call_sid}/accept")
     async def accept(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:
         return await agent_call(lambda: line.accept(agent_id, known_sid(call_sid)))
@@ -149,6 +238,7 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
         hello = {"type": "hello", **state}
         if state["call_sid"] is not None:  # back on a call (or an offer): what it is
             hello["context"] = line.offer_context(state["call_sid"])
+            hello["legs"] = line.call_legs(state["call_sid"])
         elif state["state"] == "wrap_up" and (wrapping := line.wrap_up_context(agent_id)):
             hello["context"] = wrapping  # (the call has ended: its wrap-up form again)
         await rt.sockets.serve(AgentSocket(agent_id, who.token, ws), hello, only=True)

@@ -36,7 +36,7 @@ from hotline.service.live import LiveLine, Reloaded
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
-from hotline.switchboard.effects import Connect, DialBack, Offer, Withdraw
+from hotline.switchboard.effects import Connect, DialBack, Leg, Offer, Park, Withdraw
 from hotline.telephony.control import CallControl
 from hotline.telephony.webhooks import Webhooks
 from hotline.web import forms
@@ -52,6 +52,8 @@ PRESENCE_GRACE = 30.0  # seconds (the line's) an agent's desktop may be gone bef
 # the events that change an agent's state (each names the agent)
 AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, OfferWithdrawn,
               CallAnswered, CallCompleted)  # fmt: skip
+# the events of what happens on an agent's call (its conference): told to its agent
+CALL_NEWS = ("hold", "transferred", "consult", "interpreter", "supervised")
 
 
 class _Held:
@@ -95,6 +97,9 @@ class LineRuntime:
         # each command's events and effects, held until its writes are in the store
         self._held: deque[_Held] = deque()
         self._background: set[asyncio.Task[None]] = set()
+        # the last carrier request under way for each call's conference (each waits for
+        # the one before it, so a hold and its resume reach the carrier in that order)
+        self._chains: dict[str, asyncio.Task[None]] = {}
 
     # -- running a command
 
@@ -201,8 +206,58 @@ class LineRuntime:
                 self.sockets.send(c.agent_id, {"type": "offer", **c.as_dict(), **context})
             elif isinstance(c, Withdraw):
                 self.sockets.send(c.agent_id, {"type": "withdrawn", **c.as_dict()})
-            elif isinstance(c, Connect | DialBack):
+            elif isinstance(c, DialBack):
                 self._spawn(self._connect(c))
+            elif isinstance(c, Connect):
+                self._in_order(c.call_sid, self._connect(c))
+            elif isinstance(c, Leg | Park):
+                self._in_order(c.call_sid, self._conference(c))
+
+    def _in_order(self, sid: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` once the call's carrier requests before it are done."""
+        before = self._chains.get(sid)
+
+        async def after() -> None:
+            if before is not None:
+                await asyncio.wait([before])  # (its failures are its own, logged there)
+            await work
+
+        task = asyncio.get_running_loop().create_task(after())
+        self._chains[sid] = task
+        self._background.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._background.discard(t)
+            if self._chains.get(sid) is t:
+                del self._chains[sid]
+
+        task.add_done_callback(done)
+
+    async def _conference(self, c: Leg | Park) -> None:
+        """A participant operation on the call's conference. A participant the carrier
+        would not dial in comes back to the line as one not reached; any other failure
+        is logged (the call goes on as it was)."""
+        try:
+            if isinstance(c, Park):
+                await asyncio.to_thread(self.control.park, c.call_sid, c.attempt)
+            else:
+                await asyncio.to_thread(
+                    functools.partial(self.control.leg, c.call_sid, c.label, c.action,
+                                      mode=c.mode, coach=c.coach, attempt=c.attempt)
+                )  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
+            what = "park" if isinstance(c, Park) else f"{c.action} {c.label} on"
+            log.error("could not %s call %s: %s", what, c.call_sid, e)
+            if isinstance(c, Leg) and c.action == "join":
+                if c.attempt:  # an agent's connect: the caller keeps their place
+                    await self.use_case(
+                        functools.partial(self.line.carrier_refused, c.call_sid, c.attempt)
+                    )
+                else:
+                    await self.use_case(
+                        functools.partial(self.line.leg_not_reached, c.call_sid, c.label,
+                                          "failed")
+                    )  # fmt: skip
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -226,8 +281,18 @@ class LineRuntime:
 
     def _tell_agent(self, p: Any) -> None:
         """An agent's state changed: their desktop hears their state as it is now (on the
-        line they are engaged on, whichever line's event this was)."""
-        e = p.news.event
+        line they are engaged on, whichever line's event this was). Something happened on
+        their call: they hear what, and who is on it now (an agent consulted hears it too)."""
+        news = p.news
+        if news.kind in CALL_NEWS:
+            legs = self.line.call_legs(news.call_sid) if news.call_sid else None
+            told = {"type": "call", "kind": news.kind, "call_sid": news.call_sid,
+                    "data": dict(news.data), "legs": legs}  # fmt: skip
+            for agent_id in {news.data.get("agent_id"), news.data.get("to_agent")}:
+                if isinstance(agent_id, str) and agent_id and self.sockets.has(agent_id):
+                    self.sockets.send(agent_id, told)
+            return
+        e = news.event
         if not isinstance(e, AGENT_NEWS) or not self.sockets.has(e.agent_id):
             return
         try:

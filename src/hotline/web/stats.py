@@ -31,6 +31,8 @@ def message(p: Published) -> dict[str, Any]:
 WATCHES_FLOOR = ("supervisor", "admin")
 AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 REASON_MAX = 96
+SuperviseMode = Literal["listen", "whisper", "barge", "leave"]
+SUPERVISOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # as a conference label
 
 
 class Forced(BaseModel):
@@ -85,6 +87,23 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
             raise Refused(404, e.error_id, e.message) from None
         except RoutingError as e:
             raise Refused(409, e.error_id, e.message) from None
+
+    @router.post("/supervisor/calls/{call_sid}/{mode}")
+    async def supervise(
+        call_sid: str, mode: SuperviseMode, who: Who = Depends(watcher)
+    ) -> JSONResponse:
+        """Join an agent's call: `listen` (nobody hears you), `whisper` (only the agent
+        hears you), `barge` (both do); `leave` it. The agent's desktop shows it and the
+        call's events record it. 409 if the call is not on an agent (it just ended)."""
+        if not forms.CALL_SID.fullmatch(call_sid):
+            raise Refused(400, "bad-request", f"{forms.short(call_sid)} is not a call id")
+        if not SUPERVISOR_NAME.fullmatch(who.name):
+            raise Refused(409, "bad-name", "this account's name cannot be dialled into a call")
+        try:
+            await rt.use_case(lambda: line.supervise(call_sid, who.name, mode))
+        except RoutingError as e:  # (an unknown call among them: it ended)
+            raise Refused(409, e.error_id, e.message) from None
+        return JSONResponse({"call_sid": call_sid, "supervisor": who.name, "mode": mode})
 
     @router.websocket("/events")
     async def events(ws: WebSocket) -> None:

@@ -5,6 +5,7 @@ TwiML names are built by `telephony.webhooks.Webhooks`."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,8 @@ from hotline.web.runtime import LineRuntime
 
 log = logging.getLogger("hotline.web")
 HOLD_PAUSE = 15
+NOT_REACHED = ("no-answer", "busy", "failed", "canceled")  # a dialled leg that never answered
+LABEL = re.compile(r"caller|interpreter|(agent|supervisor):[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 def voice_router(rt: LineRuntime) -> APIRouter:
@@ -232,10 +235,30 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         def work(_leg: str) -> str:
             if leg_status in ("in-progress", "answered"):
                 line.agent_leg_answered(sid, a)
+            elif leg_status in NOT_REACHED:  # the caller waits in the conference: parked
+                line.dial_done(sid, leg_status, a, in_conference=True)
             return "<Response/>"
 
         # the form's CallSid is the agent's leg: its own id, one reply per status
         return await rt.voice(form, f"agent-leg:{leg_status}", work, lambda _s: "<Response/>")
+
+    @router.post("/leg")
+    async def leg(request: Request) -> Response:
+        """Status callbacks of a participant dialled into a call's conference (a consulted
+        agent, an interpreter, a supervisor): one not reached is off the call."""
+        form = await signed_form(request)
+        sid = query_sid(request)
+        label = request.query_params.get("label", "")
+        if not LABEL.fullmatch(label):
+            raise Refused(400, "bad-query", "label is missing or not a participant's label")
+        leg_status = forms.status(form)
+
+        def work(_leg: str) -> str:
+            if leg_status in NOT_REACHED:
+                line.leg_not_reached(sid, label, leg_status)
+            return "<Response/>"
+
+        return await rt.voice(form, f"leg:{leg_status}", work, lambda _s: "<Response/>")
 
     @router.post("/voicemail")
     async def voicemail(request: Request) -> Response:

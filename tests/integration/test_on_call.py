@@ -1,0 +1,149 @@
+"""On a call through the HTTP API, with the carrier's call control recorded: the agent
+holds, brings in an interpreter, transfers warm to a second agent who takes the call; a
+supervisor listens and whispers; each is an event of the call, a participant operation
+on its conference, and a message on the agents' desktops. Bad input gets a 4xx with a
+reason: a hold on a call the caller just left, a transfer to an agent who went not
+ready, a supervisor on a call that just ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .live_fixtures import Live, call_form, queue_public_caller, sqlite_url
+
+SID = "CA" + "5" * 32
+LEG = "CA" + "6" * 32
+INTERPRETERS = "+18005550199"
+
+
+@pytest.fixture
+def live(tmp_path) -> Live:
+    return Live(sqlite_url(tmp_path), interpreter_number=INTERPRETERS)
+
+
+def on_a_call(live: Live, agent_id: str = "en-day-1") -> dict[str, str]:
+    """A public caller queued, answered by `agent_id`, whose leg answered."""
+    queue_public_caller(live, SID, "+12025550101")
+    agent = live.agent(agent_id)
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == SID
+    assert live.http.post(f"/api/agent/calls/{SID}/accept", headers=agent).status_code == 200
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress"))
+    return agent
+
+
+def kinds(live: Live, *wanted: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(k, d) for k, d in live.store.events(SID) if k in wanted]
+
+
+def test_hold_interpreter_and_a_warm_transfer_are_conference_operations_and_events(live):
+    first = on_a_call(live)
+    assert live.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
+    live.control.until(lambda: (SID, "caller", "hold", "talk", "") in live.control.legs)
+    r = live.http.post("/api/agent/hold", json={"hold": True}, headers=first)
+    assert (r.status_code, r.json()["error_id"]) == (409, "invalid-transition")
+    live.http.post("/api/agent/hold", json={"hold": False}, headers=first)
+    assert (
+        live.http.post("/api/agent/interpreter", json={"on": True}, headers=first).status_code
+        == 200
+    )
+    live.control.until(lambda: (SID, "interpreter", "join", "talk", "") in live.control.legs)
+
+    second = live.agent("en-day-2")
+    live.http.post("/api/agent/login", headers=second)
+    live.http.post("/api/agent/ready", headers=second)
+    targets = live.http.get("/api/agent/transfer-targets", headers=first).json()
+    assert {"agent_id": "en-day-2", "name": "en-day 2"} in targets["agents"]
+    assert "en" in targets["queues"]
+    r = live.http.post(
+        "/api/agent/transfer", json={"agent": "en-day-2", "warm": True}, headers=first
+    )
+    assert r.status_code == 200
+    assert live.http.get("/api/agent/me", headers=second).json()["reason"] == "consult"
+    r = live.http.post("/api/agent/transfer/finish", json={"complete": True}, headers=first)
+    assert r.json()["state"] == "wrap_up"
+    assert live.http.get("/api/agent/me", headers=second).json()["call_sid"] == SID
+    live.control.until(lambda: (SID, "agent:en-day-1", "drop", "talk", "") in live.control.legs)
+    assert [(c, label, action) for c, label, action, _, _ in live.control.legs] == [
+        (SID, "caller", "hold"), (SID, "caller", "resume"), (SID, "interpreter", "join"),
+        (SID, "caller", "hold"), (SID, "agent:en-day-2", "join"),
+        (SID, "agent:en-day-1", "drop"), (SID, "caller", "resume"),
+    ]  # fmt: skip
+    assert kinds(live, "hold", "interpreter", "consult", "transferred") == [
+        ("hold", {"agent_id": "en-day-1", "held": True}),
+        ("hold", {"agent_id": "en-day-1", "held": False}),
+        ("interpreter", {"agent_id": "en-day-1", "language": "en", "stage": "added"}),
+        ("consult", {"agent_id": "en-day-1", "to_agent": "en-day-2", "stage": "started"}),
+        ("transferred", {"agent_id": "en-day-1", "to_queue": "", "to_agent": "en-day-2",
+                         "warm": True}),
+    ]  # fmt: skip
+
+
+def test_a_transfer_to_an_agent_who_went_not_ready_is_refused_and_the_call_stays(live):
+    first = on_a_call(live)
+    second = live.agent("en-day-2")
+    live.http.post("/api/agent/login", headers=second)  # logged in, not ready
+    r = live.http.post("/api/agent/transfer", json={"agent": "en-day-2"}, headers=first)
+    assert r.status_code == 409
+    assert "en-day-2 is not ready: a call passes only to an available agent" in r.json()["message"]
+    r = live.http.post("/api/agent/transfer", json={"agent": "no-such"}, headers=first)
+    assert (r.status_code, r.json()["error_id"]) == (404, "unknown-agent")
+    r = live.http.post("/api/agent/transfer", json={"queue": "x y"}, headers=first)
+    assert r.status_code == 400  # not a queue's name at all
+    assert live.http.get("/api/agent/me", headers=first).json()["call_sid"] == SID
+
+
+def test_a_transfer_to_a_queue_parks_the_caller_in_the_hold_loop(live):
+    first = on_a_call(live)
+    r = live.http.post("/api/agent/transfer", json={"queue": "agency-en"}, headers=first)
+    assert r.json()["state"] == "wrap_up"
+    live.control.until(lambda: live.control.parked == [(SID, 1)])
+    r = live.carrier.post(f"/voice/wait?sid={SID}&n=1&a=1", call_form(SID))
+    assert "in line" in r.text  # back in the hold loop, waiting in its new queue
+
+
+def test_a_hold_on_a_call_the_caller_just_left_is_refused(live):
+    first = on_a_call(live)
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    r = live.http.post("/api/agent/hold", json={"hold": True}, headers=first)
+    assert (r.status_code, r.json()["error_id"]) == (409, "invalid-transition")
+    assert "not on a call" in r.json()["message"]
+
+
+def test_a_supervisor_listens_then_whispers_and_the_agent_is_told(live):
+    on_a_call(live)
+    secret = live.agent("en-day-1")["Authorization"].removeprefix("Bearer ")
+    supervisor = live.agent("supervisor")
+    with live.http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
+        assert ws.receive_json()["legs"] == {"held": False, "consult": None,
+                                             "interpreter": False, "supervisors": {}}  # fmt: skip
+        r = live.http.post(f"/api/supervisor/calls/{SID}/listen", headers=supervisor)
+        assert r.status_code == 200
+        told = ws.receive_json()
+        assert (told["type"], told["kind"], told["data"]["mode"]) == (
+            "call",
+            "supervised",
+            "listen",
+        )
+        live.http.post(f"/api/supervisor/calls/{SID}/whisper", headers=supervisor)
+        told = ws.receive_json()
+        assert told["legs"]["supervisors"] == {told["data"]["supervisor"]: "whisper"}
+    name = told["data"]["supervisor"]
+    live.control.until(lambda: len(live.control.legs) == 2)
+    assert live.control.legs == [
+        (SID, f"supervisor:{name}", "join", "listen", ""),
+        (SID, f"supervisor:{name}", "mode", "whisper", "agent:en-day-1"),
+    ]
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    r = live.http.post(f"/api/supervisor/calls/{SID}/barge", headers=supervisor)
+    assert r.status_code == 409  # the call just ended
+    r = live.http.post(f"/api/supervisor/calls/{SID}/shout", headers=supervisor)
+    assert r.status_code == 400
+
+
+def test_the_browser_phone_token_is_refused_until_an_api_key_is_set(live):
+    agent = live.agent("en-day-1")
+    r = live.http.post("/api/agent/voice-token", headers=agent)
+    assert (r.status_code, r.json()["error_id"]) == (404, "no-browser-phone")
