@@ -288,6 +288,8 @@ class LineRuntime:
             legs = self.line.call_legs(news.call_sid) if news.call_sid else None
             told = {"type": "call", "kind": news.kind, "call_sid": news.call_sid,
                     "data": dict(news.data), "legs": legs}  # fmt: skip
+            if news.kind == "transferred" and news.call_sid and news.data.get("to_agent"):
+                told["context"] = self.line.offer_context(news.call_sid)  # (the new agent's)
             for agent_id in {news.data.get("agent_id"), news.data.get("to_agent")}:
                 if isinstance(agent_id, str) and agent_id and self.sockets.has(agent_id):
                     self.sockets.send(agent_id, told)

@@ -17,6 +17,12 @@
   let retry = 1000;
   let dropped = false;
   let ws = null;
+  let legs = null;  // who else is on the call: {held, consult, interpreter, supervisors}
+  let consulted = null;  // a consultation this agent is asked into: {agent_id, call}
+  let targets = null;  // where a call can be transferred: {queues, agents}
+
+  const SUPERVISING = {listen: "is listening", whisper: "is whispering to you (the caller does not hear)",
+    barge: "has joined the call"};
 
   const STATES = {available: "Available", not_ready: "Not ready", reserved: "A call is offered",
     on_call: "On a call", wrap_up: "Wrapping up", offline: "Logged out of the lines"};
@@ -40,6 +46,78 @@
     if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return null; }
     show(answer);
     return answer;
+  }
+
+  async function post(path, body) {
+    actionError.textContent = "";
+    let r;
+    try {
+      r = await fetch(`/api/agent/${path}`, {method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify(body)});
+    } catch (e) {
+      actionError.textContent = "The server cannot be reached; try again.";
+      return null;
+    }
+    if (r.status === 401) { window.location.assign("/login"); return null; }
+    const answer = await r.json();
+    if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return null; }
+    show(answer);
+    return answer;
+  }
+
+  // Who else is on the call, in words (the agent sees every change).
+  function onTheCall() {
+    const l = legs || {};
+    const lines = [];
+    if (l.held) lines.push("The caller is on hold.");
+    if (l.consult) lines.push(`Consulting ${l.consult}; the caller is on hold.`);
+    if (l.interpreter) lines.push("An interpreter is on the call.");
+    for (const [name, mode] of Object.entries(l.supervisors || {})) {
+      lines.push(`Supervisor ${name} ${SUPERVISING[mode] || mode}.`);
+    }
+    return el("ul", {id: "on-the-call", class: "legs"}, ...lines.map((t) => el("li", {}, t)));
+  }
+
+  // Hold, transfer (cold, or warm after consulting), the interpreter's leg.
+  function callControls() {
+    const l = legs || {};
+    const buttons = [];
+    const button = (label, fn, extra = {}) => {
+      const b = el("button", {type: "button", ...extra}, label);
+      b.addEventListener("click", fn);
+      buttons.push(b);
+      return b;
+    };
+    if (l.consult) {
+      button("Complete the transfer", () => post("transfer/finish", {complete: true}), {class: "accept"});
+      button("Cancel the transfer", () => post("transfer/finish", {complete: false}));
+      return el("div", {class: "buttons"}, ...buttons);
+    }
+    button(l.held ? "Resume" : "Hold", () => post("hold", {hold: !l.held}));
+    button(l.interpreter ? "Release the interpreter" : "Add an interpreter",
+      () => post("interpreter", {on: !l.interpreter}));
+    const target = el("select", {id: "transfer-to"});
+    const fill = () => {
+      const t = targets || {queues: [], agents: []};
+      target.replaceChildren(
+        el("optgroup", {label: "Queues"}, ...t.queues.map((q) => el("option", {value: `queue:${q}`}, `queue ${q}`))),
+        el("optgroup", {label: "Available agents"}, ...t.agents.map((a) => el("option", {value: `agent:${a.agent_id}`}, a.agent_id))));
+    };
+    fill();
+    fetch("/api/agent/transfer-targets", {headers: {"X-Hotline-Background": "1"}})
+      .then((r) => (r.ok ? r.json() : null)).then((t) => { if (t) { targets = t; fill(); } });
+    const transfer = (warm) => {
+      const [kind, name] = target.value.split(/:(.*)/s);
+      if (!name) { actionError.textContent = "Choose where to transfer the call."; return; }
+      post("transfer", kind === "queue" ? {queue: name} : {agent: name, warm});
+    };
+    const cold = el("button", {type: "button"}, "Transfer now");
+    cold.addEventListener("click", () => transfer(false));
+    const warm = el("button", {type: "button"}, "Consult first");
+    warm.addEventListener("click", () => transfer(true));
+    return el("div", {class: "on-call-actions"},
+      el("div", {class: "buttons"}, ...buttons),
+      el("div", {class: "transfer"}, el("label", {for: "transfer-to"}, "Transfer to"), target, cold, warm));
   }
 
   function details(o) {
@@ -104,11 +182,18 @@
       callBox.replaceChildren(el("h3", {}, "Wrapping up"),
         el("p", {class: "timer", "data-timer": state}, `Wrapping up ${clock(Date.now() - since)}`),
         wrapUpForm(offer));
-    } else if ((state === "on_call" || state === "wrap_up") && offer) {
-      const what = state === "on_call" ? "On the call" : "Wrapping up";
-      callBox.replaceChildren(el("h3", {}, what),
-        el("p", {class: "timer", "data-timer": state}, `${what} ${clock(Date.now() - since)}`),
+    } else if (state === "on_call" && offer) {
+      callBox.replaceChildren(el("h3", {}, "On the call"),
+        el("p", {class: "timer", "data-timer": state}, `On the call ${clock(Date.now() - since)}`),
+        onTheCall(), callControls(), details(offer));
+    } else if (state === "wrap_up" && offer) {
+      callBox.replaceChildren(el("h3", {}, "Wrapping up"),
+        el("p", {class: "timer", "data-timer": state}, `Wrapping up ${clock(Date.now() - since)}`),
         details(offer));
+    } else if (state === "not_ready" && me.reason === "consult" && consulted) {
+      callBox.replaceChildren(el("h3", {}, "Consulted about a call"),
+        el("p", {id: "consulted"}, `${consulted.agent_id} is consulting you about a call; the caller is on hold. ` +
+          "If they complete the transfer, the call is yours."));
     } else {
       callBox.replaceChildren(el("p", {class: "idle"}, state === "available"
         ? "Waiting for a call." : "No call offered."));
@@ -127,10 +212,12 @@
 
   function show(s) {
     const changed = !me || me.state !== s.state || me.call_sid !== s.call_sid;
+    if (me && me.call_sid !== s.call_sid && !(legs && legs.call_sid === s.call_sid)) legs = null;
     if (changed) since = Date.now();
     if (changed && (s.state === "wrap_up" || !me)) loadToday();  // a call ended (or the start)
     me = s;
     if (!s.call_sid && s.state !== "wrap_up") offer = null;  // (wrap-up: the call just ended)
+    if (s.call_sid && offer && offer.call_sid !== s.call_sid) offer = {call_sid: s.call_sid};
     stateBox.textContent = STATES[s.state] ? `${STATES[s.state]}${s.state === "not_ready" && s.reason ? ` (${s.reason})` : ""}` : s.state;
     stateBox.dataset.state = s.state;
     document.getElementById("go-login").hidden = s.state !== "offline";
@@ -162,6 +249,7 @@
       }
       if (msg.type === "hello" || msg.type === "state") {
         if (msg.type === "hello" && msg.context) offer = {...(offer || {}), call_sid: msg.call_sid, ...msg.context};
+        if (msg.type === "hello") legs = msg.legs ? {...msg.legs, call_sid: msg.call_sid} : null;
         if (msg.type === "hello") me = null;  // (a new connection: draw what it says afresh)
         show(msg);
       } else if (msg.type === "offer") {
@@ -169,6 +257,24 @@
         show({...me, state: "reserved", call_sid: msg.call_sid});
         drawCall();  // (its state may have come first)
         announcer.textContent = `Call offered: ${msg.language}, ${(msg.attributes || {}).caller_type || "caller"}, on ${msg.line}.`;
+      } else if (msg.type === "call") {  // something happened on a call: who is on it now
+        const d = msg.data || {};
+        if (me && d.to_agent === me.agent_id && msg.kind === "consult") {
+          consulted = d.stage === "started" ? {agent_id: d.agent_id, call: msg.call_sid} : null;
+          announcer.textContent = consulted ? `${d.agent_id} is consulting you about a call.` : "The consultation ended.";
+        } else if (me && d.to_agent === me.agent_id && msg.kind === "transferred") {
+          consulted = null;  // the call is theirs now: what it is, and who is on it
+          offer = {call_sid: msg.call_sid, ...(msg.context || {})};
+          legs = {...(msg.legs || {}), call_sid: msg.call_sid};
+          announcer.textContent = `${d.agent_id} transferred the call to you.`;
+        } else if (me && msg.call_sid === me.call_sid) {
+          legs = {...(msg.legs || {}), call_sid: msg.call_sid};
+          if (msg.kind === "supervised") {
+            announcer.textContent = d.mode === "left" ? `Supervisor ${d.supervisor} left the call.`
+              : `Supervisor ${d.supervisor} ${SUPERVISING[d.mode] || d.mode}.`;
+          }
+        }
+        drawCall();
       } else if (msg.type === "withdrawn") {
         announcer.textContent = "The offer was withdrawn.";
       }
