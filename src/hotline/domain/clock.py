@@ -153,3 +153,13 @@ class Scheduler:
             timer.fire()
         if until > self.now:
             self.now = until
+
+    def run_before(self, until: float) -> None:
+        """`run_to(until)`, except that the callbacks due at `until` itself stay due."""
+        heap = self._heap
+        while heap and heap[0].when < until:
+            timer = _pop(heap)
+            self.now = timer.when
+            timer.fire()
+        if until > self.now:
+            self.now = until

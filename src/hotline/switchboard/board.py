@@ -195,8 +195,13 @@ class Switchboard:
         self._events: list[AnyEvent] = []
         self._effects: list[Effect] = []
 
-    def handle(self, command: Command[R], now: float) -> Outcome[R]:
-        self.scheduler.run_to(now)  # (its clock never goes back, whatever the drivers')
+    def handle(self, command: Command[R], now: float, *, before_due: bool = False) -> Outcome[R]:
+        """`before_due`: carried out ahead of the timers due at `now` itself (they stay due:
+        the floor's, for a state another line's step at the same time gave the agent)."""
+        if before_due:
+            self.scheduler.run_before(now)
+        else:
+            self.scheduler.run_to(now)  # (its clock never goes back, whatever the drivers')
         events_before, effects_before = len(self._events), len(self._effects)
         try:
             result = self._carry_out(command)

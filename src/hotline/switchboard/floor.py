@@ -116,8 +116,9 @@ class Floor:
         steps: list[Step],
         *,
         mirror: bool = True,
+        before_due: bool = False,
     ) -> Outcome[Any]:
-        outcome = self.boards[line].handle(command, now)
+        outcome = self.boards[line].handle(command, now, before_due=before_due)
         steps.append((line, outcome))
         if not mirror:
             return outcome
@@ -145,8 +146,14 @@ class Floor:
         for other in self.lines_of[agent_id]:
             if other == source:
                 continue
+            engaged = self._engaged(agent_id)
+            if engaged not in (None, other) and self._state(other, agent_id)["state"] == AVAILABLE:
+                # not ready here before this line's timers at this very time fire: one of
+                # them (an offer withdrawn, put to the next agent) could offer them a call
+                change = c.SetReady(agent_id, False, ELSEWHERE)
+                self._step(other, change, now, steps, before_due=True)
             due = self.boards[other].next_timer()
-            if due is not None and due <= now:  # its timers at this very time fire first
+            if due is not None and due <= now:  # then its timers at this very time fire
                 self._step(other, TICK, now, steps)
             here = self._state(other, agent_id)
             mine = here["state"]

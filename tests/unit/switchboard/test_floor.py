@@ -112,6 +112,19 @@ def test_three_lines_sharing_agents_never_double_book_them(ops: list[Any]) -> No
     never_double_booked(tuple(NUMBERS), ops)
 
 
+def test_three_lines_hypothesis_found_an_agent_offered_two_calls_at_the_same_time():
+    # the offers to n1 (national) and s2 (victims) both time out at 15 s: s1, free on
+    # every line since 10 s, was offered both calls
+    never_double_booked(
+        tuple(NUMBERS),
+        [("call", "national", 0, 0.0), ("call", "victims", 0, 0.0),
+         ("accept", "national", 0, 0.0), ("accept", "national", 0, 0.0),
+         ("accept", "national", 0, 0.0), ("accept", "national", 0, 0.0),
+         ("login", "national", 2, 0.0), ("login", "national", 1, 0.0),
+         ("login", "national", 0, 10.0), ("call", "national", 0, 10.0)],
+    )  # fmt: skip
+
+
 def never_double_booked(lines: tuple[str, ...], ops: list[Any]) -> None:
     f = floor(lines)
     now = 0.0
@@ -178,6 +191,22 @@ def test_freed_on_one_of_three_lines_the_agent_takes_one_waiting_call_not_two():
     assert offers(steps) == [("victims", "s1", "CB1")]
     assert states(f, "s1") == [("not_ready", ELSEWHERE), ("reserved", None),
                                ("not_ready", "login")]  # fmt: skip
+
+
+def test_two_offers_timing_out_at_the_same_time_on_two_lines_go_to_one_free_agent_once():
+    f = floor()
+    f.handle("national", c.Login("n1", ready=True), 0.0)
+    f.handle("victims", c.Login("v1", ready=True), 0.0)
+    assert offers(call(f, "national", "CA1", 0.0)) == [("national", "n1", "CA1")]
+    assert offers(call(f, "victims", "CB1", 0.0)) == [("victims", "v1", "CB1")]
+    f.handle("national", c.Login("s1", ready=True), 10.0)  # free on both lines
+    # neither offer is answered: both are withdrawn at 15 s and their calls put to the next
+    # agent; the national line's goes first, and s1 is not ready on the victims' line
+    # before its own withdrawal at that same time looks for someone
+    steps = f.handle("national", c.Tick(), 15.0).steps
+    assert offers(steps) == [("national", "s1", "CA1")]
+    assert states(f, "s1") == [("reserved", None), ("not_ready", ELSEWHERE)]
+    assert [q for q, _, _ in f.boards["victims"].waiting()] == ["vs"]  # CB1 waits for s1
 
 
 def test_timers_fired_before_a_refused_command_are_still_reported():
