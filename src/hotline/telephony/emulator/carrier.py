@@ -1,5 +1,6 @@
 """The emulated carrier: places scripted calls, executes the TwiML it gets back, and serves
-the REST calls Hotline makes (redirect a live call, place an outbound call).
+the REST calls Hotline makes (redirect a live call, place an outbound call, conferences and
+their participants: see `conference.py`).
 
 Time runs `speed` times faster than the wall clock: a 6 s Gather timeout waits 6/speed s."""
 
@@ -9,9 +10,11 @@ import asyncio
 import base64
 import itertools
 import logging
+import math
 import secrets
 import time
 import xml.etree.ElementTree as ET
+from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +23,13 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from twilio.request_validator import RequestValidator
+
+from hotline.telephony.emulator.conference import (
+    Conference,
+    Participant,
+    add_conference_api,
+    twiml_flag,
+)
 
 log = logging.getLogger("hotline.emulator")
 AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
@@ -84,6 +94,10 @@ class Carrier:
         self.agents_not_answering: set[str] = set()  # their phones ring out when dialled
         self.refuse_connects = 0  # the first connect of the next this many calls is refused
         self.refused: list[str] = []  # the calls whose connect was refused
+        # by friendly name (a name whose conference ended is taken by the next one)
+        self.conferences: dict[str, Conference] = {}
+        self.participant_ring = 1.0  # seconds a participant's phone rings before they answer
+        self._conference_changed = asyncio.Event()
 
     # -- the REST API Hotline calls
 
@@ -148,6 +162,7 @@ class Carrier:
             self._spawn(self._outbound(call, twiml, status_url, origin))
             return JSONResponse({"sid": sid, "status": "queued", "account_sid": self.account_sid})
 
+        add_conference_api(app, self, base, authorised)
         return app
 
     # -- placing calls
@@ -240,16 +255,37 @@ class Carrier:
             else ""
         )
 
-    async def wait(self, seconds: float, call: EmulatedCall | None = None) -> str | None:
-        """Wait `seconds` of carrier time; a REST update of the call cuts it short."""
+    def now(self) -> float:
+        """Carrier time (seconds): the loop's clock, `speed` times faster."""
+        return self.loop_time() * self.speed
+
+    async def wait(
+        self,
+        seconds: float,
+        call: EmulatedCall | None = None,
+        *,
+        until: asyncio.Event | None = None,
+    ) -> str | None:
+        """Wait `seconds` of carrier time (math.inf: no limit); a REST update of the call cuts
+        it short (its TwiML is returned), and so does `until` being set."""
         delay = max(seconds, 0.0) / self.speed
+        timeout = delay if math.isfinite(delay) else None
         if call is None:
             await asyncio.sleep(delay)
             return None
+        if until is None:
+            try:
+                return await asyncio.wait_for(call.updates.get(), timeout)
+            except TimeoutError:
+                return None
+        update = asyncio.ensure_future(call.updates.get())
+        woken = asyncio.ensure_future(until.wait())
         try:
-            return await asyncio.wait_for(call.updates.get(), delay)
-        except TimeoutError:
-            return None
+            await asyncio.wait((update, woken), timeout=timeout, return_when=FIRST_COMPLETED)
+        finally:  # a get cancelled before it took its update leaves it in the queue
+            update.cancel()
+            woken.cancel()
+        return update.result() if update.done() and not update.cancelled() else None
 
     # -- executing TwiML
 
@@ -342,6 +378,9 @@ class Carrier:
                 {"RecordingUrl": f"https://recordings.invalid/{call.sid}"},
             )
         if tag == "Dial":
+            room = v.find("Conference")
+            if room is not None:
+                return await self._dial_conference(call, v, room)
             client = v.find("Client")
             if client is None:
                 call.outcome = "transferred"
@@ -371,6 +410,144 @@ class Carrier:
                 return update
             return await self.post(call, action, {"DialCallStatus": "completed"}) if action else ""
         return None  # a verb we do not know is skipped, as carriers do
+
+    # -- conferences
+
+    def conference(self, name_or_sid: str) -> Conference | None:
+        """The conference of that friendly name, or of that sid."""
+        found = self.conferences.get(name_or_sid)
+        return found or next((c for c in self.conferences.values() if c.sid == name_or_sid), None)
+
+    def conference_named(self, name: str) -> Conference:
+        """The live conference called `name`, or a new one (status init until someone joins)."""
+        found = self.conferences.get(name)
+        if found is not None and found.status != "completed":
+            return found
+        conference = Conference(
+            name, f"CF{next(self._ids):032x}", self.account_sid, on_change=self._changed
+        )
+        self.conferences[name] = conference
+        return conference
+
+    def _changed(self) -> None:
+        self._conference_changed.set()
+        self._conference_changed = asyncio.Event()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait (at most `timeout` wall seconds, else TimeoutError) until `predicate()` holds:
+        it is checked again after every change of any conference (a log line, a participant
+        dialled, ringing, joining or leaving, a flag)."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await self._conference_changed.wait()
+
+    def new_leg(self, to: str) -> EmulatedCall:
+        """A call the carrier places to a conference participant (a REST update reaches it)."""
+        leg = EmulatedCall(self.new_sid(), CallerScript(to, [], 0.0, math.inf, "participant"))
+        self.calls[leg.sid] = leg
+        return leg
+
+    def dial_participant(
+        self, conference: Conference, p: Participant, timeout: float | None
+    ) -> None:
+        """Dial a participant the REST API added: it rings, then joins or rings out (after
+        `timeout` seconds, AGENT_RING if None), in the background."""
+        conference.add(p)
+        self._spawn(
+            self._participant_leg(conference, p, AGENT_RING if timeout is None else timeout)
+        )
+
+    async def _dial_conference(
+        self, call: EmulatedCall, dial: ET.Element, room: ET.Element
+    ) -> str | None:
+        """<Dial><Conference>: the call joins the room until it hangs up (its talk counts from
+        when someone else is there), a REST update takes it out, or it is taken out (the
+        conference ended, its participant removed: then the Dial's action)."""
+        conference = self.conference_named((room.text or "").strip())
+        p = Participant(
+            room.get("participantLabel") or call.sid,
+            call,
+            call.script.to or self.line_number,
+            call.script.number,
+            muted=twiml_flag(room.get("muted")),
+            end_conference_on_exit=twiml_flag(room.get("endConferenceOnExit")),
+            dialled_in=True,
+        )
+        conference.add(p)
+        conference.join(p, self.now())
+        update = await self._confer(call, conference, p, talk=call.script.talk)
+        if update is not None:
+            return update
+        action = dial.get("action", "")
+        return await self.post(call, action, {"DialCallStatus": "completed"}) if action else ""
+
+    async def _confer(
+        self, call: EmulatedCall, conference: Conference, p: Participant, talk: float
+    ) -> str | None:
+        """Keep `call` in the conference: the TwiML of a REST update of the call (it has left
+        for it), "" when its talk ran out (it hung up), None when it was taken out."""
+        while True:
+            p.wake.clear()  # before looking: a change from now on wakes the wait below
+            if p.status != "connected":
+                return None
+            remaining = math.inf if p.talk_from is None else p.talk_from + talk - self.now()
+            if remaining <= 0:
+                conference.leave(p, self.now())
+                return ""
+            update = await self.wait(remaining, call, until=p.wake)
+            if update is not None:
+                conference.leave(p, self.now())
+                return update
+
+    async def _participant_leg(
+        self, conference: Conference, p: Participant, timeout: float
+    ) -> None:
+        """A participant's leg: it rings, then joins (after `participant_ring`) or rings out
+        (its target does not answer, or `timeout` is shorter), then stays until taken out or
+        hung up; its status callback hears the events it asked for."""
+        leg = p.call
+        try:
+            await self._leg_status(conference, p, "initiated", "initiated")
+            conference.ring(p)
+            await self._leg_status(conference, p, "ringing", "ringing")
+            target = p.to.removeprefix("client:")
+            rings_out = target in self.agents_not_answering or timeout < self.participant_ring
+            ring = timeout if rings_out else self.participant_ring
+            update = await self.wait(ring, leg, until=p.wake)
+            if update is not None or p.status != "ringing":  # hung up, taken out, ended
+                conference.leave(p, self.now())
+                leg.outcome = "canceled"
+            elif rings_out:
+                conference.no_answer(p, self.now())
+                leg.outcome = "no-answer"
+            else:
+                conference.join(p, self.now())
+                leg.outcome = "answered"
+                await self._leg_status(conference, p, "answered", "in-progress")
+                update = await self._confer(leg, conference, p, talk=math.inf)
+                if update is not None:  # TwiML for the leg: it left the conference for it
+                    await self.execute(leg, update)
+                leg.outcome = "completed"
+            await self._leg_status(conference, p, "completed", leg.outcome)
+        except Exception:  # logged with its trace: one failing leg ends only it
+            log.exception("participant %s failed", leg.sid)
+            conference.leave(p, self.now())
+            leg.outcome = "failed"
+        leg.ended = True
+
+    async def _leg_status(
+        self, conference: Conference, p: Participant, event: str, status: str
+    ) -> None:
+        if p.status_callback and event in p.events:
+            form = {
+                "CallStatus": status,
+                "ConferenceSid": conference.sid,
+                "ParticipantLabel": p.label,
+                "To": p.to,
+                "From": p.from_,
+                "Direction": "outbound-api",
+            }
+            await self.post(p.call, p.status_callback, form, expect_twiml=False)
 
 
 def keyed(answer: str, gather: ET.Element) -> str:
