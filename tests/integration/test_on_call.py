@@ -65,7 +65,7 @@ def test_hold_interpreter_and_a_warm_transfer_are_conference_operations_and_even
     r = live.http.post("/api/agent/transfer/finish", json={"complete": True}, headers=first)
     assert r.json()["state"] == "wrap_up"
     assert live.http.get("/api/agent/me", headers=second).json()["call_sid"] == SID
-    live.control.until(lambda: (SID, "agent:en-day-1", "drop", "talk", "") in live.control.legs)
+    live.control.until(lambda: len(live.control.legs) == 7)  # (each after the one before)
     assert [(c, label, action) for c, label, action, _, _ in live.control.legs] == [
         (SID, "caller", "hold"), (SID, "caller", "resume"), (SID, "interpreter", "join"),
         (SID, "caller", "hold"), (SID, "agent:en-day-2", "join"),
