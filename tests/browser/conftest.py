@@ -4,20 +4,35 @@ carrier played by signed requests), Debian's Chromium through Playwright's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hotline.service.accounts import Accounts
 from hotline.service.demo import _Server, free_ports
 from hotline.store.accounts import AccountStore
-from tests.integration.live_fixtures import Carrier, Live, call_form, gather_url, sqlite_url
+from hotline.telephony.control import TwilioCallControl
+from hotline.telephony.emulator.carrier import CallerScript
+from hotline.telephony.emulator.carrier import Carrier as Emulator
+from tests.integration.live_fixtures import (
+    LINE,
+    TOKEN,
+    Carrier,
+    Live,
+    call_form,
+    gather_url,
+    sqlite_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "out" / "screenshots"
@@ -25,6 +40,7 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 CALLER = "+12025550143"
+INTERPRETERS = "+18005550199"
 
 
 class Running:
@@ -35,32 +51,127 @@ class Running:
                                  key=live.settings.sealing_key())  # fmt: skip
 
 
+Served = tuple[_Server, "Future[None]"]
+
+
+def serve(app: Any, port: int, loop: asyncio.AbstractEventLoop) -> Served:
+    """The app on uvicorn on loopback, on `loop` (running in a thread of its own)."""
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
+    started = threading.Event()
+    for _ in range(1000):  # until uvicorn says it listens (bounded: a broken start fails)
+        if server.started or serving.done():
+            break
+        started.wait(0.01)
+    assert server.started, "the server did not start"
+    return server, serving
+
+
+@contextlib.contextmanager
+def event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=30)
+
+
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
     (port,) = free_ports(1)
     base = f"http://127.0.0.1:{port}"
     live = Live(sqlite_url(tmp_path), public_url=base, commit_wait=1.0)
-    server = _Server(uvicorn.Config(live.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-    for _ in range(1000):  # until uvicorn says it listens (bounded: a broken start fails)
-        if server.started or not thread.is_alive():
-            break
-        started.wait(0.01)
-    assert server.started, "the server did not start"
-    yield Running(live, base, server)
+    with event_loop() as loop:
+        served = serve(live.app, port, loop)
+        yield Running(live, base, served[0])
+        stop(served)
+
+
+def stop(served: Served) -> None:
+    server, serving = served
     server.should_exit = True
-    thread.join(timeout=30)
+    serving.result(timeout=30)
+
+
+class Phoned(Running):
+    """A live server whose calls go through the carrier emulator (on loopback, in its own
+    loop): callers dial in through the real IVR and are bridged in conferences."""
+
+    def __init__(
+        self, live: Live, base: str, server: _Server, emulator: Emulator,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:  # fmt: skip
+        super().__init__(live, base, server)
+        self.emulator, self.loop = emulator, loop
+
+    def call(self, script: CallerScript) -> str:
+        """Place a call as the emulator's caller; its call id."""
+        placed = asyncio.run_coroutine_threadsafe(_place(self.emulator, script), self.loop)
+        return placed.result(timeout=10)
+
+    def hears(self, sid: str) -> set[tuple[str, str]]:
+        conference = self.emulator.conference(sid)
+        return set() if conference is None else conference.hears()
+
+    def until_hears(self, sid: str, pairs: set[tuple[str, str]]) -> None:
+        """Wait until who hears whom on the call's conference is exactly `pairs`."""
+        waited = self.emulator.until(lambda: self.hears(sid) == pairs, timeout=20)
+        try:
+            asyncio.run_coroutine_threadsafe(waited, self.loop).result(timeout=30)
+        except TimeoutError:
+            raise AssertionError(f"{sid} hears {self.hears(sid)}, not {pairs}") from None
+
+    def hang_up(self, sid: str) -> None:
+        """The caller hangs up (their call ends at the carrier)."""
+        asyncio.run_coroutine_threadsafe(_hang_up(self.emulator, sid), self.loop).result(10)
+
+
+async def _hang_up(emulator: Emulator, sid: str) -> None:
+    emulator.calls[sid].updates.put_nowait("<Response><Hangup/></Response>")
+
+
+async def _place(emulator: Emulator, script: CallerScript) -> str:
+    return emulator.place(script).sid
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
+def phoned(tmp_path: Path) -> Iterator[Phoned]:
+    hotline_port, carrier_port = free_ports(2)
+    base, api = f"http://127.0.0.1:{hotline_port}", f"http://127.0.0.1:{carrier_port}"
+    account = "AC" + "0" * 32
+    control = TwilioCallControl(
+        account_sid=account, auth_token=TOKEN, api_base=api, public_url=base, caller_id=LINE,
+        interpreter=INTERPRETERS,
+    )  # fmt: skip
+    live = Live(sqlite_url(tmp_path), public_url=base, commit_wait=1.0, control=control,
+                interpreter_number=INTERPRETERS)  # fmt: skip
+    emulator = Emulator(hotline_url=base, auth_token=TOKEN, account_sid=account,
+                        line_number=LINE, speed=50)  # fmt: skip
+    with event_loop() as app_loop, event_loop() as carrier_loop:
+        served = serve(live.app, hotline_port, app_loop)
+        carrier = serve(emulator.rest_app(), carrier_port, carrier_loop)
+        yield Phoned(live, base, served[0], emulator, carrier_loop)
+        stop(carrier)
+        stop(served)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        yield context.new_page()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Page:
+    return another_person(browser)
+
+
+def another_person(browser: Browser) -> Page:
+    """A page in a browser context of its own (its own session cookie)."""
+    return browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
 
 
 def axe_violations(page: Page) -> list[tuple[str, str]]:

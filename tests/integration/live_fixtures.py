@@ -27,6 +27,7 @@ from hotline.service.unit_of_work import Write
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.db import connect, migrate
 from hotline.store.repository import Store
+from hotline.telephony.control import CallControl
 from hotline.testing.connectors import InMemoryConnector
 from hotline.testing.control import RecordingCallControl
 from hotline.web.app import create_app
@@ -124,6 +125,7 @@ class Live:
         public_url: str = PUBLIC,
         secret_key: str | None = SECRET_KEY,
         interpreter_number: str | None = None,
+        control: CallControl | None = None,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
@@ -131,7 +133,8 @@ class Live:
         `also`: more lines on the platform; `store_class`: the store (a `GatedStore` to
         hold commits); `public_url`: where the carrier and browsers reach the app;
         `secret_key`: HOTLINE_SECRET_KEY (None: not set); `interpreter_number`:
-        HOTLINE_INTERPRETER_NUMBER."""
+        HOTLINE_INTERPRETER_NUMBER; `control`: the carrier's call control (one that records
+        what it is asked, unless given)."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
@@ -152,8 +155,9 @@ class Live:
         )
         self.control = RecordingCallControl()
         self.app = create_app(
-            settings=self.settings, line=self.line, control=self.control, clock=self.wall
-        )
+            settings=self.settings, line=self.line, control=control or self.control,
+            clock=self.wall,
+        )  # fmt: skip
         self.http = TestClient(self.app, base_url=public_url)
         self.carrier = Carrier(self.http, public_url)
 

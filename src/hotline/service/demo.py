@@ -65,6 +65,7 @@ def _covers(start: float, hours: float, hour: float) -> bool:
 
 
 DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"), ("demo-agent", "agent"))
+DEMO_INTERPRETERS = "+18005550199"  # the interpreting service agents add in the demo
 
 
 class _Server(uvicorn.Server):
@@ -109,6 +110,7 @@ class Demo:
             public_url=f"http://127.0.0.1:{self.hotline_port}",
             twilio_auth_token=SecretStr(token),
             twilio_api_base=f"http://127.0.0.1:{self.carrier_port}",
+            interpreter_number=DEMO_INTERPRETERS,  # (the emulator answers it)
         )
         if self.settings.secret_key is None:  # one for this run: its accounts are new each run
             self.settings = self.settings.model_copy(update={"secret_key": SecretStr(new_key())})

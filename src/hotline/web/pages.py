@@ -73,6 +73,7 @@ WALLBOARD = _page(
 <button type="button" id="logoff">Log off</button></header>
 <div id="connection" class="banner" role="status" aria-live="assertive" hidden></div>
 <main>
+<p id="supervise-result" class="supervise-result" role="status" aria-live="polite"></p>
 <form id="force" class="force" aria-labelledby="force-title">
   <h2 id="force-title">Set an agent's state</h2>
   <label for="force-agent">Agent</label>

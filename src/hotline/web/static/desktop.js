@@ -104,8 +104,17 @@
         el("optgroup", {label: "Available agents"}, ...t.agents.map((a) => el("option", {value: `agent:${a.agent_id}`}, a.agent_id))));
     };
     fill();
-    fetch("/api/agent/transfer-targets", {headers: {"X-Hotline-Background": "1"}})
-      .then((r) => (r.ok ? r.json() : null)).then((t) => { if (t) { targets = t; fill(); } });
+    const load = () => fetch("/api/agent/transfer-targets", {headers: {"X-Hotline-Background": "1"}})
+      .then((r) => (r.ok ? r.json() : null)).then((t) => {
+        if (!t || JSON.stringify(t) === JSON.stringify(targets)) return;
+        const chosen = target.value;
+        targets = t;
+        fill();
+        if ([...target.options].some((o) => o.value === chosen)) target.value = chosen;
+      });
+    load();
+    target.addEventListener("focus", load);  // (who is available changes all the time)
+    target.refresh = load;
     const transfer = (warm) => {
       const [kind, name] = target.value.split(/:(.*)/s);
       if (!name) { actionError.textContent = "Choose where to transfer the call."; return; }
@@ -304,6 +313,10 @@
     await fetch("/api/session", {method: "DELETE", headers: {"X-CSRF-Token": csrf}});
     window.location.assign("/login");
   });
+  setInterval(() => {  // agents available to transfer to, while on a call
+    const target = document.getElementById("transfer-to");
+    if (target && target.refresh && document.activeElement !== target) target.refresh();
+  }, 5000);
   setInterval(() => {  // the timers on the call panel
     const t = callBox.querySelector(".timer");
     if (t && me) {

@@ -148,10 +148,11 @@
         el("span", {}, `Agents: ${agents.join(", ") || "none signed in"}`));
       const rows = now.agent_list.map((a) => el("tr", {"data-agent": a.agent_id},
         el("td", {}, a.agent_id), el("td", {}, a.state.replace("_", " ")),
-        el("td", {}, a.reason || ""), el("td", {}, clock(a.seconds_in_state))));
+        el("td", {}, a.reason || ""), el("td", {}, clock(a.seconds_in_state)),
+        el("td", {}, ...(a.state === "on_call" && a.call_sid ? supervise(a) : []))));
       const agentTable = el("table", {class: "agents"},
         el("caption", {}, `Agents signed in on ${line}`),
-        el("thead", {}, el("tr", {}, ...["Agent", "State", "Reason", "Time in state"]
+        el("thead", {}, el("tr", {}, ...["Agent", "State", "Reason", "Time in state", "On the call"]
           .map((h) => el("th", {scope: "col"}, h)))),
         el("tbody", {}, ...rows));
       sections.push(el("section", {class: "line", "aria-label": line, "data-line": line},
@@ -169,6 +170,25 @@
     }
     board.replaceChildren(...sections);
     if (changes.length) announcer.textContent = changes.join(". ");
+  }
+
+  // Listen to an agent's call (nobody hears you), whisper to the agent (the caller does not
+  // hear you), barge in (both do), or leave it: the agent is shown each, the call records it.
+  function supervise(a) {
+    const modes = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge in"], ["leave", "Leave"]];
+    return modes.map(([mode, label]) => {
+      const b = el("button", {type: "button", class: "supervise",
+        "aria-label": `${label}: ${a.agent_id}'s call`}, label);
+      b.addEventListener("click", async () => {
+        const said = document.getElementById("supervise-result");
+        const r = await fetch(`/api/supervisor/calls/${encodeURIComponent(a.call_sid)}/${mode}`,
+          {method: "POST", headers: {"X-CSRF-Token": csrf}});
+        const answer = await r.json();
+        said.textContent = r.ok ? `${mode === "leave" ? "You left" : `${label}:`} ${a.agent_id}'s call.`
+          : (answer.message || `refused (${r.status})`);
+      });
+      return b;
+    });
   }
 
   async function refresh() {

@@ -1,0 +1,147 @@
+"""The agent's voice leg in Debian's Chromium, with the carrier emulator bridging calls in
+conferences: an agent logs on with MFA, goes available and gets an emulator caller who
+went through the real IVR; accepts, holds, brings in an interpreter; a supervisor
+whispers from the wallboard; the agent consults a second agent and hands the call over,
+and the second agent wraps it up. The emulator's record of who hears whom is checked at
+each step; another test closes the agent's tab mid-call and opens it again. axe-core on
+each state, a screenshot of each kept under `out/screenshots/`."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, Page, expect
+
+from hotline.service.accounts import totp_code
+from hotline.telephony.emulator.carrier import CallerScript
+
+from .conftest import (
+    CALLER,
+    PASSWORD,
+    Phoned,
+    another_person,
+    axe_violations,
+    log_on,
+    shot,
+)
+
+AMY, BOB = "agent:en-day-1", "agent:en-day-2"
+PUBLIC_CALLER = CallerScript(CALLER, ["1", "2", "2"], patience=1e6, talk=1e6)  # stays on
+
+
+def both_ways(*pairs: tuple[str, str]) -> set[tuple[str, str]]:
+    return {p for a, b in pairs for p in ((a, b), (b, a))}
+
+
+def whisper(agent: str, *others: str) -> set[tuple[str, str]]:
+    """Sue whispering to `agent`: she hears everyone on the call, only `agent` hears her."""
+    return {(agent, "supervisor:sue")} | {("supervisor:sue", p) for p in (agent, *others)}
+
+
+def available(page: Page, phoned: Phoned, username: str, agent_id: str) -> None:
+    account = phoned.accounts.add(username, "agent", password=PASSWORD, agent_id=agent_id)
+    assert account.totp_secret is not None
+    log_on(page, phoned, username, totp_code(account.totp_secret, phoned.live.wall()))
+    expect(page.locator("#state")).to_have_text("Logged out of the lines")
+    page.get_by_role("button", name="Log in to the lines").click()
+    expect(page.locator("#state")).to_have_text("Not ready (login)")
+    page.get_by_role("button", name="Available").click()
+    expect(page.locator("#state")).to_have_text("Available")
+
+
+def answered(page: Page, phoned: Phoned) -> str:
+    """An emulator caller is offered to the agent on `page`, who accepts: on the call."""
+    sid = phoned.call(PUBLIC_CALLER)
+    expect(page.locator("#state")).to_have_text("A call is offered")
+    expect(page.locator('#call [data-field="Caller"]')).to_have_text("public")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.locator("#state")).to_have_text("On a call")
+    phoned.until_hears(sid, both_ways(("caller", AMY)))
+    return sid
+
+
+def test_hold_interpreter_whisper_and_a_warm_transfer_wrapped_up_by_the_second_agent(
+    phoned: Phoned, page: Page, browser: Browser
+) -> None:
+    available(page, phoned, "amy", "en-day-1")
+    sid = answered(page, phoned)
+    legs = page.locator("#on-the-call")
+    page.get_by_role("button", name="Hold").click()
+    expect(legs).to_contain_text("The caller is on hold.")
+    phoned.until_hears(sid, set())  # the caller hears music; nobody hears the caller
+    assert axe_violations(page) == []
+    shot(page, "voice-on-hold")
+    page.get_by_role("button", name="Resume").click()
+    phoned.until_hears(sid, both_ways(("caller", AMY)))
+
+    page.get_by_role("button", name="Add an interpreter").click()
+    expect(legs).to_contain_text("An interpreter is on the call.")
+    phoned.until_hears(sid, both_ways(("caller", AMY), ("caller", "interpreter"),
+                                      (AMY, "interpreter")))  # fmt: skip
+
+    sue = another_person(browser)
+    boss = phoned.accounts.add("sue", "supervisor", password=PASSWORD)
+    assert boss.totp_secret is not None
+    log_on(sue, phoned, "sue", totp_code(boss.totp_secret, phoned.live.wall()))
+    expect(sue).to_have_url(f"{phoned.base}/wallboard")
+    sue.get_by_text("Agents (1 signed in)").click()
+    sue.get_by_role("button", name="Whisper: en-day-1's call").click()
+    expect(sue.locator("#supervise-result")).to_have_text("Whisper: en-day-1's call.")
+    expect(legs).to_contain_text("Supervisor sue is whispering to you (the caller does not hear)")
+    three = both_ways(("caller", AMY), ("caller", "interpreter"), (AMY, "interpreter"))
+    phoned.until_hears(sid, three | whisper(AMY, "caller", "interpreter"))
+    assert axe_violations(sue) == []
+    shot(sue, "voice-wallboard-whisper")
+    assert axe_violations(page) == []
+    shot(page, "voice-whispered-to")
+
+    bob = another_person(browser)
+    available(bob, phoned, "bob", "en-day-2")
+    page.get_by_label("Transfer to").focus()  # (the agents available now)
+    page.get_by_label("Transfer to").select_option("agent:en-day-2")
+    page.get_by_role("button", name="Consult first").click()
+    expect(legs).to_contain_text("Consulting en-day-2; the caller is on hold.")
+    expect(bob.locator("#consulted")).to_contain_text("en-day-1 is consulting you about a call")
+    phoned.until_hears(sid, both_ways((AMY, BOB), (AMY, "interpreter"), (BOB, "interpreter"))
+                       | whisper(AMY, BOB, "interpreter"))  # the caller waits on hold  # fmt: skip
+    assert axe_violations(bob) == []
+    shot(bob, "voice-consulted")
+    page.get_by_role("button", name="Complete the transfer").click()
+    expect(page.locator("#state")).to_have_text("Wrapping up")
+    expect(bob.locator("#state")).to_have_text("On a call")
+    expect(bob.locator('#call [data-field="Caller"]')).to_have_text("public")
+    # the whisper follows the call to its new agent
+    three = both_ways(("caller", BOB), ("caller", "interpreter"), (BOB, "interpreter"))
+    phoned.until_hears(sid, three | whisper(BOB, "caller", "interpreter"))
+    shot(bob, "voice-transferred-to")
+
+    phoned.hang_up(sid)  # the caller hangs up
+    expect(bob.locator("#state")).to_have_text("Wrapping up")
+    bob.get_by_label("Outcome of the call").select_option("referred")
+    bob.get_by_role("button", name="Close the call").click()
+    expect(bob.locator("#state")).to_have_text("Available")
+    kinds = [(k, d.get("agent_id")) for k, d in phoned.live.store.events(sid)
+             if k in ("hold", "interpreter", "supervised", "consult", "transferred",
+                      "wrapped-up")]  # fmt: skip
+    assert kinds == [("hold", "en-day-1"), ("hold", "en-day-1"), ("interpreter", "en-day-1"),
+                     ("supervised", "en-day-1"), ("consult", "en-day-1"),
+                     ("transferred", "en-day-1"), ("wrapped-up", "en-day-2")]  # fmt: skip
+
+
+def test_an_agent_who_closes_the_tab_mid_call_stays_connected_and_sees_it_again(
+    phoned: Phoned, page: Page
+) -> None:
+    available(page, phoned, "amy", "en-day-1")
+    sid = answered(page, phoned)
+    page.get_by_role("button", name="Hold").click()
+    expect(page.locator("#on-the-call")).to_contain_text("The caller is on hold.")
+    context = page.context
+    page.close()  # the tab is closed mid-call: the call stays connected at the carrier
+    phoned.until_hears(sid, set())
+    again = context.new_page()
+    again.goto(f"{phoned.base}/desktop")
+    expect(again.locator("#state")).to_have_text("On a call")
+    expect(again.locator('#call [data-field="Caller"]')).to_have_text("public")
+    expect(again.locator("#on-the-call")).to_contain_text("The caller is on hold.")
+    again.get_by_role("button", name="Resume").click()
+    phoned.until_hears(sid, both_ways(("caller", AMY)))
+    assert axe_violations(again) == []
+    shot(again, "voice-tab-reopened")
