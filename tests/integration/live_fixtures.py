@@ -126,6 +126,7 @@ class Live:
         secret_key: str | None = SECRET_KEY,
         interpreter_number: str | None = None,
         control: CallControl | None = None,
+        twilio_api: tuple[str, str] | None = None,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
@@ -134,12 +135,15 @@ class Live:
         hold commits); `public_url`: where the carrier and browsers reach the app;
         `secret_key`: HOTLINE_SECRET_KEY (None: not set); `interpreter_number`:
         HOTLINE_INTERPRETER_NUMBER; `control`: the carrier's call control (one that records
-        what it is asked, unless given)."""
+        what it is asked, unless given); `twilio_api`: the API key and secret the browser
+        phones' tokens are signed with."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
             line_number=LINE, secret_key=None if secret_key is None else SecretStr(secret_key),
             interpreter_number=interpreter_number,
+            twilio_api_key=twilio_api[0] if twilio_api else None,
+            twilio_api_secret=SecretStr(twilio_api[1]) if twilio_api else None,
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)

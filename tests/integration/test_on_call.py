@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import pytest
 
 from .live_fixtures import Live, call_form, queue_public_caller, sqlite_url
@@ -62,6 +63,11 @@ def test_hold_interpreter_and_a_warm_transfer_are_conference_operations_and_even
     )
     assert r.status_code == 200
     assert live.http.get("/api/agent/me", headers=second).json()["reason"] == "consult"
+    r = live.http.post("/api/agent/transfer/finish", json={"complete": True}, headers=first)
+    assert (r.status_code, r.json()["message"]) == (
+        409, "en-day-2 has not answered yet: wait, or cancel the transfer")  # fmt: skip
+    consulted = f"/voice/leg?sid={SID}&label=agent:en-day-2"
+    live.carrier.post(consulted, call_form("CA" + "7" * 32, CallStatus="in-progress"))
     r = live.http.post("/api/agent/transfer/finish", json={"complete": True}, headers=first)
     assert r.json()["state"] == "wrap_up"
     assert live.http.get("/api/agent/me", headers=second).json()["call_sid"] == SID
@@ -147,3 +153,54 @@ def test_the_browser_phone_token_is_refused_until_an_api_key_is_set(live):
     agent = live.agent("en-day-1")
     r = live.http.post("/api/agent/voice-token", headers=agent)
     assert (r.status_code, r.json()["error_id"]) == (404, "no-browser-phone")
+    r = live.http.post("/api/supervisor/voice-token", headers=live.agent("supervisor"))
+    assert (r.status_code, r.json()["error_id"]) == (404, "no-browser-phone")
+    assert live.http.post("/api/supervisor/voice-token", headers=agent).status_code == 403
+
+
+def test_a_browser_phone_token_is_a_voice_grant_for_the_agent(tmp_path):
+    live = Live(
+        sqlite_url(tmp_path),
+        twilio_api=("SK" + "1" * 32, "not-a-real-secret-but-long-enough-for-hs256"),
+    )
+    r = live.http.post("/api/agent/voice-token", headers=live.agent("en-day-1"))
+    claims = jwt.decode(
+        r.json()["token"], "not-a-real-secret-but-long-enough-for-hs256", algorithms=["HS256"]
+    )
+    assert claims["iss"] == "SK" + "1" * 32
+    assert claims["grants"]["identity"] == "en-day-1"
+    assert claims["grants"]["voice"]["incoming"] == {"allow": True}
+    assert claims["exp"] - claims["nbf"] == 3600
+
+
+def test_the_agent_hanging_up_their_phone_ends_the_call(live):
+    first = on_a_call(live)
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="completed"))
+    live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    assert live.http.get("/api/agent/me", headers=first).json()["state"] == "wrap_up"
+
+
+def test_the_on_call_switches_are_strict_booleans(live):
+    first = on_a_call(live)
+    for body in ({"hold": "yes"}, {"hold": 1}, {"hold": None}, {}):
+        r = live.http.post("/api/agent/hold", json=body, headers=first)
+        assert r.status_code == 400, body
+
+
+def test_a_restart_takes_a_held_caller_off_hold_and_ends_a_consultation(tmp_path):
+    a = Live(sqlite_url(tmp_path))
+    first = on_a_call(a)
+    second = a.agent("en-day-2")
+    a.http.post("/api/agent/login", headers=second)
+    a.http.post("/api/agent/ready", headers=second)
+    a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True}, headers=first)
+    a.line.flush()
+    b = Live(sqlite_url(tmp_path))  # the server restarts: its line is rebuilt from the store
+    assert b.line.recover({SID: "in-progress"}) == {"on a call": 1}
+    b.http.get("/api/agent/me", headers=b.agent("en-day-1"))  # (the first command sends them)
+    b.control.until(lambda: len(b.control.legs) == 2)
+    assert b.control.legs == [(SID, "agent:en-day-2", "drop", "talk", ""),
+                              (SID, "caller", "resume", "talk", "")]  # fmt: skip
+    assert kinds(b, "consult")[-1] == ("consult", {"agent_id": "", "to_agent": "en-day-2",
+                                                   "stage": "restart"})  # fmt: skip

@@ -17,7 +17,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hotline.domain.agent import AgentState
 from hotline.domain.events import (
@@ -63,8 +63,11 @@ from hotline.switchboard.events import (
     AgentLegAnswered,
     AnyEvent,
     CallbackOffered,
+    CallHeld,
     Connecting,
+    Consulted,
     LineEvent,
+    Transferred,
     stored,
 )
 from hotline.switchboard.floor import Floor
@@ -97,6 +100,20 @@ def row_state(e: AnyEvent) -> dict[str, object] | None:
             return {"state": "overflowed"}
         return {"state": "queued", "queue": e.to_queue}
     return None
+
+
+def on_hold(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, Any]:
+    """From a call's events: whether its caller was left on hold in its conference, and
+    whom its agent was consulting (for `Recovered`)."""
+    held, consult = False, ""
+    for kind, data in history:
+        if kind == CallHeld.kind:
+            held = bool(data.get("held"))
+        elif kind == Consulted.kind:
+            consult = str(data.get("to_agent", "")) if data.get("stage") == "started" else ""
+        elif kind == Transferred.kind:  # (the caller came off hold with the new agent)
+            held, consult = False, ""
+    return {"held": held, "consult": consult}
 
 
 @dataclass(frozen=True)
@@ -355,8 +372,11 @@ class LiveLine:
     ) -> bool:
         return self._run(c.DialDone(sid, dial_status, attempt, in_conference))
 
-    def leg_not_reached(self, sid: str, label: str, status: str) -> None:
-        self._run(c.LegNotReached(sid, label, status))
+    def leg_status(self, sid: str, label: str, status: str) -> None:
+        self._run(c.LegStatus(sid, label, status))
+
+    def agent_leg_ended(self, sid: str, attempt: int) -> None:
+        self._run(c.AgentLegEnded(sid, attempt))
 
     def agent_leg_answered(self, sid: str, attempt: int) -> None:
         self._run(c.LegAnswered(sid, attempt))
@@ -384,6 +404,7 @@ class LiveLine:
                 attempts=max(attempts, default=0),
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
                 bridged=any(k == AgentLegAnswered.kind for k, _ in history),
+                **on_hold(history),
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():

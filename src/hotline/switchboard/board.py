@@ -58,6 +58,7 @@ from hotline.switchboard import commands as c
 from hotline.switchboard.commands import (
     Accept,
     AddInterpreter,
+    AgentLegEnded,
     AgentStatus,
     Arrive,
     CallerInput,
@@ -72,7 +73,7 @@ from hotline.switchboard.commands import (
     HoldPoll,
     HoldState,
     LegAnswered,
-    LegNotReached,
+    LegStatus,
     Login,
     Logout,
     LookupAnswered,
@@ -134,6 +135,7 @@ CALLBACK_TRIES: Final = 3  # dial-backs before a callback caller who never answe
 LIVE: Final = ("queued", "ringing", "in-progress")  # carrier statuses of a call going on
 ENDED: Final = ("completed", "busy", "failed", "no-answer", "canceled")
 TALKED: Final = ("completed", "answered")  # DialCallStatus values of a bridge that happened
+JOINED: Final = ("in-progress", "answered")  # statuses of a leg that answered
 IN_IVR: Final = CallState.IN_IVR.value
 NOTHING: Final[tuple[()]] = ()  # (shared by the outcomes that emit nothing)
 CALLER: Final = "caller"  # the caller's label in their call's conference
@@ -187,6 +189,9 @@ class Switchboard:
         # the call each agent is wrapping up (on a line with disposition codes), until they
         # close it with a code or its time runs out
         self.wrapping: dict[str, tuple[str, str]] = {}  # agent -> (call, its queue)
+        # the agents consulted for a warm transfer, and the call (not ready for it until
+        # it ends: a change of their state meanwhile ends it)
+        self.consulting: dict[str, str] = {}  # agent -> call
         # overflowed to voicemail: the caller's next hold-loop request records (this mark
         # outlives the call's record, until that request or the caller's hang-up)
         self.to_voicemail: set[str] = set()
@@ -286,8 +291,11 @@ class Switchboard:
         if kind is Supervise:
             self._supervise(cast(c.Supervise, command))
             return None
-        if kind is LegNotReached:
-            self._leg_not_reached(cast(c.LegNotReached, command))
+        if kind is LegStatus:
+            self._leg_status(cast(c.LegStatus, command))
+            return None
+        if kind is AgentLegEnded:
+            self._agent_left(cast(c.AgentLegEnded, command))
             return None
         if kind is Reconfigure:
             return self._reconfigure(cast(c.Reconfigure, command))
@@ -665,10 +673,11 @@ class Switchboard:
         if call.state in (CallState.QUEUED, CallState.OFFERED):
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:
-            if dial_back or r.bridged:
+            if dial_back or r.bridged or r.talked:
                 agent_id, consulted = call.agent_id or "", r.consult
                 self.router.complete(sid)
                 if consulted is not None:  # hung up while their agent consulted another
+                    del self.consulting[consulted]
                     self._emit(Consulted(self.now, sid, agent_id, consulted, "caller-hung-up"))
                     self._release(consulted)
             else:  # hung up while the agent's phone rang: nobody talked to them
@@ -718,7 +727,7 @@ class Switchboard:
             return sid in self.to_voicemail  # overflowed meanwhile: the hold loop records
         if dial_status in TALKED:  # they talked (whether or not the leg's answer reached us)
             if attempt == r.connects:
-                r.bridged = True
+                r.bridged = r.talked = True
             return False
         if attempt == r.connects and call.state is CallState.ANSWERED:
             self._emit(AgentLegFailed(self.now, sid, dial_status, call.agent_id or "", attempt))
@@ -737,7 +746,7 @@ class Switchboard:
             r.pending = False
             r.detached = True
         elif cmd.attempt == r.connects:
-            r.bridged = True
+            r.bridged = r.talked = True
 
     def _carrier_refused(self, cmd: c.CarrierRefused) -> None:
         """The agent is freed, the caller keeps their place."""
@@ -884,10 +893,11 @@ class Switchboard:
             )
         if not cmd.warm:
             self._emit(Transferred(now, sid, agent_id, "", target, False))
-            self._hand_over(sid, r, agent_id, target, consulted="")
+            self._hand_over(sid, r, agent_id, target, consulted="", resume=r.held)
             return self.agent_state(agent_id)
         self.router.set_not_ready(target, CONSULTED)
-        r.consult = target
+        self.consulting[target] = sid  # (from now on, their leaving that state ends it)
+        r.consult, r.consult_answered = target, False
         self._emit(Consulted(now, sid, agent_id, target, "started"))
         if not r.held:
             self._effects.append(Leg(sid, CALLER, "hold"))
@@ -900,50 +910,79 @@ class Switchboard:
         target = r.consult
         if target is None:
             raise InvalidTransition(f"agent {agent_id} is not consulting anyone")
-        r.consult = None
-        if cmd.complete:
-            self._emit(Transferred(self.now, sid, agent_id, "", target, True))
-            r.held = True  # (on hold for the consultation: the new agent takes them off it)
-            self._hand_over(sid, r, agent_id, target, consulted=CONSULTED)
+        if not cmd.complete:
+            self._end_consult(sid, r, agent_id, "cancelled")
+            self._release(target)
             return self.agent_state(agent_id)
-        self._emit(Consulted(self.now, sid, agent_id, target, "cancelled"))
+        self._complete_transfer(sid, r, agent_id, target)
+        return self.agent_state(agent_id)
+
+    def _complete_transfer(self, sid: str, r: CallRecord, agent_id: str, target: str) -> None:
+        """The consulted agent takes the call (once their phone has answered)."""
+        if not r.consult_answered:
+            raise InvalidTransition(f"{target} has not answered yet: wait, or cancel the transfer")
+        del self.consulting[target]
+        try:
+            self._hand_over(sid, r, agent_id, target, consulted=CONSULTED, resume=True)
+        except Exception:  # refused: the consultation goes on as it was
+            self.consulting[target] = sid
+            raise
+        r.consult = None
+        self._emit(Transferred(self.now, sid, agent_id, "", target, True))
+
+    def _end_consult(self, sid: str, r: CallRecord, agent_id: str, stage: str) -> str:
+        """The consultation ends without a transfer: the consulted agent's phone leaves the
+        call and the caller comes back to their agent (off hold, unless the agent held
+        them); returns who was consulted."""
+        target = r.consult
+        assert target is not None
+        r.consult = None
+        self.consulting.pop(target, None)
+        self._emit(Consulted(self.now, sid, agent_id, target, stage))
         self._effects.append(Leg(sid, agent_label(target), "drop"))
         if not r.held:
             self._effects.append(Leg(sid, CALLER, "resume"))
-        self._release(target)
-        return self.agent_state(agent_id)
+        return target
 
     def _hand_over(
-        self, sid: str, r: CallRecord, agent_id: str, target: str, *, consulted: str
-    ) -> None:
+        self, sid: str, r: CallRecord, agent_id: str, target: str, *, consulted: str,
+        resume: bool,
+    ) -> None:  # fmt: skip
         """The call passes to `target` (their phone dialled in, unless consulted: then it
         is in already), and its agent leaves it for wrap-up; a supervisor's whisper goes
-        to the new agent, and the caller comes off hold."""
+        to the new agent, and the caller comes off hold (`resume`). Refused before any
+        change if the router refuses."""
         call = r.call
         assert call is not None
         queue = call.queue or ""
         self.router.hand_over(sid, target, consulted=consulted)
+        r.connects += 1  # (the old agent's leg, dropped, no longer speaks for the call)
+        self._emit(Connecting(self.now, sid, r.connects, target))
         if not consulted:  # a connect of its own: its callbacks say whether they answered
-            r.connects += 1
             r.bridged = False
-            self._emit(Connecting(self.now, sid, r.connects, target))
             self._effects.append(Leg(sid, agent_label(target), "join", attempt=r.connects))
         self._effects.append(Leg(sid, agent_label(agent_id), "drop"))
         for name, mode in r.supervisors.items():
             if mode == "whisper":
                 self._effects.append(Leg(sid, supervisor_label(name), "mode", mode,
                                          agent_label(target)))  # fmt: skip
-        if r.held:
-            r.held = False
+        r.held = False
+        if resume:
             self._effects.append(Leg(sid, CALLER, "resume"))
         if self.line.dispositions and self._wraps(queue):
             self.wrapping[agent_id] = (sid, queue)
 
     def _requeue(self, sid: str, r: CallRecord, queue: str) -> None:
         """The call's agent is done with it (to wrap-up); it waits in `queue` again, from
-        the time it first queued, and the caller goes back to the hold loop."""
+        the time it first queued, and the caller goes back to the hold loop (the call's
+        conference ends as they leave it: its interpreter and supervisors are off it)."""
         old = r.call
         assert old is not None
+        agent_id = old.agent_id or ""
+        for name in r.supervisors:
+            self._emit(Supervised(self.now, sid, agent_id, name, "left"))
+        if r.interpreter:
+            self._emit(InterpreterLeg(self.now, sid, agent_id, r.row.language, "removed"))
         since = old.first_queued_at
         self.router.complete(sid)  # (its record is forgotten with it: a new one follows)
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
@@ -951,6 +990,7 @@ class Switchboard:
         row = r.row.changed(queue=queue)
         self.records[sid] = CallRecord(row=row, call=call, since=r.since,
                                        connects=r.connects)  # fmt: skip
+        self.records[sid].talked = True
         self._change(sid, queue=queue)
         self.router.enqueue(call, queue, since)
         self._effects.append(Park(sid, r.connects))
@@ -960,6 +1000,28 @@ class Switchboard:
         view = self.router.agent(agent_id)
         if view.state is AgentState.NOT_READY and view.reason == CONSULTED:
             self.router.set_ready(agent_id)
+
+    def _agent_left(self, cmd: c.AgentLegEnded) -> None:
+        """The call's agent hung up their phone: the call ends (the caller is hung up on),
+        unless a consultation was under way: then the consulted agent takes the call if
+        their phone answered, else the caller goes back to their place in the queue."""
+        sid = cmd.sid
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or call.state is not CallState.ANSWERED:
+            return  # (the call ended, or went back to the queue, meanwhile)
+        if cmd.attempt != r.connects or not r.bridged:
+            return  # an earlier agent's leg, dropped on a transfer
+        agent_id = call.agent_id or ""
+        target = r.consult
+        if target is not None and r.consult_answered:
+            self._complete_transfer(sid, r, agent_id, target)
+        elif target is not None:
+            self._end_consult(sid, r, agent_id, "cancelled")
+            self._release(target)
+            self._requeue(sid, r, call.queue or "")
+        else:
+            self._effects.append(Leg(sid, CALLER, "hangup"))
 
     def _interpreter(self, cmd: c.AddInterpreter) -> AgentStatus:
         agent_id = cmd.agent_id
@@ -1000,28 +1062,35 @@ class Switchboard:
                                  agent_label(agent) if mode == "whisper" else ""))  # fmt: skip
         self._emit(Supervised(self.now, sid, agent, name, mode))
 
-    def _leg_not_reached(self, cmd: c.LegNotReached) -> None:
-        """A consulted agent who did not answer goes not ready and the caller comes back
-        to their agent; an interpreter or supervisor not reached is off the call."""
+    def _leg_status(self, cmd: c.LegStatus) -> None:
+        """A consulted agent's phone answered (the transfer can be completed), or did not
+        (they go not ready) or hung up: the consultation ends and the caller comes back to
+        their agent. The agent a call was handed to after a consultation hung up: the call
+        ends. An interpreter or supervisor not reached, or gone, is off the call."""
         sid, label, status = cmd.sid, cmd.label, cmd.status
         r = self.records.get(sid)
         call = r.call if r is not None else None
         if r is None or call is None:
             return  # the call ended meanwhile
         agent = call.agent_id or ""
-        stage = f"not-reached:{status}"
+        joined, ended = status in JOINED, status in ENDED
+        stage = "left" if status == "completed" else f"not-reached:{status}"
         if r.consult is not None and label == agent_label(r.consult):
-            target, r.consult = r.consult, None
-            self._emit(Consulted(self.now, sid, agent, target, stage))
-            if not r.held:
-                self._effects.append(Leg(sid, CALLER, "resume"))
-            view = self.router.agent(target)
-            if view.state is AgentState.NOT_READY and view.reason == CONSULTED:
-                self.router.set_not_ready(target, f"agent-{status}")
-        elif label == INTERPRETER and r.interpreter:
+            if joined:
+                r.consult_answered = True
+            elif ended:
+                target = self._end_consult(sid, r, agent, stage)
+                view = self.router.agent(target)
+                if status == "completed":
+                    self._release(target)
+                elif view.state is AgentState.NOT_READY and view.reason == CONSULTED:
+                    self.router.set_not_ready(target, f"agent-{status}")
+        elif label == agent_label(agent) and status == "completed":
+            self._agent_left(c.AgentLegEnded(sid, r.connects))
+        elif label == INTERPRETER and r.interpreter and ended:
             r.interpreter = False
             self._emit(InterpreterLeg(self.now, sid, agent, r.row.language, stage))
-        elif label.startswith("supervisor:"):
+        elif label.startswith("supervisor:") and ended:
             name = label.removeprefix("supervisor:")
             if r.supervisors.pop(name, None) is not None:
                 self._emit(Supervised(self.now, sid, agent, name, stage))
@@ -1098,6 +1167,7 @@ class Switchboard:
             elif row.state == "answered" and found.bridged:
                 r.detached = True
                 what = "on a call"
+                self._reattach(row.sid, found)
             elif row.state == "answered" and found.attempts and not callback:
                 # the agent's phone was ringing: the carrier's word on that dial decides
                 r.pending = True
@@ -1108,6 +1178,16 @@ class Switchboard:
                 what = "queued"
             done[what] = done.get(what, 0) + 1
         return done
+
+    def _reattach(self, sid: str, found: c.Recovered) -> None:
+        """A call on an agent across a restart can no longer be held or transferred (the
+        restarted line does not hold it for an agent): a caller left on hold comes off
+        it, and a consultation under way ends (the consulted agent's phone leaves)."""
+        if found.consult:
+            self._emit(Consulted(self.now, sid, "", found.consult, "restart"))
+            self._effects.append(Leg(sid, agent_label(found.consult), "drop"))
+        if found.held or found.consult:
+            self._effects.append(Leg(sid, CALLER, "resume"))
 
     def _recheck(self, cmd: c.Recheck) -> None:
         """Those that ended are closed; those it still cannot say stay unverified."""
@@ -1150,6 +1230,17 @@ class Switchboard:
             # out of the ACD to a fallback (voicemail): the hold loop sends them there
             self.to_voicemail.add(e.call_id)
             self._forget(e.call_id)
+        if self.consulting and isinstance(e, (AgentStateChanged, AgentLoggedOut)):
+            self._consulted_left(e)
+
+    def _consulted_left(self, e: AgentStateChanged | AgentLoggedOut) -> None:
+        """A consulted agent's state changed (not by the consultation's end: that forgets
+        them first): they left it, so it ends."""
+        sid = self.consulting.get(e.agent_id)
+        r = self.records.get(sid or "")
+        if sid is not None and r is not None and r.consult == e.agent_id:
+            call = r.call
+            self._end_consult(sid, r, (call.agent_id if call else None) or "", "left")
 
     def _wraps(self, queue: str) -> bool:
         """Whether the queue's calls have a wrap-up (a time after the call)."""

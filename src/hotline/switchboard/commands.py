@@ -132,9 +132,10 @@ class DialDone(Command[bool]):
         self.in_conference: Final = in_conference
 
 
-class LegNotReached(Command[None]):
-    """A participant dialled into the call's conference (not the agent of a connect) did
-    not answer (`status`: no-answer, busy, failed, canceled)."""
+class LegStatus(Command[None]):
+    """The status of a participant dialled into the call's conference other than by a
+    connect (a consulted agent, an interpreter, a supervisor): in-progress (answered),
+    completed (left), or not reached (no-answer, busy, failed, canceled)."""
 
     _fields: ClassVar = ("sid", "label", "status")
 
@@ -142,6 +143,16 @@ class LegNotReached(Command[None]):
         self.sid: Final = sid
         self.label: Final = label
         self.status: Final = status
+
+
+class AgentLegEnded(Command[None]):
+    """The agent's leg of the `attempt`th connect ended after it answered: they hung up."""
+
+    _fields: ClassVar = ("sid", "attempt")
+
+    def __init__(self, sid: str, attempt: int) -> None:
+        self.sid: Final = sid
+        self.attempt: Final = attempt
 
 
 class LegAnswered(Command[None]):
@@ -313,7 +324,8 @@ class Tick(Command[None]):
 class Recovered(Record):
     """An open call found in the store after a restart, with what its events say."""
 
-    _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged")
+    _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
+                         "consult")  # fmt: skip
 
     def __init__(
         self,
@@ -322,12 +334,16 @@ class Recovered(Record):
         attempts: int,
         offered_callback: bool,
         bridged: bool,
+        held: bool = False,
+        consult: str = "",
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
         self.attempts: Final = attempts  # connects to an agent tried so far
         self.offered_callback: Final = offered_callback
         self.bridged: Final = bridged  # an agent's leg answered
+        self.held: Final = held  # the caller was on hold in their conference
+        self.consult: Final = consult  # the agent being consulted for a transfer ("": none)
 
 
 class Recover(Command[dict[str, int]]):

@@ -86,5 +86,7 @@ class CallRecord:
         # transfer, an interpreter joined, the supervisors on it (name -> mode)
         self.held = False
         self.consult: str | None = None
+        self.consult_answered = False  # the consulted agent's phone answered
+        self.talked = False  # an agent's leg answered (some agent talked to the caller)
         self.interpreter = False
         self.supervisors: dict[str, str] = {}

@@ -103,6 +103,9 @@ class TwilioCallControl:
             if action == "join":
                 self._join(call_sid, label, mode, coach, attempt)
                 return
+            if action == "hangup":  # (the caller's: their call ends, and its conference)
+                self.hang_up(call_sid)
+                return
             participant = self.client.conferences(self._conference(call_sid)).participants(label)
             if action == "drop":
                 participant.delete()

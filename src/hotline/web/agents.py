@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, WebSocket
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
@@ -51,7 +51,7 @@ class WrapUpBody(BaseModel):
 
 class HoldBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    hold: bool
+    hold: StrictBool
 
 
 class TransferBody(BaseModel):
@@ -60,17 +60,17 @@ class TransferBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     queue: str = Field(default="", max_length=64, pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$")
     agent: str = Field(default="", max_length=64, pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$")
-    warm: bool = False
+    warm: StrictBool = False
 
 
 class FinishBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    complete: bool
+    complete: StrictBool
 
 
 class InterpreterBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    on: bool
+    on: StrictBool
 
 
 ANSWERS_CALLS = ("agent",)

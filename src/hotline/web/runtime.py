@@ -255,7 +255,7 @@ class LineRuntime:
                     )
                 else:
                     await self.use_case(
-                        functools.partial(self.line.leg_not_reached, c.call_sid, c.label,
+                        functools.partial(self.line.leg_status, c.call_sid, c.label,
                                           "failed")
                     )  # fmt: skip
 

@@ -16,6 +16,7 @@ from hotline.errors import RoutingError, UnknownAgent
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
 from hotline.web import forms
+from hotline.web.agents import phone_token
 from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
@@ -104,6 +105,14 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
         except RoutingError as e:  # (an unknown call among them: it ended)
             raise Refused(409, e.error_id, e.message) from None
         return JSONResponse({"call_sid": call_sid, "supervisor": who.name, "mode": mode})
+
+    @router.post("/supervisor/voice-token")
+    async def voice_token(who: Who = Depends(watcher)) -> JSONResponse:
+        """The supervisor's browser phone (`client:NAME`, the leg a listen, whisper or
+        barge dials), as an agent's: 404 when no API key is set."""
+        if not SUPERVISOR_NAME.fullmatch(who.name):
+            raise Refused(409, "bad-name", "this account's name cannot be dialled into a call")
+        return JSONResponse(phone_token(rt.settings, who.name))
 
     @router.websocket("/events")
     async def events(ws: WebSocket) -> None:

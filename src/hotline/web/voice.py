@@ -237,6 +237,8 @@ def voice_router(rt: LineRuntime) -> APIRouter:
                 line.agent_leg_answered(sid, a)
             elif leg_status in NOT_REACHED:  # the caller waits in the conference: parked
                 line.dial_done(sid, leg_status, a, in_conference=True)
+            elif leg_status == "completed":  # the agent hung up (or was dropped)
+                line.agent_leg_ended(sid, a)
             return "<Response/>"
 
         # the form's CallSid is the agent's leg: its own id, one reply per status
@@ -245,7 +247,7 @@ def voice_router(rt: LineRuntime) -> APIRouter:
     @router.post("/leg")
     async def leg(request: Request) -> Response:
         """Status callbacks of a participant dialled into a call's conference (a consulted
-        agent, an interpreter, a supervisor): one not reached is off the call."""
+        agent, an interpreter, a supervisor): answered, not reached, or gone."""
         form = await signed_form(request)
         sid = query_sid(request)
         label = request.query_params.get("label", "")
@@ -254,8 +256,7 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         leg_status = forms.status(form)
 
         def work(_leg: str) -> str:
-            if leg_status in NOT_REACHED:
-                line.leg_not_reached(sid, label, leg_status)
+            line.leg_status(sid, label, leg_status)
             return "<Response/>"
 
         return await rt.voice(form, f"leg:{leg_status}", work, lambda _s: "<Response/>")

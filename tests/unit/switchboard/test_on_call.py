@@ -142,8 +142,11 @@ def test_a_warm_transfer_consults_with_the_caller_on_hold_then_hands_the_call_ov
     assert b.agent_state("a2")["reason"] == "consult"  # offered nothing meanwhile
     with pytest.raises(InvalidTransition, match="waits on hold while a2 is consulted"):
         b.handle(c.HoldCall("a1", False), 41.0)
+    with pytest.raises(InvalidTransition, match="a2 has not answered yet"):
+        b.handle(c.FinishTransfer("a1", complete=True), 42.0)
+    b.handle(c.LegStatus("CA1", "agent:a2", "in-progress"), 43.0)  # a2's phone answered
     out = b.handle(c.FinishTransfer("a1", complete=True), 60.0)
-    assert out.events[0] == Transferred(60.0, "CA1", "a1", "", "a2", True)
+    assert out.events[-1] == Transferred(60.0, "CA1", "a1", "", "a2", True)
     assert legs(out) == [
         ("agent:a1", "drop", "talk", "", "0"),
         ("caller", "resume", "talk", "", "0"),
@@ -170,9 +173,12 @@ def test_a_cancelled_or_unanswered_consultation_gives_the_caller_back_to_their_a
     ]
     assert b.agent_state("a2")["state"] == "available"
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 60.0)
-    out = b.handle(c.LegNotReached("CA1", "agent:a2", "no-answer"), 80.0)
+    out = b.handle(c.LegStatus("CA1", "agent:a2", "no-answer"), 80.0)
     assert out.events[0] == Consulted(80.0, "CA1", "a1", "a2", "not-reached:no-answer")
-    assert legs(out) == [("caller", "resume", "talk", "", "0")]
+    assert legs(out) == [
+        ("agent:a2", "drop", "talk", "", "0"),
+        ("caller", "resume", "talk", "", "0"),
+    ]
     assert b.agent_state("a2")["reason"] == "agent-no-answer"
     assert b.agent_state("a1")["call_sid"] == "CA1"
 
@@ -194,7 +200,7 @@ def test_an_interpreter_joins_and_leaves_for_the_callers_language():
     out = b.handle(c.AddInterpreter("a1", True), 20.0)
     assert out.events == [InterpreterLeg(20.0, "CA1", "a1", "es", "added")]
     assert legs(out) == [("interpreter", "join", "talk", "", "0")]
-    out = b.handle(c.LegNotReached("CA1", "interpreter", "busy"), 25.0)
+    out = b.handle(c.LegStatus("CA1", "interpreter", "busy"), 25.0)
     assert out.events == [InterpreterLeg(25.0, "CA1", "a1", "es", "not-reached:busy")]
     b.handle(c.AddInterpreter("a1", True), 30.0)
     out = b.handle(c.AddInterpreter("a1", False), 90.0)
@@ -233,3 +239,74 @@ def test_a_supervisor_action_on_a_call_that_just_ended_is_refused():
         b.handle(c.Supervise("CA1", "sue", "listen"), 31.0)
     with pytest.raises(InvalidTransition, match="not listen, whisper"):
         b.handle(c.Supervise("CA1", "sue", "shout"), 31.0)
+
+
+def test_a_consulted_agent_who_leaves_the_consultation_ends_it():
+    b = board()
+    on_call(b, "a2")
+    b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
+    out = b.handle(c.SetReady("a2", True), 45.0)  # a2 goes available meanwhile
+    assert Consulted(45.0, "CA1", "a1", "a2", "left") in out.events
+    assert ("agent:a2", "drop", "talk", "", "0") in legs(out)  # (their phone leaves the call)
+    assert b.call_legs("CA1")["consult"] is None
+    with pytest.raises(InvalidTransition, match="not consulting anyone"):
+        b.handle(c.FinishTransfer("a1", complete=True), 46.0)
+    b.handle(c.Transfer("a1", to_agent="a2", warm=True), 50.0)
+    out = b.handle(c.Logout("a2"), 55.0)  # or logs out
+    assert Consulted(55.0, "CA1", "a1", "a2", "left") in out.events
+
+
+def test_an_agent_who_hangs_up_ends_the_call_and_an_earlier_agents_leg_does_not():
+    b = board()
+    on_call(b, "a2")
+    out = b.handle(c.AgentLegEnded("CA1", 1), 30.0)
+    assert legs(out) == [("caller", "hangup", "talk", "", "0")]
+    b = board()
+    on_call(b, "a2")
+    b.handle(c.Transfer("a1", to_agent="a2"), 30.0)  # cold: a2's connect is the second
+    assert legs(b.handle(c.AgentLegEnded("CA1", 1), 31.0)) == []  # a1's dropped leg
+    b.handle(c.LegAnswered("CA1", 2), 32.0)
+    assert legs(b.handle(c.AgentLegEnded("CA1", 2), 60.0)) == [
+        ("caller", "hangup", "talk", "", "0")
+    ]
+
+
+def test_an_agent_who_hangs_up_while_consulting_hands_the_call_over_or_requeues_it():
+    b = board()
+    on_call(b, "a2")
+    b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
+    b.handle(c.LegStatus("CA1", "agent:a2", "in-progress"), 41.0)
+    out = b.handle(c.AgentLegEnded("CA1", 1), 50.0)  # a1 hangs up: a2 has the caller
+    assert out.events[-1] == Transferred(50.0, "CA1", "a1", "", "a2", True)
+    assert b.agent_state("a2")["call_sid"] == "CA1"
+    out = b.handle(c.LegStatus("CA1", "agent:a2", "completed"), 90.0)  # then a2 hangs up
+    assert legs(out) == [("caller", "hangup", "talk", "", "0")]
+    b = board()
+    on_call(b, "a2")
+    b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
+    out = b.handle(c.AgentLegEnded("CA1", 1), 50.0)  # before a2 answered: back in the queue
+    assert Consulted(50.0, "CA1", "a1", "a2", "cancelled") in out.events
+    assert out.effects[-1] == Park("CA1", 1)
+    # a2, ready again, is offered the caller at once
+    assert (b.agent_state("a2")["state"], b.agent_state("a2")["call_sid"]) == ("reserved", "CA1")
+
+
+def test_a_caller_who_hangs_up_while_the_transferred_to_agent_rings_has_talked():
+    b = board()
+    on_call(b, "a2")
+    b.handle(c.Transfer("a1", to_agent="a2"), 40.0)
+    out = b.handle(c.CarrierStatus("CA1", "completed"), 45.0)
+    assert "CallCompleted" in kinds(out)
+    assert "CallAbandoned" not in kinds(out)
+
+
+def test_a_transfer_to_a_queue_takes_the_supervisors_and_the_interpreter_off_the_call():
+    b = board()
+    on_call(b)
+    b.handle(c.Supervise("CA1", "sue", "listen"), 20.0)
+    b.handle(c.AddInterpreter("a1", True), 21.0)
+    out = b.handle(c.Transfer("a1", queue="records"), 30.0)
+    assert Supervised(30.0, "CA1", "a1", "sue", "left") in out.events
+    assert InterpreterLeg(30.0, "CA1", "a1", "es", "removed") in out.events
+    assert b.call_legs("CA1") == {"held": False, "consult": None, "interpreter": False,
+                                  "supervisors": {}}  # fmt: skip
