@@ -12,6 +12,8 @@ from typing import Any
 import jwt
 import pytest
 
+from hotline.switchboard.board import AGENT_GONE_AFTER
+
 from .live_fixtures import Live, call_form, queue_public_caller, sqlite_url
 
 SID = "CA" + "5" * 32
@@ -176,6 +178,8 @@ def test_a_browser_phone_token_is_a_voice_grant_for_the_agent(tmp_path):
 def test_the_agent_hanging_up_their_phone_ends_the_call(live):
     first = on_a_call(live)
     live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="completed"))
+    live.wall.now += AGENT_GONE_AFTER  # (and the caller's own end did not come meanwhile)
+    assert live.http.get("/api/agent/me", headers=first).json()["state"] == "on_call"
     live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
     live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
     assert live.http.get("/api/agent/me", headers=first).json()["state"] == "wrap_up"
@@ -204,3 +208,18 @@ def test_a_restart_takes_a_held_caller_off_hold_and_ends_a_consultation(tmp_path
                               (SID, "caller", "resume", "talk", "")]  # fmt: skip
     assert kinds(b, "consult")[-1] == ("consult", {"agent_id": "", "to_agent": "en-day-2",
                                                    "stage": "restart"})  # fmt: skip
+
+
+def test_a_wrap_up_that_runs_out_applies_the_next_state_the_agent_chose(live):
+    first = on_a_call(live)
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    r = live.http.post("/api/agent/after-wrap-up", json={"ready": False, "reason": "lunch"},
+                       headers=first)  # fmt: skip
+    assert r.json()["state"] == "wrap_up"
+    live.wall.now += 120  # past the wrap-up's limit, the form never sent
+    me = live.http.get("/api/agent/me", headers=first).json()
+    assert (me["state"], me["reason"]) == ("not_ready", "lunch")
+    closed = {"agent_id": "en-day-1", "code": "timeout", "notes": ""}
+    assert kinds(live, "wrapped-up") == [("wrapped-up", closed)]
+    r = live.http.post("/api/agent/after-wrap-up", json={"ready": True}, headers=first)
+    assert r.status_code == 409  # no longer wrapping up

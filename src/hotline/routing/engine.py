@@ -158,6 +158,7 @@ class _AgentRecord:
         "reason",
         "state",
         "state_since",
+        "then",
         "ticket",
         "tiers",
     )
@@ -176,6 +177,7 @@ class _AgentRecord:
         self.min_step: dict[str, int] = {}
         self.pools: list[tuple[list[_PoolEntry], int]] = []  # (pool, score)
         self.tiers: list[list[_QueueRecord]] = []
+        self.then: str | None = None  # not ready for this reason when their wrap-up ends
 
 
 class _StateSeconds:
@@ -543,6 +545,7 @@ class Router:
             return
         if agent.state not in (AgentState.NOT_READY, AgentState.WRAP_UP):
             raise InvalidTransition(f"agent {agent_id} is {agent.state.value}, cannot be ready")
+        agent.then = None
         self._agent_free(agent)
 
     def set_not_ready(self, agent_id: str, reason: str) -> None:
@@ -551,6 +554,7 @@ class Router:
             raise InvalidTransition(
                 f"agent {agent_id} is {agent.state.value}; not-ready is possible once the call ends"
             )
+        agent.then = None
         if agent.logout_pending:
             self._logout_now(agent)  # asked to log out when free: free now
             return
@@ -795,7 +799,19 @@ class Router:
 
     def _wrap_up_over(self, agent: _AgentRecord, epoch: int) -> None:
         if agent.epoch == epoch and agent.state is AgentState.WRAP_UP:
-            self._agent_free(agent)
+            then, agent.then = agent.then, None
+            if then is None:
+                self._agent_free(agent)
+            else:
+                self.set_not_ready(agent.agent.id, then)
+
+    def after_wrap_up(self, agent_id: str, reason: str | None) -> None:
+        """What the agent will be when their wrap-up's time runs out: available (None) or
+        not ready for `reason`."""
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.WRAP_UP:
+            raise InvalidTransition(f"agent {agent_id} is {agent.state.value}, not wrapping up")
+        agent.then = reason
 
     def _agent_free(self, agent: _AgentRecord, *, keep_idle_since: bool = False) -> None:
         """The agent can take a call: log out if asked to, else take one or join the pools."""

@@ -489,6 +489,9 @@ class LiveLine:
     def decline(self, agent_id: str, call_sid: str) -> AgentStatus:
         return self._run(c.Decline(agent_id, call_sid))
 
+    def after_wrap_up(self, agent_id: str, ready: bool, reason: str = "break") -> AgentStatus:
+        return self._run(c.AfterWrapUp(agent_id, ready, reason))
+
     def hold_call(self, agent_id: str, hold: bool) -> AgentStatus:
         return self._run(c.HoldCall(agent_id, hold))
 

@@ -58,6 +58,7 @@ from hotline.switchboard import commands as c
 from hotline.switchboard.commands import (
     Accept,
     AddInterpreter,
+    AfterWrapUp,
     AgentLegEnded,
     AgentStatus,
     Arrive,
@@ -142,6 +143,7 @@ CALLER: Final = "caller"  # the caller's label in their call's conference
 INTERPRETER: Final = "interpreter"  # the interpreter's
 CONSULTED: Final = "consult"  # the not-ready reason of an agent consulted for a transfer
 SUPERVISING: Final = ("listen", "whisper", "barge")  # how a supervisor is on a call
+AGENT_GONE_AFTER: Final = 3.0  # seconds an agent's leg's end waits for the caller's own
 PENDING_FOR: Final = 60.0  # seconds a dial in flight at a restart may take to report (rings ~30 s)
 
 log = logging.getLogger("hotline.switchboard")
@@ -280,6 +282,8 @@ class Switchboard:
         if kind is Voicemail:
             self._voicemail(cast(c.Voicemail, command))
             return None
+        if kind is AfterWrapUp:
+            return self._after_wrap_up(cast(c.AfterWrapUp, command))
         if kind is HoldCall:
             return self._hold_call(cast(c.HoldCall, command))
         if kind is Transfer:
@@ -803,6 +807,11 @@ class Switchboard:
             self.router.set_not_ready(agent_id, cmd.reason)
         return self.agent_state(agent_id)
 
+    def _after_wrap_up(self, cmd: c.AfterWrapUp) -> AgentStatus:
+        self._agent(cmd.agent_id)
+        self.router.after_wrap_up(cmd.agent_id, None if cmd.ready else cmd.reason)
+        return self.agent_state(cmd.agent_id)
+
     def _login(self, cmd: c.Login) -> AgentStatus:
         self._agent(cmd.agent_id)
         self.router.login(self.line.agents[cmd.agent_id], ready=cmd.ready)
@@ -1002,15 +1011,20 @@ class Switchboard:
             self.router.set_ready(agent_id)
 
     def _agent_left(self, cmd: c.AgentLegEnded) -> None:
+        """The call's agent's leg ended. If the caller has not hung up within
+        AGENT_GONE_AFTER (their own end and the agent's leg's cross: the carrier reports
+        both when the caller leaves), the agent hung up: see `_agent_gone`."""
+        self.scheduler.at(self.now + AGENT_GONE_AFTER, self._agent_gone, cmd.sid, cmd.attempt)
+
+    def _agent_gone(self, sid: str, attempt: int) -> None:
         """The call's agent hung up their phone: the call ends (the caller is hung up on),
         unless a consultation was under way: then the consulted agent takes the call if
         their phone answered, else the caller goes back to their place in the queue."""
-        sid = cmd.sid
         r = self.records.get(sid)
         call = r.call if r is not None else None
         if r is None or call is None or call.state is not CallState.ANSWERED:
             return  # (the call ended, or went back to the queue, meanwhile)
-        if cmd.attempt != r.connects or not r.bridged:
+        if attempt != r.connects or not r.bridged:
             return  # an earlier agent's leg, dropped on a transfer
         agent_id = call.agent_id or ""
         target = r.consult

@@ -277,6 +277,18 @@ class Supervise(Command[None]):
         self.mode: Final = mode
 
 
+class AfterWrapUp(Command[AgentStatus]):
+    """What the agent will be if their wrap-up's time runs out before they close it:
+    ready, or not ready for `reason`."""
+
+    _fields: ClassVar = ("agent_id", "ready", "reason")
+
+    def __init__(self, agent_id: str, ready: bool, reason: str = "break") -> None:
+        self.agent_id: Final = agent_id
+        self.ready: Final = ready
+        self.reason: Final = reason
+
+
 class Logout(Command[AgentStatus]):
     _fields: ClassVar = ("agent_id",)
 

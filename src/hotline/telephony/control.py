@@ -104,7 +104,7 @@ class TwilioCallControl:
                 self._join(call_sid, label, mode, coach, attempt)
                 return
             if action == "hangup":  # (the caller's: their call ends, and its conference)
-                self.hang_up(call_sid)
+                self._end(call_sid)
                 return
             participant = self.client.conferences(self._conference(call_sid)).participants(label)
             if action == "drop":
@@ -119,6 +119,15 @@ class TwilioCallControl:
             raise CarrierError(
                 f"the carrier refused to {action} {label} on call {call_sid}: {e}"
             ) from None
+
+    def _end(self, call_sid: str) -> None:
+        """Hang the caller up; a call that has ended already is left as it is (its own end
+        and the agent's crossed: the agent's leg reports leaving as the caller's ends)."""
+        try:
+            self.client.calls(call_sid).update(status="completed")
+        except TwilioRestException as e:
+            if e.status != 404:
+                raise
 
     def address(self, label: str) -> str:
         """Where a participant is dialled: an agent's phone or SIP address if set, else

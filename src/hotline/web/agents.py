@@ -49,6 +49,15 @@ class WrapUpBody(BaseModel):
         return v
 
 
+class ThenBody(BaseModel):
+    """What to be once the wrap-up's time runs out."""
+
+    model_config = ConfigDict(extra="forbid")
+    ready: StrictBool
+    reason: str = Field(default="break", min_length=1, max_length=32,
+                        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")  # fmt: skip
+
+
 class HoldBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hold: StrictBool
@@ -160,6 +169,12 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
         return await agent_call(
             lambda: line.wrap_up(agent_id, b.code, b.notes, ready=b.ready, reason=b.reason)
         )
+
+    @router.post("/after-wrap-up")
+    async def after_wrap_up(body: ThenBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+        """The state to go to if the wrap-up's time runs out before the call is closed
+        (it is then closed with the code "timeout"): available, or not ready for a reason."""
+        return await agent_call(lambda: line.after_wrap_up(agent_id, body.ready, body.reason))
 
     @router.post("/hold")
     async def hold(body: HoldBody, agent_id: str = Depends(authorised)) -> JSONResponse:

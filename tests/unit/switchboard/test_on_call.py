@@ -11,7 +11,7 @@ import pytest
 from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import Switchboard
+from hotline.switchboard.board import AGENT_GONE_AFTER, Switchboard
 from hotline.switchboard.effects import Connect, Leg, Offer, Park
 from hotline.switchboard.events import (
     CallHeld,
@@ -256,19 +256,36 @@ def test_a_consulted_agent_who_leaves_the_consultation_ends_it():
     assert Consulted(55.0, "CA1", "a1", "a2", "left") in out.events
 
 
+def gone(b: Switchboard, leg: c.AgentLegEnded | c.LegStatus, at: float) -> Any:
+    """An agent's leg ends at `at`; what the line does once the caller has not hung up
+    within AGENT_GONE_AFTER (the carrier reports both ends when the caller leaves)."""
+    assert legs(b.handle(leg, at)) == []
+    return b.handle(c.Tick(), at + AGENT_GONE_AFTER)
+
+
 def test_an_agent_who_hangs_up_ends_the_call_and_an_earlier_agents_leg_does_not():
     b = board()
     on_call(b, "a2")
-    out = b.handle(c.AgentLegEnded("CA1", 1), 30.0)
-    assert legs(out) == [("caller", "hangup", "talk", "", "0")]
+    assert legs(gone(b, c.AgentLegEnded("CA1", 1), 30.0)) == [("caller", "hangup", "talk", "", "0")]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2"), 30.0)  # cold: a2's connect is the second
-    assert legs(b.handle(c.AgentLegEnded("CA1", 1), 31.0)) == []  # a1's dropped leg
-    b.handle(c.LegAnswered("CA1", 2), 32.0)
-    assert legs(b.handle(c.AgentLegEnded("CA1", 2), 60.0)) == [
-        ("caller", "hangup", "talk", "", "0")
-    ]
+    assert legs(gone(b, c.AgentLegEnded("CA1", 1), 31.0)) == []  # a1's dropped leg
+    b.handle(c.LegAnswered("CA1", 2), 35.0)
+    assert legs(gone(b, c.AgentLegEnded("CA1", 2), 60.0)) == [("caller", "hangup", "talk", "", "0")]
+
+
+def test_a_caller_who_hangs_up_is_not_taken_for_an_agent_hanging_up():
+    b = board()
+    on_call(b, "a2")
+    b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
+    b.handle(c.LegStatus("CA1", "agent:a2", "in-progress"), 41.0)
+    b.handle(c.AgentLegEnded("CA1", 1), 50.0)  # the caller left: the room ends, a1's leg first
+    out = b.handle(c.CarrierStatus("CA1", "completed"), 50.5)  # then the caller's own end
+    assert Consulted(50.5, "CA1", "a1", "a2", "caller-hung-up") in out.events
+    out = b.handle(c.Tick(), 60.0)
+    assert "transferred" not in kinds(out)  # a2 never got a call the caller had left
+    assert b.agent_state("a2")["state"] == "available"
 
 
 def test_an_agent_who_hangs_up_while_consulting_hands_the_call_over_or_requeues_it():
@@ -276,19 +293,31 @@ def test_an_agent_who_hangs_up_while_consulting_hands_the_call_over_or_requeues_
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
     b.handle(c.LegStatus("CA1", "agent:a2", "in-progress"), 41.0)
-    out = b.handle(c.AgentLegEnded("CA1", 1), 50.0)  # a1 hangs up: a2 has the caller
-    assert out.events[-1] == Transferred(50.0, "CA1", "a1", "", "a2", True)
+    out = gone(b, c.AgentLegEnded("CA1", 1), 50.0)  # a1 hangs up: a2 has the caller
+    assert out.events[-1] == Transferred(53.0, "CA1", "a1", "", "a2", True)
     assert b.agent_state("a2")["call_sid"] == "CA1"
-    out = b.handle(c.LegStatus("CA1", "agent:a2", "completed"), 90.0)  # then a2 hangs up
+    out = gone(b, c.LegStatus("CA1", "agent:a2", "completed"), 90.0)  # then a2 hangs up
     assert legs(out) == [("caller", "hangup", "talk", "", "0")]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
-    out = b.handle(c.AgentLegEnded("CA1", 1), 50.0)  # before a2 answered: back in the queue
-    assert Consulted(50.0, "CA1", "a1", "a2", "cancelled") in out.events
+    out = gone(b, c.AgentLegEnded("CA1", 1), 50.0)  # before a2 answered: back in the queue
+    assert Consulted(53.0, "CA1", "a1", "a2", "cancelled") in out.events
     assert out.effects[-1] == Park("CA1", 1)
     # a2, ready again, is offered the caller at once
     assert (b.agent_state("a2")["state"], b.agent_state("a2")["call_sid"]) == ("reserved", "CA1")
+
+
+def test_a_wrap_up_past_its_time_limit_applies_the_state_chosen_before():
+    b = board()
+    on_call(b)
+    b.handle(c.CarrierStatus("CA1", "completed"), 40.0)  # wrap-up until 70 s
+    b.handle(c.AfterWrapUp("a1", False, "lunch"), 50.0)  # chosen, the form not sent
+    out = b.handle(c.Tick(), 70.0)
+    assert WrappedUp(70.0, "CA1", "a1", "timeout", "") in out.events
+    assert (b.agent_state("a1")["state"], b.agent_state("a1")["reason"]) == ("not_ready", "lunch")
+    with pytest.raises(InvalidTransition, match="not wrapping up"):
+        b.handle(c.AfterWrapUp("a1", True), 71.0)
 
 
 def test_a_caller_who_hangs_up_while_the_transferred_to_agent_rings_has_talked():

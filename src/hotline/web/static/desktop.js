@@ -153,6 +153,11 @@
       el("option", {value: "available"}, "available"),
       ...["break", "lunch", "training", "meeting", "coaching", "admin-work"]
         .map((r) => el("option", {value: r}, `not ready: ${r.replace("-", " ")}`)));
+    // the choice stands if the time runs out before the form is sent (closed "timeout")
+    then.addEventListener("change", () => {
+      const ready = then.value === "available";
+      post("after-wrap-up", {ready, reason: ready ? "break" : then.value});
+    });
     const limit = o.wrap_up_seconds ? ` (at most ${clock(o.wrap_up_seconds * 1000)})` : "";
     const form = el("form", {class: "wrap-up"},
       el("label", {for: "wrap-code"}, "Outcome of the call"), code,
