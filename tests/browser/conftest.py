@@ -122,6 +122,16 @@ class Phoned(Running):
         except TimeoutError:
             raise AssertionError(f"{sid} hears {self.hears(sid)}, not {pairs}") from None
 
+    def until_queued(self, sid: str) -> None:
+        """Wait until the caller is in a queue of the line (through the IVR), as the store
+        says (bounded: a caller who never gets there fails the test)."""
+        polled = threading.Event()
+        for _ in range(600):
+            if any(r.sid == sid and r.state == "queued" for r in self.live.store.open_calls()):
+                return
+            polled.wait(0.05)
+        raise AssertionError(f"{sid} never queued")
+
     def hang_up(self, sid: str) -> None:
         """The caller hangs up (their call ends at the carrier)."""
         asyncio.run_coroutine_threadsafe(_hang_up(self.emulator, sid), self.loop).result(10)

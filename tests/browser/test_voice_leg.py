@@ -145,3 +145,29 @@ def test_an_agent_who_closes_the_tab_mid_call_stays_connected_and_sees_it_again(
     phoned.until_hears(sid, both_ways(("caller", AMY)))
     assert axe_violations(again) == []
     shot(again, "voice-tab-reopened")
+
+
+def test_an_interpreter_is_added_for_a_caller_whose_language_the_agent_lacks(
+    phoned: Phoned, page: Page
+) -> None:
+    available(page, phoned, "ian", "interp-day-1")  # English, and the interpreter line
+    script = CallerScript(CALLER, ["2", "3", "2", "2"], patience=1e6, talk=1e6)
+    sid = phoned.call(script)  # another language: Português; public; stays on the line
+    phoned.until_queued(sid)
+    phoned.live.wall.now += 31  # nobody speaks Portuguese: the queue's interpreter step
+    expect(page.locator("#state")).to_have_text("A call is offered")
+    expect(page.locator('#call [data-field="Language"]')).to_have_text("Português (pt)")
+    page.get_by_role("button", name="Accept").click()
+    ian = "agent:interp-day-1"
+    phoned.until_hears(sid, both_ways(("caller", ian)))
+    legs = page.locator("#on-the-call")
+    expect(legs).to_have_text("You do not speak Português: add an interpreter.")
+    assert axe_violations(page) == []
+    shot(page, "voice-interpreter-needed")
+    page.get_by_role("button", name="Add an interpreter").click()
+    expect(legs).to_have_text("An interpreter is on the call.")
+    phoned.until_hears(sid, both_ways(("caller", ian), ("caller", "interpreter"),
+                                      (ian, "interpreter")))  # fmt: skip
+    (added,) = [d for k, d in phoned.live.store.events(sid) if k == "interpreter"]
+    assert added == {"agent_id": "interp-day-1", "language": "pt", "stage": "added"}
+    shot(page, "voice-interpreter-added")

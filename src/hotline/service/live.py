@@ -555,12 +555,15 @@ class LiveLine:
                         "wrap_up_seconds": wrap}  # fmt: skip
         return None
 
-    def offer_context(self, sid: str) -> dict[str, object]:
+    def offer_context(self, sid: str, agent_id: str | None = None) -> dict[str, object]:
         """What an agent's desktop shows with an offer besides the offer itself: the line
         (its name and number) and how long the caller has waited in the queue; for a
-        desktop that reconnects, the call's caller, language, queue and attributes too."""
+        desktop that reconnects, the call's caller, language, queue and attributes too;
+        whether the agent (`agent_id`) lacks the caller's language (an interpreter helps)."""
         board = self._board(sid)
         r = board.records.get(sid)
+        agent = board.line.agents.get(agent_id or "")
+        lacks = r is not None and agent is not None and agent.skills.get(r.row.language, 0) == 0
         queued = r.call.first_queued_at if r is not None and r.call is not None else None
         waited = 0.0 if queued is None else max(0.0, board.now - queued)
         out: dict[str, object] = {"line": board.name, "line_number": board.number,
@@ -574,6 +577,8 @@ class LiveLine:
             wrap = next((q.wrap_up_seconds for q in board.line.queues if q.name == r.row.queue), 0)
             out |= {"caller": r.row.caller, "language": r.row.language, "queue": r.row.queue,
                     "attributes": dict(r.row.attributes), "wrap_up_seconds": wrap}  # fmt: skip
+        if lacks:
+            out["agent_lacks_language"] = True
         return out
 
     def right_now(self, line: str) -> dict[str, object]:

@@ -252,7 +252,7 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
             state = line.floor.agent_state(agent_id)
         hello = {"type": "hello", **state}
         if state["call_sid"] is not None:  # back on a call (or an offer): what it is
-            hello["context"] = line.offer_context(state["call_sid"])
+            hello["context"] = line.offer_context(state["call_sid"], agent_id)
             hello["legs"] = line.call_legs(state["call_sid"])
         elif state["state"] == "wrap_up" and (wrapping := line.wrap_up_context(agent_id)):
             hello["context"] = wrapping  # (the call has ended: its wrap-up form again)

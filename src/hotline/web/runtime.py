@@ -202,7 +202,7 @@ class LineRuntime:
         """Carry out what the core asked for (slow work in tasks, off the lock)."""
         for c in effects:
             if isinstance(c, Offer):
-                context = self.line.offer_context(c.call_sid)
+                context = self.line.offer_context(c.call_sid, c.agent_id)
                 self.sockets.send(c.agent_id, {"type": "offer", **c.as_dict(), **context})
             elif isinstance(c, Withdraw):
                 self.sockets.send(c.agent_id, {"type": "withdrawn", **c.as_dict()})
@@ -289,7 +289,9 @@ class LineRuntime:
             told = {"type": "call", "kind": news.kind, "call_sid": news.call_sid,
                     "data": dict(news.data), "legs": legs}  # fmt: skip
             if news.kind == "transferred" and news.call_sid and news.data.get("to_agent"):
-                told["context"] = self.line.offer_context(news.call_sid)  # (the new agent's)
+                told["context"] = self.line.offer_context(  # (the new agent's)
+                    news.call_sid, str(news.data["to_agent"])
+                )
             for agent_id in {news.data.get("agent_id"), news.data.get("to_agent")}:
                 if isinstance(agent_id, str) and agent_id and self.sockets.has(agent_id):
                     self.sockets.send(agent_id, told)

@@ -72,6 +72,9 @@
     if (l.held) lines.push("The caller is on hold.");
     if (l.consult) lines.push(`Consulting ${l.consult}; the caller is on hold.`);
     if (l.interpreter) lines.push("An interpreter is on the call.");
+    else if (offer && offer.agent_lacks_language) {
+      lines.push(`You do not speak ${offer.language_name || offer.language}: add an interpreter.`);
+    }
     for (const [name, mode] of Object.entries(l.supervisors || {})) {
       lines.push(`Supervisor ${name} ${SUPERVISING[mode] || mode}.`);
     }
