@@ -7,6 +7,7 @@ ready, a supervisor on a call that just ended."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -22,7 +23,7 @@ INTERPRETERS = "+18005550199"
 
 
 @pytest.fixture
-def live(tmp_path) -> Live:
+def live(tmp_path: Path) -> Live:
     return Live(sqlite_url(tmp_path), interpreter_number=INTERPRETERS)
 
 

@@ -11,7 +11,7 @@ import pytest
 from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import AGENT_GONE_AFTER, Switchboard
+from hotline.switchboard.board import AGENT_GONE_AFTER, Outcome, Switchboard
 from hotline.switchboard.effects import Connect, Leg, Offer, Park
 from hotline.switchboard.events import (
     CallHeld,
@@ -57,6 +57,7 @@ def legs(out: Any) -> list[tuple[str, str, str, str, str]]:
 
 
 def test_hold_and_resume_are_events_of_the_call_and_the_callers_leg():
+    out: Outcome[Any]
     b = board()
     on_call(b)
     out = b.handle(c.HoldCall("a1", True), 20.0)
@@ -85,6 +86,7 @@ def test_a_hold_before_the_agents_leg_answered_or_after_the_caller_left_is_refus
 
 
 def test_a_transfer_to_a_queue_keeps_the_callers_place_and_parks_them_in_the_hold_loop():
+    out: Outcome[Any]
     b = board()
     on_call(b)
     out = b.handle(c.Transfer("a1", queue="records"), 40.0)
@@ -103,6 +105,7 @@ def test_a_transfer_to_a_queue_keeps_the_callers_place_and_parks_them_in_the_hol
 
 
 def test_a_cold_transfer_to_an_agent_dials_them_in_and_drops_the_first_agent():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     out = b.handle(c.Transfer("a1", to_agent="a2"), 40.0)
@@ -134,6 +137,7 @@ def test_a_transfer_to_an_agent_who_is_not_available_is_refused_and_changes_noth
 
 
 def test_a_warm_transfer_consults_with_the_caller_on_hold_then_hands_the_call_over():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     out = b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
@@ -162,6 +166,7 @@ def test_a_warm_transfer_consults_with_the_caller_on_hold_then_hands_the_call_ov
 
 
 def test_a_cancelled_or_unanswered_consultation_gives_the_caller_back_to_their_agent():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
@@ -184,6 +189,7 @@ def test_a_cancelled_or_unanswered_consultation_gives_the_caller_back_to_their_a
 
 
 def test_a_caller_who_hangs_up_during_a_consultation_frees_the_consulted_agent():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
@@ -195,6 +201,7 @@ def test_a_caller_who_hangs_up_during_a_consultation_frees_the_consulted_agent()
 
 
 def test_an_interpreter_joins_and_leaves_for_the_callers_language():
+    out: Outcome[Any]
     b = board()
     on_call(b)
     out = b.handle(c.AddInterpreter("a1", True), 20.0)
@@ -208,6 +215,7 @@ def test_an_interpreter_joins_and_leaves_for_the_callers_language():
 
 
 def test_a_supervisor_listens_whispers_to_the_agent_then_barges_in_and_leaves():
+    out: Outcome[Any]
     b = board()
     on_call(b)
     out = b.handle(c.Supervise("CA1", "sue", "listen"), 20.0)
@@ -224,6 +232,7 @@ def test_a_supervisor_listens_whispers_to_the_agent_then_barges_in_and_leaves():
 
 
 def test_a_whisper_follows_the_call_to_the_agent_it_is_transferred_to():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Supervise("CA1", "sue", "whisper"), 20.0)
@@ -242,13 +251,14 @@ def test_a_supervisor_action_on_a_call_that_just_ended_is_refused():
 
 
 def test_a_consulted_agent_who_leaves_the_consultation_ends_it():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
     out = b.handle(c.SetReady("a2", True), 45.0)  # a2 goes available meanwhile
     assert Consulted(45.0, "CA1", "a1", "a2", "left") in out.events
     assert ("agent:a2", "drop", "talk", "", "0") in legs(out)  # (their phone leaves the call)
-    assert b.call_legs("CA1")["consult"] is None
+    assert (b.call_legs("CA1") or {}).get("consult") is None
     with pytest.raises(InvalidTransition, match="not consulting anyone"):
         b.handle(c.FinishTransfer("a1", complete=True), 46.0)
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 50.0)
@@ -276,6 +286,7 @@ def test_an_agent_who_hangs_up_ends_the_call_and_an_earlier_agents_leg_does_not(
 
 
 def test_a_caller_who_hangs_up_is_not_taken_for_an_agent_hanging_up():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
@@ -289,6 +300,7 @@ def test_a_caller_who_hangs_up_is_not_taken_for_an_agent_hanging_up():
 
 
 def test_an_agent_who_hangs_up_while_consulting_hands_the_call_over_or_requeues_it():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
@@ -309,6 +321,7 @@ def test_an_agent_who_hangs_up_while_consulting_hands_the_call_over_or_requeues_
 
 
 def test_a_wrap_up_past_its_time_limit_applies_the_state_chosen_before():
+    out: Outcome[Any]
     b = board()
     on_call(b)
     b.handle(c.CarrierStatus("CA1", "completed"), 40.0)  # wrap-up until 70 s
@@ -321,6 +334,7 @@ def test_a_wrap_up_past_its_time_limit_applies_the_state_chosen_before():
 
 
 def test_a_caller_who_hangs_up_while_the_transferred_to_agent_rings_has_talked():
+    out: Outcome[Any]
     b = board()
     on_call(b, "a2")
     b.handle(c.Transfer("a1", to_agent="a2"), 40.0)
@@ -330,6 +344,7 @@ def test_a_caller_who_hangs_up_while_the_transferred_to_agent_rings_has_talked()
 
 
 def test_a_transfer_to_a_queue_takes_the_supervisors_and_the_interpreter_off_the_call():
+    out: Outcome[Any]
     b = board()
     on_call(b)
     b.handle(c.Supervise("CA1", "sue", "listen"), 20.0)
