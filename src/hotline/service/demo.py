@@ -233,10 +233,10 @@ class Demo:
             s.should_exit = True
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.carrier.client.aclose()
-        self.stats.outcomes = Counter(c.outcome for c in self.carrier.calls.values())
+        self.stats.outcomes = Counter(c.outcome for c in self.carrier.callers())
 
     def snapshot(self) -> dict[str, int]:
-        calls = self.carrier.calls.values()
+        calls = self.carrier.callers()
         states = Counter(self.line.floor.agent_state(a)["state"] for a in self.agent_ids)
         snap = {
             "placed": self.stats.placed,
@@ -261,6 +261,6 @@ class Demo:
 
     def outcomes_by_line(self) -> dict[str, Counter[str]]:
         """How the callers' calls ended, per line (dial-back legs left out)."""
-        return {s.name: Counter(c.outcome for c in self.carrier.calls.values()
+        return {s.name: Counter(c.outcome for c in self.carrier.callers()
                                 if c.script.to == s.number and c.script.answers)
                 for s in self.setups}  # fmt: skip

@@ -32,6 +32,7 @@ from hotline.telephony.emulator.conference import (
 )
 
 log = logging.getLogger("hotline.emulator")
+PARTICIPANT = "participant"  # the label of the legs the carrier dials into conferences
 AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
 
 
@@ -441,9 +442,14 @@ class Carrier:
             while not predicate():
                 await self._conference_changed.wait()
 
+    def callers(self) -> list[EmulatedCall]:
+        """The calls of callers (placed, or dialled back), not the legs it dials into
+        conferences."""
+        return [c for c in self.calls.values() if c.script.label != PARTICIPANT]
+
     def new_leg(self, to: str) -> EmulatedCall:
         """A call the carrier places to a conference participant (a REST update reaches it)."""
-        leg = EmulatedCall(self.new_sid(), CallerScript(to, [], 0.0, math.inf, "participant"))
+        leg = EmulatedCall(self.new_sid(), CallerScript(to, [], 0.0, math.inf, PARTICIPANT))
         self.calls[leg.sid] = leg
         return leg
 
