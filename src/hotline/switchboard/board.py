@@ -998,17 +998,20 @@ class Switchboard:
         call.enter_ivr(old.arrived_at)
         row = r.row.changed(queue=queue)
         self.records[sid] = CallRecord(row=row, call=call, since=r.since,
-                                       connects=r.connects)  # fmt: skip
-        self.records[sid].talked = True
+                                       connects=r.connects, talked=True)  # fmt: skip
         self._change(sid, queue=queue)
         self.router.enqueue(call, queue, since)
         self._effects.append(Park(sid, r.connects))
 
     def _release(self, agent_id: str) -> None:
         """A consulted agent who did not take the call is ready again (if still consulted)."""
-        view = self.router.agent(agent_id)
-        if view.state is AgentState.NOT_READY and view.reason == CONSULTED:
+        if self._consulted(agent_id):
             self.router.set_ready(agent_id)
+
+    def _consulted(self, agent_id: str) -> bool:
+        """Whether the agent is still not ready for a consultation."""
+        view = self.router.agent(agent_id)
+        return view.state is AgentState.NOT_READY and view.reason == CONSULTED
 
     def _agent_left(self, cmd: c.AgentLegEnded) -> None:
         """The call's agent's leg ended. If the caller has not hung up within
@@ -1094,10 +1097,9 @@ class Switchboard:
                 r.consult_answered = True
             elif ended:
                 target = self._end_consult(sid, r, agent, stage)
-                view = self.router.agent(target)
                 if status == "completed":
                     self._release(target)
-                elif view.state is AgentState.NOT_READY and view.reason == CONSULTED:
+                elif self._consulted(target):
                     self.router.set_not_ready(target, f"agent-{status}")
         elif label == agent_label(agent) and status == "completed":
             self._agent_left(c.AgentLegEnded(sid, r.connects))

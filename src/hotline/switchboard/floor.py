@@ -98,7 +98,7 @@ class Floor:
 
     def agent_state(self, agent_id: str) -> AgentStatus:
         """The agent's state on the line they are engaged on, or on their first line."""
-        return self.boards[self._home(agent_id)].agent_state(agent_id)
+        return self.boards[self.home(agent_id)].agent_state(agent_id)
 
     # -- the mirror
 
@@ -184,7 +184,7 @@ class Floor:
             on = [n for n in lines if self._state(n, agent_id)["state"] != OFFLINE]
             new = [n for n in lines if n not in on and agent_id in self.boards[n].line.agents]
             if on and new and not any(self.boards[n].leaving(agent_id) for n in on):
-                home = self._home(agent_id)  # (its state, not the login's, is theirs)
+                home = self.home(agent_id)  # (its state, not the login's, is theirs)
                 for name in new:
                     self._step(name, c.Login(agent_id, ready=False), now, steps, mirror=False)
                 self._mirror(agent_id, home, now, steps)
@@ -198,9 +198,6 @@ class Floor:
         return lines
 
     def home(self, agent_id: str) -> str:
-        return self._home(agent_id)
-
-    def _home(self, agent_id: str) -> str:
         """The line an agent's request goes to: the one they are engaged on, else the
         first they are logged in to, else their first line."""
         lines = self._lines(agent_id)
@@ -215,7 +212,7 @@ class Floor:
         agent_id = command.agent_id
         self._index()  # (a line that left them out no longer holds them once logged out)
         lines = self._lines(agent_id)
-        home = self._home(agent_id)
+        home = self.home(agent_id)
         if isinstance(command, ON_HOME_LINE):
             return cast(AgentStatus, self._step(home, command, now, steps).result)
         if isinstance(command, c.Logout):
@@ -240,7 +237,7 @@ class Floor:
             raise InvalidTransition(f"agent {agent_id} is already logged in")
         for name in todo:
             self._step(name, c.Login(agent_id, ready=False), now, steps)
-        home = self._home(agent_id)
+        home = self.home(agent_id)
         if command.ready and self._state(home, agent_id)["state"] not in ENGAGED:
             self._step(home, c.SetReady(agent_id, True), now, steps)
         return self._state(home, agent_id)

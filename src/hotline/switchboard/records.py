@@ -63,6 +63,7 @@ class CallRecord:
         callback_tries: int = 0,
         offered_callback: bool = False,
         unverified: bool = False,
+        talked: bool = False,
     ) -> None:
         self.row = row
         self.ivr: tuple[Flow, Session] | None = None  # the IVR session, while in the IVR
@@ -87,6 +88,6 @@ class CallRecord:
         self.held = False
         self.consult: str | None = None
         self.consult_answered = False  # the consulted agent's phone answered
-        self.talked = False  # an agent's leg answered (some agent talked to the caller)
+        self.talked = talked  # an agent's leg answered (some agent talked to the caller)
         self.interpreter = False
         self.supervisors: dict[str, str] = {}

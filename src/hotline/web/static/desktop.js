@@ -32,28 +32,14 @@
   const {el} = window.hotline;
   const clock = (ms) => window.hotline.clock(ms / 1000);
 
-  async function act(path) {
-    actionError.textContent = "";
-    let r;
-    try {
-      r = await fetch(`/api/agent/${path}`, {method: "POST", headers: {"X-CSRF-Token": csrf}});
-    } catch (e) {
-      actionError.textContent = "The server cannot be reached; try again.";
-      return null;
-    }
-    if (r.status === 401) { window.location.assign("/login"); return null; }
-    const answer = await r.json();
-    if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return null; }
-    show(answer);
-    return answer;
-  }
-
   async function post(path, body) {
     actionError.textContent = "";
     let r;
     try {
-      r = await fetch(`/api/agent/${path}`, {method: "POST",
-        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify(body)});
+      r = await fetch(`/api/agent/${path}`, body === undefined
+        ? {method: "POST", headers: {"X-CSRF-Token": csrf}}
+        : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+          body: JSON.stringify(body)});
     } catch (e) {
       actionError.textContent = "The server cannot be reached; try again.";
       return null;
@@ -190,8 +176,8 @@
       callBox.classList.add("offer");
       const accept = el("button", {type: "button", class: "accept"}, "Accept");
       const decline = el("button", {type: "button"}, "Decline");
-      accept.addEventListener("click", () => act(`calls/${encodeURIComponent(offer.call_sid)}/accept`));
-      decline.addEventListener("click", () => act(`calls/${encodeURIComponent(offer.call_sid)}/decline`));
+      accept.addEventListener("click", () => post(`calls/${encodeURIComponent(offer.call_sid)}/accept`));
+      decline.addEventListener("click", () => post(`calls/${encodeURIComponent(offer.call_sid)}/decline`));
       callBox.replaceChildren(el("h3", {}, `Call offered: ${offer.language}, ${(offer.attributes || {}).caller_type || "caller"}`),
         el("p", {class: "timer", "data-timer": "ringing"}, `Ringing ${clock(Date.now() - since)}`),
         details(offer), el("div", {class: "buttons"}, accept, decline));
@@ -310,14 +296,14 @@
   }
 
   document.getElementById("take-back").addEventListener("click", () => connect());
-  document.getElementById("go-login").addEventListener("click", () => act("login"));
-  document.getElementById("go-ready").addEventListener("click", () => act("ready"));
+  document.getElementById("go-login").addEventListener("click", () => post("login"));
+  document.getElementById("go-ready").addEventListener("click", () => post("ready"));
   document.getElementById("go-not-ready").addEventListener("click", () => {
-    act(`not-ready?reason=${encodeURIComponent(document.getElementById("reason").value)}`);
+    post(`not-ready?reason=${encodeURIComponent(document.getElementById("reason").value)}`);
   });
-  document.getElementById("go-logout").addEventListener("click", () => act("logout"));
+  document.getElementById("go-logout").addEventListener("click", () => post("logout"));
   document.getElementById("logoff").addEventListener("click", async () => {
-    if (me && me.state !== "offline") await act("logout");  // (after a call, once it ends)
+    if (me && me.state !== "offline") await post("logout");  // (after a call, once it ends)
     await fetch("/api/session", {method: "DELETE", headers: {"X-CSRF-Token": csrf}});
     window.location.assign("/login");
   });
