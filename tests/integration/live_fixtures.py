@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import uuid
@@ -162,8 +163,18 @@ class Live:
             settings=self.settings, line=self.line, control=control or self.control,
             clock=self.wall,
         )  # fmt: skip
+        self.public_url = public_url
         self.http = TestClient(self.app, base_url=public_url)
         self.carrier = Carrier(self.http, public_url)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[TestClient]:
+        """The app running (its ticker too), the test's requests and the carrier's all
+        through it: one event loop (a request on another, waiting for the line's lock the
+        ticker holds, would fail: an asyncio lock belongs to one loop)."""
+        with TestClient(self.app, base_url=self.public_url) as http:
+            self.http, self.carrier = http, Carrier(http, self.public_url)
+            yield http
 
     def agent(self, agent_id: str) -> dict[str, str]:
         token = self.store.issue_token(agent_id, self.wall())

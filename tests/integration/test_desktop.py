@@ -8,14 +8,13 @@ import threading
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from hotline.web.runtime import PRESENCE_GRACE
 from hotline.web.sockets import TAKEN_OVER
 
-from .live_fixtures import PUBLIC, Live, call_form, queue_public_caller, sqlite_url
+from .live_fixtures import Live, call_form, queue_public_caller, sqlite_url
 
 SID = "CA" + "1" * 32
 
@@ -94,7 +93,7 @@ def wait_for(condition: Any) -> None:
 def test_an_agent_whose_desktop_is_gone_past_the_grace_period_is_set_not_ready(live):
     secrets = {a: token(live, a) for a in ("en-day-3", "en-day-4")}
     bot, busy = ({"Authorization": f"Bearer {secrets[a]}"} for a in ("en-day-3", "en-day-4"))
-    with TestClient(live.app, base_url=PUBLIC) as http:  # (running: its ticker too)
+    with live.running() as http:
         queue_public_caller(live, SID, "+12025550101")
         for headers in (bot, busy):
             http.post("/api/agent/login", headers=headers)
@@ -136,7 +135,7 @@ def test_an_agents_own_figures_for_the_day(live):
 def test_a_desktop_gone_during_a_call_sets_the_agent_not_ready_once_the_call_is_over(live):
     secret = token(live, "en-day-4")
     bot = {"Authorization": f"Bearer {secret}"}
-    with TestClient(live.app, base_url=PUBLIC) as http:
+    with live.running() as http:
         queue_public_caller(live, SID, "+12025550101")
         http.post("/api/agent/login", headers=bot)
         http.post("/api/agent/ready", headers=bot)
@@ -167,8 +166,7 @@ def test_an_agent_who_logs_off_without_leaving_the_lines_is_set_not_ready(live):
     accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
                         key=live.settings.sealing_key())  # fmt: skip
     new = accounts.add("ann", "agent", password=PASSWORD, agent_id="en-day-3")
-    with TestClient(live.app, base_url=PUBLIC) as http:
-        live.http = http  # (log_on uses the running app)
+    with live.running() as http:
         page = log_on(live, "ann", new.totp_secret)
         http.post("/api/agent/login", headers=page)
         http.post("/api/agent/ready", headers=page)

@@ -126,7 +126,7 @@ def test_a_supervisor_listens_then_whispers_and_the_agent_is_told(live):
     secret = live.agent("en-day-1")["Authorization"].removeprefix("Bearer ")
     supervisor = live.agent("supervisor")
     with live.http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
-        assert ws.receive_json()["legs"] == {"held": False, "consult": None,
+        assert ws.receive_json()["legs"] == {"connected": True, "held": False, "consult": None,
                                              "interpreter": False, "supervisors": {}}  # fmt: skip
         r = live.http.post(f"/api/supervisor/calls/{SID}/listen", headers=supervisor)
         assert r.status_code == 200
@@ -150,6 +150,29 @@ def test_a_supervisor_listens_then_whispers_and_the_agent_is_told(live):
     assert r.status_code == 409  # the call just ended
     r = live.http.post(f"/api/supervisor/calls/{SID}/shout", headers=supervisor)
     assert r.status_code == 400
+
+
+def test_the_agent_is_told_when_their_phone_answered_and_controls_wait_for_it(live):
+    queue_public_caller(live, SID, "+12025550101")
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    live.http.post("/api/agent/ready", headers=agent)
+    secret = agent["Authorization"].removeprefix("Bearer ")
+    with live.http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        taken = live.http.post(f"/api/agent/calls/{SID}/accept", headers=agent).json()
+        assert (taken["state"], taken["legs"]["connected"]) == ("on_call", False)
+        r = live.http.post("/api/agent/hold", json={"hold": True}, headers=agent)
+        assert (r.status_code, r.json()["message"]) == (
+            409, f"call {SID} is not connected to agent en-day-1 yet")  # fmt: skip
+        live.carrier.post(
+            f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress")
+        )
+        told = ws.receive_json()
+        while told["type"] != "call":  # (the state messages of the accept come first)
+            told = ws.receive_json()
+        assert (told["kind"], told["data"]["agent_id"], told["legs"]["connected"]) == (
+            "agent-leg-answered", "en-day-1", True)  # fmt: skip
 
 
 def test_the_browser_phone_token_is_refused_until_an_api_key_is_set(live):
@@ -184,6 +207,17 @@ def test_the_agent_hanging_up_their_phone_ends_the_call(live):
     live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
     live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
     assert live.http.get("/api/agent/me", headers=first).json()["state"] == "wrap_up"
+
+
+def test_the_agent_ends_the_call_from_the_desktop(live):
+    first = on_a_call(live)
+    assert live.http.post("/api/agent/hang-up", headers=first).json()["state"] == "on_call"
+    live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    assert live.http.get("/api/agent/me", headers=first).json()["state"] == "wrap_up"
+    r = live.http.post("/api/agent/hang-up", headers=first)  # (a second click, too late)
+    assert (r.status_code, r.json()["error_id"]) == (409, "invalid-transition")
+    assert "not on a call" in r.json()["message"]
 
 
 def test_the_on_call_switches_are_strict_booleans(live):

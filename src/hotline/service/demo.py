@@ -94,9 +94,12 @@ class Demo:
         flow: Path | None = None,
         lines: Sequence[Path] = (VICTIMS,),
         max_agents: int | None = None,
+        patient_callers: bool = False,
     ) -> None:
         """`scenario` and `flow`: the main line (the national one by default); `lines`:
-        scenario files of the other lines on the platform (each names its flow)."""
+        scenario files of the other lines on the platform (each names its flow).
+        `patient_callers` never hang up while they wait (at `speed` 10 a caller's patience
+        runs out ten times sooner than a person offered their call can answer)."""
         self.speed = speed
         self.hour = hour
         self.rng = np.random.default_rng(seed)
@@ -143,8 +146,8 @@ class Demo:
             line_number=self.settings.line_number,
             speed=speed,
         )
-        self.mixes = [CallerMix(s.scenario, s.flow.flow, self.rng, dial=s.number)
-                      for s in self.setups]  # fmt: skip
+        self.mixes = [CallerMix(s.scenario, s.flow.flow, self.rng, dial=s.number,
+                                patient=patient_callers) for s in self.setups]  # fmt: skip
         self.agent_ids = agents[:max_agents] if max_agents is not None else agents
         self.bots: list[AgentBot] = []
         self.stats = DemoStats()

@@ -495,6 +495,9 @@ class LiveLine:
     def hold_call(self, agent_id: str, hold: bool) -> AgentStatus:
         return self._run(c.HoldCall(agent_id, hold))
 
+    def hang_up(self, agent_id: str) -> AgentStatus:
+        return self._run(c.HangUp(agent_id))
+
     def transfer(
         self, agent_id: str, *, queue: str = "", to_agent: str = "", warm: bool = False
     ) -> AgentStatus:

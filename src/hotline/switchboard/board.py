@@ -69,6 +69,7 @@ from hotline.switchboard.commands import (
     Decline,
     DialDone,
     FinishTransfer,
+    HangUp,
     HearLookup,
     HoldCall,
     HoldPoll,
@@ -286,6 +287,8 @@ class Switchboard:
             return self._after_wrap_up(cast(c.AfterWrapUp, command))
         if kind is HoldCall:
             return self._hold_call(cast(c.HoldCall, command))
+        if kind is HangUp:
+            return self._hang_up(cast(c.HangUp, command))
         if kind is Transfer:
             return self._transfer(cast(c.Transfer, command))
         if kind is FinishTransfer:
@@ -742,8 +745,9 @@ class Switchboard:
 
     def _leg_answered(self, cmd: c.LegAnswered) -> None:
         """The agent picked up: from now on the caller has talked to someone."""
-        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt))
         r = self.records.get(cmd.sid)
+        agent_id = r.call.agent_id if r is not None and r.call is not None else None
+        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt, agent_id or ""))
         if r is None:
             return
         if r.pending:  # dialled before the restart, answered after it
@@ -869,6 +873,18 @@ class Switchboard:
         self._emit(CallHeld(self.now, sid, agent_id, cmd.hold))
         self._effects.append(Leg(sid, CALLER, "hold" if cmd.hold else "resume"))
         return self.agent_state(agent_id)
+
+    def _hang_up(self, cmd: c.HangUp) -> AgentStatus:
+        """The carrier hangs the caller up; the call then ends as when they hang up (the
+        agent goes to wrap-up when the carrier reports it)."""
+        sid, r = self._on_call(cmd.agent_id)
+        if r.consult is not None:
+            raise InvalidTransition(
+                f"{r.consult} is being consulted about call {sid}: complete or cancel the "
+                "transfer first"
+            )
+        self._effects.append(Leg(sid, CALLER, "hangup"))
+        return self.agent_state(cmd.agent_id)
 
     def _transfer(self, cmd: c.Transfer) -> AgentStatus:
         """To a queue: the caller goes back to the hold loop, into that queue with the
@@ -1112,13 +1128,13 @@ class Switchboard:
                 self._emit(Supervised(self.now, sid, agent, name, stage))
 
     def call_legs(self, sid: str) -> dict[str, object] | None:
-        """Who is on the call's conference besides the caller and its agent (None: not a
-        call of this line)."""
+        """Whether the agent's phone is connected to the caller, and who is on the call's
+        conference besides them (None: not a call of this line)."""
         r = self.records.get(sid)
         if r is None:
             return None
-        return {"held": r.held, "consult": r.consult, "interpreter": r.interpreter,
-                "supervisors": dict(r.supervisors)}  # fmt: skip
+        return {"connected": r.bridged or r.detached, "held": r.held, "consult": r.consult,
+                "interpreter": r.interpreter, "supervisors": dict(r.supervisors)}  # fmt: skip
 
     # -- the line
 

@@ -265,6 +265,16 @@ class AddInterpreter(Command[AgentStatus]):
         self.on: Final = on
 
 
+class HangUp(Command[AgentStatus]):
+    """The agent ends their call: the caller is hung up on (not during a consultation:
+    the transfer is completed or cancelled first)."""
+
+    _fields: ClassVar = ("agent_id",)
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id: Final = agent_id
+
+
 class Supervise(Command[None]):
     """A supervisor joins a call on an agent, or changes how: `mode` listen, whisper (to
     the agent), barge (heard by both), or leave."""

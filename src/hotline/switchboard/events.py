@@ -97,12 +97,13 @@ class AgentLegAnswered(LineEvent):
     """The agent picked up: the caller has talked to someone."""
 
     kind = "agent-leg-answered"
-    _fields: ClassVar = ("at", "call_id", "attempt")
+    _fields: ClassVar = ("at", "call_id", "attempt", "agent_id")
 
-    def __init__(self, at: float, call_id: str, attempt: int) -> None:
+    def __init__(self, at: float, call_id: str, attempt: int, agent_id: str = "") -> None:
         self.at: Final = at
         self.call_id: Final = call_id
         self.attempt: Final = attempt
+        self.agent_id: Final = agent_id  # (whose call it is now: their desktop is told)
 
 
 class AgentLegFailed(LineEvent):

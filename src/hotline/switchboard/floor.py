@@ -32,11 +32,11 @@ R = TypeVar("R")
 Step = tuple[str, Outcome[Any]]  # a line, and what one command came to on it
 # an agent's requests that go to the line they are engaged on (or their first)
 OnHomeLine = (
-    c.SetReady | c.WrapUp | c.AfterWrapUp | c.HoldCall | c.Transfer | c.FinishTransfer
-    | c.AddInterpreter
+    c.SetReady | c.WrapUp | c.AfterWrapUp | c.HoldCall | c.HangUp | c.Transfer
+    | c.FinishTransfer | c.AddInterpreter
 )  # fmt: skip
-ON_HOME_LINE: Final = (c.SetReady, c.WrapUp, c.AfterWrapUp, c.HoldCall, c.Transfer,
-                       c.FinishTransfer, c.AddInterpreter)  # fmt: skip
+ON_HOME_LINE: Final = (c.SetReady, c.WrapUp, c.AfterWrapUp, c.HoldCall, c.HangUp,
+                       c.Transfer, c.FinishTransfer, c.AddInterpreter)  # fmt: skip
 
 
 class Handled(Generic[R]):

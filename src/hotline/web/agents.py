@@ -181,6 +181,11 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
         """Put the caller on hold (they hear music) or take them off it."""
         return await agent_call(lambda: line.hold_call(agent_id, body.hold))
 
+    @router.post("/hang-up")
+    async def hang_up(agent_id: str = Depends(authorised)) -> JSONResponse:
+        """End the call: the caller is hung up on, and the agent goes to wrap-up."""
+        return await agent_call(lambda: line.hang_up(agent_id))
+
     @router.get("/transfer-targets")
     async def transfer_targets(agent_id: str = Depends(authorised)) -> JSONResponse:
         """Where the agent's call can go: the queues of their line, and its agents who are
@@ -225,7 +230,14 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
 
     @router.post("/calls/{call_sid}/accept")
     async def accept(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:
-        return await agent_call(lambda: line.accept(agent_id, known_sid(call_sid)))
+        """Take the offered call: the agent's state, and the call's `legs` (`connected`
+        once the agent's phone answered)."""
+        sid = known_sid(call_sid)
+
+        def take() -> dict[str, Any]:
+            return {**line.accept(agent_id, sid), "legs": line.call_legs(sid)}
+
+        return await agent_call(take)
 
     @router.post("/calls/{call_sid}/decline")
     async def decline(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:

@@ -37,6 +37,7 @@ from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
 from hotline.switchboard.effects import Connect, DialBack, Leg, Offer, Park, Withdraw
+from hotline.switchboard.events import AgentLegAnswered
 from hotline.telephony.control import CallControl
 from hotline.telephony.webhooks import Webhooks
 from hotline.web import forms
@@ -53,7 +54,7 @@ PRESENCE_GRACE = 30.0  # seconds (the line's) an agent's desktop may be gone bef
 AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, OfferWithdrawn,
               CallAnswered, CallCompleted)  # fmt: skip
 # the events of what happens on an agent's call (its conference): told to its agent
-CALL_NEWS = ("hold", "transferred", "consult", "interpreter", "supervised")
+CALL_NEWS = (AgentLegAnswered.kind, "hold", "transferred", "consult", "interpreter", "supervised")
 
 
 class _Held:

@@ -63,8 +63,8 @@ def test_hold_and_resume_are_events_of_the_call_and_the_callers_leg():
     out = b.handle(c.HoldCall("a1", True), 20.0)
     assert out.events == [CallHeld(20.0, "CA1", "a1", True)]
     assert legs(out) == [("caller", "hold", "talk", "", "0")]
-    assert b.call_legs("CA1") == {"held": True, "consult": None, "interpreter": False,
-                                  "supervisors": {}}  # fmt: skip
+    assert b.call_legs("CA1") == {"connected": True, "held": True, "consult": None,
+                                  "interpreter": False, "supervisors": {}}  # fmt: skip
     with pytest.raises(InvalidTransition, match="already on hold"):
         b.handle(c.HoldCall("a1", True), 21.0)
     out = b.handle(c.HoldCall("a1", False), 30.0)
@@ -227,8 +227,8 @@ def test_a_supervisor_listens_whispers_to_the_agent_then_barges_in_and_leaves():
     assert legs(out) == [("supervisor:sue", "mode", "talk", "", "0")]
     out = b.handle(c.Supervise("CA1", "sue", "leave"), 23.0)
     assert out.events == [Supervised(23.0, "CA1", "a1", "sue", "left")]
-    assert b.call_legs("CA1") == {"held": False, "consult": None, "interpreter": False,
-                                  "supervisors": {}}  # fmt: skip
+    assert b.call_legs("CA1") == {"connected": True, "held": False, "consult": None,
+                                  "interpreter": False, "supervisors": {}}  # fmt: skip
 
 
 def test_a_whisper_follows_the_call_to_the_agent_it_is_transferred_to():
@@ -352,5 +352,23 @@ def test_a_transfer_to_a_queue_takes_the_supervisors_and_the_interpreter_off_the
     out = b.handle(c.Transfer("a1", queue="records"), 30.0)
     assert Supervised(30.0, "CA1", "a1", "sue", "left") in out.events
     assert InterpreterLeg(30.0, "CA1", "a1", "es", "removed") in out.events
-    assert b.call_legs("CA1") == {"held": False, "consult": None, "interpreter": False,
-                                  "supervisors": {}}  # fmt: skip
+    assert b.call_legs("CA1") == {"connected": False, "held": False, "consult": None,
+                                  "interpreter": False, "supervisors": {}}  # fmt: skip
+
+
+def test_an_agent_who_ends_the_call_from_the_desktop_hangs_the_caller_up():
+    out: Outcome[Any]
+    b = board()
+    on_call(b, "a2")
+    with pytest.raises(InvalidTransition, match="not on a call"):
+        b.handle(c.HangUp("a2"), 20.0)
+    b.handle(c.Transfer("a1", to_agent="a2", warm=True), 40.0)
+    with pytest.raises(InvalidTransition, match="a2 is being consulted about call CA1"):
+        b.handle(c.HangUp("a1"), 41.0)
+    b.handle(c.FinishTransfer("a1", complete=False), 42.0)
+    out = b.handle(c.HangUp("a1"), 50.0)
+    assert legs(out) == [("caller", "hangup", "talk", "", "0")]
+    assert b.agent_state("a1")["state"] == "on_call"  # until the carrier says the call ended
+    out = b.handle(c.CarrierStatus("CA1", "completed"), 50.5)
+    assert "CallCompleted" in kinds(out)
+    assert b.agent_state("a1")["state"] == "wrap_up"

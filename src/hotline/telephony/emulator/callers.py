@@ -3,6 +3,7 @@ from which number, and which keys they press in the line's flow to reach their q
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ def language_keys(flow: Flow, language: str) -> list[str]:
 class CallerMix:
     """Callers of one line (`dial`: its number). After their language, callers answer the
     flow's `caller_type` menu if it has one (agency officers verify and queue as not
-    urgent; the public go on)."""
+    urgent; the public go on). `patient` callers never hang up while they wait."""
 
     scenario: Scenario
     flow: Flow
@@ -51,6 +52,7 @@ class CallerMix:
     agency_id: str = "123455#"
     agency_pin: str = "2468#"
     dial: str = ""
+    patient: bool = False
 
     def next(self) -> CallerScript:
         s, rng = self.scenario, self.rng
@@ -77,6 +79,8 @@ class CallerMix:
         else:
             answers += ["2"]
         patience = float(s.patience.sample(rng, 1)[0]) if s.patience else 3600.0
+        if self.patient:
+            patience = math.inf
         talk = float(s.handle.sample(rng, 1)[0])
         return CallerScript(number, answers, patience, talk, f"{kind.name}/{language}", self.dial)
 

@@ -17,7 +17,14 @@
   let retry = 1000;
   let dropped = false;
   let ws = null;
-  let legs = null;  // who else is on the call: {held, consult, interpreter, supervisors}
+  let legs = null;  // the agent's phone and who else is on the call: {connected, held, consult, interpreter, supervisors}
+  // What the server says is on a call now; once the agent's phone answered it stays so for
+  // that call (an answer to an accept may come after the news that the phone answered).
+  const setLegs = (sid, l) => {
+    const was = legs && legs.call_sid === sid && legs.connected;
+    legs = {...(l || {}), call_sid: sid};
+    if (was) legs.connected = true;
+  };
   let consulted = null;  // a consultation this agent is asked into: {agent_id, call}
   let targets = null;  // where a call can be transferred: {queues, agents}
 
@@ -55,6 +62,7 @@
   function onTheCall() {
     const l = legs || {};
     const lines = [];
+    if (l.connected === false) lines.push("Your phone is ringing: answer it to talk to the caller.");
     if (l.held) lines.push("The caller is on hold.");
     if (l.consult) lines.push(`Consulting ${l.consult}; the caller is on hold.`);
     if (l.interpreter) lines.push("An interpreter is on the call.");
@@ -85,6 +93,7 @@
     button(l.held ? "Resume" : "Hold", () => post("hold", {hold: !l.held}));
     button(l.interpreter ? "Release the interpreter" : "Add an interpreter",
       () => post("interpreter", {on: !l.interpreter}));
+    button("Hang up", () => post("hang-up"), {class: "hang-up"});
     const target = el("select", {id: "transfer-to"});
     const fill = () => {
       const t = targets || {queues: [], agents: []};
@@ -113,9 +122,13 @@
     cold.addEventListener("click", () => transfer(false));
     const warm = el("button", {type: "button"}, "Consult first");
     warm.addEventListener("click", () => transfer(true));
-    return el("div", {class: "on-call-actions"},
+    const controls = el("div", {class: "on-call-actions"},
       el("div", {class: "buttons"}, ...buttons),
       el("div", {class: "transfer"}, el("label", {for: "transfer-to"}, "Transfer to"), target, cold, warm));
+    if (l.connected === false) {  // (nothing to hold or transfer until the agent's phone answers)
+      for (const c of controls.querySelectorAll("button, select")) c.disabled = true;
+    }
+    return controls;
   }
 
   function details(o) {
@@ -176,7 +189,10 @@
       callBox.classList.add("offer");
       const accept = el("button", {type: "button", class: "accept"}, "Accept");
       const decline = el("button", {type: "button"}, "Decline");
-      accept.addEventListener("click", () => post(`calls/${encodeURIComponent(offer.call_sid)}/accept`));
+      accept.addEventListener("click", async () => {
+        const taken = await post(`calls/${encodeURIComponent(offer.call_sid)}/accept`);
+        if (taken && taken.legs) { setLegs(taken.call_sid, taken.legs); drawCall(); }
+      });
       decline.addEventListener("click", () => post(`calls/${encodeURIComponent(offer.call_sid)}/decline`));
       callBox.replaceChildren(el("h3", {}, `Call offered: ${offer.language}, ${(offer.attributes || {}).caller_type || "caller"}`),
         el("p", {class: "timer", "data-timer": "ringing"}, `Ringing ${clock(Date.now() - since)}`),
@@ -268,10 +284,10 @@
         } else if (me && d.to_agent === me.agent_id && msg.kind === "transferred") {
           consulted = null;  // the call is theirs now: what it is, and who is on it
           offer = {call_sid: msg.call_sid, ...(msg.context || {})};
-          legs = {...(msg.legs || {}), call_sid: msg.call_sid};
+          setLegs(msg.call_sid, msg.legs);
           announcer.textContent = `${d.agent_id} transferred the call to you.`;
         } else if (me && msg.call_sid === me.call_sid) {
-          legs = {...(msg.legs || {}), call_sid: msg.call_sid};
+          setLegs(msg.call_sid, msg.legs);
           if (msg.kind === "supervised") {
             announcer.textContent = d.mode === "left" ? `Supervisor ${d.supervisor} left the call.`
               : `Supervisor ${d.supervisor} ${SUPERVISING[d.mode] || d.mode}.`;
