@@ -60,6 +60,7 @@ def call_in(live: Live, sid: str) -> list[str]:
 
 
 def expected_events(live: Live) -> list[str]:
+    live.line.writer.drain()  # (a webhook waits `commit_wait` for its commit, then answers)
     trace = live.events(CALLERS[0])
     assert trace[-1] == "CallQueued"
     return trace
