@@ -55,7 +55,9 @@ def explain(
     purpose: Annotated[str, typer.Option(help="The purpose the asker states.")],
     verification: Annotated[str, typer.Option(help="The caller's verification level.")],
 ) -> None:
-    """May ROLE see FIELD for PURPOSE? One sentence with the rule that decided (exit 0 either
-    way; 1 for a question the policy cannot answer, e.g. an unknown role)."""
+    """May ROLE see FIELD for PURPOSE? One sentence naming the rule that decided.
+
+    Exits 0 whether the answer is yes or no, 1 for a question the policy cannot answer
+    (an unknown role, record type, purpose or verification level)."""
     answer = Policy.load(file).explain(role, record, field, purpose, verification)
     _out.print(escape(answer.sentence()), soft_wrap=True)
