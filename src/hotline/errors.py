@@ -14,6 +14,8 @@
     │   ├── UnknownAgent
     │   ├── UnknownCall
     │   └── InvalidTransition    e.g. answering a call that was not offered to this agent
+    ├── PolicyError              a question the disclosure policy cannot answer: an unknown
+    │                            role, record type, purpose or verification level
     └── AccessError              accounts and sessions
         ├── LogOnRefused         a wrong name, password or code, or a locked or disabled
         │                        account: one answer for all (it tells an attacker nothing)
@@ -150,3 +152,10 @@ class SealedSecretUnreadable(AccessError):
     (another key, a changed or copied row, an unknown format) and holds no secret."""
 
     error_id: ClassVar[str] = "sealed-secret-unreadable"
+
+
+class PolicyError(HotlineError):
+    """A disclosure was asked for with a role, record type, purpose or verification level
+    the policy does not know; the message names the value and what is allowed."""
+
+    error_id: ClassVar[str] = "policy-error"
