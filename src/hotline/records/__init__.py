@@ -1,0 +1,1 @@
+"""Record look-ups: the connector port and connectors, disclosure policy, audit chain."""
