@@ -3,6 +3,7 @@ uvicorn, reached through the `case_records` HTTP connector the demo configures."
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 
@@ -73,3 +74,22 @@ def test_an_unknown_case_is_not_found_and_a_wrong_token_refused(service):
         "error",
         {"reason": "the record system refused the look-up (HTTP 401)"},
     )
+
+
+def test_hotline_demo_serves_the_records_its_case_records_connector_reaches(tmp_path):
+    from hotline.service.demo import Demo
+
+    async def run() -> tuple[str, str]:
+        d = Demo(database_url=f"sqlite:///{tmp_path / 'demo.sqlite3'}", seed=9, max_agents=0)
+        await d.start()
+        try:
+            case_id = next(iter(synthetic_cases(9)))
+            found = await asyncio.to_thread(d.case_records.lookup, LookupRequest(
+                "case", {"case_id": case_id}, "agent-3", "review", "CA1"))  # fmt: skip
+            return found.status, found.data.get("case_id", "")
+        finally:
+            await d.finish(drain_seconds=1)
+
+    status, case_id = asyncio.run(run())
+    assert status == "found"
+    assert case_id == next(iter(synthetic_cases(9)))
