@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from twilio.request_validator import RequestValidator
 
-from hotline.ivr.connector import Connector
 from hotline.ivr.line import LineFlow
+from hotline.records.port import Connector
 from hotline.service.live import LineSetup, LiveLine
 from hotline.service.sealing import new_key
 from hotline.service.settings import Settings

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hotline.ivr.interpreter import LookupResult
+from hotline.records.port import LookupRequest
 from hotline.service.lookups import LOOKUP_DEADLINE
 from hotline.testing.connectors import InMemoryConnector
 
@@ -35,10 +36,10 @@ class HeldConnector:
         self.inner = inner
         self.release = threading.Event()
 
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
         if not self.release.wait(timeout=60):
             raise TimeoutError("the test never let the look-up answer")
-        return self.inner.lookup(operation, params)
+        return self.inner.lookup(request)
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def test_a_gather_while_a_look_up_runs_is_refused(live):
 
 
 class Broken:
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
         return LookupResult("error")
 
 
@@ -195,11 +196,11 @@ class NoneForTheFirst:
         self.asked = 0
         self.lock = threading.Lock()
 
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
         with self.lock:
             self.asked += 1
             first = self.asked == 1
-        return None if first else self.inner.lookup(operation, params)  # type: ignore[return-value]
+        return None if first else self.inner.lookup(request)  # type: ignore[return-value]
 
 
 def test_a_connector_breaking_its_promise_fails_that_look_up_only(tmp_path):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
+from hotline.records.config import load_connectors
+from hotline.records.port import Connector
 from hotline.service.accounts import Accounts
 from hotline.service.lines import Imported, import_line, load_line
 from hotline.service.live import LineSetup, LiveLine
@@ -57,15 +59,15 @@ def build_line(
     *,
     wall: Callable[[], float] = time.time,
     control: CallControl | None = None,
+    more_connectors: Mapping[str, Connector] | None = None,
 ) -> Parts:
-    """The line's parts; with `control`, open calls in the store are recovered first."""
+    """The line's parts; with `control`, open calls in the store are recovered first.
+    `more_connectors`: besides the settings' (the demo's record service)."""
     file = sqlite_path(settings.database_url)
     created = file is not None and not file.exists()
     store, applied = store_for(settings)
     imported = ensure_line(settings, store)
-    connectors = {
-        name: InMemoryConnector.from_file(path) for name, path in settings.connectors.items()
-    }
+    connectors = {**connectors_for(settings), **(more_connectors or {})}
     line = LiveLine(lines=line_setups(settings, store), store=store, connectors=connectors,
                     wall=wall)  # fmt: skip
     recovered: dict[str, int] = {}
@@ -74,6 +76,23 @@ def build_line(
         statuses = carrier_statuses(control, sids, deadline=STATUS_DEADLINE)
         recovered = line.recover(statuses)
     return Parts(settings, store, line, applied, recovered, created, imported)
+
+
+def connectors_for(settings: Settings) -> dict[str, Connector]:
+    """The record connectors: HOTLINE_CONNECTORS' in-memory files and those of
+    HOTLINE_CONNECTORS_FILE (a connectors.yaml); a name in both is refused."""
+    built: dict[str, Connector] = {
+        name: InMemoryConnector.from_file(path) for name, path in settings.connectors.items()
+    }
+    if settings.connectors_file is not None:
+        for name, connector in load_connectors(settings.connectors_file).items():
+            if name in built:
+                raise HotlineError(
+                    f"the connector {name!r} is named by HOTLINE_CONNECTORS and in "
+                    f"{settings.connectors_file}: keep one"
+                )
+            built[name] = connector
+    return built
 
 
 def ensure_line(settings: Settings, store: Store) -> Imported | None:

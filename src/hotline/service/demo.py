@@ -23,6 +23,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from hotline.errors import HotlineError
+from hotline.records.http import HttpConnector, HttpSecrets
 from hotline.service.accounts import Accounts
 from hotline.service.bootstrap import build_line, call_control, store_for
 from hotline.service.lines import import_line
@@ -33,6 +34,7 @@ from hotline.store.accounts import AccountStore
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.callers import CallerMix
 from hotline.telephony.emulator.carrier import Carrier
+from hotline.testing.case_records import case_records_app, case_records_settings, synthetic_cases
 from hotline.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -103,8 +105,14 @@ class Demo:
         self.speed = speed
         self.hour = hour
         self.rng = np.random.default_rng(seed)
-        self.hotline_port, self.carrier_port = free_ports(2)
+        self.hotline_port, self.carrier_port, self.records_port = free_ports(3)
         token = secrets.token_urlsafe(24)  # made up for this run: nothing to keep secret
+        records_token = secrets.token_urlsafe(24)  # (the same)
+        self.records_app = case_records_app(cases=synthetic_cases(seed), token=records_token)
+        self.case_records = HttpConnector(
+            settings=case_records_settings(f"http://127.0.0.1:{self.records_port}"),
+            secrets=HttpSecrets(token=records_token),
+        )
         self.settings = Settings(
             database_url=database_url,
             scenario=scenario or ROOT / "scenarios" / "national-hotline.yaml",
@@ -122,7 +130,8 @@ class Demo:
             import_line(store, path)
         store.engine.dispose()
         start = time.time()
-        self.parts = build_line(self.settings, wall=lambda: start + (time.time() - start) * speed)
+        self.parts = build_line(self.settings, wall=lambda: start + (time.time() - start) * speed,
+                                more_connectors={"case_records": self.case_records})  # fmt: skip
         self.line = self.parts.line
         self.app = create_app(
             settings=self.settings, line=self.line, control=call_control(self.settings)
@@ -165,6 +174,7 @@ class Demo:
             "health": f"{base}/healthz",
             "api docs": f"{base}/api/docs",
             "carrier REST": self.settings.twilio_api_base,
+            "case records (synthetic)": f"http://127.0.0.1:{self.records_port}/cases/",
         }
 
     def rates(self) -> list[float]:
@@ -183,6 +193,7 @@ class Demo:
         for app, port in (
             (self.app, self.hotline_port),
             (self.carrier.rest_app(), self.carrier_port),
+            (self.records_app, self.records_port),
         ):
             config = uvicorn.Config(
                 app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=2
@@ -236,6 +247,7 @@ class Demo:
             s.should_exit = True
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.carrier.client.aclose()
+        self.case_records.close()
         self.stats.outcomes = Counter(c.outcome for c in self.carrier.callers())
 
     def snapshot(self) -> dict[str, int]:

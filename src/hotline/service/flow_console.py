@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.markup import escape
 
-from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import (
     Action,
     CallStarted,
@@ -35,7 +34,10 @@ from hotline.ivr.interpreter import (
     start,
 )
 from hotline.ivr.model import Flow
+from hotline.records.port import IVR, Connector, LookupRequest
 from hotline.telephony.speech import EspeakSpeech, SpeechUnavailable
+
+CONSOLE_CALL = "console"  # the call sid of a flow played in the terminal
 
 
 def parse_inputs(text: str) -> list[str]:
@@ -119,7 +121,8 @@ class FlowConsole:
                 style="yellow",
             )
             return LookupResult("error")
-        result = connector.lookup(action.operation, action.params)
+        request = LookupRequest(action.operation, action.params, IVR, "", CONSOLE_CALL)
+        result = connector.lookup(request)
         self.out.print(f"  [dim]look-up result:[/dim] {result.status}")
         return result
 

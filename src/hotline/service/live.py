@@ -31,9 +31,9 @@ from hotline.domain.events import (
     OfferWithdrawn,
 )
 from hotline.errors import HotlineError, UnknownAgent
-from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
+from hotline.records.port import Connector
 from hotline.routing.engine import AgentView
 from hotline.service.health import WriteHealth
 from hotline.service.hub import News

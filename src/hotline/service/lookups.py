@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from hotline.ivr.connector import Connector
 from hotline.ivr.interpreter import Lookup, LookupResult
+from hotline.records.port import IVR, Connector, LookupRequest
 
 log = logging.getLogger("hotline.records")
 LOOKUP_DEADLINE = 8.0  # seconds a caller waits for a record system (the carrier's is 15)
@@ -33,7 +33,7 @@ class Answer:
     result: LookupResult
 
 
-Job = tuple[str, Connector, Lookup, "Future[LookupResult]"]
+Job = tuple[str, Connector, Lookup, str, "Future[LookupResult]"]
 
 
 class LookupWorkers:
@@ -70,7 +70,7 @@ class LookupWorkers:
                     ]  # fmt: skip
                     for t in self._threads:
                         t.start()
-                self._jobs.put((lookup.connector, connector, lookup, done))
+                self._jobs.put((lookup.connector, connector, lookup, call_sid, done))
             self._running[ticket] = (call_sid, self._wall() + self._deadline, done)
 
     def answers(self) -> list[Answer]:
@@ -121,14 +121,15 @@ class LookupWorkers:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            name, connector, lookup, done = job
+            name, connector, lookup, call_sid, done = job
             if done.set_running_or_notify_cancel():
-                done.set_result(_ask(name, connector, lookup))
+                done.set_result(_ask(name, connector, lookup, call_sid))
 
 
-def _ask(name: str, connector: Connector, lookup: Lookup) -> LookupResult:
+def _ask(name: str, connector: Connector, lookup: Lookup, call_sid: str) -> LookupResult:
+    request = LookupRequest(lookup.operation, lookup.params, IVR, "", call_sid)
     try:
-        result = connector.lookup(lookup.operation, lookup.params)
+        result = connector.lookup(request)
     except Exception as e:  # noqa: BLE001 - a connector that raises breaks its promise
         # the type only: a connector's message may quote what it was asked (a PIN)
         log.error("connector %r failed on %r: %s", name, lookup.operation, type(e).__name__)

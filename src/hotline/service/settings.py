@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///hotline.sqlite3"
     scenario: Path = Path("scenarios/national-hotline.yaml")
     flow: Path = Path("scenarios/national-hotline.flow.yaml")
-    connectors: dict[str, Path] = {}  # name -> in-memory connector file (until records/)
+    connectors: dict[str, Path] = {}  # name -> in-memory connector file (tests, demos)
+    connectors_file: Path | None = None  # connectors.yaml: http, sql and memory connectors
     line_number: str = "+18005550100"  # the number callers dial; others get a polite refusal
     public_url: str = "http://127.0.0.1:8000"  # as the carrier sees us (signatures use it)
     twilio_account_sid: str = "AC00000000000000000000000000000000"

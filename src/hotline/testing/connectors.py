@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotline.errors import ConfigError
 from hotline.ivr.interpreter import LookupResult
+from hotline.records.port import LookupRequest, error
 from hotline.yamlfile import compose, read_text, shape_problems
 
 _hasher = PasswordHasher()
@@ -69,11 +70,12 @@ class InMemoryConnector:
             }
         )
 
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
+        operation, params = request.operation, request.params
         if self.broken:
-            return LookupResult("error")
+            return error("the record system is unreachable (broken on purpose)")
         if operation not in self.records:
-            return LookupResult("error", {"reason": f"unknown operation {operation!r}"})
+            return error(f"unknown operation {operation[:60]!r}")
         for entry in self.records[operation]:
             if all(k in params and _equal(v, params[k]) for k, v in entry.match.items()):
                 return LookupResult("found", dict(entry.data))

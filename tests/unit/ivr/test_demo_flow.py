@@ -21,6 +21,7 @@ from hotline.ivr.interpreter import (
     advance,
     start,
 )
+from hotline.records.port import LookupRequest
 from hotline.service.flow_console import to_input
 from hotline.testing.connectors import InMemoryConnector
 
@@ -114,7 +115,7 @@ def transcript(case: str) -> str:
             lines.append(f"outcome: {step.session.outcome}")
             return "\n".join(lines) + "\n"
         if isinstance(pending, Lookup):
-            result = directory.lookup(pending.operation, pending.params)
+            result = directory.lookup(LookupRequest(pending.operation, pending.params))
             lines.append(f"  -> {result.status}")
             step = advance(flow, step.session, result)
             continue

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 
 from hotline.ivr.interpreter import Lookup, LookupResult
+from hotline.records.port import LookupRequest
 from hotline.service.lookups import LookupWorkers
 
 
@@ -18,12 +18,12 @@ class Wall:
 
 
 class Answering:
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
-        return LookupResult("found", {"op": operation, **params})
+    def lookup(self, request: LookupRequest) -> LookupResult:
+        return LookupResult("found", {"op": request.operation, **request.params})
 
 
 class Raising:
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
         raise ConnectionError("record system unreachable")
 
 
@@ -32,7 +32,7 @@ class Hanging:
         self.release = threading.Event()
         self.started = threading.Event()
 
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
         self.started.set()
         self.release.wait(timeout=60)
         return LookupResult("found")
@@ -120,6 +120,28 @@ class Counting:
     def __init__(self) -> None:
         self.asked = 0
 
-    def lookup(self, operation: str, params: Mapping[str, str]) -> LookupResult:
+    def lookup(self, request: LookupRequest) -> LookupResult:
         self.asked += 1
         return LookupResult("found")
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.requests: list[LookupRequest] = []
+
+    def lookup(self, request: LookupRequest) -> LookupResult:
+        self.requests.append(request)
+        return LookupResult("not_found")
+
+
+def test_the_ivr_asks_as_itself_on_the_call_with_no_purpose():
+    recording = Recording()
+    workers = LookupWorkers(connectors={"dir": recording}, wall=Wall())
+    workers.start(1, "CA1", Lookup("dir", "verify", {"agency_id": "123455", "pin": "2468"},
+                                   frozenset({"pin"})))  # fmt: skip
+    workers.settle(10)
+    assert recording.requests == [
+        LookupRequest("verify", {"agency_id": "123455", "pin": "2468"}, "ivr", "", "CA1")
+    ]
+    assert "2468" not in repr(recording.requests[0])  # a PIN never shows in a log line
+    workers.close()
