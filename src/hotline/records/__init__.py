@@ -1,0 +1,1 @@
+"""Record connectors, disclosure policy and the tamper-evident audit trail."""
