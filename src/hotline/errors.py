@@ -23,6 +23,12 @@
         └── SealedSecretUnreadable  a stored TOTP secret does not open with
                                  HOTLINE_SECRET_KEY (another key, a changed row): the
                                  operator's to fix; a log-on gets LogOnRefused
+    └── AuditError               the audit trail (records.audit)
+        ├── AuditKeyInvalid      HOTLINE_AUDIT_KEY or a verifier key missing or malformed
+        ├── NoteInvalid          a signed note or checkpoint malformed or not signed by
+        │                        the key given
+        ├── EntryRefused         an audit entry with a field or detail it may not hold
+        └── TrailBroken          `hotline audit verify` found the trail changed
 
 Only `web/` maps these to HTTP status codes; the CLI prints `message` and exits 1.
 The tree lives at the package root (not in `service/` as DESIGN.md once said) because the
@@ -150,3 +156,31 @@ class SealedSecretUnreadable(AccessError):
     (another key, a changed or copied row, an unknown format) and holds no secret."""
 
     error_id: ClassVar[str] = "sealed-secret-unreadable"
+
+
+class AuditError(HotlineError):
+    error_id: ClassVar[str] = "audit"
+
+
+class AuditKeyInvalid(AuditError):
+    """A signing or verifier key is missing or malformed; the message says how to make
+    one and never quotes the key."""
+
+    error_id: ClassVar[str] = "audit-key-invalid"
+
+
+class NoteInvalid(AuditError):
+    error_id: ClassVar[str] = "note-invalid"
+
+
+class EntryRefused(AuditError):
+    """An audit entry holds what it may not (content, a secret, an unknown detail)."""
+
+    error_id: ClassVar[str] = "audit-entry-refused"
+
+
+class TrailBroken(AuditError):
+    """The audit trail was changed: the message names the first broken entry or
+    checkpoint."""
+
+    error_id: ClassVar[str] = "audit-trail-broken"
