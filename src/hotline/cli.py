@@ -23,6 +23,7 @@ from rich.table import Table
 
 from hotline.domain.events import CallArrived
 from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
+from hotline.records.audit_cli import audit_app
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Callbacks, Scenario
 from hotline.sim.scenario_file import load_scenario
@@ -1076,6 +1077,7 @@ user_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 
 def _print_credentials(new: NewAccount, what: str) -> None:
