@@ -20,8 +20,9 @@ Using it (the live server):
                         # when one is due (own transaction), else does nothing
 
 `append` serialises appends: on PostgreSQL a transaction-scoped advisory lock, on SQLite
-its single writer; the sequence number is the primary key, so two appenders that still
-raced are a duplicate-key error, never an overwrite. Errors are never swallowed: if the
+its single writer (taken before the last entry is read); the sequence number is the
+primary key, so two appenders that still raced are a duplicate-key error, never an
+overwrite. Errors are never swallowed: if the
 entry cannot be written, the caller's transaction fails with it (fail closed).
 
 What an entry may hold (`Entry`): the actor (a user name or `system`), role, a session's
@@ -46,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from hotline.errors import AuditKeyInvalid, EntryRefused, NoteInvalid
 from hotline.records import merkle
@@ -184,8 +185,13 @@ def _check(entry: Entry) -> int:
 
 
 def _lock(connection: Connection) -> None:
+    """Serialise appenders until the transaction ends: PostgreSQL's advisory lock; on SQLite
+    a write that changes no row, which takes the single writer's lock before the last entry
+    is read (the insert-only triggers fire per row, so not for it)."""
     if connection.dialect.name == "postgresql":
         connection.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+    else:
+        connection.execute(text("UPDATE audit_entries SET seq = seq WHERE 0 = 1"))
 
 
 def append(connection: Connection, entry: Entry) -> int:
@@ -218,7 +224,7 @@ def rows(connection: Connection, *, after: int = 0, upto: int | None = None) -> 
     q = select(*audit_entries.c).where(c.seq > after).order_by(c.seq)
     if upto is not None:
         q = q.where(c.seq <= upto)
-    for r in connection.execution_options(yield_per=5000).execute(q):
+    for r in connection.execute(q.execution_options(yield_per=5000)):
         yield Row(r.seq, r.at_cs, r.actor, r.role, r.session, r.source, r.action, r.object,
                   r.outcome, r.details, r.prev_hash, r.entry_hash)  # fmt: skip
 
