@@ -528,13 +528,14 @@ def verify(
                                     f"1 to {cp.size}: one of them was changed after it was "
                                     "signed (and the chain rewritten)"))  # fmt: skip
 
+    subtrees = merkle.Subtrees(leaves)
     last: Checkpoint | None = None
     for i, s in enumerate(stored):
         if (here := parsed.get(i)) is None:
             continue
         against_entries(here, f"checkpoint {s.id}")
         if last is not None and last.size <= here.size <= tree.size:
-            proof = merkle.consistency_proof(leaves, last.size, here.size)
+            proof = merkle.consistency_proof(subtrees, last.size, here.size)
             if not merkle.verify_consistency(last.size, here.size, last.root_hash, here.root_hash,
                                              proof):  # fmt: skip
                 problems.append(
@@ -625,9 +626,10 @@ def export(connection: Connection, out: Path) -> tuple[int, int]:
         for s in stored:
             f.write(json.dumps({"id": s.id, "size": s.size, "note": s.note}) + "\n")
     chain = []
+    subtrees = merkle.Subtrees(leaves)
     for a, b in itertools.pairwise(stored):
         if a.size <= b.size <= len(leaves):
-            proof = merkle.consistency_proof(leaves, a.size, b.size)
+            proof = merkle.consistency_proof(subtrees, a.size, b.size)
             chain.append({"from": a.size, "to": b.size, "proof": [p.hex() for p in proof]})
     (out / "consistency.json").write_text(json.dumps(chain, indent=1) + "\n", encoding="utf-8")
     return len(leaves), len(stored)

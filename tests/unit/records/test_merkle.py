@@ -13,6 +13,7 @@ from sigstore._internal import merkle as sigstore_merkle
 
 from hotline.records.merkle import (
     EMPTY_ROOT,
+    Subtrees,
     Tree,
     consistency_proof,
     inclusion_proof,
@@ -212,3 +213,21 @@ def test_a_million_leaves_in_one_pass():
     left.extend(hashes[:k])
     right.extend(hashes[k:])
     assert root(hashes) == node_hash(left.root(), right.root())
+
+
+class SmallMemo(Subtrees):
+    MEMO = 2  # remember subtrees from 2 leaves up, so small trees use the memory too
+
+
+@given(st.lists(st.binary(max_size=4), min_size=1, max_size=80), st.data())
+def test_proofs_from_remembered_subtrees_are_the_same_proofs(data, draw):
+    hashes = [leaf_hash(d) for d in data]
+    remembered = SmallMemo(hashes)
+    for _ in range(5):  # several proofs over the same memory
+        new = draw.draw(st.integers(1, len(hashes)))
+        old = draw.draw(st.integers(1, new))
+        index = draw.draw(st.integers(0, new - 1))
+        assert consistency_proof(remembered, old, new) == consistency_proof(hashes, old, new)
+        assert inclusion_proof(remembered, index, new) == inclusion_proof(hashes, index, new)
+        proof = consistency_proof(remembered, old, new)
+        assert verify_consistency(old, new, root(hashes[:old]), root(hashes[:new]), proof)
