@@ -285,6 +285,18 @@ def test_an_intact_trail_verifies_and_the_reading_is_recorded(engine, url, sink,
     assert json.loads(last.details) == {"entries": 17, "result": "intact"}
 
 
+def test_a_missing_sink_is_named_and_can_be_left_out(engine, url, sink, tmp_path, capsys,
+                                                     monkeypatch):  # fmt: skip
+    build(engine, sink, n=5)
+    args = ("audit", "verify", "--database", url, "--key", VERIFIER)
+    code, _, err = hotline(capsys, monkeypatch, *args, "--sink", str(tmp_path / "none"))
+    assert code == 1
+    assert f"the sink {tmp_path / 'none'} does not exist" in err
+    code, out, _ = hotline(capsys, monkeypatch, *args, "--no-sink")
+    assert code == 0
+    assert "intact: 6 entries, 1 checkpoints" in out  # and the first reading, recorded
+
+
 def test_verify_needs_a_verifier_key(engine, url, sink, capsys, monkeypatch):
     build(engine, sink, n=5)
     monkeypatch.delenv("HOTLINE_AUDIT_VERIFIER", raising=False)

@@ -549,7 +549,11 @@ def verify(
             problems.append(Problem(here.size, f"checkpoint {s.id} (size {here.size}) is smaller "
                                     f"than the one before (size {last.size})"))  # fmt: skip
         last = here
-    if sink is not None:
+    if sink is not None and stored and not sink.path.exists():
+        problems.append(Problem(stored[0].size, f"the sink {sink.path} does not exist, so no "
+                                "checkpoint can be compared with it (give --sink FILE, or "
+                                "HOTLINE_AUDIT_SINK; --no-sink skips the comparison)"))  # fmt: skip
+    elif sink is not None:
         in_sink = {note for _, note in sink_notes}
         for s in stored:
             if s.note not in in_sink:
