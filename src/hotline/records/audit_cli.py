@@ -10,19 +10,19 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import HotlineError, StoreUnavailable, TrailBroken
-from hotline.records import audit
-from hotline.records.checkpoint import Signer
-from hotline.store.db import connect, is_current, reason, redacted
+
+if TYPE_CHECKING:  # SQLAlchemy, Alembic and cryptography: imported where used (start-up time)
+    from sqlalchemy import Engine
+
+    from hotline.records import audit
 
 audit_app = typer.Typer(
     help="The tamper-evident audit trail: keygen, verify, prove, export (docs/audit.md).",
@@ -43,6 +43,10 @@ Key = Annotated[
 
 
 def _engine(database: str | None) -> tuple[Engine, str]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline.store.db import connect, is_current, reason, redacted
+
     if database is None:
         from hotline.service.settings import load_settings
 
@@ -62,7 +66,9 @@ def _engine(database: str | None) -> tuple[Engine, str]:
     return engine, database
 
 
-def _read_entry(action: str, **details: audit.Detail) -> audit.Entry:
+def _read_entry(action: str, **details: str | int) -> audit.Entry:
+    from hotline.records import audit
+
     try:
         actor = getpass.getuser()
     except (OSError, KeyError):
@@ -72,6 +78,11 @@ def _read_entry(action: str, **details: audit.Detail) -> audit.Entry:
 
 
 def _record(engine: Engine, url: str, entry: audit.Entry) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline.records import audit
+    from hotline.store.db import reason, redacted
+
     try:
         with engine.begin() as c:
             return audit.append(c, entry)
@@ -89,6 +100,8 @@ def keygen(
 ) -> None:
     """Print a new signing key (for HOTLINE_AUDIT_KEY; keep it secret, like a password) and
     its verifier key (for auditors, --key and HOTLINE_AUDIT_VERIFIER)."""
+    from hotline.records.checkpoint import Signer
+
     signer = Signer.generate(name)
     typer.echo(signer.private_key())
     typer.echo(str(signer.verifier))
@@ -112,6 +125,11 @@ def verify_command(
 ) -> None:
     """Check the hash chain, every checkpoint's signature and root, their consistency and
     the sink's copies; name the first broken entry or checkpoint (exit status 1)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline.records import audit
+    from hotline.store.db import reason, redacted
+
     verifier = audit.verifier_from(key)
     the_sink = None if no_sink else audit.FileSink(sink) if sink else audit.sink_from_environment()
     engine, url = _engine(database)
@@ -154,6 +172,8 @@ def prove_command(
 ) -> None:
     """Print, as JSON, entry N with its inclusion proof against the latest checkpoint,
     checkable offline (docs/audit.md)."""
+    from hotline.records import audit
+
     verifier = audit.verifier_from(key)
     engine, url = _engine(database)
     with engine.connect() as c:
@@ -169,6 +189,8 @@ def export_command(
 ) -> None:
     """Write the entries (JSON lines), the signed checkpoints and the consistency proofs
     between them into a directory, for an auditor."""
+    from hotline.records import audit
+
     engine, url = _engine(database)
     with engine.connect() as c:
         entries, cps = audit.export(c, out_dir)
