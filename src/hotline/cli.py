@@ -23,6 +23,7 @@ from rich.table import Table
 
 from hotline.domain.events import CallArrived
 from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
+from hotline.records.audit_cli import audit_app
 from hotline.records.policy_cli import policy_app
 from hotline.sim.driver import Result, Simulation
 from hotline.sim.scenario import Callbacks, Scenario
@@ -1078,6 +1079,7 @@ user_app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 
 
 def _print_credentials(new: NewAccount, what: str) -> None:

@@ -16,15 +16,23 @@
     │   └── InvalidTransition    e.g. answering a call that was not offered to this agent
     ├── PolicyError              a question the disclosure policy cannot answer: an unknown
     │                            role, record type, purpose or verification level
-    └── AccessError              accounts and sessions
-        ├── LogOnRefused         a wrong name, password or code, or a locked or disabled
-        │                        account: one answer for all (it tells an attacker nothing)
-        ├── SessionEnded         idle too long, too old, ended by a newer log-on, logged off
-        ├── PasswordRefused      too short, or among the commonest passwords
-        ├── UnknownUser          an administrator named a user who does not exist
-        └── SealedSecretUnreadable  a stored TOTP secret does not open with
-                                 HOTLINE_SECRET_KEY (another key, a changed row): the
-                                 operator's to fix; a log-on gets LogOnRefused
+    ├── AccessError              accounts and sessions
+    │   ├── LogOnRefused         a wrong name, password or code, or a locked or disabled
+    │   │                        account: one answer for all (it tells an attacker nothing)
+    │   ├── SessionEnded         idle too long, too old, ended by a newer log-on, logged off
+    │   ├── PasswordRefused      too short, or among the commonest passwords
+    │   ├── UnknownUser          an administrator named a user who does not exist
+    │   └── SealedSecretUnreadable  a stored TOTP secret does not open with
+    │                            HOTLINE_SECRET_KEY (another key, a changed row): the
+    │                            operator's to fix; a log-on gets LogOnRefused
+    ├── LookupNotAudited         a record look-up whose audit entry could not be written:
+    │                            refused, nothing of the record shown (fail closed)
+    └── AuditError               the audit trail (records.audit)
+        ├── AuditKeyInvalid      HOTLINE_AUDIT_KEY or a verifier key missing or malformed
+        ├── NoteInvalid          a signed note or checkpoint malformed or not signed by
+        │                        the key given
+        ├── EntryRefused         an audit entry with a field or detail it may not hold
+        └── TrailBroken          `hotline audit verify` found the trail changed
 
 Only `web/` maps these to HTTP status codes; the CLI prints `message` and exits 1.
 The tree lives at the package root (not in `service/` as DESIGN.md once said) because the
@@ -159,3 +167,37 @@ class PolicyError(HotlineError):
     the policy does not know; the message names the value and what is allowed."""
 
     error_id: ClassVar[str] = "policy-error"
+
+
+class LookupNotAudited(HotlineError):
+    """A record look-up was refused because its audit entry could not be written."""
+
+    error_id: ClassVar[str] = "lookup-not-audited"
+
+
+class AuditError(HotlineError):
+    error_id: ClassVar[str] = "audit"
+
+
+class AuditKeyInvalid(AuditError):
+    """A signing or verifier key is missing or malformed; the message says how to make
+    one and never quotes the key."""
+
+    error_id: ClassVar[str] = "audit-key-invalid"
+
+
+class NoteInvalid(AuditError):
+    error_id: ClassVar[str] = "note-invalid"
+
+
+class EntryRefused(AuditError):
+    """An audit entry holds what it may not (content, a secret, an unknown detail)."""
+
+    error_id: ClassVar[str] = "audit-entry-refused"
+
+
+class TrailBroken(AuditError):
+    """The audit trail was changed: the message names the first broken entry or
+    checkpoint."""
+
+    error_id: ClassVar[str] = "audit-trail-broken"

@@ -383,7 +383,7 @@ def test_a_database_of_0003_keeps_its_secrets_through_migration_0004(db, request
             c.execute(text("UPDATE users SET mfa = :t, totp_secret = :s, password_hash = :h"),
                       {"t": True, "s": secret,
                        "h": PasswordHasher().hash(PASSWORD)})  # fmt: skip
-        assert migrate(engine) == ["0004", "0005"]
+        assert migrate(engine) == ["0004", "0005", "0006"]
         now = Accounts(store=AccountStore(engine=engine), clock=Clock(),
                        key=SealingKey.parse(new_key()))  # fmt: skip
         now.log_on("xan", PASSWORD, totp_code(secret, now.clock()), source="a")

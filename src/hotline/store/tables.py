@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -182,4 +183,33 @@ web_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("seen_at", Float, nullable=False),
     Column("source", String(64), nullable=False),  # the client's address at log-on
+)
+
+# -- the audit trail (records.audit): insert-only, refused UPDATE, DELETE (and TRUNCATE on
+# PostgreSQL) by triggers (migration 0006). seq is given by the appender (last + 1), so a
+# lost race is a duplicate key, never an overwrite; details is the canonical JSON hashed.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_cs", BigInteger, nullable=False),  # UTC, centiseconds since the epoch
+    Column("actor", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("session", String(64)),
+    Column("source", String(64)),  # the client's IP address
+    Column("action", String(64), nullable=False),
+    Column("object", String(256)),
+    Column("outcome", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),  # the signed checkpoint (C2SP signed note)
+    Column("at_cs", BigInteger, nullable=False),
 )
