@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from hotline.ivr.interpreter import LookupResult
+from hotline.records.audit import rows
 from hotline.records.port import LookupRequest
 from hotline.service.lookups import LOOKUP_DEADLINE
 from hotline.testing.connectors import InMemoryConnector
@@ -212,3 +214,40 @@ def test_a_connector_breaking_its_promise_fails_that_look_up_only(tmp_path):
     live.line.lookups.settle(10)
     assert "Verification is not available" in through_lookup(live, one, hold_one)
     assert "Thank you. You are verified." in through_lookup(live, two, hold_two)
+
+
+def audit_rows(live: Live) -> list[dict[str, object]]:
+    with live.store.engine.connect() as c:
+        return [r.as_json() for r in rows(c)]
+
+
+def test_every_ivr_look_up_is_in_the_audit_trail_without_its_pin(live, held):
+    sid = "CA" + "7" * 32
+    hold = enter_pin(live, sid, "+12025550144")
+    held.release.set()
+    live.line.lookups.settle(30)
+    assert "Thank you. You are verified." in through_lookup(live, sid, hold)
+    [entry] = audit_rows(live)
+    assert (entry["actor"], entry["role"], entry["action"], entry["outcome"], entry["object"]) == (
+        "ivr", "system", "record.lookup", "ok", "agency_directory.verify")  # fmt: skip
+    assert entry["details"] == {"call": sid, "connector": "agency_directory", "operation": "verify",
+                                "result": "found", "fields": ["kind", "name"]}  # fmt: skip
+    with live.store.engine.connect() as c:  # the PIN and agency id appear nowhere in it
+        text_of_trail = " ".join(str(v) for r in c.execute(text("SELECT * FROM audit_entries"))
+                                 for v in r)  # fmt: skip
+    assert "2468" not in text_of_trail
+    assert "123455" not in text_of_trail
+
+
+def test_a_look_up_that_cannot_be_audited_is_answered_as_an_error(live, held):
+    with live.store.engine.begin() as c:  # (the trail refuses every new entry)
+        c.execute(text("CREATE TRIGGER no_audit BEFORE INSERT ON audit_entries "
+                       "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"))  # fmt: skip
+    sid = "CA" + "8" * 32
+    hold = enter_pin(live, sid, "+12025550133")
+    held.release.set()
+    live.line.lookups.settle(30)
+    reply = through_lookup(live, sid, hold)
+    assert "Verification is not available at the moment." in reply  # fail closed
+    assert live.store.call(sid).attributes["verification"] == "unverified"
+    assert audit_rows(live) == []

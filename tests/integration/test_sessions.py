@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
 from hotline.errors import UnknownUser
+from hotline.records.audit import rows
 from hotline.service.accounts import IDLE_LIMIT, REFUSED, Accounts, totp_code
 from hotline.store.accounts import AccountStore
 from hotline.web.auth import COOKIE, CSRF_HEADER
@@ -308,3 +309,22 @@ def test_the_origin_is_compared_as_browsers_send_it(tmp_path):
         "/api/session", json=body, headers={"Origin": "https://hotline.example:8443"}
     )
     assert (r.status_code, r.json()["error_id"]) == (403, "other-origin")
+
+
+def test_every_log_on_and_failed_log_on_is_in_the_audit_trail_without_the_secrets(live):
+    new = accounts(live).add("bea", "agent", password=PASSWORD, agent_id="en-day-1")
+    for body in ({"username": "bea", "password": "wrong password!"},
+                 {"username": "no body?", "password": PASSWORD}):  # fmt: skip
+        r = live.http.post("/api/session", json={**body, "banner_acknowledged": True})
+        assert r.status_code == 401
+    log_on(live, "bea", new.totp_secret)
+    with live.store.engine.connect() as c:
+        trail = [r.as_json() for r in rows(c)]
+    assert [(e["action"], e["actor"], e["role"], e["outcome"], e["details"]) for e in trail] == [
+        ("session.logon", "bea", "agent", "refused", {"reason": "wrong password or code"}),
+        ("session.logon", "unknown", "none", "refused", {"reason": "no such user name"}),
+        ("session.logon", "bea", "agent", "ok", {}),
+    ]
+    assert trail[2]["session"] is not None  # the session's public id (not its token)
+    assert PASSWORD not in str(trail)
+    assert "wrong password!" not in str(trail)

@@ -74,7 +74,7 @@ ENCODING = "hotline-audit-v1"
 DETAIL_KEYS = frozenset({
     "fields", "reason", "connector", "record_type", "count", "line", "queue", "call",
     "language", "purpose", "error_id", "method", "status", "format", "from_seq", "to_seq",
-    "checkpoint_size", "entries", "result",
+    "checkpoint_size", "entries", "result", "withheld", "verification", "operation",
 })  # fmt: skip
 OUTCOMES = ("ok", "refused", "error")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
@@ -216,6 +216,12 @@ def append(connection: Connection, entry: Entry) -> int:
         )
     )  # fmt: skip
     return seq
+
+
+def record_entry(engine: Engine, entry: Entry) -> int:
+    """Append `entry` in a transaction of its own (an event with no other change)."""
+    with engine.begin() as c:
+        return append(c, entry)
 
 
 def rows(connection: Connection, *, after: int = 0, upto: int | None = None) -> Iterator[Row]:
@@ -382,14 +388,19 @@ class AuditTrail:
     append = staticmethod(append)
 
     def record(self, entry: Entry) -> int:
-        with self.engine.begin() as c:
-            return append(c, entry)
+        return record_entry(self.engine, entry)
 
     def tick(self, now: float) -> Checkpoint | None:
         """Write a checkpoint if one is due; the checkpoint written, or None."""
         with self.engine.begin() as c:
             if not checkpoint_due(c, now, every=self.every, interval=self.interval):
                 return None
+            return write_checkpoint(c, signer=self.signer, sink=self.sink, now=now,
+                                    tree=self._tree)  # fmt: skip
+
+    def checkpoint(self, now: float) -> Checkpoint:
+        """Write a checkpoint now, due or not (a server stopping: every entry covered)."""
+        with self.engine.begin() as c:
             return write_checkpoint(c, signer=self.signer, sink=self.sink, now=now,
                                     tree=self._tree)  # fmt: skip
 

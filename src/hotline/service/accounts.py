@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -44,6 +45,7 @@ from hotline.errors import (
     SettingsInvalid,
     UnknownUser,
 )
+from hotline.records.audit import Entry, record_entry
 from hotline.service.roles import ROLES
 from hotline.service.sealing import MISSING, SealingKey, is_sealed
 from hotline.store.accounts import AccountStore, StoredSession, User
@@ -135,6 +137,25 @@ class Session:
     agent_id: str | None
     csrf: str
     created_at: float
+
+
+def ip_or_none(source: str) -> str | None:
+    """A client's address as the audit trail keeps it: an IP address, or None (a test
+    client's made-up host name)."""
+    try:
+        return str(ipaddress.ip_address(source))
+    except ValueError:
+        return None
+
+
+def _logon(
+    now: float, actor: str, role: str, source: str, outcome: str, reason: str = "",
+    session: str | None = None,
+) -> Entry:  # fmt: skip
+    """A log-on's audit entry (never the password or code tried)."""
+    return Entry(at=now, actor=actor, role=role, action="session.logon", outcome=outcome,
+                 session=session, source=ip_or_none(source),
+                 details={"reason": reason} if reason else {})  # fmt: skip
 
 
 def _checked(password: str | None, *, mfa: bool) -> str:
@@ -261,6 +282,8 @@ class Accounts:
         now = self.clock()
         if not USERNAME.fullmatch(username):  # no such account can exist: hashed alike
             self._password_ok(None, password)
+            record_entry(self.store.engine, _logon(now, "unknown", "none", source, "refused",
+                                                   "no such user name"))  # fmt: skip
             raise LogOnRefused(REFUSED)
         allowed = self.store.attempt(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
         user = self.store.user(username)
@@ -270,7 +293,11 @@ class Accounts:
             self.store.clear_guard(username)
             self._seal_if_clear(user)
             return self._open(user, now, source)
-        self.store.lock_if_spent(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
+        why = ("locked" if not allowed else "no such user" if user is None
+               else "disabled" if user.disabled else "wrong password or code")  # fmt: skip
+        failed = _logon(now, username, user.role if user else "none", source, "refused", why)
+        self.store.lock_if_spent(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK,
+                                 audit=failed)  # fmt: skip
         raise LogOnRefused(REFUSED)
 
     def _password_ok(self, user: User | None, password: str) -> bool:
@@ -331,7 +358,9 @@ class Accounts:
     def _open(self, user: User, now: float, source: str) -> Session:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         stored = StoredSession(user.username, csrf, now, now, source[:64])
-        self.store.add_session(token_digest(token), stored, end_others=not user.multi_session)
+        digest = token_digest(token)
+        entry = _logon(now, user.username, user.role, source, "ok", session=digest[:16])
+        self.store.add_session(digest, stored, end_others=not user.multi_session, audit=entry)
         return Session(token, user.username, user.role, user.agent_id, csrf, now)
 
     # -- sessions

@@ -11,6 +11,7 @@ adapter holds one lock around each use case, so the switchboard sees one at a ti
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter, OrderedDict
@@ -33,6 +34,7 @@ from hotline.domain.events import (
 from hotline.errors import HotlineError, UnknownAgent
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
+from hotline.records.audit import record_entry
 from hotline.records.port import Connector
 from hotline.routing.engine import AgentView
 from hotline.service.health import WriteHealth
@@ -192,7 +194,9 @@ class LiveLine:
         self.writer = Writer(store=store, health=self.health, stuck_after=commit_wait)
         # Record look-ups run in workers, never in a command; their answers come back as
         # commands at the next `tick` (or the start of the next use case).
-        self.lookups = LookupWorkers(connectors=connectors, wall=lookup_clock)
+        # (each in the audit trail, in a transaction of its own: none answers unaudited)
+        audit = functools.partial(record_entry, store.engine)
+        self.lookups = LookupWorkers(connectors=connectors, wall=lookup_clock, audit=audit)
         self.command_at: float | None = None  # the time of the use case under way
 
     def line_of(self, sid: str) -> str:

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from hotline.ivr.interpreter import Lookup, LookupResult
+from hotline.records.audit import Entry
 from hotline.records.port import IVR, Connector, LookupRequest
 
 log = logging.getLogger("hotline.records")
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")  # what an audit entry may list
 LOOKUP_DEADLINE = 8.0  # seconds a caller waits for a record system (the carrier's is 15)
 WORKERS = 8
 
@@ -44,8 +48,14 @@ class LookupWorkers:
         wall: Callable[[], float],
         deadline: float = LOOKUP_DEADLINE,
         workers: int = WORKERS,
+        audit: Callable[[Entry], object] | None = None,
+        audit_clock: Callable[[], float] = time.time,
     ) -> None:
+        """`audit`: writes each look-up's audit entry (`records.audit`) before its answer
+        is given to the line; if it raises, the answer is "error" (fail closed)."""
         self._connectors = connectors
+        self._audit = audit
+        self._audit_clock = audit_clock
         self._wall = wall
         self._deadline = deadline
         self._workers = workers
@@ -123,7 +133,31 @@ class LookupWorkers:
         while (job := self._jobs.get()) is not None:
             name, connector, lookup, call_sid, done = job
             if done.set_running_or_notify_cancel():
-                done.set_result(_ask(name, connector, lookup, call_sid))
+                done.set_result(self._audited(name, lookup, call_sid,
+                                              _ask(name, connector, lookup, call_sid)))  # fmt: skip
+
+    def _audited(
+        self, name: str, lookup: Lookup, call_sid: str, result: LookupResult
+    ) -> LookupResult:
+        """The IVR's look-up in the audit trail (which system, what it answered and the
+        names of the fields it gave; never a parameter: a PIN may be one); the answer, or
+        "error" if the entry could not be written."""
+        if self._audit is None:
+            return result
+        fields = sorted(k for k in result.data if k != "reason" and FIELD_NAME.fullmatch(k))[:32]
+        entry = Entry(at=self._audit_clock(), actor=IVR, role="system", action="record.lookup",
+                      outcome="error" if result.status == "error" else "ok",
+                      object=f"{name}.{lookup.operation}"[:256],
+                      details={"connector": name, "operation": lookup.operation[:128],
+                               "call": call_sid[:128], "result": result.status,
+                               "fields": fields})  # fmt: skip
+        try:
+            self._audit(entry)
+        except Exception as e:  # noqa: BLE001 - any failure to audit refuses the answer
+            log.error("a look-up on call %s is answered 'error': its audit entry could not be "
+                      "written (%s)", call_sid, type(e).__name__)  # fmt: skip
+            return LookupResult("error", {"reason": "the look-up could not be audited"})
+        return result
 
 
 def _ask(name: str, connector: Connector, lookup: Lookup, call_sid: str) -> LookupResult:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from hotline.records.audit import Entry, append
 from hotline.store.repository import transaction
 from hotline.store.tables import agent_tokens, agents, logon_guard, users, web_sessions
 
@@ -135,10 +136,13 @@ class AccountStore:
                       .values(failures=[*recent, now]))  # fmt: skip
             return True
 
-    def lock_if_spent(self, username: str, now: float, *, window: float, limit: int) -> None:
+    def lock_if_spent(
+        self, username: str, now: float, *, window: float, limit: int, audit: Entry
+    ) -> None:
         """Lock a name once `limit` attempts fell within `window` (a lock stays until an
-        administrator unlocks it)."""
+        administrator unlocks it); `audit`, the failed log-on, in the same transaction."""
         with transaction(self.engine) as c:
+            append(c, audit)
             row = c.execute(
                 select(logon_guard).where(logon_guard.c.username == username).with_for_update()
             ).first()
@@ -160,10 +164,13 @@ class AccountStore:
 
     # -- sessions
 
-    def add_session(self, digest: str, session: StoredSession, *, end_others: bool) -> int:
+    def add_session(
+        self, digest: str, session: StoredSession, *, end_others: bool, audit: Entry
+    ) -> int:
         """Keep a new session; with `end_others`, the user's other sessions end in the
-        same transaction. Returns how many ended."""
+        same transaction, and `audit` (the log-on) is written in it. Returns how many ended."""
         with transaction(self.engine) as c:
+            append(c, audit)
             ended = 0
             if end_others:
                 ended = c.execute(
