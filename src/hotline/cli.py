@@ -825,7 +825,7 @@ def serve(
 
     import uvicorn
 
-    from hotline.service.bootstrap import build_line, call_control
+    from hotline.service.bootstrap import audit_trail, build_line, call_control
     from hotline.service.settings import load_settings
     from hotline.store.db import redacted
     from hotline.web.app import create_app
@@ -849,7 +849,17 @@ def serve(
             "recovered open calls: "
             + ", ".join(f"{k} {v}" for k, v in sorted(parts.recovered.items()))  # (one order)
         )
-    app_ = create_app(settings=settings, line=parts.line, control=control)
+    trail = audit_trail(parts.store)
+    if trail is None:
+        err.print(
+            "[yellow]HOTLINE_AUDIT_KEY is not set: the audit trail is hash-chained "
+            "but its checkpoints are not signed (`hotline audit keygen`)[/]"
+        )
+    if parts.desk is not None:
+        err.print(f"record look-ups: {', '.join(sorted(parts.desk.sources))} under "
+                  f"{escape(parts.desk.policy.source)}")  # fmt: skip
+    app_ = create_app(settings=settings, line=parts.line, control=control, desk=parts.desk,
+                      trail=trail)  # fmt: skip
     for setup in parts.line.setups.values():
         flow = setup.flow.flow
         err.print(f"line {setup.name!r} on {setup.number}: flow {flow.name!r} v{flow.version}, "
@@ -913,6 +923,9 @@ def demo(
         )
         for new in d.credentials:
             err.print(f"    {new.username}  password {new.password}  secret {new.totp_secret}")
+        err.print(f"  on a call, demo-agent can look up a (synthetic) case record, e.g. "
+                  f"{', '.join(d.case_ids[:3])}: what it shows depends on the purpose and "
+                  "on how the caller was verified (scenarios/disclosure-policy.yaml)")  # fmt: skip
         main = d.setups[0].scenario
         ring, wrap = main.offer_timeout, max(q.wrap_up_seconds for q in main.queues)
         if speed > 2:  # (a person needs the line's own time to answer and wrap up)
@@ -956,6 +969,10 @@ def demo(
         + ", ".join(f"{k} {v:,}" for k, v in sorted(kept.items()))
         + f"; the emulator placed {d.stats.placed:,}."
     )
+    out.print("The run's audit trail (every look-up and log-on), checked with:")
+    out.print(f"  .venv/bin/hotline audit verify --database {database} "
+              f"--key {d.audit_signer.verifier} --sink {d.audit_sink}",
+              soft_wrap=True, markup=False, highlight=False)  # fmt: skip
 
 
 line_app = typer.Typer(

@@ -6,7 +6,7 @@ import contextlib
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy import Engine, text
 from twilio.request_validator import RequestValidator
 
 from hotline.ivr.line import LineFlow
+from hotline.records.desk import RecordDesk
 from hotline.records.port import Connector
 from hotline.service.live import LineSetup, LiveLine
 from hotline.service.sealing import new_key
@@ -128,6 +129,7 @@ class Live:
         interpreter_number: str | None = None,
         control: CallControl | None = None,
         twilio_api: tuple[str, str] | None = None,
+        desk: Callable[[Live], RecordDesk] | None = None,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
@@ -137,7 +139,7 @@ class Live:
         `secret_key`: HOTLINE_SECRET_KEY (None: not set); `interpreter_number`:
         HOTLINE_INTERPRETER_NUMBER; `control`: the carrier's call control (one that records
         what it is asked, unless given); `twilio_api`: the API key and secret the browser
-        phones' tokens are signed with."""
+        phones' tokens are signed with; `desk`: builds the agents' record look-ups."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
@@ -159,9 +161,10 @@ class Live:
             lookup_clock=self.wall,
         )
         self.control = RecordingCallControl()
+        self.desk = desk(self) if desk is not None else None
         self.app = create_app(
             settings=self.settings, line=self.line, control=control or self.control,
-            clock=self.wall,
+            clock=self.wall, desk=self.desk,
         )  # fmt: skip
         self.public_url = public_url
         self.http = TestClient(self.app, base_url=public_url)

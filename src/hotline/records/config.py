@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hotline.errors import ConfigError, HotlineError, Problem
+from hotline.records.desk import RecordSource
 from hotline.records.http import HttpConnector, HttpSecrets, HttpSettings
 from hotline.records.port import Connector
 from hotline.records.sql import SqlConnector, SqlSettings
@@ -43,9 +44,52 @@ ConnectorSettings = Annotated[HttpSettings | SqlSettings | MemorySettings,
                               Field(discriminator="kind")]  # fmt: skip
 
 
+class RecordSourceSettings(BaseModel):
+    """Where agents look up records of one type: a connector of this file, one of its
+    operations, and the parameter a record's reference goes in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    connector: str
+    operation: str
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+
 class ConnectorsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     connectors: dict[str, ConnectorSettings] = Field(min_length=1)
+    # record type (of the disclosure policy) -> where the agent desktop looks it up
+    records: dict[str, RecordSourceSettings] = {}
+
+
+def load_record_sources(path: str | Path) -> dict[str, RecordSource]:
+    """The file's `records:` section: which connector and operation serve each record
+    type the agent desktop looks up; a connector or operation the file does not have is a
+    ConfigError with its file:line."""
+    filename = str(path)
+    data, marks = compose(read_text(path), filename)
+    try:
+        parsed = ConnectorsFile.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(shape_problems(e, marks, filename)) from None
+    problems: list[Problem] = []
+    for record_type, src in parsed.records.items():
+        settings = parsed.connectors.get(src.connector)
+        if settings is None:
+            problems.append(problem_at(("records", record_type, "connector"),
+                                       f"no connector {src.connector!r} in this file", marks,
+                                       filename, _one_of(parsed.connectors)))  # fmt: skip
+        elif not isinstance(settings, MemorySettings) and src.operation not in settings.operations:
+            problems.append(problem_at(("records", record_type, "operation"),
+                                       f"connector {src.connector!r} has no operation "
+                                       f"{src.operation!r}", marks, filename,
+                                       _one_of(settings.operations)))  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
+    return {t: RecordSource(t, s.connector, s.operation, s.key) for t, s in parsed.records.items()}
+
+
+def _one_of(names: Mapping[str, object]) -> str:
+    return f"one of {', '.join(sorted(names))}"
 
 
 def load_connectors(

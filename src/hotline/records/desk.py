@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from hotline.errors import LookupNotAudited, PolicyError
+from hotline.errors import AuditError, LookupNotAudited, PolicyError
 from hotline.records.audit import Entry, append
 from hotline.records.policy import Policy
 from hotline.records.port import Connector, LookupRequest
@@ -133,7 +133,8 @@ class RecordDesk:
                               f"{', '.join(self.policy.purposes)})")  # fmt: skip
         level = self.level(verification)
         request = LookupRequest(source.operation, {source.key: reference},
-                                requester=asker.agent_id, purpose=purpose, call_sid=call_sid)  # fmt: skip
+                                requester=asker.agent_id, purpose=purpose,
+                                call_sid=call_sid)  # fmt: skip
         result = self.connectors[source.connector].lookup(request)
         looked = Looked(result.status, record_type, reference, purpose, level)
         if result.status == "found":
@@ -162,7 +163,7 @@ class RecordDesk:
         try:
             with self.engine.begin() as c:
                 return append(c, entry)
-        except SQLAlchemyError as e:
+        except (SQLAlchemyError, AuditError) as e:
             log.error("a look-up of %s on call %s was not shown: its audit entry could not be "
                       "written (%s)", looked.record_type, call_sid, type(e).__name__)  # fmt: skip
             raise LookupNotAudited(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from hotline.errors import HotlineError
 from hotline.ivr.line import LineFlow
-from hotline.records.config import load_connectors
+from hotline.records.audit import KEY_VARIABLE, AuditTrail
+from hotline.records.config import load_connectors, load_record_sources
+from hotline.records.desk import RecordDesk, RecordSource
+from hotline.records.policy import Policy
 from hotline.records.port import Connector
 from hotline.service.accounts import Accounts
 from hotline.service.lines import Imported, import_line, load_line
@@ -37,6 +41,7 @@ class Parts:
     recovered: dict[str, int]
     created: bool  # the database did not exist and was created
     imported: Imported | None  # the settings' scenario, imported as the line at this start
+    desk: RecordDesk | None = None  # agents' record look-ups (HOTLINE_RECORDS_POLICY)
 
 
 def store_for(settings: Settings, *, create: bool = True) -> tuple[Store, list[str]]:
@@ -60,9 +65,10 @@ def build_line(
     wall: Callable[[], float] = time.time,
     control: CallControl | None = None,
     more_connectors: Mapping[str, Connector] | None = None,
+    more_sources: Mapping[str, RecordSource] | None = None,
 ) -> Parts:
     """The line's parts; with `control`, open calls in the store are recovered first.
-    `more_connectors`: besides the settings' (the demo's record service)."""
+    `more_connectors`, `more_sources`: besides the settings' (the demo's record service)."""
     file = sqlite_path(settings.database_url)
     created = file is not None and not file.exists()
     store, applied = store_for(settings)
@@ -75,7 +81,39 @@ def build_line(
         sids = [row.sid for row in store.open_calls()]
         statuses = carrier_statuses(control, sids, deadline=STATUS_DEADLINE)
         recovered = line.recover(statuses)
-    return Parts(settings, store, line, applied, recovered, created, imported)
+    desk = record_desk(settings, connectors, store, more_sources or {})
+    return Parts(settings, store, line, applied, recovered, created, imported, desk)
+
+
+def record_desk(
+    settings: Settings,
+    connectors: Mapping[str, Connector],
+    store: Store,
+    more_sources: Mapping[str, RecordSource],
+) -> RecordDesk | None:
+    """Agents' record look-ups, if a disclosure policy is set (HOTLINE_RECORDS_POLICY):
+    the record types connectors.yaml's `records:` names, through its connectors."""
+    if settings.records_policy is None:
+        return None
+    sources = dict(more_sources)
+    if settings.connectors_file is not None:
+        sources |= load_record_sources(settings.connectors_file)
+    if not sources:
+        raise HotlineError(
+            f"HOTLINE_RECORDS_POLICY is set but no record type says where it is looked up: "
+            f"add a `records:` section to the connectors file "
+            f"({settings.connectors_file or 'HOTLINE_CONNECTORS_FILE, not set'})"
+        )
+    return RecordDesk(policy=Policy.load(settings.records_policy), sources=sources,
+                      connectors=connectors, engine=store.engine, clock=time.time)  # fmt: skip
+
+
+def audit_trail(store: Store, environ: Mapping[str, str] = os.environ) -> AuditTrail | None:
+    """The audit trail's checkpoints, signed with HOTLINE_AUDIT_KEY; None without a key
+    (entries are still chained, but nothing is signed: `hotline serve` says so)."""
+    if not environ.get(KEY_VARIABLE):
+        return None
+    return AuditTrail.from_environment(store.engine, environ)
 
 
 def connectors_for(settings: Settings) -> dict[str, Connector]:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import socket
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +24,9 @@ import uvicorn
 from pydantic import SecretStr
 
 from hotline.errors import HotlineError
+from hotline.records.audit import AuditTrail, FileSink
+from hotline.records.checkpoint import Signer
+from hotline.records.desk import RecordSource
 from hotline.records.http import HttpConnector, HttpSecrets
 from hotline.service.accounts import Accounts
 from hotline.service.bootstrap import build_line, call_control, store_for
@@ -31,6 +35,7 @@ from hotline.service.sealing import new_key
 from hotline.service.settings import Settings
 from hotline.sim.scenario import Scenario
 from hotline.store.accounts import AccountStore
+from hotline.store.db import sqlite_path
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.callers import CallerMix
 from hotline.telephony.emulator.carrier import Carrier
@@ -68,6 +73,18 @@ def _covers(start: float, hours: float, hour: float) -> bool:
 
 DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"), ("demo-agent", "agent"))
 DEMO_INTERPRETERS = "+18005550199"  # the interpreting service agents add in the demo
+# the demo desktop looks up the synthetic case records by case id
+CASE_SOURCE = RecordSource(record_type="case", connector="case_records", operation="case",
+                           key="case_id")  # fmt: skip
+
+
+def audit_sink_beside(database_url: str) -> Path:
+    """Where the demo keeps its audit checkpoints: beside its SQLite database (or in a new
+    temporary folder for another database)."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="hotline-audit-")) / "audit-checkpoints.jsonl"
+    return path.with_name(f"{path.name}.audit-checkpoints.jsonl")
 
 
 class _Server(uvicorn.Server):
@@ -122,20 +139,33 @@ class Demo:
             twilio_auth_token=SecretStr(token),
             twilio_api_base=f"http://127.0.0.1:{self.carrier_port}",
             interpreter_number=DEMO_INTERPRETERS,  # (the emulator answers it)
+            records_policy=ROOT / "scenarios" / "disclosure-policy.yaml",
         )
         if self.settings.secret_key is None:  # one for this run: its accounts are new each run
             self.settings = self.settings.model_copy(update={"secret_key": SecretStr(new_key())})
+        self.audit_sink = audit_sink_beside(database_url)
+        fresh = sqlite_path(database_url)
+        if fresh is not None and not fresh.exists():  # a new database: a new trail
+            self.audit_sink.unlink(missing_ok=True)
         store, _ = store_for(self.settings)  # the other lines first; build_line adds ours
         for path in lines:
             import_line(store, path)
         store.engine.dispose()
         start = time.time()
         self.parts = build_line(self.settings, wall=lambda: start + (time.time() - start) * speed,
-                                more_connectors={"case_records": self.case_records})  # fmt: skip
+                                more_connectors={"case_records": self.case_records},
+                                more_sources={"case": CASE_SOURCE})  # fmt: skip
         self.line = self.parts.line
+        self.case_ids = sorted(synthetic_cases(seed))  # (for a person to look up)
+        # the audit trail's checkpoints, signed with a key made for this run, kept beside
+        # the database: `hotline audit verify` checks the run's trail with what it prints
+        self.audit_signer = Signer.generate("demo.hotline.invalid/audit")
+        self.trail = AuditTrail(engine=self.line.store.engine, signer=self.audit_signer,
+                                sink=FileSink(self.audit_sink))  # fmt: skip
         self.app = create_app(
-            settings=self.settings, line=self.line, control=call_control(self.settings)
-        )
+            settings=self.settings, line=self.line, control=call_control(self.settings),
+            desk=self.parts.desk, trail=self.trail,
+        )  # fmt: skip
         accounts = Accounts(store=AccountStore(engine=self.line.store.engine), clock=time.time,
                             key=self.settings.sealing_key())  # fmt: skip
         self.setups = list(self.line.setups.values())

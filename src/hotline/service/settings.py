@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     flow: Path = Path("scenarios/national-hotline.flow.yaml")
     connectors: dict[str, Path] = {}  # name -> in-memory connector file (tests, demos)
     connectors_file: Path | None = None  # connectors.yaml: http, sql and memory connectors
+    # the disclosure policy (records.policy): with it, agents look records up from the
+    # desktop in the record types connectors.yaml's `records:` says where to find
+    records_policy: Path | None = None
     line_number: str = "+18005550100"  # the number callers dial; others get a polite refusal
     public_url: str = "http://127.0.0.1:8000"  # as the carrier sees us (signatures use it)
     twilio_account_sid: str = "AC00000000000000000000000000000000"

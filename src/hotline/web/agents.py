@@ -3,19 +3,30 @@ browser session) or a token from `hotline agent-token` (bots); see `web.auth`.""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, WebSocket
+from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
-from hotline.errors import InvalidTransition, RoutingError, UnknownAgent, UnknownCall
+from hotline.errors import (
+    InvalidTransition,
+    LookupNotAudited,
+    PolicyError,
+    RoutingError,
+    UnknownAgent,
+    UnknownCall,
+)
+from hotline.records.desk import REFERENCE_MAX, Asker, RecordDesk
+from hotline.service.accounts import ip_or_none
 from hotline.service.settings import Settings
+from hotline.store.repository import token_digest
 from hotline.web import forms
 from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import Refused, responses
@@ -82,6 +93,23 @@ class InterpreterBody(BaseModel):
     on: StrictBool
 
 
+class LookupBody(BaseModel):
+    """A record to look up on the agent's call: its type, its reference (a case number)
+    and the purpose the agent states (one of the disclosure policy's)."""
+
+    model_config = ConfigDict(extra="forbid")
+    record_type: str = Field(default="case", max_length=32, pattern=r"^[a-z][a-z0-9_-]*$")
+    reference: str = Field(min_length=1, max_length=REFERENCE_MAX)
+    purpose: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, v: str) -> str:
+        if forms.CONTROL.search(v) or v != v.strip():
+            raise ValueError("one line with no control characters or surrounding spaces")
+        return v
+
+
 ANSWERS_CALLS = ("agent",)
 TOKEN_TTL = 3600  # seconds a browser phone's token is good for (the SDK asks for a new one)
 
@@ -100,7 +128,7 @@ def phone_token(settings: Settings, agent_id: str) -> dict[str, Any]:
     return {"token": token.to_jwt(), "identity": agent_id, "ttl_seconds": TOKEN_TTL}
 
 
-def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
+def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = None) -> APIRouter:
     router = APIRouter(prefix="/api/agent", responses=AGENT_ERRORS)
     line = rt.line
 
@@ -111,13 +139,17 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
             raise Refused(403, "wrong-role", f"{who.name}'s account names no agent")
         return who.agent_id
 
-    async def agent_call(fn: Callable[[], Awaitable[Any] | Any]) -> JSONResponse:
+    async def for_agent(fn: Callable[[], Awaitable[Any] | Any]) -> Any:
+        """Run `fn` as a use case; what the line refuses is a 404 or a 409 with why."""
         try:
-            result = await rt.use_case(fn)
+            return await rt.use_case(fn)
         except (UnknownAgent, UnknownCall) as e:
             raise Refused(404, e.error_id, e.message) from None
         except (InvalidTransition, RoutingError) as e:
             raise Refused(409, e.error_id, e.message) from None
+
+    async def agent_call(fn: Callable[[], Awaitable[Any] | Any]) -> JSONResponse:
+        result = await for_agent(fn)
         return JSONResponse(result if isinstance(result, dict) else {"ok": True})
 
     def known_sid(call_sid: str) -> str:
@@ -227,6 +259,50 @@ def agents_router(rt: LineRuntime, access: Access) -> APIRouter:
         """An access token for the carrier's JavaScript voice SDK: the browser is the
         agent's phone (`client:ID`), for an hour."""
         return JSONResponse(phone_token(rt.settings, agent_id))
+
+    def records_desk() -> RecordDesk:
+        if desk is None:
+            raise Refused(404, "no-records", "no record look-ups are set up on this server "
+                          "(HOTLINE_RECORDS_POLICY)")  # fmt: skip
+        return desk
+
+    @router.get("/records")
+    async def record_choices(agent_id: str = Depends(authorised)) -> JSONResponse:
+        """The purposes an agent may state (name → description) and the record types."""
+        return JSONResponse(records_desk().choices())
+
+    @router.post("/records/lookup")
+    async def look_up(body: LookupBody, request: Request,
+                      who: Who = Depends(caller)) -> JSONResponse:  # fmt: skip
+        """Look a record up for the call the agent is on, for a stated purpose: the fields
+        the disclosure policy allows, every other one withheld with why; audited (503 and
+        nothing shown if the audit entry cannot be written)."""
+        agent_id, records = authorised(who), records_desk()
+
+        def on_call() -> tuple[str, object]:
+            state = line.agent_state(agent_id)
+            sid = state["call_sid"]
+            if state["state"] != "on_call" or sid is None:
+                raise InvalidTransition("look a record up during a call you are on")
+            attributes = line.offer_context(sid, agent_id).get("attributes")
+            return sid, (attributes or {}).get("verification") if isinstance(
+                attributes, dict
+            ) else None
+
+        sid, verification = await for_agent(on_call)
+        source = request.client.host if request.client else ""
+        asker = Asker(agent_id, who.name, who.role, source=ip_or_none(source),
+                      session=token_digest(who.token)[:16] if who.session else None)  # fmt: skip
+        try:
+            looked = await asyncio.to_thread(
+                records.look_up, asker, call_sid=sid, verification=verification,
+                record_type=body.record_type, reference=body.reference, purpose=body.purpose,
+            )  # fmt: skip
+        except PolicyError as e:
+            raise Refused(400, e.error_id, e.message) from None
+        except LookupNotAudited as e:
+            raise Refused(503, e.error_id, e.message) from None
+        return JSONResponse(looked.as_json())
 
     @router.post("/calls/{call_sid}/accept")
     async def accept(call_sid: str, agent_id: str = Depends(authorised)) -> JSONResponse:

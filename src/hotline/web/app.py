@@ -16,6 +16,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
+from hotline.records.audit import AuditTrail
+from hotline.records.desk import RecordDesk
 from hotline.service.accounts import Accounts
 from hotline.service.configuration import FLOW_MAX, Configuration
 from hotline.service.live import LiveLine
@@ -58,13 +60,19 @@ def create_app(
     line: LiveLine,
     control: CallControl,
     clock: Callable[[], float] = time.time,
+    desk: RecordDesk | None = None,
+    trail: AuditTrail | None = None,
 ) -> FastAPI:
     """The app for one line. Nothing is created at import; `hotline serve` calls this.
-    `clock`: the accounts' time (sessions' limits), real seconds unless a test moves it."""
+    `clock`: the accounts' time (sessions' limits), real seconds unless a test moves it.
+    `desk`: agents' record look-ups (none: the desktop offers none); `trail`: the audit
+    trail's signed checkpoints, written by the ticker (none: entries only)."""
     accounts = Accounts(store=AccountStore(engine=line.store.engine), clock=clock,
                         key=settings.sealing_key())  # fmt: skip
     access = Access(accounts=accounts, store=line.store, public_url=settings.public_url)
-    rt = LineRuntime(settings=settings, line=line, control=control, still_valid=access.still_valid)
+    rt = LineRuntime(
+        settings=settings, line=line, control=control, still_valid=access.still_valid, trail=trail
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +89,7 @@ def create_app(
     install(app)
     docs.mount(app)
     pages.mount(app)
-    routers = (voice_router(rt), agents_router(rt, access), stats_router(rt, access),
+    routers = (voice_router(rt), agents_router(rt, access, desk), stats_router(rt, access),
                auth_router(access), health_router(rt),
                admin_router(rt, access, Configuration(store=line.store)))  # fmt: skip
     for router in routers:

@@ -161,6 +161,20 @@ window, which gets your calls now.
 <section class="call" aria-labelledby="call-title">
   <h2 id="call-title">Call</h2>
   <div id="call" class="call-panel"><p class="idle">No call offered.</p></div>
+  <section id="records" class="records" aria-labelledby="records-title" hidden>
+    <h2 id="records-title">Case record</h2>
+    <form id="record-form">
+      <label for="record-purpose">Purpose</label>
+      <select id="record-purpose" required disabled>
+        <option value="">Choose the purpose first</option></select>
+      <label for="record-ref">Case number</label>
+      <input id="record-ref" maxlength="64" autocomplete="off" spellcheck="false" required disabled>
+      <button type="submit" id="record-go" disabled>Look up</button>
+    </form>
+    <p class="note">During a call. Only what the disclosure policy allows for the purpose
+    and the caller's verification is shown; every look-up is audited.</p>
+    <div id="record-result" aria-live="polite"></div>
+  </section>
 </section>
 <div id="announcer" class="visually-hidden" role="alert"></div>
 </main>""",

@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any
@@ -31,6 +32,7 @@ from hotline.domain.events import (
     OfferWithdrawn,
 )
 from hotline.errors import HotlineError, StoreUnavailable
+from hotline.records.audit import AuditTrail
 from hotline.service.hub import EventHub
 from hotline.service.live import LiveLine, Reloaded
 from hotline.service.recovery import carrier_statuses
@@ -54,6 +56,7 @@ PRESENCE_GRACE = 30.0  # seconds (the line's) an agent's desktop may be gone bef
 AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, OfferWithdrawn,
               CallAnswered, CallCompleted)  # fmt: skip
 # the events of what happens on an agent's call (its conference): told to its agent
+AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
 CALL_NEWS = (AgentLegAnswered.kind, "hold", "transferred", "consult", "interpreter", "supervised")
 
 
@@ -75,9 +78,12 @@ class LineRuntime:
         line: LiveLine,
         control: CallControl,
         still_valid: Callable[[Collection[str]], set[str]],
+        trail: AuditTrail | None = None,
     ) -> None:
-        """`still_valid(tokens)`: those of the sockets' tokens still good (a sweep asks)."""
+        """`still_valid(tokens)`: those of the sockets' tokens still good (a sweep asks).
+        `trail`: the audit trail whose signed checkpoints the server writes when due."""
         self.settings = settings
+        self.trail = trail
         self.line = line
         self.control = control
         self.webhooks = Webhooks(settings.public_url)
@@ -322,6 +328,19 @@ class LineRuntime:
                 except Exception:  # logged, not silenced: it stays absent, asked again next tick
                     log.exception("setting %s not ready (desktop gone) failed", agent_id)
 
+    async def _checkpoints(self) -> None:
+        """The audit trail's signed checkpoints: every `every` entries, and at least every
+        minute even when nothing was logged (asked every AUDIT_TICK seconds)."""
+        trail = self.trail
+        if trail is None:
+            return
+        while True:
+            try:
+                await asyncio.to_thread(trail.tick, time.time())
+            except Exception:  # logged, not silenced: the next tick tries again
+                log.exception("the audit trail's checkpoint could not be written")
+            await asyncio.sleep(AUDIT_TICK)
+
     async def _recheck_carrier(self) -> None:
         """Calls recovered while the carrier could not say whether they were still live
         keep their place; ask again until it can."""
@@ -370,7 +389,13 @@ class LineRuntime:
     async def running(self) -> Any:
         """The server's lifetime: timers, carrier re-checks and the sockets' sweep; at the
         end, what waits for the store lands if it takes it."""
-        loops = (self._ticker, self._recheck_carrier, self._reload_lines, self.sockets.sweep)
+        loops = (
+            self._ticker,
+            self._recheck_carrier,
+            self._reload_lines,
+            self.sockets.sweep,
+            self._checkpoints,
+        )
         tasks = [asyncio.create_task(t()) for t in loops]
         try:
             yield
@@ -380,3 +405,8 @@ class LineRuntime:
             await asyncio.to_thread(self.line.writer.drain)
             self.line.writer.close()
             self.line.lookups.close()
+            if self.trail is not None:  # a last checkpoint, over every entry written
+                try:
+                    await asyncio.to_thread(self.trail.checkpoint, time.time())
+                except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
+                    log.exception("the audit trail's last checkpoint could not be written")

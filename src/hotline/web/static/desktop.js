@@ -242,6 +242,7 @@
     document.getElementById("go-login").hidden = s.state !== "offline";
     document.getElementById("go-logout").hidden = s.state === "offline";
     if (changed) drawCall();  // (the same state again keeps what is typed in the panel)
+    recordsFollow();
   }
 
   function banner_(kind, text) {
@@ -327,6 +328,63 @@
     const target = document.getElementById("transfer-to");
     if (target && target.refresh && document.activeElement !== target) target.refresh();
   }, 5000);
+  // Case records: looked up by case number, for a purpose the agent states, on the call
+  // they are on; the server shows only what the disclosure policy allows, and says why
+  // each other field is withheld.
+  const records = document.getElementById("records");
+  const recordForm = document.getElementById("record-form");
+  const recordResult = document.getElementById("record-result");
+  let recordCall = null;  // the call the result shown belongs to
+  function recordsFollow() {  // enabled on a call; a result belongs to its call only
+    const on = !!(me && me.state === "on_call" && me.call_sid);
+    for (const c of recordForm.querySelectorAll("select, input, button")) c.disabled = !on;
+    if (on && me.call_sid !== recordCall) { recordResult.replaceChildren(); recordCall = me.call_sid; }
+  }
+  function showRecord(x) {
+    const heading = el("h3", {}, `Case ${x.reference}, for ${x.purpose} (caller verification: ${x.verification})`);
+    if (x.status === "not_found") { recordResult.replaceChildren(heading, el("p", {}, `No case ${x.reference}.`)); return; }
+    if (x.status === "error") {
+      recordResult.replaceChildren(heading, el("p", {class: "error"},
+        `The record system did not answer (${x.reason}). The call goes on; try again later.`));
+      return;
+    }
+    const shown = el("dl", {id: "record-shown"}, ...Object.entries(x.disclosed).flatMap(([k, v]) =>
+      [el("dt", {}, k), el("dd", {"data-record": k}, v === null ? "–" : String(v))]));
+    const withheld = Object.entries(x.withheld);
+    recordResult.replaceChildren(heading, shown, ...(withheld.length ? [el("h4", {}, "Withheld"),
+      el("ul", {id: "record-withheld"}, ...withheld.map(([k, why]) => el("li", {"data-withheld": k}, `${k}: ${why}`)))] : []));
+  }
+  fetch("/api/agent/records", {headers: {"X-Hotline-Background": "1"}})
+    .then((r) => (r.ok ? r.json() : null)).then((c) => {
+      if (!c) return;  // (none set up on this server)
+      const purpose = document.getElementById("record-purpose");
+      purpose.append(...Object.entries(c.purposes).map(([name, text]) => el("option", {value: name, title: text}, name)));
+      records.hidden = false;
+      recordsFollow();
+    });
+  recordForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {purpose: document.getElementById("record-purpose").value,
+      reference: document.getElementById("record-ref").value.trim()};
+    recordResult.replaceChildren(el("p", {}, "Looking it up…"));
+    let r;
+    try {
+      r = await fetch("/api/agent/records/lookup", {method: "POST", body: JSON.stringify(body),
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}});
+    } catch (err) {
+      recordResult.replaceChildren(el("p", {class: "error"}, "The server cannot be reached; try again."));
+      return;
+    }
+    if (r.status === 401) { window.location.assign("/login"); return; }
+    const x = await r.json();
+    if (!r.ok) {
+      const why = r.status === 422 ? "Choose a purpose and give a case number." : (x.message || `refused (${r.status})`);
+      recordResult.replaceChildren(el("p", {class: "error"}, why));
+      return;
+    }
+    showRecord(x);
+  });
+
   setInterval(() => {  // the timers on the call panel
     const t = callBox.querySelector(".timer");
     if (t && me) {
