@@ -376,12 +376,13 @@ def test_a_database_of_0003_keeps_its_secrets_through_migration_0004(db, request
     engine = connect(url)
     try:
         assert migrate(engine, to="0003") == ["0001", "0002", "0003"]
-        old = Accounts(store=AccountStore(engine=engine), clock=Clock(), key=None)
-        old.add("xan", "agent", mfa=False)
         secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
         with engine.begin() as c:  # what 0003's code wrote: the secret in clear
-            c.execute(text("UPDATE users SET mfa = :t, totp_secret = :s, password_hash = :h"),
-                      {"t": True, "s": secret,
+            c.execute(text("INSERT INTO users (username, role, agent_id, password_hash, mfa, "
+                           "totp_secret, totp_last_step, multi_session, disabled, created_at, "
+                           "password_set_at) VALUES ('xan', 'agent', NULL, :h, :t, :s, NULL, "
+                           ":f, :f, 0, 0)"),
+                      {"t": True, "f": False, "s": secret,
                        "h": PasswordHasher().hash(PASSWORD)})  # fmt: skip
         assert migrate(engine) == ["0004", "0005", "0006"]
         now = Accounts(store=AccountStore(engine=engine), clock=Clock(),

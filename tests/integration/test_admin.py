@@ -5,6 +5,7 @@ with every problem located in the text sent, and what is stored stays."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from hotline.errors import ChangedMeanwhile, ConfigError
-from hotline.service.accounts import Accounts
+from hotline.records.audit import rows
+from hotline.service.accounts import Accounts, os_user
 from hotline.service.configuration import Configuration
 from hotline.service.lines import import_line
 from hotline.store.accounts import AccountStore
@@ -293,3 +295,42 @@ def test_per_language_availability_counts_who_can_be_offered_the_call(live, admi
     boss = live.agent("supervisor")
     s = live.http.get("/api/stats", headers=boss).json()["lines"][NAME]
     assert s["now"]["agents_by_language"] == {"en": {"available": 1}, "pt": {"available": 1}}
+
+
+def changes(live: Live) -> list[tuple[str, str, str, str, dict[str, object]]]:
+    """The audit trail's administration entries: actor, role, action, object, details."""
+    with live.store.engine.connect() as c:
+        return [(r.actor, r.role, r.action, r.object or "", json.loads(r.details))
+                for r in rows(c) if r.action.startswith(("config.", "user."))]  # fmt: skip
+
+
+def test_every_change_of_users_and_configuration_is_in_the_audit_trail(live, admin):
+    accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
+                        key=live.settings.sealing_key(), actor="cli:root")  # fmt: skip
+    accounts.add("bo", "supervisor", password=PASSWORD)
+    accounts.disable("bo")
+    accounts.enable("bo")
+    accounts.reset("bo")
+    r = live.http.put("/api/admin/agents/vi-day-1/skills", json={"skills": {"vi": 7}},
+                      headers=admin)  # fmt: skip
+    assert r.status_code == 400  # refused: nothing changed, nothing in the trail
+    live.http.put("/api/admin/agents/vi-day-1/skills", json={"skills": {"vi": 5}}, headers=admin)
+    live.http.put(f"{BASE}/mode", json={"mode": "holiday"}, headers=admin)
+    v2 = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    live.http.post(f"{BASE}/flows", json={"text": v2}, headers=admin)
+    live.http.post(f"{BASE}/flows/1/active", headers=admin)
+    assert changes(live) == [
+        ("cli:" + os_user(), "admin", "config.line.import", f"line:{NAME}",
+         {"line": LINE, "status": "flow national-hotline v1"}),
+        ("cli:" + os_user(), "admin", "user.add", "user:ada", {"role": "admin"}),
+        ("cli:root", "admin", "user.add", "user:bo", {"role": "supervisor"}),
+        ("cli:root", "admin", "user.disable", "user:bo", {}),
+        ("cli:root", "admin", "user.enable", "user:bo", {}),
+        ("cli:root", "admin", "user.reset", "user:bo", {}),
+        ("ada", "admin", "config.skills", "agent:vi-day-1", {}),
+        ("ada", "admin", "config.mode", f"line:{NAME}", {"status": "holiday"}),
+        ("ada", "admin", "config.flow.upload", "flow:national-hotline:2",
+         {"line": NAME, "status": "activated"}),
+        ("ada", "admin", "config.flow.activate", "flow:national-hotline:1", {"line": NAME}),
+    ]  # fmt: skip
+    assert PASSWORD not in str(changes(live))

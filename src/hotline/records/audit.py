@@ -74,7 +74,7 @@ ENCODING = "hotline-audit-v1"
 DETAIL_KEYS = frozenset({
     "fields", "reason", "connector", "record_type", "count", "line", "queue", "call",
     "language", "purpose", "error_id", "method", "status", "format", "from_seq", "to_seq",
-    "checkpoint_size", "entries", "result", "withheld", "verification", "operation",
+    "checkpoint_size", "entries", "result", "withheld", "verification", "operation", "role",
 })  # fmt: skip
 OUTCOMES = ("ok", "refused", "error")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")

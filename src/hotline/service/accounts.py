@@ -23,6 +23,7 @@ The rules (issue 11; NIST SP 800-63B for passwords):
 from __future__ import annotations
 
 import base64
+import getpass
 import hmac
 import ipaddress
 import logging
@@ -139,6 +140,14 @@ class Session:
     created_at: float
 
 
+def os_user() -> str:
+    """The operating system's user running this (an administration's actor)."""
+    try:
+        return re.sub(r"[^A-Za-z0-9._@-]", "?", getpass.getuser())[:64]
+    except (OSError, KeyError):  # (no name for this uid)
+        return "unknown"
+
+
 def ip_or_none(source: str) -> str | None:
     """A client's address as the audit trail keeps it: an IP address, or None (a test
     client's made-up host name)."""
@@ -173,15 +182,29 @@ def _new_secret(mfa: bool) -> str | None:
 
 class Accounts:
     def __init__(
-        self, *, store: AccountStore, clock: Callable[[], float], key: SealingKey | None
+        self,
+        *,
+        store: AccountStore,
+        clock: Callable[[], float],
+        key: SealingKey | None,
+        actor: str = "",
     ) -> None:
         """`key`: what seals the TOTP secrets (`Settings.sealing_key()`); None if it is not
-        set, and then what needs it is refused, naming the setting."""
+        set, and then what needs it is refused, naming the setting. `actor`: who
+        administers the accounts, for the audit trail (default: the operating system's
+        user, as `cli:NAME`)."""
+        actor = actor or f"cli:{os_user()}"
         self.store = store
         self.clock = clock
         self.key = key
+        self.actor = actor
 
     # -- administration (the CLI; later the admin pages)
+
+    def _change(self, action: str, username: str, **details: str) -> Entry:
+        """An administration's audit entry: who ran it (`self.actor`), on which user."""
+        return Entry(at=self.clock(), actor=self.actor, role="admin", action=action,
+                     object=f"user:{username}", details=details)  # fmt: skip
 
     def add(
         self,
@@ -204,7 +227,8 @@ class Accounts:
         sealed = self._sealed(secret, username)
         now = self.clock()
         self.store.add_user(User(username, role, agent_id, _hasher.hash(password), mfa, sealed,
-                                 None, multi_session, False, now, now))  # fmt: skip
+                                 None, multi_session, False, now, now),
+                            audit=self._change("user.add", username, role=role))  # fmt: skip
         return NewAccount(username, role, password, secret)
 
     def reset(self, username: str, *, password: str | None = None) -> NewAccount:
@@ -215,7 +239,8 @@ class Accounts:
         secret = _new_secret(user.mfa)
         sealed = self._sealed(secret, username)
         self.store.change_user(username, password_hash=_hasher.hash(password), totp_secret=sealed,
-                               totp_last_step=None, password_set_at=self.clock())  # fmt: skip
+                               totp_last_step=None, password_set_at=self.clock(),
+                               audit=self._change("user.reset", username))  # fmt: skip
         self.store.end_sessions_of(username)
         self.store.clear_guard(username)
         self.store.revoke_agent_token(user.agent_id)
@@ -225,19 +250,25 @@ class Accounts:
         """No more log-ons; their sessions end, and an agent's bot token is revoked (their
         sockets close within a second)."""
         user = self._user(username)
-        self.store.change_user(username, disabled=True)
+        self.store.change_user(
+            username, disabled=True, audit=self._change("user.disable", username)
+        )
         self.store.end_sessions_of(username)
         self.store.revoke_agent_token(user.agent_id)
 
     def enable(self, username: str) -> None:
         self._user(username)
-        self.store.change_user(username, disabled=False)
+        self.store.change_user(
+            username, disabled=False, audit=self._change("user.enable", username)
+        )
 
     def unlock(self, username: str) -> bool:
         """Clear a name's failed log-ons (any name tried: an unknown one locks alike).
         Returns whether it was locked."""
         _, locked_at = self.store.guard(username)
         self.store.clear_guard(username)
+        was = "was-locked" if locked_at else "was-not"
+        record_entry(self.store.engine, self._change("user.unlock", username[:128], result=was))
         return locked_at is not None
 
     def rekey(self) -> int:

@@ -26,6 +26,7 @@ from hotline.errors import ConfigError, HotlineError, Problem, WriteRefused
 from hotline.ivr.flow_file import load_flow
 from hotline.ivr.interpreter import LINE_MODES
 from hotline.ivr.model import Flow
+from hotline.records.audit import Entry
 from hotline.sim.scenario_file import checked_queue, parse_scenario
 from hotline.store.repository import Store
 from hotline.yamlfile import compose, shape_problems
@@ -106,7 +107,13 @@ class Configuration:
             doc = self._document(line)
             doc["agents"] = _with_skills(doc["agents"], agent_id, dict(skills))
             self._check(doc, f"agent {agent_id} on line {line!r}")
-        self.store.set_skills(agent_id, dict(skills), self.clock(), expect=seen)
+        self.store.set_skills(
+            agent_id,
+            dict(skills),
+            self.clock(),
+            expect=seen,
+            audit=self._entry(actor, "config.skills", f"agent:{agent_id}"),
+        )
         log.info("%s set the skills of agent %s: %s", actor, agent_id, _levels(skills))
 
     def set_queue(self, actor: str, line: str, queue: str, text: str) -> None:
@@ -134,7 +141,7 @@ class Configuration:
                 "the server", where, 1, 1)])  # fmt: skip
         doc["queues"][names.index(queue)] = new
         self._check(doc, where)
-        self._save(doc, seen)
+        self._save(doc, seen, self._entry(actor, "config.queue", f"queue:{queue}", line=line))
         log.info("%s changed queue %s of line %r", actor, queue, line)
 
     def set_mode(self, actor: str, line: str, mode: str) -> None:
@@ -142,7 +149,9 @@ class Configuration:
         seen = self._revision(line)
         if mode not in LINE_MODES:
             raise ConfigError([Problem(f"mode {mode!r} is not one of {', '.join(LINE_MODES)}")])
-        self.store.set_line(line, self.clock(), expect=seen, mode=mode)
+        self.store.set_line(line, self.clock(), expect=seen, mode=mode,
+                            audit=self._entry(actor, "config.mode", f"line:{line}",
+                                              status=mode))  # fmt: skip
         log.info("%s set line %r to %s mode", actor, line, mode)
 
     def upload_flow(self, actor: str, line: str, text: str, *, activate: bool) -> FlowAccepted:
@@ -163,8 +172,16 @@ class Configuration:
                                        f"{flow.name!r}", Path(path).name, *_line_of(text, "flow"),
                                        hint=f"flow: {meta['flow']}")])  # fmt: skip
         try:
+            entry = self._entry(
+                actor,
+                "config.flow.upload",
+                f"flow:{flow.name}:{flow.version}",
+                line=line,
+                status="activated" if activate else "kept",
+            )
             kept = self.store.keep_flow(flow.name, flow.version, text, self.clock(),
-                                        activate=(line, seen) if activate else None)  # fmt: skip
+                                        activate=(line, seen) if activate else None,
+                                        audit=entry)  # fmt: skip
         except WriteRefused:  # the same version kept at the same moment by someone else
             kept = False
         if not kept:
@@ -183,7 +200,15 @@ class Configuration:
         seen = self._revision(line)
         meta = self._line(line)
         self._load(meta, line, self.flow_source(line, version))
-        self.store.set_line(line, self.clock(), expect=seen, flow_version=version)
+        self.store.set_line(
+            line,
+            self.clock(),
+            expect=seen,
+            flow_version=version,
+            audit=self._entry(
+                actor, "config.flow.activate", f"flow:{meta['flow']}:{version}", line=line
+            ),
+        )
         log.info("%s made version %d of flow %s active on line %r", actor, version,
                  meta["flow"], line)  # fmt: skip
 
@@ -227,12 +252,24 @@ class Configuration:
             raise ConfigError([Problem(_unplaced(p.message), what, hint=p.hint)
                                for p in e.problems]) from None  # fmt: skip
 
-    def _save(self, doc: dict[str, Any], seen: float) -> None:
+    def _save(self, doc: dict[str, Any], seen: float, audit: Entry) -> None:
         scenario = parse_scenario(_yaml(doc))
         meta = self._line(doc["name"])
         self.store.save_line(doc, [g.ids() for g in scenario.agent_groups], number=meta["number"],
                              timezone=meta["timezone"], flow=None, at=self.clock(),
-                             expect=seen)  # fmt: skip
+                             expect=seen, audit=audit)  # fmt: skip
+
+    def _entry(self, actor: str, action: str, obj: str, **details: str) -> Entry:
+        """A change's audit entry (the administrator, what, on which line), written in the
+        change's own transaction: both or neither."""
+        return Entry(
+            at=self.clock(),
+            actor=actor[:128],
+            role="admin",
+            action=action,
+            object=obj[:256],
+            details={k: v[:128] for k, v in details.items()},
+        )
 
 
 def _with_skills(

@@ -13,6 +13,8 @@ import yaml
 
 from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.ivr.line import LineFlow
+from hotline.records.audit import Entry
+from hotline.service.accounts import os_user
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import (
     number_problem,
@@ -87,8 +89,13 @@ def import_line(
     if problems:
         raise ConfigError(problems)
     assert number is not None
+    now = time.time()
+    entry = Entry(at=now, actor=f"cli:{os_user()}", role="admin", action="config.line.import",
+                  object=f"line:{scenario.name}"[:256],
+                  details={"line": number} if version is None else
+                  {"line": number, "status": f"flow {version[0]} v{version[1]}"[:128]})  # fmt: skip
     store.save_line(data, ids, number=number, timezone=timezone or (info.timezone if info
-                    else "UTC"), flow=version, at=time.time())  # fmt: skip
+                    else "UTC"), flow=version, at=now, audit=entry)  # fmt: skip
     return Imported(scenario.name, number, len(mine), len(scenario.queues),
                     None if version is None else version[:2], shared)  # fmt: skip
 

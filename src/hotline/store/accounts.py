@@ -69,15 +69,21 @@ class AccountStore:
         with transaction(self.engine) as c:
             return [_user(r) for r in c.execute(select(users).order_by(users.c.username))]
 
-    def add_user(self, user: User) -> None:
+    def add_user(self, user: User, *, audit: Entry) -> None:
+        """A new user; `audit`, its audit entry, in the same transaction."""
         with transaction(self.engine) as c:
+            append(c, audit)
             c.execute(insert(users).values(**{k: getattr(user, k) for k in User.__slots__}))
 
-    def change_user(self, username: str, **values: object) -> bool:
-        """Set some of a user's columns; False if there is no such user."""
+    def change_user(self, username: str, *, audit: Entry, **values: object) -> bool:
+        """Set some of a user's columns, with `audit` in the same transaction; False (and
+        nothing written) if there is no such user."""
         with transaction(self.engine) as c:
             done = c.execute(update(users).where(users.c.username == username).values(**values))
-            return done.rowcount == 1
+            if done.rowcount != 1:
+                return False
+            append(c, audit)
+            return True
 
     def replace_totp_secret(self, username: str, old: str, new: str) -> bool:
         """Store `new` as the user's TOTP secret if it is still `old` (a reset meanwhile

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.records.audit import Entry, append
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
 from hotline.store import lines as line_rows
 from hotline.store.db import never_succeeds, reason
@@ -217,11 +218,14 @@ class Store:
         flow: tuple[str, int, str, str] | None,
         at: float,
         expect: float | None = None,
+        audit: Entry | None = None,
     ) -> None:
         """A line (replacing the one of that name) and, with `flow` (name, version, source,
         path), its active flow version, in one transaction; with `expect`, only if the line
-        is still at that revision (ChangedMeanwhile)."""
+        is still at that revision (ChangedMeanwhile). `audit`: the change's audit entry,
+        in the same transaction (here and below)."""
         with self._tx() as c:
+            _audit(c, audit)
             if expect is not None:
                 line_rows.claim(c, {doc["name"]: expect}, at)
             if flow is not None:
@@ -237,16 +241,21 @@ class Store:
             return line_rows.revisions(c, names)
 
     def set_skills(
-        self, agent_id: str, skills: Mapping[str, int], at: float, *, expect: Mapping[str, float]
-    ) -> None:
+        self, agent_id: str, skills: Mapping[str, int], at: float, *,
+        expect: Mapping[str, float], audit: Entry | None = None,
+    ) -> None:  # fmt: skip
         """An agent's skills, on every line they work on (`expect`: those lines' revisions)."""
         with self._tx() as c:
+            _audit(c, audit)
             line_rows.claim(c, expect, at)
             line_rows.set_skills(c, agent_id, skills)
 
-    def set_line(self, name: str, at: float, *, expect: float, **values: Any) -> None:
+    def set_line(
+        self, name: str, at: float, *, expect: float, audit: Entry | None = None, **values: Any
+    ) -> None:
         """Some of a line's own values (`mode`, `flow_version`)."""
         with self._tx() as c:
+            _audit(c, audit)
             line_rows.claim(c, {name: expect}, at, **values)
 
     def keep_flow(
@@ -257,6 +266,7 @@ class Store:
         at: float,
         *,
         activate: tuple[str, float] | None = None,
+        audit: Entry | None = None,
     ) -> bool:
         """Keep a version of a flow (and with `activate`, a line and its revision, make it
         that line's active one), in one transaction; False (nothing written) if another
@@ -267,6 +277,7 @@ class Store:
             ).scalar_one_or_none()  # fmt: skip
             if kept is not None and kept != source:
                 return False
+            _audit(c, audit)
             if kept is None:
                 c.execute(insert(flow_versions).values(flow=flow, version=version, source=source,
                                                        loaded_at=at))  # fmt: skip
@@ -328,3 +339,8 @@ def _row(r: Any) -> CallRow:
         r["sid"], r["line"], r["caller"], r["called"], r["language"], r["queue"],
         r["priority"], r["state"], dict(r["attributes"]), r["callback_number"], r["arrived_at"],
     )  # fmt: skip
+
+
+def _audit(c: Connection, entry: Entry | None) -> None:
+    if entry is not None:
+        append(c, entry)
