@@ -77,3 +77,32 @@ def test_a_record_with_more_or_oddly_named_fields_is_still_shown_and_audited(
     assert r.status_code == 200, r.text
     assert r.json()["disclosed"] == {"case_id": "HC-100200", "status": "open"}
     assert len(trail(live)) == 1
+
+
+class TwoCases(Asked):
+    """Two cases, the second with no court order recorded (the SQL connector drops a
+    NULL column, the HTTP connector a null or missing field)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        other = {k: v for k, v in CASE.items() if k != "court_order_in_force"}
+        other["case_id"] = "HC-100201"
+        self.inner = InMemoryConnector(records={"case": [
+            Entry({"case_id": CASE["case_id"]}, CASE),
+            Entry({"case_id": "HC-100201"}, other)]})  # fmt: skip
+
+
+def test_what_is_withheld_does_not_tell_which_withheld_fields_hold_a_value(
+    tmp_path: Path,
+) -> None:
+    """`withheld` names only the fields the record system returned, so an agent the
+    policy shows nothing of a field still learns whether it holds a value (is there a
+    court order on this child's case?), and the audit trail records it too."""
+    live = desk_live(tmp_path, TwoCases())
+    queue_public_caller(live, SID, "+12025550101")
+    agent = answered_by(live, "en-day-1")
+    answers = [live.http.post("/api/agent/records/lookup", headers=agent,
+                              json={"reference": ref, "purpose": "child-safety-check"}).json()
+               for ref in (CASE["case_id"], "HC-100201")]  # fmt: skip
+    assert "court_order_in_force" not in answers[0]["disclosed"]
+    assert sorted(answers[0]["withheld"]) == sorted(answers[1]["withheld"])
