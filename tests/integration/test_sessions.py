@@ -319,7 +319,7 @@ def test_every_log_on_and_failed_log_on_is_in_the_audit_trail_without_the_secret
         assert r.status_code == 401
     log_on(live, "bea", new.totp_secret)
     with live.store.engine.connect() as c:
-        trail = [r.as_json() for r in rows(c)]
+        trail = [r.as_json() for r in rows(c) if r.action == "session.logon"]
     assert [(e["action"], e["actor"], e["role"], e["outcome"], e["details"]) for e in trail] == [
         ("session.logon", "bea", "agent", "refused", {"reason": "wrong password or code"}),
         ("session.logon", "unknown", "none", "refused", {"reason": "no such user name"}),

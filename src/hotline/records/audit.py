@@ -177,7 +177,9 @@ def _check(entry: Entry) -> int:
     if entry.outcome not in OUTCOMES:
         raise EntryRefused(f"an audit entry's outcome is one of {', '.join(OUTCOMES)}")
     if entry.source is not None:
-        try:
+        try:  # (an IPv6 scope id, `%...`, takes any text: refused)
+            if "%" in entry.source or len(entry.source) > 64:
+                raise ValueError
             ipaddress.ip_address(entry.source)
         except ValueError:
             raise EntryRefused("an audit entry's source is an IP address") from None

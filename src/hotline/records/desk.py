@@ -14,6 +14,7 @@ look-up is refused (`LookupNotAudited`) and nothing of the record leaves the ser
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,11 +24,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.errors import AuditError, LookupNotAudited, PolicyError
 from hotline.records.audit import Entry, append
 from hotline.records.policy import Policy
-from hotline.records.port import Connector, LookupRequest
+from hotline.records.port import Connector, LookupRequest, ask
 
 log = logging.getLogger("hotline.records")
 
 REFERENCE_MAX = 64  # characters of a record's reference (a case number)
+FIELDS_MAX = 32  # fields of a record type (their names are listed in audit entries)
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")  # as an audit entry lists them
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,15 @@ class RecordDesk:
         if unknown:
             raise PolicyError(f"the disclosure policy ({policy.source}) has no record type "
                               f"{', '.join(unknown)}: nothing of it could be shown")  # fmt: skip
+        for record_type in sources:  # (their names go in audit entries, as they are)
+            fields = policy.records[record_type]
+            odd = [f for f in fields if not FIELD_NAME.fullmatch(f)]
+            if odd or len(fields) > FIELDS_MAX:
+                what = ", ".join(odd[:3]) or f"{len(fields)} fields"
+                raise PolicyError(
+                    f"record type {record_type!r} of {policy.source}: at most {FIELDS_MAX} "
+                    f"fields, named with letters, digits, _ and . ({what})"
+                )
         self.policy = policy
         self.sources = dict(sources)
         self.connectors = connectors
@@ -135,12 +147,12 @@ class RecordDesk:
         request = LookupRequest(source.operation, {source.key: reference},
                                 requester=asker.agent_id, purpose=purpose,
                                 call_sid=call_sid)  # fmt: skip
-        result = self.connectors[source.connector].lookup(request)
+        result = ask(source.connector, self.connectors[source.connector], request)
         looked = Looked(result.status, record_type, reference, purpose, level)
         if result.status == "found":
-            d = self.policy.decide(asker.role, record_type, purpose, level, result.data)
+            disclosed, withheld = self._cut(asker.role, record_type, purpose, level, result.data)
             looked = Looked("found", record_type, reference, purpose, level,
-                            disclosed=d.disclosed, withheld=d.withheld)  # fmt: skip
+                            disclosed=disclosed, withheld=withheld)  # fmt: skip
         elif result.status == "error":
             reason = str(result.data.get("reason", "")) or "the record system did not answer"
             looked = Looked("error", record_type, reference, purpose, level, reason=reason)
@@ -148,6 +160,23 @@ class RecordDesk:
         return Looked(looked.status, record_type, reference, purpose, level,
                       disclosed=looked.disclosed, withheld=looked.withheld,
                       reason=looked.reason, audit_seq=seq)  # fmt: skip
+
+    def _cut(
+        self, role: str, record_type: str, purpose: str, level: str, data: Mapping[str, object]
+    ) -> tuple[dict[str, object], dict[str, str]]:
+        """Every field the policy declares for the record type, shown (None: the record
+        has no value for it) or withheld with why, whether the record holds it or not (so
+        what is withheld never tells which withheld fields hold a value); fields the policy
+        does not declare are dropped unnamed."""
+        disclosed: dict[str, object] = {}
+        withheld: dict[str, str] = {}
+        for name in self.policy.records[record_type]:
+            answer = self.policy.explain(role, record_type, name, purpose, level)
+            if answer.allowed:
+                disclosed[name] = data.get(name)
+            else:
+                withheld[name] = answer.reason
+        return disclosed, withheld
 
     def _audit(self, asker: Asker, call_sid: str, source: RecordSource, looked: Looked) -> int:
         entry = Entry(

@@ -8,14 +8,16 @@ cannot be reached, is too slow or answers nonsense gives "error", and `lookup` n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from hotline.ivr.interpreter import LookupResult
 
-__all__ = ["IVR", "Connector", "LookupRequest", "LookupResult", "error"]
+__all__ = ["IVR", "Connector", "LookupRequest", "LookupResult", "ask", "error"]
 
+log = logging.getLogger("hotline.records")
 IVR = "ivr"  # the requester of the IVR's own look-ups (a caller verifying themselves)
 
 
@@ -48,3 +50,19 @@ class Connector(Protocol):
 def error(reason: str) -> LookupResult:
     """An "error" answer with its reason (which never quotes a parameter's value)."""
     return LookupResult("error", {"reason": reason})
+
+
+def ask(name: str, connector: Connector, request: LookupRequest) -> LookupResult:
+    """`connector.lookup(request)`, holding it to its promise: one that raises, or answers
+    with something else than a LookupResult, is an "error" (logged by the exception's
+    type only: a connector's message may quote what it was asked, a PIN)."""
+    try:
+        result = connector.lookup(request)
+    except Exception as e:  # noqa: BLE001 - a connector that raises breaks its promise
+        log.error("connector %r failed on %r: %s", name, request.operation, type(e).__name__)
+        return error(f"the record system failed ({type(e).__name__})")
+    if not isinstance(result, LookupResult):
+        log.error("connector %r answered %r with a %s, not a LookupResult", name,
+                  request.operation, type(result).__name__)  # fmt: skip
+        return error("the record system gave no answer")
+    return result

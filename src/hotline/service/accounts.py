@@ -150,9 +150,9 @@ def os_user() -> str:
 
 def ip_or_none(source: str) -> str | None:
     """A client's address as the audit trail keeps it: an IP address, or None (a test
-    client's made-up host name)."""
+    client's made-up host name); an IPv6 scope id (`%...`, any text) is dropped."""
     try:
-        return str(ipaddress.ip_address(source))
+        return str(ipaddress.ip_address(source.partition("%")[0]))
     except ValueError:
         return None
 
@@ -388,7 +388,7 @@ class Accounts:
 
     def _open(self, user: User, now: float, source: str) -> Session:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        stored = StoredSession(user.username, csrf, now, now, source[:64])
+        stored = StoredSession(user.username, csrf, now, now, ip_or_none(source) or "unknown")
         digest = token_digest(token)
         entry = _logon(now, user.username, user.role, source, "ok", session=digest[:16])
         self.store.add_session(digest, stored, end_others=not user.multi_session, audit=entry)

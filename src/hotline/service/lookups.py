@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from hotline.ivr.interpreter import Lookup, LookupResult
 from hotline.records.audit import Entry
-from hotline.records.port import IVR, Connector, LookupRequest
+from hotline.records.port import IVR, Connector, LookupRequest, ask
 
 log = logging.getLogger("hotline.records")
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")  # what an audit entry may list
@@ -161,15 +161,4 @@ class LookupWorkers:
 
 
 def _ask(name: str, connector: Connector, lookup: Lookup, call_sid: str) -> LookupResult:
-    request = LookupRequest(lookup.operation, lookup.params, IVR, "", call_sid)
-    try:
-        result = connector.lookup(request)
-    except Exception as e:  # noqa: BLE001 - a connector that raises breaks its promise
-        # the type only: a connector's message may quote what it was asked (a PIN)
-        log.error("connector %r failed on %r: %s", name, lookup.operation, type(e).__name__)
-        return LookupResult("error")
-    if not isinstance(result, LookupResult):
-        log.error("connector %r answered %r with a %s, not a LookupResult", name,
-                  lookup.operation, type(result).__name__)  # fmt: skip
-        return LookupResult("error")
-    return result
+    return ask(name, connector, LookupRequest(lookup.operation, lookup.params, IVR, "", call_sid))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,12 +20,15 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
-from hotline.errors import LogOnRefused, SessionEnded
+from hotline.errors import AuditError, LogOnRefused, SessionEnded, StoreError
 from hotline.service.accounts import Accounts, Session
 from hotline.service.roles import SUPERVISOR
 from hotline.store.repository import Store
 from hotline.web.errors import Refused, responses
+
+log = logging.getLogger("hotline.web")
 
 COOKIE = "__Host-hotline-session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -203,6 +207,12 @@ def auth_router(access: Access) -> APIRouter:
             s = access.accounts.log_on(body.username, body.password, body.code, source=source)
         except LogOnRefused as e:
             raise Refused(401, e.error_id, e.message) from None
+        except (StoreError, AuditError, SQLAlchemyError) as e:  # (no session without its entry)
+            log.error("a log-on was refused: its audit entry could not be written (%s)",
+                      type(e).__name__)  # fmt: skip
+            raise Refused(503, "logon-not-audited", "the log-on could not be written to the "
+                          "audit trail, so no session was opened; try again, and tell an "
+                          "administrator if it goes on") from None  # fmt: skip
         response = JSONResponse(_me(s))
         response.set_cookie(COOKIE, s.token, path="/", secure=True, httponly=True,
                             samesite="strict")  # fmt: skip

@@ -367,16 +367,20 @@
     const body = {purpose: document.getElementById("record-purpose").value,
       reference: document.getElementById("record-ref").value.trim()};
     recordResult.replaceChildren(el("p", {}, "Looking it up…"));
-    let r;
+    const asked = me && me.call_sid;  // (an answer that comes after this call ended is dropped)
+    let r, x;
     try {
       r = await fetch("/api/agent/records/lookup", {method: "POST", body: JSON.stringify(body),
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}});
+      x = await r.json();
     } catch (err) {
-      recordResult.replaceChildren(el("p", {class: "error"}, "The server cannot be reached; try again."));
+      if (me && me.call_sid === asked) {
+        recordResult.replaceChildren(el("p", {class: "error"}, "The server cannot be reached; try again."));
+      }
       return;
     }
     if (r.status === 401) { window.location.assign("/login"); return; }
-    const x = await r.json();
+    if (!me || me.call_sid !== asked) return;
     if (!r.ok) {
       const why = r.status === 422 ? "Choose a purpose and give a case number." : (x.message || `refused (${r.status})`);
       recordResult.replaceChildren(el("p", {class: "error"}, why));

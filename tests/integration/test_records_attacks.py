@@ -1,5 +1,6 @@
-"""Review 13: attacks on the case-records slice (agent desk look-ups). Each test here
-fails on the code as reviewed; the lead fixes the code and keeps the test."""
+"""Attacks on the agents' case-record look-ups, found by an independent review: a
+connector that raises, records wider or odder than the policy declares, and what the
+withheld fields could tell about the values they hide."""
 
 from __future__ import annotations
 
@@ -47,8 +48,11 @@ def test_a_connector_that_raises_is_an_audited_error_not_a_500(tmp_path: Path) -
     live = desk_live(tmp_path, cases)
     queue_public_caller(live, SID, "+12025550101")
     agent = answered_by(live, "en-day-1")
-    r = lenient(live).post("/api/agent/records/lookup", headers=agent,
-                           json={"reference": CASE["case_id"], "purpose": "child-safety-check"})
+    r = lenient(live).post(
+        "/api/agent/records/lookup",
+        headers=agent,
+        json={"reference": CASE["case_id"], "purpose": "child-safety-check"},
+    )
     assert len(cases.requests) == 1  # the case system was asked ...
     assert r.status_code == 200, r.text  # ... so the answer is an (audited) error
     assert r.json()["status"] == "error"
@@ -72,8 +76,11 @@ def test_a_record_with_more_or_oddly_named_fields_is_still_shown_and_audited(
     live = desk_live(tmp_path, Wide(extra))
     queue_public_caller(live, SID, "+12025550101")
     agent = answered_by(live, "en-day-1")
-    r = live.http.post("/api/agent/records/lookup", headers=agent,
-                       json={"reference": CASE["case_id"], "purpose": "child-safety-check"})
+    r = live.http.post(
+        "/api/agent/records/lookup",
+        headers=agent,
+        json={"reference": CASE["case_id"], "purpose": "child-safety-check"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["disclosed"] == {"case_id": "HC-100200", "status": "open"}
     assert len(trail(live)) == 1

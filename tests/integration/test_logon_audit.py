@@ -1,5 +1,6 @@
-"""Review 13: the log-on audit and what an audit entry's `source` may hold. Each test
-fails on the code as reviewed."""
+"""The log-on audit and what an audit entry's `source` may hold (found by an independent
+review): an address is an address, not any text after an IPv6 `%`, and a log-on whose
+entry cannot be written opens no session and says why."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def accounts(live: Live) -> Accounts:
 
 
 @pytest.mark.parametrize("source", [SCOPED, "fe80::1%\x00", "::1%" + "a" * 60])
-def test_an_audit_source_is_an_address_not_any_text_after_a_percent(tmp_path: Path, source: str):
+def test_an_audit_source_is_an_address_not_any_text_after_a_percent(
+    tmp_path: Path, source: str
+) -> None:
     """`_check` asks ipaddress.ip_address, which accepts `addr%<anything>`: control
     characters and more than the column's 64 characters get in (PostgreSQL then fails the
     whole transaction, SQLite stores it)."""
@@ -38,7 +41,9 @@ def test_an_audit_source_is_an_address_not_any_text_after_a_percent(tmp_path: Pa
                         source=source))  # fmt: skip
 
 
-def test_a_failed_log_on_from_a_scoped_address_is_refused_and_audited_on_postgresql(pg_url):
+def test_a_failed_log_on_from_a_scoped_address_is_refused_and_audited_on_postgresql(
+    pg_url: str,  # noqa: F811 (the fixture)
+) -> None:
     """The client's host goes to the audit entry unchecked for length: on PostgreSQL
     (source VARCHAR(64)) the failed log-on's transaction fails: a 500 instead of 401, and
     the failure is in no audit entry (a guesser's attempts leave no trace)."""
@@ -55,7 +60,7 @@ def test_a_failed_log_on_from_a_scoped_address_is_refused_and_audited_on_postgre
     assert trail[0].source is None or len(trail[0].source) <= 64
 
 
-def test_a_log_on_that_cannot_be_audited_says_so(tmp_path: Path):
+def test_a_log_on_that_cannot_be_audited_says_so(tmp_path: Path) -> None:
     """The desk answers 503 lookup-not-audited when the trail cannot be written; a log-on
     whose audit entry cannot be written is a bare 500 'internal-error'."""
     live = Live(sqlite_url(tmp_path))
