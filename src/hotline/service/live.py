@@ -11,7 +11,6 @@ adapter holds one lock around each use case, so the switchboard sees one at a ti
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections import Counter, OrderedDict
@@ -195,8 +194,11 @@ class LiveLine:
         # Record look-ups run in workers, never in a command; their answers come back as
         # commands at the next `tick` (or the start of the next use case).
         # (each in the audit trail, in a transaction of its own: none answers unaudited)
-        audit = functools.partial(record_entry, store.engine)
-        self.lookups = LookupWorkers(connectors=connectors, wall=lookup_clock, audit=audit)
+        self.lookups = LookupWorkers(
+            connectors=connectors,
+            wall=lookup_clock,
+            audit=lambda e: record_entry(self.store.engine, e),
+        )
         self.command_at: float | None = None  # the time of the use case under way
 
     def line_of(self, sid: str) -> str:

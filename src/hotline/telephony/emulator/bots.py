@@ -11,6 +11,8 @@ import logging
 import httpx
 import websockets
 
+from hotline.telephony.emulator.carrier import KEEP_ALIVE
+
 log = logging.getLogger("hotline.emulator.bots")
 
 
@@ -30,7 +32,9 @@ class AgentBot:
     async def run(self) -> None:
         ws_url = self.base.replace("http", "ws", 1) + f"/api/agent/ws?token={self.token}"
         async with (
-            httpx.AsyncClient(base_url=self.base, headers=self.headers, timeout=20) as http,
+            httpx.AsyncClient(
+                base_url=self.base, headers=self.headers, timeout=20, limits=KEEP_ALIVE
+            ) as http,
             websockets.connect(ws_url) as ws,
         ):
             await ws.recv()  # hello
@@ -50,5 +54,7 @@ class AgentBot:
 
     async def stop(self) -> None:
         with contextlib.suppress(httpx.HTTPError):
-            async with httpx.AsyncClient(base_url=self.base, headers=self.headers) as http:
+            async with httpx.AsyncClient(
+                base_url=self.base, headers=self.headers, limits=KEEP_ALIVE
+            ) as http:
                 await http.post("/api/agent/logout")

@@ -31,6 +31,7 @@ from hotline.telephony.emulator.conference import (
     twiml_flag,
 )
 
+KEEP_ALIVE = httpx.Limits(keepalive_expiry=2.0)  # seconds, under the server's 5 s
 log = logging.getLogger("hotline.emulator")
 PARTICIPANT = "participant"  # the label of the legs the carrier dials into conferences
 AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
@@ -83,7 +84,9 @@ class Carrier:
         self.account_sid = account_sid
         self.line_number = line_number
         self.speed = speed
-        self.client = client or httpx.AsyncClient(timeout=20)
+        # an idle connection is dropped well before the server's keep-alive ends (uvicorn's
+        # is 5 s): one reused just as the server closes it fails with no answer at all
+        self.client = client or httpx.AsyncClient(timeout=20, limits=KEEP_ALIVE)
         self.loop_time = clock or (lambda: asyncio.get_running_loop().time())
         self.calls: dict[str, EmulatedCall] = {}
         self.tasks: set[asyncio.Task[None]] = set()
