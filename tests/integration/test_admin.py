@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from hotline.errors import ChangedMeanwhile, ConfigError
-from hotline.records.audit import rows
-from hotline.service.accounts import Accounts, os_user
+from hotline.records.audit import os_actor, rows
+from hotline.service.accounts import Accounts
 from hotline.service.configuration import Configuration
 from hotline.service.lines import import_line
 from hotline.store.accounts import AccountStore
@@ -306,7 +306,7 @@ def changes(live: Live) -> list[tuple[str, str, str, str, dict[str, object]]]:
 
 def test_every_change_of_users_and_configuration_is_in_the_audit_trail(live, admin):
     accounts = Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
-                        key=live.settings.sealing_key(), actor="cli:root")  # fmt: skip
+                        key=live.settings.sealing_key(), actor="os:root")  # fmt: skip
     accounts.add("bo", "supervisor", password=PASSWORD)
     accounts.disable("bo")
     accounts.enable("bo")
@@ -320,13 +320,13 @@ def test_every_change_of_users_and_configuration_is_in_the_audit_trail(live, adm
     live.http.post(f"{BASE}/flows", json={"text": v2}, headers=admin)
     live.http.post(f"{BASE}/flows/1/active", headers=admin)
     assert changes(live) == [
-        ("cli:" + os_user(), "admin", "config.line.import", f"line:{NAME}",
+        (os_actor(), "admin", "config.line.import", f"line:{NAME}",
          {"line": LINE, "status": "flow national-hotline v1"}),
-        ("cli:" + os_user(), "admin", "user.add", "user:ada", {"role": "admin"}),
-        ("cli:root", "admin", "user.add", "user:bo", {"role": "supervisor"}),
-        ("cli:root", "admin", "user.disable", "user:bo", {}),
-        ("cli:root", "admin", "user.enable", "user:bo", {}),
-        ("cli:root", "admin", "user.reset", "user:bo", {}),
+        (os_actor(), "admin", "user.add", "user:ada", {"role": "admin"}),
+        ("os:root", "admin", "user.add", "user:bo", {"role": "supervisor"}),
+        ("os:root", "admin", "user.disable", "user:bo", {}),
+        ("os:root", "admin", "user.enable", "user:bo", {}),
+        ("os:root", "admin", "user.reset", "user:bo", {}),
         ("ada", "admin", "config.skills", "agent:vi-day-1", {}),
         ("ada", "admin", "config.mode", f"line:{NAME}", {"status": "holiday"}),
         ("ada", "admin", "config.flow.upload", "flow:national-hotline:2",

@@ -34,6 +34,7 @@ refused, error) and details: keys from `DETAIL_KEYS`, each value a short string 
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import ipaddress
 import itertools
@@ -218,6 +219,16 @@ def append(connection: Connection, entry: Entry) -> int:
         )
     )  # fmt: skip
     return seq
+
+
+def os_actor() -> str:
+    """The actor of what is done from the command line: `os:` and the operating system's
+    user running it (characters other than letters, digits and ._@- shown as ?)."""
+    try:
+        name = re.sub(r"[^A-Za-z0-9._@-]", "?", getpass.getuser())[:64]
+    except (OSError, KeyError):  # (no name for this uid)
+        name = "unknown"
+    return f"os:{name}"
 
 
 def record_entry(engine: Engine, entry: Entry) -> int:

@@ -5,7 +5,6 @@ Reading the trail (verify, prove, export) is itself recorded: an `audit.read` or
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 import time
@@ -69,11 +68,7 @@ def _engine(database: str | None) -> tuple[Engine, str]:
 def _read_entry(action: str, **details: str | int) -> audit.Entry:
     from hotline.records import audit
 
-    try:
-        actor = getpass.getuser()
-    except (OSError, KeyError):
-        actor = "unknown-os-user"
-    return audit.Entry(at=time.time(), actor=f"os:{actor}"[:128], role="cli", action=action,
+    return audit.Entry(at=time.time(), actor=audit.os_actor(), role="cli", action=action,
                        object="audit-trail", details=details)  # fmt: skip
 
 

@@ -23,7 +23,6 @@ The rules (issue 11; NIST SP 800-63B for passwords):
 from __future__ import annotations
 
 import base64
-import getpass
 import hmac
 import ipaddress
 import logging
@@ -46,7 +45,7 @@ from hotline.errors import (
     SettingsInvalid,
     UnknownUser,
 )
-from hotline.records.audit import Entry, record_entry
+from hotline.records.audit import Entry, os_actor, record_entry
 from hotline.service.roles import ROLES
 from hotline.service.sealing import MISSING, SealingKey, is_sealed
 from hotline.store.accounts import AccountStore, StoredSession, User
@@ -140,14 +139,6 @@ class Session:
     created_at: float
 
 
-def os_user() -> str:
-    """The operating system's user running this (an administration's actor)."""
-    try:
-        return re.sub(r"[^A-Za-z0-9._@-]", "?", getpass.getuser())[:64]
-    except (OSError, KeyError):  # (no name for this uid)
-        return "unknown"
-
-
 def ip_or_none(source: str) -> str | None:
     """A client's address as the audit trail keeps it: an IP address, or None (a test
     client's made-up host name); an IPv6 scope id (`%...`, any text) is dropped."""
@@ -192,8 +183,8 @@ class Accounts:
         """`key`: what seals the TOTP secrets (`Settings.sealing_key()`); None if it is not
         set, and then what needs it is refused, naming the setting. `actor`: who
         administers the accounts, for the audit trail (default: the operating system's
-        user, as `cli:NAME`)."""
-        actor = actor or f"cli:{os_user()}"
+        user, as `os:NAME`)."""
+        actor = actor or os_actor()
         self.store = store
         self.clock = clock
         self.key = key

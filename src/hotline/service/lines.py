@@ -13,8 +13,7 @@ import yaml
 
 from hotline.errors import ConfigError, HotlineError, Problem
 from hotline.ivr.line import LineFlow
-from hotline.records.audit import Entry
-from hotline.service.accounts import os_user
+from hotline.records.audit import Entry, os_actor
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import (
     number_problem,
@@ -90,7 +89,7 @@ def import_line(
         raise ConfigError(problems)
     assert number is not None
     now = time.time()
-    entry = Entry(at=now, actor=f"cli:{os_user()}", role="admin", action="config.line.import",
+    entry = Entry(at=now, actor=os_actor(), role="admin", action="config.line.import",
                   object=f"line:{scenario.name}"[:256],
                   details={"line": number} if version is None else
                   {"line": number, "status": f"flow {version[0]} v{version[1]}"[:128]})  # fmt: skip
