@@ -206,8 +206,8 @@ def test_appends_from_many_threads_are_serialised_into_one_chain(engine, sink):
     assert errors == []
     rows = all_rows(engine)
     assert [r.seq for r in rows] == list(range(1, 41))
-    with engine.begin() as c:
-        audit.write_checkpoint(c, signer=SIGNER, sink=sink, now=T0)
+    with engine.begin() as c:  # (after the last entry: 100 * 3 + 9 s after T0)
+        audit.write_checkpoint(c, signer=SIGNER, sink=sink, now=T0 + 400)
     with engine.connect() as c:
         report = audit.verify(c, SIGNER.verifier, sink)
     assert (report.entries, report.problems) == (40, [])
@@ -489,3 +489,19 @@ def test_an_attacker_with_the_database_is_found_out(engine, url, sink, capsys, m
     code, _, err = verify(capsys, monkeypatch, url, sink)
     assert code == 1
     assert err.startswith(f"error the audit trail is broken: {named}"), err
+
+
+@pytest.mark.parametrize(("dated", "says"), [
+    (T0 + 10 * 86400, "checkpoint 4 (size 17) is dated 2026-12-10 00:53:20 UTC, in the future"),
+    (T0 - 3600, "checkpoint 4 (size 17) is dated 2026-11-29 23:53:20 UTC, before the "
+                "checkpoint before it (2026-11-30 00:53:35 UTC)"),
+])  # fmt: skip
+def test_a_checkpoint_dated_in_the_future_or_back_in_time_is_found_out(engine, sink, dated, says):
+    """Signed with the real key (stolen, or a server whose clock is wrong): a checkpoint
+    says when nothing more was logged, so its time is checked too."""
+    build(engine, sink)
+    with engine.begin() as c:
+        audit.write_checkpoint(c, signer=SIGNER, sink=sink, now=dated)
+    with engine.connect() as c:
+        report = audit.verify(c, SIGNER.verifier, sink, now=T0 + 86400)
+    assert [p.message for p in report.problems] == [says]

@@ -42,6 +42,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ SINK_VARIABLE = "HOTLINE_AUDIT_SINK"
 DEFAULT_SINK = Path("audit-checkpoints.jsonl")
 EVERY = 1000  # entries between checkpoints
 INTERVAL = 60.0  # seconds: a checkpoint at least this often, even with nothing logged
+STAMP = "%Y-%m-%d %H:%M:%S UTC"
+CLOCK_SKEW = 300.0  # seconds a checkpoint's time may differ from the entries' and ours
 LOCK_KEY = 0x686F746C61756474  # 'hotlaudt': the advisory lock of appends and checkpoints
 GENESIS = "0" * 64  # the previous-entry hash of entry 1
 ENCODING = "hotline-audit-v1"
@@ -465,10 +468,12 @@ def _diagnose(row: Row, following: Row | None) -> Problem:
 
 def verify(
     connection: Connection, verifier: Verifier, sink: FileSink | None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, now: float | None = None,
 ) -> Report:  # fmt: skip
     """Check the whole trail: the hash chain, each checkpoint's signature, its root over
-    the entries, consistency between consecutive checkpoints, and the sink's copies."""
+    the entries, consistency between consecutive checkpoints, the sink's copies, and the
+    checkpoints' times (none before the one before it or the last entry it covers, none
+    later than `now` and CLOCK_SKEW: a checkpoint says when nothing more was logged)."""
     report = Report()
     problems = report.problems
     stored = checkpoints(connection)
@@ -501,6 +506,7 @@ def verify(
     tree = merkle.Tree()
     leaves: list[bytes] = []
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+    last_at: dict[int, float] = {}  # size -> the time of the last entry a checkpoint covers
     prev: Row | None = None
     broken = False  # after the first broken link, later links say nothing new
     pending: Row | None = None
@@ -528,6 +534,7 @@ def verify(
         leaves.append(h)
         if tree.size in want:
             roots[tree.size] = tree.root()
+            last_at[tree.size] = row.at_cs / 100
         prev = row
         if progress is not None and tree.size % 10_000 == 0:
             progress(tree.size, total)
@@ -558,6 +565,8 @@ def verify(
         if (here := parsed.get(i)) is None:
             continue
         against_entries(here, f"checkpoint {s.id}")
+        problems += _times(s.id, here, last, last_at.get(here.size), time.time() if now is None
+                           else now)  # fmt: skip
         if last is not None and last.size <= here.size <= tree.size:
             proof = merkle.consistency_proof(subtrees, last.size, here.size)
             if not merkle.verify_consistency(last.size, here.size, last.root_hash, here.root_hash,
@@ -596,6 +605,28 @@ def verify(
                 problems[-1] = Problem(problems[-1].at, problems[-1].message + " (and the "
                                        "database's copy of the checkpoint is gone)")  # fmt: skip
     return report
+
+
+def _times(
+    cp_id: int, cp: Checkpoint, before: Checkpoint | None, last_entry: float | None, now: float
+) -> list[Problem]:
+    """A checkpoint's time: said, and not before the checkpoint before it or the last entry
+    it covers, nor after now (each give or take CLOCK_SKEW)."""
+    at = cp.time
+    what = f"checkpoint {cp_id} (size {cp.size})"
+    if at is None:
+        return [Problem(cp.size, f"{what} says no time")]
+    t, shown = at.timestamp(), at.strftime(STAMP)
+    earlier = before.time if before is not None else None
+    if earlier is not None and t < earlier.timestamp() - CLOCK_SKEW:
+        return [Problem(cp.size, f"{what} is dated {shown}, before the checkpoint before it "
+                        f"({earlier.strftime(STAMP)})")]  # fmt: skip
+    if last_entry is not None and t < last_entry - CLOCK_SKEW:
+        return [Problem(cp.size, f"{what} is dated {shown}, before entry {cp.size}, which it "
+                        "covers")]  # fmt: skip
+    if t > now + CLOCK_SKEW:
+        return [Problem(cp.size, f"{what} is dated {shown}, in the future")]
+    return []
 
 
 # -- proofs for auditors
