@@ -1050,6 +1050,31 @@ def line_list() -> None:
     out.print(table)
 
 
+@app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")
+    ] = False,
+) -> None:
+    """Delete what is older than its retention (HOTLINE_RETENTION_DAYS, e.g.
+    '{"calls": 365, "replies": 30}'): ended calls with their events, and the answers kept
+    for retried webhooks. Open calls and the audit trail are never purged; each purge is
+    an audit entry. `hotline serve` does this hourly by itself."""
+    import time as clock
+
+    from hotline.records.audit import os_actor
+    from hotline.service.bootstrap import store_for
+    from hotline.service.settings import load_settings
+
+    settings = load_settings()
+    store, _ = store_for(settings, create=False)
+    keep = settings.retention_days
+    gone = store.purge(clock.time(), keep, actor=os_actor(), dry_run=dry_run)
+    verb = "would go" if dry_run else "purged"
+    for name, n in gone.items():
+        out.print(f"{name}: {n:,} {verb} (older than {keep[name]:g} days)")
+
+
 @app.command("secret-key")
 def secret_key() -> None:
     """Print a new key for HOTLINE_SECRET_KEY (32 random bytes, urlsafe base64), which

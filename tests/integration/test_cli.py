@@ -14,8 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = [sys.executable, "-c", "from hotline.cli import main; main()"]
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "HOTLINE_DEBUG"}
+def run(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own; `env`: settings added to the environment."""
+    env = {**{k: v for k, v in os.environ.items() if k != "HOTLINE_DEBUG"}, **(env or {})}
     return subprocess.run(
         [*HOTLINE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
         stdin=subprocess.DEVNULL,

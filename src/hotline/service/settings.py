@@ -18,6 +18,7 @@ from pydantic_settings import SettingsError as _SourceError
 from hotline.errors import SettingsInvalid
 from hotline.service.sealing import MISSING, SealingKey
 from hotline.store.db import sqlite_path
+from hotline.store.repository import RETENTION_CLASSES
 
 PREFIX = "HOTLINE_"
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     # the disclosure policy (records.policy): with it, agents look records up from the
     # desktop in the record types connectors.yaml's `records:` says where to find
     records_policy: Path | None = None
+    # days each class of data is kept (store.repository.RETENTION_CLASSES): ended calls
+    # with their events, and the answers kept for retried webhooks; the audit trail is
+    # never purged. `hotline serve` purges hourly; `hotline purge` on demand.
+    retention_days: dict[str, float] = {"calls": 365.0, "replies": 30.0}
     line_number: str = "+18005550100"  # the number callers dial; others get a polite refusal
     public_url: str = "http://127.0.0.1:8000"  # as the carrier sees us (signatures use it)
     twilio_account_sid: str = "AC00000000000000000000000000000000"
@@ -84,6 +89,17 @@ class Settings(BaseSettings):
                 "names no database file (an in-memory database would lose every call at a "
                 "restart); use sqlite:///path/to/file.sqlite3"
             )
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(RETENTION_CLASSES))
+        if unknown:
+            raise ValueError(f"names no data class {', '.join(unknown)}; the classes are "
+                             f"{', '.join(RETENTION_CLASSES)}")  # fmt: skip
+        if any(not (1 <= days <= 36500) for days in value.values()):
+            raise ValueError("keeps each class from 1 to 36500 days")
         return value
 
     @field_validator("public_url")

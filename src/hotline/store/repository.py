@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import StoreUnavailable, WriteRefused
@@ -112,12 +112,54 @@ class Store:
         return _row(r) if r else None
 
     def open_calls(self) -> list[CallRow]:
-        final = ("abandoned", "completed", "overflowed")
+        final = ENDED
         with self._tx() as c:
             rows = c.execute(
                 select(calls).where(calls.c.state.not_in(final)).order_by(calls.c.arrived_at)
             ).mappings()
             return [_row(r) for r in rows]
+
+    def purge(self, now: float, keep: Mapping[str, float], *, actor: str,
+              dry_run: bool = False) -> dict[str, int]:  # fmt: skip
+        """Delete what is older than its class's retention (`keep`: class -> days): `calls`
+        (ended calls with their events), `replies` (the answers kept for retried webhooks,
+        of ended calls); a call still open is never touched. One transaction, with an
+        audit entry per class saying how many went (the audit trail itself is never
+        purged: its proofs stay whole). Returns the counts; `dry_run` counts only."""
+        unknown = sorted(set(keep) - set(RETENTION_CLASSES))
+        if unknown:
+            raise WriteRefused(f"no data class {', '.join(unknown)} to keep for a time (the "
+                               f"classes: {', '.join(RETENTION_CLASSES)})")  # fmt: skip
+        counts: dict[str, int] = {}
+        with self._tx() as c:
+            for name in RETENTION_CLASSES:
+                if name not in keep:
+                    continue
+                before = now - keep[name] * 86400
+                old = select(calls.c.sid).where(calls.c.state.in_(ENDED),
+                                                calls.c.updated_at < before)  # fmt: skip
+                if name == "calls":
+                    n = c.execute(select(func.count()).select_from(old.subquery())).scalar_one()
+                    if not dry_run:
+                        c.execute(delete(call_events).where(call_events.c.call_sid.in_(old)))
+                        c.execute(delete(webhook_replies)
+                                  .where(webhook_replies.c.call_sid.in_(old)))  # fmt: skip
+                        c.execute(delete(calls).where(calls.c.sid.in_(old)))
+                else:
+                    ended = webhook_replies.c.call_sid.in_(select(calls.c.sid).where(
+                        calls.c.state.in_(ENDED)))  # fmt: skip
+                    gone = webhook_replies.c.call_sid.not_in(select(calls.c.sid))
+                    which = (webhook_replies.c.at < before) & (ended | gone)
+                    n = c.execute(select(func.count()).select_from(webhook_replies)
+                                  .where(which)).scalar_one()  # fmt: skip
+                    if not dry_run:
+                        c.execute(delete(webhook_replies).where(which))
+                counts[name] = int(n)
+                if not dry_run:
+                    append(c, Entry(at=now, actor=actor, role="system", action="data.purge",
+                                    object=name, details={"count": int(n),
+                                    "status": f"older than {keep[name]:g} days"}))  # fmt: skip
+        return counts
 
     def count_calls(self) -> dict[str, int]:
         """Calls by state."""
@@ -339,6 +381,10 @@ def _row(r: Any) -> CallRow:
         r["sid"], r["line"], r["caller"], r["called"], r["language"], r["queue"],
         r["priority"], r["state"], dict(r["attributes"]), r["callback_number"], r["arrived_at"],
     )  # fmt: skip
+
+
+ENDED = ("abandoned", "completed", "overflowed")  # a call in these states is over
+RETENTION_CLASSES = ("calls", "replies")  # what `purge` may delete, each after its time
 
 
 def _audit(c: Connection, entry: Entry | None) -> None:

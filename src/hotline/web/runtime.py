@@ -56,6 +56,7 @@ PRESENCE_GRACE = 30.0  # seconds (the line's) an agent's desktop may be gone bef
 AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, OfferWithdrawn,
               CallAnswered, CallCompleted)  # fmt: skip
 # the events of what happens on an agent's call (its conference): told to its agent
+PURGE_EVERY = 3600.0  # seconds between retention purges
 AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
 CALL_NEWS = (AgentLegAnswered.kind, "hold", "transferred", "consult", "interpreter", "supervised")
 
@@ -327,6 +328,21 @@ class LineRuntime:
                         self.sockets.settled(agent_id)
                 except Exception:  # logged, not silenced: it stays absent, asked again next tick
                     log.exception("setting %s not ready (desktop gone) failed", agent_id)
+
+    async def _purge(self) -> None:
+        """What is older than its retention (HOTLINE_RETENTION_DAYS) goes, at the start and
+        every PURGE_EVERY seconds after (each purge in the audit trail)."""
+        keep = self.settings.retention_days
+        while keep:
+            try:
+                gone = await asyncio.to_thread(self.line.store.purge, time.time(), keep,
+                                               actor="system")  # fmt: skip
+                if any(gone.values()):
+                    log.info("purged past their retention: %s",
+                             ", ".join(f"{n} {k}" for k, n in gone.items()))  # fmt: skip
+            except Exception:  # logged, not silenced: the next round tries again
+                log.exception("the retention purge failed")
+            await asyncio.sleep(PURGE_EVERY)
 
     async def _checkpoints(self) -> None:
         """The audit trail's signed checkpoints: every `every` entries, and at least every
