@@ -65,12 +65,7 @@ def load_record_sources(path: str | Path) -> dict[str, RecordSource]:
     """The file's `records:` section: which connector and operation serve each record
     type the agent desktop looks up; a connector or operation the file does not have is a
     ConfigError with its file:line."""
-    filename = str(path)
-    data, marks = compose(read_text(path), filename)
-    try:
-        parsed = ConnectorsFile.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(shape_problems(e, marks, filename)) from None
+    parsed, marks, filename = _parsed(path)
     problems: list[Problem] = []
     for record_type, src in parsed.records.items():
         settings = parsed.connectors.get(src.connector)
@@ -88,6 +83,16 @@ def load_record_sources(path: str | Path) -> dict[str, RecordSource]:
     return {t: RecordSource(t, s.connector, s.operation, s.key) for t, s in parsed.records.items()}
 
 
+def _parsed(path: str | Path) -> tuple[ConnectorsFile, Marks, str]:
+    """The file read and checked against its shape (every problem with file:line)."""
+    filename = str(path)
+    data, marks = compose(read_text(path), filename)
+    try:
+        return ConnectorsFile.model_validate(data), marks, filename
+    except ValidationError as e:
+        raise ConfigError(shape_problems(e, marks, filename)) from None
+
+
 def _one_of(names: Mapping[str, object]) -> str:
     return f"one of {', '.join(sorted(names))}"
 
@@ -97,12 +102,7 @@ def load_connectors(
 ) -> dict[str, Connector]:
     """The connectors of a `connectors.yaml`, built; ConfigError lists every problem."""
     env = os.environ if environ is None else environ
-    filename = str(path)
-    data, marks = compose(read_text(path), filename)
-    try:
-        parsed = ConnectorsFile.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(shape_problems(e, marks, filename)) from None
+    parsed, marks, filename = _parsed(path)
     problems: list[Problem] = []
     for name, settings in parsed.connectors.items():
         if not NAME.fullmatch(name):

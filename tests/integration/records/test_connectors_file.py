@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hotline.errors import ConfigError, HotlineError
-from hotline.records.config import load_connectors
+from hotline.records.config import load_connectors, load_record_sources
+from hotline.records.desk import RecordSource
 from hotline.records.http import HttpConnector
 from hotline.records.port import LookupRequest
 from hotline.records.sql import SqlConnector
@@ -166,3 +167,23 @@ def test_the_settings_take_both_ways_and_refuse_a_name_in_both(tmp_path, monkeyp
     assert refused.value.message == (
         f"the connector 'agency_directory' is named by HOTLINE_CONNECTORS and in {file}: keep one"
     )
+
+
+def test_the_records_section_says_where_each_record_type_is_looked_up(tmp_path):
+    path = example_here(tmp_path)
+    assert load_record_sources(path) == {
+        "case": RecordSource(record_type="case", connector="case_records", operation="case",
+                             key="case_id")}  # fmt: skip
+    text_ = path.read_text()
+    line = text_.splitlines().index("records:") + 2
+    path.write_text(text_.replace("{connector: case_records, operation: case,",
+                                  "{connector: case_record, operation: cases,"))  # fmt: skip
+    with pytest.raises(ConfigError) as e:
+        load_record_sources(path)
+    [problem] = e.value.problems
+    assert (problem.line, problem.message) == (
+        line, "records.case.connector: no connector 'case_record' in this file")  # fmt: skip
+    assert problem.hint == "one of agency_directory, case_archive, case_records"
+    path.write_text(text_.replace("operation: case,", "operation: cases,"))
+    with pytest.raises(ConfigError, match="connector 'case_records' has no operation 'cases'"):
+        load_record_sources(path)
