@@ -249,3 +249,12 @@ def test_the_latest_checkpoints_are_shown_and_their_reading_audited(live, client
     ]
     r = client.get("/api/audit/checkpoints", params={"limit": 21}, headers=aud)
     assert (r.status_code, r.json()["error_id"]) == (400, "bad-request")
+
+
+def test_the_audit_page_loads_nothing_from_elsewhere_and_no_inline_code(client):
+    r = client.get("/audit")
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"].startswith("default-src 'none'; script-src 'self'")
+    assert '<script src="/static/audit.js" defer></script>' in r.text
+    assert "<script>" not in r.text
+    assert client.get("/static/audit.js").status_code == 200
