@@ -110,8 +110,8 @@ class Search:
         obj = q.get("object")
         if obj is not None and (_text("object", obj, 128) == "*"):
             raise SearchInvalid("object: an object, or a prefix of one ending in *, like case:*")
-        limit = LIMIT if "limit" not in q else _seq("limit", q["limit"])
-        if not 1 <= limit <= LIMIT_MAX:
+        limit = q.get("limit", str(LIMIT))
+        if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= LIMIT_MAX:
             raise SearchInvalid(f"limit: from 1 to {LIMIT_MAX} entries")
         if "before" in q and "after" in q:
             raise SearchInvalid("before or after: one page at a time, not both")
@@ -122,7 +122,7 @@ class Search:
             until_cs=None if "until" not in q else _cs("until", q["until"], end=True),
             before=None if "before" not in q else _seq("before", q["before"]),
             after=None if "after" not in q else _seq("after", q["after"]),
-            limit=limit,
+            limit=int(limit),
         )  # fmt: skip
         if s.since_cs is not None and s.until_cs is not None and s.since_cs >= s.until_cs:
             raise SearchInvalid("since: earlier than until")
