@@ -32,7 +32,8 @@
         ├── NoteInvalid          a signed note or checkpoint malformed or not signed by
         │                        the key given
         ├── EntryRefused         an audit entry with a field or detail it may not hold
-        └── TrailBroken          `hotline audit verify` found the trail changed
+        ├── TrailBroken          `hotline audit verify` found the trail changed
+        └── SearchInvalid        a search of the trail with a malformed filter
 
 Only `web/` maps these to HTTP status codes; the CLI prints `message` and exits 1.
 The tree lives at the package root (not in `service/` as DESIGN.md once said) because the
@@ -201,3 +202,10 @@ class TrailBroken(AuditError):
     checkpoint."""
 
     error_id: ClassVar[str] = "audit-trail-broken"
+
+
+class SearchInvalid(AuditError):
+    """A search of the trail with a malformed filter: the message names it and what it
+    takes (never echoing more than a short part of what was sent)."""
+
+    error_id: ClassVar[str] = "bad-filter"

@@ -127,6 +127,7 @@ MAY = {
     "/api/events": {"supervisor", "admin"},
     "/api/supervisor": {"supervisor", "admin"},
     "/api/admin": {"admin"},
+    "/api/audit": {"auditor"},
 }
 # a path's parameters, made concrete
 CONCRETE = {"{call_sid}": "CA" + "0" * 32, "{agent_id}": "en-day-1", "{queue}": "en",

@@ -79,6 +79,7 @@ DETAIL_KEYS = frozenset({
     "fields", "reason", "connector", "record_type", "count", "line", "queue", "call",
     "language", "purpose", "error_id", "method", "status", "format", "from_seq", "to_seq",
     "checkpoint_size", "entries", "result", "withheld", "verification", "operation", "role",
+    "actor", "action", "object", "outcome", "since", "until",  # an audit.read's filters
 })  # fmt: skip
 OUTCOMES = ("ok", "refused", "error")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
@@ -190,7 +191,7 @@ def _check(entry: Entry) -> int:
     return round(entry.at * 100)
 
 
-def _lock(connection: Connection) -> None:
+def lock(connection: Connection) -> None:
     """Serialise appenders until the transaction ends: PostgreSQL's advisory lock; on SQLite
     a write that changes no row, which takes the single writer's lock before the last entry
     is read (the insert-only triggers fire per row, so not for it)."""
@@ -204,7 +205,7 @@ def append(connection: Connection, entry: Entry) -> int:
     """Append `entry` in the caller's transaction; its sequence number (from 1)."""
     at_cs = _check(entry)
     details = canonical_details(entry.details)
-    _lock(connection)
+    lock(connection)
     last = connection.execute(
         select(audit_entries.c.seq, audit_entries.c.entry_hash)
         .order_by(audit_entries.c.seq.desc())
@@ -359,7 +360,7 @@ def write_checkpoint(
     """Sign a checkpoint of every entry now in the trail; store it and append it to the
     sink (first, so a checkpoint in the database is always in the sink too). `tree`, if
     given, holds the leaves of the first tree.size entries and is extended."""
-    _lock(connection)
+    lock(connection)
     tree = tree if tree is not None else merkle.Tree()
     for row in rows(connection, after=tree.size):
         if row.seq != tree.size + 1:

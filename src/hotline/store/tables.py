@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -204,6 +205,11 @@ audit_entries = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False),
 )
+# the auditor's search (newest first under a filter; migration 0007)
+Index("ix_audit_entries_actor", audit_entries.c.actor, audit_entries.c.seq)
+Index("ix_audit_entries_action", audit_entries.c.action, audit_entries.c.seq)
+Index("ix_audit_entries_object", audit_entries.c.object, audit_entries.c.seq)
+Index("ix_audit_entries_at", audit_entries.c.at_cs)
 
 audit_checkpoints = Table(
     "audit_checkpoints",

@@ -27,6 +27,7 @@ from hotline.telephony.control import CallControl
 from hotline.web import docs, pages
 from hotline.web.admin import admin_router
 from hotline.web.agents import agents_router
+from hotline.web.audit import audit_router
 from hotline.web.auth import Access, auth_router
 from hotline.web.errors import body, install
 from hotline.web.health import health_router
@@ -91,7 +92,8 @@ def create_app(
     pages.mount(app)
     routers = (voice_router(rt), agents_router(rt, access, desk), stats_router(rt, access),
                auth_router(access), health_router(rt),
-               admin_router(rt, access, Configuration(store=line.store)))  # fmt: skip
+               admin_router(rt, access, Configuration(store=line.store)),
+               audit_router(line.store.engine, access, clock))  # fmt: skip
     for router in routers:
         app.include_router(router)
 

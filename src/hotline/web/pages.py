@@ -1,7 +1,8 @@
 """The browser pages: server-rendered shells and small scripts, no build step. `/login`
 (the system-use banner, then name, password and code), `/wallboard` (supervisors and
 administrators), `/admin` (administrators: the lines' stored configuration) and
-`/desktop` (agents: state, offers, the call); a page asks `/api/session` and goes to
+`/desktop` (agents: state, offers, the call) and `/audit` (auditors: search the audit
+trail, the latest checkpoint); a page asks `/api/session` and goes to
 `/login` without one. Each page
 runs under a Content-Security-Policy that loads nothing from elsewhere and no inline code.
 """
@@ -182,6 +183,71 @@ window, which gets your calls now.
 )
 
 
+AUDIT = _page(
+    "Audit trail",
+    """<header><h1>Audit trail</h1><span id="who"></span>
+<button type="button" id="logoff">Log off</button></header>
+<main>
+<p id="status" class="status-line" role="status" aria-live="polite"></p>
+<section class="checkpoint" aria-labelledby="checkpoint-title">
+  <h2 id="checkpoint-title">Latest signed checkpoint</h2>
+  <p id="checkpoint">Loading…</p>
+  <p class="help">What you see here comes from the server. To check that the trail is
+  intact without trusting it, run <code>hotline audit verify --key VERIFIER</code> (the
+  verifier key from whoever keeps the signing key) against the database and the checkpoint
+  sink, and <code>hotline audit prove N</code> for one entry's proof against the latest
+  checkpoint. Every search here is itself recorded in the trail.</p>
+</section>
+<form id="search" class="search" aria-labelledby="search-title">
+  <h2 id="search-title">Search the trail</h2>
+  <div class="fields">
+    <label for="f-actor">Actor</label>
+    <input type="text" id="f-actor" name="actor" maxlength="128" autocomplete="off">
+    <label for="f-action">Action</label>
+    <input type="text" id="f-action" name="action" maxlength="64" autocomplete="off"
+           aria-describedby="f-action-help" spellcheck="false">
+    <span id="f-action-help" class="help">exact, like <code>session.logon</code>, or a
+    prefix ending in a dot, like <code>record.</code></span>
+    <label for="f-object">Object</label>
+    <input type="text" id="f-object" name="object" maxlength="128" autocomplete="off"
+           aria-describedby="f-object-help" spellcheck="false">
+    <span id="f-object-help" class="help">exact, like <code>case:123</code>, or a prefix
+    ending in *, like <code>case:*</code></span>
+    <label for="f-outcome">Outcome</label>
+    <select id="f-outcome" name="outcome">
+      <option value="">any</option><option value="ok">ok</option>
+      <option value="refused">refused</option><option value="error">error</option>
+    </select>
+    <label for="f-since">Since (UTC)</label>
+    <input type="text" id="f-since" name="since" maxlength="40" autocomplete="off"
+           aria-describedby="f-time-help" spellcheck="false">
+    <label for="f-until">Until (UTC)</label>
+    <input type="text" id="f-until" name="until" maxlength="40" autocomplete="off"
+           aria-describedby="f-time-help" spellcheck="false">
+    <span id="f-time-help" class="help">a date, like <code>2026-11-30</code> (as Until, the
+    whole day is included), or a time, like <code>2026-11-30T08:00Z</code></span>
+    <label for="f-limit">Per page</label>
+    <select id="f-limit" name="limit">
+      <option value="25">25</option><option value="100" selected>100</option>
+      <option value="500">500</option>
+    </select>
+  </div>
+  <button type="submit">Search</button>
+  <p id="search-error" class="error" role="alert"></p>
+</form>
+<section aria-labelledby="results-title">
+  <h2 id="results-title">Entries, newest first</h2>
+  <nav class="paging" aria-label="Pages of entries">
+    <button type="button" id="newer" disabled>Newer</button>
+    <button type="button" id="older" disabled>Older</button>
+  </nav>
+  <div id="results" class="results"><p>Loading…</p></div>
+</section>
+</main>""",
+    "audit.js",
+)
+
+
 def pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -204,6 +270,10 @@ def pages_router() -> APIRouter:
     @router.get("/desktop")
     def desktop() -> HTMLResponse:
         return HTMLResponse(DESKTOP, headers=HEADERS)
+
+    @router.get("/audit")
+    def audit() -> HTMLResponse:
+        return HTMLResponse(AUDIT, headers=HEADERS)
 
     return router
 

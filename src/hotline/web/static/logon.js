@@ -40,7 +40,9 @@
       window.location.assign("/wallboard");
     } else if (answer.role === "agent") {
       window.location.assign("/desktop");
-    } else {  // (the planner's and auditor's pages come later)
+    } else if (answer.role === "auditor") {
+      window.location.assign("/audit");
+    } else {  // (the planner's page comes later)
       error.textContent = `Logged on as ${answer.username} (${answer.role}); ` +
         "this role has no pages yet: use the API.";
     }
