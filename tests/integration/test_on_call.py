@@ -237,8 +237,9 @@ def test_a_restart_takes_a_held_caller_off_hold_and_ends_a_consultation(tmp_path
     a.line.flush()
     b = Live(sqlite_url(tmp_path))  # the server restarts: its line is rebuilt from the store
     assert b.line.recover({SID: "in-progress"}) == {"on a call": 1}
-    b.http.get("/api/agent/me", headers=b.agent("en-day-1"))  # (the first command sends them)
-    b.control.until(lambda: len(b.control.legs) == 2)
+    with b.running():  # (one loop: the second request to the carrier follows the first)
+        b.http.get("/api/agent/me", headers=b.agent("en-day-1"))  # (the first command sends)
+        b.control.until(lambda: len(b.control.legs) == 2)
     assert b.control.legs == [(SID, "agent:en-day-2", "drop", "talk", ""),
                               (SID, "caller", "resume", "talk", "")]  # fmt: skip
     assert kinds(b, "consult")[-1] == ("consult", {"agent_id": "", "to_agent": "en-day-2",
