@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.records.audit import Entry, append
 from hotline.service.sealing import SEALED, Keyring, is_sealed_value, open_without_key
@@ -495,8 +496,10 @@ def _event_row(sid: str | None, kind: str) -> str:
 ATTRIBUTES = "calls.attributes"
 EVENT_DATA = "call_events.data"
 # the event kinds whose data is sealed: those that carry free text an agent typed (the
-# wrap-up's notes). The others hold codes, ids, states and times, read by tools as is.
-SEALED_EVENTS = frozenset({WrappedUp.kind})
+# wrap-up's notes) or an answer the caller gave the IVR (CallArrived's caller type, which
+# a line's flow may ask as "are you a victim?"). The others hold codes, ids, states,
+# languages, queues and times, kept as they are.
+SEALED_EVENTS = frozenset({WrappedUp.kind, CallArrived.__name__})
 
 
 ENDED = ("abandoned", "completed", "overflowed")  # a call in these states is over
