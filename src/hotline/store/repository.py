@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,7 +100,7 @@ class Store:
                           .where(call_events.c.kind.in_(SEALED_EVENTS))).scalar_one()  # fmt: skip
         return int(n) + int(m)
 
-    def rekey(self, *, batch: int = 500) -> Iterator[tuple[int, int]]:
+    def rekey(self, *, batch: int = 500) -> Generator[tuple[int, int]]:
         """Seal under the current key every sensitive value that is not: in clear (written
         before values were sealed) or sealed by a previous key (a rotation). One
         transaction per batch of rows, yielding (rows looked at, rows sealed anew) after
