@@ -169,6 +169,13 @@ def test_a_rotation_reseals_everything_and_the_old_key_is_needed_no_more(engine)
     assert old not in e.value.message
     assert new not in e.value.message
 
+    sealed_before = AccountStore(engine=engine).user("ana")
+    assert sealed_before is not None
+    assert sealed_before.totp_secret is not None  # a log-on meanwhile opens it with either
+    assert key_of(new, old).open(sealed_before.totp_secret, username="ana") == made.totp_secret
+    with pytest.raises(SealedSecretUnreadable, match=f"key id '{old_id}'"):
+        key_of(new).open(sealed_before.totp_secret, username="ana")
+
     rotating = Store(engine=engine, key=key_of(new, old))
     assert rotating.rekey_total() == 6
     steps = rotating.rekey(batch=2)
