@@ -1075,6 +1075,44 @@ def purge(
         out.print(f"{name}: {n:,} {verb} (older than {keep[name]:g} days)")
 
 
+@app.command()
+def rekey(
+    batch: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 500,
+) -> None:
+    """Seal under HOTLINE_SECRET_KEY every sensitive value that is not: the calls'
+    attributes and the wrap-up notes written in clear before they were sealed, and what a
+    key of HOTLINE_PREVIOUS_SECRET_KEYS sealed (a key rotation), the accounts' TOTP secrets
+    too. In batches, one transaction each: safe to interrupt and run again; afterwards the
+    previous keys are needed no more."""
+    import time as clock
+
+    from hotline.service.accounts import Accounts
+    from hotline.service.bootstrap import store_for
+    from hotline.service.settings import load_settings
+    from hotline.store.accounts import AccountStore
+
+    settings = load_settings()
+    key = settings.required_keyring()
+    store, _ = store_for(settings, create=False)
+    total, sealed = store.rekey_total(), 0
+    with Progress(
+        TextColumn("sealing under key {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(key.key_id, total=total)
+        for seen, done in store.rekey(batch=batch):
+            sealed += done
+            bar.advance(task, seen)
+    accounts = Accounts(store=AccountStore(engine=store.engine), clock=clock.time, key=key)
+    secrets = accounts.rekey()
+    err.print(f"calls and events sealed anew under key {key.key_id}: {sealed:,} of "
+              f"{total:,} rows; TOTP secrets: {secrets}")  # fmt: skip
+
+
 @app.command("secret-key")
 def secret_key() -> None:
     """Print a new key for HOTLINE_SECRET_KEY (32 random bytes, urlsafe base64), which
@@ -1223,7 +1261,8 @@ def user_list() -> None:
 @user_app.command("rekey")
 def user_rekey() -> None:
     """Seal with HOTLINE_SECRET_KEY every TOTP secret still stored in clear (accounts made
-    before secrets were sealed; each is also sealed at its user's next log-on)."""
+    before secrets were sealed; each is also sealed at its user's next log-on), and those a
+    key of HOTLINE_PREVIOUS_SECRET_KEYS sealed (`hotline rekey` does this and the calls)."""
     from hotline.service.bootstrap import accounts_for
     from hotline.service.settings import load_settings
 

@@ -7,8 +7,10 @@
     ├── StoreError               the store could not take a unit of work
     │   ├── StoreUnavailable     down, locked or stalled: trying again later can succeed
     │   ├── WriteRefused         refused for what it holds (a duplicate, too long): never
-    │   └── ChangedMeanwhile     a change made on what was read, which another changed
+    │   ├── ChangedMeanwhile     a change made on what was read, which another changed
     │                            since (read again, then change)
+    │   └── SealedValueUnreadable  a value sealed at rest does not open (no key, a key
+    │                            not given: its id named, a changed or copied row)
     ├── RoutingError             an operation the ACD cannot perform in its current state
     │   ├── UnknownQueue
     │   ├── UnknownAgent
@@ -161,6 +163,13 @@ class SealedSecretUnreadable(AccessError):
     (another key, a changed or copied row, an unknown format) and holds no secret."""
 
     error_id: ClassVar[str] = "sealed-secret-unreadable"
+
+
+class SealedValueUnreadable(StoreError):
+    """A sensitive value the store keeps sealed does not open: no key, an unknown key (its
+    id named, never a key), a changed row or a value copied from another row."""
+
+    error_id: ClassVar[str] = "sealed-value-unreadable"
 
 
 class PolicyError(HotlineError):

@@ -23,7 +23,7 @@ from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
 from hotline.testing.store import InMemoryStore
 
-from ..integration.live_fixtures import pg_url, sqlite_url  # noqa: F401 (a fixture)
+from ..integration.live_fixtures import keyring, pg_url, sqlite_url  # noqa: F401 (a fixture)
 
 
 @dataclass
@@ -57,7 +57,7 @@ def adapter(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Adapter]
     url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = connect(url)
     migrate(engine)
-    store = Store(engine=engine)
+    store = Store(engine=engine, key=keyring())
     yield Adapter(store, *_renamer(store, "call_events"))
     engine.dispose()
 

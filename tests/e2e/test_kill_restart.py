@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 
 from hotline.service.demo import _Server, free_ports
-from hotline.service.sealing import new_key
+from hotline.service.sealing import Keyring, SealingKey, new_key
 from hotline.store.db import connect
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
@@ -26,6 +26,7 @@ from hotline.telephony.emulator.carrier import CallerScript, Carrier
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "kill-test-token"
+KEY = new_key()  # HOTLINE_SECRET_KEY of the server, and of the test that reads its store
 ACCOUNT = "AC" + "0" * 32
 SPEED = 5.0
 
@@ -67,7 +68,7 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
         **os.environ,
         "HOTLINE_DATABASE_URL": db,
         "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
-        "HOTLINE_SECRET_KEY": new_key(),
+        "HOTLINE_SECRET_KEY": KEY,
         "HOTLINE_PUBLIC_URL": base,
         "HOTLINE_TWILIO_API_BASE": f"http://127.0.0.1:{carrier_port}",
         "HOTLINE_CONNECTORS": json.dumps(
@@ -89,7 +90,7 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
         rest_task = asyncio.create_task(rest.serve())
         first = start_server(env, port)
         await healthy(base, first)
-        store = Store(engine=connect(db))
+        store = Store(engine=connect(db), key=Keyring(SealingKey.parse(KEY)))
         # six English callers, patient, who talk for a minute (12 s at speed 5)
         calls = [
             carrier.place(CallerScript(f"+12025550{110 + i}", ["1", "2", "2"], 100_000, 60))
@@ -141,7 +142,7 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
     assert [ln.split("recovered open calls: ")[1] for ln in recovered] == ["on a call 1, queued 5"]
     inbound = [c for c in carrier.calls.values() if c.script.answers]
     assert [c.outcome for c in inbound] == ["answered"] * 6
-    store = Store(engine=connect(db))
+    store = Store(engine=connect(db), key=Keyring(SealingKey.parse(KEY)))
     for c in inbound:
         row = store.call(c.sid)
         assert row is not None

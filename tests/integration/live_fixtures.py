@@ -23,7 +23,7 @@ from hotline.ivr.line import LineFlow
 from hotline.records.desk import RecordDesk
 from hotline.records.port import Connector
 from hotline.service.live import LineSetup, LiveLine
-from hotline.service.sealing import new_key
+from hotline.service.sealing import Keyring, SealingKey, new_key
 from hotline.service.settings import Settings
 from hotline.service.unit_of_work import Write
 from hotline.sim.scenario_file import load_scenario
@@ -77,11 +77,16 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+def keyring(key: str = SECRET_KEY) -> Keyring:
+    """The keyring of HOTLINE_SECRET_KEY `key` alone (the live lines' unless given)."""
+    return Keyring(SealingKey.parse(key))
+
+
 class GatedStore(Store):
     """A store whose units of work land only while `gate` is open (a slow disk, held)."""
 
-    def __init__(self, *, engine: Engine) -> None:
-        super().__init__(engine=engine)
+    def __init__(self, *, engine: Engine, key: Keyring | None = None) -> None:
+        super().__init__(engine=engine, key=key)
         self.gate = threading.Event()
         self.gate.set()
 
@@ -150,7 +155,7 @@ class Live:
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)
-        self.store = store_class(engine=engine)
+        self.store = store_class(engine=engine, key=self.settings.keyring())
         scenario = load_scenario(ROOT / "scenarios" / "national-hotline.yaml")
         self.line = LiveLine(
             lines=[LineSetup(scenario, LineFlow(path=flow), LINE, "America/New_York"), *also],

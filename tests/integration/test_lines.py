@@ -21,7 +21,7 @@ from hotline.store.repository import Store
 from hotline.store.tables import agent_skills
 from hotline.switchboard.records import CallRow
 
-from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
+from .live_fixtures import keyring, pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 from .test_cli import ROOT
 from .test_serve_hardening import hotline
 
@@ -129,7 +129,7 @@ def test_a_flow_with_problems_is_refused_and_the_active_version_stays(store, tmp
 def test_the_migration_to_lines_keeps_the_calls(tmp_path):
     engine = connect(sqlite_url(tmp_path))
     assert migrate(engine, to="0001") == ["0001"]
-    store = Store(engine=engine)
+    store = Store(engine=engine, key=keyring())
     row = CallRow("CA1", "national", "+1", "+1", "es", "es", 0, "queued", {}, None, 12.0)
     store.commit([AddCall(row, 12.0)])
     # lines, accounts, sealed secrets, modes, the audit trail

@@ -22,9 +22,16 @@ import pytest
 import uvicorn
 import websockets
 
-from hotline.service.sealing import new_key
-
-from .live_fixtures import LINE, Live, call_form, gather_url, keep_english, pg_url, sqlite_url  # noqa: F401
+from .live_fixtures import (  # noqa: F401
+    LINE,
+    SECRET_KEY,
+    Live,
+    call_form,
+    gather_url,
+    keep_english,
+    pg_url,
+    sqlite_url,
+)
 from .test_cli import ROOT
 from .test_serve import free_port
 
@@ -56,8 +63,9 @@ def serving(env: dict[str, str], *, deadline: float = 60) -> Iterator[Served]:
     """`hotline serve` on a free port, once its /healthz answers 200."""
     port = free_port()
     full = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    # (the key is the Live lines': a test serves a store a Live line wrote)
     full |= {"HOTLINE_TWILIO_AUTH_TOKEN": TOKEN, "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-             "HOTLINE_SECRET_KEY": new_key()}  # fmt: skip
+             "HOTLINE_SECRET_KEY": SECRET_KEY}  # fmt: skip
     full |= env
     proc = subprocess.Popen(
         [sys.executable, "-c", "from hotline.cli import main; main()", "serve", "--port",

@@ -10,7 +10,7 @@ from hotline.store.db import connect, is_current, migrate
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
 
-from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
+from .live_fixtures import keyring, pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,7 +21,7 @@ def store(request, tmp_path):
     assert migrate(engine) == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
     assert migrate(engine) == []  # an up-to-date database is left alone
     assert is_current(engine)
-    yield Store(engine=engine)
+    yield Store(engine=engine, key=keyring())
     engine.dispose()
 
 

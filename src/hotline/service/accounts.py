@@ -47,7 +47,7 @@ from hotline.errors import (
 )
 from hotline.records.audit import Entry, os_actor, record_entry
 from hotline.service.roles import ROLES
-from hotline.service.sealing import MISSING, SealingKey, is_sealed
+from hotline.service.sealing import MISSING, Keyring, SealingKey, is_sealed, sealed_key_id
 from hotline.store.accounts import AccountStore, StoredSession, User
 from hotline.store.repository import token_digest
 
@@ -177,10 +177,10 @@ class Accounts:
         *,
         store: AccountStore,
         clock: Callable[[], float],
-        key: SealingKey | None,
+        key: SealingKey | Keyring | None,
         actor: str = "",
     ) -> None:
-        """`key`: what seals the TOTP secrets (`Settings.sealing_key()`); None if it is not
+        """`key`: what seals the TOTP secrets (`Settings.keyring()`, or one key); None if it is not
         set, and then what needs it is refused, naming the setting. `actor`: who
         administers the accounts, for the audit trail (default: the operating system's
         user, as `os:NAME`)."""
@@ -263,18 +263,25 @@ class Accounts:
         return locked_at is not None
 
     def rekey(self) -> int:
-        """Seal every TOTP secret still stored in clear (from before secrets were sealed);
-        returns how many were sealed."""
+        """Seal every TOTP secret still stored in clear (from before secrets were sealed),
+        and seal again under the current key those an older key sealed (a key rotation:
+        HOTLINE_PREVIOUS_SECRET_KEYS); returns how many were sealed. A secret no key given
+        opens is a `SealedSecretUnreadable` naming its user and key id."""
         key = self._key()
         done = 0
         for user in self.store.users():
             stored = user.totp_secret
-            if stored is not None and not is_sealed(stored):
-                sealed = key.seal(stored, username=user.username)
-                done += self.store.replace_totp_secret(user.username, stored, sealed)
+            if stored is None or (is_sealed(stored) and sealed_key_id(stored) == key.key_id):
+                continue
+            try:
+                clear = key.open(stored, username=user.username) if is_sealed(stored) else stored
+            except SealedSecretUnreadable as e:
+                raise SealedSecretUnreadable(f"user {user.username!r}: {e.message}") from None
+            sealed = key.seal(clear, username=user.username)
+            done += self.store.replace_totp_secret(user.username, stored, sealed)
         return done
 
-    def _key(self) -> SealingKey:
+    def _key(self) -> SealingKey | Keyring:
         if self.key is None:
             raise SettingsInvalid(MISSING)
         return self.key

@@ -48,7 +48,7 @@ def store_for(settings: Settings, *, create: bool = True) -> tuple[Store, list[s
     """The store, its schema brought up to date first (returns the migrations applied).
     With `create=False` a missing SQLite database is an error, not a new empty one."""
     engine = connect(settings.database_url, create=create)
-    return Store(engine=engine), migrate(engine)
+    return Store(engine=engine, key=settings.keyring()), migrate(engine)
 
 
 def accounts_for(settings: Settings) -> Accounts:
@@ -56,7 +56,7 @@ def accounts_for(settings: Settings) -> Accounts:
     store, _ = store_for(settings)
     ensure_line(settings, store)  # (the agents an agent's account may name)
     return Accounts(store=AccountStore(engine=store.engine), clock=time.time,
-                    key=settings.sealing_key())  # fmt: skip
+                    key=settings.keyring())  # fmt: skip
 
 
 def build_line(

@@ -167,7 +167,7 @@ class Demo:
             desk=self.parts.desk, trail=self.trail,
         )  # fmt: skip
         accounts = Accounts(store=AccountStore(engine=self.line.store.engine), clock=time.time,
-                            key=self.settings.sealing_key())  # fmt: skip
+                            key=self.settings.keyring())  # fmt: skip
         self.setups = list(self.line.setups.values())
         agents = list(dict.fromkeys(a for s in self.setups for a in on_shift(s.scenario, hour)))
         # an English agent on shift is left to a person (demo-agent): no bot answers for them

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as _SourceError
 
 from hotline.errors import SettingsInvalid
-from hotline.service.sealing import MISSING, SealingKey
+from hotline.service.sealing import MISSING, Keyring, SealingKey, parse_previous
 from hotline.store.db import sqlite_path
 from hotline.store.repository import RETENTION_CLASSES
 
@@ -64,7 +64,11 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None  # required: unsigned webhooks are refused
     twilio_api_base: str = "https://api.twilio.com"
     timezone: str = "America/New_York"  # the line's local time for flows
-    secret_key: SecretStr | None = None  # seals TOTP secrets at rest (service.sealing)
+    # seals at rest the TOTP secrets, calls' attributes and wrap-up notes (service.sealing)
+    secret_key: SecretStr | None = None
+    # keys that still open what they sealed, after a rotation (comma-separated or a JSON
+    # list), until `hotline rekey` has sealed it all again under HOTLINE_SECRET_KEY
+    previous_secret_keys: SecretStr | None = None
     # how agents' phones are reached: a phone number (E.164) or SIP address per agent id;
     # an agent not listed is reached in the browser (the carrier's client:ID)
     agent_phones: dict[str, str] = {}
@@ -147,6 +151,30 @@ class Settings(BaseSettings):
         if value is not None:
             SealingKey.parse(value.get_secret_value())  # ValueError names no part of it
         return value
+
+    @field_validator("previous_secret_keys")
+    @classmethod
+    def _previous_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_previous(value.get_secret_value())  # ValueError names no part of them
+        return value
+
+    def keyring(self) -> Keyring | None:
+        """The current key and the previous ones (None if HOTLINE_SECRET_KEY is not set:
+        a store then reads what was written in clear and refuses to write a sensitive
+        value)."""
+        current = self.sealing_key()
+        if current is None:
+            return None
+        old = self.previous_secret_keys
+        return Keyring(current, [] if old is None else parse_previous(old.get_secret_value()))
+
+    def required_keyring(self) -> Keyring:
+        """The keyring; refuses a missing HOTLINE_SECRET_KEY."""
+        keyring = self.keyring()
+        if keyring is None:
+            raise SettingsInvalid(MISSING)
+        return keyring
 
     def sealing_key(self) -> SealingKey | None:
         """The key that seals the accounts' TOTP secrets, or None if it is not set (what

@@ -1,20 +1,30 @@
 """What the live driver reads and writes: the unit of work's SQLAlchemy adapter (one
-transaction per command) and the reads around it, one short transaction each."""
+transaction per command) and the reads around it, one short transaction each.
+
+Sensitive values are sealed at rest (service.sealing, AES-256-GCM under
+HOTLINE_SECRET_KEY): a call's `attributes` (the IVR's collected answers, a verified
+agency's name) and the `data` of the event kinds in `SEALED_EVENTS` (free text: the
+wrap-up's notes), each bound to its column and row (a sealed value copied to another row
+does not open). Reads open them; a row written in clear before this still reads, and
+`rekey` seals it (and seals again under the current key what an older key sealed). A store
+without a key reads what is in clear and refuses to write a sensitive value."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.records.audit import Entry, append
+from hotline.service.sealing import SEALED, Keyring, is_sealed_value, open_without_key
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
 from hotline.store import lines as line_rows
 from hotline.store.db import never_succeeds, reason
@@ -26,6 +36,7 @@ from hotline.store.tables import (
     lines,
     webhook_replies,
 )
+from hotline.switchboard.events import WrappedUp
 from hotline.switchboard.records import CallRow
 
 
@@ -48,11 +59,98 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 class Store:
-    def __init__(self, *, engine: Engine) -> None:
+    def __init__(self, *, engine: Engine, key: Keyring | None = None) -> None:
+        """`key`: what seals the sensitive values (`Settings.keyring()`); without it the
+        store reads what is in clear and refuses to write a sensitive value."""
         self.engine = engine
+        self.key = key
+
+    # -- sealing at rest
+
+    def _seal(self, value: Any, column: str, row: str) -> Any:
+        if self.key is None:
+            raise WriteRefused(
+                f"{column} is sealed at rest and this store has no key: set "
+                "HOTLINE_SECRET_KEY (`hotline secret-key` makes one)"
+            )
+        return self.key.seal_value(value, column=column, row=row)
+
+    def _open(self, stored: Any, column: str, row: str) -> Any:
+        if self.key is None:
+            return open_without_key(stored, column=column, row=row)
+        return self.key.open_value(stored, column=column, row=row)
+
+    def _row(self, r: Any) -> CallRow:
+        attributes = self._open(r["attributes"], ATTRIBUTES, r["sid"])
+        return _row(r, attributes)
+
+    def _event_data(self, sid: str | None, kind: str, data: Any) -> dict[str, Any]:
+        if kind in SEALED_EVENTS:
+            return dict(self._open(data, EVENT_DATA, _event_row(sid, kind)))
+        return dict(data)
 
     def _tx(self) -> contextlib.AbstractContextManager[Connection]:
         return transaction(self.engine)
+
+    def rekey_total(self) -> int:
+        """How many rows `rekey` looks at: every call, every event of a sealed kind."""
+        with self._tx() as c:
+            n = c.execute(select(func.count()).select_from(calls)).scalar_one()
+            m = c.execute(select(func.count()).select_from(call_events)
+                          .where(call_events.c.kind.in_(SEALED_EVENTS))).scalar_one()  # fmt: skip
+        return int(n) + int(m)
+
+    def rekey(self, *, batch: int = 500) -> Generator[tuple[int, int]]:
+        """Seal under the current key every sensitive value that is not: in clear (written
+        before values were sealed) or sealed by a previous key (a rotation). One
+        transaction per batch of rows, yielding (rows looked at, rows sealed anew) after
+        each: safe to interrupt and run again (what is sealed under the current key is
+        left as it is). A value no key given opens is a `SealedValueUnreadable`."""
+        if self.key is None:
+            raise WriteRefused("rekey needs the key: set HOTLINE_SECRET_KEY")
+        after = ""
+        while True:
+            with self._tx() as c:
+                rows = c.execute(select(calls.c.sid, calls.c.attributes)
+                                 .where(calls.c.sid > after).order_by(calls.c.sid)
+                                 .limit(batch).with_for_update()).all()  # fmt: skip
+                done = 0
+                for sid, stored in rows:
+                    if not self._is_current(stored):
+                        value = self._open(stored, ATTRIBUTES, sid)
+                        sealed = self._seal(value, ATTRIBUTES, sid)
+                        c.execute(update(calls).where(calls.c.sid == sid)
+                                  .values(attributes=sealed))  # fmt: skip
+                        done += 1
+            if not rows:
+                break
+            after = rows[-1][0]
+            yield len(rows), done
+        last = -1
+        while True:
+            with self._tx() as c:
+                events = c.execute(
+                    select(call_events.c.id, call_events.c.call_sid, call_events.c.kind,
+                           call_events.c.data)
+                    .where(call_events.c.id > last, call_events.c.kind.in_(SEALED_EVENTS))
+                    .order_by(call_events.c.id).limit(batch)
+                ).all()  # fmt: skip
+                done = 0
+                for id_, sid, kind, stored in events:
+                    if not self._is_current(stored):
+                        row = _event_row(sid, kind)
+                        value = self._open(stored, EVENT_DATA, row)
+                        c.execute(update(call_events).where(call_events.c.id == id_)
+                                  .values(data=self._seal(value, EVENT_DATA, row)))  # fmt: skip
+                        done += 1
+            if not events:
+                break
+            last = events[-1][0]
+            yield len(events), done
+
+    def _is_current(self, stored: Any) -> bool:
+        return (self.key is not None and is_sealed_value(stored)
+                and self.key.is_current(stored[SEALED]))  # fmt: skip
 
     # -- the unit of work
 
@@ -61,19 +159,25 @@ class Store:
         with self._tx() as c:
             for w in writes:
                 if isinstance(w, AppendEvent):
+                    data: Any = dict(w.data)
+                    if w.kind in SEALED_EVENTS:
+                        data = self._seal(data, EVENT_DATA, _event_row(w.sid, w.kind))
                     c.execute(
-                        insert(call_events).values(
-                            call_sid=w.sid, at=w.at, kind=w.kind, data=dict(w.data)
-                        )
+                        insert(call_events).values(call_sid=w.sid, at=w.at, kind=w.kind, data=data)
                     )
                 elif isinstance(w, UpdateCall):
+                    values = dict(w.values)
+                    if "attributes" in values:
+                        values["attributes"] = self._seal(
+                            dict(values["attributes"]), ATTRIBUTES, w.sid
+                        )
                     c.execute(
-                        update(calls)
-                        .where(calls.c.sid == w.sid)
-                        .values(**w.values, updated_at=w.at)
+                        update(calls).where(calls.c.sid == w.sid).values(**values, updated_at=w.at)
                     )
                 elif isinstance(w, AddCall):
-                    c.execute(insert(calls).values(**_call_values(w.row), updated_at=w.at))
+                    values = _call_values(w.row)
+                    values["attributes"] = self._seal(values["attributes"], ATTRIBUTES, w.row.sid)
+                    c.execute(insert(calls).values(**values, updated_at=w.at))
                 elif isinstance(w, SaveReply):
                     c.execute(
                         insert(webhook_replies).values(
@@ -109,7 +213,7 @@ class Store:
     def call(self, sid: str) -> CallRow | None:
         with self._tx() as c:
             r = c.execute(select(calls).where(calls.c.sid == sid)).mappings().first()
-        return _row(r) if r else None
+        return self._row(r) if r else None
 
     def open_calls(self) -> list[CallRow]:
         final = ENDED
@@ -117,7 +221,7 @@ class Store:
             rows = c.execute(
                 select(calls).where(calls.c.state.not_in(final)).order_by(calls.c.arrived_at)
             ).mappings()
-            return [_row(r) for r in rows]
+            return [self._row(r) for r in rows]
 
     def purge(self, now: float, keep: Mapping[str, float], *, actor: str,
               dry_run: bool = False) -> dict[str, int]:  # fmt: skip
@@ -182,7 +286,7 @@ class Store:
                 .where(call_events.c.call_sid == call_sid)
                 .order_by(call_events.c.id)
             )
-            return [(k, dict(d)) for k, d in rows]
+            return [(k, self._event_data(call_sid, k, d)) for k, d in rows]
 
     # -- agents' tokens (for bots and scripts; people log on with accounts)
 
@@ -376,11 +480,26 @@ def _call_values(row: CallRow) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _row(r: Any) -> CallRow:
+def _row(r: Any, attributes: Mapping[str, Any]) -> CallRow:
     return CallRow(
         r["sid"], r["line"], r["caller"], r["called"], r["language"], r["queue"],
-        r["priority"], r["state"], dict(r["attributes"]), r["callback_number"], r["arrived_at"],
+        r["priority"], r["state"], dict(attributes), r["callback_number"], r["arrived_at"],
     )  # fmt: skip
+
+
+def _event_row(sid: str | None, kind: str) -> str:
+    """An event's sealed data is bound to its call and kind (its id is not known before
+    the insert; a copy onto another event of the same call and kind would open)."""
+    return f"{sid or ''}/{kind}"
+
+
+ATTRIBUTES = "calls.attributes"
+EVENT_DATA = "call_events.data"
+# the event kinds whose data is sealed: those that carry free text an agent typed (the
+# wrap-up's notes) or an answer the caller gave the IVR (CallArrived's caller type, which
+# a line's flow may ask as "are you a victim?"). The others hold codes, ids, states,
+# languages, queues and times, kept as they are.
+SEALED_EVENTS = frozenset({WrappedUp.kind, CallArrived.__name__})
 
 
 ENDED = ("abandoned", "completed", "overflowed")  # a call in these states is over

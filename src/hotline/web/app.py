@@ -69,7 +69,7 @@ def create_app(
     `desk`: agents' record look-ups (none: the desktop offers none); `trail`: the audit
     trail's signed checkpoints, written by the ticker (none: entries only)."""
     accounts = Accounts(store=AccountStore(engine=line.store.engine), clock=clock,
-                        key=settings.sealing_key())  # fmt: skip
+                        key=settings.keyring())  # fmt: skip
     access = Access(accounts=accounts, store=line.store, public_url=settings.public_url)
     rt = LineRuntime(
         settings=settings, line=line, control=control, still_valid=access.still_valid, trail=trail
