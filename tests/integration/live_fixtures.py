@@ -223,7 +223,7 @@ def through_lookup(live: Live, sid: str, twiml: str) -> str:
     """A reply that holds the caller for a look-up: let it answer, then come back as the
     carrier would; returns the TwiML that follows the hold."""
     while (url := lookup_url(twiml)) is not None:
-        live.line.lookups.settle(30)
+        live.line.lookups.settle(30, sid)
         twiml = live.carrier.post(url, call_form(sid)).text
     return twiml
 

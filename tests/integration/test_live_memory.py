@@ -85,10 +85,11 @@ def test_after_ten_thousand_calls_end_the_line_holds_nothing_of_them():
                 continue
             if path == "agency":
                 line.incoming(sid, "+12025550100", LINE)
-                for key in ("1", "1", "123455#", "2468#"):
-                    line.ivr_input(sid, Digits(key))
-                line.lookups.settle(30)
-                line.tick()  # the answer: verified, on to the urgent question
+                for keys in (("1", "1"), ("123455#", "2468#")):  # (each ends in a look-up:
+                    for key in keys:  # is the number registered? then the PIN's check)
+                        line.ivr_input(sid, Digits(key))
+                    line.lookups.settle(30)
+                    line.tick()  # the answer: on to the ID, then verified, the urgent question
                 assert line.looked_up(sid) is not None
                 line.ivr_input(sid, Digits("2"))
                 continue

@@ -32,14 +32,15 @@ from .live_fixtures import (
 
 
 class HeldConnector:
-    """The demo's directory, answering only once the test lets it."""
+    """The demo's directory, answering a PIN check only once the test lets it (whether a
+    number is registered, at once)."""
 
     def __init__(self, inner: InMemoryConnector) -> None:
         self.inner = inner
         self.release = threading.Event()
 
     def lookup(self, request: LookupRequest) -> LookupResult:
-        if not self.release.wait(timeout=60):
+        if request.operation == "verify" and not self.release.wait(timeout=60):
             raise TimeoutError("the test never let the look-up answer")
         return self.inner.lookup(request)
 
@@ -56,12 +57,21 @@ def live(tmp_path: Path, held: HeldConnector) -> Live:
     return Live(sqlite_url(tmp_path), connectors={"agency_directory": held})
 
 
-def enter_pin(live: Live, sid: str, number: str) -> str:
-    """An agency officer calls and enters agency ID and PIN; returns the reply to the PIN."""
+def to_pin(live: Live, sid: str, number: str) -> str:
+    """An agency officer calls (from a number not registered to an agency) and enters
+    their agency ID; returns where their PIN goes."""
     first = live.carrier.post("/voice/incoming", call_form(sid, From=number, To=LINE))
     url = gather_url(first.text)
-    for digits in ("1", "1", "123455#"):
-        url = gather_url(live.carrier.post(url, call_form(sid, Digits=digits)).text)
+    url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)  # English
+    officer = live.carrier.post(url, call_form(sid, Digits="1")).text  # (number: registered?)
+    url = gather_url(through_lookup(live, sid, officer))
+    return gather_url(live.carrier.post(url, call_form(sid, Digits="123455#")).text)
+
+
+def enter_pin(live: Live, sid: str, number: str, at: str | None = None) -> str:
+    """An agency officer calls and enters agency ID and PIN (`at`: where the PIN goes, if
+    they got that far already); returns the reply to the PIN."""
+    url = at or to_pin(live, sid, number)
     return live.carrier.post(url, call_form(sid, Digits="2468#")).text
 
 
@@ -69,7 +79,8 @@ def test_ten_pin_checks_at_once_leave_a_queued_callers_hold_step_answered(live, 
     queued = "CA" + "9" * 32
     queue_public_caller(live, queued, "+12025550199")
     officers = [f"CA{i:032d}" for i in range(1, 11)]
-    holds = {sid: enter_pin(live, sid, f"+120255501{i:02d}") for i, sid in enumerate(officers)}
+    at = {sid: to_pin(live, sid, f"+120255501{i:02d}") for i, sid in enumerate(officers)}
+    holds = {sid: enter_pin(live, sid, "", at[sid]) for sid in officers}
     for twiml in holds.values():  # each hears a short hold, not the answer
         assert lookup_url(twiml) is not None, twiml
         assert "<Pause" in twiml
@@ -110,7 +121,7 @@ def test_a_connector_that_hangs_is_given_up_and_the_call_goes_on(live, held):
     held.release.set()
     live.line.lookups.settle(30)
     live.carrier.post(f"/voice/wait?sid={sid}&n=1", call_form(sid))
-    assert [k for k, _ in live.store.events(sid)].count("lookup") == 1
+    assert [k for k, _ in live.store.events(sid)].count("lookup") == 2  # number, PIN: once each
     assert live.store.call(sid).attributes["verification"] == "unverified"
 
 
@@ -122,7 +133,7 @@ def test_a_caller_who_hangs_up_during_a_look_up_leaves_nothing_behind(live, held
     held.release.set()
     live.line.lookups.settle(30)
     live.line.tick()
-    assert "lookup" not in live.events(sid)
+    assert live.events(sid).count("lookup") == 1  # the number's check; the PIN's never lands
     assert live.store.call(sid).state == "abandoned"
     # the hold's redirect, if the carrier still sent it, is refused, not answered
     r = live.carrier.post(lookup_url(hold), call_form(sid))
@@ -191,7 +202,8 @@ def test_a_restart_after_the_answer_queued_the_caller_sends_their_next_poll_to_h
 
 
 class NoneForTheFirst:
-    """Breaks its promise once (answers None, not a LookupResult); then answers well."""
+    """Breaks its promise on the first PIN check (answers None, not a LookupResult); then
+    answers well."""
 
     def __init__(self) -> None:
         self.inner = directory()
@@ -200,8 +212,8 @@ class NoneForTheFirst:
 
     def lookup(self, request: LookupRequest) -> LookupResult:
         with self.lock:
-            self.asked += 1
-            first = self.asked == 1
+            self.asked += request.operation == "verify"
+            first = request.operation == "verify" and self.asked == 1
         return None if first else self.inner.lookup(request)  # type: ignore[return-value]
 
 
@@ -227,7 +239,11 @@ def test_every_ivr_look_up_is_in_the_audit_trail_without_its_pin(live, held):
     held.release.set()
     live.line.lookups.settle(30)
     assert "Thank you. You are verified." in through_lookup(live, sid, hold)
-    [entry] = audit_rows(live)
+    number, entry = audit_rows(live)
+    assert (number["object"], number["details"]["result"]) == (  # type: ignore[index]
+        "agency_directory.registered_number",
+        "not_found",
+    )
     assert (entry["actor"], entry["role"], entry["action"], entry["outcome"], entry["object"]) == (
         "ivr", "system", "record.lookup", "ok", "agency_directory.verify")  # fmt: skip
     assert entry["details"] == {"call": sid, "connector": "agency_directory", "operation": "verify",

@@ -92,8 +92,10 @@ def verified_officer_queued(live: Live) -> None:
     """An agency officer verifies with agency ID and PIN and asks for the agency queue."""
     first = live.carrier.post("/voice/incoming", call_form(SID, From="+12025550144", To=LINE))
     url = gather_url(first.text)
-    for digits in ("1", "1", "123455#"):
-        url = gather_url(live.carrier.post(url, call_form(SID, Digits=digits)).text)
+    url = gather_url(live.carrier.post(url, call_form(SID, Digits="1")).text)  # English
+    officer = live.carrier.post(url, call_form(SID, Digits="1")).text  # (not a registered number)
+    url = gather_url(through_lookup(live, SID, officer))
+    url = gather_url(live.carrier.post(url, call_form(SID, Digits="123455#")).text)
     hold = live.carrier.post(url, call_form(SID, Digits="2468#")).text
     reply = through_lookup(live, SID, hold)
     assert "You are verified." in reply
@@ -152,6 +154,25 @@ def test_a_verified_officer_coordinating_sees_what_the_rule_for_it_allows(live):
         ["case_id", "status", "case_type", "assigned_worker", "worker_phone",
          "next_review_date", "open_referrals"])  # fmt: skip
     assert "not in any rule" in shown["withheld"]["notes_summary"]
+
+
+def test_an_officer_on_a_registered_number_is_verified_by_it_and_sees_what_that_allows(live):
+    first = live.carrier.post("/voice/incoming", call_form(SID, From="+12025550999", To=LINE))
+    url = gather_url(first.text)
+    url = gather_url(live.carrier.post(url, call_form(SID, Digits="1")).text)  # English
+    officer = live.carrier.post(url, call_form(SID, Digits="1")).text
+    reply = through_lookup(live, SID, officer)  # no ID or PIN asked
+    assert "You are verified." in reply
+    queued = live.carrier.post(gather_url(reply), call_form(SID, Digits="2")).text
+    assert "/voice/wait?sid=" in queued
+    agent = answered_by(live, "records-early-1")
+    status, shown = look_up(live, agent)  # a safety check: the number level is enough
+    assert (status, shown["verification"]) == (200, "number")
+    assert sorted(shown["disclosed"]) == sorted(
+        ["case_id", "status", "safety_plan_in_place", "assigned_worker", "worker_phone",
+         "last_contact_date"])  # fmt: skip
+    status, shown = look_up(live, agent, purpose="case-coordination")  # this needs the PIN
+    assert "verification too low: needs verified" in shown["withheld"]["case_type"]
 
 
 def test_a_look_up_needs_a_call_a_known_purpose_and_a_sane_reference(live):

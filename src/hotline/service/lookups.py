@@ -112,10 +112,11 @@ class LookupWorkers:
         with self._lock:
             return len(self._running)
 
-    def settle(self, timeout: float) -> None:
-        """Wait until every running look-up has returned (tests)."""
+    def settle(self, timeout: float, call_sid: str | None = None) -> None:
+        """Wait until every running look-up (of `call_sid`, if given) has returned (tests)."""
         with self._lock:
-            pending = [done for _, _, done in self._running.values()]
+            pending = [done for sid, _, done in self._running.values()
+                       if call_sid is None or sid == call_sid]  # fmt: skip
         for done in pending:
             if not done.cancelled():
                 done.exception(timeout=timeout)

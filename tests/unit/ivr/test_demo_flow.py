@@ -44,6 +44,15 @@ CASES = {
         ["1", "1", "123455#", "2468#", "1"],
         "found",
     ),
+    # an officer calling from a number registered to their agency: verified by it, no PIN
+    "us-agency-registered-number": (
+        "+12025550999",
+        AFTERNOON,
+        "normal",
+        {},
+        ["1", "1", "2"],
+        None,
+    ),
     # wrong PIN three times: answered as an unverified officer
     "agency-three-failures": (
         "+12025550143",
