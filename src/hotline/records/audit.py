@@ -83,7 +83,8 @@ DETAIL_KEYS = frozenset({
 })  # fmt: skip
 OUTCOMES = ("ok", "refused", "error")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")  # a field name as an entry lists it
+FIELDS_MAX = 32  # field names in one detail's list
 Detail = str | int | list[str]
 
 
@@ -161,7 +162,8 @@ def canonical_details(details: Mapping[str, Detail]) -> str:
         if isinstance(value, str):
             _short(value, f"detail {key!r}", 128)
         elif isinstance(value, list) and (
-            len(value) > 32 or not all(isinstance(v, str) and _FIELD.fullmatch(v) for v in value)
+            len(value) > FIELDS_MAX
+            or not all(isinstance(v, str) and FIELD_NAME.fullmatch(v) for v in value)
         ):
             raise EntryRefused(f"audit detail {key!r}: a list holds at most 32 field names "
                                "(letters, digits, _ and .), never values")  # fmt: skip

@@ -14,7 +14,6 @@ look-up is refused (`LookupNotAudited`) and nothing of the record leaves the ser
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -22,15 +21,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import AuditError, LookupNotAudited, PolicyError
-from hotline.records.audit import Entry, append
+from hotline.records.audit import FIELD_NAME, FIELDS_MAX, Entry, append
 from hotline.records.policy import Policy
 from hotline.records.port import Connector, LookupRequest, ask
 
 log = logging.getLogger("hotline.records")
 
 REFERENCE_MAX = 64  # characters of a record's reference (a case number)
-FIELDS_MAX = 32  # fields of a record type (their names are listed in audit entries)
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")  # as an audit entry lists them
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,15 +165,9 @@ class RecordDesk:
         has no value for it) or withheld with why, whether the record holds it or not (so
         what is withheld never tells which withheld fields hold a value); fields the policy
         does not declare are dropped unnamed."""
-        disclosed: dict[str, object] = {}
-        withheld: dict[str, str] = {}
-        for name in self.policy.records[record_type]:
-            answer = self.policy.explain(role, record_type, name, purpose, level)
-            if answer.allowed:
-                disclosed[name] = data.get(name)
-            else:
-                withheld[name] = answer.reason
-        return disclosed, withheld
+        declared = {name: data.get(name) for name in self.policy.records[record_type]}
+        d = self.policy.decide(role, record_type, purpose, level, declared)
+        return dict(d.disclosed), dict(d.withheld)
 
     def _audit(self, asker: Asker, call_sid: str, source: RecordSource, looked: Looked) -> int:
         entry = Entry(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,11 +20,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from hotline.ivr.interpreter import Lookup, LookupResult
-from hotline.records.audit import Entry
+from hotline.records.audit import FIELD_NAME, FIELDS_MAX, Entry
 from hotline.records.port import IVR, Connector, LookupRequest, ask
 
 log = logging.getLogger("hotline.records")
-FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")  # what an audit entry may list
 LOOKUP_DEADLINE = 8.0  # seconds a caller waits for a record system (the carrier's is 15)
 WORKERS = 8
 
@@ -145,7 +143,9 @@ class LookupWorkers:
         "error" if the entry could not be written."""
         if self._audit is None:
             return result
-        fields = sorted(k for k in result.data if k != "reason" and FIELD_NAME.fullmatch(k))[:32]
+        fields = sorted(k for k in result.data if k != "reason" and FIELD_NAME.fullmatch(k))[
+            :FIELDS_MAX
+        ]
         entry = Entry(at=self._audit_clock(), actor=IVR, role="system", action="record.lookup",
                       outcome="error" if result.status == "error" else "ok",
                       object=f"{name}.{lookup.operation}"[:256],

@@ -216,10 +216,9 @@ class Store:
         return self._row(r) if r else None
 
     def open_calls(self) -> list[CallRow]:
-        final = ENDED
         with self._tx() as c:
             rows = c.execute(
-                select(calls).where(calls.c.state.not_in(final)).order_by(calls.c.arrived_at)
+                select(calls).where(calls.c.state.not_in(ENDED)).order_by(calls.c.arrived_at)
             ).mappings()
             return [self._row(r) for r in rows]
 
