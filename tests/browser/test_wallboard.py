@@ -95,7 +95,7 @@ def test_an_administrator_adds_a_skill_and_a_broken_flow_upload_is_shown_at_its_
     line = page.locator('[data-line="National hotline (US)"]')
     line.get_by_text("Upload a new version of national-hotline").click()
     text = (ROOT / "scenarios" / "national-hotline.flow.yaml").read_text(encoding="utf-8")
-    broken = text.replace("version: 1", "version: 2").replace("next: mode", "next: moed", 1)
+    broken = text.replace("version: 2", "version: 3").replace("next: mode", "next: moed", 1)
     line.get_by_label("New version of the flow national-hotline (YAML)").fill(broken)
     line.get_by_role("button", name="Upload").click()
     at = broken.splitlines().index("  welcome:") + 1

@@ -156,7 +156,7 @@ def started_on(live: Live, sid: str) -> int:
 
 def test_a_flow_version_uploaded_activated_and_rolled_back(live, admin):
     text = FLOW.read_text(encoding="utf-8")
-    broken = text.replace("version: 1", "version: 2").replace("next: mode", "next: moed", 1)
+    broken = text.replace("version: 2", "version: 3").replace("next: mode", "next: moed", 1)
     r = live.http.post(f"{BASE}/flows", json={"text": broken}, headers=admin)
     assert r.status_code == 400
     problems = r.json()["problems"]
@@ -164,27 +164,27 @@ def test_a_flow_version_uploaded_activated_and_rolled_back(live, admin):
     named = "national-hotline.flow.yaml"  # (as the administrator knows the file)
     assert any(p["line"] == line and "moed" in p["message"] and p["file"] == named
                for p in problems), problems  # fmt: skip
-    assert national(live, admin)["flow_version"] == 1  # the active version stays
-    assert started_on(live, "CA" + "5" * 32) == 1
+    assert national(live, admin)["flow_version"] == 2  # the active version stays
+    assert started_on(live, "CA" + "5" * 32) == 2
 
-    v2 = text.replace("version: 1", "version: 2")
+    v2 = text.replace("version: 2", "version: 3")
     r = live.http.post(f"{BASE}/flows", json={"text": v2}, headers=admin)
     assert r.status_code == 200, r.text
-    assert r.json()["result"] == {"flow": "national-hotline", "version": 2, "active": True}
-    assert r.json()["reloaded"] == {NAME: ["flow national-hotline v2"]}
-    assert [v["version"] for v in national(live, admin)["versions"]] == [2, 1]
-    assert started_on(live, "CA" + "6" * 32) == 2
-    assert live.http.get(f"{BASE}/flows/2", headers=admin).text == v2
+    assert r.json()["result"] == {"flow": "national-hotline", "version": 3, "active": True}
+    assert r.json()["reloaded"] == {NAME: ["flow national-hotline v3"]}
+    assert [v["version"] for v in national(live, admin)["versions"]] == [3, 2]
+    assert started_on(live, "CA" + "6" * 32) == 3
+    assert live.http.get(f"{BASE}/flows/3", headers=admin).text == v2
 
     other = v2.replace("Language menu", "A language menu")  # same number, other content
     r = live.http.post(f"{BASE}/flows", json={"text": other}, headers=admin)
     assert r.status_code == 400
     (problem,) = r.json()["problems"]
-    assert (problem["line"], problem["hint"]) == (6, "version: 3")
+    assert (problem["line"], problem["hint"]) == (6, "version: 4")
 
-    r = live.http.post(f"{BASE}/flows/1/active", headers=admin)  # roll back
-    assert (r.status_code, r.json()["reloaded"]) == (200, {NAME: ["flow national-hotline v1"]})
-    assert started_on(live, "CA" + "7" * 32) == 1
+    r = live.http.post(f"{BASE}/flows/2/active", headers=admin)  # roll back
+    assert (r.status_code, r.json()["reloaded"]) == (200, {NAME: ["flow national-hotline v2"]})
+    assert started_on(live, "CA" + "7" * 32) == 2
     r = live.http.post(f"{BASE}/flows/9/active", headers=admin)
     assert r.status_code == 404
 
@@ -216,7 +216,7 @@ def test_values_no_duration_or_level_can_have_are_refused_and_nothing_is_written
     assert live.store.line_document(NAME) == before
     for path in (f"{BASE}/flows/99999999999999999999", f"{BASE}/flows/0"):
         assert live.http.get(path, headers=admin).status_code == 400
-    huge = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 99999999999")
+    huge = FLOW.read_text(encoding="utf-8").replace("version: 2", "version: 99999999999")
     r = live.http.post(f"{BASE}/flows", json={"text": huge}, headers=admin)
     assert (r.status_code, r.json()["problems"][0]["line"]) == (400, 6)
 
@@ -224,7 +224,7 @@ def test_values_no_duration_or_level_can_have_are_refused_and_nothing_is_written
 def test_an_uploaded_flow_reads_no_file_outside_its_folder(live, admin, tmp_path):
     secret = tmp_path / "secrets.yaml"
     secret.write_text("db_password: hunter2\n")
-    text = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    text = FLOW.read_text(encoding="utf-8").replace("version: 2", "version: 3")
     for trick in (f"include: [common/agency-verification.flow.yaml, {secret}]",
                   "include: [common/agency-verification.flow.yaml, ../../etc/passwd]",
                   "include: [common/agency-verification.flow.yaml, /dev/zero]"):  # fmt: skip
@@ -236,7 +236,7 @@ def test_an_uploaded_flow_reads_no_file_outside_its_folder(live, admin, tmp_path
     sent = text.replace("catalog: national-hotline.prompts", f"catalog: {tmp_path}")
     r = live.http.post(f"{BASE}/flows", json={"text": sent}, headers=admin)
     assert "outside the flow's folder" in r.json()["message"]
-    assert national(live, admin)["flow_version"] == 1
+    assert national(live, admin)["flow_version"] == 2
 
 
 class Interleaving(Store):
@@ -316,12 +316,12 @@ def test_every_change_of_users_and_configuration_is_in_the_audit_trail(live, adm
     assert r.status_code == 400  # refused: nothing changed, nothing in the trail
     live.http.put("/api/admin/agents/vi-day-1/skills", json={"skills": {"vi": 5}}, headers=admin)
     live.http.put(f"{BASE}/mode", json={"mode": "holiday"}, headers=admin)
-    v2 = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 2")
+    v2 = FLOW.read_text(encoding="utf-8").replace("version: 2", "version: 3")
     live.http.post(f"{BASE}/flows", json={"text": v2}, headers=admin)
-    live.http.post(f"{BASE}/flows/1/active", headers=admin)
+    live.http.post(f"{BASE}/flows/2/active", headers=admin)
     assert changes(live) == [
         (os_actor(), "admin", "config.line.import", f"line:{NAME}",
-         {"line": LINE, "status": "flow national-hotline v1"}),
+         {"line": LINE, "status": "flow national-hotline v2"}),
         (os_actor(), "admin", "user.add", "user:ada", {"role": "admin"}),
         ("os:root", "admin", "user.add", "user:bo", {"role": "supervisor"}),
         ("os:root", "admin", "user.disable", "user:bo", {}),
@@ -329,8 +329,8 @@ def test_every_change_of_users_and_configuration_is_in_the_audit_trail(live, adm
         ("os:root", "admin", "user.reset", "user:bo", {}),
         ("ada", "admin", "config.skills", "agent:vi-day-1", {}),
         ("ada", "admin", "config.mode", f"line:{NAME}", {"status": "holiday"}),
-        ("ada", "admin", "config.flow.upload", "flow:national-hotline:2",
+        ("ada", "admin", "config.flow.upload", "flow:national-hotline:3",
          {"line": NAME, "status": "activated"}),
-        ("ada", "admin", "config.flow.activate", "flow:national-hotline:1", {"line": NAME}),
+        ("ada", "admin", "config.flow.activate", "flow:national-hotline:2", {"line": NAME}),
     ]  # fmt: skip
     assert PASSWORD not in str(changes(live))

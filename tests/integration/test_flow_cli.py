@@ -14,7 +14,7 @@ DIRECTORY = "agency_directory=scenarios/demo-agency-directory.yaml"
 def test_validate_the_demo_flow_against_its_scenario():
     p = run("flow", "validate", FLOW, "--scenario", "scenarios/national-hotline.yaml")
     assert p.returncode == 0, p.stderr
-    assert "ok scenarios/national-hotline.flow.yaml: flow 'national-hotline' version 1" in p.stdout
+    assert "ok scenarios/national-hotline.flow.yaml: flow 'national-hotline' version 2" in p.stdout
 
 
 def test_validate_reports_every_problem_with_file_line_and_exits_1(tmp_path):
@@ -68,7 +68,7 @@ def test_run_scripted_agency_call_in_spanish():
     assert "Para continuar en español" in p.stdout
     assert "2468" not in p.stdout  # the PIN is never shown
     assert "queued in agency-en, priority 20, language es" in p.stdout
-    assert "national-hotline v1: enqueued" in p.stdout
+    assert "national-hotline v2: enqueued" in p.stdout
 
 
 def test_run_reads_the_keyboard_until_the_caller_hangs_up():

@@ -54,13 +54,13 @@ def small_line(tmp_path: Path, text_changes: dict[str, str]) -> Path:
 
 def test_a_line_comes_back_from_the_store_as_it_went_in(store):
     done = import_line(store, NATIONAL)
-    assert (done.name, done.number, done.flow) == (NAME, "+18005550100", ("national-hotline", 1))
+    assert (done.name, done.number, done.flow) == (NAME, "+18005550100", ("national-hotline", 2))
     assert done.agents == sum(g.count for g in load_scenario(NATIONAL).agent_groups)
     # the same scenario, but for where its flow file is (the store holds the version)
     assert replace(load_line(store, NAME), line=None) == replace(load_scenario(NATIONAL), line=None)
     assert store.lines() == [{"name": NAME, "number": "+18005550100",
                               "timezone": "America/New_York", "flow": "national-hotline",
-                              "flow_version": 1, "flow_path": str(FLOW),
+                              "flow_version": 2, "flow_path": str(FLOW),
                               "mode": "normal"}]  # fmt: skip
 
 
@@ -70,12 +70,12 @@ def test_an_exported_line_imports_to_the_same_line(store, tmp_path):
     path = tmp_path / "exported.yaml"
     path.write_text(first, encoding="utf-8")
     again = import_line(store, path)
-    assert again.flow == ("national-hotline", 1)  # the export names its flow file
+    assert again.flow == ("national-hotline", 2)  # the export names its flow file
     assert export_line(store, NAME) == first
     without_flow = tmp_path / "no-flow.yaml"
     without_flow.write_text(first.replace(f"flow: {FLOW}", "").replace(", }", "}"))
     assert import_line(store, without_flow).flow is None  # none named: the line keeps its own
-    assert store.lines()[0]["flow_version"] == 1
+    assert store.lines()[0]["flow_version"] == 2
     assert export_line(store, NAME) == first
 
 
@@ -119,11 +119,11 @@ def test_an_agent_id_made_twice_is_refused(store, tmp_path):
 def test_a_flow_with_problems_is_refused_and_the_active_version_stays(store, tmp_path):
     import_line(store, NATIONAL)
     bad_flow = tmp_path / "bad.flow.yaml"
-    bad_flow.write_text("flow: national-hotline\nversion: 2\nstart: nowhere\n", encoding="utf-8")
+    bad_flow.write_text("flow: national-hotline\nversion: 3\nstart: nowhere\n", encoding="utf-8")
     with pytest.raises(ConfigError) as e:
         import_line(store, NATIONAL, flow=bad_flow)
     assert all(p.file == str(bad_flow) for p in e.value.problems)
-    assert store.lines()[0]["flow_version"] == 1
+    assert store.lines()[0]["flow_version"] == 2
 
 
 def test_the_migration_to_lines_keeps_the_calls(tmp_path):
@@ -133,7 +133,7 @@ def test_the_migration_to_lines_keeps_the_calls(tmp_path):
     row = CallRow("CA1", "national", "+1", "+1", "es", "es", 0, "queued", {}, None, 12.0)
     store.commit([AddCall(row, 12.0)])
     # lines, accounts, sealed secrets, modes, the audit trail
-    assert migrate(engine) == ["0002", "0003", "0004", "0005", "0006", "0007"]
+    assert migrate(engine) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]
     assert store.call("CA1") == row
     assert store.lines() == []
     engine.dispose()
@@ -145,7 +145,7 @@ def test_the_line_commands_as_a_user_runs_them(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "line 'National hotline (US)' (+18005550100): 17 queues" in done.stderr
     listed = hotline("line", "list", env=env)
-    assert "national-hotline v1" in listed.stdout
+    assert "national-hotline v2" in listed.stdout
     exported = hotline("line", "export", NAME, env=env)
     assert exported.stdout.startswith("name: National hotline (US)\nline: {number: '+1800")
     bad = small_line(tmp_path, {"calls_per_day: 7000": "calls_per_day: -1",

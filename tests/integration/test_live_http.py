@@ -258,7 +258,7 @@ def test_healthz_reports_readiness(live):
     assert r.status_code == 200
     assert r.json()["ready"] is True
     assert r.json()["lines"] == [{"name": "National hotline (US)", "number": LINE,
-                                  "flow": "national-hotline", "version": 1}]  # fmt: skip
+                                  "flow": "national-hotline", "version": 2}]  # fmt: skip
 
 
 def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):

@@ -81,7 +81,7 @@ def test_a_queues_step_and_an_agents_skills_changed_in_the_store_reach_the_next_
 def test_a_new_flow_version_is_for_new_calls_and_a_call_in_the_ivr_keeps_its_own(live, tmp_path):
     before, after = "CA" + "3" * 32, "CA" + "4" * 32
     live.carrier.post("/voice/incoming", call_form(before, From="+12025550103", To=LINE))
-    text = FLOW.read_text(encoding="utf-8").replace("version: 1", "version: 2", 1)
+    text = FLOW.read_text(encoding="utf-8").replace("version: 2", "version: 3", 1)
     text = text.replace(
         "catalog: national-hotline.prompts", f"catalog: {FLOW.parent}/national-hotline.prompts"
     )
@@ -89,12 +89,12 @@ def test_a_new_flow_version_is_for_new_calls_and_a_call_in_the_ivr_keeps_its_own
     v2 = tmp_path / "national-hotline.flow.yaml"
     v2.write_text(text, encoding="utf-8")
     import_line(live.store, NATIONAL, flow=v2)
-    assert reload(live) == {"National hotline (US)": ["flow national-hotline v2"]}
+    assert reload(live) == {"National hotline (US)": ["flow national-hotline v3"]}
     live.carrier.post("/voice/incoming", call_form(after, From="+12025550104", To=LINE))
     versions = {sid: [d["version"] for k, d in live.store.events(sid) if k == "ivr-started"]
                 for sid in (before, after)}  # fmt: skip
-    assert versions == {before: [1], after: [2]}
-    assert live.http.get("/healthz").json()["lines"][0]["version"] == 2
+    assert versions == {before: [2], after: [3]}
+    assert live.http.get("/healthz").json()["lines"][0]["version"] == 3
 
 
 def test_a_change_that_takes_a_restart_is_refused_and_the_line_keeps_its_own(live, tmp_path):

@@ -316,6 +316,15 @@ def _queues_and_connectors(b: Built) -> list[Problem]:
                     or "declare it under `connectors:`",
                 )
             )
+        if isinstance(node, LookupNode) and node.locked and node.lockout is None:
+            out.append(
+                o.problem(
+                    "`locked:` leads nowhere without a lockout",
+                    at=("locked",),
+                    hint="add `lockout: {key: ..., failures: ..., minutes: ...}` to the lookup,"
+                    " or remove `locked:`",
+                )
+            )
     return out
 
 
@@ -454,6 +463,8 @@ def _variables(b: Built) -> list[Problem]:
         elif isinstance(node, EnqueueNode):
             templates += [(v, ("enqueue", "attributes", k)) for k, v in node.attributes]
         elif isinstance(node, LookupNode):
+            if node.lockout:
+                templates.append((node.lockout.key, ("lookup", "lockout", "key")))
             for k, v in node.params:
                 for name in placeholders(v):
                     if unknown(name):

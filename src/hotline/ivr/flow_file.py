@@ -19,6 +19,7 @@ from hotline.errors import ConfigError, Problem
 from hotline.ivr.catalog import Catalog
 from hotline.ivr.checksums import CHECKSUMS, Checksum
 from hotline.ivr.model import (
+    LOCKOUT_MINUTES_MAX,
     AllOf,
     AnyOf,
     BranchNode,
@@ -34,6 +35,7 @@ from hotline.ivr.model import (
     LanguageDecl,
     LanguageNode,
     LanguageOption,
+    Lockout,
     LookupNode,
     MenuNode,
     Node,
@@ -109,11 +111,18 @@ class _Add(_Model):
     add: int
 
 
+class _Lockout(_Model):
+    key: str = Field(min_length=1, max_length=200)
+    failures: int = Field(ge=1, le=100)
+    minutes: float = Field(gt=0, le=LOCKOUT_MINUTES_MAX)
+
+
 class _Lookup(_Model):
     connector: str
     operation: str
     params: dict[str, str] = Field(default_factory=dict)
     save: str | None = None
+    lockout: _Lockout | None = None
 
 
 class _Callback(_Model):
@@ -189,6 +198,7 @@ class _LookupN(_Model):
     next: str
     not_found: str
     error: str
+    locked: str = ""
 
 
 class _CallbackN(_Model):
@@ -583,6 +593,10 @@ class _NodeReader:
                 m.next,
                 m.not_found,
                 m.error,
+                Lockout(lk.lockout.key, lk.lockout.failures, lk.lockout.minutes)
+                if lk.lockout
+                else None,
+                m.locked,
             )
         if isinstance(m, _CallbackN):
             cb = m.offer_callback
@@ -826,14 +840,20 @@ def _renamed(node: Node, ref: Callable[[str], str]) -> Node:
     changes: dict[str, Any] = {}
     for f in fields(node):
         v = getattr(node, f.name)
-        if f.name in (
-            "next",
-            "default",
-            "failed",
-            "otherwise",
-            "not_found",
-            "error",
-        ) and isinstance(v, str):
+        if (
+            f.name
+            in (
+                "next",
+                "default",
+                "failed",
+                "otherwise",
+                "not_found",
+                "error",
+                "locked",
+            )
+            and isinstance(v, str)
+            and v
+        ):
             changes[f.name] = ref(v)
         elif f.name in ("choices", "cases", "options"):
             changes[f.name] = tuple(replace(x, next=ref(x.next)) if x.next else x for x in v)

@@ -70,7 +70,7 @@ class Timeout:
 
 @dataclass(frozen=True, slots=True)
 class LookupResult:
-    status: Literal["found", "not_found", "error"]
+    status: Literal["found", "not_found", "error", "locked"]
     data: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -111,15 +111,27 @@ class Gather:
 
 
 @dataclass(frozen=True, slots=True)
+class Guard:
+    """A look-up's lockout, filled in: the key's failures are counted across calls."""
+
+    key: str
+    failures: int
+    window: float  # seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     connector: str
     operation: str
     params: Mapping[str, str]
     secret_params: frozenset[str] = frozenset()
+    guard: Guard | None = None
 
     def __repr__(self) -> str:
         shown = {k: "****" if k in self.secret_params else v for k, v in self.params.items()}
-        return f"Lookup(connector={self.connector!r}, operation={self.operation!r}, params={shown})"
+        guard = f", guard={self.guard!r}" if self.guard else ""
+        return (f"Lookup(connector={self.connector!r}, operation={self.operation!r}, "
+                f"params={shown}{guard})")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +335,10 @@ class _Run:
             secret = frozenset(
                 k for k, t in node.params if any(f"{{{s}}}" in t for s in self.s.secrets)
             )
-            self.emit(Lookup(node.connector, node.operation, params, secret))
+            lock = node.lockout
+            guard = (Guard(fill(lock.key, self.text_vars()), lock.failures, lock.minutes * 60.0)
+                     if lock else None)  # fmt: skip
+            self.emit(Lookup(node.connector, node.operation, params, secret, guard))
             self.set(waiting="lookup")
             return None
         if isinstance(node, CallbackNode):
@@ -572,6 +587,8 @@ class _Run:
                 for k, v in result.data.items():
                     self.var(f"{node.save}.{k}", str(v))
             return self.enter(node.next)
+        if result.status == "locked":
+            return self.enter(node.locked or node.not_found)
         return self.enter(node.not_found if result.status == "not_found" else node.error)
 
 

@@ -184,6 +184,20 @@ class BranchNode:
     otherwise: str
 
 
+LOCKOUT_MINUTES_MAX = 7 * 24 * 60  # the longest window a lockout counts failures in
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """At most `failures` look-ups answered "not found" per `key` (a template, e.g.
+    "{agency_id}") within `minutes`, over every call on the platform; one more is not
+    asked and is answered "locked" until the oldest failure is that old."""
+
+    key: str
+    failures: int
+    minutes: float
+
+
 @dataclass(frozen=True, slots=True)
 class LookupNode:
     connector: str
@@ -193,6 +207,8 @@ class LookupNode:
     next: str  # found
     not_found: str
     error: str
+    lockout: Lockout | None = None
+    locked: str = ""  # where a locked key leads ("": to `not_found`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +277,7 @@ def successors(node: Node) -> tuple[str, ...]:
     if isinstance(node, BranchNode):
         return (*(c.next for c in node.cases), node.otherwise)
     if isinstance(node, LookupNode):
-        return (node.next, node.not_found, node.error)
+        return (node.next, node.not_found, node.error, *((node.locked,) if node.locked else ()))
     return ()
 
 

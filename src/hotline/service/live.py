@@ -44,6 +44,7 @@ from hotline.service.stats import right_now
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
 from hotline.service.writer import Writer
 from hotline.sim.scenario import Scenario
+from hotline.store.guards import LookupGuards
 from hotline.store.repository import Store
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import Outcome, Switchboard
@@ -198,6 +199,8 @@ class LiveLine:
             connectors=connectors,
             wall=lookup_clock,
             audit=lambda e: record_entry(self.store.engine, e),
+            guards=LookupGuards(store.engine),
+            guard_clock=wall,
         )
         self.command_at: float | None = None  # the time of the use case under way
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from hotline.ivr.interpreter import Lookup, LookupResult
 from hotline.records.audit import FIELD_NAME, FIELDS_MAX, Entry
 from hotline.records.port import IVR, Connector, LookupRequest, ask
+from hotline.store.guards import LookupGuards, guard_key
 
 log = logging.getLogger("hotline.records")
 LOOKUP_DEADLINE = 8.0  # seconds a caller waits for a record system (the carrier's is 15)
@@ -35,6 +36,7 @@ class Answer:
     result: LookupResult
 
 
+OUTCOMES = {"error": "error", "locked": "refused"}  # the audit entry's outcome, by answer
 Job = tuple[str, Connector, Lookup, str, "Future[LookupResult]"]
 
 
@@ -48,10 +50,17 @@ class LookupWorkers:
         workers: int = WORKERS,
         audit: Callable[[Entry], object] | None = None,
         audit_clock: Callable[[], float] = time.time,
+        guards: LookupGuards | None = None,
+        guard_clock: Callable[[], float] = time.time,
     ) -> None:
         """`audit`: writes each look-up's audit entry (`records.audit`) before its answer
-        is given to the line; if it raises, the answer is "error" (fail closed)."""
+        is given to the line; if it raises, the answer is "error" (fail closed).
+        `guards`: counts the attempts of look-ups with a lockout (a flow's `lockout:`);
+        without it, or if it fails, such a look-up is answered "error" (fail closed); their
+        windows are measured on `guard_clock` (the platform's wall clock)."""
         self._connectors = connectors
+        self._guards = guards
+        self._guard_clock = guard_clock
         self._audit = audit
         self._audit_clock = audit_clock
         self._wall = wall
@@ -132,8 +141,35 @@ class LookupWorkers:
         while (job := self._jobs.get()) is not None:
             name, connector, lookup, call_sid, done = job
             if done.set_running_or_notify_cancel():
-                done.set_result(self._audited(name, lookup, call_sid,
-                                              _ask(name, connector, lookup, call_sid)))  # fmt: skip
+                result = self._guarded(name, connector, lookup, call_sid)
+                done.set_result(self._audited(name, lookup, call_sid, result))
+
+    def _guarded(
+        self, name: str, connector: Connector, lookup: Lookup, call_sid: str
+    ) -> LookupResult:
+        """The connector's answer; for a look-up with a lockout, "locked" without asking
+        once its key has had its failures within the window."""
+        guard = lookup.guard
+        if guard is None:
+            return _ask(name, connector, lookup, call_sid)
+        key = guard_key(f"{name}.{lookup.operation}", guard.key)
+        try:
+            if self._guards is None:
+                raise LookupError("no store counts the failures")
+            failures = self._guards.failures(key, self._guard_clock(), window=guard.window)
+            if failures >= guard.failures:
+                log.warning("a look-up on call %s is answered 'locked': its key had %d "
+                            "failures within %g minutes", call_sid, guard.failures,
+                            guard.window / 60)  # fmt: skip
+                return LookupResult("locked")
+            result = _ask(name, connector, lookup, call_sid)
+            if result.status == "not_found":
+                self._guards.failed(key, self._guard_clock(), window=guard.window)
+        except Exception as e:  # noqa: BLE001 - an uncounted failure is refused
+            log.error("a look-up with a lockout on call %s is answered 'error': its failures "
+                      "could not be counted (%s)", call_sid, type(e).__name__)  # fmt: skip
+            return LookupResult("error", {"reason": "the failures could not be counted"})
+        return result
 
     def _audited(
         self, name: str, lookup: Lookup, call_sid: str, result: LookupResult
@@ -147,7 +183,7 @@ class LookupWorkers:
             :FIELDS_MAX
         ]
         entry = Entry(at=self._audit_clock(), actor=IVR, role="system", action="record.lookup",
-                      outcome="error" if result.status == "error" else "ok",
+                      outcome=OUTCOMES.get(result.status, "ok"),
                       object=f"{name}.{lookup.operation}"[:256],
                       details={"connector": name, "operation": lookup.operation[:128],
                                "call": call_sid[:128], "result": result.status,

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.ivr.model import LOCKOUT_MINUTES_MAX
 from hotline.records.audit import Entry, append
 from hotline.service.sealing import SEALED, Keyring, is_sealed_value, open_without_key
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
@@ -34,6 +35,7 @@ from hotline.store.tables import (
     calls,
     flow_versions,
     lines,
+    lookup_guard,
     webhook_replies,
 )
 from hotline.switchboard.events import WrappedUp
@@ -262,6 +264,11 @@ class Store:
                     append(c, Entry(at=now, actor=actor, role="system", action="data.purge",
                                     object=name, details={"count": int(n),
                                     "status": f"older than {keep[name]:g} days"}))  # fmt: skip
+            if not dry_run:  # the lockouts' keys with no failure left in any window
+                oldest = now - LOCKOUT_MINUTES_MAX * 60
+                stale = [row.key_sha256 for row in c.execute(select(lookup_guard))
+                         if all(t <= oldest for t in row.failures)]  # fmt: skip
+                c.execute(delete(lookup_guard).where(lookup_guard.c.key_sha256.in_(stale)))
         return counts
 
     def count_calls(self) -> dict[str, int]:

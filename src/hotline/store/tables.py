@@ -175,6 +175,13 @@ logon_guard = Table(
     Column("locked_at", Float),  # until an administrator unlocks
 )
 
+lookup_guard = Table(  # the IVR's lockouts (store.guards)
+    "lookup_guard",
+    metadata,
+    Column("key_sha256", String(64), primary_key=True),
+    Column("failures", JSON, nullable=False),  # times of attempts within the window
+)
+
 web_sessions = Table(
     "web_sessions",
     metadata,

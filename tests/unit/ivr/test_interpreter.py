@@ -13,6 +13,7 @@ from hotline.ivr.interpreter import (
     Digits,
     Enqueue,
     Gather,
+    Guard,
     HangUp,
     Hangup,
     Input,
@@ -411,3 +412,45 @@ def test_a_preselected_interpreted_language_goes_straight_to_the_interpreter(mak
     flow = make_flow({"start": MENU, "sales": SALES, "help": HELP})
     _, actions = run(flow, [], language="quc")
     assert actions == [Enqueue("quc", 0, "quc", {})]
+
+
+def test_a_lookup_with_a_lockout_names_its_key_and_a_locked_answer_has_its_own_way(make_flow):
+    check = {
+        "lookup": {
+            "connector": "directory",
+            "operation": "verify",
+            "params": {"id": "{code}", "pin": "{pin}"},
+            "lockout": {"key": "{code}", "failures": 5, "minutes": 60},
+        },
+        "next": "ok",
+        "not_found": "nope",
+        "error": "nope",
+    }
+    nodes = {
+        "start": {"collect": {"prompt": "code", "var": "code", "max_length": 6}, "next": "pin",
+                  "failed": "nope"},
+        "pin": {"collect": {"prompt": "pin", "var": "pin", "max_length": 8, "secret": True},
+                "next": "check", "failed": "nope"},
+        "check": check,
+        "ok": SALES,
+        "nope": HELP,
+        "locked": {"enqueue": {"queue": "help", "priority": 7}},
+    }  # fmt: skip
+    flow = make_flow({**nodes, "check": {**check, "locked": "locked"}})
+    session, actions = run(flow, [Digits("123455#"), Digits("2468#")])
+    lookup = actions[-1]
+    assert isinstance(lookup, Lookup)
+    assert lookup.guard == Guard("123455", 5, 3600.0)
+    assert "2468" not in repr(lookup)
+    assert advance(flow, session, LookupResult("locked")).actions[-1] == Enqueue(
+        "help", 7, "en", {}
+    )
+    assert advance(flow, session, LookupResult("not_found")).actions[-1] == Enqueue(
+        "help", 0, "en", {}
+    )
+
+    plain = make_flow({k: v for k, v in nodes.items() if k != "locked"})  # as not found
+    session, _ = run(plain, [Digits("123455#"), Digits("2468#")])
+    assert advance(plain, session, LookupResult("locked")).actions[-1] == Enqueue(
+        "help", 0, "en", {}
+    )

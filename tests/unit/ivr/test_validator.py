@@ -283,3 +283,46 @@ def test_review_findings_are_caught(write_flow):
     assert "days: a day or a list of days" in text
     found, _ = problems(write_flow, "  start: {enqueue: {queue: sales, priority: 2026-02-30}}\n")
     assert "not a value YAML can read" in only(found).message
+
+
+def test_a_lockout_is_keyed_by_a_known_variable_that_is_no_secret(write_flow):
+    found, _ = problems(
+        write_flow,
+        """\
+  start:
+    collect: {prompt: pin, var: pin, max_length: 8, secret: true}
+    next: l
+    failed: q
+  l:
+    lookup:
+      connector: directory
+      operation: verify
+      params: {pin: "{pin}"}
+      lockout: {key: "{pin}{agnecy}", failures: 5, minutes: 60}
+    next: q
+    not_found: q
+    error: q
+  m:
+    lookup: {connector: directory, operation: verify}
+    next: q
+    not_found: q
+    error: q
+    locked: q
+  q: {enqueue: {queue: sales}}
+""",
+    )
+    lines = {p.message.split(": ", 1)[-1]: p.line for p in found}
+    assert lines["`locked:` leads nowhere without a lockout"] == 31
+    assert lines["the secret {pin} would be stored or shown here"] == 22
+    assert lines["no node sets {agnecy}"] == 22
+
+
+def test_a_lockout_counts_at_least_one_failure_within_at_most_a_week(write_flow):
+    for bad in ("failures: 0, minutes: 60", "failures: 5, minutes: 10081"):
+        found, _ = problems(
+            write_flow,
+            "  start:\n    lookup:\n      connector: directory\n      operation: verify\n"
+            f"      lockout: {{key: '{{caller}}', {bad}}}\n"
+            "    next: q\n    not_found: q\n    error: q\n  q: {enqueue: {queue: sales}}\n",
+        )
+        assert only(found).line == 17, bad
