@@ -316,6 +316,18 @@ def _queues_and_connectors(b: Built) -> list[Problem]:
                     or "declare it under `connectors:`",
                 )
             )
+        if isinstance(node, LookupNode) and bool(node.save) != bool(node.keep):
+            out.append(
+                o.problem(
+                    "`save:` names where the fields go and `keep:` which fields: give both"
+                    if node.save
+                    else "`keep:` without `save:` keeps nothing",
+                    at=("lookup", "save" if node.save else "keep"),
+                    hint="add `keep: [name, kind]`: only the fields named reach the call"
+                    if node.save
+                    else "add `save: NAME` (the fields become {NAME.field})",
+                )
+            )
         if isinstance(node, LookupNode) and node.locked and node.lockout is None:
             out.append(
                 o.problem(
@@ -436,7 +448,7 @@ def _prompts(b: Built) -> list[Problem]:
 def _variables(b: Built) -> list[Problem]:
     """Conditions and templates name variables that exist; secrets go nowhere but look-ups."""
     out: list[Problem] = []
-    known, prefixes, secrets = set(BUILTIN_VARS), [], set()
+    known, secrets = set(BUILTIN_VARS), set()
     for node in b.nodes.values():
         if isinstance(node, CollectNode):
             known.add(node.var)
@@ -445,10 +457,10 @@ def _variables(b: Built) -> list[Problem]:
         elif isinstance(node, SetNode):
             known |= {k for k, _ in node.values}
         elif isinstance(node, LookupNode) and node.save:
-            prefixes.append(node.save + ".")
+            known |= {f"{node.save}.{k}" for k in node.keep}
 
     def unknown(name: str) -> bool:
-        return name not in known and not any(name.startswith(p) for p in prefixes)
+        return name not in known
 
     for nid, node in b.nodes.items():
         o = b.origins[nid]

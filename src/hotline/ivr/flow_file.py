@@ -11,9 +11,16 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from hotline.errors import ConfigError, Problem
 from hotline.ivr.catalog import Catalog
@@ -117,11 +124,15 @@ class _Lockout(_Model):
     minutes: float = Field(gt=0, le=LOCKOUT_MINUTES_MAX)
 
 
+_FieldName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
 class _Lookup(_Model):
     connector: str
     operation: str
     params: dict[str, str] = Field(default_factory=dict)
     save: str | None = None
+    keep: list[_FieldName] | None = Field(default=None, min_length=1, max_length=32)
     lockout: _Lockout | None = None
 
 
@@ -597,6 +608,7 @@ class _NodeReader:
                 if lk.lockout
                 else None,
                 m.locked,
+                tuple(lk.keep or ()),
             )
         if isinstance(m, _CallbackN):
             cb = m.offer_callback

@@ -583,9 +583,10 @@ class _Run:
                 secrets=self.s.secrets - used,
             )
         if result.status == "found":
-            if node.save:
-                for k, v in result.data.items():
-                    self.var(f"{node.save}.{k}", str(v))
+            if node.save:  # only the fields the flow keeps: the rest never reach the call
+                for k in node.keep:
+                    if k in result.data:
+                        self.var(f"{node.save}.{k}", str(result.data[k]))
             return self.enter(node.next)
         if result.status == "locked":
             return self.enter(node.locked or node.not_found)

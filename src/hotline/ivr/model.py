@@ -209,6 +209,7 @@ class LookupNode:
     error: str
     lockout: Lockout | None = None
     locked: str = ""  # where a locked key leads ("": to `not_found`)
+    keep: tuple[str, ...] = ()  # the result's fields saved; the others never reach the call
 
 
 @dataclass(frozen=True, slots=True)

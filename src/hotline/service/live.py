@@ -199,7 +199,7 @@ class LiveLine:
             connectors=connectors,
             wall=lookup_clock,
             audit=lambda e: record_entry(self.store.engine, e),
-            guards=LookupGuards(store.engine),
+            guards=LookupGuards(store),
             guard_clock=wall,
         )
         self.command_at: float | None = None  # the time of the use case under way

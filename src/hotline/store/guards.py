@@ -12,6 +12,7 @@ simultaneous calls can get up to one try each past the limit once per window."""
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,20 +28,25 @@ def guard_key(scope: str, key: str) -> str:
     return hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
 
 
+class HasEngine(Protocol):
+    engine: Engine
+
+
 class LookupGuards:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, store: HasEngine) -> None:
+        """`store`: its engine is read at each use (a store without one fails then)."""
+        self._store = store
 
     def failures(self, name: str, now: float, *, window: float) -> int:
         """The failures of `name` (a `guard_key`) within `window` seconds before `now`."""
-        with transaction(self.engine) as c:
+        with transaction(self._store.engine) as c:
             row = c.execute(select(lookup_guard).where(lookup_guard.c.key_sha256 == name)).first()
             return 0 if row is None else sum(1 for t in row.failures if now - t < window)
 
     def failed(self, name: str, now: float, *, window: float) -> int:
         """Count a failure (one transaction holding the key's row, so failures at once are
         all counted); returns the failures within the window, this one included."""
-        with transaction(self.engine) as c:
+        with transaction(self._store.engine) as c:
             insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
             c.execute(insert_new(lookup_guard).values(key_sha256=name, failures=[])
                       .on_conflict_do_nothing(index_elements=["key_sha256"]))  # fmt: skip

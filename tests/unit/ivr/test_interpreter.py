@@ -230,6 +230,7 @@ def test_a_secret_is_masked_passed_to_the_lookup_once_then_erased(make_flow):
                     "operation": "verify",
                     "params": {"pin": "{pin}", "who": "{caller}"},
                     "save": "agent",
+                    "keep": ["team"],
                 },
                 "next": "ok",
                 "not_found": "nope",
@@ -253,9 +254,10 @@ def test_a_secret_is_masked_passed_to_the_lookup_once_then_erased(make_flow):
     ignored = advance(flow, step.session, Digits("5"))  # keys while we look up
     assert ignored.actions == ()
     assert ignored.session == step.session
-    done = advance(flow, step.session, LookupResult("found", {"team": "north"}))
+    done = advance(flow, step.session, LookupResult("found", {"team": "north", "home": "x"}))
     assert done.actions[-1] == Enqueue("sales", 0, "en", {"team": "north"})
     assert "pin" not in done.session.vars  # used once, then gone
+    assert "agent.home" not in done.session.vars  # a field the flow does not keep
     failed = advance(flow, step.session, Timeout())  # the connector never answered
     assert failed.actions[-1] == Enqueue("help", 0, "en", {})
 

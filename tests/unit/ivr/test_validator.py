@@ -326,3 +326,29 @@ def test_a_lockout_counts_at_least_one_failure_within_at_most_a_week(write_flow)
             "    next: q\n    not_found: q\n    error: q\n  q: {enqueue: {queue: sales}}\n",
         )
         assert only(found).line == 17, bad
+
+
+def test_a_lookup_that_saves_names_the_fields_it_keeps(write_flow):
+    found, _ = problems(
+        write_flow,
+        """\
+  start:
+    lookup: {connector: directory, operation: find, save: who}
+    next: k
+    not_found: k
+    error: k
+  k:
+    lookup: {connector: directory, operation: find, keep: [name]}
+    next: q
+    not_found: q
+    error: q
+  q: {enqueue: {queue: sales, attributes: {team: "{who.team}"}}}
+""",
+    )
+    lines = {p.message.split(": ", 1)[-1]: (p.line, p.hint) for p in found}
+    assert lines["`save:` names where the fields go and `keep:` which fields: give both"] == (
+        14,
+        "add `keep: [name, kind]`: only the fields named reach the call",
+    )
+    assert lines["`keep:` without `save:` keeps nothing"][0] == 19
+    assert lines["no node sets {who.team}"][0] == 23  # a field not kept is no variable
