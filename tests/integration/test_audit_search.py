@@ -118,8 +118,15 @@ def test_an_auditor_sees_the_trail_newest_first_and_each_search_is_itself_in_it(
     ]
     r = client.get("/api/audit/entries", headers=bea)
     assert (r.status_code, r.json()["error_id"]) == (403, "wrong-role")
-    assert client.get("/api/audit/entries").status_code == 401
-    assert len(reads(live)) == 2  # a refused caller reads nothing, so no audit.read
+    r = client.get("/api/audit/checkpoints", headers=bea)
+    assert (r.status_code, r.json()["error_id"]) == (403, "wrong-role")
+    assert client.get("/api/audit/entries").status_code == 401  # (no one to name: not kept)
+    tried = search(client, aud, action="audit.read", outcome="refused")["entries"]
+    assert [(e["actor"], e["role"], e["object"], e["details"]) for e in tried] == [
+        ("bea", "agent", "audit-checkpoints", {"error_id": "wrong-role"}),
+        ("bea", "agent", "audit-trail", {"error_id": "wrong-role"}),
+    ]
+    assert tried[0]["session"] == token_digest(bea["Cookie"].split("=", 1)[1])[:16]
 
 
 def test_each_filter_narrows_the_search(both):

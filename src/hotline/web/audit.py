@@ -3,13 +3,15 @@
 `GET /api/audit/checkpoints` (the latest signed checkpoints). Auditors only. Every call
 appends an `audit.read` entry (the auditor, their session's public id, their address, the
 filters used, what was read) before it answers; if that entry cannot be written, nothing
-is answered but a 503 (fail closed)."""
+is answered but a 503 (fail closed). Someone logged on in another role who tries is
+refused (403) with an `audit.read` entry of outcome `refused`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import AuditError, SearchInvalid, StoreError
+from hotline.records.audit import record_entry
 from hotline.records.audit_search import (
     CHECKPOINTS_MAX,
     Reader,
@@ -42,13 +45,20 @@ NOT_AUDITED = (
 
 def audit_router(engine: Engine, access: Access, clock: Callable[[], float]) -> APIRouter:
     router = APIRouter(prefix="/api/audit", responses=responses(400, 401, 403, 503))
-    auditor = needs(access, AUDITORS)
 
     def reader(request: Request, who: Who) -> Reader:
         source = request.client.host if request.client else ""
         session = token_digest(who.token)[:16] if who.session is not None else None
         return Reader(at=clock(), actor=who.name, role=who.role, session=session,
                       source=ip_or_none(source))  # fmt: skip
+
+    def refused_read(request: Request, who: Who) -> None:
+        """Someone logged on but not an auditor tried to read the trail: that too is in it."""
+        what = "audit-checkpoints" if request.url.path.endswith("/checkpoints") else "audit-trail"
+        entry = reader(request, who).entry(what, {"error_id": "wrong-role"})
+        record_entry(engine, replace(entry, outcome="refused"))
+
+    auditor = needs(access, AUDITORS, refused_read)
 
     async def audited(fn: Callable[[], T]) -> T:
         try:

@@ -115,12 +115,22 @@ class Access:
             raise Refused(401, e.error_id, e.message) from None
         return Who(s.username, s.role, s.agent_id, s, s.token)
 
-    def require(self, request: Request, roles: Collection[str]) -> Who:
+    def require(
+        self, request: Request, roles: Collection[str],
+        refused: Callable[[Request, Who], object] | None = None,
+    ) -> Who:  # fmt: skip
         """The caller, if their role is one of `roles`; a session's request that changes
-        something must come from our origin with the session's CSRF token."""
+        something must come from our origin with the session's CSRF token. `refused`: told
+        of a known caller refused for their role (to audit it) before the 403."""
         use = request.headers.get(BACKGROUND) != "1"
         who = self.who(request.headers.get("authorization"), request.cookies.get(COOKIE), use=use)
         if who.role not in roles:
+            if refused is not None:
+                try:
+                    refused(request, who)
+                except Exception as e:  # noqa: BLE001 - refused either way; said in the log
+                    log.error("a refusal for %s's role could not be audited (%s)", who.name,
+                              type(e).__name__)  # fmt: skip
             raise Refused(403, "wrong-role", f"this needs the role {' or '.join(roles)}; "
                           f"{who.name} is {who.role}")  # fmt: skip
         if who.session is not None and request.method not in SAFE:
@@ -171,16 +181,19 @@ class Access:
                           "this server's own pages")  # fmt: skip
 
 
-def needs(access: Access, roles: Collection[str]) -> Callable[..., Who]:
+def needs(
+    access: Access, roles: Collection[str],
+    refused: Callable[[Request, Who], object] | None = None,
+) -> Callable[..., Who]:  # fmt: skip
     """A route's dependency: the caller, if their role is one of `roles` (the two ways in
-    are declared, so the API document shows them)."""
+    are declared, so the API document shows them); `refused` as for `Access.require`."""
 
     def caller(
         request: Request,
         _token: HTTPAuthorizationCredentials | None = Depends(bearer),
         _session: str | None = Depends(session_cookie),
     ) -> Who:
-        return access.require(request, roles)
+        return access.require(request, roles, refused)
 
     return caller
 
