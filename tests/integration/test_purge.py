@@ -14,9 +14,10 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from hotline.errors import WriteRefused
 from hotline.records.audit import rows
+from hotline.store.accounts import AccountStore
 from hotline.store.db import connect, migrate
 from hotline.store.repository import Store
-from hotline.store.tables import call_events, calls, webhook_replies
+from hotline.store.tables import call_events, calls, logon_guard, webhook_replies
 
 from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 from .test_cli import run
@@ -123,3 +124,16 @@ def test_hotline_purge_on_the_command_line(tmp_path):
     assert bad.returncode == 2
     assert "names no data class voicemail" in bad.stderr
     engine.dispose()
+
+
+def test_names_tried_at_log_on_are_forgotten_a_day_after_their_last_failure_unless_locked(store):
+    accounts = AccountStore(engine=store.engine)
+    for name in ("nosuchname", "recent", "locked"):
+        assert accounts.attempt(name, NOW - 2 * DAY, window=900, limit=1)
+    assert not accounts.attempt("locked", NOW - 2 * DAY + 1, window=900, limit=1)  # locks
+    accounts.attempt("recent", NOW - DAY / 2, window=900, limit=5)
+    store.purge(NOW, KEEP, actor="test")
+    with store.engine.connect() as c:
+        kept = sorted(c.execute(select(logon_guard.c.username)).scalars())
+    assert kept == ["locked", "recent"]
+    assert accounts.guard("locked")[1] == NOW - 2 * DAY + 1  # a lock stays until unlocked

@@ -35,6 +35,7 @@ from hotline.store.tables import (
     calls,
     flow_versions,
     lines,
+    logon_guard,
     lookup_guard,
     webhook_replies,
 )
@@ -269,6 +270,13 @@ class Store:
                 stale = [row.key_sha256 for row in c.execute(select(lookup_guard))
                          if all(t <= oldest for t in row.failures)]  # fmt: skip
                 c.execute(delete(lookup_guard).where(lookup_guard.c.key_sha256.in_(stale)))
+                # and the names tried at log-on with no lock and no failure for a day (any
+                # name may be tried: without this, each would be kept for ever)
+                day = now - 86400
+                names = [row.username for row in c.execute(
+                    select(logon_guard).where(logon_guard.c.locked_at.is_(None)))
+                    if all(t <= day for t in row.failures)]  # fmt: skip
+                c.execute(delete(logon_guard).where(logon_guard.c.username.in_(names)))
         return counts
 
     def count_calls(self) -> dict[str, int]:
