@@ -1051,6 +1051,38 @@ def line_list() -> None:
 
 
 @app.command()
+def nodes() -> None:
+    """The nodes serving from the store and who leads each line: its node, the lease's
+    epoch (it grows at every takeover) and when it runs out, on the database's clock."""
+    from hotline.service.bootstrap import store_for
+    from hotline.service.settings import load_settings
+    from hotline.store.leases import leases
+
+    store, _ = store_for(load_settings(), create=False)
+    now, held, members = leases(store.engine)
+    table = Table("node", "address", "up for", "last seen", title="Nodes")
+    for m in members:
+        table.add_row(escape(m.name), escape(m.address or "-"), _span(now - m.started_at),
+                      f"{_span(now - m.seen_at)} ago")  # fmt: skip
+    out.print(table if members else "No node is serving (none has joined, or all left).")
+    table = Table("line", "led by", "epoch", "lease", title="Leases")
+    for lease in held:
+        left = lease.expires_at - now
+        table.add_row(escape(lease.line), escape(lease.node or "-"), str(lease.epoch),
+                      f"{_span(left)} left" if left > 0 else "expired: free to take")  # fmt: skip
+    out.print(table if held else "No line has been led by a node yet.")
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@app.command()
 def purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")

@@ -7,6 +7,9 @@
     ├── StoreError               the store could not take a unit of work
     │   ├── StoreUnavailable     down, locked or stalled: trying again later can succeed
     │   ├── WriteRefused         refused for what it holds (a duplicate, too long): never
+    │   │   └── Fenced           written for a line this node no longer leads (another
+    │   │                        node took its lease: the write is the successor's now)
+    │   ├── NodeRefused          a node cannot join: its name is taken by a running node
     │   ├── ChangedMeanwhile     a change made on what was read, which another changed
     │                            since (read again, then change)
     │   └── SealedValueUnreadable  a value sealed at rest does not open (no key, a key
@@ -110,6 +113,18 @@ class WriteRefused(StoreError):
     it cannot store): trying it again can never succeed."""
 
     error_id: ClassVar[str] = "write-refused"
+
+
+class Fenced(WriteRefused):
+    """A write for a line whose lease this node lost: the epoch it carries is stale."""
+
+    error_id: ClassVar[str] = "fenced"
+
+
+class NodeRefused(StoreError):
+    """A node that cannot join the cluster (its name is held by a running node)."""
+
+    error_id: ClassVar[str] = "node-refused"
 
 
 class ChangedMeanwhile(StoreError):

@@ -244,14 +244,14 @@ class LiveLine:
                     self.lately.popitem(last=False)
         for e in outcome.events:
             kind, sid, data = stored(e)
-            self.writes.append(AppendEvent(sid, e.at, kind, data))
+            self.writes.append(AppendEvent(sid, e.at, kind, data, line))
             if sid is not None and (values := row_state(e)) is not None:
-                self.writes.append(UpdateCall(sid, e.at, values))
+                self.writes.append(UpdateCall(sid, e.at, values, line))
             core = None if isinstance(e, LineEvent) else e
             self.news.append(News(e.at, kind, sid, data, core, line))
         for f in outcome.effects:
             if isinstance(f, ChangeCall):
-                self.writes.append(UpdateCall(f.sid, now, f.changes))
+                self.writes.append(UpdateCall(f.sid, now, f.changes, line))
             elif isinstance(f, StartLookup):
                 self.lookups.start(f.ticket, f.call_sid, f.lookup)
             elif isinstance(f, DropLookup):
@@ -294,7 +294,7 @@ class LiveLine:
         self.replies[(sid, step)] = twiml
         if len(self.replies) > REPLIES_KEPT:
             self.replies.popitem(last=False)
-        self.writes.append(SaveReply(sid, step, twiml, self.wall()))
+        self.writes.append(SaveReply(sid, step, twiml, self.wall(), self.line_of(sid)))
 
     def commit(self) -> Future[bool] | None:
         """The use case is done: its writes go to the writer as one unit of work."""

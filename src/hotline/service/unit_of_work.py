@@ -25,12 +25,17 @@ class AddCall:
     def sid(self) -> str:
         return self.row.sid
 
+    @property
+    def line(self) -> str:
+        return self.row.line
+
 
 @dataclass(frozen=True, slots=True)
 class UpdateCall:
     sid: str
     at: float
     values: Mapping[str, Any] = field(default_factory=dict)
+    line: str = ""  # the line whose command wrote it ("": a store with no fence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class AppendEvent:
     at: float
     kind: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    line: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class SaveReply:
     step: str
     twiml: str
     at: float
+    line: str = ""
 
 
 Write = AddCall | UpdateCall | AppendEvent | SaveReply

@@ -16,7 +16,7 @@ import hashlib
 import secrets
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +29,9 @@ from hotline.service.sealing import SEALED, Keyring, is_sealed_value, open_witho
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
 from hotline.store import lines as line_rows
 from hotline.store.db import never_succeeds, reason
+
+if TYPE_CHECKING:  # (leases uses this module's transaction)
+    from hotline.store.leases import Fence
 from hotline.store.tables import (
     agent_tokens,
     call_events,
@@ -62,11 +65,16 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 class Store:
-    def __init__(self, *, engine: Engine, key: Keyring | None = None) -> None:
+    def __init__(
+        self, *, engine: Engine, key: Keyring | None = None, fence: Fence | None = None
+    ) -> None:
         """`key`: what seals the sensitive values (`Settings.keyring()`); without it the
-        store reads what is in clear and refuses to write a sensitive value."""
+        store reads what is in clear and refuses to write a sensitive value. `fence`: the
+        lines this node leads, with their epochs (several nodes on one database): a
+        write of any other line, or of a line at an older epoch, is refused (Fenced)."""
         self.engine = engine
         self.key = key
+        self.fence = fence
 
     # -- sealing at rest
 
@@ -160,6 +168,8 @@ class Store:
     def commit(self, writes: Sequence[Write]) -> None:
         """Every write of one command, in order, in one transaction (or none of them)."""
         with self._tx() as c:
+            if self.fence is not None:
+                self.fence.check(c, {w.line for w in writes})
             for w in writes:
                 if isinstance(w, AppendEvent):
                     data: Any = dict(w.data)

@@ -175,6 +175,26 @@ logon_guard = Table(
     Column("locked_at", Float),  # until an administrator unlocks
 )
 
+nodes = Table(  # the nodes that serve (store.leases); times on the database's clock
+    "nodes",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("instance", String(32), nullable=False),  # this run of the node
+    Column("address", String(256), nullable=False),  # where other nodes reach it
+    Column("started_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+)
+
+line_leases = Table(  # who leads each line (store.leases)
+    "line_leases",
+    metadata,
+    Column("line", String(64), primary_key=True),
+    Column("node", String(64), nullable=False),
+    Column("instance", String(32), nullable=False),
+    Column("epoch", BigInteger, nullable=False),  # grows at every takeover
+    Column("expires_at", Float, nullable=False),  # the database's clock, seconds
+)
+
 lookup_guard = Table(  # the IVR's lockouts (store.guards)
     "lookup_guard",
     metadata,
