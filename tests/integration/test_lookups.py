@@ -57,7 +57,10 @@ def live(tmp_path: Path, held: HeldConnector) -> Live:
     return Live(sqlite_url(tmp_path), connectors={"agency_directory": held})
 
 
-def to_pin(live: Live, sid: str, number: str) -> str:
+AGENCIES = {"123455": "2468", "400010": "1357"}  # the demo directory's IDs and PINs
+
+
+def to_pin(live: Live, sid: str, number: str, agency: str = "123455") -> str:
     """An agency officer calls (from a number not registered to an agency) and enters
     their agency ID; returns where their PIN goes."""
     first = live.carrier.post("/voice/incoming", call_form(sid, From=number, To=LINE))
@@ -65,22 +68,27 @@ def to_pin(live: Live, sid: str, number: str) -> str:
     url = gather_url(live.carrier.post(url, call_form(sid, Digits="1")).text)  # English
     officer = live.carrier.post(url, call_form(sid, Digits="1")).text  # (number: registered?)
     url = gather_url(through_lookup(live, sid, officer))
-    return gather_url(live.carrier.post(url, call_form(sid, Digits="123455#")).text)
+    return gather_url(live.carrier.post(url, call_form(sid, Digits=f"{agency}#")).text)
 
 
-def enter_pin(live: Live, sid: str, number: str, at: str | None = None) -> str:
+def enter_pin(
+    live: Live, sid: str, number: str, at: str | None = None, agency: str = "123455"
+) -> str:
     """An agency officer calls and enters agency ID and PIN (`at`: where the PIN goes, if
     they got that far already); returns the reply to the PIN."""
-    url = at or to_pin(live, sid, number)
-    return live.carrier.post(url, call_form(sid, Digits="2468#")).text
+    url = at or to_pin(live, sid, number, agency)
+    return live.carrier.post(url, call_form(sid, Digits=f"{AGENCIES[agency]}#")).text
 
 
 def test_ten_pin_checks_at_once_leave_a_queued_callers_hold_step_answered(live, held):
     queued = "CA" + "9" * 32
     queue_public_caller(live, queued, "+12025550199")
     officers = [f"CA{i:032d}" for i in range(1, 11)]
-    at = {sid: to_pin(live, sid, f"+120255501{i:02d}") for i, sid in enumerate(officers)}
-    holds = {sid: enter_pin(live, sid, "", at[sid]) for sid in officers}
+    # five of each agency: as many as one agency ID's lockout lets try at once
+    agency = {sid: sorted(AGENCIES)[i % 2] for i, sid in enumerate(officers)}
+    at = {sid: to_pin(live, sid, f"+120255501{i:02d}", agency[sid])
+          for i, sid in enumerate(officers)}  # fmt: skip
+    holds = {sid: enter_pin(live, sid, "", at[sid], agency[sid]) for sid in officers}
     for twiml in holds.values():  # each hears a short hold, not the answer
         assert lookup_url(twiml) is not None, twiml
         assert "<Pause" in twiml

@@ -8,11 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine as SAEngine
 from sqlalchemy import func, select
 
-from hotline.ivr.interpreter import LookupResult
+from hotline.ivr.interpreter import Guard, Lookup, LookupResult
 from hotline.records.audit import rows
 from hotline.records.port import LookupRequest
+from hotline.service.lookups import LookupWorkers
+from hotline.store.db import connect, migrate
+from hotline.store.guards import LookupGuards
 from hotline.store.tables import lookup_guard
 from hotline.testing.connectors import InMemoryConnector
 
@@ -110,14 +114,13 @@ def test_five_wrong_pins_over_two_calls_lock_the_agency_id_for_an_hour(live, cou
     assert counting.pin_checks == 7
 
 
-def test_the_store_keeps_no_agency_id_and_the_purge_forgets_old_failures(live):
+def test_the_store_keeps_no_agency_id_in_clear_and_the_purge_forgets_old_failures(live):
     sid = "CA" + "6" * 32
     step = officer(live, sid)
     attempt(live, sid, step, "123455", "1111")
     with live.store.engine.connect() as c:
         (kept,) = c.execute(select(lookup_guard)).all()
-    assert "123455" not in kept.key_sha256
-    assert len(kept.key_sha256) == 64
+    assert "123455" not in str(tuple(kept))  # the key is not kept in clear
     assert kept.failures == [live.wall.now]
 
     live.store.purge(live.wall.now + 6 * 86400, {}, actor="test")  # within a week: kept
@@ -126,3 +129,64 @@ def test_the_store_keeps_no_agency_id_and_the_purge_forgets_old_failures(live):
     live.store.purge(live.wall.now + 7 * 86400, {}, actor="test")
     with live.store.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(lookup_guard)).scalar_one() == 0
+
+
+def test_a_right_pin_takes_back_only_its_own_attempt(live, counting):
+    sid = "CA" + "7" * 32
+    step = officer(live, sid)
+    for _ in range(2):
+        step = gather_url(attempt(live, sid, step, "123455", "1111"))
+    other = "CA" + "8" * 32
+    step_two = officer(live, other, "+12025550145")
+    step_two = gather_url(attempt(live, other, step_two, "123455", "1111"))
+    assert VERIFIED in attempt(live, other, step_two, "123455", "2468")  # another officer
+    third = "CA" + "9" * 32
+    step = officer(live, third, "+12025550146")
+    for _ in range(2):  # the fourth and fifth wrong PIN: the right one did not wipe three
+        step = gather_url(attempt(live, third, step, "123455", "0000"))
+    assert UNVERIFIED in attempt(live, third, step, "123455", "2468")  # (no fourth try a call)
+    fourth = "CA" + "0" * 32
+    assert UNVERIFIED in attempt(live, fourth, officer(live, fourth), "123455", "2468")
+    assert pin_checks_audited(live)[-1] == ("refused", "locked")
+    assert counting.pin_checks == 6  # 2 + 2 + 2: the last two were not asked
+
+
+def test_an_attempt_that_cannot_be_counted_is_not_made(tmp_path, counting):
+    """With its store unable to count (here: a database without the table), a look-up
+    with a lockout is answered "error" and the directory is never asked (fail closed)."""
+    workers = LookupWorkers(connectors={"agency_directory": counting}, wall=lambda: 0.0,
+                            guards=LookupGuards(Engine(connect(sqlite_url(tmp_path)))))  # fmt: skip
+    try:
+        workers.start(1, "CA1", Lookup("agency_directory", "verify",
+                                       {"agency_id": "123455", "pin": "2468"},
+                                       guard=Guard("123455", 5, 3600.0)))  # fmt: skip
+        workers.settle(30)
+        (answer,) = workers.answers()
+    finally:
+        workers.close()
+    assert answer.result.status == "error"
+    assert counting.pin_checks == 0
+
+
+class Engine:
+    def __init__(self, engine: SAEngine) -> None:
+        self.engine = engine
+
+
+def test_lockouts_of_several_windows_on_one_key_each_count_their_own(tmp_path):
+    """(review) Two flows guard one key, five an hour and twenty a minute: the second's
+    attempts do not cut the first's hour of history."""
+    guards = LookupGuards(Engine(migrated(tmp_path)))
+    t = 1_796_000_000.0
+    for i in range(4):
+        assert guards.attempt("k", t + i, window=HOUR, limit=5)
+    assert guards.attempt("k", t + 120, window=60, limit=20)
+    assert guards.failures("k", t + 121, window=HOUR) == 5
+    assert not guards.attempt("k", t + 122, window=HOUR, limit=5)
+    assert guards.attempt("k", t + 123, window=60, limit=20)  # the minute's: one so far
+
+
+def migrated(tmp_path: Path) -> SAEngine:
+    engine = connect(sqlite_url(tmp_path))
+    migrate(engine)
+    return engine

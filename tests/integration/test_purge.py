@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, event, func, insert, select, text
 
 from hotline.errors import WriteRefused
 from hotline.records.audit import rows
 from hotline.store.accounts import AccountStore
 from hotline.store.db import connect, migrate
 from hotline.store.repository import Store
-from hotline.store.tables import call_events, calls, logon_guard, webhook_replies
+from hotline.store.tables import call_events, calls, logon_guard, lookup_guard, webhook_replies
 
 from .live_fixtures import pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
 from .test_cli import run
@@ -137,3 +137,47 @@ def test_names_tried_at_log_on_are_forgotten_a_day_after_their_last_failure_unle
         kept = sorted(c.execute(select(logon_guard.c.username)).scalars())
     assert kept == ["locked", "recent"]
     assert accounts.guard("locked")[1] == NOW - 2 * DAY + 1  # a lock stays until unlocked
+
+
+@pytest.mark.parametrize("table", [logon_guard, lookup_guard], ids=lambda t: t.name)
+def test_many_stale_counters_are_forgotten_with_the_call_data_purge(store, table):
+    """(review) Any name may be tried at log-on, each a row: the purge once listed them all
+    in one statement, past PostgreSQL's 65,535 parameters, and so failed as a whole."""
+    n = 70_000
+    with store.engine.begin() as c:
+        if table is logon_guard:
+            c.execute(insert(logon_guard), [{"username": f"u{i}", "failures": [NOW - 2 * DAY],
+                                             "locked_at": None, "last_at": NOW - 2 * DAY}
+                                            for i in range(n)])  # fmt: skip
+        else:
+            c.execute(insert(lookup_guard), [{"key_sha256": f"{i:064x}", "failures": [0.0],
+                                              "last_at": NOW - 8 * DAY}
+                                             for i in range(n)])  # fmt: skip
+    assert store.purge(NOW, KEEP, actor="test")["calls"] == 1
+    with store.engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(table)).scalar_one() == 0
+        assert c.execute(select(func.count()).select_from(calls)).scalar_one() == 3
+
+
+def test_a_name_locked_while_the_purge_runs_keeps_its_lock(pg_url):  # noqa: F811
+    """(review) PostgreSQL: guesses that lock a stale name on another connection just
+    before the purge deletes the stale names do not lose their lock."""
+    engine = connect(pg_url)
+    migrate(engine)
+    accounts = AccountStore(engine=engine)
+    assert accounts.attempt("admin", NOW - 2 * DAY, window=900, limit=5)
+    fired: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def guesses(conn, cursor, statement, *args):
+        if statement.startswith("DELETE FROM logon_guard") and not fired:
+            fired.append(statement)
+            for i in range(6):  # the sixth finds five within the window: locked
+                accounts.attempt("admin", NOW + i, window=900, limit=5)
+
+    try:
+        Store(engine=engine).purge(NOW, KEEP, actor="test")
+        assert fired
+        assert accounts.guard("admin")[1] == NOW + 5
+    finally:
+        engine.dispose()

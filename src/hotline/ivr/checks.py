@@ -328,6 +328,14 @@ def _queues_and_connectors(b: Built) -> list[Problem]:
                     else "add `save: NAME` (the fields become {NAME.field})",
                 )
             )
+        if isinstance(node, LookupNode) and node.lockout and not placeholders(node.lockout.key):
+            out.append(
+                o.problem(
+                    "a lockout's key names no variable: every caller would share one count",
+                    at=("lookup", "lockout", "key"),
+                    hint='key it by what the caller gave, e.g. key: "{agency_id}"',
+                )
+            )
         if isinstance(node, LookupNode) and node.locked and node.lockout is None:
             out.append(
                 o.problem(

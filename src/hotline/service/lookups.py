@@ -155,20 +155,27 @@ class LookupWorkers:
         key = guard_key(f"{name}.{lookup.operation}", guard.key)
         try:
             if self._guards is None:
-                raise LookupError("no store counts the failures")
-            failures = self._guards.failures(key, self._guard_clock(), window=guard.window)
-            if failures >= guard.failures:
+                raise LookupError("no store counts the attempts")
+            if not guard.key:
+                raise LookupError("the lockout's key is empty (a variable not set)")
+            at = self._guard_clock()
+            if not self._guards.attempt(key, at, window=guard.window, limit=guard.failures):
                 log.warning("a look-up on call %s is answered 'locked': its key had %d "
                             "failures within %g minutes", call_sid, guard.failures,
                             guard.window / 60)  # fmt: skip
                 return LookupResult("locked")
-            result = _ask(name, connector, lookup, call_sid)
-            if result.status == "not_found":
-                self._guards.failed(key, self._guard_clock(), window=guard.window)
-        except Exception as e:  # noqa: BLE001 - an uncounted failure is refused
-            log.error("a look-up with a lockout on call %s is answered 'error': its failures "
-                      "could not be counted (%s)", call_sid, type(e).__name__)  # fmt: skip
-            return LookupResult("error", {"reason": "the failures could not be counted"})
+        except Exception as e:  # noqa: BLE001 - an attempt not counted is not made
+            log.error("a look-up with a lockout on call %s is answered 'error': its attempt "
+                      "could not be counted (%s)", call_sid, e if isinstance(e, LookupError)
+                      else type(e).__name__)  # fmt: skip
+            return LookupResult("error", {"reason": "the attempt could not be counted"})
+        result = _ask(name, connector, lookup, call_sid)
+        if result.status != "not_found":  # found, or no answer: no failure
+            try:
+                self._guards.take_back(key, at)
+            except Exception as e:  # noqa: BLE001 - it stays counted: stricter, not looser
+                log.error("an attempt on call %s stays counted as a failure: it could not be "
+                          "taken back (%s)", call_sid, type(e).__name__)  # fmt: skip
         return result
 
     def _audited(

@@ -128,7 +128,7 @@ class AccountStore:
         with transaction(self.engine) as c:
             insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
             c.execute(insert_new(logon_guard).values(username=username, failures=[],
-                                                     locked_at=None)
+                                                     locked_at=None, last_at=now)
                       .on_conflict_do_nothing(index_elements=["username"]))  # fmt: skip
             row = c.execute(
                 select(logon_guard).where(logon_guard.c.username == username).with_for_update()
@@ -136,10 +136,11 @@ class AccountStore:
             recent = _within(row.failures, now, window)
             if row.locked_at is not None or len(recent) >= limit:
                 c.execute(update(logon_guard).where(logon_guard.c.username == username)
-                          .values(failures=recent, locked_at=row.locked_at or now))  # fmt: skip
+                          .values(failures=recent, locked_at=row.locked_at or now,
+                                  last_at=now))  # fmt: skip
                 return False
             c.execute(update(logon_guard).where(logon_guard.c.username == username)
-                      .values(failures=[*recent, now]))  # fmt: skip
+                      .values(failures=[*recent, now], last_at=now))  # fmt: skip
             return True
 
     def lock_if_spent(

@@ -129,6 +129,13 @@ class Leases:
             return Lease(lease.line, self.node, lease.epoch, now + self.ttl) \
                 if done.rowcount == 1 else None  # fmt: skip
 
+    def leave_lines(self, lines: list[str]) -> None:
+        """Let these lines' leases go at once (their epochs stay: the next claim grows it)."""
+        with transaction(self.engine) as c:
+            c.execute(update(line_leases).where(line_leases.c.instance == self.instance,
+                                                line_leases.c.line.in_(lines))
+                      .values(expires_at=0.0))  # fmt: skip
+
     def leave(self) -> None:
         """Let every lease of this run go at once (the next node need not wait for them
         to expire) and leave the store's list of nodes."""

@@ -275,18 +275,21 @@ class Store:
                     append(c, Entry(at=now, actor=actor, role="system", action="data.purge",
                                     object=name, details={"count": int(n),
                                     "status": f"older than {keep[name]:g} days"}))  # fmt: skip
-            if not dry_run:  # the lockouts' keys with no failure left in any window
-                oldest = now - LOCKOUT_MINUTES_MAX * 60
-                stale = [row.key_sha256 for row in c.execute(select(lookup_guard))
-                         if all(t <= oldest for t in row.failures)]  # fmt: skip
-                c.execute(delete(lookup_guard).where(lookup_guard.c.key_sha256.in_(stale)))
-                # and the names tried at log-on with no lock and no failure for a day (any
-                # name may be tried: without this, each would be kept for ever)
-                day = now - 86400
-                names = [row.username for row in c.execute(
-                    select(logon_guard).where(logon_guard.c.locked_at.is_(None)))
-                    if all(t <= day for t in row.failures)]  # fmt: skip
-                c.execute(delete(logon_guard).where(logon_guard.c.username.in_(names)))
+            if not dry_run:  # the counters of failed attempts that can no longer matter:
+                # an IVR lockout's keys with no attempt within the longest window, and the
+                # names tried at log-on (any name may be) with no lock and no failure for a
+                # day; one statement each, its condition checked on the row it deletes
+                c.execute(
+                    delete(lookup_guard).where(
+                        lookup_guard.c.last_at <= now - LOCKOUT_MINUTES_MAX * 60
+                    )
+                )
+                c.execute(
+                    delete(logon_guard).where(
+                        logon_guard.c.locked_at.is_(None),
+                        logon_guard.c.last_at.is_(None) | (logon_guard.c.last_at <= now - 86400),
+                    )
+                )
         return counts
 
     def count_calls(self) -> dict[str, int]:

@@ -173,6 +173,7 @@ logon_guard = Table(
     Column("username", String(64), primary_key=True),
     Column("failures", JSON, nullable=False),  # times of failures within the window
     Column("locked_at", Float),  # until an administrator unlocks
+    Column("last_at", Float, index=True),  # the last failure (the purge forgets stale rows)
 )
 
 nodes = Table(  # the nodes that serve (store.leases); times on the database's clock
@@ -200,6 +201,7 @@ lookup_guard = Table(  # the IVR's lockouts (store.guards)
     metadata,
     Column("key_sha256", String(64), primary_key=True),
     Column("failures", JSON, nullable=False),  # times of attempts within the window
+    Column("last_at", Float, nullable=False, index=True),  # the last attempt (the purge)
 )
 
 web_sessions = Table(

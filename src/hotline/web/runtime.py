@@ -332,8 +332,8 @@ class LineRuntime:
     async def _purge(self) -> None:
         """What is older than its retention (HOTLINE_RETENTION_DAYS) goes, at the start and
         every PURGE_EVERY seconds after (each purge in the audit trail)."""
-        keep = self.settings.retention_days
-        while keep:
+        keep = self.settings.retention_days  # ({}: keep all; the counters still go)
+        while True:
             try:
                 gone = await asyncio.to_thread(self.line.store.purge, time.time(), keep,
                                                actor="system")  # fmt: skip

@@ -352,3 +352,15 @@ def test_a_lookup_that_saves_names_the_fields_it_keeps(write_flow):
     )
     assert lines["`keep:` without `save:` keeps nothing"][0] == 19
     assert lines["no node sets {who.team}"][0] == 23  # a field not kept is no variable
+
+
+def test_a_lockout_key_names_a_variable(write_flow):
+    found, _ = problems(
+        write_flow,
+        "  start:\n    lookup:\n      connector: directory\n      operation: verify\n"
+        "      lockout: {key: everyone, failures: 5, minutes: 60}\n"
+        "    next: q\n    not_found: q\n    error: q\n  q: {enqueue: {queue: sales}}\n",
+    )
+    p = only(found)
+    assert "every caller would share one count" in p.message
+    assert p.line == 17
