@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,6 +46,13 @@ out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)  # never break a file:line across lines
 
 QUICK_OPTIONS = ("--calls-per-hour", "--aht-seconds", "--agents")
+
+
+class Model(StrEnum):
+    """The queueing model a plan is staffed by."""
+
+    ERLANG_C = "erlang-c"
+    ERLANG_A = "erlang-a"
 
 
 @app.command()
@@ -228,6 +236,13 @@ def plan(
         str | None,
         typer.Option(help="Queues staffed together by multilingual agents, e.g. cmn,yue."),
     ] = None,
+    model: Annotated[
+        Model,
+        typer.Option(
+            help="erlang-c: callers wait as long as it takes; erlang-a: they hang up after "
+            "their patience (the scenario's, per queue)."
+        ),
+    ] = Model.ERLANG_C,
     simulate_plan: Annotated[
         bool, typer.Option("--simulate/--no-simulate", help="Check the plan by simulation.")
     ] = True,
@@ -249,8 +264,9 @@ def plan(
         with_shrinkage(0, shrinkage)
         pooled = tuple(q.strip() for q in pool.split(",")) if pool else ()
         the_plan = _solve(
-            s, target, interval, shrinkage, surge, break_minutes, time_limit, pooled, as_json
-        )
+            s, target, interval, shrinkage, surge, break_minutes, time_limit, pooled, as_json,
+            model.value,
+        )  # fmt: skip
     except ValueError as e:
         raise _usage(str(e)) from None
     simulated: dict[str, Any] | None = None
@@ -464,10 +480,12 @@ def _solve(
     time_limit: float,
     pooled: tuple[str, ...],
     quiet: bool,
+    model: str = "erlang-c",
 ) -> Plan:
     from hotline.wfm.plan import make_plan
 
     kwargs: dict[str, Any] = {
+        "model": model,
         "target": target,
         "interval_minutes": interval,
         "shrinkage": shrinkage,
@@ -504,16 +522,20 @@ def _print_plan(p: Plan, report: dict[str, Any], name: str) -> None:
         f"{t.service_level:.0%} within {t.answer_within:g} s, shrinkage {p.shrinkage:.0%}{surge}"
     )
     table = Table()
+    within = f"SL {t.answer_within:g}s"
     for col in (
         "pool",
-        "calls/week",
-        "peak agents",
-        "paid hours",
-        "over-staffed h",
+        "calls/wk",
+        "peak",
+        "paid h",
+        "bound h",
         "gap",
-        "planned SL",
-        "simulated SL",
-        "sim. aband.",
+        within,
+        "SL 20s",
+        "aband",
+        "worst",
+        "sim SL",
+        "sim ab",
     ):
         table.add_column(col, justify="left" if col == "pool" else "right", no_wrap=True)
     for row in (*report["pools"], report["total"]):
@@ -522,19 +544,28 @@ def _print_plan(p: Plan, report: dict[str, Any], name: str) -> None:
             f"{row['calls']:,.0f}",
             f"{row['peak_agents']}",
             f"{row['paid_hours']:,.0f}",
-            f"{row['over_staffed_hours']:,.0f}",
+            f"{row['lower_bound_hours']:,.0f}",
             "-" if row.get("gap") is None else f"{100 * row['gap']:.1f} %",
             _pct(row["planned_service_level"]),
+            _pct(row["planned_within_20s"]),
+            _pct(row["planned_abandon_rate"]),
+            "-" if row["worst_interval"] is None else _pct(row["worst_interval"]["service_level"]),
             _pct(row.get("simulated_service_level")),
             _pct(row.get("simulated_abandon_rate")),
             style="bold" if row["pool"] == "all" else None,
         )
     out.print(table)
+    total = report["total"]
+    model = "Erlang A (callers hang up after their patience)" if p.model == "erlang-a" else (
+        "Erlang C (no abandonment)")  # fmt: skip
+    worst = total["worst_interval"]
     out.print(
-        f"{report['total']['paid_hours']:,.0f} paid hours = "
-        f"{report['total']['paid_hours'] / 40:,.1f} full-time (40 h) agents; planned SL is "
-        "Erlang C for the scheduled agents, simulated SL replays them against the scenario's "
-        "callers (with abandonment)"
+        f"{total['paid_hours']:,.0f} paid hours = {total['paid_hours'] / 40:,.1f} full-time "
+        f"(40 h) agents, {total['paid_over_lower_bound'] or 1:.3f}x the lower bound (bound h: "
+        f"the agents each interval needs, summed). Planned figures are {model} for the "
+        "scheduled agents, call-weighted; worst: the lowest interval's SL"
+        + (f" (of all: {worst['pool']}, {worst['at']})" if worst else "")
+        + "; sim: the simulator replays them against the scenario's callers (with abandonment)"
     )
 
 

@@ -3,11 +3,16 @@
 A pool is a queue a call enters first: its calls are the scenario's arrival rate times the
 shares of the caller types and languages routed to it, spread evenly within each hour.
 Its handle time is the call-weighted mean handle time of those languages plus the queue's
-wrap-up. Overflow between queues is not modelled here; the simulator checks the plan.
+wrap-up. Its callers' patience (for Erlang A) is the mean of the distribution that applies
+to each caller type in that queue (the caller type's own, the queue's, or the line's),
+combined as abandonment rates: 1 / patience, weighted by calls (callers who never hang up
+count as rate 0; a pool of them only has infinite patience, i.e. Erlang C). Overflow
+between queues is not modelled here; the simulator checks the plan.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +36,20 @@ class Demand:
     aht_seconds: npt.NDArray[np.float64]  # per pool, talk plus wrap-up
     skills: tuple[Requirement, ...]  # per pool: what an agent dedicated to it must have
     queues: tuple[tuple[str, ...], ...] = ()  # per pool: the queues its agents serve
+    # per pool: mean patience in seconds (inf: callers never hang up); inf if not given
+    patience_seconds: npt.NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         if not self.queues:
             object.__setattr__(self, "queues", tuple((p,) for p in self.pools))
+        if self.patience_seconds is None:
+            object.__setattr__(self, "patience_seconds", np.full(len(self.pools), np.inf))
+
+    @property
+    def patience(self) -> npt.NDArray[np.float64]:
+        """Mean patience per pool, seconds (inf: callers who never hang up)."""
+        assert self.patience_seconds is not None  # (set in __post_init__)
+        return self.patience_seconds
 
     def pooled(self, names: tuple[str, ...]) -> Demand:
         """The same demand with these pools served together by agents who can take all of
@@ -52,6 +67,9 @@ class Demand:
         calls = self.calls[:, idx]
         weight = calls.sum(axis=0)
         aht = float((weight * self.aht_seconds[idx]).sum() / weight.sum()) if weight.sum() else 0.0
+        # abandonment rates add up weighted by calls, as in weekly_demand
+        rate = 1.0 / self.patience[idx]
+        mean_rate = float((weight * rate).sum() / weight.sum()) if weight.sum() else float(rate[0])
         levels: dict[str, int] = {}
         for i in idx:
             for skill, level in self.skills[i].levels:
@@ -63,6 +81,7 @@ class Demand:
             aht_seconds=np.append(self.aht_seconds[keep], aht or self.aht_seconds[idx[0]]),
             skills=(*(self.skills[i] for i in keep), Requirement.of(levels)),
             queues=(*(self.queues[i] for i in keep), tuple(names)),
+            patience_seconds=np.append(self.patience[keep], _patience(mean_rate)),
         )
 
     @property
@@ -91,15 +110,19 @@ def weekly_demand(scenario: Scenario, *, interval_minutes: int = 30, surge: floa
     pools = [q.name for q in s.queues]
     share = np.zeros(len(pools))
     talk = np.zeros(len(pools))  # call-weighted talk time, summed
+    leaving = np.zeros(len(pools))  # call-weighted abandonment rate (1 / patience), summed
     total_type_share = sum(c.share for c in s.caller_types)
     for ctype in s.caller_types:
         mix = ctype.languages or {lang.tag: lang.share for lang in s.languages}
         mix_total = sum(mix.values())
         for tag, weight in mix.items():
-            p = pools.index(ctype.queue_for(tag))
+            queue = ctype.queue_for(tag)
+            p = pools.index(queue)
             fraction = (ctype.share / total_type_share) * (weight / mix_total)
             share[p] += fraction
             talk[p] += fraction * handle[tag]
+            patience = s.patience_of(ctype, queue) or s.patience
+            leaving[p] += fraction / (patience.mean if patience is not None else math.inf)
     wrap = np.array([q.wrap_up_seconds for q in s.queues])
     mean_talk = np.divide(talk, share, out=np.full(len(pools), s.handle.mean), where=share > 0)
     return Demand(
@@ -108,4 +131,12 @@ def weekly_demand(scenario: Scenario, *, interval_minutes: int = 30, surge: floa
         calls=np.outer(per_interval, share),
         aht_seconds=mean_talk + wrap,
         skills=tuple(q.steps[0].requirement for q in s.queues),
+        patience_seconds=np.array(
+            [_patience(r / w) if w > 0 else math.inf for r, w in zip(leaving, share, strict=True)]
+        ),
     )
+
+
+def _patience(rate: float) -> float:
+    """Mean patience for a mean abandonment rate (per second); 0 means never."""
+    return math.inf if rate <= 0 else 1.0 / rate
