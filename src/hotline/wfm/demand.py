@@ -13,6 +13,7 @@ between queues is not modelled here; the simulator checks the plan.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,6 +135,72 @@ def weekly_demand(scenario: Scenario, *, interval_minutes: int = 30, surge: floa
         patience_seconds=np.array(
             [_patience(r / w) if w > 0 else math.inf for r, w in zip(leaving, share, strict=True)]
         ),
+    )
+
+
+def forecast_demand(
+    scenario: Scenario,
+    week: Mapping[str, npt.NDArray[np.float64]],
+    *,
+    interval_minutes: int = 30,
+    surge: float = 1.0,
+) -> Demand:
+    """The demand of a forecast week instead of the scenario's profiles: `week` maps each
+    language to its expected calls in the 168 hours from Monday 00:00 (or "all" alone, split
+    by the scenario's language shares). Each language's calls go to the pools its callers
+    are routed to, in the scenario's caller-type proportions; handle times and patience are
+    weighted by the week's calls. ValueError for a language the scenario does not have."""
+    if interval_minutes not in INTERVALS:
+        raise ValueError(f"the planning interval must be one of {INTERVALS} minutes")
+    if surge <= 0:
+        raise ValueError("the surge factor must be positive (1.5 means 50 % more calls)")
+    s = scenario
+    tags = [lang.tag for lang in s.languages]
+    pools = [q.name for q in s.queues]
+    handle = np.array([(lang.handle or s.handle).mean for lang in s.languages])
+    joint = np.zeros((len(tags), len(pools)))  # P(language, pool)
+    leaving = np.zeros((len(tags), len(pools)))  # the same, times 1 / patience
+    total_type_share = sum(c.share for c in s.caller_types)
+    for ctype in s.caller_types:
+        mix = ctype.languages or {lang.tag: lang.share for lang in s.languages}
+        mix_total = sum(mix.values())
+        for tag, weight in mix.items():
+            queue = ctype.queue_for(tag)
+            i, p = tags.index(tag), pools.index(queue)
+            fraction = (ctype.share / total_type_share) * (weight / mix_total)
+            joint[i, p] += fraction
+            patience = s.patience_of(ctype, queue) or s.patience
+            leaving[i, p] += fraction / (patience.mean if patience is not None else math.inf)
+    share = joint.sum(axis=1)
+    unknown = sorted(set(week) - {*tags, "all"})
+    if unknown:
+        raise ValueError(f"the forecast has calls in {', '.join(unknown)}, which the scenario "
+                         f"does not have (its languages: {', '.join(tags)})")  # fmt: skip
+    if set(week) == {"all"}:
+        per_language = np.outer(np.asarray(week["all"], dtype=np.float64), share / share.sum())
+    else:
+        per_language = np.column_stack(
+            [np.asarray(week.get(tag, np.zeros(WEEK_HOURS)), dtype=np.float64) for tag in tags]
+        )
+    if per_language.shape != (WEEK_HOURS, len(tags)):
+        raise ValueError(f"a forecast week has {WEEK_HOURS} hours")
+    given = np.divide(joint, share[:, None], out=np.zeros_like(joint), where=share[:, None] > 0)
+    hourly = per_language @ given * surge  # calls per hour and pool
+    split = 60 // interval_minutes
+    weight = per_language.sum(axis=0)[:, None] * given  # the week's calls by language and pool
+    calls_in = weight.sum(axis=0)
+    rate = np.divide(leaving, joint, out=np.zeros_like(joint), where=joint > 0)
+    talk = np.divide(handle @ weight, calls_in, out=np.full(len(pools), s.handle.mean),
+                     where=calls_in > 0)  # fmt: skip
+    mean_rate = np.divide((weight * rate).sum(axis=0), calls_in, out=np.zeros(len(pools)),
+                          where=calls_in > 0)  # fmt: skip
+    return Demand(
+        interval_minutes=interval_minutes,
+        pools=tuple(pools),
+        calls=np.repeat(hourly / split, split, axis=0),
+        aht_seconds=talk + np.array([q.wrap_up_seconds for q in s.queues]),
+        skills=tuple(q.steps[0].requirement for q in s.queues),
+        patience_seconds=np.array([_patience(float(r)) for r in mean_rate]),
     )
 
 

@@ -87,12 +87,17 @@ def make_plan(
     pooled: tuple[str, ...] = (),
     progress: Callable[[str], None] | None = None,
     model: str = "erlang-c",
+    demand: Demand | None = None,
 ) -> Plan:
     """Plan a week. `pooled` names queues to staff together with multilingual agents;
-    `model` is "erlang-c" or "erlang-a" (with the callers' patience per pool)."""
+    `model` is "erlang-c" or "erlang-a" (with the callers' patience per pool); `demand`
+    (e.g. `forecast_demand`'s) replaces the scenario's profiles."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
-    demand = weekly_demand(scenario, interval_minutes=interval_minutes, surge=surge)
+    if demand is None:
+        demand = weekly_demand(scenario, interval_minutes=interval_minutes, surge=surge)
+    elif demand.interval_minutes != interval_minutes:
+        raise ValueError("the demand's intervals are not the plan's")
     if pooled:
         demand = demand.pooled(pooled)
     if model == "erlang-a":

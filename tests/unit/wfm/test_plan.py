@@ -10,7 +10,7 @@ import pytest
 
 from hotline.sim.driver import simulate
 from hotline.sim.scenario_file import load_scenario, parse_scenario
-from hotline.wfm.demand import weekly_demand
+from hotline.wfm.demand import WEEK_HOURS, forecast_demand, weekly_demand
 from hotline.wfm.erlang import erlang_a
 from hotline.wfm.plan import _service_level, make_plan, plan_report, scenario_for
 from hotline.wfm.staffing import Target, erlang_a_table
@@ -219,3 +219,30 @@ def test_an_erlang_c_plan_keeps_its_figures_and_says_it_has_no_abandonment():
     assert plan_report(plan)["total"]["planned_abandon_rate"] is None
     with pytest.raises(ValueError, match="unknown model 'erlang-b'"):
         make_plan(s, target=Target(), model="erlang-b")
+
+
+# -- plans from a forecast
+
+
+def test_a_forecast_week_is_routed_to_pools_like_the_scenarios_callers():
+    s = parse_scenario(PATIENT)  # en and es, each to its own queue
+    hours = np.arange(WEEK_HOURS, dtype=np.float64)
+    week = {"en": 10.0 + hours % 24, "es": np.full(WEEK_HOURS, 3.0)}
+    d = forecast_demand(s, week, interval_minutes=30)
+    assert d.calls.shape == (2 * WEEK_HOURS, 2)
+    # each hour's calls split evenly over its two half-hours, English to en, Spanish to es
+    assert d.calls[:2, 0].tolist() == [5.0, 5.0]
+    assert d.calls[2 * 23, 0] == pytest.approx(33.0 / 2)
+    assert d.calls[:, 1].sum() == pytest.approx(3.0 * WEEK_HOURS)
+    # handle time and patience as the scenario's (the mix per pool is the same)
+    base = weekly_demand(s)
+    assert d.aht_seconds.tolist() == pytest.approx(base.aht_seconds.tolist())
+    assert d.patience.tolist() == pytest.approx(base.patience.tolist())
+    # "all" alone: split by the scenario's language shares (70 / 30)
+    total = forecast_demand(s, {"all": np.full(WEEK_HOURS, 10.0)}, interval_minutes=60)
+    assert total.calls[0].tolist() == pytest.approx([7.0, 3.0])
+    with pytest.raises(ValueError, match="calls in de, which the scenario does not have"):
+        forecast_demand(s, {"de": np.ones(WEEK_HOURS)})
+    plan = make_plan(s, target=Target(0.8, 20), demand=d)
+    assert plan.demand is d
+    assert [p.calls for p in plan.pools] == pytest.approx(d.calls.sum(axis=0).tolist())
