@@ -1,10 +1,16 @@
-"""Staffing requirement: Hotline's Erlang C table against pyworkforce on the same inputs.
+"""Staffing requirement: Hotline's Erlang C table against pyworkforce on the same inputs,
+and its Erlang A grid against its own scalar search and pyworkforce.
 
 96 fifteen-minute intervals x 30 language pools of a line ten times the national scenario
 (70,000 calls a day), AHT 4-8 minutes by pool, target 80 % answered within 20 s with
 occupancy at most 85 %. pyworkforce 0.5.1's `ErlangC.required_positions` is the baseline
 (its `asa` argument is the answer-within threshold). The benchmark checks that both give
 the same head-count in every cell.
+
+Erlang A (callers' mean patience 180 s): `erlang_a_table` for the whole grid, against
+`agents_needed(..., patience_seconds=180)` looped over the cells, in the same run; both
+must agree cell by cell. pyworkforce 0.5.1 has no abandonment model (only Erlang C), so
+its Erlang C search on the same grid is the third figure.
 
     python bench/bench_staffing.py
 """
@@ -16,9 +22,10 @@ import time
 import numpy as np
 from pyworkforce.queuing import ErlangC
 
-from hotline.wfm.staffing import Target, erlang_c_table
+from hotline.wfm.staffing import Target, agents_needed, erlang_a_table, erlang_c_table
 
 INTERVALS, POOLS, MINUTES = 96, 30, 15
+PATIENCE = 180.0  # seconds, mean (exponential) patience of the callers, for Erlang A
 CALLS_PER_DAY = 70_000
 DAY_SHAPE = [1.4, 1.0, 0.8, 0.7, 0.7, 0.9, 1.6, 2.9, 4.6, 6.0, 6.8, 7.0,
              6.8, 6.7, 6.8, 6.6, 6.2, 5.6, 4.9, 4.2, 3.6, 3.0, 2.4, 1.9]  # fmt: skip
@@ -34,10 +41,10 @@ def inputs() -> tuple[np.ndarray, np.ndarray]:
     return calls, aht
 
 
-def compare(calls: np.ndarray, aht: np.ndarray, max_occupancy: float | None) -> None:
-    target = Target(service_level=0.8, answer_within=20.0, max_occupancy=max_occupancy)
-    t0 = time.perf_counter()
-    theirs = np.array(
+def pyworkforce_erlang_c(
+    calls: np.ndarray, aht: np.ndarray, max_occupancy: float | None
+) -> np.ndarray:
+    return np.array(
         [
             [
                 ErlangC(
@@ -50,6 +57,12 @@ def compare(calls: np.ndarray, aht: np.ndarray, max_occupancy: float | None) -> 
             for row_c, row_a in zip(calls, aht, strict=True)
         ]
     )
+
+
+def compare(calls: np.ndarray, aht: np.ndarray, max_occupancy: float | None) -> float:
+    target = Target(service_level=0.8, answer_within=20.0, max_occupancy=max_occupancy)
+    t0 = time.perf_counter()
+    theirs = pyworkforce_erlang_c(calls, aht, max_occupancy)
     t_theirs = time.perf_counter() - t0
     repeats = 20
     t0 = time.perf_counter()
@@ -66,13 +79,62 @@ def compare(calls: np.ndarray, aht: np.ndarray, max_occupancy: float | None) -> 
         load = calls[i, j] * aht[i, j] / MINUTES / 60
         print(f"    cell {i},{j}: {load:.3f} E: hotline {ours[i, j]}, pyworkforce {theirs[i, j]}")
     print(f"  ratio: hotline is {t_theirs / t_ours:.0f}x faster")
+    return t_theirs
+
+
+def compare_erlang_a(
+    calls: np.ndarray, aht: np.ndarray, max_occupancy: float | None, t_pyworkforce_c: float
+) -> None:
+    target = Target(service_level=0.8, answer_within=20.0, max_occupancy=max_occupancy)
+    per_hour = calls * 60 / MINUTES
+    repeats = 20
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        grid = erlang_a_table(
+            calls_per_hour=per_hour, aht_seconds=aht, patience_seconds=PATIENCE, target=target
+        )
+    t_grid = (time.perf_counter() - t0) / repeats
+    t0 = time.perf_counter()
+    scalar = np.array(
+        [
+            [
+                agents_needed(
+                    calls_per_hour=float(c), aht_seconds=float(a), target=target,
+                    patience_seconds=PATIENCE,
+                ).agents
+                for c, a in zip(row_c, row_a, strict=True)
+            ]
+            for row_c, row_a in zip(per_hour, aht, strict=True)
+        ]
+    )  # fmt: skip
+    t_scalar = time.perf_counter() - t0
+    c_need = erlang_c_table(calls_per_hour=per_hour, aht_seconds=aht, target=target)
+    limit = f"occupancy <= {max_occupancy:.0%}" if max_occupancy else "no occupancy limit"
+    print(
+        f"Erlang A, patience {PATIENCE:g} s, 80 % within 20 s, {limit}: "
+        f"{int(grid.sum()):,} agent-intervals required (Erlang C: {int(c_need.sum()):,}, "
+        f"{1 - grid.sum() / c_need.sum():.1%} fewer)"
+    )
+    print(f"  hotline erlang_a_table          {t_grid * 1000:9.2f} ms  (mean of {repeats} runs)")
+    print(f"  hotline agents_needed x cells   {t_scalar * 1000:9.2f} ms  (one run)")
+    print(f"  pyworkforce 0.5.1 Erlang A      {'-':>9}     (none: no abandonment model)")
+    print(f"  pyworkforce Erlang C, same grid {t_pyworkforce_c * 1000:9.2f} ms  (above)")
+    print(f"  identical head-counts (grid, scalar) in {int((grid == scalar).sum()):,} of "
+          f"{calls.size:,} cells")  # fmt: skip
+    for i, j in np.argwhere(grid != scalar)[:5]:
+        print(f"    cell {i},{j}: grid {grid[i, j]}, scalar {scalar[i, j]}")
+    print(
+        f"  ratios: grid {t_scalar / t_grid:.0f}x faster than the scalar search, "
+        f"{t_pyworkforce_c / t_grid:.1f}x faster than pyworkforce's Erlang C"
+    )
 
 
 def main() -> None:
     calls, aht = inputs()
     print(f"{INTERVALS} intervals x {POOLS} pools = {calls.size:,} cells")
-    compare(calls, aht, 0.85)
-    compare(calls, aht, None)
+    t_c = {occ: compare(calls, aht, occ) for occ in (0.85, None)}
+    for occ, t in t_c.items():
+        compare_erlang_a(calls, aht, occ, t)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hotline.domain.events import CallArrived
-from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
+from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid, StoreUnavailable
 from hotline.records.audit_cli import audit_app
 from hotline.records.policy_cli import policy_app
 from hotline.sim.driver import Result, Simulation
@@ -32,6 +33,8 @@ from hotline.switchboard.events import AnyEvent
 
 if TYPE_CHECKING:  # the planning modules bring SciPy and statsmodels: imported where used
     from hotline.service.accounts import NewAccount
+    from hotline.wfm.demand import Demand
+    from hotline.wfm.history import History
     from hotline.wfm.plan import Plan
     from hotline.wfm.staffing import Target
 
@@ -45,6 +48,13 @@ out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True)  # never break a file:line across lines
 
 QUICK_OPTIONS = ("--calls-per-hour", "--aht-seconds", "--agents")
+
+
+class Model(StrEnum):
+    """The queueing model a plan is staffed by."""
+
+    ERLANG_C = "erlang-c"
+    ERLANG_A = "erlang-a"
 
 
 @app.command()
@@ -228,6 +238,20 @@ def plan(
         str | None,
         typer.Option(help="Queues staffed together by multilingual agents, e.g. cmn,yue."),
     ] = None,
+    model: Annotated[
+        Model,
+        typer.Option(
+            help="erlang-c: callers wait as long as it takes; erlang-a: they hang up after "
+            "their patience (the scenario's, per queue)."
+        ),
+    ] = Model.ERLANG_C,
+    forecast: Annotated[
+        Path | None,
+        typer.Option(
+            help="Plan the calls of this forecast (`hotline forecast --out`'s CSV) instead of "
+            "the scenario's profiles: its first week, per language."
+        ),
+    ] = None,
     simulate_plan: Annotated[
         bool, typer.Option("--simulate/--no-simulate", help="Check the plan by simulation.")
     ] = True,
@@ -244,18 +268,28 @@ def plan(
 
     s = load_scenario(scenario)
     target = Target(service_level, s.answer_within if answer_within is None else answer_within)
+    week = None if forecast is None else _forecast_week(forecast, s)
     try:
         target.check()
         with_shrinkage(0, shrinkage)
         pooled = tuple(q.strip() for q in pool.split(",")) if pool else ()
+        demand = None
+        if week is not None:
+            from hotline.wfm.demand import forecast_demand
+
+            demand = forecast_demand(s, week, interval_minutes=interval, surge=surge)
+            if pooled:
+                demand = demand.pooled(pooled)
         the_plan = _solve(
-            s, target, interval, shrinkage, surge, break_minutes, time_limit, pooled, as_json
-        )
+            s, target, interval, shrinkage, surge, break_minutes, time_limit, pooled, as_json,
+            model.value, demand,
+        )  # fmt: skip
     except ValueError as e:
         raise _usage(str(e)) from None
     simulated: dict[str, Any] | None = None
     if simulate_plan:
-        replay = replace(scenario_for(the_plan, s), answer_within=target.answer_within)
+        callers = s if week is None else _forecast_callers(s, week)
+        replay = replace(scenario_for(the_plan, callers), answer_within=target.answer_within)
         simulated = _run(replay, show_progress=not as_json).report
     report = plan_report(the_plan, simulated)
     if out_file is not None:
@@ -275,7 +309,17 @@ def plan(
 
 @app.command("forecast")
 def forecast_command(
-    history: Annotated[Path, typer.Option(help="CSV of calls or interval counts (docs).")],
+    history: Annotated[
+        Path | None, typer.Option(help="CSV of calls or interval counts (docs/planning.md).")
+    ] = None,
+    line: Annotated[
+        str | None,
+        typer.Option(help="Instead of a CSV: the calls of this line in the store, per language."),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(help="With --line: the store's URL [default: HOTLINE_DATABASE_URL]."),
+    ] = None,
     horizon_days: Annotated[int, typer.Option(help="Days to forecast.")] = 7,
     holdout_days: Annotated[int, typer.Option(help="Last days held out to measure error.")] = 7,
     out_file: Annotated[
@@ -283,21 +327,34 @@ def forecast_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Forecast hourly calls per language (daily and weekly seasonality), with holdout error."""
-    from hotline.wfm.forecast import forecast
+    """Forecast hourly calls per language (daily and weekly seasonality), with holdout error,
+    from a CSV of call history or from the calls of a line in the store."""
+    from hotline.wfm.forecast import forecast, horizon_warning
     from hotline.wfm.history import parse_history
 
-    try:
-        text = history.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([Problem(f"cannot read the file: {e}", file=str(history))]) from None
-    h = parse_history(text, filename=str(history))
+    if (history is None) == (line is None):
+        raise _usage("give the history as --history FILE or --line NAME (the store's calls)")
+    if database is not None and line is None:
+        raise _usage("--database goes with --line (it names the store to read)")
+    if history is not None:
+        try:
+            text = history.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError([Problem(f"cannot read the file: {e}", file=str(history))]) from None
+        h = parse_history(text, filename=str(history))
+    else:
+        assert line is not None
+        h = _store_history(line, database)
     for w in h.warnings:
         err.print(f"[yellow]warning[/yellow] {escape(w)}")
     try:
         results = forecast(h, horizon_days=horizon_days, holdout_days=holdout_days)
     except ValueError as e:
         raise _usage(str(e)) from None
+    caution = horizon_warning(h, horizon_days)
+    if caution is not None:
+        h.warnings.append(caution)
+        err.print(f"[yellow]warning[/yellow] {escape(caution)}")
     first = h.start + timedelta(hours=h.hours)
     if out_file is not None:
         with out_file.open("w", encoding="utf-8", newline="") as f:
@@ -454,6 +511,141 @@ def surge(
     )
 
 
+def _forecast_week(path: Path, s: Scenario) -> dict[str, Any]:
+    """A forecast file's first week, per language, as hours from Monday 00:00."""
+    import numpy as np
+
+    from hotline.wfm.history import ALL, parse_history
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([Problem(f"cannot read the file: {e}", file=str(path))]) from None
+    h = parse_history(text, filename=str(path))
+    for w in h.warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(w)}")
+    if h.hours < 168:
+        short = f"the forecast covers {h.hours} hours; a plan needs a week (168 hours)"
+        hint = "forecast at least 7 days (hotline forecast --horizon-days 7)"
+        raise ConfigError([Problem(short, str(path), hint=hint)])
+    if h.hours > 168:
+        err.print(f"planning the forecast's first week, from {h.start:%a %Y-%m-%d %H:00}")
+    # Monday 00:00 first: hour k of the file is hour (weekday * 24 + hour + k) of the week
+    at = (h.start.weekday() * 24 + h.start.hour + np.arange(168)) % 168
+    week: dict[str, Any] = {}
+    for name, values in h.series.items():
+        language = name.rsplit("/", 1)[-1]  # "line/language" or "language"
+        if name == ALL and len(h.series) > 1:
+            continue  # (the sum of the others)
+        hours = np.zeros(168)
+        hours[at] = values[:168]
+        week[language] = week.get(language, 0.0) + hours
+    tags = {lang.tag for lang in s.languages}
+    unknown = sorted(set(week) - tags - {ALL})
+    if unknown:
+        raise ConfigError([_first_row_of(text, str(path), language, s) for language in unknown])
+    missing = sorted(tags - set(week)) if ALL not in week else []
+    if missing:
+        err.print(f"[yellow]warning[/yellow] no forecast for {', '.join(missing)}: planned "
+                  "with no calls in those languages")  # fmt: skip
+    return week
+
+
+def _first_row_of(text: str, filename: str, language: str, s: Scenario) -> Problem:
+    """The problem of a language the scenario does not have, at its first row."""
+    import csv
+    import io
+
+    rows = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(rows, [])]
+    column = header.index("language") if "language" in header else -1
+    line = next(
+        (n for n, row in enumerate(rows, start=2)
+         if 0 <= column < len(row) and row[column].strip().rsplit("/", 1)[-1] == language),
+        None,
+    )  # fmt: skip
+    tags = ", ".join(lang.tag for lang in s.languages)
+    return Problem(f"the scenario has no language {language!r}", filename, line,
+                   hint=f"its languages: {tags}")  # fmt: skip
+
+
+def _forecast_callers(s: Scenario, week: dict[str, Any]) -> Scenario:
+    """The scenario's callers at the forecast's volume, mean daily shape, day-of-week factors
+    and language mix (the simulator's arrivals are a day shape times a weekday factor)."""
+    import numpy as np
+
+    total = np.sum(list(week.values()), axis=0).reshape(7, 24)
+    if total.sum() <= 0:
+        return s
+    by_language = {tag: float(np.sum(v)) for tag, v in week.items()}
+    languages = s.languages
+    if "all" not in by_language:
+        languages = tuple(replace(lang, share=by_language.get(lang.tag, 0.0)) for lang in languages)
+    return replace(
+        s,
+        calls_per_day=float(total.sum()) / 7,
+        hourly_profile=tuple(float(x) for x in total.sum(axis=0)),
+        weekly_profile=tuple(float(x) for x in total.sum(axis=1) / total.sum(axis=1).mean()),
+        languages=languages,
+    )
+
+
+def _store_history(line: str, database: str | None) -> History:
+    """The calls of a line in the store, per language, by the hour of the line's clock."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hotline.service.settings import load_settings
+    from hotline.store.db import connect, is_current, reason, redacted
+    from hotline.store.repository import Store
+    from hotline.wfm.history import calls_history
+
+    url = load_settings().database_url if database is None else database
+    engine = connect(url, create=False)
+    try:
+        current = is_current(engine)
+    except SQLAlchemyError as e:
+        raise StoreUnavailable(
+            f"cannot read the database {redacted(url)}: {reason(e, url)}"
+        ) from None
+    if not current:
+        raise HotlineError(
+            f"the database {redacted(url)} is not migrated to this version of Hotline "
+            "(fix: start `hotline serve` once, which migrates it)"
+        )
+    store = Store(engine=engine)
+    arrivals = store.arrivals(line)
+    if not arrivals:
+        held = store.calls_by_line()
+        known = ", ".join(f"{name!r} ({n:,})" for name, n in sorted(held.items()))
+        raise HotlineError(
+            f"the store {redacted(url)} has no calls for line {line!r}"
+            + (f"; lines with calls: {known}" if held else "; it holds no calls at all")
+        )
+    zones = {row["name"]: row["timezone"] for row in store.lines()}
+    warnings = []
+    try:
+        zone = ZoneInfo(zones[line])
+    except (KeyError, ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+        warnings.append(
+            f"line {line!r} is not in the store's lines (or has no known time zone): its "
+            "calls are counted by UTC hours"
+        )
+    local: dict[int, datetime] = {}  # quarter-hour since the epoch -> local time (any zone)
+
+    def at(t: float) -> datetime:
+        q = int(t // 900)
+        if q not in local:
+            local[q] = datetime.fromtimestamp(q * 900, zone)
+        return local[q]
+
+    h = calls_history((language, at(t)) for t, language in arrivals)
+    h.warnings.extend(warnings)
+    return h
+
+
 def _solve(
     s: Scenario,
     target: Target,
@@ -464,10 +656,14 @@ def _solve(
     time_limit: float,
     pooled: tuple[str, ...],
     quiet: bool,
+    model: str = "erlang-c",
+    demand: Demand | None = None,
 ) -> Plan:
     from hotline.wfm.plan import make_plan
 
     kwargs: dict[str, Any] = {
+        "model": model,
+        "demand": demand,
         "target": target,
         "interval_minutes": interval,
         "shrinkage": shrinkage,
@@ -504,16 +700,20 @@ def _print_plan(p: Plan, report: dict[str, Any], name: str) -> None:
         f"{t.service_level:.0%} within {t.answer_within:g} s, shrinkage {p.shrinkage:.0%}{surge}"
     )
     table = Table()
+    within = f"SL {t.answer_within:g}s"
     for col in (
         "pool",
-        "calls/week",
-        "peak agents",
-        "paid hours",
-        "over-staffed h",
+        "calls/wk",
+        "peak",
+        "paid h",
+        "bound h",
         "gap",
-        "planned SL",
-        "simulated SL",
-        "sim. aband.",
+        within,
+        "SL 20s",
+        "aband",
+        "worst",
+        "sim SL",
+        "sim ab",
     ):
         table.add_column(col, justify="left" if col == "pool" else "right", no_wrap=True)
     for row in (*report["pools"], report["total"]):
@@ -522,19 +722,28 @@ def _print_plan(p: Plan, report: dict[str, Any], name: str) -> None:
             f"{row['calls']:,.0f}",
             f"{row['peak_agents']}",
             f"{row['paid_hours']:,.0f}",
-            f"{row['over_staffed_hours']:,.0f}",
+            f"{row['lower_bound_hours']:,.0f}",
             "-" if row.get("gap") is None else f"{100 * row['gap']:.1f} %",
             _pct(row["planned_service_level"]),
+            _pct(row["planned_within_20s"]),
+            _pct(row["planned_abandon_rate"]),
+            "-" if row["worst_interval"] is None else _pct(row["worst_interval"]["service_level"]),
             _pct(row.get("simulated_service_level")),
             _pct(row.get("simulated_abandon_rate")),
             style="bold" if row["pool"] == "all" else None,
         )
     out.print(table)
+    total = report["total"]
+    model = "Erlang A (callers hang up after their patience)" if p.model == "erlang-a" else (
+        "Erlang C (no abandonment)")  # fmt: skip
+    worst = total["worst_interval"]
     out.print(
-        f"{report['total']['paid_hours']:,.0f} paid hours = "
-        f"{report['total']['paid_hours'] / 40:,.1f} full-time (40 h) agents; planned SL is "
-        "Erlang C for the scheduled agents, simulated SL replays them against the scenario's "
-        "callers (with abandonment)"
+        f"{total['paid_hours']:,.0f} paid hours = {total['paid_hours'] / 40:,.1f} full-time "
+        f"(40 h) agents, {total['paid_over_lower_bound'] or 1:.3f}x the lower bound (bound h: "
+        f"the agents each interval needs, summed). Planned figures are {model} for the "
+        "scheduled agents, call-weighted; worst: the lowest interval's SL"
+        + (f" (of all: {worst['pool']}, {worst['at']})" if worst else "")
+        + "; sim: the simulator replays them against the scenario's callers (with abandonment)"
     )
 
 

@@ -180,6 +180,44 @@ def test_plan_bad_options(args, message):
     assert "Traceback" not in p.stderr
 
 
+def test_plan_by_erlang_a(tmp_path):
+    common = ("plan", "--scenario", "scenarios/national-hotline.yaml", "--no-simulate")
+    c = run(*common, "--json")
+    a = run(*common, "--model", "erlang-a", "--json")
+    assert (c.returncode, a.returncode) == (0, 0), c.stderr + a.stderr
+    rc, ra = json.loads(c.stdout), json.loads(a.stdout)
+    assert (rc["model"], ra["model"]) == ("erlang-c", "erlang-a")
+    # callers who hang up (mean patience 240 s) need fewer paid hours for the same target
+    assert ra["total"]["paid_hours"] < 0.95 * rc["total"]["paid_hours"]
+    for row in ra["pools"]:
+        assert row["patience_seconds"] == 240.0
+        assert 0.0 < row["planned_abandon_rate"] < 0.2
+        assert row["planned_within_20s"] <= row["planned_service_level"]  # (T is 30 s)
+        assert 0.8 <= row["worst_interval"]["service_level"] <= row["planned_service_level"]
+        assert row["lower_bound_hours"] <= row["paid_hours"]
+    assert rc["total"]["planned_abandon_rate"] is None  # Erlang C has no abandonment
+    table = run(*common, "--model", "erlang-a")
+    assert table.returncode == 0, table.stderr
+    assert "Erlang A (callers hang up after their patience)" in " ".join(table.stdout.split())
+    assert "x the lower bound" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (("--model", "erlang-b"), "Invalid value for '--model'", 2),
+        (("--model", "erlang-a", "--service-level", "1"), "strictly between 0 and 1", 1),
+        (("--model", "erlang-a", "--surge", "1e12"), "more than 1,000,000 agents", 1),
+        (("--surge", "1e12"), "more than 1,000,000 agents", 1),
+    ],
+)
+def test_plan_refuses_targets_no_staff_meets_at_once(args, message, code):
+    p = run("plan", "--scenario", "scenarios/national-hotline.yaml", "--no-simulate", *args)
+    assert p.returncode == code
+    assert message in " ".join(p.stderr.split())
+    assert "Traceback" not in p.stderr
+
+
 def test_simulated_history_feeds_the_forecast(tmp_path):
     history = tmp_path / "history.csv"
     p = run(

@@ -292,6 +292,20 @@ class Store:
                 )
         return counts
 
+    def arrivals(self, line: str) -> list[tuple[float, str]]:
+        """When each call of a line arrived (seconds since the epoch) and its language, in
+        no particular order: the line's call history, for forecasts."""
+        with self._tx() as c:
+            rows = c.execute(select(calls.c.arrived_at, calls.c.language)
+                             .where(calls.c.line == line))  # fmt: skip
+            return [(float(at), str(language)) for at, language in rows]
+
+    def calls_by_line(self) -> dict[str, int]:
+        """How many calls the store holds for each line."""
+        with self._tx() as c:
+            rows = c.execute(select(calls.c.line, func.count()).group_by(calls.c.line))
+            return {str(line): int(n) for line, n in rows}
+
     def count_calls(self) -> dict[str, int]:
         """Calls by state."""
         with self._tx() as c:

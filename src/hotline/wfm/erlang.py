@@ -9,6 +9,10 @@ All are computed without factorials or powers: Erlang B by its recursion, which 
 For Erlang A the service level (answered within T) needs the distribution of the wait of
 a caller who is eventually served; it comes from the tagged caller's position in queue as
 a small absorbing Markov chain, solved by uniformisation.
+
+`erlang_a_many` gives the same figures for many queues at once from closed forms in the
+incomplete gamma function (one call per figure, whatever the queue's size), for the
+staffing grid; `erlang_a` stays the reference it is tested against.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
+import numpy.typing as npt
+from scipy.special import gammainc, gammaln, logsumexp, pdtr, xlogy
 from scipy.stats import poisson
 
 
@@ -162,6 +167,172 @@ def _served_within(
         h = move * shifted + stay * h
         total += float(p_step[m]) * float(weight @ h)
     return total
+
+
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class ManyPerformances:
+    """`Performance` figures of many queues, as arrays of one shape (see `erlang_a_many`)."""
+
+    p_wait: Floats
+    service_level: Floats
+    asa_seconds: Floats  # NaN everywhere unless asked for
+    occupancy: Floats
+    abandon_rate: Floats
+
+
+def erlang_a_many(
+    *,
+    agents: npt.ArrayLike,
+    calls_per_hour: npt.ArrayLike,
+    aht_seconds: npt.ArrayLike,
+    patience_seconds: npt.ArrayLike,
+    answer_within: float,
+    asa: bool = False,
+) -> ManyPerformances:
+    """`erlang_a` for many queues at once (arguments broadcast together), in closed form.
+
+    Relative to the probability of n in the system, with x = n mu / theta, y = lam / theta
+    and A(b, z) = sum_k z^k / ((b+1)...(b+k)) = Gamma(b+1) e^z z^-b P(b, z) (P the
+    regularised lower incomplete gamma):
+
+    * below n: L - 1, where L = 1 / ErlangB(n, load) = Poisson cdf / pmf at n;
+    * in queue: A(x, y); a caller finding j ahead is served with probability
+      x / (x+j+1), so those served from the queue weigh x/(x+1) A(x+1, y);
+    * served within T, s = theta T: x/(x+1) [A(x+1, y) - r A(x+1, y e^-s)], with
+      log r = y (1 - e^-s) - (x+1) s (the wait of a caller with j ahead has density
+      C e^-xu (1 - e^-u)^j in units of 1/theta; summed over j it integrates to this).
+
+    The mean wait of answered calls has no such form; with `asa` it is summed over the
+    callers ahead, as `erlang_a` does. NaN marks a queue where a term leaves floating point
+    (e.g. Erlang B below 1e-308 with far fewer agents than the load): ask `erlang_a`.
+    Agents must be at least 1, the call rate positive.
+    """
+    given = [np.asarray(v, dtype=np.float64)
+             for v in (agents, calls_per_hour, aht_seconds, patience_seconds)]  # fmt: skip
+    shape = np.broadcast_shapes(*(v.shape for v in given))
+    n, cph, aht, patience = (np.broadcast_to(v, shape).ravel() for v in given)
+    if np.any(n < 1) or np.any(cph <= 0) or np.any(aht <= 0) or np.any(patience <= 0):
+        raise ValueError("erlang_a_many needs agents >= 1 and positive rates and times")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        lam = cph / 3600.0
+        mu = 1.0 / aht
+        theta = 1.0 / patience
+        load = lam / mu
+        x = n * mu / theta
+        y = lam / theta
+        s = theta * answer_within
+        # log(L - 1), the states below n relative to n, as `erlang_a` computes it (Erlang B's
+        # inverse is the Poisson cdf over the pmf, and scipy's logpmf is this expression)
+        log_low = np.log(pdtr(n, load)) - (xlogy(n, load) - gammaln(n + 1.0) - load)
+        log_below = log_low + np.log(-np.expm1(-log_low))
+        _, log_queue = _log_p_and_a(x, y)
+        log_p1, log_served = _log_p_and_a(x + 1.0, y)
+        log_total = np.logaddexp(log_below, log_queue)
+        p_no_wait = np.exp(log_below - log_total)
+        from_queue = x / (x + 1.0) * np.exp(log_served - log_total)
+        if answer_within > 0:
+            # served within T among those served from the queue: 1 - P(x+1, y e^-s) / P(x+1, y)
+            log_p1_late, _ = _log_p_and_a(x + 1.0, y * np.exp(-s))
+            within = from_queue * -np.expm1(log_p1_late - log_p1)
+        else:
+            within = np.zeros_like(from_queue)
+        p_served = p_no_wait + from_queue
+        asa_seconds = _asa(x, y, theta, log_below) if asa else np.full_like(p_served, np.nan)
+        return ManyPerformances(
+            p_wait=np.exp(log_queue - log_total).reshape(shape),
+            service_level=(p_no_wait + within).reshape(shape),
+            asa_seconds=asa_seconds.reshape(shape),
+            occupancy=np.minimum(1.0, load * p_served / n).reshape(shape),
+            abandon_rate=(1.0 - p_served).reshape(shape),
+        )
+
+
+def _log_p_and_a(b: Floats, z: Floats) -> tuple[Floats, Floats]:
+    """log P(b, z) and log A(b, z) = log P(b, z) - log d(b, z), where d(b, z) =
+    e^-z z^b / Gamma(b+1) is written without its large cancelling terms (Loader's
+    saddle-point form). Where P underflows (z far below b), A comes from its series,
+    whose terms then fall fast, and P from A."""
+    log_d = -_bd0(b, z) - 0.5 * np.log(2.0 * np.pi * b) - _stirling_error(b)
+    p = gammainc(b, z)
+    log_p: Floats = np.log(p)
+    log_a: Floats = log_p - log_d
+    tiny = np.flatnonzero(~(p > 1e-280))
+    if tiny.size:
+        bt, zt = b[tiny], z[tiny]
+        term = np.ones_like(zt)
+        total = np.ones_like(zt)
+        for k in range(1, 100_001):
+            term *= zt / (bt + k)
+            total += term
+            if not np.any(term > 1e-17 * total):
+                break
+        else:
+            total[:] = np.nan  # (not seen: the terms fall at least as fast as (z / b)^k)
+        log_a[tiny] = np.log(total)
+        log_p[tiny] = log_a[tiny] + log_d[tiny]
+    return log_p, log_a
+
+
+def _bd0(b: Floats, z: Floats) -> Floats:
+    """b log(b / z) + z - b, accurate when b and z are close (Loader 2000)."""
+    out: Floats = b * np.log(b / z) + z - b
+    close = np.flatnonzero(np.abs(b - z) < 0.1 * (b + z))
+    if close.size:
+        bc, zc = b[close], z[close]
+        v = (bc - zc) / (bc + zc)
+        total = (bc - zc) * v
+        power = 2.0 * bc * v
+        v2 = v * v
+        for k in range(1, 12):  # v^2 < 1/120: twelve terms reach 1e-25
+            power *= v2
+            total += power / (2 * k + 1)
+        out[close] = total
+    return out
+
+
+def _stirling_error(b: Floats) -> Floats:
+    """log Gamma(b+1) - (b + 1/2) log b + b - log(2 pi) / 2, by its series above 15."""
+    out: Floats = gammaln(b + 1.0) - (b + 0.5) * np.log(b) + b - 0.5 * np.log(2.0 * np.pi)
+    big = np.flatnonzero(b > 15.0)
+    if big.size:
+        r = 1.0 / b[big]
+        r2 = r * r
+        out[big] = r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))))
+    return out
+
+
+def _asa(x: Floats, y: Floats, theta: Floats, log_below: Floats) -> Floats:
+    """Mean wait of answered calls: a caller finding j ahead waits, if served, a sum of
+    exponentials of rates theta (x + i), i = 0..j, weighted by their chance to outlast it:
+    E[wait, served | j] = x/(x+j+1) sum_i 1/(theta (x+i+1)). Summed to 40 orders below
+    the largest term, in blocks of queues of similar length."""
+    flat = np.empty_like(x)
+    flat_x, flat_y, flat_t, flat_b = x, y, theta, log_below
+    width = np.ceil(np.maximum(0.0, flat_y - flat_x) + 12.0 * np.sqrt(np.maximum(flat_x, flat_y))
+                    + 40.0)  # fmt: skip
+    order = np.argsort(width, kind="stable")
+    sizes = width[order]
+    start = 0
+    while start < len(order):
+        # queues in ascending length: a block shares its longest one's, ~2 million terms
+        cost = np.arange(1, len(order) - start + 1) * sizes[start:]
+        end = start + max(1, int(np.searchsorted(cost, 2e6, side="right")))
+        block = order[start:end]
+        ahead = np.arange(1.0, sizes[end - 1] + 1.0)  # j = 1, 2, ...
+        bx, by = flat_x[block, None], flat_y[block, None]
+        log_w = np.zeros((len(block), len(ahead) + 1))
+        np.cumsum(np.log(by / (bx + ahead)), axis=1, out=log_w[:, 1:])
+        top = np.maximum(log_w.max(axis=1), flat_b[block])
+        w = np.exp(log_w - top[:, None])
+        served = bx / (bx + 1.0 + np.arange(len(ahead) + 1.0))
+        waits = np.cumsum(1.0 / (bx + 1.0 + np.arange(len(ahead) + 1.0)), axis=1)
+        answered = np.exp(flat_b[block] - top) + (w * served).sum(axis=1)
+        flat[block] = (w * served * waits).sum(axis=1) / answered / flat_t[block]
+        start = end
+    return flat
 
 
 MAX_AGENTS = 1_000_000  # far beyond any contact centre; keeps every computation bounded

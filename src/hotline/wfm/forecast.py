@@ -61,6 +61,19 @@ def mape(actual: npt.NDArray[np.float64], predicted: npt.NDArray[np.float64]) ->
     )
 
 
+def horizon_warning(history: History, horizon_days: int) -> str | None:
+    """A caution when the forecast runs further ahead than the history reaches back: past
+    that, it repeats the last weekly pattern at the last level, with nothing to check it by."""
+    days = history.hours / 24
+    if horizon_days <= days:
+        return None
+    return (
+        f"the forecast runs {horizon_days} days ahead from {days:.1f} days of history; past "
+        f"{int(days)} days it only repeats the last weekly pattern at its last level (no "
+        "trend, no holidays): treat those days with care, or collect more history"
+    )
+
+
 def forecast(
     history: History,
     *,

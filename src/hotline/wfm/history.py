@@ -12,13 +12,16 @@ Timestamps are ISO 8601 and taken as the line's local wall time (an offset, if g
 dropped: seasonality follows the clock on the wall). Duplicate interval rows are errors;
 missing hours in interval counts are filled from the same hour a week earlier (or zero)
 and reported as warnings.
+
+`calls_history` builds the same from call arrivals read elsewhere (the store's calls),
+already in the line's local time.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,6 +74,18 @@ def parse_history(text: str, *, filename: str = "<history>") -> History:
 
 
 Counts = dict[tuple[str, datetime], float]
+
+
+def calls_history(arrivals: Iterable[tuple[str, datetime]]) -> History:
+    """A history from call arrivals: (series, local time) each; an hour without calls had
+    none. ValueError if there are none."""
+    counts: Counts = {}
+    for name, at in arrivals:
+        key = (name, at.replace(minute=0, second=0, microsecond=0, tzinfo=None))
+        counts[key] = counts.get(key, 0.0) + 1.0
+    if not counts:
+        raise ValueError("no calls to count")
+    return _to_history(counts, interval_rows=False)
 
 
 def _hour(value: str) -> datetime:

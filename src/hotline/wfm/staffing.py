@@ -5,6 +5,8 @@ starting Erlang B from the truncated-Poisson identity and carrying its recursion
 head-count to the next: a handful of steps per queue, however large.
 Erlang A (with patience) is searched by doubling and bisection: its service level rises
 with every agent added, and each evaluation is a small Markov-chain computation.
+`erlang_a_table` makes the same search for a whole grid at once, every cell probing the
+head-counts the scalar search would, with the closed-form figures of `erlang_a_many`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import poisson
 
-from hotline.wfm.erlang import MAX_AGENTS, Performance, erlang_a
+from hotline.wfm.erlang import MAX_AGENTS, Performance, erlang_a, erlang_a_many
 
 
 class Unreachable(ValueError):
@@ -168,6 +170,108 @@ def erlang_c_table(
         k = k[left] + 1.0
         b = load * b / (k + load * b)
     return needed
+
+
+# A decision closer than this to its threshold (absolute for service level and occupancy,
+# relative for ASA) is left to the scalar search: the closed forms of `erlang_a_many` and
+# the Markov chain of `erlang_a` agree to about 1e-12, so every other decision is theirs.
+CLOSE = 1e-9
+
+
+def erlang_a_table(
+    *,
+    calls_per_hour: npt.ArrayLike,
+    aht_seconds: npt.ArrayLike,
+    patience_seconds: npt.ArrayLike,
+    target: Target,
+) -> npt.NDArray[np.int64]:
+    """`agents_needed` with patience (Erlang A) for many cells at once; the arguments
+    broadcast together (e.g. intervals x pools, with a patience per pool).
+
+    Every cell follows the scalar search's own path (doubling from the load, then
+    bisection), all cells a step at a time; a cell whose figures at any step come within
+    `CLOSE` of a threshold, or leave floating point, is searched by `agents_needed`
+    itself. So the head-counts are the scalar search's, cell for cell. An infinite
+    patience (callers who never hang up) is Erlang C, as `patience_seconds=None` is.
+    """
+    target.check()
+    given = [np.asarray(v, dtype=np.float64)
+             for v in (calls_per_hour, aht_seconds, patience_seconds)]  # fmt: skip
+    shape = np.broadcast_shapes(*(v.shape for v in given))
+    lam, aht, patience = (np.broadcast_to(v, shape).ravel() for v in given)
+    if not (np.all(lam >= 0) and np.all(aht > 0)):  # (NaN too)
+        raise ValueError("calls per hour must be >= 0 and handle times > 0")
+    if not np.all(patience > 0):
+        raise ValueError("patience must be positive")
+    load = lam * aht / 3600.0
+    if np.any(load >= MAX_AGENTS):
+        worst = float(load.max())
+        raise Unreachable(f"{worst:,.0f} Erlangs: more than {MAX_AGENTS:,} agents would be needed")
+    needed = np.zeros(lam.size, dtype=np.int64)
+    never = np.isinf(patience) & (load > 0)
+    if never.any():
+        needed[never] = erlang_c_table(calls_per_hour=lam[never], aht_seconds=aht[never],
+                                       target=target)  # fmt: skip
+    cells = np.flatnonzero((load > 0) & ~never)
+    low = np.zeros(cells.size, dtype=np.int64)
+    high = np.maximum(1, np.ceil(load[cells])).astype(np.int64)
+    bisecting = np.zeros(cells.size, dtype=bool)
+    doubtful = np.zeros(cells.size, dtype=bool)
+    while cells.size:
+        probe = np.where(bisecting, (low + high) // 2, high)
+        met, close = _erlang_a_met(probe, lam[cells], aht[cells], patience[cells], target)
+        doubtful |= close
+        grow = ~bisecting & ~met
+        beyond = grow & (high * 2 > MAX_AGENTS)
+        if np.any(beyond & ~doubtful):
+            raise Unreachable(f"more than {MAX_AGENTS:,} agents would be needed")
+        for cell in cells[beyond]:  # (a close call past 500,000 agents: the scalar says)
+            needed[cell] = _scalar(lam[cell], aht[cell], patience[cell], target)
+        low = np.where(grow, high, np.where(bisecting & ~met, probe, low))
+        high = np.where(grow, high * 2, np.where(bisecting & met, probe, high))
+        bisecting |= met
+        done = bisecting & (high - low <= 1)
+        needed[cells[done]] = high[done]
+        done |= beyond
+        settled = done & doubtful & ~beyond
+        for cell in cells[settled]:  # rare: leave the close calls to the scalar search
+            needed[cell] = _scalar(lam[cell], aht[cell], patience[cell], target)
+        keep = ~done
+        cells, low, high = cells[keep], low[keep], high[keep]
+        bisecting, doubtful = bisecting[keep], doubtful[keep]
+    return needed.reshape(shape)
+
+
+def _scalar(calls_per_hour: np.float64, aht: np.float64, patience: np.float64,
+            target: Target) -> int:  # fmt: skip
+    return agents_needed(calls_per_hour=float(calls_per_hour), aht_seconds=float(aht),
+                         target=target, patience_seconds=float(patience)).agents  # fmt: skip
+
+
+def _erlang_a_met(
+    agents: npt.NDArray[np.int64],
+    calls_per_hour: npt.NDArray[np.float64],
+    aht: npt.NDArray[np.float64],
+    patience: npt.NDArray[np.float64],
+    target: Target,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Whether each cell meets the target (as `Target.met_by`), and whether that was a
+    close call (or a figure is not a number)."""
+    p = erlang_a_many(agents=agents, calls_per_hour=calls_per_hour, aht_seconds=aht,
+                      patience_seconds=patience, answer_within=target.answer_within,
+                      asa=target.asa_seconds is not None)  # fmt: skip
+    met = p.service_level >= target.service_level
+    close = ~(np.abs(p.service_level - target.service_level) > CLOSE)
+    if target.asa_seconds is not None:
+        met &= p.asa_seconds <= target.asa_seconds
+        close |= ~(np.abs(p.asa_seconds - target.asa_seconds) > CLOSE * target.asa_seconds)
+    if target.max_occupancy is not None:
+        met &= p.occupancy <= target.max_occupancy
+        if target.max_occupancy < 1.0:
+            close |= ~(np.abs(p.occupancy - target.max_occupancy) > CLOSE)
+        else:  # (occupancy is at most 1: always met, in both searches, unless not a number)
+            close |= np.isnan(p.occupancy)
+    return met, close
 
 
 def _first_candidate(load: Any, target: Target) -> Any:

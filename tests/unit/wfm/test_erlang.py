@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from hotline.wfm.erlang import erlang_a, erlang_b, erlang_c
+from hotline.wfm.erlang import erlang_a, erlang_a_many, erlang_b, erlang_c
 
 
 def birth_death(n: int, lam: float, mu: float, theta: float, cap: int = 3000) -> np.ndarray:
@@ -140,3 +142,96 @@ def test_erlang_a_with_many_idle_agents_and_with_no_calls():
         agents=5, calls_per_hour=0, aht_seconds=300, patience_seconds=60, answer_within=20
     )
     assert (none.service_level, none.occupancy) == (1.0, 0.0)
+
+
+# -- the closed forms for many queues at once
+
+
+def palm_a(x: float, y: float) -> float:
+    """A(x, y) = x e^y y^-x gamma(x, y) = sum_k y^k / ((x+1)...(x+k)), summed term by term."""
+    term, total, k = 1.0, 1.0, 0
+    while term > 1e-18 * total:
+        k += 1
+        term *= y / (x + k)
+        total += term
+    return total
+
+
+@pytest.mark.parametrize(
+    ("n", "cph", "aht", "patience"),
+    [(12, 120, 300, 180), (44, 500, 300, 180), (3, 60, 240, 60), (50, 700, 300, 120),
+     (8, 200, 300, 200), (100, 1500, 240, 600)],
+)  # fmt: skip
+def test_erlang_a_matches_mandelbaum_and_zeltyn_closed_forms(n, cph, aht, patience):
+    """Mandelbaum & Zeltyn, "The Palm/Erlang-A Queue, with Applications to Call Centers"
+    (Technion, 2005), sections 4.4 and 4.5: with E = ErlangB(n, lam/mu), rho = lam/(n mu)
+    and A = A(n mu/theta, lam/theta),
+        P{W > 0} = A E / (1 + (A - 1) E),   P{Ab} = (1/(rho A) + 1 - 1/rho) P{W > 0}.
+    Evaluated here by the series and Erlang B's recursion, independently of erlang.py's
+    logarithms and of its closed forms in the incomplete gamma function."""
+    lam, mu, theta = cph / 3600, 1 / aht, 1 / patience
+    e = erlang_b(n, lam / mu)
+    rho = lam / (n * mu)
+    a = palm_a(n * mu / theta, lam / theta)
+    p_wait = a * e / (1 + (a - 1) * e)
+    p_ab = (1 / (rho * a) + 1 - 1 / rho) * p_wait
+    scalar = erlang_a(
+        agents=n, calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience, answer_within=20
+    )
+    many = erlang_a_many(
+        agents=n, calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience, answer_within=20
+    )
+    for p in (scalar.p_wait, float(many.p_wait)):
+        assert p == pytest.approx(p_wait, rel=1e-12)
+    for p in (scalar.abandon_rate, float(many.abandon_rate)):
+        assert p == pytest.approx(p_ab, rel=1e-11)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    load=st.floats(0.05, 400),
+    staffing=st.floats(0.3, 2.5),
+    aht=st.floats(30, 1200),
+    patience=st.floats(3, 30_000),
+    within=st.sampled_from([0.0, 5.0, 20.0, 60.0, 600.0]),
+)
+def test_erlang_a_many_gives_erlang_a_figures(load, staffing, aht, patience, within):
+    n = max(1, int(load * staffing))
+    cph = load * 3600 / aht
+    one = erlang_a(
+        agents=n, calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience,
+        answer_within=within,
+    )  # fmt: skip
+    many = erlang_a_many(
+        agents=[n], calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience,
+        answer_within=within, asa=True,
+    )  # fmt: skip
+    # the staffing grid leaves to erlang_a every decision within 1e-9 of a threshold
+    for key in ("p_wait", "service_level", "occupancy", "abandon_rate"):
+        assert float(getattr(many, key)[0]) == pytest.approx(getattr(one, key), abs=1e-11), key
+    assert float(many.asa_seconds[0]) == pytest.approx(one.asa_seconds, rel=1e-11)
+
+
+def test_erlang_a_many_where_the_incomplete_gamma_underflows():
+    # one agent for 0.04 Erlangs with callers 400 times as patient as a call is long: the
+    # incomplete gamma P(x, y) is below 1e-300 and the series takes over
+    kwargs = {"calls_per_hour": 4.0, "aht_seconds": 34.0, "patience_seconds": 13408.0}
+    one = erlang_a(agents=1, answer_within=20, **kwargs)
+    many = erlang_a_many(agents=1, answer_within=20, asa=True, **kwargs)
+    assert float(many.service_level) == pytest.approx(one.service_level, abs=1e-12)
+    assert float(many.asa_seconds) == pytest.approx(one.asa_seconds, rel=1e-11)
+
+
+def test_erlang_a_many_marks_what_it_cannot_compute():
+    # 5,000 agents for 8,552 Erlangs: Erlang B's Poisson cdf underflows (erlang_a gives NaN
+    # too), and the grid search asks erlang_a for such cells
+    many = erlang_a_many(
+        agents=[5000, 9000], calls_per_hour=34093, aht_seconds=903, patience_seconds=186,
+        answer_within=60,
+    )  # fmt: skip
+    assert math.isnan(many.service_level[0])
+    assert 0.0 < many.service_level[1] < 1.0
+    with pytest.raises(ValueError, match="agents >= 1"):
+        erlang_a_many(
+            agents=0, calls_per_hour=1, aht_seconds=1, patience_seconds=1, answer_within=0
+        )

@@ -9,8 +9,8 @@ import pytest
 
 from hotline.errors import ConfigError
 from hotline.sim.arrivals import arrival_times, hourly_rates
-from hotline.wfm.forecast import forecast
-from hotline.wfm.history import parse_history
+from hotline.wfm.forecast import forecast, horizon_warning
+from hotline.wfm.history import calls_history, parse_history
 
 DAY = [1, 1, 1, 1, 1, 2, 4, 8, 12, 14, 15, 15, 14, 14, 14, 13, 12, 10, 8, 6, 4, 3, 2, 1]
 WEEK = [1.2, 1.1, 1.0, 1.0, 1.0, 0.8, 0.7]
@@ -138,3 +138,27 @@ def test_more_bad_history(text, message):
     with pytest.raises(ConfigError) as e:
         parse_history(text, filename="h.csv")
     assert str(e.value).startswith(message)
+
+
+def test_a_history_from_call_arrivals_counts_local_hours():
+    h = calls_history(
+        [("es", datetime(2026, 1, 5, 0, 10)), ("es", datetime(2026, 1, 5, 0, 50)),
+         ("en", datetime(2026, 1, 5, 2, 0))]
+    )  # fmt: skip
+    assert h.start == START
+    assert (h.series["es"].tolist(), h.series["all"].tolist()) == ([2, 0, 0], [2, 0, 1])
+    with pytest.raises(ValueError, match="no calls"):
+        calls_history([])
+
+
+def test_a_horizon_beyond_the_history_is_a_caution():
+    _, counts = synthetic(weeks=3, calls_per_day=500, seed=1)
+    h = parse_history(counts_csv(counts))
+    assert horizon_warning(h, 21) is None
+    assert horizon_warning(h, 28) == (
+        "the forecast runs 28 days ahead from 21.0 days of history; past 21 days it only "
+        "repeats the last weekly pattern at its last level (no trend, no holidays): treat "
+        "those days with care, or collect more history"
+    )
+    [_, en] = forecast(h, horizon_days=28)  # (and it forecasts them all the same)
+    assert len(en.forecast) == 28 * 24

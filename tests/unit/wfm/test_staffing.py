@@ -3,15 +3,20 @@ a plain upward scan of the Erlang formulas, which is slow but obviously right.""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.wfm.erlang import erlang_a, erlang_c
+from hotline.wfm.erlang import erlang_a, erlang_a_many, erlang_c
 from hotline.wfm.staffing import (
+    CLOSE,
     Target,
     Unreachable,
     agents_needed,
+    erlang_a_table,
     erlang_c_table,
     with_shrinkage,
 )
@@ -137,3 +142,104 @@ def test_loads_no_finite_staff_can_meet_are_refused_at_once(patience):
 def test_absurd_head_counts_are_refused():
     with pytest.raises(ValueError, match="at most 1,000,000 agents"):
         erlang_c(agents=300_000_000, calls_per_hour=100, aht_seconds=300, answer_within=20)
+
+
+# -- Erlang A for a whole grid at once
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.integers(0, 1500).map(float) | st.floats(1, 1500),
+            st.floats(30, 600),
+            st.floats(30, 600) | st.floats(600, 3000) | st.just(math.inf),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    sl=st.floats(0.3, 0.95),
+    within=st.sampled_from([0.0, 10.0, 20.0, 60.0]),
+    asa=st.none() | st.floats(5, 120),
+    occ=st.none() | st.floats(0.7, 1.0),
+)
+def test_the_erlang_a_grid_is_the_scalar_search_cell_by_cell(cells, sl, within, asa, occ):
+    target = Target(sl, within, asa, occ)
+    grid = erlang_a_table(
+        calls_per_hour=[c for c, _, _ in cells],
+        aht_seconds=[a for _, a, _ in cells],
+        patience_seconds=[p for _, _, p in cells],
+        target=target,
+    )
+    expected = [
+        agents_needed(
+            calls_per_hour=c,
+            aht_seconds=a,
+            target=target,
+            patience_seconds=None if math.isinf(p) else p,
+        ).agents
+        for c, a, p in cells
+    ]
+    assert grid.tolist() == expected
+
+
+def test_the_grid_broadcasts_intervals_by_pools_with_a_patience_per_pool():
+    cph = np.array([[120.0, 30.0], [500.0, 0.0], [1.0, 900.0]])
+    patience = np.array([180.0, 60.0])
+    grid = erlang_a_table(
+        calls_per_hour=cph, aht_seconds=300.0, patience_seconds=patience, target=Target(0.8, 20)
+    )
+    assert grid.shape == (3, 2)
+    for (i, j), n in np.ndenumerate(grid):
+        scalar = agents_needed(
+            calls_per_hour=float(cph[i, j]),
+            aht_seconds=300.0,
+            target=Target(0.8, 20),
+            patience_seconds=float(patience[j]),
+        )
+        assert n == scalar.agents
+    # the example: 500 calls/h, AHT 300 s, 80 % in 20 s: Erlang C 48, Erlang A 44
+    assert grid[1, 0] == 44
+    assert (
+        erlang_c_table(calls_per_hour=[500.0], aht_seconds=300.0, target=Target(0.8, 20))[0] == 48
+    )
+
+
+def test_a_close_call_is_left_to_the_scalar_search():
+    # a target equal (to the last bit) to what 44 agents give: the closed form and the
+    # Markov chain may round it either way, so the grid must ask the scalar search
+    perf = erlang_a(
+        agents=44, calls_per_hour=500, aht_seconds=300, patience_seconds=180, answer_within=20
+    )
+    target = Target(perf.service_level, 20)
+    many = erlang_a_many(
+        agents=44, calls_per_hour=500, aht_seconds=300, patience_seconds=180, answer_within=20
+    )
+    assert abs(float(many.service_level) - target.service_level) <= CLOSE  # a close call
+    expected = agents_needed(
+        calls_per_hour=500, aht_seconds=300, target=target, patience_seconds=180
+    ).agents
+    assert expected == 44  # (met exactly, by its own figure)
+    grid = erlang_a_table(
+        calls_per_hour=[500.0], aht_seconds=300.0, patience_seconds=180.0, target=target
+    )
+    assert grid.tolist() == [expected]
+
+
+def test_the_grid_refuses_what_the_search_refuses():
+    with pytest.raises(Unreachable, match="more than 1,000,000 agents"):
+        erlang_a_table(
+            calls_per_hour=[100.0, 1e12], aht_seconds=300.0, patience_seconds=60.0, target=Target()
+        )
+    with pytest.raises(ValueError, match="patience must be positive"):
+        erlang_a_table(
+            calls_per_hour=[100.0], aht_seconds=300.0, patience_seconds=0.0, target=Target()
+        )
+    with pytest.raises(ValueError, match="handle times > 0"):
+        erlang_a_table(
+            calls_per_hour=[100.0], aht_seconds=-3.0, patience_seconds=60.0, target=Target()
+        )
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        erlang_a_table(
+            calls_per_hour=[100.0], aht_seconds=300.0, patience_seconds=60.0, target=Target(1.0)
+        )
