@@ -1027,9 +1027,32 @@ def flow_run(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    node: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve as one node of several on one database, under this name: "
+            "it stands by until it leads the lines (docs/operations.md)."
+        ),
+    ] = None,
+    advertise: Annotated[
+        str | None,
+        typer.Option(help="Where the other nodes reach this one [default: http://HOST:PORT]."),
+    ] = None,
+    lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=2.0,
+            max=60.0,
+            help="How long a node's lease on the lines "
+            "lasts unless renewed: a dead leader is replaced within it.",
+        ),
+    ] = 10.0,
 ) -> None:
     """Run the live line: carrier webhooks, the agents' API, /healthz. Settings come from
     HOTLINE_* environment variables (docs/live.md); the database is migrated first."""
+    if node is not None:
+        _serve_node(host, port, node, advertise or f"http://{host}:{port}", lease_seconds)
+        return
     import logging
 
     import uvicorn
@@ -1257,6 +1280,69 @@ def line_list() -> None:
         flow = f"{line['flow']} v{line['flow_version']}" if line["flow"] else "-"
         table.add_row(line["name"], line["number"], line["timezone"], flow)
     out.print(table)
+
+
+def _serve_node(host: str, port: int, name: str, address: str, lease_seconds: float) -> None:
+    """`hotline serve --node NAME`: stand by, lead when the lines' leases are this node's,
+    and exit (status 75) the moment they may not be trusted any more."""
+    import logging
+
+    import uvicorn
+
+    from hotline.errors import NodeRefused
+    from hotline.service.bootstrap import (
+        audit_trail,
+        build_line,
+        call_control,
+        ensure_line,
+        store_for,
+    )
+    from hotline.service.node import EXIT_LOST, Node
+    from hotline.service.settings import load_settings
+    from hotline.store.leases import Leases
+    from hotline.web.app import create_app
+    from hotline.web.node_app import NodeApp
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings()
+    control = call_control(settings)
+    settings.required_sealing_key()
+    store, _ = store_for(settings)
+    ensure_line(settings, store)
+    leases = Leases(engine=store.engine, node=name, address=address, ttl=lease_seconds)
+    try:
+        leases.join()
+    except NodeRefused as e:
+        err.print(f"[red]{escape(e.message)}[/]")
+        raise typer.Exit(1) from None
+
+    def lost(why: str) -> None:
+        logging.shutdown()
+        os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
+
+    member = Node(leases=leases, lines=lambda: [x["name"] for x in store.lines()],
+                  on_lost=lost)  # fmt: skip
+
+    def build() -> object:
+        parts = build_line(settings, control=control, fence=member.fence)
+        if parts.recovered:
+            err.print(
+                "recovered open calls: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(parts.recovered.items()))
+            )
+        return create_app(settings=settings, line=parts.line, control=control,
+                          desk=parts.desk, trail=audit_trail(parts.store),
+                          before_acting=member.check)  # fmt: skip
+
+    err.print(
+        f"node {name!r} ({address}) stands by until it leads the lines "
+        f"(leases of {lease_seconds:g} s); listening on http://{host}:{port}"
+    )
+    uvicorn.run(NodeApp(node=member, build=build, public_url=settings.public_url),
+                host=host, port=port, log_level="warning", log_config=None,
+                timeout_graceful_shutdown=5)  # fmt: skip
 
 
 @app.command()

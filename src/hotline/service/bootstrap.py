@@ -23,6 +23,7 @@ from hotline.service.settings import Settings
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.accounts import AccountStore
 from hotline.store.db import connect, migrate, sqlite_path
+from hotline.store.leases import Fence
 from hotline.store.repository import Store
 from hotline.switchboard.line import agents_of
 from hotline.telephony.control import CallControl, TwilioCallControl
@@ -66,12 +67,15 @@ def build_line(
     control: CallControl | None = None,
     more_connectors: Mapping[str, Connector] | None = None,
     more_sources: Mapping[str, RecordSource] | None = None,
+    fence: Fence | None = None,
 ) -> Parts:
     """The line's parts; with `control`, open calls in the store are recovered first.
-    `more_connectors`, `more_sources`: besides the settings' (the demo's record service)."""
+    `more_connectors`, `more_sources`: besides the settings' (the demo's record service);
+    `fence`: the lines this node leads (one node of several: service.node)."""
     file = sqlite_path(settings.database_url)
     created = file is not None and not file.exists()
     store, applied = store_for(settings)
+    store.fence = fence
     imported = ensure_line(settings, store)
     connectors = {**connectors_for(settings), **(more_connectors or {})}
     line = LiveLine(lines=line_setups(settings, store), store=store, connectors=connectors,

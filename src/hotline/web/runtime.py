@@ -108,12 +108,16 @@ class LineRuntime:
         # the last carrier request under way for each call's conference (each waits for
         # the one before it, so a hold and its resume reach the carrier in that order)
         self._chains: dict[str, asyncio.Task[None]] = {}
+        # called before the line acts (a command, the carrier work it asks for): one node
+        # of several stops there once it may no longer trust its leases (service.node)
+        self.before_acting: Callable[[], None] = lambda: None
 
     # -- running a command
 
     def _command(self, fn: Callable[[], Any]) -> Any:
         """Run one use case on the line (under the lock): timers that fell due fire first;
         a command the core refuses changes nothing (raised to the caller's handler)."""
+        self.before_acting()
         self.line.begin()
         try:
             return fn()
@@ -208,6 +212,8 @@ class LineRuntime:
 
     def _dispatch(self, effects: list[Any]) -> None:
         """Carry out what the core asked for (slow work in tasks, off the lock)."""
+        if effects:
+            self.before_acting()
         for c in effects:
             if isinstance(c, Offer):
                 context = self.line.offer_context(c.call_sid, c.agent_id)

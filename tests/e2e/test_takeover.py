@@ -1,0 +1,207 @@
+"""Two nodes on one PostgreSQL behind a failover front (the address the carrier calls):
+kill -9 the leader with callers queued and one on a call; the standby takes the lines'
+leases, recovers the open calls from the store and the carrier, and serves them. Against
+the carrier emulator: every caller is answered exactly once, and nothing is lost. A
+leader paused past its lease (SIGSTOP) stops the moment it runs again, acting no more."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from hotline.service.demo import _Server, free_ports
+from hotline.service.node import EXIT_LOST
+from hotline.service.sealing import Keyring, SealingKey, new_key
+from hotline.store.db import connect
+from hotline.store.leases import leases
+from hotline.store.repository import Store
+from hotline.telephony.emulator.bots import AgentBot
+from hotline.telephony.emulator.carrier import CallerScript, Carrier
+from hotline.testing.failover import FailoverFront
+from tests.integration.live_fixtures import pg_url  # noqa: F401 (a fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "takeover-test-token"
+KEY = new_key()
+ACCOUNT = "AC" + "0" * 32
+SPEED = 5.0
+LEASE = 4.0  # seconds: a short lease keeps the test short
+
+
+class Cluster:
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.front_port, self.carrier_port, *self.ports = free_ports(4)
+        self.front = FailoverFront([("127.0.0.1", p) for p in self.ports])
+        self.base = f"http://127.0.0.1:{self.front.port}"
+        self.env = {
+            **os.environ,
+            "HOTLINE_DATABASE_URL": db,
+            "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
+            "HOTLINE_SECRET_KEY": KEY,
+            "HOTLINE_PUBLIC_URL": self.base,
+            "HOTLINE_TWILIO_API_BASE": f"http://127.0.0.1:{self.carrier_port}",
+            "HOTLINE_CONNECTORS": json.dumps(
+                {"agency_directory": str(ROOT / "scenarios" / "demo-agency-directory.yaml")}
+            ),
+        }
+        self.nodes: dict[str, subprocess.Popen[str]] = {}
+
+    def start(self, name: str, index: int) -> subprocess.Popen[str]:
+        command = [sys.executable, "-c", "from hotline.cli import main; main()", "serve",
+                   "--port", str(self.ports[index]), "--node", name,
+                   "--lease-seconds", str(LEASE)]  # fmt: skip
+        proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        self.nodes[name] = proc
+        return proc
+
+    def leader(self) -> tuple[str, int] | None:
+        now, held, _ = leases(connect(self.db))
+        live = [(x.node, x.epoch) for x in held if x.expires_at > now]
+        return live[0] if live else None
+
+    def stop(self) -> None:
+        for proc in self.nodes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+        self.front.close()
+
+
+@pytest.fixture
+def cluster(pg_url: str) -> Iterator[Cluster]:  # noqa: F811
+    c = Cluster(pg_url)
+    yield c
+    c.stop()
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def answering(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
+    """The first answer of `url`/healthz, whatever it says (the node listens)."""
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient() as client:
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                return await client.get(f"{url}/healthz")
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the node did not listen"
+            await asyncio.sleep(0.2)
+
+
+async def serving(url: str, proc: subprocess.Popen[str]) -> None:
+    """Until `url`/healthz answers 200 (the node there leads and is ready)."""
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient() as client:
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "no node came to serve"
+            await asyncio.sleep(0.2)
+
+
+def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster):
+    async def run() -> Carrier:
+        carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
+                          line_number="+18005550100", speed=SPEED, retry_for=60)  # fmt: skip
+        rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1",
+                                      port=cluster.carrier_port, log_level="critical"))  # fmt: skip
+        rest_task = asyncio.create_task(rest.serve())
+        a = cluster.start("a", 0)
+        await serving(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        b = cluster.start("b", 1)
+        standby = await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        assert standby.status_code == 503
+        assert standby.json()["role"] == "standby"
+        assert standby.json()["leader"] == f"http://127.0.0.1:{cluster.ports[0]}"
+        assert cluster.leader() == ("a", 1)
+
+        store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
+        calls = [carrier.place(CallerScript(f"+12025550{110 + i}", ["1", "2", "2"], 100_000, 60))
+                 for i in range(6)]  # fmt: skip
+        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
+        bot = AgentBot(agent_id="en-day-1", token=store.issue_token("en-day-1", time.time()),
+                       base_url=cluster.base, speed=SPEED)  # fmt: skip
+        bot_task = asyncio.create_task(bot.run())
+        await until(lambda: any(c.agent for c in calls), "a caller to reach the agent")
+        bridged = next(c for c in calls if c.agent).sid
+        await until(lambda: any(k == "agent-leg-answered" for k, _ in store.events(bridged)),
+                    "the bridge to be in the store")  # fmt: skip
+
+        a.send_signal(signal.SIGKILL)  # no shutdown, no last flush, its lease left to expire
+        a.wait()
+        bot_task.cancel()
+        await serving(cluster.base, b)  # through the front: b now leads
+        assert cluster.leader() == ("b", 2)
+        bots = [asyncio.create_task(AgentBot(agent_id=agent, base_url=cluster.base,
+                                             token=store.issue_token(agent, time.time()),
+                                             speed=SPEED).run())
+                for agent in [f"en-day-{i}" for i in range(2, 7)]]  # fmt: skip
+        await asyncio.wait_for(carrier.drain(), 120)
+        for t in bots:
+            t.cancel()
+        rest.should_exit = True
+        await asyncio.gather(rest_task, *bots, bot_task, return_exceptions=True)
+        return carrier
+
+    carrier = asyncio.run(run())
+    b = cluster.nodes["b"]
+    b.send_signal(signal.SIGTERM)
+    b.wait(timeout=30)
+    stderr = b.stderr.read() if b.stderr else ""
+    recovered = [ln.split("recovered open calls: ")[1] for ln in stderr.splitlines()
+                 if "recovered open calls" in ln]  # fmt: skip
+    assert recovered == ["on a call 1, queued 5"], stderr[-3000:]
+    inbound = [c for c in carrier.calls.values() if c.script.answers]
+    assert [c.outcome for c in inbound] == ["answered"] * 6
+    store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
+    for c in inbound:
+        row = store.call(c.sid)
+        assert row is not None
+        assert row.state == "completed", (c.sid, row.state)
+        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
+    assert cluster.leader() is None  # b let its lease go when it stopped
+
+
+def test_a_leader_paused_past_its_lease_stops_when_it_runs_again(cluster):
+    async def run() -> None:
+        a = cluster.start("a", 0)
+        await serving(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        b = cluster.start("b", 1)
+        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        a.send_signal(signal.SIGSTOP)  # (its socket still takes connections: not the front)
+        await until(lambda: cluster.leader() == ("b", 2), "b to take over")
+        await serving(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        a.send_signal(signal.SIGCONT)
+        await until(lambda: a.poll() is not None, "a to stop")
+
+    asyncio.run(run())
+    a = cluster.nodes["a"]
+    assert a.returncode == EXIT_LOST
+    stderr = a.stderr.read() if a.stderr else ""
+    assert "node a stops leading" in stderr, stderr[-2000:]
+    assert cluster.leader() == ("b", 2)
