@@ -1325,6 +1325,9 @@ def _serve_node(host: str, port: int, name: str, address: str, lease_seconds: fl
     member = Node(leases=leases, lines=lambda: [x["name"] for x in store.lines()],
                   on_lost=lost)  # fmt: skip
 
+    def leading() -> dict[str, object]:
+        return {"name": name, "role": "leader", "leads": member.led()}
+
     def build() -> object:
         parts = build_line(settings, control=control, fence=member.fence)
         if parts.recovered:
@@ -1334,7 +1337,7 @@ def _serve_node(host: str, port: int, name: str, address: str, lease_seconds: fl
             )
         return create_app(settings=settings, line=parts.line, control=control,
                           desk=parts.desk, trail=audit_trail(parts.store),
-                          before_acting=member.check)  # fmt: skip
+                          before_acting=member.check, node=leading)  # fmt: skip
 
     err.print(
         f"node {name!r} ({address}) stands by until it leads the lines "

@@ -157,6 +157,10 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
         bot_task.cancel()
         await serving(cluster.base, b)  # through the front: b now leads
         assert cluster.leader() == ("b", 2)
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"{cluster.base}/healthz")).json()
+        (line,) = [x.line for x in leases(connect(cluster.db))[1]]
+        assert health["node"] == {"name": "b", "role": "leader", "leads": {line: 2}}
         bots = [asyncio.create_task(AgentBot(agent_id=agent, base_url=cluster.base,
                                              token=store.issue_token(agent, time.time()),
                                              speed=SPEED).run())

@@ -64,12 +64,14 @@ def create_app(
     desk: RecordDesk | None = None,
     trail: AuditTrail | None = None,
     before_acting: Callable[[], None] | None = None,
+    node: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     """The app for one line. Nothing is created at import; `hotline serve` calls this.
     `clock`: the accounts' time (sessions' limits), real seconds unless a test moves it.
     `desk`: agents' record look-ups (none: the desktop offers none); `trail`: the audit
     trail's signed checkpoints, written by the ticker (none: entries only); `before_acting`:
-    called before the line acts (a node stops there once its leases are not trusted)."""
+    called before the line acts (a node stops there once its leases are not trusted);
+    `node`: what /healthz says of the node (its name, the lines it leads and epochs)."""
     accounts = Accounts(store=AccountStore(engine=line.store.engine), clock=clock,
                         key=settings.keyring())  # fmt: skip
     access = Access(accounts=accounts, store=line.store, public_url=settings.public_url)
@@ -78,6 +80,7 @@ def create_app(
     )
     if before_acting is not None:  # one node of several (service.node)
         rt.before_acting = before_acting
+    rt.node = node
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

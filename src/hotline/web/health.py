@@ -51,6 +51,8 @@ def health_router(rt: LineRuntime) -> APIRouter:
             "writes": {k: v for k, v in writes.items() if k != "healthy"},
             "agent_sockets": len(rt.sockets),
         }
+        if rt.node is not None:  # one node of several: which, and what it leads
+            body["node"] = rt.node()
         problem = database_file.problem() if database_file is not None else None
         if problem is not None:
             file_alarm(logging.ERROR, "%s while the server runs: writes are not reaching "

@@ -111,6 +111,7 @@ class LineRuntime:
         # called before the line acts (a command, the carrier work it asks for): one node
         # of several stops there once it may no longer trust its leases (service.node)
         self.before_acting: Callable[[], None] = lambda: None
+        self.node: Callable[[], dict[str, Any]] | None = None  # (for /healthz)
 
     # -- running a command
 
