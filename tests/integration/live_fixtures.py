@@ -135,6 +135,7 @@ class Live:
         control: CallControl | None = None,
         twilio_api: tuple[str, str] | None = None,
         desk: Callable[[Live], RecordDesk] | None = None,
+        metrics_token: str | None = None,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
@@ -144,7 +145,8 @@ class Live:
         `secret_key`: HOTLINE_SECRET_KEY (None: not set); `interpreter_number`:
         HOTLINE_INTERPRETER_NUMBER; `control`: the carrier's call control (one that records
         what it is asked, unless given); `twilio_api`: the API key and secret the browser
-        phones' tokens are signed with; `desk`: builds the agents' record look-ups."""
+        phones' tokens are signed with; `desk`: builds the agents' record look-ups;
+        `metrics_token`: HOTLINE_METRICS_TOKEN (None: /metrics is off)."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
@@ -152,6 +154,7 @@ class Live:
             interpreter_number=interpreter_number,
             twilio_api_key=twilio_api[0] if twilio_api else None,
             twilio_api_secret=SecretStr(twilio_api[1]) if twilio_api else None,
+            metrics_token=SecretStr(metrics_token) if metrics_token else None,
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)

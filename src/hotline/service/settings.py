@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     twilio_api_key: str | None = None
     twilio_api_secret: SecretStr | None = None
     twilio_twiml_app_sid: str | None = None
+    # the bearer token Prometheus sends for /metrics (unset: /metrics is off)
+    metrics_token: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -31,6 +31,7 @@ from hotline.web.audit import audit_router
 from hotline.web.auth import Access, auth_router
 from hotline.web.errors import body, install
 from hotline.web.health import health_router
+from hotline.web.metrics import Metrics, metrics_router
 from hotline.web.runtime import LineRuntime
 from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
@@ -103,6 +104,9 @@ def create_app(
                audit_router(line.store.engine, access, clock))  # fmt: skip
     for router in routers:
         app.include_router(router)
+    metrics = Metrics(rt)
+    app.include_router(metrics_router(rt, metrics))
+    app.middleware("http")(metrics.measure)
 
     @app.middleware("http")
     async def no_store(

@@ -1,0 +1,109 @@
+"""`GET /metrics` in the Prometheus text format, for the operator's monitoring: carrier
+webhooks by route and status with their latency, calls ended by line and outcome, callers
+waiting and agents by state per line (read when scraped), and the lines this node leads
+with their lease epochs (an epoch that grows is a takeover). Prometheus authenticates
+with a bearer token (HOTLINE_METRICS_TOKEN); without one set, /metrics is off (404).
+Each app has a registry of its own: nothing is global."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hotline.domain.events import CallAbandoned, CallCompleted, CallOverflowed
+from hotline.service.hub import Published
+from hotline.web.errors import Refused, responses
+from hotline.web.runtime import LineRuntime
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+ENDED = {CallCompleted: "completed", CallAbandoned: "abandoned", CallOverflowed: "overflowed"}
+
+
+class Metrics:
+    def __init__(self, rt: LineRuntime) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.webhooks = Counter("hotline_webhooks", "Carrier webhooks answered, by route "
+                                "and HTTP status.", ["route", "status"],
+                                registry=self.registry)  # fmt: skip
+        self.latency = Histogram("hotline_webhook_duration_seconds", "Time to answer a "
+                                 "carrier webhook, by route.", ["route"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                          15), registry=self.registry)  # fmt: skip
+        self.ended = Counter("hotline_calls_ended", "Calls that ended, by line and outcome.",
+                             ["line", "outcome"], registry=self.registry)  # fmt: skip
+        self.registry.register(_Now(rt))
+        rt.hub.subscribe(self._seen)
+
+    def _seen(self, p: Published) -> None:
+        outcome = ENDED.get(type(p.news.event))
+        if outcome is not None:
+            self.ended.labels(p.news.line, outcome).inc()
+
+    async def measure(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Time a carrier webhook (a route of /voice); anything else passes untouched."""
+        if not request.url.path.startswith("/voice/"):
+            return await call_next(request)
+        began = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "/voice/(unknown)")
+        self.latency.labels(route).observe(time.perf_counter() - began)
+        self.webhooks.labels(route, str(response.status_code)).inc()
+        return response
+
+
+class _Now(Collector):
+    """What is so as the scrape asks: callers waiting, agents by state, leases led."""
+
+    def __init__(self, rt: LineRuntime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = GaugeMetricFamily("hotline_callers_waiting", "Callers waiting in a "
+                                    "queue now.", labels=["line", "queue"])  # fmt: skip
+        agents = GaugeMetricFamily("hotline_agents", "Agents signed in, by state.",
+                                   labels=["line", "state"])  # fmt: skip
+        for line in sorted(self.rt.line.boards):
+            now = self.rt.line.right_now(line)
+            for queue, q in now["queues"].items():  # type: ignore[attr-defined]
+                waiting.add_metric([line, queue], q["waiting"])
+            for state, n in now["agents"].items():  # type: ignore[attr-defined]
+                agents.add_metric([line, state], n)
+        yield waiting
+        yield agents
+        if self.rt.node is not None:
+            leads = GaugeMetricFamily("hotline_lease_epoch", "The epoch of each line's lease "
+                                      "this node holds (it grows at every takeover).",
+                                      labels=["line"])  # fmt: skip
+            for line, epoch in dict(self.rt.node().get("leads") or {}).items():
+                leads.add_metric([line], epoch)
+            yield leads
+
+
+def metrics_router(rt: LineRuntime, metrics: Metrics) -> APIRouter:
+    router = APIRouter(responses=responses(401, 404))
+    token = rt.settings.metrics_token
+
+    @router.get("/metrics", response_class=Response)
+    async def scrape(request: Request) -> Response:
+        """The server's metrics (Prometheus text format); send HOTLINE_METRICS_TOKEN as
+        `Authorization: Bearer ...`."""
+        if token is None:
+            raise Refused(404, "metrics-off", "metrics are off: set HOTLINE_METRICS_TOKEN "
+                          "and send it as a bearer token")  # fmt: skip
+        sent = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+        if not hmac.compare_digest(sent, token.get_secret_value().encode()):
+            raise Refused(401, "bad-token", "send HOTLINE_METRICS_TOKEN as a bearer token")
+        async with rt.lock:  # the line's state, read between commands
+            body = generate_latest(metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    return router
