@@ -1047,24 +1047,25 @@ def serve(
             "lasts unless renewed: a dead leader is replaced within it.",
         ),
     ] = 10.0,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object a line (for a collector).")
+    ] = False,
 ) -> None:
     """Run the live line: carrier webhooks, the agents' API, /healthz. Settings come from
     HOTLINE_* environment variables (docs/live.md); the database is migrated first."""
     if node is not None:
-        _serve_node(host, port, node, advertise or f"http://{host}:{port}", lease_seconds)
+        _serve_node(host, port, node, advertise or f"http://{host}:{port}", lease_seconds, log_json)
         return
-    import logging
 
     import uvicorn
 
     from hotline.service.bootstrap import audit_trail, build_line, call_control
+    from hotline.service.logs import configure as configure_logs
     from hotline.service.settings import load_settings
     from hotline.store.db import redacted
     from hotline.web.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logs(as_json=log_json)
     settings = load_settings()
     control = call_control(settings)
     settings.required_sealing_key()  # (always: the accounts added later need it too)
@@ -1282,7 +1283,9 @@ def line_list() -> None:
     out.print(table)
 
 
-def _serve_node(host: str, port: int, name: str, address: str, lease_seconds: float) -> None:
+def _serve_node(
+    host: str, port: int, name: str, address: str, lease_seconds: float, log_json: bool
+) -> None:
     """`hotline serve --node NAME`: stand by, lead when the lines' leases are this node's,
     and exit (status 75) the moment they may not be trusted any more."""
     import logging
@@ -1297,15 +1300,14 @@ def _serve_node(host: str, port: int, name: str, address: str, lease_seconds: fl
         ensure_line,
         store_for,
     )
+    from hotline.service.logs import configure as configure_logs
     from hotline.service.node import EXIT_LOST, Node
     from hotline.service.settings import load_settings
     from hotline.store.leases import Leases
     from hotline.web.app import create_app
     from hotline.web.node_app import NodeApp
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logs(as_json=log_json)
     settings = load_settings()
     control = call_control(settings)
     settings.required_sealing_key()
