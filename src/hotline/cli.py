@@ -1054,6 +1054,12 @@ def serve(
     """Run the live line: carrier webhooks, the agents' API, /healthz. Settings come from
     HOTLINE_* environment variables (docs/live.md); the database is migrated first."""
     if node is not None:
+        if advertise is None and host in ("0.0.0.0", "::", ""):
+            err.print(
+                f"[red]--host {host or '(empty)'} is no address another node can "
+                "reach: give --advertise URL (where the other nodes reach this one)[/]"
+            )
+            raise typer.Exit(2)
         _serve_node(host, port, node, advertise or f"http://{host}:{port}", lease_seconds, log_json)
         return
 

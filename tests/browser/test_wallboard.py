@@ -102,7 +102,7 @@ def test_an_administrator_adds_a_skill_and_a_broken_flow_upload_is_shown_at_its_
     problem = line.locator(f'.problem[data-line="{at}"]', has_text="no node named 'moed'")
     expect(problem).to_have_count(1)
     expect(line.get_by_role("alert")).to_contain_text("What is stored is unchanged")
-    expect(line.locator('[data-version="1"]')).to_contain_text("active")
-    expect(line.locator('[data-version="2"]')).to_have_count(0)
+    expect(line.locator('[data-version="2"]')).to_contain_text("active")
+    expect(line.locator('[data-version="3"]')).to_have_count(0)
     assert axe_violations(page) == []
     shot(page, "admin-flow-refused")

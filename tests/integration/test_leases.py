@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,8 @@ def test_a_takeover_waits_for_the_writes_under_way_and_refuses_those_after(pg_ur
     assert first is not None
     fence = Fence(old.instance)
     fence.lead(first)
-    new = Leases(engine=engine, node="b", ttl=MINUTE)
+    claimer = connect(f"{pg_url}&application_name=lease-claimer")  # (its own name: no
+    new = Leases(engine=claimer, node="b", ttl=MINUTE)  # other test's wait is counted)
     with ThreadPoolExecutor(1) as pool, engine.connect() as watcher:
         with engine.begin() as c:
             fence.check(c, {"national"})  # the old leader's unit of work, under way
@@ -148,7 +150,7 @@ def test_a_takeover_waits_for_the_writes_under_way_and_refuses_those_after(pg_ur
             for _ in range(2000):  # until the claim is seen waiting on the row's lock
                 waiting = watcher.execute(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%line_leases%'")).scalar_one()  # fmt: skip
+                    "AND application_name = 'lease-claimer'")).scalar_one()  # fmt: skip
                 watcher.rollback()
                 if waiting or claim.done():
                     break
@@ -181,3 +183,32 @@ def test_hotline_nodes_lists_the_nodes_and_who_leads_each_line(engine, url):
     assert " 1 " in national
     assert "left" in national
     assert "expired: free to take" in next(x for x in lines if "victims" in x)
+
+
+def test_on_sqlite_too_a_takeover_waits_for_the_write_under_way(tmp_path):
+    """(review) SQLite has no FOR SHARE: the fence takes the database's write lock before
+    it reads, so the successor's claim waits until the old leader's unit of work is in."""
+    url = sqlite_url(tmp_path)
+    engine = connect(url)
+    migrate(engine)
+    old = Leases(engine=engine, node="a", ttl=0.0)
+    first = old.claim("national")
+    assert first is not None
+    fence = Fence(old.instance)
+    fence.lead(first)
+    new = Leases(engine=connect(url), node="b", ttl=MINUTE)
+    with ThreadPoolExecutor(1) as pool:
+        with engine.begin() as c:
+            fence.check(c, {"national"})
+            claim = pool.submit(new.claim, "national")
+            with pytest.raises(FutureTimeout):  # held off (SQLite waits up to 5 s)
+                claim.result(timeout=1.0)
+            c.execute(text("INSERT INTO call_events (call_sid, at, kind, data) "
+                           "VALUES ('CAx', 1, 'arrived', '{}')"))  # fmt: skip
+        taken = claim.result(timeout=30)
+    assert taken is not None
+    assert taken.epoch == 2
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM call_events")).scalar_one() == 1
+    with pytest.raises(Fenced):
+        Store(engine=engine, fence=fence).commit([AppendEvent("CAx", 2.0, "x", {}, "national")])

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -149,7 +150,7 @@ def test_a_standby_forwards_webhooks_to_the_leader_or_keeps_the_caller(engine, e
     leader = node(engine, "a", LINES, clock, [], address=echo.address)
     assert leader.try_to_lead()
     standby = node(engine, "b", LINES, clock, [])
-    app = NodeApp(node=standby, build=lambda: None, public_url=PUBLIC)
+    app = NodeApp(node=standby, build=lambda: None, public_url=PUBLIC, hold_for=0.0)
     form = {"CallSid": "CA" + "1" * 32, "Digits": "5"}
     signed = {"X-Twilio-Signature": "c2lnbmVk"}
     path = "/voice/gather?sid=CA" + "1" * 32 + "&g=1&step=3"
@@ -194,3 +195,110 @@ def test_a_standby_forwards_webhooks_to_the_leader_or_keeps_the_caller(engine, e
 
     asyncio.run(talk())
     assert [lease.node for lease in leases(engine)[1]] == ["a", "a"]
+
+
+SID = "CA" + "1" * 32
+FORM = {"CallSid": SID, "AccountSid": "AC" + "0" * 32}
+
+
+def lone_standby(engine: Engine, build: Callable[[], object], lost: list[str] | None = None,
+                 ttl: float = 60.0, hold_for: float = 0.0) -> NodeApp:  # fmt: skip
+    leased = Leases(engine=engine, node="b", ttl=ttl)
+    leased.join()
+    b = Node(
+        leases=leased, lines=lambda: ["national"], on_lost=(lost if lost is not None else []).append
+    )  # (on the real clock)
+    return NodeApp(node=b, build=build, public_url=PUBLIC, hold_for=hold_for)
+
+
+def test_callbacks_a_redirect_would_lose_are_answered_503_and_bodies_are_bounded(engine):
+    http = TestClient(lone_standby(engine, build=lambda: None), base_url=PUBLIC)
+    for path in ("/voice/status", f"/voice/agent-leg?sid={SID}&a=1",
+                 f"/voice/leg?sid={SID}&label=caller", f"/voice/dial-done?sid={SID}",
+                 f"/voice/voicemail?sid={SID}"):  # fmt: skip
+        r = http.post(path, data={**FORM, "CallStatus": "completed"})
+        assert r.status_code == 503, (path, r.status_code, r.text)
+    kept = http.post(f"/voice/wait?sid={SID}&n=3", data=FORM)
+    assert (kept.status_code, "<Redirect" in kept.text) == (200, True)
+    huge = http.post("/voice/incoming", content=b"x" * (1024 * 1024),
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert (huge.status_code, huge.json()["error_id"]) == (413, "body-too-large")
+
+
+def test_a_standby_keeps_the_caller_when_the_database_is_down() -> None:
+    """(review) The database away: no leader can be looked up; the caller is kept, never
+    a 500 (the carrier's "application error" would drop the call)."""
+    dead = Leases(engine=connect("postgresql://postgres@127.0.0.1:1/none"), node="b")
+    b = Node(leases=dead, lines=lambda: ["national"], on_lost=lambda _why: None)
+    http = TestClient(NodeApp(node=b, build=lambda: None, public_url=PUBLIC, hold_for=0.0),
+                      base_url=PUBLIC, raise_server_exceptions=False)  # fmt: skip
+    r = http.post(f"/voice/wait?sid={SID}&n=3", data=FORM)
+    assert (r.status_code, "<Redirect" in r.text) == (200, True)
+    health = http.get("/healthz")
+    assert (health.status_code, health.json()["leader"]) == (503, None)
+
+
+def test_a_webhook_held_through_a_takeover_is_served_as_it_came_by_the_new_leader(engine):
+    """(review) A caller presses 2 while the leader is dead but its lease not run out: the
+    standby holds the webhook, takes the lines over, and serves it with the 2."""
+    dead = node(engine, "a", ["national"], Clock(), [], ttl=2.0, address="http://127.0.0.1:9")
+    assert dead.try_to_lead()
+    heard: list[dict[str, str]] = []
+
+    async def gather(request: Request) -> Response:
+        heard.append({k: str(v) for k, v in (await request.form()).items()})
+        return Response("<Response><Say>menu 2</Say></Response>", media_type="application/xml")
+
+    line = Starlette(routes=[Route("/voice/gather", gather, methods=["POST"])])
+    app = lone_standby(engine, build=lambda: line, ttl=2.0, hold_for=12.0)
+    with TestClient(app, base_url=PUBLIC) as http:
+        r = http.post(f"/voice/gather?sid={SID}&g=1&step=3", data={**FORM, "Digits": "2"})
+        assert app.serving
+    assert (r.status_code, r.text) == (200, "<Response><Say>menu 2</Say></Response>")
+    assert heard == [{**FORM, "Digits": "2"}]
+    assert [(x.node, x.epoch) for x in leases(engine)[1]] == [("b", 2)]
+
+
+def test_a_node_that_cannot_build_the_line_lets_it_go_and_stops(engine):
+    """(review) Otherwise it would renew leases it cannot serve, and no node could lead."""
+    lost: list[str] = []
+
+    def build() -> object:
+        raise RuntimeError("a connectors file broken on this node only")
+
+    with TestClient(lone_standby(engine, build=build, lost=lost), base_url=PUBLIC):
+        for _ in range(400):  # until b has claimed the line, failed to build, given up
+            if lost:
+                break
+            threading.Event().wait(0.025)
+    taken = Leases(engine=engine, node="a", ttl=60.0).claim("national")  # at once
+    assert taken is not None
+    assert taken.epoch == 2
+    assert lost == [
+        "the line could not be built (RuntimeError('a connectors file broken on this node only'))"
+    ]
+
+
+def test_a_slow_build_leaves_the_new_leader_trusted(engine):
+    """(review) Recovering the open calls takes seconds (the carrier's statuses): the
+    leases are renewed meanwhile, so the leader's first act does not stop it."""
+    lost: list[str] = []
+    leader: list[NodeApp] = []
+
+    def act(_request: Request) -> Response:
+        leader[0].node.check()  # as the line's runtime does before any command
+        return Response("acted")
+
+    def build() -> object:
+        threading.Event().wait(1.75)  # longer than 0.8 of the 2 s lease: slow work
+        return Starlette(routes=[Route("/act", act, methods=["POST"])])
+
+    app = lone_standby(engine, build=build, lost=lost, ttl=2.0)
+    leader.append(app)
+    with TestClient(app, base_url=PUBLIC) as http:
+        for _ in range(400):
+            if app.serving:
+                break
+            threading.Event().wait(0.025)
+        assert http.post("/act").text == "acted"
+    assert lost == []

@@ -100,8 +100,7 @@ class Node:
         with self._lock:
             held = list(self.state.leases.values())
         try:
-            self.leases.heartbeat()
-            renewed = [self.leases.renew(lease) for lease in held]
+            renewed = self.leases.renew_all(held)
         except NodeRefused as e:
             self.lost(e.message)
             return
@@ -132,6 +131,18 @@ class Node:
             held, until = bool(self.state.leases), self.state.trusted_until
         if held and self._monotonic() >= until:
             self.lost("its leases were not renewed in time (paused, or cut off from the database)")
+
+    def give_up(self, why: str) -> None:
+        """Stop leading by choice (the line could not be built here): the leases go at
+        once, so another node need not wait for them to run out; then as `lost`."""
+        with self._lock:
+            lines = sorted(self.state.leases)
+        try:
+            self.leases.leave_lines(lines)
+        except Exception as e:  # noqa: BLE001 - they run out by themselves then
+            log.warning("node %s could not let its leases go (%s)", self.name,
+                        type(e).__name__)  # fmt: skip
+        self.lost(why)
 
     def lost(self, why: str) -> None:
         with self._lock:

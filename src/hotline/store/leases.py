@@ -129,6 +129,28 @@ class Leases:
             return Lease(lease.line, self.node, lease.epoch, now + self.ttl) \
                 if done.rowcount == 1 else None  # fmt: skip
 
+    def renew_all(self, held: list[Lease]) -> list[Lease | None]:
+        """The node's heartbeat and every lease renewed, in one transaction (a round is
+        one commit, however many lines); None for each lease taken over. NodeRefused if
+        another run took the node's name."""
+        with transaction(self.engine) as c:
+            now = database_now(c)
+            done = c.execute(update(nodes).where(nodes.c.name == self.node,
+                                                 nodes.c.instance == self.instance)
+                             .values(seen_at=now))  # fmt: skip
+            if done.rowcount != 1:
+                raise NodeRefused(f"another run of node {self.node!r} took its name")
+            out: list[Lease | None] = []
+            for lease in held:
+                kept = c.execute(update(line_leases)
+                                 .where(line_leases.c.line == lease.line,
+                                        line_leases.c.instance == self.instance,
+                                        line_leases.c.epoch == lease.epoch)
+                                 .values(expires_at=now + self.ttl))  # fmt: skip
+                out.append(Lease(lease.line, self.node, lease.epoch, now + self.ttl)
+                           if kept.rowcount == 1 else None)  # fmt: skip
+            return out
+
     def leave_lines(self, lines: list[str]) -> None:
         """Let these lines' leases go at once (their epochs stay: the next claim grows it)."""
         with transaction(self.engine) as c:
@@ -183,6 +205,9 @@ class Fence:
         if not lines:
             return
         epochs = self.epochs()
+        if c.dialect.name == "sqlite":  # no FOR SHARE: the database's write lock, now
+            c.execute(update(line_leases).where(line_leases.c.line.in_(sorted(lines)))
+                      .values(epoch=line_leases.c.epoch))  # fmt: skip
         rows = {r.line: r for r in c.execute(
             select(line_leases).where(line_leases.c.line.in_(sorted(lines)))
             .with_for_update(read=True))}  # fmt: skip

@@ -1,17 +1,22 @@
 """The app of one node of several (`hotline serve --node NAME`): a standby until it leads
 (service.node), then the line's own app, built then from the store.
 
-A standby answers what reaches it so that no caller hears a dead server: a carrier
-webhook is forwarded as it came (the same URL signed, the same body) to the node that
-leads, and if none does yet (a takeover under way), the caller is kept where they are —
-a short pause, then the same request again. `/healthz` says standby (503: do not send
-it traffic); agents' requests are told which node leads, their sockets to come back."""
+A standby answers what reaches it so that no caller hears a dead server. A carrier webhook
+(at most `forms.MAX_BODY`) is forwarded as it came (the same URL signed, the same body) to
+the node that leads; while none does (a takeover under way) it is held, up to HOLD_FOR
+seconds, and served as it came by whichever node leads first, this one included. Only
+then, with still no leader, the caller is kept where they are: a pause and the same URL
+again (a `<Redirect>`, which carries the call's own parameters but not the keys pressed:
+the IVR asks again), and a callback the carrier would not repeat that way (a status, a
+dial's or a recording's outcome) is answered 503. `/healthz` says standby (503: send it no
+traffic); agents' requests are refused 503 and their sockets asked to come back."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
@@ -19,20 +24,34 @@ from xml.sax.saxutils import escape as xml_escape
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from hotline.errors import NodeRefused
 from hotline.service.node import Node
 from hotline.store.leases import leases
+from hotline.web import forms
+from hotline.web.errors import Refused
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
-FORWARD_TIMEOUT = 10.0  # seconds: within the carrier's 15
-KEEP_PAUSE = 2  # seconds a caller waits before their request is made again
+FORWARD_TIMEOUT = 10.0  # seconds a forwarded webhook may take
+HOLD_FOR = 12.0  # seconds a webhook is held for a leader (the carrier waits 15)
+POLL = 0.5  # seconds between looks for a leader while one is held
+KEEP_PAUSE = 2  # seconds a kept caller waits before their request is made again
+# callbacks that are not a caller's next step: the carrier would not repeat them on a
+# <Redirect> (their outcome would be lost): answered 503, as a status is
+NOT_KEPT = ("/voice/status", "/voice/agent-leg", "/voice/leg", "/voice/dial-done",
+            "/voice/voicemail")  # fmt: skip
 
 
 def leader_address(node: Node) -> str | None:
-    """The address of the live node that leads the lines, if one does (not this one)."""
-    now, held, members = leases(node.leases.engine)
+    """The address of the live node that leads the lines, if one does (not this one);
+    None too when the store cannot say (the caller is kept, never a 500)."""
+    try:
+        now, held, members = leases(node.leases.engine)
+    except Exception as e:  # noqa: BLE001 - the database is away: no leader we know of
+        log.warning("node %s cannot read who leads (%s)", node.name, type(e).__name__)
+        return None
     alive = {m.name: m.address for m in members if now - m.seen_at < node.leases.ttl}
     leaders = {x.node for x in held if x.expires_at > now and x.node in alive}
     for name in sorted(leaders - {node.name}):
@@ -42,14 +61,24 @@ def leader_address(node: Node) -> str | None:
 
 
 class NodeApp:
-    def __init__(self, *, node: Node, build: Callable[[], Any], public_url: str) -> None:
+    def __init__(
+        self, *, node: Node, build: Callable[[], Any], public_url: str,
+        hold_for: float = HOLD_FOR,
+    ) -> None:  # fmt: skip
         """`build()`: the line's app (an ASGI app with a lifespan), built once this node
-        leads; `public_url`: the address the carrier calls (the same on every node)."""
+        leads; `public_url`: the address the carrier calls (the same on every node);
+        `hold_for`: seconds a webhook waits for a leader before its caller is kept."""
         self.node = node
+        self._hold_for = hold_for
         self._build = build
         self._public = public_url.rstrip("/")
         self._inner: Any = None
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+
+    @property
+    def serving(self) -> bool:
+        """Whether this node leads and serves the lines."""
+        return self._inner is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -58,32 +87,51 @@ class NodeApp:
             await self._inner(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1013})  # try again later
+        elif scope["path"].startswith("/voice/"):
+            await self._webhook(scope, receive, send)
         else:
-            response = await self._standby(Request(scope, receive))
-            await response(scope, receive, send)
+            await (await self._standby(scope["path"]))(scope, receive, send)
 
     # -- standing by
 
-    async def _standby(self, request: Request) -> Response:
-        path = request.url.path
+    async def _standby(self, path: str) -> Response:
         if path == "/healthz":
             leader = await asyncio.to_thread(leader_address, self.node)
             return JSONResponse({"ready": False, "node": self.node.name, "role": "standby",
                                  "leader": leader}, status_code=503)  # fmt: skip
-        if not path.startswith("/voice/"):
-            leader = await asyncio.to_thread(leader_address, self.node)
-            return JSONResponse({"error_id": "standby", "message": "this node stands by; "
-                                 f"the line is served by {leader or 'a node taking over'}"},
-                                status_code=503)  # fmt: skip
-        body = await request.body()
-        if request.headers.get(FORWARDED) is None:
-            leader = await asyncio.to_thread(leader_address, self.node)
-            if leader is not None:
-                forwarded = await self._forward(request, leader, body)
-                if forwarded is not None:
-                    return forwarded
-        if path == "/voice/status" or path.startswith("/voice/status"):
-            return Response(status_code=503)  # the carrier tries a status again
+        return JSONResponse({"error_id": "standby", "message": "this node stands by; the "
+                             "line is served by the node that leads: try again"},
+                            status_code=503)  # fmt: skip
+
+    async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            body = await forms.read_body(request)
+        except Refused as e:
+            await JSONResponse({"error_id": e.error_id, "message": e.message},
+                               status_code=e.status)(scope, receive, send)  # fmt: skip
+            return
+        deadline = time.monotonic() + self._hold_for
+        forwarded = request.headers.get(FORWARDED) is not None
+        while True:
+            if self._inner is not None:  # this node leads now: it serves the request
+                await self._inner(scope, _replay(body), send)
+                return
+            if not forwarded:
+                leader = await asyncio.to_thread(leader_address, self.node)
+                answer = None if leader is None else await self._forward(request, leader, body)
+                if answer is not None:
+                    await answer(scope, receive, send)
+                    return
+            if time.monotonic() >= deadline or forwarded:
+                break
+            await asyncio.sleep(POLL)
+        await self._kept(request)(scope, receive, send)
+
+    def _kept(self, request: Request) -> Response:
+        path = request.url.path
+        if path in NOT_KEPT:
+            return Response(status_code=503)  # the carrier tries it again, or gives up
         query = f"?{request.url.query}" if request.url.query else ""
         again = xml_escape(f"{self._public}{path}{query}")
         return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response><Pause length='
@@ -111,15 +159,14 @@ class NodeApp:
     # -- the node's lifetime
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        message = await receive()
-        assert message["type"] == "lifespan.startup"
+        await receive()  # lifespan.startup
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self._client.aclose)
             stack.push_async_callback(asyncio.to_thread, self.node.leases.leave)
             task = asyncio.create_task(self._elect(stack))
-            stack.callback(task.cancel)
+            stack.push_async_callback(_stopped, task)
             await send({"type": "lifespan.startup.complete"})
-            message = await receive()  # lifespan.shutdown
+            await receive()  # lifespan.shutdown
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _elect(self, stack: contextlib.AsyncExitStack) -> None:
@@ -129,15 +176,54 @@ class NodeApp:
                 if self._inner is None:
                     await asyncio.to_thread(self.node.leases.heartbeat)
                     if await asyncio.to_thread(self.node.try_to_lead):
-                        app = await asyncio.to_thread(self._build)
-                        await stack.enter_async_context(_running(app))
-                        self._inner = app
-                        log.info("node %s serves the lines", self.node.name)
+                        await self._take_over(stack)
                 else:
                     await asyncio.to_thread(self.node.renew)
+            except NodeRefused as e:  # another run took this node's name: it must stop
+                self.node.lost(e.message)
             except Exception:  # logged, not silenced: the next round tries again
                 log.exception("node %s: a round of its election failed", self.node.name)
             await asyncio.sleep(self.node.every)
+
+    async def _take_over(self, stack: contextlib.AsyncExitStack) -> None:
+        """Build the line (recovering its open calls can take seconds: the leases are
+        renewed meanwhile) and serve it; a node that cannot build it lets the lines go
+        and stops (a standby that could is not kept waiting)."""
+        building = asyncio.ensure_future(asyncio.to_thread(self._build))
+        while not building.done():
+            await asyncio.wait({building}, timeout=self.node.every)
+            if not building.done():
+                await asyncio.to_thread(self.node.renew)
+        try:
+            app = building.result()
+            await asyncio.to_thread(self.node.renew)  # trusted afresh before it acts
+            await stack.enter_async_context(_running(app))
+        except Exception as e:
+            log.exception("node %s could not build the line", self.node.name)
+            await asyncio.to_thread(self.node.give_up, f"the line could not be built ({e!r})")
+            return
+        self._inner = app
+        log.info("node %s serves the lines", self.node.name)
+
+
+def _replay(body: bytes) -> Receive:
+    """A request's body again, for the app that serves it after it was read."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @contextlib.asynccontextmanager

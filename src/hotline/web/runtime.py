@@ -252,6 +252,7 @@ class LineRuntime:
         """A participant operation on the call's conference. A participant the carrier
         would not dial in comes back to the line as one not reached; any other failure
         is logged (the call goes on as it was)."""
+        self.before_acting()  # (it ran after the check of the command that asked)
         try:
             if isinstance(c, Park):
                 await asyncio.to_thread(self.control.park, c.call_sid, c.attempt)
@@ -280,6 +281,7 @@ class LineRuntime:
         task.add_done_callback(self._background.discard)
 
     async def _connect(self, c: Connect | DialBack) -> None:
+        self.before_acting()  # (it ran after the check of the command that asked)
         try:  # any failure is logged, and comes back to the line as a command
             if isinstance(c, DialBack):
                 await asyncio.to_thread(
