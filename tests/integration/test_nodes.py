@@ -302,3 +302,14 @@ def test_a_slow_build_leaves_the_new_leader_trusted(engine):
             threading.Event().wait(0.025)
         assert http.post("/act").text == "acted"
     assert lost == []
+
+
+def test_a_write_that_finds_its_line_taken_over_stops_the_old_leader(engine):
+    clock, lost = Clock(), list[str]()
+    a = node(engine, "a", ["national"], clock, lost, ttl=0.0)
+    assert a.try_to_lead()
+    assert node(engine, "b", ["national"], clock, []).try_to_lead()
+    with pytest.raises(Fenced):
+        Store(engine=engine, fence=a.fence).commit([AppendEvent(None, 1.0, "x", {}, "national")])
+    assert lost == ["a write found national taken over"]
+    assert not a.leading()

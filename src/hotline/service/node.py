@@ -44,6 +44,8 @@ class Node:
         node may no longer act as leader (`hotline serve` exits there)."""
         self.leases = leases
         self.fence = Fence(leases.instance)
+        self.fence.taken = lambda lines: self.lost(f"a write found {', '.join(lines)} "
+                                                   "taken over")  # fmt: skip
         self._lines = lines
         self._monotonic = monotonic
         self._on_lost = on_lost

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, text, update
@@ -188,6 +188,8 @@ class Fence:
         self.instance = instance
         self._epochs: dict[str, int] = {}
         self._lock = threading.Lock()
+        # told of the lines this run led whose lease another took, as a write finds it
+        self.taken: Callable[[list[str]], None] = lambda _lines: None
 
     def lead(self, lease: Lease) -> None:
         with self._lock:
@@ -217,4 +219,7 @@ class Fence:
             or (rows[line].instance, rows[line].epoch) != (self.instance, epochs[line])
         )  # fmt: skip
         if stale:
+            taken = [line for line in stale if line in epochs]
+            if taken:
+                self.taken(taken)
             raise Fenced(f"this node no longer leads {', '.join(stale)}: another took over")
