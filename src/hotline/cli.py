@@ -1261,13 +1261,19 @@ def line_export(
         Path | None, typer.Option("--output", "-o", help="Write here, not to stdout.")
     ] = None,
 ) -> None:
-    """Write a line of the store back as a scenario file."""
+    """Write a line of the store back as a scenario file (an audit entry says who did)."""
+    import time as clock
+
+    from hotline.records.audit import Entry, os_actor, record_entry
     from hotline.service.bootstrap import store_for
     from hotline.service.lines import export_line
     from hotline.service.settings import load_settings
 
     store, _ = store_for(load_settings(), create=False)
     text = export_line(store, name)
+    record_entry(store.engine, Entry(at=clock.time(), actor=os_actor(), role="admin",
+                                     action="config.line.export", object=f"line:{name}"[:256],
+                                     details={"line": name[:128]}))  # fmt: skip
     if output is None:
         sys.stdout.write(text)
     else:

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from hotline.errors import ConfigError, HotlineError
+from hotline.records.audit import os_actor, rows
 from hotline.service.bootstrap import ensure_line
 from hotline.service.lines import export_line, import_line, load_line
 from hotline.service.settings import Settings
@@ -148,6 +149,9 @@ def test_the_line_commands_as_a_user_runs_them(tmp_path):
     assert "national-hotline v2" in listed.stdout
     exported = hotline("line", "export", NAME, env=env)
     assert exported.stdout.startswith("name: National hotline (US)\nline: {number: '+1800")
+    with connect(sqlite_url(tmp_path)).connect() as c:  # each export is in the audit trail
+        (entry,) = [r for r in rows(c) if r.action == "config.line.export"]
+    assert (entry.actor, entry.object) == (os_actor(), f"line:{NAME}")
     bad = small_line(tmp_path, {"calls_per_day: 7000": "calls_per_day: -1",
                                 "{name: en-early, ": "{name: en-night, "})  # fmt: skip
     refused = hotline("line", "import", str(bad), "--number", "+18005550199", env=env)
