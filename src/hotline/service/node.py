@@ -1,7 +1,7 @@
 """One node of several on one database (`hotline serve --node NAME`): it leads every line
-or none (active/standby). A standby claims the lines' leases every `ttl / 3` seconds; once
-it holds them all it builds the line from the store (recovering the open calls) and
-serves. A leader renews its leases as often; it trusts them only until `ttl * TRUST` after
+or none (active/standby). A standby claims the lines' leases every half second; once it
+holds them all it builds the line from the store (recovering the open calls) and serves.
+A leader renews its leases every `ttl / 3` seconds; it trusts them only until `ttl * TRUST` after
 the last renewal that succeeded, on its own monotonic clock, and stops at once (the process
 exits: a supervisor starts it again as a standby) if that runs out or a lease was taken —
 a paused or cut-off leader never acts on a lease that may be another's, and its writes are
@@ -21,6 +21,7 @@ from hotline.store.leases import Fence, Lease, Leases
 log = logging.getLogger("hotline.node")
 TRUST = 0.8  # of a lease's time, after its last renewal, that the leader acts on it
 EXIT_LOST = 75  # the process's exit status when it stops leading (EX_TEMPFAIL)
+STANDBY_CLAIMS = 0.5  # seconds between a standby's claims
 
 
 @dataclass
@@ -58,8 +59,14 @@ class Node:
 
     @property
     def every(self) -> float:
-        """Seconds between claims or renewals."""
+        """Seconds between a leader's renewals."""
         return self.leases.ttl / 3
+
+    @property
+    def watch_every(self) -> float:
+        """Seconds between a standby's claims: often (a claim is one small transaction),
+        so a leader that lets go is followed at once and a dead one soon after its lease."""
+        return min(STANDBY_CLAIMS, self.every)
 
     def leading(self) -> bool:
         with self._lock:

@@ -183,7 +183,7 @@ class NodeApp:
                 self.node.lost(e.message)
             except Exception:  # logged, not silenced: the next round tries again
                 log.exception("node %s: a round of its election failed", self.node.name)
-            await asyncio.sleep(self.node.every)
+            await asyncio.sleep(self.node.every if self._inner else self.node.watch_every)
 
     async def _take_over(self, stack: contextlib.AsyncExitStack) -> None:
         """Build the line (recovering its open calls can take seconds: the leases are
