@@ -30,6 +30,7 @@ from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from hotline.testing.failover import FailoverFront
 from tests.integration.live_fixtures import pg_url  # noqa: F401 (a fixture)
+from tests.integration.tcp_proxy import StallingProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "takeover-test-token"
@@ -58,11 +59,12 @@ class Cluster:
         }
         self.nodes: dict[str, subprocess.Popen[str]] = {}
 
-    def start(self, name: str, index: int) -> subprocess.Popen[str]:
+    def start(self, name: str, index: int, db: str | None = None) -> subprocess.Popen[str]:
+        env = self.env if db is None else {**self.env, "HOTLINE_DATABASE_URL": db}
         command = [sys.executable, "-c", "from hotline.cli import main; main()", "serve",
                    "--port", str(self.ports[index]), "--node", name,
                    "--lease-seconds", str(LEASE)]  # fmt: skip
-        proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
         self.nodes[name] = proc
         return proc
@@ -209,3 +211,29 @@ def test_a_leader_paused_past_its_lease_stops_when_it_runs_again(cluster):
     stderr = a.stderr.read() if a.stderr else ""
     assert "node a stops leading" in stderr, stderr[-2000:]
     assert cluster.leader() == ("b", 2)
+
+
+def test_a_leader_cut_off_from_the_database_stops_and_the_other_takes_over(cluster):
+    """a reaches PostgreSQL through a proxy that stops passing anything (a partition): it
+    cannot renew, stops once its leases may be another's, and b takes over."""
+    proxy = StallingProxy(("127.0.0.1", 5432))
+    through = cluster.db.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+
+    async def run() -> None:
+        a = cluster.start("a", 0, db=through)
+        await serving(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        b = cluster.start("b", 1)
+        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        proxy.stall()
+        await until(lambda: a.poll() is not None, "a to stop")
+        await until(lambda: cluster.leader() == ("b", 2), "b to take over")
+        await serving(f"http://127.0.0.1:{cluster.ports[1]}", b)
+
+    try:
+        asyncio.run(run())
+    finally:
+        proxy.close()
+    a = cluster.nodes["a"]
+    assert a.returncode == EXIT_LOST
+    stderr = a.stderr.read() if a.stderr else ""
+    assert "its leases were not renewed in time" in stderr, stderr[-2000:]
