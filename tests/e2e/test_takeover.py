@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,6 +29,7 @@ from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from hotline.testing.failover import FailoverFront
+from tests.e2e.test_kill_restart import healthy, until
 from tests.integration.live_fixtures import pg_url  # noqa: F401 (a fixture)
 from tests.integration.tcp_proxy import StallingProxy
 
@@ -90,13 +91,6 @@ def cluster(pg_url: str) -> Iterator[Cluster]:  # noqa: F811
     c.stop()
 
 
-async def until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def answering(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
     """The first answer of `url`/healthz, whatever it says (the node listens)."""
     deadline = time.monotonic() + 60
@@ -111,21 +105,6 @@ async def answering(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
             await asyncio.sleep(0.2)
 
 
-async def serving(url: str, proc: subprocess.Popen[str]) -> None:
-    """Until `url`/healthz answers 200 (the node there leads and is ready)."""
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as client:
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "no node came to serve"
-            await asyncio.sleep(0.2)
-
-
 def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster):
     async def run() -> Carrier:
         carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
@@ -134,7 +113,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
                                       port=cluster.carrier_port, log_level="critical"))  # fmt: skip
         rest_task = asyncio.create_task(rest.serve())
         a = cluster.start("a", 0)
-        await serving(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
         b = cluster.start("b", 1)
         standby = await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
         assert standby.status_code == 503
@@ -157,7 +136,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
         a.send_signal(signal.SIGKILL)  # no shutdown, no last flush, its lease left to expire
         a.wait()
         bot_task.cancel()
-        await serving(cluster.base, b)  # through the front: b now leads
+        await healthy(cluster.base, b)  # through the front: b now leads
         assert cluster.leader() == ("b", 2)
         async with httpx.AsyncClient() as client:
             health = (await client.get(f"{cluster.base}/healthz")).json()
@@ -196,12 +175,12 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
 def test_a_leader_paused_past_its_lease_stops_when_it_runs_again(cluster):
     async def run() -> None:
         a = cluster.start("a", 0)
-        await serving(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
         b = cluster.start("b", 1)
         await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
         a.send_signal(signal.SIGSTOP)  # (its socket still takes connections: not the front)
         await until(lambda: cluster.leader() == ("b", 2), "b to take over")
-        await serving(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        await healthy(f"http://127.0.0.1:{cluster.ports[1]}", b)
         a.send_signal(signal.SIGCONT)
         await until(lambda: a.poll() is not None, "a to stop")
 
@@ -221,13 +200,13 @@ def test_a_leader_cut_off_from_the_database_stops_and_the_other_takes_over(clust
 
     async def run() -> None:
         a = cluster.start("a", 0, db=through)
-        await serving(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
         b = cluster.start("b", 1)
         await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
         proxy.stall()
         await until(lambda: a.poll() is not None, "a to stop")
         await until(lambda: cluster.leader() == ("b", 2), "b to take over")
-        await serving(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        await healthy(f"http://127.0.0.1:{cluster.ports[1]}", b)
 
     try:
         asyncio.run(run())
