@@ -7,6 +7,7 @@ ready, a supervisor on a call that just ended."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,12 @@ INTERPRETERS = "+18005550199"
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Live:
-    return Live(sqlite_url(tmp_path), interpreter_number=INTERPRETERS)
+def live(tmp_path: Path) -> Iterator[Live]:
+    """The app running on one event loop for the whole test: the carrier requests the
+    line makes in background tasks go on while the test waits for them."""
+    running = Live(sqlite_url(tmp_path), interpreter_number=INTERPRETERS)
+    with running.running():
+        yield running
 
 
 def on_a_call(live: Live, agent_id: str = "en-day-1") -> dict[str, str]:
