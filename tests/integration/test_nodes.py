@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -150,7 +150,7 @@ def test_a_standby_forwards_webhooks_to_the_leader_or_keeps_the_caller(engine, e
     leader = node(engine, "a", LINES, clock, [], address=echo.address)
     assert leader.try_to_lead()
     standby = node(engine, "b", LINES, clock, [])
-    app = NodeApp(node=standby, build=lambda: None, public_url=PUBLIC, hold_for=0.0)
+    app = NodeApp(node=standby, build=lambda: None, public_url=PUBLIC, hold_for=0.0, poll=0.0)
     form = {"CallSid": "CA" + "1" * 32, "Digits": "5"}
     signed = {"X-Twilio-Signature": "c2lnbmVk"}
     path = "/voice/gather?sid=CA" + "1" * 32 + "&g=1&step=3"
@@ -313,3 +313,30 @@ def test_a_write_that_finds_its_line_taken_over_stops_the_old_leader(engine):
         Store(engine=engine, fence=a.fence).commit([AppendEvent(None, 1.0, "x", {}, "national")])
     assert lost == ["a write found national taken over"]
     assert not a.leading()
+
+
+def test_one_look_at_who_leads_serves_every_webhook_held_at_once(engine, echo):
+    """A takeover under a surge: many webhooks at the standby at once ask the store who
+    leads once (per `poll`), not once each."""
+    leader = node(engine, "a", LINES, Clock(), [], address=echo.address)
+    assert leader.try_to_lead()
+    app = NodeApp(node=node(engine, "b", LINES, Clock(), []), build=lambda: None,
+                  public_url=PUBLIC, hold_for=0.0, poll=60.0)  # fmt: skip
+    looks: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def seen(conn, cursor, statement, *args):
+        if "FROM nodes" in statement:
+            looks.append(statement)
+
+    async def surge() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://b") as client:  # fmt: skip
+            answers = await asyncio.gather(*(
+                client.post(f"/voice/incoming?n={i}", data={"CallSid": f"CA{i:032d}"})
+                for i in range(20)))  # fmt: skip
+        return [r.status_code for r in answers]
+
+    assert asyncio.run(surge()) == [200] * 20
+    assert len(echo.seen) == 20  # every one forwarded to the leader
+    assert len(looks) == 1

@@ -63,17 +63,20 @@ def leader_address(node: Node) -> str | None:
 class NodeApp:
     def __init__(
         self, *, node: Node, build: Callable[[], Any], public_url: str,
-        hold_for: float = HOLD_FOR,
+        hold_for: float = HOLD_FOR, poll: float = POLL,
     ) -> None:  # fmt: skip
         """`build()`: the line's app (an ASGI app with a lifespan), built once this node
         leads; `public_url`: the address the carrier calls (the same on every node);
-        `hold_for`: seconds a webhook waits for a leader before its caller is kept."""
+        `hold_for`: seconds a webhook waits for a leader before its caller is kept;
+        `poll`: seconds between looks at who leads (one look serves every webhook)."""
         self.node = node
         self._hold_for = hold_for
+        self._poll = poll
         self._build = build
         self._public = public_url.rstrip("/")
         self._inner: Any = None
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+        self._leader: tuple[float, asyncio.Future[str | None]] | None = None  # (asked at)
 
     @property
     def serving(self) -> bool:
@@ -94,9 +97,20 @@ class NodeApp:
 
     # -- standing by
 
+    async def leader(self) -> str | None:
+        """Who leads, asked of the store at most once every `poll` seconds however many
+        webhooks are held (a takeover under a surge must not flood the database)."""
+        now = time.monotonic()
+        kept = self._leader
+        if kept is None or now - kept[0] >= self._poll \
+                or kept[1].get_loop() is not asyncio.get_running_loop():  # fmt: skip
+            kept = self._leader = (now, asyncio.ensure_future(
+                asyncio.to_thread(leader_address, self.node)))  # fmt: skip
+        return await asyncio.shield(kept[1])
+
     async def _standby(self, path: str) -> Response:
         if path == "/healthz":
-            leader = await asyncio.to_thread(leader_address, self.node)
+            leader = await self.leader()
             return JSONResponse({"ready": False, "node": self.node.name, "role": "standby",
                                  "leader": leader}, status_code=503)  # fmt: skip
         return JSONResponse({"error_id": "standby", "message": "this node stands by; the "
@@ -118,14 +132,14 @@ class NodeApp:
                 await self._inner(scope, _replay(body), send)
                 return
             if not forwarded:
-                leader = await asyncio.to_thread(leader_address, self.node)
+                leader = await self.leader()
                 answer = None if leader is None else await self._forward(request, leader, body)
                 if answer is not None:
                     await answer(scope, receive, send)
                     return
             if time.monotonic() >= deadline or forwarded:
                 break
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(self._poll or POLL)
         await self._kept(request)(scope, receive, send)
 
     def _kept(self, request: Request) -> Response:
