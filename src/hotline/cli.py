@@ -921,7 +921,13 @@ def _print_choice(c: dict[str, Any], simulated: bool) -> None:
         then = f", then {r['overflow'].removeprefix('fallback:')}" if r["overflow"] else ""
         out.print(f"routing: queue {r['queue']} to the interpreter line at once ({steps}{then})")
     for t_ in c["tried"]:
-        state = "sufficient" if t_["sufficient"] else "short: " + ", ".join(t_["short"])
+        few = [x for x in t_["short"] if x in t_["too_few_calls"]]
+        state = (
+            "sufficient"
+            if t_["sufficient"]
+            else "short: "
+            + ", ".join(f"{x} (too few calls)" if x in few else x for x in t_["short"])
+        )
         out.print(
             f"tried: {' | '.join(t_['pools'])}: bound {t_['bound_hours']:,.0f} h, paid "
             f"{t_['paid_hours']:,.0f} h after {t_['rounds']} re-staffing round(s), {state}"
