@@ -9,12 +9,13 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console
@@ -255,6 +256,46 @@ def plan(
     simulate_plan: Annotated[
         bool, typer.Option("--simulate/--no-simulate", help="Check the plan by simulation.")
     ] = True,
+    pools: Annotated[
+        str | None,
+        typer.Option(
+            help="auto: the planner chooses which queues share multilingual agents and which "
+            "interpreted languages go to the interpreter line, each choice checked by "
+            "simulation; dedicated: one pool per queue, checked the same way."
+        ),
+    ] = None,
+    skills: Annotated[
+        str | None,
+        typer.Option(
+            help="With --pools: the skill mix, 'scenario' (its agent groups' profiles only) "
+            "or a YAML file of profiles [default: the scenario's agent groups' profiles and "
+            "a dedicated speaker for each queue]."
+        ),
+    ] = None,
+    interpreted: Annotated[
+        str | None,
+        typer.Option(
+            help="With --pools: languages the interpreter line may answer, e.g. quc,mam "
+            "('' for none) [default: those the line's flow marks interpreted]."
+        ),
+    ] = None,
+    max_abandon: Annotated[
+        float, typer.Option(help="With --pools: the most callers who may hang up, per language.")
+    ] = 0.03,
+    check_weeks: Annotated[int, typer.Option(help="With --pools: weeks simulated per check.")] = 4,
+    margin: Annotated[
+        float,
+        typer.Option(
+            help="With --pools: standard errors by which each language's simulated figures "
+            "must clear the target."
+        ),
+    ] = 2.0,
+    partitions: Annotated[
+        int, typer.Option(help="With --pools: pool partitions checked, best first by the model.")
+    ] = 3,
+    seed: Annotated[
+        int | None, typer.Option(help="With --pools: the checks' seed [default: the scenario's].")
+    ] = None,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the plan (shifts and figures) as JSON.")
     ] = None,
@@ -268,7 +309,22 @@ def plan(
 
     s = load_scenario(scenario)
     target = Target(service_level, s.answer_within if answer_within is None else answer_within)
+    given = [o for o, v in (("--skills", skills), ("--interpreted", interpreted),
+                            ("--seed", seed)) if v is not None]  # fmt: skip
+    if pools is None and given:
+        raise _usage(f"{', '.join(given)} go with --pools auto (or dedicated)")
+    if pools is not None and pool:
+        raise _usage("give --pool (queues pooled by hand) or --pools, not both")
+    if pools is not None and pools not in ("auto", "dedicated"):
+        raise _usage(f"--pools is auto or dedicated, not {pools!r}")
     week = None if forecast is None else _forecast_week(forecast, s)
+    if pools is not None:
+        options = _PoolOptions(
+            pools, skills, interpreted, max_abandon, check_weeks, margin, partitions, seed
+        )
+        _plan_pools(s, target, week, options, interval, shrinkage, surge, break_minutes,
+                    time_limit, model.value, simulate_plan, out_file, plot, as_json)  # fmt: skip
+        return
     try:
         target.check()
         with_shrinkage(0, shrinkage)
@@ -644,6 +700,240 @@ def _store_history(line: str, database: str | None) -> History:
     h = calls_history((language, at(t)) for t, language in arrivals)
     h.warnings.extend(warnings)
     return h
+
+
+class _PoolOptions(NamedTuple):
+    pools: str
+    skills: str | None
+    interpreted: str | None
+    max_abandon: float
+    weeks: int
+    margin: float
+    partitions: int
+    seed: int | None
+
+
+def _plan_pools(
+    s: Scenario,
+    target: Target,
+    week: dict[str, Any] | None,
+    o: _PoolOptions,
+    interval: int,
+    shrinkage: float,
+    surge: float,
+    break_minutes: int,
+    time_limit: float,
+    model: str,
+    simulate_plan: bool,
+    out_file: Path | None,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    """`hotline plan --pools auto|dedicated`: the planner's pools, checked by simulation,
+    beside today's plan of dedicated pools."""
+    from hotline.wfm.demand import forecast_demand
+    from hotline.wfm.plan import make_plan, plan_report
+    from hotline.wfm.plots import coverage_figure
+    from hotline.wfm.pools import Checking, check_plan, choice_report, choose_pools
+    from hotline.wfm.staffing import with_shrinkage
+
+    started = time.monotonic()
+    callers = s if week is None else _forecast_callers(s, week)
+    interpreted_tags = _interpreted(s, o.interpreted)
+    mix = _skill_mix(s, o.skills)
+    try:
+        target.check()
+        with_shrinkage(0, shrinkage)
+        checks = Checking(seed=s.seed if o.seed is None else o.seed, weeks=o.weeks,
+                          z=o.margin, candidates=o.partitions)  # fmt: skip
+        checks.check()
+        checking = checks if simulate_plan else None
+        demand = None
+        if week is not None:
+            demand = forecast_demand(s, week, interval_minutes=interval, surge=surge)
+        plan_options: dict[str, Any] = {
+            "target": target,
+            "model": model,
+            "interval_minutes": interval,
+            "shrinkage": shrinkage,
+            "surge": surge,
+            "break_minutes": break_minutes,
+            "time_limit": time_limit,
+            "demand": demand,
+        }
+        with _progress_bar("choosing pools", quiet=as_json) as say:
+            choice = choose_pools(
+                s, max_abandon=o.max_abandon, mix=mix, interpreted=interpreted_tags,
+                callers=callers, checking=checking, largest=1 if o.pools == "dedicated" else None,
+                progress=say, **plan_options,
+            )  # fmt: skip
+        dedicated = make_plan(s, **plan_options)
+        dedicated_results = None
+        if checking is not None:
+            with _progress_bar("simulating today's dedicated pools", quiet=as_json) as say:
+                say("", 0.0)
+                dedicated_results, _ = check_plan(dedicated, callers, max_abandon=o.max_abandon,
+                                                  checking=checking)  # fmt: skip
+    except ValueError as e:
+        raise _usage(str(e)) from None
+    report = plan_report(choice.plan, choice.simulated)
+    report["choice"] = choice_report(choice, max_abandon=o.max_abandon, checking=checking,
+                                     dedicated=(dedicated, dedicated_results))  # fmt: skip
+    report["choice"]["pools_option"] = o.pools
+    report["choice"]["seconds"] = round(time.monotonic() - started, 1)
+    if out_file is not None:
+        out_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+        coverage_figure(choice.plan).savefig(plot / "coverage.png", dpi=110)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _print_plan(choice.plan, report, s.name)
+    _print_choice(report["choice"], checking is not None)
+    for path, what in ((out_file, "plan"), (plot and plot / "coverage.png", "chart")):
+        if path:
+            out.print(f"{what} written to {path}")
+
+
+def _interpreted(s: Scenario, given: str | None) -> frozenset[str]:
+    """The languages the interpreter line may answer: given, or the line's flow's."""
+    tags = [lang.tag for lang in s.languages]
+    if given is not None:
+        chosen = [t.strip() for t in given.split(",") if t.strip()]
+        unknown = [t for t in chosen if t not in tags]
+        if unknown:
+            raise _usage(f"--interpreted: the scenario has no language {', '.join(unknown)} "
+                         f"(its languages: {', '.join(tags)})")  # fmt: skip
+        return frozenset(chosen)
+    if s.line is None or s.line.flow is None:
+        return frozenset()
+    from hotline.ivr.flow_file import load_flow
+
+    flow = load_flow(s.line.flow)
+    return frozenset(t for t, d in flow.languages.items() if d.interpreted and t in tags)
+
+
+def _skill_mix(s: Scenario, given: str | None) -> Any:
+    from hotline.wfm.pools import scenario_mix
+    from hotline.wfm.skill_mix import load_skill_mix
+
+    if given is None:
+        return scenario_mix(s)
+    if given == "scenario":
+        return scenario_mix(s, dedicated=False)
+    return load_skill_mix(given, s)
+
+
+@contextmanager
+def _progress_bar(title: str, *, quiet: bool) -> Iterator[Callable[[str, float], None]]:
+    """A Rich progress bar on the terminal's stderr, fed `(what, share done)`."""
+    if quiet or not err.is_terminal:
+        yield lambda what, done: None
+        return
+    with Progress(
+        TextColumn(f"{title} {{task.description}}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=1.0)
+        yield lambda what, done: bar.update(task, description=what, completed=done)
+
+
+def _print_choice(c: dict[str, Any], simulated: bool) -> None:
+    t = c["target"]
+    table = Table(title="Pools (each answered by agents of one profile)")
+    for col in ("pool", "agents", "interpreter line", "paid h"):
+        table.add_column(col, justify="right" if col == "paid h" else "left")
+    for p in c["pools"]:
+        skills = ", ".join(f"{k} {v}" for k, v in p["profile"]["skills"].items())
+        line = ", ".join(p["interpreter_line"]) or "-"
+        name = f"{p['profile']['name']} ({skills})"
+        table.add_row(p["pool"], name, line, f"{p['paid_hours']:,.0f}")
+    out.print(table)
+    if simulated:
+        weeks = c["check"]["weeks"]
+        table = Table(
+            title=f"Languages, simulated {weeks} week{'s' * (weeks != 1)} (seed "
+            f"{c['check']['seed']}; ± one standard error)"
+        )
+        for col in ("language", "calls/wk", "pools", f"SL {t['answer_within_seconds']:g}s",
+                    "aband", "meets", "dedicated SL", "aband", "meets"):  # fmt: skip
+            table.add_column(col, justify="left" if col in ("language", "pools") else "right")
+        for r in c["languages"]:
+            table.add_row(
+                r["language"],
+                f"{r['calls_per_week']:,.0f}",
+                ", ".join(r["pools"]),
+                f"{_pct(r['simulated_service_level'])} ±{100 * r['service_level_se']:.1f}",
+                f"{_pct(r['simulated_abandon_rate'])} ±{100 * r['abandon_rate_se']:.1f}",
+                "yes"
+                if r["meets"]
+                else "[red]too few calls[/red]"
+                if r["too_few_calls"]
+                else "[red]no[/red]",
+                _pct(r["dedicated_service_level"]),
+                _pct(r["dedicated_abandon_rate"]),
+                "yes" if r["dedicated_meets"] else "[red]no[/red]",
+            )
+        out.print(table)
+    goal = (f"{t['service_level']:.0%} within {t['answer_within_seconds']:g} s and at most "
+            f"{t['max_abandon_rate']:.1%} abandonment in every language")  # fmt: skip
+    share = c["share_of_dedicated"]
+    verdict = (
+        "not checked by simulation (--no-simulate)"
+        if c["sufficient"] is None
+        else f"meets {goal}"
+        if c["sufficient"]
+        else f"[red]does not meet {goal}[/red] (languages marked no)"
+        + (
+            "; for those marked 'too few calls' the callers lost while the phone rang already "
+            "leave no room for the margin in so few simulated calls: simulate more weeks "
+            "(--check-weeks) or ask a smaller --margin"
+            if any(r["too_few_calls"] for r in c["languages"])
+            else ""
+        )
+    )
+    out.print(
+        f"{c['paid_hours']:,.0f} paid hours"
+        + (
+            f" = {share:.1%} of today's dedicated pools ({c['dedicated_paid_hours']:,.0f})"
+            if share is not None
+            else ""
+        )
+        + f"; {verdict}"
+        + (
+            f", each language's figures {c['check']['margin_se']:g} standard error(s) clear"
+            if c["sufficient"] and c["check"]["margin_se"]
+            else ""
+        )
+        + f". Chosen among {c['candidate_pools']} candidate pools in {c['seconds']:g} s."
+    )
+    for r in c["routing"]:
+        steps = "; ".join(
+            f"{' and '.join(f'{k}>={v}' for k, v in st['require'].items()) or 'anyone'}"
+            + (f" for {st['seconds']:g} s" if st["seconds"] is not None else "")
+            for st in r["steps"]
+        )
+        then = f", then {r['overflow'].removeprefix('fallback:')}" if r["overflow"] else ""
+        out.print(f"routing: queue {r['queue']} to the interpreter line at once ({steps}{then})")
+    for t_ in c["tried"]:
+        few = [x for x in t_["short"] if x in t_["too_few_calls"]]
+        state = (
+            "sufficient"
+            if t_["sufficient"]
+            else "short: "
+            + ", ".join(f"{x} (too few calls)" if x in few else x for x in t_["short"])
+        )
+        out.print(
+            f"tried: {' | '.join(t_['pools'])}: bound {t_['bound_hours']:,.0f} h, paid "
+            f"{t_['paid_hours']:,.0f} h after {t_['rounds']} re-staffing round(s), {state}"
+        )
+    for a in c["assumptions"]:
+        out.print(f"assumed: {escape(a)}")
 
 
 def _solve(

@@ -218,6 +218,117 @@ def test_plan_refuses_targets_no_staff_meets_at_once(args, message, code):
     assert "Traceback" not in p.stderr
 
 
+NATIONAL_PLAN = ("plan", "--scenario", "scenarios/national-hotline.yaml")
+GOAL = ("--service-level", "0.9", "--answer-within", "10")
+
+
+def test_plan_pools_auto_by_the_model_alone():
+    p = run(*NATIONAL_PLAN, *GOAL, "--pools", "auto", "--no-simulate", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    c = r["choice"]
+    assert c["pools_option"] == "auto"
+    assert c["sufficient"] is None  # not simulated
+    assert c["languages"] == []
+    queues = [q for pool in c["pools"] for q in pool["queues"]]
+    assert sorted(queues) == sorted(run_dedicated_pools())
+    # the flow marks the Mayan languages interpreted: the interpreter line takes them
+    line = next(pool for pool in c["pools"] if pool["interpreter_line"])
+    assert line["interpreter_line"] == ["quc", "mam", "kjb"]
+    assert line["profile"]["skills"] == {"en": 5, "interpreter": 1}
+    assert c["routing"][0] == {
+        "queue": "quc",
+        "steps": [{"require": {"interpreter": 1}, "seconds": 620.0}],
+        "overflow": "fallback:voicemail",
+    }
+    assert c["paid_hours"] == r["total"]["paid_hours"] < c["dedicated_paid_hours"]
+    assert c["share_of_dedicated"] == round(c["paid_hours"] / c["dedicated_paid_hours"], 6)
+    assert c["assumptions"][0].startswith("skill mix: the scenario's agent groups and a "
+                                          "dedicated speaker for each queue")  # fmt: skip
+    # no language interpreted: nothing goes to the interpreter line from the start
+    p = run(*NATIONAL_PLAN, *GOAL, "--pools", "auto", "--interpreted", "", "--no-simulate",
+            "--json")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert not any(pool["interpreter_line"] for pool in json.loads(p.stdout)["choice"]["pools"])
+
+
+def run_dedicated_pools() -> list[str]:
+    """The pools of today's plan (one per queue)."""
+    p = run(*NATIONAL_PLAN, *GOAL, "--no-simulate", "--json")
+    assert p.returncode == 0, p.stderr
+    return [str(row["pool"]) for row in json.loads(p.stdout)["pools"]]
+
+
+def test_plan_pools_names_the_languages_a_skill_mix_cannot_answer():
+    p = run(*NATIONAL_PLAN, *GOAL, "--pools", "auto", "--skills", "scenario", "--no-simulate")
+    assert p.returncode == 1
+    message = " ".join(p.stderr.split())
+    assert "the skill mix cannot answer 2 languages: ko (queue ko): no profile of the skill " \
+        "mix meets ko>=4; it would take agents with ko>=4, or marking ko `interpreted: " \
+        "true` in the line's flow (or --interpreted) for the interpreter line (interp-day) " \
+        "to answer it; hi (queue hi)" in message  # fmt: skip
+    assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--pools", "maybe"), "--pools is auto or dedicated, not 'maybe'"),
+        (("--pools", "auto", "--pool", "cmn,yue"), "give --pool (queues pooled by hand) or"),
+        (("--skills", "scenario"), "--skills go with --pools auto"),
+        (("--pools", "auto", "--interpreted", "quc,xx"), "the scenario has no language xx"),
+        (("--pools", "auto", "--max-abandon", "0"), "abandonment cap must lie strictly"),
+        (("--pools", "auto", "--check-weeks", "0"), "at least one week"),
+        (("--pools", "auto", "--skills", "nowhere.yaml"), "nowhere.yaml: cannot read the file"),
+    ],
+)
+def test_plan_pools_bad_options(args, message):
+    p = run(*NATIONAL_PLAN, "--no-simulate", *args)
+    assert p.returncode == 1
+    assert message in " ".join(p.stderr.split())
+    assert "Traceback" not in p.stderr
+
+
+def test_plan_pools_skill_mix_file_with_mistakes(tmp_path):
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("profiles:\n  - {name: ko-en, skills: {ko: 5, en: 7}}\n")
+    p = run(*NATIONAL_PLAN, "--pools", "auto", "--skills", str(mix), "--no-simulate")
+    assert p.returncode == 1
+    assert f"{mix}:2:35: profiles.0.skills.en: level 7 is outside 1..5" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_plan_pools_auto_checked_by_simulation(tmp_path):
+    from ..unit.wfm.test_pools import SMALL
+
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SMALL)
+    common = ("plan", "--scenario", str(scenario), "--service-level", "0.9", "--pools", "auto",
+              "--model", "erlang-a", "--interpreted", "quc,mam", "--check-weeks", "2",
+              "--margin", "2", "--seed", "1")  # fmt: skip
+    p = run(*common, "--json", "--out", str(tmp_path / "plan.json"))
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert json.loads((tmp_path / "plan.json").read_text()) == r
+    c = r["choice"]
+    assert c["sufficient"] is True
+    assert c["check"] == {"seed": 1, "weeks": 2, "margin_se": 2.0, "partitions": 3, "rounds": 4}
+    assert [x["language"] for x in c["languages"]] == ["en", "es", "fr", "ht", "quc", "mam"]
+    for x in c["languages"]:
+        assert x["meets"] is True
+        assert x["simulated_service_level"] - 2 * x["service_level_se"] >= 0.9
+        assert x["simulated_abandon_rate"] + 2 * x["abandon_rate_se"] <= 0.03
+    assert c["tried"][0]["bound_hours"] <= c["tried"][0]["paid_hours"]
+    assert c["paid_hours"] < c["dedicated_paid_hours"]
+    table = run(*common)
+    assert table.returncode == 0, table.stderr
+    text = " ".join(table.stdout.split())
+    assert "Languages, simulated 2 weeks (seed 1; ± one standard error)" in text
+    assert "meets 90% within 10 s and at most 3.0% abandonment in every language" in text
+    assert "routing: queue quc to the interpreter line at once (interpreter>=1 for 620 s, " \
+        "then voicemail)" in text  # fmt: skip
+
+
 def test_simulated_history_feeds_the_forecast(tmp_path):
     history = tmp_path / "history.csv"
     p = run(

@@ -111,6 +111,33 @@ def make_plan(
         on_phones = erlang_c_table(
             calls_per_hour=demand.calls_per_hour, aht_seconds=demand.aht_seconds, target=target
         )
+    pools = staff_pools(
+        demand,
+        on_phones,
+        target=target,
+        model=model,
+        shrinkage=shrinkage,
+        break_minutes=break_minutes,
+        time_limit=time_limit,
+        progress=progress,
+    )
+    return Plan(demand, target, shrinkage, surge, pools, model)
+
+
+def staff_pools(
+    demand: Demand,
+    on_phones: npt.NDArray[np.int64],
+    *,
+    target: Target,
+    model: str = "erlang-c",
+    shrinkage: float = 0.0,
+    break_minutes: int = 0,
+    time_limit: float = 10.0,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[PoolPlan, ...]:
+    """Shifts for each pool of `demand` covering `on_phones[t, p]` agents on the phones
+    (after shrinkage), with the figures the plan's model gives them."""
+    interval_minutes = demand.interval_minutes
     pools = []
     for p, name in enumerate(demand.pools):
         if progress is not None:
@@ -135,7 +162,7 @@ def make_plan(
                 float(to_schedule.sum()) * interval_minutes / 60,
             )
         )
-    return Plan(demand, target, shrinkage, surge, tuple(pools), model)
+    return tuple(pools)
 
 
 def _planned(
