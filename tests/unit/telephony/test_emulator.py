@@ -55,3 +55,43 @@ def test_gather_digits_enqueue_wait_loop_dequeue_dial_and_status():
     assert call.outcome == "answered"
     assert call.agent == "agent-7"
     assert seen[-1][1]["CallStatus"] == "completed"
+
+
+def test_a_call_whose_voice_url_fails_is_asked_of_the_fallback_url_as_the_carrier_does():
+    seen: list[tuple[str, dict[str, str]]] = []
+    validator = RequestValidator(TOKEN)
+
+    def app(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "primary":
+            raise httpx.ConnectError("connection refused", request=request)
+        form = dict(parse_qsl(request.content.decode()))
+        assert validator.validate(str(request.url), form, request.headers["X-Twilio-Signature"])
+        seen.append((str(request.url), form))
+        if request.url.path == "/voice/incoming":
+            return httpx.Response(200, text="<Response><Say>Backup</Say><Hangup/></Response>")
+        return httpx.Response(200, text="<Response/>")
+
+    async def run(fallback: str | None) -> Carrier:
+        carrier = Carrier(
+            hotline_url="http://primary", auth_token=TOKEN, account_sid="AC" + "0" * 32,
+            line_number="+18005550100", speed=1000, fallback_url=fallback,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+        )  # fmt: skip
+        carrier.place(CallerScript("+12025550143", [], 10_000, 30))
+        await carrier.drain()
+        return carrier
+
+    carrier = asyncio.run(run("http://backup"))
+    (call,) = carrier.calls.values()
+    assert call.heard == ["Backup"]
+    assert carrier.fallbacks == 1
+    url, form = seen[0]
+    assert url == "http://backup/voice/incoming"
+    assert (form["ErrorCode"], form["ErrorUrl"]) == ("11200", "http://primary/voice/incoming")
+    assert form["From"] == "+12025550143"
+
+    seen.clear()
+    alone = asyncio.run(run(None))  # no fallback URL: the carrier's own error, then hang-up
+    (call,) = alone.calls.values()
+    assert call.heard == ["An application error occurred."]
+    assert (alone.fallbacks, seen) == (0, [])

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 from fastapi import FastAPI, Request
@@ -75,10 +75,16 @@ class Carrier:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] | None = None,
         retry_for: float = 0.0,
+        fallback_url: str | None = None,
     ) -> None:
         """`retry_for`: keep retrying a webhook that cannot connect for this many (wall)
-        seconds, as a carrier with a fallback URL to a restarting server would."""
+        seconds, as a carrier with a fallback URL to a restarting server would;
+        `fallback_url`: the number's voice fallback URL, asked (signed for it, with
+        `ErrorCode` and `ErrorUrl`) when a call's first request to `hotline_url` fails, as
+        Twilio does; its later requests (actions, redirects) have no fallback."""
         self.hotline_url = hotline_url.rstrip("/")
+        self.fallback_url = fallback_url.rstrip("/") if fallback_url else None
+        self.fallbacks = 0  # calls whose first request went to the fallback URL
         self.validator = RequestValidator(auth_token)
         self.auth_token = auth_token
         self.account_sid = account_sid
@@ -194,7 +200,13 @@ class Carrier:
         to = call.script.to or self.line_number
         base = {"From": call.script.number, "To": to, "Direction": "inbound"}
         try:
-            twiml = await self.post(call, f"{self.hotline_url}/voice/incoming", base)
+            first = f"{self.hotline_url}/voice/incoming"
+            twiml = await self.post(call, first, base, fallback=self.fallback_url is not None)
+            if twiml is None:  # the voice URL failed: its fallback, as the carrier does
+                self.fallbacks += 1
+                fallback = f"{self.fallback_url}/voice/incoming"
+                twiml = await self.post(call, fallback, {**base, "ErrorCode": "11200",
+                                                         "ErrorUrl": first})  # fmt: skip
             await self.execute(call, twiml)
         except Exception:  # logged with its trace: one emulated call failing ends only it
             log.exception("call %s failed", call.sid)
@@ -225,9 +237,34 @@ class Carrier:
                 expect_twiml=False,
             )
 
+    @overload
     async def post(
-        self, call: EmulatedCall, url: str, extra: dict[str, str], *, expect_twiml: bool = True
-    ) -> str:
+        self,
+        call: EmulatedCall,
+        url: str,
+        extra: dict[str, str],
+        *,
+        expect_twiml: bool = True,
+        fallback: Literal[False] = False,
+    ) -> str: ...
+
+    @overload
+    async def post(
+        self,
+        call: EmulatedCall,
+        url: str,
+        extra: dict[str, str],
+        *,
+        expect_twiml: bool = True,
+        fallback: bool,
+    ) -> str | None: ...
+
+    async def post(
+        self, call: EmulatedCall, url: str, extra: dict[str, str], *,
+        expect_twiml: bool = True, fallback: bool = False,
+    ) -> str | None:  # fmt: skip
+        """The answer to a webhook, tried again as the carrier does; if it never comes,
+        the carrier's own error TwiML, or None with `fallback` (a fallback URL is next)."""
         form = {"CallSid": call.sid, "AccountSid": self.account_sid, **extra}
         signature = self.validator.compute_signature(url, form)
         give_up = time.monotonic() + self.retry_for
@@ -252,6 +289,8 @@ class Carrier:
                 self.failures += 1
                 if attempt >= 3:
                     await asyncio.sleep(0.2)
+        if fallback:
+            return None
         # the carrier's fallback: apologise and hang up
         return (
             "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
