@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
@@ -201,8 +201,12 @@ class Carrier:
         base = {"From": call.script.number, "To": to, "Direction": "inbound"}
         try:
             first = f"{self.hotline_url}/voice/incoming"
-            twiml = await self.post(call, first, base, fallback=self.fallback_url is not None)
-            if twiml is None:  # the voice URL failed: its fallback, as the carrier does
+            answer = await self.tried(call, first, base) if self.fallback_url else None
+            if answer is not None:
+                twiml = answer
+            elif self.fallback_url is None:
+                twiml = await self.post(call, first, base)
+            else:  # the voice URL failed: its fallback, as the carrier does
                 self.fallbacks += 1
                 fallback = f"{self.fallback_url}/voice/incoming"
                 twiml = await self.post(call, fallback, {**base, "ErrorCode": "11200",
@@ -237,34 +241,20 @@ class Carrier:
                 expect_twiml=False,
             )
 
-    @overload
     async def post(
-        self,
-        call: EmulatedCall,
-        url: str,
-        extra: dict[str, str],
-        *,
-        expect_twiml: bool = True,
-        fallback: Literal[False] = False,
-    ) -> str: ...
+        self, call: EmulatedCall, url: str, extra: dict[str, str], *, expect_twiml: bool = True
+    ) -> str:
+        """The answer to a webhook; if it never comes, the carrier's own: it apologises and
+        hangs up."""
+        answer = await self.tried(call, url, extra)
+        if answer is not None:
+            return answer
+        if expect_twiml:
+            return "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
+        return ""
 
-    @overload
-    async def post(
-        self,
-        call: EmulatedCall,
-        url: str,
-        extra: dict[str, str],
-        *,
-        expect_twiml: bool = True,
-        fallback: bool,
-    ) -> str | None: ...
-
-    async def post(
-        self, call: EmulatedCall, url: str, extra: dict[str, str], *,
-        expect_twiml: bool = True, fallback: bool = False,
-    ) -> str | None:  # fmt: skip
-        """The answer to a webhook, tried again as the carrier does; if it never comes,
-        the carrier's own error TwiML, or None with `fallback` (a fallback URL is next)."""
+    async def tried(self, call: EmulatedCall, url: str, extra: dict[str, str]) -> str | None:
+        """The answer to a webhook, tried again as the carrier does; None if it never came."""
         form = {"CallSid": call.sid, "AccountSid": self.account_sid, **extra}
         signature = self.validator.compute_signature(url, form)
         give_up = time.monotonic() + self.retry_for
@@ -289,14 +279,7 @@ class Carrier:
                 self.failures += 1
                 if attempt >= 3:
                     await asyncio.sleep(0.2)
-        if fallback:
-            return None
-        # the carrier's fallback: apologise and hang up
-        return (
-            "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
-            if expect_twiml
-            else ""
-        )
+        return None
 
     def now(self) -> float:
         """Carrier time (seconds): the loop's clock, `speed` times faster."""
