@@ -89,6 +89,7 @@ def test_two_nodes_claiming_every_line_at_once_lead_each_line_exactly_once(url):
 
 def test_a_takeover_grows_the_epoch_and_the_old_leaders_writes_are_refused(engine):
     old = Leases(engine=engine, node="a", ttl=0.0)  # its lease expires at once: a pause
+    old.join()
     first = old.claim("national")
     assert first is not None
     assert first.epoch == 1
@@ -96,10 +97,11 @@ def test_a_takeover_grows_the_epoch_and_the_old_leaders_writes_are_refused(engin
     assert again is not None
     assert again.epoch == 1
     new = Leases(engine=engine, node="b", ttl=MINUTE)
+    new.join()
     taken = new.claim("national")
     assert taken is not None
     assert (taken.node, taken.epoch) == ("b", 2)
-    assert old.renew(first) is None  # the old leader learns it lost the line
+    assert old.renew_all([first]) == [None]  # the old leader learns it lost the line
     assert Leases(engine=engine, node="c", ttl=MINUTE).claim("national") is None  # b is live
 
     stale = fenced_store(engine, old, first)
@@ -112,7 +114,7 @@ def test_a_takeover_grows_the_epoch_and_the_old_leaders_writes_are_refused(engin
     assert current.call("CAnew") is not None
     with pytest.raises(Fenced, match="no longer leads victims"):  # a line it never led
         current.commit([AppendEvent("CAnew", 12.0, "note", {}, "victims")])
-    assert new.renew(taken) is not None
+    assert new.renew_all([taken])[0] is not None
 
 
 def test_a_node_that_leaves_hands_its_lines_over_at_once(engine):

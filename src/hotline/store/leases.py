@@ -4,10 +4,10 @@ writes of a node that lost its lease (paused, cut off) are refused (`Fence`).
 
 A node joins under a name (`join`: refused while another run of that name is alive),
 claims the lines it can (`claim`: a free or expired lease is taken with epoch + 1; one
-held by a live node is not), renews them (`renew`: only while its epoch is the lease's),
-and lets go when it stops (`leave`). Each of these is one transaction holding the rows it
-reads, so two nodes claiming one line at once get it one after the other: exactly one
-leads. Times are seconds since the epoch, on the database's clock."""
+held by a live node is not), renews them with its heartbeat (`renew_all`: each only while
+its epoch is the lease's), and lets go when it stops (`leave`). Each of these is one
+transaction holding the rows it reads, so two nodes claiming one line at once get it one
+after the other: exactly one leads. Times are seconds since the epoch, on the database's clock."""
 
 from __future__ import annotations
 
@@ -115,19 +115,6 @@ class Leases:
                       .values(node=self.node, instance=self.instance, epoch=epoch,
                               expires_at=now + self.ttl))  # fmt: skip
             return Lease(line, self.node, epoch, now + self.ttl)
-
-    def renew(self, lease: Lease) -> Lease | None:
-        """The lease for another `ttl`, if it is still this run's at this epoch (even if
-        it expired meanwhile: nobody took it); None if it was taken over."""
-        with transaction(self.engine) as c:
-            now = database_now(c)
-            done = c.execute(update(line_leases)
-                             .where(line_leases.c.line == lease.line,
-                                    line_leases.c.instance == self.instance,
-                                    line_leases.c.epoch == lease.epoch)
-                             .values(expires_at=now + self.ttl))  # fmt: skip
-            return Lease(lease.line, self.node, lease.epoch, now + self.ttl) \
-                if done.rowcount == 1 else None  # fmt: skip
 
     def renew_all(self, held: list[Lease]) -> list[Lease | None]:
         """The node's heartbeat and every lease renewed, in one transaction (a round is
