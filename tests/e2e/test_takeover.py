@@ -1,6 +1,7 @@
 """Two nodes on one PostgreSQL behind a failover front (the address the carrier calls):
 kill -9 the leader with callers queued and one on a call; the standby takes the lines'
-leases, recovers the open calls from the store and the carrier, and serves them. Against
+leases, recovers the open calls from the store and the carrier, and serves them, with the
+agents as they were (the one on the call still on it, one on a break still on it). Against
 the carrier emulator: every caller is answered exactly once, and nothing is lost. A
 leader paused past its lease (SIGSTOP) stops the moment it runs again, acting no more."""
 
@@ -125,8 +126,12 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
         calls = [carrier.place(CallerScript(f"+12025550{110 + i}", ["1", "2", "2"], 100_000, 60))
                  for i in range(6)]  # fmt: skip
         await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
-        bot = AgentBot(agent_id="en-day-1", token=store.issue_token("en-day-1", time.time()),
-                       base_url=cluster.base, speed=SPEED)  # fmt: skip
+        first = store.issue_token("en-day-1", time.time())
+        bot = AgentBot(agent_id="en-day-1", token=first, base_url=cluster.base, speed=SPEED)
+        resting = {"Authorization": f"Bearer {store.issue_token('en-day-7', time.time())}"}
+        async with httpx.AsyncClient(base_url=cluster.base, headers=resting) as client:
+            (await client.post("/api/agent/login")).raise_for_status()
+            (await client.post("/api/agent/not-ready?reason=training")).raise_for_status()
         bot_task = asyncio.create_task(bot.run())
         await until(lambda: any(c.agent for c in calls), "a caller to reach the agent")
         bridged = next(c for c in calls if c.agent).sid
@@ -142,6 +147,13 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
             health = (await client.get(f"{cluster.base}/healthz")).json()
         (line,) = [x.line for x in leases(connect(cluster.db))[1]]
         assert health["node"] == {"name": "b", "role": "leader", "leads": {line: 2}}
+        async with httpx.AsyncClient(base_url=cluster.base) as client:  # agents as they were
+            on_call = (
+                await client.get("/api/agent/me", headers={"Authorization": f"Bearer {first}"})
+            ).json()
+            resting_now = (await client.get("/api/agent/me", headers=resting)).json()
+        assert (on_call["state"], on_call["call_sid"]) == ("on_call", bridged)
+        assert (resting_now["state"], resting_now["reason"]) == ("not_ready", "training")
         bots = [asyncio.create_task(AgentBot(agent_id=agent, base_url=cluster.base,
                                              token=store.issue_token(agent, time.time()),
                                              speed=SPEED).run())

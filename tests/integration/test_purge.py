@@ -56,13 +56,17 @@ def filled(engine: Engine) -> None:
             c.execute(insert(call_events).values(call_sid=sid, at=at, kind="arrived", data={}))
             c.execute(insert(webhook_replies).values(call_sid=sid, step="incoming",
                                                      twiml="<Response/>", at=at))  # fmt: skip
+        for days in (400, 1):  # an agent's own events (no call): one old, one new
+            c.execute(insert(call_events).values(call_sid=None, at=NOW - days * DAY,
+                                                 kind="AgentStateChanged",
+                                                 data={"agent_id": "en-day-1"}))  # fmt: skip
 
 
 def left(store: Store) -> tuple[list[str], list[str], list[str]]:
     with store.engine.connect() as c:
         return (
             sorted(c.execute(select(calls.c.sid)).scalars()),
-            sorted(c.execute(select(call_events.c.call_sid)).scalars()),
+            sorted(c.execute(select(call_events.c.call_sid)).scalars(), key=str),
             sorted(c.execute(select(webhook_replies.c.call_sid)).scalars()),
         )
 
@@ -77,10 +81,12 @@ def test_what_is_past_its_retention_goes_and_nothing_else(store):
     assert store.purge(NOW, KEEP, actor="system") == {"calls": 1, "replies": 1}
     # the call ended 400 days ago is gone with its event and answer; the one ended 40 days
     # ago keeps its row and event but not its answer; the open call stays whole
-    assert left(store) == (["CAmonth", "CAnew", "CAopen"], ["CAmonth", "CAnew", "CAopen"],
+    # ago keeps its row and event but not its answer; the open call stays whole; of the
+    # agent's own events, the one older than the calls' retention goes
+    assert left(store) == (["CAmonth", "CAnew", "CAopen"], ["CAmonth", "CAnew", "CAopen", None],
                            ["CAnew", "CAopen"])  # fmt: skip
     assert purges(store) == [
-        ("calls", "ok", {"count": 1, "status": "older than 365 days"}),
+        ("calls", "ok", {"count": 1, "agent_events": 1, "status": "older than 365 days"}),
         ("replies", "ok", {"count": 1, "status": "older than 30 days"}),
     ]
     assert store.purge(NOW, KEEP, actor="system") == {"calls": 0, "replies": 0}  # (idempotent)

@@ -80,6 +80,7 @@ DETAIL_KEYS = frozenset({
     "language", "purpose", "error_id", "method", "status", "format", "from_seq", "to_seq",
     "checkpoint_size", "entries", "result", "withheld", "verification", "operation", "role",
     "actor", "action", "object", "outcome", "since", "until",  # an audit.read's filters
+    "agent_events",  # a purge's count of agents' own events
 })  # fmt: skip
 OUTCOMES = ("ok", "refused", "error")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")

@@ -454,6 +454,42 @@ class Router:
         self._emit(AgentStateChanged(now, old.agent.id, AgentState.WRAP_UP))
         self._wrap_up_or_free(old, ticket.queue.queue.wrap_up_seconds)
 
+    def resume_call(self, call: Call, queue: str, agent_id: str, since: float) -> None:
+        """After a restart: a call its agent was talking to before it, theirs again. The
+        agent (logged in, not engaged) is on it from now, as after an answer; the call
+        keeps when it first queued (`since`) and is answered as of now (its talk time
+        here counts from the restart)."""
+        qr = self._queue(queue)
+        if call.id in self._tickets:
+            raise InvalidTransition(f"call {call.id} is already in the ACD")
+        agent = self._agent(agent_id)
+        if agent.state in _BUSY:
+            raise InvalidTransition(f"agent {agent_id} is {agent.state.value} already")
+        now = self._clock.now
+        call.first_queued_at = min(since, now)
+        call.queue = queue
+        call.queued_at = call.first_queued_at
+        call.state = CallState.ANSWERED
+        call.answered_at = now
+        call.agent_id = agent_id
+        ticket = _Ticket(call, qr, self._next())
+        ticket.agent = agent
+        self._tickets[call.id] = ticket
+        agent.ticket = ticket
+        self._set_state(agent, AgentState.ON_CALL)
+        self._emit(AgentStateChanged(now, agent_id, AgentState.ON_CALL))
+
+    def resume_wrap_up(self, agent_id: str, until: float) -> None:
+        """After a restart: an agent (logged in, not engaged) who was wrapping up a call
+        before it wraps up until `until` (the line's clock), as after the call."""
+        agent = self._agent(agent_id)
+        if agent.state in _BUSY:
+            raise InvalidTransition(f"agent {agent_id} is {agent.state.value} already")
+        now = self._clock.now
+        self._set_state(agent, AgentState.WRAP_UP)
+        self._emit(AgentStateChanged(now, agent_id, AgentState.WRAP_UP))
+        self._wrap_up_or_free(agent, max(0.0, until - now))
+
     def _wrap_up_or_free(self, agent: _AgentRecord, wrap: float) -> None:
         if wrap > 0:
             self._clock.at(self._clock.now + wrap, self._wrap_up_over, agent, agent.epoch)

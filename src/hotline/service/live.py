@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from hotline.domain.agent import AgentState
+from hotline.domain.agent import AgentState, NotReadyReason
 from hotline.domain.events import (
     CallAbandoned,
     CallAnswered,
@@ -41,7 +41,14 @@ from hotline.service.hub import News
 from hotline.service.lines import load_line
 from hotline.service.lookups import LookupWorkers
 from hotline.service.stats import right_now
-from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    SaveAgent,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
 from hotline.service.writer import Writer
 from hotline.sim.scenario import Scenario
 from hotline.store.guards import LookupGuards
@@ -128,6 +135,9 @@ class Reloaded:
 
 
 PRESENCE_LOST = "connection-lost"  # the not-ready reason of an agent whose desktop went
+# the not-ready reason of an agent whose call goes on after a restart without them being
+# held to it (their phone was ringing for it as the line stopped): they say when they are free
+AFTER_RESTART = "after-restart"
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,8 @@ class LiveLine:
             guard_clock=wall,
         )
         self.command_at: float | None = None  # the time of the use case under way
+        # each agent's state as last kept in the store (one row per agent, not per call)
+        self.kept_agents: dict[str, SaveAgent] = {}
 
     def line_of(self, sid: str) -> str:
         """The line a call is on, or was on if it ended lately (a recording's callback
@@ -225,12 +237,39 @@ class LiveLine:
         try:
             handled = self.floor.handle(line, command, now)
         except Exception:  # refused: it changed nothing, but what came before it did
-            for name, outcome in self.floor.take_untold():
+            untold = self.floor.take_untold()
+            for name, outcome in untold:
                 self._apply(name, outcome)
+            self._keep_agents(untold)
             raise
         for name, outcome in handled.steps:
             self._apply(name, outcome)
+        self._keep_agents(handled.steps)
         return handled.result
+
+    def _keep_agents(self, steps: Sequence[tuple[str, Outcome[Any]]]) -> None:
+        """The state of each agent the steps touched, kept in the store where it changed
+        (with the call they are on or wrap up, and its queue): a restart resumes it."""
+        touched = {a for _, o in steps for e in o.events if (a := getattr(e, "agent_id", None))}
+        for agent_id in sorted(touched):
+            try:
+                home = self.floor.home(agent_id)
+            except UnknownAgent:
+                continue
+            board = self.boards[home]
+            state = board.agent_state(agent_id)
+            kept = self.kept_agents.get(agent_id)
+            sid, queue = state.get("call_sid"), None
+            if state["state"] == AgentState.WRAP_UP.value and kept is not None:
+                sid, queue = kept.call_sid, kept.queue  # (the call they were on)
+            elif sid is not None and (r := board.records.get(sid)) is not None:
+                queue = r.call.queue if r.call is not None else r.row.queue
+            now = SaveAgent(agent_id, state["state"] or "", state.get("reason"), sid, queue,
+                            board.now, home)  # fmt: skip
+            if kept is None or (kept.state, kept.reason, kept.call_sid, kept.queue, kept.line) \
+                    != (now.state, now.reason, now.call_sid, now.queue, now.line):  # fmt: skip
+                self.kept_agents[agent_id] = now
+                self.writes.append(now)
 
     def _apply(self, line: str, outcome: Outcome[object]) -> None:
         """Writes for the store (the new calls' rows first, then each event with what it
@@ -396,7 +435,16 @@ class LiveLine:
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
         """After a restart: rebuild the lines from the store's open calls (each on the line
         of the number it called), with what the carrier said of each (`statuses`, see
-        `commands.Recover`)."""
+        `commands.Recover`), and their agents as they were: those logged in are logged in
+        again first, each bridged call goes back to its agent, then each agent resumes
+        their state (ready or not and why, what is left of a wrap-up)."""
+        self.kept_agents = self.store.agent_states()
+        back = {a: s for a, s in sorted(self.kept_agents.items())
+                if s.state != AgentState.OFFLINE.value and a in self.floor.lines_of}  # fmt: skip
+        for agent_id in back:
+            self._run(c.Login(agent_id, ready=False))
+        on_call = {s.call_sid: a for a, s in back.items()
+                   if s.state == AgentState.ON_CALL.value and s.call_sid}  # fmt: skip
         found: dict[str, list[c.Recovered]] = {name: [] for name in self.boards}
         for row in self.store.open_calls():
             history = self.store.events(row.sid)
@@ -414,15 +462,45 @@ class LiveLine:
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
                 bridged=any(k == AgentLegAnswered.kind for k, _ in history),
                 **on_hold(history),
+                agent=on_call.get(row.sid, ""),
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():
             counts: dict[str, int] = self._run(c.Recover(calls, statuses), line)
             done.update(counts)
+        for agent_id, kept in back.items():
+            try:
+                self._resume_agent(agent_id, kept)
+            except HotlineError as e:  # one agent's state must not stop the line's start
+                log.warning("agent %s could not resume their state (%s): %s", agent_id,
+                            kept.state, e)  # fmt: skip
+        if back:
+            log.info("agents logged in again as they were: %d", len(back))
         self.replies.update(self.store.replies([sid for b in self.boards.values()
                                                 for sid in b.records]))  # fmt: skip
         self.flush()
         return dict(done)
+
+    def _resume_agent(self, agent_id: str, kept: SaveAgent) -> None:
+        """An agent logged in again (not ready) resumes the state the store kept, unless
+        the recovery engaged them already (their call is theirs again)."""
+        state = self.floor.agent_state(agent_id)
+        if (state["state"], state.get("reason")) != (AgentState.NOT_READY.value,
+                                                     NotReadyReason.LOGIN):  # fmt: skip
+            return
+        if kept.state in (AgentState.AVAILABLE.value, AgentState.RESERVED.value):
+            self._run(c.SetReady(agent_id, True))  # (an offer ringing is made again)
+        elif kept.state == AgentState.NOT_READY.value:
+            if kept.reason and kept.reason != NotReadyReason.LOGIN:
+                self._run(c.SetReady(agent_id, False, kept.reason))
+        elif kept.state == AgentState.ON_CALL.value and kept.call_sid \
+                and any(b.knows(kept.call_sid) for b in self.boards.values()):  # fmt: skip
+            self._run(c.SetReady(agent_id, False, AFTER_RESTART))
+        else:  # wrapping up, or their call ended while the line was down: wrap-up
+            since = kept.since if kept.state == AgentState.WRAP_UP.value else self.wall()
+            line = kept.line if kept.line in self.boards else self.floor.home(agent_id)
+            self._run(c.ResumeWrapUp(agent_id, kept.call_sid or "", kept.queue or "", since),
+                      line)  # fmt: skip
 
     def recheck(self, statuses: Mapping[str, str | None]) -> None:
         by_line: dict[str, dict[str, str | None]] = {}

@@ -58,7 +58,20 @@ class SaveReply:
     line: str = ""
 
 
-Write = AddCall | UpdateCall | AppendEvent | SaveReply
+@dataclass(frozen=True, slots=True)
+class SaveAgent:
+    """An agent's state as it now is (replacing what was kept), so a restart resumes it."""
+
+    agent_id: str
+    state: str
+    reason: str | None
+    call_sid: str | None
+    queue: str | None
+    since: float
+    line: str = ""
+
+
+Write = AddCall | UpdateCall | AppendEvent | SaveReply | SaveAgent
 
 
 class UnitOfWork(Protocol):
@@ -72,3 +85,5 @@ class UnitOfWork(Protocol):
     def events(self, call_sid: str) -> list[tuple[str, dict[str, Any]]]: ...
 
     def reply_for(self, call_sid: str, step: str) -> str | None: ...
+
+    def agent_states(self) -> dict[str, SaveAgent]: ...

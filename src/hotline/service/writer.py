@@ -21,7 +21,7 @@ from concurrent.futures import Future
 
 from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.service.health import WriteHealth
-from hotline.service.unit_of_work import UnitOfWork, Write
+from hotline.service.unit_of_work import SaveAgent, UnitOfWork, Write
 
 BATCH = 500  # units of work at most in one transaction
 
@@ -171,7 +171,9 @@ class Writer:
             try:
                 self._store.commit([w])
             except WriteRefused as e:
-                self.health.refused(f"{type(w).__name__} for call {str(w.sid)[:64]!r}", e.message)
+                what = f"agent {w.agent_id[:64]!r}" if isinstance(w, SaveAgent) \
+                    else f"call {str(w.sid)[:64]!r}"  # fmt: skip
+                self.health.refused(f"{type(w).__name__} for {what}", e.message)
             unit.writes.pop(0)  # landed or set aside: a retry starts after it
 
     def _resolve_all(self, value: bool) -> None:

@@ -24,15 +24,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
 from hotline.ivr.model import LOCKOUT_MINUTES_MAX
-from hotline.records.audit import Entry, append
+from hotline.records.audit import Detail, Entry, append
 from hotline.service.sealing import SEALED, Keyring, is_sealed_value, open_without_key
-from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    SaveAgent,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
 from hotline.store import lines as line_rows
 from hotline.store.db import never_succeeds, reason
 
 if TYPE_CHECKING:  # (leases uses this module's transaction)
     from hotline.store.leases import Fence
 from hotline.store.tables import (
+    agent_states,
     agent_tokens,
     call_events,
     calls,
@@ -197,6 +205,22 @@ class Store:
                             call_sid=w.sid, step=w.step, twiml=w.twiml, at=w.at
                         )
                     )
+                elif isinstance(w, SaveAgent):
+                    values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
+                              "queue": w.queue, "since": w.since, "line": w.line}  # fmt: skip
+                    done = c.execute(update(agent_states)
+                                     .where(agent_states.c.agent_id == w.agent_id)
+                                     .values(**values))  # fmt: skip
+                    if done.rowcount == 0:  # (the line's writes are fenced: one writer)
+                        c.execute(insert(agent_states).values(agent_id=w.agent_id, **values))
+
+    def agent_states(self) -> dict[str, SaveAgent]:
+        """Each agent's state as the line last had it."""
+        with self._tx() as c:
+            rows = c.execute(select(agent_states)).mappings().all()
+        return {r["agent_id"]: SaveAgent(r["agent_id"], r["state"], r["reason"], r["call_sid"],
+                                         r["queue"], r["since"], r["line"])
+                for r in rows}  # fmt: skip
 
     # -- webhooks
 
@@ -254,9 +278,16 @@ class Store:
                 before = now - keep[name] * 86400
                 old = select(calls.c.sid).where(calls.c.state.in_(ENDED),
                                                 calls.c.updated_at < before)  # fmt: skip
+                details: dict[str, Detail] = {}
                 if name == "calls":
                     n = c.execute(select(func.count()).select_from(old.subquery())).scalar_one()
+                    # agents' own events (log-ins, states: no call) of that age go with them
+                    agents = call_events.c.call_sid.is_(None) & (call_events.c.at < before)
+                    details["agent_events"] = int(c.execute(
+                        select(func.count()).select_from(call_events).where(agents)
+                    ).scalar_one())  # fmt: skip
                     if not dry_run:
+                        c.execute(delete(call_events).where(agents))
                         c.execute(delete(call_events).where(call_events.c.call_sid.in_(old)))
                         c.execute(delete(webhook_replies)
                                   .where(webhook_replies.c.call_sid.in_(old)))  # fmt: skip
@@ -273,7 +304,7 @@ class Store:
                 counts[name] = int(n)
                 if not dry_run:
                     append(c, Entry(at=now, actor=actor, role="system", action="data.purge",
-                                    object=name, details={"count": int(n),
+                                    object=name, details={"count": int(n), **details,
                                     "status": f"older than {keep[name]:g} days"}))  # fmt: skip
             if not dry_run:  # the counters of failed attempts that can no longer matter:
                 # an IVR lockout's keys with no attempt within the longest window, and the

@@ -196,6 +196,18 @@ line_leases = Table(  # who leads each line (store.leases)
     Column("expires_at", Float, nullable=False),  # the database's clock, seconds
 )
 
+agent_states = Table(  # each agent's state as the line last had it (a restart resumes it)
+    "agent_states",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(64)),  # not ready: why
+    Column("call_sid", String(64)),  # on a call, or wrapping it up: which
+    Column("queue", String(64)),  # that call's queue
+    Column("since", Float, nullable=False),  # in this state since (the line's clock)
+    Column("line", String(64), nullable=False),  # the line the agent's state is kept on
+)
+
 lookup_guard = Table(  # the IVR's lockouts (store.guards)
     "lookup_guard",
     metadata,

@@ -83,6 +83,7 @@ from hotline.switchboard.commands import (
     Reconfigure,
     Recover,
     ResumeIvr,
+    ResumeWrapUp,
     Route,
     SetReady,
     Supervise,
@@ -311,6 +312,8 @@ class Switchboard:
         if kind is Recheck:
             self._recheck(cast(c.Recheck, command))
             return None
+        if kind is ResumeWrapUp:
+            return self._resume_wrap_up(cast(c.ResumeWrapUp, command))
         raise KeyError(kind)
 
     @property
@@ -775,10 +778,7 @@ class Switchboard:
         r = self.records[sid]
         row = r.row
         assert row.queue is not None
-        kind = row.attributes.get("caller_type", "public")
-        call = Call(sid, row.language, kind, row.arrived_at, row.priority)
-        call.enter_ivr(row.arrived_at)
-        r.call = call
+        call = r.call = _call_of(row)
         self.router.enqueue(call, row.queue, r.since, callback=callback)
 
     # -- agents
@@ -1197,8 +1197,9 @@ class Switchboard:
                 r.resumable = True
                 what = "ivr"
             elif row.state == "answered" and found.bridged:
-                r.detached = True
                 what = "on a call"
+                if not self._resume_call(r, found):
+                    r.detached = True
                 self._reattach(row.sid, found)
             elif row.state == "answered" and found.attempts and not callback:
                 # the agent's phone was ringing: the carrier's word on that dial decides
@@ -1211,10 +1212,40 @@ class Switchboard:
             done[what] = done.get(what, 0) + 1
         return done
 
+    def _resume_call(self, r: CallRecord, found: c.Recovered) -> bool:
+        """A bridged call back on its agent (logged in again, not engaged), who can hold,
+        transfer and hang it up and wraps it up after; False if it cannot be theirs (no
+        agent, or one the line no longer has: it goes on detached, closed by its status)."""
+        row = r.row
+        if not found.agent or row.queue is None:
+            return False
+        try:
+            if self.router.agent(found.agent).state in (AgentState.RESERVED, AgentState.ON_CALL,
+                                                        AgentState.WRAP_UP):  # fmt: skip
+                return False
+        except UnknownAgent:
+            return False
+        call = _call_of(row)
+        self.router.resume_call(call, row.queue, found.agent, found.since or row.arrived_at)
+        r.call = call
+        r.bridged = r.talked = True
+        return True
+
+    def _resume_wrap_up(self, cmd: c.ResumeWrapUp) -> AgentStatus:
+        agent_id = cmd.agent_id
+        wrap = next((q.wrap_up_seconds for q in self.line.queues if q.name == cmd.queue), 0.0)
+        if cmd.since + wrap <= self.now:
+            self.router.set_ready(agent_id)
+            return self.agent_state(agent_id)
+        self.router.resume_wrap_up(agent_id, cmd.since + wrap)
+        if self.line.dispositions and cmd.call_sid:
+            self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
+        return self.agent_state(agent_id)
+
     def _reattach(self, sid: str, found: c.Recovered) -> None:
-        """A call on an agent across a restart can no longer be held or transferred (the
-        restarted line does not hold it for an agent): a caller left on hold comes off
-        it, and a consultation under way ends (the consulted agent's phone leaves)."""
+        """A call on an agent across a restart comes off hold (a caller left on hold
+        hears the agent again), and a consultation under way ends (the consulted agent's
+        phone leaves): the restarted line does not keep either."""
         if found.consult:
             self._emit(Consulted(self.now, sid, "", found.consult, "restart"))
             self._effects.append(Leg(sid, agent_label(found.consult), "drop"))
@@ -1300,6 +1331,14 @@ class _RouterEvents(EventSink):
 
     def routed(self, event: Event) -> None:
         self.board._on_router_event(event)
+
+
+def _call_of(row: CallRow) -> Call:
+    """A recovered call (known from its row) as the router takes it: past the IVR."""
+    call = Call(row.sid, row.language, row.attributes.get("caller_type", "public"),
+                row.arrived_at, row.priority)  # fmt: skip
+    call.enter_ivr(row.arrived_at)
+    return call
 
 
 def agent_label(agent_id: str) -> str:

@@ -347,7 +347,7 @@ class Recovered(Record):
     """An open call found in the store after a restart, with what its events say."""
 
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
-                         "consult")  # fmt: skip
+                         "consult", "agent")  # fmt: skip
 
     def __init__(
         self,
@@ -358,6 +358,7 @@ class Recovered(Record):
         bridged: bool,
         held: bool = False,
         consult: str = "",
+        agent: str = "",
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -366,6 +367,9 @@ class Recovered(Record):
         self.bridged: Final = bridged  # an agent's leg answered
         self.held: Final = held  # the caller was on hold in their conference
         self.consult: Final = consult  # the agent being consulted for a transfer ("": none)
+        # the agent on the call, logged in again before the calls are recovered ("": none):
+        # a bridged call is theirs again (else it goes on detached, closed by its status)
+        self.agent: Final = agent
 
 
 class Recover(Command[dict[str, int]]):
@@ -378,6 +382,20 @@ class Recover(Command[dict[str, int]]):
     def __init__(self, calls: Sequence[Recovered], statuses: Mapping[str, str | None]) -> None:
         self.calls: Final = calls
         self.statuses: Final = statuses
+
+
+class ResumeWrapUp(Command[AgentStatus]):
+    """After a restart: an agent logged in again, who was wrapping up `call_sid` (of
+    `queue`) since `since` before it (or whose call ended while the line was down), wraps
+    up what is left of the queue's wrap-up time; ready at once if none is left."""
+
+    _fields: ClassVar = ("agent_id", "call_sid", "queue", "since")
+
+    def __init__(self, agent_id: str, call_sid: str, queue: str, since: float) -> None:
+        self.agent_id: Final = agent_id
+        self.call_sid: Final = call_sid
+        self.queue: Final = queue
+        self.since: Final = since
 
 
 class Recheck(Command[None]):

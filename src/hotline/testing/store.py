@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from hotline.errors import StoreUnavailable, WriteRefused
-from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall, Write
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    SaveAgent,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
 from hotline.switchboard.records import CallRow
 
 
@@ -19,6 +26,7 @@ class InMemoryStore:
         self.calls: dict[str, CallRow] = {}
         self.events_: list[tuple[str | None, str, dict[str, Any]]] = []
         self.replies: dict[tuple[str, str], str] = {}
+        self.agents: dict[str, SaveAgent] = {}
         self.down = False  # set by a test: every commit fails as a database that is down
         self.commits = 0
 
@@ -29,6 +37,7 @@ class InMemoryStore:
         calls: dict[str, CallRow] = {}
         events: list[tuple[str | None, str, dict[str, Any]]] = []
         replies: dict[tuple[str, str], str] = {}
+        agents: dict[str, SaveAgent] = {}
         for w in writes:
             if isinstance(w, AddCall):
                 if w.row.sid in calls or w.row.sid in self.calls:
@@ -44,7 +53,10 @@ class InMemoryStore:
                 if (w.sid, w.step) in replies or (w.sid, w.step) in self.replies:
                     raise WriteRefused(f"UNIQUE constraint failed: webhook_replies {w.step!r}")
                 replies[(w.sid, w.step)] = w.twiml
+            elif isinstance(w, SaveAgent):
+                agents[w.agent_id] = w
         self.calls.update(calls)
+        self.agents.update(agents)
         self.events_ += events
         self.replies.update(replies)
         self.commits += 1
@@ -57,3 +69,6 @@ class InMemoryStore:
 
     def reply_for(self, call_sid: str, step: str) -> str | None:
         return self.replies.get((call_sid, step))
+
+    def agent_states(self) -> dict[str, SaveAgent]:
+        return dict(self.agents)

@@ -421,6 +421,8 @@ class LineRuntime:
             self.sockets.sweep,
             self._checkpoints,
         )
+        # agents logged in already (resumed from the store) have no desktop here yet
+        self.sockets.expect({v.agent_id for b in self.line.boards.values() for v in b.agents()})
         tasks = [asyncio.create_task(t()) for t in loops]
         try:
             yield

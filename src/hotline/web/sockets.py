@@ -64,6 +64,14 @@ class AgentSockets:
         before and who have not come back, until `settled`."""
         return [a for a, at in self._gone.items() if at <= since]
 
+    def expect(self, agent_ids: Collection[str]) -> None:
+        """Agents logged in with no socket yet (resumed by a restart or a takeover): absent
+        from now until their desktop connects, as if it had just gone."""
+        now = self._clock()
+        for agent_id in agent_ids:
+            if agent_id not in self._open:
+                self._gone.setdefault(agent_id, now)
+
     def settled(self, agent_id: str) -> None:
         """Nothing more to do about the agent's absence (they were set not ready, or are
         not logged in): they are named no more."""

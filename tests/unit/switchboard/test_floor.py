@@ -18,6 +18,7 @@ from hotline.switchboard.board import Switchboard
 from hotline.switchboard.effects import Connect, Offer
 from hotline.switchboard.floor import ELSEWHERE, ENGAGED, Floor, Step
 from hotline.switchboard.line import LineConfig
+from hotline.switchboard.records import CallRow
 from tests.unit.routing.harness import agent, queue
 
 CALLER = "+442079460000"
@@ -300,3 +301,56 @@ def test_an_agent_given_another_line_while_logged_in_joins_it_in_their_state():
     assert states(f, "n1") == [("not_ready", "break"), ("not_ready", "break")]
     f.handle("national", c.Logout("n1"), 5.0)
     assert [s for s, _ in states(f, "n1")] == ["offline", "offline"]
+
+
+def recovered(sid: str, line: str, agent_id: str, state: str = "answered") -> c.Recovered:
+    """A call found in the store after a restart, bridged to `agent_id`."""
+    row = CallRow(sid, line, CALLER, NUMBERS[line], "en", QUEUE[line], 0, state,
+                  {"caller_type": "public"}, None, 0.0)  # fmt: skip
+    return c.Recovered(row, 5.0, 1, False, True, agent=agent_id)
+
+
+def test_a_call_resumed_on_a_shared_agent_keeps_them_off_the_other_line_until_free():
+    f = floor()
+    for a in ("s1", "v1"):  # logged in again after the restart, not ready
+        f.handle("national", c.Login(a, ready=False), 50.0)
+    f.handle("national", c.Recover([recovered("CA1", "national", "s1")], {"CA1": "in-progress"}),
+             50.0)  # fmt: skip
+    assert f.agent_state("s1") == {"agent_id": "s1", "state": "on_call", "reason": None,
+                                   "call_sid": "CA1"}  # fmt: skip
+    assert states(f, "s1")[1] == ("not_ready", "login")  # (not ready there, as logged in)
+    with pytest.raises(InvalidTransition):  # their own request goes to their call's line
+        f.handle("victims", c.SetReady("s1", True), 51.0)
+    assert offers(call(f, "victims", "CB1", 52.0)) == []  # s1 is on the national call
+    f.handle("national", c.HoldCall("s1", True), 60.0)  # the call is theirs: they hold it
+    f.handle("national", c.CarrierStatus("CA1", "completed"), 100.0)
+    assert f.agent_state("s1")["state"] == "wrap_up"
+    assert offers(f.handle("national", c.Tick(), 130.0).steps) == [("victims", "s1", "CB1")]
+
+
+def test_a_recovered_call_whose_agent_is_engaged_or_gone_is_not_put_on_them():
+    f = floor()
+    f.handle("national", c.Login("n1", ready=True), 0.0)
+    call(f, "national", "CA1", 1.0)  # offered to n1: engaged
+    f.handle("national", c.Recover([recovered("CA2", "national", "n1"),
+                                    recovered("CA3", "national", "nobody")],
+                                   {"CA2": "in-progress", "CA3": "in-progress"}), 2.0)  # fmt: skip
+    assert f.agent_state("n1")["call_sid"] == "CA1"
+    # each goes on detached, closed by its carrier status
+    for sid in ("CA2", "CA3"):
+        steps = f.handle("national", c.CarrierStatus(sid, "completed"), 3.0).steps
+        assert [type(e).__name__ for _, o in steps for e in o.events] == ["CompletedAfterRestart"]
+
+
+def test_a_resumed_wrap_up_lasts_what_is_left_of_it_or_ends_at_once():
+    f = floor()
+    for a in ("n1", "s1"):
+        f.handle("national", c.Login(a, ready=False), 100.0)
+    f.handle("national", c.ResumeWrapUp("n1", "CA1", "en", 90.0), 100.0)  # 30 s from 90
+    f.handle("national", c.ResumeWrapUp("s1", "CA2", "en", 60.0), 100.0)  # over at 90
+    assert [f.agent_state(a)["state"] for a in ("n1", "s1")] == ["wrap_up", "available"]
+    assert states(f, "s1") == [("available", None)] * 2
+    f.handle("national", c.Tick(), 119.0)
+    assert f.agent_state("n1")["state"] == "wrap_up"
+    f.handle("national", c.Tick(), 120.0)
+    assert f.agent_state("n1")["state"] == "available"

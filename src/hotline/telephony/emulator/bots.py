@@ -38,8 +38,12 @@ class AgentBot:
             websockets.connect(ws_url) as ws,
         ):
             await ws.recv()  # hello
-            (await http.post("/api/agent/login")).raise_for_status()
-            (await http.post("/api/agent/ready")).raise_for_status()
+            login = await http.post("/api/agent/login")
+            if login.status_code != 409:  # (409: logged in still, as a restart resumed them)
+                login.raise_for_status()
+            me = (await http.get("/api/agent/me")).json()
+            if me["state"] == "not_ready":  # (one on a call or wrapping up is ready after it)
+                (await http.post("/api/agent/ready")).raise_for_status()
             self.ready.set()
             async for raw in ws:
                 message = json.loads(raw)
