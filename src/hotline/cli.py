@@ -1633,7 +1633,8 @@ def _serve_node(
         return {"name": name, "role": "leader", "leads": member.led()}
 
     def build() -> object:
-        parts = build_line(settings, control=control, fence=member.fence)
+        parts = build_line(settings, control=control, fence=member.fence,
+                           serves=lambda line: line in member.led())  # fmt: skip
         if parts.recovered:
             err.print(
                 "recovered open calls: "

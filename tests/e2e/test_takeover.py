@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 
 from hotline.service.demo import _Server, free_ports
+from hotline.service.lines import import_line
 from hotline.service.node import EXIT_LOST
 from hotline.service.sealing import Keyring, SealingKey, new_key
 from hotline.store.db import connect
@@ -228,3 +229,42 @@ def test_a_leader_cut_off_from_the_database_stops_and_the_other_takes_over(clust
     assert a.returncode == EXIT_LOST
     stderr = a.stderr.read() if a.stderr else ""
     assert "its leases were not renewed in time" in stderr, stderr[-2000:]
+
+
+def test_a_line_added_while_two_nodes_run_is_led_and_served_by_one_of_them(cluster):
+    """`hotline line import` of a new line while a leads and b stands by: a takes its lease
+    too (b never does), builds it, and its number answers through the front."""
+    victims = "+18005550200"
+
+    async def run() -> None:
+        a = cluster.start("a", 0)
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        b = cluster.start("b", 1)
+        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
+        import_line(store, ROOT / "scenarios" / "victim-support.yaml", number=victims,
+                    timezone="America/New_York",
+                    flow=ROOT / "scenarios" / "victim-support.flow.yaml")  # fmt: skip
+
+        def led() -> dict[str, tuple[str, int]]:
+            now, held, _ = leases(connect(cluster.db))
+            return {x.line: (x.node, x.epoch) for x in held if x.expires_at > now}
+
+        await until(lambda: led().get("Victim support helpline") == ("a", 1), "a to lead it")
+        async with httpx.AsyncClient() as client:  # (served once built, within seconds)
+            for _ in range(300):
+                served = (await client.get(f"{cluster.base}/healthz")).json()["lines"]
+                if "Victim support helpline" in [x["name"] for x in served]:
+                    break
+                await asyncio.sleep(0.1)
+        assert [x["name"] for x in served] == ["National hotline (US)", "Victim support helpline"]
+        carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
+                          line_number=victims, speed=SPEED, retry_for=60)  # fmt: skip
+        caller = carrier.place(CallerScript("+12025550199", ["1", "2"], 100_000, 60))
+        await until(lambda: caller.queued_at is not None, "the new line's caller to queue")
+        assert set(led().values()) == {("a", 1)}  # b leads nothing
+        row = store.call(caller.sid)
+        assert row is not None
+        assert (row.line, row.state) == ("Victim support helpline", "queued")
+
+    asyncio.run(run())

@@ -454,11 +454,12 @@ class Router:
         self._emit(AgentStateChanged(now, old.agent.id, AgentState.WRAP_UP))
         self._wrap_up_or_free(old, ticket.queue.queue.wrap_up_seconds)
 
-    def resume_call(self, call: Call, queue: str, agent_id: str, since: float) -> None:
+    def resume_call(
+        self, call: Call, queue: str, agent_id: str, since: float, answered_at: float
+    ) -> None:
         """After a restart: a call its agent was talking to before it, theirs again. The
         agent (logged in, not engaged) is on it from now, as after an answer; the call
-        keeps when it first queued (`since`) and is answered as of now (its talk time
-        here counts from the restart)."""
+        keeps when it first queued (`since`) and when it was answered (`answered_at`)."""
         qr = self._queue(queue)
         if call.id in self._tickets:
             raise InvalidTransition(f"call {call.id} is already in the ACD")
@@ -470,7 +471,7 @@ class Router:
         call.queue = queue
         call.queued_at = call.first_queued_at
         call.state = CallState.ANSWERED
-        call.answered_at = now
+        call.answered_at = min(answered_at, now)
         call.agent_id = agent_id
         ticket = _Ticket(call, qr, self._next())
         ticket.agent = agent

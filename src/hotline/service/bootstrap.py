@@ -8,15 +8,14 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from hotline.errors import HotlineError
-from hotline.ivr.line import LineFlow
 from hotline.records.audit import KEY_VARIABLE, AuditTrail
 from hotline.records.config import load_connectors, load_record_sources
 from hotline.records.desk import RecordDesk, RecordSource
 from hotline.records.policy import Policy
 from hotline.records.port import Connector
 from hotline.service.accounts import Accounts
-from hotline.service.lines import Imported, import_line, load_line
-from hotline.service.live import LineSetup, LiveLine
+from hotline.service.lines import Imported, import_line
+from hotline.service.live import LineSetup, LiveLine, line_setup
 from hotline.service.recovery import carrier_statuses
 from hotline.service.roles import SUPERVISOR
 from hotline.service.settings import Settings
@@ -28,7 +27,6 @@ from hotline.store.repository import Store
 from hotline.switchboard.line import agents_of
 from hotline.telephony.control import CallControl, TwilioCallControl
 from hotline.testing.connectors import InMemoryConnector
-from hotline.yamlfile import read_text
 
 STATUS_DEADLINE = 8.0  # seconds the start waits for the carrier's statuses of open calls
 
@@ -68,10 +66,12 @@ def build_line(
     more_connectors: Mapping[str, Connector] | None = None,
     more_sources: Mapping[str, RecordSource] | None = None,
     fence: Fence | None = None,
+    serves: Callable[[str], bool] = lambda _line: True,
 ) -> Parts:
     """The line's parts; with `control`, open calls in the store are recovered first.
     `more_connectors`, `more_sources`: besides the settings' (the demo's record service);
-    `fence`: the lines this node leads (one node of several: service.node)."""
+    `fence`: the lines this node leads (one node of several: service.node); `serves(line)`:
+    whether a line added to the store meanwhile is served (one whose lease it holds)."""
     file = sqlite_path(settings.database_url)
     created = file is not None and not file.exists()
     store, applied = store_for(settings)
@@ -79,7 +79,7 @@ def build_line(
     imported = ensure_line(settings, store)
     connectors = {**connectors_for(settings), **(more_connectors or {})}
     line = LiveLine(lines=line_setups(settings, store), store=store, connectors=connectors,
-                    wall=wall)  # fmt: skip
+                    wall=wall, serves=serves)  # fmt: skip
     recovered: dict[str, int] = {}
     if control is not None:
         sids = [row.sid for row in store.open_calls()]
@@ -162,20 +162,8 @@ def line_setups(settings: Settings, store: Store) -> list[LineSetup]:
     `FLOW` file for their line if the store names none)."""
     setups: list[LineSetup] = []
     for meta in store.lines():
-        scenario = load_line(store, meta["name"])
         ours = meta["number"] == settings.line_number
-        path = meta["flow_path"] or (settings.flow if ours else None)
-        if path is None:
-            raise HotlineError(f"line {meta['name']!r} has no flow: hotline line import FILE "
-                               "--flow FLOW_FILE")  # fmt: skip
-        queues = [q.name for q in scenario.queues]
-        if meta["flow"] is not None:
-            source = store.flow_source(meta["flow"], meta["flow_version"])
-            flow = LineFlow(path=path, line_queues=queues, source=source)
-        else:
-            flow = LineFlow(path=path, line_queues=queues)
-            store.record_flow(flow.flow.name, flow.flow.version, read_text(path), time.time())
-        setup = LineSetup(scenario, flow, meta["number"], meta["timezone"], meta["mode"])
+        setup = line_setup(store, meta, settings.flow if ours else None)
         if ours:
             setups.insert(0, setup)
         else:

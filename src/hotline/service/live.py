@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hotline.domain.agent import AgentState, NotReadyReason
@@ -54,7 +55,7 @@ from hotline.sim.scenario import Scenario
 from hotline.store.guards import LookupGuards
 from hotline.store.repository import Store
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import Outcome, Switchboard
+from hotline.switchboard.board import CONSULTED, Outcome, Switchboard
 from hotline.switchboard.commands import AgentStatus, Command, HoldState
 from hotline.switchboard.effects import (
     ChangeCall,
@@ -81,6 +82,7 @@ from hotline.switchboard.events import (
 )
 from hotline.switchboard.floor import Floor
 from hotline.switchboard.line import LineConfig, line_of
+from hotline.yamlfile import read_text
 
 R = TypeVar("R")
 Outgoing = Offer | Withdraw | Connect | DialBack | Leg | Park  # what the adapters carry out
@@ -132,12 +134,16 @@ class Reloaded:
 
     changed: dict[str, list[str]]
     refused: dict[str, str]
+    added: list[str] = field(default_factory=list)  # lines served from now
 
 
 PRESENCE_LOST = "connection-lost"  # the not-ready reason of an agent whose desktop went
 # the not-ready reason of an agent whose call goes on after a restart without them being
 # held to it (their phone was ringing for it as the line stopped): they say when they are free
 AFTER_RESTART = "after-restart"
+AVAILABLE, NOT_READY = AgentState.AVAILABLE.value, AgentState.NOT_READY.value
+OFFLINE = AgentState.OFFLINE.value
+ON_CALL, WRAP_UP = AgentState.ON_CALL.value, AgentState.WRAP_UP.value
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,30 @@ class LineSetup:
         return self.scenario.name
 
 
+def _touched(steps: Sequence[tuple[str, Outcome[Any]]]) -> set[str]:
+    """The agents whose state the steps may have changed."""
+    return {a for _, o in steps for e in o.events if (a := getattr(e, "agent_id", None))}
+
+
+def line_setup(store: Store, meta: Mapping[str, Any], flow_path: str | Path | None) -> LineSetup:
+    """A line of the store (`meta`: as `Store.lines` gives it) as the server answers it,
+    validated as a scenario file is, with its active flow version as the store keeps it
+    (its catalogs and includes beside the flow's file; `flow_path` if the store names none)."""
+    scenario = load_line(store, meta["name"])
+    path = meta["flow_path"] or flow_path
+    if path is None:
+        raise HotlineError(f"line {meta['name']!r} has no flow: hotline line import FILE "
+                           "--flow FLOW_FILE")  # fmt: skip
+    queues = [q.name for q in scenario.queues]
+    if meta["flow"] is not None:
+        source = store.flow_source(meta["flow"], meta["flow_version"])
+        flow = LineFlow(path=path, line_queues=queues, source=source)
+    else:
+        flow = LineFlow(path=path, line_queues=queues)
+        store.record_flow(flow.flow.name, flow.flow.version, read_text(path), time.time())
+    return LineSetup(scenario, flow, meta["number"], meta["timezone"], meta["mode"])
+
+
 class LiveLine:
     def __init__(
         self,
@@ -166,8 +196,11 @@ class LiveLine:
         wall: Callable[[], float] = time.time,
         commit_wait: float = COMMIT_WAIT,
         lookup_clock: Callable[[], float] = time.monotonic,
+        serves: Callable[[str], bool] = lambda _line: True,
     ) -> None:
         """`lines`: the first answers numbers no line has (with a refusal).
+        `serves(line)`: whether a line added to the store is served here (one node of
+        several serves only the lines whose lease it holds: service.node).
         `commit_wait`: seconds a reply waits for its writes to land before it is sent
         anyway (the writes wait in order; callers are never held by the store).
         `lookup_clock`: what a look-up's deadline is measured on; real seconds, even when
@@ -177,15 +210,9 @@ class LiveLine:
         self.setups = {s.name: s for s in lines}
         self.store = store
         self.wall = wall
-        self.boards = {
-            s.name: Switchboard(
-                line=line_of(
-                    s.scenario, flow=s.flow.flow, number=s.number, timezone=s.timezone, mode=s.mode
-                ),
-                start=wall(),
-            )
-            for s in lines
-        }
+        self.serves = serves
+        self.awaiting: set[str] = set()  # lines new in the store not (yet) this server's
+        self.boards = {s.name: self._board_of(s) for s in lines}
         self.floor = Floor(self.boards)
         self.first = lines[0].name
         self.by_number = {s.number: s.name for s in lines}
@@ -215,6 +242,12 @@ class LiveLine:
         self.command_at: float | None = None  # the time of the use case under way
         # each agent's state as last kept in the store (one row per agent, not per call)
         self.kept_agents: dict[str, SaveAgent] = {}
+        self.keeping: set[str] | None = None  # agents to keep at the end of a start
+
+    def _board_of(self, s: LineSetup) -> Switchboard:
+        config = line_of(s.scenario, flow=s.flow.flow, number=s.number, timezone=s.timezone,
+                         mode=s.mode)  # fmt: skip
+        return Switchboard(line=config, start=self.wall())
 
     def line_of(self, sid: str) -> str:
         """The line a call is on, or was on if it ended lately (a recording's callback
@@ -240,18 +273,23 @@ class LiveLine:
             untold = self.floor.take_untold()
             for name, outcome in untold:
                 self._apply(name, outcome)
-            self._keep_agents(untold)
+            self._keep(_touched(untold))
             raise
         for name, outcome in handled.steps:
             self._apply(name, outcome)
-        self._keep_agents(handled.steps)
+        touched = _touched(handled.steps)  # (and the agent who asked: a log-out on a call
+        if (agent_id := getattr(command, "agent_id", None)) is not None:  # is no event)
+            touched.add(agent_id)
+        self._keep(touched)
         return handled.result
 
-    def _keep_agents(self, steps: Sequence[tuple[str, Outcome[Any]]]) -> None:
-        """The state of each agent the steps touched, kept in the store where it changed
-        (with the call they are on or wrap up, and its queue): a restart resumes it."""
-        touched = {a for _, o in steps for e in o.events if (a := getattr(e, "agent_id", None))}
-        for agent_id in sorted(touched):
+    def _keep(self, agent_ids: Collection[str]) -> None:
+        """The state of these agents, kept in the store where it changed (with the call
+        they are on or wrap up, its queue, and since when): a restart resumes it."""
+        if self.keeping is not None:  # (a start resuming agents: kept once at its end)
+            self.keeping.update(agent_ids)
+            return
+        for agent_id in sorted(agent_ids):
             try:
                 home = self.floor.home(agent_id)
             except UnknownAgent:
@@ -259,15 +297,19 @@ class LiveLine:
             board = self.boards[home]
             state = board.agent_state(agent_id)
             kept = self.kept_agents.get(agent_id)
-            sid, queue = state.get("call_sid"), None
-            if state["state"] == AgentState.WRAP_UP.value and kept is not None:
-                sid, queue = kept.call_sid, kept.queue  # (the call they were on)
+            sid, queue, since = state.get("call_sid"), None, board.now
+            if state["state"] == WRAP_UP:  # the call they wrap up
+                if (wrapped := board.wrapping.get(agent_id)) is not None:
+                    sid, queue = wrapped
+                elif kept is not None and kept.state in (ON_CALL, WRAP_UP):
+                    sid, queue = kept.call_sid, kept.queue
+                if kept is not None and kept.state == WRAP_UP and kept.call_sid == sid:
+                    since = kept.since  # (the same wrap-up, resumed)
             elif sid is not None and (r := board.records.get(sid)) is not None:
                 queue = r.call.queue if r.call is not None else r.row.queue
             now = SaveAgent(agent_id, state["state"] or "", state.get("reason"), sid, queue,
-                            board.now, home)  # fmt: skip
-            if kept is None or (kept.state, kept.reason, kept.call_sid, kept.queue, kept.line) \
-                    != (now.state, now.reason, now.call_sid, now.queue, now.line):  # fmt: skip
+                            since, home, board.leaving(agent_id))  # fmt: skip
+            if kept is None or replace(kept, since=since) != now:
                 self.kept_agents[agent_id] = now
                 self.writes.append(now)
 
@@ -440,11 +482,17 @@ class LiveLine:
         their state (ready or not and why, what is left of a wrap-up)."""
         self.kept_agents = self.store.agent_states()
         back = {a: s for a, s in sorted(self.kept_agents.items())
-                if s.state != AgentState.OFFLINE.value and a in self.floor.lines_of}  # fmt: skip
+                if s.state != OFFLINE and a in self.floor.lines_of}  # fmt: skip
+        self.keeping = set()  # (their states are kept as they end up, not each step's)
+        for agent_id, kept in self.kept_agents.items():  # on no line now: logged out (were
+            if kept.state != OFFLINE and agent_id not in self.floor.lines_of:  # they put on
+                gone = SaveAgent(agent_id, OFFLINE, None, None, None, self.wall(), self.first)
+                self.kept_agents[agent_id] = gone  # one again, they would start logged in)
+                self.writes.append(gone)
         for agent_id in back:
             self._run(c.Login(agent_id, ready=False))
         on_call = {s.call_sid: a for a, s in back.items()
-                   if s.state == AgentState.ON_CALL.value and s.call_sid}  # fmt: skip
+                   if s.state == ON_CALL and s.call_sid}  # fmt: skip
         found: dict[str, list[c.Recovered]] = {name: [] for name in self.boards}
         for row in self.store.open_calls():
             history = self.store.events(row.sid)
@@ -463,6 +511,7 @@ class LiveLine:
                 bridged=any(k == AgentLegAnswered.kind for k, _ in history),
                 **on_hold(history),
                 agent=on_call.get(row.sid, ""),
+                answered=self.store.first_event_at(row.sid, "CallAnswered"),
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():
@@ -474,6 +523,8 @@ class LiveLine:
             except HotlineError as e:  # one agent's state must not stop the line's start
                 log.warning("agent %s could not resume their state (%s): %s", agent_id,
                             kept.state, e)  # fmt: skip
+        touched, self.keeping = self.keeping, None
+        self._keep(touched)
         if back:
             log.info("agents logged in again as they were: %d", len(back))
         self.replies.update(self.store.replies([sid for b in self.boards.values()
@@ -485,19 +536,23 @@ class LiveLine:
         """An agent logged in again (not ready) resumes the state the store kept, unless
         the recovery engaged them already (their call is theirs again)."""
         state = self.floor.agent_state(agent_id)
-        if (state["state"], state.get("reason")) != (AgentState.NOT_READY.value,
-                                                     NotReadyReason.LOGIN):  # fmt: skip
-            return
-        if kept.state in (AgentState.AVAILABLE.value, AgentState.RESERVED.value):
+        if (state["state"], state.get("reason")) == (NOT_READY, NotReadyReason.LOGIN):
+            self._resume_state(agent_id, kept)
+        if kept.leaving:  # a log-out asked on the call: once it and its wrap-up end
+            self._run(c.Logout(agent_id))
+
+    def _resume_state(self, agent_id: str, kept: SaveAgent) -> None:
+        consulted = kept.state == NOT_READY and kept.reason == CONSULTED  # (the restart ended it)
+        if kept.state in (AVAILABLE, AgentState.RESERVED.value) or consulted:
             self._run(c.SetReady(agent_id, True))  # (an offer ringing is made again)
-        elif kept.state == AgentState.NOT_READY.value:
+        elif kept.state == NOT_READY:
             if kept.reason and kept.reason != NotReadyReason.LOGIN:
                 self._run(c.SetReady(agent_id, False, kept.reason))
-        elif kept.state == AgentState.ON_CALL.value and kept.call_sid \
+        elif kept.state == ON_CALL and kept.call_sid \
                 and any(b.knows(kept.call_sid) for b in self.boards.values()):  # fmt: skip
             self._run(c.SetReady(agent_id, False, AFTER_RESTART))
         else:  # wrapping up, or their call ended while the line was down: wrap-up
-            since = kept.since if kept.state == AgentState.WRAP_UP.value else self.wall()
+            since = kept.since if kept.state == WRAP_UP else self.wall()
             line = kept.line if kept.line in self.boards else self.floor.home(agent_id)
             self._run(c.ResumeWrapUp(agent_id, kept.call_sid or "", kept.queue or "", since),
                       line)  # fmt: skip
@@ -511,17 +566,58 @@ class LiveLine:
 
     # -- the lines' configuration
 
+    def new_lines(self) -> list[LineSetup]:
+        """The lines added to the store since the start that this server is to serve (read
+        outside the lock: it reads the store and the flow files); one that cannot be
+        served (no flow, a flow refused) is logged and left out, the others are served.
+        Those not this server's yet are `awaiting` (ask again once `serves` says so)."""
+        out, self.awaiting = [], set()
+        for meta in self.store.lines():
+            name = meta["name"]
+            if name in self.setups:
+                continue
+            if not self.serves(name):
+                self.awaiting.add(name)  # (not yet: its lease may be ours soon)
+                continue
+            try:
+                out.append(line_setup(self.store, meta, None))
+            except HotlineError as e:
+                log.error("the new line %r cannot be served: %s", name, e.message)
+        return out
+
+    def add_lines(self, setups: Sequence[LineSetup]) -> list[str]:
+        """Serve these lines from now (`new_lines`): a switchboard each on the floor, and
+        the agents on them who are logged in join them in their state. A line whose number
+        another line has is refused (logged)."""
+        added = []
+        for setup in setups:
+            name = setup.name
+            if name in self.boards:
+                continue
+            if setup.number in self.by_number:
+                log.error("line %r cannot be served: its number %s is line %r's", name,
+                          setup.number, self.by_number[setup.number])  # fmt: skip
+                continue
+            board = self._board_of(setup)
+            self.setups[name], self.boards[name] = setup, board
+            self.by_number[setup.number] = name
+            self.roster.update(board.line.agents)
+            self.floor.add(name, board)
+            self._run(c.Reconfigure(board.line), name)  # (those logged in join it)
+            added.append(name)
+            log.info("line %r (%s) is served from now", name, setup.number)
+        return added
+
     def configs(self) -> dict[str, tuple[LineConfig, LineFlow]]:
         """The store's configuration of each line served, validated as at the start (read
-        outside the lock: it reads the store and the flow files). A line added to the
-        store, or removed, takes a restart."""
+        outside the lock: it reads the store and the flow files). A line added to the store
+        is served through `new_lines`; a line removed takes a restart."""
         out = {}
         for meta in self.store.lines():
             name = meta["name"]
             setup = self.setups.get(name)
             if setup is None:
-                log.warning("line %r is new in the store: it is served after a restart", name)
-                continue
+                continue  # (new: `new_lines`)
             scenario = load_line(self.store, name)
             flow = setup.flow
             active = (meta["flow"], meta["flow_version"])

@@ -69,6 +69,7 @@ class SaveAgent:
     queue: str | None
     since: float
     line: str = ""
+    leaving: bool = False  # they asked to log out once their call and wrap-up end
 
 
 Write = AddCall | UpdateCall | AppendEvent | SaveReply | SaveAgent

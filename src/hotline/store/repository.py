@@ -207,7 +207,8 @@ class Store:
                     )
                 elif isinstance(w, SaveAgent):
                     values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
-                              "queue": w.queue, "since": w.since, "line": w.line}  # fmt: skip
+                              "queue": w.queue, "since": w.since, "line": w.line,
+                              "leaving": w.leaving}  # fmt: skip
                     done = c.execute(update(agent_states)
                                      .where(agent_states.c.agent_id == w.agent_id)
                                      .values(**values))  # fmt: skip
@@ -219,7 +220,7 @@ class Store:
         with self._tx() as c:
             rows = c.execute(select(agent_states)).mappings().all()
         return {r["agent_id"]: SaveAgent(r["agent_id"], r["state"], r["reason"], r["call_sid"],
-                                         r["queue"], r["since"], r["line"])
+                                         r["queue"], r["since"], r["line"], bool(r["leaving"]))
                 for r in rows}  # fmt: skip
 
     # -- webhooks

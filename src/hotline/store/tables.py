@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -206,6 +207,7 @@ agent_states = Table(  # each agent's state as the line last had it (a restart r
     Column("queue", String(64)),  # that call's queue
     Column("since", Float, nullable=False),  # in this state since (the line's clock)
     Column("line", String(64), nullable=False),  # the line the agent's state is kept on
+    Column("leaving", Boolean, nullable=False, server_default=false()),  # log-out pending
 )
 
 lookup_guard = Table(  # the IVR's lockouts (store.guards)

@@ -778,8 +778,15 @@ class Switchboard:
         r = self.records[sid]
         row = r.row
         assert row.queue is not None
+        queue = row.queue
+        if not self._has_queue(queue):  # removed while the line was down: its first queue
+            queue = self.line.queues[0].name
+            log.warning("call %s waited in queue %r, which line %r no longer has: it waits "
+                        "in %r", row.sid, row.queue, self.name, queue)  # fmt: skip
+            r.row = row = row.changed(queue=queue)
+            self._change(row.sid, queue=queue)
         call = r.call = _call_of(row)
-        self.router.enqueue(call, row.queue, r.since, callback=callback)
+        self.router.enqueue(call, queue, r.since, callback=callback)
 
     # -- agents
 
@@ -1206,18 +1213,23 @@ class Switchboard:
                 r.pending = True
                 self.scheduler.at(self.now + PENDING_FOR, self._no_word, row.sid)
                 what = "connecting"
+            elif (
+                callback and row.state == "answered" and self._resume_call(r, found, callback=True)
+            ):
+                what = "on a call"  # (the agent talking to the caller dialled back)
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)
                 what = "queued"
             done[what] = done.get(what, 0) + 1
         return done
 
-    def _resume_call(self, r: CallRecord, found: c.Recovered) -> bool:
-        """A bridged call back on its agent (logged in again, not engaged), who can hold,
-        transfer and hang it up and wraps it up after; False if it cannot be theirs (no
-        agent, or one the line no longer has: it goes on detached, closed by its status)."""
+    def _resume_call(self, r: CallRecord, found: c.Recovered, *, callback: bool = False) -> bool:
+        """A bridged call (or a `callback` being dialled back) back on its agent (logged in
+        again, not engaged), who can hang it up, hold and transfer a bridged one, and wraps
+        it up after; False if it cannot be theirs (no agent, one the line or the queue no
+        longer has, or one engaged: it goes on detached, closed by its status)."""
         row = r.row
-        if not found.agent or row.queue is None:
+        if not found.agent or row.queue is None or not self._has_queue(row.queue):
             return False
         try:
             if self.router.agent(found.agent).state in (AgentState.RESERVED, AgentState.ON_CALL,
@@ -1226,20 +1238,31 @@ class Switchboard:
         except UnknownAgent:
             return False
         call = _call_of(row)
-        self.router.resume_call(call, row.queue, found.agent, found.since or row.arrived_at)
+        call.callback = callback
+        since = found.since or row.arrived_at
+        self.router.resume_call(call, row.queue, found.agent, since, found.answered or since)
         r.call = call
-        r.bridged = r.talked = True
+        if not callback:  # (a dial-back is no conference: it is not held or transferred)
+            r.bridged = r.talked = True
         return True
 
+    def _has_queue(self, name: str) -> bool:
+        return any(q.name == name for q in self.line.queues)
+
     def _resume_wrap_up(self, cmd: c.ResumeWrapUp) -> AgentStatus:
+        """What is left of the wrap-up (its form with it); none left, it closes with
+        `timeout` as one that runs out does, and the agent is ready."""
         agent_id = cmd.agent_id
         wrap = next((q.wrap_up_seconds for q in self.line.queues if q.name == cmd.queue), 0.0)
+        form = self.line.dispositions and cmd.call_sid and wrap > 0
         if cmd.since + wrap <= self.now:
+            if form:  # (the change to ready closes it: `timeout`)
+                self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
             self.router.set_ready(agent_id)
-            return self.agent_state(agent_id)
-        self.router.resume_wrap_up(agent_id, cmd.since + wrap)
-        if self.line.dispositions and cmd.call_sid:
-            self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
+        else:
+            self.router.resume_wrap_up(agent_id, cmd.since + wrap)
+            if form:  # (after the change to wrap-up, which would close it)
+                self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
         return self.agent_state(agent_id)
 
     def _reattach(self, sid: str, found: c.Recovered) -> None:

@@ -347,7 +347,7 @@ class Recovered(Record):
     """An open call found in the store after a restart, with what its events say."""
 
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
-                         "consult", "agent")  # fmt: skip
+                         "consult", "agent", "answered")  # fmt: skip
 
     def __init__(
         self,
@@ -359,6 +359,7 @@ class Recovered(Record):
         held: bool = False,
         consult: str = "",
         agent: str = "",
+        answered: float | None = None,
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -370,6 +371,7 @@ class Recovered(Record):
         # the agent on the call, logged in again before the calls are recovered ("": none):
         # a bridged call is theirs again (else it goes on detached, closed by its status)
         self.agent: Final = agent
+        self.answered: Final = answered  # when an agent first answered it
 
 
 class Recover(Command[dict[str, int]]):

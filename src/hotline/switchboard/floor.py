@@ -66,6 +66,12 @@ class Floor:
             ):
                 self.lines_of.setdefault(agent_id, []).append(name)
 
+    def add(self, name: str, board: Switchboard) -> None:
+        """A line served from now (its agents logged in elsewhere join it at the next
+        `Reconfigure` of it, as when a line is given to them)."""
+        self.boards[name] = board
+        self._index()
+
     def next_timer(self) -> float | None:
         times = [t for b in self.boards.values() if (t := b.next_timer()) is not None]
         return min(times) if times else None

@@ -16,6 +16,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Coroutine
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ from hotline.domain.events import (
 from hotline.errors import HotlineError, StoreUnavailable
 from hotline.records.audit import AuditTrail
 from hotline.service.hub import EventHub
-from hotline.service.live import LiveLine, Reloaded
+from hotline.service.live import LineSetup, LiveLine, Reloaded
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
@@ -92,14 +93,7 @@ class LineRuntime:
         self.sockets = AgentSockets(still_valid=still_valid, clock=line.wall)
         self.presence_grace = PRESENCE_GRACE
         self.hub = EventHub()
-        self.stats = {
-            name: LiveStats(
-                answer_within=s.scenario.answer_within,
-                wrap_up={q.name: q.wrap_up_seconds for q in s.scenario.queues},
-                zone=ZoneInfo(s.timezone),
-            )
-            for name, s in line.setups.items()
-        }
+        self.stats = {name: _stats_of(s) for name, s in line.setups.items()}
         self.hub.subscribe(lambda p: self.stats[p.news.line](p))
         self.hub.subscribe(self._tell_agent)
         # each command's events and effects, held until its writes are in the store
@@ -384,23 +378,30 @@ class LineRuntime:
 
     async def reload_lines(self) -> Reloaded:
         """The lines' configuration as the store holds it now, used from each line's next
-        routing decision (what changed, and what was refused, by line)."""
+        routing decision (what changed, and what was refused, by line); a line added to
+        the store is served from now (if this server is to serve it)."""
         configs = await asyncio.to_thread(self.line.configs)
         done: Reloaded = await self.use_case(functools.partial(self.line.reconfigure, configs))
+        new = await asyncio.to_thread(self.line.new_lines)
+        if new:
+            for setup in new:  # (its figures exist before its first event is told)
+                self.stats.setdefault(setup.name, _stats_of(setup))
+            added: list[str] = await self.use_case(functools.partial(self.line.add_lines, new))
+            done = replace(done, added=added)
         return done
 
     async def _reload_lines(self) -> None:
         """A line imported again into the store (`hotline line import`) is used from its
-        next routing decision: the store's revision is read every RELOAD_EVERY seconds (the
-        admin pages' changes reload at once)."""
+        next routing decision, a new one is served: the store's revision is read every
+        RELOAD_EVERY seconds (the admin pages' changes reload at once)."""
         store = self.line.store
         seen = await asyncio.to_thread(store.lines_revision)
         while True:
             await asyncio.sleep(RELOAD_EVERY)
             try:
                 revision = await asyncio.to_thread(store.lines_revision)
-                if revision == seen:
-                    continue
+                if revision == seen and not any(map(self.line.serves, self.line.awaiting)):
+                    continue  # (a new line whose lease this node now holds: served now)
                 seen = revision  # (a configuration refused is not read again until changed)
                 await self.reload_lines()
             except StoreUnavailable:
@@ -437,3 +438,11 @@ class LineRuntime:
                     await asyncio.to_thread(self.trail.checkpoint, time.time())
                 except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
                     log.exception("the audit trail's last checkpoint could not be written")
+
+
+def _stats_of(setup: LineSetup) -> LiveStats:
+    """A line's figures for its wallboard."""
+    s = setup.scenario
+    return LiveStats(answer_within=s.answer_within,
+                     wrap_up={q.name: q.wrap_up_seconds for q in s.queues},
+                     zone=ZoneInfo(setup.timezone))  # fmt: skip

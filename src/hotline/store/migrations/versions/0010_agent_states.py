@@ -1,5 +1,6 @@
 """Each agent's state as the line last had it (logged in, ready or not and why, the call
-they are on or wrap up), so a restart or a takeover resumes agents where they were.
+they are on or wrap up, whether they asked to log out after it), so a restart or a
+takeover resumes agents where they were.
 
 Revision ID: 0010
 """
@@ -25,6 +26,7 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(64)),
         sa.Column("since", sa.Float, nullable=False),
         sa.Column("line", sa.String(64), nullable=False),
+        sa.Column("leaving", sa.Boolean, nullable=False, server_default=sa.false()),
     )
 
 

@@ -1,0 +1,218 @@
+"""Agents across a restart, the harder cases (an independent review found each): a second
+restart during a resumed wrap-up, a consultation the restart ended, a log-out asked on a
+call, a wrap-up that ran out while the line was down, an agent on two lines, a dial-back
+under way, PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .live_fixtures import Live, call_form, pg_url, sqlite_url  # noqa: F401
+from .test_agents_resume import (
+    DONE,
+    SID,
+    answered_by,
+    before_the_restart,
+    me,
+    wrap_up_seconds,
+)
+
+
+def test_a_second_restart_keeps_a_resumed_wrap_up_to_its_own_end(tmp_path: Path) -> None:
+    """en-day-4 wraps DONE up across a restart, then across another: the second start
+    must find the wrap-up's call, queue and start, not the log-in's (none)."""
+    db, wrap_began, wrap = before_the_restart(tmp_path)
+    b = Live(db)
+    b.wall.now = wrap_began + 5
+    b.line.recover({SID: "in-progress"})
+    b.line.flush()
+
+    c = Live(db)  # and restarts again, still within the wrap-up
+    c.wall.now = wrap_began + 10
+    c.line.recover({SID: "in-progress"})
+    with c.running():
+        assert me(c, "en-day-4")["state"] == "wrap_up"
+        c.wall.now = wrap_began + wrap + 1
+        assert me(c, "en-day-4")["state"] == "available"
+
+
+def test_a_resumed_wrap_up_is_kept_with_its_call_queue_and_start(tmp_path: Path) -> None:
+    db, wrap_began, _ = before_the_restart(tmp_path)
+    b = Live(db)
+    b.wall.now = wrap_began + 5
+    b.line.recover({SID: "in-progress"})
+    b.line.flush()
+    kept = b.store.agent_states()["en-day-4"]
+    assert (kept.state, kept.call_sid, kept.since) == ("wrap_up", DONE, wrap_began), kept
+
+
+def test_a_wrap_up_after_a_resumed_call_keeps_its_call(tmp_path: Path) -> None:
+    """A call resumed onto its agent ends after the restart: the wrap-up kept names it,
+    so a restart during it resumes it."""
+    db, wrap_began, _ = before_the_restart(tmp_path)
+    b = Live(db)
+    b.wall.now = wrap_began + 5
+    b.line.recover({SID: "completed"})  # the call ended while the line was down
+    b.line.flush()
+    kept = b.store.agent_states()["en-day-1"]
+    assert (kept.state, kept.call_sid) == ("wrap_up", SID), kept
+
+
+def test_an_agent_consulted_as_the_line_stopped_is_not_left_not_ready_for_it(
+    tmp_path: Path,
+) -> None:
+    """The restart ends the consultation (`_reattach`): the consulted agent must not stay
+    "not ready: consult" for a consultation that no longer exists (they were available)."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    second = a.agent("en-day-2")
+    a.http.post("/api/agent/login", headers=second)
+    a.http.post("/api/agent/ready", headers=second)
+    r = a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True}, headers=first)
+    assert r.status_code == 200, r.text
+    assert me(a, "en-day-2")["reason"] == "consult"
+    a.line.flush()
+
+    b = Live(db)
+    b.wall.now = a.wall.now + 5
+    b.line.recover({SID: "in-progress"})
+    with b.running():
+        assert me(b, "en-day-1")["state"] == "on_call"
+        state = me(b, "en-day-2")
+        assert (state["state"], state["reason"]) != ("not_ready", "consult"), state
+
+
+def test_an_agent_who_asked_to_log_out_on_a_call_is_logged_out_after_it_still(
+    tmp_path: Path,
+) -> None:
+    """A log-out asked on a call waits for the call's end; a restart between must not
+    turn it into an agent available (offered calls) after the wrap-up."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    r = a.http.post("/api/agent/logout", headers=first)
+    assert r.status_code == 200, r.text
+    assert me(a, "en-day-1")["state"] == "on_call"  # (log-out pending)
+    a.line.flush()
+
+    b = Live(db)
+    b.wall.now = a.wall.now + 5
+    b.line.recover({SID: "in-progress"})
+    with b.running():
+        assert me(b, "en-day-1")["state"] == "on_call"
+        b.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+        b.wall.now += wrap_up_seconds(b, SID) + 1
+        assert me(b, "en-day-1")["state"] == "offline"
+
+
+def test_agents_resume_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    """The same resume through PostgreSQL (the store of several nodes)."""
+    a = Live(pg_url)
+    answered_by(a, SID, "+12025550101", "en-day-1")
+    resting = a.agent("en-day-2")
+    a.http.post("/api/agent/login", headers=resting)
+    a.http.post("/api/agent/not-ready?reason=training", headers=resting)
+    a.line.flush()
+    b = Live(pg_url)
+    b.wall.now = a.wall.now + 5
+    assert b.line.recover({SID: "in-progress"}) == {"on a call": 1}
+    with b.running():
+        assert (me(b, "en-day-1")["state"], me(b, "en-day-1")["call_sid"]) == ("on_call", SID)
+        assert me(b, "en-day-2")["reason"] == "training"
+        b.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+        assert me(b, "en-day-1")["state"] == "wrap_up"
+    b.line.flush()
+    kept = b.store.agent_states()
+    assert (kept["en-day-1"].state, kept["en-day-2"].reason) == ("wrap_up", "training")
+
+
+def test_a_wrap_up_whose_time_ran_out_while_the_line_was_down_is_closed_timeout(
+    tmp_path: Path,
+) -> None:
+    """Past its limit a wrap-up is closed with the code `timeout` (docs/live.md); one whose
+    limit fell while the line was down is over at the start: it should be closed alike,
+    not left with no outcome."""
+    db, wrap_began, wrap = before_the_restart(tmp_path)
+    b = Live(db)
+    b.wall.now = wrap_began + wrap + 5
+    b.line.recover({SID: "in-progress"})
+    with b.running():
+        assert me(b, "en-day-4")["state"] == "available"
+    assert [d for k, d in b.store.events(DONE) if k == "wrapped-up"] == [
+        {"agent_id": "en-day-4", "code": "timeout", "notes": ""}
+    ]
+
+
+def test_a_shared_agent_resumed_on_a_call_of_one_line_is_offered_none_of_the_other(
+    tmp_path: Path,
+) -> None:
+    """en-day-7 answers on the victims' line too: resumed on a national call, they are not
+    ready on the victims' line (not offered its callers); available on both after it."""
+    from .live_fixtures import victim_support
+
+    db = sqlite_url(tmp_path)
+    a = Live(db, also=[victim_support()])
+    answered_by(a, SID, "+12025550101", "en-day-7")
+    a.line.flush()
+    b = Live(db, also=[victim_support()])
+    b.wall.now = a.wall.now + 5
+    assert b.line.recover({SID: "in-progress"}) == {"on a call": 1}
+    states = {n: bd.agent_state("en-day-7") for n, bd in b.line.boards.items()}
+    assert [s["state"] for s in states.values()] == ["on_call", "not_ready"], states
+    with b.running():
+        b.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+        b.wall.now += 3600
+        me(b, "en-day-7")  # (the wrap-up's end fires)
+        assert [bd.agent_state("en-day-7")["state"] for bd in b.line.boards.values()] == [
+            "available",
+            "available",
+        ]
+
+
+def test_a_row_for_an_agent_no_line_has_is_ignored_at_the_start(tmp_path: Path) -> None:
+    from hotline.service.unit_of_work import SaveAgent
+
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    a.store.commit([SaveAgent("ghost", "available", None, None, None, a.wall(), "x")])
+    b = Live(db)
+    assert b.line.recover({}) == {}
+    with b.running():
+        assert me(b, "en-day-1")["state"] == "offline"
+    b.line.flush()  # (kept as logged out: were they put on a line, they would start so)
+    assert b.store.agent_states()["ghost"].state == "offline"
+
+
+def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Path) -> None:
+    """docs/live.md: "a call an agent was talking on is theirs again". A callback's
+    dial-back (no agent-leg callbacks, so never "bridged" in the store) goes back to the
+    queue instead: another agent is offered it (and dials the caller again) while the
+    first still talks, and the dial-back's end closes it as abandoned."""
+    from .live_fixtures import gather_url, keep_english
+
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    sid, caller = "CA" + "7" * 32, "+12025550111"
+    r = a.carrier.post(keep_english(a, sid, caller), call_form(sid, Digits="2"))
+    a.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
+    a.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    agent = a.agent("en-day-3")
+    a.http.post("/api/agent/login", headers=agent)
+    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    assert a.control.dialled_back  # the caller is being called back, en-day-3 on it
+    a.line.flush()
+
+    b = Live(db)
+    b.wall.now = a.wall.now + 5
+    b.line.recover({sid: "completed"})  # (the caller's own first call ended long ago)
+    with b.running():
+        other = b.agent("en-day-4")
+        b.http.post("/api/agent/login", headers=other)
+        offered = b.http.post("/api/agent/ready", headers=other).json()
+        assert offered["call_sid"] != sid  # not offered the call en-day-3 is talking on
+        assert (me(b, "en-day-3")["state"], me(b, "en-day-3")["call_sid"]) == ("on_call", sid)
+        leg = "CA" + "8" * 32  # the dial-back ends: the callback was handled
+        b.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
+    assert b.store.call(sid).state == "completed"  # type: ignore[union-attr]
