@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from hotline.errors import NodeRefused
+from hotline.errors import HotlineError, NodeRefused
 from hotline.service.node import Node
 from hotline.store.leases import leases
 from hotline.web import forms
@@ -185,6 +185,7 @@ class NodeApp:
 
     async def _elect(self, stack: contextlib.AsyncExitStack) -> None:
         """Stand by and claim the lines until this node leads; then renew its leases."""
+        failing: str | None = None  # why the last round failed (said once, not each round)
         while True:
             try:
                 if self._inner is None:
@@ -193,8 +194,16 @@ class NodeApp:
                         await self._take_over(stack)
                 else:
                     await asyncio.to_thread(self.node.renew)
+                if failing is not None:
+                    log.warning("node %s: its rounds of election work again", self.node.name)
+                    failing = None
             except NodeRefused as e:  # another run took this node's name: it must stop
                 self.node.lost(e.message)
+            except HotlineError as e:  # the database is away or refuses writes
+                if e.message != failing:
+                    log.warning("node %s: a round of its election failed: %s (it tries "
+                                "again every round)", self.node.name, e.message)  # fmt: skip
+                failing = e.message
             except Exception:  # logged, not silenced: the next round tries again
                 log.exception("node %s: a round of its election failed", self.node.name)
             await asyncio.sleep(self.node.every if self._inner else self.node.watch_every)

@@ -1,0 +1,125 @@
+"""A database that refuses writes in the middle of a takeover (its privileges revoked, as a
+database failing over to a read-only replica would): the leader is killed with callers
+waiting; the standby cannot claim the lines while nothing can be written, so it does not
+lead, and the callers are kept where they are (never a 500, never a dropped call). Once
+the database takes writes again, the standby takes over, recovers every caller, and each
+is answered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from hotline.service.demo import _Server
+from hotline.service.sealing import Keyring, SealingKey
+from hotline.store.db import connect, migrate
+from hotline.store.repository import Store
+from hotline.telephony.emulator.bots import AgentBot
+from hotline.telephony.emulator.carrier import CallerScript, Carrier
+from tests.e2e.test_kill_restart import healthy, until
+from tests.e2e.test_takeover import ACCOUNT, KEY, LEASE, SPEED, TOKEN, Cluster, answering
+from tests.integration.live_fixtures import PG, pg_url  # noqa: F401 (a fixture)
+
+WRITES = "INSERT, UPDATE, DELETE"
+
+
+@pytest.fixture
+def refusing(pg_url: str) -> Iterator[tuple[Cluster, str]]:  # noqa: F811
+    """A cluster whose nodes connect as a role of their own (the schema made by the
+    machine's superuser first), so the test can take its right to write away and back."""
+    role = f"hl_{uuid.uuid4().hex[:10]}"
+    schema = pg_url.rsplit("%3D", 1)[1]
+    migrate(connect(pg_url))
+    admin = connect(PG)
+    with admin.begin() as c:
+        c.execute(text(f"CREATE ROLE {role} LOGIN"))
+        c.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+        c.execute(text(f"GRANT SELECT, {WRITES} ON ALL TABLES IN SCHEMA {schema} TO {role}"))
+        c.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
+    cluster = Cluster(pg_url.replace("postgres@", f"{role}@", 1))
+    yield cluster, role
+    cluster.stop()
+    with admin.begin() as c:
+        c.execute(text(f"DROP OWNED BY {role}"))
+        c.execute(text(f"DROP ROLE {role}"))
+    admin.dispose()
+
+
+def writes(role: str, schema: str, *, allowed: bool) -> None:
+    with connect(PG).begin() as c:
+        verb = "GRANT" if allowed else "REVOKE"
+        way = "TO" if allowed else "FROM"
+        c.execute(text(f"{verb} {WRITES} ON ALL TABLES IN SCHEMA {schema} {way} {role}"))
+
+
+def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_caller(refusing):
+    cluster, role = refusing
+    schema = cluster.db.rsplit("%3D", 1)[1]
+
+    async def run() -> Carrier:
+        carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
+                          line_number="+18005550100", speed=SPEED, retry_for=120)  # fmt: skip
+        rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1",
+                                      port=cluster.carrier_port, log_level="critical"))  # fmt: skip
+        rest_task = asyncio.create_task(rest.serve())
+        a = cluster.start("a", 0)
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        b = cluster.start("b", 1)
+        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        calls = [carrier.place(CallerScript(f"+12025550{120 + i}", ["1", "2", "2"], 100_000, 30))
+                 for i in range(3)]  # fmt: skip
+        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
+
+        writes(role, schema, allowed=False)  # the database stops taking writes, and
+        a.send_signal(signal.SIGKILL)  # the leader dies: a takeover begins
+        a.wait()
+        began = time.monotonic()
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() - began < 3 * LEASE:  # well past the dead lease
+                standby = await client.get(f"http://127.0.0.1:{cluster.ports[1]}/healthz")
+                assert standby.status_code == 503  # b cannot lead: it could write nothing
+                assert standby.json()["role"] == "standby"
+                await asyncio.sleep(0.5)
+        assert cluster.leader() is None
+        assert not any(c.ended for c in calls)  # every caller is still on the line
+
+        writes(role, schema, allowed=True)  # writes are taken again: b takes over
+        await healthy(cluster.base, b)
+        assert cluster.leader() == ("b", 2)
+        store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
+        bots = [asyncio.create_task(AgentBot(agent_id=agent, base_url=cluster.base,
+                                             token=store.issue_token(agent, time.time()),
+                                             speed=SPEED).run())
+                for agent in ("en-day-1", "en-day-2")]  # fmt: skip
+        await asyncio.wait_for(carrier.drain(), 120)
+        for t in bots:
+            t.cancel()
+        rest.should_exit = True
+        await asyncio.gather(rest_task, *bots, return_exceptions=True)
+        return carrier
+
+    carrier = asyncio.run(run())
+    b = cluster.nodes["b"]
+    b.send_signal(signal.SIGTERM)
+    b.wait(timeout=30)
+    said = b.stderr.read() if b.stderr else ""
+    failed = [ln for ln in said.splitlines() if "a round of its election failed" in ln]
+    assert len(failed) == 1, said[-3000:]  # said once, not every half second
+    assert "permission denied" in failed[0]  # (what the database said, its URL not)
+    assert "its rounds of election work again" in said
+    inbound = [c for c in carrier.calls.values() if c.script.answers]
+    assert [c.outcome for c in inbound] == ["answered"] * 3
+    store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
+    for c in inbound:
+        row = store.call(c.sid)
+        assert row is not None
+        assert row.state == "completed", (c.sid, row.state)
+        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
