@@ -8,13 +8,14 @@ leader paused past its lease (SIGSTOP) stops the moment it runs again, acting no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -72,6 +73,30 @@ class Cluster:
         self.nodes[name] = proc
         return proc
 
+    async def pair(self) -> tuple[subprocess.Popen[str], subprocess.Popen[str], httpx.Response]:
+        """Node a leading, then node b standing by (with b's first /healthz answer)."""
+        a = self.start("a", 0)
+        await healthy(f"http://127.0.0.1:{self.ports[0]}", a)
+        b = self.start("b", 1)
+        return a, b, await answering(f"http://127.0.0.1:{self.ports[1]}", b)
+
+    def carrier(self, number: str = "+18005550100", *, retry_for: float = 60) -> Carrier:
+        """The carrier emulator calling through the front (its REST API served by `rest`)."""
+        return Carrier(hotline_url=self.base, auth_token=TOKEN, account_sid=ACCOUNT,
+                       line_number=number, speed=SPEED, retry_for=retry_for)  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def rest(self, carrier: Carrier) -> AsyncIterator[None]:
+        """The emulator's REST API (calls, conferences) on the carrier's port meanwhile."""
+        server = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1",
+                                        port=self.carrier_port, log_level="critical"))  # fmt: skip
+        task = asyncio.create_task(server.serve())
+        try:
+            yield
+        finally:
+            server.should_exit = True
+            await task
+
     def leader(self) -> tuple[str, int] | None:
         now, held, _ = leases(connect(self.db))
         live = [(x.node, x.epoch) for x in held if x.expires_at > now]
@@ -109,15 +134,13 @@ async def answering(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
 
 def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster):
     async def run() -> Carrier:
-        carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
-                          line_number="+18005550100", speed=SPEED, retry_for=60)  # fmt: skip
-        rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1",
-                                      port=cluster.carrier_port, log_level="critical"))  # fmt: skip
-        rest_task = asyncio.create_task(rest.serve())
-        a = cluster.start("a", 0)
-        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
-        b = cluster.start("b", 1)
-        standby = await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        carrier: Carrier = cluster.carrier()
+        async with cluster.rest(carrier):
+            await talk(carrier)
+        return carrier
+
+    async def talk(carrier: Carrier) -> None:
+        a, b, standby = await cluster.pair()
         assert standby.status_code == 503
         assert standby.json()["role"] == "standby"
         assert standby.json()["leader"] == f"http://127.0.0.1:{cluster.ports[0]}"
@@ -162,9 +185,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
         await asyncio.wait_for(carrier.drain(), 120)
         for t in bots:
             t.cancel()
-        rest.should_exit = True
-        await asyncio.gather(rest_task, *bots, bot_task, return_exceptions=True)
-        return carrier
+        await asyncio.gather(*bots, bot_task, return_exceptions=True)
 
     carrier = asyncio.run(run())
     b = cluster.nodes["b"]
@@ -187,10 +208,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
 
 def test_a_leader_paused_past_its_lease_stops_when_it_runs_again(cluster):
     async def run() -> None:
-        a = cluster.start("a", 0)
-        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
-        b = cluster.start("b", 1)
-        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        a, b, _ = await cluster.pair()
         a.send_signal(signal.SIGSTOP)  # (its socket still takes connections: not the front)
         await until(lambda: cluster.leader() == ("b", 2), "b to take over")
         await healthy(f"http://127.0.0.1:{cluster.ports[1]}", b)
@@ -237,10 +255,7 @@ def test_a_line_added_while_two_nodes_run_is_led_and_served_by_one_of_them(clust
     victims = "+18005550200"
 
     async def run() -> None:
-        a = cluster.start("a", 0)
-        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
-        b = cluster.start("b", 1)
-        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        await cluster.pair()
         store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
         import_line(store, ROOT / "scenarios" / "victim-support.yaml", number=victims,
                     timezone="America/New_York",
@@ -258,8 +273,7 @@ def test_a_line_added_while_two_nodes_run_is_led_and_served_by_one_of_them(clust
                     break
                 await asyncio.sleep(0.1)
         assert [x["name"] for x in served] == ["National hotline (US)", "Victim support helpline"]
-        carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
-                          line_number=victims, speed=SPEED, retry_for=60)  # fmt: skip
+        carrier = cluster.carrier(victims)
         caller = carrier.place(CallerScript("+12025550199", ["1", "2"], 100_000, 60))
         await until(lambda: caller.queued_at is not None, "the new line's caller to queue")
         assert set(led().values()) == {("a", 1)}  # b leads nothing

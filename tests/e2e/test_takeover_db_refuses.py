@@ -15,17 +15,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from hotline.service.demo import _Server
 from hotline.service.sealing import Keyring, SealingKey
 from hotline.store.db import connect, migrate
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from tests.e2e.test_kill_restart import healthy, until
-from tests.e2e.test_takeover import ACCOUNT, KEY, LEASE, SPEED, TOKEN, Cluster, answering
+from tests.e2e.test_takeover import KEY, LEASE, SPEED, Cluster
 from tests.integration.live_fixtures import PG, pg_url  # noqa: F401 (a fixture)
 
 WRITES = "INSERT, UPDATE, DELETE"
@@ -65,15 +63,13 @@ def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_calle
     schema = cluster.db.rsplit("%3D", 1)[1]
 
     async def run() -> Carrier:
-        carrier = Carrier(hotline_url=cluster.base, auth_token=TOKEN, account_sid=ACCOUNT,
-                          line_number="+18005550100", speed=SPEED, retry_for=120)  # fmt: skip
-        rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1",
-                                      port=cluster.carrier_port, log_level="critical"))  # fmt: skip
-        rest_task = asyncio.create_task(rest.serve())
-        a = cluster.start("a", 0)
-        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
-        b = cluster.start("b", 1)
-        await answering(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        carrier: Carrier = cluster.carrier(retry_for=120)
+        async with cluster.rest(carrier):
+            await talk(carrier)
+        return carrier
+
+    async def talk(carrier: Carrier) -> None:
+        a, b, _ = await cluster.pair()
         calls = [carrier.place(CallerScript(f"+12025550{120 + i}", ["1", "2", "2"], 100_000, 30))
                  for i in range(3)]  # fmt: skip
         await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
@@ -102,9 +98,7 @@ def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_calle
         await asyncio.wait_for(carrier.drain(), 120)
         for t in bots:
             t.cancel()
-        rest.should_exit = True
-        await asyncio.gather(rest_task, *bots, return_exceptions=True)
-        return carrier
+        await asyncio.gather(*bots, return_exceptions=True)
 
     carrier = asyncio.run(run())
     b = cluster.nodes["b"]
