@@ -63,6 +63,15 @@ def before_the_restart(tmp_path: Path) -> tuple[str, float, float]:
     return db, wrap_began, wrap_up_seconds(a, DONE)
 
 
+def restarted(db: str, at: float, statuses: dict[str, str]) -> Live:
+    """The server started again on the store at `at`, its open calls recovered with what
+    the carrier says of them (`statuses`)."""
+    live = Live(db)
+    live.wall.now = at
+    live.line.recover(statuses)
+    return live
+
+
 def me(live: Live, agent_id: str) -> dict[str, Any]:
     answer: dict[str, Any] = live.http.get("/api/agent/me", headers=live.agent(agent_id)).json()
     return answer
@@ -129,9 +138,7 @@ def test_an_agent_whose_call_ended_while_the_line_was_down_wraps_it_up(tmp_path)
 
 def test_resumed_agents_whose_desktop_never_comes_back_are_set_not_ready(tmp_path):
     db, wrap_began, _ = before_the_restart(tmp_path)
-    b = Live(db)
-    b.wall.now = wrap_began + 5
-    b.line.recover({SID: "in-progress"})
+    b = restarted(db, wrap_began + 5, {SID: "in-progress"})
     with b.running():
         assert me(b, "en-day-3")["state"] == "available"
         b.wall.now += PRESENCE_GRACE + 1

@@ -14,6 +14,7 @@ from .test_agents_resume import (
     answered_by,
     before_the_restart,
     me,
+    restarted,
     wrap_up_seconds,
 )
 
@@ -22,9 +23,7 @@ def test_a_second_restart_keeps_a_resumed_wrap_up_to_its_own_end(tmp_path: Path)
     """en-day-4 wraps DONE up across a restart, then across another: the second start
     must find the wrap-up's call, queue and start, not the log-in's (none)."""
     db, wrap_began, wrap = before_the_restart(tmp_path)
-    b = Live(db)
-    b.wall.now = wrap_began + 5
-    b.line.recover({SID: "in-progress"})
+    b = restarted(db, wrap_began + 5, {SID: "in-progress"})
     b.line.flush()
 
     c = Live(db)  # and restarts again, still within the wrap-up
@@ -38,9 +37,7 @@ def test_a_second_restart_keeps_a_resumed_wrap_up_to_its_own_end(tmp_path: Path)
 
 def test_a_resumed_wrap_up_is_kept_with_its_call_queue_and_start(tmp_path: Path) -> None:
     db, wrap_began, _ = before_the_restart(tmp_path)
-    b = Live(db)
-    b.wall.now = wrap_began + 5
-    b.line.recover({SID: "in-progress"})
+    b = restarted(db, wrap_began + 5, {SID: "in-progress"})
     b.line.flush()
     kept = b.store.agent_states()["en-day-4"]
     assert (kept.state, kept.call_sid, kept.since) == ("wrap_up", DONE, wrap_began), kept
@@ -50,9 +47,7 @@ def test_a_wrap_up_after_a_resumed_call_keeps_its_call(tmp_path: Path) -> None:
     """A call resumed onto its agent ends after the restart: the wrap-up kept names it,
     so a restart during it resumes it."""
     db, wrap_began, _ = before_the_restart(tmp_path)
-    b = Live(db)
-    b.wall.now = wrap_began + 5
-    b.line.recover({SID: "completed"})  # the call ended while the line was down
+    b = restarted(db, wrap_began + 5, {SID: "completed"})  # the call ended while the line was down
     b.line.flush()
     kept = b.store.agent_states()["en-day-1"]
     assert (kept.state, kept.call_sid) == ("wrap_up", SID), kept
@@ -74,9 +69,7 @@ def test_an_agent_consulted_as_the_line_stopped_is_not_left_not_ready_for_it(
     assert me(a, "en-day-2")["reason"] == "consult"
     a.line.flush()
 
-    b = Live(db)
-    b.wall.now = a.wall.now + 5
-    b.line.recover({SID: "in-progress"})
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
     with b.running():
         assert me(b, "en-day-1")["state"] == "on_call"
         state = me(b, "en-day-2")
@@ -96,9 +89,7 @@ def test_an_agent_who_asked_to_log_out_on_a_call_is_logged_out_after_it_still(
     assert me(a, "en-day-1")["state"] == "on_call"  # (log-out pending)
     a.line.flush()
 
-    b = Live(db)
-    b.wall.now = a.wall.now + 5
-    b.line.recover({SID: "in-progress"})
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
     with b.running():
         assert me(b, "en-day-1")["state"] == "on_call"
         b.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
@@ -134,9 +125,7 @@ def test_a_wrap_up_whose_time_ran_out_while_the_line_was_down_is_closed_timeout(
     limit fell while the line was down is over at the start: it should be closed alike,
     not left with no outcome."""
     db, wrap_began, wrap = before_the_restart(tmp_path)
-    b = Live(db)
-    b.wall.now = wrap_began + wrap + 5
-    b.line.recover({SID: "in-progress"})
+    b = restarted(db, wrap_began + wrap + 5, {SID: "in-progress"})
     with b.running():
         assert me(b, "en-day-4")["state"] == "available"
     assert [d for k, d in b.store.events(DONE) if k == "wrapped-up"] == [
@@ -204,9 +193,9 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
     assert a.control.dialled_back  # the caller is being called back, en-day-3 on it
     a.line.flush()
 
-    b = Live(db)
-    b.wall.now = a.wall.now + 5
-    b.line.recover({sid: "completed"})  # (the caller's own first call ended long ago)
+    b = restarted(
+        db, a.wall.now + 5, {sid: "completed"}
+    )  # (the caller's own first call ended long ago)
     with b.running():
         other = b.agent("en-day-4")
         b.http.post("/api/agent/login", headers=other)
