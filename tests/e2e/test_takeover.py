@@ -132,6 +132,18 @@ async def answering(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
             await asyncio.sleep(0.2)
 
 
+def answered_once(carrier: Carrier, db: str, callers: int) -> None:
+    """Each of the carrier's `callers` was answered, once, and is closed in the store."""
+    inbound = [c for c in carrier.calls.values() if c.script.answers]
+    assert [c.outcome for c in inbound] == ["answered"] * callers
+    store = Store(engine=connect(db), key=Keyring(SealingKey.parse(KEY)))
+    for c in inbound:
+        row = store.call(c.sid)
+        assert row is not None
+        assert row.state == "completed", (c.sid, row.state)
+        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
+
+
 def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster):
     async def run() -> Carrier:
         carrier: Carrier = cluster.carrier()
@@ -195,14 +207,7 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
     recovered = [ln.split("recovered open calls: ")[1] for ln in stderr.splitlines()
                  if "recovered open calls" in ln]  # fmt: skip
     assert recovered == ["on a call 1, queued 5"], stderr[-3000:]
-    inbound = [c for c in carrier.calls.values() if c.script.answers]
-    assert [c.outcome for c in inbound] == ["answered"] * 6
-    store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
-    for c in inbound:
-        row = store.call(c.sid)
-        assert row is not None
-        assert row.state == "completed", (c.sid, row.state)
-        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
+    answered_once(carrier, cluster.db, 6)
     assert cluster.leader() is None  # b let its lease go when it stopped
 
 

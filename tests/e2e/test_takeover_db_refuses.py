@@ -23,7 +23,7 @@ from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from tests.e2e.test_kill_restart import healthy, until
-from tests.e2e.test_takeover import KEY, LEASE, SPEED, Cluster
+from tests.e2e.test_takeover import KEY, LEASE, SPEED, Cluster, answered_once
 from tests.integration.live_fixtures import PG, pg_url  # noqa: F401 (a fixture)
 
 WRITES = "INSERT, UPDATE, DELETE"
@@ -109,11 +109,4 @@ def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_calle
     assert len(failed) == 1, said[-3000:]  # said once, not every half second
     assert "permission denied" in failed[0]  # (what the database said, its URL not)
     assert "its rounds of election work again" in said
-    inbound = [c for c in carrier.calls.values() if c.script.answers]
-    assert [c.outcome for c in inbound] == ["answered"] * 3
-    store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
-    for c in inbound:
-        row = store.call(c.sid)
-        assert row is not None
-        assert row.state == "completed", (c.sid, row.state)
-        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
+    answered_once(carrier, cluster.db, 3)
