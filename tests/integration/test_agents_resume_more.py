@@ -205,3 +205,27 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
         leg = "CA" + "8" * 32  # the dial-back ends: the callback was handled
         b.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
     assert b.store.call(sid).state == "completed"  # type: ignore[union-attr]
+
+
+def test_a_caller_on_hold_stays_on_hold_for_their_agent_across_a_restart(tmp_path: Path) -> None:
+    """The call is the agent's again, hold and all: no conference operation at the start,
+    the desktop says the caller is on hold, and the agent takes them off it."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    with a.running():
+        assert a.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
+        a.control.until(lambda: (SID, "caller", "hold", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    assert b.line.call_legs(SID)["held"] is True  # type: ignore[index]
+    with b.running():
+        again = b.agent("en-day-1")
+        r = b.http.post("/api/agent/hold", json={"hold": True}, headers=again)
+        assert (r.status_code, r.json()["message"]) == (409, f"call {SID} is already on hold")
+        assert (
+            b.http.post("/api/agent/hold", json={"hold": False}, headers=again).status_code == 200
+        )
+        b.control.until(lambda: len(b.control.legs) == 1)
+    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]  # the only operation

@@ -1205,9 +1205,10 @@ class Switchboard:
                 what = "ivr"
             elif row.state == "answered" and found.bridged:
                 what = "on a call"
-                if not self._resume_call(r, found):
+                theirs = self._resume_call(r, found)
+                if not theirs:
                     r.detached = True
-                self._reattach(row.sid, found)
+                self._reattach(row.sid, r, found, theirs=theirs)
             elif row.state == "answered" and found.attempts and not callback:
                 # the agent's phone was ringing: the carrier's word on that dial decides
                 r.pending = True
@@ -1265,14 +1266,17 @@ class Switchboard:
                 self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
         return self.agent_state(agent_id)
 
-    def _reattach(self, sid: str, found: c.Recovered) -> None:
-        """A call on an agent across a restart comes off hold (a caller left on hold
-        hears the agent again), and a consultation under way ends (the consulted agent's
-        phone leaves): the restarted line does not keep either."""
+    def _reattach(self, sid: str, r: CallRecord, found: c.Recovered, *, theirs: bool) -> None:
+        """A consultation under way across a restart ends (the consulted agent's phone
+        leaves, the caller comes off hold to their agent); a caller left on hold stays on
+        it when the call is their agent's again (who takes them off it), and comes off it
+        when it is not (nobody could)."""
         if found.consult:
             self._emit(Consulted(self.now, sid, "", found.consult, "restart"))
             self._effects.append(Leg(sid, agent_label(found.consult), "drop"))
-        if found.held or found.consult:
+        if found.held and theirs and not found.consult:
+            r.held = True
+        elif found.held or found.consult:
             self._effects.append(Leg(sid, CALLER, "resume"))
 
     def _recheck(self, cmd: c.Recheck) -> None:
