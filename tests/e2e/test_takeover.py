@@ -62,12 +62,13 @@ class Cluster:
             ),
         }
         self.nodes: dict[str, subprocess.Popen[str]] = {}
+        self.lease = LEASE  # the nodes' --lease-seconds
 
     def start(self, name: str, index: int, db: str | None = None) -> subprocess.Popen[str]:
         env = self.env if db is None else {**self.env, "HOTLINE_DATABASE_URL": db}
         command = [sys.executable, "-c", "from hotline.cli import main; main()", "serve",
                    "--port", str(self.ports[index]), "--node", name,
-                   "--lease-seconds", str(LEASE)]  # fmt: skip
+                   "--lease-seconds", str(self.lease)]  # fmt: skip
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
         self.nodes[name] = proc

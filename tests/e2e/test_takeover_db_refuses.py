@@ -35,27 +35,36 @@ def refusing(pg_url: str) -> Iterator[tuple[Cluster, str]]:  # noqa: F811
     machine's superuser first), so the test can take its right to write away and back."""
     role = f"hl_{uuid.uuid4().hex[:10]}"
     schema = pg_url.rsplit("%3D", 1)[1]
-    migrate(connect(pg_url))
+    owner = connect(pg_url)
+    migrate(owner)
+    owner.dispose()
     admin = connect(PG)
-    with admin.begin() as c:
-        c.execute(text(f"CREATE ROLE {role} LOGIN"))
-        c.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
-        c.execute(text(f"GRANT SELECT, {WRITES} ON ALL TABLES IN SCHEMA {schema} TO {role}"))
-        c.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
-    cluster = Cluster(pg_url.replace("postgres@", f"{role}@", 1))
-    yield cluster, role
-    cluster.stop()
-    with admin.begin() as c:
-        c.execute(text(f"DROP OWNED BY {role}"))
-        c.execute(text(f"DROP ROLE {role}"))
-    admin.dispose()
+    try:
+        with admin.begin() as c:
+            c.execute(text(f"CREATE ROLE {role} LOGIN"))
+        with admin.begin() as c:
+            c.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+            c.execute(text(f"GRANT SELECT, {WRITES} ON ALL TABLES IN SCHEMA {schema} TO {role}"))
+            c.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
+        cluster = Cluster(pg_url.replace("postgres@", f"{role}@", 1))
+        try:
+            yield cluster, role
+        finally:
+            cluster.stop()
+    finally:  # (a role is the whole server's, not the schema's: never left behind)
+        with admin.begin() as c:
+            c.execute(text(f"DROP OWNED BY {role}"))
+            c.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
 
 
 def writes(role: str, schema: str, *, allowed: bool) -> None:
-    with connect(PG).begin() as c:
+    admin = connect(PG)
+    with admin.begin() as c:
         verb = "GRANT" if allowed else "REVOKE"
         way = "TO" if allowed else "FROM"
         c.execute(text(f"{verb} {WRITES} ON ALL TABLES IN SCHEMA {schema} {way} {role}"))
+    admin.dispose()
 
 
 def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_caller(refusing):

@@ -426,3 +426,23 @@ def test_what_a_command_holds_goes_out_after_its_writes_even_if_a_later_one_writ
     before, after = asyncio.run(run())
     assert "CallAnswered" not in before
     assert "CallAnswered" in after
+
+
+def test_a_call_whose_state_was_lost_starts_over_instead_of_being_hung_up_on(live):
+    """A webhook of a call neither the line nor the store knows (its state went with a node
+    that could not write it): the caller hears the menu from its start, on a call the line
+    holds from then on; the next step goes on from there."""
+    sid = "CA" + "9" * 32
+    r = live.carrier.post(f"/voice/wait?sid={sid}&n=4",
+                          call_form(sid, From=CALLER, To="+18005550100"))  # fmt: skip
+    assert "Thank you for calling the National Hotline" in r.text
+    r = live.carrier.post(gather_url(r.text), call_form(sid, From=CALLER, Digits="1"))
+    assert "If you are an officer calling from an agency" in r.text
+    live.line.flush()
+    row = live.store.call(sid)
+    assert row is not None
+    assert row.caller == CALLER
+    # a call the store holds as ended is not started over (a late request of a real end)
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    r = live.carrier.post(f"/voice/wait?sid={sid}&n=9", call_form(sid, From=CALLER))
+    assert "Goodbye" in r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -28,6 +29,7 @@ from hotline.switchboard.line import agents_of
 from hotline.telephony.control import CallControl, TwilioCallControl
 from hotline.testing.connectors import InMemoryConnector
 
+log = logging.getLogger("hotline.bootstrap")
 STATUS_DEADLINE = 8.0  # seconds the start waits for the carrier's statuses of open calls
 
 
@@ -78,8 +80,10 @@ def build_line(
     store.fence = fence
     imported = ensure_line(settings, store)
     connectors = {**connectors_for(settings), **(more_connectors or {})}
-    line = LiveLine(lines=line_setups(settings, store), store=store, connectors=connectors,
-                    wall=wall, serves=serves)  # fmt: skip
+    setups, awaiting = line_setups(settings, store, serves)
+    line = LiveLine(lines=setups, store=store, connectors=connectors, wall=wall,
+                    serves=serves)  # fmt: skip
+    line.awaiting = awaiting
     recovered: dict[str, int] = {}
     if control is not None:
         sids = [row.sid for row in store.open_calls()]
@@ -155,20 +159,33 @@ def ensure_line(settings: Settings, store: Store) -> Imported | None:
                        timezone=settings.timezone, flow=settings.flow)  # fmt: skip
 
 
-def line_setups(settings: Settings, store: Store) -> list[LineSetup]:
-    """Every line in the store, the settings' line first (it answers numbers no line has,
-    with a refusal), each validated as a scenario file is, with its active flow version as
-    the store keeps it (its catalogs and includes beside the flow's file; the settings'
-    `FLOW` file for their line if the store names none)."""
+def line_setups(
+    settings: Settings, store: Store, serves: Callable[[str], bool] = lambda _line: True
+) -> tuple[list[LineSetup], set[str]]:
+    """Every line in the store this server serves, the settings' line first (it answers
+    numbers no line has, with a refusal), each as `live.line_setup` makes it; and those it
+    does not serve yet (`serves`: one node of several, their lease not its own). Another
+    line that cannot be served (no flow, a flow refused) is logged and left out: one bad
+    line never keeps the others from starting; the settings' own line must be served."""
     setups: list[LineSetup] = []
+    awaiting: set[str] = set()
     for meta in store.lines():
         ours = meta["number"] == settings.line_number
-        setup = line_setup(store, meta, settings.flow if ours else None)
+        if not ours and not serves(meta["name"]):
+            awaiting.add(meta["name"])
+            continue
+        try:
+            setup = line_setup(store, meta, settings.flow if ours else None)
+        except HotlineError as e:
+            if ours:
+                raise
+            log.error("line %r cannot be served: %s", meta["name"], e.message)
+            continue
         if ours:
             setups.insert(0, setup)
         else:
             setups.append(setup)
-    return setups
+    return setups, awaiting
 
 
 def call_control(settings: Settings) -> CallControl:

@@ -255,6 +255,10 @@ class LiveLine:
         line = next((name for name, b in self.boards.items() if b.knows(sid)), None)
         return line or self.lately.get(sid, self.first)
 
+    def knows(self, sid: str) -> bool:
+        """Whether a line has the call open, or had it lately."""
+        return sid in self.lately or any(b.knows(sid) for b in self.boards.values())
+
     def _board(self, sid: str) -> Switchboard:
         return self.boards[self.line_of(sid)]
 
@@ -571,18 +575,19 @@ class LiveLine:
         outside the lock: it reads the store and the flow files); one that cannot be
         served (no flow, a flow refused) is logged and left out, the others are served.
         Those not this server's yet are `awaiting` (ask again once `serves` says so)."""
-        out, self.awaiting = [], set()
+        out, awaiting = [], set()
         for meta in self.store.lines():
             name = meta["name"]
             if name in self.setups:
                 continue
             if not self.serves(name):
-                self.awaiting.add(name)  # (not yet: its lease may be ours soon)
+                awaiting.add(name)  # (not yet: its lease may be ours soon)
                 continue
             try:
                 out.append(line_setup(self.store, meta, None))
             except HotlineError as e:
                 log.error("the new line %r cannot be served: %s", name, e.message)
+        self.awaiting = awaiting  # (one assignment: the reload loop reads it meanwhile)
         return out
 
     def add_lines(self, setups: Sequence[LineSetup]) -> list[str]:

@@ -81,6 +81,8 @@ class Node:
         """A standby's round: claim every line (in one order on every node, so two nodes
         claiming at once do not split the lines); all of them, or let go of those taken."""
         began = self._monotonic()
+        if self.leases.led_by_another():  # (a read, not a claim: no epoch grows for naught)
+            return False
         taken: list[Lease] = []
         for line in sorted(self._lines()):
             lease = self.leases.claim(line)

@@ -77,7 +77,7 @@ def admin_router(rt: LineRuntime, access: Access, config: Configuration) -> APIR
             raise Refused(409, e.error_id, e.message) from None
         reloaded = await rt.reload_lines()
         out: dict[str, Any] = {"ok": True, "reloaded": reloaded.changed,
-                               "not_live": reloaded.refused}  # fmt: skip
+                               "not_live": reloaded.refused, "added": reloaded.added}  # fmt: skip
         if dataclasses.is_dataclass(result) and not isinstance(result, type):
             out["result"] = dataclasses.asdict(result)
         return out

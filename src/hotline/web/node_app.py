@@ -185,7 +185,7 @@ class NodeApp:
 
     async def _elect(self, stack: contextlib.AsyncExitStack) -> None:
         """Stand by and claim the lines until this node leads; then renew its leases."""
-        failing: str | None = None  # why the last round failed (said once, not each round)
+        said: set[str] = set()  # why rounds failed since the last that worked (each once)
         while True:
             try:
                 if self._inner is None:
@@ -194,18 +194,20 @@ class NodeApp:
                         await self._take_over(stack)
                 else:
                     await asyncio.to_thread(self.node.renew)
-                if failing is not None:
+                if said:
                     log.warning("node %s: its rounds of election work again", self.node.name)
-                    failing = None
+                    said.clear()
             except NodeRefused as e:  # another run took this node's name: it must stop
                 self.node.lost(e.message)
             except HotlineError as e:  # the database is away or refuses writes
-                if e.message != failing:
+                if e.message not in said:
                     log.warning("node %s: a round of its election failed: %s (it tries "
                                 "again every round)", self.node.name, e.message)  # fmt: skip
-                failing = e.message
-            except Exception:  # logged, not silenced: the next round tries again
-                log.exception("node %s: a round of its election failed", self.node.name)
+                    said.add(e.message)
+            except Exception as e:  # logged, not silenced: the next round tries again
+                if repr(e) not in said:
+                    log.exception("node %s: a round of its election failed", self.node.name)
+                    said.add(repr(e))
             await asyncio.sleep(self.node.every if self._inner else self.node.watch_every)
 
     async def _take_over(self, stack: contextlib.AsyncExitStack) -> None:

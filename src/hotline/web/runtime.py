@@ -106,6 +106,7 @@ class LineRuntime:
         # of several stops there once it may no longer trust its leases (service.node)
         self.before_acting: Callable[[], None] = lambda: None
         self.node: Callable[[], dict[str, Any]] | None = None  # (for /healthz)
+        self._reloading = asyncio.Lock()
 
     # -- running a command
 
@@ -380,15 +381,24 @@ class LineRuntime:
         """The lines' configuration as the store holds it now, used from each line's next
         routing decision (what changed, and what was refused, by line); a line added to
         the store is served from now (if this server is to serve it)."""
-        configs = await asyncio.to_thread(self.line.configs)
-        done: Reloaded = await self.use_case(functools.partial(self.line.reconfigure, configs))
-        new = await asyncio.to_thread(self.line.new_lines)
-        if new:
-            for setup in new:  # (its figures exist before its first event is told)
+        async with self._reloading:  # (one at a time: a reload read before another added
+            # a line would find it served and leave it on the configuration it read)
+            configs = await asyncio.to_thread(self.line.configs)
+            done: Reloaded = await self.use_case(functools.partial(self.line.reconfigure,
+                                                                   configs))  # fmt: skip
+            new = await asyncio.to_thread(self.line.new_lines)
+            if new:
+                added: list[str] = await self.use_case(functools.partial(self._add, new))
+                done = replace(done, added=added)
+            return done
+
+    def _add(self, setups: list[LineSetup]) -> list[str]:
+        """The new lines served, each with its figures (before its first event is told)."""
+        added = self.line.add_lines(setups)
+        for setup in setups:
+            if setup.name in added:
                 self.stats.setdefault(setup.name, _stats_of(setup))
-            added: list[str] = await self.use_case(functools.partial(self.line.add_lines, new))
-            done = replace(done, added=added)
-        return done
+        return added
 
     async def _reload_lines(self) -> None:
         """A line imported again into the store (`hotline line import`) is used from its

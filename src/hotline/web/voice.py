@@ -4,6 +4,7 @@ TwiML names are built by `telephony.webhooks.Webhooks`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
+from hotline.errors import HotlineError
 from hotline.ivr.interpreter import Action, Hangup, Record
 from hotline.service.health import Throttle
 from hotline.service.live import to_input
@@ -77,6 +79,29 @@ def voice_router(rt: LineRuntime) -> APIRouter:
             voicemail_url=hooks.voicemail(sid),
         )
 
+    async def lost(sid: str) -> bool:
+        """A call neither the line nor the store knows: its state went with a node that
+        could not write it (the database refused writes, then the node stopped). Its caller
+        is on the line still: they start over, as a new call, never hung up on."""
+        if line.knows(sid):
+            return False
+        try:
+            return await asyncio.to_thread(line.store.call, sid) is None
+        except HotlineError:  # the store cannot say: as before (the caller is kept)
+            return False
+
+    def start_over(sid: str, form: FormData) -> str | None:
+        """A lost call (`lost`) starts over as a new call, if the line still does not know
+        it (under the lock): the menu from its beginning."""
+        if line.knows(sid):
+            return None
+        log.warning("call %s is unknown here (its state was lost): it starts over", sid)
+        caller = forms.optional(form, "From", max_length=64) or ""
+        actions = line.incoming(sid, caller, forms.optional(form, "To", max_length=64) or "")
+        if actions is None:
+            return message_twiml("Sorry, this number is not in service. Goodbye.")
+        return ivr_reply(sid, actions, 1)
+
     def again(retry_url: str) -> Callable[[str], str]:
         """The fallback while a caller is on the line: a short pause, then the same request."""
         return lambda _sid: hold_twiml([], wait_url=retry_url, pause=3)
@@ -110,7 +135,11 @@ def voice_router(rt: LineRuntime) -> APIRouter:
             bool(timeout),
         )  # fmt: skip
 
+        fresh = await lost(sid)
+
         def work(call_sid: str) -> str:
+            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+                return over
             if call_sid == sid and line.resumable(sid):  # the server restarted mid-IVR
                 return ivr_reply(sid, line.resume_ivr(sid), 1)
             if (
@@ -132,7 +161,11 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         sid, g = query_sid(request), query_int(request, "g", 1)
         ticket, n = query_int(request, "t"), query_int(request, "n")
 
+        fresh = await lost(sid)
+
         def work(call_sid: str) -> str:
+            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+                return over
             if call_sid == sid and line.resumable(sid):  # the server restarted meanwhile
                 return ivr_reply(sid, line.resume_ivr(sid), 1)
             if call_sid == sid and not line.waiting_on_lookup(sid) and line.in_acd(sid):
@@ -159,8 +192,11 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         form = await signed_form(request)
         sid, n, a = query_sid(request), query_int(request, "n"), query_int(request, "a", 0)
         nxt = hooks.wait(sid, n + 1, a)
+        fresh = await lost(sid)
 
-        def work(_sid: str) -> str:
+        def work(call_sid: str) -> str:
+            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+                return over
             state, prompts = line.hold(sid)
             if state == "waiting":
                 return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE)
@@ -183,8 +219,11 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         form = await signed_form(request)
         sid, n, a = query_sid(request), query_int(request, "n"), query_int(request, "a", 0)
         keyed = forms.digits(form)
+        fresh = await lost(sid)
 
-        def work(_sid: str) -> str:
+        def work(call_sid: str) -> str:
+            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+                return over
             if keyed == "1" and (confirmation := line.take_callback(sid)) is not None:
                 r = hooks.wait(sid, n + 1, a)  # (no further step: the call hangs up)
                 return ivr_twiml([*confirmation, Hangup()], gather_url=r, timeout_url=r,

@@ -61,6 +61,8 @@ class EmulatedCall:
     answered_after: float | None = None
     updates: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     ended: bool = False
+    # who calls whom, sent with every webhook of the call as the carrier does
+    parties: dict[str, str] = field(default_factory=dict)
 
 
 class Carrier:
@@ -168,6 +170,8 @@ class Carrier:
             sid = self.new_sid()
             script = origin.script if origin else CallerScript(to, [], 0, 60)
             call = EmulatedCall(sid, script)
+            call.parties = {"From": str(form.get("From", "")), "To": to,
+                            "Direction": "outbound-api"}  # fmt: skip
             self.calls[sid] = call
             self._spawn(self._outbound(call, twiml, status_url, origin))
             return JSONResponse({"sid": sid, "status": "queued", "account_sid": self.account_sid})
@@ -198,7 +202,7 @@ class Carrier:
 
     async def _inbound(self, call: EmulatedCall) -> None:
         to = call.script.to or self.line_number
-        base = {"From": call.script.number, "To": to, "Direction": "inbound"}
+        base = call.parties = {"From": call.script.number, "To": to, "Direction": "inbound"}
         try:
             first = f"{self.hotline_url}/voice/incoming"
             answer = await self.tried(call, first, base) if self.fallback_url else None
@@ -255,7 +259,7 @@ class Carrier:
 
     async def tried(self, call: EmulatedCall, url: str, extra: dict[str, str]) -> str | None:
         """The answer to a webhook, tried again as the carrier does; None if it never came."""
-        form = {"CallSid": call.sid, "AccountSid": self.account_sid, **extra}
+        form = {"CallSid": call.sid, "AccountSid": self.account_sid, **call.parties, **extra}
         signature = self.validator.compute_signature(url, form)
         give_up = time.monotonic() + self.retry_for
         attempt = 0
