@@ -1,92 +1,252 @@
-"""The live line under load: the national scenario at 100x its peak-hour call rate.
+"""The live line under load, in real time: K times the national line's peak-hour call rate
+with K times its agents on shift, against the simulator's prediction for the same workload.
 
-Hotline (`hotline serve`'s app, SQLite in WAL with synchronous=FULL) and the carrier
-emulator run on loopback in one process, with a bot for every agent on shift at the
-busiest hour (11:00). Everything runs `--speed` times faster, so calls arrive 100x as
-often as at the real peak while the staffing ratio is the scenario's own. Measured from
-the carrier's side: webhook latency (p50, p99), calls lost, CPU per call; and from the
-store's side, its write transactions against the units of work (a webhook, an agent's
-request or a timer tick that changed something): each unit lands whole in exactly one
-transaction, several waiting units share one (the writer's group commit). The baseline,
-measured in the same process afterwards: a bare FastAPI endpoint that returns a fixed
-TwiML document, driven by the same client at the same request rate.
+Workload. The national scenario at its busiest hour (Monday 11:00: calls_per_day x the
+hour's share x Monday's weekly factor) is scaled K-fold: calls arrive K times as often
+(Poisson), and every agent group on shift at 11:00 is there K times over with the same
+skills and queues, on shift for the whole run (a scaled copy of the scenario file, written
+to a temporary folder and imported by the server as any scenario is). Nothing is sped up:
+the line's clock, callers' prompts, patience and talk, offer timeouts and wrap-ups all run
+on the wall clock (speed 1).
 
-    python bench/bench_live.py [--minutes 5] [--speed 100]
+Processes. Hotline (`hotline serve`'s app: build_line + create_app under uvicorn, SQLite in
+WAL with synchronous=FULL) runs in a child process of its own; the carrier emulator, the
+callers and one bot per agent (websocket + REST, as a browser desktop) run in this one, so
+the two can use the machine's two cores.
+
+Measured over a window that starts after a warm-up (a call lasts minutes: the IVR, the
+wait, about 5 min of talk, 30-45 s of wrap-up; the warm-up lets the line fill to its steady
+state first), from the carrier's side: webhook latency p50/p99 (every webhook answered in
+the window), calls lost (a webhook that failed or a call that ended broken), CPU per call of
+each process (/proc, over the window, divided by the calls that arrived in it); from the
+store: the write transactions against the units of work, and the service level (answered
+within the scenario's threshold) and abandonment of the calls that first queued in the
+window, read from the line's own events. The simulator (`hotline simulate`'s engine) runs
+the same scaled scenario several times (seeds) and gives the 95 % prediction interval of
+those two figures for calls that first queue in the same window of the hour.
+
+The baseline, measured in the same run afterwards: a bare FastAPI endpoint returning a
+fixed TwiML document, in a child process of its own under uvicorn, driven by the same kind
+of client at the live run's webhook rate.
+
+    python bench/bench_live.py [--scale 100] [--warmup 6] [--minutes 5]
+    python bench/bench_live.py --find-max 5,10,20,40,60,80,100 [--warmup 4] [--minutes 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import uvicorn
+import yaml
 from fastapi import FastAPI
 from fastapi.responses import Response
-from sqlalchemy import Connection, event
+from scipy import stats
+from sqlalchemy import Connection, create_engine, event, text
 from twilio.twiml.voice_response import VoiceResponse
 
-from hotline.service.demo import Demo, _Server, free_ports
-from hotline.service.unit_of_work import SaveReply, Write
+from hotline.ivr.line import LineFlow
+from hotline.service.demo import _covers, _Server, free_ports
+from hotline.sim.driver import Simulation
+from hotline.sim.scenario import Scenario
+from hotline.sim.scenario_file import load_scenario
+from hotline.telephony.emulator.bots import AgentBot
+from hotline.telephony.emulator.callers import CallerMix
+from hotline.telephony.emulator.carrier import KEEP_ALIVE, Carrier
 
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "national-hotline.yaml"
+FLOW = ROOT / "scenarios" / "national-hotline.flow.yaml"
+AGENCIES = ROOT / "scenarios" / "demo-agency-directory.yaml"
+HOUR = 11  # the national line's busiest hour
 FINAL = {"completed", "abandoned", "overflowed"}
+BROKEN = {"failed", "bad-twiml"}  # how the emulator ends a call the line failed
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def quantiles(xs: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(xs, n=100)
-    return q[49] * 1000, q[98] * 1000
+# -- the workload
 
 
-async def live(minutes: float, speed: float) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Demo(
-            database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", speed=speed, hour=11, seed=7
-        )
-        await d.start()
-        transactions, units, saved = _count_transactions(d)
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        await d.traffic(calls=None, seconds=minutes * 60)
-        await d.finish(drain_seconds=600)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        inbound = [c for c in d.carrier.calls.values() if c.script.answers]
-        lost = sum(1 for c in inbound if not c.ended or c.outcome in ("failed", "bad-twiml"))
-        unrecorded = 0
-        for c in inbound:
-            row = d.line.store.call(c.sid)
-            unrecorded += row is None or row.state not in FINAL
-        p50, p99 = quantiles(d.carrier.latencies)
-        return {
-            "transactions": transactions[0],
-            "units": units[0],
-            "replies_saved": saved[0],
-            "calls": len(inbound),
-            "webhooks": len(d.carrier.latencies),
-            "rate": len(d.carrier.latencies) / wall,
-            "p50": p50,
-            "p99": p99,
-            "lost": lost,
-            "unrecorded": unrecorded,
-            "failures": d.carrier.failures,
-            "cpu_per_call_ms": cpu / max(len(inbound), 1) * 1000,
-            "cpu_per_webhook_ms": cpu / max(len(d.carrier.latencies), 1) * 1000,
-            "answered": sum(1 for c in inbound if c.outcome == "answered"),
-            "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
-        }
+def peak_rate(s: Scenario, hour: int) -> float:
+    """Calls per second at `hour` of the scenario's first day (its weekday's factor in)."""
+    share = s.hourly_profile[hour] / sum(s.hourly_profile)
+    day = s.weekly_profile[s.start_weekday] / (sum(s.weekly_profile) / 7)
+    return s.calls_per_day * day * share / 3600.0
 
 
-def _count_transactions(d: Demo) -> tuple[list[int], list[int], list[int]]:
-    """Count the store's committed transactions that wrote something (SQLAlchemy's engine
-    events: a statement that is not a SELECT marks the transaction; its commit counts it;
-    reads, such as the agents' token checks, are not counted), the units of work handed to
-    the writer, and the webhook replies among their writes (one per answered webhook)."""
-    transactions, units, saved = [0], [0], [0]
+def scaled_scenario(k: float, dest: Path, *, hour: int = HOUR) -> Path:
+    """A copy of the national scenario with K times its rate at `hour` all day long and K
+    times the agents on shift then (same groups, skills, queues), on shift all the time."""
+    data = yaml.safe_load(SCENARIO.read_text())
+    base = load_scenario(SCENARIO)
+    rate = peak_rate(base, hour) * k
+    data["name"] = f"National hotline x{k:g}"
+    data["arrivals"] = {"calls_per_day": rate * 86400, "hourly_profile": [1.0] * 24,
+                        "weekly_profile": [1.0] * 7}  # fmt: skip
+    data["line"]["flow"] = str(FLOW)
+    groups = []
+    for raw, g in zip(data["agents"], base.agent_groups, strict=True):
+        if any(_covers(s.start, s.hours, hour) and base.start_weekday in s.days for s in g.shifts):
+            groups.append({**raw, "count": round(raw["count"] * k)})
+            groups[-1].pop("shifts", None)
+    data["agents"] = groups
+    dest.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return dest
+
+
+# -- service level and abandonment, from the line's events (live) or the simulator's
+
+
+@dataclass(frozen=True)
+class Service:
+    calls: int  # first queued in the window
+    answered: int
+    within: int  # answered within the threshold
+    abandoned: int
+    overflowed: int  # to a fallback (voicemail)
+    unresolved: int  # still waiting when the run ended
+
+    @property
+    def outcomes(self) -> int:
+        return self.answered + self.abandoned + self.overflowed
+
+    @property
+    def level(self) -> float:
+        return self.within / max(self.outcomes, 1)
+
+    @property
+    def abandonment(self) -> float:
+        return self.abandoned / max(self.outcomes, 1)
+
+
+def service(
+    events: Iterable[tuple[str, str, float, dict[str, Any]]],
+    start: float,
+    end: float,
+    answer_within: float,
+) -> Service:
+    """The calls whose first CallQueued falls in [start, end), and how each ended, counted
+    as the simulator's KPIs count them (service level and abandonment over answered +
+    abandoned + overflowed to a fallback). `events`: (kind, call_id, at, fields) in order."""
+    first: dict[str, float] = {}
+    ended: dict[str, tuple[str, float]] = {}
+    for kind, sid, at, data in events:
+        if kind == "CallQueued":
+            first.setdefault(sid, at)
+        elif kind == "CallAnswered" and sid not in ended:
+            ended[sid] = ("answered", float(data["waited"]))
+        elif kind == "CallAbandoned" and sid not in ended:
+            ended[sid] = ("abandoned", 0.0)
+        elif kind == "CallOverflowed" and data.get("fallback") and sid not in ended:
+            ended[sid] = ("overflowed", 0.0)
+    mine = [sid for sid, at in first.items() if start <= at < end]
+    outcomes = [ended.get(sid) for sid in mine]
+    return Service(
+        calls=len(mine),
+        answered=sum(1 for o in outcomes if o and o[0] == "answered"),
+        within=sum(1 for o in outcomes if o and o[0] == "answered" and o[1] <= answer_within),
+        abandoned=sum(1 for o in outcomes if o and o[0] == "abandoned"),
+        overflowed=sum(1 for o in outcomes if o and o[0] == "overflowed"),
+        unresolved=sum(1 for o in outcomes if o is None),
+    )
+
+
+def store_events(database: Path) -> list[tuple[str, str, float, dict[str, Any]]]:
+    kinds = ("CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed")
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as c:
+        rows = c.execute(
+            text(
+                "SELECT kind, call_sid, at, data FROM call_events WHERE kind IN "
+                f"({', '.join(repr(k) for k in kinds)}) ORDER BY id"
+            )
+        ).all()
+    engine.dispose()
+    return [(k, sid, float(at), json.loads(d) if isinstance(d, str) else d)
+            for k, sid, at, d in rows]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Prediction:
+    level: tuple[float, float, float]  # mean, low, high of the 95 % prediction interval
+    abandonment: tuple[float, float, float]
+    calls: float  # mean calls first queued in the window
+    runs: int
+    seconds: float  # wall time the runs took
+
+
+def predict(scenario: Scenario, start: float, end: float, runs: int) -> Prediction:
+    """The simulator on the same scaled scenario, `runs` seeds: the 95 % prediction interval
+    of one run's service level and abandonment (mean +- t * sd * sqrt(1 + 1/n)), for the
+    calls first queued in [start, end) seconds after the line opened."""
+    s = replace(scenario, hours=max(1, math.ceil((end + 900) / 3600)))
+    levels, abandons, calls = [], [], []
+    began = time.perf_counter()
+    for seed in range(1, runs + 1):
+        seen: list[tuple[str, str, float, dict[str, Any]]] = []
+
+        def trace(ev: Any, seen: list[tuple[str, str, float, dict[str, Any]]] = seen) -> None:
+            kind = type(ev).__name__
+            if kind in ("CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed"):
+                fields = {"waited": getattr(ev, "waited", 0.0),
+                          "fallback": getattr(ev, "fallback", None)}  # fmt: skip
+                seen.append((kind, ev.call_id, ev.at, fields))
+
+        Simulation(scenario=s, seed=seed, trace=trace).run()
+        got = service(seen, start, end, s.answer_within)
+        levels.append(got.level)
+        abandons.append(got.abandonment)
+        calls.append(got.calls)
+    return Prediction(_interval(levels), _interval(abandons), statistics.fmean(calls), runs,
+                      time.perf_counter() - began)  # fmt: skip
+
+
+def _interval(xs: Sequence[float]) -> tuple[float, float, float]:
+    n, mean = len(xs), statistics.fmean(xs)
+    half = float(stats.t.ppf(0.975, n - 1)) * statistics.stdev(xs) * math.sqrt(1 + 1 / n)
+    return mean, max(mean - half, 0.0), min(mean + half, 1.0)
+
+
+# -- Hotline in its own process
+
+
+def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe) -> None:
+    """(In a child process.) Build the line as `hotline serve` does, issue a token for every
+    agent, serve on loopback; send the tokens when listening; stop when told, then send the
+    store's counts of write transactions and units of work."""
+    from pydantic import SecretStr
+
+    from hotline.service.bootstrap import build_line, call_control
+    from hotline.service.settings import Settings
+    from hotline.service.unit_of_work import SaveReply, Write
+    from hotline.web.app import create_app
+
+    secret = {k: SecretStr(conf[k]) for k in ("twilio_auth_token", "secret_key")}
+    settings = Settings(**{**conf, **secret})
+    parts = build_line(settings)
+    app = create_app(settings=settings, line=parts.line, control=call_control(settings),
+                     desk=parts.desk)  # fmt: skip
+    now = time.time()
+    tokens = {a: parts.line.store.issue_token(a, now) for a in agents}
+    counts = {"transactions": 0, "units": 0, "replies_saved": 0}
 
     def executed(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
         if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
@@ -94,24 +254,245 @@ def _count_transactions(d: Demo) -> tuple[list[int], list[int], list[int]]:
 
     def committed(conn: Connection) -> None:
         if conn.info.pop("wrote", False):
-            transactions[0] += 1
+            counts["transactions"] += 1
 
-    event.listen(d.line.store.engine, "before_cursor_execute", executed)
-    event.listen(d.line.store.engine, "commit", committed)
-    submit = d.line.writer.submit
+    # the store's committed transactions that wrote something (reads, such as the agents'
+    # token checks, do not count), the units of work handed to the writer, and the webhook
+    # replies among their writes (one per answered webhook)
+    event.listen(parts.line.store.engine, "before_cursor_execute", executed)
+    event.listen(parts.line.store.engine, "commit", committed)
+    submit = parts.line.writer.submit
 
     def counted(writes: Sequence[Write]) -> Future[bool] | None:
         if writes:
-            units[0] += 1
-            saved[0] += sum(isinstance(w, SaveReply) for w in writes)
+            counts["units"] += 1
+            counts["replies_saved"] += sum(isinstance(w, SaveReply) for w in writes)
         return submit(writes)
 
-    d.line.writer.submit = counted  # type: ignore[method-assign]
-    return transactions, units, saved
+    parts.line.writer.submit = counted  # type: ignore[method-assign]
+
+    async def main() -> None:
+        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+                                        timeout_graceful_shutdown=2))  # fmt: skip
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        pipe.send(tokens)
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # told to stop
+        server.should_exit = True
+        await task
+
+    profile = os.environ.get("BENCH_LIVE_PROFILE")  # a file: Hotline's event loop profiled
+    if profile:
+        import cProfile
+
+        cProfile.runctx("asyncio.run(main())", globals(), {"main": main}, profile)
+    else:
+        asyncio.run(main())
+    parts.line.store.engine.dispose()
+    pipe.send(counts)
 
 
-async def bare(requests: int, rate: float) -> dict[str, float]:
-    """A bare FastAPI endpoint returning fixed TwiML, at the same request rate."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / TICK
+
+
+@dataclass
+class Marks:
+    """Counters read at an instant, to difference over the window."""
+
+    at: float
+    webhooks: int  # latencies recorded so far
+    failures: int  # webhook attempts that failed so far (the carrier retries them)
+    placed: int
+    hotline_cpu: float
+    load_cpu: float
+    machine_cpu: float
+
+    @classmethod
+    def now(cls, carrier: Carrier, placed: int, pid: int) -> Marks:
+        return cls(time.time(), len(carrier.latencies), carrier.failures, placed,
+                   cpu_seconds(pid), time.process_time(), machine_cpu())  # fmt: skip
+
+
+def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(xs, n=100) if len(xs) > 1 else [xs[0]] * 99
+    return q[49] * 1000, q[98] * 1000, max(xs) * 1000
+
+
+async def live(k: float, warmup: float, window: float, drain: float, seed: int) -> dict[str, Any]:
+    """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
+    let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    path = scaled_scenario(k, tmp / "national-scaled.yaml")
+    scenario = load_scenario(path)
+    number = scenario.line.number if scenario.line else "+18005550100"
+    agents = [a for g in scenario.agent_groups for a in g.ids()]
+    hotline_port, carrier_port = free_ports(2)
+    token = secrets.token_urlsafe(24)  # made up for this run
+    database = tmp / "bench.sqlite3"
+    conf: dict[str, Any] = {
+        "database_url": f"sqlite:///{database}",
+        "scenario": str(path),
+        "flow": str(FLOW),
+        "connectors": {"agency_directory": str(AGENCIES)},
+        "line_number": number,
+        "public_url": f"http://127.0.0.1:{hotline_port}",
+        "twilio_auth_token": token,
+        "twilio_api_base": f"http://127.0.0.1:{carrier_port}",
+        "secret_key": _new_key(),
+    }
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=serve_hotline, args=(conf, agents, hotline_port, theirs),
+                        name="hotline", daemon=True)  # fmt: skip
+    child.start()
+    loop = asyncio.get_running_loop()
+    tokens: dict[str, str] = await loop.run_in_executor(None, ours.recv)
+    assert child.pid is not None
+    carrier = Carrier(hotline_url=conf["public_url"], auth_token=token,
+                      account_sid="AC00000000000000000000000000000000", line_number=number,
+                      speed=1.0)  # fmt: skip
+    rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1", port=carrier_port,
+                                  log_level="critical", timeout_graceful_shutdown=2))  # fmt: skip
+    rest_task = asyncio.create_task(rest.serve())
+    while not rest.started:
+        await asyncio.sleep(0.05)
+    flow = LineFlow(path=FLOW, line_queues=[q.name for q in scenario.queues]).flow
+    rng = np.random.default_rng(seed)
+    mix = CallerMix(scenario, flow, rng, dial=number)
+
+    # the bots log in a few hundred at a time (all at once, their websockets' handshakes
+    # time out on a loaded server)
+    began = time.perf_counter()
+    shared = httpx.AsyncClient(
+        timeout=20, limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0)
+    )
+    bots = [AgentBot(agent_id=a, token=tokens[a], base_url=conf["public_url"], speed=1.0,
+                     client=shared) for a in agents]  # fmt: skip
+    bot_tasks = []
+    for i in range(0, len(bots), 200):
+        batch = bots[i : i + 200]
+        bot_tasks += [asyncio.create_task(b.run()) for b in batch]
+        await asyncio.wait_for(asyncio.gather(*(b.ready.wait() for b in batch)), 120)
+    logged_in = time.perf_counter() - began
+    # Hotline's CPU with every agent logged in and no call yet: what the agents cost alone
+    idle0, idle_at = cpu_seconds(child.pid), time.perf_counter()
+    await asyncio.sleep(15)
+    idle_util = (cpu_seconds(child.pid) - idle0) / (time.perf_counter() - idle_at)
+
+    rate = peak_rate(load_scenario(SCENARIO), HOUR) * k
+    placed = 0
+    lags: list[float] = []
+    t0 = time.time()
+    marks: list[Marks] = []
+
+    async def lag_probe() -> None:  # this process's event loop: how late a 50 ms sleep wakes
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.05)
+            lags.append(loop.time() - before - 0.05)
+
+    probe = asyncio.create_task(lag_probe())
+    next_at = loop.time()
+    end_at = next_at + warmup + window
+    warm_at = next_at + warmup
+    while True:
+        next_at += float(rng.exponential(1.0 / rate))
+        if not marks and next_at >= warm_at:
+            await asyncio.sleep(max(warm_at - loop.time(), 0))
+            marks.append(Marks.now(carrier, placed, child.pid))
+            lag_from = len(lags)
+        if next_at >= end_at:
+            break
+        await asyncio.sleep(max(next_at - loop.time(), 0))
+        carrier.place(mix.next())
+        placed += 1
+    await asyncio.sleep(max(end_at - loop.time(), 0))
+    marks.append(Marks.now(carrier, placed, child.pid))
+    window_lags = lags[lag_from:]
+    probe.cancel()
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(carrier.drain()), drain)
+    cut = [c for c in carrier.callers() if not c.ended]
+    for c in cut:  # the callers still on hang up (their status callback tells the line)
+        c.updates.put_nowait("<Response><Hangup/></Response>")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(carrier.drain(), 60)
+    for b in bots:
+        await b.stop()
+    for t in bot_tasks:
+        t.cancel()
+    await asyncio.gather(*bot_tasks, return_exceptions=True)
+    await shared.aclose()
+    rest.should_exit = True
+    await rest_task
+    await carrier.client.aclose()
+    ours.send("stop")
+    counts: dict[str, int] = await loop.run_in_executor(None, ours.recv)
+    child.join(30)
+
+    w0, w1 = marks
+    wall = w1.at - w0.at
+    inbound = carrier.callers()
+    broken = [c for c in inbound if c.outcome in BROKEN or not c.ended]
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as db:
+        rows = db.execute(text("SELECT sid, state FROM calls")).all()
+        states: dict[str, str] = {str(sid): str(state) for sid, state in rows}
+    engine.dispose()
+    unrecorded = sum(1 for c in inbound if states.get(c.sid) not in FINAL)
+    live_service = service(store_events(database), t0 + warmup, t0 + warmup + window,
+                           scenario.answer_within)  # fmt: skip
+    latencies = carrier.latencies[w0.webhooks : w1.webhooks]
+    p50, p99, worst = quantiles(latencies)
+    calls = w1.placed - w0.placed
+    hotline_cpu, load_cpu = w1.hotline_cpu - w0.hotline_cpu, w1.load_cpu - w0.load_cpu
+    other = (w1.machine_cpu - w0.machine_cpu) - hotline_cpu - load_cpu
+    _, lag99, lag_max = quantiles(window_lags)
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+    return {
+        "k": k, "agents": len(agents), "rate": rate, "logged_in_s": logged_in,
+        "calls_total": len(inbound), "calls": calls, "wall": wall,
+        "webhooks": len(latencies), "webhook_rate": len(latencies) / wall,
+        "p50": p50, "p99": p99, "max": worst,
+        "lost": len(broken), "unrecorded": unrecorded, "failures": w1.failures - w0.failures,
+        "failures_total": carrier.failures,
+        "cut": len(cut), "service": live_service,
+        "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
+        "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
+        "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
+        "other_util": other / wall, "idle_util": idle_util,
+        "lag_p99_ms": lag99, "lag_max_ms": lag_max,
+        "answered": sum(1 for c in inbound if c.agent),
+        "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
+        **counts,
+    }  # fmt: skip
+
+
+def _new_key() -> str:
+    from hotline.service.sealing import new_key
+
+    return new_key()
+
+
+# -- the baseline
+
+
+def serve_bare(port: int, pipe: Pipe) -> None:
+    """(In a child process.) A bare FastAPI endpoint returning fixed TwiML, on loopback."""
     r = VoiceResponse()
     r.say("Please hold.")
     r.redirect("http://127.0.0.1/voice/wait")
@@ -122,71 +503,192 @@ async def bare(requests: int, rate: float) -> dict[str, float]:
     async def incoming() -> Response:
         return Response(twiml, media_type="application/xml")
 
+    async def main() -> None:
+        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        server.should_exit = True
+        await task
+
+    asyncio.run(main())
+
+
+async def bare(requests: int, rate: float) -> dict[str, float]:
+    """The bare endpoint in its own process, driven at `rate` (Poisson) for `requests`."""
     (port,) = free_ports(1)
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=serve_bare, args=(port, theirs), daemon=True)
+    child.start()
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, ours.recv)
+    assert child.pid is not None
     rng = np.random.default_rng(1)
     latencies: list[float] = []
     form = {"CallSid": "CA" + "0" * 32, "From": "+12025550143", "To": "+18005550100"}
-    async with httpx.AsyncClient(timeout=20) as client:
+    async with httpx.AsyncClient(timeout=20, limits=KEEP_ALIVE) as client:
 
         async def one() -> None:
             began = time.perf_counter()
-            await client.post(f"http://127.0.0.1:{port}/voice/incoming", data=form)
+            r = await client.post(f"http://127.0.0.1:{port}/voice/incoming", data=form)
+            r.raise_for_status()
             latencies.append(time.perf_counter() - began)
 
-        cpu0 = time.process_time()
+        cpu0, server0 = time.process_time(), cpu_seconds(child.pid)
         pending = set()
+        next_at = loop.time()
         for _ in range(requests):
-            await asyncio.sleep(float(rng.exponential(1.0 / rate)))
+            next_at += float(rng.exponential(1.0 / rate))
+            await asyncio.sleep(max(next_at - loop.time(), 0))
             t = asyncio.create_task(one())
             pending.add(t)
             t.add_done_callback(pending.discard)
         await asyncio.gather(*pending)
-        cpu = time.process_time() - cpu0
-    server.should_exit = True
-    await task
-    p50, p99 = quantiles(latencies)
-    return {"p50": p50, "p99": p99, "cpu_per_webhook_ms": cpu / requests * 1000}
+        cpu, server = time.process_time() - cpu0, cpu_seconds(child.pid) - server0
+    ours.send("stop")
+    child.join(10)
+    p50, p99, worst = quantiles(latencies)
+    return {"p50": p50, "p99": p99, "max": worst, "server_cpu_ms": server / requests * 1000,
+            "client_cpu_ms": cpu / requests * 1000}  # fmt: skip
 
 
-async def main(minutes: float, speed: float) -> None:
-    a = await live(minutes, speed)
-    b = await bare(int(min(a["webhooks"], 20_000)), a["rate"])
+# -- reports
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def holds(a: dict[str, Any]) -> bool:
+    broken = a["lost"] + a["unrecorded"] + a["failures"]
+    return bool(a["p99"] < 1000 and broken == 0)
+
+
+def limit(a: dict[str, Any]) -> str:
+    """Which process ran out of CPU first, as far as the window shows."""
+    busy = {"Hotline": a["hotline_util"], "carrier emulator + bots": a["load_util"]}
+    name, util = max(busy.items(), key=lambda kv: kv[1])
+    if util < 0.85:
+        return f"no process at a full core (busiest: {name} {_pct(util)})"
+    return f"{name} at {_pct(util)} of a core"
+
+
+def report_live(a: dict[str, Any], warmup: float) -> None:
+    s: Service = a["service"]
     print(
-        f"live: {a['calls']:,} calls, {a['webhooks']:,} webhooks at {a['rate']:.1f}/s "
-        f"over {minutes:g} min (speed {speed:g})"
+        f"live x{a['k']:g}: {a['rate']:.2f} calls/s offered, {a['agents']:,} agent bots "
+        f"(logged in in {a['logged_in_s']:.0f} s); {warmup / 60:g} min warm-up, then "
+        f"{a['wall'] / 60:.1f} min measured: {a['calls']:,} calls arrived, {a['webhooks']:,} "
+        f"webhooks answered ({a['webhook_rate']:.1f}/s)"
     )
     print(
-        f"  answered {a['answered']:,}, abandoned {a['abandoned']:,}; lost {a['lost']}, "
-        f"not closed in the store {a['unrecorded']}, webhook failures {a['failures']}"
+        f"  webhook latency p50 {a['p50']:.1f} ms, p99 {a['p99']:.1f} ms, max {a['max']:.0f} ms"
+        f"; load generator's event loop late by p99 {a['lag_p99_ms']:.1f} ms, "
+        f"max {a['lag_max_ms']:.0f} ms"
     )
     print(
-        f"  webhook latency p50 {a['p50']:.2f} ms, p99 {a['p99']:.2f} ms; CPU "
-        f"{a['cpu_per_call_ms']:.1f} ms per call, {a['cpu_per_webhook_ms']:.2f} ms per webhook "
-        "(Hotline + emulator + bots)"
+        f"  calls lost {a['lost']} (of {a['calls_total']:,} placed in the whole run), not "
+        f"closed in the store {a['unrecorded']}; webhook attempts that failed (retried) "
+        f"{a['failures']} in the window, {a['failures_total']} in the whole run; "
+        f"{a['cut']} still talking at the end were hung up by their callers"
+    )
+    print(
+        f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator + bots "
+        f"{a['load_cpu_per_call_ms']:.1f} ms; cores busy: Hotline {_pct(a['hotline_util'])}, "
+        f"emulator + bots {_pct(a['load_util'])}, other processes {_pct(a['other_util'])}; "
+        f"Hotline with the agents logged in and no call: {_pct(a['idle_util'])}"
     )
     print(
         f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
-        f"({a['units'] / max(a['transactions'], 1):.2f} units per transaction); "
-        f"{a['replies_saved']:,} "
-        f"webhook replies saved for {a['webhooks']:,} webhooks answered"
+        f"({a['units'] / max(a['transactions'], 1):.2f} units per transaction), "
+        f"{a['replies_saved']:,} webhook replies saved (whole run)"
     )
     print(
-        f"bare FastAPI endpoint, fixed TwiML: p50 {b['p50']:.2f} ms, p99 {b['p99']:.2f} ms; "
-        f"CPU {b['cpu_per_webhook_ms']:.2f} ms per request (server + client)"
+        f"  calls first queued in the window: {s.calls:,}; answered {s.answered:,} "
+        f"({s.within:,} within the threshold), abandoned {s.abandoned:,}, to voicemail "
+        f"{s.overflowed:,}, unresolved {s.unresolved}: service level {_pct(s.level)}, "
+        f"abandonment {_pct(s.abandonment)}"
+    )
+
+
+def _within(x: float, band: tuple[float, float, float]) -> bool:
+    return band[1] - 1e-9 <= x <= band[2] + 1e-9
+
+
+async def run_one(args: argparse.Namespace) -> None:
+    warmup, window = args.warmup * 60, args.minutes * 60
+    tmp = Path(tempfile.mkdtemp(prefix="bench-live-sim-"))
+    scenario = load_scenario(scaled_scenario(args.scale, tmp / "scaled.yaml"))
+    (tmp / "scaled.yaml").unlink()
+    tmp.rmdir()
+    print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
+    p = predict(scenario, warmup, warmup + window, args.runs)
+    a = await live(args.scale, warmup, window, args.drain, args.seed)
+    b = await bare(min(a["webhooks"], 30_000), a["webhook_rate"])
+    report_live(a, warmup)
+    print(
+        f"bare FastAPI endpoint (own process) at {a['webhook_rate']:.1f} requests/s: p50 "
+        f"{b['p50']:.1f} ms, p99 {b['p99']:.1f} ms, max {b['max']:.0f} ms; server CPU "
+        f"{b['server_cpu_ms']:.2f} ms per request"
+    )
+    print(f"ratio live/bare: p50 {a['p50'] / b['p50']:.1f}x, p99 {a['p99'] / b['p99']:.1f}x")
+    s = a["service"]
+    lv, ab = p.level, p.abandonment
+    print(
+        f"simulator, same scaled scenario, {p.runs} seeds ({p.seconds:.0f} s), calls first "
+        f"queued in the same window ({p.calls:,.0f} on average): service level "
+        f"{_pct(lv[0])} (95 % prediction interval {_pct(lv[1])}-{_pct(lv[2])}), abandonment "
+        f"{_pct(ab[0])} ({_pct(ab[1])}-{_pct(ab[2])})"
     )
     print(
-        f"ratio live/bare: p50 {a['p50'] / b['p50']:.1f}x, p99 {a['p99'] / b['p99']:.1f}x, "
-        f"CPU per webhook {a['cpu_per_webhook_ms'] / b['cpu_per_webhook_ms']:.1f}x"
+        f"  live: service level {_pct(s.level)} "
+        f"({'inside' if _within(s.level, lv) else 'OUTSIDE'}), abandonment "
+        f"{_pct(s.abandonment)} ({'inside' if _within(s.abandonment, ab) else 'OUTSIDE'})"
     )
+    goal = [
+        ("p99 within 3x bare", a["p99"] <= 3 * b["p99"]),
+        ("0 calls lost", a["lost"] == 0 and a["unrecorded"] == 0),
+        ("service level in the interval", _within(s.level, lv)),
+        ("abandonment in the interval", _within(s.abandonment, ab)),
+    ]
+    print("goal: " + ", ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in goal))
+    print(f"holds (p99 < 1 s, nothing lost): {'yes' if holds(a) else 'NO'}; limit: {limit(a)}")
+    print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
+
+
+async def find_max(args: argparse.Namespace) -> None:
+    """Scales in ascending order until one does not hold; the last that held is the answer."""
+    warmup, window = args.warmup * 60, args.minutes * 60
+    best = None
+    for k in (float(x) for x in args.find_max.split(",")):
+        print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
+        a = await live(k, warmup, window, args.drain, args.seed)
+        report_live(a, warmup)
+        ok = holds(a)
+        print(f"  -> {'holds' if ok else 'does NOT hold'}; limit: {limit(a)}", flush=True)
+        if not ok:
+            break
+        best = k
+    print(f"highest scale that held (p99 < 1 s, nothing lost): "
+          f"{'none' if best is None else f'x{best:g}'}")  # fmt: skip
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("--speed", type=float, default=100.0)
+    ap.add_argument("--scale", type=float, default=100.0, help="K: times the peak rate and staff")
+    ap.add_argument("--warmup", type=float, default=6.0, help="minutes before the window")
+    ap.add_argument("--minutes", type=float, default=5.0, help="the measured window")
+    ap.add_argument("--drain", type=float, default=120.0,
+                    help="seconds the calls in progress get to end after the window")  # fmt: skip
+    ap.add_argument("--runs", type=int, default=20, help="simulator seeds for the interval")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--find-max",
+        metavar="K,K,...",
+        help="ascending scales to try; stops at the first that does not hold",
+    )
     args = ap.parse_args()
-    asyncio.run(main(args.minutes, args.speed))
+    asyncio.run(find_max(args) if args.find_max else run_one(args))

@@ -72,6 +72,16 @@ class Floor:
         self.boards[name] = board
         self._index()
 
+    def _index_agent(self, agent_id: str) -> None:
+        """One agent's lines, as `_index` finds them (an agent's request changes no one
+        else's: indexing them all at every request made logging in N agents take N^2)."""
+        lines = [name for name, board in self.boards.items()
+                 if agent_id in board.line.agents or _logged_in(board, agent_id)]  # fmt: skip
+        if lines:
+            self.lines_of[agent_id] = lines
+        else:
+            self.lines_of.pop(agent_id, None)
+
     def next_timer(self) -> float | None:
         times = [t for b in self.boards.values() if (t := b.next_timer()) is not None]
         return min(times) if times else None
@@ -216,7 +226,8 @@ class Floor:
         self, command: c.Login | c.Logout | OnHomeLine, now: float, steps: list[Step]
     ) -> AgentStatus:
         agent_id = command.agent_id
-        self._index()  # (a line that left them out no longer holds them once logged out)
+        self._index_agent(agent_id)  # (a line that left them out no longer holds them
+        # once logged out)
         lines = self._lines(agent_id)
         home = self.home(agent_id)
         if isinstance(command, ON_HOME_LINE):
@@ -247,3 +258,11 @@ class Floor:
         if command.ready and self._state(home, agent_id)["state"] not in ENGAGED:
             self._step(home, c.SetReady(agent_id, True), now, steps)
         return self._state(home, agent_id)
+
+
+def _logged_in(board: Switchboard, agent_id: str) -> bool:
+    try:
+        board.router.agent(agent_id)
+    except UnknownAgent:
+        return False
+    return True
