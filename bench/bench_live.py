@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import multiprocessing
@@ -229,6 +230,30 @@ def _interval(xs: Sequence[float]) -> tuple[float, float, float]:
 # -- Hotline in its own process
 
 
+class GcPauses:
+    """The cyclic garbage collector's pauses in this process (gc.callbacks), by generation."""
+
+    def __init__(self) -> None:
+        self.total = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._began = 0.0
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took, g = time.perf_counter() - self._began, info["generation"]
+        self.total[g] += took
+        self.longest[g] = max(self.longest[g], took)
+
+    def summary(self) -> str:
+        return (
+            f"gen-2 collections {self.total[2]:.1f} s in all, longest "
+            f"{self.longest[2] * 1000:.0f} ms; all generations {sum(self.total):.1f} s"
+        )
+
+
 def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe) -> None:
     """(In a child process.) Build the line as `hotline serve` does, issue a token for every
     agent, serve on loopback; send the tokens when listening; stop when told, then send the
@@ -247,7 +272,8 @@ def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe
                      desk=parts.desk)  # fmt: skip
     now = time.time()
     tokens = {a: parts.line.store.issue_token(a, now) for a in agents}
-    counts = {"transactions": 0, "units": 0, "replies_saved": 0}
+    counts: dict[str, Any] = {"transactions": 0, "units": 0, "replies_saved": 0}
+    pauses = GcPauses()
 
     def executed(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
         if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
@@ -291,7 +317,7 @@ def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe
     else:
         asyncio.run(main())
     parts.line.store.engine.dispose()
-    pipe.send(counts)
+    pipe.send({**counts, "gc": pauses.summary()})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -333,6 +359,7 @@ def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
 async def live(k: float, warmup: float, window: float, drain: float, seed: int) -> dict[str, Any]:
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
     let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
+    pauses = GcPauses()
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
     path = scaled_scenario(k, tmp / "national-scaled.yaml")
     scenario = load_scenario(path)
@@ -440,7 +467,8 @@ async def live(k: float, warmup: float, window: float, drain: float, seed: int) 
     await rest_task
     await carrier.client.aclose()
     ours.send("stop")
-    counts: dict[str, int] = await loop.run_in_executor(None, ours.recv)
+    counts: dict[str, Any] = await loop.run_in_executor(None, ours.recv)
+    gc.callbacks.remove(pauses._seen)
     child.join(30)
 
     w0, w1 = marks
@@ -475,7 +503,7 @@ async def live(k: float, warmup: float, window: float, drain: float, seed: int) 
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
         "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
-        "other_util": other / wall, "idle_util": idle_util,
+        "other_util": other / wall, "idle_util": idle_util, "load_gc": pauses.summary(),
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
         "answered": sum(1 for c in inbound if c.agent),
         "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
@@ -614,6 +642,7 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"({a['units'] / max(a['transactions'], 1):.2f} units per transaction), "
         f"{a['replies_saved']:,} webhook replies saved (whole run)"
     )
+    print(f"  garbage collector (whole run): Hotline {a['gc']}; emulator + bots {a['load_gc']}")
     print(
         f"  calls first queued in the window: {s.calls:,}; answered {s.answered:,} "
         f"({s.within:,} within the threshold), abandoned {s.abandoned:,}, to voicemail "
