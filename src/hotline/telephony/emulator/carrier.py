@@ -35,7 +35,6 @@ KEEP_ALIVE = httpx.Limits(keepalive_expiry=2.0)  # seconds, under the server's 5
 log = logging.getLogger("hotline.emulator")
 PARTICIPANT = "participant"  # the label of the legs the carrier dials into conferences
 AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
-HANG_UP = "<Response><Hangup/></Response>"
 
 
 @dataclass
@@ -64,7 +63,6 @@ class EmulatedCall:
     ended: bool = False
     # who calls whom, sent with every webhook of the call as the carrier does
     parties: dict[str, str] = field(default_factory=dict)
-    holding: bool = False  # in the queue's hold loop (its patience runs out mid-prompt)
 
 
 class Carrier:
@@ -300,11 +298,6 @@ class Carrier:
     ) -> str | None:
         """Wait `seconds` of carrier time (math.inf: no limit); a REST update of the call cuts
         it short (its TwiML is returned), and so does `until` being set."""
-        gives_up = False  # a queued caller hangs up when their patience ends, mid-prompt
-        if call is not None and call.holding and call.queued_at is not None:
-            left = call.queued_at + call.script.patience - self.now()
-            if left < seconds:
-                seconds, gives_up = left, True
         delay = max(seconds, 0.0) / self.speed
         timeout = delay if math.isfinite(delay) else None
         if call is None:
@@ -312,10 +305,9 @@ class Carrier:
             return None
         if until is None:
             try:
-                got = await asyncio.wait_for(call.updates.get(), timeout)
+                return await asyncio.wait_for(call.updates.get(), timeout)
             except TimeoutError:
-                got = None
-            return self._gave_up(call) if got is None and gives_up else self._took(call, got)
+                return None
         update = asyncio.ensure_future(call.updates.get())
         woken = asyncio.ensure_future(until.wait())
         try:
@@ -323,22 +315,7 @@ class Carrier:
         finally:  # a get cancelled before it took its update leaves it in the queue
             update.cancel()
             woken.cancel()
-        got = update.result() if update.done() and not update.cancelled() else None
-        if got is None and gives_up and not until.is_set():
-            return self._gave_up(call)
-        return self._took(call, got)
-
-    @staticmethod
-    def _took(call: EmulatedCall, update: str | None) -> str | None:
-        if update is not None:  # out of the hold loop (an agent, or a hang-up)
-            call.holding = False
-        return update
-
-    @staticmethod
-    def _gave_up(call: EmulatedCall) -> str:
-        call.holding = False
-        call.outcome = "abandoned"
-        return HANG_UP
+        return update.result() if update.done() and not update.cancelled() else None
 
     # -- executing TwiML
 
@@ -383,8 +360,7 @@ class Carrier:
             return ""
         if tag == "Redirect":
             url = v.text or ""
-            call.holding = "/voice/wait" in url
-            if call.holding:
+            if "/voice/wait" in url:
                 now = self.loop_time() * self.speed
                 if call.queued_at is None:
                     call.queued_at = now
