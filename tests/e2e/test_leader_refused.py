@@ -20,8 +20,8 @@ from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from tests.e2e.test_kill_restart import healthy, until
 from tests.e2e.test_takeover import KEY, SPEED
-from tests.e2e.test_takeover_db_refuses import refusing, writes  # noqa: F401 (a fixture)
-from tests.integration.live_fixtures import pg_url  # noqa: F401 (a fixture)
+from tests.e2e.test_takeover_db_refuses import refusing  # noqa: F401 (a fixture)
+from tests.integration.live_fixtures import pg_role, pg_url  # noqa: F401 (fixtures)
 
 WELCOME = (
     "Thank you for calling the National Hotline. Calls may be recorded for quality and training."
@@ -30,7 +30,6 @@ WELCOME = (
 
 def test_a_caller_served_while_the_database_refuses_writes_is_not_lost(refusing):  # noqa: F811
     cluster, role = refusing
-    schema = cluster.db.rsplit("%3D", 1)[1]
 
     async def run() -> tuple[Carrier, list[str]]:
         carrier: Carrier = cluster.carrier(retry_for=120)
@@ -44,7 +43,7 @@ def test_a_caller_served_while_the_database_refuses_writes_is_not_lost(refusing)
         before = carrier.place(CallerScript("+12025550130", ["1", "2", "2"], 100_000, 30))
         await until(lambda: before.queued_at is not None, "the first caller to queue")
 
-        writes(role, schema, allowed=False)  # the database stops taking writes; a lives on
+        role.writes(allowed=False)  # the database stops taking writes; a lives on
         during = carrier.place(CallerScript("+12025550131", ["1", "2"], 100_000, 30))
         await until(lambda: len(during.heard) >= 3, "the second caller to be in the menu")
         began = time.monotonic()
@@ -52,7 +51,7 @@ def test_a_caller_served_while_the_database_refuses_writes_is_not_lost(refusing)
             await asyncio.sleep(0.1)
         assert a.returncode == EXIT_LOST  # a stopped leading in time: it could not renew
         await asyncio.sleep(1.0)
-        writes(role, schema, allowed=True)  # writes are taken again: b takes over
+        role.writes(allowed=True)  # writes are taken again: b takes over
         await healthy(cluster.base, b)
         store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))
         bots = [asyncio.create_task(AgentBot(agent_id="en-day-1", base_url=cluster.base,

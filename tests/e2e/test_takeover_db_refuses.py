@@ -10,66 +10,34 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from hotline.service.sealing import Keyring, SealingKey
-from hotline.store.db import connect, migrate
+from hotline.store.db import connect
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from tests.e2e.test_kill_restart import healthy, until
 from tests.e2e.test_takeover import KEY, LEASE, SPEED, Cluster, answered_once
-from tests.integration.live_fixtures import PG, pg_url  # noqa: F401 (a fixture)
-
-WRITES = "INSERT, UPDATE, DELETE"
+from tests.integration.live_fixtures import PgRole, pg_role, pg_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def refusing(pg_url: str) -> Iterator[tuple[Cluster, str]]:  # noqa: F811
-    """A cluster whose nodes connect as a role of their own (the schema made by the
-    machine's superuser first), so the test can take its right to write away and back."""
-    role = f"hl_{uuid.uuid4().hex[:10]}"
-    schema = pg_url.rsplit("%3D", 1)[1]
-    owner = connect(pg_url)
-    migrate(owner)
-    owner.dispose()
-    admin = connect(PG)
+def refusing(pg_role: PgRole) -> Iterator[tuple[Cluster, PgRole]]:  # noqa: F811
+    """A cluster whose nodes connect as a role of their own, whose right to write the
+    test takes away and gives back."""
+    cluster = Cluster(pg_role.url)
     try:
-        with admin.begin() as c:
-            c.execute(text(f"CREATE ROLE {role} LOGIN"))
-        with admin.begin() as c:
-            c.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
-            c.execute(text(f"GRANT SELECT, {WRITES} ON ALL TABLES IN SCHEMA {schema} TO {role}"))
-            c.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
-        cluster = Cluster(pg_url.replace("postgres@", f"{role}@", 1))
-        try:
-            yield cluster, role
-        finally:
-            cluster.stop()
-    finally:  # (a role is the whole server's, not the schema's: never left behind)
-        with admin.begin() as c:
-            c.execute(text(f"DROP OWNED BY {role}"))
-            c.execute(text(f"DROP ROLE {role}"))
-        admin.dispose()
-
-
-def writes(role: str, schema: str, *, allowed: bool) -> None:
-    admin = connect(PG)
-    with admin.begin() as c:
-        verb = "GRANT" if allowed else "REVOKE"
-        way = "TO" if allowed else "FROM"
-        c.execute(text(f"{verb} {WRITES} ON ALL TABLES IN SCHEMA {schema} {way} {role}"))
-    admin.dispose()
+        yield cluster, pg_role
+    finally:
+        cluster.stop()
 
 
 def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_caller(refusing):
     cluster, role = refusing
-    schema = cluster.db.rsplit("%3D", 1)[1]
 
     async def run() -> Carrier:
         carrier: Carrier = cluster.carrier(retry_for=120)
@@ -83,7 +51,7 @@ def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_calle
                  for i in range(3)]  # fmt: skip
         await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
 
-        writes(role, schema, allowed=False)  # the database stops taking writes, and
+        role.writes(allowed=False)  # the database stops taking writes, and
         a.send_signal(signal.SIGKILL)  # the leader dies: a takeover begins
         a.wait()
         began = time.monotonic()
@@ -96,7 +64,7 @@ def test_a_database_refusing_writes_mid_takeover_holds_it_off_and_loses_no_calle
         assert cluster.leader() is None
         assert not any(c.ended for c in calls)  # every caller is still on the line
 
-        writes(role, schema, allowed=True)  # writes are taken again: b takes over
+        role.writes(allowed=True)  # writes are taken again: b takes over
         await healthy(cluster.base, b)
         assert cluster.leader() == ("b", 2)
         store = Store(engine=connect(cluster.db), key=Keyring(SealingKey.parse(KEY)))

@@ -77,6 +77,50 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+class PgRole:
+    """A login role of its own with the rights to read and write a test's schema (migrated
+    by the superuser first), so that a test can take its right to write away and back."""
+
+    WRITES = "INSERT, UPDATE, DELETE"
+
+    def __init__(self, url: str, role: str, schema: str) -> None:
+        self.url, self.role, self.schema = url, role, schema
+
+    def writes(self, *, allowed: bool) -> None:
+        verb, way = ("GRANT", "TO") if allowed else ("REVOKE", "FROM")
+        admin = connect(PG)
+        with admin.begin() as c:
+            c.execute(text(f"{verb} {self.WRITES} ON ALL TABLES IN SCHEMA {self.schema} "
+                           f"{way} {self.role}"))  # fmt: skip
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_role(pg_url: str) -> Iterator[PgRole]:
+    """`pg_url`'s schema, reached as a role of its own (`PgRole`), dropped afterwards (a
+    role is the whole server's, not the schema's: never left behind)."""
+    role = f"hl_{uuid.uuid4().hex[:10]}"
+    schema = pg_url.rsplit("%3D", 1)[1]
+    owner = connect(pg_url)
+    migrate(owner)
+    owner.dispose()
+    admin = connect(PG)
+    try:
+        with admin.begin() as c:
+            c.execute(text(f"CREATE ROLE {role} LOGIN"))
+        with admin.begin() as c:
+            c.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+            c.execute(text(f"GRANT SELECT, {PgRole.WRITES} ON ALL TABLES IN SCHEMA {schema} "
+                           f"TO {role}"))  # fmt: skip
+            c.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"))
+        yield PgRole(pg_url.replace("postgres@", f"{role}@", 1), role, schema)
+    finally:
+        with admin.begin() as c:
+            c.execute(text(f"DROP OWNED BY {role}"))
+            c.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
 def keyring(key: str = SECRET_KEY) -> Keyring:
     """The keyring of HOTLINE_SECRET_KEY `key` alone (the live lines' unless given)."""
     return Keyring(SealingKey.parse(key))
