@@ -60,6 +60,18 @@ async def healthy(base: str, proc: subprocess.Popen[str]) -> None:
             await asyncio.sleep(0.2)
 
 
+def answered_once(carrier: Carrier, db: str, callers: int) -> None:
+    """Each of the carrier's `callers` was answered, once, and is closed in the store."""
+    inbound = [c for c in carrier.calls.values() if c.script.answers]
+    assert [c.outcome for c in inbound] == ["answered"] * callers
+    store = Store(engine=connect(db), key=Keyring(SealingKey.parse(KEY)))
+    for c in inbound:
+        row = store.call(c.sid)
+        assert row is not None
+        assert row.state == "completed", (c.sid, row.state)
+        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
+
+
 def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
     port, carrier_port = free_ports(2)
     base = f"http://127.0.0.1:{port}"
@@ -140,13 +152,6 @@ def test_sigkill_and_restart_loses_no_call_and_answers_none_twice(tmp_path):
     stderr = restarted[0].stderr.read() if restarted[0].stderr else ""
     recovered = [ln for ln in stderr.splitlines() if "recovered open calls" in ln]
     assert [ln.split("recovered open calls: ")[1] for ln in recovered] == ["on a call 1, queued 5"]
-    inbound = [c for c in carrier.calls.values() if c.script.answers]
-    assert [c.outcome for c in inbound] == ["answered"] * 6
-    store = Store(engine=connect(db), key=Keyring(SealingKey.parse(KEY)))
-    for c in inbound:
-        row = store.call(c.sid)
-        assert row is not None
-        assert row.state == "completed", (c.sid, row.state)
-        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
+    answered_once(carrier, db, 6)
     # (the order in which a restarted line serves its queue is checked in
     # tests/integration/test_restart.py, on a controlled clock)

@@ -18,8 +18,8 @@ from hotline.store.db import connect
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
-from tests.e2e.test_kill_restart import healthy, until
-from tests.e2e.test_takeover import KEY, SPEED
+from tests.e2e.test_kill_restart import KEY, healthy, until
+from tests.e2e.test_takeover import SPEED
 from tests.e2e.test_takeover_db_refuses import refusing  # noqa: F401 (a fixture)
 from tests.integration.live_fixtures import pg_role, pg_url  # noqa: F401 (fixtures)
 

@@ -25,20 +25,19 @@ import uvicorn
 from hotline.service.demo import _Server, free_ports
 from hotline.service.lines import import_line
 from hotline.service.node import EXIT_LOST
-from hotline.service.sealing import Keyring, SealingKey, new_key
+from hotline.service.sealing import Keyring, SealingKey
 from hotline.store.db import connect
 from hotline.store.leases import leases
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
 from hotline.testing.failover import FailoverFront
-from tests.e2e.test_kill_restart import healthy, until
+from tests.e2e.test_kill_restart import KEY, answered_once, healthy, until
 from tests.integration.live_fixtures import pg_url  # noqa: F401 (a fixture)
 from tests.integration.tcp_proxy import StallingProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "takeover-test-token"
-KEY = new_key()
 ACCOUNT = "AC" + "0" * 32
 SPEED = 5.0
 LEASE = 4.0  # seconds: a short lease keeps the test short
@@ -131,18 +130,6 @@ async def answering(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
                 pass
             assert time.monotonic() < deadline, "the node did not listen"
             await asyncio.sleep(0.2)
-
-
-def answered_once(carrier: Carrier, db: str, callers: int) -> None:
-    """Each of the carrier's `callers` was answered, once, and is closed in the store."""
-    inbound = [c for c in carrier.calls.values() if c.script.answers]
-    assert [c.outcome for c in inbound] == ["answered"] * callers
-    store = Store(engine=connect(db), key=Keyring(SealingKey.parse(KEY)))
-    for c in inbound:
-        row = store.call(c.sid)
-        assert row is not None
-        assert row.state == "completed", (c.sid, row.state)
-        assert [k for k, _ in store.events(c.sid)].count("CallAnswered") == 1, c.sid
 
 
 def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster):

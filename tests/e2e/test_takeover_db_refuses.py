@@ -20,8 +20,8 @@ from hotline.store.db import connect
 from hotline.store.repository import Store
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.carrier import CallerScript, Carrier
-from tests.e2e.test_kill_restart import healthy, until
-from tests.e2e.test_takeover import KEY, LEASE, SPEED, Cluster, answered_once
+from tests.e2e.test_kill_restart import KEY, answered_once, healthy, until
+from tests.e2e.test_takeover import LEASE, SPEED, Cluster
 from tests.integration.live_fixtures import PgRole, pg_role, pg_url  # noqa: F401 (fixtures)
 
 
