@@ -80,7 +80,7 @@ from hotline.switchboard.events import (
     Transferred,
     stored,
 )
-from hotline.switchboard.floor import Floor
+from hotline.switchboard.floor import Floor, agents_of
 from hotline.switchboard.line import LineConfig, line_of
 from hotline.yamlfile import read_text
 
@@ -164,7 +164,7 @@ class LineSetup:
 
 def _touched(steps: Sequence[tuple[str, Outcome[Any]]]) -> set[str]:
     """The agents whose state the steps may have changed."""
-    return {a for _, o in steps for e in o.events if (a := getattr(e, "agent_id", None))}
+    return set().union(*(agents_of(o) for _, o in steps))
 
 
 def line_setup(store: Store, meta: Mapping[str, Any], flow_path: str | Path | None) -> LineSetup:

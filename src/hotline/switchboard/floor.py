@@ -141,8 +141,7 @@ class Floor:
         steps.append((line, outcome))
         if not mirror:
             return outcome
-        # (an offer, an answer, a withdrawal or a call's end changes an agent's state too)
-        touched = {a for e in outcome.events if (a := getattr(e, "agent_id", None))}
+        touched = agents_of(outcome)
         for agent_id in sorted(touched):
             if len(self.lines_of.get(agent_id, ())) > 1:
                 self._mirror(agent_id, line, now, steps)
@@ -266,3 +265,9 @@ def _logged_in(board: Switchboard, agent_id: str) -> bool:
     except UnknownAgent:
         return False
     return True
+
+
+def agents_of(outcome: Outcome[Any]) -> set[str]:
+    """The agents an outcome's events name: those whose state it may have changed (an
+    offer, an answer, a withdrawal or a call's end changes an agent's state too)."""
+    return {a for e in outcome.events if (a := getattr(e, "agent_id", None))}
