@@ -132,6 +132,25 @@ class Phoned(Running):
             polled.wait(0.05)
         raise AssertionError(f"{sid} never queued")
 
+    def until_called_back_later(self, sid: str) -> None:
+        """Wait until the caller took a callback and hung up (they keep their place)."""
+        polled = threading.Event()
+        for _ in range(600):
+            row = self.live.store.call(sid)
+            if row is not None and row.callback_number and self.emulator.calls[sid].ended:
+                return
+            polled.wait(0.05)
+        raise AssertionError(f"{sid} never took a callback")
+
+    def outcome(self, sid: str) -> str:
+        """How the caller's call went, as the emulator saw it (once the calls on it ended)."""
+        calls, polled = self.emulator.calls, threading.Event()
+        for _ in range(600):
+            if all(c.ended for c in list(calls.values())):
+                return calls[sid].outcome
+            polled.wait(0.05)
+        raise AssertionError(f"calls still on: {[c.sid for c in calls.values() if not c.ended]}")
+
     def hang_up(self, sid: str) -> None:
         """The caller hangs up (their call ends at the carrier)."""
         asyncio.run_coroutine_threadsafe(_hang_up(self.emulator, sid), self.loop).result(10)

@@ -36,7 +36,11 @@ def whisper(agent: str, *others: str) -> set[tuple[str, str]]:
     return {(agent, "supervisor:sue")} | {("supervisor:sue", p) for p in (agent, *others)}
 
 
-def available(page: Page, phoned: Phoned, username: str, agent_id: str) -> None:
+def available(
+    page: Page, phoned: Phoned, username: str, agent_id: str, *, then: str = "Available"
+) -> None:
+    """The agent logs on with MFA and goes available; `then`: what their state says next
+    (a call is offered at once when one waits)."""
     account = phoned.accounts.add(username, "agent", password=PASSWORD, agent_id=agent_id)
     assert account.totp_secret is not None
     log_on(page, phoned, username, totp_code(account.totp_secret, phoned.live.wall()))
@@ -44,7 +48,7 @@ def available(page: Page, phoned: Phoned, username: str, agent_id: str) -> None:
     page.get_by_role("button", name="Log in to the lines").click()
     expect(page.locator("#state")).to_have_text("Not ready (login)")
     page.get_by_role("button", name="Available").click()
-    expect(page.locator("#state")).to_have_text("Available")
+    expect(page.locator("#state")).to_have_text(then)
 
 
 def answered(page: Page, phoned: Phoned) -> str:
@@ -171,3 +175,30 @@ def test_an_interpreter_is_added_for_a_caller_whose_language_the_agent_lacks(
     (added,) = [d for k, d in phoned.live.store.events(sid) if k == "interpreter"]
     assert added == {"agent_id": "interp-day-1", "language": "pt", "stage": "added"}
     shot(page, "voice-interpreter-added")
+
+
+def test_a_caller_who_took_a_callback_is_called_back_into_the_calls_conference(
+    phoned: Phoned, page: Page
+) -> None:
+    """The agent's phone is dialled into the conference first, then the caller is called
+    back into it: from then on the call is held and hung up like any other."""
+    script = CallerScript(CALLER, ["1", "2", "1"], patience=1e6, talk=1e6)  # "call me back"
+    sid = phoned.call(script)
+    phoned.until_called_back_later(sid)
+    available(page, phoned, "amy", "en-day-1", then="A call is offered")
+    page.get_by_role("button", name="Accept").click()
+    phoned.until_hears(sid, both_ways(("caller", AMY)))  # (the dial-back's own call)
+    expect(page.locator("#state")).to_have_text("On a call")
+    page.get_by_role("button", name="Hold").click()
+    expect(page.locator("#on-the-call")).to_contain_text("The caller is on hold.")
+    phoned.until_hears(sid, set())
+    assert axe_violations(page) == []
+    shot(page, "voice-callback-on-hold")
+    page.get_by_role("button", name="Resume").click()
+    phoned.until_hears(sid, both_ways(("caller", AMY)))
+    page.get_by_role("button", name="Hang up").click()
+    expect(page.locator("#state")).to_have_text("Wrapping up")
+    assert phoned.outcome(sid) == "called-back"
+    row = phoned.live.store.call(sid)
+    assert row is not None
+    assert row.state == "completed"

@@ -235,6 +235,19 @@ class Live:
         token = self.store.issue_token(agent_id, self.wall())
         return {"Authorization": f"Bearer {token}"}
 
+    def leg_answered(self, sid: str, attempt: int = 1) -> None:
+        """The agent's leg of the call's `attempt`th connect answers (its own CallSid)."""
+        leg = call_form("CA" + sid[-1] * 31 + str(attempt % 10), CallStatus="in-progress")
+        self.carrier.post(f"/voice/agent-leg?sid={sid}&a={attempt}", leg)
+
+    def called_back(self, sid: str, attempt: int = 1) -> tuple[str, str, str, str]:
+        """A callback's agent's leg answers: the caller is called back into the call's
+        conference; returns that request (call, to, caller id, status URL)."""
+        before = len(self.control.dialled_back)
+        self.leg_answered(sid, attempt)
+        self.control.until(lambda: len(self.control.dialled_back) > before)
+        return self.control.dialled_back[-1]
+
     def calls_rows(self) -> int:
         with self.store.engine.connect() as c:
             return int(c.execute(text("SELECT count(*) FROM calls")).scalar_one())

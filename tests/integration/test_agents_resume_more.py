@@ -174,10 +174,9 @@ def test_a_row_for_an_agent_no_line_has_is_ignored_at_the_start(tmp_path: Path) 
 
 
 def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Path) -> None:
-    """docs/live.md: "a call an agent was talking on is theirs again". A callback's
-    dial-back (no agent-leg callbacks, so never "bridged" in the store) goes back to the
-    queue instead: another agent is offered it (and dials the caller again) while the
-    first still talks, and the dial-back's end closes it as abandoned."""
+    """docs/live.md: "a call an agent was talking on is theirs again", a callback's too:
+    the caller was called back into the call's conference, so after the restart its agent
+    can hold it, nobody else is offered it, and the dial-back's end closes it."""
     from .live_fixtures import gather_url, keep_english
 
     db = sqlite_url(tmp_path)
@@ -190,7 +189,7 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
     a.http.post("/api/agent/login", headers=agent)
     assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
     a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
-    assert a.control.dialled_back  # the caller is being called back, en-day-3 on it
+    a.called_back(sid)  # en-day-3's phone answered: the caller is being called back
     a.line.flush()
 
     b = restarted(
@@ -199,12 +198,15 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
     with b.running():
         other = b.agent("en-day-4")
         b.http.post("/api/agent/login", headers=other)
-        offered = b.http.post("/api/agent/ready", headers=other).json()
-        assert offered["call_sid"] != sid  # not offered the call en-day-3 is talking on
+        assert b.http.post("/api/agent/ready", headers=other).json()["call_sid"] != sid
         assert (me(b, "en-day-3")["state"], me(b, "en-day-3")["call_sid"]) == ("on_call", sid)
+        again = b.agent("en-day-3")
+        assert b.http.post("/api/agent/hold", json={"hold": True}, headers=again).status_code == 200
+        b.control.until(lambda: (sid, "caller", "hold", "talk", "") in b.control.legs)
         leg = "CA" + "8" * 32  # the dial-back ends: the callback was handled
         b.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
     assert b.store.call(sid).state == "completed"  # type: ignore[union-attr]
+    assert b.control.dialled_back == []  # (not called a second time)
 
 
 def test_a_caller_on_hold_stays_on_hold_for_their_agent_across_a_restart(tmp_path: Path) -> None:

@@ -93,16 +93,20 @@ def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):
         control.hang_up("CA1")
 
 
-def test_dial_back_places_an_outbound_call_bridged_to_the_agent(carrier):
+def test_dial_back_calls_the_caller_into_the_calls_conference(carrier):
     control = TwilioCallControl(
         account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
     )
-    control.dial_back(
-        "+12025550143", "+18005550100", "en-day-3", "http://127.0.0.1:8000/voice/status?call=CA1"
-    )
+    status = "http://127.0.0.1:8000/voice/status?call=CA1"
+    control.dial_back("CA1", "+12025550143", "+18005550100", status)
     ((path, _auth, form),) = _Carrier.seen
     assert path == f"/2010-04-01/Accounts/{SID}/Calls.json"
     assert form["To"] == ["+12025550143"]
     assert form["From"] == ["+18005550100"]
-    assert form["StatusCallback"] == ["http://127.0.0.1:8000/voice/status?call=CA1"]
-    assert "<Client>en-day-3</Client>" in form["Twiml"][0]
+    assert form["StatusCallback"] == [status]
+    assert form["StatusCallbackEvent"] == ["answered", "completed"]  # (answered: bridged)
+    twiml = form["Twiml"][0]
+    assert '<Conference beep="false" endConferenceOnExit="true"' in twiml
+    assert 'participantLabel="caller"' in twiml
+    assert ">CA1</Conference>" in twiml
+    assert "action=" not in twiml  # (their call ends with the conference)

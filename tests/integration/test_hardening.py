@@ -536,14 +536,15 @@ def test_a_callback_chosen_while_an_agent_is_free_is_dialled_back(live):
     live.http.post("/api/agent/ready", headers=agent)
     take_callback_in_the_ivr(live, sid)  # offered at once, but the caller hung up
     live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    assert live.called_back(sid)[:2] == (sid, CALLER)
     assert live.control.connected == []
-    assert [d[0] for d in live.control.dialled_back] == [CALLER]
 
 
 def test_a_callback_callers_own_leg_ending_late_keeps_the_call(live):
     sid = "CA" + "5" * 31 + "2"
     take_callback_in_the_ivr(live, sid)
-    accepted(live, sid, "en-day-1")  # the dial-back starts ...
+    accepted(live, sid, "en-day-1")
+    live.called_back(sid)  # the dial-back starts ...
     live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))  # ... then this
     assert live.store.call(sid).state == "answered"
     leg = "CA" + "5" * 31 + "3"
@@ -556,6 +557,7 @@ def test_a_canceled_dial_back_is_a_callback_not_reached(live):
     take_callback_in_the_ivr(live, sid)
     live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
     accepted(live, sid, "en-day-1")
+    live.called_back(sid)
     leg = "CA" + "5" * 31 + "5"
     live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="canceled"))
     assert live.store.call(sid).state == "queued"  # tried again later

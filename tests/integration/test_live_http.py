@@ -275,12 +275,20 @@ def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):
     live.http.post("/api/agent/login", headers=agent)
     assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
     live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
-    assert live.control.connected == []
-    ((to, caller_id, agent_id, status_url),) = live.control.dialled_back
-    assert (to, caller_id, agent_id) == (CALLER, LINE, "en-day-3")
-    assert status_url == f"http://127.0.0.1:8000/voice/status?call={sid}"
-    # the dial-back leg has its own CallSid; its status closes the caller's call
+    # the agent's phone is dialled into the call's conference first; the caller is not
+    live.control.until(lambda: (sid, "agent:en-day-3", "join", "talk", "") in live.control.legs)
+    assert (live.control.connected, live.control.dialled_back) == ([], [])
+    # once it answers, the caller is called back into that conference, from the line
+    assert live.called_back(sid) == (sid, CALLER, LINE,
+                                     f"http://127.0.0.1:8000/voice/status?call={sid}")  # fmt: skip
+    # the dial-back leg has its own CallSid: its answer bridges them, its end closes the call
     leg = "CA" + "8" * 32
+    r = live.http.post("/api/agent/hold", json={"hold": True}, headers=agent)
+    assert r.status_code == 409  # (their phone still rings)
+    assert r.json()["message"] == f"call {sid} is not connected to agent en-day-3 yet"
+    live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="in-progress"))
+    assert live.http.post("/api/agent/hold", json={"hold": True}, headers=agent).status_code == 200
+    live.control.until(lambda: (sid, "caller", "hold", "talk", "") in live.control.legs)
     live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
     assert live.store.call(sid).state == "completed"
     assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
@@ -327,10 +335,14 @@ def test_a_callback_not_answered_is_tried_again_then_given_up(live):
         live.http.post("/api/agent/login", headers=agent)
         assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
         live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+        live.called_back(sid, attempt=n)
         assert len(live.control.dialled_back) == n
         leg = f"CA{n:032d}"
         live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="no-answer"))
         assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
+        # the agent's phone, alone in the conference, leaves it
+        live.control.until(lambda: (sid, f"agent:{agent_id}", "drop", "talk", "")  # noqa: B023
+                           in live.control.legs)  # fmt: skip
         expected = "queued" if n < 3 else "abandoned"  # three tries, then given up
         assert live.store.call(sid).state == expected
     assert live.events(sid).count("callback-not-reached") == 3

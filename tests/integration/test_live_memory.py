@@ -11,7 +11,7 @@ from hotline.ivr.line import LineFlow
 from hotline.service.live import LineSetup, LiveLine
 from hotline.sim.scenario_file import load_scenario
 from hotline.store.repository import Store
-from hotline.switchboard.effects import Connect, DialBack, Offer, Withdraw
+from hotline.switchboard.effects import Connect, DialBack, Leg, Offer, Withdraw
 from hotline.testing.store import InMemoryStore
 
 from .live_fixtures import LINE, ROOT, FakeWall, directory
@@ -44,11 +44,14 @@ def serve(line: LiveLine, wall: FakeWall, *, missed: set[str]) -> None:
             elif isinstance(c, Connect):
                 line.agent_leg_answered(c.call_sid, c.attempt)
                 line.status(c.call_sid, "completed")
-            elif isinstance(c, DialBack):  # a callback: some are not answered at first
+            elif isinstance(c, Leg) and c.action == "join" and c.attempt:
+                line.agent_leg_answered(c.call_sid, c.attempt)  # a callback's agent first
+            elif isinstance(c, DialBack):  # then its caller: some do not answer at first
                 if c.call_sid in missed:
                     missed.discard(c.call_sid)
                     line.status(c.call_sid, "no-answer", dial_back=True)
                 else:
+                    line.status(c.call_sid, "in-progress", dial_back=True)
                     line.status(c.call_sid, "completed", dial_back=True)
         wall.now += 5  # wrap-ups end (an offer made then is taken before it times out)
         line.tick()

@@ -132,7 +132,8 @@ def test_a_supervisor_listens_then_whispers_and_the_agent_is_told(live):
     supervisor = live.agent("supervisor")
     with live.http.websocket_connect(f"/api/agent/ws?token={secret}") as ws:
         assert ws.receive_json()["legs"] == {"connected": True, "held": False, "consult": None,
-                                             "interpreter": False, "supervisors": {}}  # fmt: skip
+                                             "interpreter": False, "supervisors": {},
+                                             "calling_back": False}  # fmt: skip
         r = live.http.post(f"/api/supervisor/calls/{SID}/listen", headers=supervisor)
         assert r.status_code == 200
         told = ws.receive_json()

@@ -40,7 +40,7 @@ from hotline.switchboard.commands import (
     TakeCallback,
     Tick,
 )
-from hotline.switchboard.effects import Connect, DialBack, Effect, Offer
+from hotline.switchboard.effects import Connect, DialBack, Effect, Leg, Offer
 from hotline.switchboard.events import AnyEvent
 from hotline.switchboard.line import line_of
 
@@ -269,7 +269,11 @@ class Simulation:
     def _answer_effect(self, eff: Effect, t: float) -> None:
         if isinstance(eff, Connect):
             self._connected(eff, t)
+        elif isinstance(eff, Leg) and eff.action == "join" and eff.attempt:
+            # a callback's agent is dialled first; their leg answers at once
+            self._do(LegAnswered(eff.call_sid, eff.attempt), t)
         elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
+            self._do(CarrierStatus(eff.call_sid, "in-progress", True), t)
             end = t + self._handle[int(eff.call_sid[1:])]
             done = CarrierStatus(eff.call_sid, "completed", True)
             self._scheduler.at(end, self._do, done, end)

@@ -112,6 +112,7 @@ from hotline.switchboard.events import (
     AnyEvent,
     CallbackNotReached,
     CallbackOffered,
+    CalledBack,
     CallHeld,
     CallRefused,
     ClosedAfterRestart,
@@ -672,6 +673,12 @@ class Switchboard:
                 and r.call is not None:  # fmt: skip
             self._callback_missed(sid, status)
             return
+        if dial_back and status == "in-progress" and r is not None and r.dialled_back:
+            if not r.bridged:  # the caller picked up: they talk to their agent
+                r.bridged = r.talked = True
+                agent_id = r.call.agent_id if r.call is not None else None
+                self._emit(CalledBack(self.now, sid, agent_id or ""))
+            return
         if status not in ENDED:
             return
         self.to_voicemail.discard(sid)  # hung up before the hold loop sent them to record
@@ -719,6 +726,7 @@ class Switchboard:
             raise InvalidTransition(f"nobody is calling {sid} back")
         tries = r.callback_tries + 1
         self._emit(CallbackNotReached(self.now, sid, status, tries))
+        self._effects.append(Leg(sid, agent_label(old.agent_id or ""), "drop"))  # (alone in it)
         row = r.row
         since = old.first_queued_at
         self.router.complete(sid)  # the agent's attempt is over (they go to wrap-up): the
@@ -737,8 +745,20 @@ class Switchboard:
         goes back to their place in the queue and the agent is set not ready."""
         back = self._dial_ended(cmd.sid, cmd.status, cmd.attempt)
         if back and cmd.in_conference:
-            self._effects.append(Park(cmd.sid, cmd.attempt))
+            self._caller_waits(cmd.sid, cmd.attempt)
         return back
+
+    def _caller_waits(self, sid: str, attempt: int) -> None:
+        """The caller, in their conference, waits for an agent again: back to the hold loop;
+        a caller called back (whose own call is over) on hold in the conference instead,
+        until the next agent's leg answers; one not called back yet is not on the line."""
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or not call.callback:
+            self._effects.append(Park(sid, attempt))
+        elif r.dialled_back and not r.held:
+            r.held = True
+            self._effects.append(Leg(sid, CALLER, "hold"))
 
     def _dial_ended(self, sid: str, dial_status: str, attempt: int) -> bool:
         r = self.records.get(sid)
@@ -773,8 +793,17 @@ class Switchboard:
         if r.pending:  # dialled before the restart, answered after it
             r.pending = False
             r.detached = True
-        elif cmd.attempt == r.connects:
+        elif cmd.attempt != r.connects:
+            return
+        elif r.call is not None and r.call.callback and not r.dialled_back:
+            number = r.row.callback_number or r.row.caller
+            r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
+            self._effects.append(DialBack(cmd.sid, number, self.line.number))
+        else:
             r.bridged = r.talked = True
+            if r.held:  # a caller called back waited on hold for this agent
+                r.held = False
+                self._effects.append(Leg(cmd.sid, CALLER, "resume"))
 
     def _carrier_refused(self, cmd: c.CarrierRefused) -> None:
         """The agent is freed, the caller keeps their place."""
@@ -907,8 +936,14 @@ class Switchboard:
                 f"{r.consult} is being consulted about call {sid}: complete or cancel the "
                 "transfer first"
             )
-        self._effects.append(Leg(sid, CALLER, "hangup"))
+        self._hang_up_caller(sid, r)
         return self.agent_state(cmd.agent_id)
+
+    def _hang_up_caller(self, sid: str, r: CallRecord) -> None:
+        """The carrier ends the caller's call; a caller called back is on a call of the
+        carrier's own, so their leg is dropped from the conference (which ends that call)."""
+        called_back = r.call is not None and r.call.callback
+        self._effects.append(Leg(sid, CALLER, "drop" if called_back else "hangup"))
 
     def _transfer(self, cmd: c.Transfer) -> AgentStatus:
         """To a queue: the caller goes back to the hold loop, into that queue with the
@@ -1037,11 +1072,12 @@ class Switchboard:
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
         call.enter_ivr(old.arrived_at)
         row = r.row.changed(queue=queue)
-        self.records[sid] = CallRecord(row=row, call=call, since=r.since,
-                                       connects=r.connects, talked=True)  # fmt: skip
+        again = self.records[sid] = CallRecord(row=row, call=call, since=r.since,
+                                               connects=r.connects, talked=True)  # fmt: skip
+        again.dialled_back = r.dialled_back
         self._change(sid, queue=queue)
-        self.router.enqueue(call, queue, since)
-        self._effects.append(Park(sid, r.connects))
+        self.router.enqueue(call, queue, since, callback=old.callback)
+        self._caller_waits(sid, r.connects)
 
     def _release(self, agent_id: str) -> None:
         """A consulted agent who did not take the call is ready again (if still consulted)."""
@@ -1078,7 +1114,7 @@ class Switchboard:
             self._release(target)
             self._requeue(sid, r, call.queue or "")
         else:
-            self._effects.append(Leg(sid, CALLER, "hangup"))
+            self._hang_up_caller(sid, r)
 
     def _interpreter(self, cmd: c.AddInterpreter) -> AgentStatus:
         agent_id = cmd.agent_id
@@ -1152,13 +1188,15 @@ class Switchboard:
                 self._emit(Supervised(self.now, sid, agent, name, stage))
 
     def call_legs(self, sid: str) -> dict[str, object] | None:
-        """Whether the agent's phone is connected to the caller, and who is on the call's
-        conference besides them (None: not a call of this line)."""
+        """Whether the agent's phone is connected to the caller (`calling_back`: it is, and
+        a callback's caller is being called back), and who is on the call's conference
+        besides them (None: not a call of this line)."""
         r = self.records.get(sid)
         if r is None:
             return None
         return {"connected": r.bridged or r.detached, "held": r.held, "consult": r.consult,
-                "interpreter": r.interpreter, "supervisors": dict(r.supervisors)}  # fmt: skip
+                "interpreter": r.interpreter, "supervisors": dict(r.supervisors),
+                "calling_back": r.dialled_back and not r.bridged}  # fmt: skip
 
     # -- the line
 
@@ -1222,7 +1260,7 @@ class Switchboard:
                 what = "ivr"
             elif row.state == "answered" and found.bridged:
                 what = "on a call"
-                theirs = self._resume_call(r, found)
+                theirs = self._resume_call(r, found, callback=callback)
                 if not theirs:
                     r.detached = True
                 self._reattach(row.sid, r, found, theirs=theirs)
@@ -1260,8 +1298,9 @@ class Switchboard:
         since = found.since or row.arrived_at
         self.router.resume_call(call, row.queue, found.agent, since, found.answered or since)
         r.call = call
-        if not callback:  # (a dial-back is no conference: it is not held or transferred)
+        if found.bridged:  # the agent's leg answered (a callback's caller was called back)
             r.bridged = r.talked = True
+            r.dialled_back = callback
         return True
 
     def _has_queue(self, name: str) -> bool:
@@ -1354,17 +1393,18 @@ class Switchboard:
         return any(q.name == queue and q.wrap_up_seconds > 0 for q in self.line.queues)
 
     def _connect(self, e: CallAnswered) -> None:
-        """An agent answered the call: bridge them (or dial a callback caller back)."""
+        """An agent answered the call: bridge them. A callback's caller is off the line:
+        the agent's phone is dialled into the call's conference first, and the caller is
+        called back into it once it answers (see `_leg_answered`)."""
         r = self.records[e.call_id]
-        if r.call is not None and r.call.callback and r.row.callback_number:
-            self._effects.append(
-                DialBack(e.call_id, r.row.callback_number, e.agent_id, self.line.number)
-            )
-            return
         r.connects += 1
         r.bridged = False
         self._emit(Connecting(self.now, e.call_id, r.connects, e.agent_id))
-        self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
+        if r.call is not None and r.call.callback:
+            self._effects.append(Leg(e.call_id, agent_label(e.agent_id), "join",
+                                     attempt=r.connects))  # fmt: skip
+        else:
+            self._effects.append(Connect(e.call_id, e.agent_id, r.connects))
 
 
 class _RouterEvents(EventSink):

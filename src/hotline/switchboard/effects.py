@@ -57,15 +57,14 @@ class Connect(Record):
 
 
 class DialBack(Record):
-    """Call back a caller who kept their place, straight through to the agent who took it,
-    from the number of the line they called (`caller_id`)."""
+    """Call back a caller who kept their place, into the call's conference (named by the
+    call's sid) where their agent's leg has answered, from the line's number (`caller_id`)."""
 
-    _fields: ClassVar = ("call_sid", "number", "agent_id", "caller_id")
+    _fields: ClassVar = ("call_sid", "number", "caller_id")
 
-    def __init__(self, call_sid: str, number: str, agent_id: str, caller_id: str) -> None:
+    def __init__(self, call_sid: str, number: str, caller_id: str) -> None:
         self.call_sid: Final = call_sid
         self.number: Final = number
-        self.agent_id: Final = agent_id
         self.caller_id: Final = caller_id
 
 

@@ -133,6 +133,18 @@ class CallbackNotReached(LineEvent):
         self.tries: Final = tries
 
 
+class CalledBack(LineEvent):
+    """The caller picked up the dial-back: they talk to their agent (`agent_id`)."""
+
+    kind = "called-back"
+    _fields: ClassVar = ("at", "call_id", "agent_id")
+
+    def __init__(self, at: float, call_id: str, agent_id: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.agent_id: Final = agent_id  # (their desktop is told)
+
+
 class ClosedAfterRestart(LineEvent):
     """A call that ended while the server was down (`carrier`: its status there)."""
 
@@ -281,6 +293,7 @@ OfTheLine = (
     | AgentLegAnswered
     | AgentLegFailed
     | CallbackNotReached
+    | CalledBack
     | ClosedAfterRestart
     | CompletedAfterRestart
     | CallRefused

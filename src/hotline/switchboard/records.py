@@ -82,6 +82,9 @@ class CallRecord:
         self.offered_callback = offered_callback  # the hold loop offered one (once a call)
         self.unverified = unverified  # recovered while the carrier could not say it went on
         self.bridged = False  # the agent's leg answered the last connect
+        # a callback's caller was dialled back into the call's conference (once its agent's
+        # leg answered): they are on the line, not waiting off it
+        self.dialled_back = False
         self.pending = False  # dialling an agent when the server restarted
         # on the call's conference: the caller on hold, the agent consulted for a warm
         # transfer, an interpreter joined, the supervisors on it (name -> mode)

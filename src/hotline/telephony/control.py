@@ -18,7 +18,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from hotline.errors import HotlineError
-from hotline.telephony.twiml import conference_twiml, connect_twiml, redirect_twiml
+from hotline.telephony.twiml import conference_twiml, redirect_twiml
 from hotline.telephony.webhooks import Webhooks
 
 
@@ -50,7 +50,10 @@ class CallControl(Protocol):
         """Take the caller out of their conference to the hold loop."""
         ...
 
-    def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None: ...
+    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> None:
+        """Call a callback's caller back into the call's conference (their agent is in it);
+        `status_url` hears when they answer and when the call ends."""
+        ...
 
     def status(self, call_sid: str) -> str | None:
         """The carrier's status of a call (queued, ringing, in-progress, completed, ...);
@@ -180,13 +183,12 @@ class TwilioCallControl:
     def hang_up(self, call_sid: str) -> None:
         self._update(call_sid, status="completed")
 
-    def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None:
-        """An outbound call to a caller who took a callback, bridged to their agent."""
-        twiml = connect_twiml(agent_id, done_url=None)
+    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> None:
+        twiml = conference_twiml(call_sid, done_url=None)
         try:
             self.client.calls.create(
                 to=to, from_=caller_id, twiml=twiml, status_callback=status_url,
-                status_callback_event=["completed"],
+                status_callback_event=["answered", "completed"], status_callback_method="POST",
             )  # fmt: skip
         except (TwilioException, RequestException) as e:
             raise CarrierError(f"the carrier refused to call {to} back: {e}") from None

@@ -112,12 +112,13 @@ def hold_twiml(
     return str(r)
 
 
-def conference_twiml(name: str, *, done_url: str) -> str:
+def conference_twiml(name: str, *, done_url: str | None) -> str:
     """The caller joins their call's conference `name` (the agent is dialled into it);
     they hear nothing until someone joins, and the conference ends when they leave.
-    `done_url` hears if it ends while the caller is still on the line."""
+    `done_url` hears if it ends while the caller is still on the line (None: their call
+    ends with it, as a caller called back does)."""
     r = VoiceResponse()
-    d = r.dial(action=done_url, method="POST")
+    d = r.dial(action=done_url, method="POST") if done_url else r.dial()
     d.conference(
         name, participant_label="caller", end_conference_on_exit=True, beep=False,
         start_conference_on_enter=True, wait_url="",
@@ -128,21 +129,6 @@ def conference_twiml(name: str, *, done_url: str) -> str:
 def redirect_twiml(url: str) -> str:
     r = VoiceResponse()
     r.redirect(url, method="POST")
-    return str(r)
-
-
-def connect_twiml(agent_id: str, *, done_url: str | None, answered_url: str | None = None) -> str:
-    """Connects the caller to the agent's browser phone (a Client endpoint). `done_url`
-    hears how the bridge ended; `answered_url` hears when the agent's leg answers."""
-    r = VoiceResponse()
-    d = r.dial(action=done_url, method="POST") if done_url else r.dial()
-    if answered_url:
-        d.client(
-            agent_id, status_callback=answered_url, status_callback_event="answered",
-            status_callback_method="POST",
-        )  # fmt: skip
-    else:
-        d.client(agent_id)
     return str(r)
 
 

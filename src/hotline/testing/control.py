@@ -59,5 +59,6 @@ class RecordingCallControl:
     def status(self, call_sid: str) -> str | None:
         return self.statuses.get(call_sid)
 
-    def dial_back(self, to: str, caller_id: str, agent_id: str, status_url: str) -> None:
-        self.dialled_back.append((to, caller_id, agent_id, status_url))
+    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> None:
+        self.dialled_back.append((call_sid, to, caller_id, status_url))
+        self._asked()

@@ -40,7 +40,7 @@ from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
 from hotline.switchboard.effects import Connect, DialBack, Leg, Offer, Park, Withdraw
-from hotline.switchboard.events import AgentLegAnswered
+from hotline.switchboard.events import AgentLegAnswered, CalledBack
 from hotline.telephony.control import CallControl
 from hotline.telephony.webhooks import Webhooks
 from hotline.web import forms
@@ -59,7 +59,8 @@ AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, Off
 # the events of what happens on an agent's call (its conference): told to its agent
 PURGE_EVERY = 3600.0  # seconds between retention purges
 AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
-CALL_NEWS = (AgentLegAnswered.kind, "hold", "transferred", "consult", "interpreter", "supervised")
+CALL_NEWS = (AgentLegAnswered.kind, CalledBack.kind, "hold", "transferred", "consult",
+             "interpreter", "supervised")  # fmt: skip
 
 
 class _Held:
@@ -280,13 +281,14 @@ class LineRuntime:
         try:  # any failure is logged, and comes back to the line as a command
             if isinstance(c, DialBack):
                 await asyncio.to_thread(
-                    self.control.dial_back, c.number, c.caller_id, c.agent_id,
+                    self.control.dial_back, c.call_sid, c.number, c.caller_id,
                     self.webhooks.status(call=c.call_sid),
                 )  # fmt: skip
             else:
                 await asyncio.to_thread(self.control.connect, c.call_sid, c.agent_id, c.attempt)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
-            log.error("could not connect call %s to %s: %s", c.call_sid, c.agent_id, e)
+            whom = "its caller" if isinstance(c, DialBack) else c.agent_id
+            log.error("could not connect call %s to %s: %s", c.call_sid, whom, e)
             # the caller keeps their place, the agent is freed: a command like any other
             attempt = c.attempt if isinstance(c, Connect) else None
             await self.use_case(functools.partial(self.line.carrier_refused, c.call_sid, attempt))

@@ -64,7 +64,8 @@ def test_hold_and_resume_are_events_of_the_call_and_the_callers_leg():
     assert out.events == [CallHeld(20.0, "CA1", "a1", True)]
     assert legs(out) == [("caller", "hold", "talk", "", "0")]
     assert b.call_legs("CA1") == {"connected": True, "held": True, "consult": None,
-                                  "interpreter": False, "supervisors": {}}  # fmt: skip
+                                  "interpreter": False, "supervisors": {},
+                                  "calling_back": False}  # fmt: skip
     with pytest.raises(InvalidTransition, match="already on hold"):
         b.handle(c.HoldCall("a1", True), 21.0)
     out = b.handle(c.HoldCall("a1", False), 30.0)
@@ -228,7 +229,8 @@ def test_a_supervisor_listens_whispers_to_the_agent_then_barges_in_and_leaves():
     out = b.handle(c.Supervise("CA1", "sue", "leave"), 23.0)
     assert out.events == [Supervised(23.0, "CA1", "a1", "sue", "left")]
     assert b.call_legs("CA1") == {"connected": True, "held": False, "consult": None,
-                                  "interpreter": False, "supervisors": {}}  # fmt: skip
+                                  "interpreter": False, "supervisors": {},
+                                  "calling_back": False}  # fmt: skip
 
 
 def test_a_whisper_follows_the_call_to_the_agent_it_is_transferred_to():
@@ -353,7 +355,8 @@ def test_a_transfer_to_a_queue_takes_the_supervisors_and_the_interpreter_off_the
     assert Supervised(30.0, "CA1", "a1", "sue", "left") in out.events
     assert InterpreterLeg(30.0, "CA1", "a1", "es", "removed") in out.events
     assert b.call_legs("CA1") == {"connected": False, "held": False, "consult": None,
-                                  "interpreter": False, "supervisors": {}}  # fmt: skip
+                                  "interpreter": False, "supervisors": {},
+                                  "calling_back": False}  # fmt: skip
 
 
 def test_an_agent_who_ends_the_call_from_the_desktop_hangs_the_caller_up():

@@ -161,6 +161,7 @@ class Carrier:
             form = await request.form()
             to, twiml = str(form.get("To", "")), str(form.get("Twiml", ""))
             status_url = str(form.get("StatusCallback", ""))
+            events = {str(e) for e in form.getlist("StatusCallbackEvent")}
             # the caller who hung up to be called back (the last one from that number)
             origin = next(
                 (c for c in reversed(self.calls.values())
@@ -173,7 +174,8 @@ class Carrier:
             call.parties = {"From": str(form.get("From", "")), "To": to,
                             "Direction": "outbound-api"}  # fmt: skip
             self.calls[sid] = call
-            self._spawn(self._outbound(call, twiml, status_url, origin))
+            told = status_url if "answered" in events else ""
+            self._spawn(self._outbound(call, twiml, status_url, origin, answered_url=told))
             return JSONResponse({"sid": sid, "status": "queued", "account_sid": self.account_sid})
 
         add_conference_api(app, self, base, authorised)
@@ -222,10 +224,21 @@ class Carrier:
         await self.end(call, f"{self.hotline_url}/voice/status")
 
     async def _outbound(
-        self, call: EmulatedCall, twiml: str, status_url: str, origin: EmulatedCall | None
+        self,
+        call: EmulatedCall,
+        twiml: str,
+        status_url: str,
+        origin: EmulatedCall | None,
+        *,
+        answered_url: str = "",
     ) -> None:
+        """An outbound call: it rings, is picked up (`answered_url` hears it, as a status
+        callback asked for the answered event), runs its TwiML, and reports its end."""
         await self.wait(2.0)  # rings before the caller picks up
         try:
+            if answered_url:
+                await self.post(call, answered_url, {"CallStatus": "in-progress"},
+                                expect_twiml=False)  # fmt: skip
             await self.execute(call, twiml)
         except Exception:  # logged with its trace: one emulated call failing ends only it
             log.exception("outbound call %s failed", call.sid)

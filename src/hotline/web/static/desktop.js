@@ -62,7 +62,8 @@
   function onTheCall() {
     const l = legs || {};
     const lines = [];
-    if (l.connected === false) lines.push("Your phone is ringing: answer it to talk to the caller.");
+    if (l.calling_back) lines.push("Calling the caller back: their phone is ringing.");
+    else if (l.connected === false) lines.push("Your phone is ringing: answer it to talk to the caller.");
     if (l.held) lines.push("The caller is on hold.");
     if (l.consult) lines.push(`Consulting ${l.consult}; the caller is on hold.`);
     if (l.interpreter) lines.push("An interpreter is on the call.");

@@ -1,0 +1,170 @@
+"""A callback in the call's conference: the agent's phone is dialled in first, the caller
+is called back into it once it answers, and from their answer on the call is like any
+other (hold, transfers, hang-up), except that the caller's own call is the carrier's
+dial-back: hung up by dropping their leg, and waiting on hold in the conference (not in
+the hold loop) when their agent's phone does not take them. Exact effects, no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hotline.errors import InvalidTransition
+from hotline.ivr.interpreter import Enqueue
+from hotline.switchboard import commands as c
+from hotline.switchboard.board import Outcome, Switchboard
+from hotline.switchboard.effects import Connect, DialBack, Leg, Park
+from hotline.switchboard.line import LineConfig
+from tests.unit.routing.harness import agent, queue
+
+from .test_board import ANY_WAIT, CALLER, NUMBER, kinds
+
+SID = "CA1"
+
+
+def board() -> Switchboard:
+    """Queues en and records (a1, a2 answer en; a3 records), callbacks offered at once."""
+    line = LineConfig(
+        name="test", number=NUMBER, timezone="Europe/London", flow=None,
+        queues=(queue("en", ({"en": 1}, None), wrap_up=30.0),
+                queue("records", ({"en": 1}, None), wrap_up=30.0)),
+        agents={a.id: a for a in (agent("a1", ("en",), en=3), agent("a2", ("en",), en=3),
+                                  agent("a3", ("records",), en=3))},
+        callbacks=ANY_WAIT,
+    )  # fmt: skip
+    return Switchboard(line=line, start=0.0)
+
+
+def conference(out: Any) -> list[tuple[str, str, int]]:
+    """The conference operations and dial-backs an outcome asks for (Park: "park")."""
+    ops: list[tuple[str, str, int]] = []
+    for e in out.effects:
+        if isinstance(e, Leg):
+            ops.append((e.label, e.action, e.attempt))
+        elif isinstance(e, DialBack):
+            ops.append((e.number, "dial-back", 0))
+        elif isinstance(e, Park | Connect):
+            ops.append(("caller", type(e).__name__.lower(), e.attempt))
+    return ops
+
+
+def waiting_for_callback(b: Switchboard) -> None:
+    """CA1 queues in en, takes a callback and hangs up: it keeps its place off the line."""
+    b.handle(c.Arrive(SID, CALLER, NUMBER), 1.0)
+    b.handle(c.Route(SID, Enqueue("en", 0, "en", {"caller_type": "public"})), 2.0)
+    b.handle(c.TakeCallback(SID), 3.0)
+    b.handle(c.CarrierStatus(SID, "completed"), 4.0)
+
+
+def called_back(b: Switchboard, *ready: str) -> None:
+    """a1 accepts CA1, a1's phone answers, the caller picks up the dial-back; then `ready`
+    log in available."""
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    b.handle(c.LegAnswered(SID, 1), 7.0)
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 9.0)
+    for agent_id in ready:
+        b.handle(c.Login(agent_id, ready=True), 10.0)
+
+
+def test_the_agents_phone_is_dialled_in_first_and_the_caller_once_it_answers():
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    out = b.handle(c.Accept("a1", SID), 6.0)
+    assert conference(out) == [("agent:a1", "join", 1)]  # no Connect: the caller is off the line
+    assert "connecting" in kinds(out)
+    out = b.handle(c.LegAnswered(SID, 1), 7.0)
+    assert out.effects == [DialBack(SID, CALLER, NUMBER)]  # from the line's number
+    with pytest.raises(InvalidTransition, match="not connected to agent a1 yet"):
+        b.handle(c.HoldCall("a1", True), 8.0)  # the caller's phone is still ringing
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 9.0)  # they pick up
+    out = b.handle(c.HoldCall("a1", True), 10.0)
+    assert conference(out) == [("caller", "hold", 0)]
+    assert b.call_legs(SID)["held"] is True  # type: ignore[index]
+
+
+def test_a_caller_called_back_is_hung_up_by_dropping_their_leg():
+    out: Outcome[Any]
+    b = board()
+    called_back(b)
+    out = b.handle(c.HangUp("a1"), 20.0)
+    assert conference(out) == [("caller", "drop", 0)]  # (their call is the carrier's)
+    b.handle(c.CarrierStatus(SID, "completed", dial_back=True), 21.0)
+    assert b.agent_state("a1")["state"] == "wrap_up"
+
+
+def test_a_caller_not_picking_up_frees_the_agents_phone_and_keeps_their_place():
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    b.handle(c.LegAnswered(SID, 1), 7.0)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True), 30.0)
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]  # alone in the conference
+    assert b.agent_state("a1")["state"] == "wrap_up"
+    b.handle(c.Login("a2", ready=True), 31.0)
+    out = b.handle(c.Accept("a2", SID), 32.0)  # offered again: a2's phone first, again
+    assert conference(out) == [("agent:a2", "join", 2)]
+    assert b.handle(c.LegAnswered(SID, 2), 33.0).effects == [DialBack(SID, CALLER, NUMBER)]
+
+
+def test_an_agents_phone_not_answering_before_the_dial_back_leaves_the_caller_off_the_line():
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    out = b.handle(c.DialDone(SID, "no-answer", 1, in_conference=True), 26.0)
+    assert conference(out) == []  # nobody to park, nobody dialled back
+    assert b.agent_state("a1")["state"] == "not_ready"
+    b.handle(c.Login("a2", ready=True), 27.0)
+    assert conference(b.handle(c.Accept("a2", SID), 28.0)) == [("agent:a2", "join", 2)]
+    assert b.handle(c.LegAnswered(SID, 2), 29.0).effects == [DialBack(SID, CALLER, NUMBER)]
+
+
+def test_a_cold_transfer_whose_agent_does_not_answer_holds_the_caller_for_the_next():
+    out: Outcome[Any]
+    b = board()
+    called_back(b, "a2")
+    out = b.handle(c.Transfer("a1", to_agent="a2"), 20.0)
+    assert conference(out) == [("agent:a2", "join", 2), ("agent:a1", "drop", 0)]
+    out = b.handle(c.DialDone(SID, "no-answer", 2, in_conference=True), 40.0)
+    assert conference(out) == [("caller", "hold", 0)]  # on the line: on hold, not parked
+    b.handle(c.Tick(), 60.0)  # a1 is out of wrap-up (30 s): offered the call
+    assert b.agent_state("a1")["call_sid"] == SID
+    out = b.handle(c.Accept("a1", SID), 61.0)
+    assert conference(out) == [("agent:a1", "join", 3)]
+    out = b.handle(c.LegAnswered(SID, 3), 62.0)
+    assert conference(out) == [("caller", "resume", 0)]  # not called a second time
+    assert b.handle(c.HoldCall("a1", True), 63.0).effects  # bridged again at once
+
+
+def test_a_transfer_to_a_queue_keeps_a_caller_called_back_on_hold_in_the_conference():
+    out: Outcome[Any]
+    b = board()
+    called_back(b, "a2")
+    out = b.handle(c.Transfer("a1", queue="records"), 20.0)
+    assert conference(out) == [("caller", "hold", 0)]  # no Park: no hold loop for them
+    b.handle(c.Login("a3", ready=True), 21.0)
+    out = b.handle(c.Accept("a3", SID), 22.0)
+    assert conference(out) == [("agent:a3", "join", 2)]
+    assert conference(b.handle(c.LegAnswered(SID, 2), 23.0)) == [("caller", "resume", 0)]
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True), 80.0)
+    assert b.agent_state("a3")["state"] == "wrap_up"
+
+
+def test_a_caller_called_back_hanging_up_while_on_hold_for_an_agent_abandons():
+    out: Outcome[Any]
+    b = board()
+    called_back(b)
+    b.handle(c.Transfer("a1", queue="records"), 20.0)
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True), 30.0)
+    assert [type(e).__name__ for e in out.events if type(e).__name__ == "CallAbandoned"] == [
+        "CallAbandoned"
+    ]
