@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import gc
 import json
@@ -254,6 +255,18 @@ class GcPauses:
         )
 
 
+def heap_census() -> str:
+    """With BENCH_LIVE_HEAP=N: how many objects the collector tracks in this process, and
+    the N commonest types among them (what a full collection walks)."""
+    top = int(os.environ.get("BENCH_LIVE_HEAP", "0") or 0)
+    if top <= 0:
+        return ""
+    tracked = gc.get_objects()
+    kinds = collections.Counter(type(o).__qualname__ for o in tracked)
+    commonest = ", ".join(f"{name} {n:,}" for name, n in kinds.most_common(top))
+    return f"; tracked objects {len(tracked):,} (frozen {gc.get_freeze_count():,}): {commonest}"
+
+
 def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe) -> None:
     """(In a child process.) Build the line as `hotline serve` does, issue a token for every
     agent, serve on loopback; send the tokens when listening; stop when told, then send the
@@ -305,7 +318,9 @@ def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe
         while not server.started:
             await asyncio.sleep(0.05)
         pipe.send(tokens)
-        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # told to stop
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, pipe.recv) != "stop":  # (else: "census")
+            pipe.send(heap_census())
         server.should_exit = True
         await task
 
@@ -449,6 +464,10 @@ async def live(k: float, warmup: float, window: float, drain: float, seed: int) 
     marks.append(Marks.now(carrier, placed, child.pid))
     window_lags = lags[lag_from:]
     probe.cancel()
+    census = {"hotline_heap": "", "load_heap": heap_census()}  # at the window's end
+    if census["load_heap"]:
+        ours.send("census")
+        census["hotline_heap"] = await loop.run_in_executor(None, ours.recv)
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(carrier.drain()), drain)
@@ -507,7 +526,7 @@ async def live(k: float, warmup: float, window: float, drain: float, seed: int) 
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
         "answered": sum(1 for c in inbound if c.agent),
         "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
-        **counts,
+        **counts, **census,
     }  # fmt: skip
 
 
@@ -643,6 +662,9 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"{a['replies_saved']:,} webhook replies saved (whole run)"
     )
     print(f"  garbage collector (whole run): Hotline {a['gc']}; emulator + bots {a['load_gc']}")
+    if a["load_heap"]:  # (BENCH_LIVE_HEAP)
+        print(f"  heap at the window's end: Hotline{a['hotline_heap']}")
+        print(f"  heap at the window's end: emulator + bots{a['load_heap']}")
     print(
         f"  calls first queued in the window: {s.calls:,}; answered {s.answered:,} "
         f"({s.within:,} within the threshold), abandoned {s.abandoned:,}, to voicemail "
