@@ -72,7 +72,9 @@ from hotline.switchboard.effects import (
 from hotline.switchboard.events import (
     AgentLegAnswered,
     AnyEvent,
+    CallbackNotReached,
     CallbackOffered,
+    CalledBack,
     CallHeld,
     Connecting,
     Consulted,
@@ -502,6 +504,14 @@ class LiveLine:
             history = self.store.events(row.sid)
             attempts = [int(str(d.get("attempt", 0))) for k, d in history
                         if k == Connecting.kind]  # fmt: skip
+            legs = {int(str(d.get("attempt", 0))) for k, d in history
+                    if k == AgentLegAnswered.kind}  # fmt: skip
+            # a callback's caller is dialled once its agent's phone answers, so it counts as
+            # on a call only if the last connect's did; and a called-back caller whose
+            # agent went waits on the line (their last dial-back answered, not missed)
+            callback = row.callback_number is not None
+            last = next((k for k, _ in reversed(history)
+                         if k in (CalledBack.kind, CallbackNotReached.kind)), None)  # fmt: skip
             line = self.by_number.get(row.called)
             if line is None:
                 log.warning("call %s called %s, which no line has now: recovered on %r",
@@ -512,10 +522,11 @@ class LiveLine:
                 since=self.store.first_event_at(row.sid, "CallQueued"),
                 attempts=max(attempts, default=0),
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
-                bridged=any(k == AgentLegAnswered.kind for k, _ in history),
+                bridged=max(attempts, default=0) in legs if callback else bool(legs),
                 **on_hold(history),
                 agent=on_call.get(row.sid, ""),
                 answered=self.store.first_event_at(row.sid, "CallAnswered"),
+                on_the_line=callback and last == CalledBack.kind,
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():

@@ -669,15 +669,24 @@ class Switchboard:
     def _status(self, cmd: c.CarrierStatus) -> None:
         sid, status, dial_back = cmd.sid, cmd.status, cmd.dial_back
         r = self.records.get(sid)
+        answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
         if dial_back and status in ENDED and status != "completed" and r is not None \
                 and r.call is not None:  # fmt: skip
-            self._callback_missed(sid, status)
+            if answered or not r.dialled_back:
+                self._callback_missed(sid, status)  # (refused if nobody is calling them)
+            else:  # (their agent left while it rang) the next agent dials them again
+                r.dialled_back = False
+                r.callback_tries += 1
+                self._emit(CallbackNotReached(self.now, sid, status, r.callback_tries))
             return
         if dial_back and status == "in-progress" and r is not None and r.dialled_back:
-            if not r.bridged:  # the caller picked up: they talk to their agent
+            call = r.call
+            if call is not None and not answered and not r.held:  # their agent left: on
+                r.held = True  # hold in the conference for the next one
+                self._effects.append(Leg(sid, CALLER, "hold"))
+            elif call is not None and answered and not r.bridged:  # they talk to their agent
                 r.bridged = r.talked = True
-                agent_id = r.call.agent_id if r.call is not None else None
-                self._emit(CalledBack(self.now, sid, agent_id or ""))
+                self._emit(CalledBack(self.now, sid, call.agent_id or ""))
             return
         if status not in ENDED:
             return
@@ -795,6 +804,8 @@ class Switchboard:
             r.detached = True
         elif cmd.attempt != r.connects:
             return
+        elif r.call is not None and r.call.callback and r.call.state is not CallState.ANSWERED:
+            return  # (a leg answering late, after its connect was given up)
         elif r.call is not None and r.call.callback and not r.dialled_back:
             number = r.row.callback_number or r.row.caller
             r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
@@ -811,6 +822,17 @@ class Switchboard:
             self._status(c.CarrierStatus(cmd.sid, "failed", dial_back=True))
         else:  # (the caller may have joined the conference before the agent's dial failed)
             self._dial_done(c.DialDone(cmd.sid, "failed", cmd.attempt, in_conference=True))
+
+    def _callback_no_word(self, sid: str, attempt: int) -> None:
+        """A callback's agent's phone was ringing at the restart and never answered: it
+        leaves the conference, and the caller keeps their place off the line."""
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or r.connects != attempt or r.dialled_back or r.bridged:
+            return
+        if call.state is CallState.ANSWERED:
+            self._effects.append(Leg(sid, agent_label(call.agent_id or ""), "drop"))
+            self._dial_done(c.DialDone(sid, "no-answer", attempt, in_conference=True))
 
     def _no_word(self, sid: str) -> None:
         """A dial in flight at the restart never reported: the caller goes back in place."""
@@ -1059,14 +1081,19 @@ class Switchboard:
     def _requeue(self, sid: str, r: CallRecord, queue: str) -> None:
         """The call's agent is done with it (to wrap-up); it waits in `queue` again, from
         the time it first queued, and the caller goes back to the hold loop (the call's
-        conference ends as they leave it: its interpreter and supervisors are off it)."""
+        conference ends as they leave it: its interpreter and supervisors are off it). A
+        caller called back stays in the conference, on hold: everyone else leaves it."""
         old = r.call
         assert old is not None
         agent_id = old.agent_id or ""
+        others = [*(supervisor_label(name) for name in r.supervisors),
+                  *(["interpreter"] if r.interpreter else []), agent_label(agent_id)]  # fmt: skip
         for name in r.supervisors:
             self._emit(Supervised(self.now, sid, agent_id, name, "left"))
         if r.interpreter:
             self._emit(InterpreterLeg(self.now, sid, agent_id, r.row.language, "removed"))
+        if r.dialled_back:
+            self._effects.extend(Leg(sid, label, "drop") for label in others)
         since = old.first_queued_at
         self.router.complete(sid)  # (its record is forgotten with it: a new one follows)
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
@@ -1076,8 +1103,9 @@ class Switchboard:
                                                connects=r.connects, talked=True)  # fmt: skip
         again.dialled_back = r.dialled_back
         self._change(sid, queue=queue)
-        self.router.enqueue(call, queue, since, callback=old.callback)
-        self._caller_waits(sid, r.connects)
+        self.router.enqueue(call, queue, since)
+        call.callback = old.callback  # (its agent dials them back, or joins them: not a
+        self._caller_waits(sid, r.connects)  # second callback taken, for the figures)
 
     def _release(self, agent_id: str) -> None:
         """A consulted agent who did not take the call is ready again (if still consulted)."""
@@ -1103,6 +1131,12 @@ class Switchboard:
         call = r.call if r is not None else None
         if r is None or call is None or call.state is not CallState.ANSWERED:
             return  # (the call ended, or went back to the queue, meanwhile)
+        if attempt == r.connects and r.dialled_back and not r.bridged:
+            # they hung up while their caller was being called back: the caller (whose
+            # phone rings on) waits on hold for the next agent, if they pick up
+            self._emit(AgentLegFailed(self.now, sid, "hung-up", call.agent_id or "", attempt))
+            self.router.connect_failed(sid, "agent-hung-up")
+            return
         if attempt != r.connects or not r.bridged:
             return  # an earlier agent's leg, dropped on a transfer
         agent_id = call.agent_id or ""
@@ -1272,10 +1306,15 @@ class Switchboard:
             elif (
                 callback and row.state == "answered" and self._resume_call(r, found, callback=True)
             ):
-                what = "on a call"  # (the agent talking to the caller dialled back)
+                what = "on a call"  # (its agent's phone was ringing: the carrier's word on it
+                if found.attempts:  # decides, within PENDING_FOR)
+                    self.scheduler.at(self.now + PENDING_FOR, self._callback_no_word, row.sid,
+                                      found.attempts)  # fmt: skip
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)
                 what = "queued"
+                if callback and found.on_the_line:  # called back, on hold for an agent
+                    r.dialled_back = r.held = True
             done[what] = done.get(what, 0) + 1
         return done
 
@@ -1373,8 +1412,13 @@ class Switchboard:
                 # the agent's own state change, a log-out, a supervisor's change)
                 self._emit(WrappedUp(e.at, wrapped[0], e.agent_id, TIMED_OUT, ""))
         elif isinstance(e, CallOverflowed) and e.to_queue is None:
-            # out of the ACD to a fallback (voicemail): the hold loop sends them there
-            self.to_voicemail.add(e.call_id)
+            # out of the ACD to a fallback (voicemail): the hold loop sends them there; a
+            # caller called back waits in their conference, outside it: they are hung up
+            gone = self.records.get(e.call_id)
+            if gone is not None and gone.dialled_back:
+                self._effects.append(Leg(e.call_id, CALLER, "drop"))
+            else:
+                self.to_voicemail.add(e.call_id)
             self._forget(e.call_id)
         if self.consulting and isinstance(e, (AgentStateChanged, AgentLoggedOut)):
             self._consulted_left(e)

@@ -347,7 +347,7 @@ class Recovered(Record):
     """An open call found in the store after a restart, with what its events say."""
 
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
-                         "consult", "agent", "answered")  # fmt: skip
+                         "consult", "agent", "answered", "on_the_line")  # fmt: skip
 
     def __init__(
         self,
@@ -360,6 +360,7 @@ class Recovered(Record):
         consult: str = "",
         agent: str = "",
         answered: float | None = None,
+        on_the_line: bool = False,
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -372,6 +373,9 @@ class Recovered(Record):
         # a bridged call is theirs again (else it goes on detached, closed by its status)
         self.agent: Final = agent
         self.answered: Final = answered  # when an agent first answered it
+        # a callback's caller was called back and waits on hold in the conference for an
+        # agent (their agent gone: a transfer to a queue, a phone that did not answer)
+        self.on_the_line: Final = on_the_line
 
 
 class Recover(Command[dict[str, int]]):

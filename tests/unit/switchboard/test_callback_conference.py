@@ -150,7 +150,8 @@ def test_a_transfer_to_a_queue_keeps_a_caller_called_back_on_hold_in_the_confere
     b = board()
     called_back(b, "a2")
     out = b.handle(c.Transfer("a1", queue="records"), 20.0)
-    assert conference(out) == [("caller", "hold", 0)]  # no Park: no hold loop for them
+    # no Park (no hold loop for them): they wait on hold, and a1's phone leaves the call
+    assert conference(out) == [("agent:a1", "drop", 0), ("caller", "hold", 0)]
     b.handle(c.Login("a3", ready=True), 21.0)
     out = b.handle(c.Accept("a3", SID), 22.0)
     assert conference(out) == [("agent:a3", "join", 2)]

@@ -1,0 +1,112 @@
+"""A callback's dial-back (into the call's conference) across a restart: what the
+store's events tell the recovery about a callback, step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .live_fixtures import Live, call_form, gather_url, keep_english, sqlite_url
+from .test_agents_resume import me, restarted
+
+SID = "CA" + "7" * 32
+CALLER = "+12025550111"
+
+
+def took_a_callback(tmp_path: Path) -> tuple[str, Live]:
+    """SID queues, takes the callback and hangs up: it keeps its place off the line."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    r = a.carrier.post(keep_english(a, SID, CALLER), call_form(SID, Digits="2"))
+    a.carrier.post(gather_url(r.text), call_form(SID, Digits="1"))  # take the callback
+    a.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    return db, a
+
+
+def accepts(live: Live, agent_id: str) -> dict[str, str]:
+    agent = live.agent(agent_id)
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == SID
+    live.http.post(f"/api/agent/calls/{SID}/accept", headers=agent)
+    return agent
+
+
+def test_a_callback_redialled_after_a_missed_try_is_called_back_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The first try: en-day-3's phone answers, the caller does not pick up (callback not
+    reached). The second: en-day-4 accepts, and the line restarts while en-day-4's phone
+    rings. The store's history holds the first try's `agent-leg-answered`, so the recovery
+    (`bridged=any(...)`) takes the call as on a call, called back (`dialled_back=True`):
+    when en-day-4's phone answers, nobody calls the caller, and en-day-4 sits alone in
+    the conference with the desktop saying they are connected."""
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.called_back(SID, attempt=1)
+    missed = call_form("CA" + "1" * 32, CallStatus="no-answer")
+    a.carrier.post(f"/voice/status?call={SID}", missed)
+    assert a.store.call(SID).state == "queued"  # type: ignore[union-attr]
+    accepts(a, "en-day-4")  # the second try: en-day-4's phone rings
+    a.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    with b.running():
+        assert me(b, "en-day-4")["state"] == "on_call"
+        assert b.line.call_legs(SID)["connected"] is False  # type: ignore[index]  # (it rings)
+        b.leg_answered(SID, attempt=2)  # en-day-4's phone answers after the restart
+        # the caller is dialled back (a dial-back request), as without the restart
+        b.control.until(lambda: len(b.control.dialled_back) == 1)
+
+
+def test_a_caller_called_back_on_hold_for_a_queue_is_not_dialled_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The caller was called back and talked to en-day-3, who transferred them to a queue:
+    they wait on hold in the conference, on the line. After a restart the call is
+    `queued` with a callback number, so the recovery puts it back as a callback not yet
+    called back (`_back_in_place`, `dialled_back` False): the next agent's phone answering
+    dials the caller a second time (while they are on the line, on hold) instead of
+    taking them off hold."""
+    db, a = took_a_callback(tmp_path)
+    first = accepts(a, "en-day-3")
+    a.called_back(SID)
+    picked_up = call_form("CA" + "8" * 32, CallStatus="in-progress")
+    a.carrier.post(f"/voice/status?call={SID}", picked_up)
+    r = a.http.post("/api/agent/transfer", json={"queue": "en"}, headers=first)
+    assert r.status_code == 200, r.text
+    a.control.until(lambda: (SID, "caller", "hold", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    with b.running():
+        accepts(b, "en-day-4")
+        b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
+        b.leg_answered(SID, attempt=2)
+        resumed = (SID, "caller", "resume", "talk", "")
+        b.control.until(lambda: bool(b.control.dialled_back) or resumed in b.control.legs)
+        assert b.control.dialled_back == []  # not called a second time: they are on the line
+        assert resumed in b.control.legs
+
+
+def test_a_callbacks_agent_dial_in_flight_at_a_restart_that_never_reports_is_not_stuck(
+    tmp_path: Path,
+) -> None:
+    """en-day-3 accepts the callback and the line stops while their phone rings; the
+    carrier's word on that leg (its no-answer) went to the stopped server. A caller's
+    connect in the same spot is `pending` and goes back in place after PENDING_FOR
+    (`_no_word`); a callback's is resumed on en-day-3 as on a call, not bridged, with no
+    timer: en-day-3 stays on_call (their hang-up refused: "not connected yet") and the
+    caller is never called back nor offered to anyone else."""
+    from hotline.switchboard.board import PENDING_FOR
+
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")  # en-day-3's phone rings
+    a.control.until(lambda: (SID, "agent:en-day-3", "join", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 30, {SID: "completed"})  # (the caller's first call)
+    with b.running():
+        b.wall.now += PENDING_FOR + 1  # the carrier said nothing of that leg for a minute
+        other = b.agent("en-day-4")
+        b.http.post("/api/agent/login", headers=other)
+        assert b.http.post("/api/agent/ready", headers=other).json()["call_sid"] == SID
