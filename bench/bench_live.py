@@ -31,6 +31,8 @@ of client at the live run's webhook rate.
 
     python bench/bench_live.py [--scale 100] [--warmup 6] [--minutes 5]
     python bench/bench_live.py --find-max 5,10,20,40,60,80,100 [--warmup 4] [--minutes 2]
+    python bench/bench_live.py --scale 40 --collector default   (CPython's collector settings)
+    BENCH_LIVE_HEAP=20 python bench/bench_live.py ...   (what each process's heap holds)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import asyncio
 import collections
 import contextlib
 import gc
+import inspect
 import json
 import math
 import multiprocessing
@@ -262,18 +265,24 @@ def heap_census() -> str:
     if top <= 0:
         return ""
     tracked = gc.get_objects()
-    kinds = collections.Counter(type(o).__qualname__ for o in tracked)
+    kinds = collections.Counter(
+        f"coroutine {o.cr_code.co_qualname}" if inspect.iscoroutine(o) else type(o).__qualname__
+        for o in tracked
+    )  # (a coroutine by its function: which tasks wait)
     commonest = ", ".join(f"{name} {n:,}" for name, n in kinds.most_common(top))
     return f"; tracked objects {len(tracked):,} (frozen {gc.get_freeze_count():,}): {commonest}"
 
 
-def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe) -> None:
+def serve_hotline(
+    conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe, collector: str
+) -> None:
     """(In a child process.) Build the line as `hotline serve` does, issue a token for every
     agent, serve on loopback; send the tokens when listening; stop when told, then send the
     store's counts of write transactions and units of work."""
     from pydantic import SecretStr
 
     from hotline.service.bootstrap import build_line, call_control
+    from hotline.service.collector import tune_for_serving
     from hotline.service.settings import Settings
     from hotline.service.unit_of_work import SaveReply, Write
     from hotline.web.app import create_app
@@ -285,6 +294,8 @@ def serve_hotline(conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe
                      desk=parts.desk)  # fmt: skip
     now = time.time()
     tokens = {a: parts.line.store.issue_token(a, now) for a in agents}
+    if collector == "tuned":  # as `hotline serve` does
+        tune_for_serving()
     counts: dict[str, Any] = {"transactions": 0, "units": 0, "replies_saved": 0}
     pauses = GcPauses()
 
@@ -371,7 +382,9 @@ def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
     return q[49] * 1000, q[98] * 1000, max(xs) * 1000
 
 
-async def live(k: float, warmup: float, window: float, drain: float, seed: int) -> dict[str, Any]:
+async def live(
+    k: float, warmup: float, window: float, drain: float, seed: int, collector: str = "tuned"
+) -> dict[str, Any]:
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
     let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
     pauses = GcPauses()
@@ -396,7 +409,8 @@ async def live(k: float, warmup: float, window: float, drain: float, seed: int) 
     }
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    child = ctx.Process(target=serve_hotline, args=(conf, agents, hotline_port, theirs),
+    child = ctx.Process(target=serve_hotline,
+                        args=(conf, agents, hotline_port, theirs, collector),
                         name="hotline", daemon=True)  # fmt: skip
     child.start()
     loop = asyncio.get_running_loop()
@@ -512,7 +526,8 @@ async def live(k: float, warmup: float, window: float, drain: float, seed: int) 
         f.unlink()
     tmp.rmdir()
     return {
-        "k": k, "agents": len(agents), "rate": rate, "logged_in_s": logged_in,
+        "k": k, "collector": collector, "agents": len(agents), "rate": rate,
+        "logged_in_s": logged_in,
         "calls_total": len(inbound), "calls": calls, "wall": wall,
         "webhooks": len(latencies), "webhook_rate": len(latencies) / wall,
         "p50": p50, "p99": p99, "max": worst,
@@ -634,7 +649,8 @@ def limit(a: dict[str, Any]) -> str:
 def report_live(a: dict[str, Any], warmup: float) -> None:
     s: Service = a["service"]
     print(
-        f"live x{a['k']:g}: {a['rate']:.2f} calls/s offered, {a['agents']:,} agent bots "
+        f"live x{a['k']:g} (collector {a['collector']}): {a['rate']:.2f} calls/s offered, "
+        f"{a['agents']:,} agent bots "
         f"(logged in in {a['logged_in_s']:.0f} s); {warmup / 60:g} min warm-up, then "
         f"{a['wall'] / 60:.1f} min measured: {a['calls']:,} calls arrived, {a['webhooks']:,} "
         f"webhooks answered ({a['webhook_rate']:.1f}/s)"
@@ -685,7 +701,7 @@ async def run_one(args: argparse.Namespace) -> None:
     tmp.rmdir()
     print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
     p = predict(scenario, warmup, warmup + window, args.runs)
-    a = await live(args.scale, warmup, window, args.drain, args.seed)
+    a = await live(args.scale, warmup, window, args.drain, args.seed, args.collector)
     # (two minutes' worth at most: the latency of a steady rate needs no more)
     b = await bare(min(a["webhooks"], int(a["webhook_rate"] * 120)), a["webhook_rate"])
     report_live(a, warmup)
@@ -726,7 +742,7 @@ async def find_max(args: argparse.Namespace) -> None:
     best = None
     for k in (float(x) for x in args.find_max.split(",")):
         print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
-        a = await live(k, warmup, window, args.drain, args.seed)
+        a = await live(k, warmup, window, args.drain, args.seed, args.collector)
         report_live(a, warmup)
         ok = holds(a)
         print(f"  -> {'holds' if ok else 'does NOT hold'}; limit: {limit(a)}", flush=True)
@@ -746,6 +762,9 @@ if __name__ == "__main__":
                     help="seconds the calls in progress get to end after the window")  # fmt: skip
     ap.add_argument("--runs", type=int, default=20, help="simulator seeds for the interval")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--collector", choices=("tuned", "default"), default="tuned",
+                    help="Hotline's garbage collector: as `hotline serve` sets it "
+                         "(service/collector.py), or CPython's defaults")  # fmt: skip
     ap.add_argument(
         "--find-max",
         metavar="K,K,...",

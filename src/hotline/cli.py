@@ -1356,6 +1356,7 @@ def serve(
     import uvicorn
 
     from hotline.service.bootstrap import audit_trail, build_line, call_control
+    from hotline.service.collector import tune_for_serving
     from hotline.service.logs import configure as configure_logs
     from hotline.service.settings import load_settings
     from hotline.store.db import redacted
@@ -1397,6 +1398,7 @@ def serve(
         f"listening on http://{host}:{port} "
         f"(carrier webhooks: {settings.public_url}/voice/incoming and /voice/status)"
     )
+    tune_for_serving()
     # log_config=None: uvicorn's lines go through the same handler, with a time and level
     uvicorn.run(
         app_, host=host, port=port, log_level="warning", log_config=None,
@@ -1602,6 +1604,7 @@ def _serve_node(
         ensure_line,
         store_for,
     )
+    from hotline.service.collector import tune_for_serving
     from hotline.service.logs import configure as configure_logs
     from hotline.service.node import EXIT_LOST, Node
     from hotline.service.settings import load_settings
@@ -1648,6 +1651,7 @@ def _serve_node(
         f"node {name!r} ({address}) stands by until it leads the lines "
         f"(leases of {lease_seconds:g} s); listening on http://{host}:{port}"
     )
+    tune_for_serving()  # (the lines it builds on taking over are not frozen: they can go)
     uvicorn.run(NodeApp(node=member, build=build, public_url=settings.public_url),
                 host=host, port=port, log_level="warning", log_config=None,
                 timeout_graceful_shutdown=5)  # fmt: skip
