@@ -96,6 +96,7 @@ class Rig:
     client: Client  # the official client, on the emulator's REST API
     api: str  # the emulator's base URL
     hotline_url: str
+    signal: str = ""  # the browser phones' signalling websocket (with an API key)
 
     async def rest(self, call: Callable[[], T]) -> T:
         """A call of the (blocking) twilio client, off the loop the emulator runs on."""
@@ -145,20 +146,26 @@ async def _serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task[None], int]
 
 
 @asynccontextmanager
-async def rig(room: str = "room-1") -> AsyncIterator[Rig]:
-    """The emulator and the stand-in on loopback; at the end, every call must have ended."""
+async def rig(room: str = "room-1", api_key: tuple[str, str] | None = None) -> AsyncIterator[Rig]:
+    """The emulator and the stand-in on loopback; at the end, every call must have ended.
+    `api_key`: the browser phones' (sid, secret), their signalling served (plain ws)."""
     hotline = Hotline(room)
     served = [await _serve(hotline.app)]
     hotline_url = f"http://127.0.0.1:{served[0][2]}"
     carrier = Carrier(
-        hotline_url=hotline_url, auth_token=TOKEN, account_sid=SID, line_number=LINE, speed=SPEED
-    )
+        hotline_url=hotline_url, auth_token=TOKEN, account_sid=SID, line_number=LINE,
+        speed=SPEED, api_key=api_key,
+    )  # fmt: skip
     served.append(await _serve(carrier.rest_app()))
     api = f"http://127.0.0.1:{served[1][2]}"
+    signal = ""
+    if api_key is not None:
+        served.append(await _serve(carrier.signal_app()))
+        signal = f"ws://127.0.0.1:{served[2][2]}/signal"
     client = Client(SID, TOKEN)
     client.api.base_url = api
     try:
-        yield Rig(carrier, hotline, client, api, hotline_url)
+        yield Rig(carrier, hotline, client, api, hotline_url, signal)
         await asyncio.wait_for(carrier.drain(), 5)
         assert all(c.ended for c in carrier.calls.values())
         assert hotline.unsigned == []

@@ -28,8 +28,10 @@ from hotline.telephony.emulator.conference import (
     Conference,
     Participant,
     add_conference_api,
+    client_identity,
     twiml_flag,
 )
+from hotline.telephony.emulator.phones import BrowserPhones, Invitation
 
 KEEP_ALIVE = httpx.Limits(keepalive_expiry=2.0)  # seconds, under the server's 5 s
 log = logging.getLogger("hotline.emulator")
@@ -63,6 +65,9 @@ class EmulatedCall:
     ended: bool = False
     # who calls whom, sent with every webhook of the call as the carrier does
     parties: dict[str, str] = field(default_factory=dict)
+    # a participant's leg the carrier dialled: "browser" (a Device answered it) or
+    # "emulator" (the emulator answered in its callee's stead); "" until answered
+    answered_by: str = ""
 
 
 class Carrier:
@@ -78,12 +83,15 @@ class Carrier:
         clock: Callable[[], float] | None = None,
         retry_for: float = 0.0,
         fallback_url: str | None = None,
+        api_key: tuple[str, str] | None = None,
     ) -> None:
         """`retry_for`: keep retrying a webhook that cannot connect for this many (wall)
         seconds, as a carrier with a fallback URL to a restarting server would;
         `fallback_url`: the number's voice fallback URL, asked (signed for it, with
         `ErrorCode` and `ErrorUrl`) when a call's first request to `hotline_url` fails, as
-        Twilio does; its later requests (actions, redirects) have no fallback."""
+        Twilio does; its later requests (actions, redirects) have no fallback; `api_key`:
+        the API key (sid, secret) browser phones' access tokens are signed with (None: no
+        browser can register; `signal_app` serves them)."""
         self.hotline_url = hotline_url.rstrip("/")
         self.fallback_url = fallback_url.rstrip("/") if fallback_url else None
         self.fallbacks = 0  # calls whose first request went to the fallback URL
@@ -109,7 +117,12 @@ class Carrier:
         # by friendly name (a name whose conference ended is taken by the next one)
         self.conferences: dict[str, Conference] = {}
         self.participant_ring = 1.0  # seconds a participant's phone rings before they answer
+        self.agent_ring = AGENT_RING  # seconds before a ringing leg gives up (no Timeout given)
         self._conference_changed = asyncio.Event()
+        self.phones = BrowserPhones(
+            account_sid=account_sid, api_key=api_key, on_change=self._changed,
+            on_hang_up=self._browser_hung_up,
+        )  # fmt: skip
 
     # -- the REST API Hotline calls
 
@@ -180,6 +193,11 @@ class Carrier:
 
         add_conference_api(app, self, base, authorised)
         return app
+
+    def signal_app(self) -> FastAPI:
+        """The browser phones' signalling websocket (`/signal`), served on its own port over
+        TLS (the SDK connects to wss:// only): see `phones.py`."""
+        return self.phones.app()
 
     # -- placing calls
 
@@ -431,7 +449,7 @@ class Carrier:
             action = v.get("action", "")
             agent = client.text or ""
             if agent in self.agents_not_answering:  # their phone rings out
-                update = await self.wait(AGENT_RING, call)
+                update = await self.wait(self.agent_ring, call)
                 if update is not None:
                     return update
                 return (
@@ -479,7 +497,8 @@ class Carrier:
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait (at most `timeout` wall seconds, else TimeoutError) until `predicate()` holds:
         it is checked again after every change of any conference (a log line, a participant
-        dialled, ringing, joining or leaving, a flag)."""
+        dialled, ringing, joining or leaving, a flag), a participant's leg ending, and every
+        change of a browser phone (see `phones.py`)."""
         async with asyncio.timeout(timeout):
             while not predicate():
                 await self._conference_changed.wait()
@@ -499,11 +518,18 @@ class Carrier:
         self, conference: Conference, p: Participant, timeout: float | None
     ) -> None:
         """Dial a participant the REST API added: it rings, then joins or rings out (after
-        `timeout` seconds, AGENT_RING if None), in the background."""
+        `timeout` seconds, `agent_ring` if None), in the background."""
         conference.add(p)
         self._spawn(
-            self._participant_leg(conference, p, AGENT_RING if timeout is None else timeout)
+            self._participant_leg(conference, p, self.agent_ring if timeout is None else timeout)
         )
+
+    def _browser_hung_up(self, leg_sid: str) -> None:
+        """The Device that answered a leg hung up: the leg leaves its conference."""
+        for conference in self.conferences.values():
+            p = conference.participants.get(leg_sid)
+            if p is not None:
+                conference.leave(p, self.now())
 
     async def _dial_conference(
         self, call: EmulatedCall, dial: ET.Element, room: ET.Element
@@ -550,18 +576,32 @@ class Carrier:
     async def _participant_leg(
         self, conference: Conference, p: Participant, timeout: float
     ) -> None:
-        """A participant's leg: it rings, then joins (after `participant_ring`) or rings out
-        (its target does not answer, or `timeout` is shorter), then stays until taken out or
-        hung up; its status callback hears the events it asked for."""
+        """A participant's leg: it rings, then joins or rings out, then stays until taken
+        out or hung up; its status callback hears the events it asked for. A client leg
+        (`client:NAME`) rings NAME's browser phones if a browser has connected as NAME
+        (joining when one answers; ringing out when none does in `timeout`, or all refuse);
+        otherwise the emulator answers it after `participant_ring`, unless NAME is one of
+        `agents_not_answering` or `timeout` is shorter (then it rings out)."""
         leg = p.call
+        target = client_identity(p.to)
+        invitation: Invitation | None = None
         try:
             await self._leg_status(conference, p, "initiated", "initiated")
             conference.ring(p)
             await self._leg_status(conference, p, "ringing", "ringing")
-            target = p.to.removeprefix("client:")
-            rings_out = target in self.agents_not_answering or timeout < self.participant_ring
+            browser = target is not None and self.phones.reaches(target)
+            if target is not None and browser:
+                invitation = await self.phones.invite(
+                    leg.sid, target, params=p.to.partition("?")[2], from_=p.from_, to=p.to,
+                    wake=p.wake,
+                )  # fmt: skip
+            rings_out = browser or target in self.agents_not_answering
+            rings_out = rings_out or timeout < self.participant_ring
             ring = timeout if rings_out else self.participant_ring
             update = await self.wait(ring, leg, until=p.wake)
+            if invitation is not None:
+                await self.phones.stop_ringing(invitation)
+                rings_out = invitation.answered_by is None
             if update is not None or p.status != "ringing":  # hung up, taken out, ended
                 conference.leave(p, self.now())
                 leg.outcome = "canceled"
@@ -569,10 +609,12 @@ class Carrier:
                 conference.no_answer(p, self.now())
                 leg.outcome = "no-answer"
             else:
+                leg.answered_by = "browser" if invitation is not None else "emulator"
                 conference.join(p, self.now())
                 leg.outcome = "answered"
                 await self._leg_status(conference, p, "answered", "in-progress")
                 update = await self._confer(leg, conference, p, talk=math.inf)
+                await self.phones.hang_up(leg.sid)
                 if update is not None:  # TwiML for the leg: it left the conference for it
                     await self.execute(leg, update)
                 leg.outcome = "completed"
@@ -581,7 +623,12 @@ class Carrier:
             log.exception("participant %s failed", leg.sid)
             conference.leave(p, self.now())
             leg.outcome = "failed"
+        finally:
+            if invitation is not None:
+                await self.phones.stop_ringing(invitation)
+                await self.phones.hang_up(leg.sid)
         leg.ended = True
+        self._changed()
 
     async def _leg_status(
         self, conference: Conference, p: Participant, event: str, status: str

@@ -142,12 +142,12 @@ class Conference:
     def _answered(self, now: float) -> None:
         """Who answered the callers in the conference: the agent (client) who joined last."""
         agents = sorted(
-            (q for q in self.joined() if q.to.startswith("client:")),
+            (q for q in self.joined() if client_identity(q.to) is not None),
             key=lambda q: q.joined or 0.0,
         )
         if not agents:
             return
-        agent = agents[-1].to.removeprefix("client:")
+        agent = client_identity(agents[-1].to) or ""
         for caller in (q for q in self.joined() if q.dialled_in):
             call = caller.call
             call.agent = agent
@@ -285,12 +285,21 @@ class Conference:
                     "call_sid_to_coach": p.call_sid_to_coach,
                     "end_conference_on_exit": p.end_conference_on_exit,
                     "joined": p.joined,
+                    "answered_by": p.call.answered_by,
                 }
                 for p in self.participants.values()
             ],
             "hears": [list(pair) for pair in sorted(self.hears())],
             "log": [list(entry) for entry in self.log],
         }
+
+
+def client_identity(to: str) -> str | None:
+    """NAME of a client address (`client:NAME`, or `client:NAME?custom=parameters`); None
+    for a phone number or SIP address."""
+    if not to.startswith("client:"):
+        return None
+    return to.removeprefix("client:").partition("?")[0]
 
 
 def rfc2822(t: float) -> str:
