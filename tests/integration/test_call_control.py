@@ -64,7 +64,7 @@ def test_connect_puts_the_caller_in_a_conference_and_dials_the_agent_into_it(car
     # the agent is dialled into the conference (by its name); their leg reports its answer,
     # so a restart knows the caller talked to someone
     assert joined == f"/2010-04-01/Accounts/{SID}/Conferences/CA1/Participants.json"
-    assert participant["To"] == ["client:es-day-1"]
+    assert participant["To"] == ["client:es-day-1?call=CA1"]  # (the browser phone's parameter)
     assert participant["From"] == ["+18005550100"]
     assert participant["Label"] == ["agent:es-day-1"]
     assert participant["StatusCallback"] == ["http://127.0.0.1:8000/voice/agent-leg?sid=CA1&a=1"]

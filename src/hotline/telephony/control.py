@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Protocol
+from urllib.parse import urlencode
 
 from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -150,13 +151,18 @@ class TwilioCallControl:
 
     def _join(self, call_sid: str, label: str, mode: str, coach: str, attempt: int) -> None:
         """Dial the participant into the conference (by its name: the carrier makes it if
-        the caller is not in it yet); an agent's connect reports to the connect's URL."""
+        the caller is not in it yet); an agent's connect reports to the connect's URL. A
+        browser phone is told which call the leg is for (the custom parameter `call`), so
+        that it answers only the calls its person expects."""
         status_url = (
             self.webhooks.agent_leg(call_sid, attempt) if attempt
             else self.webhooks.leg(call_sid, label)
         )  # fmt: skip
+        to = self.address(label)
+        if to.startswith("client:"):
+            to = f"{to}?{urlencode({'call': call_sid})}"
         self.client.conferences(call_sid).participants.create(
-            from_=self.caller_id, to=self.address(label), label=label,
+            from_=self.caller_id, to=to, label=label,
             status_callback=status_url, status_callback_method="POST",
             status_callback_event=["answered", "completed"], end_conference_on_exit=False,
             beep="false", **self._mode(call_sid, mode, coach),
