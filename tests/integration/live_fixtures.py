@@ -178,6 +178,7 @@ class Live:
         interpreter_number: str | None = None,
         control: CallControl | None = None,
         twilio_api: tuple[str, str] | None = None,
+        signal_url: str | None = None,
         desk: Callable[[Live], RecordDesk] | None = None,
         metrics_token: str | None = None,
     ) -> None:
@@ -189,8 +190,9 @@ class Live:
         `secret_key`: HOTLINE_SECRET_KEY (None: not set); `interpreter_number`:
         HOTLINE_INTERPRETER_NUMBER; `control`: the carrier's call control (one that records
         what it is asked, unless given); `twilio_api`: the API key and secret the browser
-        phones' tokens are signed with; `desk`: builds the agents' record look-ups;
-        `metrics_token`: HOTLINE_METRICS_TOKEN (None: /metrics is off)."""
+        phones' tokens are signed with; `signal_url`: HOTLINE_TWILIO_SIGNAL_URL; `desk`:
+        builds the agents' record look-ups; `metrics_token`: HOTLINE_METRICS_TOKEN (None:
+        /metrics is off)."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
@@ -198,6 +200,7 @@ class Live:
             interpreter_number=interpreter_number,
             twilio_api_key=twilio_api[0] if twilio_api else None,
             twilio_api_secret=SecretStr(twilio_api[1]) if twilio_api else None,
+            twilio_signal_url=signal_url,
             metrics_token=SecretStr(metrics_token) if metrics_token else None,
         )  # fmt: skip
         engine = connect(db_url)

@@ -203,6 +203,31 @@ def test_a_browser_phone_token_is_a_voice_grant_for_the_agent(tmp_path):
     assert claims["grants"]["identity"] == "en-day-1"
     assert claims["grants"]["voice"]["incoming"] == {"allow": True}
     assert claims["exp"] - claims["nbf"] == 3600
+    assert "signal_url" not in r.json()  # the SDK signals where it does by default
+
+
+def test_with_a_signal_url_the_token_names_it(tmp_path):
+    live = Live(
+        sqlite_url(tmp_path),
+        twilio_api=("SK" + "1" * 32, "not-a-real-secret-but-long-enough-for-hs256"),
+        signal_url="wss://127.0.0.1:8443/signal",
+    )
+    r = live.http.post("/api/supervisor/voice-token", headers=live.agent("supervisor"))
+    assert (r.status_code, r.json()["identity"]) == (200, "supervisor")
+    assert r.json()["signal_url"] == "wss://127.0.0.1:8443/signal"
+
+
+def test_an_agent_reached_at_a_phone_number_gets_no_browser_phone(tmp_path):
+    live = Live(
+        sqlite_url(tmp_path),
+        twilio_api=("SK" + "1" * 32, "not-a-real-secret-but-long-enough-for-hs256"),
+    )
+    live.settings.agent_phones = {"en-day-1": "+12025550143"}
+    r = live.http.post("/api/agent/voice-token", headers=live.agent("en-day-1"))
+    assert (r.status_code, r.json()["error_id"]) == (404, "no-browser-phone")
+    assert "HOTLINE_AGENT_PHONES" in r.json()["message"]
+    r = live.http.post("/api/agent/voice-token", headers=live.agent("en-day-2"))
+    assert r.status_code == 200
 
 
 def test_the_agent_hanging_up_their_phone_ends_the_call(live):

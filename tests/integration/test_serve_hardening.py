@@ -236,6 +236,10 @@ def test_serve_on_postgresql_shows_no_password_at_start_in_health_or_logs(reques
          "HOTLINE_PUBLIC_URL must not carry a user or password; set it to"),
         ({"HOTLINE_TWILIO_API_BASE": "ftp://x"},
          "HOTLINE_TWILIO_API_BASE is not an http(s) URL with a host; set it to the carrier's"),
+        ({"HOTLINE_TWILIO_SIGNAL_URL": "ws://127.0.0.1:8443/signal"},
+         "HOTLINE_TWILIO_SIGNAL_URL is not a wss://HOST[:PORT]/signal URL (the voice SDK "),
+        ({"HOTLINE_TWILIO_SIGNAL_URL": "wss://hook:Hook5ecret@127.0.0.1:8443/signal"},
+         "HOTLINE_TWILIO_SIGNAL_URL must not carry a user or password; set it to the carrier"),
     ],
 )  # fmt: skip
 def test_configuration_mistakes_name_the_setting_and_the_fix_and_exit_2(env, message):

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     twilio_api_key: str | None = None
     twilio_api_secret: SecretStr | None = None
     twilio_twiml_app_sid: str | None = None
+    # where browser phones signal: unset, the SDK's own (the carrier's edge); the carrier
+    # emulator's wss://127.0.0.1:PORT/signal in a demo or test (the SDK adds /signal itself)
+    twilio_signal_url: str | None = None
     # the bearer token Prometheus sends for /metrics (unset: /metrics is off)
     metrics_token: SecretStr | None = None
 
@@ -117,6 +120,21 @@ class Settings(BaseSettings):
     @classmethod
     def _api_base(cls, value: str) -> str:
         return _web_url(value, "the carrier's REST API base, e.g. https://api.twilio.com")
+
+    @field_validator("twilio_signal_url")
+    @classmethod
+    def _signal(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        what = "the carrier emulator's signalling endpoint, e.g. wss://127.0.0.1:8443/signal"
+        parts = urlsplit(value)
+        if parts.scheme != "wss" or not parts.hostname or parts.path != "/signal":
+            raise ValueError(
+                f"is not a wss://HOST[:PORT]/signal URL (the voice SDK connects to nothing "
+                f"else); set it to {what}, or leave it unset for the carrier's own"
+            )
+        _web_url("https://" + value.removeprefix("wss://"), what)  # a host; no user, query...
+        return value
 
     @field_validator("agent_phones")
     @classmethod

@@ -116,7 +116,8 @@ TOKEN_TTL = 3600  # seconds a browser phone's token is good for (the SDK asks fo
 
 def phone_token(settings: Settings, agent_id: str) -> dict[str, Any]:
     """A voice access token (the `twilio` library's AccessToken with a VoiceGrant) for the
-    agent's browser phone; 404 when no API key is set (the agents use phones then)."""
+    agent's browser phone, and where it signals if not the SDK's default (`signal_url`:
+    the carrier emulator's); 404 when no API key is set (the agents use phones then)."""
     key, secret = settings.twilio_api_key, settings.twilio_api_secret
     app = settings.twilio_twiml_app_sid
     if key is None or secret is None:
@@ -125,7 +126,8 @@ def phone_token(settings: Settings, agent_id: str) -> dict[str, Any]:
     token = AccessToken(settings.twilio_account_sid, key, secret.get_secret_value(),
                         identity=agent_id, ttl=TOKEN_TTL)  # fmt: skip
     token.add_grant(VoiceGrant(incoming_allow=True, outgoing_application_sid=app))
-    return {"token": token.to_jwt(), "identity": agent_id, "ttl_seconds": TOKEN_TTL}
+    signal = {"signal_url": settings.twilio_signal_url} if settings.twilio_signal_url else {}
+    return {"token": token.to_jwt(), "identity": agent_id, "ttl_seconds": TOKEN_TTL, **signal}
 
 
 def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = None) -> APIRouter:
@@ -257,7 +259,11 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
     @router.post("/voice-token")
     async def voice_token(agent_id: str = Depends(authorised)) -> JSONResponse:
         """An access token for the carrier's JavaScript voice SDK: the browser is the
-        agent's phone (`client:ID`), for an hour."""
+        agent's phone (`client:ID`), for an hour. 404 for an agent reached at a phone
+        number or SIP address (HOTLINE_AGENT_PHONES): the carrier never rings their browser."""
+        if agent_id in rt.settings.agent_phones:
+            raise Refused(404, "no-browser-phone", "calls reach this agent at the phone set "
+                          "for them (HOTLINE_AGENT_PHONES), not in the browser")  # fmt: skip
         return JSONResponse(phone_token(rt.settings, agent_id))
 
     def records_desk() -> RecordDesk:
