@@ -1,6 +1,7 @@
 """What the browser tests share: a live server on loopback (the app on uvicorn, the
-carrier played by signed requests), Debian's Chromium through Playwright's
-`executable_path`, axe-core, screenshots kept under `out/screenshots/`."""
+carrier played by signed requests, or the carrier emulator, with browser phones or not),
+Debian's Chromium through Playwright's `executable_path` (a fake microphone), axe-core,
+screenshots kept under `out/screenshots/`."""
 
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from hotline.service.accounts import Accounts
+from hotline.service.accounts import Accounts, totp_code
 from hotline.service.demo import _Server, free_ports
 from hotline.store.accounts import AccountStore
 from hotline.telephony.control import TwilioCallControl
 from hotline.telephony.emulator.carrier import CallerScript
 from hotline.telephony.emulator.carrier import Carrier as Emulator
+from hotline.telephony.emulator.tls import certificate_files
 from tests.integration.live_fixtures import (
     LINE,
     TOKEN,
@@ -41,6 +44,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 CALLER = "+12025550143"
 INTERPRETERS = "+18005550199"
+SPEED = 50.0  # the emulator's carrier seconds per wall second
+PUBLIC_CALLER = CallerScript(CALLER, ["1", "2", "2"], patience=1e6, talk=1e6)  # stays on
+API_KEY = "SK" + "5" * 32  # the browser phones' API key (made up)
+API_SECRET = "browser-phone-api-secret-made-up-for-the-tests"
 
 
 class Running:
@@ -54,9 +61,11 @@ class Running:
 Served = tuple[_Server, "Future[None]"]
 
 
-def serve(app: Any, port: int, loop: asyncio.AbstractEventLoop) -> Served:
-    """The app on uvicorn on loopback, on `loop` (running in a thread of its own)."""
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+def serve(app: Any, port: int, loop: asyncio.AbstractEventLoop, **tls: Any) -> Served:
+    """The app on uvicorn on loopback, on `loop` (running in a thread of its own); `tls`:
+    uvicorn's ssl_certfile and ssl_keyfile."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **tls)
+    server = _Server(config)
     serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
     started = threading.Event()
     for _ in range(1000):  # until uvicorn says it listens (bounded: a broken start fails)
@@ -164,9 +173,16 @@ async def _place(emulator: Emulator, script: CallerScript) -> str:
     return emulator.place(script).sid
 
 
-@pytest.fixture
-def phoned(tmp_path: Path) -> Iterator[Phoned]:
-    hotline_port, carrier_port = free_ports(2)
+@contextlib.contextmanager
+def phoned_line(
+    tmp_path: Path, *, phones: tuple[str, str] | None = None, agent_ring: float | None = None
+) -> Iterator[Phoned]:
+    """A live server whose calls go through the carrier emulator. `phones`: browser phones
+    are set up, Hotline signing their tokens with API_KEY and the first secret, the
+    emulator checking them with the second (and serving their signalling over TLS, with a
+    certificate made up for the test); `agent_ring`: the emulator's `agent_ring` (carrier
+    seconds a leg rings before it gives up)."""
+    hotline_port, carrier_port, signal_port = free_ports(3)
     base, api = f"http://127.0.0.1:{hotline_port}", f"http://127.0.0.1:{carrier_port}"
     account = "AC" + "0" * 32
     control = TwilioCallControl(
@@ -174,21 +190,42 @@ def phoned(tmp_path: Path) -> Iterator[Phoned]:
         interpreter=INTERPRETERS,
     )  # fmt: skip
     live = Live(sqlite_url(tmp_path), public_url=base, commit_wait=1.0, control=control,
-                interpreter_number=INTERPRETERS)  # fmt: skip
+                interpreter_number=INTERPRETERS,
+                twilio_api=(API_KEY, phones[0]) if phones else None,
+                signal_url=f"wss://127.0.0.1:{signal_port}/signal" if phones else None)  # fmt: skip
     emulator = Emulator(hotline_url=base, auth_token=TOKEN, account_sid=account,
-                        line_number=LINE, speed=50)  # fmt: skip
+                        line_number=LINE, speed=SPEED,
+                        api_key=(API_KEY, phones[1]) if phones else None)  # fmt: skip
+    if agent_ring is not None:
+        emulator.agent_ring = agent_ring
     with event_loop() as app_loop, event_loop() as carrier_loop:
         served = serve(live.app, hotline_port, app_loop)
         carrier = serve(emulator.rest_app(), carrier_port, carrier_loop)
+        signal = None
+        if phones:
+            cert, key = certificate_files(tmp_path)
+            signal = serve(emulator.signal_app(), signal_port, carrier_loop,
+                           ssl_certfile=str(cert), ssl_keyfile=str(key))  # fmt: skip
         yield Phoned(live, base, served[0], emulator, carrier_loop)
+        if signal:
+            stop(signal)
         stop(carrier)
         stop(served)
 
 
 @pytest.fixture
+def phoned(tmp_path: Path) -> Iterator[Phoned]:
+    with phoned_line(tmp_path) as line:
+        yield line
+
+
+@pytest.fixture
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox",  # a browser phone's microphone: a fake one, allowed without asking
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        ])  # fmt: skip
         yield browser
         browser.close()
 
@@ -201,6 +238,50 @@ def page(browser: Browser) -> Page:
 def another_person(browser: Browser) -> Page:
     """A page in a browser context of its own (its own session cookie)."""
     return browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+
+
+class Loopback:
+    """Every URL the pages of a browser context ask for (requests and websockets): the test
+    checks none leaves 127.0.0.1."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.urls: list[str] = []
+        context.on("request", lambda r: self.urls.append(r.url))
+        context.on("page", lambda p: p.on("websocket", lambda ws: self.urls.append(ws.url)))
+
+    def outside(self) -> list[str]:
+        return [u for u in self.urls if urlsplit(u).scheme not in ("data", "blob", "about")
+                and urlsplit(u).hostname != "127.0.0.1"]  # fmt: skip
+
+
+def phone_person(browser: Browser) -> tuple[Page, Loopback]:
+    """A page in a context of its own whose browser phone may reach the emulator's
+    signalling (its certificate, made up for the test, is not trusted otherwise), and what
+    it asks for."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  ignore_https_errors=True)  # fmt: skip
+    watched = Loopback(context)
+    return context.new_page(), watched
+
+
+def both_ways(*pairs: tuple[str, str]) -> set[tuple[str, str]]:
+    return {p for a, b in pairs for p in ((a, b), (b, a))}
+
+
+def available(
+    page: Page, phoned: Phoned, username: str, agent_id: str, *, then: str = "Available"
+) -> None:
+    """An agent account logs on to the desktop with MFA, logs in to the lines, and goes
+    available; `then`: what their state says next (a call is offered at once when one
+    waits)."""
+    account = phoned.accounts.add(username, "agent", password=PASSWORD, agent_id=agent_id)
+    assert account.totp_secret is not None
+    log_on(page, phoned, username, totp_code(account.totp_secret, phoned.live.wall()))
+    expect(page.locator("#state")).to_have_text("Logged out of the lines")
+    page.get_by_role("button", name="Log in to the lines").click()
+    expect(page.locator("#state")).to_have_text("Not ready (login)")
+    page.get_by_role("button", name="Available").click()
+    expect(page.locator("#state")).to_have_text(then)
 
 
 def axe_violations(page: Page) -> list[tuple[str, str]]:

@@ -16,39 +16,22 @@ from hotline.telephony.emulator.carrier import CallerScript
 from .conftest import (
     CALLER,
     PASSWORD,
+    PUBLIC_CALLER,
     Phoned,
     another_person,
+    available,
     axe_violations,
+    both_ways,
     log_on,
     shot,
 )
 
 AMY, BOB = "agent:en-day-1", "agent:en-day-2"
-PUBLIC_CALLER = CallerScript(CALLER, ["1", "2", "2"], patience=1e6, talk=1e6)  # stays on
-
-
-def both_ways(*pairs: tuple[str, str]) -> set[tuple[str, str]]:
-    return {p for a, b in pairs for p in ((a, b), (b, a))}
 
 
 def whisper(agent: str, *others: str) -> set[tuple[str, str]]:
     """Sue whispering to `agent`: she hears everyone on the call, only `agent` hears her."""
     return {(agent, "supervisor:sue")} | {("supervisor:sue", p) for p in (agent, *others)}
-
-
-def available(
-    page: Page, phoned: Phoned, username: str, agent_id: str, *, then: str = "Available"
-) -> None:
-    """The agent logs on with MFA and goes available; `then`: what their state says next
-    (a call is offered at once when one waits)."""
-    account = phoned.accounts.add(username, "agent", password=PASSWORD, agent_id=agent_id)
-    assert account.totp_secret is not None
-    log_on(page, phoned, username, totp_code(account.totp_secret, phoned.live.wall()))
-    expect(page.locator("#state")).to_have_text("Logged out of the lines")
-    page.get_by_role("button", name="Log in to the lines").click()
-    expect(page.locator("#state")).to_have_text("Not ready (login)")
-    page.get_by_role("button", name="Available").click()
-    expect(page.locator("#state")).to_have_text(then)
 
 
 def answered(page: Page, phoned: Phoned) -> str:

@@ -204,9 +204,14 @@ def test_a_browser_phone_token_is_a_voice_grant_for_the_agent(tmp_path):
     assert claims["grants"]["voice"]["incoming"] == {"allow": True}
     assert claims["exp"] - claims["nbf"] == 3600
     assert "signal_url" not in r.json()  # the SDK signals where it does by default
+    # the pages with a browser phone may connect to the carrier's signalling and insights
+    for page in ("/desktop", "/wallboard"):
+        csp = live.http.get(page).headers["Content-Security-Policy"]
+        assert "connect-src 'self' wss://*.twilio.com https://*.twilio.com;" in csp
+    assert "connect-src 'self';" in live.http.get("/admin").headers["Content-Security-Policy"]
 
 
-def test_with_a_signal_url_the_token_names_it(tmp_path):
+def test_with_a_signal_url_the_token_names_it_and_the_pages_may_reach_it_alone(tmp_path):
     live = Live(
         sqlite_url(tmp_path),
         twilio_api=("SK" + "1" * 32, "not-a-real-secret-but-long-enough-for-hs256"),
@@ -215,6 +220,9 @@ def test_with_a_signal_url_the_token_names_it(tmp_path):
     r = live.http.post("/api/supervisor/voice-token", headers=live.agent("supervisor"))
     assert (r.status_code, r.json()["identity"]) == (200, "supervisor")
     assert r.json()["signal_url"] == "wss://127.0.0.1:8443/signal"
+    csp = live.http.get("/desktop").headers["Content-Security-Policy"]
+    assert "connect-src 'self' wss://127.0.0.1:8443;" in csp
+    assert "twilio.com" not in csp
 
 
 def test_an_agent_reached_at_a_phone_number_gets_no_browser_phone(tmp_path):
@@ -228,6 +236,12 @@ def test_an_agent_reached_at_a_phone_number_gets_no_browser_phone(tmp_path):
     assert "HOTLINE_AGENT_PHONES" in r.json()["message"]
     r = live.http.post("/api/agent/voice-token", headers=live.agent("en-day-2"))
     assert r.status_code == 200
+
+
+def test_without_a_browser_phone_the_pages_connect_to_their_own_origin_only(live):
+    for page in ("/desktop", "/wallboard"):
+        csp = live.http.get(page).headers["Content-Security-Policy"]
+        assert "connect-src 'self';" in csp
 
 
 def test_the_agent_hanging_up_their_phone_ends_the_call(live):

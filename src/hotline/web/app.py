@@ -97,7 +97,7 @@ def create_app(
     )
     install(app)
     docs.mount(app)
-    pages.mount(app)
+    pages.mount(app, settings)
     routers = (voice_router(rt), agents_router(rt, access, desk), stats_router(rt, access),
                auth_router(access), health_router(rt),
                admin_router(rt, access, Configuration(store=line.store)),

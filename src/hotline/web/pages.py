@@ -4,17 +4,21 @@ administrators), `/admin` (administrators: the lines' stored configuration) and
 `/desktop` (agents: state, offers, the call) and `/audit` (auditors: search the audit
 trail, the latest checkpoint); a page asks `/api/session` and goes to
 `/login` without one. Each page
-runs under a Content-Security-Policy that loads nothing from elsewhere and no inline code.
-"""
+runs under a Content-Security-Policy that loads nothing from elsewhere and no inline code;
+the desktop and the wallboard, with a browser phone set up, may also connect to where it
+signals (the carrier's, or the emulator's)."""
 
 from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+
+from hotline.service.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
 CSP = (
@@ -23,9 +27,24 @@ CSP = (
 )
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}  # fmt: skip
+# where Twilio's voice SDK connects by default: its signalling edges and its insights
+CARRIER_PHONE = ("wss://*.twilio.com", "https://*.twilio.com")
 
 
-def _page(title: str, body: str, script: str) -> str:
+def phone_headers(settings: Settings) -> dict[str, str]:
+    """The headers of a page with the browser phone: it may also connect to where the phone
+    signals (the carrier's edges, or HOTLINE_TWILIO_SIGNAL_URL's origin); unchanged when
+    no browser phone is set up."""
+    if settings.twilio_api_key is None or settings.twilio_api_secret is None:
+        return HEADERS
+    signal = settings.twilio_signal_url
+    origins = (f"wss://{urlsplit(signal).netloc}",) if signal else CARRIER_PHONE
+    csp = CSP.replace("connect-src 'self'", f"connect-src 'self' {' '.join(origins)}")
+    return {**HEADERS, "Content-Security-Policy": csp}
+
+
+def _page(title: str, body: str, *scripts: str) -> str:
+    tags = "\n".join(f'<script src="/static/{script}" defer></script>' for script in scripts)
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -34,7 +53,7 @@ def _page(title: str, body: str, script: str) -> str:
 <title>{escape(title)} · Hotline</title>
 <link rel="stylesheet" href="/static/hotline.css">
 <script src="/static/page.js" defer></script>
-<script src="/static/{script}" defer></script>
+{tags}
 </head>
 <body>
 {body}
@@ -74,6 +93,7 @@ WALLBOARD = _page(
 <button type="button" id="logoff">Log off</button></header>
 <div id="connection" class="banner" role="status" aria-live="assertive" hidden></div>
 <main>
+<p id="phone" class="phone-status wide" role="status" aria-live="polite">Browser phone: …</p>
 <p id="supervise-result" class="supervise-result" role="status" aria-live="polite"></p>
 <form id="force" class="force" aria-labelledby="force-title">
   <h2 id="force-title">Set an agent's state</h2>
@@ -93,6 +113,7 @@ WALLBOARD = _page(
 <div id="board" aria-live="off"><p>Loading…</p></div>
 <div id="announcer" class="visually-hidden" role="status" aria-live="polite"></div>
 </main>""",
+    "phone.js",
     "wallboard.js",
 )
 
@@ -156,6 +177,7 @@ window, which gets your calls now.
     <button type="button" id="go-logout" disabled>Log out of the lines</button>
   </div>
   <p id="action-error" class="error" role="alert"></p>
+  <p id="phone" class="phone-status" role="status" aria-live="polite">Browser phone: …</p>
   <h2 id="today-title">Today</h2>
   <dl id="today" class="today" aria-labelledby="today-title"></dl>
 </section>
@@ -179,6 +201,7 @@ window, which gets your calls now.
 </section>
 <div id="announcer" class="visually-hidden" role="alert"></div>
 </main>""",
+    "phone.js",
     "desktop.js",
 )
 
@@ -248,8 +271,9 @@ AUDIT = _page(
 )
 
 
-def pages_router() -> APIRouter:
+def pages_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    with_phone = phone_headers(settings)
 
     @router.get("/")
     def home() -> RedirectResponse:
@@ -261,7 +285,7 @@ def pages_router() -> APIRouter:
 
     @router.get("/wallboard")
     def wallboard() -> HTMLResponse:
-        return HTMLResponse(WALLBOARD, headers=HEADERS)
+        return HTMLResponse(WALLBOARD, headers=with_phone)
 
     @router.get("/admin")
     def admin() -> HTMLResponse:
@@ -269,7 +293,7 @@ def pages_router() -> APIRouter:
 
     @router.get("/desktop")
     def desktop() -> HTMLResponse:
-        return HTMLResponse(DESKTOP, headers=HEADERS)
+        return HTMLResponse(DESKTOP, headers=with_phone)
 
     @router.get("/audit")
     def audit() -> HTMLResponse:
@@ -278,6 +302,6 @@ def pages_router() -> APIRouter:
     return router
 
 
-def mount(app: FastAPI) -> None:
-    app.include_router(pages_router())
+def mount(app: FastAPI, settings: Settings) -> None:
+    app.include_router(pages_router(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

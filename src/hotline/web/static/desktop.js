@@ -1,7 +1,8 @@
 // The agent desktop: the agent's state and the call offered or under way, over the agents'
 // API and their one socket (/api/agent/ws). Presence is the server's: this window only
 // shows it. Another window of the same agent takes the socket over; this one then says
-// so and can take it back.
+// so and can take it back. With a browser phone set up (phone.js), it answers the legs
+// of the calls the agent is on.
 "use strict";
 (() => {
   const stateBox = document.getElementById("state");
@@ -390,6 +391,19 @@
     showRecord(x);
   });
 
+  // Whether a leg the carrier rings this browser for is one the agent expects: the call
+  // they are on (they accepted it, or it was passed to them), or a consultation they are
+  // asked into. What this page knows may lag the server, which committed the change before
+  // dialling the leg: unless it fits already, the server is asked.
+  async function expects(sid) {
+    const fits = (s) => !!s && ((s.state === "on_call" && (!sid || s.call_sid === sid))
+      || (s.state === "not_ready" && s.reason === "consult"
+        && (!sid || !consulted || consulted.call === sid)));
+    if (fits(me)) return true;
+    const r = await fetch("/api/agent/me", {headers: {"X-Hotline-Background": "1"}});
+    return r.ok && fits(await r.json());
+  }
+
   setInterval(() => {  // the timers on the call panel
     const t = callBox.querySelector(".timer");
     if (t && me) {
@@ -406,8 +420,11 @@
     document.getElementById("who").textContent = `${who.username} (${who.agent_id || who.role})`;
     if (who.role !== "agent") {
       stateBox.textContent = "This page is for agents.";
+      document.getElementById("phone").textContent = "";
       return;
     }
     connect();
+    window.hotlinePhone.start({tokenPath: "/api/agent/voice-token", csrf, expects,
+      status: document.getElementById("phone")});
   })();
 })();

@@ -1,6 +1,7 @@
 // The supervisor's wallboard: /api/stats drawn as tiles per line and queue, redrawn within
 // a second of each event the server pushes on /api/events; a banner when the connection
-// drops and when it is back; changes of a queue's state announced to screen readers.
+// drops and when it is back; changes of a queue's state announced to screen readers. With
+// a browser phone set up (phone.js), it answers the legs of the calls the supervisor joins.
 "use strict";
 (() => {
   const board = document.getElementById("board");
@@ -12,6 +13,7 @@
   let retry = 1000;
   let dropped = false;
   const lastStatus = new Map();
+  const supervising = new Set();  // the calls this supervisor asked to join (their legs)
 
   const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
   const secs = (x) => `${Math.round(x || 0)} s`;
@@ -181,8 +183,12 @@
         "aria-label": `${label}: ${a.agent_id}'s call`}, label);
       b.addEventListener("click", async () => {
         const said = document.getElementById("supervise-result");
-        const r = await fetch(`/api/supervisor/calls/${encodeURIComponent(a.call_sid)}/${mode}`,
+        const sid = a.call_sid;
+        const was = supervising.has(sid);
+        if (mode !== "leave") supervising.add(sid);  // (its leg may ring before the answer)
+        const r = await fetch(`/api/supervisor/calls/${encodeURIComponent(sid)}/${mode}`,
           {method: "POST", headers: {"X-CSRF-Token": csrf}});
+        if (mode === "leave" ? r.ok : !r.ok && !was) supervising.delete(sid);
         const answer = await r.json();
         said.textContent = r.ok ? `${mode === "leave" ? "You left" : `${label}:`} ${a.agent_id}'s call.`
           : (answer.message || `refused (${r.status})`);
@@ -260,6 +266,9 @@
     document.getElementById("nav").hidden = me.role !== "admin";
     connect();
     setInterval(soon, 5000);  // times in state and waits go on between events
-
+    window.hotlinePhone.start({tokenPath: "/api/supervisor/voice-token", csrf,
+      status: document.getElementById("phone"),
+      expects: (sid) => sid !== null && supervising.has(sid),
+      over: (sid) => supervising.delete(sid)});
   })();
 })();
