@@ -1418,6 +1418,13 @@ def demo(
     database: Annotated[
         str, typer.Option(help="Database URL (a fresh SQLite file by default).")
     ] = "sqlite:///hotline-demo.sqlite3",
+    browser_phone: Annotated[
+        bool,
+        typer.Option(
+            help="The desktop's and wallboard's browser phones register with the emulator "
+            "(open its URL, printed, once and accept its made-up certificate)."
+        ),
+    ] = False,
 ) -> None:
     """The live line on this machine, no carrier account needed: Hotline and a carrier
     emulator on loopback, agent bots on shift, callers at the national scenario's rate."""
@@ -1439,7 +1446,8 @@ def demo(
         return t
 
     async def run() -> Demo:
-        d = Demo(database_url=database, speed=speed, hour=hour, seed=seed)
+        d = Demo(database_url=database, speed=speed, hour=hour, seed=seed,
+                 browser_phone=browser_phone)  # fmt: skip
         lines = ", ".join(f"{s.name} on {s.number} ({r * 60:.0f} calls a minute)"
                           for s, r in zip(d.setups, d.rates(), strict=True))  # fmt: skip
         err.print(f"starting: {len(d.agent_ids)} agents on shift at {hour:g}:00 (speed "

@@ -1,7 +1,8 @@
-"""The demo as a person meets it, in Debian's Chromium: `hotline demo`'s servers, the
-carrier emulator placing scripted calls and the agent bots; the demo supervisor's
-wallboard follows the emulator's calls live, and a person logged on as the demo agent is
-offered a real emulator call (what the caller said in the IVR on the offer) and takes it."""
+"""The demo as a person meets it, in Debian's Chromium: `hotline demo --browser-phone`'s
+servers, the carrier emulator placing scripted calls and the agent bots; the demo
+supervisor's wallboard follows the emulator's calls live, and a person logged on as the
+demo agent is offered a real emulator call (what the caller said in the IVR on the offer)
+and takes it, in their browser phone."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from playwright.sync_api import Page, expect
 
 from hotline.service.accounts import totp_code
 from hotline.service.demo import Demo
+from hotline.telephony.emulator.conference import client_identity
 
-from .conftest import axe_violations, shot
+from .conftest import Loopback, axe_violations, shot
 
 
 def log_on_as(page: Page, base: str, username: str, password: str, secret: str) -> None:
@@ -34,7 +36,8 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     # as it takes (at this speed a caller's patience, 24 s on average, runs out while a
     # busy test machine draws the offer)
     demo = Demo(database_url=f"sqlite:///{tmp_path / 'demo.sqlite3'}", speed=10, hour=10, seed=7,
-                max_agents=4, patient_callers=True)  # fmt: skip
+                max_agents=4, patient_callers=True, browser_phone=True)  # fmt: skip
+    demo.carrier.agent_ring = 300.0  # 30 s: a bound the browser answers well within
     started, failed = threading.Event(), []
     loop: list[asyncio.AbstractEventLoop] = []
     enough = asyncio.Event()
@@ -76,9 +79,14 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     assert agent.totp_secret is not None
     browser = page.context.browser
     assert browser is not None
-    desk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    # (told to accept the emulator's certificate, as the demo tells a person to)
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  ignore_https_errors=True)  # fmt: skip
+    urls = Loopback(context)
+    desk = context.new_page()
     log_on_as(desk, base, agent.username, agent.password, agent.totp_secret)
     expect(desk).to_have_url(f"{base}/desktop")
+    expect(desk.locator("#phone")).to_have_text("Browser phone: ready")
     expect(desk.locator("#state")).to_have_text("Logged out of the lines")  # (connected)
     desk.get_by_role("button", name="Log in to the lines").click()
     desk.get_by_role("button", name="Available").click()
@@ -89,6 +97,15 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     shot(desk, "demo-desktop-offer")
     desk.get_by_role("button", name="Accept").click()
     expect(state).to_have_text("On a call")
+    expect(desk.locator("#phone")).to_have_text("Browser phone: on a call")
+
+    def legs() -> list[str]:  # how the person's legs were answered
+        return [c.answered_by for c in list(demo.carrier.calls.values())
+                if client_identity(c.script.number) == demo.person]  # fmt: skip
+
+    leg_answered = demo.carrier.until(lambda: legs() not in ([], [""]), timeout=30)
+    asyncio.run_coroutine_threadsafe(leg_answered, loop[0]).result(timeout=40)
+    assert legs() == ["browser"]  # the Device answered, not the emulator
     # the agent ends the call (the emulated caller would talk for minutes of the demo's time:
     # a victim-support call lasts 600 s on average, 60 s at this speed); it counts in the
     # agent's own day. The wrap-up that follows lasts 3 s here, too short to fill in: see
@@ -102,3 +119,4 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     assert not thread.is_alive()
     assert not failed, failed
     assert demo.carrier.failures == 0  # every webhook signed, accepted and answered
+    assert urls.outside() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
 import socket
 import tempfile
 import time
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import uvicorn
@@ -39,6 +41,7 @@ from hotline.store.db import sqlite_path
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.callers import CallerMix
 from hotline.telephony.emulator.carrier import Carrier
+from hotline.telephony.emulator.tls import certificate_files
 from hotline.testing.case_records import case_records_app, case_records_settings, synthetic_cases
 from hotline.web.app import create_app
 
@@ -114,17 +117,25 @@ class Demo:
         lines: Sequence[Path] = (VICTIMS,),
         max_agents: int | None = None,
         patient_callers: bool = False,
+        browser_phone: bool = False,
     ) -> None:
         """`scenario` and `flow`: the main line (the national one by default); `lines`:
         scenario files of the other lines on the platform (each names its flow).
         `patient_callers` never hang up while they wait (at `speed` 10 a caller's patience
-        runs out ten times sooner than a person offered their call can answer)."""
+        runs out ten times sooner than a person offered their call can answer).
+        `browser_phone`: the desktop's and wallboard's browser phones register with the
+        emulator (its signalling over TLS, with a certificate made up for the run, which
+        a person's browser must be told to accept once: `urls`)."""
         self.speed = speed
         self.hour = hour
         self.rng = np.random.default_rng(seed)
-        self.hotline_port, self.carrier_port, self.records_port = free_ports(3)
+        self.hotline_port, self.carrier_port, self.records_port, self.signal_port = free_ports(4)
         token = secrets.token_urlsafe(24)  # made up for this run: nothing to keep secret
         records_token = secrets.token_urlsafe(24)  # (the same)
+        api_key = ("SK" + secrets.token_hex(16), secrets.token_urlsafe(32))  # (the same)
+        self.tls: Path | None = None  # the signalling's certificate and key's directory
+        if browser_phone:
+            self.tls = Path(tempfile.mkdtemp(prefix="hotline-demo-tls-"))
         self.records_app = case_records_app(cases=synthetic_cases(seed), token=records_token)
         self.case_records = HttpConnector(
             settings=case_records_settings(f"http://127.0.0.1:{self.records_port}"),
@@ -141,6 +152,10 @@ class Demo:
             interpreter_number=DEMO_INTERPRETERS,  # (the emulator answers it)
             records_policy=ROOT / "scenarios" / "disclosure-policy.yaml",
         )
+        if browser_phone:
+            self.settings = self.settings.model_copy(update={
+                "twilio_api_key": api_key[0], "twilio_api_secret": SecretStr(api_key[1]),
+                "twilio_signal_url": f"wss://127.0.0.1:{self.signal_port}/signal"})  # fmt: skip
         if self.settings.secret_key is None:  # one for this run: its accounts are new each run
             self.settings = self.settings.model_copy(update={"secret_key": SecretStr(new_key())})
         self.audit_sink = audit_sink_beside(database_url)
@@ -184,6 +199,7 @@ class Demo:
             account_sid=self.settings.twilio_account_sid,
             line_number=self.settings.line_number,
             speed=speed,
+            api_key=api_key if browser_phone else None,
         )
         self.mixes = [CallerMix(s.scenario, s.flow.flow, self.rng, dial=s.number,
                                 patient=patient_callers) for s in self.setups]  # fmt: skip
@@ -205,7 +221,10 @@ class Demo:
             "api docs": f"{base}/api/docs",
             "carrier REST": self.settings.twilio_api_base,
             "case records (synthetic)": f"http://127.0.0.1:{self.records_port}/cases/",
-        }
+            **({"browser phones' signalling (open it once and accept its certificate, made "
+                "up for this run)": f"https://127.0.0.1:{self.signal_port}/"}
+               if self.tls else {}),
+        }  # fmt: skip
 
     def rates(self) -> list[float]:
         """Each line's calls per (wall-clock) second at the demo's hour."""
@@ -220,14 +239,19 @@ class Demo:
         return sum(self.rates())
 
     async def start(self) -> None:
-        for app, port in (
-            (self.app, self.hotline_port),
-            (self.carrier.rest_app(), self.carrier_port),
-            (self.records_app, self.records_port),
-        ):
+        servers: list[tuple[Any, int, tuple[Path, Path] | None]] = [
+            (self.app, self.hotline_port, None),
+            (self.carrier.rest_app(), self.carrier_port, None),
+            (self.records_app, self.records_port, None),
+        ]
+        if self.tls is not None:  # (the browser phones' signalling: over TLS only)
+            servers.append((self.carrier.signal_app(), self.signal_port,
+                            certificate_files(self.tls)))  # fmt: skip
+        for app, port, tls in servers:
             config = uvicorn.Config(
-                app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=2
-            )
+                app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=2,
+                ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
+            )  # fmt: skip
             server = _Server(config)
             self._servers.append(server)
             self._tasks.append(asyncio.create_task(server.serve()))
@@ -278,6 +302,8 @@ class Demo:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.carrier.client.aclose()
         self.case_records.close()
+        if self.tls is not None:
+            shutil.rmtree(self.tls, ignore_errors=True)
         self.stats.outcomes = Counter(c.outcome for c in self.carrier.callers())
 
     def snapshot(self) -> dict[str, int]:
