@@ -15,11 +15,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hotline.service.accounts import totp_code
+from hotline.telephony.emulator.carrier import CallerScript
 from hotline.telephony.emulator.conference import Participant
 from hotline.web import agents
 
 from .conftest import (
     API_SECRET,
+    CALLER,
     PASSWORD,
     PUBLIC_CALLER,
     Phoned,
@@ -150,6 +152,25 @@ def test_a_device_that_goes_away_mid_call_leaves_the_call_up(
     amy.get_by_role("button", name="Hang up").click()
     expect(amy.locator("#state")).to_have_text("Wrapping up")
     wait_for(phones, lambda: leg.ended, "the agent's leg ended")
+    assert urls.outside() == []
+
+
+def test_a_callback_is_taken_in_the_browser(phones: Phoned, browser: Browser) -> None:
+    """The agent's phone is dialled into the call's conference before the caller is called
+    back: the browser answers it as for any call the agent accepted."""
+    sid = phones.call(CallerScript(CALLER, ["1", "2", "1"], patience=1e6, talk=1e6))
+    phones.until_called_back_later(sid)  # (they chose "call me back", and hung up)
+    amy, urls = phone_person(browser)
+    available(amy, phones, "amy", "en-day-1", then="A call is offered")
+    expect(amy.locator("#phone")).to_have_text(READY)
+    amy.get_by_role("button", name="Accept").click()
+    phones.until_hears(sid, both_ways(("caller", AMY)))
+    assert leg_of(phones, sid, AMY).call.answered_by == "browser"
+    expect(amy.locator("#phone")).to_have_text(ON_A_CALL)
+    amy.get_by_role("button", name="Hang up").click()
+    expect(amy.locator("#state")).to_have_text("Wrapping up")
+    expect(amy.locator("#phone")).to_have_text(READY)
+    assert phones.outcome(sid) == "called-back"
     assert urls.outside() == []
 
 
