@@ -771,4 +771,9 @@ if __name__ == "__main__":
         help="ascending scales to try; stops at the first that does not hold",
     )
     args = ap.parse_args()
+    # the load generator's own collector pauses would be added to the latencies it measures
+    # (whatever Hotline's collector): it is set as a server is, for every run
+    from hotline.service.collector import tune_for_serving
+
+    tune_for_serving()
     asyncio.run(find_max(args) if args.find_max else run_one(args))
