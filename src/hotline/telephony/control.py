@@ -23,6 +23,13 @@ from hotline.telephony.twiml import conference_twiml, redirect_twiml
 from hotline.telephony.webhooks import Webhooks
 
 
+def supervisor_phone(name: str) -> str:
+    """A supervisor's browser phone identity (`client:` name). An agent's is their id, which
+    starts with a letter or digit; this starts with an underscore, so a supervisor whose
+    account is named like an agent is never rung for that agent's legs, nor they for hers."""
+    return f"_supervisor_{name}"
+
+
 class CarrierError(HotlineError):
     error_id = "carrier-error"
 
@@ -140,7 +147,7 @@ class TwilioCallControl:
         if kind == "agent":
             return self.phones.get(name, f"client:{name}")
         if kind == "supervisor":
-            return f"client:{name}"
+            return f"client:{supervisor_phone(name)}"
         if label == "interpreter" and self.interpreter:
             return self.interpreter
         if label == "interpreter":

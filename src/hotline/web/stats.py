@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hotline.errors import RoutingError, UnknownAgent
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
+from hotline.telephony.control import supervisor_phone
 from hotline.web import forms
 from hotline.web.agents import phone_token
 from hotline.web.auth import Access, Who, needs
@@ -108,11 +109,11 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
 
     @router.post("/supervisor/voice-token")
     async def voice_token(who: Who = Depends(watcher)) -> JSONResponse:
-        """The supervisor's browser phone (`client:NAME`, the leg a listen, whisper or
-        barge dials), as an agent's: 404 when no API key is set."""
+        """The supervisor's browser phone (`client:_supervisor_NAME`, the leg a listen,
+        whisper or barge dials), as an agent's: 404 when no API key is set."""
         if not SUPERVISOR_NAME.fullmatch(who.name):
             raise Refused(409, "bad-name", "this account's name cannot be dialled into a call")
-        return JSONResponse(phone_token(rt.settings, who.name))
+        return JSONResponse(phone_token(rt.settings, supervisor_phone(who.name)))
 
     @router.websocket("/events")
     async def events(ws: WebSocket) -> None:

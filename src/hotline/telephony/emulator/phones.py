@@ -179,7 +179,14 @@ class BrowserPhones:
             heartbeat = asyncio.create_task(self._heartbeat(device))
             try:
                 while True:
-                    await self._receive(device, await ws.receive_text())
+                    frame = await ws.receive()
+                    if frame["type"] == "websocket.disconnect":
+                        break
+                    text = frame.get("text")
+                    if isinstance(text, str):
+                        await self._receive(device, text)
+                    else:  # (a binary frame: the SDK sends none)
+                        await self._error(device, MALFORMED, "a message is a text frame")
             except WebSocketDisconnect:
                 pass
             finally:
@@ -294,8 +301,13 @@ class BrowserPhones:
         if self.api_key is None:
             return Refusal(TOKEN_INVALID, "no API key is set on this carrier emulator")
         key_sid, secret = self.api_key
+        if not secret:  # (the twilio library would skip the signature's check)
+            return Refusal(TOKEN_INVALID, "this carrier emulator has no API secret to verify "
+                                          "the access token with")  # fmt: skip
         try:
             claims = Jwt.from_jwt(token, secret).payload
+        except RecursionError:  # (claims nested past the parser's depth)
+            return Refusal(TOKEN_INVALID, "the access token does not parse")
         except JwtDecodeError as e:
             expired = "expired" in str(e).lower()
             return Refusal(TOKEN_EXPIRED if expired else TOKEN_INVALID,
@@ -343,7 +355,7 @@ def _message(text: str) -> tuple[str, dict[str, Any]] | None:
         return None
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # (JSON nested past the parser's depth too)
         return None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return None
@@ -364,7 +376,7 @@ def _claimed_identity(token: str) -> str | None:
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         return None
     identity = _object(_object(claims).get("grants")).get("identity")
     return identity if isinstance(identity, str) and 0 < len(identity) <= 256 else None

@@ -18,6 +18,7 @@
   let retry = 1000;
   let dropped = false;
   let ws = null;
+  let phone = Promise.resolve(null);  // the browser phone, once started (phone.js)
   let legs = null;  // the agent's phone and who else is on the call: {connected, held, consult, interpreter, supervisors}
   // What the server says is on a call now; once the agent's phone answered it stays so for
   // that call (an answer to an accept may come after the news that the phone answered).
@@ -305,6 +306,7 @@
       if (e.code === 4401) return window.location.assign("/login");
       if (e.code === 4409) {  // another window took over: it gets the calls now
         elsewhere.hidden = false;
+        phone.then((p) => p && p.elsewhere());
         return;
       }
       dropped = true;
@@ -396,9 +398,9 @@
   // asked into. What this page knows may lag the server, which committed the change before
   // dialling the leg: unless it fits already, the server is asked.
   async function expects(sid) {
-    const fits = (s) => !!s && ((s.state === "on_call" && (!sid || s.call_sid === sid))
+    const fits = (s) => !!s && !!sid && ((s.state === "on_call" && s.call_sid === sid)
       || (s.state === "not_ready" && s.reason === "consult"
-        && (!sid || !consulted || consulted.call === sid)));
+        && (!consulted || consulted.call === sid)));
     if (fits(me)) return true;
     const r = await fetch("/api/agent/me", {headers: {"X-Hotline-Background": "1"}});
     return r.ok && fits(await r.json());
@@ -423,8 +425,8 @@
       document.getElementById("phone").textContent = "";
       return;
     }
-    connect();
-    window.hotlinePhone.start({tokenPath: "/api/agent/voice-token", csrf, expects,
+    phone = window.hotlinePhone.start({tokenPath: "/api/agent/voice-token", csrf, expects,
       status: document.getElementById("phone")});
+    connect();
   })();
 })();

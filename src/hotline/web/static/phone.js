@@ -92,12 +92,16 @@ window.hotlinePhone = Object.freeze((() => {
     });
     device.on("incoming", async (call) => {
       const sid = call.customParameters.get("call") || null;
+      // (heard from now on: a leg cancelled while the page asks the server is not taken)
+      let cancelled = false;
+      call.on("cancel", () => { cancelled = true; });
       let take = false;
       try {
         take = await expects(sid);
       } catch (e) {
         take = false;
       }
+      if (cancelled) return;
       if (!take) { call.reject(); return; }
       calls.add(call);
       const done = () => {
@@ -113,7 +117,15 @@ window.hotlinePhone = Object.freeze((() => {
       idle();
     });
     device.register().catch((e) => show("error", `Browser phone: ${e.message}`));
-    return device;
+    return {
+      // Another window has the phone now: this one is rung no more (a call it has up stays
+      // up, at the carrier as in this page, until it ends).
+      elsewhere() {
+        device.removeAllListeners("registered");
+        device.on("unregistered", () => show("offline", "Browser phone: in the other window"));
+        device.unregister().catch(() => {});
+      },
+    };
   }
 
   return {start};
