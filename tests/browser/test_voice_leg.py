@@ -169,6 +169,9 @@ def test_a_caller_who_took_a_callback_is_called_back_into_the_calls_conference(
     sid = phoned.call(script)
     phoned.until_called_back_later(sid)
     available(page, phoned, "amy", "en-day-1", then="A call is offered")
+    expect(page.locator('#call [data-field="Call back"]')).to_have_text(
+        f"{CALLER}: they are called once your phone answers"
+    )
     page.get_by_role("button", name="Accept").click()
     phoned.until_hears(sid, both_ways(("caller", AMY)))  # (the dial-back's own call)
     expect(page.locator("#state")).to_have_text("On a call")

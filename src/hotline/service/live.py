@@ -781,6 +781,8 @@ class LiveLine:
                     "attributes": dict(r.row.attributes), "wrap_up_seconds": wrap}  # fmt: skip
         if lacks:
             out["agent_lacks_language"] = True
+        if r is not None and r.call is not None and r.call.callback:  # (called back once
+            out["call_back"] = r.row.callback_number or r.row.caller  # the agent's phone answers)
         return out
 
     def right_now(self, line: str) -> dict[str, object]:

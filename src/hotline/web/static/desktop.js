@@ -139,7 +139,8 @@
     const language = o.language_name ? `${o.language_name} (${o.language})` : o.language;
     const rows = [["Line", `${o.line} (${o.line_number})`], ["Language", language],
       ["Queue", o.queue], ["Caller's number", o.caller],
-      ["Waited before the offer", clock((o.waited_seconds || 0) * 1000)]];
+      ["Waited before the offer", clock((o.waited_seconds || 0) * 1000)],
+      ["Call back", o.call_back && `${o.call_back}: they are called once your phone answers`]];
     for (const [k, v] of Object.entries(o.attributes || {})) rows.push([ATTRIBUTE_NAMES[k] || k, v]);
     for (const [k, v] of rows) {
       if (v !== undefined && v !== null) dl.append(el("dt", {}, k), el("dd", {"data-field": k}, String(v)));
