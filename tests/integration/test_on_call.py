@@ -218,7 +218,7 @@ def test_with_a_signal_url_the_token_names_it_and_the_pages_may_reach_it_alone(t
         signal_url="wss://127.0.0.1:8443/signal",
     )
     r = live.http.post("/api/supervisor/voice-token", headers=live.agent("supervisor"))
-    assert (r.status_code, r.json()["identity"]) == (200, "supervisor")
+    assert (r.status_code, r.json()["identity"]) == (200, "_supervisor_supervisor")
     assert r.json()["signal_url"] == "wss://127.0.0.1:8443/signal"
     csp = live.http.get("/desktop").headers["Content-Security-Policy"]
     assert "connect-src 'self' wss://127.0.0.1:8443;" in csp
