@@ -11,8 +11,9 @@ a caller who is eventually served; it comes from the tagged caller's position in
 a small absorbing Markov chain, solved by uniformisation.
 
 `erlang_a_many` gives the same figures for many queues at once from closed forms in the
-incomplete gamma function (one call per figure, whatever the queue's size), for the
-staffing grid; `erlang_a` stays the reference it is tested against.
+incomplete gamma function (one call per figure, whatever the queue's size), and the mean
+wait of answered calls (`asa_many`) from its series summed in linear space, for the
+staffing grid; `erlang_a` stays the reference they are tested against.
 """
 
 from __future__ import annotations
@@ -206,28 +207,15 @@ def erlang_a_many(
       C e^-xu (1 - e^-u)^j in units of 1/theta; summed over j it integrates to this).
 
     The mean wait of answered calls has no such form; with `asa` it is summed over the
-    callers ahead, as `erlang_a` does. NaN marks a queue where a term leaves floating point
-    (e.g. Erlang B below 1e-308 with far fewer agents than the load): ask `erlang_a`.
-    Agents must be at least 1, the call rate positive.
+    callers ahead (as `asa_many` does alone). NaN marks a queue where a term leaves
+    floating point (e.g. Erlang B below 1e-308 with far fewer agents than the load): ask
+    `erlang_a`. Agents must be at least 1, the call rate positive.
     """
-    given = [np.asarray(v, dtype=np.float64)
-             for v in (agents, calls_per_hour, aht_seconds, patience_seconds)]  # fmt: skip
-    shape = np.broadcast_shapes(*(v.shape for v in given))
-    n, cph, aht, patience = (np.broadcast_to(v, shape).ravel() for v in given)
-    if np.any(n < 1) or np.any(cph <= 0) or np.any(aht <= 0) or np.any(patience <= 0):
-        raise ValueError("erlang_a_many needs agents >= 1 and positive rates and times")
+    q = _Queues.of(agents, calls_per_hour, aht_seconds, patience_seconds)
+    n, lam, theta, x, y, log_below = q.n, q.lam, q.theta, q.x, q.y, q.log_below
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        lam = cph / 3600.0
-        mu = 1.0 / aht
-        theta = 1.0 / patience
-        load = lam / mu
-        x = n * mu / theta
-        y = lam / theta
+        load = lam / q.mu
         s = theta * answer_within
-        # log(L - 1), the states below n relative to n, as `erlang_a` computes it (Erlang B's
-        # inverse is the Poisson cdf over the pmf, and scipy's logpmf is this expression)
-        log_low = np.log(pdtr(n, load)) - (xlogy(n, load) - gammaln(n + 1.0) - load)
-        log_below = log_low + np.log(-np.expm1(-log_low))
         _, log_queue = _log_p_and_a(x, y)
         log_p1, log_served = _log_p_and_a(x + 1.0, y)
         log_total = np.logaddexp(log_below, log_queue)
@@ -242,12 +230,64 @@ def erlang_a_many(
         p_served = p_no_wait + from_queue
         asa_seconds = _asa(x, y, theta, log_below) if asa else np.full_like(p_served, np.nan)
         return ManyPerformances(
-            p_wait=np.exp(log_queue - log_total).reshape(shape),
-            service_level=(p_no_wait + within).reshape(shape),
-            asa_seconds=asa_seconds.reshape(shape),
-            occupancy=np.minimum(1.0, load * p_served / n).reshape(shape),
-            abandon_rate=(1.0 - p_served).reshape(shape),
+            p_wait=np.exp(log_queue - log_total).reshape(q.shape),
+            service_level=(p_no_wait + within).reshape(q.shape),
+            asa_seconds=asa_seconds.reshape(q.shape),
+            occupancy=np.minimum(1.0, load * p_served / n).reshape(q.shape),
+            abandon_rate=(1.0 - p_served).reshape(q.shape),
         )
+
+
+def asa_many(
+    *,
+    agents: npt.ArrayLike,
+    calls_per_hour: npt.ArrayLike,
+    aht_seconds: npt.ArrayLike,
+    patience_seconds: npt.ArrayLike,
+) -> Floats:
+    """The mean wait of answered calls alone, as `erlang_a_many(..., asa=True)` gives it:
+    for the staffing grid, which needs it only where the other figures meet the target."""
+    q = _Queues.of(agents, calls_per_hour, aht_seconds, patience_seconds)
+    return _asa(q.x, q.y, q.theta, q.log_below).reshape(q.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class _Queues:
+    """Many queues' rates, flat, and what `erlang_a_many` and `asa_many` share."""
+
+    shape: tuple[int, ...]
+    n: Floats
+    lam: Floats  # calls per second
+    mu: Floats
+    theta: Floats
+    x: Floats  # n mu / theta
+    y: Floats  # lam / theta
+    log_below: Floats  # log of the states below n, relative to n
+
+    @staticmethod
+    def of(
+        agents: npt.ArrayLike,
+        calls_per_hour: npt.ArrayLike,
+        aht_seconds: npt.ArrayLike,
+        patience_seconds: npt.ArrayLike,
+    ) -> _Queues:
+        given = [np.asarray(v, dtype=np.float64)
+                 for v in (agents, calls_per_hour, aht_seconds, patience_seconds)]  # fmt: skip
+        shape = np.broadcast_shapes(*(v.shape for v in given))
+        n, cph, aht, patience = (np.broadcast_to(v, shape).ravel() for v in given)
+        if np.any(n < 1) or np.any(cph <= 0) or np.any(aht <= 0) or np.any(patience <= 0):
+            raise ValueError("erlang_a_many needs agents >= 1 and positive rates and times")
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            lam = cph / 3600.0
+            mu = 1.0 / aht
+            theta = 1.0 / patience
+            load = lam / mu
+            # log(L - 1), the states below n relative to n, as `erlang_a` computes it (Erlang
+            # B's inverse is the Poisson cdf over the pmf, and scipy's logpmf is this expression)
+            log_low = np.log(pdtr(n, load)) - (xlogy(n, load) - gammaln(n + 1.0) - load)
+            log_below = log_low + np.log(-np.expm1(-log_low))
+            x, y = n * mu / theta, lam / theta
+        return _Queues(shape, n, lam, mu, theta, x, y, log_below)
 
 
 def _log_p_and_a(b: Floats, z: Floats) -> tuple[Floats, Floats]:
@@ -304,35 +344,76 @@ def _stirling_error(b: Floats) -> Floats:
     return out
 
 
+# The mean-wait sum stops where its weights fall below e^-ASA_DEPTH of the largest: what
+# it drops is then below 1e-17 of the sum up to a million agents (see `_asa_terms`)
+ASA_DEPTH = 60.0
+
+
 def _asa(x: Floats, y: Floats, theta: Floats, log_below: Floats) -> Floats:
-    """Mean wait of answered calls: a caller finding j ahead waits, if served, a sum of
-    exponentials of rates theta (x + i), i = 0..j, weighted by their chance to outlast it:
-    E[wait, served | j] = x/(x+j+1) sum_i 1/(theta (x+i+1)). Summed to 40 orders below
-    the largest term, in blocks of queues of similar length."""
-    flat = np.empty_like(x)
-    flat_x, flat_y, flat_t, flat_b = x, y, theta, log_below
-    width = np.ceil(np.maximum(0.0, flat_y - flat_x) + 12.0 * np.sqrt(np.maximum(flat_x, flat_y))
-                    + 40.0)  # fmt: skip
-    order = np.argsort(width, kind="stable")
-    sizes = width[order]
-    start = 0
-    while start < len(order):
-        # queues in ascending length: a block shares its longest one's, ~2 million terms
-        cost = np.arange(1, len(order) - start + 1) * sizes[start:]
-        end = start + max(1, int(np.searchsorted(cost, 2e6, side="right")))
-        block = order[start:end]
-        ahead = np.arange(1.0, sizes[end - 1] + 1.0)  # j = 1, 2, ...
-        bx, by = flat_x[block, None], flat_y[block, None]
-        log_w = np.zeros((len(block), len(ahead) + 1))
-        np.cumsum(np.log(by / (bx + ahead)), axis=1, out=log_w[:, 1:])
-        top = np.maximum(log_w.max(axis=1), flat_b[block])
-        w = np.exp(log_w - top[:, None])
-        served = bx / (bx + 1.0 + np.arange(len(ahead) + 1.0))
-        waits = np.cumsum(1.0 / (bx + 1.0 + np.arange(len(ahead) + 1.0)), axis=1)
-        answered = np.exp(flat_b[block] - top) + (w * served).sum(axis=1)
-        flat[block] = (w * served * waits).sum(axis=1) / answered / flat_t[block]
-        start = end
-    return flat
+    """Mean wait of answered calls: a caller finding k ahead waits, if served, a sum of
+    exponentials of rates theta (x + i), i = 1..k+1, weighted by their chance to outlast it:
+    E[wait, served | k] = x/(x+k+1) sum_{i=1..k+1} 1/(theta (x+i)). Relative to the chance
+    of n in the system, k ahead weighs w_k = prod_{i=1..k} y / (x+i).
+
+    Summed in linear space, relative to the largest weight w_p (p = floor(y - x), or 0): a
+    running product outward from p never overflows, and a weight that underflows is
+    negligible, as are all beyond it. Queues of similar length are summed together, a
+    block of about 32,000 terms at a time."""
+    out = np.full_like(x, np.nan)  # (where a figure is out of floating point, as elsewhere)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        usable = np.flatnonzero((x > 0) & (y > 0) & np.isfinite(x + y) & ~np.isnan(log_below))
+        peak, width = _asa_terms(x[usable], y[usable])
+        order = np.argsort(width, kind="stable")
+        cells, peak, sizes = usable[order], peak[order], width[order]
+        start = 0
+        while start < len(cells):
+            # queues in ascending length: a block shares its longest one's (and fits a cache)
+            cost = np.arange(1, len(cells) - start + 1) * sizes[start:]
+            end = start + max(1, int(np.searchsorted(cost, 1 << 15, side="right")))
+            block, m = cells[start:end], int(sizes[end - 1])
+            bx, by, bp = x[block, None], y[block, None], peak[start:end, None]
+            inv = 1.0 / (bx + np.arange(1.0, m + 1.0))  # 1 / (x+i), i = 1..m
+            ratio = by * inv[:, :-1]  # w_i / w_{i-1}, i = 1..m-1
+            w = np.ones((len(block), m))  # w_k / w_p, k = 0..m-1
+            if np.any(bp > 0):
+                rising = np.arange(1.0, m) <= bp  # w_i >= w_{i-1} up to the peak
+                np.cumprod(np.where(rising, 1.0, ratio), axis=1, out=w[:, 1:])
+                back = np.where(rising, 1.0 / ratio, 1.0)[:, ::-1]  # from p down to 0
+                w[:, :-1] *= np.cumprod(back, axis=1)[:, ::-1]
+                log_peak = np.log(np.where(rising, ratio, 1.0)).sum(axis=1)
+            else:
+                np.cumprod(ratio, axis=1, out=w[:, 1:])
+                log_peak = np.zeros(len(block))
+            served = w * inv  # times x: w_k P(served | k)
+            wait = np.einsum("ij,ij->i", served, np.cumsum(inv, axis=1))
+            answered = np.exp(log_below[block] - log_peak) + x[block] * served.sum(axis=1)
+            out[block] = x[block] * wait / answered / theta[block]
+            start = end
+    return out
+
+
+def _asa_terms(x: Floats, y: Floats) -> tuple[Floats, npt.NDArray[np.int64]]:
+    """Where `_asa`'s weights peak (p) and how many terms it sums (p + K + 2).
+
+    K is where sum_{i=1..K} log((x'+i)/y) >= ASA_DEPTH, x' = x + p: found from the integral
+    G(K) = (x'+K) log((x'+K)/y) - x' log(x'/y) - K, which is no larger and convex, by
+    Newton's method from above (from a bound on the weights' fall, geometric or Gaussian).
+    Past K the weights fall by rho = y/(x'+K+1) < 1 a step and the waits grow by at most
+    one step's worth (H_k / H_p <= k - p + 1), so what is dropped is below
+    e^-ASA_DEPTH ((K+2) / (1-rho) + 1 / (1-rho)^2), 1/(1-rho) <= (x'+K+1)/K, of what is
+    kept: under 1e-17 while x' < 1e9 (a million agents, patience up to 1,000 AHTs)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        peak = np.maximum(0.0, np.floor(y - x))  # w_k rises while x + k <= y
+        top = x + peak  # x' > y - 1
+        geometric = ASA_DEPTH / np.log((top + 1.0) / y)  # every step falls by (x'+1)/y or more
+        half = ASA_DEPTH + 0.5
+        gaussian = half + np.sqrt(half * half + 2.0 * ASA_DEPTH * (top + 1.0))
+        k = np.maximum(1.0, np.minimum(geometric, gaussian))
+        base = top * np.log(top / y)
+        for _ in range(8):  # (G' = log((x'+K)/y) > 0 for K >= 1: each step lands above the root)
+            fall = np.log((top + k) / y)
+            k = np.maximum(1.0, k - ((top + k) * fall - base - k - ASA_DEPTH) / fall)
+    return peak, (peak + np.ceil(k) + 2.0).astype(np.int64)
 
 
 MAX_AGENTS = 1_000_000  # far beyond any contact centre; keeps every computation bounded

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import poisson
 
-from hotline.wfm.erlang import erlang_a, erlang_a_many, erlang_b, erlang_c
+from hotline.wfm.erlang import asa_many, erlang_a, erlang_a_many, erlang_b, erlang_c
 
 
 def birth_death(n: int, lam: float, mu: float, theta: float, cap: int = 3000) -> np.ndarray:
@@ -210,6 +210,45 @@ def test_erlang_a_many_gives_erlang_a_figures(load, staffing, aht, patience, wit
     for key in ("p_wait", "service_level", "occupancy", "abandon_rate"):
         assert float(getattr(many, key)[0]) == pytest.approx(getattr(one, key), abs=1e-11), key
     assert float(many.asa_seconds[0]) == pytest.approx(one.asa_seconds, rel=1e-11)
+
+
+@pytest.mark.parametrize(
+    ("n", "cph", "aht", "patience"),
+    [
+        (1, 0.001, 300, 60),  # a call every six weeks
+        (3, 0.05, 300, 0.001),  # callers gone in a millisecond
+        (40, 500, 300, 0.05),
+        (5, 500, 300, 1800),  # 42 Erlangs on 5 agents: the weights peak 1,300 callers deep
+        (10, 48_000, 30, 30_000),  # 400 Erlangs on 10 agents, patient: peak 400,000 deep
+        (45, 500, 300, 1e7),  # all but Erlang C: x = 1.5 million
+        (2000, 23_880, 300, 1e6),  # 1,990 Erlangs, x = 6.7 million: 29,000 terms
+        (16_000, 200_000, 300, 180),
+    ],
+)
+def test_the_mean_wait_sum_at_the_extremes(n, cph, aht, patience):
+    # erlang_a sums the same series by another route (a recurrence over the callers
+    # ahead, the queue in logarithms, cut 40 orders below its peak); erlang_a_many sums it
+    # in linear space from the peak, cut where `_asa_terms` says. Rounding alone differs.
+    one = erlang_a(
+        agents=n, calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience,
+        answer_within=0,
+    )  # fmt: skip
+    many = asa_many(agents=n, calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience)
+    assert float(many) == pytest.approx(one.asa_seconds, rel=1e-12)
+
+
+def test_asa_many_is_erlang_a_manys_mean_wait():
+    agents, patience = np.array([[40], [44], [60]]), np.array([60.0, 180.0, 1e5])
+    alone = asa_many(agents=agents, calls_per_hour=500, aht_seconds=300, patience_seconds=patience)
+    assert alone.shape == (3, 3)
+    many = erlang_a_many(
+        agents=agents, calls_per_hour=500, aht_seconds=300, patience_seconds=patience,
+        answer_within=20, asa=True,
+    )  # fmt: skip
+    assert np.array_equal(alone, many.asa_seconds)
+    assert np.all(np.diff(alone, axis=0) < 0)  # more agents, shorter waits
+    with pytest.raises(ValueError, match="agents >= 1"):
+        asa_many(agents=0, calls_per_hour=1, aht_seconds=1, patience_seconds=1)
 
 
 def test_erlang_a_many_where_the_incomplete_gamma_underflows():
