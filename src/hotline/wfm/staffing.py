@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import poisson
 
-from hotline.wfm.erlang import MAX_AGENTS, Performance, erlang_a, erlang_a_many
+from hotline.wfm.erlang import MAX_AGENTS, Performance, asa_many, erlang_a, erlang_a_many
 
 
 class Unreachable(ValueError):
@@ -256,21 +256,27 @@ def _erlang_a_met(
     target: Target,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Whether each cell meets the target (as `Target.met_by`), and whether that was a
-    close call (or a figure is not a number)."""
+    close call (or a figure is not a number).
+
+    The mean wait (a sum over the callers ahead, the costly figure) is asked only where the
+    service level and occupancy are met and not close calls: elsewhere the target is
+    missed whatever it is, or the scalar search will decide the cell."""
     p = erlang_a_many(agents=agents, calls_per_hour=calls_per_hour, aht_seconds=aht,
-                      patience_seconds=patience, answer_within=target.answer_within,
-                      asa=target.asa_seconds is not None)  # fmt: skip
+                      patience_seconds=patience, answer_within=target.answer_within)  # fmt: skip
     met = p.service_level >= target.service_level
     close = ~(np.abs(p.service_level - target.service_level) > CLOSE)
-    if target.asa_seconds is not None:
-        met &= p.asa_seconds <= target.asa_seconds
-        close |= ~(np.abs(p.asa_seconds - target.asa_seconds) > CLOSE * target.asa_seconds)
     if target.max_occupancy is not None:
         met &= p.occupancy <= target.max_occupancy
         if target.max_occupancy < 1.0:
             close |= ~(np.abs(p.occupancy - target.max_occupancy) > CLOSE)
         else:  # (occupancy is at most 1: always met, in both searches, unless not a number)
             close |= np.isnan(p.occupancy)
+    if target.asa_seconds is not None:
+        ask = np.flatnonzero(met & ~close)
+        asa = asa_many(agents=agents[ask], calls_per_hour=calls_per_hour[ask],
+                       aht_seconds=aht[ask], patience_seconds=patience[ask])  # fmt: skip
+        met[ask] = asa <= target.asa_seconds
+        close[ask] = ~(np.abs(asa - target.asa_seconds) > CLOSE * target.asa_seconds)
     return met, close
 
 

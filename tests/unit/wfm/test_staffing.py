@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.wfm.erlang import erlang_a, erlang_a_many, erlang_c
+from hotline.wfm.erlang import asa_many, erlang_a, erlang_a_many, erlang_c
 from hotline.wfm.staffing import (
     CLOSE,
     Target,
@@ -226,6 +226,108 @@ def test_a_close_call_is_left_to_the_scalar_search():
     assert grid.tolist() == [expected]
 
 
+# -- the grid with a mean-wait (ASA) target: the sum over the callers ahead is asked only
+# where the service level and occupancy are met, so these check that skipping it elsewhere
+# changes no head-count
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.floats(0.01, 1) | st.floats(1, 3000),  # a call a few days apart, to 250 Erlangs
+            st.floats(30, 900),
+            st.floats(0.2, 10) | st.floats(10, 600) | st.floats(600, 1e6),  # patience
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    sl=st.floats(0.3, 0.95),
+    within=st.sampled_from([0.0, 10.0, 20.0, 60.0]),
+    asa=st.floats(0.001, 1) | st.floats(1, 120),
+    occ=st.none() | st.floats(0.7, 1.0),
+)
+def test_the_grid_with_an_asa_target_is_the_scalar_search_cell_by_cell(cells, sl, within, asa, occ):
+    target = Target(sl, within, asa, occ)
+    grid = erlang_a_table(
+        calls_per_hour=[c for c, _, _ in cells],
+        aht_seconds=[a for _, a, _ in cells],
+        patience_seconds=[p for _, _, p in cells],
+        target=target,
+    )
+    expected = [
+        agents_needed(calls_per_hour=c, aht_seconds=a, target=target, patience_seconds=p).agents
+        for c, a, p in cells
+    ]
+    assert grid.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("cph", "aht", "patience", "target", "fewest"),
+    [
+        (0.05, 300, 60, Target(0.8, 20, 1.0), 1),  # a trickle: one agent is plenty
+        (0.05, 300, 60, Target(0.3, 20, 1e-4), 3),  # ... unless the wait must be 0.1 ms
+        (200_000, 300, 180, Target(0.8, 20, 5.0), 16_210),  # 16,667 Erlangs; ASA binds
+        (500, 300, 0.5, Target(0.8, 20, 0.1), 37),  # callers gone in half a second
+        (500, 300, 0.05, Target(0.5, 10, 0.01), 22),
+        (500, 300, 1e7, Target(0.8, 20, 10.0), 49),  # patient for months: Erlang C's 49
+        (500, 300, 180, Target(0.8, 20, 0.5), 54),  # ASA binds: 44 for the service level
+        (500, 300, 180, Target(0.3, 20, 60.0), 34),  # below the load: 34 agents, 41.7 E
+        (3000, 30, 30_000, Target(0.3, 0, 100.0), 27),
+    ],
+)
+def test_asa_targets_at_the_extremes(cph, aht, patience, target, fewest):
+    def met(n: int) -> bool:
+        perf = erlang_a(agents=n, calls_per_hour=cph, aht_seconds=aht, patience_seconds=patience,
+                        answer_within=target.answer_within)  # fmt: skip
+        return bool(target.met_by(perf))
+
+    assert met(fewest)
+    assert fewest == 1 or not met(fewest - 1)
+    scalar = agents_needed(
+        calls_per_hour=cph, aht_seconds=aht, target=target, patience_seconds=patience
+    )
+    assert scalar.agents == fewest
+    grid = erlang_a_table(
+        calls_per_hour=[cph], aht_seconds=aht, patience_seconds=patience, target=target
+    )
+    assert grid.tolist() == [fewest]
+
+
+def test_an_asa_close_call_is_left_to_the_scalar_search():
+    # an ASA target equal (to the last bit) to what 54 agents give, the service level met
+    # with room: the decision rests on the mean wait alone, and is the scalar search's
+    perf = erlang_a(
+        agents=54, calls_per_hour=500, aht_seconds=300, patience_seconds=180, answer_within=20
+    )
+    target = Target(0.8, 20, asa_seconds=perf.asa_seconds)
+    many = asa_many(agents=54, calls_per_hour=500, aht_seconds=300, patience_seconds=180)
+    assert abs(float(many) / perf.asa_seconds - 1) <= CLOSE  # a close call
+    assert perf.service_level > 0.8 + 1e-3
+    expected = agents_needed(
+        calls_per_hour=500, aht_seconds=300, target=target, patience_seconds=180
+    ).agents
+    assert expected == 54  # (met exactly, by its own figure)
+    grid = erlang_a_table(
+        calls_per_hour=[500.0], aht_seconds=300.0, patience_seconds=180.0, target=target
+    )
+    assert grid.tolist() == [expected]
+
+
+def test_an_asa_target_no_head_count_up_to_a_million_meets_is_refused():
+    # 600,000 Erlangs: as many agents meet half answered at once, but wait 0.15 s on
+    # average; the next head-count the search may try, 1,200,000, is past the limit
+    kwargs = {"calls_per_hour": 7.2e6, "aht_seconds": 300.0, "patience_seconds": 300.0}
+    loose = Target(0.1, 0)
+    assert agents_needed(target=loose, **kwargs).agents <= 600_000
+    assert int(erlang_a_table(target=loose, **kwargs)) <= 600_000
+    strict = Target(0.1, 0, asa_seconds=0.1)
+    with pytest.raises(Unreachable, match="more than 1,000,000 agents"):
+        agents_needed(target=strict, **kwargs)
+    with pytest.raises(Unreachable, match="more than 1,000,000 agents"):
+        erlang_a_table(target=strict, **kwargs)
+
+
 def test_the_grid_refuses_what_the_search_refuses():
     with pytest.raises(Unreachable, match="more than 1,000,000 agents"):
         erlang_a_table(
@@ -243,3 +345,8 @@ def test_the_grid_refuses_what_the_search_refuses():
         erlang_a_table(
             calls_per_hour=[100.0], aht_seconds=300.0, patience_seconds=60.0, target=Target(1.0)
         )
+    with pytest.raises(ValueError, match="ASA target must be positive"):
+        erlang_a_table(
+            calls_per_hour=[100.0], aht_seconds=300.0, patience_seconds=60.0,
+            target=Target(asa_seconds=-1.0),
+        )  # fmt: skip
