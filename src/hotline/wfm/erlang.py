@@ -410,7 +410,7 @@ def _asa_terms(x: Floats, y: Floats) -> tuple[Floats, npt.NDArray[np.int64]]:
         gaussian = half + np.sqrt(half * half + 2.0 * ASA_DEPTH * (top + 1.0))
         k = np.maximum(1.0, np.minimum(geometric, gaussian))
         base = top * np.log(top / y)
-        for _ in range(8):  # (G' = log((x'+K)/y) > 0 for K >= 1: each step lands above the root)
+        for _ in range(4):  # (G' = log((x'+K)/y) > 0 for K >= 1: each step lands above the root)
             fall = np.log((top + k) / y)
             k = np.maximum(1.0, k - ((top + k) * fall - base - k - ASA_DEPTH) / fall)
     return peak, (peak + np.ceil(k) + 2.0).astype(np.int64)
