@@ -258,9 +258,15 @@ def _erlang_a_met(
     """Whether each cell meets the target (as `Target.met_by`), and whether that was a
     close call (or a figure is not a number).
 
-    The mean wait (a sum over the callers ahead, the costly figure) is asked only where the
-    service level and occupancy are met and not close calls: elsewhere the target is
-    missed whatever it is, or the scalar search will decide the cell."""
+    The mean wait of answered calls (a sum over the callers ahead, the costly figure) is
+    asked only where the service level and occupancy are met and not close calls
+    (elsewhere the target is missed whatever it is, or the scalar search will decide the
+    cell), and not where a bound shows it well within its target. A caller who would wait
+    V for an agent, with patience of rate theta, is answered with probability e^-theta V
+    and waits (1 - e^-theta V) / theta on average, answered or not; as
+    V e^-theta V <= (1 - e^-theta V) / theta, E[wait; answered] <= E[wait] =
+    P(abandon) / theta, and the mean wait of answered calls is at most
+    P(abandon) / (theta P(answered))."""
     p = erlang_a_many(agents=agents, calls_per_hour=calls_per_hour, aht_seconds=aht,
                       patience_seconds=patience, answer_within=target.answer_within)  # fmt: skip
     met = p.service_level >= target.service_level
@@ -272,7 +278,12 @@ def _erlang_a_met(
         else:  # (occupancy is at most 1: always met, in both searches, unless not a number)
             close |= np.isnan(p.occupancy)
     if target.asa_seconds is not None:
-        ask = np.flatnonzero(met & ~close)
+        # (P(abandon) given 1e-9 of slack, as a close call is: the closed forms agree with
+        # `erlang_a` to about 1e-12)
+        with np.errstate(divide="ignore", invalid="ignore"):  # (none answered: no bound)
+            bound = (p.abandon_rate + CLOSE) * patience / (1.0 - p.abandon_rate)
+        within = bound < target.asa_seconds * (1.0 - CLOSE)
+        ask = np.flatnonzero(met & ~close & ~within)
         asa = asa_many(agents=agents[ask], calls_per_hour=calls_per_hour[ask],
                        aht_seconds=aht[ask], patience_seconds=patience[ask])  # fmt: skip
         met[ask] = asa <= target.asa_seconds

@@ -237,6 +237,28 @@ def test_the_mean_wait_sum_at_the_extremes(n, cph, aht, patience):
     assert float(many) == pytest.approx(one.asa_seconds, rel=1e-12)
 
 
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    load=st.floats(0.05, 400),
+    staffing=st.floats(0.3, 2.5),
+    aht=st.floats(30, 1200),
+    patience=st.floats(3, 30_000),
+)
+def test_answered_calls_wait_no_longer_than_all_calls_over_the_share_answered(
+    load, staffing, aht, patience
+):
+    # the bound erlang_a_table decides most ASA targets with: a caller who would wait V
+    # waits V e^-V/patience on average if answered, at most patience (1 - e^-V/patience),
+    # and P(abandon) = E[1 - e^-V/patience]; 1e-12 is the figures' rounding
+    n = max(1, int(load * staffing))
+    one = erlang_a(
+        agents=n, calls_per_hour=load * 3600 / aht, aht_seconds=aht, patience_seconds=patience,
+        answer_within=0,
+    )  # fmt: skip
+    bound = (one.abandon_rate + 1e-12) * patience / (1.0 - one.abandon_rate)
+    assert one.asa_seconds <= bound
+
+
 def test_asa_many_is_erlang_a_manys_mean_wait():
     agents, patience = np.array([[40], [44], [60]]), np.array([60.0, 180.0, 1e5])
     alone = asa_many(agents=agents, calls_per_hour=500, aht_seconds=300, patience_seconds=patience)

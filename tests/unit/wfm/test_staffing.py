@@ -274,6 +274,10 @@ def test_the_grid_with_an_asa_target_is_the_scalar_search_cell_by_cell(cells, sl
         (500, 300, 180, Target(0.8, 20, 0.5), 54),  # ASA binds: 44 for the service level
         (500, 300, 180, Target(0.3, 20, 60.0), 34),  # below the load: 34 agents, 41.7 E
         (3000, 30, 30_000, Target(0.3, 0, 100.0), 27),
+        # impatient callers, a low target: those answered wait longer than callers do on
+        # average (22 agents: 8.7 s against 6.7 s), so the grid's bound on the mean wait
+        # must be over the share answered
+        (2000, 120, 10, Target(0.3, 20, 7.5), 26),
     ],
 )
 def test_asa_targets_at_the_extremes(cph, aht, patience, target, fewest):
