@@ -82,8 +82,10 @@ def erlang_a(
 ) -> Performance:
     """M/M/n+M: exponential patience with mean `patience_seconds`. Stable at any load."""
     _check(agents, calls_per_hour, aht_seconds, answer_within)
-    if patience_seconds <= 0:
+    if not patience_seconds > 0:  # (NaN too)
         raise ValueError("patience must be positive")
+    if math.isinf(patience_seconds):  # (its queue would never end: Erlang C's, unstable)
+        raise ValueError("patience must be finite: callers who never hang up are Erlang C's")
     lam = calls_per_hour / 3600.0
     mu = 1.0 / aht_seconds
     theta = 1.0 / patience_seconds

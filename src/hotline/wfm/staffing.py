@@ -71,14 +71,14 @@ def agents_needed(
     target.check()
     if calls_per_hour < 0 or aht_seconds <= 0:
         raise ValueError("calls per hour must be >= 0 and the handle time > 0")
-    if patience_seconds is not None and patience_seconds <= 0:
+    if patience_seconds is not None and not patience_seconds > 0:  # (NaN too)
         raise ValueError("patience must be positive")
     load = calls_per_hour * aht_seconds / 3600.0
     if load == 0.0:  # no load (also if it underflows)
         return Performance(0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
     if load >= MAX_AGENTS:
         raise Unreachable(f"{load:,.0f} Erlangs: more than {MAX_AGENTS:,} agents would be needed")
-    if patience_seconds is None:
+    if patience_seconds is None or math.isinf(patience_seconds):  # (never hang up: Erlang C)
         return _erlang_c_search(calls_per_hour, aht_seconds, target)
     return _erlang_a_search(calls_per_hour, aht_seconds, patience_seconds, target)
 

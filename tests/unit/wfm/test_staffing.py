@@ -354,3 +354,18 @@ def test_the_grid_refuses_what_the_search_refuses():
             calls_per_hour=[100.0], aht_seconds=300.0, patience_seconds=60.0,
             target=Target(asa_seconds=-1.0),
         )  # fmt: skip
+
+
+def test_callers_who_never_hang_up_are_staffed_by_erlang_c_and_erlang_a_refuses_them():
+    """Infinite patience is Erlang C (as in the grid), not an Erlang A queue that never
+    ends; a patience that is not a number is refused."""
+    target = Target(0.8, 20)
+    never = agents_needed(calls_per_hour=120, aht_seconds=300, target=target,
+                          patience_seconds=math.inf)  # fmt: skip
+    assert never == agents_needed(calls_per_hour=120, aht_seconds=300, target=target)
+    with pytest.raises(ValueError, match="callers who never hang up are Erlang C's"):
+        erlang_a(agents=9, calls_per_hour=120, aht_seconds=300, patience_seconds=math.inf,
+                 answer_within=20)  # fmt: skip
+    with pytest.raises(ValueError, match="patience must be positive"):
+        agents_needed(calls_per_hour=120, aht_seconds=300, target=target,
+                      patience_seconds=math.nan)  # fmt: skip
