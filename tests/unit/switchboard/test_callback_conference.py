@@ -15,25 +15,17 @@ from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import Outcome, Switchboard
 from hotline.switchboard.effects import Connect, DialBack, Leg, Park
-from hotline.switchboard.line import LineConfig
-from tests.unit.routing.harness import agent, queue
 
 from .test_board import ANY_WAIT, CALLER, NUMBER, kinds
+from .test_on_call import board as on_call_board
 
 SID = "CA1"
 
 
 def board() -> Switchboard:
-    """Queues en and records (a1, a2 answer en; a3 records), callbacks offered at once."""
-    line = LineConfig(
-        name="test", number=NUMBER, timezone="Europe/London", flow=None,
-        queues=(queue("en", ({"en": 1}, None), wrap_up=30.0),
-                queue("records", ({"en": 1}, None), wrap_up=30.0)),
-        agents={a.id: a for a in (agent("a1", ("en",), en=3), agent("a2", ("en",), en=3),
-                                  agent("a3", ("records",), en=3))},
-        callbacks=ANY_WAIT,
-    )  # fmt: skip
-    return Switchboard(line=line, start=0.0)
+    """test_on_call's line (queues en and records; a1, a2 answer en, a3 records), with
+    callbacks offered at once."""
+    return on_call_board(ANY_WAIT)
 
 
 def conference(out: Any) -> list[tuple[str, str, int]]:

@@ -21,21 +21,22 @@ from hotline.switchboard.events import (
     Transferred,
     WrappedUp,
 )
-from hotline.switchboard.line import LineConfig
+from hotline.switchboard.line import CallbackRule, LineConfig
 from tests.unit.routing.harness import agent, queue
 
 from .test_board import CALLER, NUMBER, kinds
 
 
-def board() -> Switchboard:
-    """Queues en and records; a1 and a2 answer en, a3 answers records only."""
+def board(callbacks: CallbackRule | None = None) -> Switchboard:
+    """Queues en and records; a1 and a2 answer en, a3 answers records only (`callbacks`:
+    the line's rule, else the default)."""
     line = LineConfig(
         name="test", number=NUMBER, timezone="Europe/London", flow=None,
         queues=(queue("en", ({"en": 1}, None), wrap_up=30.0),
                 queue("records", ({"en": 1}, None), wrap_up=30.0)),
         agents={a.id: a for a in (agent("a1", ("en",), en=3), agent("a2", ("en",), en=3),
                                   agent("a3", ("records",), en=3))},
-        dispositions=("resolved", "transferred"),
+        dispositions=("resolved", "transferred"), callbacks=callbacks or CallbackRule(),
     )  # fmt: skip
     return Switchboard(line=line, start=0.0)
 

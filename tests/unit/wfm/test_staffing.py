@@ -164,7 +164,12 @@ def test_absurd_head_counts_are_refused():
     occ=st.none() | st.floats(0.7, 1.0),
 )
 def test_the_erlang_a_grid_is_the_scalar_search_cell_by_cell(cells, sl, within, asa, occ):
-    target = Target(sl, within, asa, occ)
+    assert_grid_is_the_search(cells, Target(sl, within, asa, occ))
+
+
+def assert_grid_is_the_search(cells: list[tuple[float, float, float]], target: Target) -> None:
+    """`erlang_a_table` over the cells (calls/h, handle time, patience) gives the scalar
+    search's head-count in each."""
     grid = erlang_a_table(
         calls_per_hour=[c for c, _, _ in cells],
         aht_seconds=[a for _, a, _ in cells],
@@ -172,12 +177,7 @@ def test_the_erlang_a_grid_is_the_scalar_search_cell_by_cell(cells, sl, within, 
         target=target,
     )
     expected = [
-        agents_needed(
-            calls_per_hour=c,
-            aht_seconds=a,
-            target=target,
-            patience_seconds=None if math.isinf(p) else p,
-        ).agents
+        agents_needed(calls_per_hour=c, aht_seconds=a, target=target, patience_seconds=p).agents
         for c, a, p in cells
     ]
     assert grid.tolist() == expected
@@ -248,18 +248,7 @@ def test_a_close_call_is_left_to_the_scalar_search():
     occ=st.none() | st.floats(0.7, 1.0),
 )
 def test_the_grid_with_an_asa_target_is_the_scalar_search_cell_by_cell(cells, sl, within, asa, occ):
-    target = Target(sl, within, asa, occ)
-    grid = erlang_a_table(
-        calls_per_hour=[c for c, _, _ in cells],
-        aht_seconds=[a for _, a, _ in cells],
-        patience_seconds=[p for _, _, p in cells],
-        target=target,
-    )
-    expected = [
-        agents_needed(calls_per_hour=c, aht_seconds=a, target=target, patience_seconds=p).agents
-        for c, a, p in cells
-    ]
-    assert grid.tolist() == expected
+    assert_grid_is_the_search(cells, Target(sl, within, asa, occ))
 
 
 @pytest.mark.parametrize(
