@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .live_fixtures import Live, call_form, pg_url, sqlite_url  # noqa: F401
 from .test_agents_resume import (
     DONE,
@@ -231,3 +233,31 @@ def test_a_caller_on_hold_stays_on_hold_for_their_agent_across_a_restart(tmp_pat
         )
         b.control.until(lambda: len(b.control.legs) == 1)
     assert b.control.legs == [(SID, "caller", "resume", "talk", "")]  # the only operation
+
+
+@pytest.mark.parametrize("ran_out", [False, True])
+def test_what_an_agent_chose_for_after_their_wrap_up_is_kept_across_a_restart(
+    tmp_path: Path, ran_out: bool
+) -> None:
+    """en-day-4 chose "not ready: lunch" for after their wrap-up; the line restarts within
+    it (they wrap up the rest, then go to lunch) or after its end (lunch at once)."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    agent = answered_by(a, DONE, "+12025550107", "en-day-4")
+    a.wall.now += 60
+    a.carrier.post("/voice/status", call_form(DONE, CallStatus="completed"))
+    began = a.wall.now
+    lunch = {"ready": False, "reason": "lunch"}
+    assert a.http.post("/api/agent/after-wrap-up", json=lunch, headers=agent).status_code == 200
+    a.line.flush()
+    wrap = wrap_up_seconds(a, DONE)
+    kept = a.store.agent_states()["en-day-4"]
+    assert (kept.state, kept.reason) == ("wrap_up", "lunch")
+
+    b = restarted(db, began + (wrap + 5 if ran_out else 5), {})
+    with b.running():
+        if not ran_out:
+            assert me(b, "en-day-4")["state"] == "wrap_up"
+            b.wall.now = began + wrap + 1
+        assert (me(b, "en-day-4")["state"], me(b, "en-day-4")["reason"]) == ("not_ready", "lunch")
+    assert [d["code"] for k, d in b.store.events(DONE) if k == "wrapped-up"] == ["timeout"]

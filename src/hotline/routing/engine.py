@@ -269,6 +269,7 @@ class AgentView:
     queues: tuple[str, ...]
     logout_pending: bool = False  # logs out once their call and wrap-up end
     state_since: float = 0.0  # when they entered their state (the line's clock)
+    then: str | None = None  # wrapping up: not ready for this reason when it ends (None: ready)
 
 
 class Router:
@@ -610,6 +611,7 @@ class Router:
             tuple(a.min_step),
             a.logout_pending,
             a.state_since,
+            a.then if a.state is AgentState.WRAP_UP else None,
         )
 
     def agents(self) -> Iterator[AgentView]:

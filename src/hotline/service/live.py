@@ -313,8 +313,11 @@ class LiveLine:
                     since = kept.since  # (the same wrap-up, resumed)
             elif sid is not None and (r := board.records.get(sid)) is not None:
                 queue = r.call.queue if r.call is not None else r.row.queue
-            now = SaveAgent(agent_id, state["state"] or "", state.get("reason"), sid, queue,
-                            since, home, board.leaving(agent_id))  # fmt: skip
+            reason = state.get("reason")  # (wrapping up: what they chose for after it)
+            if state["state"] == WRAP_UP:
+                reason = board.after_wrap_up_of(agent_id)
+            now = SaveAgent(agent_id, state["state"] or "", reason, sid, queue, since, home,
+                            board.leaving(agent_id))  # fmt: skip
             if kept is None or replace(kept, since=since) != now:
                 self.kept_agents[agent_id] = now
                 self.writes.append(now)
@@ -569,8 +572,9 @@ class LiveLine:
         else:  # wrapping up, or their call ended while the line was down: wrap-up
             since = kept.since if kept.state == WRAP_UP else self.wall()
             line = kept.line if kept.line in self.boards else self.floor.home(agent_id)
-            self._run(c.ResumeWrapUp(agent_id, kept.call_sid or "", kept.queue or "", since),
-                      line)  # fmt: skip
+            then = kept.reason if kept.state == WRAP_UP else None  # (chosen for after it)
+            self._run(c.ResumeWrapUp(agent_id, kept.call_sid or "", kept.queue or "", since,
+                                     then), line)  # fmt: skip
 
     def recheck(self, statuses: Mapping[str, str | None]) -> None:
         by_line: dict[str, dict[str, str | None]] = {}

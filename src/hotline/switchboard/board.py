@@ -1352,14 +1352,24 @@ class Switchboard:
         wrap = next((q.wrap_up_seconds for q in self.line.queues if q.name == cmd.queue), 0.0)
         form = self.line.dispositions and cmd.call_sid and wrap > 0
         if cmd.since + wrap <= self.now:
-            if form:  # (the change to ready closes it: `timeout`)
+            if form:  # (the change out of it closes it: `timeout`)
                 self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
-            self.router.set_ready(agent_id)
+            if cmd.then is None:
+                self.router.set_ready(agent_id)
+            else:
+                self.router.set_not_ready(agent_id, cmd.then)
         else:
             self.router.resume_wrap_up(agent_id, cmd.since + wrap)
+            if cmd.then is not None:
+                self.router.after_wrap_up(agent_id, cmd.then)
             if form:  # (after the change to wrap-up, which would close it)
                 self.wrapping[agent_id] = (cmd.call_sid, cmd.queue)
         return self.agent_state(agent_id)
+
+    def after_wrap_up_of(self, agent_id: str) -> str | None:
+        """What a wrapping-up agent chose for after it: not ready for this reason (None:
+        ready, or not wrapping up)."""
+        return self.router.agent(agent_id).then
 
     def _reattach(self, sid: str, r: CallRecord, found: c.Recovered, *, theirs: bool) -> None:
         """A consultation under way across a restart ends (the consulted agent's phone

@@ -393,15 +393,19 @@ class Recover(Command[dict[str, int]]):
 class ResumeWrapUp(Command[AgentStatus]):
     """After a restart: an agent logged in again, who was wrapping up `call_sid` (of
     `queue`) since `since` before it (or whose call ended while the line was down), wraps
-    up what is left of the queue's wrap-up time; ready at once if none is left."""
+    up what is left of the queue's wrap-up time, then is what they chose for after it
+    (`then`: not ready for that reason; None: ready); at once if no time is left."""
 
-    _fields: ClassVar = ("agent_id", "call_sid", "queue", "since")
+    _fields: ClassVar = ("agent_id", "call_sid", "queue", "since", "then")
 
-    def __init__(self, agent_id: str, call_sid: str, queue: str, since: float) -> None:
+    def __init__(
+        self, agent_id: str, call_sid: str, queue: str, since: float, then: str | None = None
+    ) -> None:
         self.agent_id: Final = agent_id
         self.call_sid: Final = call_sid
         self.queue: Final = queue
         self.since: Final = since
+        self.then: Final = then
 
 
 class Recheck(Command[None]):
