@@ -681,10 +681,9 @@ class Switchboard:
             return
         if dial_back and status == "in-progress" and r is not None and r.dialled_back:
             call = r.call
-            if call is not None and not answered and not r.held:  # their agent left: on
-                r.held = True  # hold in the conference for the next one
-                self._effects.append(Leg(sid, CALLER, "hold"))
-            elif call is not None and answered and not r.bridged:  # they talk to their agent
+            if call is not None and not answered:  # their agent left: on hold in the
+                self._caller_waits(sid, r.connects)  # conference for the next one
+            elif call is not None and not r.bridged:  # they talk to their agent
                 r.bridged = r.talked = True
                 self._emit(CalledBack(self.now, sid, call.agent_id or ""))
             return
