@@ -95,3 +95,64 @@ def test_a_call_whose_voice_url_fails_is_asked_of_the_fallback_url_as_the_carrie
     (call,) = alone.calls.values()
     assert call.heard == ["An application error occurred."]
     assert (alone.fallbacks, seen) == (0, [])
+
+
+def test_a_queued_caller_hangs_up_when_their_patience_ends_mid_prompt():
+    seen: list[tuple[str, float]] = []  # the paths the line heard, at the carrier's time
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, carrier.now()))
+        twiml = {
+            "/voice/incoming": '<Response><Redirect method="POST">http://app/voice/wait'
+            "</Redirect></Response>",
+            "/voice/wait": '<Response><Say>Hold</Say><Pause length="1000"/><Redirect '
+            'method="POST">http://app/voice/wait</Redirect></Response>',
+        }.get(request.url.path, "<Response/>")
+        return httpx.Response(200, text=twiml)
+
+    carrier = Carrier(
+        hotline_url="http://app", auth_token=TOKEN, account_sid="AC" + "0" * 32,
+        line_number="+18005550100", speed=100,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+    )  # fmt: skip
+
+    async def run() -> EmulatedCall:
+        call = carrier.place(CallerScript("+12025550143", [], 30, 30))
+        await carrier.drain()
+        return call
+
+    call = asyncio.run(run())
+    assert call.outcome == "abandoned"
+    assert [p for p, _ in seen] == ["/voice/incoming", "/voice/wait", "/voice/status"]
+    assert call.queued_at is not None
+    hung_up_after = seen[-1][1] - call.queued_at  # carrier seconds in the queue
+    # at their patience (30 s), not at the next redirect after the 1,000 s pause; the
+    # tolerance is 20 carrier seconds = 0.2 s of real time at speed 100, for the loop
+    assert 30 <= hung_up_after < 50, hung_up_after
+
+
+def test_a_connect_the_carrier_took_before_the_caller_gave_up_puts_them_through():
+    """The race between a caller's patience and the line's connect: an update the carrier
+    answered 200 before the patience ran out wins, even when the wait ends at that moment."""
+    carrier = Carrier(
+        hotline_url="http://app", auth_token=TOKEN, account_sid="AC" + "0" * 32,
+        line_number="+18005550100", speed=100,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500))),
+    )  # fmt: skip
+    connect = "<Response><Dial><Client>agent-7</Client></Dial></Response>"
+
+    async def run(update: str | None) -> tuple[str | None, EmulatedCall]:
+        call = EmulatedCall("CA1", CallerScript("+12025550143", [], 30, 60), holding=True)
+        call.queued_at = carrier.now() - 31  # their patience ran out a second ago
+        if update is not None:
+            call.updates.put_nowait(update)
+        return await carrier.wait(5.0, call), call
+
+    got, call = asyncio.run(run(connect))
+    assert (got, call.outcome, call.holding) == (connect, "in-progress", False)
+    got, call = asyncio.run(run(None))  # nothing taken: they hang up
+    assert (got, call.outcome, call.holding) == (
+        "<Response><Hangup/></Response>",
+        "abandoned",
+        False,
+    )

@@ -37,6 +37,7 @@ KEEP_ALIVE = httpx.Limits(keepalive_expiry=2.0)  # seconds, under the server's 5
 log = logging.getLogger("hotline.emulator")
 PARTICIPANT = "participant"  # the label of the legs the carrier dials into conferences
 AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
+HANG_UP = "<Response><Hangup/></Response>"
 
 
 @dataclass
@@ -68,6 +69,7 @@ class EmulatedCall:
     # a participant's leg the carrier dialled: "browser" (a Device answered it) or
     # "emulator" (the emulator answered in its callee's stead); "" until answered
     answered_by: str = ""
+    holding: bool = False  # in the queue's hold loop (their patience runs out mid-prompt)
 
 
 class Carrier:
@@ -145,7 +147,7 @@ class Carrier:
             if call is None or call.ended:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
             if form.get("Status") == "completed":
-                call.updates.put_nowait("<Response><Hangup/></Response>")
+                call.updates.put_nowait(HANG_UP)
             elif isinstance(form.get("Twiml"), str):
                 if self.refuse_connects > 0 and sid not in self.refused:  # an API fault
                     self.refuse_connects -= 1
@@ -328,7 +330,13 @@ class Carrier:
         until: asyncio.Event | None = None,
     ) -> str | None:
         """Wait `seconds` of carrier time (math.inf: no limit); a REST update of the call cuts
-        it short (its TwiML is returned), and so does `until` being set."""
+        it short (its TwiML is returned), and so does `until` being set. A queued caller
+        whose patience ends meanwhile hangs up then, mid-prompt (see `_gives_up`)."""
+        gives_up = False
+        if call is not None and call.holding and call.queued_at is not None:
+            left = call.queued_at + call.script.patience - self.now()
+            if left < seconds:
+                seconds, gives_up = left, True
         delay = max(seconds, 0.0) / self.speed
         timeout = delay if math.isfinite(delay) else None
         if call is None:
@@ -336,17 +344,37 @@ class Carrier:
             return None
         if until is None:
             try:
-                return await asyncio.wait_for(call.updates.get(), timeout)
+                got: str | None = await asyncio.wait_for(call.updates.get(), timeout)
             except TimeoutError:
-                return None
-        update = asyncio.ensure_future(call.updates.get())
-        woken = asyncio.ensure_future(until.wait())
-        try:
-            await asyncio.wait((update, woken), timeout=timeout, return_when=FIRST_COMPLETED)
-        finally:  # a get cancelled before it took its update leaves it in the queue
-            update.cancel()
-            woken.cancel()
-        return update.result() if update.done() and not update.cancelled() else None
+                got = None
+        else:
+            update = asyncio.ensure_future(call.updates.get())
+            woken = asyncio.ensure_future(until.wait())
+            try:
+                await asyncio.wait((update, woken), timeout=timeout, return_when=FIRST_COMPLETED)
+            finally:  # a get cancelled before it took its update leaves it in the queue
+                update.cancel()
+                woken.cancel()
+            got = update.result() if update.done() and not update.cancelled() else None
+            gives_up = gives_up and not until.is_set()
+        if got is None and gives_up:
+            return self._gives_up(call)
+        if got is not None:  # out of the hold loop (to an agent, or hung up)
+            call.holding = False
+        return got
+
+    @staticmethod
+    def _gives_up(call: EmulatedCall) -> str:
+        """A queued caller's patience ends. One rule for the race with the line's connect:
+        an update the carrier took before this moment wins (the caller was put through
+        first); else the caller hangs up, and the call ends with no step between (so the
+        carrier refuses its updates from this moment, 404 as for any call that ended: the
+        line frees the agent it was connecting and counts the call abandoned)."""
+        call.holding = False
+        if not call.updates.empty():  # taken (answered 200) before the caller hung up
+            return call.updates.get_nowait()
+        call.outcome = "abandoned"
+        return HANG_UP
 
     # -- executing TwiML
 
@@ -367,8 +395,9 @@ class Carrier:
                 if result is not None:
                     next_twiml = result
                     break
-            if not call.updates.empty():
+            if not call.updates.empty():  # (taken as a webhook was answered)
                 next_twiml = call.updates.get_nowait()
+                call.holding = False
 
     async def _speak(self, call: EmulatedCall, el: ET.Element) -> str | None:
         if el.tag == "Say":
@@ -391,7 +420,8 @@ class Carrier:
             return ""
         if tag == "Redirect":
             url = v.text or ""
-            if "/voice/wait" in url:
+            call.holding = "/voice/wait" in url
+            if call.holding:
                 now = self.loop_time() * self.speed
                 if call.queued_at is None:
                     call.queued_at = now
