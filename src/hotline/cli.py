@@ -1618,7 +1618,7 @@ def _serve_node(
     from hotline.service.settings import load_settings
     from hotline.store.leases import Leases
     from hotline.web.app import create_app
-    from hotline.web.node_app import NodeApp
+    from hotline.web.node_app import NodeApp, relay_key
 
     configure_logs(as_json=log_json)
     settings = load_settings()
@@ -1660,7 +1660,9 @@ def _serve_node(
         f"(leases of {lease_seconds:g} s); listening on http://{host}:{port}"
     )
     tune_for_serving()  # (the lines it builds on taking over are not frozen: they can go)
-    uvicorn.run(NodeApp(node=member, build=build, public_url=settings.public_url),
+    assert settings.secret_key is not None  # (required above)
+    key = relay_key(settings.secret_key.get_secret_value())
+    uvicorn.run(NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key),
                 host=host, port=port, log_level="warning", log_config=None,
                 timeout_graceful_shutdown=5)  # fmt: skip
 

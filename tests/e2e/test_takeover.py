@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+import websockets
 
 from hotline.service.demo import _Server, free_ports
 from hotline.service.lines import import_line
@@ -152,10 +153,24 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
         await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
         first = store.issue_token("en-day-1", time.time())
         bot = AgentBot(agent_id="en-day-1", token=first, base_url=cluster.base, speed=SPEED)
-        resting = {"Authorization": f"Bearer {store.issue_token('en-day-7', time.time())}"}
+        seven = store.issue_token("en-day-7", time.time())
+        resting = {"Authorization": f"Bearer {seven}"}
         async with httpx.AsyncClient(base_url=cluster.base, headers=resting) as client:
             (await client.post("/api/agent/login")).raise_for_status()
             (await client.post("/api/agent/not-ready?reason=training")).raise_for_status()
+        # the standby relays an agent's requests and websocket to the leader
+        b_url = f"http://127.0.0.1:{cluster.ports[1]}"
+        async with httpx.AsyncClient(base_url=b_url, headers=resting) as client:
+            me = (await client.get("/api/agent/me")).json()
+        assert (me["state"], me["reason"]) == ("not_ready", "training")
+        async with websockets.connect(f"ws{b_url[4:]}/api/agent/ws?token={seven}",
+                                      proxy=None) as ws:  # fmt: skip
+            hello = json.loads(await ws.recv())
+        assert (hello["type"], hello["state"], hello["reason"]) == (
+            "hello",
+            "not_ready",
+            "training",
+        )
         bot_task = asyncio.create_task(bot.run())
         await until(lambda: any(c.agent for c in calls), "a caller to reach the agent")
         bridged = next(c for c in calls if c.agent).sid

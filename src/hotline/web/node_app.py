@@ -9,12 +9,22 @@ then, with still no leader, the caller is kept where they are: a pause and the s
 again (a `<Redirect>`, which carries the call's own parameters but not the keys pressed:
 the IVR asks again), and a callback the carrier would not repeat that way (a status, a
 dial's or a recording's outcome) is answered 503. `/healthz` says standby (503: send it no
-traffic); agents' requests are refused 503 and their sockets asked to come back."""
+traffic).
+
+Everything else (people's pages, the agents' and supervisors' API, their websockets) is
+relayed to the leader as it came, so a desktop or wallboard reaches the line through any
+node; with no leader it is refused 503 (a socket is closed 1013: try again). The address
+of the person who asked goes with it, signed with a key every node derives from
+HOTLINE_SECRET_KEY (`relay_key`), and the leader takes it as the request's client (the
+audit trail and the log-on limits see the person, not the node); unsigned or wrongly
+signed, it is ignored."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +35,9 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from hotline.errors import HotlineError, NodeRefused
 from hotline.service.node import Node
@@ -34,6 +47,15 @@ from hotline.web.errors import Refused
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
+CLIENT = "x-hotline-client"  # who asked a relayed request: "ADDRESS SIGNATURE"
+MAX_RELAYED = 4 * 1024 * 1024  # bytes of a relayed request's body
+# not relayed: the connection's own (RFC 9110 7.6.1), the body's framing (made again), and
+# what only a node may say
+HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                 "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
+                 "content-length", "content-encoding", FORWARDED, CLIENT))  # fmt: skip
+SOCKET_HEADERS = ("cookie", "authorization", "user-agent", "accept-language")
+UNSENDABLE = (None, 1005, 1006, 1015)  # close codes that say no frame came (RFC 6455 7.4.1)
 FORWARD_TIMEOUT = 10.0  # seconds a forwarded webhook may take
 HOLD_FOR = 12.0  # seconds a webhook is held for a leader (the carrier waits 15)
 POLL = 0.5  # seconds between looks for a leader while one is held
@@ -63,19 +85,23 @@ def leader_address(node: Node) -> str | None:
 class NodeApp:
     def __init__(
         self, *, node: Node, build: Callable[[], Any], public_url: str,
-        hold_for: float = HOLD_FOR, poll: float = POLL,
+        hold_for: float = HOLD_FOR, poll: float = POLL, relay_key: bytes | None = None,
     ) -> None:  # fmt: skip
         """`build()`: the line's app (an ASGI app with a lifespan), built once this node
         leads; `public_url`: the address the carrier calls (the same on every node);
         `hold_for`: seconds a webhook waits for a leader before its caller is kept;
-        `poll`: seconds between looks at who leads (one look serves every webhook)."""
+        `poll`: seconds between looks at who leads (one look serves every webhook);
+        `relay_key`: signs the address of who asked a relayed request (`relay_key()`;
+        None: not sent, and not trusted)."""
         self.node = node
         self._hold_for = hold_for
         self._poll = poll
         self._build = build
         self._public = public_url.rstrip("/")
+        self._key = relay_key
         self._inner: Any = None
-        self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT)
+        # (nodes reach each other directly: no proxy from the environment)
+        self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
         self._leader: tuple[float, asyncio.Future[str | None]] | None = None  # (asked at)
 
     @property
@@ -87,13 +113,43 @@ class NodeApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif self._inner is not None:
-            await self._inner(scope, receive, send)
+            await self._inner(self._who_asked(scope), receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1013})  # try again later
+            await self._relay_socket(WebSocket(scope, receive, send))
         elif scope["path"].startswith("/voice/"):
             await self._webhook(scope, receive, send)
-        else:
+        elif scope["path"] in ("/healthz", "/metrics") or _forwarded(scope):
             await (await self._standby(scope["path"]))(scope, receive, send)
+        else:
+            await self._relay(scope, receive, send)
+
+    # -- who asked a relayed request
+
+    def _signature(self, address: str, scope: Scope) -> str:
+        assert self._key is not None
+        said = f"{address}\n{scope['type']}\n{scope['path']}".encode()
+        return hmac.new(self._key, said, hashlib.sha256).hexdigest()
+
+    def _client_header(self, scope: Scope) -> dict[str, str]:
+        """Who asked, signed, for the leader (nothing without a key)."""
+        client = scope.get("client")
+        if self._key is None or not client:
+            return {}
+        return {CLIENT: f"{client[0]} {self._signature(client[0], scope)}"}
+
+    def _who_asked(self, scope: Scope) -> Scope:
+        """A request another node relayed: its client is who asked that node, if the
+        signature holds (else the request is taken as coming from the node)."""
+        if self._key is None or scope["type"] == "lifespan":
+            return scope
+        said = next((v for k, v in scope.get("headers", ()) if k == CLIENT.encode()), None)
+        if said is None:
+            return scope
+        address, _, signature = said.decode("latin-1").partition(" ")
+        if not hmac.compare_digest(signature, self._signature(address, scope)):
+            log.warning("a relayed request's client was wrongly signed: the node's is kept")
+            return scope
+        return {**scope, "client": (address, 0)}
 
     # -- standing by
 
@@ -107,6 +163,60 @@ class NodeApp:
             kept = self._leader = (now, asyncio.ensure_future(
                 asyncio.to_thread(leader_address, self.node)))  # fmt: skip
         return await asyncio.shield(kept[1])
+
+    async def _relay(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A person's request, to the leader as it came; its answer as the leader gave it."""
+        request = Request(scope, receive)
+        try:
+            body = await forms.read_body(request, MAX_RELAYED)
+        except Refused as e:
+            await JSONResponse({"error_id": e.error_id, "message": e.message},
+                               status_code=e.status)(scope, receive, send)  # fmt: skip
+            return
+        leader = await self.leader()
+        r = None if leader is None else await self._forward(request, leader, body)
+        if r is None:
+            await (await self._standby(scope["path"]))(scope, receive, send)
+            return
+        answer = Response(r.content, status_code=r.status_code)
+        answer.raw_headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in r.headers.multi_items() if k.lower() not in HOP
+        ] + [(b"content-length", str(len(r.content)).encode())]  # fmt: skip
+        await answer(scope, receive, send)
+
+    async def _relay_socket(self, ws: WebSocket) -> None:
+        """A person's websocket, joined to one the leader opens for it: what either side
+        sends goes to the other, and a close (its code) too. No leader, or the leader
+        gone without a word: closed 1013 (the pages connect again, to any node); refused by
+        the leader before it accepted: refused here alike (403)."""
+        leader = None if _forwarded(ws.scope) else await self.leader()
+        if leader is None:
+            await _try_again(ws)
+            return
+        query = f"?{ws.url.query}" if ws.url.query else ""
+        url = f"ws{leader.removeprefix('http')}{ws.url.path}{query}"
+        headers = {k: v for k, v in ws.headers.items() if k.lower() in SOCKET_HEADERS}
+        headers |= {FORWARDED: self.node.name, **self._client_header(ws.scope)}
+        try:
+            upstream = await connect(url, origin=ws.headers.get("origin"),  # type: ignore[arg-type]
+                                     additional_headers=headers, proxy=None,
+                                     open_timeout=FORWARD_TIMEOUT, user_agent_header=None,
+                                     compression=None)  # fmt: skip
+        except InvalidStatus as e:
+            if e.response.status_code < 500:  # refused by the leader: refused here alike
+                await ws.close()
+            else:
+                await _try_again(ws)
+            return
+        except (OSError, TimeoutError, WebSocketException) as e:
+            log.warning("a websocket could not be relayed to the leader %s: %s", leader,
+                        type(e).__name__)  # fmt: skip
+            await _try_again(ws)
+            return
+        await ws.accept()
+        async with upstream:
+            await _joined(ws, upstream)
 
     async def _standby(self, path: str) -> Response:
         if path == "/healthz":
@@ -133,8 +243,10 @@ class NodeApp:
                 return
             if not forwarded:
                 leader = await self.leader()
-                answer = None if leader is None else await self._forward(request, leader, body)
-                if answer is not None:
+                r = None if leader is None else await self._forward(request, leader, body)
+                if r is not None and r.status_code < 500:  # (5xx: as if it had not answered)
+                    kind = r.headers.get("content-type")
+                    answer = Response(r.content, status_code=r.status_code, media_type=kind)
                     await answer(scope, receive, send)
                     return
             if time.monotonic() >= deadline or forwarded:
@@ -152,23 +264,21 @@ class NodeApp:
                         f'"{KEEP_PAUSE}"/><Redirect method="POST">{again}</Redirect>'
                         "</Response>", media_type="application/xml")  # fmt: skip
 
-    async def _forward(self, request: Request, leader: str, body: bytes) -> Response | None:
-        """The request as it came, to the leader; None if the leader did not answer."""
-        keep = ("content-type", "x-twilio-signature", "user-agent")
-        headers = {k: v for k, v in request.headers.items() if k.lower() in keep}
-        headers[FORWARDED] = self.node.name
+    async def _forward(self, request: Request, leader: str, body: bytes) -> httpx.Response | None:
+        """The request as it came (its method, URL, headers and body), to the leader, with
+        who asked; None if the leader did not answer."""
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP]
+        headers += [(FORWARDED, self.node.name), *self._client_header(request.scope).items()]
         query = f"?{request.url.query}" if request.url.query else ""
         try:
-            r = await self._client.post(f"{leader}{request.url.path}{query}", content=body,
-                                        headers=headers)  # fmt: skip
+            return await self._client.request(
+                request.method, f"{leader}{request.url.path}{query}", content=body,
+                headers=headers,
+            )  # fmt: skip
         except httpx.HTTPError as e:
-            log.warning("a webhook could not be forwarded to the leader %s: %s", leader,
+            log.warning("a request could not be forwarded to the leader %s: %s", leader,
                         type(e).__name__)  # fmt: skip
             return None
-        if r.status_code >= 500:
-            return None
-        return Response(r.content, status_code=r.status_code,
-                        media_type=r.headers.get("content-type"))  # fmt: skip
 
     # -- the node's lifetime
 
@@ -229,6 +339,67 @@ class NodeApp:
             return
         self._inner = app
         log.info("node %s serves the lines", self.node.name)
+
+
+def relay_key(secret_key: str) -> bytes:
+    """The key that signs who asked a relayed request: derived from HOTLINE_SECRET_KEY,
+    which every node of a line has (and never the sealing key itself)."""
+    return hmac.new(secret_key.encode(), b"hotline: who asked a relayed request",
+                    hashlib.sha256).digest()  # fmt: skip
+
+
+async def _try_again(ws: WebSocket) -> None:
+    """Closed 1013, try again later (accepted first: a socket closed before it is accepted
+    is a refused handshake, 403, which no page can tell from a refusal)."""
+    await ws.accept()
+    await ws.close(code=1013)
+
+
+def _forwarded(scope: Scope) -> bool:
+    """A request another node relayed here (it is never relayed again)."""
+    return any(k == FORWARDED.encode() for k, _ in scope.get("headers", ()))
+
+
+async def _joined(ws: WebSocket, upstream: ClientConnection) -> None:
+    """Frames both ways until one side closes; the other is closed with its code."""
+
+    async def down() -> None:  # leader -> person
+        try:
+            async for message in upstream:
+                if isinstance(message, str):
+                    await ws.send_text(message)
+                else:
+                    await ws.send_bytes(message)
+        except ConnectionClosed:
+            pass
+        code = upstream.close_code  # (the leader gone without a word: try again, anywhere)
+        await ws.close(code=1013 if code in UNSENDABLE else code,
+                       reason=upstream.close_reason or "")  # fmt: skip
+
+    async def up() -> None:  # person -> leader
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    code = message.get("code") or 1000
+                    await upstream.close(code=1001 if code in UNSENDABLE else code)
+                    return
+                if message.get("text") is not None:
+                    await upstream.send(message["text"])
+                elif message.get("bytes") is not None:
+                    await upstream.send(message["bytes"])
+        except (ConnectionClosed, WebSocketDisconnect):
+            pass
+
+    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError, ConnectionClosed):
+                await t
 
 
 def _replay(body: bytes) -> Receive:
