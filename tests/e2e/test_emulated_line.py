@@ -56,8 +56,13 @@ def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
 
 def test_a_connect_the_carrier_refuses_is_offered_again_and_answered(tmp_path):
     async def run() -> Demo:
-        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=5,
-                 patient_callers=True)  # (refused connects cost the callers their turns)
+        d = Demo(
+            database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}",
+            speed=50,
+            hour=10,
+            seed=5,
+            patient_callers=True,
+        )  # (refused connects cost the callers their turns)
         await d.start()
         d.carrier.refuse_connects = 3
         await d.traffic(calls=8, seconds=None)
