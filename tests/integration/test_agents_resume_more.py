@@ -192,6 +192,8 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
     assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
     a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
     a.called_back(sid)  # en-day-3's phone answered: the caller is being called back
+    leg = "CA" + "8" * 32  # they pick up: they talk (test_callback_restart.py: before that)
+    a.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="in-progress"))
     a.line.flush()
 
     b = restarted(
@@ -205,7 +207,7 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
         again = b.agent("en-day-3")
         assert b.http.post("/api/agent/hold", json={"hold": True}, headers=again).status_code == 200
         b.control.until(lambda: (sid, "caller", "hold", "talk", "") in b.control.legs)
-        leg = "CA" + "8" * 32  # the dial-back ends: the callback was handled
+        # the dial-back ends: the callback was handled
         b.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
     assert b.store.call(sid).state == "completed"  # type: ignore[union-attr]
     assert b.control.dialled_back == []  # (not called a second time)

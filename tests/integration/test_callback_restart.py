@@ -110,3 +110,56 @@ def test_a_callbacks_agent_dial_in_flight_at_a_restart_that_never_reports_is_not
         other = b.agent("en-day-4")
         b.http.post("/api/agent/login", headers=other)
         assert b.http.post("/api/agent/ready", headers=other).json()["call_sid"] == SID
+
+
+def test_a_dial_back_asked_for_just_before_a_restart_is_made_if_it_never_reports(
+    tmp_path: Path,
+) -> None:
+    """en-day-3's phone answers and the line asks for the caller's dial-back, then stops:
+    the request may never have reached the carrier. The recovery took the call as on a
+    call with the caller called back (bridged), so nobody ever dialled them: en-day-3 sat
+    alone in the conference and the call would close as completed. Now, with no word of
+    the dial-back for PENDING_FOR, the caller is dialled, and their answer bridges them."""
+    from hotline.switchboard.board import PENDING_FOR
+    from hotline.switchboard.events import CalledBack
+
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.called_back(SID)  # asked for; the line stops before the carrier hears of it
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    with b.running():
+        assert me(b, "en-day-3")["state"] == "on_call"
+        assert b.control.dialled_back == []
+        b.wall.now += PENDING_FOR + 1  # no word of that dial-back for a minute
+        b.control.until(lambda: len(b.control.dialled_back) == 1)
+        assert b.control.dialled_back[0][:2] == (SID, CALLER)
+        picked_up = call_form("CA" + "8" * 32, CallStatus="in-progress")
+        b.carrier.post(f"/voice/status?call={SID}", picked_up)
+        assert b.events(SID)[-1] == CalledBack.kind
+
+
+def test_a_dial_back_that_reports_after_a_restart_bridges_and_is_not_made_again(
+    tmp_path: Path,
+) -> None:
+    """The dial-back did go out before the restart: the caller's answer reaches the new
+    server, which bridges them (a `called-back` event; before, the recovery took them as
+    bridged already and said nothing), and nobody dials them a second time."""
+    from hotline.switchboard.board import PENDING_FOR
+    from hotline.switchboard.events import CalledBack
+
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.called_back(SID)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})
+    with b.running():
+        picked_up = call_form("CA" + "8" * 32, CallStatus="in-progress")
+        b.carrier.post(f"/voice/status?call={SID}", picked_up)
+        assert b.events(SID)[-1] == CalledBack.kind
+        b.wall.now += PENDING_FOR + 1
+        hung_up = b.http.post("/api/agent/hang-up", headers=b.agent("en-day-3"))
+        assert hung_up.status_code == 200, hung_up.text  # (after the timer's moment)
+        assert b.control.dialled_back == []

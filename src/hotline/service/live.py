@@ -509,12 +509,16 @@ class LiveLine:
                         if k == Connecting.kind]  # fmt: skip
             legs = {int(str(d.get("attempt", 0))) for k, d in history
                     if k == AgentLegAnswered.kind}  # fmt: skip
-            # a callback's caller is dialled once its agent's phone answers, so it counts as
-            # on a call only if the last connect's did; and a called-back caller whose
-            # agent went waits on the line (their last dial-back answered, not missed)
+            # a callback's caller is dialled once its agent's phone answers: it is on a call
+            # only if the last connect's did and the caller is on the line (their last
+            # dial-back answered, not missed: a called-back caller whose agent went waits
+            # there); the last connect's phone answered with the caller not on the line,
+            # their dial-back was asked for (it may not have reached the carrier)
             callback = row.callback_number is not None
             last = next((k for k, _ in reversed(history)
                          if k in (CalledBack.kind, CallbackNotReached.kind)), None)  # fmt: skip
+            on_the_line = callback and last == CalledBack.kind
+            leg_answered = max(attempts, default=0) in legs
             line = self.by_number.get(row.called)
             if line is None:
                 log.warning("call %s called %s, which no line has now: recovered on %r",
@@ -525,11 +529,12 @@ class LiveLine:
                 since=self.store.first_event_at(row.sid, "CallQueued"),
                 attempts=max(attempts, default=0),
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
-                bridged=max(attempts, default=0) in legs if callback else bool(legs),
+                bridged=leg_answered and on_the_line if callback else bool(legs),
                 **on_hold(history),
                 agent=on_call.get(row.sid, ""),
                 answered=self.store.first_event_at(row.sid, "CallAnswered"),
-                on_the_line=callback and last == CalledBack.kind,
+                on_the_line=on_the_line,
+                dialling_back=callback and leg_answered and not on_the_line,
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():

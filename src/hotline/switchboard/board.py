@@ -833,6 +833,21 @@ class Switchboard:
             self._effects.append(Leg(sid, agent_label(call.agent_id or ""), "drop"))
             self._dial_done(c.DialDone(sid, "no-answer", attempt, in_conference=True))
 
+    def _dial_back_no_word(self, sid: str, attempt: int) -> None:
+        """A callback's dial-back asked for before the restart: no word of it since (neither
+        the caller's answer nor a miss; a dial-back that went out has ended by now), so it
+        never reached the carrier. Its agent still in the conference, the caller is dialled
+        now; their agent gone, the next agent's phone answering dials them."""
+        r = self.records.get(sid)
+        call = r.call if r is not None else None
+        if r is None or call is None or not r.dialled_back or r.bridged or r.held:
+            return  # (the word came: they talk, wait on hold, or were missed)
+        if call.state is not CallState.ANSWERED:
+            r.dialled_back = False
+        elif r.connects == attempt:
+            self._effects.append(DialBack(sid, r.row.callback_number or r.row.caller,
+                                          self.line.number))  # fmt: skip
+
     def _no_word(self, sid: str) -> None:
         """A dial in flight at the restart never reported: the caller goes back in place."""
         r = self.records.get(sid)
@@ -1305,10 +1320,14 @@ class Switchboard:
             elif (
                 callback and row.state == "answered" and self._resume_call(r, found, callback=True)
             ):
-                what = "on a call"  # (its agent's phone was ringing: the carrier's word on it
-                if found.attempts:  # decides, within PENDING_FOR)
-                    self.scheduler.at(self.now + PENDING_FOR, self._callback_no_word, row.sid,
+                what = "on a call"
+                if found.dialling_back:  # (the carrier's word on the dial-back decides,
+                    r.dialled_back = True  # within PENDING_FOR; none, and it is asked again)
+                    self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
                                       found.attempts)  # fmt: skip
+                elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
+                    self.scheduler.at(self.now + PENDING_FOR,  # it decides, within PENDING_FOR)
+                                      self._callback_no_word, row.sid, found.attempts)  # fmt: skip
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)
                 what = "queued"

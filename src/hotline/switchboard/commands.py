@@ -347,7 +347,8 @@ class Recovered(Record):
     """An open call found in the store after a restart, with what its events say."""
 
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
-                         "consult", "agent", "answered", "on_the_line")  # fmt: skip
+                         "consult", "agent", "answered", "on_the_line",
+                         "dialling_back")  # fmt: skip
 
     def __init__(
         self,
@@ -361,12 +362,13 @@ class Recovered(Record):
         agent: str = "",
         answered: float | None = None,
         on_the_line: bool = False,
+        dialling_back: bool = False,
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
         self.attempts: Final = attempts  # connects to an agent tried so far
         self.offered_callback: Final = offered_callback
-        self.bridged: Final = bridged  # an agent's leg answered
+        self.bridged: Final = bridged  # an agent's leg answered (and the caller is there)
         self.held: Final = held  # the caller was on hold in their conference
         self.consult: Final = consult  # the agent being consulted for a transfer ("": none)
         # the agent on the call, logged in again before the calls are recovered ("": none):
@@ -376,6 +378,9 @@ class Recovered(Record):
         # a callback's caller was called back and waits on hold in the conference for an
         # agent (their agent gone: a transfer to a queue, a phone that did not answer)
         self.on_the_line: Final = on_the_line
+        # a callback's last connect: its agent's phone answered, the caller was not on the
+        # line: their dial-back was asked for, and may not have reached the carrier
+        self.dialling_back: Final = dialling_back
 
 
 class Recover(Command[dict[str, int]]):
