@@ -9,7 +9,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +91,14 @@ class Served:
         self.thread.join(10)
 
 
-def node_app(engine: Engine, name: str, port: int, *, key: bytes | None = KEY) -> NodeApp:
+def node_app(
+    engine: Engine, name: str, port: int, *, key: bytes | None = KEY,
+    build: Callable[[], Starlette] = the_line,
+) -> NodeApp:  # fmt: skip
     leased = Leases(engine=engine, node=name, address=f"http://127.0.0.1:{port}", ttl=30.0)
     leased.join()
     member = Node(leases=leased, lines=lambda: ["national"], on_lost=lambda _why: None)
-    return NodeApp(node=member, build=the_line, public_url=PUBLIC, relay_key=key)
+    return NodeApp(node=member, build=build, public_url=PUBLIC, relay_key=key)
 
 
 @pytest.fixture
@@ -109,15 +112,18 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 class Pair:
     """Node a leading the line (built and served), node b standing by; both on loopback."""
 
-    def __init__(self, engine: Engine, *, b_key: bytes | None = KEY) -> None:
+    def __init__(
+        self, engine: Engine, *, b_key: bytes | None = KEY,
+        build: Callable[[], Starlette] = the_line,
+    ) -> None:  # fmt: skip
         self.a_port, self.b_port = free_ports(2)
-        self.a_app = node_app(engine, "a", self.a_port)
+        self.a_app = node_app(engine, "a", self.a_port, build=build)
         self.a = Served(self.a_app, self.a_port)
         deadline = time.monotonic() + 30
         while not self.a_app.serving:
             assert time.monotonic() < deadline, "node a did not lead"
             time.sleep(0.05)
-        self.b_app = node_app(engine, "b", self.b_port, key=b_key)
+        self.b_app = node_app(engine, "b", self.b_port, key=b_key, build=build)
         self.b = Served(self.b_app, self.b_port)
 
     def stop(self) -> None:

@@ -28,6 +28,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
@@ -53,7 +54,8 @@ MAX_RELAYED = 4 * 1024 * 1024  # bytes of a relayed request's body
 # what only a node may say
 HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                  "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
-                 "content-length", "content-encoding", FORWARDED, CLIENT))  # fmt: skip
+                 "content-length", FORWARDED, CLIENT))  # fmt: skip
+OWN = frozenset(("date", "server"))  # an answer's fields this node's server sets itself
 SOCKET_HEADERS = ("cookie", "authorization", "user-agent", "accept-language")
 UNSENDABLE = (None, 1005, 1006, 1015)  # close codes that say no frame came (RFC 6455 7.4.1)
 FORWARD_TIMEOUT = 10.0  # seconds a forwarded webhook may take
@@ -126,8 +128,9 @@ class NodeApp:
     # -- who asked a relayed request
 
     def _signature(self, address: str, scope: Scope) -> str:
+        """Over who asked and what for: the request's kind and its target as it came."""
         assert self._key is not None
-        said = f"{address}\n{scope['type']}\n{scope['path']}".encode()
+        said = b"\n".join((address.encode("latin-1"), scope["type"].encode(), _target(scope)))
         return hmac.new(self._key, said, hashlib.sha256).hexdigest()
 
     def _client_header(self, scope: Scope) -> dict[str, str]:
@@ -146,7 +149,8 @@ class NodeApp:
         if said is None:
             return scope
         address, _, signature = said.decode("latin-1").partition(" ")
-        if not hmac.compare_digest(signature, self._signature(address, scope)):
+        expected = self._signature(address, scope).encode()
+        if not hmac.compare_digest(signature.encode("latin-1"), expected):
             log.warning("a relayed request's client was wrongly signed: the node's is kept")
             return scope
         return {**scope, "client": (address, 0)}
@@ -174,16 +178,24 @@ class NodeApp:
                                status_code=e.status)(scope, receive, send)  # fmt: skip
             return
         leader = await self.leader()
-        r = None if leader is None else await self._forward(request, leader, body)
+        try:
+            r = None if leader is None else await self._forward(request, leader, body)
+        except httpx.ReadTimeout:  # it has the request, and may have acted on it
+            log.warning("the leader %s did not answer a relayed request in %g s", leader,
+                        FORWARD_TIMEOUT)  # fmt: skip
+            late = JSONResponse({"error_id": "leader-timeout", "message": "the node that leads "
+                                 "took the request but did not answer in time: look before "
+                                 "you send it again"}, status_code=504)  # fmt: skip
+            await late(scope, receive, send)
+            return
+        except httpx.HTTPError as e:
+            log.warning("a request could not be relayed to the leader %s: %s", leader,
+                        type(e).__name__)  # fmt: skip
+            r = None
         if r is None:
             await (await self._standby(scope["path"]))(scope, receive, send)
             return
-        answer = Response(r.content, status_code=r.status_code)
-        answer.raw_headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in r.headers.multi_items() if k.lower() not in HOP
-        ] + [(b"content-length", str(len(r.content)).encode())]  # fmt: skip
-        await answer(scope, receive, send)
+        await r.response(request.method)(scope, receive, send)
 
     async def _relay_socket(self, ws: WebSocket) -> None:
         """A person's websocket, joined to one the leader opens for it: what either side
@@ -194,8 +206,7 @@ class NodeApp:
         if leader is None:
             await _try_again(ws)
             return
-        query = f"?{ws.url.query}" if ws.url.query else ""
-        url = f"ws{leader.removeprefix('http')}{ws.url.path}{query}"
+        url = f"ws{leader.removeprefix('http')}{_target(ws.scope).decode('latin-1')}"
         headers = {k: v for k, v in ws.headers.items() if k.lower() in SOCKET_HEADERS}
         headers |= {FORWARDED: self.node.name, **self._client_header(ws.scope)}
         try:
@@ -243,11 +254,14 @@ class NodeApp:
                 return
             if not forwarded:
                 leader = await self.leader()
-                r = None if leader is None else await self._forward(request, leader, body)
-                if r is not None and r.status_code < 500:  # (5xx: as if it had not answered)
-                    kind = r.headers.get("content-type")
-                    answer = Response(r.content, status_code=r.status_code, media_type=kind)
-                    await answer(scope, receive, send)
+                try:
+                    r = None if leader is None else await self._forward(request, leader, body)
+                except httpx.HTTPError as e:  # (a webhook again is answered from its reply)
+                    log.warning("a webhook could not be forwarded to the leader %s: %s",
+                                leader, type(e).__name__)  # fmt: skip
+                    r = None
+                if r is not None and r.status < 500:  # (5xx: as if it had not answered)
+                    await r.response(request.method)(scope, receive, send)
                     return
             if time.monotonic() >= deadline or forwarded:
                 break
@@ -264,21 +278,22 @@ class NodeApp:
                         f'"{KEEP_PAUSE}"/><Redirect method="POST">{again}</Redirect>'
                         "</Response>", media_type="application/xml")  # fmt: skip
 
-    async def _forward(self, request: Request, leader: str, body: bytes) -> httpx.Response | None:
-        """The request as it came (its method, URL, headers and body), to the leader, with
-        who asked; None if the leader did not answer."""
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP]
-        headers += [(FORWARDED, self.node.name), *self._client_header(request.scope).items()]
-        query = f"?{request.url.query}" if request.url.query else ""
+    async def _forward(self, request: Request, leader: str, body: bytes) -> Answer:
+        """The request as it came (its method, its target byte for byte, its header fields
+        as bytes, its body), to the leader, with who asked; its answer as the leader gave
+        it, body not decoded. Raises httpx.HTTPError if the leader did not answer."""
+        scope = request.scope
+        headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1") not in HOP]
+        headers += [(FORWARDED.encode(), self.node.name.encode())]
+        headers += [(k.encode(), v.encode()) for k, v in self._client_header(scope).items()]
+        url = httpx.URL(leader).copy_with(raw_path=_target(scope))
+        sent = self._client.build_request(request.method, url, content=body, headers=headers)
+        r = await self._client.send(sent, stream=True)
         try:
-            return await self._client.request(
-                request.method, f"{leader}{request.url.path}{query}", content=body,
-                headers=headers,
-            )  # fmt: skip
-        except httpx.HTTPError as e:
-            log.warning("a request could not be forwarded to the leader %s: %s", leader,
-                        type(e).__name__)  # fmt: skip
-            return None
+            got = b"".join([chunk async for chunk in r.aiter_raw()])
+        finally:
+            await r.aclose()
+        return Answer(r.status_code, r.headers, got)
 
     # -- the node's lifetime
 
@@ -355,6 +370,34 @@ async def _try_again(ws: WebSocket) -> None:
     await ws.close(code=1013)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The leader's answer to a relayed request, as it gave it."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes  # not decoded (its Content-Encoding, if any, stays)
+
+    def response(self, method: str) -> Response:
+        """It, to send on: its fields but the connection's own and those this node's
+        server sets itself; its length the leader's (a HEAD's too, with no body)."""
+        answer = Response(status_code=self.status)
+        answer.body = self.body
+        answer.raw_headers = [(k, v) for k, v in self.headers.raw
+                              if k.lower().decode("latin-1") not in HOP | OWN]  # fmt: skip
+        length = self.headers.get("content-length") if method == "HEAD" else None
+        answer.raw_headers.append((b"content-length", (length or str(len(self.body))).encode()))
+        return answer
+
+
+def _target(scope: Scope) -> bytes:
+    """A request's target as it came, byte for byte: its path as sent (an encoded slash
+    stays one) and its query."""
+    path: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
+    return path + b"?" + query if query else path
+
+
 def _forwarded(scope: Scope) -> bool:
     """A request another node relayed here (it is never relayed again)."""
     return any(k == FORWARDED.encode() for k, _ in scope.get("headers", ()))
@@ -398,7 +441,9 @@ async def _joined(ws: WebSocket, upstream: ClientConnection) -> None:
         for t in tasks:
             t.cancel()
         for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError, ConnectionClosed):
+            with contextlib.suppress(
+                asyncio.CancelledError, RuntimeError, ConnectionClosed, WebSocketDisconnect
+            ):  # (the other side went first)
                 await t
 
 

@@ -69,7 +69,9 @@ class EmulatedCall:
     # a participant's leg the carrier dialled: "browser" (a Device answered it) or
     # "emulator" (the emulator answered in its callee's stead); "" until answered
     answered_by: str = ""
-    holding: bool = False  # in the queue's hold loop (their patience runs out mid-prompt)
+    # playing a page of the queue's hold loop (one that leads back to /voice/wait): their
+    # patience runs out mid-prompt
+    holding: bool = False
 
 
 class Carrier:
@@ -388,6 +390,9 @@ class Carrier:
                 call.outcome = "bad-twiml"
                 return
             next_twiml = None
+            call.holding = call.queued_at is not None and any(
+                v.tag == "Redirect" and "/voice/wait" in (v.text or "") for v in verbs
+            )  # (not a page the loop ends with: a dial, a recording, a hang-up)
             for verb in verbs:
                 result = await self._verb(call, verb, answers)
                 if result == "":  # the call ends here
@@ -420,8 +425,7 @@ class Carrier:
             return ""
         if tag == "Redirect":
             url = v.text or ""
-            call.holding = "/voice/wait" in url
-            if call.holding:
+            if "/voice/wait" in url:
                 now = self.loop_time() * self.speed
                 if call.queued_at is None:
                     call.queued_at = now
