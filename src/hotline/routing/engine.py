@@ -293,6 +293,9 @@ class Router:
         self._policy = policy
         self._offer_timeout = offer_timeout
         self._agents: dict[str, _AgentRecord] = {}
+        # agents logged in who may be offered each queue's calls (at some step), kept as
+        # they log in, out or are indexed again: every arrival estimates waits from it
+        self._serving: dict[str, int] = {q.name: 0 for q in queues}
         self._tickets: dict[str, _Ticket] = {}
         self._seq = 0  # the last number handed out (tickets, offers, agents ready)
         self._seconds = _StateSeconds()
@@ -511,6 +514,7 @@ class Router:
         record = _AgentRecord(agent, now)
         self._index(record)
         self._agents[agent.id] = record
+        self._count_serving(record, 1)
         self._emit(AgentLoggedIn(now, agent.id))
         if ready:
             self.set_ready(agent.id)
@@ -537,6 +541,18 @@ class Router:
             tiers.setdefault(m.tier, []).append(qr)
         record.tiers = [tiers[t] for t in sorted(tiers)]
 
+    def _reindex(self, record: _AgentRecord) -> None:
+        """An agent logged in, indexed again (and counted again where they serve)."""
+        self._count_serving(record, -1)
+        try:
+            self._index(record)
+        finally:  # (if it failed half-way: counted as far as it went, as `agents` shows)
+            self._count_serving(record, 1)
+
+    def _count_serving(self, record: _AgentRecord, sign: int) -> None:
+        for name in record.min_step:
+            self._serving[name] += sign
+
     def update_agent(self, agent: Agent) -> None:
         """The agent's skills or queues changed: the next routing decision uses them. An
         agent logged in is indexed again now (an available one may be offered at once a
@@ -545,7 +561,7 @@ class Router:
         if record is None:
             return  # not logged in: their next login uses the new skills
         record.agent = agent
-        self._index(record)
+        self._reindex(record)
         if record.state is AgentState.AVAILABLE:
             self._agent_free(record, keep_idle_since=True)  # (their old pool places lapse)
 
@@ -564,7 +580,7 @@ class Router:
         qr.queue, qr.rate = queue, queue.aging_per_minute / 60.0
         qr.deadlines = [s.seconds for s in queue.steps]
         for record in list(self._agents.values()):
-            self._index(record)
+            self._reindex(record)
             if record.state is AgentState.AVAILABLE:
                 self._agent_free(record, keep_idle_since=True)
 
@@ -617,6 +633,11 @@ class Router:
     def agents(self) -> Iterator[AgentView]:
         for agent_id in self._agents:
             yield self.agent(agent_id)
+
+    def serving(self) -> dict[str, int]:
+        """By queue, the agents logged in who may be offered its calls (at some step of
+        it): those whose `AgentView.queues` name it."""
+        return dict(self._serving)
 
     def calls_held(self) -> int:
         """Calls the ACD holds (waiting, offered or answered); a finished one is let go."""
@@ -879,6 +900,7 @@ class Router:
 
     def _logout_now(self, agent: _AgentRecord) -> None:
         self._set_state(agent, AgentState.OFFLINE)
+        self._count_serving(agent, -1)
         del self._agents[agent.agent.id]
         self._emit(AgentLoggedOut(self._clock.now, agent.agent.id))
 

@@ -423,23 +423,18 @@ class Switchboard:
         the mean handle time, shared by the agents serving the queue (a first estimate)."""
         if position is None:
             position = 1 + sum(1 for c, _ in self.router.waiting() if c.queue == queue)
-        serving = sum(1 for v in self.router.agents()
-                      if queue in v.queues and v.state is not AgentState.OFFLINE)  # fmt: skip
+        serving = self.router.serving().get(queue, 0)
         return position * self.line.handle_mean / max(serving, 1)
 
     def estimated_waits(self) -> dict[str, float]:
         """`estimated_wait` of a new caller in each of the line's queues, from one pass over
-        the waiting calls and one over the agents (a pass per queue made every arrival cost
-        queues x agents: 50 ms with 1,400 agents)."""
+        the waiting calls and the router's count of agents serving each queue (a pass over
+        the agents made every arrival cost O(agents): 5 ms with 1,400 agents)."""
         ahead: dict[str, int] = {}
         for call, _ in self.router.waiting():
             if call.queue is not None:
                 ahead[call.queue] = ahead.get(call.queue, 0) + 1
-        serving: dict[str, int] = {}
-        for v in self.router.agents():
-            if v.state is not AgentState.OFFLINE:
-                for name in set(v.queues):
-                    serving[name] = serving.get(name, 0) + 1
+        serving = self.router.serving()
         mean = self.line.handle_mean
         return {q.name: (1 + ahead.get(q.name, 0)) * mean / max(serving.get(q.name, 0), 1)
                 for q in self.line.queues}  # fmt: skip

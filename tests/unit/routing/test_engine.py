@@ -430,3 +430,21 @@ def test_waiting_heaps_nobody_looks_at_do_not_grow():
         b.router.complete(f"c{i}")
     step0 = b.router._queues["q"].waiting[0]
     assert len(step0) < 100
+
+
+def test_serving_counts_the_agents_who_may_be_offered_each_queue():
+    b = Bench(queue("en", ({"en": 1}, None)), queue("es", ({"es": 3}, None)))
+    b.router.login(agent("a1", en=5, es=1))  # meets no step of es: not counted there
+    b.router.login(agent("a2", en=2, es=4))
+    assert b.router.serving() == {"en": 2, "es": 1}
+    b.router.update_agent(agent("a1", ("es",), es=5))  # now es only
+    assert b.router.serving() == {"en": 1, "es": 2}
+    b.router.update_queue(queue("es", ({"es": 5}, None)))  # a2 no longer meets it
+    assert b.router.serving() == {"en": 1, "es": 1}
+    b.call("c1", "en")  # offered to a2, who asks to log out: counted until the call ends
+    b.router.answer("c1", "a2")
+    b.router.logout("a2")
+    assert b.router.serving() == {"en": 1, "es": 1}
+    b.router.complete("c1")
+    b.router.logout("a1")
+    assert b.router.serving() == {"en": 0, "es": 0}

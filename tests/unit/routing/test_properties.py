@@ -6,6 +6,7 @@
 * FIFO within a priority: a call is never offered to an agent who could have taken an
   older call of the same queue and priority that is still waiting;
 * work conservation: after every operation no available agent may take a waiting call;
+* the count of agents serving each queue (for wait estimates) is what the agents show;
 * the indexed router decides exactly as the full-scan reference does.
 """
 
@@ -161,6 +162,15 @@ class Run:
                 if self.router.can_take(view.agent_id, call.id):
                     self.failures.append(f"{view.agent_id} idle while {call.id} waits")
 
+    def check_serving(self) -> None:
+        """The router's count of agents serving each queue is what its agents show."""
+        counted = {q.name: 0 for q in self.qs}
+        for view in self.router.agents():
+            for name in view.queues:
+                counted[name] += 1
+        if self.router.serving() != counted:
+            self.failures.append(f"serving {self.router.serving()} != {counted}")
+
     def _pick(self, items: list[str], k: int) -> str | None:
         return sorted(items)[k % len(items)] if items else None
 
@@ -218,6 +228,7 @@ class Run:
             if aid:
                 r.set_ready(aid)
         self.check_work_conserving()
+        self.check_serving()
 
     def drain(self) -> None:
         """A universal agent joins; everyone answers; every call must reach an end."""
