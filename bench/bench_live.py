@@ -33,6 +33,8 @@ of client at the live run's webhook rate.
     python bench/bench_live.py --find-max 5,10,20,40,60,80,100 [--warmup 4] [--minutes 2]
     python bench/bench_live.py --scale 40 --collector default   (CPython's collector settings)
     BENCH_LIVE_HEAP=20 python bench/bench_live.py ...   (what each process's heap holds)
+    BENCH_LIVE_PROFILE=FILE python bench/bench_live.py ...   (Hotline under cProfile: its
+        event loop into FILE, its other threads into FILE.threads)
 """
 
 from __future__ import annotations
@@ -338,8 +340,23 @@ def serve_hotline(
     profile = os.environ.get("BENCH_LIVE_PROFILE")  # a file: Hotline's event loop profiled
     if profile:
         import cProfile
+        import pstats
+        import threading
 
+        # the other threads (the store's writer, asyncio.to_thread's workers) profiled too,
+        # each on its own, into FILE.threads: their CPU is Hotline's as much as the loop's
+        profiles: list[cProfile.Profile] = []
+
+        def begin(*_: object) -> None:  # (a new thread's first call: its own profiler,
+            p = cProfile.Profile()  # which replaces this function for that thread)
+            profiles.append(p)
+            p.enable()
+
+        threading.setprofile(begin)
         cProfile.runctx("asyncio.run(main())", globals(), {"main": main}, profile)
+        threading.setprofile(None)
+        if profiles:
+            pstats.Stats(*profiles).dump_stats(f"{profile}.threads")
     else:
         asyncio.run(main())
     parts.line.store.engine.dispose()
