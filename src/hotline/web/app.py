@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.records.audit import AuditTrail
 from hotline.records.desk import RecordDesk
@@ -31,7 +33,7 @@ from hotline.web.audit import audit_router
 from hotline.web.auth import Access, auth_router
 from hotline.web.errors import body, install
 from hotline.web.health import health_router
-from hotline.web.metrics import Metrics, metrics_router
+from hotline.web.metrics import Metrics, TimeWebhooks, metrics_router
 from hotline.web.runtime import LineRuntime
 from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
@@ -54,6 +56,28 @@ def api_body_refused(request: Request) -> Response | None:
     if not size.isascii() or not size.isdigit() or int(size) > limit:
         return body(413, "body-too-large", f"this request's body is at most {limit} bytes")
     return None
+
+
+class NoStore:
+    """ASGI middleware: nothing the app answers may be kept by a browser or a proxy (pages
+    and responses show call data); an API request's body is small and says its size
+    (`api_body_refused`). Plain ASGI, as `metrics.TimeWebhooks` is, for the same reason."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Cache-Control"] = "no-store"
+            await send(message)
+
+        refused = api_body_refused(Request(scope))
+        await (self.app if refused is None else refused)(scope, receive, no_store)
 
 
 def create_app(
@@ -106,18 +130,8 @@ def create_app(
         app.include_router(router)
     metrics = Metrics(rt)
     app.include_router(metrics_router(rt, metrics))
-    app.middleware("http")(metrics.measure)
-
-    @app.middleware("http")
-    async def no_store(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Nothing the app answers may be kept by a browser or a proxy (pages and
-        responses show call data); an API request's body is small and says its size."""
-        refused = api_body_refused(request)
-        response = await call_next(request) if refused is None else refused
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(TimeWebhooks, metrics=metrics)
+    app.add_middleware(NoStore)  # (the outer one: the last added)
 
     framework_openapi = app.openapi
 
