@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from hotline.service.unit_of_work import AddCall, SaveReply
+from hotline.errors import WriteRefused
+from hotline.service.unit_of_work import AddCall, SaveReply, UpdateCall
 from hotline.store.db import connect, is_current, migrate
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
@@ -36,6 +37,14 @@ def test_open_calls_are_those_not_ended_by_when_they_arrived(store):
     ])  # fmt: skip
     assert [c.sid for c in store.open_calls()] == ["CA3", "CA1"]
     assert store.count_calls() == {"queued": 1, "completed": 1, "in_ivr": 1}
+
+
+def test_an_update_of_a_column_calls_has_not_is_refused_whole(store):
+    store.commit([AddCall(CallRow("CA1", "national", "+1", "+1", "es", None, 0, "in_ivr", {},
+                                  None, 1.0), 1.0)])  # fmt: skip
+    with pytest.raises(WriteRefused, match="no column colour"):
+        store.commit([UpdateCall("CA1", 2.0, {"state": "queued", "colour": "red"})])
+    assert store.call("CA1").state == "in_ivr"
 
 
 def test_replies_of_calls_are_read_back_together(store):

@@ -18,7 +18,7 @@ from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.domain.events import CallArrived
@@ -70,6 +70,18 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         if never_succeeds(e):
             raise WriteRefused(why) from None
         raise StoreUnavailable(f"the database failed: {why}") from None
+
+
+# The unit of work's statements, built once: each write passes only its values (a
+# statement built per write, with its values, cost more than running it). An UPDATE sets
+# the columns its values name; the row it changes is named by a parameter of its own.
+_SID, _AGENT = "row_sid", "row_agent_id"
+_ADD_EVENT = insert(call_events)
+_ADD_CALL = insert(calls)
+_ADD_REPLY = insert(webhook_replies)
+_ADD_AGENT = insert(agent_states)
+_UPDATE_CALL = update(calls).where(calls.c.sid == bindparam(_SID))
+_UPDATE_AGENT = update(agent_states).where(agent_states.c.agent_id == bindparam(_AGENT))
 
 
 class Store:
@@ -183,37 +195,31 @@ class Store:
                     data: Any = dict(w.data)
                     if w.kind in SEALED_EVENTS:
                         data = self._seal(data, EVENT_DATA, _event_row(w.sid, w.kind))
-                    c.execute(
-                        insert(call_events).values(call_sid=w.sid, at=w.at, kind=w.kind, data=data)
-                    )
+                    c.execute(_ADD_EVENT, {"call_sid": w.sid, "at": w.at, "kind": w.kind,
+                                           "data": data})  # fmt: skip
                 elif isinstance(w, UpdateCall):
                     values = dict(w.values)
+                    if unknown := values.keys() - calls.c.keys():  # (not silently left out)
+                        raise WriteRefused(f"calls has no column {', '.join(sorted(unknown))}")
                     if "attributes" in values:
                         values["attributes"] = self._seal(
                             dict(values["attributes"]), ATTRIBUTES, w.sid
                         )
-                    c.execute(
-                        update(calls).where(calls.c.sid == w.sid).values(**values, updated_at=w.at)
-                    )
+                    c.execute(_UPDATE_CALL, {**values, "updated_at": w.at, _SID: w.sid})
                 elif isinstance(w, AddCall):
                     values = _call_values(w.row)
                     values["attributes"] = self._seal(values["attributes"], ATTRIBUTES, w.row.sid)
-                    c.execute(insert(calls).values(**values, updated_at=w.at))
+                    c.execute(_ADD_CALL, {**values, "updated_at": w.at})
                 elif isinstance(w, SaveReply):
-                    c.execute(
-                        insert(webhook_replies).values(
-                            call_sid=w.sid, step=w.step, twiml=w.twiml, at=w.at
-                        )
-                    )
+                    c.execute(_ADD_REPLY, {"call_sid": w.sid, "step": w.step, "twiml": w.twiml,
+                                           "at": w.at})  # fmt: skip
                 elif isinstance(w, SaveAgent):
                     values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
                               "queue": w.queue, "since": w.since, "line": w.line,
                               "leaving": w.leaving}  # fmt: skip
-                    done = c.execute(update(agent_states)
-                                     .where(agent_states.c.agent_id == w.agent_id)
-                                     .values(**values))  # fmt: skip
+                    done = c.execute(_UPDATE_AGENT, {**values, _AGENT: w.agent_id})
                     if done.rowcount == 0:  # (the line's writes are fenced: one writer)
-                        c.execute(insert(agent_states).values(agent_id=w.agent_id, **values))
+                        c.execute(_ADD_AGENT, {**values, "agent_id": w.agent_id})
 
     def agent_states(self) -> dict[str, SaveAgent]:
         """Each agent's state as the line last had it."""
