@@ -136,10 +136,14 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
 
     caller = needs(access, ANSWERS_CALLS)
 
-    def authorised(who: Who = Depends(caller)) -> str:
+    def agent_of(who: Who) -> str:
         if who.agent_id is None:
             raise Refused(403, "wrong-role", f"{who.name}'s account names no agent")
         return who.agent_id
+
+    async def authorised(who: Who = Depends(caller)) -> str:
+        # (async: it reads nothing, and a dependency that is a plain def runs in a thread)
+        return agent_of(who)
 
     async def for_agent(fn: Callable[[], Awaitable[Any] | Any]) -> Any:
         """Run `fn` as a use case; what the line refuses is a 404 or a 409 with why."""
@@ -283,7 +287,7 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         """Look a record up for the call the agent is on, for a stated purpose: the fields
         the disclosure policy allows, every other one withheld with why; audited (503 and
         nothing shown if the audit entry cannot be written)."""
-        agent_id, records = authorised(who), records_desk()
+        agent_id, records = agent_of(who), records_desk()
 
         def on_call() -> tuple[str, object]:
             state = line.agent_state(agent_id)
