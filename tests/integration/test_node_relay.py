@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,6 +30,7 @@ from hotline.store.leases import Leases
 from hotline.web.node_app import CLIENT, NodeApp, relay_key
 
 from .live_fixtures import sqlite_url
+from .test_nodes import Served
 
 PUBLIC = "https://hotline.example.org"
 KEY = relay_key("a secret every node of the line has")
@@ -73,22 +71,6 @@ def the_line() -> Starlette:
         Route("/api/{rest:path}", echo, methods=["GET", "POST", "PUT", "DELETE"]),
         WebSocketRoute("/api/agent/ws", socket),
     ])  # fmt: skip
-
-
-class Served:
-    """An ASGI app under uvicorn on a loopback port, in a thread."""
-
-    def __init__(self, app: Any, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                    log_level="critical"))  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            self.thread.join(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def node_app(

@@ -9,6 +9,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -111,6 +112,22 @@ def test_a_line_added_while_a_node_leads_is_led_by_it(engine):
     assert a.led() == {"national": 1, "victims": 1}
 
 
+class Served:
+    """An ASGI app under uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                                    log_level="critical"))  # fmt: skip
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        while not self.server.started:
+            self.thread.join(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
 class Echo:
     """A leader that says what reached it."""
 
@@ -126,16 +143,10 @@ class Echo:
                             media_type="application/xml")  # fmt: skip
 
         app = Starlette(routes=[Route("/voice/{rest:path}", hook, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                    log_level="critical"))  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            self.thread.join(0.05)
+        self.served = Served(app, port)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.served.stop()
 
 
 @pytest.fixture
