@@ -522,13 +522,14 @@ class Router:
             self._emit(AgentStateChanged(now, agent.id, AgentState.NOT_READY, record.reason))
 
     def _index(self, record: _AgentRecord) -> None:
-        """Where the agent may be offered calls: the first step of each queue they meet."""
+        """Where the agent may be offered calls: the first step of each queue they meet. A
+        queue the router does not have is refused before anything changes."""
         agent = record.agent
         memberships = agent.queues or tuple(QueueMembership(name) for name in self._queues)
+        queues = [self._queue(m.queue) for m in memberships]
         tiers: dict[int, list[_QueueRecord]] = {}
         record.min_step, record.pools = {}, []
-        for m in memberships:
-            qr = self._queue(m.queue)
+        for m, qr in zip(memberships, queues, strict=True):
             step = next(
                 (j for j, s in enumerate(qr.queue.steps) if s.requirement.met_by(agent.skills)),
                 None,
@@ -546,7 +547,7 @@ class Router:
         self._count_serving(record, -1)
         try:
             self._index(record)
-        finally:  # (if it failed half-way: counted as far as it went, as `agents` shows)
+        finally:  # (refused, it changed nothing: counted again as they were)
             self._count_serving(record, 1)
 
     def _count_serving(self, record: _AgentRecord, sign: int) -> None:
@@ -560,6 +561,8 @@ class Router:
         record = self._agents.get(agent.id)
         if record is None:
             return  # not logged in: their next login uses the new skills
+        for m in agent.queues:  # a queue the router does not have: refused, nothing changed
+            self._queue(m.queue)
         record.agent = agent
         self._reindex(record)
         if record.state is AgentState.AVAILABLE:

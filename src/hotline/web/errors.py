@@ -50,7 +50,10 @@ _DESCRIPTIONS = {
 
 
 def body(status: int, error_id: str, message: str) -> JSONResponse:
-    return JSONResponse({"error_id": error_id, "message": message}, status_code=status)
+    """An error's answer; never kept by a browser or a proxy (the last-resort handler's
+    500 is answered outside the app's own no-store middleware)."""
+    return JSONResponse({"error_id": error_id, "message": message}, status_code=status,
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
 def install(app: FastAPI) -> None:

@@ -63,15 +63,26 @@ class TimeWebhooks:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
+        started = False
+
+        def count(status: int) -> None:
+            route = getattr(scope.get("route"), "path", "/voice/(unknown)")
+            self.metrics.latency.labels(route).observe(time.perf_counter() - began)
+            self.metrics.webhooks.labels(route, str(status)).inc()
 
         async def timed(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                route = getattr(scope.get("route"), "path", "/voice/(unknown)")
-                self.metrics.latency.labels(route).observe(time.perf_counter() - began)
-                self.metrics.webhooks.labels(route, str(message["status"])).inc()
+                started = True
+                count(message["status"])
             await send(message)
 
-        await self.app(scope, receive, timed)
+        try:
+            await self.app(scope, receive, timed)
+        except Exception:  # a bug: the framework's last resort answers 500, outside us
+            if not started:
+                count(500)
+            raise
 
 
 class _Now(Collector):
