@@ -145,6 +145,8 @@ def test_a_standby_relays_a_persons_requests_to_the_leader_as_they_came(pair):
             assert (health.status_code, health.json()["role"]) == (503, "standby")
             again = await http.get("/api/agent/me", headers={"X-Hotline-Forwarded": "c"})
             assert (again.status_code, again.json()["error_id"]) == (503, "standby")
+            assert again.headers["cache-control"] == "no-store"
+            assert health.headers["cache-control"] == "no-store"
 
     asyncio.run(talk())
 

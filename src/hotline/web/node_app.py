@@ -45,6 +45,7 @@ from hotline.service.node import Node
 from hotline.store.leases import leases
 from hotline.web import forms
 from hotline.web.errors import Refused
+from hotline.web.errors import body as error_body
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
@@ -174,8 +175,7 @@ class NodeApp:
         try:
             body = await forms.read_body(request, MAX_RELAYED)
         except Refused as e:
-            await JSONResponse({"error_id": e.error_id, "message": e.message},
-                               status_code=e.status)(scope, receive, send)  # fmt: skip
+            await error_body(e.status, e.error_id, e.message)(scope, receive, send)
             return
         leader = await self.leader()
         try:
@@ -183,9 +183,12 @@ class NodeApp:
         except httpx.ReadTimeout:  # it has the request, and may have acted on it
             log.warning("the leader %s did not answer a relayed request in %g s", leader,
                         FORWARD_TIMEOUT)  # fmt: skip
-            late = JSONResponse({"error_id": "leader-timeout", "message": "the node that leads "
-                                 "took the request but did not answer in time: look before "
-                                 "you send it again"}, status_code=504)  # fmt: skip
+            late = error_body(
+                504,
+                "leader-timeout",
+                "the node that leads took the request "
+                "but did not answer in time: look before you send it again",
+            )
             await late(scope, receive, send)
             return
         except httpx.HTTPError as e:
@@ -233,18 +236,17 @@ class NodeApp:
         if path == "/healthz":
             leader = await self.leader()
             return JSONResponse({"ready": False, "node": self.node.name, "role": "standby",
-                                 "leader": leader}, status_code=503)  # fmt: skip
-        return JSONResponse({"error_id": "standby", "message": "this node stands by; the "
-                             "line is served by the node that leads: try again"},
-                            status_code=503)  # fmt: skip
+                                 "leader": leader}, status_code=503,
+                                headers={"Cache-Control": "no-store"})  # fmt: skip
+        return error_body(503, "standby", "this node stands by; the line is served by the "
+                          "node that leads: try again")  # fmt: skip
 
     async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
             body = await forms.read_body(request)
         except Refused as e:
-            await JSONResponse({"error_id": e.error_id, "message": e.message},
-                               status_code=e.status)(scope, receive, send)  # fmt: skip
+            await error_body(e.status, e.error_id, e.message)(scope, receive, send)
             return
         deadline = time.monotonic() + self._hold_for
         forwarded = request.headers.get(FORWARDED) is not None
