@@ -522,14 +522,13 @@ class Router:
             self._emit(AgentStateChanged(now, agent.id, AgentState.NOT_READY, record.reason))
 
     def _index(self, record: _AgentRecord) -> None:
-        """Where the agent may be offered calls: the first step of each queue they meet. A
-        queue the router does not have is refused before anything changes."""
+        """Where the agent may be offered calls: the first step of each queue they meet."""
         agent = record.agent
         memberships = agent.queues or tuple(QueueMembership(name) for name in self._queues)
-        queues = [self._queue(m.queue) for m in memberships]
         tiers: dict[int, list[_QueueRecord]] = {}
         record.min_step, record.pools = {}, []
-        for m, qr in zip(memberships, queues, strict=True):
+        for m in memberships:
+            qr = self._queue(m.queue)
             step = next(
                 (j for j, s in enumerate(qr.queue.steps) if s.requirement.met_by(agent.skills)),
                 None,
@@ -542,13 +541,17 @@ class Router:
             tiers.setdefault(m.tier, []).append(qr)
         record.tiers = [tiers[t] for t in sorted(tiers)]
 
-    def _reindex(self, record: _AgentRecord) -> None:
-        """An agent logged in, indexed again (and counted again where they serve)."""
+    def _reindex(self, record: _AgentRecord, agent: Agent | None = None) -> None:
+        """An agent logged in, indexed again (and counted again where they serve); with
+        `agent`, their new skills and queues, a queue the router does not have refused
+        before anything changes."""
+        if agent is not None:
+            for m in agent.queues:
+                self._queue(m.queue)
+            record.agent = agent
         self._count_serving(record, -1)
-        try:
-            self._index(record)
-        finally:  # (refused, it changed nothing: counted again as they were)
-            self._count_serving(record, 1)
+        self._index(record)
+        self._count_serving(record, 1)
 
     def _count_serving(self, record: _AgentRecord, sign: int) -> None:
         for name in record.min_step:
@@ -561,10 +564,7 @@ class Router:
         record = self._agents.get(agent.id)
         if record is None:
             return  # not logged in: their next login uses the new skills
-        for m in agent.queues:  # a queue the router does not have: refused, nothing changed
-            self._queue(m.queue)
-        record.agent = agent
-        self._reindex(record)
+        self._reindex(record, agent)
         if record.state is AgentState.AVAILABLE:
             self._agent_free(record, keep_idle_since=True)  # (their old pool places lapse)
 

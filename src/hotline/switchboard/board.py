@@ -423,7 +423,9 @@ class Switchboard:
         the mean handle time, shared by the agents serving the queue (a first estimate)."""
         if position is None:
             position = 1 + sum(1 for c, _ in self.router.waiting() if c.queue == queue)
-        serving = self.router.serving().get(queue, 0)
+        return self._wait_of(position, self.router.serving().get(queue, 0))
+
+    def _wait_of(self, position: int, serving: int) -> float:
         return position * self.line.handle_mean / max(serving, 1)
 
     def estimated_waits(self) -> dict[str, float]:
@@ -435,8 +437,7 @@ class Switchboard:
             if call.queue is not None:
                 ahead[call.queue] = ahead.get(call.queue, 0) + 1
         serving = self.router.serving()
-        mean = self.line.handle_mean
-        return {q.name: (1 + ahead.get(q.name, 0)) * mean / max(serving.get(q.name, 0), 1)
+        return {q.name: self._wait_of(1 + ahead.get(q.name, 0), serving.get(q.name, 0))
                 for q in self.line.queues}  # fmt: skip
 
     # -- emitting
