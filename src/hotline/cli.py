@@ -1616,6 +1616,7 @@ def _serve_node(
     from hotline.service.logs import configure as configure_logs
     from hotline.service.node import EXIT_LOST, Node
     from hotline.service.settings import load_settings
+    from hotline.service.spread import webhook_line
     from hotline.store.leases import Leases
     from hotline.web.app import create_app
     from hotline.web.node_app import NodeApp, relay_key
@@ -1662,8 +1663,10 @@ def _serve_node(
     tune_for_serving()  # (the lines it builds on taking over are not frozen: they can go)
     assert settings.secret_key is not None  # (required above)
     key = relay_key(settings.secret_key.get_secret_value())
-    uvicorn.run(NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key),
-                host=host, port=port, log_level="warning", log_config=None,
+    home = settings.line_number  # (the line that answers numbers no line has)
+    routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
+                     webhook_line=lambda call, to: webhook_line(store, call, to, home))  # fmt: skip
+    uvicorn.run(routed, host=host, port=port, log_level="warning", log_config=None,
                 timeout_graceful_shutdown=5)  # fmt: skip
 
 

@@ -259,6 +259,12 @@ class Store:
             r = c.execute(select(calls).where(calls.c.sid == sid)).mappings().first()
         return self._row(r) if r else None
 
+    def call_placed(self, sid: str) -> tuple[str, str] | None:
+        """The line a call is on and the number it called (no sealed value read)."""
+        with self._tx() as c:
+            r = c.execute(select(calls.c.line, calls.c.called).where(calls.c.sid == sid)).first()
+        return None if r is None else (r.line, r.called)
+
     def open_calls(self) -> list[CallRow]:
         with self._tx() as c:
             rows = c.execute(

@@ -3,8 +3,9 @@
 
 A standby answers what reaches it so that no caller hears a dead server. A carrier webhook
 (at most `forms.MAX_BODY`) is forwarded as it came (the same URL signed, the same body) to
-the node that leads; while none does (a takeover under way) it is held, up to HOLD_FOR
-seconds, and served as it came by whichever node leads first, this one included. Only
+the node that leads its call's line (`webhook_line`: lines may be led by several nodes);
+while none does (a takeover under way) it is held, up to HOLD_FOR seconds, and served as
+it came by whichever node leads it first, this one included. Only
 then, with still no leader, the caller is kept where they are: a pause and the same URL
 again (a `<Redirect>`, which carries the call's own parameters but not the keys pressed:
 the IVR asks again), and a callback the carrier would not repeat that way (a status, a
@@ -30,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape as xml_escape
 
 import httpx
@@ -62,6 +64,7 @@ UNSENDABLE = (None, 1005, 1006, 1015)  # close codes that say no frame came (RFC
 FORWARD_TIMEOUT = 10.0  # seconds a forwarded webhook may take
 HOLD_FOR = 12.0  # seconds a webhook is held for a leader (the carrier waits 15)
 POLL = 0.5  # seconds between looks for a leader while one is held
+NUMBER_MAX = 256  # characters of a webhook's `To` (as the app's `forms.text`)
 KEEP_PAUSE = 2  # seconds a kept caller waits before their request is made again
 # callbacks that are not a caller's next step: the carrier would not repeat them on a
 # <Redirect> (their outcome would be lost): answered 503, as a status is
@@ -69,43 +72,46 @@ NOT_KEPT = ("/voice/status", "/voice/agent-leg", "/voice/leg", "/voice/dial-done
             "/voice/voicemail")  # fmt: skip
 
 
-def leader_address(node: Node) -> str | None:
-    """The address of the live node that leads the lines, if one does (not this one);
-    None too when the store cannot say (the caller is kept, never a 500)."""
+def leaders_of(node: Node) -> dict[str, str]:
+    """The address of the live node that leads each line, for the lines another node
+    leads; empty too when the store cannot say (the caller is kept, never a 500)."""
     try:
         now, held, members = leases(node.leases.engine)
     except Exception as e:  # noqa: BLE001 - the database is away: no leader we know of
         log.warning("node %s cannot read who leads (%s)", node.name, type(e).__name__)
-        return None
-    alive = {m.name: m.address for m in members if now - m.seen_at < node.leases.ttl}
-    leaders = {x.node for x in held if x.expires_at > now and x.node in alive}
-    for name in sorted(leaders - {node.name}):
-        if alive[name]:
-            return alive[name].rstrip("/")
-    return None
+        return {}
+    alive = {m.name: m.address.rstrip("/") for m in members
+             if now - m.seen_at < node.leases.ttl and m.address}  # fmt: skip
+    return {x.line: alive[x.node] for x in held
+            if x.expires_at > now and x.node in alive and x.node != node.name}  # fmt: skip
 
 
 class NodeApp:
     def __init__(
         self, *, node: Node, build: Callable[[], Any], public_url: str,
         hold_for: float = HOLD_FOR, poll: float = POLL, relay_key: bytes | None = None,
+        webhook_line: Callable[[str | None, str | None], str | None] | None = None,
     ) -> None:  # fmt: skip
         """`build()`: the line's app (an ASGI app with a lifespan), built once this node
         leads; `public_url`: the address the carrier calls (the same on every node);
         `hold_for`: seconds a webhook waits for a leader before its caller is kept;
         `poll`: seconds between looks at who leads (one look serves every webhook);
         `relay_key`: signs the address of who asked a relayed request (`relay_key()`;
-        None: not sent, and not trusted)."""
+        None: not sent, and not trusted); `webhook_line(call, number)`: the line a webhook
+        is for, from its call and the number it calls (`spread.webhook_line`, which reads
+        the store: run in a thread), so it goes to the node that leads that line (None:
+        every webhook goes to any node that leads)."""
         self.node = node
         self._hold_for = hold_for
         self._poll = poll
         self._build = build
         self._public = public_url.rstrip("/")
         self._key = relay_key
+        self._webhook_line = webhook_line
         self._inner: Any = None
         # (nodes reach each other directly: no proxy from the environment)
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
-        self._leader: tuple[float, asyncio.Future[str | None]] | None = None  # (asked at)
+        self._leaders: tuple[float, asyncio.Future[dict[str, str]]] | None = None  # (asked at)
 
     @property
     def serving(self) -> bool:
@@ -158,16 +164,33 @@ class NodeApp:
 
     # -- standing by
 
-    async def leader(self) -> str | None:
-        """Who leads, asked of the store at most once every `poll` seconds however many
-        webhooks are held (a takeover under a surge must not flood the database)."""
+    async def leader(self, line: str | None = None) -> str | None:
+        """The address of the node that leads `line` (None: any line, the first by name;
+        until lines are spread over nodes, one node leads them all), if another does. Who
+        leads is asked of the store at most once every `poll` seconds however many
+        requests are held (a takeover under a surge must not flood the database)."""
         now = time.monotonic()
-        kept = self._leader
+        kept = self._leaders
         if kept is None or now - kept[0] >= self._poll \
                 or kept[1].get_loop() is not asyncio.get_running_loop():  # fmt: skip
-            kept = self._leader = (now, asyncio.ensure_future(
-                asyncio.to_thread(leader_address, self.node)))  # fmt: skip
-        return await asyncio.shield(kept[1])
+            kept = self._leaders = (now, asyncio.ensure_future(
+                asyncio.to_thread(leaders_of, self.node)))  # fmt: skip
+        led = await asyncio.shield(kept[1])
+        if line is not None:
+            return led.get(line)  # (its leader gone: held, never sent to a node without it)
+        return led[min(led)] if led else None
+
+    async def _line_of(self, request: Request, body: bytes) -> str | None:
+        """The line a webhook is for (None: not known, or no way to know)."""
+        if self._webhook_line is None:
+            return None
+        call, number = _call_and_number(request, body)
+        try:
+            return await asyncio.to_thread(self._webhook_line, call, number)
+        except Exception as e:  # noqa: BLE001 - the store is away: it goes to any leader
+            log.warning("node %s cannot tell a webhook's line (%s)", self.node.name,
+                        type(e).__name__)  # fmt: skip
+            return None
 
     async def _relay(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A person's request, to the leader as it came; its answer as the leader gave it."""
@@ -250,12 +273,13 @@ class NodeApp:
             return
         deadline = time.monotonic() + self._hold_for
         forwarded = request.headers.get(FORWARDED) is not None
+        line = None if forwarded or self._inner is not None else await self._line_of(request, body)
         while True:
             if self._inner is not None:  # this node leads now: it serves the request
                 await self._inner(scope, _replay(body), send)
                 return
             if not forwarded:
-                leader = await self.leader()
+                leader = await self.leader(line)
                 try:
                     r = None if leader is None else await self._forward(request, leader, body)
                 except httpx.HTTPError as e:  # (a webhook again is answered from its reply)
@@ -398,6 +422,18 @@ def _target(scope: Scope) -> bytes:
     path: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     return path + b"?" + query if query else path
+
+
+def _call_and_number(request: Request, body: bytes) -> tuple[str | None, str | None]:
+    """A webhook's call, the caller's (`?call=` for a callback's dial-back leg, `?sid=` for
+    a step of the call or an agent's leg, else its form's CallSid), and the number it calls
+    (`To`); None for what it does not say well (the node that serves it refuses that)."""
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    said = request.query_params
+    call = said.get("call") or said.get("sid") or next(iter(form.get("CallSid", ())), None)
+    number = next(iter(form.get("To", ())), None)
+    return (call if call and forms.CALL_SID.fullmatch(call) else None,
+            number if number and len(number) <= NUMBER_MAX else None)  # fmt: skip
 
 
 def _forwarded(scope: Scope) -> bool:
