@@ -163,3 +163,39 @@ def test_a_dial_back_that_reports_after_a_restart_bridges_and_is_not_made_again(
         hung_up = b.http.post("/api/agent/hang-up", headers=b.agent("en-day-3"))
         assert hung_up.status_code == 200, hung_up.text  # (after the timer's moment)
         assert b.control.dialled_back == []
+
+
+def test_a_dial_back_unconfirmed_at_a_restart_is_made_when_the_next_agent_answers(
+    tmp_path: Path,
+) -> None:
+    """The dial-back was asked for just before the restart, and no word of it came after:
+    en-day-3 hangs up their phone, and en-day-4 takes the call within the minute. The line
+    took en-day-4's phone answering as bridged to the caller (the dial-back taken as made)
+    and dialled nobody, and the minute's check then saw a bridged call: en-day-4 sat alone
+    in the conference and the caller was never called back. Now they are, once."""
+    from hotline.switchboard.board import AGENT_GONE_AFTER, PENDING_FOR
+    from hotline.switchboard.events import CalledBack
+
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.called_back(SID)  # asked for; the line stops before the carrier hears of it
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    with b.running():
+        hung_up = call_form("CA" + "7" * 31 + "1", CallStatus="completed")
+        b.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", hung_up)  # en-day-3's phone
+        b.wall.now += AGENT_GONE_AFTER + 1
+        second = accepts(b, "en-day-4")  # (the call is offered again)
+        b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
+        b.leg_answered(SID, attempt=2)
+        b.control.until(lambda: len(b.control.dialled_back) == 1)
+        assert b.control.dialled_back[0][:2] == (SID, CALLER)
+        picked_up = call_form("CA" + "8" * 32, CallStatus="in-progress")
+        b.carrier.post(f"/voice/status?call={SID}", picked_up)
+        assert b.events(SID)[-1] == CalledBack.kind
+        b.wall.now += PENDING_FOR + 1  # the minute's check: the caller was dialled already
+        r = b.http.post("/api/agent/hang-up", headers=second)
+        assert r.status_code == 200, r.text
+        b.control.until(lambda: (SID, "caller", "drop", "talk", "") in b.control.legs)
+        assert len(b.control.dialled_back) == 1

@@ -665,6 +665,8 @@ class Switchboard:
     def _status(self, cmd: c.CarrierStatus) -> None:
         sid, status, dial_back = cmd.sid, cmd.status, cmd.dial_back
         r = self.records.get(sid)
+        if dial_back and r is not None:  # (any word of the dial-back says whether it went out)
+            r.dial_back_unconfirmed = False
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
         if dial_back and status in ENDED and status != "completed" and r is not None \
                 and r.call is not None:  # fmt: skip
@@ -755,12 +757,13 @@ class Switchboard:
     def _caller_waits(self, sid: str, attempt: int) -> None:
         """The caller, in their conference, waits for an agent again: back to the hold loop;
         a caller called back (whose own call is over) on hold in the conference instead,
-        until the next agent's leg answers; one not called back yet is not on the line."""
+        until the next agent's leg answers; one not called back yet (or whose dial-back the
+        carrier has not confirmed since a restart) is not on the line."""
         r = self.records.get(sid)
         call = r.call if r is not None else None
         if r is None or call is None or not call.callback:
             self._effects.append(Park(sid, attempt))
-        elif r.dialled_back and not r.held:
+        elif r.dialled_back and not r.held and not r.dial_back_unconfirmed:
             r.held = True
             self._effects.append(Leg(sid, CALLER, "hold"))
 
@@ -801,9 +804,14 @@ class Switchboard:
             return
         elif r.call is not None and r.call.callback and r.call.state is not CallState.ANSWERED:
             return  # (a leg answering late, after its connect was given up)
-        elif r.call is not None and r.call.callback and not r.dialled_back:
+        elif (
+            r.call is not None
+            and r.call.callback
+            and (not r.dialled_back or r.dial_back_unconfirmed)
+        ):
             number = r.row.callback_number or r.row.caller
             r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
+            r.dial_back_unconfirmed = False  # (the one before the restart may never have gone out)
             self._effects.append(DialBack(cmd.sid, number, self.line.number))
         else:
             r.bridged = r.talked = True
@@ -836,13 +844,14 @@ class Switchboard:
         now; their agent gone, the next agent's phone answering dials them."""
         r = self.records.get(sid)
         call = r.call if r is not None else None
-        if r is None or call is None or not r.dialled_back or r.bridged or r.held:
-            return  # (the word came: they talk, wait on hold, or were missed)
-        if call.state is not CallState.ANSWERED:
-            r.dialled_back = False
-        elif r.connects == attempt:
+        if r is None or call is None or not r.dial_back_unconfirmed:
+            return  # (the word came, or the next agent's phone answered and dialled them)
+        r.dial_back_unconfirmed = False
+        if call.state is CallState.ANSWERED and r.connects == attempt:
             self._effects.append(DialBack(sid, r.row.callback_number or r.row.caller,
                                           self.line.number))  # fmt: skip
+        else:
+            r.dialled_back = False
 
     def _no_word(self, sid: str) -> None:
         """A dial in flight at the restart never reported: the caller goes back in place."""
@@ -1319,6 +1328,7 @@ class Switchboard:
                 what = "on a call"
                 if found.dialling_back:  # (the carrier's word on the dial-back decides,
                     r.dialled_back = True  # within PENDING_FOR; none, and it is asked again)
+                    r.dial_back_unconfirmed = True
                     self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
                                       found.attempts)  # fmt: skip
                 elif found.attempts:  # (its agent's phone was ringing: the carrier's word on

@@ -85,6 +85,10 @@ class CallRecord:
         # a callback's caller was dialled back into the call's conference (once its agent's
         # leg answered): they are on the line, not waiting off it
         self.dialled_back = False
+        # its dial-back was asked for before a restart and the carrier has said nothing of
+        # it since: it may never have gone out, so the next agent's phone answering dials
+        # the caller rather than taking them as there
+        self.dial_back_unconfirmed = False
         self.pending = False  # dialling an agent when the server restarted
         # on the call's conference: the caller on hold, the agent consulted for a warm
         # transfer, an interpreter joined, the supervisors on it (name -> mode)

@@ -1,0 +1,100 @@
+"""A callback whose dial-back was asked for just before a restart, which the carrier may
+never have heard: recovered on its agent with no word of the dial-back yet. Their agent
+leaves and the next agent's phone answers within the minute the board waits for that
+word. Exact effects, no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotline.switchboard import commands as c
+from hotline.switchboard.board import AGENT_GONE_AFTER, PENDING_FOR, Switchboard
+from hotline.switchboard.records import CallRow
+
+from .test_board import CALLER, NUMBER, kinds
+from .test_callback_conference import SID, board, conference
+
+RESTART = 100.0  # the line's first moment after the restart
+DIAL_BACK = (CALLER, "dial-back", 0)
+
+
+def recovered_dialling_back(b: Switchboard) -> None:
+    """Before the restart a1 accepted CA1 (a callback), a1's phone answered and the line
+    asked for the caller's dial-back; after it a1 is logged in again and the call is
+    theirs, the dial-back unconfirmed (the caller's own call is over). Then a1 hangs up
+    their phone and the call waits for the next agent."""
+    b.handle(c.Login("a1", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True)
+    b.handle(c.Recover([found], {SID: "completed"}), RESTART)
+    b.handle(c.AgentLegEnded(SID, 1), RESTART + 1)
+    b.handle(c.Tick(), RESTART + 2 + AGENT_GONE_AFTER)  # the caller did not hang up: a1 went
+    assert (b.agent_state("a1")["state"], b.agent_state("a1")["reason"]) == (
+        "not_ready", "agent-hung-up")  # fmt: skip
+
+
+def test_an_unconfirmed_dial_back_is_made_when_the_next_agents_phone_answers():
+    """The board took the dial-back as made: a2's phone answering was taken as bridged to
+    the caller, nobody was dialled, and the minute's check then saw a bridged call and
+    did nothing. a2 sat alone in the conference; the caller was never called back."""
+    out: Any
+    b = board()
+    recovered_dialling_back(b)
+    b.handle(c.Login("a2", ready=True), RESTART + 10)
+    assert conference(b.handle(c.Accept("a2", SID), RESTART + 11)) == [("agent:a2", "join", 2)]
+    out = b.handle(c.LegAnswered(SID, 2), RESTART + 12)
+    assert conference(out) == [DIAL_BACK]
+    assert b.call_legs(SID)["calling_back"] is True  # type: ignore[index]
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)  # the minute's check: dialled already
+    assert conference(out) == []
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), RESTART + 70)
+    assert "called-back" in kinds(out)
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_a_dial_back_the_carrier_confirms_after_a_restart_is_not_made_twice():
+    """The first dial-back did go out: the caller picks it up while no agent is on the
+    call, waits on hold in the conference, and a2's phone answering takes them off hold
+    (no second dial-back, then or at the minute's check)."""
+    out: Any
+    b = board()
+    recovered_dialling_back(b)
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), RESTART + 8)
+    assert conference(out) == [("caller", "hold", 0)]
+    b.handle(c.Login("a2", ready=True), RESTART + 10)
+    b.handle(c.Accept("a2", SID), RESTART + 11)
+    out = b.handle(c.LegAnswered(SID, 2), RESTART + 12)
+    assert conference(out) == [("caller", "resume", 0)]
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)
+    assert conference(out) == []
+
+
+def test_an_unconfirmed_dial_back_is_not_put_on_hold_when_the_next_agents_phone_fails():
+    """a2's phone cannot be reached: the caller, who may not be on the line at all, is
+    not put on hold in the conference (the board then took them as there, and the next
+    agent's phone answering took them off hold rather than dialling them)."""
+    out: Any
+    b = board()
+    recovered_dialling_back(b)
+    b.handle(c.Login("a2", ready=True), RESTART + 10)
+    b.handle(c.Accept("a2", SID), RESTART + 11)
+    out = b.handle(c.CarrierRefused(SID, 2), RESTART + 12)
+    assert conference(out) == []
+    assert b.call_legs(SID)["held"] is False  # type: ignore[index]
+    b.handle(c.SetReady("a1", True), RESTART + 20)
+    b.handle(c.Accept("a1", SID), RESTART + 21)
+    out = b.handle(c.LegAnswered(SID, 3), RESTART + 22)
+    assert conference(out) == [DIAL_BACK]
+
+
+def test_an_unconfirmed_dial_back_is_made_when_the_next_agents_phone_answers_after_a_minute():
+    """a2's phone still rings at the minute's check (a connect of its own): its answer
+    dials the caller, as within the minute."""
+    b = board()
+    recovered_dialling_back(b)
+    b.handle(c.Login("a2", ready=True), RESTART + 50)
+    b.handle(c.Accept("a2", SID), RESTART + 51)
+    assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 65)) == [DIAL_BACK]
