@@ -297,3 +297,15 @@ def queue_public_caller(live: Live, sid: str, number: str) -> None:
     offer = live.carrier.post(step, call_form(sid, Digits="2")).text  # a member of the public
     reply = live.carrier.post(gather_url(offer), call_form(sid, Digits="2")).text  # stays on
     assert "/voice/wait?sid=" in reply
+
+
+def helpline_apart(folder: Path) -> Path:
+    """The victim-support helpline with its own counsellors only (none of the national
+    line's agents): a line no agent joins to another, so a node can lead it alone."""
+    text = (ROOT / "scenarios" / "victim-support.yaml").read_text()
+    national = ("- {name: en-day", "- {name: es-day")
+    kept = [x for x in text.splitlines() if not x.lstrip().startswith(national)]
+    flow = ROOT / "scenarios" / "victim-support.flow.yaml"
+    path = folder / "helpline-apart.yaml"
+    path.write_text("\n".join(kept).replace("flow: victim-support.flow.yaml", f"flow: {flow}"))
+    return path

@@ -14,18 +14,22 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from hotline.service.bootstrap import build_line, ensure_line, store_for
 from hotline.service.lines import import_line
 from hotline.service.node import Node
 from hotline.service.sealing import Keyring, SealingKey, new_key
-from hotline.service.spread import webhook_line
+from hotline.service.settings import Settings
+from hotline.service.spread import groups, webhook_line
 from hotline.service.unit_of_work import AddCall
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Leases
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
+from hotline.testing.control import RecordingCallControl
 from hotline.web.node_app import NodeApp
 
-from .live_fixtures import LINE, ROOT, VICTIMS, sqlite_url
+from .live_fixtures import LINE, ROOT, VICTIMS, helpline_apart, sqlite_url
+from .test_line_added_more import settings_for
 from .test_nodes import Echo
 
 PUBLIC = "https://hotline.example.org"
@@ -116,3 +120,47 @@ def test_each_webhook_goes_to_the_node_that_leads_its_line(engine, leaders):
     assert kept.status_code == 200
     assert f'<Redirect method="POST">{PUBLIC}/voice/wait?sid={sid(2)}&amp;n=2<' in kept.text
     assert (len(helpline.seen), len(national.seen)) == (4, 2)
+
+
+def two_lines_apart(tmp_path: Path) -> Settings:
+    """The national line (the settings' own) and a helpline that shares no agent with it."""
+    settings = settings_for(sqlite_url(tmp_path))
+    store, _ = store_for(settings)
+    ensure_line(settings, store)
+    import_line(store, helpline_apart(tmp_path), number=VICTIMS)
+    assert groups([NATIONAL, HELPLINE], store.agents_lines()) == [(NATIONAL,), (HELPLINE,)]
+    store.engine.dispose()
+    return settings
+
+
+def test_a_node_serving_one_group_recovers_its_calls_and_agents_and_leaves_the_others(
+    tmp_path: Path,
+) -> None:
+    settings = two_lines_apart(tmp_path)
+    one = build_line(settings)  # one server led both lines; then it died
+    one.line.begin()
+    assert one.line.incoming(sid(1), "+12025550143", LINE) is not None
+    assert one.line.incoming(sid(2), "+12025550144", VICTIMS) is not None
+    one.line.login("en-day-1")
+    one.line.login("vs-day-1")
+    one.line.end()
+    one.line.flush()
+    control = RecordingCallControl()
+    control.statuses.update({sid(1): "in-progress", sid(2): "in-progress"})
+
+    helpline = build_line(settings, control=control, serves=lambda line: line == HELPLINE)
+    assert list(helpline.line.setups) == [HELPLINE]
+    assert not helpline.line.home  # (the national line answers numbers no line has)
+    assert helpline.recovered == {"ivr": 1}
+    assert helpline.line.knows(sid(2))
+    assert not helpline.line.knows(sid(1))  # the national line's: left to its node
+    kept = helpline.store.agent_states()
+    assert (kept["en-day-1"].state, kept["vs-day-1"].state) == ("not_ready", "not_ready")
+    assert helpline.line.agent_state("vs-day-1")["state"] == "not_ready"
+
+    national = build_line(settings, control=control, serves=lambda line: line == NATIONAL)
+    assert list(national.line.setups) == [NATIONAL]
+    assert national.line.home
+    assert national.recovered == {"ivr": 1}
+    assert national.line.knows(sid(1))
+    assert not national.line.knows(sid(2))

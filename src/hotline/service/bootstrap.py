@@ -81,8 +81,11 @@ def build_line(
     imported = ensure_line(settings, store)
     connectors = {**connectors_for(settings), **(more_connectors or {})}
     setups, awaiting = line_setups(settings, store, serves)
+    if not setups:
+        raise HotlineError("none of the lines to serve is in the store")
+    home = setups[0].number == settings.line_number
     line = LiveLine(lines=setups, store=store, connectors=connectors, wall=wall,
-                    serves=serves)  # fmt: skip
+                    serves=serves, home=home)  # fmt: skip
     line.awaiting = awaiting
     recovered: dict[str, int] = {}
     if control is not None:
@@ -164,14 +167,15 @@ def line_setups(
 ) -> tuple[list[LineSetup], set[str]]:
     """Every line in the store this server serves, the settings' line first (it answers
     numbers no line has, with a refusal), each as `live.line_setup` makes it; and those it
-    does not serve yet (`serves`: one node of several, their lease not its own). Another
-    line that cannot be served (no flow, a flow refused) is logged and left out: one bad
-    line never keeps the others from starting; the settings' own line must be served."""
+    does not serve yet (`serves`: one node of several, their lease not its own; a node
+    serves the settings' line only with the group of lines it is in). Another line that
+    cannot be served (no flow, a flow refused) is logged and left out: one bad line never
+    keeps the others from starting; the settings' own line must be served."""
     setups: list[LineSetup] = []
     awaiting: set[str] = set()
     for meta in store.lines():
         ours = meta["number"] == settings.line_number
-        if not ours and not serves(meta["name"]):
+        if not serves(meta["name"]):
             awaiting.add(meta["name"])
             continue
         try:

@@ -84,6 +84,7 @@ from hotline.switchboard.events import (
 )
 from hotline.switchboard.floor import Floor, agents_of
 from hotline.switchboard.line import LineConfig, line_of
+from hotline.switchboard.records import CallRow
 from hotline.yamlfile import read_text
 
 R = TypeVar("R")
@@ -199,8 +200,11 @@ class LiveLine:
         commit_wait: float = COMMIT_WAIT,
         lookup_clock: Callable[[], float] = time.monotonic,
         serves: Callable[[str], bool] = lambda _line: True,
+        home: bool = True,
     ) -> None:
-        """`lines`: the first answers numbers no line has (with a refusal).
+        """`lines`: the first answers numbers no line has (with a refusal); `home`: whether
+        it is the settings' line, which also recovers the open calls of lines no longer in
+        the store (a node that serves other lines leaves them to the node that serves it).
         `serves(line)`: whether a line added to the store is served here (one node of
         several serves only the lines whose lease it holds: service.node).
         `commit_wait`: seconds a reply waits for its writes to land before it is sent
@@ -213,6 +217,7 @@ class LiveLine:
         self.store = store
         self.wall = wall
         self.serves = serves
+        self.home = home
         self.awaiting: set[str] = set()  # lines new in the store not (yet) this server's
         self.boards = {s.name: self._board_of(s) for s in lines}
         self.floor = Floor(self.boards)
@@ -484,20 +489,24 @@ class LiveLine:
         self._run(c.CarrierRefused(sid, attempt))
 
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
-        """After a restart: rebuild the lines from the store's open calls (each on the line
-        of the number it called), with what the carrier said of each (`statuses`, see
-        `commands.Recover`), and their agents as they were: those logged in are logged in
-        again first, each bridged call goes back to its agent, then each agent resumes
-        their state (ready or not and why, what is left of a wrap-up)."""
+        """After a restart: rebuild the lines served here from the store's open calls (each
+        on the line of the number it called), with what the carrier said of each
+        (`statuses`, see `commands.Recover`), and their agents as they were: those logged in
+        are logged in again first, each bridged call goes back to its agent, then each
+        agent resumes their state (ready or not and why, what is left of a wrap-up). The
+        calls and agents of lines another node serves are theirs: left as they are."""
+        in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
+        on_lines = self.store.agents_lines()
         self.kept_agents = self.store.agent_states()
         back = {a: s for a, s in sorted(self.kept_agents.items())
                 if s.state != OFFLINE and a in self.floor.lines_of}  # fmt: skip
         self.keeping = set()  # (their states are kept as they end up, not each step's)
         for agent_id, kept in self.kept_agents.items():  # on no line now: logged out (were
-            if kept.state != OFFLINE and agent_id not in self.floor.lines_of:  # they put on
+            if kept.state != OFFLINE and agent_id not in self.floor.lines_of \
+                    and not set(on_lines.get(agent_id, ())) & in_store.keys():  # fmt: skip
                 gone = SaveAgent(agent_id, OFFLINE, None, None, None, self.wall(), self.first)
-                self.kept_agents[agent_id] = gone  # one again, they would start logged in)
-                self.writes.append(gone)
+                self.kept_agents[agent_id] = gone  # they put on one again, they would start
+                self.writes.append(gone)  # logged in)
         for agent_id in back:
             self._run(c.Login(agent_id, ready=False))
         on_call = {s.call_sid: a for a, s in back.items()
@@ -519,11 +528,9 @@ class LiveLine:
                          if k in (CalledBack.kind, CallbackNotReached.kind)), None)  # fmt: skip
             on_the_line = callback and last == CalledBack.kind
             leg_answered = max(attempts, default=0) in legs
-            line = self.by_number.get(row.called)
+            line = self._recovers(row, in_store)
             if line is None:
-                log.warning("call %s called %s, which no line has now: recovered on %r",
-                            row.sid, row.called, self.first)  # fmt: skip
-                line = self.first
+                continue  # (another node's)
             found[line].append(c.Recovered(
                 row=row,
                 since=self.store.first_event_at(row.sid, "CallQueued"),
@@ -554,6 +561,23 @@ class LiveLine:
                                                 for sid in b.records]))  # fmt: skip
         self.flush()
         return dict(done)
+
+    def _recovers(self, row: CallRow, in_store: Mapping[str, str]) -> str | None:
+        """The line served here that recovers an open call (as `spread.webhook_line` sends
+        its webhooks): that of the number it called, else its own line if no line has the
+        number now, else (neither is in the store) the first line if it is the settings';
+        None: another node's."""
+        if (line := self.by_number.get(row.called)) is not None:
+            return line
+        if row.called in in_store.values():
+            return None  # (the number of a line served elsewhere)
+        if row.line in self.boards:
+            return row.line
+        if row.line in in_store or not self.home:
+            return None
+        log.warning("call %s called %s, on a line no longer in the store: recovered on %r",
+                    row.sid, row.called, self.first)  # fmt: skip
+        return self.first
 
     def _resume_agent(self, agent_id: str, kept: SaveAgent) -> None:
         """An agent logged in again (not ready) resumes the state the store kept, unless

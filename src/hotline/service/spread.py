@@ -37,13 +37,19 @@ def groups(
 
 
 def webhook_line(store: Store, call: str | None, number: str | None, home: str) -> str | None:
-    """The line a carrier webhook is for: its call's (the line of the number the call
-    called; the call's own if no line has that number now), else that of the number it
-    calls (a call new to the store), else the line of the `home` number (the settings'
-    line, which answers numbers no line has); None if no line has that either."""
+    """The line a carrier webhook is for, as `LiveLine.recover` places its call: the line of
+    the number the call called, else the call's own line if no line has that number now;
+    for a call new to the store, that of the number it calls. Else (no such line in the
+    store) the line of the `home` number, the settings' line, which answers numbers no
+    line has; None if no line has that either."""
     placed = store.call_placed(call) if call else None
     if placed is not None:
         line, called = placed
-        return store.line_of_number(called) or line
-    found = store.line_of_number(number) if number else None
-    return found or store.line_of_number(home)
+        owner = store.line_of_number(called)
+        if owner is not None:
+            return owner
+        if any(meta["name"] == line for meta in store.lines()):
+            return line
+    elif number and (owner := store.line_of_number(number)) is not None:
+        return owner
+    return store.line_of_number(home)
