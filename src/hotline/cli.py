@@ -1616,7 +1616,8 @@ def _serve_node(
     from hotline.service.logs import configure as configure_logs
     from hotline.service.node import EXIT_LOST, Node
     from hotline.service.settings import load_settings
-    from hotline.service.spread import webhook_line
+    from hotline.service.spread import Placement, groups
+    from hotline.store.accounts import AccountStore
     from hotline.store.leases import Leases
     from hotline.web.app import create_app
     from hotline.web.node_app import NodeApp, relay_key
@@ -1638,15 +1639,19 @@ def _serve_node(
         logging.shutdown()
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
-    member = Node(leases=leases, lines=lambda: [x["name"] for x in store.lines()],
-                  on_lost=lost)  # fmt: skip
+    def in_groups() -> list[tuple[str, ...]]:
+        return groups([x["name"] for x in store.lines()], store.agents_lines())
+
+    member = Node(leases=leases, groups=in_groups, on_lost=lost)
 
     def leading() -> dict[str, object]:
         return {"name": name, "role": "leader", "leads": member.led()}
 
-    def build() -> object:
-        parts = build_line(settings, control=control, fence=member.fence,
-                           serves=lambda line: line in member.led())  # fmt: skip
+    def build(group: tuple[str, ...]) -> object:
+        def serves(line: str) -> bool:  # (a line new in the store that joins the group too)
+            return line in member.led() and bool(set(member.group_of(line) or ()) & set(group))
+
+        parts = build_line(settings, control=control, fence=member.fence, serves=serves)
         if parts.recovered:
             err.print(
                 "recovered open calls: "
@@ -1657,15 +1662,16 @@ def _serve_node(
                           before_acting=member.check, node=leading)  # fmt: skip
 
     err.print(
-        f"node {name!r} ({address}) stands by until it leads the lines "
+        f"node {name!r} ({address}) stands by until it leads lines "
         f"(leases of {lease_seconds:g} s); listening on http://{host}:{port}"
     )
     tune_for_serving()  # (the lines it builds on taking over are not frozen: they can go)
     assert settings.secret_key is not None  # (required above)
     key = relay_key(settings.secret_key.get_secret_value())
-    home = settings.line_number  # (the line that answers numbers no line has)
+    placement = Placement(store=store, accounts=AccountStore(engine=store.engine),
+                          home=settings.line_number)  # fmt: skip
     routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
-                     webhook_line=lambda call, to: webhook_line(store, call, to, home))  # fmt: skip
+                     placement=placement)  # fmt: skip
     uvicorn.run(routed, host=host, port=port, log_level="warning", log_config=None,
                 timeout_graceful_shutdown=5)  # fmt: skip
 

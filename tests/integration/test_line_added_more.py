@@ -135,9 +135,9 @@ def test_a_line_added_between_a_standbys_claim_and_its_build_writes_nothing_unfe
     leased = Leases(engine=before.store.engine, node="b", ttl=60.0)
     leased.join()
     lost: list[str] = []
-    b = Node(leases=leased, lines=lambda: [x["name"] for x in before.store.lines()],
+    b = Node(leases=leased, groups=lambda: [[x["name"]] for x in before.store.lines()],
              on_lost=lost.append)  # fmt: skip
-    assert b.try_to_lead()  # b claims the national line
+    assert b.claim()  # b claims the national line
     import_line(before.store, SCENARIO, number=VICTIMS, timezone="America/New_York", flow=FLOW)
     parts = build_line(
         settings, control=RecordingCallControl(), fence=b.fence, serves=lambda line: line in b.led()

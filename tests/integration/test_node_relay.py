@@ -79,8 +79,8 @@ def node_app(
 ) -> NodeApp:  # fmt: skip
     leased = Leases(engine=engine, node=name, address=f"http://127.0.0.1:{port}", ttl=30.0)
     leased.join()
-    member = Node(leases=leased, lines=lambda: ["national"], on_lost=lambda _why: None)
-    return NodeApp(node=member, build=build, public_url=PUBLIC, relay_key=key)
+    member = Node(leases=leased, groups=lambda: [["national"]], on_lost=lambda _why: None)
+    return NodeApp(node=member, build=lambda _group: build(), public_url=PUBLIC, relay_key=key)
 
 
 @pytest.fixture

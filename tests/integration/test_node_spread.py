@@ -1,5 +1,5 @@
 """A node that does not lead a line sends each carrier webhook to the node that leads the
-line of its call (web.node_app with service.spread's `webhook_line`): a new call by the
+line of its call (web.node_app with service.spread's `Placement`): a new call by the
 number it calls, a call the store knows by its line, whichever node leads other lines; a
 number no line has to the home line's; a line whose leader is gone keeps its callers
 (never sent to a node without their line)."""
@@ -7,20 +7,31 @@ number no line has to the home line's; a line whose leader is gone keeps its cal
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect as connect_socket
 
 from hotline.service.bootstrap import build_line, ensure_line, store_for
+from hotline.service.demo import free_ports
 from hotline.service.lines import import_line
 from hotline.service.node import Node
 from hotline.service.sealing import Keyring, SealingKey, new_key
 from hotline.service.settings import Settings
-from hotline.service.spread import groups, webhook_line
+from hotline.service.spread import Placement, groups
 from hotline.service.unit_of_work import AddCall
+from hotline.store.accounts import AccountStore
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Leases
 from hotline.store.repository import Store
@@ -30,7 +41,7 @@ from hotline.web.node_app import NodeApp
 
 from .live_fixtures import LINE, ROOT, VICTIMS, helpline_apart, sqlite_url
 from .test_line_added_more import settings_for
-from .test_nodes import Echo
+from .test_nodes import Echo, Served
 
 PUBLIC = "https://hotline.example.org"
 NATIONAL, HELPLINE = "National hotline (US)", "Victim support helpline"
@@ -76,9 +87,10 @@ def test_each_webhook_goes_to_the_node_that_leads_its_line(engine, leaders):
                                   "queued", {}, None, 10.0), 10.0)])  # fmt: skip
     standby = Leases(engine=engine, node="c", ttl=30.0)
     standby.join()
-    member = Node(leases=standby, lines=lambda: [NATIONAL, HELPLINE], on_lost=lambda _w: None)
-    app = NodeApp(node=member, build=lambda: None, public_url=PUBLIC, hold_for=0.0, poll=0.0,
-                  webhook_line=lambda call, to: webhook_line(store, call, to, LINE))  # fmt: skip
+    member = Node(leases=standby, groups=lambda: [[NATIONAL, HELPLINE]], on_lost=lambda _w: None)
+    app = NodeApp(node=member, build=lambda _group: None, public_url=PUBLIC, hold_for=0.0, poll=0.0,
+                  placement=Placement(store=store, accounts=AccountStore(engine=engine),
+                                      home=LINE))  # fmt: skip
 
     caller = "+12025550143"
     webhooks = [
@@ -164,3 +176,124 @@ def test_a_node_serving_one_group_recovers_its_calls_and_agents_and_leaves_the_o
     assert national.recovered == {"ivr": 1}
     assert national.line.knows(sid(1))
     assert not national.line.knows(sid(2))
+
+
+def group_app(group: tuple[str, ...], node: str) -> Starlette:
+    """A group's app that says which node serves it and which lines it has."""
+
+    async def stats(_request: Request) -> Response:
+        return JSONResponse({"at": 1.0 if node == "a" else 2.0,
+                             "lines": {line: {"node": node} for line in group}})  # fmt: skip
+
+    async def asked(request: Request) -> Response:
+        return JSONResponse({"node": node, "group": list(group), "path": request.url.path})
+
+    async def events(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(json.dumps({"type": "hello", "lines": list(group), "node": node}))
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+
+    async def voice(_request: Request) -> Response:
+        return Response(f"<Response><Say>{node}</Say></Response>", media_type="application/xml")
+
+    return Starlette(routes=[
+        Route("/api/stats", stats), WebSocketRoute("/api/events", events),
+        Route("/voice/{rest:path}", voice, methods=["POST"]),
+        Route("/{rest:path}", asked, methods=["GET", "POST"]),
+    ])  # fmt: skip
+
+
+class Spread:
+    """Nodes a and b on loopback over two lines that share no agent: each leads one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.store, _ = store_for(settings)
+        self.ports = dict(zip("ab", free_ports(2), strict=True))
+        members = {}
+        for name, port in self.ports.items():  # both up before either claims
+            leased = Leases(engine=self.store.engine, node=name,
+                            address=f"http://127.0.0.1:{port}", ttl=30.0)  # fmt: skip
+            leased.join()
+            members[name] = Node(leases=leased, on_lost=lambda _why: None, groups=lambda: groups(
+                [x["name"] for x in self.store.lines()], self.store.agents_lines()))  # fmt: skip
+        placement = Placement(store=self.store, accounts=AccountStore(engine=self.store.engine),
+                              home=LINE)  # fmt: skip
+        self.apps = {}
+        for name, member in members.items():
+            self.apps[name] = NodeApp(node=member, public_url=PUBLIC, placement=placement,
+                                      build=functools.partial(group_app, node=name))  # fmt: skip
+        self.served = {}
+        for name in "ab":  # (a claims first: the national line's group, the first by name)
+            self.served[name] = Served(self.apps[name], self.ports[name])
+            deadline = time.monotonic() + 30
+            while not self.apps[name].serving:
+                assert time.monotonic() < deadline, f"node {name} did not lead"
+                time.sleep(0.05)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def stop(self) -> None:
+        for served in self.served.values():
+            served.stop()
+        self.store.engine.dispose()
+
+
+@pytest.fixture
+def spread(tmp_path: Path) -> Iterator[Spread]:
+    s = Spread(two_lines_apart(tmp_path))
+    yield s
+    s.stop()
+
+
+def test_two_nodes_lead_a_group_each_and_every_request_reaches_its_line(spread):
+    assert spread.apps["a"].node.led() == {NATIONAL: 1}
+    assert spread.apps["b"].node.led() == {HELPLINE: 1}
+    counsellor = {"Authorization": f"Bearer {spread.store.issue_token('vs-day-1', time.time())}"}
+    national = {"Authorization": f"Bearer {spread.store.issue_token('en-day-1', time.time())}"}
+    with httpx.Client(base_url=spread.url("a")) as a, httpx.Client(base_url=spread.url("b")) as b:
+        for http in (a, b):  # the wallboard's figures: every line's, whichever node is asked
+            stats = http.get("/api/stats").json()
+            assert stats == {"at": 2.0, "lines": {NATIONAL: {"node": "a"}, HELPLINE: {"node": "b"}}}
+            # an agent's requests reach the node that leads their line
+            assert http.get("/api/agent/me", headers=counsellor).json()["node"] == "b"
+            assert http.get("/api/agent/me", headers=national).json()["node"] == "a"
+            # a supervisor's about an agent, that agent's line
+            forced = http.post("/api/supervisor/agents/vs-day-1/state", json={"state": "offline"})
+            assert forced.json() == {"node": "b", "group": [HELPLINE],
+                                     "path": "/api/supervisor/agents/vs-day-1/state"}  # fmt: skip
+            # a caller's webhook, the node that leads the line they called
+            for number, node in ((VICTIMS, "b"), (LINE, "a")):
+                call = {"CallSid": sid(7), "From": "+12025550143", "To": number}
+                r = http.post("/voice/incoming", headers=SIGNED, data=call)
+                assert r.text == f"<Response><Say>{node}</Say></Response>"
+            assert http.get("/login").json()["node"] == "a"  # (the rest: the home line's)
+
+    async def wallboard(port: int) -> set[str]:
+        async with connect_socket(f"ws://127.0.0.1:{port}/api/events") as ws:
+            said = [json.loads(await ws.recv()) for _ in range(2)]
+        return {line for hello in said for line in hello["lines"]}
+
+    for name in "ab":  # the wallboard's events: every line's, whichever node is asked
+        assert asyncio.run(wallboard(spread.ports[name])) == {NATIONAL, HELPLINE}
+
+
+def test_a_node_that_leads_one_group_takes_the_other_when_its_node_stops(spread):
+    counsellor = {"Authorization": f"Bearer {spread.store.issue_token('vs-day-1', time.time())}"}
+    spread.served["b"].stop()  # its leases go with it
+    a = spread.apps["a"]
+    deadline = time.monotonic() + 30
+    while HELPLINE not in a.node.led() or len(a.node.led()) < 2:
+        assert time.monotonic() < deadline, "a did not take the helpline over"
+        time.sleep(0.05)
+    with httpx.Client(base_url=spread.url("a")) as http:
+        deadline = time.monotonic() + 30
+        while (r := http.get("/api/agent/me", headers=counsellor)).status_code != 200:
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.05)
+        assert r.json()["node"] == "a"
+        assert r.json()["group"] == [HELPLINE]
+        stats = http.get("/api/stats").json()
+        assert stats["lines"] == {NATIONAL: {"node": "a"}, HELPLINE: {"node": "a"}}
+    assert a.node.led() == {NATIONAL: 1, HELPLINE: 2}

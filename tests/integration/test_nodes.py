@@ -56,25 +56,26 @@ def node(engine: Engine, name: str, lines: list[str], clock: Clock, lost: list[s
          ttl: float = 10.0, address: str = "") -> Node:  # fmt: skip
     leased = Leases(engine=engine, node=name, address=address, ttl=ttl)
     leased.join()
-    return Node(leases=leased, lines=lambda: lines, monotonic=clock, on_lost=lost.append)
+    return Node(leases=leased, groups=lambda: [lines], monotonic=clock, on_lost=lost.append)
 
 
-def test_a_node_leads_every_line_or_none(engine):
+def test_a_node_leads_a_group_of_lines_whole_or_not_at_all(engine):
     clock, lost = Clock(), list[str]()
-    a = node(engine, "a", LINES, clock, lost)
+    a = node(engine, "a", LINES, clock, lost)  # (LINES: one group, as agents join them)
     b = node(engine, "b", LINES, clock, lost)
-    assert b.leases.claim("victims") is not None  # b holds one line only
-    assert not a.try_to_lead()  # a sees b lead a line: it claims none (no epoch grows)
+    assert b.leases.claim("victims") is not None  # b holds one line of the group
+    assert a.claim() == []  # a sees b lead a line of it: it claims none (no epoch grows)
     assert not a.leading()
-    assert b.try_to_lead()  # b takes "national" too, and keeps "victims"
-    assert b.led() == {"national": 1, "victims": 1}
+    b.leases.leave_lines(["victims"])
+    assert a.claim() == [tuple(LINES)]  # free: a takes both
+    assert a.led() == {"national": 1, "victims": 2}
     assert lost == []
 
 
 def test_a_leader_trusts_its_leases_only_until_a_while_after_the_last_renewal(engine):
     clock, lost = Clock(), list[str]()
     a = node(engine, "a", LINES, clock, lost)
-    assert a.try_to_lead()
+    assert a.claim()
     store = Store(engine=engine, fence=a.fence)
     store.commit([AppendEvent(None, 1.0, "note", {}, "national")])
     clock.now += 7.9  # 0.8 of a 10 s lease
@@ -95,9 +96,9 @@ def test_a_leader_trusts_its_leases_only_until_a_while_after_the_last_renewal(en
 def test_a_leader_whose_lease_was_taken_stops_at_its_next_renewal(engine):
     clock, lost = Clock(), list[str]()
     a = node(engine, "a", LINES, clock, lost, ttl=0.0)  # its leases run out at once
-    assert a.try_to_lead()
+    assert a.claim()
     b = node(engine, "b", LINES, clock, [])
-    assert b.try_to_lead()
+    assert b.claim()
     a.renew()
     assert lost == ["another node took over national, victims"]
     assert b.led() == {"national": 2, "victims": 2}
@@ -106,9 +107,9 @@ def test_a_leader_whose_lease_was_taken_stops_at_its_next_renewal(engine):
 def test_a_line_added_while_a_node_leads_is_led_by_it(engine):
     clock, lost, lines = Clock(), list[str](), ["national"]
     a = node(engine, "a", lines, clock, lost)
-    assert a.try_to_lead()
-    lines.append("victims")
-    a.renew()
+    assert a.claim() == [("national",)]
+    lines.append("victims")  # a line whose agents work on the national line too
+    assert a.claim() == []  # no new group: the one it leads has grown
     assert a.led() == {"national": 1, "victims": 1}
 
 
@@ -159,9 +160,9 @@ def echo() -> Iterator[Echo]:
 def test_a_standby_forwards_webhooks_to_the_leader_or_keeps_the_caller(engine, echo):
     clock = Clock()
     leader = node(engine, "a", LINES, clock, [], address=echo.address)
-    assert leader.try_to_lead()
+    assert leader.claim()
     standby = node(engine, "b", LINES, clock, [])
-    app = NodeApp(node=standby, build=lambda: None, public_url=PUBLIC, hold_for=0.0, poll=0.0)
+    app = NodeApp(node=standby, build=lambda _g: None, public_url=PUBLIC, hold_for=0.0, poll=0.0)
     form = {"CallSid": "CA" + "1" * 32, "Digits": "5"}
     signed = {"X-Twilio-Signature": "c2lnbmVk"}
     path = "/voice/gather?sid=CA" + "1" * 32 + "&g=1&step=3"
@@ -216,10 +217,9 @@ def lone_standby(engine: Engine, build: Callable[[], object], lost: list[str] | 
                  ttl: float = 60.0, hold_for: float = 0.0) -> NodeApp:  # fmt: skip
     leased = Leases(engine=engine, node="b", ttl=ttl)
     leased.join()
-    b = Node(
-        leases=leased, lines=lambda: ["national"], on_lost=(lost if lost is not None else []).append
-    )  # (on the real clock)
-    return NodeApp(node=b, build=build, public_url=PUBLIC, hold_for=hold_for)
+    told = lost if lost is not None else []
+    b = Node(leases=leased, groups=lambda: [["national"]], on_lost=told.append)  # (real clock)
+    return NodeApp(node=b, build=lambda _group: build(), public_url=PUBLIC, hold_for=hold_for)
 
 
 def test_callbacks_a_redirect_would_lose_are_answered_503_and_bodies_are_bounded(engine):
@@ -240,8 +240,8 @@ def test_a_standby_keeps_the_caller_when_the_database_is_down() -> None:
     """(review) The database away: no leader can be looked up; the caller is kept, never
     a 500 (the carrier's "application error" would drop the call)."""
     dead = Leases(engine=connect("postgresql://postgres@127.0.0.1:1/none"), node="b")
-    b = Node(leases=dead, lines=lambda: ["national"], on_lost=lambda _why: None)
-    http = TestClient(NodeApp(node=b, build=lambda: None, public_url=PUBLIC, hold_for=0.0),
+    b = Node(leases=dead, groups=lambda: [["national"]], on_lost=lambda _why: None)
+    http = TestClient(NodeApp(node=b, build=lambda _group: None, public_url=PUBLIC, hold_for=0.0),
                       base_url=PUBLIC, raise_server_exceptions=False)  # fmt: skip
     r = http.post(f"/voice/wait?sid={SID}&n=3", data=FORM)
     assert (r.status_code, "<Redirect" in r.text) == (200, True)
@@ -253,7 +253,7 @@ def test_a_webhook_held_through_a_takeover_is_served_as_it_came_by_the_new_leade
     """(review) A caller presses 2 while the leader is dead but its lease not run out: the
     standby holds the webhook, takes the lines over, and serves it with the 2."""
     dead = node(engine, "a", ["national"], Clock(), [], ttl=2.0, address="http://127.0.0.1:9")
-    assert dead.try_to_lead()
+    assert dead.claim()
     heard: list[dict[str, str]] = []
 
     async def gather(request: Request) -> Response:
@@ -318,8 +318,8 @@ def test_a_slow_build_leaves_the_new_leader_trusted(engine):
 def test_a_write_that_finds_its_line_taken_over_stops_the_old_leader(engine):
     clock, lost = Clock(), list[str]()
     a = node(engine, "a", ["national"], clock, lost, ttl=0.0)
-    assert a.try_to_lead()
-    assert node(engine, "b", ["national"], clock, []).try_to_lead()
+    assert a.claim()
+    assert node(engine, "b", ["national"], clock, []).claim()
     with pytest.raises(Fenced):
         Store(engine=engine, fence=a.fence).commit([AppendEvent(None, 1.0, "x", {}, "national")])
     assert lost == ["a write found national taken over"]
@@ -330,8 +330,8 @@ def test_one_look_at_who_leads_serves_every_webhook_held_at_once(engine, echo):
     """A takeover under a surge: many webhooks at the standby at once ask the store who
     leads once (per `poll`), not once each."""
     leader = node(engine, "a", LINES, Clock(), [], address=echo.address)
-    assert leader.try_to_lead()
-    app = NodeApp(node=node(engine, "b", LINES, Clock(), []), build=lambda: None,
+    assert leader.claim()
+    app = NodeApp(node=node(engine, "b", LINES, Clock(), []), build=lambda _group: None,
                   public_url=PUBLIC, hold_for=0.0, poll=60.0)  # fmt: skip
     looks: list[str] = []
 
@@ -351,3 +351,41 @@ def test_one_look_at_who_leads_serves_every_webhook_held_at_once(engine, echo):
     assert asyncio.run(surge()) == [200] * 20
     assert len(echo.seen) == 20  # every one forwarded to the leader
     assert len(looks) == 1
+
+
+GROUPS = [("national",), ("victims",), ("youth",)]
+
+
+def grouped(engine: Engine, name: str, lost: list[str]) -> Node:
+    leased = Leases(engine=engine, node=name, ttl=10.0)
+    leased.join()
+    return Node(leases=leased, groups=lambda: GROUPS, on_lost=lost.append)
+
+
+def test_a_node_alone_leads_every_group(engine):
+    lost: list[str] = []
+    a = grouped(engine, "a", lost)
+    assert a.claim() == GROUPS
+    assert a.claim() == []  # (nothing new)
+    assert a.led() == {"national": 1, "victims": 1, "youth": 1}
+
+
+def test_nodes_up_together_share_the_groups_and_a_later_one_stands_by(engine):
+    lost: list[str] = []
+    a, b = grouped(engine, "a", lost), grouped(engine, "b", lost)
+    assert a.claim() == GROUPS[:2]  # its fair share: 3 groups over 2 nodes, rounded up
+    assert b.claim() == GROUPS[2:]  # what is left
+    c = grouped(engine, "c", lost)
+    assert c.claim() == []  # every group is led
+    assert (a.led(), b.led(), c.led()) == ({"national": 1, "victims": 1}, {"youth": 1}, {})
+    assert lost == []
+
+
+def test_the_groups_of_a_node_gone_are_taken_by_the_others(engine):
+    lost: list[str] = []
+    a, b, c = grouped(engine, "a", lost), grouped(engine, "b", lost), grouped(engine, "c", lost)
+    assert [a.claim(), b.claim(), c.claim()] == [GROUPS[:1], GROUPS[1:2], GROUPS[2:]]
+    b.leases.leave()  # (as its leases running out with its heartbeat: it is not alive)
+    assert a.claim() == [("victims",)]  # 3 groups over 2 nodes: a takes it first
+    assert c.claim() == []
+    assert a.led() == {"national": 1, "victims": 2}

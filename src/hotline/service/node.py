@@ -1,6 +1,11 @@
-"""One node of several on one database (`hotline serve --node NAME`): it leads every line
-or none (active/standby). A standby claims the lines' leases every half second; once it
-holds them all it builds the line from the store (recovering the open calls) and serves.
+"""One node of several on one database (`hotline serve --node NAME`). Lines that share
+agents are led together, as a group (`spread.groups`): every half second a node claims
+the groups no live node leads, whole (the leases of all its lines, or none), until it
+leads its fair share (the groups over the live nodes, rounded up); it builds each group
+it claims from the store (recovering its open calls) and serves it. So one node alone
+leads everything, two started together share the groups, and a node that dies has its
+groups taken by the others. (A running node does not yet hand groups to one that joins
+later: that one stands by until a group is free.)
 A leader renews its leases every `ttl / 3` seconds; it trusts them only until `ttl * TRUST` after
 the last renewal that succeeded, on its own monotonic clock, and stops at once (the process
 exits: a supervisor starts it again as a standby) if that runs out or a lease was taken —
@@ -10,13 +15,14 @@ refused by the fence anyway."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hotline.errors import NodeRefused
-from hotline.store.leases import Fence, Lease, Leases
+from hotline.store.leases import Fence, Lease, Leases, leases
 
 log = logging.getLogger("hotline.node")
 TRUST = 0.8  # of a lease's time, after its last renewal, that the leader acts on it
@@ -37,17 +43,19 @@ class Node:
         self,
         *,
         leases: Leases,
-        lines: Callable[[], list[str]],
+        groups: Callable[[], Sequence[Sequence[str]]],
         monotonic: Callable[[], float] = time.monotonic,
         on_lost: Callable[[str], None],
     ) -> None:
-        """`lines`: the names of the lines in the store; `on_lost(why)`: called once the
-        node may no longer act as leader (`hotline serve` exits there)."""
+        """`groups`: the store's lines in the groups that are led together (`spread.groups`,
+        each sorted); `on_lost(why)`: called once the node may no longer act as leader
+        (`hotline serve` exits there)."""
         self.leases = leases
         self.fence = Fence(leases.instance)
         self.fence.taken = lambda lines: self.lost(f"a write found {', '.join(lines)} "
                                                    "taken over")  # fmt: skip
-        self._lines = lines
+        self._groups = groups
+        self.seen: list[tuple[str, ...]] = []  # the groups as the last round found them
         self._monotonic = monotonic
         self._on_lost = on_lost
         self._lock = threading.Lock()
@@ -77,32 +85,65 @@ class Node:
         with self._lock:
             return {line: lease.epoch for line, lease in sorted(self.state.leases.items())}
 
-    def try_to_lead(self) -> bool:
-        """A standby's round: claim every line (in one order on every node, so two nodes
-        claiming at once do not split the lines); all of them, or let go of those taken."""
+    def group_of(self, line: str) -> tuple[str, ...] | None:
+        """The group a line was in at the last round (None: not in the store then)."""
+        return next((g for g in self.seen if line in g), None)
+
+    def claim(self) -> list[tuple[str, ...]]:
+        """A round (after the heartbeat or the renewal): claim the groups no live node
+        leads, whole, in one order on every node (so two nodes claiming at once share
+        them, not split one), until this node leads its fair share; and a line new in the
+        store that joins a group it leads. Returns the groups it leads from now."""
         began = self._monotonic()
-        if self.leases.led_by_another():  # (a read, not a claim: no epoch grows for naught)
-            return False
+        found = [tuple(sorted(g)) for g in self._groups()]
+        now, held, members = leases(self.leases.engine)  # (a read: no epoch grows for naught)
+        self.seen = found
+        with self._lock:
+            mine = set(self.state.leases)
+        others = {x.line for x in held if x.expires_at > now and x.line not in mine}
+        alive = sum(1 for m in members if now - m.seen_at < self.leases.ttl)
+        share = math.ceil(len(found) / max(alive, 1))
+        leading = [g for g in found if mine.intersection(g)]
         taken: list[Lease] = []
-        for line in sorted(self._lines()):
+        for group in leading:  # a line added to the store that joins a group led here
+            for line in sorted(set(group) - mine - others):
+                lease = self.leases.claim(line)
+                if lease is not None:
+                    log.info("node %s now also leads %s (epoch %d)", self.name, line, lease.epoch)
+                    taken.append(lease)
+        new: list[tuple[str, ...]] = []
+        for group in found:
+            if len(leading) + len(new) >= share:
+                break
+            if others.intersection(group) or mine.intersection(group):
+                continue
+            got = self._claim_whole(group)
+            if got:
+                taken += got
+                new.append(group)
+        if taken:
+            with self._lock:
+                if not self.state.leases:  # (a leader's trust comes from its renewals)
+                    self.state.trusted_until = began + self.leases.ttl * TRUST
+                self.state.leases.update({x.line: x for x in taken})
+            for lease in taken:
+                self.fence.lead(lease)
+        for group in new:
+            log.info("node %s leads %s", self.name, ", ".join(
+                f"{x.line} (epoch {x.epoch})" for x in taken if x.line in group))  # fmt: skip
+        return new
+
+    def _claim_whole(self, group: tuple[str, ...]) -> list[Lease]:
+        """Every line of the group, or none (those taken let go: another node holds one)."""
+        taken: list[Lease] = []
+        for line in group:
             lease = self.leases.claim(line)
             if lease is None:
-                break
+                if taken:
+                    self.leases.leave_lines([x.line for x in taken])
+                return []
             taken.append(lease)
-        else:
-            if taken:
-                with self._lock:
-                    self.state = Leadership({x.line: x for x in taken},
-                                            began + self.leases.ttl * TRUST)  # fmt: skip
-                for lease in taken:
-                    self.fence.lead(lease)
-                log.info("node %s leads %s", self.name,
-                         ", ".join(f"{x.line} (epoch {x.epoch})" for x in taken))  # fmt: skip
-                return True
-            return False
-        if taken:  # another node holds a line: it leads, not us
-            self.leases.leave_lines([x.line for x in taken])
-        return False
+        return taken
 
     def renew(self) -> None:
         """A leader's round: renew every lease (and the node's heartbeat); a lease taken
@@ -127,14 +168,6 @@ class Node:
         with self._lock:
             self.state = Leadership({x.line: x for x in renewed if x is not None},
                                     began + self.leases.ttl * TRUST)  # fmt: skip
-        new_lines = set(self._lines()) - set(self.state.leases)
-        for line in sorted(new_lines):  # a line added while the node leads
-            lease = self.leases.claim(line)
-            if lease is not None:
-                log.info("node %s now also leads %s (epoch %d)", self.name, line, lease.epoch)
-                self.fence.lead(lease)
-                with self._lock:
-                    self.state.leases[line] = lease
 
     def check(self) -> None:
         """Before acting as leader: stop if the leases may no longer be trusted."""

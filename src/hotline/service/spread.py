@@ -1,13 +1,17 @@
 """How the lines spread over the nodes of one store (`hotline serve --node`). An agent
 works on one floor, so lines that share agents are led by one node: the unit a node leads
-is a group of lines connected by shared agents (`groups`). A carrier webhook goes to the
-node that leads its call's line (`webhook_line`)."""
+is a group of lines connected by shared agents (`groups`). A request goes to the node that
+leads its line (`Placement`): a carrier webhook its call's, a person's request the line of
+the agent or call it is about."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote
 
-from hotline.store.repository import Store
+from hotline.store.accounts import AccountStore
+from hotline.store.repository import Store, token_digest
 
 
 def groups(
@@ -36,20 +40,57 @@ def groups(
     return [tuple(group) for _, group in sorted(out.items())]
 
 
-def webhook_line(store: Store, call: str | None, number: str | None, home: str) -> str | None:
-    """The line a carrier webhook is for, as `LiveLine.recover` places its call: the line of
-    the number the call called, else the call's own line if no line has that number now;
-    for a call new to the store, that of the number it calls. Else (no such line in the
-    store) the line of the `home` number, the settings' line, which answers numbers no
-    line has; None if no line has that either."""
-    placed = store.call_placed(call) if call else None
-    if placed is not None:
-        line, called = placed
-        owner = store.line_of_number(called)
-        if owner is not None:
+@dataclass(frozen=True)
+class Placement:
+    """The line a request is for, so that a node sends it to the node that leads that line
+    (web.node_app). `home`: the settings' number; its line answers what is for no line."""
+
+    store: Store
+    accounts: AccountStore
+    home: str
+
+    def webhook(self, call: str | None, number: str | None) -> str | None:
+        """A carrier webhook's line, as `LiveLine.recover` places its call: the line of
+        the number the call called, else the call's own line if no line has that number
+        now; for a call new to the store, that of the number it calls. Else (no such line
+        in the store) the home line; None if there is none."""
+        placed = self.store.call_placed(call) if call else None
+        if placed is not None:
+            line, called = placed
+            owner = self.store.line_of_number(called)
+            if owner is not None:
+                return owner
+            if any(meta["name"] == line for meta in self.store.lines()):
+                return line
+        elif number and (owner := self.store.line_of_number(number)) is not None:
             return owner
-        if any(meta["name"] == line for meta in store.lines()):
-            return line
-    elif number and (owner := store.line_of_number(number)) is not None:
-        return owner
-    return store.line_of_number(home)
+        return self.store.line_of_number(self.home)
+
+    def person(self, path: str, bearer: str | None, cookie: str | None) -> str | None:
+        """A person's request's line: a call's or an agent's the path names (a supervisor
+        forcing an agent's state or joining a call, an admin changing an agent's skills
+        or a line), else the line of the agent who asks (a bearer token's, a session's),
+        else the home line. Only reads: the node that serves it checks who asks."""
+        parts = path.split("/")
+        named = parts[4] if len(parts) > 4 else ""
+        if path.startswith("/api/supervisor/calls/"):
+            return self.webhook(named, None)
+        if path.startswith("/api/admin/lines/") and any(
+            meta["name"] == unquote(named) for meta in self.store.lines()
+        ):
+            return unquote(named)
+        agent = None
+        if path.startswith(("/api/supervisor/agents/", "/api/admin/agents/")):
+            agent = unquote(named)
+        elif path.startswith("/api/agent/"):
+            agent = self._asker(bearer, cookie)
+        lines = self.store.lines_of_agent(agent) if agent else []
+        return lines[0] if lines else self.store.line_of_number(self.home)
+
+    def _asker(self, bearer: str | None, cookie: str | None) -> str | None:
+        """The agent a bearer token or a session cookie is for (None: neither is known)."""
+        if bearer:
+            return self.store.agent_for_token(bearer)
+        session = self.accounts.session(token_digest(cookie)) if cookie else None
+        user = self.accounts.user(session.username) if session is not None else None
+        return user.agent_id if user is not None else None

@@ -98,6 +98,11 @@ def agents_lines(c: Connection) -> dict[str, list[str]]:
     return out
 
 
+def lines_of_agent(c: Connection, agent_id: str) -> list[str]:
+    return list(c.execute(select(agent_lines.c.line).where(agent_lines.c.agent_id == agent_id)
+                          .order_by(agent_lines.c.line)).scalars())  # fmt: skip
+
+
 def skills_of(c: Connection, agent_ids: Collection[str]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {a: {} for a in c.execute(
         select(agents.c.id).where(agents.c.id.in_(list(agent_ids)))).scalars()}  # fmt: skip

@@ -531,6 +531,11 @@ class Store:
         with self._tx() as c:
             return line_rows.agents_lines(c)
 
+    def lines_of_agent(self, agent_id: str) -> list[str]:
+        """The lines one agent works on (sorted)."""
+        with self._tx() as c:
+            return line_rows.lines_of_agent(c, agent_id)
+
     def agent_skills(self, agent_ids: Collection[str]) -> dict[str, dict[str, int]]:
         """The skills the store holds for these agents (those it has)."""
         with self._tx() as c:

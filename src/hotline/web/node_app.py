@@ -26,16 +26,17 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs
+from typing import Any, Protocol
+from urllib.parse import parse_qs, quote, unquote
 from xml.sax.saxutils import escape as xml_escape
 
 import httpx
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -46,18 +47,20 @@ from hotline.errors import HotlineError, NodeRefused
 from hotline.service.node import Node
 from hotline.store.leases import leases
 from hotline.web import forms
+from hotline.web.auth import COOKIE
 from hotline.web.errors import Refused
 from hotline.web.errors import body as error_body
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
 CLIENT = "x-hotline-client"  # who asked a relayed request: "ADDRESS SIGNATURE"
+LINE = "x-hotline-line"  # the line a relayed request is for (as the node that relayed it saw)
 MAX_RELAYED = 4 * 1024 * 1024  # bytes of a relayed request's body
 # not relayed: the connection's own (RFC 9110 7.6.1), the body's framing (made again), and
 # what only a node may say
 HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                  "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
-                 "content-length", FORWARDED, CLIENT))  # fmt: skip
+                 "content-length", FORWARDED, CLIENT, LINE))  # fmt: skip
 OWN = frozenset(("date", "server"))  # an answer's fields this node's server sets itself
 SOCKET_HEADERS = ("cookie", "authorization", "user-agent", "accept-language")
 UNSENDABLE = (None, 1005, 1006, 1015)  # close codes that say no frame came (RFC 6455 7.4.1)
@@ -70,6 +73,14 @@ KEEP_PAUSE = 2  # seconds a kept caller waits before their request is made again
 # <Redirect> (their outcome would be lost): answered 503, as a status is
 NOT_KEPT = ("/voice/status", "/voice/agent-leg", "/voice/leg", "/voice/dial-done",
             "/voice/voicemail")  # fmt: skip
+
+
+class Places(Protocol):
+    """Which line a request is for (`spread.Placement`)."""
+
+    def webhook(self, call: str | None, number: str | None) -> str | None: ...
+
+    def person(self, path: str, bearer: str | None, cookie: str | None) -> str | None: ...
 
 
 def leaders_of(node: Node) -> dict[str, str]:
@@ -88,49 +99,110 @@ def leaders_of(node: Node) -> dict[str, str]:
 
 class NodeApp:
     def __init__(
-        self, *, node: Node, build: Callable[[], Any], public_url: str,
+        self, *, node: Node, build: Callable[[tuple[str, ...]], Any], public_url: str,
         hold_for: float = HOLD_FOR, poll: float = POLL, relay_key: bytes | None = None,
-        webhook_line: Callable[[str | None, str | None], str | None] | None = None,
+        placement: Places | None = None,
     ) -> None:  # fmt: skip
-        """`build()`: the line's app (an ASGI app with a lifespan), built once this node
-        leads; `public_url`: the address the carrier calls (the same on every node);
+        """`build(group)`: the app of a group of lines (an ASGI app with a lifespan), built
+        once this node leads them; `public_url`: the address the carrier calls (the same on
+        every node);
         `hold_for`: seconds a webhook waits for a leader before its caller is kept;
         `poll`: seconds between looks at who leads (one look serves every webhook);
         `relay_key`: signs the address of who asked a relayed request (`relay_key()`;
-        None: not sent, and not trusted); `webhook_line(call, number)`: the line a webhook
-        is for, from its call and the number it calls (`spread.webhook_line`, which reads
-        the store: run in a thread), so it goes to the node that leads that line (None:
-        every webhook goes to any node that leads)."""
+        None: not sent, and not trusted); `placement`: the line each request is for
+        (`spread.Placement`, which reads the store: asked in a thread), so it goes to the
+        node that leads that line (None: every request goes to any node that leads)."""
         self.node = node
         self._hold_for = hold_for
         self._poll = poll
         self._build = build
         self._public = public_url.rstrip("/")
         self._key = relay_key
-        self._webhook_line = webhook_line
-        self._inner: Any = None
+        self._placement = placement
+        self._apps: dict[tuple[str, ...], Any] = {}  # the groups this node serves, their apps
         # (nodes reach each other directly: no proxy from the environment)
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
         self._leaders: tuple[float, asyncio.Future[dict[str, str]]] | None = None  # (asked at)
 
     @property
     def serving(self) -> bool:
-        """Whether this node leads and serves the lines."""
-        return self._inner is not None
+        """Whether this node leads and serves lines."""
+        return bool(self._apps)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif self._inner is not None:
-            await self._inner(self._who_asked(scope), receive, send)
-        elif scope["type"] == "websocket":
-            await self._relay_socket(WebSocket(scope, receive, send))
-        elif scope["path"].startswith("/voice/"):
+            return
+        path: str = scope["path"]
+        sole = self._sole()
+        if sole is not None:  # this node leads every line: nothing to place
+            await sole(self._who_asked(scope), receive, send)
+        elif path.startswith("/voice/"):
             await self._webhook(scope, receive, send)
-        elif scope["path"] in ("/healthz", "/metrics") or _forwarded(scope):
-            await (await self._standby(scope["path"]))(scope, receive, send)
+        elif _forwarded(scope):  # placed by the node that relayed it: served here or refused
+            app = self._local(_line_named(scope))
+            if app is not None:
+                await app(self._who_asked(scope), receive, send)
+            elif scope["type"] == "websocket":
+                await _try_again(WebSocket(scope, receive, send))
+            else:
+                await (await self._standby(path))(scope, receive, send)
+        elif path in ("/healthz", "/metrics"):  # (the node's: the app of its first group)
+            first = next(iter(self._apps.values()), None)
+            await (first or await self._standby(path))(scope, receive, send)
+        elif path == "/api/events" and scope["type"] == "websocket":
+            await self._events(WebSocket(scope, receive, send))
+        elif path == "/api/stats":
+            await self._stats(scope, receive, send)
         else:
-            await self._relay(scope, receive, send)
+            line = await self._person_line(scope)
+            app = self._local(line)
+            if app is not None:
+                await app(self._who_asked(scope), receive, send)
+            elif scope["type"] == "websocket":
+                await self._relay_socket(WebSocket(scope, receive, send), line)
+            else:
+                await self._relay(scope, receive, send, line)
+
+    # -- which node serves a request
+
+    def _sole(self) -> Any:
+        """This node's app if it leads every line there is (one group, or all led here in
+        one app): the usual case, in which no request needs placing."""
+        if len(self._apps) != 1 or not self.node.seen:
+            return None
+        led = self.node.led()
+        return next(iter(self._apps.values())) if all(
+            x in led for g in self.node.seen for x in g) else None  # fmt: skip
+
+    def _local(self, line: str | None) -> Any:
+        """The app here that serves `line` (None: not placed, any app here); None if no
+        app here does."""
+        if line is None:
+            return next(iter(self._apps.values()), None)
+        if line not in self.node.led():
+            return None
+        group = set(self.node.group_of(line) or (line,))
+        return next((app for g, app in self._apps.items() if group.intersection(g)), None)
+
+    async def _person_line(self, scope: Scope) -> str | None:
+        """The line a person's request is for (None: not known, or no way to know)."""
+        if self._placement is None:
+            return None
+        asked = HTTPConnection(scope)
+        scheme, _, bearer = asked.headers.get("authorization", "").partition(" ")
+        bearer = bearer.strip() if scheme.lower() == "bearer" else ""
+        return await self._placed(self._placement.person, scope["path"],
+                                  bearer or asked.query_params.get("token"),
+                                  asked.cookies.get(COOKIE))  # fmt: skip
+
+    async def _placed(self, how: Callable[..., str | None], *args: Any) -> str | None:
+        try:
+            return await asyncio.to_thread(how, *args)
+        except Exception as e:  # noqa: BLE001 - the store is away: to any node that leads
+            log.warning("node %s cannot tell a request's line (%s)", self.node.name,
+                        type(e).__name__)  # fmt: skip
+            return None
 
     # -- who asked a relayed request
 
@@ -182,27 +254,24 @@ class NodeApp:
 
     async def _line_of(self, request: Request, body: bytes) -> str | None:
         """The line a webhook is for (None: not known, or no way to know)."""
-        if self._webhook_line is None:
+        if _forwarded(request.scope):
+            return _line_named(request.scope)  # (as the node that forwarded it placed it)
+        if self._placement is None:
             return None
-        call, number = _call_and_number(request, body)
-        try:
-            return await asyncio.to_thread(self._webhook_line, call, number)
-        except Exception as e:  # noqa: BLE001 - the store is away: it goes to any leader
-            log.warning("node %s cannot tell a webhook's line (%s)", self.node.name,
-                        type(e).__name__)  # fmt: skip
-            return None
+        return await self._placed(self._placement.webhook, *_call_and_number(request, body))
 
-    async def _relay(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A person's request, to the leader as it came; its answer as the leader gave it."""
+    async def _relay(self, scope: Scope, receive: Receive, send: Send, line: str | None) -> None:
+        """A person's request, to the node that leads its line as it came; its answer as
+        that node gave it."""
         request = Request(scope, receive)
         try:
             body = await forms.read_body(request, MAX_RELAYED)
         except Refused as e:
             await error_body(e.status, e.error_id, e.message)(scope, receive, send)
             return
-        leader = await self.leader()
+        leader = await self.leader(line)
         try:
-            r = None if leader is None else await self._forward(request, leader, body)
+            r = None if leader is None else await self._forward(request, leader, body, line)
         except httpx.ReadTimeout:  # it has the request, and may have acted on it
             log.warning("the leader %s did not answer a relayed request in %g s", leader,
                         FORWARD_TIMEOUT)  # fmt: skip
@@ -223,37 +292,107 @@ class NodeApp:
             return
         await r.response(request.method)(scope, receive, send)
 
-    async def _relay_socket(self, ws: WebSocket) -> None:
-        """A person's websocket, joined to one the leader opens for it: what either side
-        sends goes to the other, and a close (its code) too. No leader, or the leader
-        gone without a word: closed 1013 (the pages connect again, to any node); refused by
-        the leader before it accepted: refused here alike (403)."""
-        leader = None if _forwarded(ws.scope) else await self.leader()
-        if leader is None:
-            await _try_again(ws)
-            return
-        url = f"ws{leader.removeprefix('http')}{_target(ws.scope).decode('latin-1')}"
-        headers = {k: v for k, v in ws.headers.items() if k.lower() in SOCKET_HEADERS}
-        headers |= {FORWARDED: self.node.name, **self._client_header(ws.scope)}
+    async def _relay_socket(self, ws: WebSocket, line: str | None) -> None:
+        """A person's websocket, joined to one the node that leads its line opens for it:
+        what either side sends goes to the other, and a close (its code) too. No leader, or
+        the leader gone without a word: closed 1013 (the pages connect again, to any node);
+        refused by the leader before it accepted: refused here alike (403)."""
+        leader = await self.leader(line)
         try:
-            upstream = await connect(url, origin=ws.headers.get("origin"),  # type: ignore[arg-type]
-                                     additional_headers=headers, proxy=None,
-                                     open_timeout=FORWARD_TIMEOUT, user_agent_header=None,
-                                     compression=None)  # fmt: skip
-        except InvalidStatus as e:
-            if e.response.status_code < 500:  # refused by the leader: refused here alike
-                await ws.close()
-            else:
-                await _try_again(ws)
+            upstream = None if leader is None else await self._open(ws, leader, line)
+        except Refused:
+            await ws.close()
             return
-        except (OSError, TimeoutError, WebSocketException) as e:
-            log.warning("a websocket could not be relayed to the leader %s: %s", leader,
-                        type(e).__name__)  # fmt: skip
+        if upstream is None:
             await _try_again(ws)
             return
         await ws.accept()
         async with upstream:
-            await _joined(ws, upstream)
+            await _joined(ws, [upstream])
+
+    async def _open(self, ws: WebSocket, node: str, line: str | None) -> ClientConnection | None:
+        """The person's websocket opened on `node` for `line`, as it came (its target, its
+        credentials, who asked); None if that node did not answer; Refused if it refused."""
+        url = f"ws{node.removeprefix('http')}{_target(ws.scope).decode('latin-1')}"
+        headers = {k: v for k, v in ws.headers.items() if k.lower() in SOCKET_HEADERS}
+        headers |= {FORWARDED: self.node.name, **self._client_header(ws.scope)}
+        if line is not None:
+            headers[LINE] = quote(line)
+        try:
+            return await connect(url, origin=ws.headers.get("origin"),  # type: ignore[arg-type]
+                                 additional_headers=headers, proxy=None,
+                                 open_timeout=FORWARD_TIMEOUT, user_agent_header=None,
+                                 compression=None)  # fmt: skip
+        except InvalidStatus as e:
+            if e.response.status_code < 500:  # refused by the leader: refused here alike
+                raise Refused(403, "refused", "refused by the node that serves the line") from e
+            return None
+        except (OSError, TimeoutError, WebSocketException) as e:
+            log.warning("a websocket could not be relayed to %s: %s", node, type(e).__name__)
+            return None
+
+    # -- what every line has to say: the wallboard's
+
+    async def _targets(self) -> dict[str, str]:
+        """A line of each group there is, and the node that serves it (this one's own
+        address for a group served here): the wallboard's figures and events come from
+        each. A group no node leads now (a takeover under way) is left out."""
+        out = {}
+        for group in self.node.seen or [()]:
+            line = group[0] if group else None
+            here = self._local(line) if self._apps else None
+            where = self.node.leases.address.rstrip("/") if here is not None else None
+            out[line or ""] = where or await self.leader(line)
+        return {line: node for line, node in out.items() if node}
+
+    async def _stats(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The wallboard's figures, every line's: those of each group, asked of the node
+        that serves it, in one answer (`lines` of all, `at` the latest). A refusal (who
+        asks may not) is answered as it came; a group whose node does not answer is left
+        out until it does (the page asks again on the next event)."""
+        request = Request(scope, receive)
+        answers = []
+        for line, node in (await self._targets()).items():
+            try:
+                answers.append(await self._forward(request, node, b"", line or None))
+            except httpx.HTTPError as e:
+                log.warning("the figures of %s could not be had from %s: %s", line, node,
+                            type(e).__name__)  # fmt: skip
+        refused = next((a for a in answers if 400 <= a.status < 500), None)
+        good = [a for a in answers if a.status == 200]
+        if refused is not None or not good:
+            answer = refused.response(request.method) if refused is not None \
+                else await self._standby(scope["path"])  # fmt: skip
+            await answer(scope, receive, send)
+            return
+        said = [json.loads(a.body) for a in good]
+        merged = {"at": max(x["at"] for x in said),
+                  "lines": {k: v for x in said for k, v in x["lines"].items()}}  # fmt: skip
+        await JSONResponse(merged, headers={"Cache-Control": "no-store"})(scope, receive, send)
+
+    async def _events(self, ws: WebSocket) -> None:
+        """The wallboard's events, every line's: a socket to the node that serves each
+        group, joined into this one (what any sends comes here). One of them closing
+        closes this (the page connects again); refused by one, refused here (403)."""
+        upstreams: list[ClientConnection] = []
+        try:
+            for line, node in (await self._targets()).items():
+                opened = await self._open(ws, node, line or None)
+                if opened is not None:
+                    upstreams.append(opened)
+        except Refused:
+            for upstream in upstreams:
+                await upstream.close()
+            await ws.close()
+            return
+        if not upstreams:
+            await _try_again(ws)
+            return
+        await ws.accept()
+        async with contextlib.AsyncExitStack() as stack:
+            for upstream in upstreams:
+                await stack.enter_async_context(upstream)
+            await _joined(ws, upstreams)
 
     async def _standby(self, path: str) -> Response:
         if path == "/healthz":
@@ -273,15 +412,17 @@ class NodeApp:
             return
         deadline = time.monotonic() + self._hold_for
         forwarded = request.headers.get(FORWARDED) is not None
-        line = None if forwarded or self._inner is not None else await self._line_of(request, body)
+        line = await self._line_of(request, body)
         while True:
-            if self._inner is not None:  # this node leads now: it serves the request
-                await self._inner(scope, _replay(body), send)
+            app = self._local(line) if self._apps else None
+            if app is not None:  # this node leads the line (now): it serves the request
+                await app(scope, _replay(body), send)
                 return
             if not forwarded:
                 leader = await self.leader(line)
                 try:
-                    r = None if leader is None else await self._forward(request, leader, body)
+                    r = None if leader is None else \
+                        await self._forward(request, leader, body, line)  # fmt: skip
                 except httpx.HTTPError as e:  # (a webhook again is answered from its reply)
                     log.warning("a webhook could not be forwarded to the leader %s: %s",
                                 leader, type(e).__name__)  # fmt: skip
@@ -304,13 +445,18 @@ class NodeApp:
                         f'"{KEEP_PAUSE}"/><Redirect method="POST">{again}</Redirect>'
                         "</Response>", media_type="application/xml")  # fmt: skip
 
-    async def _forward(self, request: Request, leader: str, body: bytes) -> Answer:
+    async def _forward(
+        self, request: Request, leader: str, body: bytes, line: str | None = None
+    ) -> Answer:
         """The request as it came (its method, its target byte for byte, its header fields
-        as bytes, its body), to the leader, with who asked; its answer as the leader gave
-        it, body not decoded. Raises httpx.HTTPError if the leader did not answer."""
+        as bytes, its body), to the leader of `line`, with who asked and the line; its
+        answer as the leader gave it, body not decoded. Raises httpx.HTTPError if the
+        leader did not answer."""
         scope = request.scope
         headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1") not in HOP]
         headers += [(FORWARDED.encode(), self.node.name.encode())]
+        if line is not None:
+            headers += [(LINE.encode(), quote(line).encode())]
         headers += [(k.encode(), v.encode()) for k, v in self._client_header(scope).items()]
         url = httpx.URL(leader).copy_with(raw_path=_target(scope))
         sent = self._client.build_request(request.method, url, content=body, headers=headers)
@@ -335,16 +481,19 @@ class NodeApp:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _elect(self, stack: contextlib.AsyncExitStack) -> None:
-        """Stand by and claim the lines until this node leads; then renew its leases."""
+        """Every half second a round: the heartbeat (a leader's renewal, when due), then
+        the groups of lines claimed (service.node), each built and served."""
         said: set[str] = set()  # why rounds failed since the last that worked (each once)
+        renewed = time.monotonic()
         while True:
             try:
-                if self._inner is None:
+                if not self._apps:
                     await asyncio.to_thread(self.node.leases.heartbeat)
-                    if await asyncio.to_thread(self.node.try_to_lead):
-                        await self._take_over(stack)
-                else:
+                elif time.monotonic() - renewed >= self.node.every:
+                    renewed = time.monotonic()
                     await asyncio.to_thread(self.node.renew)
+                for group in await asyncio.to_thread(self.node.claim):
+                    await self._take_over(stack, group)
                 if said:
                     log.warning("node %s: its rounds of election work again", self.node.name)
                     said.clear()
@@ -359,13 +508,13 @@ class NodeApp:
                 if repr(e) not in said:
                     log.exception("node %s: a round of its election failed", self.node.name)
                     said.add(repr(e))
-            await asyncio.sleep(self.node.every if self._inner else self.node.watch_every)
+            await asyncio.sleep(self.node.watch_every)
 
-    async def _take_over(self, stack: contextlib.AsyncExitStack) -> None:
-        """Build the line (recovering its open calls can take seconds: the leases are
-        renewed meanwhile) and serve it; a node that cannot build it lets the lines go
+    async def _take_over(self, stack: contextlib.AsyncExitStack, group: tuple[str, ...]) -> None:
+        """Build a group of lines (recovering its open calls can take seconds: the leases
+        are renewed meanwhile) and serve it; a node that cannot build it lets its lines go
         and stops (a standby that could is not kept waiting)."""
-        building = asyncio.ensure_future(asyncio.to_thread(self._build))
+        building = asyncio.ensure_future(asyncio.to_thread(self._build, group))
         while not building.done():
             await asyncio.wait({building}, timeout=self.node.every)
             if not building.done():
@@ -375,11 +524,11 @@ class NodeApp:
             await asyncio.to_thread(self.node.renew)  # trusted afresh before it acts
             await stack.enter_async_context(_running(app))
         except Exception as e:
-            log.exception("node %s could not build the line", self.node.name)
+            log.exception("node %s could not build %s", self.node.name, ", ".join(group))
             await asyncio.to_thread(self.node.give_up, f"the line could not be built ({e!r})")
             return
-        self._inner = app
-        log.info("node %s serves the lines", self.node.name)
+        self._apps[group] = app
+        log.info("node %s serves %s", self.node.name, ", ".join(group))
 
 
 def relay_key(secret_key: str) -> bytes:
@@ -436,15 +585,22 @@ def _call_and_number(request: Request, body: bytes) -> tuple[str | None, str | N
             number if number and len(number) <= NUMBER_MAX else None)  # fmt: skip
 
 
+def _line_named(scope: Scope) -> str | None:
+    """The line the node that relayed a request placed it on (None: it did not say)."""
+    said = next((v for k, v in scope.get("headers", ()) if k == LINE.encode()), None)
+    return None if said is None else unquote(said.decode("latin-1"))
+
+
 def _forwarded(scope: Scope) -> bool:
     """A request another node relayed here (it is never relayed again)."""
     return any(k == FORWARDED.encode() for k, _ in scope.get("headers", ()))
 
 
-async def _joined(ws: WebSocket, upstream: ClientConnection) -> None:
-    """Frames both ways until one side closes; the other is closed with its code."""
+async def _joined(ws: WebSocket, upstreams: list[ClientConnection]) -> None:
+    """Frames both ways until one side closes (what the person sends goes to every
+    upstream, what any upstream sends to the person); the other is closed with its code."""
 
-    async def down() -> None:  # leader -> person
+    async def down(upstream: ClientConnection) -> None:  # leader -> person
         try:
             async for message in upstream:
                 if isinstance(message, str):
@@ -463,16 +619,19 @@ async def _joined(ws: WebSocket, upstream: ClientConnection) -> None:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     code = message.get("code") or 1000
-                    await upstream.close(code=1001 if code in UNSENDABLE else code)
+                    for upstream in upstreams:
+                        await upstream.close(code=1001 if code in UNSENDABLE else code)
                     return
-                if message.get("text") is not None:
-                    await upstream.send(message["text"])
-                elif message.get("bytes") is not None:
-                    await upstream.send(message["bytes"])
+                said = message.get("text")
+                if said is None:
+                    said = message.get("bytes")
+                if said is not None:
+                    for upstream in upstreams:
+                        await upstream.send(said)
         except (ConnectionClosed, WebSocketDisconnect):
             pass
 
-    tasks = [asyncio.ensure_future(down()), asyncio.ensure_future(up())]
+    tasks = [asyncio.ensure_future(down(u)) for u in upstreams] + [asyncio.ensure_future(up())]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

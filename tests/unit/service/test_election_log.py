@@ -39,7 +39,7 @@ def test_a_failure_alternating_between_two_reasons_is_not_logged_every_round(cap
     leases = FlappingLeases(["the database failed: OperationalError: connection refused",
                              "the database failed: ReadOnlySqlTransaction: cannot execute "
                              "UPDATE in a read-only transaction"])  # fmt: skip
-    app = NodeApp(node=StandbyNode(leases), build=lambda: None,  # type: ignore[arg-type]
+    app = NodeApp(node=StandbyNode(leases), build=lambda _group: None,  # type: ignore[arg-type]
                   public_url="https://hotline.example.org")  # fmt: skip
 
     async def run() -> None:
