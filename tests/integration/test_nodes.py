@@ -389,3 +389,39 @@ def test_the_groups_of_a_node_gone_are_taken_by_the_others(engine):
     assert a.claim() == [("victims",)]  # 3 groups over 2 nodes: a takes it first
     assert c.claim() == []
     assert a.led() == {"national": 1, "victims": 2}
+
+
+def test_a_node_that_leads_more_than_its_share_hands_a_group_to_one_that_joins(engine):
+    lost: list[str] = []
+    a = grouped(engine, "a", lost)
+    assert a.claim() == GROUPS
+    assert a.handing is None  # alone: all three are its share
+    b = grouped(engine, "b", lost)  # joins: 3 groups over 2 nodes, 2 each at most
+    assert b.claim() == []  # none free
+    assert a.claim() == []
+    assert a.handing == ("youth",)  # one, the last
+    a.hand_over(("youth",))
+    assert a.led() == {"national": 1, "victims": 1}
+    assert a.claim() == []  # its share: it does not take it back
+    assert a.handing is None  # 2 is its share; b leads less than its share, but none free
+    assert b.claim() == [("youth",)]
+    assert b.led() == {"youth": 2}
+    assert (a.claim(), a.handing, b.claim(), b.handing) == ([], None, [], None)  # settled
+    assert lost == []
+
+
+def test_a_group_is_handed_over_only_to_a_node_short_of_its_share_and_none_is_free(engine):
+    lost: list[str] = []
+    a, b = grouped(engine, "a", lost), grouped(engine, "b", lost)
+    assert a.claim() == GROUPS[:2]
+    assert b.claim() == GROUPS[2:]
+    c = grouped(engine, "c", lost)  # joins: 1 each
+    assert a.claim() == []
+    assert a.handing == ("victims",)
+    a.hand_over(("victims",))
+    d = grouped(engine, "d", lost)  # joins too: 4 nodes, share 1; "victims" is free
+    assert (b.claim(), b.handing) == ([], None)  # b leads its share
+    assert c.claim() == [("victims",)]
+    assert d.claim() == []  # no group free, and none leads more than 1
+    assert a.claim() == []
+    assert [x.handing for x in (a, b, c, d)] == [None] * 4

@@ -2,10 +2,11 @@
 agents are led together, as a group (`spread.groups`): every half second a node claims
 the groups no live node leads, whole (the leases of all its lines, or none), until it
 leads its fair share (the groups over the live nodes, rounded up); it builds each group
-it claims from the store (recovering its open calls) and serves it. So one node alone
-leads everything, two started together share the groups, and a node that dies has its
-groups taken by the others. (A running node does not yet hand groups to one that joins
-later: that one stands by until a group is free.)
+it claims from the store (recovering its open calls) and serves it. A node that leads more
+than its share while another leads less hands a group over (`handing`): it stops serving
+it and lets its leases go, and the other claims it and recovers it from the store, as in a
+takeover. So one node alone leads everything, the groups spread over the nodes that join,
+and a node that dies has its groups taken by the others.
 A leader renews its leases every `ttl / 3` seconds; it trusts them only until `ttl * TRUST` after
 the last renewal that succeeded, on its own monotonic clock, and stops at once (the process
 exits: a supervisor starts it again as a standby) if that runs out or a lease was taken —
@@ -18,6 +19,7 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +58,7 @@ class Node:
                                                    "taken over")  # fmt: skip
         self._groups = groups
         self.seen: list[tuple[str, ...]] = []  # the groups as the last round found them
+        self.handing: tuple[str, ...] | None = None  # a group to hand over (see `claim`)
         self._monotonic = monotonic
         self._on_lost = on_lost
         self._lock = threading.Lock()
@@ -100,9 +103,10 @@ class Node:
         self.seen = found
         with self._lock:
             mine = set(self.state.leases)
-        others = {x.line for x in held if x.expires_at > now and x.line not in mine}
-        alive = sum(1 for m in members if now - m.seen_at < self.leases.ttl)
-        share = math.ceil(len(found) / max(alive, 1))
+        live = [x for x in held if x.expires_at > now and x.line not in mine]
+        others = {x.line for x in live}
+        alive = {m.name for m in members if now - m.seen_at < self.leases.ttl}
+        share = math.ceil(len(found) / max(len(alive), 1))
         leading = [g for g in found if mine.intersection(g)]
         taken: list[Lease] = []
         for group in leading:  # a line added to the store that joins a group led here
@@ -131,7 +135,28 @@ class Node:
         for group in new:
             log.info("node %s leads %s", self.name, ", ".join(
                 f"{x.line} (epoch {x.epoch})" for x in taken if x.line in group))  # fmt: skip
+        # more than its share while a live node leads less, and no group free to take:
+        # one group handed over (the last), one at a time (the next once it is taken)
+        theirs = Counter(next(x.node for x in live if x.line in g) for g in found
+                         if others.intersection(g))  # fmt: skip
+        short = [n for n in alive - {self.name} if theirs[n] < share]
+        free = any(not (others | mine).intersection(g) for g in found)
+        more = len(leading) + len(new) > share
+        self.handing = leading[-1] if more and short and not free else None
         return new
+
+    def hand_over(self, group: tuple[str, ...]) -> None:
+        """Stop leading a group (its app has stopped): its leases go at once, for the node
+        that leads less to claim; this node's writes of it are refused from now."""
+        with self._lock:
+            lines = sorted(line for line in self.state.leases if line in group)
+            for line in lines:
+                del self.state.leases[line]
+        self.leases.leave_lines(lines)
+        for line in lines:
+            self.fence.drop(line)
+        log.info("node %s hands %s over (it leads more than its share)", self.name,
+                 ", ".join(lines))  # fmt: skip
 
     def _claim_whole(self, group: tuple[str, ...]) -> list[Lease]:
         """Every line of the group, or none (those taken let go: another node holds one)."""

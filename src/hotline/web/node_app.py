@@ -29,6 +29,7 @@ import hmac
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,6 +68,7 @@ UNSENDABLE = (None, 1005, 1006, 1015)  # close codes that say no frame came (RFC
 FORWARD_TIMEOUT = 10.0  # seconds a forwarded webhook may take
 HOLD_FOR = 12.0  # seconds a webhook is held for a leader (the carrier waits 15)
 POLL = 0.5  # seconds between looks for a leader while one is held
+HAND_OVER_WAIT = 10.0  # seconds a group handed over waits for its requests under way
 NUMBER_MAX = 256  # characters of a webhook's `To` (as the app's `forms.text`)
 KEEP_PAUSE = 2  # seconds a kept caller waits before their request is made again
 # callbacks that are not a caller's next step: the carrier would not repeat them on a
@@ -120,6 +122,8 @@ class NodeApp:
         self._key = relay_key
         self._placement = placement
         self._apps: dict[tuple[str, ...], Any] = {}  # the groups this node serves, their apps
+        self._stops: dict[tuple[str, ...], contextlib.AsyncExitStack] = {}  # (their lifespans)
+        self._busy: Counter[int] = Counter()  # requests under way, by app (its id)
         # (nodes reach each other directly: no proxy from the environment)
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
         self._leaders: tuple[float, asyncio.Future[dict[str, str]]] | None = None  # (asked at)
@@ -136,13 +140,13 @@ class NodeApp:
         path: str = scope["path"]
         sole = self._sole()
         if sole is not None:  # this node leads every line: nothing to place
-            await sole(self._who_asked(scope), receive, send)
+            await self._serve(sole, self._who_asked(scope), receive, send)
         elif path.startswith("/voice/"):
             await self._webhook(scope, receive, send)
         elif _forwarded(scope):  # placed by the node that relayed it: served here or refused
             app = self._local(_line_named(scope))
             if app is not None:
-                await app(self._who_asked(scope), receive, send)
+                await self._serve(app, self._who_asked(scope), receive, send)
             elif scope["type"] == "websocket":
                 await _try_again(WebSocket(scope, receive, send))
             else:
@@ -158,7 +162,7 @@ class NodeApp:
             line = await self._person_line(scope)
             app = self._local(line)
             if app is not None:
-                await app(self._who_asked(scope), receive, send)
+                await self._serve(app, self._who_asked(scope), receive, send)
             elif scope["type"] == "websocket":
                 await self._relay_socket(WebSocket(scope, receive, send), line)
             else:
@@ -167,13 +171,28 @@ class NodeApp:
     # -- which node serves a request
 
     def _sole(self) -> Any:
-        """This node's app if it leads every line there is (one group, or all led here in
-        one app): the usual case, in which no request needs placing."""
-        if len(self._apps) != 1 or not self.node.seen:
+        """This node's app if there is one group of lines and it serves it: the usual case,
+        in which no request needs placing."""
+        seen = self.node.seen
+        if len(self._apps) != 1 or len(seen) != 1:
             return None
+        ((group, app),) = self._apps.items()
         led = self.node.led()
-        return next(iter(self._apps.values())) if all(
-            x in led for g in self.node.seen for x in g) else None  # fmt: skip
+        return app if set(group) & set(seen[0]) and all(x in led for x in seen[0]) else None
+
+    async def _serve(self, app: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request served by one of this node's apps (a request under way is waited for
+        before its group is handed over; a websocket is closed instead)."""
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        self._busy[id(app)] += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            self._busy[id(app)] -= 1
+            if not self._busy[id(app)]:
+                del self._busy[id(app)]
 
     def _local(self, line: str | None) -> Any:
         """The app here that serves `line` (None: not placed, any app here); None if no
@@ -416,7 +435,7 @@ class NodeApp:
         while True:
             app = self._local(line) if self._apps else None
             if app is not None:  # this node leads the line (now): it serves the request
-                await app(scope, _replay(body), send)
+                await self._serve(app, scope, _replay(body), send)
                 return
             if not forwarded:
                 leader = await self.leader(line)
@@ -474,13 +493,14 @@ class NodeApp:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self._client.aclose)
             stack.push_async_callback(asyncio.to_thread, self.node.leases.leave)
-            task = asyncio.create_task(self._elect(stack))
+            stack.push_async_callback(self._stop_all)
+            task = asyncio.create_task(self._elect())
             stack.push_async_callback(_stopped, task)
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def _elect(self, stack: contextlib.AsyncExitStack) -> None:
+    async def _elect(self) -> None:
         """Every half second a round: the heartbeat (a leader's renewal, when due), then
         the groups of lines claimed (service.node), each built and served."""
         said: set[str] = set()  # why rounds failed since the last that worked (each once)
@@ -493,7 +513,9 @@ class NodeApp:
                     renewed = time.monotonic()
                     await asyncio.to_thread(self.node.renew)
                 for group in await asyncio.to_thread(self.node.claim):
-                    await self._take_over(stack, group)
+                    await self._take_over(group)
+                if self.node.handing in self._apps:
+                    await self._hand_over(self.node.handing)
                 if said:
                     log.warning("node %s: its rounds of election work again", self.node.name)
                     said.clear()
@@ -510,7 +532,7 @@ class NodeApp:
                     said.add(repr(e))
             await asyncio.sleep(self.node.watch_every)
 
-    async def _take_over(self, stack: contextlib.AsyncExitStack, group: tuple[str, ...]) -> None:
+    async def _take_over(self, group: tuple[str, ...]) -> None:
         """Build a group of lines (recovering its open calls can take seconds: the leases
         are renewed meanwhile) and serve it; a node that cannot build it lets its lines go
         and stops (a standby that could is not kept waiting)."""
@@ -519,16 +541,36 @@ class NodeApp:
             await asyncio.wait({building}, timeout=self.node.every)
             if not building.done():
                 await asyncio.to_thread(self.node.renew)
+        stop = contextlib.AsyncExitStack()
         try:
             app = building.result()
             await asyncio.to_thread(self.node.renew)  # trusted afresh before it acts
-            await stack.enter_async_context(_running(app))
+            await stop.enter_async_context(_running(app))
         except Exception as e:
             log.exception("node %s could not build %s", self.node.name, ", ".join(group))
             await asyncio.to_thread(self.node.give_up, f"the line could not be built ({e!r})")
             return
-        self._apps[group] = app
+        self._apps[group], self._stops[group] = app, stop
         log.info("node %s serves %s", self.node.name, ", ".join(group))
+
+    async def _hand_over(self, group: tuple[str, ...]) -> None:
+        """Stop serving a group and let its leases go, for a node that leads less than its
+        share: from now its requests wait for (or are sent to) the node that takes it; the
+        requests under way finish first (up to HAND_OVER_WAIT seconds), then its app stops
+        (its sockets closed, its writes landed) before its leases go."""
+        app = self._apps.pop(group)
+        deadline = time.monotonic() + HAND_OVER_WAIT
+        while self._busy[id(app)] and time.monotonic() < deadline:
+            await asyncio.sleep(POLL / 10)
+        await self._stops.pop(group).aclose()
+        await asyncio.to_thread(self.node.hand_over, group)
+
+    async def _stop_all(self) -> None:
+        """At the node's end: every group's app stopped, the last built first."""
+        while self._stops:
+            group, stop = self._stops.popitem()
+            self._apps.pop(group, None)
+            await stop.aclose()
 
 
 def relay_key(secret_key: str) -> bytes:

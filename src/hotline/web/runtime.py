@@ -442,6 +442,7 @@ class LineRuntime:
         finally:
             for t in tasks:
                 t.cancel()
+            self.sockets.close_all()  # (nothing more will be told them from here)
             await asyncio.to_thread(self.line.writer.drain)
             self.line.writer.close()
             self.line.lookups.close()

@@ -30,6 +30,7 @@ RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within
 REVOKED = 4401
 TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
 TAKEN_OVER = 4409  # closed: the agent opened another window (which now gets the offers)
+MOVED = 1012  # closed: the line is served elsewhere from now (its pages connect again)
 BACKLOG = 1000
 
 
@@ -42,6 +43,7 @@ class AgentSocket:
     revoked: bool = False
     lagging: bool = False
     taken_over: bool = False
+    moved: bool = False
     sender: asyncio.Task[None] | None = None
 
 
@@ -128,10 +130,11 @@ class AgentSockets:
         sock.sender = asyncio.create_task(_send_all(sock, hello))
         try:
             await asyncio.wait({reader, sock.sender}, return_when="FIRST_COMPLETED")
-            if sock.revoked or sock.lagging or sock.taken_over:  # close, send nothing more
-                code, reason = (REVOKED, "token revoked") if sock.revoked else (
+            if sock.revoked or sock.lagging or sock.taken_over or sock.moved:  # close, send
+                code, reason = (REVOKED, "token revoked") if sock.revoked else (  # no more
                     TOO_SLOW, "too far behind") if sock.lagging else (
-                    TAKEN_OVER, "opened in another window")  # fmt: skip
+                    TAKEN_OVER, "opened in another window") if sock.taken_over else (
+                    MOVED, "the line is served elsewhere: connect again")  # fmt: skip
                 # a client that stopped reading may never take the close frame (timeout),
                 # or be gone already: either way the socket is finished with and forgotten
                 with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError,
@@ -148,6 +151,13 @@ class AgentSockets:
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect,
                                          RuntimeError, OSError):  # fmt: skip
                     await task
+
+    def close_all(self) -> None:
+        """Close every socket (the line is handed to another node, or the server stops):
+        the pages connect again, to whichever node serves the line then."""
+        for s in self._every():
+            s.moved = True
+            self._end(s)
 
     async def sweep(self) -> None:
         """Forever: close the sockets whose token the store no longer accepts."""

@@ -43,13 +43,12 @@ def test_a_failure_alternating_between_two_reasons_is_not_logged_every_round(cap
                   public_url="https://hotline.example.org")  # fmt: skip
 
     async def run() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            task = asyncio.create_task(app._elect(stack))
-            while leases.rounds < 40:
-                await asyncio.sleep(0.005)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task = asyncio.create_task(app._elect())
+        while leases.rounds < 40:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await app._client.aclose()
 
     with caplog.at_level(logging.WARNING, logger="hotline.node"):

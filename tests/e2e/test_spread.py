@@ -1,0 +1,100 @@
+"""Two nodes started together on one PostgreSQL over two lines that share no agent: each
+leads one, and requests reach it through either (the carrier's through the failover
+front). kill -9 the node that leads the helpline with its callers queued and one on a
+call: the other node, still serving the national line, takes the helpline over, recovers
+its calls, and every caller of both lines is answered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from hotline.service.lines import import_line
+from hotline.service.sealing import Keyring, SealingKey
+from hotline.store.db import connect, migrate
+from hotline.store.leases import leases
+from hotline.store.repository import Store
+from hotline.telephony.emulator.bots import AgentBot
+from hotline.telephony.emulator.carrier import CallerScript, Carrier
+from tests.e2e.test_kill_restart import KEY, answered_once, healthy, until
+from tests.e2e.test_takeover import ROOT, SPEED, Cluster, cluster  # noqa: F401 (a fixture)
+from tests.integration.live_fixtures import helpline_apart, pg_url  # noqa: F401 (a fixture)
+
+NATIONAL, HELPLINE = "National hotline (US)", "Victim support helpline"
+LINE, VICTIMS = "+18005550100", "+18005550200"
+
+
+def led(nodes: Cluster) -> dict[str, tuple[str, int]]:
+    now, held, _ = leases(connect(nodes.db))
+    return {x.line: (x.node, x.epoch) for x in held if x.expires_at > now}
+
+
+def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    engine = connect(cluster.db)
+    migrate(engine)
+    store = Store(engine=engine, key=Keyring(SealingKey.parse(KEY)))
+    store_lines = ((ROOT / "scenarios" / "national-hotline.yaml", LINE),
+                   (helpline_apart(Path(tmp_path)), VICTIMS))  # fmt: skip
+    for path, number in store_lines:  # (both in the store before either node starts)
+        import_line(store, path, number=number, timezone="America/New_York")
+
+    async def run() -> Carrier:
+        carrier = cluster.carrier()
+        async with cluster.rest(carrier):
+            await talk(carrier)
+        return carrier
+
+    def bot(agent: str) -> asyncio.Task[None]:
+        token = store.issue_token(agent, time.time())
+        return asyncio.create_task(
+            AgentBot(agent_id=agent, base_url=cluster.base, speed=SPEED, token=token).run()
+        )
+
+    async def talk(carrier: Carrier) -> None:
+        nodes = [cluster.start("a", 0), cluster.start("b", 1)]  # together
+        apart = {NATIONAL, HELPLINE}
+        await until(lambda: {n for n, _ in led(cluster).values()} == {"a", "b"}
+                    and set(led(cluster)) == apart, "each node to lead a line")  # fmt: skip
+        for node, port in zip(nodes, cluster.ports, strict=True):
+            await healthy(f"http://127.0.0.1:{port}", node)
+        calls = [carrier.place(CallerScript(f"+12025550{120 + i}", answers, 100_000, 60, to=to))
+                 for i, (answers, to) in enumerate([(["1", "2", "2"], LINE)] * 3
+                                                   + [(["1", "2"], VICTIMS)] * 3)]  # fmt: skip
+        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
+        first = [bot("en-day-1"), bot("vs-day-1")]
+        await until(lambda: all(any(c.agent for c in calls[x:x + 3]) for x in (0, 3)),
+                    "a caller of each line to reach its agent")  # fmt: skip
+        helpline_node = led(cluster)[HELPLINE][0]
+        survivor = "b" if helpline_node == "a" else "a"
+        dying = cluster.nodes[helpline_node]
+        dying.send_signal(signal.SIGKILL)  # no shutdown, its lease left to expire
+        dying.wait()
+        for t in first:
+            t.cancel()
+        await until(lambda: led(cluster) == {NATIONAL: (survivor, 1), HELPLINE: (survivor, 2)},
+                    f"{survivor} to take the helpline over")  # fmt: skip
+        counsellor = {"Authorization": f"Bearer {store.issue_token('vs-day-2', time.time())}"}
+        async with httpx.AsyncClient(base_url=cluster.base) as client:  # (served once built)
+            for _ in range(300):
+                if (await client.get("/api/agent/me", headers=counsellor)).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            health = (await client.get("/healthz")).json()
+        assert health["node"]["name"] == survivor
+        more = [bot(a) for a in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]
+        await asyncio.wait_for(carrier.drain(), 120)
+        for t in more:
+            t.cancel()
+        await asyncio.gather(*first, *more, return_exceptions=True)
+
+    carrier = asyncio.run(run())
+    answered_once(carrier, cluster.db, 6)
+    rows = [store.call(c.sid) for c in carrier.calls.values() if c.script.answers]
+    assert sorted(row.line for row in rows if row is not None) == [NATIONAL] * 3 + [HELPLINE] * 3
