@@ -1,24 +1,28 @@
-"""The app of one node of several (`hotline serve --node NAME`): a standby until it leads
-(service.node), then the line's own app, built then from the store.
+"""The app of one node of several (`hotline serve --node NAME`): it serves the groups of
+lines it leads (service.node), each with an app of its own built from the store when the
+node claims it, and sends everything else on to the node that leads its line (a request's
+line: `Places`, `spread.Placement`). A node that leads nothing is a standby.
 
-A standby answers what reaches it so that no caller hears a dead server. A carrier webhook
-(at most `forms.MAX_BODY`) is forwarded as it came (the same URL signed, the same body) to
-the node that leads its call's line (`webhook_line`: lines may be led by several nodes);
-while none does (a takeover under way) it is held, up to HOLD_FOR seconds, and served as
-it came by whichever node leads it first, this one included. Only
-then, with still no leader, the caller is kept where they are: a pause and the same URL
-again (a `<Redirect>`, which carries the call's own parameters but not the keys pressed:
-the IVR asks again), and a callback the carrier would not repeat that way (a status, a
-dial's or a recording's outcome) is answered 503. `/healthz` says standby (503: send it no
-traffic).
+What reaches a node is answered so that no caller hears a dead server. A carrier webhook
+(at most `forms.MAX_BODY`) for a line led elsewhere is forwarded as it came (the same URL
+signed, the same body) to the node that leads its call's line; while none does (a
+takeover under way) it is held, up to HOLD_FOR seconds, and served as it came by
+whichever node leads it first, this one included. Only then, with still no leader, the
+caller is kept where they are: a pause and the same URL again (a `<Redirect>`, which
+carries the call's own parameters but not the keys pressed: the IVR asks again), and a
+callback the carrier would not repeat that way (a status, a dial's or a recording's
+outcome) is answered 503. `/healthz` on a standby says so (503: send it no traffic).
 
-Everything else (people's pages, the agents' and supervisors' API, their websockets) is
-relayed to the leader as it came, so a desktop or wallboard reaches the line through any
-node; with no leader it is refused 503 (a socket is closed 1013: try again). The address
-of the person who asked goes with it, signed with a key every node derives from
-HOTLINE_SECRET_KEY (`relay_key`), and the leader takes it as the request's client (the
-audit trail and the log-on limits see the person, not the node); unsigned or wrongly
-signed, it is ignored."""
+People's pages, the agents' and supervisors' API and their websockets go to the node that
+leads their line (an agent's, or the one an agent or call in the path is on; else the home
+line's), relayed as they came, so a desktop reaches its line through any node; with no
+leader they are refused 503 (a socket is closed 1013: try again). The wallboard's figures
+and events are gathered from every group's node. The address of the person who asked goes
+with a relayed request, signed with a key every node derives from HOTLINE_SECRET_KEY
+(`relay_key`), and the node that serves it takes it as the request's client (the audit
+trail and the log-on limits see the person, not the node); unsigned or wrongly signed, it
+is ignored. A relayed request names the line it was placed on (`LINE`): the node that
+gets it serves it with that line's app, and never relays it again."""
 
 from __future__ import annotations
 
@@ -256,8 +260,8 @@ class NodeApp:
     # -- standing by
 
     async def leader(self, line: str | None = None) -> str | None:
-        """The address of the node that leads `line` (None: any line, the first by name;
-        until lines are spread over nodes, one node leads them all), if another does. Who
+        """The address of the node that leads `line` (None: any line's, the first by name:
+        a request no line was found for), if another node does. Who
         leads is asked of the store at most once every `poll` seconds however many
         requests are held (a takeover under a surge must not flood the database)."""
         now = time.monotonic()
