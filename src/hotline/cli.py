@@ -1639,8 +1639,14 @@ def _serve_node(
         logging.shutdown()
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
-    def in_groups() -> list[tuple[str, ...]]:
-        return groups([x["name"] for x in store.lines()], store.agents_lines())
+    seen: dict[object, list[tuple[str, ...]]] = {}
+
+    def in_groups() -> list[tuple[str, ...]]:  # (read again only when the lines change)
+        revision = store.lines_revision()
+        if revision not in seen:
+            seen.clear()
+            seen[revision] = groups([x["name"] for x in store.lines()], store.agents_lines())
+        return seen[revision]
 
     member = Node(leases=leases, groups=in_groups, on_lost=lost)
 

@@ -541,10 +541,7 @@ class NodeApp:
         are renewed meanwhile) and serve it; a node that cannot build it lets its lines go
         and stops (a standby that could is not kept waiting)."""
         building = asyncio.ensure_future(asyncio.to_thread(self._build, group))
-        while not building.done():
-            await asyncio.wait({building}, timeout=self.node.every)
-            if not building.done():
-                await asyncio.to_thread(self.node.renew)
+        await self._renewing(building)
         stop = contextlib.AsyncExitStack()
         try:
             app = building.result()
@@ -563,11 +560,23 @@ class NodeApp:
         requests under way finish first (up to HAND_OVER_WAIT seconds), then its app stops
         (its sockets closed, its writes landed) before its leases go."""
         app = self._apps.pop(group)
-        deadline = time.monotonic() + HAND_OVER_WAIT
-        while self._busy[id(app)] and time.monotonic() < deadline:
-            await asyncio.sleep(POLL / 10)
-        await self._stops.pop(group).aclose()
+        await self._renewing(asyncio.ensure_future(self._quiet(id(app))))
+        await self._renewing(asyncio.ensure_future(self._stops.pop(group).aclose()))
         await asyncio.to_thread(self.node.hand_over, group)
+
+    async def _quiet(self, app: int) -> None:
+        """Until an app has no request under way (HAND_OVER_WAIT seconds at most)."""
+        deadline = time.monotonic() + HAND_OVER_WAIT
+        while self._busy[app] and time.monotonic() < deadline:
+            await asyncio.sleep(POLL / 10)
+
+    async def _renewing(self, work: asyncio.Future[Any]) -> None:
+        """Until `work` is done (its outcome left in it), the leases renewed meanwhile (a
+        group built or stopped can take seconds: the others' leases must not run out)."""
+        while not work.done():
+            await asyncio.wait({work}, timeout=self.node.every)
+            if not work.done():
+                await asyncio.to_thread(self.node.renew)
 
     async def _stop_all(self) -> None:
         """At the node's end: every group's app stopped, the last built first."""
