@@ -33,29 +33,37 @@ def led(nodes: Cluster) -> dict[str, tuple[str, int]]:
     return {x.line: (x.node, x.epoch) for x in held if x.expires_at > now}
 
 
+def two_lines(nodes: Cluster, folder: Path) -> Store:
+    """The national line and a helpline that shares no agent with it, in the store before
+    any node starts."""
+    engine = connect(nodes.db)
+    migrate(engine)
+    store = Store(engine=engine, key=Keyring(SealingKey.parse(KEY)))
+    store_lines = ((ROOT / "scenarios" / "national-hotline.yaml", LINE),
+                   (helpline_apart(folder), VICTIMS))  # fmt: skip
+    for path, number in store_lines:
+        import_line(store, path, number=number, timezone="America/New_York")
+    return store
+
+
+def bot(store: Store, base: str, agent: str) -> asyncio.Task[None]:
+    token = store.issue_token(agent, time.time())
+    return asyncio.create_task(
+        AgentBot(agent_id=agent, base_url=base, speed=SPEED, token=token).run()
+    )
+
+
 def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
     cluster: Cluster,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    engine = connect(cluster.db)
-    migrate(engine)
-    store = Store(engine=engine, key=Keyring(SealingKey.parse(KEY)))
-    store_lines = ((ROOT / "scenarios" / "national-hotline.yaml", LINE),
-                   (helpline_apart(Path(tmp_path)), VICTIMS))  # fmt: skip
-    for path, number in store_lines:  # (both in the store before either node starts)
-        import_line(store, path, number=number, timezone="America/New_York")
+    store = two_lines(cluster, tmp_path)
 
     async def run() -> Carrier:
         carrier = cluster.carrier()
         async with cluster.rest(carrier):
             await talk(carrier)
         return carrier
-
-    def bot(agent: str) -> asyncio.Task[None]:
-        token = store.issue_token(agent, time.time())
-        return asyncio.create_task(
-            AgentBot(agent_id=agent, base_url=cluster.base, speed=SPEED, token=token).run()
-        )
 
     async def talk(carrier: Carrier) -> None:
         nodes = [cluster.start("a", 0), cluster.start("b", 1)]  # together
@@ -68,7 +76,7 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
                  for i, (answers, to) in enumerate([(["1", "2", "2"], LINE)] * 3
                                                    + [(["1", "2"], VICTIMS)] * 3)]  # fmt: skip
         await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
-        first = [bot("en-day-1"), bot("vs-day-1")]
+        first = [bot(store, cluster.base, "en-day-1"), bot(store, cluster.base, "vs-day-1")]
         await until(lambda: all(any(c.agent for c in calls[x:x + 3]) for x in (0, 3)),
                     "a caller of each line to reach its agent")  # fmt: skip
         helpline_node = led(cluster)[HELPLINE][0]
@@ -88,7 +96,8 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
                 await asyncio.sleep(0.1)
             health = (await client.get("/healthz")).json()
         assert health["node"]["name"] == survivor
-        more = [bot(a) for a in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]
+        more = [bot(store, cluster.base, a)
+                for a in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]  # fmt: skip
         await asyncio.wait_for(carrier.drain(), 120)
         for t in more:
             t.cancel()
@@ -98,3 +107,54 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
     answered_once(carrier, cluster.db, 6)
     rows = [store.call(c.sid) for c in carrier.calls.values() if c.script.answers]
     assert sorted(row.line for row in rows if row is not None) == [NATIONAL] * 3 + [HELPLINE] * 3
+
+
+def test_a_node_joining_is_handed_a_line_with_its_callers_in_their_places(
+    cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """a alone leads both lines, with callers queued on each and one talking on each; b
+    joins, and a hands it the helpline (the last group): a stops serving it, its writes
+    land, its leases go, and b rebuilds it from the store, the callers in their places."""
+    store = two_lines(cluster, tmp_path)
+
+    async def run() -> Carrier:
+        carrier = cluster.carrier()
+        async with cluster.rest(carrier):
+            await talk(carrier)
+        return carrier
+
+    async def talk(carrier: Carrier) -> None:
+        a = cluster.start("a", 0)
+        await until(lambda: led(cluster) == {NATIONAL: ("a", 1), HELPLINE: ("a", 1)},
+                    "a to lead both lines")  # fmt: skip
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        calls = [carrier.place(CallerScript(f"+12025550{130 + i}", answers, 100_000, 60, to=to))
+                 for i, (answers, to) in enumerate([(["1", "2", "2"], LINE)] * 3
+                                                   + [(["1", "2"], VICTIMS)] * 3)]  # fmt: skip
+        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
+        first = [bot(store, cluster.base, "en-day-1"), bot(store, cluster.base, "vs-day-1")]
+        await until(lambda: all(any(c.agent for c in calls[x:x + 3]) for x in (0, 3)),
+                    "a caller of each line to reach its agent")  # fmt: skip
+        b = cluster.start("b", 1)
+        await until(lambda: led(cluster) == {NATIONAL: ("a", 1), HELPLINE: ("b", 2)},
+                    "a to hand the helpline to b")  # fmt: skip
+        await healthy(f"http://127.0.0.1:{cluster.ports[1]}", b)
+        for t in first:  # (the helpline's desktop socket was closed: its line moved)
+            t.cancel()
+        more = [bot(store, cluster.base, x)
+                for x in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]  # fmt: skip
+        await asyncio.wait_for(carrier.drain(), 120)
+        for t in more:
+            t.cancel()
+        await asyncio.gather(*first, *more, return_exceptions=True)
+
+    carrier = asyncio.run(run())
+    answered_once(carrier, cluster.db, 6)
+    b = cluster.nodes["b"]
+    b.send_signal(signal.SIGTERM)
+    b.wait(timeout=30)
+    stderr = b.stderr.read() if b.stderr else ""
+    recovered = [ln.split("recovered open calls: ")[1] for ln in stderr.splitlines()
+                 if "recovered open calls" in ln]  # fmt: skip
+    assert recovered == ["on a call 1, queued 2"], stderr[-3000:]
