@@ -1,6 +1,7 @@
 """The carrier emulator's patience rule (a queued caller hangs up when their patience
-ends, mid-prompt) holds only while the caller is in the hold loop, not once the line has
-taken them out of it by answering a hold-loop webhook (voicemail, a dial)."""
+ends, mid-prompt) counts from the line's answer that queued them, and holds only while
+the caller is in the hold loop, not once the line has taken them out of it by answering a
+hold-loop webhook (voicemail, a dial)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,20 @@ def test_a_caller_put_through_by_the_answer_to_a_hold_loop_webhook_is_not_abando
     call = placed(carrier, CallerScript("+12025550143", [], patience=5, talk=60))
     assert (call.outcome, call.agent) == ("answered", "agent-7")
     assert seen == ["/voice/incoming", "/voice/wait", "/voice/dial-done", "/voice/status"]
+
+
+def test_a_callers_patience_runs_from_the_answer_that_queued_them_through_its_hold_prompt():
+    """The line queues a caller as it answers their last IVR step: what it says then (its
+    'please hold'), then the hold loop. Their wait counts from that answer (the line's
+    CallQueued, and the simulator's patience, start there), so a caller whose patience
+    ends during that prompt hangs up mid-prompt, before the loop's first request."""
+    seen: list[str] = []
+    carrier = carrier_for({
+        "/voice/incoming": f"<Response><Say>{'Please hold. ' * 20}</Say>"  # 18 s of speech
+                           '<Redirect method="POST">http://app/voice/wait</Redirect></Response>',
+        "/voice/wait": '<Response><Pause length="15"/><Redirect method="POST">'
+                       "http://app/voice/wait</Redirect></Response>",
+    }, seen)  # fmt: skip
+    call = placed(carrier, CallerScript("+12025550143", [], patience=2, talk=60))
+    assert call.outcome == "abandoned"
+    assert seen == ["/voice/incoming", "/voice/status"]

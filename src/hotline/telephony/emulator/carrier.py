@@ -60,6 +60,8 @@ class EmulatedCall:
     heard: list[str] = field(default_factory=list)
     outcome: str = "in-progress"  # answered, abandoned, voicemail, callback, transferred, ...
     agent: str | None = None
+    # when the line's answer that queued them came (carrier time): their patience runs
+    # from then
     queued_at: float | None = None
     answered_after: float | None = None
     updates: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
@@ -69,8 +71,8 @@ class EmulatedCall:
     # a participant's leg the carrier dialled: "browser" (a Device answered it) or
     # "emulator" (the emulator answered in its callee's stead); "" until answered
     answered_by: str = ""
-    # playing a page of the queue's hold loop (one that leads back to /voice/wait): their
-    # patience runs out mid-prompt
+    # playing a page of the queue's hold loop (one that leads to /voice/wait, the first
+    # with the line's prompt as it queued them too): their patience runs out mid-prompt
     holding: bool = False
 
 
@@ -390,9 +392,15 @@ class Carrier:
                 call.outcome = "bad-twiml"
                 return
             next_twiml = None
-            call.holding = call.queued_at is not None and any(
+            call.holding = any(
                 v.tag == "Redirect" and "/voice/wait" in (v.text or "") for v in verbs
             )  # (not a page the loop ends with: a dial, a recording, a hang-up)
+            if call.holding and call.queued_at is None:
+                # the line's answer that queued them (its prompt, then the loop): their wait
+                # counts from here, as the line and the simulator count it (from the loop's
+                # first request, after the prompt, each caller had its length of patience
+                # more, and one put through during it, most of them, none to lose)
+                call.queued_at = self.now()
             for verb in verbs:
                 result = await self._verb(call, verb, answers)
                 if result == "":  # the call ends here
@@ -425,13 +433,14 @@ class Carrier:
             return ""
         if tag == "Redirect":
             url = v.text or ""
-            if "/voice/wait" in url:
-                now = self.loop_time() * self.speed
-                if call.queued_at is None:
-                    call.queued_at = now
-                elif now - call.queued_at > call.script.patience:
-                    call.outcome = "abandoned"
-                    return ""
+            since = call.queued_at  # (set as this page came: see `execute`)
+            if (
+                "/voice/wait" in url
+                and since is not None
+                and self.now() - since > call.script.patience
+            ):
+                call.outcome = "abandoned"
+                return ""
             return await self.post(call, url, {})
         if tag == "Gather":
             for child in v:
