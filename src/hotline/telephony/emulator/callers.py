@@ -78,10 +78,14 @@ class CallerMix:
             answers += ["1", self.agency_id, self.agency_pin, "2"]
         else:
             answers += ["2"]
-        patience = float(s.patience.sample(rng, 1)[0]) if s.patience else 3600.0
+        # as the simulator draws them: a caller type's or queue's own patience before the
+        # line's, a language's own handle time (an interpreted call's) before the line's
+        waits = s.patience_of(kind, kind.queue_for(language)) or s.patience
+        patience = float(waits.sample(rng, 1)[0]) if waits else 3600.0
         if self.patient:
             patience = math.inf
-        talk = float(s.handle.sample(rng, 1)[0])
+        handle = next((lang.handle for lang in s.languages if lang.tag == language), None)
+        talk = float((handle or s.handle).sample(rng, 1)[0])
         return CallerScript(number, answers, patience, talk, f"{kind.name}/{language}", self.dial)
 
 
