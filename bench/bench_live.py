@@ -451,8 +451,9 @@ async def live(
     shared = httpx.AsyncClient(
         timeout=20, limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0)
     )
+    # (their phones ring as long as the simulator's agents' do before they pick up)
     bots = [AgentBot(agent_id=a, token=tokens[a], base_url=conf["public_url"], speed=1.0,
-                     client=shared) for a in agents]  # fmt: skip
+                     ring=scenario.answer_delay, client=shared) for a in agents]  # fmt: skip
     bot_tasks = []
     for i in range(0, len(bots), 200):
         batch = bots[i : i + 200]
