@@ -1655,7 +1655,7 @@ def _serve_node(
 
     def build(group: tuple[str, ...]) -> object:
         def serves(line: str) -> bool:  # (a line new in the store that joins the group too)
-            return line in member.led() and bool(set(member.group_of(line) or ()) & set(group))
+            return member.served_in().get(line) == group
 
         parts = build_line(settings, control=control, fence=member.fence, serves=serves)
         if parts.recovered:

@@ -63,6 +63,7 @@ class Node:
         self._on_lost = on_lost
         self._lock = threading.Lock()
         self.state = Leadership()
+        self._served: dict[str, tuple[str, ...]] = {}  # each line led: the group it is in here
 
     @property
     def name(self) -> str:
@@ -88,9 +89,13 @@ class Node:
         with self._lock:
             return {line: lease.epoch for line, lease in sorted(self.state.leases.items())}
 
-    def group_of(self, line: str) -> tuple[str, ...] | None:
-        """The group a line was in at the last round (None: not in the store then)."""
-        return next((g for g in self.seen if line in g), None)
+    def served_in(self) -> dict[str, tuple[str, ...]]:
+        """Each line led, with the group it is served in (one app each: web.node_app): the
+        group it was claimed with, or, for a line new in the store that joined a group led
+        here, that group. It stays so while the store's agents join or part groups: the app
+        that has a line's calls and agents serves it until this node stops."""
+        with self._lock:
+            return {line: self._served[line] for line in self.state.leases}
 
     def claim(self) -> list[tuple[str, ...]]:
         """A round (after the heartbeat or the renewal): claim the groups no live node
@@ -102,19 +107,22 @@ class Node:
         now, held, members = leases(self.leases.engine)  # (a read: no epoch grows for naught)
         self.seen = found
         with self._lock:
-            mine = set(self.state.leases)
+            mine, served = set(self.state.leases), dict(self._served)
         live = [x for x in held if x.expires_at > now and x.line not in mine]
         others = {x.line for x in live}
         alive = {m.name for m in members if now - m.seen_at < self.leases.ttl}
         share = math.ceil(len(found) / max(len(alive), 1))
         leading = [g for g in found if mine.intersection(g)]
         taken: list[Lease] = []
+        joined: dict[str, tuple[str, ...]] = {}  # the lines taken, the group each is served in
         for group in leading:  # a line added to the store that joins a group led here
+            into = served[min(mine.intersection(group))]
             for line in sorted(set(group) - mine - others):
                 lease = self.leases.claim(line)
                 if lease is not None:
                     log.info("node %s now also leads %s (epoch %d)", self.name, line, lease.epoch)
                     taken.append(lease)
+                    joined[line] = into
         new: list[tuple[str, ...]] = []
         for group in found:
             if len(leading) + len(new) >= share:
@@ -125,11 +133,13 @@ class Node:
             if got:
                 taken += got
                 new.append(group)
+                joined.update(dict.fromkeys(group, group))
         if taken:
             with self._lock:
                 if not self.state.leases:  # (a leader's trust comes from its renewals)
                     self.state.trusted_until = began + self.leases.ttl * TRUST
                 self.state.leases.update({x.line: x for x in taken})
+                self._served.update(joined)
             for lease in taken:
                 self.fence.lead(lease)
         for group in new:
@@ -142,16 +152,17 @@ class Node:
         short = [n for n in alive - {self.name} if theirs[n] < share]
         free = any(not (others | mine).intersection(g) for g in found)
         more = len(leading) + len(new) > share
-        self.handing = leading[-1] if more and short and not free else None
+        last = min(mine.intersection(leading[-1])) if leading else ""
+        self.handing = served.get(last) if more and short and not free else None  # (its app's)
         return new
 
     def hand_over(self, group: tuple[str, ...]) -> None:
         """Stop leading a group (its app has stopped): its leases go at once, for the node
         that leads less to claim; this node's writes of it are refused from now."""
         with self._lock:
-            lines = sorted(line for line in self.state.leases if line in group)
+            lines = sorted(line for line in self.state.leases if self._served[line] == group)
             for line in lines:
-                del self.state.leases[line]
+                del self.state.leases[line], self._served[line]
         self.leases.leave_lines(lines)
         for line in lines:
             self.fence.drop(line)
@@ -217,6 +228,7 @@ class Node:
         with self._lock:
             lines = sorted(self.state.leases)
             self.state = Leadership()
+            self._served = {}
         for line in lines:
             self.fence.drop(line)
         log.critical("node %s stops leading %s: %s", self.name, ", ".join(lines), why)

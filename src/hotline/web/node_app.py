@@ -175,14 +175,14 @@ class NodeApp:
     # -- which node serves a request
 
     def _sole(self) -> Any:
-        """This node's app if there is one group of lines and it serves it: the usual case,
-        in which no request needs placing."""
-        seen = self.node.seen
-        if len(self._apps) != 1 or len(seen) != 1:
+        """This node's app if it serves every line there is (one group, or lines that
+        joined it): the usual case, in which no request needs placing. (Not while another
+        group this node leads is still being built: its lines are led here, not served.)"""
+        if len(self._apps) != 1 or not self.node.seen:
             return None
-        ((group, app),) = self._apps.items()
-        led = self.node.led()
-        return app if set(group) & set(seen[0]) and all(x in led for x in seen[0]) else None
+        [(group, app)] = self._apps.items()
+        served = self.node.served_in()
+        return app if all(served.get(x) == group for g in self.node.seen for x in g) else None
 
     async def _serve(self, app: Any, scope: Scope, receive: Receive, send: Send) -> None:
         """A request served by one of this node's apps (a request under way is waited for
@@ -199,14 +199,13 @@ class NodeApp:
                 del self._busy[id(app)]
 
     def _local(self, line: str | None) -> Any:
-        """The app here that serves `line` (None: not placed, any app here); None if no
-        app here does."""
+        """The app here that serves `line` (None: not placed, any app here): that of the
+        group it is served in (`Node.served_in`: the groups may have changed since); None
+        if no app here does (not led here, or its group still being built)."""
         if line is None:
             return next(iter(self._apps.values()), None)
-        if line not in self.node.led():
-            return None
-        group = set(self.node.group_of(line) or (line,))
-        return next((app for g, app in self._apps.items() if group.intersection(g)), None)
+        group = self.node.served_in().get(line)
+        return None if group is None else self._apps.get(group)
 
     async def _person_line(self, scope: Scope) -> str | None:
         """The line a person's request is for (None: not known, or no way to know)."""
@@ -357,15 +356,22 @@ class NodeApp:
     # -- what every line has to say: the wallboard's
 
     async def _targets(self) -> dict[str, str]:
-        """A line of each group there is, and the node that serves it (this one's own
-        address for a group served here): the wallboard's figures and events come from
-        each. A group no node leads now (a takeover under way) is left out."""
-        out = {}
-        for group in self.node.seen or [()]:
-            line = group[0] if group else None
-            here = self._local(line) if self._apps else None
-            where = self.node.leases.address.rstrip("/") if here is not None else None
-            out[line or ""] = where or await self.leader(line)
+        """A line of each app that serves lines, and the node it is on: the wallboard's
+        figures and events come from each. Here, a line of each group built (this node's
+        own address); elsewhere, a line of each group there is for each node that leads
+        some of it. Lines no node leads now (a takeover under way) are left out."""
+        if not self.node.seen:  # (before this node's first round: whichever node leads)
+            node = await self.leader()
+            return {"": node} if node else {}
+        here = self.node.leases.address.rstrip("/")
+        out = {group[0]: here for group in self._apps}
+        served = self.node.served_in()
+        for group in self.node.seen:
+            there: dict[str, str] = {}  # (each node's first line of the group)
+            for line in group:
+                if line not in served and (node := await self.leader(line)) is not None:
+                    there.setdefault(node, line)
+            out |= {line: node for node, line in there.items()}
         return {line: node for line, node in out.items() if node}
 
     async def _stats(self, scope: Scope, receive: Receive, send: Send) -> None:
