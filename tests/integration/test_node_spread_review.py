@@ -1,7 +1,7 @@
 """Lines spread over nodes, the harder cases (an independent review found them): a node
 sends each request to the app that serves its line, also while another of its groups is
 being built and after the groups change under it (lines joined or parted by their
-agents)."""
+agents); a node recovering one group asks the carrier only about that group's calls."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hotline.service.bootstrap import store_for
+from hotline.service.bootstrap import build_line, store_for
 from hotline.service.demo import free_ports
 from hotline.service.lines import import_line
 from hotline.service.node import Node
@@ -26,6 +26,7 @@ from hotline.service.settings import Settings
 from hotline.service.spread import Placement, groups
 from hotline.store.accounts import AccountStore
 from hotline.store.leases import Leases
+from hotline.testing.control import RecordingCallControl
 from hotline.web.node_app import NodeApp
 
 from .live_fixtures import LINE, ROOT, VICTIMS
@@ -181,3 +182,33 @@ def test_a_line_that_joined_a_group_is_still_reached_once_its_agents_part_it(alo
     a.until(lambda: (YOUTH,) in a.node.seen, "the youth line did not part")
     assert a.call(YOUTH_NUMBER) == NATIONAL
     assert a.node.led() == {NATIONAL: 1, HELPLINE: 1, YOUTH: 1}
+
+
+def test_a_node_recovering_one_group_asks_the_carrier_only_about_its_calls(tmp_path):
+    """The start of a group's app asked the carrier about every open call in the store,
+    every other group's too (up to STATUS_DEADLINE, 16 at a time): a takeover of a small
+    group waited on the carrier's answers about all the others, its callers held."""
+    settings = two_lines_apart(tmp_path)
+    one = build_line(settings)
+    one.line.begin()
+    assert one.line.incoming(sid(1), "+12025550143", LINE) is not None
+    assert one.line.incoming(sid(2), "+12025550144", VICTIMS) is not None
+    one.line.end()
+    one.line.flush()
+
+    class Carrier(RecordingCallControl):
+        """The carrier, noting which calls it was asked about."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[str] = []
+
+        def status(self, call_sid: str) -> str | None:
+            self.asked.append(call_sid)
+            return super().status(call_sid)
+
+    carrier = Carrier()
+    carrier.statuses.update({sid(1): "in-progress", sid(2): "in-progress"})
+    helpline = build_line(settings, control=carrier, serves=lambda line: line == HELPLINE)
+    assert helpline.recovered == {"ivr": 1}
+    assert carrier.asked == [sid(2)]

@@ -89,8 +89,7 @@ def build_line(
     line.awaiting = awaiting
     recovered: dict[str, int] = {}
     if control is not None:
-        sids = [row.sid for row in store.open_calls()]
-        statuses = carrier_statuses(control, sids, deadline=STATUS_DEADLINE)
+        statuses = carrier_statuses(control, line.recovering(), deadline=STATUS_DEADLINE)
         recovered = line.recover(statuses)
     desk = record_desk(settings, connectors, store, more_sources or {})
     return Parts(settings, store, line, applied, recovered, created, imported, desk)

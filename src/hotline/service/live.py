@@ -512,7 +512,10 @@ class LiveLine:
         on_call = {s.call_sid: a for a, s in back.items()
                    if s.state == ON_CALL and s.call_sid}  # fmt: skip
         found: dict[str, list[c.Recovered]] = {name: [] for name in self.boards}
-        for row in self.store.open_calls():
+        for row, line in self._ours(in_store):
+            if row.line not in in_store and row.called not in in_store.values():
+                log.warning("call %s called %s, on a line no longer in the store: recovered "
+                            "on %r", row.sid, row.called, line)  # fmt: skip
             history = self.store.events(row.sid)
             attempts = [int(str(d.get("attempt", 0))) for k, d in history
                         if k == Connecting.kind]  # fmt: skip
@@ -528,9 +531,6 @@ class LiveLine:
                          if k in (CalledBack.kind, CallbackNotReached.kind)), None)  # fmt: skip
             on_the_line = callback and last == CalledBack.kind
             leg_answered = max(attempts, default=0) in legs
-            line = self._recovers(row, in_store)
-            if line is None:
-                continue  # (another node's)
             found[line].append(c.Recovered(
                 row=row,
                 since=self.store.first_event_at(row.sid, "CallQueued"),
@@ -562,9 +562,21 @@ class LiveLine:
         self.flush()
         return dict(done)
 
+    def recovering(self) -> list[str]:
+        """The store's open calls `recover` rebuilds here: another node's are left to it,
+        neither read nor asked of the carrier (a takeover of one group does not wait for
+        the carrier's word on every other group's calls)."""
+        in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
+        return [row.sid for row, _line in self._ours(in_store)]
+
+    def _ours(self, in_store: Mapping[str, str]) -> list[tuple[CallRow, str]]:
+        """The store's open calls recovered here, each with the line that recovers it."""
+        placed = ((row, self._recovers(row, in_store)) for row in self.store.open_calls())
+        return [(row, line) for row, line in placed if line is not None]
+
     def _recovers(self, row: CallRow, in_store: Mapping[str, str]) -> str | None:
-        """The line served here that recovers an open call (as `spread.webhook_line` sends
-        its webhooks): that of the number it called, else its own line if no line has the
+        """The line served here that recovers an open call (as `spread.Placement` sends its
+        webhooks): that of the number it called, else its own line if no line has the
         number now, else (neither is in the store) the first line if it is the settings';
         None: another node's."""
         if (line := self.by_number.get(row.called)) is not None:
@@ -575,8 +587,6 @@ class LiveLine:
             return row.line
         if row.line in in_store or not self.home:
             return None
-        log.warning("call %s called %s, on a line no longer in the store: recovered on %r",
-                    row.sid, row.called, self.first)  # fmt: skip
         return self.first
 
     def _resume_agent(self, agent_id: str, kept: SaveAgent) -> None:
