@@ -214,11 +214,12 @@ class Node:
 
     def give_up(self, why: str) -> None:
         """Stop leading by choice (the line could not be built here): the leases go at
-        once, so another node need not wait for them to run out; then as `lost`."""
-        with self._lock:
-            lines = sorted(self.state.leases)
+        once, so another node need not wait for them to run out, and the node leaves the
+        store's list of nodes (counted alive, it would keep the others to a share that
+        leaves its groups to it; and its restart may join under its name at once); then as
+        `lost`."""
         try:
-            self.leases.leave_lines(lines)
+            self.leases.leave()
         except Exception as e:  # noqa: BLE001 - they run out by themselves then
             log.warning("node %s could not let its leases go (%s)", self.name,
                         type(e).__name__)  # fmt: skip
