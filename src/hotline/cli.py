@@ -1616,7 +1616,7 @@ def _serve_node(
     from hotline.service.logs import configure as configure_logs
     from hotline.service.node import EXIT_LOST, Node
     from hotline.service.settings import load_settings
-    from hotline.service.spread import Placement, groups
+    from hotline.service.spread import Layout, Placement
     from hotline.store.accounts import AccountStore
     from hotline.store.leases import Leases
     from hotline.web.app import create_app
@@ -1639,16 +1639,8 @@ def _serve_node(
         logging.shutdown()
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
-    seen: dict[object, list[tuple[str, ...]]] = {}
-
-    def in_groups() -> list[tuple[str, ...]]:  # (read again only when the lines change)
-        revision = store.lines_revision()
-        if revision not in seen:
-            seen.clear()
-            seen[revision] = groups([x["name"] for x in store.lines()], store.agents_lines())
-        return seen[revision]
-
-    member = Node(leases=leases, groups=in_groups, on_lost=lost)
+    layout = Layout(store=store, home=settings.line_number)
+    member = Node(leases=leases, groups=layout.groups, on_lost=lost)
 
     def leading() -> dict[str, object]:
         return {"name": name, "role": "leader", "leads": member.led()}
@@ -1675,7 +1667,7 @@ def _serve_node(
     assert settings.secret_key is not None  # (required above)
     key = relay_key(settings.secret_key.get_secret_value())
     placement = Placement(store=store, accounts=AccountStore(engine=store.engine),
-                          home=settings.line_number)  # fmt: skip
+                          home=settings.line_number, layout=layout)  # fmt: skip
     routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
                      placement=placement)  # fmt: skip
     uvicorn.run(routed, host=host, port=port, log_level="warning", log_config=None,

@@ -113,6 +113,18 @@ class Node:
         alive = {m.name for m in members if now - m.seen_at < self.leases.ttl}
         share = math.ceil(len(found) / max(len(alive), 1))
         leading = [g for g in found if mine.intersection(g)]
+        ever = {x.line for x in held}  # (the lines led at some time: a new one has no lease)
+        for group in leading:
+            parts = {served[x] for x in mine.intersection(group)}
+            if len(parts) > 1 or others.intersection(group) or (set(group) - mine) & ever:
+                # groups joined (an agent put on lines led apart, or served here apart): one
+                # node must lead them, with their calls recovered; each node that leads a
+                # part starts again (status 75, its leases let go at once), and the nodes
+                # claim the joined group afresh, as after a takeover
+                self.give_up(f"the lines {', '.join(group)} share agents now: led apart, an "
+                             "agent would work on two floors; this node starts again to "
+                             "lead them together")  # fmt: skip
+                return []
         taken: list[Lease] = []
         joined: dict[str, tuple[str, ...]] = {}  # the lines taken, the group each is served in
         for group in leading:  # a line added to the store that joins a group led here
@@ -213,7 +225,8 @@ class Node:
             self.lost("its leases were not renewed in time (paused, or cut off from the database)")
 
     def give_up(self, why: str) -> None:
-        """Stop leading by choice (the line could not be built here): the leases go at
+        """Stop leading by choice (a group could not be built here, or groups led apart
+        joined): the leases go at
         once, so another node need not wait for them to run out, and the node leaves the
         store's list of nodes (counted alive, it would keep the others to a share that
         leaves its groups to it; and its restart may join under its name at once); then as

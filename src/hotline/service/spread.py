@@ -6,12 +6,18 @@ the agent or call it is about."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from hotline.errors import HotlineError
+from hotline.service.live import line_setup
 from hotline.store.accounts import AccountStore
 from hotline.store.repository import Store, token_digest
+
+log = logging.getLogger("hotline.node")
 
 
 def groups(
@@ -40,6 +46,48 @@ def groups(
     return [tuple(group) for _, group in sorted(out.items())]
 
 
+class Layout:
+    """The store's lines as nodes lead them: those that can be served, in groups. A line
+    that cannot be served (no flow, a flow refused) is logged and left out, as a server
+    leaves it out: no node leads it, and its calls go to the home line, which refuses them
+    as a number no line has; it is led once it is imported again, served. Read again only
+    when the store's lines change (nodes ask every half second)."""
+
+    def __init__(self, *, store: Store, home: str) -> None:
+        """`home`: the settings' number (its line is always led: one that cannot be served
+        stops the node that builds it, as it stops `hotline serve`)."""
+        self.store = store
+        self.home = home
+        self._lock = threading.Lock()
+        self._seen: tuple[object, list[tuple[str, ...]], frozenset[str]] | None = None
+
+    def groups(self) -> list[tuple[str, ...]]:
+        return self._now()[0]
+
+    def served(self) -> frozenset[str]:
+        """The lines nodes lead (those that can be served)."""
+        return self._now()[1]
+
+    def _now(self) -> tuple[list[tuple[str, ...]], frozenset[str]]:
+        with self._lock:
+            revision = self.store.lines_revision()
+            if self._seen is None or self._seen[0] != revision:
+                ok = frozenset(self._servable())
+                self._seen = (revision, groups(ok, self.store.agents_lines()), ok)
+            return self._seen[1], self._seen[2]
+
+    def _servable(self) -> Iterable[str]:
+        for meta in self.store.lines():
+            if meta["number"] != self.home:
+                try:
+                    line_setup(self.store, meta, None)
+                except HotlineError as e:
+                    log.error("line %r cannot be served (no node leads it): %s", meta["name"],
+                              e.message)  # fmt: skip
+                    continue
+            yield meta["name"]
+
+
 @dataclass(frozen=True)
 class Placement:
     """The line a request is for, so that a node sends it to the node that leads that line
@@ -48,6 +96,7 @@ class Placement:
     store: Store
     accounts: AccountStore
     home: str
+    layout: Layout | None = field(default=None)  # (None: every line in the store is led)
 
     def webhook(self, call: str | None, number: str | None) -> str | None:
         """A carrier webhook's line, as `LiveLine.recover` places its call: the line of
@@ -59,11 +108,17 @@ class Placement:
             line, called = placed
             owner = self.store.line_of_number(called)
             if owner is not None:
-                return owner
+                return self._led(owner)
             if any(meta["name"] == line for meta in self.store.lines()):
-                return line
+                return self._led(line)
         elif number and (owner := self.store.line_of_number(number)) is not None:
-            return owner
+            return self._led(owner)
+        return self.store.line_of_number(self.home)
+
+    def _led(self, line: str) -> str | None:
+        """The line, if nodes lead it; else the home line (which refuses its calls)."""
+        if self.layout is None or line in self.layout.served():
+            return line
         return self.store.line_of_number(self.home)
 
     def person(self, path: str, bearer: str | None, cookie: str | None) -> str | None:
@@ -84,8 +139,10 @@ class Placement:
             agent = unquote(named)
         elif path.startswith("/api/agent/"):
             agent = self._asker(bearer, cookie)
-        lines = self.store.lines_of_agent(agent) if agent else []
-        return lines[0] if lines else self.store.line_of_number(self.home)
+        lines: Collection[str] = self.store.lines_of_agent(agent) if agent else []
+        if self.layout is not None:
+            lines = [x for x in lines if x in self.layout.served()]
+        return next(iter(lines), None) or self.store.line_of_number(self.home)
 
     def _asker(self, bearer: str | None, cookie: str | None) -> str | None:
         """The agent a bearer token or a session cookie is for (None: neither is known)."""
