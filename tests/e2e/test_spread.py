@@ -53,6 +53,21 @@ def bot(store: Store, base: str, agent: str) -> asyncio.Task[None]:
     )
 
 
+async def three_each(
+    carrier: Carrier, store: Store, base: str, first: int
+) -> list[asyncio.Task[None]]:
+    """Three callers of each line queued, then an agent of each on shift (their bots),
+    until a caller of each line is talking to them."""
+    calls = [carrier.place(CallerScript(f"+12025550{first + i}", answers, 100_000, 60, to=to))
+             for i, (answers, to) in enumerate([(["1", "2", "2"], LINE)] * 3
+                                               + [(["1", "2"], VICTIMS)] * 3)]  # fmt: skip
+    await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
+    bots = [bot(store, base, "en-day-1"), bot(store, base, "vs-day-1")]
+    await until(lambda: all(any(c.agent for c in calls[x:x + 3]) for x in (0, 3)),
+                "a caller of each line to reach its agent")  # fmt: skip
+    return bots
+
+
 def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
     cluster: Cluster,  # noqa: F811
     tmp_path: Path,
@@ -72,13 +87,7 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
                     and set(led(cluster)) == apart, "each node to lead a line")  # fmt: skip
         for node, port in zip(nodes, cluster.ports, strict=True):
             await healthy(f"http://127.0.0.1:{port}", node)
-        calls = [carrier.place(CallerScript(f"+12025550{120 + i}", answers, 100_000, 60, to=to))
-                 for i, (answers, to) in enumerate([(["1", "2", "2"], LINE)] * 3
-                                                   + [(["1", "2"], VICTIMS)] * 3)]  # fmt: skip
-        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
-        first = [bot(store, cluster.base, "en-day-1"), bot(store, cluster.base, "vs-day-1")]
-        await until(lambda: all(any(c.agent for c in calls[x:x + 3]) for x in (0, 3)),
-                    "a caller of each line to reach its agent")  # fmt: skip
+        first = await three_each(carrier, store, cluster.base, 120)
         before = led(cluster)  # (epoch 1 each, or 2 for the helpline if a took both and
         helpline_node, epoch = before[HELPLINE]  # handed it over as b joined)
         survivor = "b" if helpline_node == "a" else "a"
@@ -131,13 +140,7 @@ def test_a_node_joining_is_handed_a_line_with_its_callers_in_their_places(
         await until(lambda: led(cluster) == {NATIONAL: ("a", 1), HELPLINE: ("a", 1)},
                     "a to lead both lines")  # fmt: skip
         await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
-        calls = [carrier.place(CallerScript(f"+12025550{130 + i}", answers, 100_000, 60, to=to))
-                 for i, (answers, to) in enumerate([(["1", "2", "2"], LINE)] * 3
-                                                   + [(["1", "2"], VICTIMS)] * 3)]  # fmt: skip
-        await until(lambda: all(c.queued_at is not None for c in calls), "the callers to queue")
-        first = [bot(store, cluster.base, "en-day-1"), bot(store, cluster.base, "vs-day-1")]
-        await until(lambda: all(any(c.agent for c in calls[x:x + 3]) for x in (0, 3)),
-                    "a caller of each line to reach its agent")  # fmt: skip
+        first = await three_each(carrier, store, cluster.base, 130)
         b = cluster.start("b", 1)
         await until(lambda: led(cluster) == {NATIONAL: ("a", 1), HELPLINE: ("b", 2)},
                     "a to hand the helpline to b")  # fmt: skip
@@ -153,10 +156,5 @@ def test_a_node_joining_is_handed_a_line_with_its_callers_in_their_places(
 
     carrier = asyncio.run(run())
     answered_once(carrier, cluster.db, 6)
-    b = cluster.nodes["b"]
-    b.send_signal(signal.SIGTERM)
-    b.wait(timeout=30)
-    stderr = b.stderr.read() if b.stderr else ""
-    recovered = [ln.split("recovered open calls: ")[1] for ln in stderr.splitlines()
-                 if "recovered open calls" in ln]  # fmt: skip
-    assert recovered == ["on a call 1, queued 2"], stderr[-3000:]
+    recovered, said = cluster.stopped("b")
+    assert recovered == ["on a call 1, queued 2"], said[-3000:]

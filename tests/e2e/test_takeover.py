@@ -103,6 +103,16 @@ class Cluster:
         live = [(x.node, x.epoch) for x in held if x.expires_at > now]
         return live[0] if live else None
 
+    def stopped(self, name: str) -> tuple[list[str], str]:
+        """The node stopped (SIGTERM): what it said it recovered at each start, and all it
+        said on stderr."""
+        node = self.nodes[name]
+        node.send_signal(signal.SIGTERM)
+        node.wait(timeout=30)
+        said = node.stderr.read() if node.stderr else ""
+        return [ln.split("recovered open calls: ")[1] for ln in said.splitlines()
+                if "recovered open calls" in ln], said  # fmt: skip
+
     def stop(self) -> None:
         for proc in self.nodes.values():
             if proc.poll() is None:
@@ -203,13 +213,8 @@ def test_the_standby_takes_over_from_a_killed_leader_and_loses_no_caller(cluster
         await asyncio.gather(*bots, bot_task, return_exceptions=True)
 
     carrier = asyncio.run(run())
-    b = cluster.nodes["b"]
-    b.send_signal(signal.SIGTERM)
-    b.wait(timeout=30)
-    stderr = b.stderr.read() if b.stderr else ""
-    recovered = [ln.split("recovered open calls: ")[1] for ln in stderr.splitlines()
-                 if "recovered open calls" in ln]  # fmt: skip
-    assert recovered == ["on a call 1, queued 5"], stderr[-3000:]
+    recovered, said = cluster.stopped("b")
+    assert recovered == ["on a call 1, queued 5"], said[-3000:]
     answered_once(carrier, cluster.db, 6)
     assert cluster.leader() is None  # b let its lease go when it stopped
 

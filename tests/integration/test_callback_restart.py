@@ -22,6 +22,16 @@ def took_a_callback(tmp_path: Path) -> tuple[str, Live]:
     return db, a
 
 
+def dial_back_asked_as_the_line_stopped(tmp_path: Path) -> Live:
+    """en-day-3's phone answered a callback and the caller's dial-back was asked for; the
+    line stopped before the carrier heard of it: the line started again (`b`)."""
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.called_back(SID)  # asked for; the line stops before the carrier hears of it
+    a.line.flush()
+    return restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+
+
 def accepts(live: Live, agent_id: str) -> dict[str, str]:
     agent = live.agent(agent_id)
     live.http.post("/api/agent/login", headers=agent)
@@ -123,12 +133,7 @@ def test_a_dial_back_asked_for_just_before_a_restart_is_made_if_it_never_reports
     from hotline.switchboard.board import PENDING_FOR
     from hotline.switchboard.events import CalledBack
 
-    db, a = took_a_callback(tmp_path)
-    accepts(a, "en-day-3")
-    a.called_back(SID)  # asked for; the line stops before the carrier hears of it
-    a.line.flush()
-
-    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    b = dial_back_asked_as_the_line_stopped(tmp_path)
     with b.running():
         assert me(b, "en-day-3")["state"] == "on_call"
         assert b.control.dialled_back == []
@@ -176,12 +181,7 @@ def test_a_dial_back_unconfirmed_at_a_restart_is_made_when_the_next_agent_answer
     from hotline.switchboard.board import AGENT_GONE_AFTER, PENDING_FOR
     from hotline.switchboard.events import CalledBack
 
-    db, a = took_a_callback(tmp_path)
-    accepts(a, "en-day-3")
-    a.called_back(SID)  # asked for; the line stops before the carrier hears of it
-    a.line.flush()
-
-    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    b = dial_back_asked_as_the_line_stopped(tmp_path)
     with b.running():
         hung_up = call_form("CA" + "7" * 31 + "1", CallStatus="completed")
         b.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", hung_up)  # en-day-3's phone

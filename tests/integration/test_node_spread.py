@@ -33,7 +33,6 @@ from hotline.service.settings import Settings
 from hotline.service.spread import Placement, groups
 from hotline.service.unit_of_work import AddCall
 from hotline.store.accounts import AccountStore
-from hotline.store.db import connect, migrate
 from hotline.store.leases import Leases
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
@@ -42,19 +41,11 @@ from hotline.web.node_app import NodeApp
 
 from .live_fixtures import LINE, ROOT, VICTIMS, helpline_apart, sqlite_url
 from .test_line_added_more import settings_for
-from .test_nodes import Echo, Served
+from .test_nodes import Echo, Served, engine  # noqa: F401 (a fixture)
 
 PUBLIC = "https://hotline.example.org"
 NATIONAL, HELPLINE = "National hotline (US)", "Victim support helpline"
 SIGNED = {"X-Twilio-Signature": "c2lnbmVk"}
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = connect(sqlite_url(tmp_path))
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -65,8 +56,8 @@ def leaders() -> Iterator[tuple[Echo, Echo]]:
     two.stop()
 
 
-def lead(engine: Engine, name: str, address: str, line: str) -> Leases:
-    leased = Leases(engine=engine, node=name, address=address, ttl=30.0)
+def lead(db: Engine, name: str, address: str, line: str) -> Leases:
+    leased = Leases(engine=db, node=name, address=address, ttl=30.0)
     leased.join()
     assert leased.claim(line) is not None
     return leased
@@ -76,7 +67,7 @@ def sid(n: int) -> str:
     return f"CA{n:032d}"
 
 
-def test_each_webhook_goes_to_the_node_that_leads_its_line(engine, leaders):
+def test_each_webhook_goes_to_the_node_that_leads_its_line(engine, leaders):  # noqa: F811
     store = Store(engine=engine, key=Keyring(SealingKey.parse(new_key()), []))
     import_line(store, ROOT / "scenarios" / "national-hotline.yaml", number=LINE)
     import_line(store, ROOT / "scenarios" / "victim-support.yaml", number=VICTIMS,
