@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from hotline.errors import HotlineError
+from hotline.errors import HotlineError, StoreError
 from hotline.service.live import line_setup
 from hotline.store.accounts import AccountStore
 from hotline.store.repository import Store, token_digest
@@ -81,6 +81,8 @@ class Layout:
             if meta["number"] != self.home:
                 try:
                     line_setup(self.store, meta, None)
+                except StoreError:  # the database's moment, not the line's: the look fails,
+                    raise  # and the next one reads the lines again (nothing kept meanwhile)
                 except HotlineError as e:
                     log.error("line %r cannot be served (no node leads it): %s", meta["name"],
                               e.message)  # fmt: skip
@@ -132,8 +134,8 @@ class Placement:
             return self.webhook(named, None)
         if path.startswith("/api/admin/lines/") and any(
             meta["name"] == unquote(named) for meta in self.store.lines()
-        ):
-            return unquote(named)
+        ):  # (one no node leads: the home line's node changes it, as any line in the store)
+            return self._led(unquote(named))
         agent = None
         if path.startswith(("/api/supervisor/agents/", "/api/admin/agents/")):
             agent = unquote(named)

@@ -1,0 +1,81 @@
+"""Lines spread over nodes, cases a second review found: which lines the nodes lead must
+not hang on a moment of the database's, and a line no node leads can still be changed
+by its administrators, through any node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.errors import StoreUnavailable
+from hotline.service.lines import import_line
+from hotline.service.spread import Layout, Placement
+from hotline.store.accounts import AccountStore
+from hotline.store.db import connect
+from hotline.store.repository import Store
+
+from .live_fixtures import LINE, VICTIMS
+from .test_node_spread import HELPLINE, NATIONAL, two_lines_apart
+from .test_node_spread_review import FLOW, YOUTH, YOUTH_NUMBER, Alone, group_app, youth_line
+
+
+class Blip(Store):
+    """The store, whose database fails one read of a flow (a restart, a failover, a
+    connection cut), as a database sometimes does; then answers again."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.blips = 1
+
+    def flow_source(self, flow: str, version: int) -> str | None:
+        if self.blips:
+            self.blips -= 1
+            raise StoreUnavailable("the database failed: connection reset")
+        return super().flow_source(flow, version)
+
+
+def test_a_moment_the_database_fails_does_not_leave_a_line_unled_for_good(tmp_path):
+    """The lines nodes lead are read again only when the lines change; a line whose flow
+    could not be read at that moment (the database away) was taken for one that cannot
+    be served, and so stayed (no node led it, its callers were refused as callers of a
+    number no line has) until someone imported a line again."""
+    settings = two_lines_apart(tmp_path)
+    store = Blip(engine=connect(settings.database_url), key=settings.keyring())
+    try:
+        layout = Layout(store=store, home=LINE)
+        placement = Placement(store=store, accounts=AccountStore(engine=store.engine),
+                              home=LINE, layout=layout)  # fmt: skip
+        with pytest.raises(StoreUnavailable):  # (the round that asked fails, and says why)
+            layout.groups()
+        assert layout.groups() == [(NATIONAL,), (HELPLINE,)]
+        assert placement.webhook(None, VICTIMS) == HELPLINE
+    finally:
+        store.engine.dispose()
+
+
+def test_an_admins_change_to_a_line_no_node_leads_reaches_a_node(tmp_path):
+    """A line that cannot be served is led by no node; an administrator's request about
+    it (its mode, a queue, a flow version to make it servable again) was placed on that
+    line, so every node answered 503 'standby' to it, for good. It goes to the home line's
+    node, whose app changes any line in the store (as one server's does)."""
+    settings = two_lines_apart(tmp_path)  # (two groups: each request is placed)
+    a = Alone(settings, group_app)
+    try:
+        import_line(a.store, _flowless(tmp_path), number=YOUTH_NUMBER,
+                    timezone="America/New_York")  # fmt: skip
+        a.until(lambda: len(a.node.led()) == 2 and a.call(VICTIMS) == HELPLINE, "both served")
+        asked = a.http.post("/api/admin/lines/Night%20line/flows", json={"text": "..."})
+        assert asked.json() == {"group": [NATIONAL]}  # (the home line's app has it)
+    finally:
+        a.stop()
+
+
+def _flowless(folder: Path) -> Path:
+    """A line of counsellors of its own, with no flow (it cannot be served)."""
+    path = folder / "night.yaml"
+    text = youth_line(folder, sharing=False).read_text()
+    path.write_text(text.replace(f"name: {YOUTH}", "name: Night line")
+                    .replace(f", flow: {FLOW}}}", "}"))  # fmt: skip
+    return path
