@@ -1,9 +1,10 @@
-"""Lines spread over nodes, cases a second review found: which lines the nodes lead must
-not hang on a moment of the database's, and a line no node leads can still be changed
-by its administrators, through any node."""
+"""Lines spread over nodes, cases a second review found: which lines the nodes lead, and
+a group handed over, must not hang on a moment of the database's; a line no node leads
+can still be changed by its administrators, through any node."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,14 @@ import pytest
 
 from hotline.errors import StoreUnavailable
 from hotline.service.lines import import_line
+from hotline.service.node import Node
 from hotline.service.spread import Layout, Placement
 from hotline.store.accounts import AccountStore
-from hotline.store.db import connect
+from hotline.store.db import connect, migrate
+from hotline.store.leases import Leases
 from hotline.store.repository import Store
 
-from .live_fixtures import LINE, VICTIMS
+from .live_fixtures import LINE, VICTIMS, sqlite_url
 from .test_node_spread import HELPLINE, NATIONAL, two_lines_apart
 from .test_node_spread_review import FLOW, YOUTH, YOUTH_NUMBER, Alone, group_app, youth_line
 
@@ -79,3 +82,44 @@ def _flowless(folder: Path) -> Path:
     path.write_text(text.replace(f"name: {YOUTH}", "name: Night line")
                     .replace(f", flow: {FLOW}}}", "}"))  # fmt: skip
     return path
+
+
+class Cut(Leases):
+    """A node's leases, whose database fails once as the node lets some go."""
+
+    def leave_lines(self, lines: list[str]) -> None:
+        raise StoreUnavailable("the database failed: connection reset")
+
+
+def test_a_group_handed_over_as_the_database_fails_is_not_kept_for_good(tmp_path):
+    """A node hands a group over once its app has stopped; if the database failed as it
+    let the group's leases go, the node kept leading it, renewing its leases with its
+    others, with no app to serve it: its callers were held, then kept in redirects, and no
+    other node could take it, until the node stopped. Not renewed from then on, they run
+    out and the node that leads less takes the group."""
+    engine = connect(sqlite_url(tmp_path))
+    migrate(engine)
+    found: list[tuple[str, ...]] = [("national",), ("victims",)]
+    lost: list[str] = []
+    cut = Cut(engine=engine, node="a", ttl=1.0)
+    cut.join()
+    a = Node(leases=cut, groups=lambda: found, on_lost=lost.append)
+    try:
+        assert a.claim() == found  # (alone: both)
+        b_leases = Leases(engine=engine, node="b", ttl=1.0)
+        b_leases.join()
+        b = Node(leases=b_leases, groups=lambda: found, on_lost=lost.append)
+        assert b.claim() == []  # (no group free)
+        a.claim()
+        assert a.handing == ("victims",)
+        a.hand_over(a.handing)  # (its app has stopped)
+        assert a.led() == {"national": 1}
+        deadline = time.monotonic() + 30
+        while b.led() != {"victims": 2}:
+            assert time.monotonic() < deadline, "b did not take the group handed over"
+            a.renew()
+            b.claim()
+            time.sleep(0.05)  # (a standby's rounds: the lease runs out on the database's clock)
+        assert lost == []
+    finally:
+        engine.dispose()

@@ -171,13 +171,17 @@ class Node:
     def hand_over(self, group: tuple[str, ...]) -> None:
         """Stop leading a group (its app has stopped): its leases go at once, for the node
         that leads less to claim; this node's writes of it are refused from now."""
-        with self._lock:
+        with self._lock:  # (not renewed from now: if they cannot be let go, they run out)
             lines = sorted(line for line in self.state.leases if self._served[line] == group)
             for line in lines:
                 del self.state.leases[line], self._served[line]
-        self.leases.leave_lines(lines)
-        for line in lines:
-            self.fence.drop(line)
+        for line in lines:  # (before they go: a late write is refused, never taken for a
+            self.fence.drop(line)  # takeover's, which would stop this node)
+        try:
+            self.leases.leave_lines(lines)
+        except Exception as e:  # noqa: BLE001 - they run out by themselves then
+            log.warning("node %s could not let %s go (%s): they run out in %g s", self.name,
+                        ", ".join(lines), type(e).__name__, self.leases.ttl)  # fmt: skip
         log.info("node %s hands %s over (it leads more than its share)", self.name,
                  ", ".join(lines))  # fmt: skip
 
