@@ -69,12 +69,15 @@ class Layout:
         return self._now()[1]
 
     def _now(self) -> tuple[list[tuple[str, ...]], frozenset[str]]:
+        revision = self.store.lines_revision()
         with self._lock:
-            revision = self.store.lines_revision()
-            if self._seen is None or self._seen[0] != revision:
-                ok = frozenset(self._servable())
-                self._seen = (revision, groups(ok, self.store.agents_lines()), ok)
-            return self._seen[1], self._seen[2]
+            seen = self._seen
+        if seen is None or seen[0] != revision:  # (read outside the lock: checking each
+            ok = frozenset(self._servable())  # line's flow takes a while, and the requests
+            seen = (revision, groups(ok, self.store.agents_lines()), ok)  # placed meanwhile
+            with self._lock:  # need not wait for it; two threads may both read: the same)
+                self._seen = seen
+        return seen[1], seen[2]
 
     def _servable(self) -> Iterable[str]:
         for meta in self.store.lines():
@@ -143,7 +146,8 @@ class Placement:
             agent = self._asker(bearer, cookie)
         lines: Collection[str] = self.store.lines_of_agent(agent) if agent else []
         if self.layout is not None:
-            lines = [x for x in lines if x in self.layout.served()]
+            served = self.layout.served()
+            lines = [x for x in lines if x in served]
         return next(iter(lines), None) or self.store.line_of_number(self.home)
 
     def _asker(self, bearer: str | None, cookie: str | None) -> str | None:

@@ -58,6 +58,7 @@ AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, Off
               CallAnswered, CallCompleted)  # fmt: skip
 # the events of what happens on an agent's call (its conference): told to its agent
 PURGE_EVERY = 3600.0  # seconds between retention purges
+STOP_WAIT = 10.0  # seconds a stopping line waits for its carrier requests under way
 AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
 CALL_NEWS = (AgentLegAnswered.kind, CalledBack.kind, "hold", "transferred", "consult",
              "interpreter", "supervised")  # fmt: skip
@@ -442,6 +443,8 @@ class LineRuntime:
         finally:
             for t in tasks:
                 t.cancel()
+            if self._background:  # carrier requests under way: their outcomes land here
+                await asyncio.wait(set(self._background), timeout=STOP_WAIT)
             self.sockets.close_all()  # (nothing more will be told them from here)
             await asyncio.to_thread(self.line.writer.drain)
             self.line.writer.close()

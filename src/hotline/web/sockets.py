@@ -31,6 +31,7 @@ REVOKED = 4401
 TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
 TAKEN_OVER = 4409  # closed: the agent opened another window (which now gets the offers)
 MOVED = 1012  # closed: the line is served elsewhere from now (its pages connect again)
+MOVED_REASON = "the line is served elsewhere: connect again"
 BACKLOG = 1000
 
 
@@ -60,6 +61,7 @@ class AgentSockets:
         self._clock = clock
         self._open: dict[str, set[AgentSocket]] = {}  # by agent (a send finds theirs at once)
         self._gone: dict[str, float] = {}  # agents whose client left: since when
+        self._closed = False  # (`close_all`: the line is served here no more)
 
     def absent(self, since: float) -> list[str]:
         """Agents whose socket went (their client left, or its token ended) at `since` or
@@ -120,6 +122,10 @@ class AgentSockets:
         """Run one accepted socket until its client leaves, its token is revoked, it falls
         too far behind, another takes over (`only`: the agent's one socket) or the server
         stops; it is forgotten in every case."""
+        if self._closed:  # (opened as the line moved: told nothing, closed at once)
+            with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+                await asyncio.wait_for(sock.ws.close(code=MOVED, reason=MOVED_REASON), 1.0)
+            return
         if only:
             self._gone.pop(sock.agent_id, None)
             for s in list(self._open.get(sock.agent_id, ())):
@@ -134,7 +140,7 @@ class AgentSockets:
                 code, reason = (REVOKED, "token revoked") if sock.revoked else (  # no more
                     TOO_SLOW, "too far behind") if sock.lagging else (
                     TAKEN_OVER, "opened in another window") if sock.taken_over else (
-                    MOVED, "the line is served elsewhere: connect again")  # fmt: skip
+                    MOVED, MOVED_REASON)  # fmt: skip
                 # a client that stopped reading may never take the close frame (timeout),
                 # or be gone already: either way the socket is finished with and forgotten
                 with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError,
@@ -154,7 +160,9 @@ class AgentSockets:
 
     def close_all(self) -> None:
         """Close every socket (the line is handed to another node, or the server stops):
-        the pages connect again, to whichever node serves the line then."""
+        the pages connect again, to whichever node serves the line then; one still being
+        opened now is closed as soon as it is served."""
+        self._closed = True
         for s in self._every():
             s.moved = True
             self._end(s)

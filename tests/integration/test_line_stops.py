@@ -1,0 +1,58 @@
+"""A line that stops (the server stops, or its node hands it to another) finishes what is
+under way first: a carrier request in flight lands its outcome in the store, and a
+socket opened as it stops is closed 1012 (its page connects again, to wherever the line
+is served), never left open on a line that tells it nothing more."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hotline.telephony.control import CarrierError
+from hotline.testing.control import RecordingCallControl
+from hotline.web.sockets import MOVED, AgentSocket, AgentSockets
+
+from .live_fixtures import Live, sqlite_url
+from .test_hardening import accepted, to_hold
+
+SLOW = 0.5  # seconds the carrier takes to refuse a connect (the line stops meanwhile)
+
+
+class SlowCarrier(RecordingCallControl):
+    """A carrier whose API takes a while to refuse to put a call through."""
+
+    def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
+        time.sleep(SLOW)  # (its latency: the request is under way as the line stops)
+        raise CarrierError(f"the carrier refused to update call {call_sid}")
+
+
+def test_a_carrier_request_under_way_as_the_line_stops_lands_its_outcome(tmp_path):
+    live = Live(sqlite_url(tmp_path), control=SlowCarrier())
+    sid = "CA" + "f" * 32
+    with live.http:  # (one event loop: the connect runs in the background)
+        to_hold(live, sid)
+        accepted(live, sid, "en-day-1")  # the connect goes out; the line stops at once
+    # the carrier's refusal came back to the line before it stopped: the caller queued
+    assert live.store.call(sid).state == "queued"
+    kept = live.store.agent_states()["en-day-1"]
+    assert (kept.state, kept.reason) == ("not_ready", "agent-failed")
+
+
+def test_a_socket_opened_as_the_line_stops_is_closed_1012():
+    sockets = AgentSockets(still_valid=lambda tokens: set(tokens))
+
+    async def desktop(ws: WebSocket) -> None:
+        await ws.accept()
+        await sockets.serve(AgentSocket("en-day-1", "t1", ws), {"type": "hello"}, only=True)
+
+    sockets.close_all()  # the line stops (moves to another node)
+    app = Starlette(routes=[WebSocketRoute("/ws", desktop)])
+    with TestClient(app).websocket_connect("/ws") as ws, pytest.raises(WebSocketDisconnect) as e:
+        ws.receive_json()
+    assert e.value.code == MOVED
+    assert not sockets.has("en-day-1")
