@@ -38,7 +38,9 @@ def test_a_carrier_request_under_way_as_the_line_stops_lands_its_outcome(tmp_pat
         to_hold(live, sid)
         accepted(live, sid, "en-day-1")  # the connect goes out; the line stops at once
     # the carrier's refusal came back to the line before it stopped: the caller queued
-    assert live.store.call(sid).state == "queued"
+    row = live.store.call(sid)
+    assert row is not None
+    assert row.state == "queued"
     kept = live.store.agent_states()["en-day-1"]
     assert (kept.state, kept.reason) == ("not_ready", "agent-failed")
 
