@@ -74,12 +74,6 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
 ) -> None:
     store = two_lines(cluster, tmp_path)
 
-    async def run() -> Carrier:
-        carrier = cluster.carrier()
-        async with cluster.rest(carrier):
-            await talk(carrier)
-        return carrier
-
     async def talk(carrier: Carrier) -> None:
         nodes = [cluster.start("a", 0), cluster.start("b", 1)]  # together
         apart = {NATIONAL, HELPLINE}
@@ -114,7 +108,7 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
             t.cancel()
         await asyncio.gather(*first, *more, return_exceptions=True)
 
-    carrier = asyncio.run(run())
+    carrier = asyncio.run(cluster.with_carrier(talk))
     answered_once(carrier, cluster.db, 6)
     rows = [store.call(c.sid) for c in carrier.calls.values() if c.script.answers]
     assert sorted(row.line for row in rows if row is not None) == [NATIONAL] * 3 + [HELPLINE] * 3
@@ -128,12 +122,6 @@ def test_a_node_joining_is_handed_a_line_with_its_callers_in_their_places(
     joins, and a hands it the helpline (the last group): a stops serving it, its writes
     land, its leases go, and b rebuilds it from the store, the callers in their places."""
     store = two_lines(cluster, tmp_path)
-
-    async def run() -> Carrier:
-        carrier = cluster.carrier()
-        async with cluster.rest(carrier):
-            await talk(carrier)
-        return carrier
 
     async def talk(carrier: Carrier) -> None:
         a = cluster.start("a", 0)
@@ -154,7 +142,7 @@ def test_a_node_joining_is_handed_a_line_with_its_callers_in_their_places(
             t.cancel()
         await asyncio.gather(*first, *more, return_exceptions=True)
 
-    carrier = asyncio.run(run())
+    carrier = asyncio.run(cluster.with_carrier(talk))
     answered_once(carrier, cluster.db, 6)
     recovered, said = cluster.stopped("b")
     assert recovered == ["on a call 1, queued 2"], said[-3000:]

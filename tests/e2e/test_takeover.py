@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -97,6 +97,13 @@ class Cluster:
         finally:
             server.should_exit = True
             await task
+
+    async def with_carrier(self, talk: Callable[[Carrier], Awaitable[None]]) -> Carrier:
+        """The carrier emulator (its REST API served meanwhile) while `talk` drives it."""
+        carrier = self.carrier()
+        async with self.rest(carrier):
+            await talk(carrier)
+        return carrier
 
     def leader(self) -> tuple[str, int] | None:
         now, held, _ = leases(connect(self.db))
