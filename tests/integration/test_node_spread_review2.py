@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from hotline.errors import StoreUnavailable
 from hotline.service.lines import import_line
@@ -123,3 +127,31 @@ def test_a_group_handed_over_as_the_database_fails_is_not_kept_for_good(tmp_path
         assert lost == []
     finally:
         engine.dispose()
+
+
+def test_a_node_serving_two_groups_is_ready_only_if_both_are(tmp_path):
+    """Its /healthz was its first group's alone: a group whose writes did not land (its
+    health 503) went unseen while the other's was fine."""
+    healthy = {NATIONAL: True, HELPLINE: False}
+
+    def build(group: tuple[str, ...]) -> Starlette:
+        async def health(_request: Request) -> Response:
+            ready = all(healthy[line] for line in group)
+            said = {"ready": ready, "lines": [{"name": x} for x in group], "node": {"name": "a"}}
+            return JSONResponse(said, status_code=200 if ready else 503)
+
+        return Starlette(routes=[Route("/healthz", health)])
+
+    a = Alone(two_lines_apart(tmp_path), build)
+    try:
+        a.until(lambda: a.http.get("/healthz").json().get("lines", [{}])[-1:]
+                == [{"name": HELPLINE}], "a to serve both groups")  # fmt: skip
+        r = a.http.get("/healthz")
+        assert r.status_code == 503
+        assert r.json()["ready"] is False
+        assert [x["name"] for x in r.json()["lines"]] == [NATIONAL, HELPLINE]
+        assert [g["ready"] for g in r.json()["groups"]] == [True, False]
+        healthy[HELPLINE] = True
+        assert a.http.get("/healthz").status_code == 200
+    finally:
+        a.stop()

@@ -155,7 +155,9 @@ class NodeApp:
                 await _try_again(WebSocket(scope, receive, send))
             else:
                 await (await self._standby(path))(scope, receive, send)
-        elif path in ("/healthz", "/metrics"):  # (the node's: the app of its first group)
+        elif path == "/healthz" and len(self._apps) > 1:
+            await self._health(scope, receive, send)
+        elif path in ("/healthz", "/metrics"):  # (/metrics: the app of its first group)
             first = next(iter(self._apps.values()), None)
             await (first or await self._standby(path))(scope, receive, send)
         elif path == "/api/events" and scope["type"] == "websocket":
@@ -398,6 +400,23 @@ class NodeApp:
         merged = {"at": max(x["at"] for x in said),
                   "lines": {k: v for x in said for k, v in x["lines"].items()}}  # fmt: skip
         await JSONResponse(merged, headers={"Cache-Control": "no-store"})(scope, receive, send)
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The node's health when it serves several groups: each group's app is asked, and
+        the node is ready only if every one is (a group whose writes do not land makes the
+        node not ready, as it would alone); the lines of all, and each group's answer."""
+        said = []
+        for app in list(self._apps.values()):
+            status, body = await _asked(app, scope)
+            said.append((status, json.loads(body)))
+        ready = all(status == 200 for status, _ in said)
+        merged = {"ready": ready, "node": said[0][1].get("node"),
+                  "lines": [x for _, body in said for x in body.get("lines", [])],
+                  "groups": [{k: v for k, v in body.items() if k != "node"}
+                             for _, body in said]}  # fmt: skip
+        answer = JSONResponse(merged, status_code=200 if ready else 503,
+                              headers={"Cache-Control": "no-store"})  # fmt: skip
+        await answer(scope, receive, send)
 
     async def _events(self, ws: WebSocket) -> None:
         """The wallboard's events, every line's: a socket to the node that serves each
@@ -703,6 +722,22 @@ async def _joined(ws: WebSocket, upstreams: list[ClientConnection]) -> None:
                 asyncio.CancelledError, RuntimeError, ConnectionClosed, WebSocketDisconnect
             ):  # (the other side went first)
                 await t
+
+
+async def _asked(app: Any, scope: Scope) -> tuple[int, bytes]:
+    """A request (no body) put to one of this node's apps in this process: its status and
+    its body."""
+    status, chunks = 500, []
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, _replay(b""), send)
+    return status, b"".join(chunks)
 
 
 def _replay(body: bytes) -> Receive:
