@@ -68,6 +68,18 @@ async def three_each(
     return bots
 
 
+async def served_to_the_end(
+    carrier: Carrier, store: Store, base: str, first: list[asyncio.Task[None]]
+) -> None:
+    """Two more agents of each line on shift until every call has ended; then every
+    agent's bot stopped."""
+    more = [bot(store, base, x) for x in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]
+    await asyncio.wait_for(carrier.drain(), 120)
+    for t in more:
+        t.cancel()
+    await asyncio.gather(*first, *more, return_exceptions=True)
+
+
 def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
     cluster: Cluster,  # noqa: F811
     tmp_path: Path,
@@ -101,12 +113,7 @@ def test_two_nodes_lead_a_line_each_and_one_takes_the_others_when_it_dies(
                 await asyncio.sleep(0.1)
             health = (await client.get("/healthz")).json()
         assert health["node"]["name"] == survivor
-        more = [bot(store, cluster.base, a)
-                for a in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]  # fmt: skip
-        await asyncio.wait_for(carrier.drain(), 120)
-        for t in more:
-            t.cancel()
-        await asyncio.gather(*first, *more, return_exceptions=True)
+        await served_to_the_end(carrier, store, cluster.base, first)
 
     carrier = asyncio.run(cluster.with_carrier(talk))
     answered_once(carrier, cluster.db, 6)
@@ -135,12 +142,7 @@ def test_a_node_joining_is_handed_a_line_with_its_callers_in_their_places(
         await healthy(f"http://127.0.0.1:{cluster.ports[1]}", b)
         for t in first:  # (the helpline's desktop socket was closed: its line moved)
             t.cancel()
-        more = [bot(store, cluster.base, x)
-                for x in ("en-day-2", "en-day-3", "vs-day-2", "vs-day-3")]  # fmt: skip
-        await asyncio.wait_for(carrier.drain(), 120)
-        for t in more:
-            t.cancel()
-        await asyncio.gather(*first, *more, return_exceptions=True)
+        await served_to_the_end(carrier, store, cluster.base, first)
 
     carrier = asyncio.run(cluster.with_carrier(talk))
     answered_once(carrier, cluster.db, 6)

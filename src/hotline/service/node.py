@@ -230,11 +230,10 @@ class Node:
 
     def give_up(self, why: str) -> None:
         """Stop leading by choice (a group could not be built here, or groups led apart
-        joined): the leases go at
-        once, so another node need not wait for them to run out, and the node leaves the
-        store's list of nodes (counted alive, it would keep the others to a share that
-        leaves its groups to it; and its restart may join under its name at once); then as
-        `lost`."""
+        joined): the leases go at once, so another node need not wait for them to run out,
+        and the node leaves the store's list of nodes (counted alive, it would keep the
+        others to a share that leaves its groups to it; and its restart may join under its
+        name at once); then as `lost`."""
         try:
             self.leases.leave()
         except Exception as e:  # noqa: BLE001 - they run out by themselves then

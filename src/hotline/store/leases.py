@@ -116,16 +116,6 @@ class Leases:
                               expires_at=now + self.ttl))  # fmt: skip
             return Lease(line, self.node, epoch, now + self.ttl)
 
-    def led_by_another(self) -> bool:
-        """Whether a live lease of another run is in the store (a standby then need not
-        claim: it would take only lines new since, and let them go again)."""
-        with transaction(self.engine) as c:
-            now = database_now(c)
-            held = c.execute(select(line_leases.c.line).where(
-                line_leases.c.instance != self.instance, line_leases.c.instance != "",
-                line_leases.c.expires_at > now).limit(1)).first()  # fmt: skip
-        return held is not None
-
     def renew_all(self, held: list[Lease]) -> list[Lease | None]:
         """The node's heartbeat and every lease renewed, in one transaction (a round is
         one commit, however many lines); None for each lease taken over. NodeRefused if
