@@ -6,6 +6,7 @@ is served), never left open on a line that tells it nothing more."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import pytest
 from starlette.applications import Starlette
@@ -13,6 +14,9 @@ from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from hotline.errors import StoreUnavailable
+from hotline.service.unit_of_work import Write
+from hotline.store.repository import Store
 from hotline.telephony.control import CarrierError
 from hotline.testing.control import RecordingCallControl
 from hotline.web.sockets import MOVED, AgentSocket, AgentSockets
@@ -43,6 +47,36 @@ def test_a_carrier_request_under_way_as_the_line_stops_lands_its_outcome(tmp_pat
     assert row.state == "queued"
     kept = live.store.agent_states()["en-day-1"]
     assert (kept.state, kept.reason) == ("not_ready", "agent-failed")
+
+
+class Failing(Store):
+    """The store, whose database fails every commit while `down` (a restart, a failover)."""
+
+    down = False
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        if self.down:
+            raise StoreUnavailable("the database failed: connection reset")
+        super().commit(writes)
+
+
+def test_writes_waiting_after_a_moment_the_database_failed_land_as_the_line_stops(tmp_path):
+    """A group handed over just after the database failed: its writes wait out a back-off
+    that ends after the line stops. The stop lands them (the node that takes the line
+    over recovers it from the store); it used to skip them, and they were lost."""
+    live = Live(sqlite_url(tmp_path), store_class=Failing, commit_wait=0.3)
+    assert isinstance(live.store, Failing)
+    sid = "CA" + "e" * 32
+    with live.http:
+        live.store.down = True
+        to_hold(live, sid)  # (answered from memory; its writes wait)
+        assert live.line.writer.waiting() > 0
+        live.store.down = False  # back, long before the back-off's retry time (a fake wall)
+        assert not live.line.writer.health.may_try()
+    row = live.store.call(sid)
+    assert row is not None
+    assert row.state == "queued"
+    assert live.line.writer.waiting() == 0
 
 
 def test_a_socket_opened_as_the_line_stops_is_closed_1012():

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 
 from hotline.errors import StoreUnavailable, WriteRefused
-from hotline.service.health import WriteHealth
+from hotline.service.health import RETRY_FIRST, WriteHealth
 from hotline.service.unit_of_work import SaveAgent, UnitOfWork, Write
 
 BATCH = 500  # units of work at most in one transaction
@@ -86,8 +86,24 @@ class Writer:
         return since is not None and time.monotonic() - since > self._stuck_after
 
     def drain(self) -> None:
-        """Try every waiting unit now, in this thread (start-up, tests, shutdown)."""
+        """Try every waiting unit now, in this thread, if the back-off allows (start-up,
+        tests)."""
         self._land_waiting()
+
+    def finish(self, within: float) -> int:
+        """The last tries, as the line stops (the server stops, or its node hands it over):
+        every waiting unit now, whatever the back-off (a store that failed a moment ago
+        may be back before its retry time, and what waits must land before the line's
+        leases go: its successor recovers from the store), then again every RETRY_FIRST
+        seconds while the store is away, for up to `within` seconds. Returns the writes
+        still waiting (lost with this process: the caller says so)."""
+        deadline = time.monotonic() + within
+        while True:
+            self._land_waiting(forced=True)
+            left = self.waiting()
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(RETRY_FIRST)
 
     def close(self) -> None:
         with self._lock:
@@ -115,9 +131,9 @@ class Writer:
                 self._poked = False
             self._land_waiting()
 
-    def _land_waiting(self) -> None:
+    def _land_waiting(self, *, forced: bool = False) -> None:
         with self._busy:
-            if not self.health.may_try():  # a down store is left alone until its retry time
+            if not forced and not self.health.may_try():  # (a down store: left until its retry)
                 self._resolve_all(False)
                 return
             landed = 0

@@ -58,7 +58,7 @@ AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, Off
               CallAnswered, CallCompleted)  # fmt: skip
 # the events of what happens on an agent's call (its conference): told to its agent
 PURGE_EVERY = 3600.0  # seconds between retention purges
-STOP_WAIT = 10.0  # seconds a stopping line waits for its carrier requests under way
+STOP_WAIT = 10.0  # seconds a stopping line waits for its carrier requests, then its store
 AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
 CALL_NEWS = (AgentLegAnswered.kind, CalledBack.kind, "hold", "transferred", "consult",
              "interpreter", "supervised")  # fmt: skip
@@ -446,7 +446,11 @@ class LineRuntime:
             if self._background:  # carrier requests under way: their outcomes land here
                 await asyncio.wait(set(self._background), timeout=STOP_WAIT)
             self.sockets.close_all()  # (nothing more will be told them from here)
-            await asyncio.to_thread(self.line.writer.drain)
+            left = await asyncio.to_thread(self.line.writer.finish, STOP_WAIT)
+            if left:
+                log.error("%d writes could not land in the store before the line stopped "
+                          "(%s): they are lost; the store holds the line as it was before "
+                          "them", left, self.line.writer.health.last_error)  # fmt: skip
             self.line.writer.close()
             self.line.lookups.close()
             if self.trail is not None:  # a last checkpoint, over every entry written

@@ -63,3 +63,23 @@ def test_a_refused_unit_in_a_group_lands_alone_and_the_others_whole():
     assert writer.health.snapshot(writer.waiting()).set_aside == 1  # the twin, reported
     assert writer.waiting() == 0
     writer.close()
+
+
+def test_the_last_tries_land_what_waits_whatever_the_back_off():
+    """As a line stops (a hand-over), a store that failed a moment ago may be back before
+    its retry time: what waits lands now, or the next node recovers the line without it."""
+    writer, store, wall = waiting_units([[AddCall(row("CA1"), 1000.0)]])
+    wall.now -= RETRY_MAX  # (back before the retry time: `drain` leaves it waiting)
+    writer.drain()
+    assert writer.waiting() == 1
+    assert writer.finish(within=0) == 0
+    assert sorted(store.calls) == ["CA1"]
+    writer.close()
+
+
+def test_the_last_tries_say_what_could_not_land():
+    writer, store, _ = waiting_units([[AddCall(row("CA1"), 1000.0)], [AddCall(row("CA2"), 1000.0)]])
+    store.down = True
+    assert writer.finish(within=0) == 2
+    assert store.calls == {}
+    writer.close()
