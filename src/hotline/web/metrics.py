@@ -3,18 +3,20 @@ webhooks by route and status with their latency, calls ended by line and outcome
 waiting and agents by state per line (read when scraped), and the lines this node leads
 with their lease epochs (an epoch that grows is a takeover). Prometheus authenticates
 with a bearer token (HOTLINE_METRICS_TOKEN); without one set, /metrics is off (404).
-Each app has a registry of its own: nothing is global."""
+Each app has a registry of its own: nothing is global. A node serving several groups of
+lines (an app each) answers with their metrics merged (`merged`)."""
 
 from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -132,3 +134,41 @@ def metrics_router(rt: LineRuntime, metrics: Metrics) -> APIRouter:
         return Response(body, media_type=CONTENT_TYPE)
 
     return router
+
+
+def merged(said: Sequence[bytes]) -> bytes:
+    """The metrics of a node's apps (one per group of lines it serves) as one scrape:
+    counts added (webhooks, their latency histograms, calls ended), the earliest time a
+    series was created; a gauge said by more than one with the same labels (the lease
+    epochs, which each app reads from the node) said once. (Each app's lines are its own,
+    so the gauges per line never meet.)"""
+    out: dict[str, Metric] = {}
+    for text in said:
+        for family in text_string_to_metric_families(text.decode()):
+            kept = out.setdefault(family.name, Metric(family.name, family.documentation,
+                                                      family.type))  # fmt: skip
+            at = {(x.name, tuple(sorted(x.labels.items()))): i
+                  for i, x in enumerate(kept.samples)}  # fmt: skip
+            for sample in family.samples:
+                i = at.get((sample.name, tuple(sorted(sample.labels.items()))))
+                if i is None:
+                    kept.samples.append(sample)
+                    continue
+                was = kept.samples[i]
+                if family.type in ("counter", "histogram"):
+                    kept.samples[i] = was._replace(value=was.value + sample.value)
+                elif family.name.endswith("_created"):
+                    kept.samples[i] = was._replace(value=min(was.value, sample.value))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Said(list(out.values())))
+    return generate_latest(registry)
+
+
+class _Said(Collector):
+    """Metrics already gathered."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families

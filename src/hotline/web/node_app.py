@@ -55,6 +55,7 @@ from hotline.web import forms
 from hotline.web.auth import COOKIE
 from hotline.web.errors import Refused
 from hotline.web.errors import body as error_body
+from hotline.web.metrics import CONTENT_TYPE, merged
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
@@ -157,7 +158,9 @@ class NodeApp:
                 await (await self._standby(path))(scope, receive, send)
         elif path == "/healthz" and len(self._apps) > 1:
             await self._health(scope, receive, send)
-        elif path in ("/healthz", "/metrics"):  # (/metrics: the app of its first group)
+        elif path == "/metrics" and len(self._apps) > 1:
+            await self._metrics(scope, receive, send)
+        elif path in ("/healthz", "/metrics"):
             first = next(iter(self._apps.values()), None)
             await (first or await self._standby(path))(scope, receive, send)
         elif path == "/api/events" and scope["type"] == "websocket":
@@ -417,6 +420,20 @@ class NodeApp:
         answer = JSONResponse(merged, status_code=200 if ready else 503,
                               headers={"Cache-Control": "no-store"})  # fmt: skip
         await answer(scope, receive, send)
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The node's metrics when it serves several groups: each group's app is asked,
+        and their metrics merged into one scrape (`metrics.merged`); one that refuses (no
+        token, a wrong one) answers as it does."""
+        apps = list(self._apps.values())
+        said = [await _asked(app, scope) for app in apps]
+        refused = next((app for app, (status, _) in zip(apps, said, strict=True)
+                        if status != 200), None)  # fmt: skip
+        if refused is not None:
+            await refused(scope, _replay(b""), send)
+            return
+        body = merged([body for _, body in said])
+        await Response(body, media_type=CONTENT_TYPE)(scope, receive, send)
 
     async def _events(self, ws: WebSocket) -> None:
         """The wallboard's events, every line's: a socket to the node that serves each

@@ -1,0 +1,59 @@
+"""/metrics of a node that serves several groups of lines (an app each) is the node's:
+every group's webhooks and lines in one scrape (it was its first group's alone)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from hotline.service.bootstrap import build_line
+from hotline.testing.control import RecordingCallControl
+from hotline.web.app import create_app
+
+from .live_fixtures import LINE, VICTIMS, Carrier, call_form
+from .test_metrics import TOKEN, samples
+from .test_node_spread import HELPLINE, NATIONAL, PUBLIC, sid, two_lines_apart
+from .test_node_spread_review import Alone
+
+
+def test_a_node_serving_two_groups_reports_both_in_one_scrape(tmp_path: Path) -> None:
+    settings = two_lines_apart(tmp_path).model_copy(
+        update={"metrics_token": SecretStr(TOKEN), "public_url": PUBLIC})  # fmt: skip
+    nodes: list[Alone] = []
+    made = threading.Event()  # (the node serves, and so builds, as it is made)
+
+    def build(group: tuple[str, ...]) -> object:  # (as `hotline serve --node` builds one)
+        assert made.wait(timeout=30)
+        node = nodes[0].node
+        parts = build_line(settings, control=RecordingCallControl(), fence=node.fence,
+                           serves=lambda line: node.served_in().get(line) == group)  # fmt: skip
+        return create_app(settings=settings, line=parts.line, control=RecordingCallControl(),
+                          node=lambda: {"name": "a", "leads": node.led()})  # fmt: skip
+
+    nodes.append(Alone(settings, build))
+    made.set()
+    a = nodes[0]
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        a.until(lambda: a.http.get("/healthz").json().get("groups", [])[1:], "both groups")
+        carrier = Carrier(a.http, PUBLIC)
+        for n, number in ((1, LINE), (2, VICTIMS), (3, VICTIMS)):
+            form = call_form(sid(n), From=f"+1202555014{n}", To=number)
+            assert carrier.post("/voice/incoming", form).status_code == 200
+        r = a.http.get("/metrics", headers=bearer)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+        got = samples(r.text)
+        incoming = ("route", "/voice/incoming")
+        assert got[("hotline_webhooks_total", (incoming, ("status", "200")))] == 3
+        assert got[("hotline_webhook_duration_seconds_count", (incoming,))] == 3
+        epochs = {dict(labels)["line"] for name, labels in got if name == "hotline_lease_epoch"}
+        assert epochs == {NATIONAL, HELPLINE}
+        agents = {dict(labels)["line"] for name, labels in got if name == "hotline_agents"}
+        assert agents == {NATIONAL, HELPLINE}  # (each group's lines, from its own app)
+        wrong = a.http.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert (wrong.status_code, wrong.json()["error_id"]) == (401, "bad-token")
+    finally:
+        a.stop()
