@@ -114,3 +114,41 @@ def test_an_agent_has_one_socket_a_new_one_takes_over_and_a_client_that_left_is_
         assert registry.absent(since=200.0) == []
 
     asyncio.run(scenario())
+
+
+def test_tokens_are_asked_about_when_the_access_revision_grows_or_a_socket_opened():
+    """A line with thousands of agents asked the store about every token four times a
+    second; now only when something may have ended (the store's access revision grew) or
+    a socket opened since the last ask (its token not yet judged by a sweep)."""
+
+    async def scenario() -> tuple[list[set[str]], int | None, int | None]:
+        asked: list[set[str]] = []
+        valid, revision = {"t1", "t2"}, [7]
+
+        def store(tokens: Collection[str]) -> set[str]:
+            asked.append(set(tokens))
+            return valid & set(tokens)
+
+        registry = AgentSockets(still_valid=store, revision=lambda: revision[0])
+        one, two = FakeSocket(), FakeSocket()
+        tasks = [asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))]  # fmt: skip
+        await one.greeted.wait()
+        await registry.check()  # (a socket opened: asked)
+        await registry.check()  # (nothing since: not asked)
+        tasks.append(asyncio.create_task(registry.serve(
+            AgentSocket("es-day-2", "t2", cast(WebSocket, two)), {"type": "hello"})))  # fmt: skip
+        await two.greeted.wait()
+        await registry.check()  # (another opened: asked)
+        await registry.check()
+        valid.discard("t1")
+        revision[0] += 1  # (the store says so in the transaction that revokes it)
+        await registry.check()
+        await asyncio.wait_for(tasks[0], 10)
+        await two.close(1000)
+        await asyncio.wait_for(tasks[1], 10)
+        return asked, one.closed, two.closed
+
+    asked, one, two = asyncio.run(scenario())
+    assert asked == [{"t1"}, {"t1", "t2"}, {"t1", "t2"}]
+    assert (one, two) == (4401, 1000)

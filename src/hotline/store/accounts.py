@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hotline.records.audit import Entry, append
+from hotline.store import revisions
 from hotline.store.repository import transaction
 from hotline.store.tables import agent_tokens, agents, logon_guard, users, web_sessions
 
@@ -82,6 +83,8 @@ class AccountStore:
             done = c.execute(update(users).where(users.c.username == username).values(**values))
             if done.rowcount != 1:
                 return False
+            if values.get("disabled"):  # (its sessions and sockets end)
+                revisions.bump(c, revisions.ACCESS)
             append(c, audit)
             return True
 
@@ -167,7 +170,9 @@ class AccountStore:
         """An agent's bot token stops working (their account was disabled or reset)."""
         if agent_id is not None:
             with transaction(self.engine) as c:
-                c.execute(delete(agent_tokens).where(agent_tokens.c.agent_id == agent_id))
+                gone = c.execute(delete(agent_tokens).where(agent_tokens.c.agent_id == agent_id))
+                if gone.rowcount:
+                    revisions.bump(c, revisions.ACCESS)
 
     # -- sessions
 
@@ -183,6 +188,8 @@ class AccountStore:
                 ended = c.execute(
                     delete(web_sessions).where(web_sessions.c.username == session.username)
                 ).rowcount
+                if ended:
+                    revisions.bump(c, revisions.ACCESS)
             row = {"token_sha256": digest, "username": session.username, "csrf": session.csrf,
                    "created_at": session.created_at, "seen_at": session.seen_at,
                    "source": session.source}  # fmt: skip
@@ -218,15 +225,14 @@ class AccountStore:
 
     def end_session(self, digest: str) -> bool:
         with transaction(self.engine) as c:
-            return (
-                c.execute(
-                    delete(web_sessions).where(web_sessions.c.token_sha256 == digest)
-                ).rowcount
-                == 1
-            )
+            gone = c.execute(delete(web_sessions).where(web_sessions.c.token_sha256 == digest))
+            if gone.rowcount:
+                revisions.bump(c, revisions.ACCESS)
+            return gone.rowcount == 1
 
     def end_sessions_of(self, username: str) -> int:
         with transaction(self.engine) as c:
-            return c.execute(
-                delete(web_sessions).where(web_sessions.c.username == username)
-            ).rowcount
+            gone = c.execute(delete(web_sessions).where(web_sessions.c.username == username))
+            if gone.rowcount:
+                revisions.bump(c, revisions.ACCESS)
+            return int(gone.rowcount)

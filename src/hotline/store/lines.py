@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from hotline.errors import ChangedMeanwhile
+from hotline.store import revisions as changes
 from hotline.store.tables import agent_lines, agent_skills, agents, line_queues, lines, queue_steps
 
 # the scenario file's sections the line's rows hold; every other one is kept in `extras`
@@ -42,6 +43,7 @@ def save_line(
     for table, column in ((line_queues, line_queues.c.line), (queue_steps, queue_steps.c.line),
                           (agent_lines, agent_lines.c.line), (lines, lines.c.name)):  # fmt: skip
         c.execute(delete(table).where(column == name))
+    changes.bump(c, changes.LINES)
     c.execute(
         insert(lines).values(
             name=name, number=number, timezone=timezone,
@@ -129,6 +131,7 @@ def claim(c: Connection, expect: Mapping[str, float], at: float, **values: Any) 
         if done.rowcount != 1:
             raise ChangedMeanwhile(f"line {name!r} was changed meanwhile: read it again, then "
                                    "make the change")  # fmt: skip
+    changes.bump(c, changes.LINES)
 
 
 def set_skills(c: Connection, agent_id: str, skills: Mapping[str, int]) -> None:

@@ -35,6 +35,7 @@ from hotline.service.unit_of_work import (
     Write,
 )
 from hotline.store import lines as line_rows
+from hotline.store import revisions
 from hotline.store.db import never_succeeds, reason
 
 if TYPE_CHECKING:  # (leases uses this module's transaction)
@@ -45,7 +46,6 @@ from hotline.store.tables import (
     call_events,
     calls,
     flow_versions,
-    lines,
     logon_guard,
     lookup_guard,
     webhook_replies,
@@ -380,7 +380,9 @@ class Store:
         token = secrets.token_urlsafe(32)
         digest = token_digest(token)
         with self._tx() as c:
-            c.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
+            old = c.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
+            if old.rowcount:
+                revisions.bump(c, revisions.ACCESS)
             c.execute(
                 insert(agent_tokens).values(agent_id=agent_id, token_sha256=digest, created_at=at)
             )
@@ -390,6 +392,8 @@ class Store:
         """The agent's token stops working (open sockets close); False if they had none."""
         with self._tx() as c:
             gone = c.execute(agent_tokens.delete().where(agent_tokens.c.agent_id == agent_id))
+            if gone.rowcount:
+                revisions.bump(c, revisions.ACCESS)
             return bool(gone.rowcount)
 
     def valid_tokens(self, tokens: Collection[str]) -> set[str]:
@@ -516,11 +520,15 @@ class Store:
                 line_rows.claim(c, {activate[0]: activate[1]}, at, flow_version=version)
             return True
 
-    def lines_revision(self) -> tuple[int, float | None]:
-        """Changes when a line is imported (or removed): how many, and the last change."""
+    def lines_revision(self) -> int:
+        """Grows when a line is imported or changed (store.revisions)."""
         with self._tx() as c:
-            n, last = c.execute(select(func.count(), func.max(lines.c.updated_at))).one()
-            return int(n), last
+            return revisions.read(c, revisions.LINES)
+
+    def access_revision(self) -> int:
+        """Grows when a token or session ends or a user is disabled (store.revisions)."""
+        with self._tx() as c:
+            return revisions.read(c, revisions.ACCESS)
 
     def lines(self) -> list[dict[str, Any]]:
         with self._tx() as c:

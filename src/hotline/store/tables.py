@@ -262,3 +262,10 @@ audit_checkpoints = Table(
     Column("note", Text, nullable=False),  # the signed checkpoint (C2SP signed note)
     Column("at_cs", BigInteger, nullable=False),
 )
+
+revisions = Table(  # (store.revisions)
+    "revisions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -101,7 +101,12 @@ def create_app(
                         key=settings.keyring())  # fmt: skip
     access = Access(accounts=accounts, store=line.store, public_url=settings.public_url)
     rt = LineRuntime(
-        settings=settings, line=line, control=control, still_valid=access.still_valid, trail=trail
+        settings=settings,
+        line=line,
+        control=control,
+        trail=trail,
+        still_valid=access.still_valid,
+        revision=line.store.access_revision,
     )
     if before_acting is not None:  # one node of several (service.node)
         rt.before_acting = before_acting

@@ -82,9 +82,11 @@ class LineRuntime:
         line: LiveLine,
         control: CallControl,
         still_valid: Callable[[Collection[str]], set[str]],
+        revision: Callable[[], int] | None = None,
         trail: AuditTrail | None = None,
     ) -> None:
-        """`still_valid(tokens)`: those of the sockets' tokens still good (a sweep asks).
+        """`still_valid(tokens)`: those of the sockets' tokens still good (a sweep asks);
+        `revision()`: the store's access revision (the sweep asks only when it grows).
         `trail`: the audit trail whose signed checkpoints the server writes when due."""
         self.settings = settings
         self.trail = trail
@@ -92,7 +94,7 @@ class LineRuntime:
         self.control = control
         self.webhooks = Webhooks(settings.public_url)
         self.lock = asyncio.Lock()
-        self.sockets = AgentSockets(still_valid=still_valid, clock=line.wall)
+        self.sockets = AgentSockets(still_valid=still_valid, revision=revision, clock=line.wall)
         self.presence_grace = PRESENCE_GRACE
         self.hub = EventHub()
         self.stats = {name: _stats_of(s) for name, s in line.setups.items()}

@@ -2,8 +2,13 @@
 
 A socket lives only while its client does and its token stays valid: one task per socket
 reads from the client (so a client that went away ends the handler and frees its queue),
-and one sweep for all of them asks the store every `RECHECK` seconds which tokens still
-hold, closing the sockets of tokens revoked since (code 4401, nothing sent after).
+and one sweep for all of them closes the sockets of tokens revoked since (code 4401,
+nothing sent after). The sweep reads the store's access revision every `RECHECK` seconds
+(one row: it grows with every token or session ended and every user disabled,
+store.revisions) and asks which tokens still hold only when it grew, when a socket opened
+since the last ask, or every `REJUDGE` seconds (a session that ran out by time changes no
+revision): a line with thousands of agents does not ask about every token four times a
+second.
 
 An agent has one socket at a time: a new one takes over (the old one is closed with 4409,
 so two windows never both ring). When an agent's socket goes because its client left (or
@@ -27,6 +32,7 @@ from hotline.errors import HotlineError
 
 log = logging.getLogger("hotline.web")
 RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
+REJUDGE = 30.0  # seconds at most between asks about every token (sessions run out by time)
 REVOKED = 4401
 TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
 TAKEN_OVER = 4409  # closed: the agent opened another window (which now gets the offers)
@@ -45,6 +51,7 @@ class AgentSocket:
     lagging: bool = False
     taken_over: bool = False
     moved: bool = False
+    judged: bool = False  # its token asked about by a sweep (not only when it opened)
     sender: asyncio.Task[None] | None = None
 
 
@@ -53,11 +60,15 @@ class AgentSockets:
         self,
         *,
         still_valid: Callable[[Collection[str]], set[str]],
+        revision: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """`still_valid(tokens)`: those of `tokens` the store still accepts; `clock`: when
-        an agent's socket went (the line's wall clock)."""
+        """`still_valid(tokens)`: those of `tokens` the store still accepts; `revision()`:
+        the store's access revision (None: every sweep asks about every token); `clock`:
+        when an agent's socket went (the line's wall clock)."""
         self._still_valid = still_valid
+        self._revision = revision
+        self._judged: tuple[int, float] | None = None  # the revision last asked at, when
         self._clock = clock
         self._open: dict[str, set[AgentSocket]] = {}  # by agent (a send finds theirs at once)
         self._gone: dict[str, float] = {}  # agents whose client left: since when
@@ -174,18 +185,31 @@ class AgentSockets:
             await self.check()
 
     async def check(self) -> None:
-        """Close the sockets whose token the store no longer accepts. Only the tokens
-        asked about are judged: a socket opened while the store answered is not."""
+        """Close the sockets whose token the store no longer accepts (asked only when
+        something may have changed: see the module). Only the tokens asked about are
+        judged: a socket opened while the store answered is not (the next check is)."""
         if not self._open:
             return
-        tokens = {s.token for s in self._every()}
         try:
+            revision = None if self._revision is None \
+                else await asyncio.to_thread(self._revision)  # fmt: skip
+            judged = self._judged
+            if revision is not None and judged is not None and revision == judged[0] \
+                    and time.monotonic() - judged[1] < REJUDGE \
+                    and all(s.judged for s in self._every()):  # fmt: skip
+                return  # (nothing ended since every open socket's token was asked about)
+            began = time.monotonic()
+            asked = self._every()
+            tokens = {s.token for s in asked}
             valid = await asyncio.to_thread(self._still_valid, tokens)
         except HotlineError as e:  # keep the sockets; the next sweep asks again
             log.warning("cannot check agents' tokens: %s", e.message)
             return
-        for s in self._every():
-            if s.token in tokens and s.token not in valid:
+        if revision is not None:
+            self._judged = (revision, began)
+        for s in asked:
+            s.judged = True
+            if s.token not in valid:
                 s.revoked = True
                 self._end(s)
 
