@@ -96,14 +96,20 @@ class Writer:
         may be back before its retry time, and what waits must land before the line's
         leases go: its successor recovers from the store), then again every RETRY_FIRST
         seconds while the store is away, for up to `within` seconds. Returns the writes
-        still waiting (lost with this process: the caller says so)."""
+        still waiting (lost with this process: the caller says so). A store that stalls
+        rather than fails (a lock another transaction holds) is not waited on past
+        `within`, nor past `stuck_after` for one try: each try runs in a thread of its own
+        (the attempt it waits on may still land later, if the fence lets it)."""
         deadline = time.monotonic() + within
         while True:
-            self._land_waiting(forced=True)
+            last = threading.Thread(target=self._land_waiting, kwargs={"forced": True},
+                                    name="hotline-writer-last", daemon=True)  # fmt: skip
+            last.start()
+            last.join(max(deadline - time.monotonic(), self._stuck_after))
             left = self.waiting()
-            if not left or time.monotonic() >= deadline:
+            if not left or last.is_alive() or time.monotonic() >= deadline:
                 return left
-            time.sleep(RETRY_FIRST)
+            time.sleep(min(RETRY_FIRST, max(0.0, deadline - time.monotonic())))
 
     def close(self) -> None:
         with self._lock:
