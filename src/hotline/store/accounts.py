@@ -83,9 +83,10 @@ class AccountStore:
             done = c.execute(update(users).where(users.c.username == username).values(**values))
             if done.rowcount != 1:
                 return False
-            if values.get("disabled"):  # (its sessions and sockets end)
-                revisions.bump(c, revisions.ACCESS)
             append(c, audit)
+            if values.get("disabled"):  # (its sessions and sockets end; after the audit
+                # chain's lock, as every change that appends and grows a revision takes them)
+                revisions.bump(c, revisions.ACCESS)
             return True
 
     def replace_totp_secret(self, username: str, old: str, new: str) -> bool:
