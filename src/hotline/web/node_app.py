@@ -621,11 +621,15 @@ class NodeApp:
                 await asyncio.to_thread(self.node.renew)
 
     async def _stop_all(self) -> None:
-        """At the node's end: every group's app stopped, the last built first."""
+        """At the node's end: every group's app stopped, the last built first, the leases
+        renewed meanwhile (an app's line lands its last writes, for up to seconds while the
+        store is away: its leases must not run out before, nor the others' while it does)."""
         while self._stops:
             group, stop = self._stops.popitem()
             self._apps.pop(group, None)
-            await stop.aclose()
+            stopping = asyncio.ensure_future(stop.aclose())
+            await self._renewing(stopping)
+            await stopping  # (its failure, if it failed, as before)
 
 
 def relay_key(secret_key: str) -> bytes:
