@@ -29,10 +29,45 @@ def test_metrics_say_what_the_line_did_and_what_waits_now(tmp_path: Path) -> Non
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
     got = samples(r.text)
-    assert got[("hotline_webhooks_total", (("route", "/voice/incoming"), ("status", "200")))] == 2
-    assert got[("hotline_webhooks_total", (("route", "/voice/gather"), ("status", "200")))] == 6
-    assert got[("hotline_webhooks_total", (("route", "/voice/status"), ("status", "200")))] == 1
-    assert got[("hotline_webhook_duration_seconds_count", (("route", "/voice/gather"),))] == 6
+    assert (
+        got[
+            (
+                "hotline_webhooks_total",
+                (("group", NAME), ("route", "/voice/incoming"), ("status", "200")),
+            )
+        ]
+        == 2
+    )
+    assert (
+        got[
+            (
+                "hotline_webhooks_total",
+                (("group", NAME), ("route", "/voice/gather"), ("status", "200")),
+            )
+        ]
+        == 6
+    )
+    assert (
+        got[
+            (
+                "hotline_webhooks_total",
+                (("group", NAME), ("route", "/voice/status"), ("status", "200")),
+            )
+        ]
+        == 1
+    )
+    assert (
+        got[
+            (
+                "hotline_webhook_duration_seconds_count",
+                (
+                    ("group", NAME),
+                    ("route", "/voice/gather"),
+                ),
+            )
+        ]
+        == 6
+    )
     assert got[("hotline_calls_ended_total", (("line", NAME), ("outcome", "abandoned")))] == 1
     assert got[("hotline_callers_waiting", (("line", NAME), ("queue", "en")))] == 1
     assert not any(name == "hotline_lease_epoch" for name, _ in got)  # one node alone

@@ -46,9 +46,10 @@ def test_a_node_serving_two_groups_reports_both_in_one_scrape(tmp_path: Path) ->
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
         got = samples(r.text)
-        incoming = ("route", "/voice/incoming")
-        assert got[("hotline_webhooks_total", (incoming, ("status", "200")))] == 3
-        assert got[("hotline_webhook_duration_seconds_count", (incoming,))] == 3
+        for group, count in ((NATIONAL, 1), (HELPLINE, 2)):  # (each group's own)
+            at = (("group", group), ("route", "/voice/incoming"))
+            assert got[("hotline_webhooks_total", (*at, ("status", "200")))] == count
+            assert got[("hotline_webhook_duration_seconds_count", at)] == count
         epochs = {dict(labels)["line"] for name, labels in got if name == "hotline_lease_epoch"}
         assert epochs == {NATIONAL, HELPLINE}
         agents = {dict(labels)["line"] for name, labels in got if name == "hotline_agents"}

@@ -1,10 +1,13 @@
 """`GET /metrics` in the Prometheus text format, for the operator's monitoring: carrier
-webhooks by route and status with their latency, calls ended by line and outcome, callers
+webhooks by route and status with their latency (labelled with the app's `group`: the
+first line of the group of lines it serves), calls ended by line and outcome, callers
 waiting and agents by state per line (read when scraped), and the lines this node leads
 with their lease epochs (an epoch that grows is a takeover). Prometheus authenticates
 with a bearer token (HOTLINE_METRICS_TOKEN); without one set, /metrics is off (404).
 Each app has a registry of its own: nothing is global. A node serving several groups of
-lines (an app each) answers with their metrics merged (`merged`)."""
+lines (an app each) answers with their metrics in one scrape (`merged`); a group handed
+to another node takes its series with it (they end here, and start there from zero,
+labelled alike), so no counter here ever goes down."""
 
 from __future__ import annotations
 
@@ -32,11 +35,13 @@ ENDED = {CallCompleted: "completed", CallAbandoned: "abandoned", CallOverflowed:
 class Metrics:
     def __init__(self, rt: LineRuntime) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.webhooks = Counter("hotline_webhooks", "Carrier webhooks answered, by route "
-                                "and HTTP status.", ["route", "status"],
+        self.group = min(rt.line.setups)  # (the group's first line: a line is in one group)
+        self.webhooks = Counter("hotline_webhooks", "Carrier webhooks answered, by group "
+                                "of lines, route and HTTP status.", ["group", "route", "status"],
                                 registry=self.registry)  # fmt: skip
         self.latency = Histogram("hotline_webhook_duration_seconds", "Time to answer a "
-                                 "carrier webhook, by route.", ["route"],
+                                 "carrier webhook, by group of lines and route.",
+                                 ["group", "route"],
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
                                           15), registry=self.registry)  # fmt: skip
         self.ended = Counter("hotline_calls_ended", "Calls that ended, by line and outcome.",
@@ -69,8 +74,9 @@ class TimeWebhooks:
 
         def count(status: int) -> None:
             route = getattr(scope.get("route"), "path", "/voice/(unknown)")
-            self.metrics.latency.labels(route).observe(time.perf_counter() - began)
-            self.metrics.webhooks.labels(route, str(status)).inc()
+            m = self.metrics
+            m.latency.labels(m.group, route).observe(time.perf_counter() - began)
+            m.webhooks.labels(m.group, route, str(status)).inc()
 
         async def timed(message: Message) -> None:
             nonlocal started
@@ -137,28 +143,21 @@ def metrics_router(rt: LineRuntime, metrics: Metrics) -> APIRouter:
 
 
 def merged(said: Sequence[bytes]) -> bytes:
-    """The metrics of a node's apps (one per group of lines it serves) as one scrape:
-    counts added (webhooks, their latency histograms, calls ended), the earliest time a
-    series was created; a gauge said by more than one with the same labels (the lease
-    epochs, which each app reads from the node) said once. (Each app's lines are its own,
-    so the gauges per line never meet.)"""
+    """The metrics of a node's apps (one per group of lines it serves) as one scrape. Their
+    series are each app's own (the webhooks' by the app's `group`, the rest by line), but
+    for the lease epochs, which each app reads from the node: a series said by more than
+    one app is said once."""
     out: dict[str, Metric] = {}
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     for text in said:
         for family in text_string_to_metric_families(text.decode()):
             kept = out.setdefault(family.name, Metric(family.name, family.documentation,
                                                       family.type))  # fmt: skip
-            at = {(x.name, tuple(sorted(x.labels.items()))): i
-                  for i, x in enumerate(kept.samples)}  # fmt: skip
             for sample in family.samples:
-                i = at.get((sample.name, tuple(sorted(sample.labels.items()))))
-                if i is None:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                if key not in seen:
+                    seen.add(key)
                     kept.samples.append(sample)
-                    continue
-                was = kept.samples[i]
-                if family.type in ("counter", "histogram"):
-                    kept.samples[i] = was._replace(value=was.value + sample.value)
-                elif family.name.endswith("_created"):
-                    kept.samples[i] = was._replace(value=min(was.value, sample.value))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Said(list(out.values())))
     return generate_latest(registry)
