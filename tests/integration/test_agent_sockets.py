@@ -152,3 +152,32 @@ def test_tokens_are_asked_about_when_the_access_revision_grows_or_a_socket_opene
     asked, one, two = asyncio.run(scenario())
     assert asked == [{"t1"}, {"t1", "t2"}, {"t1", "t2"}]
     assert (one, two) == (4401, 1000)
+
+
+def test_the_sweep_outlives_a_check_that_fails_unexpectedly():
+    """A check that failed with anything but the store's errors ended the sweep: from then
+    on no revoked token's socket was ever closed."""
+
+    async def scenario() -> int | None:
+        asked = 0
+
+        def store(tokens: Collection[str]) -> set[str]:
+            nonlocal asked
+            asked += 1
+            if asked == 1:
+                raise ValueError("a bug, once")
+            return set()  # (then: the token is revoked)
+
+        registry = AgentSockets(still_valid=store)
+        one = FakeSocket()
+        serving = asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))  # fmt: skip
+        await one.greeted.wait()
+        sweep = asyncio.create_task(registry.sweep())
+        try:
+            await asyncio.wait_for(serving, 10)
+        finally:
+            sweep.cancel()
+        return one.closed
+
+    assert asyncio.run(scenario()) == 4401

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hotline.errors import StoreUnavailable
 from hotline.service.lines import import_line
+from hotline.store.repository import Store
 
 from .live_fixtures import ROOT, VICTIMS, Live, call_form, sqlite_url
 
@@ -72,3 +74,30 @@ def test_a_new_line_without_a_flow_is_left_out_and_the_others_go_on(tmp_path, ca
         assert list(stats(live)["lines"]) == ["National hotline (US)"]
         r = live.carrier.post("/voice/incoming", call_form(SID, From=CALLER, To="+18005550100"))
         assert "<Gather" in r.text  # the national line is served as before
+
+
+class FirstReadFails(Store):
+    """The store, whose database fails the first read of the lines' revision (a takeover
+    under a database blip)."""
+
+    failed = False
+
+    def lines_revision(self) -> int:
+        if not self.failed:
+            self.failed = True
+            raise StoreUnavailable("the database failed: connection reset")
+        return super().lines_revision()
+
+
+def test_a_line_imported_after_a_failed_first_look_is_still_served(tmp_path):
+    """The loop that looks for lines imported read the revision once before it began, and
+    a failure there ended it: no line imported afterwards was served until a restart."""
+    live = Live(sqlite_url(tmp_path), store_class=FirstReadFails)
+    store = live.store
+    assert isinstance(store, FirstReadFails)
+    with live.running():
+        wait_for(lambda: store.failed)
+        import_line(live.store, ROOT / "scenarios" / "victim-support.yaml", number=VICTIMS,
+                    timezone="America/New_York",
+                    flow=ROOT / "scenarios" / "victim-support.flow.yaml")  # fmt: skip
+        wait_for(lambda: "Victim support helpline" in stats(live)["lines"])

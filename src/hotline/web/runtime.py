@@ -410,17 +410,18 @@ class LineRuntime:
         next routing decision, a new one is served: the store's revision is read every
         RELOAD_EVERY seconds (the admin pages' changes reload at once)."""
         store = self.line.store
-        seen = await asyncio.to_thread(store.lines_revision)
+        seen: int | None = None  # (the first look reloads: a change made as the lines were
+        # built, or while the store could not say, is not missed)
         while True:
             await asyncio.sleep(RELOAD_EVERY)
             try:
                 revision = await asyncio.to_thread(store.lines_revision)
-                if revision == seen and not any(map(self.line.serves, self.line.awaiting)):
-                    continue  # (a new line whose lease this node now holds: served now)
-                seen = revision  # (a configuration refused is not read again until changed)
-                await self.reload_lines()
+                # (a new line whose lease this node now holds is served now, unchanged)
+                if revision != seen or any(map(self.line.serves, self.line.awaiting)):
+                    seen = revision  # (a configuration refused is not read until changed)
+                    await self.reload_lines()
             except StoreUnavailable:
-                continue  # the health check and the writer say so; the lines keep theirs
+                pass  # the health check and the writer say so; the lines keep theirs
             except HotlineError as e:  # e.g. a line in the store no longer valid
                 log.error("the lines' configuration in the store is refused: %s", e.message)
             except Exception:  # the loop must outlive any one failure

@@ -182,7 +182,10 @@ class AgentSockets:
         """Forever: close the sockets whose token the store no longer accepts."""
         while True:
             await asyncio.sleep(RECHECK)
-            await self.check()
+            try:
+                await self.check()
+            except Exception:  # logged, not silenced: the sweep must outlive any one failure
+                log.exception("checking the agents' tokens failed")
 
     async def check(self) -> None:
         """Close the sockets whose token the store no longer accepts (asked only when
