@@ -188,3 +188,52 @@ def test_a_caller_who_took_a_callback_is_called_back_into_the_calls_conference(
     row = phoned.live.store.call(sid)
     assert row is not None
     assert row.state == "completed"
+
+
+# The answer to a hang-up, held back in the page until the socket has told the end of the
+# call (the carrier's, at once): the answer, which says the state the hang-up left, comes
+# after the news it was overtaken by. The page notes the answer's state, and when it has
+# handled it (a task after the one that read it).
+HELD_ANSWER = """
+(() => {
+  const real = window.fetch;
+  window.answers = [];
+  window.fetch = async (url, init) => {
+    const r = await real(url, init);
+    if (!String(url).endsWith("/api/agent/hang-up")) return r;
+    window.answers.push((await r.clone().json()).state);
+    await new Promise((told) => {
+      const box = document.getElementById("state");
+      const ended = () => box.dataset.state === "wrap_up";
+      if (ended()) return told();
+      new MutationObserver(() => { if (ended()) told(); })
+        .observe(box, {attributes: true, childList: true, subtree: true});
+    });
+    const read = r.json.bind(r);
+    r.json = async () => {
+      const body = await read();
+      setTimeout(() => { window.handled = true; }, 0);
+      return body;
+    };
+    return r;
+  };
+})();
+"""
+
+
+def test_an_actions_answer_overtaken_by_the_news_does_not_undo_it(
+    phoned: Phoned, page: Page
+) -> None:
+    """A hang-up's answer says "on a call" (the call ends when the carrier says so, which
+    the socket tells at once): shown after that news, it put the page back on a call that
+    had ended, with its buttons, until the next change."""
+    page.add_init_script(HELD_ANSWER)
+    available(page, phoned, "amy", "en-day-1")
+    sid = answered(page, phoned)
+    page.get_by_role("button", name="Hang up").click()
+    page.wait_for_function("() => window.handled === true")
+    assert page.evaluate("window.answers") == ["on_call"]  # (overtaken: what it undid)
+    assert page.locator("#state").inner_text() == "Wrapping up"
+    expect(page.get_by_label("Outcome of the call")).to_be_visible()
+    assert phoned.live.line.agent_state("en-day-1")["state"] == "wrap_up"
+    assert phoned.live.store.call(sid) is not None

@@ -27,6 +27,13 @@
     legs = {...(l || {}), call_sid: sid};
     if (was) legs.connected = true;
   };
+  // The socket tells every change of the agent's state, in order; an action's answer says
+  // the state as the action left it, which a change told since may have overtaken (a
+  // hang-up's answer says "on a call"; the carrier's end of the call, told at once, says
+  // "wrapping up"). So an answer is shown only if the socket told nothing since it was
+  // asked (what the action changed is told on the socket too).
+  let told = 0;  // states told on the socket
+  const answered = (asked, answer) => { if (told === asked) show(answer); };
   let consulted = null;  // a consultation this agent is asked into: {agent_id, call}
   let targets = null;  // where a call can be transferred: {queues, agents}
 
@@ -43,6 +50,7 @@
 
   async function post(path, body) {
     actionError.textContent = "";
+    const asked = told;
     let r;
     try {
       r = await fetch(`/api/agent/${path}`, body === undefined
@@ -56,7 +64,7 @@
     if (r.status === 401) { window.location.assign("/login"); return null; }
     const answer = await r.json();
     if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return null; }
-    show(answer);
+    answered(asked, answer);
     return answer;
   }
 
@@ -174,6 +182,7 @@
       event.preventDefault();
       actionError.textContent = "";
       const ready = then.value === "available";
+      const asked = told;
       const r = await fetch("/api/agent/wrap-up", {method: "POST",
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
         body: JSON.stringify({code: code.value, notes: notes.value, ready,
@@ -181,7 +190,7 @@
       const answer = await r.json();
       if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return; }
       announcer.textContent = `Call closed: ${code.value.replaceAll("-", " ")}.`;
-      show(answer);
+      answered(asked, answer);
     });
     return form;
   }
@@ -271,6 +280,7 @@
       if (msg.type === "hello") {  // (the buttons wait for the session and the agent's state)
         for (const b of document.querySelectorAll(".actions button")) b.disabled = false;
       }
+      if (msg.type === "hello" || msg.type === "state" || msg.type === "offer") told += 1;
       if (msg.type === "hello" || msg.type === "state") {
         if (msg.type === "hello" && msg.context) offer = {...(offer || {}), call_sid: msg.call_sid, ...msg.context};
         if (msg.type === "hello") legs = msg.legs ? {...msg.legs, call_sid: msg.call_sid} : null;
