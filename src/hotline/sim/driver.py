@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from hotline.domain.agent import AgentState
 from hotline.domain.clock import Scheduler, Timer
@@ -24,6 +25,7 @@ from hotline.domain.events import CallOverflowed
 from hotline.ivr.interpreter import Enqueue
 from hotline.routing.engine import Router
 from hotline.sim.arrivals import HOUR, arrival_times, hourly_rates
+from hotline.sim.distributions import Samples
 from hotline.sim.kpi import KpiCollector
 from hotline.sim.scenario import ALWAYS, Scenario, Shift
 from hotline.switchboard.board import Outcome, Switchboard
@@ -56,10 +58,26 @@ class Result:
     report: dict[str, Any]
 
 
-class _CallPlan:
-    """Pre-drawn randomness of every call of the run, as arrays indexed by call number."""
+@dataclass(frozen=True)
+class CallPlan:
+    """The calls of a run and everything random about them, as arrays indexed by call
+    number: arrival time (seconds from the start), caller type and language (indexes into
+    the scenario's `caller_types` and `languages`), IVR time, patience (infinity: never
+    hangs up), handle time, and whether the caller takes a callback offered. A run draws
+    its own (`drawn`); one given to `Simulation` plays known callers instead (a live run's
+    own, so that the two can be compared call by call rather than over other draws)."""
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
+    times: Samples
+    caller: npt.NDArray[np.int64]
+    language: npt.NDArray[np.int64]
+    ivr: Samples
+    patience: Samples
+    handle: Samples
+    callback: npt.NDArray[np.bool_]
+
+    @classmethod
+    def drawn(cls, scenario: Scenario, rng: np.random.Generator) -> CallPlan:
+        """Every call of the scenario's horizon, drawn from `rng` as a run draws them."""
         s = scenario
         rates = hourly_rates(
             calls_per_day=s.calls_per_day,
@@ -68,38 +86,52 @@ class _CallPlan:
             hours=s.hours,
             start_weekday=s.start_weekday,
         )
-        self.times = arrival_times(rng, rates)
-        n = len(self.times)
+        times = arrival_times(rng, rates)
+        n = len(times)
         shares = np.array([c.share for c in s.caller_types], dtype=np.float64)
-        self.caller = rng.choice(len(s.caller_types), n, p=shares / shares.sum())
+        caller = rng.choice(len(s.caller_types), n, p=shares / shares.sum())
         tags = [lang.tag for lang in s.languages]
-        self.language = np.zeros(n, dtype=np.int64)
+        language = np.zeros(n, dtype=np.int64)
         for k, ctype in enumerate(s.caller_types):
             mix = ctype.languages or {lang.tag: lang.share for lang in s.languages}
             weights = np.array([mix.get(tag, 0.0) for tag in tags], dtype=np.float64)
-            members = np.flatnonzero(self.caller == k)
-            self.language[members] = rng.choice(len(tags), len(members), p=weights / weights.sum())
-        self.ivr = s.ivr.sample(rng, n)
-        self.patience = (
-            s.patience.sample(rng, n) if s.patience is not None else np.full(n, math.inf)
-        )
-        self.handle = s.handle.sample(rng, n)
+            members = np.flatnonzero(caller == k)
+            language[members] = rng.choice(len(tags), len(members), p=weights / weights.sum())
+        ivr = s.ivr.sample(rng, n)
+        patience = s.patience.sample(rng, n) if s.patience is not None else np.full(n, math.inf)
+        handle = s.handle.sample(rng, n)
         for k, lang in enumerate(s.languages):
             if lang.handle is not None:
-                members = np.flatnonzero(self.language == k)
-                self.handle[members] = lang.handle.sample(rng, len(members))
+                members = np.flatnonzero(language == k)
+                handle[members] = lang.handle.sample(rng, len(members))
         # drawn last, so that a scenario without callbacks draws exactly as before
         accept = s.callbacks.accept if s.callbacks else 0.0
-        self.callback = rng.random(n) < accept if accept else np.zeros(n, dtype=bool)
+        callback = rng.random(n) < accept if accept else np.zeros(n, dtype=bool)
         # patience of a caller type or a queue of its own, after every other draw (so a
         # scenario without them draws as before)
         for k, ctype in enumerate(s.caller_types):
             for x, tag in enumerate(tags):
                 own = s.patience_of(ctype, ctype.queue_for(tag))
                 if own is not None:
-                    members = np.flatnonzero((self.caller == k) & (self.language == x))
+                    members = np.flatnonzero((caller == k) & (language == x))
                     if len(members):
-                        self.patience[members] = own.sample(rng, len(members))
+                        patience[members] = own.sample(rng, len(members))
+        return cls(times, caller, language, ivr, patience, handle, callback)
+
+    def refuse_mismatch(self, scenario: Scenario) -> None:
+        """ValueError unless every array has one value per call and the caller types and
+        languages are the scenario's."""
+        n = len(self.times)
+        arrays = (self.caller, self.language, self.ivr, self.patience, self.handle, self.callback)
+        if any(len(a) != n for a in arrays):
+            raise ValueError(f"a call plan needs one value per call in every array ({n} calls)")
+        kinds = (
+            ("caller type", self.caller, len(scenario.caller_types)),
+            ("language", self.language, len(scenario.languages)),
+        )
+        for name, values, count in kinds:
+            if n and (int(values.min()) < 0 or int(values.max()) >= count):
+                raise ValueError(f"a call plan's {name} is not one of the scenario's {count}")
 
 
 SIM_NUMBER: Final = "+12025550100"  # the simulated line's number (a fictional 555-01xx one)
@@ -125,10 +157,16 @@ class Simulation:
         trace: Callable[[AnyEvent], None] | None = None,
         interval_minutes: int | None = None,
         store_rows: bool = False,
+        plan: CallPlan | None = None,
     ) -> None:
         """`interval_minutes`: also report the KPIs per interval (by when calls queued);
         `store_rows`: have the switchboard emit the store's row effects, which the
-        simulator does not use (the run is the same either way)."""
+        simulator does not use (the run is the same either way); `plan`: the calls to
+        play instead of drawing them from the seed (the scenario's arrival rates, caller
+        and language mixes and durations are then not used)."""
+        if plan is not None:
+            plan.refuse_mismatch(scenario)
+        self._plan = plan
         self.scenario = scenario
         self._answer_delay = scenario.answer_delay  # (read per offer; the scenario is not compiled)
         self._rng = np.random.default_rng(scenario.seed if seed is None else seed)
@@ -152,7 +190,7 @@ class Simulation:
 
     def run(self, progress: Progress | None = None) -> Result:
         s = self.scenario
-        plan = _CallPlan(s, self._rng)
+        plan = self._plan if self._plan is not None else CallPlan.drawn(s, self._rng)
         sched = self._scheduler
         horizon = s.hours * HOUR
         self._schedule_shifts(horizon)

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pytest
 
 from hotline.domain.events import (
     AgentLoggedIn,
     AgentLoggedOut,
     CallAbandoned,
+    CallAnswered,
+    CallCompleted,
     CallOffered,
 )
 from hotline.domain.queue import Overflow
 from hotline.routing import Router
 from hotline.routing.fullscan import FullScanRouter
-from hotline.sim.driver import Simulation, simulate
+from hotline.sim.driver import CallPlan, Simulation, simulate
 from hotline.sim.scenario import AgentGroup, Callbacks, Scenario, Shift
 from hotline.sim.scenario_file import load_scenario, parse_scenario
 from hotline.switchboard.events import AnyEvent
@@ -162,3 +168,73 @@ def test_the_run_is_the_same_whether_or_not_the_switchboard_emits_store_rows():
         runs.append((sim.run().report, events))
     assert runs[0] == runs[1]
     assert len(runs[0][1]) > 10_000
+
+
+def _plan(
+    times: list[float], ivr: list[float], patience: list[float], handle: list[float]
+) -> CallPlan:
+    """Callers of a one-language, one-type scenario, as given."""
+    n = len(times)
+    return CallPlan(
+        times=np.array(times, dtype=np.float64),
+        caller=np.zeros(n, dtype=np.int64),
+        language=np.zeros(n, dtype=np.int64),
+        ivr=np.array(ivr, dtype=np.float64),
+        patience=np.array(patience, dtype=np.float64),
+        handle=np.array(handle, dtype=np.float64),
+        callback=np.zeros(n, dtype=bool),
+    )
+
+
+def test_a_given_plan_plays_exactly_those_callers():
+    """One agent who picks up after 3 s: the first caller is answered after the ring; the
+    second, queued behind them, gives up when their patience ends; the third hangs up while
+    the phone rings; the fourth is answered. The seed draws nothing."""
+    s = replace(Scenario.single_queue(calls_per_hour=600, aht_seconds=300, agents=1, hours=1),
+                answer_delay=3.0)  # fmt: skip
+    plan = _plan(
+        times=[0.0, 5.0, 80.0, 100.0],
+        ivr=[10.0, 10.0, 0.0, 0.0],
+        patience=[100.0, 20.0, 2.0, math.inf],
+        handle=[60.0, 60.0, 60.0, 30.0],
+    )
+    traces: list[list[AnyEvent]] = [[], []]
+    for trace, seed in zip(traces, (1, 2), strict=True):
+        r = Simulation(scenario=s, seed=seed, trace=trace.append, plan=plan).run()
+        assert r.calls == 4
+    assert traces[0] == traces[1]
+    outcomes = [
+        (type(e).__name__, e.call_id, e.at, getattr(e, "waited", None))
+        for e in traces[0]
+        if isinstance(e, (CallAnswered, CallAbandoned, CallCompleted))
+    ]
+    assert outcomes == [
+        ("CallAnswered", "C0", 13.0, 3.0),
+        ("CallAbandoned", "C1", 35.0, 20.0),
+        ("CallCompleted", "C0", 73.0, None),
+        ("CallAbandoned", "C2", 82.0, 2.0),
+        ("CallAnswered", "C3", 103.0, 3.0),
+        ("CallCompleted", "C3", 133.0, None),
+    ]
+
+
+def test_a_plan_drawn_from_a_seed_is_the_run_of_that_seed():
+    s = replace(load_scenario(ROOT / "scenarios" / "national-hotline.yaml"), hours=3)
+    drawn: list[AnyEvent] = []
+    given: list[AnyEvent] = []
+    Simulation(scenario=s, seed=4, trace=drawn.append).run()
+    plan = CallPlan.drawn(s, np.random.default_rng(4))
+    Simulation(scenario=s, seed=99, trace=given.append, plan=plan).run()
+    assert len(drawn) > 1000
+    assert given == drawn
+
+
+def test_a_plan_that_does_not_fit_the_scenario_is_refused():
+    s = Scenario.single_queue(calls_per_hour=60, aht_seconds=300, agents=1, hours=1)
+    short = replace(_plan([0.0, 1.0], [0.0, 0.0], [9.0, 9.0], [9.0, 9.0]),
+                    handle=np.array([9.0]))  # fmt: skip
+    with pytest.raises(ValueError, match="one value per call"):
+        Simulation(scenario=s, plan=short)
+    french = replace(_plan([0.0], [0.0], [9.0], [9.0]), language=np.array([1], dtype=np.int64))
+    with pytest.raises(ValueError, match="language"):
+        Simulation(scenario=s, plan=french)
