@@ -23,7 +23,10 @@ store: the write transactions against the units of work, and the service level (
 within the scenario's threshold) and abandonment of the calls that first queued in the
 window, read from the line's own events. The simulator (`hotline simulate`'s engine) runs
 the same scaled scenario several times (seeds) and gives the 95 % prediction interval of
-those two figures for calls that first queue in the same window of the hour.
+those two figures for calls that first queue in the same window of the hour; it also plays
+the live run's own callers (their arrivals, types and languages, the IVR time the line took
+them, the patience and talk the emulator drew), which predicts this very run without the
+spread of other draws of callers.
 
 The baseline, measured in the same run afterwards: a bare FastAPI endpoint returning a
 fixed TwiML document, in a child process of its own under uvicorn, driven by the same kind
@@ -72,12 +75,13 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.ivr.line import LineFlow
 from hotline.service.demo import _covers, _Server, free_ports
-from hotline.sim.driver import Simulation
+from hotline.sim.driver import CallPlan, Simulation
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
+from hotline.switchboard.events import IvrStarted
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.callers import CallerMix
-from hotline.telephony.emulator.carrier import KEEP_ALIVE, Carrier
+from hotline.telephony.emulator.carrier import KEEP_ALIVE, Carrier, EmulatedCall
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "national-hotline.yaml"
@@ -178,7 +182,9 @@ def service(
 
 
 def store_events(database: Path) -> list[tuple[str, str, float, dict[str, Any]]]:
-    kinds = ("CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed")
+    """The line's events that say when each call arrived (its IVR began), first queued and
+    how it ended, in order."""
+    kinds = (IvrStarted.kind, "CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed")
     engine = create_engine(f"sqlite:///{database}")
     with engine.connect() as c:
         rows = c.execute(
@@ -225,6 +231,55 @@ def predict(scenario: Scenario, start: float, end: float, runs: int) -> Predicti
         calls.append(got.calls)
     return Prediction(_interval(levels), _interval(abandons), statistics.fmean(calls), runs,
                       time.perf_counter() - began)  # fmt: skip
+
+
+def live_callers(
+    scenario: Scenario,
+    callers: Sequence[EmulatedCall],
+    events: Iterable[tuple[str, str, float, dict[str, Any]]],
+    t0: float,
+) -> CallPlan:
+    """The live run's own callers as the simulator's calls: when each arrived (its IVR
+    began, seconds after `t0`), their type and language, the time the line's IVR took them
+    to queue, and the patience and talk the emulator drew for them. Callers who never
+    queued (who hung up in the IVR, or were still in it at the end) are left out."""
+    began: dict[str, float] = {}
+    queued: dict[str, float] = {}
+    for kind, sid, at, _ in events:
+        if kind == IvrStarted.kind:
+            began.setdefault(sid, at)
+        elif kind == "CallQueued":
+            queued.setdefault(sid, at)
+    types = [c.name for c in scenario.caller_types]
+    tags = [lang.tag for lang in scenario.languages]
+    mine = [c for c in callers if c.sid in began and c.sid in queued]
+    kinds = [c.script.label.split("/", 1) for c in mine]  # (CallerMix: "type/language")
+    return CallPlan(
+        times=np.array([began[c.sid] - t0 for c in mine], dtype=np.float64),
+        caller=np.array([types.index(kind) for kind, _ in kinds], dtype=np.int64),
+        language=np.array([tags.index(tag) for _, tag in kinds], dtype=np.int64),
+        ivr=np.array([queued[c.sid] - began[c.sid] for c in mine], dtype=np.float64),
+        patience=np.array([c.script.patience for c in mine], dtype=np.float64),
+        handle=np.array([c.script.talk for c in mine], dtype=np.float64),
+        callback=np.zeros(len(mine), dtype=bool),  # (the emulator's callers take none)
+    )
+
+
+def predict_paired(scenario: Scenario, plan: CallPlan, start: float, end: float) -> Service:
+    """The simulator on the live run's own callers (`live_callers`): what it predicts for
+    this very run, without the spread of other draws of callers."""
+    s = replace(scenario, hours=max(1, math.ceil((end + 900) / 3600)))
+    seen: list[tuple[str, str, float, dict[str, Any]]] = []
+
+    def trace(ev: Any) -> None:
+        kind = type(ev).__name__
+        if kind in ("CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed"):
+            fields = {"waited": getattr(ev, "waited", 0.0),
+                      "fallback": getattr(ev, "fallback", None)}  # fmt: skip
+            seen.append((kind, ev.call_id, ev.at, fields))
+
+    Simulation(scenario=s, trace=trace, plan=plan).run()
+    return service(seen, start, end, s.answer_within)
 
 
 def _interval(xs: Sequence[float]) -> tuple[float, float, float]:
@@ -532,8 +587,10 @@ async def live(
         states: dict[str, str] = {str(sid): str(state) for sid, state in rows}
     engine.dispose()
     unrecorded = sum(1 for c in inbound if states.get(c.sid) not in FINAL)
-    live_service = service(store_events(database), t0 + warmup, t0 + warmup + window,
-                           scenario.answer_within)  # fmt: skip
+    events = store_events(database)
+    live_service = service(events, t0 + warmup, t0 + warmup + window, scenario.answer_within)
+    paired = predict_paired(scenario, live_callers(scenario, inbound, events, t0), warmup,
+                            warmup + window)  # fmt: skip
     latencies = carrier.latencies[w0.webhooks : w1.webhooks]
     p50, p99, worst = quantiles(latencies)
     calls = w1.placed - w0.placed
@@ -551,7 +608,7 @@ async def live(
         "p50": p50, "p99": p99, "max": worst,
         "lost": len(broken), "unrecorded": unrecorded, "failures": w1.failures - w0.failures,
         "failures_total": carrier.failures,
-        "cut": len(cut), "service": live_service,
+        "cut": len(cut), "service": live_service, "paired": paired,
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
         "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
@@ -704,6 +761,12 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"({s.within:,} within the threshold), abandoned {s.abandoned:,}, to voicemail "
         f"{s.overflowed:,}, unresolved {s.unresolved}: service level {_pct(s.level)}, "
         f"abandonment {_pct(s.abandonment)}"
+    )
+    p: Service = a["paired"]
+    print(
+        f"  the simulator on this run's own callers (their arrivals, types, languages, IVR "
+        f"times, patience and talk): {p.calls:,} first queued in the window; service level "
+        f"{_pct(p.level)}, abandonment {_pct(p.abandonment)} ({p.abandoned:,})"
     )
 
 
