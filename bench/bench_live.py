@@ -491,6 +491,10 @@ async def live(
     carrier = Carrier(hotline_url=conf["public_url"], auth_token=token,
                       account_sid="AC00000000000000000000000000000000", line_number=number,
                       speed=1.0)  # fmt: skip
+    # an agent's leg answers as soon as the carrier dials it, as the simulator's agents'
+    # does: their ring is the bot's, before the accept (the emulator's default second of
+    # ring after it made every live call hold its agent about 1 s longer)
+    carrier.participant_ring = 0.0
     rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1", port=carrier_port,
                                   log_level="critical", timeout_graceful_shutdown=2))  # fmt: skip
     rest_task = asyncio.create_task(rest.serve())
