@@ -1,5 +1,6 @@
 """Agent bots: log in through the agents' API, stay ready, and accept every offer after a
-ring, as an agent at a browser desktop would (the same REST calls and websocket)."""
+ring, as an agent at a browser desktop would (the same REST calls and websocket); set
+not ready by the line because their phone failed to take a call, they are ready again."""
 
 from __future__ import annotations
 
@@ -57,7 +58,15 @@ class AgentBot:
             self.ready.set()
             async for raw in ws:
                 message = json.loads(raw)
-                if message.get("type") == "offer":
+                if message.get("type") == "state" and message.get("state") == "not_ready" \
+                        and str(message.get("reason")).startswith("agent-"):  # fmt: skip
+                    # the line set them not ready: their phone failed to take a call (a
+                    # caller who hung up as they accepted): ready again, as an agent would
+                    # be (the simulator's agents never fail so)
+                    again = await self._post(http, "/api/agent/ready")
+                    if again.status_code != 409:  # (409: not so any more, e.g. told twice)
+                        again.raise_for_status()
+                elif message.get("type") == "offer":
                     await asyncio.sleep(self.ring / self.speed)
                     sid = message["call_sid"]
                     r = await self._post(http, f"/api/agent/calls/{sid}/accept")
