@@ -181,3 +181,30 @@ def test_the_sweep_outlives_a_check_that_fails_unexpectedly():
         return one.closed
 
     assert asyncio.run(scenario()) == 4401
+
+
+def test_a_state_is_told_once_however_many_events_ask():
+    """One change of an agent's state makes several events (a failed connect: the offer
+    withdrawn and the agent not ready), and each told the agent's state as it is now: the
+    desktop (and every bot of a load test) was sent each state twice."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        registry = AgentSockets(still_valid=set)
+        one = FakeSocket()
+        serving = asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))  # fmt: skip
+        await one.greeted.wait()
+        failed = {"type": "state", "state": "not_ready", "reason": "agent-failed"}
+        for state in (failed, dict(failed), {**failed, "state": "available", "reason": None},
+                      failed):  # fmt: skip
+            registry.tell_state("es-day-1", state)
+        registry.send("es-day-1", {"type": "end"})
+        await asyncio.wait_for(delivered(one, 5), 10)
+        await one.close(1000)
+        await asyncio.wait_for(serving, 10)
+        return one.sent
+
+    sent = asyncio.run(scenario())
+    assert [(m["type"], m.get("state")) for m in sent] == [
+        ("hello", None), ("state", "not_ready"), ("state", "available"), ("state", "not_ready"),
+        ("end", None)]  # fmt: skip

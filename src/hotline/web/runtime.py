@@ -320,7 +320,7 @@ class LineRuntime:
             state = self.line.floor.agent_state(e.agent_id)
         except HotlineError:  # (an agent a new configuration left out, now gone)
             return
-        self.sockets.send(e.agent_id, {"type": "state", **state})
+        self.sockets.tell_state(e.agent_id, {"type": "state", **state})
 
     # -- what runs while the server does
 

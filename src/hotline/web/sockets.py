@@ -52,6 +52,7 @@ class AgentSocket:
     taken_over: bool = False
     moved: bool = False
     judged: bool = False  # its token asked about by a sweep (not only when it opened)
+    told: dict[str, Any] | None = None  # the last state it was told (`tell_state`)
     sender: asyncio.Task[None] | None = None
 
 
@@ -116,11 +117,22 @@ class AgentSockets:
         """Queue a message for each of the agent's sockets; a socket that has fallen
         BACKLOG messages behind is closed instead (its queue never grows past that)."""
         for s in list(self._open.get(agent_id, ())):
-            if s.queue.qsize() >= BACKLOG:
-                s.lagging = True
-                self._end(s)
-            else:
-                s.queue.put_nowait(message)
+            self._queue(s, message)
+
+    def tell_state(self, agent_id: str, state: dict[str, Any]) -> None:
+        """The agent's state as it is now (`{"type": "state", ...}`), to each of their
+        sockets that was not told it last (one change makes several events: each asks)."""
+        for s in list(self._open.get(agent_id, ())):
+            if s.told != state:
+                s.told = state
+                self._queue(s, state)
+
+    def _queue(self, s: AgentSocket, message: dict[str, Any]) -> None:
+        if s.queue.qsize() >= BACKLOG:
+            s.lagging = True
+            self._end(s)
+        else:
+            s.queue.put_nowait(message)
 
     def _end(self, s: AgentSocket) -> None:
         """Stop sending to the socket now (even if it is stuck sending to a client that
