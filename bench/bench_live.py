@@ -15,8 +15,11 @@ callers and one bot per agent (websocket + REST, as a browser desktop) run in th
 the two can use the machine's two cores.
 
 Measured over a window that starts after a warm-up (a call lasts minutes: the IVR, the
-wait, about 5 min of talk, 30-45 s of wrap-up; the warm-up lets the line fill to its steady
-state first), from the carrier's side: webhook latency p50/p99 (every webhook answered in
+wait, about 5 min of talk, 30-45 s of wrap-up; the warm-up lets the line fill towards its
+steady state first, but does not reach it: the calls in progress are still growing, and
+the agents, taken longest-idle first from their log-in order, are still working through
+their groups until about the ninth minute, live and in the simulator alike), from the
+carrier's side: webhook latency p50/p99 (every webhook answered in
 the window), calls lost (a webhook that failed or a call that ended broken), CPU per call of
 each process (/proc, over the window, divided by the calls that arrived in it); from the
 store: the write transactions against the units of work, and the service level (answered
