@@ -214,21 +214,10 @@ def predict(scenario: Scenario, start: float, end: float, runs: int) -> Predicti
     """The simulator on the same scaled scenario, `runs` seeds: the 95 % prediction interval
     of one run's service level and abandonment (mean +- t * sd * sqrt(1 + 1/n)), for the
     calls first queued in [start, end) seconds after the line opened."""
-    s = replace(scenario, hours=max(1, math.ceil((end + 900) / 3600)))
     levels, abandons, calls = [], [], []
     began = time.perf_counter()
     for seed in range(1, runs + 1):
-        seen: list[tuple[str, str, float, dict[str, Any]]] = []
-
-        def trace(ev: Any, seen: list[tuple[str, str, float, dict[str, Any]]] = seen) -> None:
-            kind = type(ev).__name__
-            if kind in ("CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed"):
-                fields = {"waited": getattr(ev, "waited", 0.0),
-                          "fallback": getattr(ev, "fallback", None)}  # fmt: skip
-                seen.append((kind, ev.call_id, ev.at, fields))
-
-        Simulation(scenario=s, seed=seed, trace=trace).run()
-        got = service(seen, start, end, s.answer_within)
+        got = simulated(scenario, start, end, seed=seed)
         levels.append(got.level)
         abandons.append(got.abandonment)
         calls.append(got.calls)
@@ -271,6 +260,12 @@ def live_callers(
 def predict_paired(scenario: Scenario, plan: CallPlan, start: float, end: float) -> Service:
     """The simulator on the live run's own callers (`live_callers`): what it predicts for
     this very run, without the spread of other draws of callers."""
+    return simulated(scenario, start, end, plan=plan)
+
+
+def simulated(scenario: Scenario, start: float, end: float, **run: Any) -> Service:
+    """One simulator run of the scenario (`run`: its seed, or the calls it plays), long
+    enough for the calls first queued in [start, end) seconds to end: their service."""
     s = replace(scenario, hours=max(1, math.ceil((end + 900) / 3600)))
     seen: list[tuple[str, str, float, dict[str, Any]]] = []
 
@@ -281,7 +276,7 @@ def predict_paired(scenario: Scenario, plan: CallPlan, start: float, end: float)
                       "fallback": getattr(ev, "fallback", None)}  # fmt: skip
             seen.append((kind, ev.call_id, ev.at, fields))
 
-    Simulation(scenario=s, trace=trace, plan=plan).run()
+    Simulation(scenario=s, trace=trace, **run).run()
     return service(seen, start, end, s.answer_within)
 
 

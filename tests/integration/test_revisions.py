@@ -10,31 +10,20 @@ import pytest
 from hotline.errors import SessionEnded
 from hotline.service.accounts import IDLE_LIMIT, Accounts, totp_code
 from hotline.service.lines import import_line
-from hotline.store.accounts import AccountStore
 
-from .live_fixtures import LINE, ROOT, VICTIMS, Live, sqlite_url
+from .live_fixtures import LINE, ROOT, VICTIMS, Live
+from .test_sessions import PASSWORD, accounts, live  # noqa: F401 (a fixture)
 
-PASSWORD = "correct horse battery staple"
 NATIONAL, HELPLINE = "National hotline (US)", "Victim support helpline"
 
 
-@pytest.fixture
-def live(tmp_path):
-    return Live(sqlite_url(tmp_path))
-
-
-def accounts(live: Live) -> Accounts:
-    return Accounts(store=AccountStore(engine=live.store.engine), clock=live.wall,
-                    key=live.settings.sealing_key())  # fmt: skip
-
-
-def log_on(live: Live, a: Accounts, username: str, secret: str | None) -> str:
-    live.wall.now += 30  # (a fresh TOTP step: each code is used once)
-    return a.log_on(username, PASSWORD, totp_code(secret or "", live.wall()),
+def log_on(on: Live, a: Accounts, username: str, secret: str | None) -> str:
+    on.wall.now += 30  # (a fresh TOTP step: each code is used once)
+    return a.log_on(username, PASSWORD, totp_code(secret or "", on.wall()),
                     source="127.0.0.1").token  # fmt: skip
 
 
-def test_every_way_a_token_or_session_ends_grows_the_access_revision(live):
+def test_every_way_a_token_or_session_ends_grows_the_access_revision(live):  # noqa: F811
     a, store = accounts(live), live.store
     seen: list[int] = [store.access_revision()]
 
@@ -78,7 +67,9 @@ def test_every_way_a_token_or_session_ends_grows_the_access_revision(live):
     assert not grew()
 
 
-def test_every_change_of_a_line_grows_the_lines_revision_whatever_its_clock(live, tmp_path):
+def test_every_change_of_a_line_grows_the_lines_revision_whatever_its_clock(
+    live,  # noqa: F811
+):
     store = live.store
     seen: list[int] = [store.lines_revision()]
 
