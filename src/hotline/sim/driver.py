@@ -132,6 +132,13 @@ class CallPlan:
         for name, values, count in kinds:
             if n and (int(values.min()) < 0 or int(values.max()) >= count):
                 raise ValueError(f"a call plan's {name} is not one of the scenario's {count}")
+        # (a negative or NaN time would fail deep inside the run, or replay something else)
+        times = (("arrival", self.times, False), ("IVR", self.ivr, False),
+                 ("handle", self.handle, False), ("patience", self.patience, True))  # fmt: skip
+        for name, values, endless in times:
+            ok = (values >= 0) & (np.isfinite(values) | (endless & np.isposinf(values)))
+            if not bool(np.all(ok)):
+                raise ValueError(f"a call plan's {name} times must be finite and not negative")
 
 
 SIM_NUMBER: Final = "+12025550100"  # the simulated line's number (a fictional 555-01xx one)

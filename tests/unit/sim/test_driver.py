@@ -238,3 +238,25 @@ def test_a_plan_that_does_not_fit_the_scenario_is_refused():
     french = replace(_plan([0.0], [0.0], [9.0], [9.0]), language=np.array([1], dtype=np.int64))
     with pytest.raises(ValueError, match="language"):
         Simulation(scenario=s, plan=french)
+
+
+@pytest.mark.parametrize(
+    ("times", "ivr", "patience", "handle", "what"),
+    [
+        ([-50.0], [0.0], [9.0], [9.0], "arrival"),
+        ([math.nan], [0.0], [9.0], [9.0], "arrival"),
+        ([math.inf], [0.0], [9.0], [9.0], "arrival"),
+        ([0.0], [-20.0], [9.0], [9.0], "IVR"),
+        ([0.0], [0.0], [-3.0], [9.0], "patience"),
+        ([0.0], [0.0], [math.nan], [9.0], "patience"),
+        ([0.0], [0.0], [9.0], [-5.0], "handle"),
+    ],
+)
+def test_a_plan_with_negative_or_not_a_number_times_is_refused(
+    times: list[float], ivr: list[float], patience: list[float], handle: list[float], what: str
+) -> None:
+    """Refused when given, not failing mid-run (an unknown call, a time in the past) or
+    playing an arrival at infinity as answered."""
+    s = Scenario.single_queue(calls_per_hour=60, aht_seconds=300, agents=1, hours=1)
+    with pytest.raises(ValueError, match=what):
+        Simulation(scenario=s, plan=_plan(times, ivr, patience, handle))
