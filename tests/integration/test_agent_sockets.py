@@ -39,6 +39,11 @@ async def delivered(socket: FakeSocket, count: int) -> None:
         await asyncio.sleep(0)
 
 
+async def ended(socket: FakeSocket) -> None:
+    while not socket.sent or socket.sent[-1]["type"] != "end":
+        await asyncio.sleep(0)
+
+
 def test_a_socket_opened_while_tokens_are_checked_is_not_closed():
     async def scenario() -> tuple[int | None, int | None]:
         loop = asyncio.get_running_loop()
@@ -208,3 +213,34 @@ def test_a_state_is_told_once_however_many_events_ask():
     assert [(m["type"], m.get("state")) for m in sent] == [
         ("hello", None), ("state", "not_ready"), ("state", "available"), ("state", "not_ready"),
         ("end", None)]  # fmt: skip
+
+
+def test_a_state_after_an_offer_is_told_even_if_it_was_told_before_the_offer():
+    """An offer shows the call as offered on the desktop (desktop.js: `reserved`) without a
+    state message; the state the agent is in after it must still be told. A command's
+    news is published once its writes land, with the agent's state as it is *then*: an
+    offer whose caller hung up meanwhile tells "available" again, then the offer, then
+    (the hang-up's news) "available" once more. Dropping that last one as told already
+    left the desktop showing an offer that was gone, with Accept and Decline."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        registry = AgentSockets(still_valid=set)
+        one = FakeSocket()
+        serving = asyncio.create_task(registry.serve(
+            AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))  # fmt: skip
+        await one.greeted.wait()
+        available = {"type": "state", "state": "available", "reason": None, "call_sid": None}
+        registry.tell_state("es-day-1", available)
+        registry.send("es-day-1", {"type": "offer", "call_sid": "CA1"})
+        registry.send("es-day-1", {"type": "withdrawn", "call_sid": "CA1"})
+        registry.tell_state("es-day-1", dict(available))
+        registry.send("es-day-1", {"type": "end"})
+        await asyncio.wait_for(ended(one), 10)
+        await one.close(1000)
+        await asyncio.wait_for(serving, 10)
+        return one.sent
+
+    sent = asyncio.run(scenario())
+    assert [(m["type"], m.get("state")) for m in sent] == [
+        ("hello", None), ("state", "available"), ("offer", None), ("withdrawn", None),
+        ("state", "available"), ("end", None)]  # fmt: skip

@@ -115,8 +115,11 @@ class AgentSockets:
 
     def send(self, agent_id: str, message: dict[str, Any]) -> None:
         """Queue a message for each of the agent's sockets; a socket that has fallen
-        BACKLOG messages behind is closed instead (its queue never grows past that)."""
+        BACKLOG messages behind is closed instead (its queue never grows past that). The
+        state told next is told even if told last: what came between (an offer) may have
+        changed what the desktop shows."""
         for s in list(self._open.get(agent_id, ())):
+            s.told = None
             self._queue(s, message)
 
     def tell_state(self, agent_id: str, state: dict[str, Any]) -> None:
