@@ -135,8 +135,8 @@ class CallPlan:
         # (a negative or NaN time would fail deep inside the run, or replay something else)
         times = (("arrival", self.times, False), ("IVR", self.ivr, False),
                  ("handle", self.handle, False), ("patience", self.patience, True))  # fmt: skip
-        for name, values, endless in times:
-            ok = (values >= 0) & (np.isfinite(values) | (endless & np.isposinf(values)))
+        for name, seconds, endless in times:
+            ok = (seconds >= 0) & (np.isfinite(seconds) | (endless & np.isposinf(seconds)))
             if not bool(np.all(ok)):
                 raise ValueError(f"a call plan's {name} times must be finite and not negative")
 
