@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, cast
 
 from fastapi import WebSocket
@@ -188,10 +188,9 @@ def test_the_sweep_outlives_a_check_that_fails_unexpectedly():
     assert asyncio.run(scenario()) == 4401
 
 
-def test_a_state_is_told_once_however_many_events_ask():
-    """One change of an agent's state makes several events (a failed connect: the offer
-    withdrawn and the agent not ready), and each told the agent's state as it is now: the
-    desktop (and every bot of a load test) was sent each state twice."""
+def told(act: Callable[[AgentSockets], None]) -> list[dict[str, Any]]:
+    """What one agent's socket is sent, after its hello, while `act` tells the registry
+    things (an "end" after them, to know when all came)."""
 
     async def scenario() -> list[dict[str, Any]]:
         registry = AgentSockets(still_valid=set)
@@ -199,17 +198,28 @@ def test_a_state_is_told_once_however_many_events_ask():
         serving = asyncio.create_task(registry.serve(
             AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))  # fmt: skip
         await one.greeted.wait()
-        failed = {"type": "state", "state": "not_ready", "reason": "agent-failed"}
-        for state in (failed, dict(failed), {**failed, "state": "available", "reason": None},
-                      failed):  # fmt: skip
-            registry.tell_state("es-day-1", state)
+        act(registry)
         registry.send("es-day-1", {"type": "end"})
-        await asyncio.wait_for(delivered(one, 5), 10)
+        await asyncio.wait_for(ended(one), 10)
         await one.close(1000)
         await asyncio.wait_for(serving, 10)
         return one.sent
 
-    sent = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_state_is_told_once_however_many_events_ask():
+    """One change of an agent's state makes several events (a failed connect: the offer
+    withdrawn and the agent not ready), and each told the agent's state as it is now: the
+    desktop (and every bot of a load test) was sent each state twice."""
+    failed = {"type": "state", "state": "not_ready", "reason": "agent-failed"}
+
+    def act(registry: AgentSockets) -> None:
+        for state in (failed, dict(failed), {**failed, "state": "available", "reason": None},
+                      failed):  # fmt: skip
+            registry.tell_state("es-day-1", state)
+
+    sent = told(act)
     assert [(m["type"], m.get("state")) for m in sent] == [
         ("hello", None), ("state", "not_ready"), ("state", "available"), ("state", "not_ready"),
         ("end", None)]  # fmt: skip
@@ -222,25 +232,15 @@ def test_a_state_after_an_offer_is_told_even_if_it_was_told_before_the_offer():
     offer whose caller hung up meanwhile tells "available" again, then the offer, then
     (the hang-up's news) "available" once more. Dropping that last one as told already
     left the desktop showing an offer that was gone, with Accept and Decline."""
+    available = {"type": "state", "state": "available", "reason": None, "call_sid": None}
 
-    async def scenario() -> list[dict[str, Any]]:
-        registry = AgentSockets(still_valid=set)
-        one = FakeSocket()
-        serving = asyncio.create_task(registry.serve(
-            AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))  # fmt: skip
-        await one.greeted.wait()
-        available = {"type": "state", "state": "available", "reason": None, "call_sid": None}
+    def act(registry: AgentSockets) -> None:
         registry.tell_state("es-day-1", available)
         registry.send("es-day-1", {"type": "offer", "call_sid": "CA1"})
         registry.send("es-day-1", {"type": "withdrawn", "call_sid": "CA1"})
         registry.tell_state("es-day-1", dict(available))
-        registry.send("es-day-1", {"type": "end"})
-        await asyncio.wait_for(ended(one), 10)
-        await one.close(1000)
-        await asyncio.wait_for(serving, 10)
-        return one.sent
 
-    sent = asyncio.run(scenario())
+    sent = told(act)
     assert [(m["type"], m.get("state")) for m in sent] == [
         ("hello", None), ("state", "available"), ("offer", None), ("withdrawn", None),
         ("state", "available"), ("end", None)]  # fmt: skip
