@@ -413,11 +413,11 @@ class NodeApp:
             status, body = await _asked(app, scope)
             said.append((status, json.loads(body)))
         ready = all(status == 200 for status, _ in said)
-        merged = {"ready": ready, "node": said[0][1].get("node"),
+        whole = {"ready": ready, "node": said[0][1].get("node"),
                   "lines": [x for _, body in said for x in body.get("lines", [])],
                   "groups": [{k: v for k, v in body.items() if k != "node"}
                              for _, body in said]}  # fmt: skip
-        answer = JSONResponse(merged, status_code=200 if ready else 503,
+        answer = JSONResponse(whole, status_code=200 if ready else 503,
                               headers={"Cache-Control": "no-store"})  # fmt: skip
         await answer(scope, receive, send)
 
