@@ -10,9 +10,11 @@ the line's clock, callers' prompts, patience and talk, offer timeouts and wrap-u
 on the wall clock (speed 1).
 
 Processes. Hotline (`hotline serve`'s app: build_line + create_app under uvicorn, SQLite in
-WAL with synchronous=FULL) runs in a child process of its own; the carrier emulator, the
-callers and one bot per agent (websocket + REST, as a browser desktop) run in this one, so
-the two can use the machine's two cores.
+WAL with synchronous=FULL) runs in a child process of its own; one bot per agent (websocket
++ REST, as a browser desktop) in another; the carrier emulator and its callers, which
+measure the webhooks' latency, in this one. (With the bots in this process too, the
+thousands of sockets' work delayed its event loop, and so the latencies it measured, which
+the bare endpoint's client, with no bots, never paid.)
 
 Measured over a window that starts after a warm-up (a call lasts minutes: the IVR, the
 wait, about 5 min of talk, 30-45 s of wrap-up; the warm-up lets the line fill towards its
@@ -385,8 +387,15 @@ def serve_hotline(
             await asyncio.sleep(0.05)
         pipe.send(tokens)
         loop = asyncio.get_running_loop()
-        while await loop.run_in_executor(None, pipe.recv) != "stop":  # (else: "census")
-            pipe.send(heap_census())
+        lags: list[float] = []
+        probe = asyncio.create_task(lag_probe(lags))
+        while (asked := await loop.run_in_executor(None, pipe.recv)) != "stop":
+            if asked == "lags":  # (those since the last ask)
+                pipe.send(lags[:])
+                lags.clear()
+            else:
+                pipe.send(heap_census())
+        probe.cancel()
         server.should_exit = True
         await task
 
@@ -416,6 +425,55 @@ def serve_hotline(
     pipe.send({**counts, "gc": pauses.summary()})
 
 
+async def lag_probe(lags: list[float]) -> None:
+    """This process's event loop: how late a 50 ms sleep wakes, each time, into `lags`."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.05)
+        lags.append(loop.time() - before - 0.05)
+
+
+def serve_bots(
+    tokens: dict[str, str], base_url: str, ring: float, pipe: Pipe, collector: str
+) -> None:
+    """(In a child process.) One bot per agent, logged in a few hundred at a time (all at
+    once, their websockets' handshakes time out on a loaded server); says when every one
+    is ready, answers "census" with its heap's, and on "stop" stops them and sends its
+    collector's pauses."""
+    from hotline.service.collector import tune_for_serving
+
+    if collector == "tuned":  # (as the emulator's process: see main)
+        tune_for_serving()
+    pauses = GcPauses()
+
+    async def main() -> None:
+        shared = httpx.AsyncClient(
+            timeout=20, limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0)
+        )
+        # (their phones ring as long as the simulator's agents' do before they pick up)
+        bots = [AgentBot(agent_id=a, token=t, base_url=base_url, speed=1.0, ring=ring,
+                         client=shared) for a, t in tokens.items()]  # fmt: skip
+        tasks = []
+        for i in range(0, len(bots), 200):
+            batch = bots[i : i + 200]
+            tasks += [asyncio.create_task(b.run()) for b in batch]
+            await asyncio.wait_for(asyncio.gather(*(b.ready.wait() for b in batch)), 120)
+        pipe.send("ready")
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, pipe.recv) != "stop":  # (else: "census")
+            pipe.send(heap_census())
+        for b in bots:
+            await b.stop()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await shared.aclose()
+
+    asyncio.run(main())
+    pipe.send(pauses.summary())
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (all its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -438,13 +496,15 @@ class Marks:
     failures: int  # webhook attempts that failed so far (the carrier retries them)
     placed: int
     hotline_cpu: float
-    load_cpu: float
+    load_cpu: float  # this process's: the emulator and its callers
+    bots_cpu: float
     machine_cpu: float
 
     @classmethod
-    def now(cls, carrier: Carrier, placed: int, pid: int) -> Marks:
+    def now(cls, carrier: Carrier, placed: int, pid: int, bots: int) -> Marks:
         return cls(time.time(), len(carrier.latencies), carrier.failures, placed,
-                   cpu_seconds(pid), time.process_time(), machine_cpu())  # fmt: skip
+                   cpu_seconds(pid), time.process_time(), cpu_seconds(bots),
+                   machine_cpu())  # fmt: skip
 
 
 def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
@@ -502,20 +562,15 @@ async def live(
     rng = np.random.default_rng(seed)
     mix = CallerMix(scenario, flow, rng, dial=number)
 
-    # the bots log in a few hundred at a time (all at once, their websockets' handshakes
-    # time out on a loaded server)
     began = time.perf_counter()
-    shared = httpx.AsyncClient(
-        timeout=20, limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0)
-    )
-    # (their phones ring as long as the simulator's agents' do before they pick up)
-    bots = [AgentBot(agent_id=a, token=tokens[a], base_url=conf["public_url"], speed=1.0,
-                     ring=scenario.answer_delay, client=shared) for a in agents]  # fmt: skip
-    bot_tasks = []
-    for i in range(0, len(bots), 200):
-        batch = bots[i : i + 200]
-        bot_tasks += [asyncio.create_task(b.run()) for b in batch]
-        await asyncio.wait_for(asyncio.gather(*(b.ready.wait() for b in batch)), 120)
+    to_bots, bots_end = ctx.Pipe()
+    bots = ctx.Process(target=serve_bots,
+                       args=(tokens, conf["public_url"], scenario.answer_delay, bots_end,
+                             collector),
+                       name="bots", daemon=True)  # fmt: skip
+    bots.start()
+    await loop.run_in_executor(None, to_bots.recv)  # (every bot ready)
+    assert bots.pid is not None
     logged_in = time.perf_counter() - began
     # Hotline's CPU with every agent logged in and no call yet: what the agents cost alone
     idle0, idle_at = cpu_seconds(child.pid), time.perf_counter()
@@ -527,14 +582,7 @@ async def live(
     lags: list[float] = []
     t0 = time.time()
     marks: list[Marks] = []
-
-    async def lag_probe() -> None:  # this process's event loop: how late a 50 ms sleep wakes
-        while True:
-            before = loop.time()
-            await asyncio.sleep(0.05)
-            lags.append(loop.time() - before - 0.05)
-
-    probe = asyncio.create_task(lag_probe())
+    probe = asyncio.create_task(lag_probe(lags))
     next_at = loop.time()
     end_at = next_at + warmup + window
     warm_at = next_at + warmup
@@ -542,21 +590,27 @@ async def live(
         next_at += float(rng.exponential(1.0 / rate))
         if not marks and next_at >= warm_at:
             await asyncio.sleep(max(warm_at - loop.time(), 0))
-            marks.append(Marks.now(carrier, placed, child.pid))
+            marks.append(Marks.now(carrier, placed, child.pid, bots.pid))
             lag_from = len(lags)
+            ours.send("lags")  # (Hotline's from now on)
+            await loop.run_in_executor(None, ours.recv)
         if next_at >= end_at:
             break
         await asyncio.sleep(max(next_at - loop.time(), 0))
         carrier.place(mix.next())
         placed += 1
     await asyncio.sleep(max(end_at - loop.time(), 0))
-    marks.append(Marks.now(carrier, placed, child.pid))
+    marks.append(Marks.now(carrier, placed, child.pid, bots.pid))
     window_lags = lags[lag_from:]
     probe.cancel()
-    census = {"hotline_heap": "", "load_heap": heap_census()}  # at the window's end
+    ours.send("lags")
+    hotline_lags: list[float] = await loop.run_in_executor(None, ours.recv)
+    census = {"hotline_heap": "", "load_heap": heap_census(), "bots_heap": ""}  # (window's end)
     if census["load_heap"]:
         ours.send("census")
         census["hotline_heap"] = await loop.run_in_executor(None, ours.recv)
+        to_bots.send("census")
+        census["bots_heap"] = await loop.run_in_executor(None, to_bots.recv)
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(carrier.drain()), drain)
@@ -565,12 +619,9 @@ async def live(
         c.updates.put_nowait("<Response><Hangup/></Response>")
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(carrier.drain(), 60)
-    for b in bots:
-        await b.stop()
-    for t in bot_tasks:
-        t.cancel()
-    await asyncio.gather(*bot_tasks, return_exceptions=True)
-    await shared.aclose()
+    to_bots.send("stop")
+    bots_gc: str = await loop.run_in_executor(None, to_bots.recv)
+    bots.join(30)
     rest.should_exit = True
     await rest_task
     await carrier.client.aclose()
@@ -597,8 +648,10 @@ async def live(
     p50, p99, worst = quantiles(latencies)
     calls = w1.placed - w0.placed
     hotline_cpu, load_cpu = w1.hotline_cpu - w0.hotline_cpu, w1.load_cpu - w0.load_cpu
-    other = (w1.machine_cpu - w0.machine_cpu) - hotline_cpu - load_cpu
+    bots_cpu = w1.bots_cpu - w0.bots_cpu
+    other = (w1.machine_cpu - w0.machine_cpu) - hotline_cpu - load_cpu - bots_cpu
     _, lag99, lag_max = quantiles(window_lags)
+    _, hotline_lag99, hotline_lag_max = quantiles(hotline_lags)
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
@@ -613,9 +666,12 @@ async def live(
         "cut": len(cut), "service": live_service, "paired": paired,
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
+        "bots_cpu_per_call_ms": bots_cpu / max(calls, 1) * 1000,
         "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
-        "other_util": other / wall, "idle_util": idle_util, "load_gc": pauses.summary(),
+        "bots_util": bots_cpu / wall, "other_util": other / wall, "idle_util": idle_util,
+        "load_gc": pauses.summary(), "bots_gc": bots_gc,
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
+        "hotline_lag_p99_ms": hotline_lag99, "hotline_lag_max_ms": hotline_lag_max,
         "answered": sum(1 for c in inbound if c.agent),
         "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
         **counts, **census,
@@ -711,15 +767,17 @@ def holds(a: dict[str, Any]) -> bool:
 def limit(a: dict[str, Any]) -> str:
     """What ran out first, as far as the window shows: a process at a full core, the
     machine's cores all busy (with whatever else ran), or neither."""
-    busy = {"Hotline": a["hotline_util"], "carrier emulator + bots": a["load_util"]}
+    busy = {"Hotline": a["hotline_util"], "the carrier emulator": a["load_util"],
+            "the bots": a["bots_util"]}  # fmt: skip
     name, util = max(busy.items(), key=lambda kv: kv[1])
-    total = a["hotline_util"] + a["load_util"] + a["other_util"]
+    total = sum(busy.values()) + a["other_util"]
     if util >= 0.85:
         return f"{name} at {_pct(util)} of a core"
     if total >= 0.85 * CORES:
         return (f"the machine: its {CORES} cores {_pct(total / CORES)} busy (Hotline "
-                f"{_pct(a['hotline_util'])}, emulator + bots {_pct(a['load_util'])}, other "
-                f"processes {_pct(a['other_util'])} of a core)")  # fmt: skip
+                f"{_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
+                f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])} of a "
+                "core)")  # fmt: skip
     return f"no process at a full core (busiest: {name} {_pct(util)})"
 
 
@@ -734,8 +792,9 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     )
     print(
         f"  webhook latency p50 {a['p50']:.1f} ms, p99 {a['p99']:.1f} ms, max {a['max']:.0f} ms"
-        f"; load generator's event loop late by p99 {a['lag_p99_ms']:.1f} ms, "
-        f"max {a['lag_max_ms']:.0f} ms"
+        f"; event loops late by p99 (max): Hotline's {a['hotline_lag_p99_ms']:.1f} ms "
+        f"({a['hotline_lag_max_ms']:.0f}), the emulator's {a['lag_p99_ms']:.1f} ms "
+        f"({a['lag_max_ms']:.0f})"
     )
     print(
         f"  calls lost {a['lost']} (of {a['calls_total']:,} placed in the whole run), not "
@@ -744,20 +803,23 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"{a['cut']} still talking at the end were hung up by their callers"
     )
     print(
-        f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator + bots "
-        f"{a['load_cpu_per_call_ms']:.1f} ms; cores busy: Hotline {_pct(a['hotline_util'])}, "
-        f"emulator + bots {_pct(a['load_util'])}, other processes {_pct(a['other_util'])}; "
-        f"Hotline with the agents logged in and no call: {_pct(a['idle_util'])}"
+        f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator "
+        f"{a['load_cpu_per_call_ms']:.1f} ms, bots {a['bots_cpu_per_call_ms']:.1f} ms; cores "
+        f"busy: Hotline {_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
+        f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])}; Hotline with "
+        f"the agents logged in and no call: {_pct(a['idle_util'])}"
     )
     print(
         f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
         f"({a['units'] / max(a['transactions'], 1):.2f} units per transaction), "
         f"{a['replies_saved']:,} webhook replies saved (whole run)"
     )
-    print(f"  garbage collector (whole run): Hotline {a['gc']}; emulator + bots {a['load_gc']}")
+    print(f"  garbage collector (whole run): Hotline {a['gc']}; emulator {a['load_gc']}; "
+          f"bots {a['bots_gc']}")  # fmt: skip
     if a["load_heap"]:  # (BENCH_LIVE_HEAP)
         print(f"  heap at the window's end: Hotline{a['hotline_heap']}")
-        print(f"  heap at the window's end: emulator + bots{a['load_heap']}")
+        print(f"  heap at the window's end: emulator{a['load_heap']}")
+        print(f"  heap at the window's end: bots{a['bots_heap']}")
     print(
         f"  calls first queued in the window: {s.calls:,}; answered {s.answered:,} "
         f"({s.within:,} within the threshold), abandoned {s.abandoned:,}, to voicemail "
