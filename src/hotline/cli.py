@@ -1640,7 +1640,7 @@ def _serve_node(
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
     layout = Layout(store=store, home=settings.line_number)
-    member = Node(leases=leases, groups=layout.groups, on_lost=lost)
+    member = Node(leases=leases, groups=layout.groups, weigh=layout.weight, on_lost=lost)
 
     def leading() -> dict[str, object]:
         return {"name": name, "role": "leader", "leads": member.led()}
