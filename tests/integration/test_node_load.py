@@ -22,6 +22,7 @@ from hotline.store.db import connect, migrate
 from hotline.store.leases import Leases, leases
 
 from .live_fixtures import LINE, pg_url, sqlite_url  # noqa: F401 (a fixture)
+from .test_cli import run
 from .test_node_spread import HELPLINE, NATIONAL, two_lines_apart
 from .test_node_spread_review import FLOW, YOUTH, YOUTH_NUMBER, youth_line
 from .test_nodes import Clock
@@ -209,3 +210,24 @@ def test_a_layouts_groups_weigh_the_agents_on_their_lines(tmp_path):
         ]  # fmt: skip
     finally:
         layout.store.engine.dispose()
+
+
+def test_hotline_nodes_shows_each_nodes_load(tmp_path):
+    settings = two_lines_apart(tmp_path)  # the national line's 122 agents, the helpline's 24
+    engine = connect(settings.database_url)
+    try:
+        for name, line in (("node-a", NATIONAL), ("node-b", HELPLINE)):
+            leased = Leases(engine=engine, node=name, ttl=600.0)
+            leased.join()
+            assert leased.claim(line) is not None
+        Leases(engine=engine, node="node-c", ttl=600.0).join()  # a standby
+    finally:
+        engine.dispose()
+    listed = run("nodes", env={"HOTLINE_DATABASE_URL": settings.database_url, "COLUMNS": "200"})
+    assert listed.returncode == 0, listed.stderr
+    rows = {cells[0]: cells[-1] for x in listed.stdout.splitlines()
+            if len(cells := [c.strip() for c in x.strip("│ ").split("│")]) == 5}  # fmt: skip
+    assert {k: rows[k] for k in ("node-a", "node-b", "node-c")} == {
+        "node-a": "122", "node-b": "24", "node-c": "0"
+    }  # fmt: skip
+    assert "load: agents on the lines a node leads (of 146)" in listed.stdout
