@@ -1640,7 +1640,7 @@ def _serve_node(
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
     layout = Layout(store=store, home=settings.line_number)
-    member = Node(leases=leases, groups=layout.groups, on_lost=lost)
+    member = Node(leases=leases, groups=layout.groups, weigh=layout.weight, on_lost=lost)
 
     def leading() -> dict[str, object]:
         return {"name": name, "role": "leader", "leads": member.led()}
@@ -1676,18 +1676,27 @@ def _serve_node(
 
 @app.command()
 def nodes() -> None:
-    """The nodes serving from the store and who leads each line: its node, the lease's
-    epoch (it grows at every takeover) and when it runs out, on the database's clock."""
+    """The nodes serving from the store, each with its load (the agents on the lines of
+    the groups it leads, as the nodes share them out), and who leads each line: its node,
+    the lease's epoch (it grows at every takeover) and when it runs out, on the database's
+    clock."""
     from hotline.service.bootstrap import store_for
+    from hotline.service.node import loads
     from hotline.service.settings import load_settings
+    from hotline.service.spread import Layout
     from hotline.store.leases import leases
 
-    store, _ = store_for(load_settings(), create=False)
+    settings = load_settings()
+    store, _ = store_for(settings, create=False)
+    layout = Layout(store=store, home=settings.line_number)
+    weight = {group: layout.weight(group) for group in layout.groups()}
     now, held, members = leases(store.engine)
-    table = Table("node", "address", "up for", "last seen", title="Nodes")
+    load, total = loads(weight, [x for x in held if x.expires_at > now]), sum(weight.values())
+    table = Table("node", "address", "up for", "last seen", "load", title="Nodes",
+                  caption=f"load: agents on the lines a node leads (of {total})")  # fmt: skip
     for m in members:
         table.add_row(escape(m.name), escape(m.address or "-"), _span(now - m.started_at),
-                      f"{_span(now - m.seen_at)} ago")  # fmt: skip
+                      f"{_span(now - m.seen_at)} ago", str(load[m.name]))  # fmt: skip
     out.print(table if members else "No node is serving (none has joined, or all left).")
     table = Table("line", "led by", "epoch", "lease", title="Leases")
     for lease in held:

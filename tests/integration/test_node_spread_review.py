@@ -94,7 +94,8 @@ class Alone:
         leased.join()
         self.lost: list[str] = []
         layout = Layout(store=self.store, home=LINE)  # (as `hotline serve --node` has it)
-        self.node = Node(leases=leased, on_lost=self.lost.append, groups=layout.groups)
+        self.node = Node(leases=leased, on_lost=self.lost.append, groups=layout.groups,
+                         weigh=layout.weight)  # fmt: skip
         placement = Placement(store=self.store, accounts=AccountStore(engine=self.store.engine),
                               home=LINE, layout=layout)  # fmt: skip
         self.app = NodeApp(node=self.node, build=build, public_url=PUBLIC, hold_for=0.0,

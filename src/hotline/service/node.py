@@ -1,12 +1,34 @@
 """One node of several on one database (`hotline serve --node NAME`). Lines that share
 agents are led together, as a group (`spread.groups`): every half second a node claims
 the groups no live node leads, whole (the leases of all its lines, or none), until it
-leads its fair share (the groups over the live nodes, rounded up); it builds each group
-it claims from the store (recovering its open calls) and serves it. A node that leads more
-than its share while another leads less hands a group over (`handing`): it stops serving
-it and lets its leases go, and the other claims it and recovers it from the store, as in a
-takeover. So one node alone leads everything, the groups spread over the nodes that join,
-and a node that dies has its groups taken by the others.
+leads its share of the load; it builds each group it claims from the store (recovering
+its open calls) and serves it. A node that leads more than its share while another leads
+less hands a group over (`handing`): it stops serving it and lets its leases go, and the
+other claims it and recovers it from the store, as in a takeover. So one node alone leads
+everything, the groups spread over the nodes that join, and a node that dies has its
+groups taken by the others.
+
+The share is one of load, not of groups (`claim`), and keeps these rules:
+
+- a group's weight is the number of distinct agents working on its lines (`weigh`:
+  `spread.Layout.weight`), at least 1 (a group of lines with no agents still spreads);
+  agents, not calls: a stable proxy of its traffic (a hand-over is disruptive: it must be
+  rare, and never follow the moment's calls back and forth);
+- total = the weights of every group found; share = total / live nodes (no rounding);
+- a node's load = the weights of the groups it leads (another node's: those of the groups
+  one of whose lines it holds a live lease on: `loads`);
+- claiming: a node claims the free groups (no live lease on any of their lines) in one
+  order on every node (heaviest first, ties by first line name), one after another,
+  while its load before the claim is below the share. If a group is free, the loads of
+  the live nodes add up to less than the total, so some live node's is below the share:
+  a free group (a dead leader's) is always claimed, promptly;
+- handing over: only while no group is free, only by a node whose load exceeds the share,
+  only if some other live node's is below it, and only a group g it can give and stay at
+  or above the share (load - w(g) >= share): the heaviest such, ties by the last line
+  name; one at a time. Only a node below the share claims it, so the excess (the sum of
+  max(0, load - share) over the live nodes) strictly falls at each hand-over: hand-overs
+  end, a group never goes back and forth (while the nodes and the weights stay).
+
 A leader renews its leases every `ttl / 3` seconds; it trusts them only until `ttl * TRUST` after
 the last renewal that succeeded, on its own monotonic clock, and stops at once (the process
 exits: a supervisor starts it again as a standby) if that runs out or a lease was taken —
@@ -16,11 +38,10 @@ refused by the fence anyway."""
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hotline.errors import NodeRefused
@@ -40,23 +61,39 @@ class Leadership:
     trusted_until: float = 0.0
 
 
+def loads(weight: Mapping[tuple[str, ...], int], live: Iterable[Lease]) -> Counter[str]:
+    """Each node's load: the weights of the groups (`weight`'s keys) it leads, a group
+    being led by the node of a live lease on one of its lines (the first by line name)."""
+    holder = {lease.line: lease.node for lease in live}
+    out: Counter[str] = Counter()
+    for group, w in weight.items():
+        node = next((holder[x] for x in sorted(group) if x in holder), None)
+        if node is not None:
+            out[node] += w
+    return out
+
+
 class Node:
     def __init__(
         self,
         *,
         leases: Leases,
         groups: Callable[[], Sequence[Sequence[str]]],
+        weigh: Callable[[tuple[str, ...]], int] = lambda _group: 1,
         monotonic: Callable[[], float] = time.monotonic,
         on_lost: Callable[[str], None],
     ) -> None:
         """`groups`: the store's lines in the groups that are led together (`spread.groups`,
-        each sorted); `on_lost(why)`: called once the node may no longer act as leader
-        (`hotline serve` exits there)."""
+        each sorted); `weigh(group)`: its weight, the agents on its lines
+        (`spread.Layout.weight`; at least 1 is taken; not given, every group weighs 1);
+        `on_lost(why)`: called once the node may no longer act as leader (`hotline serve`
+        exits there)."""
         self.leases = leases
         self.fence = Fence(leases.instance)
         self.fence.taken = lambda lines: self.lost(f"a write found {', '.join(lines)} "
                                                    "taken over")  # fmt: skip
         self._groups = groups
+        self._weigh = weigh
         self.seen: list[tuple[str, ...]] = []  # the groups as the last round found them
         self.handing: tuple[str, ...] | None = None  # a group to hand over (see `claim`)
         self._monotonic = monotonic
@@ -100,18 +137,21 @@ class Node:
     def claim(self) -> list[tuple[str, ...]]:
         """A round (after the heartbeat or the renewal): claim the groups no live node
         leads, whole, in one order on every node (so two nodes claiming at once share
-        them, not split one), until this node leads its fair share; and a line new in the
-        store that joins a group it leads. Returns the groups it leads from now."""
+        them, not split one), heaviest first, while this node's load is below its share
+        (the module's rules); and a line new in the store that joins a group it leads.
+        Returns the groups it leads from now. Sets `handing`: a group to hand over, or
+        None."""
         began = self._monotonic()
         found = [tuple(sorted(g)) for g in self._groups()]
         now, held, members = leases(self.leases.engine)  # (a read: no epoch grows for naught)
+        weight = {g: max(1, self._weigh(g)) for g in found}
         self.seen = found
         with self._lock:
             mine, served = set(self.state.leases), dict(self._served)
         live = [x for x in held if x.expires_at > now and x.line not in mine]
         others = {x.line for x in live}
         alive = {m.name for m in members if now - m.seen_at < self.leases.ttl}
-        share = math.ceil(len(found) / max(len(alive), 1))
+        share = sum(weight.values()) / max(len(alive), 1)
         leading = [g for g in found if mine.intersection(g)]
         ever = {x.line for x in held}  # (the lines led at some time: a new one has no lease)
         for group in leading:
@@ -135,9 +175,10 @@ class Node:
                     log.info("node %s now also leads %s (epoch %d)", self.name, line, lease.epoch)
                     taken.append(lease)
                     joined[line] = into
+        load = sum(weight[g] for g in leading)
         new: list[tuple[str, ...]] = []
-        for group in found:
-            if len(leading) + len(new) >= share:
+        for group in sorted(found, key=lambda g: (-weight[g], g)):  # (heaviest first)
+            if load >= share:
                 break
             if others.intersection(group) or mine.intersection(group):
                 continue
@@ -146,6 +187,7 @@ class Node:
                 taken += got
                 new.append(group)
                 joined.update(dict.fromkeys(group, group))
+                load += weight[group]
         if taken:
             with self._lock:
                 if not self.state.leases:  # (a leader's trust comes from its renewals)
@@ -157,15 +199,17 @@ class Node:
         for group in new:
             log.info("node %s leads %s", self.name, ", ".join(
                 f"{x.line} (epoch {x.epoch})" for x in taken if x.line in group))  # fmt: skip
-        # more than its share while a live node leads less, and no group free to take:
-        # one group handed over (the last), one at a time (the next once it is taken)
-        theirs = Counter(next(x.node for x in live if x.line in g) for g in found
-                         if others.intersection(g))  # fmt: skip
+        # more than its share while a live node leads less, and no group free to take: one
+        # group handed over, one this node can give and stay at or above its share (so the
+        # excess falls at each hand-over, and none comes back), one at a time
+        theirs = loads(weight, live)
         short = [n for n in alive - {self.name} if theirs[n] < share]
         free = any(not (others | mine).intersection(g) for g in found)
-        more = len(leading) + len(new) > share
-        last = min(mine.intersection(leading[-1])) if leading else ""
-        self.handing = served.get(last) if more and short and not free else None  # (its app's)
+        given = [g for g in leading if load - weight[g] >= share]
+        self.handing = None
+        if load > share and short and not free and given:
+            heaviest = max(given, key=lambda g: (weight[g], g))  # (ties: the last by name)
+            self.handing = served.get(min(mine.intersection(heaviest)))  # (its app's group)
         return new
 
     def hand_over(self, group: tuple[str, ...]) -> None:

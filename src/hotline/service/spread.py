@@ -46,12 +46,38 @@ def groups(
     return [tuple(group) for _, group in sorted(out.items())]
 
 
+def weights(
+    found: Iterable[tuple[str, ...]], agents_lines: Mapping[str, Sequence[str]]
+) -> dict[tuple[str, ...], int]:
+    """Each group's weight, what a node's share counts (service.node): the agents who work
+    on its lines (each once), at least 1 (a group of lines no agent works on)."""
+    where = {line: group for group in found for line in group}
+    counted: dict[tuple[str, ...], int] = dict.fromkeys(where.values(), 0)
+    for on in agents_lines.values():
+        for group in {where[x] for x in on if x in where}:
+            counted[group] += 1
+    return {group: max(1, n) for group, n in counted.items()}
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The store's lines as a Layout last read them, at a lines revision."""
+
+    revision: int
+    groups: list[tuple[str, ...]]
+    served: frozenset[str]
+    weights: dict[tuple[str, ...], int]
+    agents_lines: Mapping[str, Sequence[str]]
+
+
 class Layout:
-    """The store's lines as nodes lead them: those that can be served, in groups. A line
-    that cannot be served (no flow, a flow refused) is logged and left out, as a server
-    leaves it out: no node leads it, and its calls go to the home line, which refuses them
-    as a number no line has; it is led once it is imported again, served. Read again only
-    when the store's lines change (nodes ask every half second)."""
+    """The store's lines as nodes lead them: those that can be served, in groups, each
+    with its weight. A line that cannot be served (no flow, a flow refused) is logged and
+    left out, as a server leaves it out: no node leads it, and its calls go to the home
+    line, which refuses them as a number no line has; it is led once it is imported again,
+    served. Read again only when the store's lines change (nodes ask every half second):
+    the agents' lines, which make the groups and their weights, change only with them
+    (`save_line` writes them and moves the lines revision on, in one transaction)."""
 
     def __init__(self, *, store: Store, home: str) -> None:
         """`home`: the settings' number (its line is always led: one that cannot be served
@@ -59,25 +85,39 @@ class Layout:
         self.store = store
         self.home = home
         self._lock = threading.Lock()
-        self._seen: tuple[object, list[tuple[str, ...]], frozenset[str]] | None = None
+        self._seen: _Seen | None = None
 
     def groups(self) -> list[tuple[str, ...]]:
-        return self._now()[0]
+        return self._now().groups
 
     def served(self) -> frozenset[str]:
         """The lines nodes lead (those that can be served)."""
-        return self._now()[1]
+        return self._now().served
 
-    def _now(self) -> tuple[list[tuple[str, ...]], frozenset[str]]:
+    def weight(self, group: tuple[str, ...]) -> int:
+        """A group's weight (`weights`), as the store's lines were last read (by `groups`,
+        just before: no read of its own); a group not found then (the lines read again
+        meanwhile, by another thread) is weighed by the agents on its lines then."""
+        with self._lock:
+            seen = self._seen
+        if seen is None:
+            seen = self._now()
+        if group in seen.weights:
+            return seen.weights[group]
+        return weights([group], seen.agents_lines)[group]
+
+    def _now(self) -> _Seen:
         revision = self.store.lines_revision()
         with self._lock:
             seen = self._seen
-        if seen is None or seen[0] != revision:  # (read outside the lock: checking each
-            ok = frozenset(self._servable())  # line's flow takes a while, and the requests
-            seen = (revision, groups(ok, self.store.agents_lines()), ok)  # placed meanwhile
-            with self._lock:  # need not wait for it; two threads may both read: the same)
+        if seen is None or seen.revision != revision:  # (read outside the lock: checking
+            ok = frozenset(self._servable())  # each line's flow takes a while, and the
+            on = self.store.agents_lines()  # requests placed meanwhile need not wait for
+            found = groups(ok, on)  # it; two threads may both read: the same)
+            seen = _Seen(revision, found, ok, weights(found, on), on)
+            with self._lock:
                 self._seen = seen
-        return seen[1], seen[2]
+        return seen
 
     def _servable(self) -> Iterable[str]:
         for meta in self.store.lines():

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hotline.service.spread import groups
+from hotline.service.spread import groups, weights
 
 
 def test_lines_sharing_an_agent_are_one_group_and_the_others_their_own():
@@ -49,3 +49,10 @@ def test_groups_part_the_lines_and_no_agent_spans_two(on):
                     todo += [y for y in mine if y not in reached]
                     reached.update(mine)
         assert reached == set(g)
+
+
+def test_a_group_weighs_its_agents_each_once_and_one_with_none_weighs_one():
+    found = [("national", "victims"), ("night",), ("youth",)]
+    on = {"a1": ["national"], "a2": ["national", "victims"], "a3": ["victims", "gone"],
+          "a4": ["youth"], "a5": ["gone"], "a6": ["youth"]}  # fmt: skip
+    assert weights(found, on) == {("national", "victims"): 3, ("night",): 1, ("youth",): 2}
