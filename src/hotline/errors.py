@@ -32,6 +32,9 @@
     │                            operator's to fix; a log-on gets LogOnRefused
     ├── LookupNotAudited         a record look-up whose audit entry could not be written:
     │                            refused, nothing of the record shown (fail closed)
+    ├── LineStopped              a command for a line this server stopped serving (handed
+    │                            over, or the server stops): refused, nothing done; its
+    │                            sender tries again (the line's next leader answers it)
     └── AuditError               the audit trail (records.audit)
         ├── AuditKeyInvalid      HOTLINE_AUDIT_KEY or a verifier key missing or malformed
         ├── NoteInvalid          a signed note or checkpoint malformed or not signed by
@@ -198,6 +201,14 @@ class LookupNotAudited(HotlineError):
     """A record look-up was refused because its audit entry could not be written."""
 
     error_id: ClassVar[str] = "lookup-not-audited"
+
+
+class LineStopped(HotlineError):
+    """A command reached a line after it stopped here (its writer closed: handed over to
+    another node, or the server stops). It was refused before it changed anything: no
+    write of it could land, so it must not be answered as done."""
+
+    error_id: ClassVar[str] = "line-stopped"
 
 
 class AuditError(HotlineError):

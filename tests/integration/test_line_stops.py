@@ -1,7 +1,9 @@
 """A line that stops (the server stops, or its node hands it to another) finishes what is
 under way first: a carrier request in flight lands its outcome in the store, and a
 socket opened as it stops is closed 1012 (its page connects again, to wherever the line
-is served), never left open on a line that tells it nothing more."""
+is served), never left open on a line that tells it nothing more. A request that reaches
+it after it stopped is refused 503 (try again: the line's next leader answers it), never
+run with writes nothing would land."""
 
 from __future__ import annotations
 
@@ -14,14 +16,15 @@ from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hotline.errors import StoreUnavailable
+from hotline.errors import LineStopped, StoreUnavailable
+from hotline.service.live import STOPPED
 from hotline.service.unit_of_work import Write
 from hotline.store.repository import Store
 from hotline.telephony.control import CarrierError
 from hotline.testing.control import RecordingCallControl
 from hotline.web.sockets import MOVED, AgentSocket, AgentSockets
 
-from .live_fixtures import Live, sqlite_url
+from .live_fixtures import LINE, Live, call_form, sqlite_url
 from .test_hardening import accepted, to_hold
 
 SLOW = 0.5  # seconds the carrier takes to refuse a connect (the line stops meanwhile)
@@ -92,3 +95,36 @@ def test_a_socket_opened_as_the_line_stops_is_closed_1012():
         ws.receive_json()
     assert e.value.code == MOVED
     assert not sockets.has("en-day-1")
+
+
+def test_a_webhook_that_reaches_a_stopped_line_is_refused_503_and_changes_nothing(tmp_path):
+    """A carrier webhook still under way as the line stops (its node handed the line over,
+    or the server stops) runs its command after the writer's last writes: it used to be
+    answered as done while its writes sat where nothing would land them. It is refused
+    before it changes anything, 503 with a reason and a Retry-After (the carrier tries it
+    again at its fallback URL: the line's next leader)."""
+    live = Live(sqlite_url(tmp_path))
+    sid = "CA" + "c" * 32
+    with live.http:
+        pass  # the line starts, then stops
+    r = live.carrier.post("/voice/incoming", call_form(sid, From="+12025550143", To=LINE))
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "2"
+    assert r.json() == {"error_id": LineStopped.error_id, "message": STOPPED}
+    assert not live.line.knows(sid)  # (refused before it changed anything)
+    assert live.store.call(sid) is None
+    assert live.line.writer.waiting() == 0
+    assert live.line.health.snapshot(0).lost == 0  # (nothing was written to be lost)
+
+
+def test_an_agents_request_that_reaches_a_stopped_line_is_refused_503(tmp_path):
+    live = Live(sqlite_url(tmp_path))
+    agent = live.agent("en-day-1")
+    with live.http:
+        assert live.http.post("/api/agent/login", headers=agent).status_code == 200
+    r = live.http.post("/api/agent/ready", headers=agent)
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "2"
+    assert r.json()["error_id"] == LineStopped.error_id
+    kept = live.store.agent_states()["en-day-1"]
+    assert (kept.state, kept.reason) == ("not_ready", "login")  # as the line left them

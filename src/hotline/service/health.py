@@ -2,18 +2,20 @@
 
 An outage is logged once when it starts (with the database's own reason), at most every
 `REPEAT` seconds while it lasts, and once when it ends; a write the database refuses for
-what it is (it can never succeed) is logged and set aside so the writes after it land."""
+what it is (it can never succeed) is logged and set aside so the writes after it land; a
+write submitted after the line stopped is logged and counted as lost."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger("hotline.store")
 REPEAT = 30.0  # seconds between reminders while an outage lasts
 STALLED = 30.0  # writes waiting this long make /healthz unhealthy
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries of a down store (doubling)
+LOST_NAMED = 20  # writes named in one report of writes lost (the rest counted)
 
 
 class Throttle:
@@ -41,6 +43,7 @@ class Snapshot:
     waiting: int
     waiting_seconds: float
     set_aside: int
+    lost: int  # writes submitted after the line stopped: never kept
     last_error: str | None
     healthy: bool
 
@@ -52,6 +55,7 @@ class WriteHealth:
         self.waiting_since: float | None = None
         self.last_error: str | None = None
         self.set_aside = 0
+        self.lost = 0
         self.retry_at = 0.0
         self._delay = RETRY_FIRST
         self._reminder = Throttle(logger=log, every=REPEAT, wall=wall)
@@ -90,6 +94,15 @@ class WriteHealth:
         log.error("write set aside, the database refused it (it can never succeed): %s: %s",
                   what, reason)  # fmt: skip
 
+    def lost_after_stop(self, writes: Sequence[str]) -> None:
+        """Writes submitted after the line stopped (its writer closed): not in the store,
+        and nothing will put them there."""
+        self.lost += len(writes)
+        shown = ", ".join(writes[:LOST_NAMED])
+        more = f" and {len(writes) - LOST_NAMED} more" if len(writes) > LOST_NAMED else ""
+        log.error("%d writes came after the line stopped: they are lost, not in the store "
+                  "(the command was refused): %s%s", len(writes), shown, more)  # fmt: skip
+
     def landed(self, count: int) -> None:
         """Every waiting write is in the store."""
         if self.down_since is not None:
@@ -103,5 +116,5 @@ class WriteHealth:
     def snapshot(self, waiting: int) -> Snapshot:
         since = self.waiting_since if waiting else None
         seconds = 0.0 if since is None else max(0.0, self._wall() - since)
-        return Snapshot(waiting, round(seconds, 1), self.set_aside, self.last_error,
-                        seconds < STALLED)  # fmt: skip
+        return Snapshot(waiting, round(seconds, 1), self.set_aside, self.lost,
+                        self.last_error, seconds < STALLED)  # fmt: skip

@@ -31,7 +31,7 @@ from hotline.domain.events import (
     CallRequeued,
     OfferWithdrawn,
 )
-from hotline.errors import HotlineError, UnknownAgent
+from hotline.errors import HotlineError, LineStopped, UnknownAgent
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
 from hotline.records.audit import record_entry
@@ -91,6 +91,10 @@ R = TypeVar("R")
 Outgoing = Offer | Withdraw | Connect | DialBack | Leg | Park  # what the adapters carry out
 COMMIT_WAIT = 0.5  # seconds a reply waits for its unit of work to land (then goes anyway)
 REPLIES_KEPT = 100_000  # replies (and calls' lines) remembered for late carrier callbacks
+STOPPED = (
+    "this server no longer serves the line (handed over to another node, or "
+    "stopping): nothing was done; try again shortly"
+)
 
 log = logging.getLogger("hotline.live")
 
@@ -273,7 +277,11 @@ class LiveLine:
 
     def _run(self, command: Command[R], line: str | None = None) -> R:
         """One command at the use case's time (so no timer fires after the use case began);
-        its steps, on every line it touched, become writes, news and effects."""
+        its steps, on every line it touched, become writes, news and effects. Refused
+        (LineStopped) once the lines have stopped here, before it changes anything: none
+        of its writes could land, so its sender must not hear it was done."""
+        if self.writer.closed:
+            raise LineStopped(STOPPED)
         now = self.command_at if self.command_at is not None else self.wall()
         if line is None:
             sid = getattr(command, "sid", None)

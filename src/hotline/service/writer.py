@@ -8,6 +8,10 @@ being served from memory; units of work wait in order and are tried again after 
 back-off (`WriteHealth`), so they land later, none lost and none twice. A unit the
 database refuses for what it holds is tried write by write, and only the writes it
 refuses are set aside (reported, counted in /healthz), so the rest still land.
+
+Once the line stops, the writer is closed first (no command runs on the line after that:
+`LiveLine` refuses it), then `finish` lands what waits. A unit submitted to a closed writer
+all the same is never kept: it is reported as lost (each write named) and counted.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
-from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.errors import LineStopped, StoreUnavailable, WriteRefused
 from hotline.service.health import RETRY_FIRST, WriteHealth
-from hotline.service.unit_of_work import SaveAgent, UnitOfWork, Write
+from hotline.service.unit_of_work import AppendEvent, SaveAgent, UnitOfWork, Write
 
 BATCH = 500  # units of work at most in one transaction
 
@@ -52,16 +56,24 @@ class Writer:
 
     def submit(self, writes: Sequence[Write]) -> Future[bool] | None:
         """Queue one command's writes (in the order commands are submitted). The future
-        says when they were first tried: True once in the store, False if they wait."""
+        says when they were first tried: True once in the store, False if they wait.
+        Raises LineStopped once the writer is closed (the writes are logged as lost and
+        counted, never kept: nothing would land them)."""
         if not writes:
             self.poke()
             return None
         done: Future[bool] = Future()
         with self._lock:
-            self._units.append(_Unit(list(writes), done))
-            self.health.buffered()
-            self._poked = True
-            self._wake.notify()
+            closed = self._closed
+            if not closed:
+                self._units.append(_Unit(list(writes), done))
+                self.health.buffered()
+                self._poked = True
+                self._wake.notify()
+        if closed:
+            self.health.lost_after_stop([describe(w) for w in writes])
+            raise LineStopped(f"the line has stopped here: {len(writes)} writes submitted "
+                              "after it were not kept")  # fmt: skip
         self._start()
         return done
 
@@ -111,7 +123,14 @@ class Writer:
                 return left
             time.sleep(min(RETRY_FIRST, max(0.0, deadline - time.monotonic())))
 
+    @property
+    def closed(self) -> bool:
+        """The line has stopped: no unit is taken from now (`finish` lands those taken)."""
+        return self._closed
+
     def close(self) -> None:
+        """Take no more units (the line stops: called before `finish`) and end the
+        writer's thread once its attempt under way, if any, is over."""
         with self._lock:
             self._closed = True
             self._wake.notify()
@@ -193,9 +212,7 @@ class Writer:
             try:
                 self._store.commit([w])
             except WriteRefused as e:
-                what = f"agent {w.agent_id[:64]!r}" if isinstance(w, SaveAgent) \
-                    else f"call {str(w.sid)[:64]!r}"  # fmt: skip
-                self.health.refused(f"{type(w).__name__} for {what}", e.message)
+                self.health.refused(describe(w), e.message)
             unit.writes.pop(0)  # landed or set aside: a retry starts after it
 
     def _resolve_all(self, value: bool) -> None:
@@ -204,3 +221,11 @@ class Writer:
                 if u.done is not None:
                     u.done.set_result(value)
                     u.done = None
+
+
+def describe(w: Write) -> str:
+    """A write as a log line names it: its kind (an event's too) and whose it is."""
+    if isinstance(w, SaveAgent):
+        return f"SaveAgent {w.state!r} for agent {w.agent_id[:64]!r}"
+    kind = f" {w.kind[:64]!r}" if isinstance(w, AppendEvent) else ""
+    return f"{type(w).__name__}{kind} for call {str(w.sid)[:64]!r}"

@@ -126,10 +126,14 @@ class CallPlan:
         if any(len(a) != n for a in arrays):
             raise ValueError(f"a call plan needs one value per call in every array ({n} calls)")
         kinds = (
-            ("caller type", self.caller, len(scenario.caller_types)),
-            ("language", self.language, len(scenario.languages)),
+            ("caller type", "caller", self.caller, len(scenario.caller_types)),
+            ("language", "language", self.language, len(scenario.languages)),
         )
-        for name, values, count in kinds:
+        for name, field_name, values, count in kinds:
+            # (a float index passes the range check, then fails the run as a list index)
+            if (wrong := _not_indexes(values)) is not None:
+                raise ValueError(f"a call plan's {name} indexes (`{field_name}`) must be "
+                                 f"{wrong}")  # fmt: skip
             if n and (int(values.min()) < 0 or int(values.max()) >= count):
                 raise ValueError(f"a call plan's {name} is not one of the scenario's {count}")
         # (a negative or NaN time would fail deep inside the run, or replay something else)
@@ -139,6 +143,21 @@ class CallPlan:
             ok = (seconds >= 0) & (np.isfinite(seconds) | (endless & np.isposinf(seconds)))
             if not bool(np.all(ok)):
                 raise ValueError(f"a call plan's {name} times must be finite and not negative")
+
+
+def _not_indexes(values: object) -> str | None:
+    """None if `values` is an integer array; else why not, naming a value it holds (the
+    first that is not a whole number, else the first)."""
+    if not isinstance(values, np.ndarray):
+        return f"an integer array, not a {type(values).__name__}"
+    if values.dtype.kind in "iu":
+        return None
+    listed = values.ravel().tolist()
+    if not listed:
+        return f"an integer array, not {values.dtype}"
+    i = next((k for k, v in enumerate(listed)
+              if not (isinstance(v, float) and v.is_integer())), 0)  # fmt: skip
+    return f"an integer array, not {values.dtype}: call {i} has {listed[i]!r}"
 
 
 SIM_NUMBER: Final = "+12025550100"  # the simulated line's number (a fictional 555-01xx one)

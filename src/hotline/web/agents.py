@@ -17,6 +17,7 @@ from twilio.jwt.access_token.grants import VoiceGrant
 
 from hotline.errors import (
     InvalidTransition,
+    LineStopped,
     LookupNotAudited,
     PolicyError,
     RoutingError,
@@ -31,7 +32,7 @@ from hotline.web import forms
 from hotline.web.auth import Access, Who, needs
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
-from hotline.web.sockets import AgentSocket
+from hotline.web.sockets import MOVED, MOVED_REASON, AgentSocket
 
 AGENT_ERRORS = responses(400, 401, 403, 404, 409, 503)
 NOT_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -342,6 +343,10 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
             state = await rt.use_case(lambda: line.agent_state(agent_id))
         except RoutingError:  # a token of an agent no longer on this line
             await ws.close(code=4404)
+            return
+        except LineStopped:  # (as a socket open as the line stopped: its page connects again)
+            await ws.accept()  # (a close before it would read as a refused handshake)
+            await ws.close(code=MOVED, reason=MOVED_REASON)
             return
         await ws.accept()
         # read again with no await before the socket is registered, so nothing sent to the

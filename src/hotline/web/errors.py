@@ -1,6 +1,7 @@
 """How a refused request is answered: always `{"error_id", "message"}` with a 4xx (or 503
-while the store is down), never the framework's own bodies (a 422 would echo the input),
-never a stack trace. The only place exceptions become HTTP statuses."""
+while the store is down, or once the line has stopped here: with a Retry-After), never the
+framework's own bodies (a 422 would echo the input), never a stack trace. The only place
+exceptions become HTTP statuses."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from hotline.errors import StoreUnavailable
+from hotline.errors import LineStopped, StoreUnavailable
 
 log = logging.getLogger("hotline.web")
+# seconds a request refused by a line that stopped here waits before it is tried again (a
+# hand-over's next leader serves within a few; a carrier retries at its fallback URL)
+RETRY_AFTER = 2
 
 
 class Refused(Exception):
@@ -45,7 +49,7 @@ _DESCRIPTIONS = {
     408: "The body did not arrive in time",
     409: "Not possible in the current state (the reason says why)",
     413: "Body larger than 64 KiB",
-    503: "The store is unavailable; try again",
+    503: "The store is unavailable, or the line stopped here (handed over); try again",
 }
 
 
@@ -64,6 +68,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_r: Request, e: StoreUnavailable) -> JSONResponse:
         return body(503, e.error_id, "the store is unavailable; try again shortly")
+
+    @app.exception_handler(LineStopped)
+    async def _line_stopped(r: Request, e: LineStopped) -> JSONResponse:
+        log.warning("%s %s refused: %s", r.method, r.url.path, e.message)
+        answer = body(503, e.error_id, e.message)
+        answer.headers["Retry-After"] = str(RETRY_AFTER)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, e: RequestValidationError) -> JSONResponse:

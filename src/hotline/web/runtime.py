@@ -32,7 +32,7 @@ from hotline.domain.events import (
     CallOffered,
     OfferWithdrawn,
 )
-from hotline.errors import HotlineError, StoreUnavailable
+from hotline.errors import HotlineError, LineStopped, StoreUnavailable
 from hotline.records.audit import AuditTrail
 from hotline.service.hub import EventHub
 from hotline.service.live import LineSetup, LiveLine, Reloaded
@@ -127,9 +127,10 @@ class LineRuntime:
     def _after(self) -> tuple[concurrent.futures.Future[bool] | None, _Held]:
         """The command is done: its unit of work goes to the writer; its events and effects
         are held (in order) until `_release`. Returns the landing and what is held."""
-        landing = self.line.commit()
         effects, self.line.outbox[:] = list(self.line.outbox), []
-        held = _Held(self.line.take_news(), effects)
+        news = self.line.take_news()
+        landing = self.line.commit()  # (LineStopped if the line stopped: nothing held)
+        held = _Held(news, effects)
         self._held.append(held)
         return landing, held
 
@@ -186,8 +187,8 @@ class LineRuntime:
                         self.line.answered(sid, step, twiml)
                     finally:
                         landing, held = self._after()
-            except Refused:
-                raise
+            except (Refused, LineStopped):  # (the line stopped here: 503, never answered
+                raise  # as done; asked again, it reaches the line's next leader)
             except HotlineError as e:  # the core refused (e.g. a status for a call it closed)
                 log.warning("%s for %s: %s", step, sid, e.message)
                 twiml = fallback(sid)
@@ -265,14 +266,11 @@ class LineRuntime:
             log.error("could not %s call %s: %s", what, c.call_sid, e)
             if isinstance(c, Leg) and c.action == "join":
                 if c.attempt:  # an agent's connect: the caller keeps their place
-                    await self.use_case(
-                        functools.partial(self.line.carrier_refused, c.call_sid, c.attempt)
-                    )
+                    await self._carrier_said(c.call_sid, functools.partial(
+                        self.line.carrier_refused, c.call_sid, c.attempt))  # fmt: skip
                 else:
-                    await self.use_case(
-                        functools.partial(self.line.leg_status, c.call_sid, c.label,
-                                          "failed")
-                    )  # fmt: skip
+                    await self._carrier_said(c.call_sid, functools.partial(
+                        self.line.leg_status, c.call_sid, c.label, "failed"))  # fmt: skip
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -294,7 +292,20 @@ class LineRuntime:
             log.error("could not connect call %s to %s: %s", c.call_sid, whom, e)
             # the caller keeps their place, the agent is freed: a command like any other
             attempt = c.attempt if isinstance(c, Connect) else None
-            await self.use_case(functools.partial(self.line.carrier_refused, c.call_sid, attempt))
+            await self._carrier_said(
+                c.call_sid, functools.partial(self.line.carrier_refused, c.call_sid, attempt)
+            )
+
+    async def _carrier_said(self, sid: str, fn: Callable[[], Any]) -> None:
+        """A carrier request's failure, back to the line as a command; one that comes after
+        the line stopped (its request outlasted the stop's wait) cannot be: said, not
+        recorded (the line's next leader asks the carrier about the call as it recovers it)."""
+        try:
+            await self.use_case(fn)
+        except LineStopped:
+            log.error("the carrier's failure on call %s came after the line stopped: not "
+                      "recorded; the line's next leader asks the carrier about the call",
+                      sid)  # fmt: skip
 
     def _tell_agent(self, p: Any) -> None:
         """An agent's state changed: their desktop hears their state as it is now (on the
@@ -449,12 +460,14 @@ class LineRuntime:
             if self._background:  # carrier requests under way: their outcomes land here
                 await asyncio.wait(set(self._background), timeout=STOP_WAIT)
             self.sockets.close_all()  # (nothing more will be told them from here)
+            # the line stops: a command from now is refused (503: its sender tries again,
+            # and reaches the line's next leader), never run with writes nothing would land
+            self.line.writer.close()
             left = await asyncio.to_thread(self.line.writer.finish, STOP_WAIT)
             if left:
                 log.error("%d writes could not land in the store before the line stopped "
                           "(%s): they are lost; the store holds the line as it was before "
                           "them", left, self.line.writer.health.last_error)  # fmt: skip
-            self.line.writer.close()
             self.line.lookups.close()
             if self.trail is not None:  # a last checkpoint, over every entry written
                 try:

@@ -3,6 +3,11 @@ transaction (group commit); a unit the store refuses lands write by write."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
+from hotline.errors import LineStopped
 from hotline.service.health import RETRY_MAX, WriteHealth
 from hotline.service.unit_of_work import AddCall, AppendEvent, Write
 from hotline.service.writer import Writer
@@ -83,3 +88,24 @@ def test_the_last_tries_say_what_could_not_land():
     assert writer.finish(within=0) == 2
     assert store.calls == {}
     writer.close()
+
+
+def test_a_unit_submitted_after_the_writer_closed_is_reported_lost_not_kept(caplog):
+    """The line stopped (its writer closed, its last writes landed by `finish`): a unit
+    submitted after it would never land. It is refused, logged as lost with each write
+    named, and counted, rather than kept where nothing will ever land it."""
+    store = InMemoryStore()
+    writer = Writer(store=store, health=WriteHealth(wall=Wall()), stuck_after=60)
+    writer.close()
+    late: list[Write] = [AddCall(row("CA1"), 1000.0), AppendEvent("CA1", 1000.0, "ivr-started", {})]
+    with caplog.at_level(logging.ERROR, logger="hotline.store"), pytest.raises(LineStopped):
+        writer.submit(late)
+    assert writer.waiting() == 0  # not kept
+    assert writer.health.snapshot(writer.waiting()).lost == 2  # counted (/healthz)
+    [report] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    said = report.getMessage()
+    assert "after the line stopped" in said
+    assert "AddCall for call 'CA1'" in said
+    assert "AppendEvent 'ivr-started' for call 'CA1'" in said
+    assert writer.finish(within=0) == 0
+    assert store.calls == {}

@@ -260,3 +260,23 @@ def test_a_plan_with_negative_or_not_a_number_times_is_refused(
     s = Scenario.single_queue(calls_per_hour=60, aht_seconds=300, agents=1, hours=1)
     with pytest.raises(ValueError, match=what):
         Simulation(scenario=s, plan=_plan(times, ivr, patience, handle))
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "said"),
+    [
+        ("caller", np.array([0.0, 0.5]), "not float64: call 1 has 0.5"),
+        ("language", np.array([0.0, 0.0]), "not float64: call 0 has 0.0"),
+    ],
+)
+def test_a_plan_with_indexes_that_are_not_integers_is_refused(
+    field: str, values: Any, said: str
+) -> None:
+    """Refused when given, naming the field and the value, as the other checks are (a float
+    index passed the range check and the run failed with a raw TypeError). (`values: Any`:
+    a caller's plan typed otherwise, or not typed at all.)"""
+    s = Scenario.single_queue(calls_per_hour=60, aht_seconds=300, agents=1, hours=1)
+    plan = replace(_plan([0.0, 1.0], [0.0, 0.0], [9.0, 9.0], [9.0, 9.0]), **{field: values})
+    with pytest.raises(ValueError, match=f"indexes \\(`{field}`\\) must be an integer array") as e:
+        Simulation(scenario=s, plan=plan)
+    assert said in str(e.value)

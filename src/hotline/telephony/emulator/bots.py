@@ -1,6 +1,8 @@
 """Agent bots: log in through the agents' API, stay ready, and accept every offer after a
 ring, as an agent at a browser desktop would (the same REST calls and websocket); set
-not ready by the line because their phone failed to take a call, they are ready again."""
+not ready by the line because their phone failed to take a call, they are ready again.
+A log-in or a ready the line cannot answer now (503: handed over or recovering; the
+connection failed) is asked again after a bounded back-off, as a desktop would."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 
 import httpx
 import websockets
@@ -15,6 +18,11 @@ import websockets
 from hotline.telephony.emulator.carrier import KEEP_ALIVE
 
 log = logging.getLogger("hotline.emulator.bots")
+# seconds between a bot's tries of a request the line could not answer: doubling from the
+# first to the last (each drawn between half and all of it, so bots refused together do
+# not come back together); a Retry-After is waited for, up to the last
+RETRY_FIRST, RETRY_LAST = 0.25, 8.0
+TRY_AGAIN = frozenset({502, 503, 504})  # the line (or a front before it) cannot answer now
 
 
 class AgentBot:
@@ -39,6 +47,7 @@ class AgentBot:
         self.ring = ring
         self.accepted: list[str] = []
         self.ready = asyncio.Event()
+        self._jitter = random.Random(agent_id)  # (its own: the run's draws are not touched)
 
     async def run(self) -> None:
         ws_url = self.base.replace("http", "ws", 1) + f"/api/agent/ws?token={self.token}"
@@ -49,12 +58,14 @@ class AgentBot:
                 http = await stack.enter_async_context(own)
             ws = await stack.enter_async_context(websockets.connect(ws_url))
             await ws.recv()  # hello
-            login = await self._post(http, "/api/agent/login")
+            login = await self._asked(http, "POST", "/api/agent/login")
             if login.status_code != 409:  # (409: logged in still, as a restart resumed them)
                 login.raise_for_status()
-            me = (await http.get(self.base + "/api/agent/me", headers=self.headers)).json()
-            if me["state"] == "not_ready":  # (one on a call or wrapping up is ready after it)
-                (await self._post(http, "/api/agent/ready")).raise_for_status()
+            me = await self._asked(http, "GET", "/api/agent/me")
+            me.raise_for_status()
+            # (one on a call or wrapping up is ready after it)
+            if me.json()["state"] == "not_ready":
+                await self._ready(http)
             self.ready.set()
             async for raw in ws:
                 message = json.loads(raw)
@@ -63,9 +74,7 @@ class AgentBot:
                     # the line set them not ready: their phone failed to take a call (a
                     # caller who hung up as they accepted): ready again, as an agent would
                     # be (the simulator's agents never fail so)
-                    again = await self._post(http, "/api/agent/ready")
-                    if again.status_code != 409:  # (409: not so any more, e.g. told twice)
-                        again.raise_for_status()
+                    await self._ready(http)
                 elif message.get("type") == "offer":
                     await asyncio.sleep(self.ring / self.speed)
                     sid = message["call_sid"]
@@ -78,6 +87,34 @@ class AgentBot:
     async def _post(self, http: httpx.AsyncClient, path: str) -> httpx.Response:
         return await http.post(self.base + path, headers=self.headers)
 
+    async def _ready(self, http: httpx.AsyncClient) -> None:
+        """Ready, asked until the line answers (`_asked`); 409: not so any more (told
+        twice, or an offer came meanwhile)."""
+        r = await self._asked(http, "POST", "/api/agent/ready")
+        if r.status_code != 409:
+            r.raise_for_status()
+
+    async def _asked(self, http: httpx.AsyncClient, method: str, path: str) -> httpx.Response:
+        """The line's answer to a request, asked again while it cannot answer (TRY_AGAIN,
+        or no connection: its group is handed over, or its node is recovering it) after a
+        back-off doubling from RETRY_FIRST to RETRY_LAST seconds, for as long as the bot
+        runs (a desktop does not give up on its line); any other answer is returned."""
+        delay = RETRY_FIRST
+        while True:
+            try:
+                r = await http.request(method, self.base + path, headers=self.headers)
+            except httpx.TransportError as e:
+                why, asked = type(e).__name__, 0.0
+            else:
+                if r.status_code not in TRY_AGAIN:
+                    return r
+                why, asked = f"{r.status_code} {r.text[:120]}", _retry_after(r)
+            pause = min(max(self._jitter.uniform(delay / 2, delay), asked), RETRY_LAST)
+            log.info("%s: %s %s not answered (%s); asked again in %.1f s", self.agent_id,
+                     method, path, why, pause)  # fmt: skip
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, RETRY_LAST)
+
     async def stop(self) -> None:
         with contextlib.suppress(httpx.HTTPError):
             if self.client is not None:
@@ -85,3 +122,9 @@ class AgentBot:
                 return
             async with httpx.AsyncClient(limits=KEEP_ALIVE) as http:
                 await self._post(http, "/api/agent/logout")
+
+
+def _retry_after(r: httpx.Response) -> float:
+    """The seconds a refusal's Retry-After asks for (0: none, or a date, not waited for)."""
+    said = r.headers.get("retry-after", "")
+    return float(said) if said.isdigit() else 0.0
