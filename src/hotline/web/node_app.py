@@ -48,7 +48,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from hotline.errors import HotlineError, NodeRefused
+from hotline.errors import HotlineError, LineStopped, NodeRefused
 from hotline.service.node import Node
 from hotline.store.leases import leases
 from hotline.web import forms
@@ -143,11 +143,10 @@ class NodeApp:
             await self._lifespan(receive, send)
             return
         path: str = scope["path"]
-        sole = self._sole()
-        if sole is not None:  # this node leads every line: nothing to place
-            await self._serve(sole, self._who_asked(scope), receive, send)
-        elif path.startswith("/voice/"):
+        if path.startswith("/voice/") and scope["type"] == "http":
             await self._webhook(scope, receive, send)
+        elif (sole := self._sole()) is not None:  # this node leads every line: no placing
+            await self._serve(sole, self._who_asked(scope), receive, send)
         elif _forwarded(scope):  # placed by the node that relayed it: served here or refused
             app = self._local(_line_named(scope))
             if app is not None:
@@ -202,6 +201,25 @@ class NodeApp:
             self._busy[id(app)] -= 1
             if not self._busy[id(app)]:
                 del self._busy[id(app)]
+
+    async def _answered(self, app: Any, scope: Scope, body: bytes) -> list[Message] | None:
+        """A webhook served by one of this node's apps: its answer's messages, or None if
+        its line had stopped here (its group handed over while the request waited: refused
+        before anything was done, 503 `line-stopped`), which the carrier must not hear (a
+        5xx mid-call ends a Twilio call)."""
+        messages: list[Message] = []
+
+        async def kept(message: Message) -> None:
+            messages.append(message)
+
+        await self._serve(app, self._who_asked(scope), _replay(body), kept)
+        if messages and messages[0].get("status") == 503:
+            answer = b"".join(m.get("body", b"") for m in messages[1:])
+            with contextlib.suppress(ValueError):
+                said = json.loads(answer)
+                if isinstance(said, dict) and said.get("error_id") == LineStopped.error_id:
+                    return None
+        return messages
 
     def _local(self, line: str | None) -> Any:
         """The app here that serves `line` (None: not placed, any app here): that of the
@@ -477,12 +495,22 @@ class NodeApp:
             return
         deadline = time.monotonic() + self._hold_for
         forwarded = request.headers.get(FORWARDED) is not None
-        line = await self._line_of(request, body)
+        line: str | None = None
+        placed = False  # (placing reads the store: not when this node leads every line)
         while True:
-            app = self._local(line) if self._apps else None
-            if app is not None:  # this node leads the line (now): it serves the request
-                await self._serve(app, scope, _replay(body), send)
-                return
+            app = self._sole()
+            if app is None:
+                if not placed:
+                    line, placed = await self._line_of(request, body), True
+                app = self._local(line) if self._apps else None
+            if app is not None:  # this node leads the line (now): it serves the request,
+                answer = await self._answered(app, scope, body)  # unless its line stopped
+                if answer is not None:  # here meanwhile (handed over as it waited): then
+                    for message in answer:  # it goes on as one for a line not led here
+                        await send(message)
+                    return
+                if not placed:
+                    line, placed = await self._line_of(request, body), True
             if not forwarded:
                 leader = await self.leader(line)
                 try:
