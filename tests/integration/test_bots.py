@@ -27,8 +27,9 @@ SID = "CA" + "b" * 32
 
 
 class FailsOnce(RecordingCallControl):
-    """A carrier that refuses to put the first call through (its caller hung up as the
-    agent accepted), then puts calls through."""
+    """A carrier that refuses to put the first call through (a failure of its own, not a
+    caller gone: the agent is set not ready, as for a phone that failed), then puts calls
+    through."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from hotline.telephony.control import CarrierError, TwilioCallControl
+from hotline.telephony.control import CallGone, CarrierError, TwilioCallControl
 
 SID = "AC" + "0" * 32
 
@@ -20,6 +20,7 @@ SID = "AC" + "0" * 32
 class _Carrier(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str, dict[str, list[str]]]]] = []
     status = 200
+    code = 20404  # Twilio's error code when status is not 200
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
@@ -30,7 +31,7 @@ class _Carrier(BaseHTTPRequestHandler):
         payload = (
             {"sid": "CA1", "status": "in-progress"}
             if _Carrier.status == 200
-            else {"code": 20404, "message": "not found", "status": 404}
+            else {"code": _Carrier.code, "message": "refused", "status": _Carrier.status}
         )
         self.wfile.write(json.dumps(payload).encode())
 
@@ -40,7 +41,7 @@ class _Carrier(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def carrier():
-    _Carrier.seen, _Carrier.status = [], 200
+    _Carrier.seen, _Carrier.status, _Carrier.code = [], 200, 20404
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Carrier)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -91,6 +92,28 @@ def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):
     )
     with pytest.raises(CarrierError, match="refused to update call CA1"):
         control.hang_up("CA1")
+
+
+@pytest.mark.parametrize(("status", "code"), [(404, 20404), (400, 21220)])
+def test_a_connect_to_a_call_that_ended_says_the_caller_is_gone(carrier, status, code):
+    """404 (no such call) or Twilio's 21220 (the call is not in progress): the caller hung
+    up as their agent accepted; the line ends the call rather than offer it again."""
+    _Carrier.status, _Carrier.code = status, code
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    with pytest.raises(CallGone, match="refused to update call CA1"):
+        control.connect("CA1", "es-day-1")
+
+
+def test_any_other_refusal_of_a_connect_is_not_taken_for_a_caller_gone(carrier):
+    _Carrier.status, _Carrier.code = 400, 21201  # (another of Twilio's refusals)
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    with pytest.raises(CarrierError) as refused:
+        control.connect("CA1", "es-day-1")
+    assert not isinstance(refused.value, CallGone)
 
 
 def test_dial_back_calls_the_caller_into_the_calls_conference(carrier):

@@ -335,6 +335,28 @@ def test_a_connect_the_carrier_refuses_puts_the_caller_back(live):
     assert live.store.call(sid).state == "queued"
 
 
+def test_a_connect_refused_because_the_caller_just_hung_up_ends_the_call(live):
+    """The carrier no longer has the call (its caller hung up as the agent accepted, and
+    their hang-up's own word has not come yet): the call ends as abandoned, and the agent
+    is free again, not set not ready as for a phone that failed (nor is the call offered
+    to agent after agent, each connect refused again)."""
+    sid = "CA" + "d" * 32
+    live.control.gone.add(sid)
+    with live.http:  # one event loop for the app, so the connect runs in the background
+        to_hold(live, sid)
+        agent = accepted(live, sid, "en-day-1")
+        deadline = time.monotonic() + 10  # the connect runs in a thread; its failure
+        while True:  # comes back as a command
+            me = live.http.get("/api/agent/me", headers=agent).json()
+            if me["state"] != "on_call" or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert me["state"] == "available"
+        assert live.store.call(sid).state == "abandoned"
+        live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))  # (late)
+        assert live.store.call(sid).state == "abandoned"
+
+
 def test_no_per_call_state_outlives_the_call(live):
     agent = live.agent("en-day-1")
     live.http.post("/api/agent/login", headers=agent)

@@ -493,8 +493,8 @@ class LiveLine:
     def agent_leg_answered(self, sid: str, attempt: int) -> None:
         self._run(c.LegAnswered(sid, attempt))
 
-    def carrier_refused(self, sid: str, attempt: int | None) -> None:
-        self._run(c.CarrierRefused(sid, attempt))
+    def carrier_refused(self, sid: str, attempt: int | None, *, gone: bool = False) -> None:
+        self._run(c.CarrierRefused(sid, attempt, gone))
 
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
         """After a restart: rebuild the lines served here from the store's open calls (each

@@ -820,7 +820,15 @@ class Switchboard:
                 self._effects.append(Leg(cmd.sid, CALLER, "resume"))
 
     def _carrier_refused(self, cmd: c.CarrierRefused) -> None:
-        """The agent is freed, the caller keeps their place."""
+        """The agent is freed, the caller keeps their place; a caller the carrier says is
+        gone hung up as their agent accepted: the call ends so, and their agent, who did
+        nothing wrong, is free (not set not ready, as for a phone that failed to answer)."""
+        r = self.records.get(cmd.sid)
+        call = r.call if r is not None else None
+        if cmd.gone and r is not None and call is not None and cmd.attempt == r.connects \
+                and call.state is CallState.ANSWERED and not r.bridged:  # fmt: skip
+            self._status(c.CarrierStatus(cmd.sid, "completed"))
+            return
         if cmd.attempt is None:
             self._status(c.CarrierStatus(cmd.sid, "failed", dial_back=True))
         else:  # (the caller may have joined the conference before the agent's dial failed)

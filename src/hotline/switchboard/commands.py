@@ -167,13 +167,16 @@ class LegAnswered(Command[None]):
 
 class CarrierRefused(Command[None]):
     """The carrier would not connect the call to its agent (`attempt`) or would not dial
-    the callback caller (None)."""
+    the callback caller (None). `gone`: it said the caller's call is over (it knows no such
+    call in progress): the caller hung up as their agent accepted, and their hang-up's own
+    word may come later."""
 
-    _fields: ClassVar = ("sid", "attempt")
+    _fields: ClassVar = ("sid", "attempt", "gone")
 
-    def __init__(self, sid: str, attempt: int | None) -> None:
+    def __init__(self, sid: str, attempt: int | None, gone: bool = False) -> None:
         self.sid: Final = sid
         self.attempt: Final = attempt
+        self.gone: Final = gone
 
 
 class Voicemail(Command[None]):

@@ -34,6 +34,16 @@ class CarrierError(HotlineError):
     error_id = "carrier-error"
 
 
+class CallGone(CarrierError):
+    """The carrier has no such call in progress (it ended: the caller hung up): 404, or
+    Twilio's 21220 "call is not in-progress"."""
+
+    error_id = "call-gone"
+
+
+NOT_IN_PROGRESS = 21220  # Twilio's error code: a call that is no longer in progress
+
+
 class CallControl(Protocol):
     def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
         """Bridge the call to the agent; `attempt` numbers the connects of this call."""
@@ -223,5 +233,8 @@ class TwilioCallControl:
     def _update(self, call_sid: str, **fields: str) -> None:
         try:
             self.client.calls(call_sid).update(**fields)
+        except TwilioRestException as e:
+            kind = CallGone if e.status == 404 or e.code == NOT_IN_PROGRESS else CarrierError
+            raise kind(f"the carrier refused to update call {call_sid}: {e}") from None
         except (TwilioException, RequestException) as e:
             raise CarrierError(f"the carrier refused to update call {call_sid}: {e}") from None

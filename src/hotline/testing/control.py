@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from hotline.telephony.control import CarrierError
+from hotline.telephony.control import CallGone, CarrierError
 
 
 class RecordingCallControl:
@@ -15,6 +15,7 @@ class RecordingCallControl:
         self.dialled_back: list[tuple[str, str, str, str]] = []
         self.statuses: dict[str, str] = {}  # what the carrier would say of each call
         self.refuse: set[str] = set()  # calls the carrier's API refuses to connect
+        self.gone: set[str] = set()  # calls it no longer has (their callers hung up)
         self.legs: list[tuple[str, str, str, str, str]] = []  # (call, label, action, mode, coach)
         self.parked: list[tuple[str, int]] = []
         self._changed = threading.Condition()  # notified at each request (`until`)
@@ -33,6 +34,8 @@ class RecordingCallControl:
     def connect(self, call_sid: str, agent_id: str, attempt: int = 1) -> None:
         if call_sid in self.refuse:
             raise CarrierError(f"the carrier refused to update call {call_sid}")
+        if call_sid in self.gone:
+            raise CallGone(f"the carrier refused to update call {call_sid}: not found")
         self.connected.append((call_sid, agent_id))
         self._asked()
 

@@ -41,7 +41,7 @@ from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
 from hotline.switchboard.effects import Connect, DialBack, Leg, Offer, Park, Withdraw
 from hotline.switchboard.events import AgentLegAnswered, CalledBack
-from hotline.telephony.control import CallControl
+from hotline.telephony.control import CallControl, CallGone
 from hotline.telephony.webhooks import Webhooks
 from hotline.web import forms
 from hotline.web.errors import Refused
@@ -288,13 +288,19 @@ class LineRuntime:
             else:
                 await asyncio.to_thread(self.control.connect, c.call_sid, c.agent_id, c.attempt)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
-            whom = "its caller" if isinstance(c, DialBack) else c.agent_id
-            log.error("could not connect call %s to %s: %s", c.call_sid, whom, e)
-            # the caller keeps their place, the agent is freed: a command like any other
+            # the caller keeps their place, the agent is freed: a command like any other;
+            # a caller the carrier says is gone hung up as their agent accepted: the call
+            # ends, and the agent is not held to it
             attempt = c.attempt if isinstance(c, Connect) else None
-            await self._carrier_said(
-                c.call_sid, functools.partial(self.line.carrier_refused, c.call_sid, attempt)
-            )
+            gone = isinstance(e, CallGone) and attempt is not None
+            whom = "its caller" if isinstance(c, DialBack) else c.agent_id
+            if gone:
+                log.info("call %s ended as it was connected to %s (its caller hung up): %s",
+                         c.call_sid, whom, e)  # fmt: skip
+            else:
+                log.error("could not connect call %s to %s: %s", c.call_sid, whom, e)
+            await self._carrier_said(c.call_sid, functools.partial(
+                self.line.carrier_refused, c.call_sid, attempt, gone=gone))  # fmt: skip
 
     async def _carrier_said(self, sid: str, fn: Callable[[], Any]) -> None:
         """A carrier request's failure, back to the line as a command; one that comes after

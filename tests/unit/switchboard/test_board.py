@@ -118,6 +118,50 @@ def test_a_connect_the_agent_does_not_answer_goes_to_the_next_agent():
     assert accepted.effects[-1] == Connect("CA1", "a2", 2)
 
 
+def test_a_connect_refused_because_the_caller_left_ends_the_call_and_frees_the_agent():
+    """The caller hung up as their agent accepted: the carrier refuses to connect a call it
+    no longer has. The call ends as abandoned (not offered to agent after agent, each
+    connect refused again), and the agent, who did nothing wrong, stays available."""
+    b = board()
+    b.handle(c.Login("a1", ready=True), 0.0)
+    arrive(b, "CA1", 1.0)
+    b.handle(c.Accept("a1", "CA1"), 7.0)
+    b.handle(c.Login("a2", ready=True), 8.0)
+    out = b.handle(c.CarrierRefused("CA1", 1, gone=True), 9.0)
+    assert "CallAbandoned" in kinds(out)
+    assert not [f for f in out.effects if isinstance(f, Offer)]
+    assert b.agent_state("a1")["state"] == "available"
+    assert b.waiting() == []
+    late = b.handle(c.CarrierStatus("CA1", "completed"), 10.0)  # (its hang-up's own word)
+    assert late.events == ()
+
+
+def test_a_connect_the_carrier_refused_otherwise_keeps_the_callers_place():
+    b = board()
+    b.handle(c.Login("a1", ready=True), 0.0)
+    arrive(b, "CA1", 1.0)
+    b.handle(c.Accept("a1", "CA1"), 7.0)
+    b.handle(c.Login("a2", ready=True), 8.0)
+    out = b.handle(c.CarrierRefused("CA1", 1), 9.0)
+    assert "CallAbandoned" not in kinds(out)
+    assert [f.agent_id for f in out.effects if isinstance(f, Offer)] == ["a2"]
+    assert b.agent_state("a1")["state"] == "not_ready"
+
+
+def test_a_gone_callers_word_for_an_earlier_connect_changes_nothing():
+    """A refusal for a connect that is not the call's latest (its agent changed since)."""
+    b = board()
+    b.handle(c.Login("a1", ready=True), 0.0)
+    arrive(b, "CA1", 1.0)
+    b.handle(c.Accept("a1", "CA1"), 7.0)
+    b.handle(c.Login("a2", ready=True), 8.0)
+    b.handle(c.DialDone("CA1", "no-answer", 1), 9.0)
+    b.handle(c.Accept("a2", "CA1"), 10.0)
+    out = b.handle(c.CarrierRefused("CA1", 1, gone=True), 11.0)
+    assert "CallAbandoned" not in kinds(out)
+    assert b.agent_state("a2")["state"] == "on_call"
+
+
 def test_an_offer_not_answered_in_time_is_withdrawn_by_the_timer():
     b = board()
     b.handle(c.Login("a1", ready=True), 0.0)
