@@ -5,22 +5,28 @@ in the audit trail. The counts live in the store, so every call and every node s
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hotline.ivr.interpreter import Guard, Lookup, LookupResult
 from hotline.records.audit import rows
 from hotline.records.port import LookupRequest
-from hotline.service.lookups import LookupWorkers
-from hotline.store.db import connect, migrate
-from hotline.store.guards import LookupGuards
+from hotline.service.lookups import ANSWER_WITHIN, LOOKUP_DEADLINE, LookupWorkers
+from hotline.store.db import MIGRATIONS, connect, migrate
+from hotline.store.guards import LookupGuards, guard_key
 from hotline.store.tables import lookup_guard
 from hotline.testing.connectors import InMemoryConnector
 
 from .live_fixtures import (  # noqa: F401 (pg_url is a fixture)
+    FakeWall,
     Live,
     call_form,
     directory,
@@ -178,15 +184,252 @@ def test_lockouts_of_several_windows_on_one_key_each_count_their_own(tmp_path):
     attempts do not cut the first's hour of history."""
     guards = LookupGuards(Engine(migrated(tmp_path)))
     t = 1_796_000_000.0
+
+    def fail(at: float, window: float, limit: int) -> bool:
+        tried = guards.attempt("k", at, window=window, limit=limit, answer_within=30)
+        if tried.id is not None:
+            guards.answered("k", tried.id, at, failed=True)
+        return tried.id is not None
+
     for i in range(4):
-        assert guards.attempt("k", t + i, window=HOUR, limit=5)
-    assert guards.attempt("k", t + 120, window=60, limit=20)
+        assert fail(t + i, HOUR, 5)
+    assert fail(t + 120, 60, 20)
     assert guards.failures("k", t + 121, window=HOUR) == 5
-    assert not guards.attempt("k", t + 122, window=HOUR, limit=5)
-    assert guards.attempt("k", t + 123, window=60, limit=20)  # the minute's: one so far
+    assert not fail(t + 122, HOUR, 5)
+    assert fail(t + 123, 60, 20)  # the minute's: one so far
 
 
 def migrated(tmp_path: Path) -> SAEngine:
     engine = connect(sqlite_url(tmp_path))
     migrate(engine)
     return engine
+
+
+# -- look-ups of one key at the same moment: attempts under way are not failures ----------
+
+KEY = guard_key("agency_directory.verify", "123455")
+TIMEOUT = 30.0  # seconds a test waits for what must happen at once (never reached)
+
+
+class Seen(logging.Handler):
+    """What became of the look-ups so far: the PIN checks asked of the directory (by
+    `Gated`), and the look-ups logged as not made, yet ("waits": their key is busy) or at
+    all ("locked")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.changed = threading.Condition()
+        self.pin_checks = 0
+        self.logged: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        kind = "waits" if " waits: " in message else "locked" if "'locked'" in message else ""
+        if kind:
+            with self.changed:
+                self.logged.append(kind)
+                self.changed.notify_all()
+
+    def asked(self) -> None:
+        with self.changed:
+            self.pin_checks += 1
+            self.changed.notify_all()
+
+    def decided(self, n: int) -> tuple[int, list[str]]:
+        """The PIN checks asked and the look-ups logged, once `n` look-ups were (the gate
+        shut: what the others were told is told before they are)."""
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.pin_checks + len(self.logged) >= n,
+                                         timeout=TIMEOUT)  # fmt: skip
+            return self.pin_checks, list(self.logged)
+
+
+class Gated:
+    """The demo directory; its PIN checks are counted as they are asked (in `seen`), and
+    answer only while the test holds the gate open."""
+
+    def __init__(self, seen: Seen) -> None:
+        self.inner = directory()
+        self.open = threading.Event()
+        self.seen = seen
+
+    def lookup(self, request: LookupRequest) -> LookupResult:
+        if request.operation == "verify":
+            self.seen.asked()
+            if not self.open.wait(timeout=TIMEOUT):
+                raise TimeoutError("the test never opened the gate")
+        return self.inner.lookup(request)
+
+
+@pytest.fixture
+def seen(caplog: pytest.LogCaptureFixture) -> Iterator[Seen]:
+    caplog.set_level(logging.INFO, logger="hotline.records")
+    handler = Seen()
+    logger = logging.getLogger("hotline.records")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+@pytest.fixture
+def gated(seen: Seen) -> Iterator[Gated]:
+    connector = Gated(seen)
+    yield connector
+    connector.open.set()  # no worker thread outlives the test
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def guards(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LookupGuards]:
+    url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = connect(url)
+    migrate(engine)
+    yield LookupGuards(Engine(engine))
+    engine.dispose()
+
+
+@pytest.fixture
+def wall() -> FakeWall:
+    return FakeWall()
+
+
+@pytest.fixture
+def workers(guards: LookupGuards, gated: Gated, wall: FakeWall) -> Iterator[LookupWorkers]:
+    """Eight workers, as `hotline serve` has, and the lockout of the demo's flow."""
+    workers = LookupWorkers(connectors={"agency_directory": gated}, wall=wall, guards=guards,
+                            guard_clock=wall, workers=8)  # fmt: skip
+    yield workers
+    workers.close()
+
+
+def pin_check(pin: str) -> Lookup:
+    return Lookup("agency_directory", "verify", {"agency_id": "123455", "pin": pin},
+                  guard=Guard("123455", 5, HOUR))  # fmt: skip
+
+
+def answered(workers: LookupWorkers) -> list[str]:
+    """The statuses of the look-ups answered, in the order of their tickets."""
+    workers.settle(TIMEOUT)
+    return [a.result.status for a in sorted(workers.answers(), key=lambda a: a.ticket)]
+
+
+def test_eight_officers_of_one_agency_verified_at_once_are_all_verified(
+    workers, gated, seen, guards, wall
+):
+    """Five PIN checks under way fill the lockout's limit: the other three wait for them
+    (nobody failed, so none is "locked"), and are checked as places free."""
+    for i in range(8):
+        workers.start(i, f"CA{i}", pin_check("2468"))
+    assert seen.decided(8) == (5, ["waits"] * 3)
+    assert workers.answers() == []
+    gated.open.set()
+    assert answered(workers) == ["found"] * 8
+    assert seen.pin_checks == 8
+    assert seen.logged == ["waits"] * 3
+    assert guards.failures(KEY, wall(), window=HOUR) == 0
+
+
+def test_the_sixth_pin_check_after_five_wrong_is_locked_without_asking(
+    workers, gated, seen, caplog
+):
+    gated.open.set()
+    for i in range(5):
+        workers.start(i, f"CA{i}", pin_check("1111"))
+        assert answered(workers) == ["not_found"]
+    workers.start(5, "CA5", pin_check("2468"))
+    assert answered(workers) == ["locked"]
+    assert seen.pin_checks == 5
+    (locked,) = [r.getMessage() for r in caplog.records if "'locked'" in r.getMessage()]
+    assert locked == ("a look-up on call CA5 is answered 'locked': its key had 5 failures "
+                      "within 60 minutes")  # fmt: skip
+
+
+def test_wrong_pins_at_once_are_checked_no_more_than_the_limit_allows(workers, gated, seen):
+    """With four failures counted, three wrong PINs at once: one is checked, the others
+    wait for its answer, and then the key is locked; the fifth failure is the last."""
+    gated.open.set()
+    for i in range(4):
+        workers.start(i, f"CA{i}", pin_check("1111"))
+        assert answered(workers) == ["not_found"]
+    gated.open.clear()
+    for i in range(4, 7):
+        workers.start(i, f"CA{i}", pin_check(f"{i}{i}{i}{i}"))
+    assert seen.decided(7) == (5, ["waits"] * 2)
+    gated.open.set()
+    assert sorted(answered(workers)) == ["locked", "locked", "not_found"]
+    assert seen.pin_checks == 5
+
+
+def test_attempts_a_crashed_process_left_under_way_end_with_their_window(
+    workers, guards, gated, seen, wall
+):
+    """A process died with five PIN checks under way: while they are within their time
+    the key is busy (a look-up waits, until its deadline); then they count as failures
+    (their answers may have been "not found"), and they end with their window."""
+    gated.open.set()
+    crashed = wall()
+    for _ in range(5):
+        tried = guards.attempt(KEY, crashed, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)
+        assert tried.id is not None
+
+    wall.now = crashed + 1
+    workers.start(1, "CA1", pin_check("2468"))
+    assert seen.decided(1) == (0, ["waits"])
+    wall.now += LOOKUP_DEADLINE
+    assert [a.result.status for a in workers.answers()] == ["error"]  # the caller goes on
+
+    wall.now = crashed + ANSWER_WITHIN
+    workers.start(2, "CA2", pin_check("2468"))
+    assert answered(workers) == ["locked"]
+    assert guards.failures(KEY, wall(), window=HOUR) == 5
+
+    wall.now = crashed + HOUR
+    workers.start(3, "CA3", pin_check("2468"))
+    assert answered(workers) == ["found"]
+    assert seen.pin_checks == 1  # the look-up that waited was never made
+
+
+def test_an_answer_that_comes_after_its_time_still_settles_its_attempt(guards):
+    t = 1_796_000_000.0
+    slow = guards.attempt("k", t, window=HOUR, limit=2, answer_within=30)
+    fast = guards.attempt("k", t, window=HOUR, limit=2, answer_within=30)
+    assert slow.id is not None
+    assert fast.id is not None
+    busy = guards.attempt("k", t + 1, window=HOUR, limit=2, answer_within=30)
+    assert (busy.id, busy.locked, busy.failures, busy.under_way) == (None, False, 0, 2)
+    guards.answered("k", fast.id, t + 2, failed=True)
+    assert guards.failures("k", t + 29, window=HOUR) == 1  # the slow one: still under way
+    late = guards.attempt("k", t + 30, window=HOUR, limit=2, answer_within=30)
+    assert (late.id, late.locked, late.failures, late.unanswered) == (None, True, 2, 1)
+    guards.answered("k", slow.id, t + 31, failed=False)  # found, at last: taken back
+    assert guards.failures("k", t + 31, window=HOUR) == 1
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_migration_0012_keeps_the_failures_and_a_downgrade_counts_attempts_under_way(
+    db, request, tmp_path
+):
+    url = sqlite_url(tmp_path) if db == "sqlite" else request.getfixturevalue("pg_url")
+    engine = connect(url)
+    try:
+        migrate(engine, to="0011")
+        t = 1_796_000_000.0
+        with engine.begin() as c:  # what 0011's code wrote: a failure (or an attempt)
+            c.execute(text("INSERT INTO lookup_guard (key_sha256, failures, last_at) "
+                           "VALUES ('k', :f, :t)"), {"f": json.dumps([t]), "t": t})  # fmt: skip
+        assert migrate(engine) == ["0012"]
+        guards = LookupGuards(Engine(engine))
+        assert guards.failures("k", t + 1, window=HOUR) == 1
+        tried = guards.attempt("k", t + 2, window=HOUR, limit=5, answer_within=30)
+        assert tried.id is not None
+        assert guards.failures("k", t + 3, window=HOUR) == 1  # under way: not a failure
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as c:
+            config.attributes["connection"] = c
+            command.downgrade(config, "0011")
+        with engine.connect() as c:
+            (failures,) = c.execute(text("SELECT failures FROM lookup_guard")).one()
+        assert (json.loads(failures) if isinstance(failures, str) else failures) == [t, t + 2]
+    finally:
+        engine.dispose()

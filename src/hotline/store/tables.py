@@ -214,7 +214,9 @@ lookup_guard = Table(  # the IVR's lockouts (store.guards)
     "lookup_guard",
     metadata,
     Column("key_sha256", String(64), primary_key=True),
-    Column("failures", JSON, nullable=False),  # times of attempts within the window
+    Column("failures", JSON, nullable=False),  # times of failed attempts (when they started)
+    # attempts under way: [{"id", "at" (started), "until" (its answer due)}] (migration 0012)
+    Column("in_flight", JSON, nullable=False, server_default="[]"),
     Column("last_at", Float, nullable=False, index=True),  # the last attempt (the purge)
 )
 
