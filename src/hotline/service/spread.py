@@ -18,6 +18,9 @@ from hotline.store.accounts import AccountStore
 from hotline.store.repository import Store, token_digest
 
 log = logging.getLogger("hotline.node")
+# a person's requests that are no line's (besides the pages): any node that serves a line
+# serves them, from the store
+ANY_LINES = ("/api/session", "/api/banner", "/api/audit/")
 
 
 def groups(
@@ -167,10 +170,15 @@ class Placement:
         return self.store.line_of_number(self.home)
 
     def person(self, path: str, bearer: str | None, cookie: str | None) -> str | None:
-        """A person's request's line: a call's or an agent's the path names (a supervisor
-        forcing an agent's state or joining a call, an admin changing an agent's skills
-        or a line), else the line of the agent who asks (a bearer token's, a session's),
-        else the home line. Only reads: the node that serves it checks who asks."""
+        """A person's request's line: None for what is no line's (the pages and their
+        files, log-on and log-off, the audit trail: the store's, which the node of any line
+        serves, so they do not wait while the home line is taken over); a call's or an
+        agent's the path names (a supervisor forcing an agent's state or joining a call, an
+        admin changing an agent's skills or a line), else the line of the agent who asks (a
+        bearer token's, a session's), else the home line. Only reads: the node that serves
+        it checks who asks."""
+        if not path.startswith("/api/") or path.startswith(ANY_LINES):
+            return None
         parts = path.split("/")
         named = parts[4] if len(parts) > 4 else ""
         if path.startswith("/api/supervisor/calls/"):
