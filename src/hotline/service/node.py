@@ -25,9 +25,11 @@ The share is one of load, not of groups (`claim`), and keeps these rules:
 - handing over: only while no group is free, only by a node whose load exceeds the share,
   only if some other live node's is below it, and only a group g it can give and stay at
   or above the share (load - w(g) >= share): the heaviest such, ties by the last line
-  name; one at a time. Only a node below the share claims it, so the excess (the sum of
-  max(0, load - share) over the live nodes) strictly falls at each hand-over: hand-overs
-  end, a group never goes back and forth (while the nodes and the weights stay).
+  name; one at a time. (What goes is the app g is served in, whole: groups that split
+  after they were claimed together are still served by one app, so they weigh as one.)
+  Only a node below the share claims it, so the excess (the sum of max(0, load - share)
+  over the live nodes) strictly falls at each hand-over: hand-overs end, a group never
+  goes back and forth (while the nodes and the weights stay).
 
 A leader renews its leases every `ttl / 3` seconds; it trusts them only until `ttl * TRUST` after
 the last renewal that succeeded, on its own monotonic clock, and stops at once (the process
@@ -205,11 +207,16 @@ class Node:
         theirs = loads(weight, live)
         short = [n for n in alive - {self.name} if theirs[n] < share]
         free = any(not (others | mine).intersection(g) for g in found)
-        given = [g for g in leading if load - weight[g] >= share]
+        # what goes is an app's whole group (`served`): the lines of groups that split since
+        # it was claimed are still served in one app, and go together, so an app's weight
+        # is that of every group it serves
+        apps: Counter[tuple[str, ...]] = Counter()
+        for group in leading:
+            apps[served[min(mine.intersection(group))]] += weight[group]
+        given = [app for app, w in apps.items() if load - w >= share]
         self.handing = None
         if load > share and short and not free and given:
-            heaviest = max(given, key=lambda g: (weight[g], g))  # (ties: the last by name)
-            self.handing = served.get(min(mine.intersection(heaviest)))  # (its app's group)
+            self.handing = max(given, key=lambda app: (apps[app], app))  # (ties: the last)
         return new
 
     def hand_over(self, group: tuple[str, ...]) -> None:

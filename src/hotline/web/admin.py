@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from hotline.errors import ChangedMeanwhile, ConfigError
+from hotline.errors import ChangedMeanwhile, ConfigError, LineStopped
 from hotline.ivr.flow_file import VERSION_MAX
 from hotline.service.configuration import FLOW_MAX, Configuration, NotFound
 from hotline.web.auth import Access, Who, needs
@@ -29,6 +29,10 @@ from hotline.web.runtime import LineRuntime
 T = TypeVar("T")
 Version = Annotated[int, Path(ge=1, le=VERSION_MAX)]
 ADMINS = ("admin",)
+STOPPED_HERE = (
+    "the change is in the store; this server no longer serves its lines (handed over, or "
+    "stopping), so the node that leads them next takes it up as it starts"
+)
 NAME = r"^[^\x00-\x1f\x7f]{1,64}$"
 
 
@@ -75,7 +79,11 @@ def admin_router(rt: LineRuntime, access: Access, config: Configuration) -> APIR
             raise Refused(404, e.error_id, e.message) from None
         except ChangedMeanwhile as e:
             raise Refused(409, e.error_id, e.message) from None
-        reloaded = await rt.reload_lines()
+        try:
+            reloaded = await rt.reload_lines()
+        except LineStopped:  # (the change is made: it must not be answered as not done)
+            return {"ok": True, "reloaded": {}, "not_live": {}, "added": [],
+                    "stopped": STOPPED_HERE}  # fmt: skip
         out: dict[str, Any] = {"ok": True, "reloaded": reloaded.changed,
                                "not_live": reloaded.refused, "added": reloaded.added}  # fmt: skip
         if dataclasses.is_dataclass(result) and not isinstance(result, type):
