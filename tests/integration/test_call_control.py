@@ -20,7 +20,7 @@ SID = "AC" + "0" * 32
 class _Carrier(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str, dict[str, list[str]]]]] = []
     status = 200
-    code = 20404  # Twilio's error code when status is not 200
+    code: int | None = 20404  # Twilio's error code when status is not 200
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
@@ -106,8 +106,11 @@ def test_a_connect_to_a_call_that_ended_says_the_caller_is_gone(carrier, status,
         control.connect("CA1", "es-day-1")
 
 
-def test_any_other_refusal_of_a_connect_is_not_taken_for_a_caller_gone(carrier):
-    _Carrier.status, _Carrier.code = 400, 21201  # (another of Twilio's refusals)
+@pytest.mark.parametrize(("status", "code"), [(400, 21201), (404, None)])
+def test_any_other_refusal_of_a_connect_is_not_taken_for_a_caller_gone(carrier, status, code):
+    """Another of Twilio's refusals, or a 404 without Twilio's code (a wrong API address, a
+    proxy: taken for 'gone', every call would end as abandoned)."""
+    _Carrier.status, _Carrier.code = status, code
     control = TwilioCallControl(
         account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
     )

@@ -35,13 +35,14 @@ class CarrierError(HotlineError):
 
 
 class CallGone(CarrierError):
-    """The carrier has no such call in progress (it ended: the caller hung up): 404, or
-    Twilio's 21220 "call is not in-progress"."""
+    """The carrier has no such call in progress (it ended: the caller hung up): Twilio's
+    20404 "not found" (with a 404) or 21220 "call is not in-progress". A bare 404 without
+    its code (a wrong API address, a proxy) is not taken for it: every call would end."""
 
     error_id = "call-gone"
 
 
-NOT_IN_PROGRESS = 21220  # Twilio's error code: a call that is no longer in progress
+NOT_FOUND, NOT_IN_PROGRESS = 20404, 21220  # Twilio's error codes for a call that ended
 
 
 class CallControl(Protocol):
@@ -234,7 +235,8 @@ class TwilioCallControl:
         try:
             self.client.calls(call_sid).update(**fields)
         except TwilioRestException as e:
-            kind = CallGone if e.status == 404 or e.code == NOT_IN_PROGRESS else CarrierError
+            gone = (e.status, e.code) == (404, NOT_FOUND) or e.code == NOT_IN_PROGRESS
+            kind = CallGone if gone else CarrierError
             raise kind(f"the carrier refused to update call {call_sid}: {e}") from None
         except (TwilioException, RequestException) as e:
             raise CarrierError(f"the carrier refused to update call {call_sid}: {e}") from None
