@@ -39,7 +39,7 @@ T = 1_796_000_000.0
 
 
 class Engine:
-    def __init__(self, engine) -> None:  # noqa: ANN001
+    def __init__(self, engine) -> None:
         self.engine = engine
 
 
@@ -52,14 +52,14 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
     engine.dispose()
 
 
-def meanwhile(engine, thread_name: str, what) -> list[threading.Thread]:  # noqa: ANN001
+def meanwhile(engine, thread_name: str, what) -> list[threading.Thread]:
     """Run `what` in a thread of its own just before the thread named `thread_name` writes
     the guard row (its UPDATE), giving it up to a second (it may have to wait for the row:
     then it goes on after)."""
     started: list[threading.Thread] = []
 
     @event.listens_for(engine, "before_cursor_execute")
-    def hook(conn, cursor, statement, params, context, many) -> None:  # noqa: ANN001
+    def hook(conn, cursor, statement, params, context, many) -> None:
         if (not started and statement.startswith("UPDATE lookup_guard")
                 and threading.current_thread().name == thread_name):  # fmt: skip
             t = threading.Thread(target=what)
@@ -70,7 +70,7 @@ def meanwhile(engine, thread_name: str, what) -> list[threading.Thread]:  # noqa
     return started
 
 
-def in_thread(name: str, what) -> None:  # noqa: ANN001
+def in_thread(name: str, what) -> None:
     t = threading.Thread(target=what, name=name)
     t.start()
     t.join(30)
@@ -84,8 +84,11 @@ def test_an_attempt_started_while_another_is_answered_stays_counted(engine):
     first = guards.attempt("k", T, window=HOUR, limit=2, answer_within=30)
     assert first.id is not None
     second = []
-    started = meanwhile(engine, "answer", lambda: second.append(
-        guards.attempt("k", T + 1, window=HOUR, limit=2, answer_within=30)))
+    started = meanwhile(
+        engine,
+        "answer",
+        lambda: second.append(guards.attempt("k", T + 1, window=HOUR, limit=2, answer_within=30)),
+    )
     in_thread("answer", lambda: guards.answered("k", first.id, T + 2, failed=True))
     started[0].join(30)
     assert second[0].id is not None  # under way: one failure, one attempt
@@ -100,8 +103,7 @@ def test_two_answers_at_once_never_bring_an_attempt_back(engine):
     guards = LookupGuards(Engine(engine))
     a = guards.attempt("k", T, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)
     b = guards.attempt("k", T, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)
-    started = meanwhile(engine, "answer", lambda: guards.answered("k", b.id, T + 1,
-                                                                 failed=False))
+    started = meanwhile(engine, "answer", lambda: guards.answered("k", b.id, T + 1, failed=False))
     in_thread("answer", lambda: guards.answered("k", a.id, T + 1, failed=False))
     started[0].join(30)
     assert guards.failures("k", T + ANSWER_WITHIN + 1, window=HOUR) == 0
