@@ -95,6 +95,9 @@ class LookupGuards:
         """The answer to `attempt` came at `now`: "not found" (`failed`) makes it a failure
         from when it started; any other answer takes it back."""
         with transaction(self._store.engine) as c:
+            # a write first, as in `attempt`: SQLite's driver begins the transaction there
+            c.execute(update(lookup_guard).where(lookup_guard.c.key_sha256 == name)
+                      .values(last_at=now))  # fmt: skip
             failures, in_flight = _held(c, name, now)
             mine = [e for e in in_flight if e["id"] == attempt]
             if not mine:  # (kept no longer: older than any window)
