@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine as SAEngine
 
 from hotline.ivr.interpreter import Guard, Lookup, LookupResult
 from hotline.records.port import LookupRequest
@@ -39,12 +40,12 @@ T = 1_796_000_000.0
 
 
 class Engine:
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: SAEngine) -> None:
         self.engine = engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SAEngine]:
     url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = connect(url)
     migrate(engine)
@@ -52,14 +53,18 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
     engine.dispose()
 
 
-def meanwhile(engine, thread_name: str, what) -> list[threading.Thread]:
+def meanwhile(
+    engine: SAEngine, thread_name: str, what: Callable[[], object]
+) -> list[threading.Thread]:
     """Run `what` in a thread of its own just before the thread named `thread_name` writes
     the guard row (its UPDATE), giving it up to a second (it may have to wait for the row:
     then it goes on after)."""
     started: list[threading.Thread] = []
 
     @event.listens_for(engine, "before_cursor_execute")
-    def hook(conn, cursor, statement, params, context, many) -> None:
+    def hook(
+        conn: object, cursor: object, statement: str, params: object, context: object, many: bool
+    ) -> None:
         if (not started and statement.startswith("UPDATE lookup_guard")
                 and threading.current_thread().name == thread_name):  # fmt: skip
             t = threading.Thread(target=what)
@@ -70,7 +75,7 @@ def meanwhile(engine, thread_name: str, what) -> list[threading.Thread]:
     return started
 
 
-def in_thread(name: str, what) -> None:
+def in_thread(name: str, what: Callable[[], object]) -> None:
     t = threading.Thread(target=what, name=name)
     t.start()
     t.join(30)
@@ -81,15 +86,15 @@ def test_an_attempt_started_while_another_is_answered_stays_counted(engine):
     """Defect 1 (SQLite): the answer's write wipes an attempt that started meanwhile, so
     with a limit of 2 and one attempt under way, two more are let in (three guesses)."""
     guards = LookupGuards(Engine(engine))
-    first = guards.attempt("k", T, window=HOUR, limit=2, answer_within=30)
-    assert first.id is not None
+    first = guards.attempt("k", T, window=HOUR, limit=2, answer_within=30).id
+    assert first is not None
     second = []
     started = meanwhile(
         engine,
         "answer",
         lambda: second.append(guards.attempt("k", T + 1, window=HOUR, limit=2, answer_within=30)),
     )
-    in_thread("answer", lambda: guards.answered("k", first.id, T + 2, failed=True))
+    in_thread("answer", lambda: guards.answered("k", first, T + 2, failed=True))
     started[0].join(30)
     assert second[0].id is not None  # under way: one failure, one attempt
     third = guards.attempt("k", T + 3, window=HOUR, limit=2, answer_within=30)
@@ -101,10 +106,12 @@ def test_two_answers_at_once_never_bring_an_attempt_back(engine):
     """Defect 1 (SQLite): of two attempts answered at once (both found), one comes back
     under way; after ANSWER_WITHIN it counts as a failure though its PIN was right."""
     guards = LookupGuards(Engine(engine))
-    a = guards.attempt("k", T, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)
-    b = guards.attempt("k", T, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)
-    started = meanwhile(engine, "answer", lambda: guards.answered("k", b.id, T + 1, failed=False))
-    in_thread("answer", lambda: guards.answered("k", a.id, T + 1, failed=False))
+    a = guards.attempt("k", T, window=HOUR, limit=5, answer_within=ANSWER_WITHIN).id
+    b = guards.attempt("k", T, window=HOUR, limit=5, answer_within=ANSWER_WITHIN).id
+    assert a is not None
+    assert b is not None
+    started = meanwhile(engine, "answer", lambda: guards.answered("k", b, T + 1, failed=False))
+    in_thread("answer", lambda: guards.answered("k", a, T + 1, failed=False))
     started[0].join(30)
     assert guards.failures("k", T + ANSWER_WITHIN + 1, window=HOUR) == 0
     tried = guards.attempt("k", T + 2, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)

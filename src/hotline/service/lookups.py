@@ -10,11 +10,12 @@ goes on, fail closed). The threads are daemons: a hung connector never holds up 
 
 A look-up with a lockout (`store.guards`) whose key is busy (its attempts under way fill
 what its failures leave of the limit: nobody failed) waits for one of them to be answered,
-until its own deadline. It waits off the workers, in this process's list for its key (in
-order of arrival), so busy keys never hold up the others' look-ups: an answer given here
-hands the key's first waiting look-up back to the workers (one try of the store per
-answer); answers given on other nodes, and attempts that never answer, are looked for
-every `POLL` seconds (one try per busy key, by its first look-up only).
+until its own deadline. It waits off the workers, in this process's list for its key and
+lockout (in order of arrival), so busy keys never hold up the others' look-ups: an answer
+given here hands the list's first waiting look-up back to the workers (one try of the
+store per answer); answers given on other nodes or under another lockout of the key, and
+attempts that never answer, are looked for every `POLL` seconds (one try per list, by its
+first look-up only).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ WORKERS = 8
 # may have died): well past any caller's deadline, and past a record system's own timeout
 ANSWER_WITHIN = 30.0
 POLL = 0.25  # seconds between tries of a busy key whose attempts are not under way here
+# a lockout's key in the store, and the lockout (failures, window): look-ups wait in order
+# for each, so one with room is never held behind one of another lockout on the key
+Lane = tuple[str, int, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class Job:
 class _Retry:
     """A worker's job: try the first look-up waiting for `key` again."""
 
-    key: str
+    key: Lane
 
 
 @dataclass(slots=True)
@@ -113,7 +117,7 @@ class LookupWorkers:
         self._threads: list[threading.Thread] = []  # started with the first look-up
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float, Future[LookupResult]]] = {}
-        self._keys: dict[str, _Key] = {}  # the lockout keys look-ups wait for or try
+        self._keys: dict[Lane, _Key] = {}  # the lockout keys look-ups wait for or try
         self._polls = threading.Condition(self._lock)  # wakes the thread that polls them
         self._closed = False
 
@@ -203,7 +207,11 @@ class LookupWorkers:
         """A look-up with a lockout: "locked" without asking once its key has had its
         failures within the window; while only attempts under way fill them, it waits
         (off the workers) for one to be answered, until its deadline."""
-        key = guard_key(f"{job.name}.{job.lookup.operation}", guard.key)
+        key = (
+            guard_key(f"{job.name}.{job.lookup.operation}", guard.key),
+            guard.failures,
+            guard.window,
+        )  # (a lane of its own for each lockout on the key)
         with self._lock:
             held = self._keys.setdefault(key, _Key())
             self._drop_gone(held)
@@ -218,7 +226,7 @@ class LookupWorkers:
         else:
             self._try(key, held, job, seen, retried=False)
 
-    def _retry(self, key: str) -> None:
+    def _retry(self, key: Lane) -> None:
         """Try the first look-up waiting for `key` again (a place may be free)."""
         with self._lock:
             held = self._keys[key]
@@ -232,7 +240,7 @@ class LookupWorkers:
             seen = held.answered
         self._try(key, held, job, seen, retried=True)
 
-    def _try(self, key: str, held: _Key, job: Job, seen: int, *, retried: bool) -> None:
+    def _try(self, key: Lane, held: _Key, job: Job, seen: int, *, retried: bool) -> None:
         """Start `job`'s attempt, or answer it "locked" or "error", or let it wait (`seen`:
         the attempts of its key answered here when it was taken up)."""
         name, connector, lookup, call_sid, done = (job.name, job.connector, job.lookup,
@@ -246,7 +254,7 @@ class LookupWorkers:
                     raise LookupError("no store counts the attempts")
                 if not guard.key:
                     raise LookupError("the lockout's key is empty (a variable not set)")
-                tried = self._guards.attempt(key, self._guard_clock(), window=guard.window,
+                tried = self._guards.attempt(key[0], self._guard_clock(), window=guard.window,
                                              limit=guard.failures,
                                              answer_within=ANSWER_WITHIN)  # fmt: skip
             except Exception as e:  # noqa: BLE001 - an attempt not counted is not made
@@ -291,12 +299,12 @@ class LookupWorkers:
         self._settle(key, held, tried.id, call_sid, failed=result.status == "not_found")
         done.set_result(self._audited(name, lookup, call_sid, result))
 
-    def _settle(self, key: str, held: _Key, attempt: str, call_sid: str, *, failed: bool) -> None:
+    def _settle(self, key: Lane, held: _Key, attempt: str, call_sid: str, *, failed: bool) -> None:
         """The attempt's answer in the store: "not found" a failure; any other answer (found,
         or none) takes it back; then the first look-up waiting for its key tries again."""
         try:
             assert self._guards is not None
-            self._guards.answered(key, attempt, self._guard_clock(), failed=failed)
+            self._guards.answered(key[0], attempt, self._guard_clock(), failed=failed)
         except Exception as e:  # noqa: BLE001 - it stays counted: stricter, not looser
             log.error("an attempt on call %s stays counted: its answer could not be recorded "
                       "(%s); after %g s it counts as a failure", call_sid, type(e).__name__,
@@ -332,7 +340,7 @@ class LookupWorkers:
             log.info("a look-up on call %s waits: its key is busy with %d attempts under way "
                      "(%d failures)", job.call_sid, tried.under_way, tried.failures)  # fmt: skip
 
-    def _queue_retry(self, key: str, held: _Key) -> None:
+    def _queue_retry(self, key: Lane, held: _Key) -> None:
         """(under the lock) Let a worker try the key's first waiting look-up again, after
         the jobs already queued."""
         held.poll_at = None
@@ -347,7 +355,7 @@ class LookupWorkers:
             held.poll_at = time.monotonic() + POLL
             self._polls.notify()
 
-    def _forget_if_idle(self, key: str, held: _Key) -> None:
+    def _forget_if_idle(self, key: Lane, held: _Key) -> None:
         """(under the lock)"""
         if not (held.waiting or held.deciding or held.under_way or held.queued):
             del self._keys[key]
