@@ -433,3 +433,46 @@ def test_migration_0012_keeps_the_failures_and_a_downgrade_counts_attempts_under
         assert (json.loads(failures) if isinstance(failures, str) else failures) == [t, t + 2]
     finally:
         engine.dispose()
+
+
+class AnswersFailTwice(LookupGuards):
+    """The store fails to take the first two answers (a moment's outage), then takes them;
+    `recorded` is set once one is."""
+
+    def __init__(self, store: Engine) -> None:
+        super().__init__(store)
+        self.refused = 0
+        self.recorded = threading.Event()
+
+    def answered(self, name: str, attempt: str, now: float, *, failed: bool) -> None:
+        if self.refused < 2:
+            self.refused += 1
+            raise RuntimeError("the database is away")
+        super().answered(name, attempt, now, failed=failed)
+        self.recorded.set()
+
+
+def test_an_answer_the_store_could_not_take_at_once_is_recorded_when_it_can(tmp_path, counting):
+    """A right PIN checked while the store fails for a moment: its attempt's answer is
+    recorded once the store is back, so it never counts as a failure (five such and a
+    whole agency would be locked out for the window)."""
+    engine = connect(sqlite_url(tmp_path))
+    migrate(engine)
+    guards = AnswersFailTwice(Engine(engine))
+    now = 1_796_000_000.0
+    workers = LookupWorkers(connectors={"agency_directory": counting}, wall=lambda: 0.0,
+                            guards=guards, guard_clock=lambda: now)  # fmt: skip
+    try:
+        workers.start(1, "CA1", pin_check("2468"))
+        workers.settle(30)
+        (answer,) = workers.answers()
+        assert answer.result.status == "found"
+        assert guards.recorded.wait(10), "the answer was never recorded"
+    finally:
+        workers.close()
+    assert guards.refused == 2
+    key = guard_key("agency_directory.verify", "123455")
+    assert guards.failures(key, now + ANSWER_WITHIN + 1, window=HOUR) == 0
+    later = guards.attempt(key, now + 1, window=HOUR, limit=5, answer_within=ANSWER_WITHIN)
+    assert later.under_way == 0  # (nothing left under way: the attempt was taken back)
+    engine.dispose()

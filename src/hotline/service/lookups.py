@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hotline.ivr.interpreter import Guard, Lookup, LookupResult
 from hotline.records.audit import FIELD_NAME, FIELDS_MAX, Entry
@@ -74,6 +74,18 @@ class _Retry:
     key: Lane
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A worker's job: record an attempt's answer again (the store failed the first time)."""
+
+    key: Lane
+    attempt: str
+    failed: bool
+    call_sid: str
+    until: float  # time.monotonic() after which it is not tried again (it counts by then)
+    tries: int = 0  # failed so far
+
+
 @dataclass(slots=True)
 class _Key:
     """One busy or tried lockout key in this process (forgotten when idle)."""
@@ -113,12 +125,13 @@ class LookupWorkers:
         self._wall = wall
         self._deadline = deadline
         self._workers = workers
-        self._jobs: queue.SimpleQueue[Job | _Retry | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | _Retry | _Answer | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []  # started with the first look-up
         self._lock = threading.Lock()
         self._running: dict[int, tuple[str, float, Future[LookupResult]]] = {}
         self._keys: dict[Lane, _Key] = {}  # the lockout keys look-ups wait for or try
         self._polls = threading.Condition(self._lock)  # wakes the thread that polls them
+        self._unrecorded: list[tuple[float, _Answer]] = []  # answers to record again, when
         self._closed = False
 
     def start(self, ticket: int, call_sid: str, lookup: Lookup) -> None:
@@ -191,11 +204,21 @@ class LookupWorkers:
                 self._jobs.put(None)
             self._closed = True
             self._polls.notify()
+            left, self._unrecorded = len(self._unrecorded), []
+        if left:
+            log.error(
+                "%d attempts' answers could not be recorded before the look-ups stopped: "
+                "they count as failures within their lockouts' windows",
+                left,
+            )
 
     def _work(self) -> None:
         while (item := self._jobs.get()) is not None:
             if isinstance(item, _Retry):
                 self._retry(item.key)
+                continue
+            if isinstance(item, _Answer):
+                self._record(item)
                 continue
             if item.lookup.guard is not None:
                 self._guarded(item, item.lookup.guard)
@@ -301,20 +324,45 @@ class LookupWorkers:
 
     def _settle(self, key: Lane, held: _Key, attempt: str, call_sid: str, *, failed: bool) -> None:
         """The attempt's answer in the store: "not found" a failure; any other answer (found,
-        or none) takes it back; then the first look-up waiting for its key tries again."""
-        try:
-            assert self._guards is not None
-            self._guards.answered(key[0], attempt, self._guard_clock(), failed=failed)
-        except Exception as e:  # noqa: BLE001 - it stays counted: stricter, not looser
-            log.error("an attempt on call %s stays counted: its answer could not be recorded "
-                      "(%s); after %g s it counts as a failure", call_sid, type(e).__name__,
-                      ANSWER_WITHIN)  # fmt: skip
+        or none) takes it back; then the first look-up waiting for its key tries again. An
+        answer the store cannot take now is tried again every `POLL` seconds while its
+        attempt is in its time (a moment's outage must not leave right PINs counted as
+        failures, and lock a whole agency out)."""
+        self._record(_Answer(key, attempt, failed, call_sid,
+                             time.monotonic() + ANSWER_WITHIN - POLL))  # fmt: skip
         with self._lock:
             held.under_way -= 1
             held.answered += 1
             if held.waiting:
                 self._queue_retry(key, held)
             self._forget_if_idle(key, held)
+
+    def _record(self, answer: _Answer) -> None:
+        """Record an attempt's answer in the store; if the store fails, again later (until
+        the attempt's time runs out: then it stays counted, stricter, not looser)."""
+        try:
+            assert self._guards is not None
+            self._guards.answered(answer.key[0], answer.attempt, self._guard_clock(),
+                                  failed=answer.failed)  # fmt: skip
+            if answer.tries:
+                log.info("the answer of an attempt on call %s is recorded, at try %d",
+                         answer.call_sid, answer.tries + 1)  # fmt: skip
+            return
+        except Exception as e:  # noqa: BLE001 - tried again, or counted: never looser
+            why = type(e).__name__
+        again = time.monotonic() + POLL
+        if not answer.tries:
+            log.warning("the answer of an attempt on call %s could not be recorded (%s): "
+                        "tried again every %g s while the attempt is in its time",
+                        answer.call_sid, why, POLL)  # fmt: skip
+        with self._lock:
+            if again < answer.until and not self._closed:
+                self._unrecorded.append((again, replace(answer, tries=answer.tries + 1)))
+                self._polls.notify()
+                return
+        log.error("an attempt on call %s stays counted: its answer could not be recorded "
+                  "(%s); it counts as a failure within the lockout's window", answer.call_sid,
+                  why)  # fmt: skip
 
     def _give(self, job: Job, result: LookupResult) -> None:
         if job.done.set_running_or_notify_cancel():
@@ -369,8 +417,12 @@ class LookupWorkers:
                 for key, held in self._keys.items():
                     if held.poll_at is not None and held.poll_at <= now:
                         self._queue_retry(key, held)
+                for at, answer in [x for x in self._unrecorded if x[0] <= now]:
+                    self._unrecorded.remove((at, answer))
+                    self._jobs.put(answer)
                 due = [h.poll_at for h in self._keys.values() if h.poll_at is not None]
-                self._polls.wait(min(due) - now if due else None)
+                due += [at for at, _ in self._unrecorded]
+                self._polls.wait(max(min(due) - now, 0.0) if due else None)
 
     def _audited(
         self, name: str, lookup: Lookup, call_sid: str, result: LookupResult
