@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -42,6 +42,27 @@ class FailsOnce(RecordingCallControl):
         super().connect(call_sid, agent_id, attempt)
 
 
+def played(
+    live: Live,
+    served: Served,
+    base: str,
+    token: str,
+    scenario: Callable[[], Coroutine[Any, Any, None]],
+) -> dict[str, Any]:
+    """`scenario` played against the app served at `base` (the carrier's requests through
+    it too), then the server stopped: the bot's agent as the line has them at the end."""
+    try:
+        with httpx.Client(base_url=base) as http:
+            live.carrier = Carrier(http, PUBLIC)
+            asyncio.run(scenario())
+            me: dict[str, Any] = http.get(
+                "/api/agent/me", headers={"Authorization": f"Bearer {token}"}
+            ).json()
+            return me
+    finally:
+        served.stop()
+
+
 def test_a_bot_set_not_ready_by_a_failed_connect_is_ready_again(tmp_path):
     carrier = FailsOnce()
     live = Live(sqlite_url(tmp_path), control=carrier)
@@ -63,13 +84,7 @@ def test_a_bot_set_not_ready_by_a_failed_connect_is_ready_again(tmp_path):
         finally:
             running.cancel()
 
-    try:
-        with httpx.Client(base_url=base) as http:
-            live.carrier = Carrier(http, PUBLIC)
-            asyncio.run(scenario())
-            me = http.get("/api/agent/me", headers={"Authorization": f"Bearer {token}"}).json()
-    finally:
-        served.stop()
+    me = played(live, served, base, token, scenario)
     assert (carrier.refused, bot.accepted) == (1, [SID, SID])
     assert me["call_sid"] == SID
 
@@ -148,12 +163,7 @@ def test_a_bot_whose_first_ready_answers_are_503_ends_up_ready(tmp_path):
             running.cancel()
             ready.cancel()
 
-    try:
-        asyncio.run(scenario())
-        with httpx.Client(base_url=base) as http:
-            me = http.get("/api/agent/me", headers={"Authorization": f"Bearer {token}"}).json()
-    finally:
-        served.stop()
+    me = played(live, served, base, token, scenario)
     assert front.statuses(Front.READY) == [503, 503, 200]
     assert me["state"] == "available"
 
@@ -180,13 +190,7 @@ def test_a_bot_whose_ready_again_is_answered_503_takes_the_call_again(tmp_path):
         finally:
             running.cancel()
 
-    try:
-        with httpx.Client(base_url=base) as http:
-            live.carrier = Carrier(http, PUBLIC)
-            asyncio.run(scenario())
-            me = http.get("/api/agent/me", headers={"Authorization": f"Bearer {token}"}).json()
-    finally:
-        served.stop()
+    me = played(live, served, base, token, scenario)
     assert front.statuses(Front.READY) == [200, 503, 503, 200]
     assert carrier.refused == 1  # (the first accept's connect; the second went through)
     assert me["call_sid"] == SID

@@ -9,6 +9,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -319,18 +320,25 @@ def test_a_caller_who_hangs_up_while_the_agents_phone_rings_abandoned(live):
     assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "available"
 
 
+def connect_refused(live: Live, sid: str) -> dict[str, Any]:
+    """(the app running) en-day-1 accepts the call, whose connect the carrier refuses: the
+    agent's state once the refusal came back (the connect runs in a thread; its failure
+    comes back as a command)."""
+    to_hold(live, sid)
+    agent = accepted(live, sid, "en-day-1")
+    deadline = time.monotonic() + 10
+    while True:
+        me: dict[str, Any] = live.http.get("/api/agent/me", headers=agent).json()
+        if me["state"] != "on_call" or time.monotonic() > deadline:
+            return me
+        time.sleep(0.01)
+
+
 def test_a_connect_the_carrier_refuses_puts_the_caller_back(live):
     sid = "CA" + "f" * 32
     live.control.refuse.add(sid)
     with live.http:  # one event loop for the app, so the connect runs in the background
-        to_hold(live, sid)
-        agent = accepted(live, sid, "en-day-1")
-        deadline = time.monotonic() + 10  # the connect runs in a thread; its failure
-        while True:  # comes back as a command
-            me = live.http.get("/api/agent/me", headers=agent).json()
-            if me["state"] != "on_call" or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
+        me = connect_refused(live, sid)
     assert (me["state"], me["reason"]) == ("not_ready", "agent-failed")
     assert live.store.call(sid).state == "queued"
 
@@ -343,15 +351,7 @@ def test_a_connect_refused_because_the_caller_just_hung_up_ends_the_call(live):
     sid = "CA" + "d" * 32
     live.control.gone.add(sid)
     with live.http:  # one event loop for the app, so the connect runs in the background
-        to_hold(live, sid)
-        agent = accepted(live, sid, "en-day-1")
-        deadline = time.monotonic() + 10  # the connect runs in a thread; its failure
-        while True:  # comes back as a command
-            me = live.http.get("/api/agent/me", headers=agent).json()
-            if me["state"] != "on_call" or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        assert me["state"] == "available"
+        assert connect_refused(live, sid)["state"] == "available"
         assert live.store.call(sid).state == "abandoned"
         live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))  # (late)
         assert live.store.call(sid).state == "abandoned"
