@@ -43,6 +43,8 @@ of client at the live run's webhook rate.
     BENCH_LIVE_HEAP=20 python bench/bench_live.py ...   (what each process's heap holds)
     BENCH_LIVE_PROFILE=FILE python bench/bench_live.py ...   (Hotline under cProfile: its
         event loop into FILE, its other threads into FILE.threads)
+    BENCH_LIVE_CONNECTIONS=N python bench/bench_live.py ...   (the carrier's connections to
+        the server at once, live and bare alike: httpx's default 100 unless set)
 """
 
 from __future__ import annotations
@@ -97,6 +99,14 @@ FINAL = {"completed", "abandoned", "overflowed"}
 BROKEN = {"failed", "bad-twiml"}  # how the emulator ends a call the line failed
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
+# the carrier's connections to the server, the live run's and the bare endpoint's alike:
+# at most BENCH_LIVE_CONNECTIONS at once (httpx's default, 100, unless set); a webhook that
+# finds them all busy waits in the client, and that wait counts in its latency
+WEBHOOKS = httpx.Limits(
+    max_connections=int(os.environ.get("BENCH_LIVE_CONNECTIONS", "100")),
+    max_keepalive_connections=20,
+    keepalive_expiry=KEEP_ALIVE.keepalive_expiry,
+)
 
 
 # -- the workload
@@ -548,7 +558,7 @@ async def live(
     assert child.pid is not None
     carrier = Carrier(hotline_url=conf["public_url"], auth_token=token,
                       account_sid="AC00000000000000000000000000000000", line_number=number,
-                      speed=1.0)  # fmt: skip
+                      speed=1.0, client=httpx.AsyncClient(timeout=20, limits=WEBHOOKS))  # fmt: skip
     # an agent's leg answers as soon as the carrier dials it, as the simulator's agents'
     # does: their ring is the bot's, before the accept (the emulator's default second of
     # ring after it made every live call hold its agent about 1 s longer)
@@ -725,7 +735,7 @@ async def bare(requests: int, rate: float) -> dict[str, float]:
     rng = np.random.default_rng(1)
     latencies: list[float] = []
     form = {"CallSid": "CA" + "0" * 32, "From": "+12025550143", "To": "+18005550100"}
-    async with httpx.AsyncClient(timeout=20, limits=KEEP_ALIVE) as client:
+    async with httpx.AsyncClient(timeout=20, limits=WEBHOOKS) as client:
 
         async def one() -> None:
             began = time.perf_counter()
