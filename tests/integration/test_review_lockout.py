@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine as SAEngine
 
 from hotline.ivr.interpreter import Guard, Lookup, LookupResult
 from hotline.records.port import LookupRequest
 from hotline.service.lookups import ANSWER_WITHIN, LookupWorkers
-from hotline.store.db import connect, migrate
 from hotline.store.guards import LookupGuards, guard_key
 
 from .live_fixtures import FakeWall, pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
+from .test_node_load import engine as engine  # (a fixture: the store on each database)
 
 HOUR = 3600.0
 T = 1_796_000_000.0
@@ -42,15 +40,6 @@ T = 1_796_000_000.0
 class Engine:
     def __init__(self, engine: SAEngine) -> None:
         self.engine = engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SAEngine]:
-    url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = connect(url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def meanwhile(
