@@ -26,7 +26,11 @@ the window), calls lost (a webhook that failed or a call that ended broken), CPU
 each process (/proc, over the window, divided by the calls that arrived in it); from the
 store: the write transactions against the units of work, and the service level (answered
 within the scenario's threshold) and abandonment of the calls that first queued in the
-window, read from the line's own events. The simulator (`hotline simulate`'s engine) runs
+window, read from the line's own events; from inside Hotline's process: each webhook's time
+from its arrival in the app to its answer (what the carrier measures beyond it is the
+sockets, the server's parsing and the carrier's own queue of requests), and each unit of
+work's time from its submission to its commit (a reply waits for its own, at most
+COMMIT_WAIT). The simulator (`hotline simulate`'s engine) runs
 the same scaled scenario several times (seeds) and gives the 95 % prediction interval of
 those two figures for calls that first queue in the same window of the hour; it also plays
 the live run's own callers (their arrivals, types and languages, the IVR time the line took
@@ -388,9 +392,37 @@ def serve_hotline(
         return submit(writes)
 
     parts.line.writer.submit = counted  # type: ignore[method-assign]
+    # where a webhook's time goes, inside Hotline: from its request's arrival in the app to
+    # its response's start (the rest of what the carrier measures is the sockets, the
+    # server's parsing and the carrier's own queue), and from a unit of work's submission
+    # to its commit (a webhook's reply waits for its own, at most COMMIT_WAIT)
+    inside: dict[str, list[float]] = {"server": [], "commit": []}
+
+    def landed_after(writes: Sequence[Write]) -> Future[bool] | None:
+        began = time.perf_counter()
+        done = counted(writes)
+        if done is not None:
+            done.add_done_callback(lambda _: inside["commit"].append(time.perf_counter() - began))
+        return done
+
+    parts.line.writer.submit = landed_after  # type: ignore[method-assign]
+
+    async def timed(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/voice/"):
+            await app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def started(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                inside["server"].append(time.perf_counter() - began)
+            await send(message)
+
+        await app(scope, receive, started)
 
     async def main() -> None:
-        server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
+        server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port,
+                                        log_level="critical", lifespan="on",
                                         timeout_graceful_shutdown=2))  # fmt: skip
         task = asyncio.create_task(server.serve())
         while not server.started:
@@ -400,9 +432,11 @@ def serve_hotline(
         lags: list[float] = []
         probe = asyncio.create_task(lag_probe(lags))
         while (asked := await loop.run_in_executor(None, pipe.recv)) != "stop":
-            if asked == "lags":  # (those since the last ask)
-                pipe.send(lags[:])
+            if asked == "lags":  # (those since the last ask, and the times inside)
+                pipe.send({"lags": lags[:], **{k: v[:] for k, v in inside.items()}})
                 lags.clear()
+                for v in inside.values():
+                    v.clear()
             else:
                 pipe.send(heap_census())
         probe.cancel()
@@ -614,7 +648,7 @@ async def live(
     window_lags = lags[lag_from:]
     probe.cancel()
     ours.send("lags")
-    hotline_lags: list[float] = await loop.run_in_executor(None, ours.recv)
+    hotline: dict[str, list[float]] = await loop.run_in_executor(None, ours.recv)
     census = {"hotline_heap": "", "load_heap": heap_census(), "bots_heap": ""}  # (window's end)
     if census["load_heap"]:
         ours.send("census")
@@ -661,7 +695,9 @@ async def live(
     bots_cpu = w1.bots_cpu - w0.bots_cpu
     other = (w1.machine_cpu - w0.machine_cpu) - hotline_cpu - load_cpu - bots_cpu
     _, lag99, lag_max = quantiles(window_lags)
-    _, hotline_lag99, hotline_lag_max = quantiles(hotline_lags)
+    _, hotline_lag99, hotline_lag_max = quantiles(hotline["lags"])
+    server50, server99, _ = quantiles(hotline["server"])
+    commit50, commit99, _ = quantiles(hotline["commit"])
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
@@ -682,6 +718,8 @@ async def live(
         "load_gc": pauses.summary(), "bots_gc": bots_gc,
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
         "hotline_lag_p99_ms": hotline_lag99, "hotline_lag_max_ms": hotline_lag_max,
+        "server_p50": server50, "server_p99": server99,
+        "commit_p50": commit50, "commit_p99": commit99,
         "answered": sum(1 for c in inbound if c.agent),
         "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
         **counts, **census,
@@ -805,6 +843,11 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"; event loops late by p99 (max): Hotline's {a['hotline_lag_p99_ms']:.1f} ms "
         f"({a['hotline_lag_max_ms']:.0f}), the emulator's {a['lag_p99_ms']:.1f} ms "
         f"({a['lag_max_ms']:.0f})"
+    )
+    print(
+        f"  inside Hotline: from a webhook's arrival in the app to its answer p50 "
+        f"{a['server_p50']:.1f} ms, p99 {a['server_p99']:.1f} ms; from a unit of work's "
+        f"submission to its commit p50 {a['commit_p50']:.1f} ms, p99 {a['commit_p99']:.1f} ms"
     )
     print(
         f"  calls lost {a['lost']} (of {a['calls_total']:,} placed in the whole run), not "
