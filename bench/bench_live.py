@@ -48,7 +48,7 @@ of client at the live run's webhook rate.
     BENCH_LIVE_PROFILE=FILE python bench/bench_live.py ...   (Hotline under cProfile: its
         event loop into FILE, its other threads into FILE.threads)
     BENCH_LIVE_CONNECTIONS=N python bench/bench_live.py ...   (the carrier's connections to
-        the server at once, live and bare alike: httpx's default 100 unless set)
+        the server at once, live and bare alike: 100 unless set, in pools of 16 at most)
 """
 
 from __future__ import annotations
@@ -104,13 +104,44 @@ BROKEN = {"failed", "bad-twiml"}  # how the emulator ends a call the line failed
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 # the carrier's connections to the server, the live run's and the bare endpoint's alike:
-# at most BENCH_LIVE_CONNECTIONS at once (httpx's default, 100, unless set); a webhook that
-# finds them all busy waits in the client, and that wait counts in its latency
-WEBHOOKS = httpx.Limits(
-    max_connections=int(os.environ.get("BENCH_LIVE_CONNECTIONS", "100")),
-    max_keepalive_connections=20,
-    keepalive_expiry=KEEP_ALIVE.keepalive_expiry,
-)
+# at most BENCH_LIVE_CONNECTIONS at once (100 unless set), in pools of at most POOL; a
+# webhook that finds them all busy waits in the client, and that wait counts in its latency
+CONNECTIONS = int(os.environ.get("BENCH_LIVE_CONNECTIONS", "100"))
+POOL = 16
+
+
+class Spread(httpx.AsyncBaseTransport):
+    """The carrier's connections in several small pools, each request to the pool with
+    the fewest under way. One httpcore pool (1.0.9) walks all its connections for every
+    request waiting, at each request sent and each ended (O(connections x waiting): see
+    encode/httpcore#1035): at K=100 with 1,000 connections in one pool the carrier's own
+    process spent its core there (py-spy), and its webhooks' wait was the client's, not
+    the server's. Kept alive as long as the emulator's own client keeps them."""
+
+    def __init__(self, connections: int) -> None:
+        pools = max(1, math.ceil(connections / POOL))
+        each = math.ceil(connections / pools)
+        limits = httpx.Limits(max_connections=each, max_keepalive_connections=each,
+                              keepalive_expiry=KEEP_ALIVE.keepalive_expiry)  # fmt: skip
+        self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(pools)]
+        self._busy = [0] * pools
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        i = min(range(len(self._pools)), key=self._busy.__getitem__)
+        self._busy[i] += 1
+        try:  # (until its answer's head: its body, a few hundred bytes, is read at once)
+            return await self._pools[i].handle_async_request(request)
+        finally:
+            self._busy[i] -= 1
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+def webhooks_client() -> httpx.AsyncClient:
+    """The carrier's client to the server (the live run's, the bare endpoint's)."""
+    return httpx.AsyncClient(timeout=20, transport=Spread(CONNECTIONS))
 
 
 # -- the workload
@@ -492,9 +523,7 @@ def serve_bots(
     pauses = GcPauses()
 
     async def main() -> None:
-        shared = httpx.AsyncClient(
-            timeout=20, limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0)
-        )
+        shared = httpx.AsyncClient(timeout=20, transport=Spread(200))
         # (their phones ring as long as the simulator's agents' do before they pick up)
         bots = [AgentBot(agent_id=a, token=t, base_url=base_url, speed=1.0, ring=ring,
                          client=shared) for a, t in tokens.items()]  # fmt: skip
@@ -592,7 +621,7 @@ async def live(
     assert child.pid is not None
     carrier = Carrier(hotline_url=conf["public_url"], auth_token=token,
                       account_sid="AC00000000000000000000000000000000", line_number=number,
-                      speed=1.0, client=httpx.AsyncClient(timeout=20, limits=WEBHOOKS))  # fmt: skip
+                      speed=1.0, client=webhooks_client())  # fmt: skip
     # an agent's leg answers as soon as the carrier dials it, as the simulator's agents'
     # does: their ring is the bot's, before the accept (the emulator's default second of
     # ring after it made every live call hold its agent about 1 s longer)
@@ -773,7 +802,7 @@ async def bare(requests: int, rate: float) -> dict[str, float]:
     rng = np.random.default_rng(1)
     latencies: list[float] = []
     form = {"CallSid": "CA" + "0" * 32, "From": "+12025550143", "To": "+18005550100"}
-    async with httpx.AsyncClient(timeout=20, limits=WEBHOOKS) as client:
+    async with webhooks_client() as client:
 
         async def one() -> None:
             began = time.perf_counter()
