@@ -1126,8 +1126,10 @@ class Switchboard:
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
         call.enter_ivr(old.arrived_at)
         row = r.row.changed(queue=queue)
+        # (a new record: until an agent's leg answers again, a hang-up is one before an
+        # agent talked to them, in this queue, as a hang-up while they wait here is)
         again = self.records[sid] = CallRecord(row=row, call=call, since=r.since,
-                                               connects=r.connects, talked=True)  # fmt: skip
+                                               connects=r.connects)  # fmt: skip
         again.dialled_back = r.dialled_back
         self._change(sid, queue=queue)
         self.router.enqueue(call, queue, since)

@@ -63,7 +63,6 @@ class CallRecord:
         callback_tries: int = 0,
         offered_callback: bool = False,
         unverified: bool = False,
-        talked: bool = False,
     ) -> None:
         self.row = row
         self.ivr: tuple[Flow, Session] | None = None  # the IVR session, while in the IVR
@@ -95,6 +94,8 @@ class CallRecord:
         self.held = False
         self.consult: str | None = None
         self.consult_answered = False  # the consulted agent's phone answered
-        self.talked = talked  # an agent's leg answered (some agent talked to the caller)
+        # an agent's leg answered (some agent talked to the caller): kept when the call
+        # passes to another agent, not when it goes back to a queue (a new record)
+        self.talked = False
         self.interpreter = False
         self.supervisors: dict[str, str] = {}

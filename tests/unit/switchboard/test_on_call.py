@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hotline.domain.events import CallAbandoned
 from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
@@ -344,6 +345,29 @@ def test_a_caller_who_hangs_up_while_the_transferred_to_agent_rings_has_talked()
     out = b.handle(c.CarrierStatus("CA1", "completed"), 45.0)
     assert "CallCompleted" in kinds(out)
     assert "CallAbandoned" not in kinds(out)
+
+
+@pytest.mark.parametrize("how", ["status", "connect-refused"])
+def test_a_caller_back_in_a_queue_who_hangs_up_as_the_next_agent_rings_abandoned_it(how):
+    """Transferred to a queue, the caller hangs up while the next agent's phone rings
+    (told by their call's status, or by the carrier refusing the connect: the call is
+    gone): as a hang-up while they waited there, it is that queue's abandonment, and the
+    agent, who never talked to them, is free at once (not sent to wrap up)."""
+    out: Outcome[Any]
+    b = board()
+    on_call(b)
+    b.handle(c.Transfer("a1", queue="records"), 40.0)
+    b.handle(c.Login("a3", ready=True), 41.0)
+    b.handle(c.Accept("a3", "CA1"), 42.0)
+    if how == "status":
+        out = b.handle(c.CarrierStatus("CA1", "completed"), 45.0)
+    else:
+        out = b.handle(c.CarrierRefused("CA1", 2, gone=True), 45.0)
+    assert "CallCompleted" not in kinds(out)  # (a1's part completed at the transfer)
+    (abandoned,) = [e for e in out.events if isinstance(e, CallAbandoned)]
+    assert (abandoned.queue, abandoned.waited) == ("records", 43.0)  # since it first queued
+    assert b.agent_state("a3") == {"agent_id": "a3", "state": "available", "reason": None,
+                                   "call_sid": None}  # fmt: skip
 
 
 def test_a_transfer_to_a_queue_takes_the_supervisors_and_the_interpreter_off_the_call():
