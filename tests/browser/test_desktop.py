@@ -1,12 +1,16 @@
 """The agent desktop in Debian's Chromium: an agent logs on with MFA, goes available, is
 offered a caller (what the IVR learned shown on the offer), accepts and is on the call; a
-second window takes the desktop over and the first says so. axe-core on each state, a
+second window takes the desktop over and the first says so; an action refused while its
+line moves to another node is sent again until it is taken. axe-core on each state, a
 screenshot of each kept under `out/screenshots/`."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+import json
 
+from playwright.sync_api import Page, Route, expect
+
+from hotline.errors import LineStopped
 from hotline.service.accounts import totp_code
 from tests.integration.live_fixtures import call_form
 
@@ -84,3 +88,59 @@ def test_an_agent_closes_a_call_with_an_outcome_and_notes(running: Running, page
     (closed,) = [d for k, d in running.live.store.events(SID) if k == "wrapped-up"]
     assert closed == {"agent_id": "en-day-2", "code": "referred",
                       "notes": "Referred to the local office."}  # fmt: skip
+
+
+def _refused_once(page: Page, path: str, error_id: str) -> list[str]:
+    """The first request to `path` is answered 503 `error_id` (as a node answers while its
+    line moves to another: nothing was done, Retry-After 3 s), each later one goes on to
+    the server. Returns what happened to each request, in order."""
+    seen: list[str] = []
+
+    def handle(route: Route) -> None:
+        if not seen:
+            seen.append("refused")
+            said = json.dumps({"error_id": error_id, "message": "not now"})
+            route.fulfill(status=503, headers={"Retry-After": "3"}, body=said,
+                          content_type="application/json")  # fmt: skip
+        else:
+            seen.append("sent")
+            route.continue_()
+
+    page.route(f"**{path}", handle)
+    return seen
+
+
+def _logged_in(running: Running, page: Page, username: str) -> None:
+    new = running.accounts.add(username, "agent", password=PASSWORD, agent_id="en-day-1")
+    assert new.totp_secret is not None
+    log_on(page, running, username, totp_code(new.totp_secret, running.live.wall()))
+    page.get_by_role("button", name="Log in to the lines").click()
+    expect(page.locator("#state")).to_have_text("Not ready (login)")
+
+
+def test_an_action_refused_while_the_line_moves_is_sent_again_until_it_is_taken(
+    running: Running, page: Page
+) -> None:
+    _logged_in(running, page, "gus")
+    seen = _refused_once(page, "/api/agent/ready", LineStopped.error_id)
+    page.get_by_role("button", name="Available").click()
+    said = page.locator("#action-error")
+    expect(said).to_have_text("The line is moving to another server; trying again…")
+    shot(page, "desktop-line-moving")
+    expect(page.locator("#state")).to_have_text("Available")  # sent again, and taken
+    expect(said).to_have_text("")
+    assert seen == ["refused", "sent"]
+    me = running.carrier.client.get("/api/agent/me", headers=running.live.agent("en-day-1"))
+    assert me.json()["state"] == "available"  # (the server's own word)
+
+
+def test_an_action_refused_for_another_reason_is_not_sent_again(
+    running: Running, page: Page
+) -> None:
+    _logged_in(running, page, "hal")
+    seen = _refused_once(page, "/api/agent/ready", "store-unavailable")
+    page.get_by_role("button", name="Available").click()
+    # the server's reason at once (an action sent again would say the line is moving)
+    expect(page.locator("#action-error")).to_have_text("not now")
+    expect(page.locator("#state")).to_have_text("Not ready (login)")
+    assert seen == ["refused"]

@@ -75,9 +75,11 @@ def the_line() -> Starlette:
 
 def node_app(
     engine: Engine, name: str, port: int, *, key: bytes | None = KEY,
-    build: Callable[[], Starlette] = the_line,
+    build: Callable[[], Starlette] = the_line, address: str | None = None,
 ) -> NodeApp:  # fmt: skip
-    leased = Leases(engine=engine, node=name, address=f"http://127.0.0.1:{port}", ttl=30.0)
+    """`address`: where the other nodes reach it (its own port unless given)."""
+    leased = Leases(engine=engine, node=name, address=address or f"http://127.0.0.1:{port}",
+                    ttl=30.0)  # fmt: skip
     leased.join()
     member = Node(leases=leased, groups=lambda: [["national"]], on_lost=lambda _why: None)
     return NodeApp(node=member, build=lambda _group: build(), public_url=PUBLIC, relay_key=key)

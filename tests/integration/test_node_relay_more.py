@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from hotline.service.demo import free_ports
 from hotline.store.db import connect as connect_store
 from hotline.store.db import migrate
 from hotline.web.node_app import CLIENT, relay_key
 
 from .live_fixtures import sqlite_url
-from .test_node_relay import Pair
+from .test_node_relay import Pair, node_app
+from .test_nodes import Served
 
 PUBLIC = "https://hotline.example.org"
 KEY = relay_key("a secret every node of the line has")
@@ -203,3 +206,48 @@ def test_a_leader_that_answers_slowly_is_not_said_to_be_missing(tmp_path, monkey
         SLOW_RELEASED.set()
         p.stop()
         engine.dispose()
+
+
+# -- a leader lost with the request
+
+
+def test_a_leader_lost_with_the_request_is_said_to_be_so_not_to_be_missing(tmp_path):
+    """The leader took the whole request and its connection ended without an answer (the
+    node died as it acted): it may have acted, so the person is told so (502), never the
+    'standby: try again' meant for a request no node had (which the pages send again)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    took = threading.Event()
+
+    def take_and_drop() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += conn.recv(65536)
+            took.set()  # (closed with no answer)
+
+    threading.Thread(target=take_and_drop, daemon=True).start()
+    engine = connect_store(sqlite_url(tmp_path))
+    migrate(engine)
+    a_port, b_port = free_ports(2)
+    lost = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    a_app = node_app(engine, "a", a_port, address=lost)  # (reached there by the others)
+    a = Served(a_app, a_port)
+    try:
+        deadline = time.monotonic() + 30
+        while not a_app.serving:
+            assert time.monotonic() < deadline, "node a did not lead"
+            time.sleep(0.05)
+        b = Served(node_app(engine, "b", b_port), b_port)
+        try:
+            r = httpx.post(f"http://127.0.0.1:{b_port}/api/agent/ready", content=b"{}",
+                           timeout=30)  # fmt: skip
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+        listener.close()
+        engine.dispose()
+    assert took.is_set()
+    assert (r.status_code, r.json()["error_id"]) == (502, "leader-lost")

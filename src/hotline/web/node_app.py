@@ -16,7 +16,9 @@ outcome) is answered 503. `/healthz` on a standby says so (503: send it no traff
 People's pages, the agents' and supervisors' API and their websockets go to the node that
 leads their line (an agent's, or the one an agent or call in the path is on; else the home
 line's), relayed as they came, so a desktop reaches its line through any node; with no
-leader they are refused 503 (a socket is closed 1013: try again). The wallboard's figures
+leader they are refused 503 `standby` (a socket is closed 1013: try again); a leader lost
+with the request, which it may have acted on, is answered 502 `leader-lost` (look before
+sending it again), one that is slow to answer 504. The wallboard's figures
 and events are gathered from every group's node. The address of the person who asked goes
 with a relayed request, signed with a key every node derives from HOTLINE_SECRET_KEY
 (`relay_key`), and the node that serves it takes it as the request's client (the audit
@@ -88,6 +90,10 @@ class Places(Protocol):
     def webhook(self, call: str | None, number: str | None) -> str | None: ...
 
     def person(self, path: str, bearer: str | None, cookie: str | None) -> str | None: ...
+
+
+# a relayed request that never reached the leader (nothing could have been done there)
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def leaders_of(node: Node) -> dict[str, str]:
@@ -328,10 +334,18 @@ class NodeApp:
             )
             await late(scope, receive, send)
             return
-        except httpx.HTTPError as e:
+        except NOT_SENT as e:  # it never had the request: as if no node led the line
             log.warning("a request could not be relayed to the leader %s: %s", leader,
                         type(e).__name__)  # fmt: skip
             r = None
+        except httpx.HTTPError as e:  # it had the request (or part), and may have acted
+            log.warning("the leader %s was lost with a relayed request: %s", leader,
+                        type(e).__name__)  # fmt: skip
+            lost = error_body(502, "leader-lost", "the node that leads took the request "
+                              "but was lost before it answered: look before you send it "
+                              "again")  # fmt: skip
+            await lost(scope, receive, send)
+            return
         if r is None:
             await (await self._standby(scope["path"]))(scope, receive, send)
             return

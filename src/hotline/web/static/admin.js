@@ -19,7 +19,8 @@
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let r;
     try {
-      r = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
+      r = await window.hotline.send(path, {method, headers,
+        body: body === undefined ? undefined : JSON.stringify(body)}, (text) => say(text || ""));
     } catch (e) {
       return {ok: false, answer: {message: "The server cannot be reached; nothing was changed."}};
     }

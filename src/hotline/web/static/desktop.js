@@ -48,12 +48,17 @@
   const {el} = window.hotline;
   const clock = (ms) => window.hotline.clock(ms / 1000);
 
+  // an action's request; while the line moves to another server, it is sent again (and
+  // the agent told so) until it is taken
+  const waiting = (text) => { actionError.textContent = text || ""; };
+  const send = (url, init) => window.hotline.send(url, init, waiting);
+
   async function post(path, body) {
     actionError.textContent = "";
     const asked = told;
     let r;
     try {
-      r = await fetch(`/api/agent/${path}`, body === undefined
+      r = await send(`/api/agent/${path}`, body === undefined
         ? {method: "POST", headers: {"X-CSRF-Token": csrf}}
         : {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
           body: JSON.stringify(body)});
@@ -183,7 +188,7 @@
       actionError.textContent = "";
       const ready = then.value === "available";
       const asked = told;
-      const r = await fetch("/api/agent/wrap-up", {method: "POST",
+      const r = await send("/api/agent/wrap-up", {method: "POST",
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
         body: JSON.stringify({code: code.value, notes: notes.value, ready,
           reason: ready ? "break" : then.value})});
@@ -385,7 +390,7 @@
     const asked = me && me.call_sid;  // (an answer that comes after this call ended is dropped)
     let r, x;
     try {
-      r = await fetch("/api/agent/records/lookup", {method: "POST", body: JSON.stringify(body),
+      r = await send("/api/agent/records/lookup", {method: "POST", body: JSON.stringify(body),
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}});
       x = await r.json();
     } catch (err) {

@@ -1,7 +1,37 @@
 // What every page's script shares (loaded first): building elements as text, never HTML,
-// and showing a duration.
+// showing a duration, and sending a person's request.
 "use strict";
+// Answers that say nothing was done and to ask again shortly: the line stopped on the
+// server asked (handed to another node, or the server stops), or no node leads it yet (a
+// takeover under way). Sent again after the answer's Retry-After for up to TRY_FOR ms (a
+// takeover takes under 15 s); anything else is the caller's to show.
+const AGAIN = new Set(["line-stopped", "standby"]);
+const TRY_FOR = 30000;
+const pause = (ms) => new Promise((done) => setTimeout(done, ms));
 window.hotline = Object.freeze({
+  // fetch(url, init), sent again while the answer is a 503 that says nothing was done
+  // (`waiting(text)` is told why, then `waiting(null)` once that is over); a network
+  // failure is thrown as fetch throws it (the request may have been done: never repeated)
+  async send(url, init, waiting) {
+    const until = Date.now() + TRY_FOR;
+    let told = false;
+    try {
+      for (;;) {
+        const r = await fetch(url, init);
+        if (r.status !== 503 || Date.now() >= until) return r;
+        const said = await r.clone().json().catch(() => ({}));
+        if (!AGAIN.has(said.error_id)) return r;
+        if (waiting && !told) {
+          waiting("The line is moving to another server; trying again…");
+          told = true;
+        }
+        const after = Number(r.headers.get("Retry-After"));
+        await pause(1000 * (after > 0 ? Math.min(after, 5) : 2));
+      }
+    } finally {
+      if (waiting && told) waiting(null);
+    }
+  },
   // an element with attributes and children (strings become text nodes, never markup)
   el(tag, attrs, ...children) {
     const e = document.createElement(tag);

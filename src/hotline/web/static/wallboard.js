@@ -186,8 +186,8 @@
         const sid = a.call_sid;
         const was = supervising.has(sid);
         if (mode !== "leave") supervising.add(sid);  // (its leg may ring before the answer)
-        const r = await fetch(`/api/supervisor/calls/${encodeURIComponent(sid)}/${mode}`,
-          {method: "POST", headers: {"X-CSRF-Token": csrf}});
+        const r = await window.hotline.send(`/api/supervisor/calls/${encodeURIComponent(sid)}/${mode}`,
+          {method: "POST", headers: {"X-CSRF-Token": csrf}}, (text) => { said.textContent = text || ""; });
         if (mode === "leave" ? r.ok : !r.ok && !was) supervising.delete(sid);
         const answer = await r.json();
         said.textContent = r.ok ? `${mode === "leave" ? "You left" : `${label}:`} ${a.agent_id}'s call.`
@@ -241,11 +241,11 @@
     event.preventDefault();
     const said = document.getElementById("force-result");
     const agent = force.agent.value.trim();
-    const r = await fetch(`/api/supervisor/agents/${encodeURIComponent(agent)}/state`, {
+    const r = await window.hotline.send(`/api/supervisor/agents/${encodeURIComponent(agent)}/state`, {
       method: "POST",
       headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
       body: JSON.stringify({state: force.state.value, reason: force.reason.value}),
-    });
+    }, (text) => { said.textContent = text || ""; });
     const answer = await r.json();
     said.textContent = r.ok ? `${agent} is now ${answer.state.replace("_", " ")}.`
       : (answer.message || `refused (${r.status})`);
