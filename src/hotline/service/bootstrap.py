@@ -85,7 +85,7 @@ def build_line(
         raise HotlineError("none of the lines to serve is in the store")
     home = setups[0].number == settings.line_number
     line = LiveLine(lines=setups, store=store, connectors=connectors, wall=wall,
-                    serves=serves, home=home)  # fmt: skip
+                    serves=serves, home=home, shared=fence is not None)  # fmt: skip
     line.awaiting = awaiting
     recovered: dict[str, int] = {}
     if control is not None:

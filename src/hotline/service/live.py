@@ -205,6 +205,7 @@ class LiveLine:
         lookup_clock: Callable[[], float] = time.monotonic,
         serves: Callable[[str], bool] = lambda _line: True,
         home: bool = True,
+        shared: bool = False,
     ) -> None:
         """`lines`: the first answers numbers no line has (with a refusal); `home`: whether
         it is the settings' line, which also recovers the open calls of lines no longer in
@@ -214,7 +215,8 @@ class LiveLine:
         `commit_wait`: seconds a reply waits for its writes to land before it is sent
         anyway (the writes wait in order; callers are never held by the store).
         `lookup_clock`: what a look-up's deadline is measured on; real seconds, even when
-        `wall` runs faster (the demo), as a record system takes real time to answer."""
+        `wall` runs faster (the demo), as a record system takes real time to answer.
+        `shared`: other nodes share the store (their lockouts' times are the database's)."""
         if not lines:
             raise ValueError("a server needs at least one line")
         self.setups = {s.name: s for s in lines}
@@ -247,7 +249,7 @@ class LiveLine:
             connectors=connectors,
             wall=lookup_clock,
             audit=lambda e: record_entry(self.store.engine, e),
-            guards=LookupGuards(store),
+            guards=LookupGuards(store, database_clock=shared),
             guard_clock=wall,
         )
         self.command_at: float | None = None  # the time of the use case under way

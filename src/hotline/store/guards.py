@@ -17,7 +17,12 @@ free a place (`service.lookups` does). An attempt whose answer has not come in i
 until its answer comes if it ever does: the answer may have been "not found", so it is
 counted as one (stricter, not looser); it does not hold the key for longer than its
 window. Each row keeps the attempts of the longest window a flow may set, so lockouts of
-several windows on one key (two flows, two versions) each count what is theirs."""
+several windows on one key (two flows, two versions) each count what is theirs.
+
+Nodes that share the store share these rows: their times are then the database's clock
+(`database_clock`), as the leases' are, so a node whose clock is off by an hour neither
+holds a key busy for that hour (its attempts would seem under way) nor slips its attempts
+past the others' windows (they would seem long over)."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from hotline.ivr.model import LOCKOUT_MINUTES_MAX
+from hotline.store.leases import database_now
 from hotline.store.repository import transaction
 from hotline.store.tables import lookup_guard
 
@@ -62,9 +68,15 @@ class Attempt:
 
 
 class LookupGuards:
-    def __init__(self, store: HasEngine) -> None:
-        """`store`: its engine is read at each use (a store without one fails then)."""
+    def __init__(self, store: HasEngine, *, database_clock: bool = False) -> None:
+        """`store`: its engine is read at each use (a store without one fails then);
+        `database_clock`: each time is the database's clock read in the transaction, and
+        the `now` given is not used (nodes sharing the store)."""
         self._store = store
+        self._database_clock = database_clock
+
+    def _now(self, c: Connection, given: float) -> float:
+        return database_now(c) if self._database_clock else given
 
     def attempt(
         self, name: str, now: float, *, window: float, limit: int, answer_within: float
@@ -78,6 +90,7 @@ class LookupGuards:
             c.execute(insert_new(lookup_guard).values(key_sha256=name, failures=[],
                                                       in_flight=[], last_at=now)
                       .on_conflict_do_nothing(index_elements=["key_sha256"]))  # fmt: skip
+            now = self._now(c, now)
             failed, in_flight = _held(c, name, now)
             unanswered = sum(1 for e in in_flight if e["until"] <= now and now - e["at"] < window)
             counted = sum(1 for t in failed if now - t < window) + unanswered
@@ -98,6 +111,7 @@ class LookupGuards:
             # a write first, as in `attempt`: SQLite's driver begins the transaction there
             c.execute(update(lookup_guard).where(lookup_guard.c.key_sha256 == name)
                       .values(last_at=now))  # fmt: skip
+            now = self._now(c, now)
             failures, in_flight = _held(c, name, now)
             mine = [e for e in in_flight if e["id"] == attempt]
             if not mine:  # (kept no longer: older than any window)
@@ -113,6 +127,7 @@ class LookupGuards:
         """The failures of `name` within `window` seconds before `now`, with the attempts
         whose answer never came in their time."""
         with transaction(self._store.engine) as c:
+            now = self._now(c, now)
             row = c.execute(select(lookup_guard).where(lookup_guard.c.key_sha256 == name)).first()
             if row is None:
                 return 0
