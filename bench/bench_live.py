@@ -49,6 +49,8 @@ of client at the live run's webhook rate.
     python bench/bench_live.py --find-max 5,10,20,40,60,80,100 [--warmup 4] [--minutes 2]
     python bench/bench_live.py --scale 40 --collector default   (CPython's collector settings)
     BENCH_LIVE_HEAP=20 python bench/bench_live.py ...   (what each process's heap holds)
+    BENCH_LIVE_SLOW=0.02 python bench/bench_live.py ...   (each callback of Hotline's event
+        loop that ran longer, logged: asyncio's debug mode, which costs some CPU)
     BENCH_LIVE_PROFILE=FILE python bench/bench_live.py ...   (Hotline under cProfile: its
         event loop into FILE, its other threads into FILE.threads)
     BENCH_LIVE_CONNECTIONS=N python bench/bench_live.py ...   (the carrier's connections to
@@ -146,7 +148,9 @@ class Spread(httpx.AsyncBaseTransport):
 
 def webhooks_client() -> httpx.AsyncClient:
     """The carrier's client to the server (the live run's, the bare endpoint's)."""
-    return httpx.AsyncClient(timeout=20, transport=Spread(CONNECTIONS))
+    # (no time limit on waiting for a connection: a carrier queues its webhooks; the wait
+    # counts in their latency)
+    return httpx.AsyncClient(timeout=httpx.Timeout(20, pool=None), transport=Spread(CONNECTIONS))
 
 
 # -- the workload
@@ -432,7 +436,21 @@ def serve_hotline(
     # its response's start (the rest of what the carrier measures is the sockets, the
     # server's parsing and the carrier's own queue), and from a unit of work's submission
     # to its commit (a webhook's reply waits for its own, at most COMMIT_WAIT)
-    inside: dict[str, list[float]] = {"server": [], "commit": []}
+    inside: dict[str, list[float]] = {"server": [], "commit": [], "landing": [],
+                                      "landing_cpu": []}  # fmt: skip
+    # and each transaction of the writer's: its wall time and its thread's CPU time (the
+    # difference is waiting: for the disk, or for the GIL while the event loop holds it)
+    commit = parts.line.store.commit
+
+    def timed_commit(writes: Sequence[Write]) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            commit(writes)
+        finally:
+            inside["landing"].append(time.perf_counter() - wall)
+            inside["landing_cpu"].append(time.thread_time() - cpu)
+
+    parts.line.store.commit = timed_commit  # type: ignore[method-assign]
 
     def landed_after(writes: Sequence[Write]) -> Future[bool] | None:
         began = time.perf_counter()
@@ -457,6 +475,14 @@ def serve_hotline(
         await app(scope, receive, started)
 
     async def main() -> None:
+        slow = os.environ.get("BENCH_LIVE_SLOW")  # seconds: longer callbacks are logged
+        if slow:  # (asyncio's debug mode: its own checks cost some CPU)
+            import logging
+
+            logging.basicConfig(level=logging.WARNING)
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = float(slow)
         server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port,
                                         log_level="critical", lifespan="on",
                                         timeout_graceful_shutdown=2))  # fmt: skip
@@ -716,10 +742,15 @@ async def live(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(carrier.drain()), drain)
     cut = [c for c in carrier.callers() if not c.ended]
-    for c in cut:  # the callers still on hang up (their status callback tells the line)
+    # the callers still on hang up (their status callback tells the line), 200 a second:
+    # all at once (4,157 at K=100), their callbacks waited in the carrier's pools for
+    # longer than its time limit, and the calls stayed open in the store
+    for i, c in enumerate(cut):
         c.updates.put_nowait("<Response><Hangup/></Response>")
+        if i % 50 == 49:
+            await asyncio.sleep(0.25)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(carrier.drain(), 60)
+        await asyncio.wait_for(carrier.drain(), 120)
     to_bots.send("stop")
     bots_gc: str = await loop.run_in_executor(None, to_bots.recv)
     bots.join(30)
@@ -755,6 +786,8 @@ async def live(
     _, hotline_lag99, hotline_lag_max = quantiles(hotline["lags"])
     server50, server99, _ = quantiles(hotline["server"])
     commit50, commit99, _ = quantiles(hotline["commit"])
+    landing50, landing99, _ = quantiles(hotline["landing"])
+    landing_cpu50, landing_cpu99, _ = quantiles(hotline["landing_cpu"])
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
@@ -778,6 +811,8 @@ async def live(
         "hotline_lag_p99_ms": hotline_lag99, "hotline_lag_max_ms": hotline_lag_max,
         "server_p50": server50, "server_p99": server99,
         "commit_p50": commit50, "commit_p99": commit99,
+        "landing_p50": landing50, "landing_p99": landing99,
+        "landing_cpu_p50": landing_cpu50, "landing_cpu_p99": landing_cpu99,
         "answered": sum(1 for c in inbound if c.agent),
         "abandoned": sum(1 for c in inbound if c.outcome == "abandoned"),
         **counts, **census,
@@ -907,6 +942,9 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"  inside Hotline: from a webhook's arrival in the app to its answer p50 "
         f"{a['server_p50']:.1f} ms, p99 {a['server_p99']:.1f} ms; from a unit of work's "
         f"submission to its commit p50 {a['commit_p50']:.1f} ms, p99 {a['commit_p99']:.1f} ms"
+        f"; the writer's transactions p50 {a['landing_p50']:.1f} ms, p99 "
+        f"{a['landing_p99']:.1f} ms, of which its thread's CPU p50 {a['landing_cpu_p50']:.1f}"
+        f" ms, p99 {a['landing_cpu_p99']:.1f} ms"
     )
     print(
         f"  calls lost {a['lost']} (of {a['calls_total']:,} placed in the whole run), not "
