@@ -144,3 +144,26 @@ def test_an_action_refused_for_another_reason_is_not_sent_again(
     expect(page.locator("#action-error")).to_have_text("not now")
     expect(page.locator("#state")).to_have_text("Not ready (login)")
     assert seen == ["refused"]
+
+
+def test_an_action_asked_while_another_waits_to_be_sent_again_is_taken_after_it(
+    running: Running, page: Page
+) -> None:
+    """The agent's "Available" is refused while the line moves (sent again in 3 s); they
+    then click "Not ready" (a break). Sent at once, "not ready" would be taken first and the
+    "available" sent again would overtake it: the agent, on a break, offered calls. Held
+    behind the first, it is taken after it: the agent's last word stands."""
+    _logged_in(running, page, "ivy")
+    seen = _refused_once(page, "/api/agent/ready", LineStopped.error_id)
+    said = page.locator("#action-error")
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/agent/ready") and r.status == 200, timeout=15000
+    ):
+        page.get_by_role("button", name="Available").click()
+        expect(said).to_have_text("The line is moving to another server; trying again…")
+        page.get_by_role("button", name="Not ready", exact=True).click()
+    # "available" sent again has been taken; "not ready", asked after it, comes after it
+    expect(page.locator("#state")).to_have_text("Not ready (break)")
+    assert seen == ["refused", "sent"]
+    me = running.carrier.client.get("/api/agent/me", headers=running.live.agent("en-day-1"))
+    assert (me.json()["state"], me.json()["reason"]) == ("not_ready", "break")
