@@ -529,8 +529,15 @@ class LiveLine:
             history = self.store.events(row.sid)
             attempts = [int(str(d.get("attempt", 0))) for k, d in history
                         if k == Connecting.kind]  # fmt: skip
-            legs = {int(str(d.get("attempt", 0))) for k, d in history
-                    if k == AgentLegAnswered.kind}  # fmt: skip
+            # the connects whose agent's leg answered since the call last went back to a
+            # queue (a transfer there: its caller talked to an agent no longer on it, and
+            # the next agent's phone may be ringing, as `_requeue`'s new record says)
+            legs: set[int] = set()
+            for k, d in history:
+                if k == CallRequeued.__name__:
+                    legs.clear()
+                elif k == AgentLegAnswered.kind:
+                    legs.add(int(str(d.get("attempt", 0))))
             # a callback's caller is dialled once its agent's phone answers: it is on a call
             # only if the last connect's did and the caller is on the line (their last
             # dial-back answered, not missed: a called-back caller whose agent went waits
