@@ -136,7 +136,10 @@ class NodeApp:
         self._stops: dict[tuple[str, ...], contextlib.AsyncExitStack] = {}  # (their lifespans)
         self._busy: Counter[int] = Counter()  # requests under way, by app (its id)
         # (nodes reach each other directly: no proxy from the environment)
-        self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False)
+        # (idle connections kept for less than the other node's server keeps them, 5 s:
+        # one it closed as a request went out would be answered 502 `leader-lost`)
+        self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False,
+                                         limits=httpx.Limits(keepalive_expiry=2.0))  # fmt: skip
         self._leaders: tuple[float, asyncio.Future[dict[str, str]]] | None = None  # (asked at)
 
     @property
