@@ -423,23 +423,27 @@ def serve_hotline(
     # replies among their writes (one per answered webhook)
     event.listen(parts.line.store.engine, "before_cursor_execute", executed)
     event.listen(parts.line.store.engine, "commit", committed)
+    # where a webhook's time goes, inside Hotline: from its request's arrival in the app to
+    # its response's start (the rest of what the carrier measures is the sockets, the
+    # server's parsing and the carrier's own queue), and from a unit of work's submission
+    # to its commit (a webhook's reply waits for its own, at most COMMIT_WAIT); and each
+    # transaction of the writer's: its wall time and its thread's CPU time (the difference
+    # is waiting: for the disk, or for the GIL while the event loop holds it)
+    inside: dict[str, list[float]] = {"server": [], "commit": [], "landing": [],
+                                      "landing_cpu": []}  # fmt: skip
     submit = parts.line.writer.submit
 
     def counted(writes: Sequence[Write]) -> Future[bool] | None:
         if writes:
             counts["units"] += 1
             counts["replies_saved"] += sum(isinstance(w, SaveReply) for w in writes)
-        return submit(writes)
+        began = time.perf_counter()
+        done = submit(writes)
+        if done is not None:
+            done.add_done_callback(lambda _: inside["commit"].append(time.perf_counter() - began))
+        return done
 
     parts.line.writer.submit = counted  # type: ignore[method-assign]
-    # where a webhook's time goes, inside Hotline: from its request's arrival in the app to
-    # its response's start (the rest of what the carrier measures is the sockets, the
-    # server's parsing and the carrier's own queue), and from a unit of work's submission
-    # to its commit (a webhook's reply waits for its own, at most COMMIT_WAIT)
-    inside: dict[str, list[float]] = {"server": [], "commit": [], "landing": [],
-                                      "landing_cpu": []}  # fmt: skip
-    # and each transaction of the writer's: its wall time and its thread's CPU time (the
-    # difference is waiting: for the disk, or for the GIL while the event loop holds it)
     commit = parts.line.store.commit
 
     def timed_commit(writes: Sequence[Write]) -> None:
@@ -451,15 +455,6 @@ def serve_hotline(
             inside["landing_cpu"].append(time.thread_time() - cpu)
 
     parts.line.store.commit = timed_commit  # type: ignore[method-assign]
-
-    def landed_after(writes: Sequence[Write]) -> Future[bool] | None:
-        began = time.perf_counter()
-        done = counted(writes)
-        if done is not None:
-            done.add_done_callback(lambda _: inside["commit"].append(time.perf_counter() - began))
-        return done
-
-    parts.line.writer.submit = landed_after  # type: ignore[method-assign]
 
     async def timed(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/voice/"):
