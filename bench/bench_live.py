@@ -407,22 +407,32 @@ def serve_hotline(
     tokens = {a: parts.line.store.issue_token(a, now) for a in agents}
     if collector == "tuned":  # as `hotline serve` does
         tune_for_serving()
-    counts: dict[str, Any] = {"transactions": 0, "units": 0, "replies_saved": 0}
+    counts: dict[str, Any] = {"transactions": 0, "statements": 0, "units": 0,
+                              "replies_saved": 0}  # fmt: skip
     pauses = GcPauses()
 
     def executed(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        conn.info["statements"] = conn.info.get("statements", 0) + 1
         if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
             conn.info["wrote"] = True
 
     def committed(conn: Connection) -> None:
+        statements = conn.info.pop("statements", 0)
         if conn.info.pop("wrote", False):
             counts["transactions"] += 1
+            counts["statements"] += statements
+
+    def rolled_back(conn: Connection) -> None:
+        conn.info.pop("statements", None)
+        conn.info.pop("wrote", None)
 
     # the store's committed transactions that wrote something (reads, such as the agents'
-    # token checks, do not count), the units of work handed to the writer, and the webhook
-    # replies among their writes (one per answered webhook)
+    # token checks, do not count) and the statements they ran (each gives the GIL up, and
+    # has to win it back from the event loop), the units of work handed to the writer, and
+    # the webhook replies among their writes (one per answered webhook)
     event.listen(parts.line.store.engine, "before_cursor_execute", executed)
     event.listen(parts.line.store.engine, "commit", committed)
+    event.listen(parts.line.store.engine, "rollback", rolled_back)
     # where a webhook's time goes, inside Hotline: from its request's arrival in the app to
     # its response's start (the rest of what the carrier measures is the sockets, the
     # server's parsing and the carrier's own queue), and from a unit of work's submission
@@ -956,7 +966,8 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     )
     print(
         f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
-        f"({a['units'] / max(a['transactions'], 1):.2f} units per transaction), "
+        f"({a['units'] / max(a['transactions'], 1):.2f} units and "
+        f"{a['statements'] / max(a['transactions'], 1):.1f} statements per transaction), "
         f"{a['replies_saved']:,} webhook replies saved (whole run)"
     )
     print(f"  garbage collector (whole run): Hotline {a['gc']}; emulator {a['load_gc']}; "

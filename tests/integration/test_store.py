@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from hotline.errors import WriteRefused
 from hotline.service.unit_of_work import AddCall, SaveReply, UpdateCall
@@ -78,3 +78,20 @@ def test_sqlite_runs_in_wal_with_full_sync(tmp_path):
     with engine.connect() as c:
         assert c.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert c.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
+
+
+def test_a_sqlite_transaction_runs_its_own_statements_only(tmp_path):
+    # each statement gives the GIL up and has to win it back from the event loop: a ping
+    # before each transaction (which a file opened in this process never needs) was one
+    # more in every commit and every read
+    engine = connect(sqlite_url(tmp_path))
+    migrate(engine)
+    engine.dispose()
+    traced: list[str] = []
+    event.listen(engine, "connect", lambda conn, _record: conn.set_trace_callback(traced.append))
+    store = Store(engine=engine, key=keyring())
+    store.commit([SaveReply("CA1", "incoming", "<a/>", 1.0)])
+    store.commit([SaveReply("CA1", "wait:1", "<b/>", 2.0)])
+    assert store.reply_for("CA1", "wait:1") == "<b/>"
+    kinds = [t.split()[0].upper() for t in traced]
+    assert kinds == ["BEGIN", "INSERT", "COMMIT", "BEGIN", "INSERT", "COMMIT", "SELECT"]

@@ -154,12 +154,17 @@ def connect(url: str, *, create: bool = True) -> Engine:
     ):
         raise malformed  # read otherwise than written: its error messages could leak it
     args: dict[str, Any] = {}
+    # a server's connection can die in the pool (a restart, a failover): each is tried
+    # before use; SQLite's is a file opened in this process, and its ping, a statement
+    # more in each transaction, would only cost (each statement gives the GIL up and must
+    # win it back from the event loop: docs/benchmarks.md)
+    ping = parsed.get_backend_name() != "sqlite"
     if parsed.get_backend_name() == "postgresql":
         # a server that does not answer, or a connection that goes silent, is an error
         args |= {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
                  "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
     try:
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args=args)
+        engine = create_engine(parsed, pool_pre_ping=ping, connect_args=args)
     except (ArgumentError, SQLAlchemyError, ValueError, ImportError) as e:
         raise StoreUnavailable(
             f"cannot use database URL {redacted(url)}: {scrub(str(e), url)}"
