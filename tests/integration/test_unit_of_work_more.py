@@ -1,16 +1,22 @@
-"""The unit of work's statements built once, values passed alone:
-writes of one table whose columns vary between calls, None against a value, on SQLite
-and PostgreSQL, land as the statements built per write landed them."""
+"""The unit of work's writes, grouped into as few statements as they allow (each table's
+rows in one INSERT, a call's updates merged, each agent's last state), on SQLite and
+PostgreSQL, land as the writes one by one in their order would: columns that vary between
+calls, None against a value, a call updated in the transaction that adds it, an agent
+saved twice, more rows than one statement takes."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 
-from hotline.service.unit_of_work import AddCall, AppendEvent, SaveAgent, UpdateCall
-from hotline.store.tables import call_events
+from hotline.errors import WriteRefused
+from hotline.service.unit_of_work import AddCall, AppendEvent, SaveAgent, SaveReply, UpdateCall
+from hotline.store.db import connect, migrate
+from hotline.store.repository import ROWS_PER_STATEMENT, Store
+from hotline.store.tables import call_events, calls
 from hotline.switchboard.records import CallRow
 
-from .live_fixtures import pg_url  # noqa: F401 (a fixture)
+from .live_fixtures import keyring, pg_url, sqlite_url  # noqa: F401 (pg_url: a fixture)
 from .test_store import store  # noqa: F401 (a fixture: SQLite and PostgreSQL)
 
 
@@ -50,3 +56,105 @@ def test_an_agent_saved_again_with_none_where_it_had_values(store):  # noqa: F81
         "a1": SaveAgent("a1", "wrap_up", "x", None, None, 7.0, "l", False),
         "a2": SaveAgent("a2", "not_ready", "break", None, None, 7.0, "l", False),
     }
+
+
+def row(sid: str, state: str = "in_ivr", attributes: dict | None = None) -> CallRow:
+    return CallRow(sid, "l", "+1", "+1", "es", None, 0, state, attributes or {}, None, 1.0)
+
+
+def updated_at(store, sid: str) -> float:  # noqa: F811
+    with store.engine.connect() as c:
+        return c.execute(select(calls.c.updated_at).where(calls.c.sid == sid)).scalar_one()
+
+
+def test_a_call_updated_in_the_transaction_that_adds_it_has_its_last_values(store):  # noqa: F811
+    store.commit([
+        AddCall(row("CA1", attributes={"caller_type": "public"}), 1.0),
+        AppendEvent("CA1", 1.0, "CallArrived", {"language": "es"}),
+        UpdateCall("CA1", 2.0, {"state": "queued", "queue": "es", "attributes": {"k": "v"}}),
+        UpdateCall("CA1", 3.0, {"state": "answered"}),
+        UpdateCall("CA2", 3.0, {"state": "answered"}),  # (no such call: changes nothing)
+    ])  # fmt: skip
+    one = store.call("CA1")
+    assert (one.state, one.queue, dict(one.attributes)) == ("answered", "es", {"k": "v"})
+    assert updated_at(store, "CA1") == 3.0
+    assert store.call("CA2") is None
+    assert store.events("CA1") == [("CallArrived", {"language": "es"})]
+
+
+def test_updates_of_a_call_in_one_transaction_merge_in_their_order(store):  # noqa: F811
+    store.commit([AddCall(row("CA1"), 1.0)])
+    store.commit([
+        UpdateCall("CA1", 2.0, {"state": "queued", "queue": "es", "priority": 2}),
+        UpdateCall("CA1", 3.0, {"queue": "en", "attributes": {"a": 1}}),
+        UpdateCall("CA1", 4.0, {"priority": 0, "attributes": {"b": 2}}),
+    ])  # fmt: skip
+    one = store.call("CA1")
+    assert (one.state, one.queue, one.priority, dict(one.attributes)) == ("queued", "en", 0,
+                                                                          {"b": 2})  # fmt: skip
+    assert updated_at(store, "CA1") == 4.0
+
+
+def test_an_update_before_the_call_is_added_changes_nothing_as_in_order(store):  # noqa: F811
+    store.commit([UpdateCall("CA1", 1.0, {"state": "queued"}), AddCall(row("CA1"), 2.0)])
+    assert store.call("CA1").state == "in_ivr"
+    assert updated_at(store, "CA1") == 2.0
+
+
+def test_a_call_added_twice_in_one_transaction_lands_nothing(store):  # noqa: F811
+    with pytest.raises(WriteRefused, match="added twice"):
+        store.commit([AddCall(row("CA1"), 1.0), AppendEvent("CA1", 1.0, "x", {}),
+                      AddCall(row("CA1", "queued"), 2.0)])  # fmt: skip
+    assert store.call("CA1") is None
+    assert store.events("CA1") == []
+
+
+def test_an_agent_saved_twice_in_one_transaction_keeps_the_last(store):  # noqa: F811
+    store.commit([SaveAgent("a1", "available", None, None, None, 1.0, "l")])
+    store.commit([
+        SaveAgent("a1", "reserved", None, "CA1", "es", 2.0, "l"),
+        SaveAgent("a2", "on_call", None, "CA2", "en", 2.0, "l"),
+        SaveAgent("a1", "on_call", None, "CA1", "es", 3.0, "l", True),
+    ])  # fmt: skip
+    assert store.agent_states() == {
+        "a1": SaveAgent("a1", "on_call", None, "CA1", "es", 3.0, "l", True),
+        "a2": SaveAgent("a2", "on_call", None, "CA2", "en", 2.0, "l"),
+    }
+
+
+def test_more_rows_than_one_statement_takes_land_in_order(store):  # noqa: F811
+    n = 2 * ROWS_PER_STATEMENT + 7
+    store.commit(
+        [AddCall(row(f"CA{i}"), float(i)) for i in range(n)]
+        + [AppendEvent(f"CA{i % 3}", float(i), f"e{i}", {"i": i}) for i in range(n)]
+        + [SaveAgent(f"a{i}", "available", None, None, None, float(i), "l") for i in range(n)]
+    )
+    assert store.count_calls() == {"in_ivr": n}
+    assert store.events("CA1") == [(f"e{i}", {"i": i}) for i in range(1, n, 3)]
+    assert len(store.agent_states()) == n
+
+
+def test_a_sqlite_transaction_runs_one_statement_a_table(tmp_path):
+    # each statement gives the GIL up and has to win it back from the event loop (a reply
+    # waits for its commit): the writes of a table go in one
+    engine = connect(sqlite_url(tmp_path))
+    migrate(engine)
+    Store(engine=engine, key=keyring()).commit([AddCall(row("CA1"), 1.0),
+                                                SaveAgent("a1", "available", None, None, None,
+                                                          1.0, "l")])  # fmt: skip
+    engine.dispose()
+    traced: list[str] = []
+    event.listen(engine, "connect", lambda conn, _record: conn.set_trace_callback(traced.append))
+    Store(engine=engine, key=keyring()).commit([
+        AddCall(row("CA2"), 2.0), AppendEvent("CA2", 2.0, "CallArrived", {}),
+        SaveReply("CA2", "incoming", "<a/>", 2.0),
+        UpdateCall("CA1", 2.0, {"state": "queued"}), AppendEvent("CA1", 2.0, "CallQueued", {}),
+        SaveReply("CA1", "gather:1:1", "<b/>", 2.0),
+        SaveAgent("a1", "reserved", None, "CA1", "es", 2.0, "l"),
+        UpdateCall("CA1", 2.5, {"state": "offered"}), AppendEvent("CA1", 2.5, "CallOffered", {}),
+        SaveAgent("a1", "on_call", None, "CA1", "es", 2.5, "l"),
+    ])  # fmt: skip
+    said = [" ".join(t.split()[:3]).upper() for t in traced]
+    assert said == ["BEGIN", "INSERT INTO CALLS", "UPDATE CALLS SET",
+                    "INSERT INTO CALL_EVENTS", "INSERT INTO WEBHOOK_REPLIES",
+                    "INSERT INTO AGENT_STATES", "COMMIT"]  # fmt: skip
