@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, update
+from sqlalchemy import bindparam, event, insert, update
 
 from hotline.service.sealing import Keyring, SealingKey, new_key
 from hotline.service.unit_of_work import (
@@ -51,45 +51,57 @@ from hotline.service.unit_of_work import (
     Write,
 )
 from hotline.store.db import connect, migrate
-from hotline.store.repository import Store
+from hotline.store.repository import ATTRIBUTES, EVENT_DATA, SEALED_EVENTS, Store
 from hotline.store.tables import agent_states, call_events, calls, webhook_replies
 from hotline.switchboard.records import CallRow
+
+_ADD_EVENT = insert(call_events)
+_ADD_CALL = insert(calls)
+_ADD_REPLY = insert(webhook_replies)
+_ADD_AGENT = insert(agent_states)
+_UPDATE_CALL = update(calls).where(calls.c.sid == bindparam("row_sid"))
+_UPDATE_AGENT = update(agent_states).where(agent_states.c.agent_id == bindparam("row_agent"))
 
 
 class OneStatementAWrite(Store):
     """The naive version: each write its own statement, in order (the store's commit until
-    2026-12-05, sealing left out: this bench's writes carry nothing sealed)."""
+    2026-12-05, as it was: statements built once, values sealed as now)."""
 
     def commit(self, writes: Sequence[Write]) -> None:
         with self._tx() as c:
             for w in writes:
                 if isinstance(w, AppendEvent):
-                    event_row = {"call_sid": w.sid, "at": w.at, "kind": w.kind,
-                                 "data": dict(w.data)}  # fmt: skip
-                    c.execute(insert(call_events), event_row)
+                    data: Any = dict(w.data)
+                    if w.kind in SEALED_EVENTS:
+                        data = self._seal(data, EVENT_DATA, f"{w.sid or ''}/{w.kind}")
+                    c.execute(_ADD_EVENT, {"call_sid": w.sid, "at": w.at, "kind": w.kind,
+                                           "data": data})  # fmt: skip
                 elif isinstance(w, UpdateCall):
-                    c.execute(update(calls).where(calls.c.sid == w.sid),
-                              {**w.values, "updated_at": w.at})  # fmt: skip
+                    values = dict(w.values)
+                    if "attributes" in values:
+                        values["attributes"] = self._seal(dict(values["attributes"]),
+                                                          ATTRIBUTES, w.sid)  # fmt: skip
+                    c.execute(_UPDATE_CALL, {**values, "updated_at": w.at, "row_sid": w.sid})
                 elif isinstance(w, AddCall):
                     row = w.row
-                    c.execute(insert(calls), {
+                    c.execute(_ADD_CALL, {
                         "sid": row.sid, "line": row.line, "caller": row.caller,
                         "called": row.called, "language": row.language, "queue": row.queue,
-                        "priority": row.priority, "state": row.state, "attributes": {},
-                        "callback_number": None, "arrived_at": row.arrived_at,
+                        "priority": row.priority, "state": row.state,
+                        "attributes": self._seal(dict(row.attributes), ATTRIBUTES, row.sid),
+                        "callback_number": row.callback_number, "arrived_at": row.arrived_at,
                         "updated_at": w.at,
                     })  # fmt: skip
                 elif isinstance(w, SaveReply):
-                    c.execute(insert(webhook_replies), {"call_sid": w.sid, "step": w.step,
-                                                        "twiml": w.twiml, "at": w.at})  # fmt: skip
+                    c.execute(_ADD_REPLY, {"call_sid": w.sid, "step": w.step, "twiml": w.twiml,
+                                           "at": w.at})  # fmt: skip
                 elif isinstance(w, SaveAgent):
                     values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
                               "queue": w.queue, "since": w.since, "line": w.line,
                               "leaving": w.leaving}  # fmt: skip
-                    mine = agent_states.c.agent_id == w.agent_id
-                    done = c.execute(update(agent_states).where(mine), values)
+                    done = c.execute(_UPDATE_AGENT, {**values, "row_agent": w.agent_id})
                     if done.rowcount == 0:
-                        c.execute(insert(agent_states), {**values, "agent_id": w.agent_id})
+                        c.execute(_ADD_AGENT, {**values, "agent_id": w.agent_id})
 
 
 TWIML = '<Response><Say language="es-MX">' + "Gracias por llamar. " * 8 + "</Say></Response>"

@@ -58,13 +58,13 @@ def test_an_agent_saved_again_with_none_where_it_had_values(store):  # noqa: F81
     }
 
 
-def row(sid: str, state: str = "in_ivr", attributes: dict | None = None) -> CallRow:
+def row(sid: str, state: str = "in_ivr", attributes: dict[str, str] | None = None) -> CallRow:
     return CallRow(sid, "l", "+1", "+1", "es", None, 0, state, attributes or {}, None, 1.0)
 
 
-def updated_at(store, sid: str) -> float:  # noqa: F811
+def updated_at(store: Store, sid: str) -> float:  # noqa: F811
     with store.engine.connect() as c:
-        return c.execute(select(calls.c.updated_at).where(calls.c.sid == sid)).scalar_one()
+        return float(c.execute(select(calls.c.updated_at).where(calls.c.sid == sid)).scalar_one())
 
 
 def test_a_call_updated_in_the_transaction_that_adds_it_has_its_last_values(store):  # noqa: F811

@@ -12,6 +12,7 @@ without a key reads what is in clear and refuses to write a sensitive value."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import secrets
@@ -91,12 +92,33 @@ _UPDATE_CALL = update(calls).where(calls.c.sid == bindparam(_SID))
 ROWS_PER_STATEMENT = 500  # at most in one INSERT (SQLite takes 32,766 parameters at most)
 
 
+@functools.cache
+def _many(table: Table, columns: tuple[str, ...], rows: int, dialect: str) -> Any:
+    """An INSERT of `rows` rows of these columns, built once (each row's values are
+    parameters named column_i); on agent_states, an upsert that replaces what it meets.
+    (At most ROWS_PER_STATEMENT sizes of each: a bounded cache.)"""
+    values = [{k: bindparam(f"{k}_{i}", type_=table.c[k].type) for k in columns}
+              for i in range(rows)]  # fmt: skip
+    if table is not agent_states:
+        return insert(table).values(values)
+    ours = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(values)
+    return ours.on_conflict_do_update(
+        index_elements=[table.c.agent_id],
+        set_={k: ours.excluded[k] for k in columns if k != "agent_id"},
+    )
+
+
 def _insert_rows(c: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows into the table, in their order, in as few statements as ROWS_PER_STATEMENT
-    allows (an INSERT of many rows is one step of the database's, where an executemany is
-    one a row)."""
+    """Rows (each with the same columns) into the table, in their order, in as few
+    statements as ROWS_PER_STATEMENT allows (an INSERT of many rows is one step of the
+    database's, where an executemany is one a row)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
-        c.execute(insert(table).values(rows[i : i + ROWS_PER_STATEMENT]))
+        chunk = rows[i : i + ROWS_PER_STATEMENT]
+        params = {f"{k}_{j}": r[k] for j, r in enumerate(chunk) for k in columns}
+        c.execute(_many(table, columns, len(chunk), c.dialect.name), params)
 
 
 class Store:
@@ -255,20 +277,7 @@ class Store:
                 c.execute(_UPDATE_CALL, {**values, _SID: sid})
             _insert_rows(c, call_events, events)
             _insert_rows(c, webhook_replies, replies)
-            states = list(agents.values())
-            for i in range(0, len(states), ROWS_PER_STATEMENT):
-                ours = self._upsert(agent_states).values(states[i : i + ROWS_PER_STATEMENT])
-                c.execute(ours.on_conflict_do_update(
-                    index_elements=[agent_states.c.agent_id],
-                    set_={k: ours.excluded[k] for k in states[0] if k != "agent_id"},
-                ))  # fmt: skip
-
-    def _upsert(self, table: Table) -> Any:
-        """An INSERT that can update the row it meets instead (ON CONFLICT), in this
-        database's dialect (SQLite's and PostgreSQL's are alike)."""
-        if self.engine.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+            _insert_rows(c, agent_states, list(agents.values()))
 
     def agent_states(self) -> dict[str, SaveAgent]:
         """Each agent's state as the line last had it."""
