@@ -12,26 +12,13 @@ without a key reads what is in clear and refuses to write a sensitive value."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import itertools
 import secrets
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Table,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.domain.events import CallArrived
@@ -85,40 +72,16 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         raise StoreUnavailable(f"the database failed: {why}") from None
 
 
-# A call's UPDATE, built once: it passes only its values, and sets the columns they name;
-# the row it changes is named by a parameter of its own.
-_SID = "row_sid"
+# The unit of work's statements, built once: each write passes only its values (a
+# statement built per write, with its values, cost more than running it). An UPDATE sets
+# the columns its values name; the row it changes is named by a parameter of its own.
+_SID, _AGENT = "row_sid", "row_agent_id"
+_ADD_EVENT = insert(call_events)
+_ADD_CALL = insert(calls)
+_ADD_REPLY = insert(webhook_replies)
+_ADD_AGENT = insert(agent_states)
 _UPDATE_CALL = update(calls).where(calls.c.sid == bindparam(_SID))
-ROWS_PER_STATEMENT = 500  # at most in one INSERT (SQLite takes 32,766 parameters at most)
-
-
-@functools.cache
-def _many(table: Table, columns: tuple[str, ...], rows: int, dialect: str) -> Any:
-    """An INSERT of `rows` rows of these columns, built once (each row's values are
-    parameters named column_i); on agent_states, an upsert that replaces what it meets.
-    (At most ROWS_PER_STATEMENT sizes of each: a bounded cache.)"""
-    values = [{k: bindparam(f"{k}_{i}", type_=table.c[k].type) for k in columns}
-              for i in range(rows)]  # fmt: skip
-    if table is not agent_states:
-        return insert(table).values(values)
-    ours = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(values)
-    return ours.on_conflict_do_update(
-        index_elements=[table.c.agent_id],
-        set_={k: ours.excluded[k] for k in columns if k != "agent_id"},
-    )
-
-
-def _insert_rows(c: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows (each with the same columns) into the table, in their order, in as few
-    statements as ROWS_PER_STATEMENT allows (an INSERT of many rows is one step of the
-    database's, where an executemany is one a row)."""
-    if not rows:
-        return
-    columns = tuple(rows[0])
-    for i in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[i : i + ROWS_PER_STATEMENT]
-        params = {f"{k}_{j}": r[k] for j, r in enumerate(chunk) for k in columns}
-        c.execute(_many(table, columns, len(chunk), c.dialect.name), params)
+_UPDATE_AGENT = update(agent_states).where(agent_states.c.agent_id == bindparam(_AGENT))
 
 
 class Store:
@@ -223,61 +186,40 @@ class Store:
     # -- the unit of work
 
     def commit(self, writes: Sequence[Write]) -> None:
-        """Every write of one command (or of the commands the writer groups), in order, in
-        one transaction (or none of them).
-
-        As few statements as they allow: each gives the GIL up and has to win it back from
-        the event loop, which a reply waits on (docs/benchmarks.md). So the new calls go
-        in one INSERT, the events in one (in their order: their ids grow with it), the
-        replies in one, the agents' states in one upsert (each agent's last: a state
-        replaces the one kept), and the updates of a call are merged into one UPDATE (a
-        later value of a column over an earlier one), or into its INSERT if it is new.
-        The outcome is the writes' in their order."""
-        added: dict[str, dict[str, Any]] = {}  # sid -> its row, updates merged in
-        updated: dict[str, dict[str, Any]] = {}  # sid -> its columns, merged
-        events: list[dict[str, Any]] = []
-        replies: list[dict[str, Any]] = []
-        agents: dict[str, dict[str, Any]] = {}
-        for w in writes:
-            if isinstance(w, AppendEvent):
-                data: Any = dict(w.data)
-                if w.kind in SEALED_EVENTS:
-                    data = self._seal(data, EVENT_DATA, _event_row(w.sid, w.kind))
-                events.append({"call_sid": w.sid, "at": w.at, "kind": w.kind, "data": data})
-            elif isinstance(w, UpdateCall):
-                if unknown := w.values.keys() - calls.c.keys():  # (not silently left out)
-                    raise WriteRefused(f"calls has no column {', '.join(sorted(unknown))}")
-                row = added.get(w.sid)
-                if row is None:
-                    row = updated.setdefault(w.sid, {})
-                row.update(w.values)
-                row["updated_at"] = w.at
-            elif isinstance(w, AddCall):
-                if w.sid in added:  # (as the database would refuse the second)
-                    raise WriteRefused(f"call {w.sid} is added twice in one transaction")
-                updated.pop(w.sid, None)  # (updates before its row was there changed nothing)
-                added[w.sid] = {**_call_values(w.row), "updated_at": w.at}
-            elif isinstance(w, SaveReply):
-                replies.append({"call_sid": w.sid, "step": w.step, "twiml": w.twiml,
-                                "at": w.at})  # fmt: skip
-            elif isinstance(w, SaveAgent):
-                agents.pop(w.agent_id, None)  # (kept in the order of their last states)
-                agents[w.agent_id] = {"agent_id": w.agent_id, "state": w.state,
-                                      "reason": w.reason, "call_sid": w.call_sid,
-                                      "queue": w.queue, "since": w.since, "line": w.line,
-                                      "leaving": w.leaving}  # fmt: skip
-        for sid, row in itertools.chain(added.items(), updated.items()):
-            if "attributes" in row:
-                row["attributes"] = self._seal(dict(row["attributes"]), ATTRIBUTES, sid)
+        """Every write of one command, in order, in one transaction (or none of them)."""
         with self._tx() as c:
             if self.fence is not None:
                 self.fence.check(c, {w.line for w in writes})
-            _insert_rows(c, calls, list(added.values()))
-            for sid, values in updated.items():
-                c.execute(_UPDATE_CALL, {**values, _SID: sid})
-            _insert_rows(c, call_events, events)
-            _insert_rows(c, webhook_replies, replies)
-            _insert_rows(c, agent_states, list(agents.values()))
+            for w in writes:
+                if isinstance(w, AppendEvent):
+                    data: Any = dict(w.data)
+                    if w.kind in SEALED_EVENTS:
+                        data = self._seal(data, EVENT_DATA, _event_row(w.sid, w.kind))
+                    c.execute(_ADD_EVENT, {"call_sid": w.sid, "at": w.at, "kind": w.kind,
+                                           "data": data})  # fmt: skip
+                elif isinstance(w, UpdateCall):
+                    values = dict(w.values)
+                    if unknown := values.keys() - calls.c.keys():  # (not silently left out)
+                        raise WriteRefused(f"calls has no column {', '.join(sorted(unknown))}")
+                    if "attributes" in values:
+                        values["attributes"] = self._seal(
+                            dict(values["attributes"]), ATTRIBUTES, w.sid
+                        )
+                    c.execute(_UPDATE_CALL, {**values, "updated_at": w.at, _SID: w.sid})
+                elif isinstance(w, AddCall):
+                    values = _call_values(w.row)
+                    values["attributes"] = self._seal(values["attributes"], ATTRIBUTES, w.row.sid)
+                    c.execute(_ADD_CALL, {**values, "updated_at": w.at})
+                elif isinstance(w, SaveReply):
+                    c.execute(_ADD_REPLY, {"call_sid": w.sid, "step": w.step, "twiml": w.twiml,
+                                           "at": w.at})  # fmt: skip
+                elif isinstance(w, SaveAgent):
+                    values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
+                              "queue": w.queue, "since": w.since, "line": w.line,
+                              "leaving": w.leaving}  # fmt: skip
+                    done = c.execute(_UPDATE_AGENT, {**values, _AGENT: w.agent_id})
+                    if done.rowcount == 0:  # (the line's writes are fenced: one writer)
+                        c.execute(_ADD_AGENT, {**values, "agent_id": w.agent_id})
 
     def agent_states(self) -> dict[str, SaveAgent]:
         """Each agent's state as the line last had it."""
