@@ -396,7 +396,7 @@ def serve_hotline(
     from hotline.service.collector import tune_for_serving
     from hotline.service.settings import Settings
     from hotline.service.unit_of_work import SaveReply, Write
-    from hotline.web.app import WEBSOCKETS, create_app
+    from hotline.web.app import create_app
 
     secret = {k: SecretStr(conf[k]) for k in ("twilio_auth_token", "secret_key")}
     settings = Settings(**{**conf, **secret})
@@ -490,7 +490,7 @@ def serve_hotline(
             loop.slow_callback_duration = float(slow)
         server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port,
                                         log_level="critical", lifespan="on",
-                                        timeout_graceful_shutdown=2, ws=WEBSOCKETS))  # fmt: skip
+                                        timeout_graceful_shutdown=2))  # fmt: skip
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.05)

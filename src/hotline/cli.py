@@ -1360,7 +1360,7 @@ def serve(
     from hotline.service.logs import configure as configure_logs
     from hotline.service.settings import load_settings
     from hotline.store.db import redacted
-    from hotline.web.app import WEBSOCKETS, create_app
+    from hotline.web.app import create_app
 
     configure_logs(as_json=log_json)
     settings = load_settings()
@@ -1402,7 +1402,7 @@ def serve(
     # log_config=None: uvicorn's lines go through the same handler, with a time and level
     uvicorn.run(
         app_, host=host, port=port, log_level="warning", log_config=None,
-        timeout_graceful_shutdown=5, ws=WEBSOCKETS,
+        timeout_graceful_shutdown=5,
     )  # fmt: skip
 
 
@@ -1619,7 +1619,7 @@ def _serve_node(
     from hotline.service.spread import Layout, Placement
     from hotline.store.accounts import AccountStore
     from hotline.store.leases import Leases
-    from hotline.web.app import WEBSOCKETS, create_app
+    from hotline.web.app import create_app
     from hotline.web.node_app import NodeApp, relay_key
 
     configure_logs(as_json=log_json)
@@ -1671,7 +1671,7 @@ def _serve_node(
     routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
                      placement=placement)  # fmt: skip
     uvicorn.run(routed, host=host, port=port, log_level="warning", log_config=None,
-                timeout_graceful_shutdown=5, ws=WEBSOCKETS)  # fmt: skip
+                timeout_graceful_shutdown=5)  # fmt: skip
 
 
 @app.command()

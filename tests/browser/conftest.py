@@ -27,7 +27,6 @@ from hotline.telephony.control import TwilioCallControl
 from hotline.telephony.emulator.carrier import CallerScript
 from hotline.telephony.emulator.carrier import Carrier as Emulator
 from hotline.telephony.emulator.tls import certificate_files
-from hotline.web.app import WEBSOCKETS
 from tests.integration.live_fixtures import (
     LINE,
     TOKEN,
@@ -65,8 +64,7 @@ Served = tuple[_Server, "Future[None]"]
 def serve(app: Any, port: int, loop: asyncio.AbstractEventLoop, **tls: Any) -> Served:
     """The app on uvicorn on loopback, on `loop` (running in a thread of its own); `tls`:
     uvicorn's ssl_certfile and ssl_keyfile."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws=WEBSOCKETS, **tls)  # fmt: skip
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **tls)
     server = _Server(config)
     serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
     started = threading.Event()

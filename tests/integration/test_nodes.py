@@ -28,7 +28,6 @@ from hotline.service.unit_of_work import AppendEvent
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Leases, leases
 from hotline.store.repository import Store
-from hotline.web.app import WEBSOCKETS
 from hotline.web.node_app import NodeApp
 
 from .live_fixtures import sqlite_url
@@ -118,9 +117,8 @@ class Served:
     """An ASGI app under uvicorn on a loopback port, in a thread."""
 
     def __init__(self, app: Any, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                                ws=WEBSOCKETS)  # fmt: skip
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                                    log_level="critical"))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         while not self.server.started:

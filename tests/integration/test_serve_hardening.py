@@ -22,8 +22,6 @@ import pytest
 import uvicorn
 import websockets
 
-from hotline.web.app import WEBSOCKETS
-
 from .live_fixtures import (  # noqa: F401
     LINE,
     SECRET_KEY,
@@ -368,7 +366,7 @@ def test_a_database_that_does_not_answer_is_a_clear_error_not_a_hang():
 def in_thread(live: Live) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(live.app, host="127.0.0.1", port=port, log_level="warning", ws=WEBSOCKETS)
+        uvicorn.Config(live.app, host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -38,12 +38,6 @@ from hotline.web.runtime import LineRuntime
 from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
 
-# uvicorn's websocket implementation for Hotline's servers (every agent's and supervisor's
-# page holds one open): the sans-I/O one, a task and a queue a connection. uvicorn's
-# default, the `websockets` library's legacy protocol (deprecated by uvicorn 0.54), starts
-# tasks of its own for each connection's data, pings and closing: with 7,000 agents those
-# were most of the objects a full garbage collection walks (docs/benchmarks.md).
-WEBSOCKETS = "websockets-sansio"
 API_MAX_BODY = 16 * 1024  # the API's JSON bodies are a few hundred bytes
 ADMIN_MAX_BODY = FLOW_MAX * 2 + 1024  # a flow file uploaded, escaped in JSON
 
