@@ -119,7 +119,7 @@ def test_an_agent_saved_twice_in_one_transaction_keeps_the_last(store):  # noqa:
     }
 
 
-def test_more_rows_than_one_statement_takes_land_in_order(store):  # noqa: F811
+def test_a_thousand_rows_of_each_kind_land_in_one_transaction_in_order(store):  # noqa: F811
     n = 1007
     store.commit(
         [AddCall(row(f"CA{i}"), float(i)) for i in range(n)]
