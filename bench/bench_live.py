@@ -428,8 +428,9 @@ def serve_hotline(
 
     # the store's committed transactions that wrote something (reads, such as the agents'
     # token checks, do not count) and the statements they ran (each gives the GIL up, and
-    # has to win it back from the event loop), the units of work handed to the writer, and
-    # the webhook replies among their writes (one per answered webhook)
+    # has to win it back from the event loop; those SQLAlchemy runs: not BEGIN, COMMIT nor
+    # a pool's ping, which run on the raw connection), the units of work handed to the
+    # writer, and the webhook replies among their writes (one per answered webhook)
     event.listen(parts.line.store.engine, "before_cursor_execute", executed)
     event.listen(parts.line.store.engine, "commit", committed)
     event.listen(parts.line.store.engine, "rollback", rolled_back)

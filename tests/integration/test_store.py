@@ -93,5 +93,6 @@ def test_a_sqlite_transaction_runs_its_own_statements_only(tmp_path):
     store.commit([SaveReply("CA1", "incoming", "<a/>", 1.0)])
     store.commit([SaveReply("CA1", "wait:1", "<b/>", 2.0)])
     assert store.reply_for("CA1", "wait:1") == "<b/>"
+    engine.dispose()
     kinds = [t.split()[0].upper() for t in traced]
     assert kinds == ["BEGIN", "INSERT", "COMMIT", "BEGIN", "INSERT", "COMMIT", "SELECT"]

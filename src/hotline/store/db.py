@@ -155,9 +155,10 @@ def connect(url: str, *, create: bool = True) -> Engine:
         raise malformed  # read otherwise than written: its error messages could leak it
     args: dict[str, Any] = {}
     # a server's connection can die in the pool (a restart, a failover): each is tried
-    # before use; SQLite's is a file opened in this process, and its ping, a statement
-    # more in each transaction, would only cost (each statement gives the GIL up and must
-    # win it back from the event loop: docs/benchmarks.md)
+    # before use; SQLite's is a file opened in this process, which nothing closes (its
+    # `SELECT 1` touches no file: a deleted or replaced file is /healthz's to find), and
+    # its ping, a statement more in each transaction, would only cost (each statement
+    # gives the GIL up and must win it back from the event loop: docs/benchmarks.md)
     ping = parsed.get_backend_name() != "sqlite"
     if parsed.get_backend_name() == "postgresql":
         # a server that does not answer, or a connection that goes silent, is an error
