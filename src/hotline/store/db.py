@@ -159,8 +159,9 @@ def connect(url: str, *, create: bool = True) -> Engine:
     # `SELECT 1` touches no file: a deleted or replaced file is /healthz's to find), and
     # its ping, a statement more in each transaction, would only cost (each statement
     # gives the GIL up and must win it back from the event loop: docs/benchmarks.md)
-    ping = parsed.get_backend_name() != "sqlite"
-    if parsed.get_backend_name() == "postgresql":
+    backend = parsed.get_backend_name()
+    ping = backend != "sqlite"
+    if backend == "postgresql":
         # a server that does not answer, or a connection that goes silent, is an error
         args |= {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
                  "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
