@@ -466,8 +466,6 @@ def serve_hotline(
             inside["landing_cpu"].append(time.thread_time() - cpu)
 
     parts.line.store.commit = timed_commit  # type: ignore[method-assign]
-    if os.environ.get("BENCH_WRITER_PROCESS"):  # (an experiment: the commits in a process)
-        commit = commit_in_a_process(conf)
 
     async def timed(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/voice/"):
@@ -537,61 +535,6 @@ def serve_hotline(
         asyncio.run(main())
     parts.line.store.engine.dispose()
     pipe.send({**counts, "gc": pauses.summary()})
-
-
-def commit_in_a_process(conf: dict[str, Any]) -> Any:
-    """(An experiment, BENCH_WRITER_PROCESS=1.) The store's commit run by a child process of
-    its own, over a pipe: the writer's thread only waits for its answer (no SQLite step in
-    this process, so none of them waits for the GIL). One node, no fence."""
-    import copyreg
-    import multiprocessing.process as mpp
-
-    from hotline.errors import StoreUnavailable, WriteRefused
-    from hotline.switchboard.records import CallRow
-
-    copyreg.pickle(CallRow, lambda r: (CallRow, tuple(getattr(r, f) for f in CallRow._fields)))
-    ctx = multiprocessing.get_context("spawn")
-    mine, theirs = ctx.Pipe()
-    child = ctx.Process(target=commit_child, args=(conf, theirs), name="hotline-commits")
-    daemon = mpp._current_process._config.pop("daemon", None)  # (this one is a daemon)
-    child.start()
-    mpp._current_process._config["daemon"] = daemon
-    assert mine.recv() == "ready"
-
-    def commit(writes: Sequence[Any]) -> None:
-        mine.send(list(writes))
-        said = mine.recv()
-        if said is not None:
-            raise (WriteRefused if said[0] == "refused" else StoreUnavailable)(said[1])
-
-    return commit
-
-
-def commit_child(conf: dict[str, Any], pipe: Pipe) -> None:
-    """(In the child process.) Commit what comes down the pipe; answer None, or the error."""
-    from pydantic import SecretStr
-
-    from hotline.errors import StoreUnavailable, WriteRefused
-    from hotline.service.settings import Settings
-    from hotline.store.db import connect
-    from hotline.store.repository import Store
-
-    secret = {k: SecretStr(conf[k]) for k in ("twilio_auth_token", "secret_key")}
-    settings = Settings(**{**conf, **secret})
-    store = Store(engine=connect(conf["database_url"]), key=settings.keyring())
-    pipe.send("ready")
-    while True:
-        try:
-            writes = pipe.recv()
-        except EOFError:
-            return
-        try:
-            store.commit(writes)
-            pipe.send(None)
-        except WriteRefused as e:
-            pipe.send(("refused", e.message))
-        except StoreUnavailable as e:
-            pipe.send(("unavailable", e.message))
 
 
 async def lag_probe(lags: list[float]) -> None:
