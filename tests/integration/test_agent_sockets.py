@@ -244,3 +244,57 @@ def test_a_state_after_an_offer_is_told_even_if_it_was_told_before_the_offer():
     assert [(m["type"], m.get("state")) for m in sent] == [
         ("hello", None), ("state", "available"), ("offer", None), ("withdrawn", None),
         ("state", "available"), ("end", None)]  # fmt: skip
+
+
+def test_only_sockets_open_and_not_yet_asked_about_make_a_sweep_ask():
+    """A sweep with nothing new asks nothing (it no longer visits every socket to know):
+    a socket that opened while the store was being asked is asked about by the next sweep;
+    one that opened and closed between two sweeps makes none ask."""
+
+    async def scenario() -> list[set[str]]:
+        loop = asyncio.get_running_loop()
+        asked: list[set[str]] = []
+        asking, answer = asyncio.Event(), threading.Event()
+
+        def store(tokens: Collection[str]) -> set[str]:
+            asked.append(set(tokens))
+            if len(asked) == 1:  # (the first ask is slow: a socket opens meanwhile)
+                loop.call_soon_threadsafe(asking.set)
+                answer.wait(10)
+            return set(tokens)
+
+        registry = AgentSockets(still_valid=store, revision=lambda: 7)
+        sockets = [FakeSocket() for _ in range(3)]
+        tasks = [asyncio.create_task(registry.serve(
+            AgentSocket(f"es-day-{i}", f"t{i}", cast(WebSocket, s)), {"type": "hello"}))
+            for i, s in enumerate(sockets[:1])]  # fmt: skip
+        await sockets[0].greeted.wait()
+        check = asyncio.create_task(registry.check())
+        await asyncio.wait_for(asking.wait(), 10)
+        tasks.append(
+            asyncio.create_task(
+                registry.serve(
+                    AgentSocket("es-day-1", "t1", cast(WebSocket, sockets[1])), {"type": "hello"}
+                )
+            )
+        )
+        await sockets[1].greeted.wait()
+        answer.set()
+        await check  # (asked about t0 only)
+        await registry.check()  # (t1 opened during that ask: asked now)
+        await registry.check()  # (nothing new)
+        third = asyncio.create_task(
+            registry.serve(
+                AgentSocket("es-day-2", "t2", cast(WebSocket, sockets[2])), {"type": "hello"}
+            )
+        )
+        await sockets[2].greeted.wait()
+        await sockets[2].close(1000)
+        await asyncio.wait_for(third, 10)
+        await registry.check()  # (it came and went: nothing to ask)
+        for s, task in zip(sockets, tasks, strict=False):
+            await s.close(1000)
+            await asyncio.wait_for(task, 10)
+        return asked
+
+    assert asyncio.run(scenario()) == [{"t0"}, {"t0", "t1"}]

@@ -51,7 +51,6 @@ class AgentSocket:
     lagging: bool = False
     taken_over: bool = False
     moved: bool = False
-    judged: bool = False  # its token asked about by a sweep (not only when it opened)
     told: dict[str, Any] | None = None  # the last state it was told (`tell_state`)
     sender: asyncio.Task[None] | None = None
 
@@ -72,6 +71,9 @@ class AgentSockets:
         self._judged: tuple[int, float] | None = None  # the revision last asked at, when
         self._clock = clock
         self._open: dict[str, set[AgentSocket]] = {}  # by agent (a send finds theirs at once)
+        # those open whose token no sweep has asked about yet (only when it opened): kept as
+        # they come and go, so a sweep with nothing new to ask does not visit every socket
+        self._unjudged: set[AgentSocket] = set()
         self._gone: dict[str, float] = {}  # agents whose client left: since when
         self._closed = False  # (`close_all`: the line is served here no more)
 
@@ -105,8 +107,10 @@ class AgentSockets:
 
     def _add(self, s: AgentSocket) -> None:
         self._open.setdefault(s.agent_id, set()).add(s)
+        self._unjudged.add(s)
 
     def _discard(self, s: AgentSocket) -> None:
+        self._unjudged.discard(s)
         mine = self._open.get(s.agent_id)
         if mine is not None:
             mine.discard(s)
@@ -214,7 +218,7 @@ class AgentSockets:
             judged = self._judged
             if revision is not None and judged is not None and revision == judged[0] \
                     and time.monotonic() - judged[1] < REJUDGE \
-                    and all(s.judged for s in self._every()):  # fmt: skip
+                    and not self._unjudged:  # fmt: skip
                 return  # (nothing ended since every open socket's token was asked about)
             began = time.monotonic()
             asked = self._every()
@@ -225,8 +229,8 @@ class AgentSockets:
             return
         if revision is not None:
             self._judged = (revision, began)
+        self._unjudged.difference_update(asked)
         for s in asked:
-            s.judged = True
             if s.token not in valid:
                 s.revoked = True
                 self._end(s)
