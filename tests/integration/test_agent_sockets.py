@@ -265,34 +265,28 @@ def test_only_sockets_open_and_not_yet_asked_about_make_a_sweep_ask():
 
         registry = AgentSockets(still_valid=store, revision=lambda: 7)
         sockets = [FakeSocket() for _ in range(3)]
-        tasks = [asyncio.create_task(registry.serve(
-            AgentSocket(f"es-day-{i}", f"t{i}", cast(WebSocket, s)), {"type": "hello"}))
-            for i, s in enumerate(sockets[:1])]  # fmt: skip
-        await sockets[0].greeted.wait()
+
+        async def opened(i: int) -> asyncio.Task[None]:
+            """Socket i served (token t{i}), once it has been greeted."""
+            task = asyncio.create_task(registry.serve(
+                AgentSocket(f"es-day-{i}", f"t{i}", cast(WebSocket, sockets[i])),
+                {"type": "hello"}))  # fmt: skip
+            await sockets[i].greeted.wait()
+            return task
+
+        first = await opened(0)
         check = asyncio.create_task(registry.check())
         await asyncio.wait_for(asking.wait(), 10)
-        tasks.append(
-            asyncio.create_task(
-                registry.serve(
-                    AgentSocket("es-day-1", "t1", cast(WebSocket, sockets[1])), {"type": "hello"}
-                )
-            )
-        )
-        await sockets[1].greeted.wait()
+        second = await opened(1)
         answer.set()
         await check  # (asked about t0 only)
         await registry.check()  # (t1 opened during that ask: asked now)
         await registry.check()  # (nothing new)
-        third = asyncio.create_task(
-            registry.serve(
-                AgentSocket("es-day-2", "t2", cast(WebSocket, sockets[2])), {"type": "hello"}
-            )
-        )
-        await sockets[2].greeted.wait()
+        third = await opened(2)
         await sockets[2].close(1000)
         await asyncio.wait_for(third, 10)
         await registry.check()  # (it came and went: nothing to ask)
-        for s, task in zip(sockets, tasks, strict=False):
+        for s, task in ((sockets[0], first), (sockets[1], second)):
             await s.close(1000)
             await asyncio.wait_for(task, 10)
         return asked
