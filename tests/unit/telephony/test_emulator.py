@@ -156,3 +156,34 @@ def test_a_connect_the_carrier_took_before_the_caller_gave_up_puts_them_through(
         "abandoned",
         False,
     )
+
+
+def test_a_caller_who_hangs_up_as_the_line_connects_them_hangs_up():
+    """Two updates queued in turn: the caller's hang-up, then the line's connect (its
+    request came as the caller hung up). The carrier applies them in order: the call
+    ends; the connect never runs (the caller did not stay on, talking to nobody)."""
+    seen: list[str] = []
+
+    async def run() -> EmulatedCall:
+        def app(request: httpx.Request) -> httpx.Response:
+            seen.append(request.url.path)
+            if request.url.path == "/voice/incoming":  # both come while the prompt plays
+                call.updates.put_nowait("<Response><Hangup/></Response>")
+                call.updates.put_nowait('<Response><Dial action="http://app/done">'
+                                        "<Client>agent-7</Client></Dial></Response>")  # fmt: skip
+                return httpx.Response(200, text='<Response><Say>Please hold</Say>'
+                                                '<Pause length="10"/></Response>')  # fmt: skip
+            return httpx.Response(200, text="<Response/>")
+
+        carrier = Carrier(
+            hotline_url="http://app", auth_token=TOKEN, account_sid="AC" + "0" * 32,
+            line_number="+18005550100", speed=1000,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+        )  # fmt: skip
+        call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
+        await carrier.drain()
+        return call
+
+    call = asyncio.run(run())
+    assert seen == ["/voice/incoming", "/voice/status"]
+    assert (call.ended, call.outcome, call.agent) == (True, "hung-up-by-ivr", None)

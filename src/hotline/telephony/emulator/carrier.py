@@ -408,7 +408,10 @@ class Carrier:
                 if result is not None:
                     next_twiml = result
                     break
-            if not call.updates.empty():  # (taken as a webhook was answered)
+            # an update taken as a webhook was answered, once the page ran out; one that
+            # came after the update the page was left for waits its turn (the carrier
+            # applies a call's updates in order: a hang-up, then a connect, is a hang-up)
+            if next_twiml is None and not call.updates.empty():
                 next_twiml = call.updates.get_nowait()
                 call.holding = False
 
