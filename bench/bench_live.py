@@ -71,6 +71,7 @@ import multiprocessing
 import os
 import secrets
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -238,6 +239,37 @@ def service(
         overflowed=sum(1 for o in outcomes if o and o[0] == "overflowed"),
         unresolved=sum(1 for o in outcomes if o is None),
     )
+
+
+def awaiting(task: asyncio.Task[Any]) -> str:
+    """Where a task waits: its coroutines, outermost first, and what the innermost awaits."""
+    where: list[str] = []
+    step: Any = task.get_coro()
+    while hasattr(step, "cr_frame"):
+        if step.cr_frame is not None:
+            code = step.cr_frame.f_code
+            where.append(f"{Path(code.co_filename).name}:{step.cr_frame.f_lineno} "
+                         f"{code.co_name}")  # fmt: skip
+        step = step.cr_await
+    return " > ".join(where) + f" > awaiting {step!r}"[:300]
+
+
+def describe_open(database: Path, calls: list[Any], states: dict[str, str]) -> list[str]:
+    """Each call the store did not close (at most 10): its state there, how the carrier
+    ended it, and its last events, so that a run that leaves one says which and how."""
+    described = []
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as db:
+        for c in calls[:10]:
+            kinds = db.execute(
+                text("SELECT kind FROM call_events WHERE call_sid = :sid ORDER BY id"),
+                {"sid": c.sid},
+            ).scalars()
+            described.append(f"{c.sid}: {states.get(c.sid, 'not in the store')} in the store, "
+                             f"{c.outcome or 'not ended'} at the carrier; events "
+                             f"{' > '.join(list(kinds)[-8:]) or 'none'}")  # fmt: skip
+    engine.dispose()
+    return described
 
 
 def store_events(database: Path) -> list[tuple[str, str, float, dict[str, Any]]]:
@@ -755,8 +787,10 @@ async def live(
         c.updates.put_nowait("<Response><Hangup/></Response>")
         if i % 50 == 49:
             await asyncio.sleep(0.25)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(carrier.drain(), 120)
+    with contextlib.suppress(TimeoutError):  # (shielded: a call still going is not cancelled)
+        await asyncio.wait_for(asyncio.shield(carrier.drain()), 120)
+    for task in list(carrier.tasks)[:3]:  # a call that never ended: where its caller is
+        print(f"a carrier task still running after the drain: {awaiting(task)}", file=sys.stderr)
     to_bots.send("stop")
     bots_gc: str = await loop.run_in_executor(None, to_bots.recv)
     bots.join(30)
@@ -777,7 +811,9 @@ async def live(
         rows = db.execute(text("SELECT sid, state FROM calls")).all()
         states: dict[str, str] = {str(sid): str(state) for sid, state in rows}
     engine.dispose()
-    unrecorded = sum(1 for c in inbound if states.get(c.sid) not in FINAL)
+    open_calls = [c for c in inbound if states.get(c.sid) not in FINAL]
+    unrecorded = len(open_calls)
+    left_open = describe_open(database, open_calls, states)
     events = store_events(database)
     live_service = service(events, t0 + warmup, t0 + warmup + window, scenario.answer_within)
     paired = predict_paired(scenario, live_callers(scenario, inbound, events, t0), warmup,
@@ -804,7 +840,8 @@ async def live(
         "calls_total": len(inbound), "calls": calls, "wall": wall,
         "webhooks": len(latencies), "webhook_rate": len(latencies) / wall,
         "p50": p50, "p99": p99, "max": worst,
-        "lost": len(broken), "unrecorded": unrecorded, "failures": w1.failures - w0.failures,
+        "lost": len(broken), "unrecorded": unrecorded, "left_open": left_open,
+        "failures": w1.failures - w0.failures,
         "failures_total": carrier.failures,
         "cut": len(cut), "service": live_service, "paired": paired,
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
@@ -958,6 +995,8 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"{a['failures']} in the window, {a['failures_total']} in the whole run; "
         f"{a['cut']} still talking at the end were hung up by their callers"
     )
+    for described in a["left_open"]:
+        print(f"  left open: {described}")
     print(
         f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator "
         f"{a['load_cpu_per_call_ms']:.1f} ms, bots {a['bots_cpu_per_call_ms']:.1f} ms; cores "
