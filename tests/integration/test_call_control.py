@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import struct
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs
 
 import pytest
 
+from hotline.telephony.carrier_http import IDLE_FOR
 from hotline.telephony.control import CallGone, CarrierError, TwilioCallControl
 
 SID = "AC" + "0" * 32
@@ -136,3 +141,85 @@ def test_dial_back_calls_the_caller_into_the_calls_conference(carrier):
     assert 'participantLabel="caller"' in twiml
     assert ">CA1</Conference>" in twiml
     assert "action=" not in twiml  # (their call ends with the conference)
+
+
+class _KeepingCarrier:
+    """A carrier's API that keeps a connection open between requests while it is idle for
+    at most `limit` seconds. A request that comes on a connection idle for longer meets
+    its close (a reset, no answer): as one does that a client sends on a connection at
+    the moment the carrier closes it (which is what this race looks like to the client)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.connections = 0
+        self.reset = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:  # (closed)
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        stream = conn.makefile("rb")
+        answered = time.monotonic()
+        with conn:
+            while stream.readline() not in (b"", b"\r\n"):  # (a request line)
+                headers = []
+                while (header := stream.readline()) not in (b"", b"\r\n"):
+                    headers.append(header)
+                length = next((int(h.split(b":")[1]) for h in headers
+                               if h.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                stream.read(length)
+                if time.monotonic() - answered > self.limit:  # closed as it came: a reset
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.reset += 1
+                    return
+                body = json.dumps({"sid": "CA1", "status": "completed"}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+                answered = time.monotonic()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def keeping() -> Iterator[_KeepingCarrier]:
+    server = _KeepingCarrier(limit=IDLE_FOR + 0.25)  # (the carrier's limit, just above ours)
+    yield server
+    server.close()
+
+
+def test_a_connection_idle_near_the_carriers_limit_is_not_used_again(keeping):
+    """Twilio's client kept idle connections for ever: a request sent on one as the carrier
+    closed it was reset, and a connect taken for refused (its caller requeued, its agent
+    offered the call for nothing). Connections are used again while they are fresh, and
+    closed by us after IDLE_FOR seconds idle, before the carrier closes them."""
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=keeping.url,
+        public_url="http://127.0.0.1:8000",
+    )  # fmt: skip
+    control.hang_up("CA1")
+    control.hang_up("CA2")  # (at once: on the same connection)
+    assert keeping.connections == 1
+    time.sleep(IDLE_FOR + 0.5)  # (the idle time is what is tested: past ours and the carrier's)
+    control.hang_up("CA3")
+    assert (keeping.connections, keeping.reset) == (2, 0)
+
+
+def test_a_carrier_that_cannot_be_reached_is_our_error_not_a_crash():
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # (a port nobody answers on)
+        port = taken.getsockname()[1]
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=f"http://127.0.0.1:{port}",
+        public_url="http://127.0.0.1:8000",
+    )  # fmt: skip
+    with pytest.raises(CarrierError, match=r"refused to update call CA1: .*ConnectError"):
+        control.hang_up("CA1")

@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import urlencode
 
-from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from hotline.errors import HotlineError
+from hotline.telephony.carrier_http import CarrierHttp
 from hotline.telephony.twiml import conference_twiml, redirect_twiml
 from hotline.telephony.webhooks import Webhooks
 
@@ -96,7 +95,7 @@ class TwilioCallControl:
         SIP address per agent (others are reached in the browser); `interpreter`: the
         interpreting service's number."""
         # a carrier that does not answer must not hold a request for ever
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=10))
+        self.client = Client(account_sid, auth_token, http_client=CarrierHttp(timeout=10))
         self.client.api.base_url = api_base.rstrip("/")
         self.webhooks = Webhooks(public_url)
         self.caller_id = caller_id
@@ -137,7 +136,7 @@ class TwilioCallControl:
                 participant.update(**self._mode(call_sid, mode, coach))
             else:
                 raise ValueError(f"no conference action {action!r}")
-        except (TwilioException, RequestException) as e:
+        except TwilioException as e:
             raise CarrierError(
                 f"the carrier refused to {action} {label} on call {call_sid}: {e}"
             ) from None
@@ -214,7 +213,7 @@ class TwilioCallControl:
                 to=to, from_=caller_id, twiml=twiml, status_callback=status_url,
                 status_callback_event=["answered", "completed"], status_callback_method="POST",
             )  # fmt: skip
-        except (TwilioException, RequestException) as e:
+        except TwilioException as e:
             raise CarrierError(f"the carrier refused to call {to} back: {e}") from None
 
     def status(self, call_sid: str) -> str | None:
@@ -226,7 +225,7 @@ class TwilioCallControl:
             raise CarrierError(
                 f"the carrier could not tell the status of {call_sid}: {e}"
             ) from None
-        except (TwilioException, RequestException) as e:
+        except TwilioException as e:
             raise CarrierError(
                 f"the carrier could not tell the status of {call_sid}: {e}"
             ) from None
@@ -238,5 +237,5 @@ class TwilioCallControl:
             gone = (e.status, e.code) == (404, NOT_FOUND) or e.code == NOT_IN_PROGRESS
             kind = CallGone if gone else CarrierError
             raise kind(f"the carrier refused to update call {call_sid}: {e}") from None
-        except (TwilioException, RequestException) as e:
+        except TwilioException as e:
             raise CarrierError(f"the carrier refused to update call {call_sid}: {e}") from None

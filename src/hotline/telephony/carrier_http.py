@@ -1,0 +1,61 @@
+"""The HTTP client under the carrier's REST client (`twilio.rest.Client`), on httpx.
+
+The carrier's servers close a keep-alive connection that stays idle past their own limit
+(the emulator's: uvicorn's 5 s). A client that reuses a connection at the moment the
+server closes it sends its request into a closing socket and gets a reset: the request
+fails although the carrier was there. Twilio's own client (on requests) keeps idle
+connections for ever, so a busy line met that race (a connect's update refused, its caller
+requeued and its agent offered the call for nothing). Here a connection idle for IDLE_FOR
+seconds is closed by us before the carrier's limit, so every request goes out on a
+connection the carrier still keeps (or a new one): one rule, as the nodes' relay has it.
+
+A carrier that cannot be reached, or does not answer within the timeout, is a
+`TwilioException` (the control adapter's one error for "the carrier did not do it")."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from twilio.base.exceptions import TwilioException
+from twilio.http import HttpClient
+from twilio.http.response import Response
+
+IDLE_FOR = 2.0  # seconds a connection is kept idle: well under the carriers' keep-alive
+
+
+class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
+    def __init__(self, *, timeout: float, idle_for: float = IDLE_FOR) -> None:
+        """`timeout`: seconds a request may take (a carrier that does not answer must not
+        hold one for ever); `idle_for`: seconds an idle connection is kept."""
+        super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False,
+                                    limits=httpx.Limits(keepalive_expiry=idle_for))  # fmt: skip
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        body: dict[str, Any] = {"data": data}
+        if headers and headers.get("Content-Type", "").endswith("json"):
+            body = {"json": data}
+        try:
+            answer = self._client.request(
+                method.upper(), url, params=params, headers=headers, auth=auth,
+                timeout=self.timeout if timeout is None else timeout,
+                follow_redirects=allow_redirects, **body,
+            )  # fmt: skip
+        except httpx.HTTPError as e:
+            raise TwilioException(f"the carrier did not answer ({type(e).__name__}: {e})") from None
+        return Response(answer.status_code, answer.text, answer.headers)
+
+    def close(self) -> None:
+        self._client.close()
