@@ -9,12 +9,18 @@ requeued and its agent offered the call for nothing). Here a connection idle for
 seconds is closed by us before the carrier's limit, so every request goes out on a
 connection the carrier still keeps (or a new one): one rule, as the nodes' relay has it.
 
-A carrier that cannot be reached, or does not answer within the timeout, is a
-`TwilioException` (the control adapter's one error for "the carrier did not do it")."""
+A carrier that cannot be reached, or does not answer within the timeout, or an address
+that is not one, is a `TwilioException` (the control adapter's one error for "the carrier
+did not do it"). The environment is read as Twilio's client read it where a deployment
+relies on it: `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE` (a TLS-inspecting proxy's CA) as
+well as `SSL_CERT_FILE`/`SSL_CERT_DIR`; proxies from `HTTP(S)_PROXY`/`NO_PROXY` as httpx
+reads them (NO_PROXY by host or domain: a network such as 127.0.0.0/8 is not read)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import ssl
 from typing import Any
 
 import httpx
@@ -30,7 +36,7 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         """`timeout`: seconds a request may take (a carrier that does not answer must not
         hold one for ever); `idle_for`: seconds an idle connection is kept."""
         super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False,
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, verify=_trusted(),
                                     limits=httpx.Limits(keepalive_expiry=idle_for))  # fmt: skip
 
     def request(
@@ -44,6 +50,8 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
+        if params:  # (one that is None is left out, as Twilio's client left it)
+            params = {k: v for k, v in params.items() if v is not None}
         body: dict[str, Any] = {"data": data}
         if headers and headers.get("Content-Type", "").endswith("json"):
             body = {"json": data}
@@ -53,9 +61,21 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
                 timeout=self.timeout if timeout is None else timeout,
                 follow_redirects=allow_redirects, **body,
             )  # fmt: skip
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL) as e:  # (InvalidURL is not an HTTPError)
             raise TwilioException(f"the carrier did not answer ({type(e).__name__}: {e})") from None
         return Response(answer.status_code, answer.text, answer.headers)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _trusted() -> ssl.SSLContext | bool:
+    """The CAs a carrier's certificate is checked against: a bundle named for requests
+    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE: a file or a folder) if set, else httpx's own
+    (which reads SSL_CERT_FILE and SSL_CERT_DIR)."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not bundle:
+        return True
+    if os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle)

@@ -1,0 +1,127 @@
+"""The carrier's HTTP client (`CarrierHttp`, on httpx) does what Twilio's own (on requests)
+did where a deployment relies on it: an address it cannot use is a CarrierError, a CA
+bundle named for requests is trusted, a query parameter that is None is left out."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from hotline.telephony.carrier_http import CarrierHttp
+from hotline.telephony.control import CarrierError, TwilioCallControl
+
+SID = "AC" + "0" * 32
+
+
+class _Answer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[str]] = []
+
+    def _any(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        _Answer.seen.append(self.path)
+        body = json.dumps({"sid": "CA1", "status": "completed"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = _any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(tls: ssl.SSLContext | None = None) -> tuple[ThreadingHTTPServer, int]:
+    _Answer.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def _control(api_base: str) -> TwilioCallControl:
+    return TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=api_base, public_url="http://127.0.0.1:8000"
+    )
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        return int(taken.getsockname()[1])
+
+
+def test_an_api_address_the_client_cannot_parse_is_a_carrier_error():
+    """requests' InvalidURL was a RequestException (a CarrierError); httpx's InvalidURL is
+    not an httpx.HTTPError and escaped CarrierHttp."""
+    with pytest.raises(CarrierError):
+        _control("http://[::1").hang_up("CA1")
+
+
+def test_a_sid_the_client_cannot_put_in_a_url_is_a_carrier_error():
+    with pytest.raises(CarrierError):
+        _control(f"http://127.0.0.1:{_free_port()}").hang_up("CA\x7f1")
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:  # (a certificate for 127.0.0.1)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))  # fmt: skip
+    return cert_file, key_file
+
+
+def test_a_ca_bundle_set_for_requests_is_still_trusted(monkeypatch, tmp_path):
+    """REQUESTS_CA_BUNDLE (a TLS-inspecting egress proxy's CA, a carrier emulator's) was
+    honoured by Twilio's client; httpx reads only SSL_CERT_FILE/SSL_CERT_DIR."""
+    cert_file, key_file = _self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert_file, key_file)
+    server, port = _serve(tls)
+    try:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+        _control(f"https://127.0.0.1:{port}").hang_up("CA1")
+        assert _Answer.seen == [f"/2010-04-01/Accounts/{SID}/Calls/CA1.json"]
+    finally:
+        server.shutdown()
+
+
+def test_query_parameters_that_are_none_are_left_out_as_requests_did():
+    server, port = _serve()
+    try:
+        CarrierHttp(timeout=5).request(
+            "GET", f"http://127.0.0.1:{port}/x.json", params={"A": None, "B": "b"}
+        )
+        assert _Answer.seen == ["/x.json?B=b"]
+    finally:
+        server.shutdown()
