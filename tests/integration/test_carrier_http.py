@@ -65,12 +65,12 @@ def _free_port() -> int:
 def test_an_api_address_the_client_cannot_parse_is_a_carrier_error():
     """requests' InvalidURL was a RequestException (a CarrierError); httpx's InvalidURL is
     not an httpx.HTTPError and escaped CarrierHttp."""
-    with pytest.raises(CarrierError):
+    with pytest.raises(CarrierError, match="no request can go to that address"):
         _control("http://[::1").hang_up("CA1")
 
 
 def test_a_sid_the_client_cannot_put_in_a_url_is_a_carrier_error():
-    with pytest.raises(CarrierError):
+    with pytest.raises(CarrierError, match="no request can go to that address"):
         _control(f"http://127.0.0.1:{_free_port()}").hang_up("CA\x7f1")
 
 

@@ -33,8 +33,9 @@ IDLE_FOR = 2.0  # seconds a connection is kept idle: well under the carriers' ke
 
 class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
     def __init__(self, *, timeout: float, idle_for: float = IDLE_FOR) -> None:
-        """`timeout`: seconds a request may take (a carrier that does not answer must not
-        hold one for ever); `idle_for`: seconds an idle connection is kept."""
+        """`timeout`: seconds a request waits at most to connect and for each read (a
+        carrier that does not answer must not hold one for ever); `idle_for`: seconds an
+        idle connection is kept."""
         super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, verify=_trusted(),
                                     limits=httpx.Limits(keepalive_expiry=idle_for))  # fmt: skip
@@ -61,7 +62,9 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
                 timeout=self.timeout if timeout is None else timeout,
                 follow_redirects=allow_redirects, **body,
             )  # fmt: skip
-        except (httpx.HTTPError, httpx.InvalidURL) as e:  # (InvalidURL is not an HTTPError)
+        except httpx.InvalidURL as e:  # (not an HTTPError: nothing was sent)
+            raise TwilioException(f"no request can go to that address ({e})") from None
+        except httpx.HTTPError as e:
             raise TwilioException(f"the carrier did not answer ({type(e).__name__}: {e})") from None
         return Response(answer.status_code, answer.text, answer.headers)
 
