@@ -37,8 +37,11 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         carrier that does not answer must not hold one for ever); `idle_for`: seconds an
         idle connection is kept."""
         super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
+        # (httpx's own caps, said again: a Limits without them has none)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                              keepalive_expiry=idle_for)  # fmt: skip
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, verify=_trusted(),
-                                    limits=httpx.Limits(keepalive_expiry=idle_for))  # fmt: skip
+                                    limits=limits)  # fmt: skip
 
     def request(
         self,
