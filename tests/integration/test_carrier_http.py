@@ -69,6 +69,12 @@ def test_an_api_address_the_client_cannot_parse_is_a_carrier_error():
         _control("http://[::1").hang_up("CA1")
 
 
+def test_a_host_name_idna_refuses_is_a_carrier_error():
+    """httpx raises the idna package's IDNAError (a ValueError, not an httpx error)."""
+    with pytest.raises(CarrierError, match="no request can go to that address"):
+        _control("http://xn--zz-.com").hang_up("CA1")
+
+
 def test_a_sid_the_client_cannot_put_in_a_url_is_a_carrier_error():
     with pytest.raises(CarrierError, match="no request can go to that address"):
         _control(f"http://127.0.0.1:{_free_port()}").hang_up("CA\x7f1")

@@ -33,9 +33,10 @@ IDLE_FOR = 2.0  # seconds a connection is kept idle: well under the carriers' ke
 
 class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
     def __init__(self, *, timeout: float, idle_for: float = IDLE_FOR) -> None:
-        """`timeout`: seconds a request waits at most to connect and for each read (a
-        carrier that does not answer must not hold one for ever); `idle_for`: seconds an
-        idle connection is kept."""
+        """`timeout`: seconds a request waits at most for each of: a free connection, to
+        connect, to write, and for each read (a carrier that does not answer must not hold
+        one for ever); `idle_for`: seconds an idle connection may be used again (one idle
+        longer is closed when the next request comes, and a new one made)."""
         super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
         # (httpx's own caps, said again: a Limits without them has none)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20,
@@ -65,7 +66,8 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
                 timeout=self.timeout if timeout is None else timeout,
                 follow_redirects=allow_redirects, **body,
             )  # fmt: skip
-        except httpx.InvalidURL as e:  # (not an HTTPError: nothing was sent)
+        except (httpx.InvalidURL, ValueError) as e:  # (not HTTPErrors: nothing was sent; a
+            # host name IDNA refuses is a ValueError of the idna package)
             raise TwilioException(f"no request can go to that address ({e})") from None
         except httpx.HTTPError as e:
             raise TwilioException(f"the carrier did not answer ({type(e).__name__}: {e})") from None
