@@ -266,7 +266,7 @@ def describe_open(database: Path, calls: list[Any], states: dict[str, str]) -> l
                 {"sid": c.sid},
             ).scalars()
             described.append(f"{c.sid}: {states.get(c.sid, 'not in the store')} in the store, "
-                             f"{c.outcome or 'not ended'} at the carrier; events "
+                             f"{c.outcome if c.ended else 'not ended'} at the carrier; events "
                              f"{' > '.join(list(kinds)[-8:]) or 'none'}")  # fmt: skip
     engine.dispose()
     return described
@@ -784,7 +784,7 @@ async def live(
     # all at once (4,157 at K=100), their callbacks waited in the carrier's pools for
     # longer than its time limit, and the calls stayed open in the store
     for i, c in enumerate(cut):
-        c.updates.put_nowait("<Response><Hangup/></Response>")
+        carrier.hang_up(c)  # (its updates refused from now on)
         if i % 50 == 49:
             await asyncio.sleep(0.25)
     with contextlib.suppress(TimeoutError):  # (shielded: a call still going is not cancelled)

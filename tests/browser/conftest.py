@@ -166,7 +166,7 @@ class Phoned(Running):
 
 
 async def _hang_up(emulator: Emulator, sid: str) -> None:
-    emulator.calls[sid].updates.put_nowait("<Response><Hangup/></Response>")
+    emulator.hang_up(emulator.calls[sid])
 
 
 async def _place(emulator: Emulator, script: CallerScript) -> str:

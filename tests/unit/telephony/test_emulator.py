@@ -11,6 +11,8 @@ from twilio.request_validator import RequestValidator
 
 from hotline.telephony.emulator.carrier import CallerScript, Carrier, EmulatedCall
 
+ACCOUNT = "AC" + "0" * 32
+
 TOKEN = "emulator-test-token"
 
 
@@ -187,3 +189,66 @@ def test_a_caller_who_hangs_up_as_the_line_connects_them_hangs_up():
     call = asyncio.run(run())
     assert seen == ["/voice/incoming", "/voice/status"]
     assert (call.ended, call.outcome, call.agent) == (True, "hung-up-by-ivr", None)
+
+
+def test_a_hang_up_during_a_webhook_takes_the_call_over_from_its_answer():
+    """The carrier took the hang-up while the webhook was in flight: the answer that comes
+    after it (a transfer) is not carried out."""
+    seen: list[str] = []
+
+    async def run() -> EmulatedCall:
+        def app(request: httpx.Request) -> httpx.Response:
+            seen.append(request.url.path)
+            if request.url.path == "/voice/incoming":
+                return httpx.Response(200, text="<Response><Redirect>http://app/menu</Redirect>"
+                                                "</Response>")  # fmt: skip
+            if request.url.path == "/menu":
+                carrier.hang_up(call)
+                return httpx.Response(200, text="<Response><Dial>+15550001</Dial></Response>")
+            return httpx.Response(200, text="<Response/>")
+
+        carrier = Carrier(
+            hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+            line_number="+18005550100", speed=1000,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+        )  # fmt: skip
+        call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
+        await carrier.drain()
+        return call
+
+    call = asyncio.run(run())
+    assert seen == ["/voice/incoming", "/menu", "/voice/status"]
+    assert (call.ended, call.outcome) == (True, "hung-up-by-ivr")
+
+
+def test_a_call_that_hung_up_refuses_updates_at_once():
+    """From the moment the caller hangs up the carrier answers the call's updates 404, as
+    for a completed call, although its task ends the call a step later: a connect sent
+    as they hung up is refused (the line frees the agent), not queued behind the hang-up."""
+
+    async def run() -> tuple[int, int, int, str]:
+        answered = asyncio.Event()
+
+        def app(request: httpx.Request) -> httpx.Response:
+            answered.set()
+            return httpx.Response(200, text='<Response><Pause length="60"/></Response>')
+
+        carrier = Carrier(
+            hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+            line_number="+18005550100", speed=1,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+        )  # fmt: skip
+        call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
+        rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
+                                 base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
+        url = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call.sid}.json"
+        twiml = "<Response><Dial><Client>agent-7</Client></Dial></Response>"
+        await answered.wait()  # (the call is on: its first page is answered)
+        before = (await rest.post(url, data={"Twiml": twiml})).status_code
+        hung_up = (await rest.post(url, data={"Status": "completed"})).status_code
+        after = (await rest.post(url, data={"Twiml": twiml})).status_code
+        status = (await rest.get(url)).json()["status"]
+        await carrier.drain()
+        return before, hung_up, after, status
+
+    assert asyncio.run(run()) == (200, 200, 404, "completed")

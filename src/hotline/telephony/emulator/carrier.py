@@ -38,6 +38,7 @@ log = logging.getLogger("hotline.emulator")
 PARTICIPANT = "participant"  # the label of the legs the carrier dials into conferences
 AGENT_RING = 20.0  # seconds an agent's phone rings before the carrier gives up on it
 HANG_UP = "<Response><Hangup/></Response>"
+APOLOGY = "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
 
 
 @dataclass
@@ -66,6 +67,9 @@ class EmulatedCall:
     answered_after: float | None = None
     updates: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     ended: bool = False
+    # the caller hung up (or the line hung them up): over for the carrier from this moment
+    # (later updates refused, 404), though its task ends the call a step later
+    hung_up: bool = False
     # who calls whom, sent with every webhook of the call as the carrier does
     parties: dict[str, str] = field(default_factory=dict)
     # a participant's leg the carrier dialled: "browser" (a Device answered it) or
@@ -148,10 +152,10 @@ class Carrier:
                 return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, 401)
             form = await request.form()
             call = self.calls.get(sid)
-            if call is None or call.ended:
+            if call is None or call.ended or call.hung_up:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
             if form.get("Status") == "completed":
-                call.updates.put_nowait(HANG_UP)
+                self.hang_up(call)
             elif isinstance(form.get("Twiml"), str):
                 if self.refuse_connects > 0 and sid not in self.refused:  # an API fault
                     self.refuse_connects -= 1
@@ -170,7 +174,7 @@ class Carrier:
             call = self.calls.get(sid)
             if call is None:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
-            status = "completed" if call.ended else "in-progress"
+            status = "completed" if call.ended or call.hung_up else "in-progress"
             return JSONResponse({"sid": sid, "status": status, "account_sid": self.account_sid})
 
         @app.post(base + "/Calls.json")
@@ -215,6 +219,14 @@ class Carrier:
         self.calls[call.sid] = call
         self._spawn(self._inbound(call))
         return call
+
+    def hang_up(self, call: EmulatedCall) -> None:
+        """The caller hangs up (or the line hangs them up) now: the call leaves whatever it
+        is doing at its next step, and the carrier refuses its updates from this moment,
+        as a carrier does a completed call's (a connect sent as the caller hung up is
+        refused, not carried out on a call that is gone)."""
+        call.hung_up = True
+        call.updates.put_nowait(HANG_UP)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -286,12 +298,17 @@ class Carrier:
         self, call: EmulatedCall, url: str, extra: dict[str, str], *, expect_twiml: bool = True
     ) -> str:
         """The answer to a webhook; if it never comes, the carrier's own: it apologises and
-        hangs up."""
+        hangs up. An update the carrier took while the webhook was in flight takes the
+        call over instead of the answer (TwiML expected: a status callback's answer is
+        not the call's next page)."""
         answer = await self.tried(call, url, extra)
+        if expect_twiml and not call.updates.empty():
+            call.holding = False
+            return call.updates.get_nowait()
         if answer is not None:
             return answer
         if expect_twiml:
-            return "<Response><Say>An application error occurred.</Say><Hangup/></Response>"
+            return APOLOGY
         return ""
 
     async def tried(self, call: EmulatedCall, url: str, extra: dict[str, str]) -> str | None:
@@ -408,9 +425,10 @@ class Carrier:
                 if result is not None:
                     next_twiml = result
                     break
-            # an update taken as a webhook was answered, once the page ran out; one that
-            # came after the update the page was left for waits its turn (the carrier
-            # applies a call's updates in order: a hang-up, then a connect, is a hang-up)
+            # an update that came as the page ran out; one that came after the update the
+            # page was left for waits its turn (a call's updates apply in order: a
+            # hang-up, then a connect, is a hang-up; `post` has one that came during a
+            # webhook win over its answer)
             if next_twiml is None and not call.updates.empty():
                 next_twiml = call.updates.get_nowait()
                 call.holding = False
@@ -463,7 +481,9 @@ class Carrier:
         if tag == "Enqueue":  # the carrier's own queue: play waitUrl until dequeued
             wait_url = v.get("waitUrl", "")
             while wait_url:
-                hold = await self.post(call, wait_url, {"QueuePosition": "1"})
+                # (an update that came meanwhile is heard by the hold page's first wait)
+                answer = await self.tried(call, wait_url, {"QueuePosition": "1"})
+                hold = APOLOGY if answer is None else answer
                 for el in ET.fromstring(hold):
                     update = await self._verb(call, el, answers) if el.tag != "Redirect" else None
                     if update == "":
@@ -478,7 +498,9 @@ class Carrier:
             return None
         if tag == "Record":
             call.outcome = "voicemail"
-            await self.wait(10.0, call)
+            update = await self.wait(10.0, call)
+            if update is not None:  # (hung up, or taken out, mid-message)
+                return update
             return await self.post(
                 call,
                 v.get("action", ""),
