@@ -4,6 +4,7 @@ MockTransport (signatures checked on every request, as Hotline checks them)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import httpx
@@ -160,34 +161,61 @@ def test_a_connect_the_carrier_took_before_the_caller_gave_up_puts_them_through(
     )
 
 
+def _carrier(app: Callable[[httpx.Request], httpx.Response], *, speed: float) -> Carrier:
+    return Carrier(
+        hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+        line_number="+18005550100", speed=speed,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+    )  # fmt: skip
+
+
+def _one_call(
+    app: Callable[[Carrier, EmulatedCall, httpx.Request], httpx.Response],
+) -> EmulatedCall:
+    """One caller (no keys, all the patience in the world) against `app`, until it ends."""
+
+    async def run() -> EmulatedCall:
+        placed: list[EmulatedCall] = []
+        carrier = _carrier(lambda r: app(carrier, placed[0], r), speed=1000)
+        placed.append(carrier.place(CallerScript("+12025550143", [], 10_000, 30)))
+        await carrier.drain()
+        return placed[0]
+
+    return asyncio.run(run())
+
+
 def test_a_caller_who_hangs_up_as_the_line_connects_them_hangs_up():
-    """Two updates queued in turn: the caller's hang-up, then the line's connect (its
-    request came as the caller hung up). The carrier applies them in order: the call
-    ends; the connect never runs (the caller did not stay on, talking to nobody)."""
+    """Two updates queued in turn, not during a webhook: the caller's hang-up, then the
+    line's connect (its request came as the caller hung up). The carrier applies them in
+    order: the call ends; the connect never runs (the caller did not stay on, talking to
+    nobody). (An outbound call: its page is given, not fetched, and its answered
+    callback's answer is not a page, so both wait for the page's first pause.)"""
     seen: list[str] = []
 
     async def run() -> EmulatedCall:
         def app(request: httpx.Request) -> httpx.Response:
             seen.append(request.url.path)
-            if request.url.path == "/voice/incoming":  # both come while the prompt plays
+            form = dict(parse_qsl(request.content.decode()))
+            if form.get("CallStatus") == "in-progress":  # answered: both before its page
+                call = carrier.calls[form["CallSid"]]
                 call.updates.put_nowait("<Response><Hangup/></Response>")
                 call.updates.put_nowait('<Response><Dial action="http://app/done">'
                                         "<Client>agent-7</Client></Dial></Response>")  # fmt: skip
-                return httpx.Response(200, text='<Response><Say>Please hold</Say>'
-                                                '<Pause length="10"/></Response>')  # fmt: skip
             return httpx.Response(200, text="<Response/>")
 
-        carrier = Carrier(
-            hotline_url="http://app", auth_token=TOKEN, account_sid="AC" + "0" * 32,
-            line_number="+18005550100", speed=1000,
-            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
-        )  # fmt: skip
-        call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
+        carrier = _carrier(app, speed=1000)
+        rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
+                                 base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
+        made = await rest.post(f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json", data={
+            "To": "+12025550143", "From": "+18005550100",
+            "Twiml": '<Response><Say>Hello</Say><Pause length="10"/></Response>',
+            "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
+        })  # fmt: skip
         await carrier.drain()
-        return call
+        return carrier.calls[made.json()["sid"]]
 
     call = asyncio.run(run())
-    assert seen == ["/voice/incoming", "/voice/status"]
+    assert seen == ["/status", "/status"]  # answered, completed: no /done
     assert (call.ended, call.outcome, call.agent) == (True, "hung-up-by-ivr", None)
 
 
@@ -196,27 +224,17 @@ def test_a_hang_up_during_a_webhook_takes_the_call_over_from_its_answer():
     after it (a transfer) is not carried out."""
     seen: list[str] = []
 
-    async def run() -> EmulatedCall:
-        def app(request: httpx.Request) -> httpx.Response:
-            seen.append(request.url.path)
-            if request.url.path == "/voice/incoming":
-                return httpx.Response(200, text="<Response><Redirect>http://app/menu</Redirect>"
-                                                "</Response>")  # fmt: skip
-            if request.url.path == "/menu":
-                carrier.hang_up(call)
-                return httpx.Response(200, text="<Response><Dial>+15550001</Dial></Response>")
-            return httpx.Response(200, text="<Response/>")
+    def app(carrier: Carrier, call: EmulatedCall, request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/voice/incoming":
+            return httpx.Response(200, text="<Response><Redirect>http://app/menu</Redirect>"
+                                            "</Response>")  # fmt: skip
+        if request.url.path == "/menu":
+            carrier.hang_up(call)
+            return httpx.Response(200, text="<Response><Dial>+15550001</Dial></Response>")
+        return httpx.Response(200, text="<Response/>")
 
-        carrier = Carrier(
-            hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
-            line_number="+18005550100", speed=1000,
-            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
-        )  # fmt: skip
-        call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
-        await carrier.drain()
-        return call
-
-    call = asyncio.run(run())
+    call = _one_call(app)
     assert seen == ["/voice/incoming", "/menu", "/voice/status"]
     assert (call.ended, call.outcome) == (True, "hung-up-by-ivr")
 
@@ -233,11 +251,7 @@ def test_a_call_that_hung_up_refuses_updates_at_once():
             answered.set()
             return httpx.Response(200, text='<Response><Pause length="60"/></Response>')
 
-        carrier = Carrier(
-            hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
-            line_number="+18005550100", speed=1,
-            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
-        )  # fmt: skip
+        carrier = _carrier(app, speed=1)
         call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
         rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
                                  base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
