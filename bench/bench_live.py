@@ -254,21 +254,18 @@ def awaiting(task: asyncio.Task[Any]) -> str:
     return " > ".join(where) + f" > awaiting {step!r}"[:300]
 
 
-def describe_open(database: Path, calls: list[Any], states: dict[str, str]) -> list[str]:
+def describe_open(db: Connection, calls: list[Any], states: dict[str, str]) -> list[str]:
     """Each call the store did not close (at most 10): its state there, how the carrier
     ended it, and its last events, so that a run that leaves one says which and how."""
     described = []
-    engine = create_engine(f"sqlite:///{database}")
-    with engine.connect() as db:
-        for c in calls[:10]:
-            kinds = db.execute(
-                text("SELECT kind FROM call_events WHERE call_sid = :sid ORDER BY id"),
-                {"sid": c.sid},
-            ).scalars()
-            described.append(f"{c.sid}: {states.get(c.sid, 'not in the store')} in the store, "
-                             f"{c.outcome if c.ended else 'not ended'} at the carrier; events "
-                             f"{' > '.join(list(kinds)[-8:]) or 'none'}")  # fmt: skip
-    engine.dispose()
+    for c in calls[:10]:
+        kinds = db.execute(
+            text("SELECT kind FROM call_events WHERE call_sid = :sid ORDER BY id"),
+            {"sid": c.sid},
+        ).scalars()
+        described.append(f"{c.sid}: {states.get(c.sid, 'not in the store')} in the store, "
+                         f"{c.outcome if c.ended else 'not ended'} at the carrier; events "
+                         f"{' > '.join(list(kinds)[-8:]) or 'none'}")  # fmt: skip
     return described
 
 
@@ -810,10 +807,10 @@ async def live(
     with engine.connect() as db:
         rows = db.execute(text("SELECT sid, state FROM calls")).all()
         states: dict[str, str] = {str(sid): str(state) for sid, state in rows}
+        open_calls = [c for c in inbound if states.get(c.sid) not in FINAL]
+        left_open = describe_open(db, open_calls, states)
     engine.dispose()
-    open_calls = [c for c in inbound if states.get(c.sid) not in FINAL]
     unrecorded = len(open_calls)
-    left_open = describe_open(database, open_calls, states)
     events = store_events(database)
     live_service = service(events, t0 + warmup, t0 + warmup + window, scenario.answer_within)
     paired = predict_paired(scenario, live_callers(scenario, inbound, events, t0), warmup,

@@ -302,9 +302,8 @@ class Carrier:
         call over instead of the answer (TwiML expected: a status callback's answer is
         not the call's next page)."""
         answer = await self.tried(call, url, extra)
-        if expect_twiml and not call.updates.empty():
-            call.holding = False
-            return call.updates.get_nowait()
+        if expect_twiml and (update := taken(call)) is not None:
+            return update
         if answer is not None:
             return answer
         if expect_twiml:
@@ -392,8 +391,8 @@ class Carrier:
         carrier refuses its updates from this moment, 404 as for any call that ended: the
         line frees the agent it was connecting and counts the call abandoned)."""
         call.holding = False
-        if not call.updates.empty():  # taken (answered 200) before the caller hung up
-            return call.updates.get_nowait()
+        if (update := taken(call)) is not None:  # (answered 200) before the caller hung up
+            return update
         call.outcome = "abandoned"
         return HANG_UP
 
@@ -429,9 +428,8 @@ class Carrier:
             # page was left for waits its turn (a call's updates apply in order: a
             # hang-up, then a connect, is a hang-up; `post` has one that came during a
             # webhook win over its answer)
-            if next_twiml is None and not call.updates.empty():
-                next_twiml = call.updates.get_nowait()
-                call.holding = False
+            if next_twiml is None:
+                next_twiml = taken(call)
 
     async def _speak(self, call: EmulatedCall, el: ET.Element) -> str | None:
         if el.tag == "Say":
@@ -711,6 +709,14 @@ class Carrier:
                 "Direction": "outbound-api",
             }
             await self.post(p.call, p.status_callback, form, expect_twiml=False)
+
+
+def taken(call: EmulatedCall) -> str | None:
+    """The call's next update the carrier took, if any (the call leaves its hold loop)."""
+    if call.updates.empty():
+        return None
+    call.holding = False
+    return call.updates.get_nowait()
 
 
 def keyed(answer: str, gather: ET.Element) -> str:
