@@ -304,3 +304,40 @@ def test_a_wrap_up_that_runs_out_applies_the_next_state_the_agent_chose(live):
     assert kinds(live, "wrapped-up") == [("wrapped-up", closed)]
     r = live.http.post("/api/agent/after-wrap-up", json={"ready": True}, headers=first)
     assert r.status_code == 409  # no longer wrapping up
+
+
+def test_an_agents_leg_that_answers_for_a_call_already_over_is_hung_up(live):
+    """The caller hung up as the line dialled their agent: the agent's phone answers into a
+    room nobody else will join, so the line hangs that leg up (by its own id)."""
+    queue_public_caller(live, SID, "+12025550101")
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    live.http.post("/api/agent/ready", headers=agent)
+    assert live.http.post(f"/api/agent/calls/{SID}/accept", headers=agent).status_code == 200
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress"))
+    live.control.until(lambda: live.control.hung_up == [LEG])
+    assert live.store.call(SID).state == "abandoned"
+
+
+def test_an_agents_leg_that_answers_for_a_connect_given_up_is_hung_up(live):
+    """The line gave the first agent's phone up (its leg reported not reached) and a second
+    agent took the call: an answer of that first leg arriving after all (a carrier's
+    callbacks may cross) is hung up; the call stays with the second agent."""
+    queue_public_caller(live, SID, "+12025550101")
+    first, second = live.agent("en-day-1"), live.agent("en-day-2")
+    for agent in (first, second):
+        live.http.post("/api/agent/login", headers=agent)
+    live.http.post("/api/agent/ready", headers=first)
+    assert live.http.post(f"/api/agent/calls/{SID}/accept", headers=first).status_code == 200
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="no-answer"))
+    assert live.http.post("/api/agent/ready", headers=second).json()["call_sid"] == SID
+    assert live.http.post(f"/api/agent/calls/{SID}/accept", headers=second).status_code == 200
+    second_leg = "CA" + "7" * 32
+    live.carrier.post(
+        f"/voice/agent-leg?sid={SID}&a=2", call_form(second_leg, CallStatus="in-progress")
+    )
+    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress"))
+    live.control.until(lambda: live.control.hung_up == [LEG])
+    me = live.http.get("/api/agent/me", headers=second).json()
+    assert (me["state"], me["call_sid"]) == ("on_call", SID)

@@ -62,6 +62,7 @@ from hotline.switchboard.effects import (
     Connect,
     DialBack,
     DropLookup,
+    EndLeg,
     Leg,
     Offer,
     OpenCall,
@@ -88,7 +89,7 @@ from hotline.switchboard.records import CallRow
 from hotline.yamlfile import read_text
 
 R = TypeVar("R")
-Outgoing = Offer | Withdraw | Connect | DialBack | Leg | Park  # what the adapters carry out
+Outgoing = Offer | Withdraw | Connect | DialBack | Leg | EndLeg | Park  # the adapters carry out
 COMMIT_WAIT = 0.5  # seconds a reply waits for its unit of work to land (then goes anyway)
 REPLIES_KEPT = 100_000  # replies (and calls' lines) remembered for late carrier callbacks
 STOPPED = (
@@ -492,8 +493,8 @@ class LiveLine:
     def agent_leg_ended(self, sid: str, attempt: int) -> None:
         self._run(c.AgentLegEnded(sid, attempt))
 
-    def agent_leg_answered(self, sid: str, attempt: int) -> None:
-        self._run(c.LegAnswered(sid, attempt))
+    def agent_leg_answered(self, sid: str, attempt: int, leg: str = "") -> None:
+        self._run(c.LegAnswered(sid, attempt, leg))
 
     def carrier_refused(self, sid: str, attempt: int | None, *, gone: bool = False) -> None:
         self._run(c.CarrierRefused(sid, attempt, gone))

@@ -99,6 +99,7 @@ from hotline.switchboard.effects import (
     DialBack,
     DropLookup,
     Effect,
+    EndLeg,
     Leg,
     Offer,
     OpenCall,
@@ -791,19 +792,22 @@ class Switchboard:
         )  # fmt: skip
 
     def _leg_answered(self, cmd: c.LegAnswered) -> None:
-        """The agent picked up: from now on the caller has talked to someone."""
+        """The agent picked up: from now on the caller has talked to someone. A leg that
+        answers for a connect already over (the call ended as its agent was dialled, or the
+        line gave that connect up) is hung up: its agent is free, not alone in a room."""
         r = self.records.get(cmd.sid)
         agent_id = r.call.agent_id if r is not None and r.call is not None else None
         self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt, agent_id or ""))
-        if r is None:
-            return
-        if r.pending:  # dialled before the restart, answered after it
+        if r is not None and r.pending:  # dialled before the restart, answered after it
             r.pending = False
             r.detached = True
-        elif cmd.attempt != r.connects:
-            return
-        elif r.call is not None and r.call.callback and r.call.state is not CallState.ANSWERED:
-            return  # (a leg answering late, after its connect was given up)
+        elif (
+            r is None
+            or cmd.attempt != r.connects
+            or (r.call is not None and r.call.callback and r.call.state is not CallState.ANSWERED)
+        ):
+            if cmd.leg:
+                self._effects.append(EndLeg(cmd.sid, cmd.leg))
         elif (
             r.call is not None
             and r.call.callback

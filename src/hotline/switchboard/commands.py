@@ -156,13 +156,15 @@ class AgentLegEnded(Command[None]):
 
 
 class LegAnswered(Command[None]):
-    """The agent's leg of the `attempt`th connect answered."""
+    """The agent's leg of the `attempt`th connect answered; `leg`: that leg's own call id
+    at the carrier ("" where there is none, as in the simulator)."""
 
-    _fields: ClassVar = ("sid", "attempt")
+    _fields: ClassVar = ("sid", "attempt", "leg")
 
-    def __init__(self, sid: str, attempt: int) -> None:
+    def __init__(self, sid: str, attempt: int, leg: str = "") -> None:
         self.sid: Final = sid
         self.attempt: Final = attempt
+        self.leg: Final = leg
 
 
 class CarrierRefused(Command[None]):

@@ -134,6 +134,18 @@ class Leg(Record):
         self.attempt: Final = attempt
 
 
+class EndLeg(Record):
+    """Hang up one leg of the call by its own carrier id: an agent's phone that answered
+    for a connect already over (its caller hung up as the line dialled the agent, or the
+    line gave that connect up), so the agent is not left alone in a conference."""
+
+    _fields: ClassVar = ("call_sid", "leg_sid")
+
+    def __init__(self, call_sid: str, leg_sid: str) -> None:
+        self.call_sid: Final = call_sid
+        self.leg_sid: Final = leg_sid
+
+
 class Park(Record):
     """The caller leaves the call's conference for the hold loop (their agent's phone did
     not answer, or the call was transferred to a queue), after `attempt` connects."""
@@ -147,5 +159,5 @@ class Park(Record):
 
 Effect = (
     Offer | Withdraw | Connect | DialBack | StartLookup | DropLookup | OpenCall | ChangeCall
-    | Leg | Park
+    | Leg | EndLeg | Park
 )  # fmt: skip

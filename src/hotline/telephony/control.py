@@ -49,7 +49,9 @@ class CallControl(Protocol):
         """Bridge the call to the agent; `attempt` numbers the connects of this call."""
         ...
 
-    def hang_up(self, call_sid: str) -> None: ...
+    def hang_up(self, call_sid: str) -> None:
+        """End a call (any leg, by its own id); CallGone if it has ended already."""
+        ...
 
     def leg(
         self,

@@ -41,6 +41,7 @@ class RecordingCallControl:
 
     def hang_up(self, call_sid: str) -> None:
         self.hung_up.append(call_sid)
+        self._asked()
 
     def leg(
         self,

@@ -39,7 +39,7 @@ from hotline.service.live import LineSetup, LiveLine, Reloaded
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
-from hotline.switchboard.effects import Connect, DialBack, Leg, Offer, Park, Withdraw
+from hotline.switchboard.effects import Connect, DialBack, EndLeg, Leg, Offer, Park, Withdraw
 from hotline.switchboard.events import AgentLegAnswered, CalledBack
 from hotline.telephony.control import CallControl, CallGone
 from hotline.telephony.webhooks import Webhooks
@@ -227,6 +227,8 @@ class LineRuntime:
                 self._in_order(c.call_sid, self._connect(c))
             elif isinstance(c, Leg | Park):
                 self._in_order(c.call_sid, self._conference(c))
+            elif isinstance(c, EndLeg):
+                self._in_order(c.call_sid, self._end_leg(c))
 
     def _in_order(self, sid: str, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` once the call's carrier requests before it are done."""
@@ -271,6 +273,17 @@ class LineRuntime:
                 else:
                     await self._carrier_said(c.call_sid, functools.partial(
                         self.line.leg_status, c.call_sid, c.label, "failed"))  # fmt: skip
+
+    async def _end_leg(self, c: EndLeg) -> None:
+        """Hang up a leg that answered for a connect already over; one that has ended by
+        now (its agent hung up first) is as wanted."""
+        self.before_acting()
+        try:
+            await asyncio.to_thread(self.control.hang_up, c.leg_sid)
+        except CallGone:
+            log.info("leg %s of call %s had ended already", c.leg_sid, c.call_sid)
+        except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
+            log.error("could not hang up leg %s of call %s: %s", c.leg_sid, c.call_sid, e)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -271,9 +271,9 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         sid, a = query_sid(request), query_int(request, "a", 1)
         leg_status = forms.status(form)
 
-        def work(_leg: str) -> str:
+        def work(leg: str) -> str:
             if leg_status in ("in-progress", "answered"):
-                line.agent_leg_answered(sid, a)
+                line.agent_leg_answered(sid, a, leg)
             elif leg_status in NOT_REACHED:  # the caller waits in the conference: parked
                 line.dial_done(sid, leg_status, a, in_conference=True)
             elif leg_status == "completed":  # the agent hung up (or was dropped)
