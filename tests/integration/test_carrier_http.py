@@ -1,6 +1,7 @@
 """The carrier's HTTP client (`CarrierHttp`, on httpx) does what Twilio's own (on requests)
 did where a deployment relies on it: an address it cannot use is a CarrierError, a CA
-bundle named for requests is trusted, a query parameter that is None is left out."""
+bundle named for requests is trusted, a query parameter that is None is left out, and
+parameters join the URL's own query."""
 
 from __future__ import annotations
 
@@ -129,5 +130,20 @@ def test_query_parameters_that_are_none_are_left_out_as_requests_did():
             "GET", f"http://127.0.0.1:{port}/x.json", params={"A": None, "B": "b"}
         )
         assert _Answer.seen == ["/x.json?B=b"]
+    finally:
+        server.shutdown()
+
+
+def test_query_parameters_join_the_urls_own_as_requests_did():
+    """httpx, given `params`, drops the URL's own query (requests added to it): a next
+    page's URL with its token, asked with a page size, kept neither the token nor, when
+    every parameter was None, anything at all."""
+    server, port = _serve()
+    try:
+        client = CarrierHttp(timeout=5)
+        page = f"http://127.0.0.1:{port}/x.json?PageToken=PT1"
+        client.request("GET", page, params={"PageSize": "50"})
+        client.request("GET", page, params={"A": None})
+        assert _Answer.seen == ["/x.json?PageToken=PT1&PageSize=50", "/x.json?PageToken=PT1"]
     finally:
         server.shutdown()

@@ -55,14 +55,18 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        if params:  # (one that is None is left out, as Twilio's client left it)
-            params = {k: v for k, v in params.items() if v is not None}
         body: dict[str, Any] = {"data": data}
         if headers and headers.get("Content-Type", "").endswith("json"):
             body = {"json": data}
         try:
+            target = httpx.URL(url)
+            if params:  # added to the URL's own query, one that is None left out (as
+                # Twilio's client on requests did; httpx's `params` would replace it)
+                target = target.copy_merge_params(
+                    {k: v for k, v in params.items() if v is not None}
+                )
             answer = self._client.request(
-                method.upper(), url, params=params, headers=headers, auth=auth,
+                method.upper(), target, headers=headers, auth=auth,
                 timeout=self.timeout if timeout is None else timeout,
                 follow_redirects=allow_redirects, **body,
             )  # fmt: skip
