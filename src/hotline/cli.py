@@ -1669,7 +1669,7 @@ def _serve_node(
     placement = Placement(store=store, accounts=AccountStore(engine=store.engine),
                           home=settings.line_number, layout=layout)  # fmt: skip
     routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
-                     placement=placement)  # fmt: skip
+                     placement=placement, metrics_token=settings.metrics_token)  # fmt: skip
     uvicorn.run(routed, host=host, port=port, log_level="warning", log_config=None,
                 timeout_graceful_shutdown=5)  # fmt: skip
 

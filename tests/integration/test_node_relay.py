@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -76,13 +77,15 @@ def the_line() -> Starlette:
 def node_app(
     engine: Engine, name: str, port: int, *, key: bytes | None = KEY,
     build: Callable[[], Starlette] = the_line, address: str | None = None,
+    metrics_token: SecretStr | None = None,
 ) -> NodeApp:  # fmt: skip
     """`address`: where the other nodes reach it (its own port unless given)."""
     leased = Leases(engine=engine, node=name, address=address or f"http://127.0.0.1:{port}",
                     ttl=30.0)  # fmt: skip
     leased.join()
     member = Node(leases=leased, groups=lambda: [["national"]], on_lost=lambda _why: None)
-    return NodeApp(node=member, build=lambda _group: build(), public_url=PUBLIC, relay_key=key)
+    return NodeApp(node=member, build=lambda _group: build(), public_url=PUBLIC, relay_key=key,
+                   metrics_token=metrics_token)  # fmt: skip
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 webhooks by route and status with their latency (labelled with the app's `group`: the
 first line of the group of lines it serves), calls ended by line and outcome, callers
 waiting and agents by state per line (read when scraped), and the lines this node leads
-with their lease epochs (an epoch that grows is a takeover). Prometheus authenticates
+with their lease epochs (an epoch that grows is a takeover; a standby's scrape has
+none, and only those). Prometheus authenticates
 with a bearer token (HOTLINE_METRICS_TOKEN); without one set, /metrics is off (404).
 Each app has a registry of its own: nothing is global. A node serving several groups of
 lines (an app each) answers with their metrics in one scrape (`merged`); a group handed
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -21,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.domain.events import CallAbandoned, CallCompleted, CallOverflowed
@@ -113,12 +115,35 @@ class _Now(Collector):
         yield waiting
         yield agents
         if self.rt.node is not None:
-            leads = GaugeMetricFamily("hotline_lease_epoch", "The epoch of each line's lease "
-                                      "this node holds (it grows at every takeover).",
-                                      labels=["line"])  # fmt: skip
-            for line, epoch in dict(self.rt.node().get("leads") or {}).items():
-                leads.add_metric([line], epoch)
-            yield leads
+            yield lease_epochs(dict(self.rt.node().get("leads") or {}))
+
+
+def lease_epochs(leads: Mapping[str, int]) -> GaugeMetricFamily:
+    """The epoch of each line's lease this node holds, by line (none on a standby)."""
+    family = GaugeMetricFamily("hotline_lease_epoch", "The epoch of each line's lease this "
+                               "node holds (it grows at every takeover).",
+                               labels=["line"])  # fmt: skip
+    for line, epoch in leads.items():
+        family.add_metric([line], epoch)
+    return family
+
+
+def check_token(token: SecretStr | None, request: Request) -> None:
+    """Refused unless the request sends `token` as its bearer token (404 with none set)."""
+    if token is None:
+        raise Refused(404, "metrics-off", "metrics are off: set HOTLINE_METRICS_TOKEN "
+                      "and send it as a bearer token")  # fmt: skip
+    sent = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
+    if not hmac.compare_digest(sent, token.get_secret_value().encode()):
+        raise Refused(401, "bad-token", "send HOTLINE_METRICS_TOKEN as a bearer token")
+
+
+def leases_only(leads: Mapping[str, int]) -> bytes:
+    """The scrape of a node that serves no line here (a standby, or one whose lines' app
+    is still being built): the leases it holds, none on a standby."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Said([lease_epochs(leads)]))
+    return generate_latest(registry)
 
 
 def metrics_router(rt: LineRuntime, metrics: Metrics) -> APIRouter:
@@ -129,12 +154,7 @@ def metrics_router(rt: LineRuntime, metrics: Metrics) -> APIRouter:
     async def scrape(request: Request) -> Response:
         """The server's metrics (Prometheus text format); send HOTLINE_METRICS_TOKEN as
         `Authorization: Bearer ...`."""
-        if token is None:
-            raise Refused(404, "metrics-off", "metrics are off: set HOTLINE_METRICS_TOKEN "
-                          "and send it as a bearer token")  # fmt: skip
-        sent = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
-        if not hmac.compare_digest(sent, token.get_secret_value().encode()):
-            raise Refused(401, "bad-token", "send HOTLINE_METRICS_TOKEN as a bearer token")
+        check_token(token, request)
         async with rt.lock:  # the line's state, read between commands
             body = generate_latest(metrics.registry)
         return Response(body, media_type=CONTENT_TYPE)

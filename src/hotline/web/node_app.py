@@ -11,7 +11,8 @@ whichever node leads it first, this one included. Only then, with still no leade
 caller is kept where they are: a pause and the same URL again (a `<Redirect>`, which
 carries the call's own parameters but not the keys pressed: the IVR asks again), and a
 callback the carrier would not repeat that way (a status, a dial's or a recording's
-outcome) is answered 503. `/healthz` on a standby says so (503: send it no traffic).
+outcome) is answered 503. `/healthz` on a standby says so (503: send it no traffic);
+its `/metrics` answers 200 with the leases it holds, none (a scrape that fails is a node down).
 
 People's pages, the agents' and supervisors' API and their websockets go to the node that
 leads their line (an agent's, or the one an agent or call in the path is on; else the home
@@ -43,6 +44,7 @@ from urllib.parse import parse_qs, quote, unquote
 from xml.sax.saxutils import escape as xml_escape
 
 import httpx
+from pydantic import SecretStr
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -57,7 +59,7 @@ from hotline.web import forms
 from hotline.web.auth import COOKIE
 from hotline.web.errors import Refused
 from hotline.web.errors import body as error_body
-from hotline.web.metrics import CONTENT_TYPE, merged
+from hotline.web.metrics import CONTENT_TYPE, check_token, leases_only, merged
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
@@ -114,7 +116,7 @@ class NodeApp:
     def __init__(
         self, *, node: Node, build: Callable[[tuple[str, ...]], Any], public_url: str,
         hold_for: float = HOLD_FOR, poll: float = POLL, relay_key: bytes | None = None,
-        placement: Places | None = None,
+        placement: Places | None = None, metrics_token: SecretStr | None = None,
     ) -> None:  # fmt: skip
         """`build(group)`: the app of a group of lines (an ASGI app with a lifespan), built
         once this node leads them; `public_url`: the address the carrier calls (the same on
@@ -124,8 +126,10 @@ class NodeApp:
         `relay_key`: signs the address of who asked a relayed request (`relay_key()`;
         None: not sent, and not trusted); `placement`: the line each request is for
         (`spread.Placement`, which reads the store: asked in a thread), so it goes to the
-        node that leads that line (None: every request goes to any node that leads)."""
+        node that leads that line (None: every request goes to any node that leads);
+        `metrics_token`: HOTLINE_METRICS_TOKEN, for /metrics while no app is served here."""
         self.node = node
+        self._metrics_token = metrics_token
         self._hold_for = hold_for
         self._poll = poll
         self._build = build
@@ -168,6 +172,8 @@ class NodeApp:
             await self._health(scope, receive, send)
         elif path == "/metrics" and len(self._apps) > 1:
             await self._metrics(scope, receive, send)
+        elif path == "/metrics" and not self._apps:
+            await self._leases_only(scope, receive, send)
         elif path in ("/healthz", "/metrics"):
             first = next(iter(self._apps.values()), None)
             await (first or await self._standby(path))(scope, receive, send)
@@ -468,6 +474,18 @@ class NodeApp:
             await refused(scope, _replay(b""), send)
             return
         body = merged([body for _, body in said])
+        await Response(body, media_type=CONTENT_TYPE)(scope, receive, send)
+
+    async def _leases_only(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """/metrics on a node that serves no line here (a standby, or one whose lines' app
+        is being built): the leases it holds, none on a standby; 200, so a scrape tells a
+        standby that is up from a node that is down."""
+        try:
+            check_token(self._metrics_token, Request(scope, receive))
+        except Refused as e:
+            await error_body(e.status, e.error_id, e.message)(scope, receive, send)
+            return
+        body = leases_only(self.node.led())
         await Response(body, media_type=CONTENT_TYPE)(scope, receive, send)
 
     async def _events(self, ws: WebSocket) -> None:
