@@ -343,6 +343,22 @@ def test_a_connect_the_carrier_refuses_puts_the_caller_back(live):
     assert live.store.call(sid).state == "queued"
 
 
+def test_an_agents_leg_that_answers_for_a_connect_the_carrier_refused_is_hung_up(live):
+    """The carrier refused the connect, so the line gave it up (the caller waits again),
+    but it had dialled the agent after all: that leg's answer is hung up (by its own id),
+    not taken for the call's, and the call is offered on."""
+    sid, leg = "CA" + "e" * 32, "CA" + "d" * 32
+    live.control.refuse.add(sid)
+    with live.http:
+        assert connect_refused(live, sid)["call_sid"] is None
+        live.carrier.post(f"/voice/agent-leg?sid={sid}&a=1",
+                          call_form(leg, CallStatus="in-progress"))  # fmt: skip
+        live.control.until(lambda: live.control.hung_up == [leg])
+        other = live.agent("en-day-2")
+        live.http.post("/api/agent/login", headers=other)
+        assert live.http.post("/api/agent/ready", headers=other).json()["call_sid"] == sid
+
+
 def test_a_connect_refused_because_the_caller_just_hung_up_ends_the_call(live):
     """The carrier no longer has the call (its caller hung up as the agent accepted, and
     their hang-up's own word has not come yet): the call ends as abandoned, and the agent

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from hotline.service.health import RETRY_MAX
+from hotline.switchboard.effects import EndLeg
 from hotline.web.runtime import LineRuntime
 
 from .live_fixtures import (
@@ -458,3 +459,17 @@ def test_a_call_whose_state_was_lost_starts_over_instead_of_being_hung_up_on(liv
     live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
     r = live.carrier.post(f"/voice/wait?sid={sid}&n=9", call_form(sid, From=CALLER))
     assert "Goodbye" in r.text
+
+
+def test_a_legs_answer_is_hung_up_only_for_a_call_this_node_had(live):
+    """A leg answering for a call that ended here is hung up (by its id); one answering for
+    a call no line here has or had (its state went with a node that failed before writing
+    it: its caller and agent may be talking) is left alone."""
+    ended, unknown = "CA" + "4" * 32, "CA" + "5" * 32
+    queue_public_caller(live, ended, CALLER)
+    live.carrier.post("/voice/status", call_form(ended, CallStatus="completed"))
+    live.line.agent_leg_answered(ended, 1, "CA" + "6" * 32)
+    live.line.agent_leg_answered(unknown, 1, "CA" + "7" * 32)
+    assert [e for e in live.line.outbox if isinstance(e, EndLeg)] == [
+        EndLeg(ended, "CA" + "6" * 32)
+    ]

@@ -318,26 +318,3 @@ def test_an_agents_leg_that_answers_for_a_call_already_over_is_hung_up(live):
     live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress"))
     live.control.until(lambda: live.control.hung_up == [LEG])
     assert live.store.call(SID).state == "abandoned"
-
-
-def test_an_agents_leg_that_answers_for_a_connect_given_up_is_hung_up(live):
-    """The line gave the first agent's phone up (its leg reported not reached) and a second
-    agent took the call: an answer of that first leg arriving after all (a carrier's
-    callbacks may cross) is hung up; the call stays with the second agent."""
-    queue_public_caller(live, SID, "+12025550101")
-    first, second = live.agent("en-day-1"), live.agent("en-day-2")
-    for agent in (first, second):
-        live.http.post("/api/agent/login", headers=agent)
-    live.http.post("/api/agent/ready", headers=first)
-    assert live.http.post(f"/api/agent/calls/{SID}/accept", headers=first).status_code == 200
-    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="no-answer"))
-    assert live.http.post("/api/agent/ready", headers=second).json()["call_sid"] == SID
-    assert live.http.post(f"/api/agent/calls/{SID}/accept", headers=second).status_code == 200
-    second_leg = "CA" + "7" * 32
-    live.carrier.post(
-        f"/voice/agent-leg?sid={SID}&a=2", call_form(second_leg, CallStatus="in-progress")
-    )
-    live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress"))
-    live.control.until(lambda: live.control.hung_up == [LEG])
-    me = live.http.get("/api/agent/me", headers=second).json()
-    assert (me["state"], me["call_sid"]) == ("on_call", SID)

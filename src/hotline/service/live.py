@@ -345,9 +345,7 @@ class LiveLine:
         for f in outcome.effects:
             if isinstance(f, OpenCall):
                 self.writes.append(AddCall(f.row, now))
-                self.lately[f.row.sid] = line
-                if len(self.lately) > REPLIES_KEPT:
-                    self.lately.popitem(last=False)
+                self._lately(f.row.sid, line)
         for e in outcome.events:
             kind, sid, data = stored(e)
             self.writes.append(AppendEvent(sid, e.at, kind, data, line))
@@ -364,6 +362,12 @@ class LiveLine:
                 self.lookups.drop(f.ticket)
             elif not isinstance(f, OpenCall):
                 self.outbox.append(f)
+
+    def _lately(self, sid: str, line: str) -> None:
+        """A call this node has (or had lately): the last REPLIES_KEPT, with their lines."""
+        self.lately[sid] = line
+        if len(self.lately) > REPLIES_KEPT:
+            self.lately.popitem(last=False)
 
     def tick(self) -> None:
         """Fire every timer that fell due (offer timeouts, escalations, wrap-ups) and hand
@@ -494,7 +498,10 @@ class LiveLine:
         self._run(c.AgentLegEnded(sid, attempt))
 
     def agent_leg_answered(self, sid: str, attempt: int, leg: str = "") -> None:
-        self._run(c.LegAnswered(sid, attempt, leg))
+        """`leg`: the leg's own id, which the line may hang up if it answers for a connect
+        that is over; not given for a call this node never had (a failed node's call whose
+        state was lost: its caller and agent talk on, and nothing here may cut them off)."""
+        self._run(c.LegAnswered(sid, attempt, leg if self.knows(sid) else ""))
 
     def carrier_refused(self, sid: str, attempt: int | None, *, gone: bool = False) -> None:
         self._run(c.CarrierRefused(sid, attempt, gone))
@@ -565,6 +572,8 @@ class LiveLine:
         for line, calls in found.items():
             counts: dict[str, int] = self._run(c.Recover(calls, statuses), line)
             done.update(counts)
+            for recovered in calls:  # (had here, as a call opened here: see `knows`)
+                self._lately(recovered.row.sid, line)
         for agent_id, kept in back.items():
             try:
                 self._resume_agent(agent_id, kept)

@@ -793,21 +793,28 @@ class Switchboard:
 
     def _leg_answered(self, cmd: c.LegAnswered) -> None:
         """The agent picked up: from now on the caller has talked to someone. A leg that
-        answers for a connect already over (the call ended as its agent was dialled, or the
-        line gave that connect up) is hung up: its agent is free, not alone in a room."""
+        answers for a connect already over (the call ended as its agent was dialled, a later
+        connect replaced it, or the line gave it up and the caller waits again) is no news
+        of the call: it is hung up, given its id, so its agent is not left alone in a room.
+        (A leg of a later connect than the line knows is the call's: a node that failed
+        did not write that connect, and its caller and agent talk on.)"""
         r = self.records.get(cmd.sid)
-        agent_id = r.call.agent_id if r is not None and r.call is not None else None
-        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt, agent_id or ""))
-        if r is not None and r.pending:  # dialled before the restart, answered after it
+        call = r.call if r is not None else None
+        if (
+            r is None
+            or cmd.attempt < r.connects
+            or (call is not None and call.state is not CallState.ANSWERED and not r.pending)
+        ):
+            if cmd.leg and cmd.leg != cmd.sid:  # (never the caller's own call)
+                self._effects.append(EndLeg(cmd.sid, cmd.leg))
+            return
+        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt,
+                                    call.agent_id or "" if call is not None else ""))  # fmt: skip
+        if r.pending:  # dialled before the restart, answered after it
             r.pending = False
             r.detached = True
-        elif (
-            r is None
-            or cmd.attempt != r.connects
-            or (r.call is not None and r.call.callback and r.call.state is not CallState.ANSWERED)
-        ):
-            if cmd.leg:
-                self._effects.append(EndLeg(cmd.sid, cmd.leg))
+        elif cmd.attempt != r.connects:
+            return
         elif (
             r.call is not None
             and r.call.callback
