@@ -13,8 +13,9 @@ The agency directory the IVR checks officers' PINs in is the demo's, with its PI
 at Argon2id's least cost (`stand_in_directory`; `--directory demo` for the demo's own
 cost): in a deployment the agencies' own servers check PINs, not Hotline's machine.
 
-Processes. Hotline (`hotline serve`'s app: build_line + create_app under uvicorn, SQLite in
-WAL with synchronous=FULL) runs in a child process of its own; one bot per agent (websocket
+Processes. Hotline (`hotline serve`'s app: build_line + create_app under uvicorn, on the
+event loop and HTTP parser uvicorn picks, as `hotline serve` runs it; SQLite in WAL with
+synchronous=FULL) runs in a child process of its own; one bot per agent (websocket
 + REST, as a browser desktop) in another; the carrier emulator and its callers, which
 measure the webhooks' latency, in this one. (With the bots in this process too, the
 thousands of sockets' work delayed its event loop, and so the latencies it measured, which
@@ -42,8 +43,10 @@ them, the patience and talk the emulator drew), which predicts this very run wit
 spread of other draws of callers.
 
 The baseline, measured in the same run afterwards: a bare FastAPI endpoint returning a
-fixed TwiML document, in a child process of its own under uvicorn, driven by the same kind
-of client at the live run's webhook rate.
+fixed TwiML document, in a child process of its own under uvicorn (its loop and parser
+picked as Hotline's: with uvloop and httptools installed, both servers run on them),
+driven by the same kind of client at the live run's webhook rate. The carrier's REST API
+stays on h11 and the carrier and bots on asyncio's own loop either way.
 
     python bench/bench_live.py [--scale 100] [--warmup 6] [--minutes 5]
     python bench/bench_live.py --find-max 5,10,20,40,60,80,100 [--warmup 4] [--minutes 2]
@@ -74,7 +77,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection as Pipe
@@ -556,14 +559,22 @@ def serve_hotline(
             p.enable()
 
         threading.setprofile(begin)
-        cProfile.runctx("asyncio.run(main())", globals(), {"main": main}, profile)
+        cProfile.runctx("run_served(main)", globals(), {"main": main}, profile)
         threading.setprofile(None)
         if profiles:
             pstats.Stats(*profiles).dump_stats(f"{profile}.threads")
     else:
-        asyncio.run(main())
+        run_served(main)
     parts.line.store.engine.dispose()
     pipe.send({**counts, "gc": pauses.summary()})
+
+
+def run_served(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `main` on the event loop `hotline serve` runs on: uvicorn's choice (`auto`:
+    uvloop, one of Hotline's dependencies), for the two servers compared (Hotline and the
+    bare endpoint); the carrier and the bots keep asyncio's own."""
+    with asyncio.Runner(loop_factory=uvicorn.Config(app="").get_loop_factory()) as runner:
+        runner.run(main())
 
 
 async def lag_probe(lags: list[float]) -> None:
@@ -715,8 +726,11 @@ async def live(
     # does: their ring is the bot's, before the accept (the emulator's default second of
     # ring after it made every live call hold its agent about 1 s longer)
     carrier.participant_ring = 0.0
+    # (the carrier's REST API on h11, as before uvicorn had httptools to choose: the
+    # carrier is the same for both servers compared, and for earlier figures)
     rest = _Server(uvicorn.Config(carrier.rest_app(), host="127.0.0.1", port=carrier_port,
-                                  log_level="critical", timeout_graceful_shutdown=2))  # fmt: skip
+                                  log_level="critical", timeout_graceful_shutdown=2,
+                                  http="h11"))  # fmt: skip
     rest_task = asyncio.create_task(rest.serve())
     while not rest.started:
         await asyncio.sleep(0.05)
@@ -890,7 +904,7 @@ def serve_bare(port: int, pipe: Pipe) -> None:
         server.should_exit = True
         await task
 
-    asyncio.run(main())
+    run_served(main)
 
 
 async def bare(requests: int, rate: float) -> dict[str, float]:
