@@ -136,8 +136,9 @@ class Leg(Record):
 
 class EndLeg(Record):
     """Hang up one leg of the call by its own carrier id: an agent's phone that answered
-    for a connect already over (its caller hung up as the line dialled the agent, or the
-    line gave that connect up), so the agent is not left alone in a conference."""
+    for a connect already over (its caller hung up as the line dialled the agent, a later
+    connect replaced it, or the line gave it up), so the agent is not left alone in a
+    conference."""
 
     _fields: ClassVar = ("call_sid", "leg_sid")
 

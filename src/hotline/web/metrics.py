@@ -2,8 +2,8 @@
 webhooks by route and status with their latency (labelled with the app's `group`: the
 first line of the group of lines it serves), calls ended by line and outcome, callers
 waiting and agents by state per line (read when scraped), and the lines this node leads
-with their lease epochs (an epoch that grows is a takeover; a standby's scrape has
-none, and only those). Prometheus authenticates
+with their lease epochs (an epoch that grows is a takeover; a standby answers with
+those alone: none). Prometheus authenticates
 with a bearer token (HOTLINE_METRICS_TOKEN); without one set, /metrics is off (404).
 Each app has a registry of its own: nothing is global. A node serving several groups of
 lines (an app each) answers with their metrics in one scrape (`merged`); a group handed
