@@ -200,7 +200,9 @@ HELD_ANSWER = """
   window.answers = [];
   window.fetch = async (url, init) => {
     const r = await real(url, init);
-    if (!String(url).endsWith("/api/agent/hang-up")) return r;
+    const asked = new URL(String(url), location.href);
+    if (asked.pathname !== "/api/agent/hang-up") return r;
+    window.asked = [...(window.asked || []), asked.pathname + asked.search];
     window.answers.push((await r.clone().json()).state);
     await new Promise((told) => {
       const box = document.getElementById("state");
@@ -233,6 +235,7 @@ def test_an_actions_answer_overtaken_by_the_news_does_not_undo_it(
     page.get_by_role("button", name="Hang up").click()
     page.wait_for_function("() => window.handled === true")
     assert page.evaluate("window.answers") == ["on_call"]  # (overtaken: what it undid)
+    assert page.evaluate("window.asked") == [f"/api/agent/hang-up?call={sid}"]  # (its call)
     assert page.locator("#state").inner_text() == "Wrapping up"
     expect(page.get_by_label("Outcome of the call")).to_be_visible()
     assert phoned.live.line.agent_state("en-day-1")["state"] == "wrap_up"

@@ -318,3 +318,27 @@ def test_an_agents_leg_that_answers_for_a_call_already_over_is_hung_up(live):
     live.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", call_form(LEG, CallStatus="in-progress"))
     live.control.until(lambda: live.control.hung_up == [LEG])
     assert live.store.call(SID).state == "abandoned"
+
+
+def test_an_action_meant_for_another_call_is_refused_and_changes_nothing(live):
+    """The desktop names the call an action is for; sent again after a takeover, when the
+    agent's call is another by then, it is refused (409), never taken for that call."""
+    agent = on_a_call(live)
+    other = "CA" + "9" * 32
+    for path, body in (("hang-up", None), ("hold", {"hold": True}),
+                       ("interpreter", {"on": True}), ("transfer", {"queue": "en"}),
+                       ("transfer/finish", {"complete": True})):  # fmt: skip
+        r = live.http.post(f"/api/agent/{path}?call={other}", json=body, headers=agent)
+        assert (r.status_code, r.json()["error_id"]) == (409, "not-this-call"), path
+    bad = live.http.post("/api/agent/hang-up?call=CA1%3Cb%3E", headers=agent)
+    assert (bad.status_code, bad.json()["error_id"]) == (400, "bad-request")
+    me = live.http.get("/api/agent/me", headers=agent).json()
+    assert (me["state"], me["call_sid"]) == ("on_call", SID)
+    assert live.http.post(f"/api/agent/hang-up?call={SID}", headers=agent).status_code == 200
+    live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
+    live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
+    r = live.http.post("/api/agent/wrap-up", json={"code": "information-given"}, headers=agent)
+    assert r.status_code == 200, r.text
+    live.line.flush()  # (the refused ones wrote nothing before the wrap-up that was taken)
+    done = kinds(live, "hold", "transferred", "interpreter", "consult", "wrapped-up")
+    assert [k for k, _ in done] == ["wrapped-up"]

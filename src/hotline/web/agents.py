@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi import APIRouter, Depends, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from twilio.jwt.access_token import AccessToken
@@ -159,6 +159,27 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         result = await for_agent(fn)
         return JSONResponse(result if isinstance(result, dict) else {"ok": True})
 
+    def meant_for(
+        call: str | None = Query(None, description="The call the action is meant for (the "
+                                 "desktop sends it): refused (409) if the agent's call is "
+                                 "another by then."),
+    ) -> str | None:  # fmt: skip
+        if call is not None and not forms.CALL_SID.fullmatch(call):
+            raise Refused(400, "bad-request", f"{forms.short(call)} is not a call id")
+        return call
+
+    def on(agent_id: str, call: str | None, act: Callable[[], Any]) -> Callable[[], Any]:
+        """`act` on the agent's call, if it is still `call` (when named): a request sent
+        again (the desktop's, after a takeover) never acts on the agent's next call."""
+
+        def checked() -> Any:
+            if call is not None and line.agent_state(agent_id)["call_sid"] != call:
+                raise Refused(409, "not-this-call", f"call {call} is no longer yours "
+                              "(it ended, or passed on): nothing was done")  # fmt: skip
+            return act()
+
+        return checked
+
     def known_sid(call_sid: str) -> str:
         if not forms.CALL_SID.fullmatch(call_sid):
             raise Refused(400, "bad-request", f"{forms.short(call_sid)} is not a call id")
@@ -216,14 +237,19 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         return await agent_call(lambda: line.after_wrap_up(agent_id, body.ready, body.reason))
 
     @router.post("/hold")
-    async def hold(body: HoldBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+    async def hold(
+        body: HoldBody, agent_id: str = Depends(authorised),
+        call: str | None = Depends(meant_for),
+    ) -> JSONResponse:  # fmt: skip
         """Put the caller on hold (they hear music) or take them off it."""
-        return await agent_call(lambda: line.hold_call(agent_id, body.hold))
+        return await agent_call(on(agent_id, call, lambda: line.hold_call(agent_id, body.hold)))
 
     @router.post("/hang-up")
-    async def hang_up(agent_id: str = Depends(authorised)) -> JSONResponse:
+    async def hang_up(
+        agent_id: str = Depends(authorised), call: str | None = Depends(meant_for)
+    ) -> JSONResponse:
         """End the call: the caller is hung up on, and the agent goes to wrap-up."""
-        return await agent_call(lambda: line.hang_up(agent_id))
+        return await agent_call(on(agent_id, call, lambda: line.hang_up(agent_id)))
 
     @router.get("/transfer-targets")
     async def transfer_targets(agent_id: str = Depends(authorised)) -> JSONResponse:
@@ -236,30 +262,36 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         return await agent_call(read)
 
     @router.post("/transfer")
-    async def transfer(body: TransferBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+    async def transfer(
+        body: TransferBody, agent_id: str = Depends(authorised),
+        call: str | None = Depends(meant_for),
+    ) -> JSONResponse:  # fmt: skip
         """Pass the call to a queue (cold) or to an available agent, cold or warm (the
         caller waits on hold while the agent is consulted, until /transfer/finish)."""
         b = body
-        return await agent_call(
-            lambda: line.transfer(agent_id, queue=b.queue, to_agent=b.agent, warm=b.warm)
-        )
+        return await agent_call(on(agent_id, call, lambda: line.transfer(
+            agent_id, queue=b.queue, to_agent=b.agent, warm=b.warm)))  # fmt: skip
 
     @router.post("/transfer/finish")
     async def finish_transfer(
-        body: FinishBody, agent_id: str = Depends(authorised)
-    ) -> JSONResponse:
+        body: FinishBody, agent_id: str = Depends(authorised),
+        call: str | None = Depends(meant_for),
+    ) -> JSONResponse:  # fmt: skip
         """End the consultation: the call is the consulted agent's (`complete`), or stays."""
-        return await agent_call(lambda: line.finish_transfer(agent_id, body.complete))
+        return await agent_call(
+            on(agent_id, call, lambda: line.finish_transfer(agent_id, body.complete))
+        )
 
     @router.post("/interpreter")
     async def interpreter(
-        body: InterpreterBody, agent_id: str = Depends(authorised)
-    ) -> JSONResponse:
+        body: InterpreterBody, agent_id: str = Depends(authorised),
+        call: str | None = Depends(meant_for),
+    ) -> JSONResponse:  # fmt: skip
         """Bring the telephone interpreting service onto the call, or let it go."""
         if body.on and rt.settings.interpreter_number is None:
             raise Refused(409, "no-interpreter", "no interpreting service is set up "
                           "(HOTLINE_INTERPRETER_NUMBER)")  # fmt: skip
-        return await agent_call(lambda: line.add_interpreter(agent_id, body.on))
+        return await agent_call(on(agent_id, call, lambda: line.add_interpreter(agent_id, body.on)))
 
     @router.post("/voice-token")
     async def voice_token(agent_id: str = Depends(authorised)) -> JSONResponse:

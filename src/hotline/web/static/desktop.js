@@ -91,6 +91,14 @@
     return el("ul", {id: "on-the-call", class: "legs"}, ...lines.map((t) => el("li", {}, t)));
   }
 
+  // An action on the call the agent is on now: it names that call, so that a request sent
+  // again later (while the line moves to another server) is refused if the call is over
+  // by then, never taken for the agent's next call.
+  const onCall = (path, body) => {
+    const sid = me && me.call_sid;
+    return post(sid ? `${path}?call=${encodeURIComponent(sid)}` : path, body);
+  };
+
   // Hold, transfer (cold, or warm after consulting), the interpreter's leg.
   function callControls() {
     const l = legs || {};
@@ -102,14 +110,14 @@
       return b;
     };
     if (l.consult) {
-      button("Complete the transfer", () => post("transfer/finish", {complete: true}), {class: "accept"});
-      button("Cancel the transfer", () => post("transfer/finish", {complete: false}));
+      button("Complete the transfer", () => onCall("transfer/finish", {complete: true}), {class: "accept"});
+      button("Cancel the transfer", () => onCall("transfer/finish", {complete: false}));
       return el("div", {class: "buttons"}, ...buttons);
     }
-    button(l.held ? "Resume" : "Hold", () => post("hold", {hold: !l.held}));
+    button(l.held ? "Resume" : "Hold", () => onCall("hold", {hold: !l.held}));
     button(l.interpreter ? "Release the interpreter" : "Add an interpreter",
-      () => post("interpreter", {on: !l.interpreter}));
-    button("Hang up", () => post("hang-up"), {class: "hang-up"});
+      () => onCall("interpreter", {on: !l.interpreter}));
+    button("Hang up", () => onCall("hang-up"), {class: "hang-up"});
     const target = el("select", {id: "transfer-to"});
     const fill = () => {
       const t = targets || {queues: [], agents: []};
@@ -132,7 +140,7 @@
     const transfer = (warm) => {
       const [kind, name] = target.value.split(/:(.*)/s);
       if (!name) { actionError.textContent = "Choose where to transfer the call."; return; }
-      post("transfer", kind === "queue" ? {queue: name} : {agent: name, warm});
+      onCall("transfer", kind === "queue" ? {queue: name} : {agent: name, warm});
     };
     const cold = el("button", {type: "button"}, "Transfer now");
     cold.addEventListener("click", () => transfer(false));
