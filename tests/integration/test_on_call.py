@@ -250,6 +250,8 @@ def test_the_agent_hanging_up_their_phone_ends_the_call(live):
     live.wall.now += AGENT_GONE_AFTER  # (and the caller's own end did not come meanwhile)
     assert live.http.get("/api/agent/me", headers=first).json()["state"] == "on_call"
     live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
+    # (the carrier's requests go in order, the refused actions' first: they asked for none)
+    assert live.control.legs == [(SID, "caller", "hangup", "talk", "")]
     live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
     assert live.http.get("/api/agent/me", headers=first).json()["state"] == "wrap_up"
 
@@ -258,6 +260,8 @@ def test_the_agent_ends_the_call_from_the_desktop(live):
     first = on_a_call(live)
     assert live.http.post("/api/agent/hang-up", headers=first).json()["state"] == "on_call"
     live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
+    # (the carrier's requests go in order, the refused actions' first: they asked for none)
+    assert live.control.legs == [(SID, "caller", "hangup", "talk", "")]
     live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
     assert live.http.get("/api/agent/me", headers=first).json()["state"] == "wrap_up"
     r = live.http.post("/api/agent/hang-up", headers=first)  # (a second click, too late)
@@ -336,6 +340,8 @@ def test_an_action_meant_for_another_call_is_refused_and_changes_nothing(live):
     assert (me["state"], me["call_sid"]) == ("on_call", SID)
     assert live.http.post(f"/api/agent/hang-up?call={SID}", headers=agent).status_code == 200
     live.control.until(lambda: (SID, "caller", "hangup", "talk", "") in live.control.legs)
+    # (the carrier's requests go in order, the refused actions' first: they asked for none)
+    assert live.control.legs == [(SID, "caller", "hangup", "talk", "")]
     live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
     r = live.http.post("/api/agent/wrap-up", json={"code": "information-given"}, headers=agent)
     assert r.status_code == 200, r.text

@@ -159,7 +159,7 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         result = await for_agent(fn)
         return JSONResponse(result if isinstance(result, dict) else {"ok": True})
 
-    def meant_for(
+    async def meant_for(  # (async: a plain def would run in a thread)
         call: str | None = Query(None, description="The call the action is meant for (the "
                                  "desktop sends it): refused (409) if the agent's call is "
                                  "another by then."),
