@@ -170,7 +170,7 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
 
     def on(agent_id: str, call: str | None, act: Callable[[], Any]) -> Callable[[], Any]:
         """`act` on the agent's call, if it is still `call` (when named): a request sent
-        again (the desktop's, after a takeover) never acts on the agent's next call."""
+        again (the desktop's, after a takeover) does not act on another call by then."""
 
         def checked() -> Any:
             if call is not None and line.agent_state(agent_id)["call_sid"] != call:

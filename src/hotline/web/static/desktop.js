@@ -92,8 +92,8 @@
   }
 
   // An action on the call the agent is on now: it names that call, so that a request sent
-  // again later (while the line moves to another server) is refused if the call is over
-  // by then, never taken for the agent's next call.
+  // again later (while the line moves to another server) is refused if the agent is on
+  // another call by then, not taken for it.
   const onCall = (path, body) => {
     const sid = me && me.call_sid;
     return post(sid ? `${path}?call=${encodeURIComponent(sid)}` : path, body);
