@@ -808,18 +808,14 @@ class Switchboard:
             if cmd.leg and cmd.leg != cmd.sid:  # (never the caller's own call)
                 self._effects.append(EndLeg(cmd.sid, cmd.leg))
             return
-        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt,
-                                    call.agent_id or "" if call is not None else ""))  # fmt: skip
+        agent_id = (call.agent_id if call is not None else None) or ""
+        self._emit(AgentLegAnswered(self.now, cmd.sid, cmd.attempt, agent_id))
         if r.pending:  # dialled before the restart, answered after it
             r.pending = False
             r.detached = True
-        elif cmd.attempt != r.connects:
+        elif cmd.attempt != r.connects:  # (a later connect than the line knows)
             return
-        elif (
-            r.call is not None
-            and r.call.callback
-            and (not r.dialled_back or r.dial_back_unconfirmed)
-        ):
+        elif call is not None and call.callback and (not r.dialled_back or r.dial_back_unconfirmed):
             number = r.row.callback_number or r.row.caller
             r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
             r.dial_back_unconfirmed = False  # (the one before the restart may never have gone out)
