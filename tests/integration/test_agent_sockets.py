@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Callable, Collection
 from typing import Any, cast
@@ -34,6 +35,11 @@ class FakeSocket:
         self._gone.set()
 
 
+def forever(tokens: Collection[str]) -> dict[str, float]:
+    """`tokens`, each valid and never running out by time (as agents' tokens)."""
+    return dict.fromkeys(tokens, math.inf)
+
+
 async def delivered(socket: FakeSocket, count: int) -> None:
     while len(socket.sent) < count:
         await asyncio.sleep(0)
@@ -49,10 +55,10 @@ def test_a_socket_opened_while_tokens_are_checked_is_not_closed():
         loop = asyncio.get_running_loop()
         asked, answer = asyncio.Event(), threading.Event()
 
-        def slow_store(tokens: Collection[str]) -> set[str]:
+        def slow_store(tokens: Collection[str]) -> dict[str, float]:
             loop.call_soon_threadsafe(asked.set)
             answer.wait(10)
-            return {"old-token"} & set(tokens)
+            return forever({"old-token"} & set(tokens))
 
         registry = AgentSockets(still_valid=slow_store)
         first, second = FakeSocket(), FakeSocket()
@@ -92,7 +98,7 @@ async def until(condition: Any) -> None:
 def test_an_agent_has_one_socket_a_new_one_takes_over_and_a_client_that_left_is_absent():
     async def scenario() -> None:
         now = [100.0]
-        registry = AgentSockets(still_valid=set, clock=lambda: now[0])
+        registry = AgentSockets(still_valid=forever, clock=lambda: now[0])
         first, second = FakeSocket(), FakeSocket()
         tasks = [asyncio.create_task(registry.serve(
             AgentSocket("es-day-1", "t1", cast(WebSocket, first)), {"type": "hello"}, only=True
@@ -130,9 +136,9 @@ def test_tokens_are_asked_about_when_the_access_revision_grows_or_a_socket_opene
         asked: list[set[str]] = []
         valid, revision = {"t1", "t2"}, [7]
 
-        def store(tokens: Collection[str]) -> set[str]:
+        def store(tokens: Collection[str]) -> dict[str, float]:
             asked.append(set(tokens))
-            return valid & set(tokens)
+            return forever(valid & set(tokens))
 
         registry = AgentSockets(still_valid=store, revision=lambda: revision[0])
         one, two = FakeSocket(), FakeSocket()
@@ -166,12 +172,12 @@ def test_the_sweep_outlives_a_check_that_fails_unexpectedly():
     async def scenario() -> int | None:
         asked = 0
 
-        def store(tokens: Collection[str]) -> set[str]:
+        def store(tokens: Collection[str]) -> dict[str, float]:
             nonlocal asked
             asked += 1
             if asked == 1:
                 raise ValueError("a bug, once")
-            return set()  # (then: the token is revoked)
+            return {}  # (then: the token is revoked)
 
         registry = AgentSockets(still_valid=store)
         one = FakeSocket()
@@ -193,7 +199,7 @@ def told(act: Callable[[AgentSockets], None]) -> list[dict[str, Any]]:
     things (an "end" after them, to know when all came)."""
 
     async def scenario() -> list[dict[str, Any]]:
-        registry = AgentSockets(still_valid=set)
+        registry = AgentSockets(still_valid=forever)
         one = FakeSocket()
         serving = asyncio.create_task(registry.serve(
             AgentSocket("es-day-1", "t1", cast(WebSocket, one)), {"type": "hello"}))  # fmt: skip
@@ -256,12 +262,12 @@ def test_only_sockets_open_and_not_yet_asked_about_make_a_sweep_ask():
         asked: list[set[str]] = []
         asking, answer = asyncio.Event(), threading.Event()
 
-        def store(tokens: Collection[str]) -> set[str]:
+        def store(tokens: Collection[str]) -> dict[str, float]:
             asked.append(set(tokens))
             if len(asked) == 1:  # (the first ask is slow: a socket opens meanwhile)
                 loop.call_soon_threadsafe(asking.set)
                 answer.wait(10)
-            return set(tokens)
+            return forever(tokens)
 
         registry = AgentSockets(still_valid=store, revision=lambda: 7)
         sockets = [FakeSocket() for _ in range(3)]
@@ -292,3 +298,46 @@ def test_only_sockets_open_and_not_yet_asked_about_make_a_sweep_ask():
         return asked
 
     assert asyncio.run(scenario()) == [{"t0"}, {"t0", "t1"}]
+
+
+def test_a_token_that_runs_out_by_time_is_asked_about_again_then_and_its_socket_closed():
+    """A session's idle or 12-hour limit changes no revision: the ask says when each token
+    runs out, and the first check after that moment asks again (the session may have been
+    used meanwhile), closing the socket of one that ran out; before it, nothing is asked."""
+
+    async def scenario() -> tuple[list[float], int | None, bool]:
+        now = [1_000.0]
+        runs_out = {"t1": 1_060.0, "t2": math.inf}
+        asked: list[float] = []
+
+        def store(tokens: Collection[str]) -> dict[str, float]:
+            asked.append(now[0])
+            return {t: runs_out[t] for t in tokens if now[0] < runs_out[t]}
+
+        registry = AgentSockets(still_valid=store, revision=lambda: 7,
+                                token_clock=lambda: now[0])  # fmt: skip
+        one, two = FakeSocket(), FakeSocket()
+        tasks = [asyncio.create_task(registry.serve(
+            AgentSocket(f"es-day-{i}", f"t{i}", cast(WebSocket, s)), {"type": "hello"}))
+            for i, s in ((1, one), (2, two))]  # fmt: skip
+        await one.greeted.wait()
+        await two.greeted.wait()
+        await registry.check()  # (both new: asked at 1,000)
+        now[0] = 1_059.0
+        await registry.check()  # (nothing ran out yet: not asked)
+        runs_out["t1"] = 1_100.0  # (used meanwhile: the session's idle limit moved on)
+        now[0] = 1_060.0
+        await registry.check()  # (asked: t1 holds until 1,100)
+        now[0] = 1_099.0
+        await registry.check()  # (not asked)
+        now[0] = 1_100.0
+        await registry.check()  # (asked: t1 ran out)
+        await asyncio.wait_for(tasks[0], 10)
+        await two.close(1000)
+        await asyncio.wait_for(tasks[1], 10)
+        return asked, one.closed, two.closed == 1000
+
+    asked, closed, other_left_as_it_was = asyncio.run(scenario())
+    assert asked == [1_000.0, 1_060.0, 1_100.0]
+    assert closed == 4401
+    assert other_left_as_it_was

@@ -7,6 +7,7 @@ run with writes nothing would land."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -83,7 +84,7 @@ def test_writes_waiting_after_a_moment_the_database_failed_land_as_the_line_stop
 
 
 def test_a_socket_opened_as_the_line_stops_is_closed_1012():
-    sockets = AgentSockets(still_valid=lambda tokens: set(tokens))
+    sockets = AgentSockets(still_valid=lambda tokens: dict.fromkeys(tokens, math.inf))
 
     async def desktop(ws: WebSocket) -> None:
         await ws.accept()

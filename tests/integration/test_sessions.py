@@ -5,11 +5,13 @@ walked for every role and way in."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from hotline.errors import UnknownUser
@@ -329,3 +331,40 @@ def test_every_log_on_and_failed_log_on_is_in_the_audit_trail_without_the_secret
     assert trail[2]["session"] is not None  # the session's public id (not its token)
     assert PASSWORD not in str(trail)
     assert "wrong password!" not in str(trail)
+
+
+def test_a_sessions_socket_closes_once_the_session_locks_by_time(live):
+    """An idle limit passing changes nothing in the store (no revision grows): the sweep
+    asks again when the first session it knows of runs out, on the accounts' clock. (A bot's
+    token revoked first makes the sweep ask about every socket, the session's included:
+    what follows is not that first ask.)"""
+    new = accounts(live).add("ivy", "agent", password=PASSWORD, agent_id="en-day-1")
+    headers = log_on(live, "ivy", new.totp_secret)
+    bot = live.agent("en-day-2")["Authorization"].removeprefix("Bearer ")
+    with (
+        TestClient(live.app, base_url=PUBLIC) as http,  # (the app running: its sweep too)
+        http.websocket_connect("/api/agent/ws", headers=headers) as ws,
+        http.websocket_connect(f"/api/agent/ws?token={bot}") as bot_ws,
+    ):
+        assert ws.receive_json()["type"] == "hello"
+        assert bot_ws.receive_json()["type"] == "hello"
+        live.store.revoke_token("en-day-2")
+        assert closed_within(bot_ws, 10) == [4401]
+        live.wall.now += IDLE_LIMIT
+        assert closed_within(ws, 10) == [4401]
+
+
+def closed_within(ws: WebSocketTestSession, seconds: float) -> list[int]:
+    """The close code the socket gets next ([] if none came within `seconds`)."""
+    closed: list[int] = []
+
+    def receive() -> None:
+        try:
+            ws.receive_json()
+        except WebSocketDisconnect as gone:
+            closed.append(gone.code)
+
+    listening = threading.Thread(target=receive, daemon=True)
+    listening.start()
+    listening.join(seconds)
+    return closed

@@ -4,6 +4,7 @@ behind (4408), or its token revoked (4401), even while a send to it is stuck."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -33,7 +34,9 @@ class StuckClient:
 
 def run(valid: Collection[str], act: str) -> tuple[int | None, int]:
     async def main() -> tuple[int | None, int]:
-        sockets = AgentSockets(still_valid=lambda tokens: set(tokens) & set(valid))
+        sockets = AgentSockets(
+            still_valid=lambda tokens: dict.fromkeys(set(tokens) & set(valid), math.inf)
+        )
         client = StuckClient()
         sock = AgentSocket("supervisor", "tok", client)  # type: ignore[arg-type]
         serving = asyncio.create_task(sockets.serve(sock, {"type": "hello"}))

@@ -420,13 +420,15 @@ class Accounts:
         return Session(token, user.username, user.role, user.agent_id, stored.csrf,
                        stored.created_at)  # fmt: skip
 
-    def open_sessions(self, tokens: Collection[str]) -> set[str]:
-        """Those of `tokens` whose session is still open (a socket's, checked often: it
-        does not count as use, so an idle session still locks)."""
+    def open_sessions(self, tokens: Collection[str]) -> dict[str, float]:
+        """Those of `tokens` whose session is still open, each with the time (this clock's)
+        it locks or ends if not used meanwhile (a socket's, checked often: it does not count
+        as use, so an idle session still locks)."""
         now = self.clock()
         by_digest = {token_digest(t): t for t in tokens}
-        return {by_digest[d] for d, s in self.store.sessions(by_digest).items()
-                if now - s.created_at < SESSION_LIMIT and now - s.seen_at < IDLE_LIMIT}  # fmt: skip
+        ends = {d: min(s.created_at + SESSION_LIMIT, s.seen_at + IDLE_LIMIT)
+                for d, s in self.store.sessions(by_digest).items()}  # fmt: skip
+        return {by_digest[d]: end for d, end in ends.items() if now < end}
 
     def log_off(self, token: str) -> None:
         self.store.end_session(token_digest(token))

@@ -107,6 +107,7 @@ def create_app(
         trail=trail,
         still_valid=access.still_valid,
         revision=line.store.access_revision,
+        token_clock=access.now,
     )
     if before_acting is not None:  # one node of several (service.node)
         rt.before_acting = before_acting

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import hmac
 import logging
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -152,9 +153,15 @@ class Access:
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
             raise Refused(403, "bad-csrf", f"send the session's CSRF token in {CSRF_HEADER}")
 
-    def still_valid(self, tokens: Collection[str]) -> set[str]:
-        """Those of sockets' `tokens` still good: agents' tokens issued, sessions open."""
-        return self.store.valid_tokens(tokens) | self.accounts.open_sessions(tokens)
+    def still_valid(self, tokens: Collection[str]) -> dict[str, float]:
+        """Those of sockets' `tokens` still good, each with the time (the accounts' clock)
+        it runs out if not used meanwhile: agents' tokens issued (never), sessions open."""
+        return {**dict.fromkeys(self.store.valid_tokens(tokens), math.inf),
+                **self.accounts.open_sessions(tokens)}  # fmt: skip
+
+    def now(self) -> float:
+        """The accounts' clock (that of `still_valid`'s times)."""
+        return self.accounts.clock()
 
     async def for_socket(self, ws: WebSocket, roles: Collection[str]) -> Who | None:
         """A websocket's caller (a `token` query parameter, or the session cookie from our

@@ -15,7 +15,7 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,12 +81,14 @@ class LineRuntime:
         settings: Settings,
         line: LiveLine,
         control: CallControl,
-        still_valid: Callable[[Collection[str]], set[str]],
+        still_valid: Callable[[Collection[str]], Mapping[str, float]],
         revision: Callable[[], int] | None = None,
+        token_clock: Callable[[], float] = time.time,
         trail: AuditTrail | None = None,
     ) -> None:
-        """`still_valid(tokens)`: those of the sockets' tokens still good (a sweep asks);
-        `revision()`: the store's access revision (the sweep asks only when it grows).
+        """`still_valid(tokens)`: those of the sockets' tokens still good, each with when
+        it runs out on `token_clock` (a sweep asks: `AgentSockets`); `revision()`: the
+        store's access revision (the sweep asks only when it grows, or a token runs out).
         `trail`: the audit trail whose signed checkpoints the server writes when due."""
         self.settings = settings
         self.trail = trail
@@ -94,7 +96,8 @@ class LineRuntime:
         self.control = control
         self.webhooks = Webhooks(settings.public_url)
         self.lock = asyncio.Lock()
-        self.sockets = AgentSockets(still_valid=still_valid, revision=revision, clock=line.wall)
+        self.sockets = AgentSockets(still_valid=still_valid, revision=revision, clock=line.wall,
+                                    token_clock=token_clock)  # fmt: skip
         self.presence_grace = PRESENCE_GRACE
         self.hub = EventHub()
         self.stats = {name: _stats_of(s) for name, s in line.setups.items()}

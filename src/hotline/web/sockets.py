@@ -6,9 +6,10 @@ and one sweep for all of them closes the sockets of tokens revoked since (code 4
 nothing sent after). The sweep reads the store's access revision every `RECHECK` seconds
 (one row: it grows with every token or session ended and every user disabled,
 store.revisions) and asks which tokens still hold only when it grew, when a socket opened
-since the last ask, or every `REJUDGE` seconds (a session that ran out by time changes no
-revision): a line with thousands of agents does not ask about every token four times a
-second.
+since the last ask, or when the first of the tokens asked about runs out by time (a
+session's idle or 12-hour limit changes no revision: the ask says when each runs out if
+not used meanwhile, and its socket closes within a sweep of that moment): a line with
+thousands of agents does not ask about every token four times a second.
 
 An agent has one socket at a time: a new one takes over (the old one is closed with 4409,
 so two windows never both ring). When an agent's socket goes because its client left (or
@@ -21,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +34,6 @@ from hotline.errors import HotlineError
 
 log = logging.getLogger("hotline.web")
 RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
-REJUDGE = 30.0  # seconds at most between asks about every token (sessions run out by time)
 REVOKED = 4401
 TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
 TAKEN_OVER = 4409  # closed: the agent opened another window (which now gets the offers)
@@ -59,17 +60,21 @@ class AgentSockets:
     def __init__(
         self,
         *,
-        still_valid: Callable[[Collection[str]], set[str]],
+        still_valid: Callable[[Collection[str]], Mapping[str, float]],
         revision: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.time,
+        token_clock: Callable[[], float] = time.time,
     ) -> None:
-        """`still_valid(tokens)`: those of `tokens` the store still accepts; `revision()`:
-        the store's access revision (None: every sweep asks about every token); `clock`:
-        when an agent's socket went (the line's wall clock)."""
+        """`still_valid(tokens)`: those of `tokens` the store still accepts, each with the
+        time (on `token_clock`) it runs out if not used meanwhile (`math.inf`: never by
+        time); `revision()`: the store's access revision (None: every sweep asks about
+        every token); `clock`: when an agent's socket went (the line's wall clock)."""
         self._still_valid = still_valid
         self._revision = revision
-        self._judged: tuple[int, float] | None = None  # the revision last asked at, when
+        self._judged: int | None = None  # the revision last asked at
+        self._runs_out = math.inf  # (token_clock) when the first token asked about runs out
         self._clock = clock
+        self._token_clock = token_clock
         self._open: dict[str, set[AgentSocket]] = {}  # by agent (a send finds theirs at once)
         # those open whose token no sweep has asked about yet (only when it opened): kept as
         # they come and go, so a sweep with nothing new to ask does not visit every socket
@@ -215,12 +220,9 @@ class AgentSockets:
         try:
             revision = None if self._revision is None \
                 else await asyncio.to_thread(self._revision)  # fmt: skip
-            judged = self._judged
-            if revision is not None and judged is not None and revision == judged[0] \
-                    and time.monotonic() - judged[1] < REJUDGE \
-                    and not self._unjudged:  # fmt: skip
+            if revision is not None and revision == self._judged and not self._unjudged \
+                    and self._token_clock() < self._runs_out:  # fmt: skip
                 return  # (nothing ended since every open socket's token was asked about)
-            began = time.monotonic()
             asked = self._every()
             tokens = {s.token for s in asked}
             valid = await asyncio.to_thread(self._still_valid, tokens)
@@ -228,7 +230,8 @@ class AgentSockets:
             log.warning("cannot check agents' tokens: %s", e.message)
             return
         if revision is not None:
-            self._judged = (revision, began)
+            self._judged = revision
+        self._runs_out = min(valid.values(), default=math.inf)
         self._unjudged.difference_update(asked)
         for s in asked:
             if s.token not in valid:
