@@ -250,6 +250,33 @@ def test_configuration_mistakes_name_the_setting_and_the_fix_and_exit_2(env, mes
     assert "Traceback" not in p.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REQUESTS_CA_BUNDLE": "/nonexistent/ca.pem"},
+         "REQUESTS_CA_BUNDLE: no CA certificates could be read from it (No such file or "),
+        ({"HTTPS_PROXY": "http://proxy:Hook5ecret@::bad::"},
+         "HTTPS_PROXY: not a proxy address the carrier's client can use (fix: http://HOST:PORT"),
+        ({"all_proxy": "socks5://proxy:Hook5ecret@127.0.0.1:9"},
+         "all_proxy: not a proxy address the carrier's client can use (fix: http://HOST:PORT"),
+    ],
+)  # fmt: skip
+def test_serve_names_a_ca_bundle_or_proxy_it_cannot_use_and_exits_2(env, message, tmp_path):
+    """The environment the carrier's client reads (a TLS-inspecting proxy's CA, an egress
+    proxy): a mistake there is the operator's, said as one, the proxy's address (it may
+    hold a password) never echoed, before the database is touched."""
+    db = tmp_path / "x.sqlite3"
+    p = hotline("serve", env={**env, "HOTLINE_TWILIO_AUTH_TOKEN": TOKEN,
+                              "HOTLINE_PUBLIC_URL": "http://127.0.0.1:9",
+                              "HOTLINE_SECRET_KEY": SECRET_KEY,
+                              "HOTLINE_DATABASE_URL": f"sqlite:///{db}"})  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    assert message in " ".join(p.stderr.split())
+    assert "Hook5ecret" not in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not db.exists()
+
+
 # -- 10. commands never create an empty database in place of a missing one
 
 

@@ -14,7 +14,9 @@ that is not one, is a `TwilioException` (the control adapter's one error for "th
 did not do it"). The environment is read as Twilio's client read it where a deployment
 relies on it: `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE` (a TLS-inspecting proxy's CA) as
 well as `SSL_CERT_FILE`/`SSL_CERT_DIR`; proxies from `HTTP(S)_PROXY`/`NO_PROXY` as httpx
-reads them (NO_PROXY by host or domain: a network such as 127.0.0.0/8 is not read)."""
+reads them (NO_PROXY by host or domain: a network such as 127.0.0.0/8 is not read). A
+bundle that cannot be read, or a proxy address httpx cannot use, is `SettingsInvalid` as
+the client is made (at start), naming the variable, never its value."""
 
 from __future__ import annotations
 
@@ -28,7 +30,12 @@ from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
+from hotline.errors import SettingsInvalid
+
 IDLE_FOR = 2.0  # seconds a connection is kept idle: well under the carriers' keep-alive
+BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # as requests read them, in its order
+PROXIES = tuple(n for kind in ("https", "http", "all")  # (as httpx reads them)
+                for n in (f"{kind.upper()}_PROXY", f"{kind}_proxy"))  # fmt: skip
 
 
 class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
@@ -41,8 +48,19 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         # (httpx's own caps, said again: a Limits without them has none)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20,
                               keepalive_expiry=idle_for)  # fmt: skip
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False, verify=_trusted(),
-                                    limits=limits)  # fmt: skip
+        verify = _trusted()
+        try:
+            self._client = httpx.Client(timeout=timeout, follow_redirects=False,
+                                        verify=verify, limits=limits)  # fmt: skip
+        except (httpx.InvalidURL, ValueError, ImportError):  # (a proxy's address: not echoed,
+            names = [n for n in PROXIES if os.environ.get(n)]  # it may hold a password)
+            if not names:
+                raise
+            raise SettingsInvalid(
+                f"{' or '.join(names)}: not a proxy address the carrier's client can use "
+                "(fix: http://HOST:PORT or https://HOST:PORT; socks5:// needs the socksio "
+                "package)"
+            ) from None
 
     def request(
         self,
@@ -85,9 +103,17 @@ def _trusted() -> ssl.SSLContext | bool:
     """The CAs a carrier's certificate is checked against: a bundle named for requests
     (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE: a file or a folder) if set, else httpx's own
     (which reads SSL_CERT_FILE and SSL_CERT_DIR)."""
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if not bundle:
+    name = next((n for n in BUNDLES if os.environ.get(n)), None)
+    if name is None:
         return True
-    if os.path.isdir(bundle):
-        return ssl.create_default_context(capath=bundle)
-    return ssl.create_default_context(cafile=bundle)
+    bundle = os.environ[name]
+    try:
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+    except OSError as e:  # (ssl.SSLError is one: a file with no certificate in it)
+        why = e.reason if isinstance(e, ssl.SSLError) else e.strerror
+        raise SettingsInvalid(
+            f"{name}: no CA certificates could be read from it ({why}) (fix: name a PEM "
+            "bundle or a folder of them this process can read, or unset it)"
+        ) from None
