@@ -428,7 +428,7 @@ def serve_hotline(
     from hotline.service.collector import tune_for_serving
     from hotline.service.settings import Settings
     from hotline.service.unit_of_work import SaveReply, Write
-    from hotline.web.app import create_app
+    from hotline.web.app import SERVING, create_app
 
     secret = {k: SecretStr(conf[k]) for k in ("twilio_auth_token", "secret_key")}
     settings = Settings(**{**conf, **secret})
@@ -521,9 +521,9 @@ def serve_hotline(
             loop = asyncio.get_running_loop()
             loop.set_debug(True)
             loop.slow_callback_duration = float(slow)
-        server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port,
-                                        log_level="critical", lifespan="on",
-                                        timeout_graceful_shutdown=2))  # fmt: skip
+        served = {**SERVING, "log_level": "critical", "timeout_graceful_shutdown": 2}
+        server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port, lifespan="on",
+                                        **served))  # fmt: skip
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.05)

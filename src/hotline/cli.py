@@ -1360,7 +1360,7 @@ def serve(
     from hotline.service.logs import configure as configure_logs
     from hotline.service.settings import load_settings
     from hotline.store.db import redacted
-    from hotline.web.app import create_app
+    from hotline.web.app import SERVING, create_app
 
     configure_logs(as_json=log_json)
     settings = load_settings()
@@ -1399,11 +1399,7 @@ def serve(
         f"(carrier webhooks: {settings.public_url}/voice/incoming and /voice/status)"
     )
     tune_for_serving()
-    # log_config=None: uvicorn's lines go through the same handler, with a time and level
-    uvicorn.run(
-        app_, host=host, port=port, log_level="warning", log_config=None,
-        timeout_graceful_shutdown=5,
-    )  # fmt: skip
+    uvicorn.run(app_, host=host, port=port, **SERVING)
 
 
 @app.command()
@@ -1619,7 +1615,7 @@ def _serve_node(
     from hotline.service.spread import Layout, Placement
     from hotline.store.accounts import AccountStore
     from hotline.store.leases import Leases
-    from hotline.web.app import create_app
+    from hotline.web.app import SERVING, create_app
     from hotline.web.node_app import NodeApp, relay_key
 
     configure_logs(as_json=log_json)
@@ -1670,8 +1666,7 @@ def _serve_node(
                           home=settings.line_number, layout=layout)  # fmt: skip
     routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
                      placement=placement, metrics_token=settings.metrics_token)  # fmt: skip
-    uvicorn.run(routed, host=host, port=port, log_level="warning", log_config=None,
-                timeout_graceful_shutdown=5)  # fmt: skip
+    uvicorn.run(routed, host=host, port=port, **SERVING)
 
 
 @app.command()

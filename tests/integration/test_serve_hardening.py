@@ -202,6 +202,25 @@ def test_a_database_url_is_never_printed_with_its_password(url, code):
     assert "bug in Hotline" not in out
 
 
+def test_serve_declines_compression_on_agents_sockets(tmp_path):
+    """A browser offers permessage-deflate; `hotline serve` declines it (web.app.SERVING:
+    the messages are small JSON, and each socket's compressor cost memory and CPU)."""
+    env = {"HOTLINE_DATABASE_URL": sqlite_url(tmp_path)}
+    with serving(env) as server:
+        issued = hotline("agent-token", "en-day-1",
+                         env={**env, "HOTLINE_SECRET_KEY": SECRET_KEY})  # fmt: skip
+        assert issued.returncode == 0, issued.stderr
+        token = issued.stdout.strip()
+
+        async def negotiated() -> str | None:
+            url = server.base.replace("http", "ws", 1) + f"/api/agent/ws?token={token}"
+            async with websockets.connect(url, compression="deflate") as ws:
+                assert '"hello"' in await ws.recv()
+                return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+        assert asyncio.run(negotiated()) is None
+
+
 def test_serve_on_postgresql_shows_no_password_at_start_in_health_or_logs(request):
     url = request.getfixturevalue("pg_url").replace("postgres@", f"postgres:{PASSWORD}@")
     with serving({"HOTLINE_DATABASE_URL": url}) as server:

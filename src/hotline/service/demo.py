@@ -43,7 +43,7 @@ from hotline.telephony.emulator.callers import CallerMix
 from hotline.telephony.emulator.carrier import Carrier
 from hotline.telephony.emulator.tls import certificate_files
 from hotline.testing.case_records import case_records_app, case_records_settings, synthetic_cases
-from hotline.web.app import create_app
+from hotline.web.app import SERVING, create_app
 
 ROOT = Path(__file__).resolve().parents[3]
 VICTIMS = ROOT / "scenarios" / "victim-support.yaml"  # the second line on the platform
@@ -251,6 +251,7 @@ class Demo:
             config = uvicorn.Config(
                 app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=2,
                 ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
+                ws_per_message_deflate=SERVING["ws_per_message_deflate"],  # (as `serve`)
             )  # fmt: skip
             server = _Server(config)
             self._servers.append(server)

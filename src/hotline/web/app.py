@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders
@@ -80,6 +80,19 @@ class NoStore:
         await (self.app if refused is None else refused)(scope, receive, no_store)
 
 
+# how `hotline serve` runs an app under uvicorn (bench/bench_live.py runs Hotline so too)
+SERVING: Final[dict[str, Any]] = {
+    "log_level": "warning",
+    "log_config": None,  # (uvicorn's lines go through the same handler, with a time and level)
+    "timeout_graceful_shutdown": 5,
+    # no permessage-deflate on the agents' and wallboards' sockets: their messages are small
+    # JSON, which fits a packet either way, and each socket's compressor and decompressor
+    # held about 37 KB (260 MB for 7,000 agents) and cost CPU on every message
+    # (docs/benchmarks.md)
+    "ws_per_message_deflate": False,
+}
+
+
 def create_app(
     *,
     settings: Settings,
@@ -126,16 +139,18 @@ def create_app(
         redirect_slashes=False,  # a redirect would be built from the request's Host header
     )
     install(app)
-    docs.mount(app)
-    pages.mount(app, settings)
+    # (a request is matched against the routes in this order: the carrier's webhooks and
+    # the agents' API, most of all requests, first; the pages and the API's document last)
+    metrics = Metrics(rt)
     routers = (voice_router(rt), agents_router(rt, access, desk), stats_router(rt, access),
                auth_router(access), health_router(rt),
                admin_router(rt, access, Configuration(store=line.store)),
-               audit_router(line.store.engine, access, clock))  # fmt: skip
+               audit_router(line.store.engine, access, clock),
+               metrics_router(rt, metrics))  # fmt: skip
     for router in routers:
         app.include_router(router)
-    metrics = Metrics(rt)
-    app.include_router(metrics_router(rt, metrics))
+    docs.mount(app)
+    pages.mount(app, settings)
     app.add_middleware(TimeWebhooks, metrics=metrics)
     app.add_middleware(NoStore)  # (the outer one: the last added)
 

@@ -56,7 +56,9 @@ class AgentBot:
             if http is None:
                 own = httpx.AsyncClient(timeout=20, limits=KEEP_ALIVE)
                 http = await stack.enter_async_context(own)
-            ws = await stack.enter_async_context(websockets.connect(ws_url))
+            # (no pings of its own: a browser's socket sends none, the server's pings it
+            # answers as a browser does)
+            ws = await stack.enter_async_context(websockets.connect(ws_url, ping_interval=None))
             await ws.recv()  # hello
             login = await self._asked(http, "POST", "/api/agent/login")
             if login.status_code != 409:  # (409: logged in still, as a restart resumed them)
