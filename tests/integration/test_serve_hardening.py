@@ -216,6 +216,7 @@ def test_serve_declines_compression_on_agents_sockets(tmp_path):
             url = server.base.replace("http", "ws", 1) + f"/api/agent/ws?token={token}"
             async with websockets.connect(url, compression="deflate") as ws:
                 assert '"hello"' in await ws.recv()
+                assert ws.response is not None  # (the handshake's answer)
                 return ws.response.headers.get("Sec-WebSocket-Extensions")
 
         assert asyncio.run(negotiated()) is None
@@ -275,9 +276,13 @@ def test_configuration_mistakes_name_the_setting_and_the_fix_and_exit_2(env, mes
         ({"REQUESTS_CA_BUNDLE": "/nonexistent/ca.pem"},
          "REQUESTS_CA_BUNDLE: no CA certificates could be read from it (No such file or "),
         ({"HTTPS_PROXY": "http://proxy:Hook5ecret@::bad::"},
-         "HTTPS_PROXY: not a proxy address the carrier's client can use (fix: http://HOST:PORT"),
-        ({"all_proxy": "socks5://proxy:Hook5ecret@127.0.0.1:9"},
-         "all_proxy: not a proxy address the carrier's client can use (fix: http://HOST:PORT"),
+         "HTTPS_PROXY: not proxy settings the carrier's client can use (fix: a proxy as http://"),
+        ({"Https_Proxy": "http://proxy:pa#Hook5ecret@127.0.0.1:3128"},
+         "Https_Proxy: not proxy settings the carrier's client can use (fix: a proxy as http://"),
+        ({"NO_PROXY": "localhost,fd00::/8"},  # (no proxy set: the client is made all the same)
+         "NO_PROXY: not proxy settings the carrier's client can use (fix: a proxy as http://"),
+        ({"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "", "SSL_CERT_FILE": "/nonexistent/ca.pem"},
+         "SSL_CERT_FILE: no CA certificates could be read from it (No such file or directory)"),
     ],
 )  # fmt: skip
 def test_serve_names_a_ca_bundle_or_proxy_it_cannot_use_and_exits_2(env, message, tmp_path):

@@ -13,10 +13,11 @@ A carrier that cannot be reached, or does not answer within the timeout, or an a
 that is not one, is a `TwilioException` (the control adapter's one error for "the carrier
 did not do it"). The environment is read as Twilio's client read it where a deployment
 relies on it: `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE` (a TLS-inspecting proxy's CA) as
-well as `SSL_CERT_FILE`/`SSL_CERT_DIR`; proxies from `HTTP(S)_PROXY`/`NO_PROXY` as httpx
-reads them (NO_PROXY by host or domain: a network such as 127.0.0.0/8 is not read). A
-bundle that cannot be read, or a proxy address httpx cannot use, is `SettingsInvalid` as
-the client is made (at start), naming the variable, never its value."""
+well as `SSL_CERT_FILE`/`SSL_CERT_DIR`; proxies from `HTTP(S)_PROXY`/`ALL_PROXY`/`NO_PROXY`
+as httpx reads them (NO_PROXY by host or domain: a network such as 127.0.0.0/8 is not
+matched). A CA file that cannot be read, or proxy settings httpx cannot use, are
+`SettingsInvalid` as the client is made (at start), naming the variable, never its value
+(a folder of CAs is read only as a certificate is checked)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,9 @@ from twilio.http.response import Response
 from hotline.errors import SettingsInvalid
 
 IDLE_FOR = 2.0  # seconds a connection is kept idle: well under the carriers' keep-alive
-BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # as requests read them, in its order
-PROXIES = tuple(n for kind in ("https", "http", "all")  # (as httpx reads them)
-                for n in (f"{kind.upper()}_PROXY", f"{kind}_proxy"))  # fmt: skip
+# (requests' own, then httpx's, in their order)
+BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
+PROXIES = frozenset({"https_proxy", "http_proxy", "all_proxy", "no_proxy"})  # (lower case)
 
 
 class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
@@ -52,15 +53,8 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         try:
             self._client = httpx.Client(timeout=timeout, follow_redirects=False,
                                         verify=verify, limits=limits)  # fmt: skip
-        except (httpx.InvalidURL, ValueError, ImportError):  # (a proxy's address: not echoed,
-            names = [n for n in PROXIES if os.environ.get(n)]  # it may hold a password)
-            if not names:
-                raise
-            raise SettingsInvalid(
-                f"{' or '.join(names)}: not a proxy address the carrier's client can use "
-                "(fix: http://HOST:PORT or https://HOST:PORT; socks5:// needs the socksio "
-                "package)"
-            ) from None
+        except (httpx.InvalidURL, ValueError, ImportError):  # (httpx reads nothing else there)
+            raise _proxies_refused() from None
 
     def request(
         self,
@@ -99,10 +93,33 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         self._client.close()
 
 
+def _proxies_refused() -> SettingsInvalid:
+    """httpx could not make a client of the proxy variables (as urllib reads them: any
+    letter case); which one, if a proxy's address is not a URL, else all those set (a
+    NO_PROXY entry it cannot read, an IPv6 network, or a socks5:// proxy without socksio).
+    Never their values: a proxy's address may hold a password."""
+    named = sorted(n for n, v in os.environ.items() if v and n.lower() in PROXIES)
+    bad = [n for n in named if n.lower() != "no_proxy" and not _usable(os.environ[n])]
+    return SettingsInvalid(
+        f"{', '.join(bad or named) or 'the proxy settings'}: not proxy settings the "
+        "carrier's client can use (fix: a proxy as http://HOST:PORT, NO_PROXY as host names, "
+        "domains and addresses, no IPv6 network; socks5:// needs the socksio package)"
+    )
+
+
+def _usable(proxy: str) -> bool:
+    try:
+        httpx.Proxy(proxy if "://" in proxy else f"http://{proxy}")  # (as httpx reads it)
+    except (httpx.InvalidURL, ValueError):
+        return False
+    return True
+
+
 def _trusted() -> ssl.SSLContext | bool:
-    """The CAs a carrier's certificate is checked against: a bundle named for requests
-    (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE: a file or a folder) if set, else httpx's own
-    (which reads SSL_CERT_FILE and SSL_CERT_DIR)."""
+    """The CAs a carrier's certificate is checked against: the first set of a bundle named
+    for requests (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) or for OpenSSL (SSL_CERT_FILE,
+    SSL_CERT_DIR), a file or a folder, as the libraries read them; else httpx's own
+    (certifi's)."""
     name = next((n for n in BUNDLES if os.environ.get(n)), None)
     if name is None:
         return True
@@ -112,7 +129,7 @@ def _trusted() -> ssl.SSLContext | bool:
             return ssl.create_default_context(capath=bundle)
         return ssl.create_default_context(cafile=bundle)
     except OSError as e:  # (ssl.SSLError is one: a file with no certificate in it)
-        why = e.reason if isinstance(e, ssl.SSLError) else e.strerror
+        why = (e.reason if isinstance(e, ssl.SSLError) else e.strerror) or type(e).__name__
         raise SettingsInvalid(
             f"{name}: no CA certificates could be read from it ({why}) (fix: name a PEM "
             "bundle or a folder of them this process can read, or unset it)"
