@@ -27,6 +27,7 @@ from hotline.telephony.control import TwilioCallControl
 from hotline.telephony.emulator.carrier import CallerScript
 from hotline.telephony.emulator.carrier import Carrier as Emulator
 from hotline.telephony.emulator.tls import certificate_files
+from hotline.web.app import SERVING
 from tests.integration.live_fixtures import (
     LINE,
     TOKEN,
@@ -64,7 +65,14 @@ Served = tuple[_Server, "Future[None]"]
 def serve(app: Any, port: int, loop: asyncio.AbstractEventLoop, **tls: Any) -> Served:
     """The app on uvicorn on loopback, on `loop` (running in a thread of its own); `tls`:
     uvicorn's ssl_certfile and ssl_keyfile."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **tls)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **tls,
+        ws_per_message_deflate=SERVING["ws_per_message_deflate"],
+    )  # (as serve)
     server = _Server(config)
     serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
     started = threading.Event()

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from fastapi import WebSocket
 
-from hotline.web.sockets import TAKEN_OVER, AgentSocket, AgentSockets
+from hotline.web.sockets import BACKSTOP, TAKEN_OVER, AgentSocket, AgentSockets
 
 
 class FakeSocket:
@@ -333,11 +333,15 @@ def test_a_token_that_runs_out_by_time_is_asked_about_again_then_and_its_socket_
         now[0] = 1_100.0
         await registry.check()  # (asked: t1 ran out)
         await asyncio.wait_for(tasks[0], 10)
+        now[0] = 1_100.0 + BACKSTOP - 1
+        await registry.check()  # (t2 never runs out: not asked)
+        now[0] = 1_100.0 + BACKSTOP
+        await registry.check()  # (asked all the same: a row deleted by hand grows nothing)
         await two.close(1000)
         await asyncio.wait_for(tasks[1], 10)
         return asked, one.closed, two.closed == 1000
 
     asked, closed, other_left_as_it_was = asyncio.run(scenario())
-    assert asked == [1_000.0, 1_060.0, 1_100.0]
+    assert asked == [1_000.0, 1_060.0, 1_100.0, 1_100.0 + BACKSTOP]
     assert closed == 4401
     assert other_left_as_it_was

@@ -427,7 +427,7 @@ def test_what_a_command_holds_goes_out_after_its_writes_even_if_a_later_one_writ
         return dict.fromkeys(live.store.valid_tokens(tokens), math.inf)
 
     rt = LineRuntime(settings=live.settings, line=live.line, control=live.control,
-                     still_valid=still_valid)  # fmt: skip
+                     still_valid=still_valid, token_clock=live.wall)  # fmt: skip
     published: list[str] = []
     rt.hub.subscribe(lambda p: published.append(p.news.kind))
 

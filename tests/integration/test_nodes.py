@@ -28,6 +28,7 @@ from hotline.service.unit_of_work import AppendEvent
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Leases, leases
 from hotline.store.repository import Store
+from hotline.web.app import SERVING
 from hotline.web.node_app import NodeApp
 
 from .live_fixtures import sqlite_url
@@ -117,8 +118,10 @@ class Served:
     """An ASGI app under uvicorn on a loopback port, in a thread."""
 
     def __init__(self, app: Any, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                    log_level="critical"))  # fmt: skip
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="critical",
+            ws_per_message_deflate=SERVING["ws_per_message_deflate"],  # (as serve)
+        ))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         while not self.server.started:

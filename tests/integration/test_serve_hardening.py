@@ -22,6 +22,8 @@ import pytest
 import uvicorn
 import websockets
 
+from hotline.web.app import SERVING
+
 from .live_fixtures import (  # noqa: F401
     LINE,
     SECRET_KEY,
@@ -417,7 +419,13 @@ def test_a_database_that_does_not_answer_is_a_clear_error_not_a_hang():
 def in_thread(live: Live) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(live.app, host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            live.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_per_message_deflate=SERVING["ws_per_message_deflate"],
+        )  # (as serve)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

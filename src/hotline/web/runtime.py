@@ -82,8 +82,8 @@ class LineRuntime:
         line: LiveLine,
         control: CallControl,
         still_valid: Callable[[Collection[str]], Mapping[str, float]],
+        token_clock: Callable[[], float],
         revision: Callable[[], int] | None = None,
-        token_clock: Callable[[], float] = time.time,
         trail: AuditTrail | None = None,
     ) -> None:
         """`still_valid(tokens)`: those of the sockets' tokens still good, each with when

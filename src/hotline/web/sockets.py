@@ -8,8 +8,10 @@ nothing sent after). The sweep reads the store's access revision every `RECHECK`
 store.revisions) and asks which tokens still hold only when it grew, when a socket opened
 since the last ask, or when the first of the tokens asked about runs out by time (a
 session's idle or 12-hour limit changes no revision: the ask says when each runs out if
-not used meanwhile, and its socket closes within a sweep of that moment): a line with
-thousands of agents does not ask about every token four times a second.
+not used meanwhile, and its socket closes within a sweep of that moment), and at least
+every `BACKSTOP` seconds (a token or session ended behind the store's back, its row deleted
+by hand, grows no revision): a line with thousands of agents does not ask about every token
+four times a second.
 
 An agent has one socket at a time: a new one takes over (the old one is closed with 4409,
 so two windows never both ring). When an agent's socket goes because its client left (or
@@ -34,6 +36,7 @@ from hotline.errors import HotlineError
 
 log = logging.getLogger("hotline.web")
 RECHECK = 0.25  # seconds between sweeps: a revoked token's socket closes within a second
+BACKSTOP = 300.0  # seconds (token_clock's) at most between asks about every token
 REVOKED = 4401
 TOO_SLOW = 4408  # closed: the client fell BACKLOG messages behind (it may reconnect)
 TAKEN_OVER = 4409  # closed: the agent opened another window (which now gets the offers)
@@ -223,6 +226,7 @@ class AgentSockets:
             if revision is not None and revision == self._judged and not self._unjudged \
                     and self._token_clock() < self._runs_out:  # fmt: skip
                 return  # (nothing ended since every open socket's token was asked about)
+            began = self._token_clock()
             asked = self._every()
             tokens = {s.token for s in asked}
             valid = await asyncio.to_thread(self._still_valid, tokens)
@@ -231,7 +235,7 @@ class AgentSockets:
             return
         if revision is not None:
             self._judged = revision
-        self._runs_out = min(valid.values(), default=math.inf)
+        self._runs_out = min([began + BACKSTOP, *valid.values()])
         self._unjudged.difference_update(asked)
         for s in asked:
             if s.token not in valid:

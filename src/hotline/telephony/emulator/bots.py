@@ -56,9 +56,11 @@ class AgentBot:
             if http is None:
                 own = httpx.AsyncClient(timeout=20, limits=KEEP_ALIVE)
                 http = await stack.enter_async_context(own)
-            # (no pings of its own: a browser's socket sends none, the server's pings it
-            # answers as a browser does)
-            ws = await stack.enter_async_context(websockets.connect(ws_url, ping_interval=None))
+            # as a browser's socket: no pings of its own (the server's it answers), and it
+            # never stops reading (a bot busy accepting keeps what comes meanwhile)
+            ws = await stack.enter_async_context(
+                websockets.connect(ws_url, ping_interval=None, max_queue=None)
+            )
             await ws.recv()  # hello
             login = await self._asked(http, "POST", "/api/agent/login")
             if login.status_code != 409:  # (409: logged in still, as a restart resumed them)
