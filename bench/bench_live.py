@@ -440,7 +440,7 @@ def serve_hotline(
     if collector == "tuned":  # as `hotline serve` does
         tune_for_serving()
     counts: dict[str, Any] = {"transactions": 0, "statements": 0, "units": 0,
-                              "replies_saved": 0}  # fmt: skip
+                              "replies_saved": 0, "connections": 0}  # fmt: skip
     pauses = GcPauses()
 
     def executed(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
@@ -466,6 +466,13 @@ def serve_hotline(
     event.listen(parts.line.store.engine, "before_cursor_execute", executed)
     event.listen(parts.line.store.engine, "commit", committed)
     event.listen(parts.line.store.engine, "rollback", rolled_back)
+
+    # and the connections the store's pool opened (one more than the pool keeps, for a burst
+    # of threads asking at once, is opened and closed again)
+    def opened(*_: object) -> None:
+        counts["connections"] += 1
+
+    event.listen(parts.line.store.engine, "connect", opened)
     # where a webhook's time goes, inside Hotline: from its request's arrival in the app to
     # its response's start (the rest of what the carrier measures is the sockets, the
     # server's parsing and the carrier's own queue), and from a unit of work's submission
@@ -630,11 +637,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def machine_cpu() -> float:
-    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has spent busy (all processes, all cores), and those
+    its virtual cores waited while the host ran something else (steal: time none of our
+    processes had, which slows every figure of the run)."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle, iowait
-    return (sum(values[:8]) - idle) / TICK
+    return (sum(values[:7]) - idle) / TICK, values[7] / TICK
 
 
 @dataclass
@@ -649,12 +658,13 @@ class Marks:
     load_cpu: float  # this process's: the emulator and its callers
     bots_cpu: float
     machine_cpu: float
+    steal: float
 
     @classmethod
     def now(cls, carrier: Carrier, placed: int, pid: int, bots: int) -> Marks:
         return cls(time.time(), len(carrier.latencies), carrier.failures, placed,
                    cpu_seconds(pid), time.process_time(), cpu_seconds(bots),
-                   machine_cpu())  # fmt: skip
+                   *machine_cpu())  # fmt: skip
 
 
 def stand_in_directory(dest: Path) -> Path:
@@ -860,6 +870,7 @@ async def live(
         "bots_cpu_per_call_ms": bots_cpu / max(calls, 1) * 1000,
         "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
         "bots_util": bots_cpu / wall, "other_util": other / wall, "idle_util": idle_util,
+        "steal_util": (w1.steal - w0.steal) / wall,
         "load_gc": pauses.summary(), "bots_gc": bots_gc,
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
         "hotline_lag_p99_ms": hotline_lag99, "hotline_lag_max_ms": hotline_lag_max,
@@ -1012,14 +1023,16 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator "
         f"{a['load_cpu_per_call_ms']:.1f} ms, bots {a['bots_cpu_per_call_ms']:.1f} ms; cores "
         f"busy: Hotline {_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
-        f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])}; Hotline with "
-        f"the agents logged in and no call: {_pct(a['idle_util'])}"
+        f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])}, taken by the "
+        f"host (steal) {_pct(a['steal_util'])}; Hotline with the agents logged in and no "
+        f"call: {_pct(a['idle_util'])}"
     )
     print(
         f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
         f"({a['units'] / max(a['transactions'], 1):.2f} units and "
         f"{a['statements'] / max(a['transactions'], 1):.1f} statements per transaction), "
-        f"{a['replies_saved']:,} webhook replies saved (whole run)"
+        f"{a['replies_saved']:,} webhook replies saved, {a['connections']:,} connections "
+        "opened (whole run)"
     )
     print(f"  garbage collector (whole run): Hotline {a['gc']}; emulator {a['load_gc']}; "
           f"bots {a['bots_gc']}")  # fmt: skip
