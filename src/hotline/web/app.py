@@ -86,9 +86,9 @@ SERVING: Final[dict[str, Any]] = {
     "log_config": None,  # (uvicorn's lines go through the same handler, with a time and level)
     "timeout_graceful_shutdown": 5,
     # no permessage-deflate on the agents' and wallboards' sockets: their messages are small
-    # JSON, which fits a packet either way, and each socket's compressor and decompressor
-    # held about 37 KB (260 MB for 7,000 agents) and cost CPU on every message
-    # (docs/benchmarks.md)
+    # JSON, which fits a packet either way, and compression cost each socket 43 KiB more of
+    # the server's memory (300 MB for 7,000 agents) and each message 1.2-1.6 times the CPU
+    # (bench/bench_sockets.py, docs/benchmarks.md)
     "ws_per_message_deflate": False,
 }
 
