@@ -82,9 +82,14 @@ def test_an_agent_closes_a_call_with_an_outcome_and_notes(running: Running, page
     shot(page, "desktop-wrap-up")
     page.get_by_label("Outcome of the call").select_option("referred")
     page.get_by_label("Notes").fill("Referred to the local office.")
-    page.get_by_label("Then be").select_option("break")
-    page.get_by_role("button", name="Close the call").click()
+    with page.expect_request("**/api/agent/after-wrap-up*") as then:
+        page.get_by_label("Then be").select_option("break")
+    with page.expect_request("**/api/agent/wrap-up*") as closing:
+        page.get_by_role("button", name="Close the call").click()
     expect(state).to_have_text("Not ready (break)")
+    # (each names the call it closes: sent again after a takeover, it acts on no other)
+    assert then.value.url == f"{running.base}/api/agent/after-wrap-up?call={SID}"
+    assert closing.value.url == f"{running.base}/api/agent/wrap-up?call={SID}"
     (closed,) = [d for k, d in running.live.store.events(SID) if k == "wrapped-up"]
     assert closed == {"agent_id": "en-day-2", "code": "referred",
                       "notes": "Referred to the local office."}  # fmt: skip

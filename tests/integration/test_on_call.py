@@ -343,8 +343,18 @@ def test_an_action_meant_for_another_call_is_refused_and_changes_nothing(live):
     # (the carrier's requests go in order, the refused actions' first: they asked for none)
     assert live.control.legs == [(SID, "caller", "hangup", "talk", "")]
     live.carrier.post("/voice/status", call_form(SID, CallStatus="completed"))
-    r = live.http.post("/api/agent/wrap-up", json={"code": "information-given"}, headers=agent)
+    # the wrap-up names the call too (the agent's call is the one they wrap up)
+    wrapping: list[tuple[str, dict[str, object]]] = [
+        ("after-wrap-up", {"ready": False, "reason": "lunch"}),
+        ("wrap-up", {"code": "information-given"}),
+    ]
+    for path, then in wrapping:
+        r = live.http.post(f"/api/agent/{path}?call={other}", json=then, headers=agent)
+        assert (r.status_code, r.json()["error_id"]) == (409, "not-this-call"), path
+    r = live.http.post(f"/api/agent/wrap-up?call={SID}", json={"code": "information-given"},
+                       headers=agent)  # fmt: skip
     assert r.status_code == 200, r.text
+    assert r.json()["state"] == "available"  # (not the refused after-wrap-up's lunch)
     live.line.flush()  # (the refused ones wrote nothing before the wrap-up that was taken)
     done = kinds(live, "hold", "transferred", "interpreter", "consult", "wrapped-up")
     assert [k for k, _ in done] == ["wrapped-up"]

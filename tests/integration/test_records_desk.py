@@ -190,6 +190,21 @@ def test_a_look_up_needs_a_call_a_known_purpose_and_a_sane_reference(live):
     assert trail(live) == []  # nothing was asked, nothing to audit
 
 
+def test_a_look_up_meant_for_another_call_is_refused_unasked_and_unaudited(live, cases):
+    """The desktop names the call a look-up is for; sent again after a takeover, when the
+    agent is on another call by then, it is refused (409): no case system asked, no entry."""
+    queue_public_caller(live, SID, "+12025550101")
+    agent = answered_by(live, "en-day-1")
+    asked = {"reference": CASE["case_id"], "purpose": "child-safety-check"}
+    r = live.http.post(f"/api/agent/records/lookup?call=CA{'9' * 32}", headers=agent,
+                       json=asked)  # fmt: skip
+    assert (r.status_code, r.json()["error_id"]) == (409, "not-this-call")
+    assert (cases.requests, trail(live)) == ([], [])
+    r = live.http.post(f"/api/agent/records/lookup?call={SID}", headers=agent, json=asked)
+    assert r.status_code == 200, r.text
+    assert len(cases.requests) == len(trail(live)) == 1
+
+
 def test_an_injection_attempt_reaches_the_case_system_only_as_a_value(live, cases):
     queue_public_caller(live, SID, "+12025550101")
     agent = answered_by(live, "en-day-1")

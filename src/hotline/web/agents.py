@@ -168,14 +168,26 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
             raise Refused(400, "bad-request", f"{forms.short(call)} is not a call id")
         return call
 
+    def current_call(agent_id: str) -> str | None:
+        """The call the agent is on, or else the one they wrap up."""
+        sid: str | None = line.agent_state(agent_id)["call_sid"]
+        if sid is None and (wrapping := line.wrap_up_context(agent_id)) is not None:
+            sid = str(wrapping["call_sid"])
+        return sid
+
+    def still(agent_id: str, call: str | None) -> None:
+        """Refused (409) if the agent's call (`current_call`) is no longer `call`, when
+        named: a request sent again (the desktop's, after a takeover) does not act on the
+        call the agent is on or wraps up by then."""
+        if call is not None and current_call(agent_id) != call:
+            raise Refused(409, "not-this-call", f"call {call} is no longer yours (it ended, "
+                          "or passed on): nothing was done")  # fmt: skip
+
     def on(agent_id: str, call: str | None, act: Callable[[], Any]) -> Callable[[], Any]:
-        """`act` on the agent's call, if it is still `call` (when named): a request sent
-        again (the desktop's, after a takeover) does not act on another call by then."""
+        """`act` on the agent's call, if it is still `call` (when named: `still`)."""
 
         def checked() -> Any:
-            if call is not None and line.agent_state(agent_id)["call_sid"] != call:
-                raise Refused(409, "not-this-call", f"call {call} is no longer yours "
-                              "(it ended, or passed on): nothing was done")  # fmt: skip
+            still(agent_id, call)
             return act()
 
         return checked
@@ -221,20 +233,26 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         return await agent_call(lambda: line.logout(agent_id))
 
     @router.post("/wrap-up")
-    async def wrap_up(body: WrapUpBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+    async def wrap_up(
+        body: WrapUpBody, agent_id: str = Depends(authorised),
+        call: str | None = Depends(meant_for),
+    ) -> JSONResponse:  # fmt: skip
         """Close the call being wrapped up with a disposition code of its line and notes,
         then be available (`ready`) or not ready for `reason`. Past its time limit the
         wrap-up has ended already (its code is "timeout"): 409."""
         b = body
-        return await agent_call(
-            lambda: line.wrap_up(agent_id, b.code, b.notes, ready=b.ready, reason=b.reason)
-        )
+        return await agent_call(on(agent_id, call, lambda: line.wrap_up(
+            agent_id, b.code, b.notes, ready=b.ready, reason=b.reason)))  # fmt: skip
 
     @router.post("/after-wrap-up")
-    async def after_wrap_up(body: ThenBody, agent_id: str = Depends(authorised)) -> JSONResponse:
+    async def after_wrap_up(
+        body: ThenBody, agent_id: str = Depends(authorised),
+        call: str | None = Depends(meant_for),
+    ) -> JSONResponse:  # fmt: skip
         """The state to go to if the wrap-up's time runs out before the call is closed
         (it is then closed with the code "timeout"): available, or not ready for a reason."""
-        return await agent_call(lambda: line.after_wrap_up(agent_id, body.ready, body.reason))
+        return await agent_call(on(agent_id, call, lambda: line.after_wrap_up(
+            agent_id, body.ready, body.reason)))  # fmt: skip
 
     @router.post("/hold")
     async def hold(
@@ -315,14 +333,15 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         return JSONResponse(records_desk().choices())
 
     @router.post("/records/lookup")
-    async def look_up(body: LookupBody, request: Request,
-                      who: Who = Depends(caller)) -> JSONResponse:  # fmt: skip
+    async def look_up(body: LookupBody, request: Request, who: Who = Depends(caller),
+                      call: str | None = Depends(meant_for)) -> JSONResponse:  # fmt: skip
         """Look a record up for the call the agent is on, for a stated purpose: the fields
         the disclosure policy allows, every other one withheld with why; audited (503 and
         nothing shown if the audit entry cannot be written)."""
         agent_id, records = agent_of(who), records_desk()
 
         def on_call() -> tuple[str, object]:
+            still(agent_id, call)
             state = line.agent_state(agent_id)
             sid = state["call_sid"]
             if state["state"] != "on_call" or sid is None:

@@ -91,13 +91,11 @@
     return el("ul", {id: "on-the-call", class: "legs"}, ...lines.map((t) => el("li", {}, t)));
   }
 
-  // An action on the call the agent is on now: it names that call, so that a request sent
-  // again later (while the line moves to another server) is refused if the agent is on
-  // another call by then, not taken for it.
-  const onCall = (path, body) => {
-    const sid = me && me.call_sid;
-    return post(sid ? `${path}?call=${encodeURIComponent(sid)}` : path, body);
-  };
+  // An action on the call the agent is on now (or wraps up): it names that call, so that a
+  // request sent again later (while the line moves to another server) is refused if the
+  // agent is on another call by then, not taken for it.
+  const naming = (path, sid) => (sid ? `${path}?call=${encodeURIComponent(sid)}` : path);
+  const onCall = (path, body) => post(naming(path, me && me.call_sid), body);
 
   // Hold, transfer (cold, or warm after consulting), the interpreter's leg.
   function callControls() {
@@ -183,7 +181,7 @@
     // the choice stands if the time runs out before the form is sent (closed "timeout")
     then.addEventListener("change", () => {
       const ready = then.value === "available";
-      post("after-wrap-up", {ready, reason: ready ? "break" : then.value});
+      post(naming("after-wrap-up", o.call_sid), {ready, reason: ready ? "break" : then.value});
     });
     const limit = o.wrap_up_seconds ? ` (at most ${clock(o.wrap_up_seconds * 1000)})` : "";
     const form = el("form", {class: "wrap-up"},
@@ -196,7 +194,7 @@
       actionError.textContent = "";
       const ready = then.value === "available";
       const asked = told;
-      const r = await send("/api/agent/wrap-up", {method: "POST",
+      const r = await send(naming("/api/agent/wrap-up", o.call_sid), {method: "POST",
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
         body: JSON.stringify({code: code.value, notes: notes.value, ready,
           reason: ready ? "break" : then.value})});
@@ -398,7 +396,7 @@
     const asked = me && me.call_sid;  // (an answer that comes after this call ended is dropped)
     let r, x;
     try {
-      r = await send("/api/agent/records/lookup", {method: "POST", body: JSON.stringify(body),
+      r = await send(naming("/api/agent/records/lookup", asked), {method: "POST", body: JSON.stringify(body),
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}});
       x = await r.json();
     } catch (err) {
