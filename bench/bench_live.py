@@ -976,14 +976,14 @@ def limit(a: dict[str, Any]) -> str:
     busy = {"Hotline": a["hotline_util"], "the carrier emulator": a["load_util"],
             "the bots": a["bots_util"]}  # fmt: skip
     name, util = max(busy.items(), key=lambda kv: kv[1])
-    total = sum(busy.values()) + a["other_util"]
+    total = sum(busy.values()) + a["other_util"] + a["steal_util"]
     if util >= 0.85:
         return f"{name} at {_pct(util)} of a core"
     if total >= 0.85 * CORES:
         return (f"the machine: its {CORES} cores {_pct(total / CORES)} busy (Hotline "
                 f"{_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
-                f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])} of a "
-                "core)")  # fmt: skip
+                f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])}, taken by "
+                f"the host {_pct(a['steal_util'])} of a core)")  # fmt: skip
     return f"no process at a full core (busiest: {name} {_pct(util)})"
 
 

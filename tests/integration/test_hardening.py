@@ -600,6 +600,13 @@ def test_a_canceled_dial_back_is_a_callback_not_reached(live):
     live.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="canceled"))
     assert live.store.call(sid).state == "queued"  # tried again later
     assert "callback-not-reached" in live.events(sid)
+    # its agent wraps up a call that is not theirs to close (it waits for another try): the
+    # state after it, asked for that call, is taken (no call of theirs is known to differ)
+    agent = live.agent("en-day-1")
+    assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
+    r = live.http.post(f"/api/agent/after-wrap-up?call={sid}", headers=agent,
+                       json={"ready": False, "reason": "lunch"})  # fmt: skip
+    assert r.status_code == 200, r.text
 
 
 def test_a_websocket_of_an_agent_not_on_the_line_is_closed(live):

@@ -176,10 +176,12 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
         return sid
 
     def still(agent_id: str, call: str | None) -> None:
-        """Refused (409) if the agent's call (`current_call`) is no longer `call`, when
+        """Refused (409) if the agent's call (`current_call`) is another than `call`, when
         named: a request sent again (the desktop's, after a takeover) does not act on the
-        call the agent is on or wraps up by then."""
-        if call is not None and current_call(agent_id) != call:
+        call the agent is on or wraps up by then. With no call of theirs known (free, or
+        wrapping up a callback nobody answered) the action is the judge: one that needs a
+        call refuses itself."""
+        if call is not None and (now := current_call(agent_id)) is not None and now != call:
             raise Refused(409, "not-this-call", f"call {call} is no longer yours (it ended, "
                           "or passed on): nothing was done")  # fmt: skip
 
