@@ -86,8 +86,8 @@ SERVING: Final[dict[str, Any]] = {
     "log_config": None,  # (uvicorn's lines go through the same handler, with a time and level)
     "timeout_graceful_shutdown": 5,
     # no permessage-deflate on the agents' and wallboards' sockets: their messages are small
-    # JSON, which fits a packet either way, and compression cost each socket 43 KiB more of
-    # the server's memory (300 MB for 7,000 agents) and each message 1.2-1.6 times the CPU
+    # JSON, which fits a packet either way, and compression cost each socket 49 KiB more of
+    # the server's memory (340 MB for 7,000 agents) and each message about 1.6 times the CPU
     # (bench/bench_sockets.py, docs/benchmarks.md)
     "ws_per_message_deflate": False,
 }
