@@ -479,8 +479,8 @@ def serve_hotline(
     # to its commit (a webhook's reply waits for its own, at most COMMIT_WAIT); and each
     # transaction of the writer's: its wall time and its thread's CPU time (the difference
     # is waiting: for the disk, or for the GIL while the event loop holds it)
-    inside: dict[str, list[float]] = {"server": [], "commit": [], "landing": [],
-                                      "landing_cpu": []}  # fmt: skip
+    inside: dict[str, list[Any]] = {"server": [], "routes": [], "commit": [], "landing": [],
+                                    "landing_cpu": []}  # fmt: skip
     submit = parts.line.writer.submit
 
     def counted(writes: Sequence[Write]) -> Future[bool] | None:
@@ -515,6 +515,7 @@ def serve_hotline(
         async def started(message: Any) -> None:
             if message["type"] == "http.response.start":
                 inside["server"].append(time.perf_counter() - began)
+                inside["routes"].append(scope["path"])  # (the same webhook's, in step)
             await send(message)
 
         await app(scope, receive, started)
@@ -685,6 +686,21 @@ def stand_in_directory(dest: Path) -> Path:
     return dest
 
 
+def by_route(
+    routes: Sequence[str], times: Sequence[float]
+) -> list[tuple[str, int, float, float, float]]:
+    """Per webhook route, busiest first: its webhooks, their time inside Hotline at p50 and
+    p99 (ms), and its share of the window's slowest 1 % (which makes the p99)."""
+    slowest = sorted(range(len(times)), key=times.__getitem__)[-max(len(times) // 100, 1) :]
+    worst = collections.Counter(routes[i] for i in slowest)
+    out = []
+    for route in sorted(set(routes), key=routes.count, reverse=True):
+        mine = [t for r, t in zip(routes, times, strict=True) if r == route]
+        p50, p99, _ = quantiles(mine)
+        out.append((route, len(mine), p50, p99, worst[route] / len(slowest)))
+    return out
+
+
 def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
     q = statistics.quantiles(xs, n=100) if len(xs) > 1 else [xs[0]] * 99
     return q[49] * 1000, q[98] * 1000, max(xs) * 1000
@@ -790,7 +806,7 @@ async def live(
     window_lags = lags[lag_from:]
     probe.cancel()
     ours.send("lags")
-    hotline: dict[str, list[float]] = await loop.run_in_executor(None, ours.recv)
+    hotline: dict[str, list[Any]] = await loop.run_in_executor(None, ours.recv)
     census = {"hotline_heap": "", "load_heap": heap_census(), "bots_heap": ""}  # (window's end)
     if census["load_heap"]:
         ours.send("census")
@@ -848,6 +864,7 @@ async def live(
     _, lag99, lag_max = quantiles(window_lags)
     _, hotline_lag99, hotline_lag_max = quantiles(hotline["lags"])
     server50, server99, _ = quantiles(hotline["server"])
+    routes = by_route(hotline["routes"], hotline["server"])
     commit50, commit99, _ = quantiles(hotline["commit"])
     landing50, landing99, _ = quantiles(hotline["landing"])
     landing_cpu50, landing_cpu99, _ = quantiles(hotline["landing_cpu"])
@@ -874,7 +891,7 @@ async def live(
         "load_gc": pauses.summary(), "bots_gc": bots_gc,
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
         "hotline_lag_p99_ms": hotline_lag99, "hotline_lag_max_ms": hotline_lag_max,
-        "server_p50": server50, "server_p99": server99,
+        "server_p50": server50, "server_p99": server99, "routes": routes,
         "commit_p50": commit50, "commit_p99": commit99,
         "landing_p50": landing50, "landing_p99": landing99,
         "landing_cpu_p50": landing_cpu50, "landing_cpu_p99": landing_cpu99,
@@ -1010,6 +1027,13 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"; the writer's transactions p50 {a['landing_p50']:.1f} ms, p99 "
         f"{a['landing_p99']:.1f} ms, of which its thread's CPU p50 {a['landing_cpu_p50']:.1f}"
         f" ms, p99 {a['landing_cpu_p99']:.1f} ms"
+    )
+    print(
+        "  inside Hotline by route (webhooks, p50 / p99, share of the slowest 1 %): "
+        + "; ".join(
+            f"{route} {n:,}, {p50:.1f} / {p99:.1f} ms, {_pct(share)}"
+            for route, n, p50, p99, share in a["routes"]
+        )
     )
     print(
         f"  calls lost {a['lost']} (of {a['calls_total']:,} placed in the whole run), not "
