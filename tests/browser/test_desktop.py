@@ -172,3 +172,25 @@ def test_an_action_asked_while_another_waits_to_be_sent_again_is_taken_after_it(
     assert seen == ["refused", "sent"]
     me = running.carrier.client.get("/api/agent/me", headers=running.live.agent("en-day-1"))
     assert (me.json()["state"], me.json()["reason"]) == ("not_ready", "break")
+
+
+def test_an_action_clicked_again_while_it_waits_to_be_sent_again_is_asked_once(
+    running: Running, page: Page
+) -> None:
+    """The agent's "Available" is refused while the line moves; they click it again. The
+    second click is the first request (sent twice, the second would be refused: the agent
+    is available by then)."""
+    _logged_in(running, page, "jon")
+    seen = _refused_once(page, "/api/agent/ready", LineStopped.error_id)
+    said = page.locator("#action-error")
+    available = page.get_by_role("button", name="Available")
+    available.click()
+    expect(said).to_have_text("The line is moving to another server; trying again…")
+    available.click()
+    expect(page.locator("#state")).to_have_text("Available")
+    # a later action is taken after any "available" still held back (their order is
+    # kept), so once it shows, every request to /ready has been sent
+    page.get_by_role("button", name="Not ready", exact=True).click()
+    expect(page.locator("#state")).to_have_text("Not ready (break)")
+    expect(said).to_have_text("")
+    assert seen == ["refused", "sent"]

@@ -53,7 +53,19 @@
   const waiting = (text) => { actionError.textContent = text || ""; };
   const send = (url, init) => window.hotline.send(url, init, waiting);
 
-  async function post(path, body) {
+  // An action asked again while the same one (its path and body) is on its way is that
+  // one: a double click, or a click again while the line moves to another server, asks
+  // once (sent twice, the second would be refused, the first having done it).
+  const asking = new Map();
+  function post(path, body) {
+    const key = `${path}\n${body === undefined ? "" : JSON.stringify(body)}`;
+    if (!asking.has(key)) {
+      asking.set(key, postOnce(path, body).finally(() => asking.delete(key)));
+    }
+    return asking.get(key);
+  }
+
+  async function postOnce(path, body) {
     actionError.textContent = "";
     const asked = told;
     let r;
