@@ -24,7 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hotline.domain.events import CallArrived
-from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid, StoreUnavailable
+from hotline.errors import ConfigError, HotlineError, Problem, SettingsInvalid
 from hotline.records.audit_cli import audit_app
 from hotline.records.policy_cli import policy_app
 from hotline.sim.driver import Result, Simulation
@@ -650,26 +650,14 @@ def _store_history(line: str, database: str | None) -> History:
     """The calls of a line in the store, per language, by the hour of the line's clock."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from hotline.service.settings import load_settings
-    from hotline.store.db import connect, is_current, reason, redacted
+    from hotline.store.db import connect, redacted, require_current
     from hotline.store.repository import Store
     from hotline.wfm.history import calls_history
 
     url = load_settings().database_url if database is None else database
     engine = connect(url, create=False)
-    try:
-        current = is_current(engine)
-    except SQLAlchemyError as e:
-        raise StoreUnavailable(
-            f"cannot read the database {redacted(url)}: {reason(e, url)}"
-        ) from None
-    if not current:
-        raise HotlineError(
-            f"the database {redacted(url)} is not migrated to this version of Hotline "
-            "(fix: start `hotline serve` once, which migrates it)"
-        )
+    require_current(engine, url)
     store = Store(engine=engine)
     arrivals = store.arrivals(line)
     if not arrivals:

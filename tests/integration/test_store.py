@@ -7,7 +7,7 @@ from sqlalchemy import event, text
 
 from hotline.errors import WriteRefused
 from hotline.service.unit_of_work import AddCall, SaveReply, UpdateCall
-from hotline.store.db import connect, is_current, migrate
+from hotline.store.db import connect, migrate, schema
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
 
@@ -18,10 +18,10 @@ from .live_fixtures import keyring, pg_url, sqlite_url  # noqa: F401 (pg_url is 
 def store(request, tmp_path):
     url = sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = connect(url)
-    assert not is_current(engine)
+    assert schema(engine) == "old"
     assert migrate(engine) == [f"{n:04d}" for n in range(1, 13)]
     assert migrate(engine) == []  # an up-to-date database is left alone
-    assert is_current(engine)
+    assert schema(engine) == "current"
     yield Store(engine=engine, key=keyring())
     engine.dispose()
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hotline.errors import HotlineError, StoreUnavailable, TrailBroken
+from hotline.errors import StoreUnavailable, TrailBroken
 
 if TYPE_CHECKING:  # SQLAlchemy, Alembic and cryptography: imported where used (start-up time)
     from sqlalchemy import Engine
@@ -42,26 +42,14 @@ Key = Annotated[
 
 
 def _engine(database: str | None) -> tuple[Engine, str]:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from hotline.store.db import connect, is_current, reason, redacted
+    from hotline.store.db import connect, require_current
 
     if database is None:
         from hotline.service.settings import load_settings
 
         database = load_settings().database_url
     engine = connect(database, create=False)
-    try:
-        current = is_current(engine)
-    except SQLAlchemyError as e:
-        raise StoreUnavailable(
-            f"cannot read the database {redacted(database)}: {reason(e, database)}"
-        ) from None
-    if not current:
-        raise HotlineError(
-            f"the database {redacted(database)} is not migrated to this version of Hotline "
-            "(fix: start `hotline serve` once, which migrates it)"
-        )
+    require_current(engine, database)
     return engine, database
 
 

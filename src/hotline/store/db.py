@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from alembic import command
@@ -33,6 +33,16 @@ _SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 class DatabaseMissing(HotlineError):
     error_id = "database-missing"
+
+
+class SchemaAhead(HotlineError):
+    """The database was migrated by a newer Hotline than this one: its schema is a
+    revision this code does not know, so nothing here may read or write it."""
+
+    error_id = "schema-ahead"
+
+
+Schema = Literal["current", "old", "newer"]
 
 
 def _secrets_in(url: str) -> list[str]:
@@ -194,9 +204,12 @@ def migrate(engine: Engine, *, to: str = "head") -> list[str]:
     """Apply every migration the database lacks (up to `to`); return those applied."""
     cfg = _config()
     url = engine.url.render_as_string(hide_password=False)
+    script = ScriptDirectory.from_config(cfg)
     try:
         with engine.begin() as conn:
             before = MigrationContext.configure(conn).get_current_revision()
+            if _state(before, script) == "newer":
+                raise _ahead(before, script, url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, to)
             after = MigrationContext.configure(conn).get_current_revision()
@@ -206,11 +219,51 @@ def migrate(engine: Engine, *, to: str = "head") -> list[str]:
         ) from None
     if before == after:
         return []
-    script = ScriptDirectory.from_config(cfg)
     return [r.revision for r in script.iterate_revisions(after, before)][::-1]
 
 
-def is_current(engine: Engine) -> bool:
-    script = ScriptDirectory.from_config(_config())
+def schema(engine: Engine) -> Schema:
+    """The database's schema against this Hotline's: the one it migrates to ("current"),
+    an earlier one ("old": `migrate` brings it up to date), or one a newer Hotline migrated
+    it to ("newer")."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == script.get_current_head()
+        found = MigrationContext.configure(conn).get_current_revision()
+    return _state(found, ScriptDirectory.from_config(_config()))
+
+
+def require_current(engine: Engine, url: str) -> None:
+    """For a command that reads the database without migrating it: the database answers
+    and has this Hotline's schema, or the error says what to do."""
+    try:
+        with engine.connect() as conn:
+            found = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as e:
+        raise StoreUnavailable(
+            f"cannot read the database {redacted(url)}: {reason(e, url)}"
+        ) from None
+    script = ScriptDirectory.from_config(_config())
+    state = _state(found, script)
+    if state == "newer":
+        raise _ahead(found, script, url)
+    if state == "old":
+        raise HotlineError(
+            f"the database {redacted(url)} is not migrated to this version of Hotline "
+            "(fix: start `hotline serve` once, which migrates it)"
+        )
+
+
+def _state(found: str | None, script: ScriptDirectory) -> Schema:
+    if found == script.get_current_head():
+        return "current"
+    known = {r.revision for r in script.walk_revisions()}
+    return "old" if found is None or found in known else "newer"
+
+
+def _ahead(found: str | None, script: ScriptDirectory, url: str) -> SchemaAhead:
+    return SchemaAhead(
+        f"the database {redacted(url)} was migrated by a newer Hotline: its schema is "
+        f"{found}, and this Hotline knows schemas up to {script.get_current_head()} (fix: "
+        "run a Hotline at least as new as the one that migrated it; a node left on this "
+        "version in a rolling upgrade is upgraded before it starts again: "
+        "docs/operations.md)"
+    )

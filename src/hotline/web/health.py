@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from hotline.service.health import Throttle
-from hotline.store.db import DatabaseFile, is_current
+from hotline.store.db import DatabaseFile, Schema, schema
 from hotline.web.errors import responses
 from hotline.web.runtime import LineRuntime
 
@@ -24,13 +24,13 @@ def health_router(rt: LineRuntime) -> APIRouter:
     line = rt.line
     database_file = DatabaseFile.of(line.store.engine)
     file_alarm = Throttle(logger=log, every=60.0, wall=line.wall)
-    probing: list[asyncio.Future[bool]] = []  # the one schema check under way, if any
+    probing: list[asyncio.Future[Schema]] = []  # the one schema check under way, if any
 
-    async def probe() -> bool:
-        """Whether the schema is current, asking the database at most once at a time (a
-        stalled database must not tie up a thread per health check)."""
+    async def probe() -> Schema:
+        """The database's schema against ours (`store.db.schema`), asking the database at
+        most once at a time (a stalled database must not tie up a thread per health check)."""
         if not probing or probing[0].done():
-            probing[:] = [asyncio.ensure_future(asyncio.to_thread(is_current, line.store.engine))]
+            probing[:] = [asyncio.ensure_future(asyncio.to_thread(schema, line.store.engine))]
         return await asyncio.wait_for(asyncio.shield(probing[0]), HEALTH_TIMEOUT)
 
     @router.get("/healthz", responses=responses(503))
@@ -59,7 +59,7 @@ def health_router(rt: LineRuntime) -> APIRouter:
                        "it; restore the file or restart the server", problem)  # fmt: skip
             return JSONResponse({**body, "ready": False, "database": problem}, status_code=503)
         try:
-            current = await probe()
+            found = await probe()
         except TimeoutError:
             database = f"did not answer within {HEALTH_TIMEOUT:g} s"
             return JSONResponse({**body, "ready": False, "database": database}, status_code=503)
@@ -67,8 +67,9 @@ def health_router(rt: LineRuntime) -> APIRouter:
             return JSONResponse(
                 {**body, "ready": False, "database": type(e).__name__}, status_code=503
             )
-        ready = current and writes["healthy"]
-        body |= {"ready": ready, "database": "ok", "schema": "current" if current else "old"}
+        # (a schema a newer node migrated to: this node is one left behind in an upgrade)
+        ready = found == "current" and writes["healthy"]
+        body |= {"ready": ready, "database": "ok", "schema": found}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router
