@@ -15,7 +15,9 @@ cost): in a deployment the agencies' own servers check PINs, not Hotline's machi
 
 Processes. Hotline (`hotline serve`'s app: build_line + create_app under uvicorn, on the
 event loop and HTTP parser uvicorn picks, as `hotline serve` runs it; SQLite in WAL with
-synchronous=FULL) runs in a child process of its own; one bot per agent (websocket
+synchronous=FULL, or with `--store postgresql` a schema of its own in this machine's
+PostgreSQL, fsync and synchronous_commit on, whose server's processes' CPU counts among
+"other processes") runs in a child process of its own; one bot per agent (websocket
 + REST, as a browser desktop) in another; the carrier emulator and its callers, which
 measure the webhooks' latency, in this one. (With the bots in this process too, the
 thousands of sockets' work delayed its event loop, and so the latencies it measured, which
@@ -91,7 +93,7 @@ import yaml
 from fastapi import FastAPI
 from fastapi.responses import Response
 from scipy import stats
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, event, text
 from twilio.twiml.voice_response import VoiceResponse
 
 from hotline.ivr.line import LineFlow
@@ -99,6 +101,7 @@ from hotline.service.demo import _covers, _Server, free_ports
 from hotline.sim.driver import CallPlan, Simulation
 from hotline.sim.scenario import Scenario
 from hotline.sim.scenario_file import load_scenario
+from hotline.store.db import connect
 from hotline.switchboard.events import IvrStarted
 from hotline.telephony.emulator.bots import AgentBot
 from hotline.telephony.emulator.callers import CallerMix
@@ -118,6 +121,9 @@ CORES = os.cpu_count() or 1
 # at most BENCH_LIVE_CONNECTIONS at once (100 unless set), in pools of at most POOL; a
 # webhook that finds them all busy waits in the client, and that wait counts in its latency
 CONNECTIONS = int(os.environ.get("BENCH_LIVE_CONNECTIONS", "100"))
+# `--store postgresql`: this server's database, in a schema of the run's own (dropped after)
+POSTGRES = os.environ.get("BENCH_LIVE_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+SCHEMA_PREFIX = "bench_live_"
 POOL = 16
 
 
@@ -272,11 +278,11 @@ def describe_open(db: Connection, calls: list[Any], states: dict[str, str]) -> l
     return described
 
 
-def store_events(database: Path) -> list[tuple[str, str, float, dict[str, Any]]]:
+def store_events(url: str) -> list[tuple[str, str, float, dict[str, Any]]]:
     """The line's events that say when each call arrived (its IVR began), first queued and
     how it ended, in order."""
     kinds = (IvrStarted.kind, "CallQueued", "CallAnswered", "CallAbandoned", "CallOverflowed")
-    engine = create_engine(f"sqlite:///{database}")
+    engine = connect(url, create=False)
     with engine.connect() as c:
         rows = c.execute(
             text(
@@ -706,9 +712,34 @@ def quantiles(xs: Sequence[float]) -> tuple[float, float, float]:
     return q[49] * 1000, q[98] * 1000, max(xs) * 1000
 
 
+def store_url(store: str, tmp: Path) -> str:
+    """The run's database: a file in `tmp`, or a new schema in POSTGRES (a schema a run
+    that crashed left behind is dropped first: never two benches at once)."""
+    if store == "sqlite":
+        return f"sqlite:///{tmp / 'bench.sqlite3'}"
+    drop_schemas()
+    schema = SCHEMA_PREFIX + secrets.token_hex(6)
+    admin = connect(POSTGRES)
+    with admin.begin() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+
+def drop_schemas() -> None:
+    """Drop every run's schema from POSTGRES."""
+    admin = connect(POSTGRES)
+    with admin.begin() as c:
+        names = c.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+                          {"p": SCHEMA_PREFIX + "%"}).scalars().all()  # fmt: skip
+        for name in names:
+            c.execute(text(f"DROP SCHEMA {name} CASCADE"))
+    admin.dispose()
+
+
 async def live(
     k: float, warmup: float, window: float, drain: float, seed: int, collector: str = "tuned",
-    directory: str = "stand-in",
+    directory: str = "stand-in", store: str = "sqlite",
 ) -> dict[str, Any]:  # fmt: skip
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
     let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
@@ -720,9 +751,9 @@ async def live(
     agents = [a for g in scenario.agent_groups for a in g.ids()]
     hotline_port, carrier_port = free_ports(2)
     token = secrets.token_urlsafe(24)  # made up for this run
-    database = tmp / "bench.sqlite3"
+    database = store_url(store, tmp)
     conf: dict[str, Any] = {
-        "database_url": f"sqlite:///{database}",
+        "database_url": database,
         "scenario": str(path),
         "flow": str(FLOW),
         "connectors": {
@@ -843,7 +874,7 @@ async def live(
     wall = w1.at - w0.at
     inbound = carrier.callers()
     broken = [c for c in inbound if c.outcome in BROKEN or not c.ended]
-    engine = create_engine(f"sqlite:///{database}")
+    engine = connect(database, create=False)
     with engine.connect() as db:
         rows = db.execute(text("SELECT sid, state FROM calls")).all()
         states: dict[str, str] = {str(sid): str(state) for sid, state in rows}
@@ -871,8 +902,11 @@ async def live(
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
+    if store == "postgresql":
+        drop_schemas()
     return {
-        "k": k, "collector": collector, "directory": directory, "agents": len(agents),
+        "k": k, "collector": collector, "directory": directory, "store": store,
+        "agents": len(agents),
         "rate": rate,
         "logged_in_s": logged_in,
         "calls_total": len(inbound), "calls": calls, "wall": wall,
@@ -1007,7 +1041,8 @@ def limit(a: dict[str, Any]) -> str:
 def report_live(a: dict[str, Any], warmup: float) -> None:
     s: Service = a["service"]
     print(
-        f"live x{a['k']:g} (collector {a['collector']}, directory {a['directory']}): "
+        f"live x{a['k']:g} (collector {a['collector']}, directory {a['directory']}, store "
+        f"{a['store']}): "
         f"{a['rate']:.2f} calls/s offered, "
         f"{a['agents']:,} agent bots "
         f"(logged in in {a['logged_in_s']:.0f} s); {warmup / 60:g} min warm-up, then "
@@ -1047,9 +1082,9 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator "
         f"{a['load_cpu_per_call_ms']:.1f} ms, bots {a['bots_cpu_per_call_ms']:.1f} ms; cores "
         f"busy: Hotline {_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
-        f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])}, taken by the "
-        f"host (steal) {_pct(a['steal_util'])}; Hotline with the agents logged in and no "
-        f"call: {_pct(a['idle_util'])}"
+        f"{_pct(a['bots_util'])}, other processes{_server(a)} {_pct(a['other_util'])}, "
+        f"taken by the host (steal) {_pct(a['steal_util'])}; Hotline with the agents logged "
+        f"in and no call: {_pct(a['idle_util'])}"
     )
     print(
         f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
@@ -1078,6 +1113,10 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     )
 
 
+def _server(a: dict[str, Any]) -> str:
+    return " (the database server's among them)" if a["store"] == "postgresql" else ""
+
+
 def _within(x: float, band: tuple[float, float, float]) -> bool:
     return band[1] - 1e-9 <= x <= band[2] + 1e-9
 
@@ -1091,7 +1130,7 @@ async def run_one(args: argparse.Namespace) -> None:
     print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
     p = predict(scenario, warmup, warmup + window, args.runs)
     a = await live(args.scale, warmup, window, args.drain, args.seed, args.collector,
-                   args.directory)  # fmt: skip
+                   args.directory, args.store)  # fmt: skip
     # (two minutes' worth at most: the latency of a steady rate needs no more)
     b = await bare(min(a["webhooks"], int(a["webhook_rate"] * 120)), a["webhook_rate"])
     report_live(a, warmup)
@@ -1132,7 +1171,8 @@ async def find_max(args: argparse.Namespace) -> None:
     best = None
     for k in (float(x) for x in args.find_max.split(",")):
         print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
-        a = await live(k, warmup, window, args.drain, args.seed, args.collector, args.directory)
+        a = await live(k, warmup, window, args.drain, args.seed, args.collector, args.directory,
+                       args.store)  # fmt: skip
         report_live(a, warmup)
         ok = holds(a)
         print(f"  -> {'holds' if ok else 'does NOT hold'}; limit: {limit(a)}", flush=True)
@@ -1160,6 +1200,11 @@ if __name__ == "__main__":
                          "Argon2id's least cost (the agencies' servers check PINs in a "
                          "deployment), or the demo's own (143 ms a check, in Hotline's "
                          "process)")  # fmt: skip
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="Hotline's database: a SQLite file (WAL, synchronous=FULL), or a "
+                         "schema of the run's own in BENCH_LIVE_POSTGRES (default: this "
+                         "machine's, database test), whose server's CPU counts among "
+                         "the other processes'")  # fmt: skip
     ap.add_argument(
         "--find-max",
         metavar="K,K,...",
