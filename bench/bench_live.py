@@ -644,6 +644,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def postgres_cpu() -> float:
+    """User + system CPU of this machine's PostgreSQL processes running now (the server's
+    backends for every client, not only Hotline's; one that exited is not counted)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):  # (it exited meanwhile)
+                continue
+    return total
+
+
 def machine_cpu() -> tuple[float, float]:
     """CPU seconds the whole machine has spent busy (all processes, all cores), and those
     its virtual cores waited while the host ran something else (steal: time none of our
@@ -664,13 +678,14 @@ class Marks:
     hotline_cpu: float
     load_cpu: float  # this process's: the emulator and its callers
     bots_cpu: float
+    postgres_cpu: float
     machine_cpu: float
     steal: float
 
     @classmethod
     def now(cls, carrier: Carrier, placed: int, pid: int, bots: int) -> Marks:
         return cls(time.time(), len(carrier.latencies), carrier.failures, placed,
-                   cpu_seconds(pid), time.process_time(), cpu_seconds(bots),
+                   cpu_seconds(pid), time.process_time(), cpu_seconds(bots), postgres_cpu(),
                    *machine_cpu())  # fmt: skip
 
 
@@ -919,6 +934,7 @@ async def live(
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
         "bots_cpu_per_call_ms": bots_cpu / max(calls, 1) * 1000,
+        "postgres_cpu_per_call_ms": (w1.postgres_cpu - w0.postgres_cpu) / max(calls, 1) * 1000,
         "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
         "bots_util": bots_cpu / wall, "other_util": other / wall, "idle_util": idle_util,
         "steal_util": (w1.steal - w0.steal) / wall,
@@ -1114,7 +1130,10 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
 
 
 def _server(a: dict[str, Any]) -> str:
-    return " (the database server's among them)" if a["store"] == "postgresql" else ""
+    if a["store"] != "postgresql":
+        return ""
+    return (f" (among them this machine's PostgreSQL, {a['postgres_cpu_per_call_ms']:.1f} ms "
+            "a call)")  # fmt: skip
 
 
 def _within(x: float, band: tuple[float, float, float]) -> bool:
