@@ -285,20 +285,29 @@ class _Subflow(_Model):
         return _node_ids(v)
 
 
+# a language's tag as BCP 47 writes one (en, yue, es-MX): it names the language's prompt
+# catalog file, so it may not name any other file
+_Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")]
+# a file the flow names (an include, the catalog's folder): a path relative to the flow's
+# folder, with no NUL and no name longer than a file system allows
+_FileName = Annotated[str, StringConstraints(min_length=1, max_length=1024,
+                                             pattern=r"^[^\x00]*$")]  # fmt: skip
+
+
 class _FlowFile(_Model):
     flow: str
     version: int = Field(ge=1, le=VERSION_MAX)
     description: str = ""
     start: str
     default_language: str
-    languages: dict[str, _LanguageDecl] = Field(min_length=1)
-    catalog: str
+    languages: dict[_Tag, _LanguageDecl] = Field(min_length=1)
+    catalog: _FileName
     queues: list[str] = Field(min_length=1)
     fallback_queue: str
     interpreter: str | None = None
     connectors: list[str] = Field(default_factory=list)
     defaults: _Defaults = Field(default_factory=_Defaults)
-    include: list[str] = Field(default_factory=list)
+    include: list[_FileName] = Field(default_factory=list)
     subflows: dict[str, _Subflow] = Field(default_factory=dict)
     nodes: dict[str, Any] = Field(min_length=1)
 
@@ -306,6 +315,14 @@ class _FlowFile(_Model):
     @classmethod
     def _ids(cls, v: dict[str, Any]) -> dict[str, Any]:
         return _node_ids(v)
+
+    @field_validator("catalog", "include")
+    @classmethod
+    def _names(cls, v: str | list[str]) -> str | list[str]:
+        for path in [v] if isinstance(v, str) else v:
+            if any(len(part.encode()) > 255 for part in Path(path).parts):
+                raise ValueError("a file or folder name is at most 255 bytes")
+        return v
 
 
 class _IncludeFile(_Model):
@@ -489,6 +506,15 @@ def _include(
         subflows[name] = (sf, Origin(str(path), marks, ("subflows", name)))
 
 
+def _is_file(path: Path) -> bool:
+    """A regular file there (one that cannot be looked at, as too long a path or one not
+    to be read, is not one)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _catalogs(
     directory: Path, model: _FlowFile, top: Origin, problems: list[Problem]
 ) -> tuple[dict[str, dict[str, str]], dict[str, Origin]]:
@@ -496,7 +522,7 @@ def _catalogs(
     origins: dict[str, Origin] = {}
     for tag, decl in model.languages.items():
         path = directory / f"{tag}.yaml"
-        if not path.is_file():
+        if not _is_file(path):
             if not decl.interpreted:
                 problems.append(
                     top.problem(

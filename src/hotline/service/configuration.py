@@ -228,7 +228,9 @@ class Configuration:
         try:
             return load_flow(path, line_queues=queues, source=text, confined=True)
         except ConfigError as e:
-            raise ConfigError([replace(p, file=_relative(p.file, path.parent))
+            raise ConfigError([replace(p, file=_relative(p.file, path.parent),
+                                       message=_unfiled(p.message, path.parent),
+                                       hint=p.hint and _unfiled(p.hint, path.parent))
                                for p in e.problems]) from None  # fmt: skip
 
     def _line(self, name: str) -> dict[str, Any]:
@@ -302,6 +304,14 @@ def _relative(file: str, folder: Path) -> str:
         return str(Path(file).resolve().relative_to(folder.resolve()))
     except ValueError:
         return Path(file).name
+
+
+def _unfiled(text: str, folder: Path) -> str:
+    """A problem's words with the server's folders left out: files named relative to the
+    flow's folder, as `_relative` names them."""
+    for place in {str(folder.resolve()), str(folder)}:
+        text = text.replace(place + "/", "")
+    return text
 
 
 def _yaml(doc: Any) -> str:

@@ -666,6 +666,11 @@ class Switchboard:
     def _status(self, cmd: c.CarrierStatus) -> None:
         sid, status, dial_back = cmd.sid, cmd.status, cmd.dial_back
         r = self.records.get(sid)
+        if dial_back and r is not None and r.call is not None and not r.call.callback:
+            # (a dial-back leg's word for a call nobody is to call back: its caller is on
+            # the line, maybe talking to their agent; taken, it would end or requeue them)
+            raise InvalidTransition(f"call {sid} is not a callback: no dial-back of it can "
+                                    "report")  # fmt: skip
         if dial_back and r is not None:  # (any word of the dial-back says whether it went out)
             r.dial_back_unconfirmed = False
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED

@@ -59,10 +59,17 @@ class FlowUpload(BaseModel):
 
 def refused(e: ConfigError) -> JSONResponse:
     """Every problem, located: the page shows each at its line of the text sent."""
-    problems = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message,
-                 "hint": p.hint} for p in e.problems]  # fmt: skip
-    return JSONResponse({"error_id": e.error_id, "message": e.message, "problems": problems},
-                        status_code=400)  # fmt: skip
+    problems = [{"file": _sayable(p.file), "line": p.line, "column": p.column,
+                 "message": _sayable(p.message), "hint": _sayable(p.hint)}
+                for p in e.problems]  # fmt: skip
+    return JSONResponse({"error_id": e.error_id, "message": _sayable(e.message),
+                         "problems": problems}, status_code=400)  # fmt: skip
+
+
+def _sayable(text: str | None) -> str | None:
+    """Text fit for a JSON answer: a lone surrogate (a flow's text can name one, and a
+    problem quote it) written as its escape, which UTF-8 cannot encode as it is."""
+    return None if text is None else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def admin_router(rt: LineRuntime, access: Access, config: Configuration) -> APIRouter:

@@ -102,6 +102,13 @@ def voice_router(rt: LineRuntime) -> APIRouter:
             return message_twiml("Sorry, this number is not in service. Goodbye.")
         return ivr_reply(sid, actions, 1)
 
+    def same_call(sid: str, call_sid: str) -> None:
+        """A step of call `sid`'s (its URL names it) that the carrier asked for another
+        call (its CallSid) is refused: its answer is kept as that call's."""
+        if call_sid != sid:
+            raise Refused(409, "out-of-order", f"a step of call {sid} asked for call "
+                          f"{forms.short(call_sid)}")  # fmt: skip
+
     def again(retry_url: str) -> Callable[[str], str]:
         """The fallback while a caller is on the line: a short pause, then the same request."""
         return lambda _sid: hold_twiml([], wait_url=retry_url, pause=3)
@@ -195,7 +202,8 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         fresh = await lost(sid)
 
         def work(call_sid: str) -> str:
-            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+            same_call(sid, call_sid)
+            if fresh and (over := start_over(sid, form)) is not None:
                 return over
             state, prompts = line.hold(sid)
             if state == "waiting":
@@ -222,7 +230,8 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         fresh = await lost(sid)
 
         def work(call_sid: str) -> str:
-            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+            same_call(sid, call_sid)
+            if fresh and (over := start_over(sid, form)) is not None:
                 return over
             if keyed == "1" and (confirmation := line.take_callback(sid)) is not None:
                 r = hooks.wait(sid, n + 1, a)  # (no further step: the call hangs up)
@@ -255,7 +264,8 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         dial_status = forms.status(form, "DialCallStatus")
         back = hooks.wait(sid, 1, a)
 
-        def work(_sid: str) -> str:
+        def work(call_sid: str) -> str:
+            same_call(sid, call_sid)
             if line.dial_done(sid, dial_status, a):
                 return hold_twiml([], wait_url=back, pause=1)
             return message_twiml("Goodbye.")
