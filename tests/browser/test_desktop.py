@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, Response, Route, expect
 
 from hotline.errors import LineStopped
 from hotline.service.accounts import totp_code
@@ -194,3 +194,31 @@ def test_an_action_clicked_again_while_it_waits_to_be_sent_again_is_asked_once(
     expect(page.locator("#state")).to_have_text("Not ready (break)")
     expect(said).to_have_text("")
     assert seen == ["refused", "sent"]
+
+
+def test_an_action_asked_again_after_another_is_sent_again_after_it(
+    running: Running, page: Page
+) -> None:
+    """ "Available" refused while the line moves, then "Not ready", then "Available" again:
+    the last is not the first one's (still on its way) but a request of its own, sent
+    after "not ready": the agent's last word, available, stands."""
+    _logged_in(running, page, "kim")
+    seen = _refused_once(page, "/api/agent/ready", LineStopped.error_id)
+    said = page.locator("#action-error")
+    available = page.get_by_role("button", name="Available")
+    taken: list[object] = []
+
+    def second_taken(r: Response) -> bool:  # (the first "available" is taken when sent again)
+        if r.url.endswith("/api/agent/ready") and r.status == 200:
+            taken.append(r)
+        return len(taken) == 2
+
+    with page.expect_response(second_taken, timeout=20000):
+        available.click()
+        expect(said).to_have_text("The line is moving to another server; trying again…")
+        page.get_by_role("button", name="Not ready", exact=True).click()
+        available.click()
+    expect(page.locator("#state")).to_have_text("Available")
+    assert seen == ["refused", "sent", "sent"]
+    me = running.carrier.client.get("/api/agent/me", headers=running.live.agent("en-day-1"))
+    assert me.json()["state"] == "available"

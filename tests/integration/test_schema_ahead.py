@@ -1,16 +1,25 @@
 """A database a newer Hotline migrated (a node left on the old version in a rolling upgrade,
 or the code rolled back): every command refuses it by name, saying what to do, and changes
-nothing in it; a node still running on it says so on /healthz."""
+nothing in it; a node still running on it serves on, says so on /healthz, and takes no
+line over (docs/operations.md, "Upgrading")."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
+from hotline.service.node import Node
 from hotline.store.db import SchemaAhead, connect, migrate, require_current, schema
+from hotline.store.leases import Leases, leases
+from hotline.web.node_app import NodeApp
 
-from .live_fixtures import Live, pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
+from .live_fixtures import PUBLIC, Live, pg_url, sqlite_url  # noqa: F401 (a fixture)
 from .test_cli import run
+from .test_node_line_stopped import until
 
 NEWER = "0099"  # a revision this Hotline does not know
 
@@ -61,11 +70,56 @@ def test_every_command_refuses_a_newer_schema_as_an_error_not_a_bug(tmp_path):
     engine.dispose()
 
 
-def test_a_node_left_on_an_older_hotline_is_not_ready_and_says_why(tmp_path):
+def test_a_node_left_on_an_older_hotline_serves_on_and_says_so(tmp_path):
+    """(A rolling upgrade: the old leader serves until it is stopped; were it not ready, the
+    front would have no node to send the carrier's requests to, the upgraded ones standing
+    by.) Before its migration, the schema is "old" and the node not ready."""
     live = Live(sqlite_url(tmp_path))
     assert live.http.get("/healthz").json()["schema"] == "current"
     with live.store.engine.begin() as c:  # a newer node migrates the database meanwhile
         c.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": NEWER})
     r = live.http.get("/healthz")
-    assert r.status_code == 503
-    assert (r.json()["ready"], r.json()["schema"]) == (False, "newer")
+    assert (r.status_code, r.json()["ready"], r.json()["schema"]) == (200, True, "newer")
+    with live.store.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '0011'"))
+    r = live.http.get("/healthz")
+    assert (r.status_code, r.json()["ready"], r.json()["schema"]) == (503, False, "old")
+
+
+def test_a_node_left_behind_lets_a_line_it_cannot_build_go_and_claims_no_more(tmp_path):
+    """A node whose build of a group finds a newer Hotline's schema (a takeover during a
+    rolling upgrade) hands that group's leases back for an upgraded node and claims no
+    more lines; the group it serves it serves on (it used to let every line go, and
+    stop)."""
+    engine = connect(sqlite_url(tmp_path))
+    migrate(engine)
+    leased = Leases(engine=engine, node="old", ttl=2.0)
+    leased.join()
+    lost: list[str] = []
+    node = Node(leases=leased, groups=lambda: [("helpline",), ("national",)],
+                on_lost=lost.append)  # fmt: skip
+    built: list[tuple[str, ...]] = []
+
+    def build(group: tuple[str, ...]) -> Starlette:
+        built.append(group)
+        if group == ("national",):
+            raise SchemaAhead("the database was migrated by a newer Hotline")
+        return Starlette()
+
+    claims, renewals = Counter[str](), Counter[str]()
+    claim, renew = node.claim, node.renew
+    node.claim = lambda: (claims.update(["claim"]), claim())[1]  # type: ignore[method-assign]
+    node.renew = lambda: (renewals.update(["renew"]), renew())[1]  # type: ignore[method-assign]
+    app = NodeApp(node=node, build=build, public_url=PUBLIC, hold_for=0.3, poll=0.05)
+    with TestClient(app):
+        until(lambda: built == [("helpline",), ("national",)], "both groups were tried")
+        until(lambda: app.serving, "the node serves the group it could build")
+        asked, since = claims["claim"], renewals["renew"]
+        until(lambda: renewals["renew"] >= since + 3, "the node goes on renewing")
+        now, held, _members = leases(engine)
+        assert claims["claim"] == asked  # no line claimed since
+        assert built == [("helpline",), ("national",)]
+        assert {x.line: x.expires_at > now for x in held} == {"helpline": True,
+                                                               "national": False}  # fmt: skip
+        assert lost == []
+    engine.dispose()

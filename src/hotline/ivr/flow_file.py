@@ -285,9 +285,9 @@ class _Subflow(_Model):
         return _node_ids(v)
 
 
-# a language's tag as BCP 47 writes one (en, yue, es-MX): it names the language's prompt
-# catalog file, so it may not name any other file
-_Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$")]
+# a language's tag (en, yue, es-MX, pt_BR): it names the language's prompt catalog file,
+# so it may not name any other file
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,34}")
 # a file the flow names (an include, the catalog's folder): a path relative to the flow's
 # folder, with no NUL and no name longer than a file system allows
 _FileName = Annotated[str, StringConstraints(min_length=1, max_length=1024,
@@ -300,7 +300,7 @@ class _FlowFile(_Model):
     description: str = ""
     start: str
     default_language: str
-    languages: dict[_Tag, _LanguageDecl] = Field(min_length=1)
+    languages: dict[str, _LanguageDecl] = Field(min_length=1)
     catalog: _FileName
     queues: list[str] = Field(min_length=1)
     fallback_queue: str
@@ -315,6 +315,15 @@ class _FlowFile(_Model):
     @classmethod
     def _ids(cls, v: dict[str, Any]) -> dict[str, Any]:
         return _node_ids(v)
+
+    @field_validator("languages")
+    @classmethod
+    def _tags(cls, v: dict[str, _LanguageDecl]) -> dict[str, _LanguageDecl]:
+        for tag in v:
+            if not _TAG.fullmatch(tag):
+                raise ValueError(f"{tag[:40]!r} is not a language tag: letters, digits, - and _"
+                                 ", at most 35 (it names the language's catalog file)")  # fmt: skip
+        return v
 
     @field_validator("catalog", "include")
     @classmethod

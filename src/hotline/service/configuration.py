@@ -310,7 +310,7 @@ def _unfiled(text: str, folder: Path) -> str:
     """A problem's words with the server's folders left out: files named relative to the
     flow's folder, as `_relative` names them."""
     for place in {str(folder.resolve()), str(folder)}:
-        text = text.replace(place + "/", "")
+        text = text.replace(place + "/", "").replace(place, ".")
     return text
 
 

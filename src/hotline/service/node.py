@@ -219,9 +219,9 @@ class Node:
             self.handing = max(given, key=lambda app: (apps[app], app))  # (ties: the last)
         return new
 
-    def hand_over(self, group: tuple[str, ...]) -> None:
-        """Stop leading a group (its app has stopped): its leases go at once, for the node
-        that leads less to claim; this node's writes of it are refused from now."""
+    def hand_over(self, group: tuple[str, ...], why: str = "it leads more than its share") -> None:
+        """Stop leading a group (its app has stopped, or was never built): its leases go at
+        once, for another node to claim; this node's writes of it are refused from now."""
         with self._lock:  # (not renewed from now: if they cannot be let go, they run out)
             lines = sorted(line for line in self.state.leases if self._served[line] == group)
             for line in lines:
@@ -233,8 +233,7 @@ class Node:
         except Exception as e:  # noqa: BLE001 - they run out by themselves then
             log.warning("node %s could not let %s go (%s): they run out in %g s", self.name,
                         ", ".join(lines), type(e).__name__, self.leases.ttl)  # fmt: skip
-        log.info("node %s hands %s over (it leads more than its share)", self.name,
-                 ", ".join(lines))  # fmt: skip
+        log.info("node %s hands %s over (%s)", self.name, ", ".join(lines), why)
 
     def _claim_whole(self, group: tuple[str, ...]) -> list[Lease]:
         """Every line of the group, or none (those taken let go: another node holds one)."""

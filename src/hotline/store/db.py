@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, SQLAlchemyError
 
@@ -207,12 +207,12 @@ def migrate(engine: Engine, *, to: str = "head") -> list[str]:
     script = ScriptDirectory.from_config(cfg)
     try:
         with engine.begin() as conn:
-            before = MigrationContext.configure(conn).get_current_revision()
+            before = _revision(conn)
             if _state(before, script) == "newer":
                 raise _ahead(before, script, url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, to)
-            after = MigrationContext.configure(conn).get_current_revision()
+            after = _revision(conn)
     except SQLAlchemyError as e:
         raise StoreUnavailable(
             f"cannot reach or migrate the database {redacted(url)}: {reason(e, url)}"
@@ -227,7 +227,7 @@ def schema(engine: Engine) -> Schema:
     an earlier one ("old": `migrate` brings it up to date), or one a newer Hotline migrated
     it to ("newer")."""
     with engine.connect() as conn:
-        found = MigrationContext.configure(conn).get_current_revision()
+        found = _revision(conn)
     return _state(found, ScriptDirectory.from_config(_config()))
 
 
@@ -236,7 +236,7 @@ def require_current(engine: Engine, url: str) -> None:
     and has this Hotline's schema, or the error says what to do."""
     try:
         with engine.connect() as conn:
-            found = MigrationContext.configure(conn).get_current_revision()
+            found = _revision(conn)
     except SQLAlchemyError as e:
         raise StoreUnavailable(
             f"cannot read the database {redacted(url)}: {reason(e, url)}"
@@ -250,6 +250,13 @@ def require_current(engine: Engine, url: str) -> None:
             f"the database {redacted(url)} is not migrated to this version of Hotline "
             "(fix: start `hotline serve` once, which migrates it)"
         )
+
+
+def _revision(conn: Connection) -> str | None:
+    """The database's schema revision (None: never migrated); several at once (a newer
+    Hotline's branches: ours has one line of migrations) as one, which we do not know."""
+    heads = MigrationContext.configure(conn).get_current_heads()
+    return "+".join(heads) if heads else None
 
 
 def _state(found: str | None, script: ScriptDirectory) -> Schema:

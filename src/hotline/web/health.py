@@ -67,8 +67,9 @@ def health_router(rt: LineRuntime) -> APIRouter:
             return JSONResponse(
                 {**body, "ready": False, "database": type(e).__name__}, status_code=503
             )
-        # (a schema a newer node migrated to: this node is one left behind in an upgrade)
-        ready = found == "current" and writes["healthy"]
+        # ("newer": a newer node migrated the database; this one, left behind in an
+        # upgrade, serves on as before: docs/operations.md, "Upgrading")
+        ready = found != "old" and writes["healthy"]
         body |= {"ready": ready, "database": "ok", "schema": found}
         return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -54,6 +54,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from hotline.errors import HotlineError, LineStopped, NodeRefused
 from hotline.service.node import Node
+from hotline.store.db import SchemaAhead
 from hotline.store.leases import leases
 from hotline.web import forms
 from hotline.web.auth import COOKIE
@@ -139,6 +140,7 @@ class NodeApp:
         self._apps: dict[tuple[str, ...], Any] = {}  # the groups this node serves, their apps
         self._stops: dict[tuple[str, ...], contextlib.AsyncExitStack] = {}  # (their lifespans)
         self._busy: Counter[int] = Counter()  # requests under way, by app (its id)
+        self._behind: str | None = None  # why it claims no lines: a newer Hotline's schema
         # (nodes reach each other directly: no proxy from the environment)
         # (idle connections kept for less than the other node's server keeps them, 5 s:
         # one it closed as a request went out would be answered 502 `leader-lost`)
@@ -621,7 +623,7 @@ class NodeApp:
                 elif time.monotonic() - renewed >= self.node.every:
                     renewed = time.monotonic()
                     await asyncio.to_thread(self.node.renew)
-                for group in await asyncio.to_thread(self.node.claim):
+                for group in [] if self._behind else await asyncio.to_thread(self.node.claim):
                     await self._take_over(group)
                 if self.node.handing in self._apps:
                     await self._hand_over(self.node.handing)
@@ -644,7 +646,9 @@ class NodeApp:
     async def _take_over(self, group: tuple[str, ...]) -> None:
         """Build a group of lines (recovering its open calls can take seconds: the leases
         are renewed meanwhile) and serve it; a node that cannot build it lets its lines go
-        and stops (a standby that could is not kept waiting)."""
+        and stops (a standby that could is not kept waiting). A node left behind in an
+        upgrade (the database's schema is a newer Hotline's) lets the group go to a node
+        that can build it, and claims no more lines; those it serves it serves on."""
         building = asyncio.ensure_future(asyncio.to_thread(self._build, group))
         await self._renewing(building)
         stop = contextlib.AsyncExitStack()
@@ -652,6 +656,12 @@ class NodeApp:
             app = building.result()
             await asyncio.to_thread(self.node.renew)  # trusted afresh before it acts
             await stop.enter_async_context(_running(app))
+        except SchemaAhead as e:
+            self._behind = e.message
+            log.error("node %s leads no more lines until it is upgraded: %s", self.node.name,
+                      e.message)  # fmt: skip
+            await asyncio.to_thread(self.node.hand_over, group, "a newer Hotline's to lead")
+            return
         except Exception as e:
             log.exception("node %s could not build %s", self.node.name, ", ".join(group))
             await asyncio.to_thread(self.node.give_up, f"the line could not be built ({e!r})")

@@ -364,3 +364,20 @@ def test_a_lockout_key_names_a_variable(write_flow):
     p = only(found)
     assert "every caller would share one count" in p.message
     assert p.line == 17
+
+
+@pytest.mark.parametrize("tag", ["../secrets", "/etc/hotline/keys", "e" * 36, "en us", ""])
+def test_a_language_tag_names_no_file_but_its_catalog(write_flow, tag):
+    """A tag names its catalog file (`catalog/TAG.yaml`): one that could name another file
+    (a path, a name too long for a file system) is refused where it is written."""
+    text = HEAD.replace("  es: {name: Español}", f'  "{tag}": {{name: Other}}')
+    path = write_flow({}, text=text + "  start: {enqueue: {queue: sales}}\n")
+    p = only(validate_flow(path))
+    assert f"{tag[:40]!r} is not a language tag" in p.message
+    assert p.line == 5  # (languages:)
+
+
+def test_a_tag_with_a_region_is_one(write_flow):
+    text = HEAD.replace("  es: {name: Español}", "  pt_BR: {name: Português}\n  es-MX: {name: Es}")
+    path = write_flow({}, text=text + "  start: {enqueue: {queue: sales}}\n")
+    assert [p.message for p in validate_flow(path) if "language tag" in p.message] == []

@@ -53,16 +53,19 @@
   const waiting = (text) => { actionError.textContent = text || ""; };
   const send = (url, init) => window.hotline.send(url, init, waiting);
 
-  // An action asked again while the same one (its path and body) is on its way is that
-  // one: a double click, or a click again while the line moves to another server, asks
-  // once (sent twice, the second would be refused, the first having done it).
-  const asking = new Map();
+  // An action asked again while it is the last one asked and still on its way (its path
+  // and body the same) is that one: a double click, or a click again while the line moves
+  // to another server, asks once (sent twice, the second would be refused, the first
+  // having done it). Asked again after another action, it is sent again, after that one:
+  // "available", "not ready", "available" leaves the agent available.
+  let asking = null;  // the last action asked, while on its way: {key, answer}
   function post(path, body) {
     const key = `${path}\n${body === undefined ? "" : JSON.stringify(body)}`;
-    if (!asking.has(key)) {
-      asking.set(key, postOnce(path, body).finally(() => asking.delete(key)));
-    }
-    return asking.get(key);
+    if (asking && asking.key === key) return asking.answer;
+    const mine = {key, answer: null};
+    mine.answer = postOnce(path, body).finally(() => { if (asking === mine) asking = null; });
+    asking = mine;
+    return mine.answer;
   }
 
   async function postOnce(path, body) {
@@ -203,17 +206,11 @@
       el("div", {class: "buttons"}, el("button", {type: "submit", class: "accept"}, `Close the call${limit}`)));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      actionError.textContent = "";
       const ready = then.value === "available";
-      const asked = told;
-      const r = await send(naming("/api/agent/wrap-up", o.call_sid), {method: "POST",
-        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-        body: JSON.stringify({code: code.value, notes: notes.value, ready,
-          reason: ready ? "break" : then.value})});
-      const answer = await r.json();
-      if (!r.ok) { actionError.textContent = answer.message || `refused (${r.status})`; return; }
-      announcer.textContent = `Call closed: ${code.value.replaceAll("-", " ")}.`;
-      answered(asked, answer);
+      const closed = code.value;
+      const answer = await post(naming("wrap-up", o.call_sid), {code: closed, notes: notes.value,
+        ready, reason: ready ? "break" : then.value});
+      if (answer) announcer.textContent = `Call closed: ${closed.replaceAll("-", " ")}.`;
     });
     return form;
   }
