@@ -352,10 +352,10 @@ def failures() -> Iterator[Failures]:
         print(f"\nFOUND {key}\n    {request[:1500]}")
 
 
-@pytest.fixture(scope="module")
-def line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterator[Fuzzed]:
-    cases = Asked()
-    connectors: dict[str, Connector] = {"agency_directory": directory(), "case_records": cases}
+def fuzzed_line(folder: Path, **more: Any) -> Live:
+    """The national line with its record desk (case records asked of a stand-in) and an
+    interpreting service; `more`: other settings of `Live`."""
+    connectors: dict[str, Connector] = {"agency_directory": directory(), "case_records": Asked()}
 
     def desk(live: Live) -> RecordDesk:
         return RecordDesk(
@@ -366,14 +366,13 @@ def line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterat
             clock=live.wall,
         )
 
-    live = Live(
-        sqlite_url(tmp_path_factory.mktemp("fuzz")),
-        commit_wait=COMMIT_WAIT,
-        connectors=connectors,
-        desk=desk,
-        interpreter_number="+18005550999",
-        twilio_api=("SK" + "7" * 32, API_SECRET),
-    )
+    return Live(sqlite_url(folder), commit_wait=COMMIT_WAIT, connectors=connectors, desk=desk,
+                interpreter_number="+18005550999", **more)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterator[Fuzzed]:
+    live = fuzzed_line(tmp_path_factory.mktemp("fuzz"), twilio_api=("SK" + "7" * 32, API_SECRET))
     f = Fuzzed(live)
     f.tokens = seed(f)
     assert not failures.seen, failures.say()
@@ -1569,29 +1568,9 @@ class Floor:
         self.current = self.fresh()
 
     def fresh(self) -> Fuzzed:
-        connectors: dict[str, Connector] = {
-            "agency_directory": directory(),
-            "case_records": Asked(),
-        }
-
-        def desk(live: Live) -> RecordDesk:
-            return RecordDesk(
-                policy=Policy.load(ROOT / "scenarios" / "disclosure-policy.yaml"),
-                sources={"case": SOURCE},
-                connectors=connectors,
-                engine=live.store.engine,
-                clock=live.wall,
-            )
-
         folder = self.folder / str(len(self.all))
         folder.mkdir()
-        live = Live(
-            sqlite_url(folder),
-            commit_wait=COMMIT_WAIT,
-            connectors=connectors,
-            desk=desk,
-            interpreter_number="+18005550999",
-        )
+        live = fuzzed_line(folder)
         f = Fuzzed(live)
         f.tokens = {a: live.agent(a) for a in (FLOOR_A, FLOOR_B, "supervisor")}
         self.all.append(f)

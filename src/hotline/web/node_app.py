@@ -140,7 +140,7 @@ class NodeApp:
         self._apps: dict[tuple[str, ...], Any] = {}  # the groups this node serves, their apps
         self._stops: dict[tuple[str, ...], contextlib.AsyncExitStack] = {}  # (their lifespans)
         self._busy: Counter[int] = Counter()  # requests under way, by app (its id)
-        self._behind: str | None = None  # why it claims no lines: a newer Hotline's schema
+        self._behind: str | None = None  # why it claims no more lines: a newer schema
         # (nodes reach each other directly: no proxy from the environment)
         # (idle connections kept for less than the other node's server keeps them, 5 s:
         # one it closed as a request went out would be answered 502 `leader-lost`)
@@ -647,8 +647,9 @@ class NodeApp:
         """Build a group of lines (recovering its open calls can take seconds: the leases
         are renewed meanwhile) and serve it; a node that cannot build it lets its lines go
         and stops (a standby that could is not kept waiting). A node left behind in an
-        upgrade (the database's schema is a newer Hotline's) lets the group go to a node
-        that can build it, and claims no more lines; those it serves it serves on."""
+        upgrade (the database's schema is a newer Hotline's) lets the group go at once,
+        stops its other groups first (their last writes landed), then stops; counted
+        alive, it would keep lines from the nodes that can lead them."""
         building = asyncio.ensure_future(asyncio.to_thread(self._build, group))
         await self._renewing(building)
         stop = contextlib.AsyncExitStack()
@@ -656,11 +657,11 @@ class NodeApp:
             app = building.result()
             await asyncio.to_thread(self.node.renew)  # trusted afresh before it acts
             await stop.enter_async_context(_running(app))
-        except SchemaAhead as e:
+        except SchemaAhead as e:  # (its restart stops at the same check, until upgraded)
             self._behind = e.message
-            log.error("node %s leads no more lines until it is upgraded: %s", self.node.name,
-                      e.message)  # fmt: skip
             await asyncio.to_thread(self.node.hand_over, group, "a newer Hotline's to lead")
+            await self._stop_all()  # (the others' writes landed before their leases go)
+            await asyncio.to_thread(self.node.give_up, e.message)
             return
         except Exception as e:
             log.exception("node %s could not build %s", self.node.name, ", ".join(group))
