@@ -377,11 +377,16 @@ def line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterat
     f.tokens = seed(f)
     assert not failures.seen, failures.say()
     yield f
+    tell(f, "")
+
+
+def tell(f: Fuzzed, title: str) -> None:
+    """With FUZZ_WHY=1: what was sent, and how each route answered."""
     if not TELL:
         return
-    print("\nsent", f.sent, "statuses", f.statuses)
+    print(f"\n{title}sent", f.sent, "statuses", f.statuses)
     for k in sorted(f.kinds):
-        print(f"  {k}: {f.kinds[k]}")
+        print(f"  {k[:150]}: {f.kinds[k]}")
 
 
 # -- strategies
@@ -1441,11 +1446,7 @@ def admin_line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> 
     lines = f.http.get("/api/admin/lines", headers=f.tokens["admin"]).json()["lines"]
     f.queue_text = next(q["text"] for q in lines[0]["queues"] if q["name"] == "en")
     yield f
-    if not TELL:
-        return
-    print("\nadmin: sent", f.sent, "statuses", f.statuses)
-    for k in sorted(f.kinds):
-        print(f"  {k[:150]}: {f.kinds[k]}")
+    tell(f, "admin: ")
 
 
 @settings(FUZZ, max_examples=250)
