@@ -103,8 +103,9 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         return ivr_reply(sid, actions, 1)
 
     def same_call(sid: str, call_sid: str) -> None:
-        """A step of call `sid`'s (its URL names it) that the carrier asked for another
-        call (its CallSid) is refused: its answer is kept as that call's."""
+        """A step of call `sid`'s (its URL names it: the IVR's, the look-up's and the hold
+        loop's) that the carrier asked for another call (its CallSid) is refused: its
+        answer would be kept as that call's."""
         if call_sid != sid:
             raise Refused(409, "out-of-order", f"a step of call {sid} asked for call "
                           f"{forms.short(call_sid)}")  # fmt: skip
@@ -145,15 +146,12 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         fresh = await lost(sid)
 
         def work(call_sid: str) -> str:
-            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+            same_call(sid, call_sid)
+            if fresh and (over := start_over(sid, form)) is not None:
                 return over
-            if call_sid == sid and line.resumable(sid):  # the server restarted mid-IVR
+            if line.resumable(sid):  # the server restarted mid-IVR
                 return ivr_reply(sid, line.resume_ivr(sid), 1)
-            if (
-                call_sid != sid
-                or line.ivr_run(sid) != (g, step - 1)
-                or line.lookup_ticket(sid) is not None
-            ):
+            if line.ivr_run(sid) != (g, step - 1) or line.lookup_ticket(sid) is not None:
                 raise Refused(409, "out-of-order", f"step {step} of call {sid} is not the next one")
             return ivr_reply(sid, line.ivr_input(sid, event), step + 1)
 
@@ -171,15 +169,16 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         fresh = await lost(sid)
 
         def work(call_sid: str) -> str:
-            if fresh and call_sid == sid and (over := start_over(sid, form)) is not None:
+            same_call(sid, call_sid)
+            if fresh and (over := start_over(sid, form)) is not None:
                 return over
-            if call_sid == sid and line.resumable(sid):  # the server restarted meanwhile
+            if line.resumable(sid):  # the server restarted meanwhile
                 return ivr_reply(sid, line.resume_ivr(sid), 1)
-            if call_sid == sid and not line.waiting_on_lookup(sid) and line.in_acd(sid):
+            if not line.waiting_on_lookup(sid) and line.in_acd(sid):
                 # queued by the look-up's answer before a restart: on to the hold loop
                 return hold_twiml([], wait_url=hooks.wait(sid, 1), pause=1)
             # (a flow that ended with the answer has forgotten the call's IVR run)
-            if call_sid != sid or line.generation(sid) != g or not line.waiting_on_lookup(sid):
+            if line.generation(sid) != g or not line.waiting_on_lookup(sid):
                 raise Refused(409, "out-of-order", f"look-up {ticket} of call {sid} is not current")
             actions = line.looked_up(sid)
             if actions is None:
