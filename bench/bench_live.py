@@ -60,6 +60,9 @@ stays on h11 and the carrier and bots on asyncio's own loop either way.
         event loop into FILE, its other threads into FILE.threads)
     BENCH_LIVE_CONNECTIONS=N python bench/bench_live.py ...   (the carrier's connections to
         the server at once, live and bare alike: 100 unless set, in pools of 16 at most)
+    BENCH_LIVE_NO_COMMIT_WAIT=1 python bench/bench_live.py ...   (a diagnostic, not how
+        Hotline serves: replies, offers and connects go out without waiting for their
+        writes to land, so the run shows what of the p99 is that wait)
 """
 
 from __future__ import annotations
@@ -439,6 +442,8 @@ def serve_hotline(
     secret = {k: SecretStr(conf[k]) for k in ("twilio_auth_token", "secret_key")}
     settings = Settings(**{**conf, **secret})
     parts = build_line(settings)
+    if os.environ.get("BENCH_LIVE_NO_COMMIT_WAIT"):  # (the writes still land, in order)
+        parts.line.commit_wait = 0.0
     app = create_app(settings=settings, line=parts.line, control=call_control(settings),
                      desk=parts.desk)  # fmt: skip
     now = time.time()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,12 +23,19 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DisconnectionError,
+    IntegrityError,
+    SQLAlchemyError,
+)
 
 from hotline.errors import HotlineError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds for a database server to accept a connection
+IDLE_PING = 2.0  # seconds a server's connection may sit in the pool and be lent untried
 _SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 
@@ -164,24 +172,19 @@ def connect(url: str, *, create: bool = True) -> Engine:
     ):
         raise malformed  # read otherwise than written: its error messages could leak it
     args: dict[str, Any] = {}
-    # a server's connection can die in the pool (a restart, a failover): each is tried
-    # before use; SQLite's is a file opened in this process, which nothing closes (its
-    # `SELECT 1` touches no file: a deleted or replaced file is /healthz's to find), and
-    # its ping, a statement more in each transaction, would only cost (each statement
-    # gives the GIL up and must win it back from the event loop: docs/benchmarks.md)
-    backend = parsed.get_backend_name()
-    ping = backend != "sqlite"
-    if backend == "postgresql":
+    if parsed.get_backend_name() == "postgresql":
         # a server that does not answer, or a connection that goes silent, is an error
         args |= {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
                  "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
     try:
-        engine = create_engine(parsed, pool_pre_ping=ping, connect_args=args)
+        engine = create_engine(parsed, connect_args=args)
     except (ArgumentError, SQLAlchemyError, ValueError, ImportError) as e:
         raise StoreUnavailable(
             f"cannot use database URL {redacted(url)}: {scrub(str(e), url)}"
         ) from None
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name != "sqlite":
+        _ping_when_idle(engine)
+    else:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -192,6 +195,33 @@ def connect(url: str, *, create: bool = True) -> Engine:
             cur.close()
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A server's connection can die in the pool (a restart, a failover): one that sat
+    there IDLE_PING seconds or more is tried (`SELECT 1`, one round trip) before it is
+    lent, and replaced if it fails. One given back since is lent as it is: under load the
+    line's writer and the reads take and give back connections many times a second, and a
+    ping each was a round trip more in every transaction, each costing the writer's thread
+    a wait to win the GIL back from the event loop (docs/benchmarks.md). A connection that
+    dies in those seconds fails the transaction that uses it (the writer tries it again; a
+    read answers that the database failed) and is replaced (docs/operations.md). SQLite's connections are files opened in this process, which nothing
+    closes (its `SELECT 1` would touch no file: a file deleted or replaced is /healthz's to
+    find): they are never pinged."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _try(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)  # (None: opened for this checkout)
+        if since is None or time.monotonic() - since < IDLE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # noqa: BLE001 - whatever failed, this connection is not lent
+            raise DisconnectionError(type(e).__name__) from None  # (the pool opens another)
 
 
 def _config() -> Config:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
@@ -60,11 +61,10 @@ def token_digest(token: str) -> str:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction, the database's errors translated into ours (never its URL)."""
+def translated(engine: Engine) -> Iterator[None]:
+    """The database's errors raised in the block translated into ours (never its URL)."""
     try:
-        with engine.begin() as conn:
-            yield conn
+        yield
     except SQLAlchemyError as e:
         why = reason(e, engine.url.render_as_string(hide_password=False))
         if never_succeeds(e):
@@ -72,16 +72,83 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         raise StoreUnavailable(f"the database failed: {why}") from None
 
 
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction, the database's errors translated into ours (never its URL)."""
+    with translated(engine), engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def pipelined(
+    engine: Engine, first: Callable[[Connection], None] | None = None
+) -> Iterator[Connection]:
+    """One transaction for statements whose results nobody reads (an INSERT's generated
+    key, an UPDATE's row count), after `first` (reads, run as usual). On PostgreSQL the
+    statements are sent without waiting for each one's answer, in psycopg's pipeline
+    mode, with the COMMIT (and the BEGIN, when nothing comes first), and the answers are
+    read together as the block ends: the statements are one round trip, where each was
+    one and BEGIN and COMMIT one each, and so one wait, not one each, for the writer's
+    thread to win the GIL back from the event loop (docs/benchmarks.md). If the block
+    raises, or the database refuses a statement, COMMIT is never run (the server skips
+    what follows a failed statement) and the transaction is rolled back; a statement's
+    error is raised as the block ends, as SQLAlchemy raises it (a duplicate key is still
+    a refused write), and a connection lost there is not lent again. Elsewhere (SQLite,
+    in this process) a plain transaction."""
+    if engine.dialect.name != "postgresql":
+        with transaction(engine) as c:
+            if first is not None:
+                first(c)
+            yield c
+        return
+    with translated(engine), engine.connect() as c:
+        c.execution_options(isolation_level="AUTOCOMMIT")  # (no BEGIN of psycopg's own:
+        raw: Any = c.connection.driver_connection  # in a pipeline it waits for its answer)
+        dbapi = c.dialect.loaded_dbapi
+        committed = False
+        try:
+            if first is not None:  # (a read's result is there only once it is answered)
+                c.exec_driver_sql("BEGIN")
+                first(c)
+            with raw.pipeline():
+                if first is None:
+                    c.exec_driver_sql("BEGIN")
+                yield c
+                c.exec_driver_sql("COMMIT")
+            committed = True
+        except dbapi.Error as e:
+            lost = c.dialect.is_disconnect(e, raw, None)  # (broken or closed)
+            if lost:
+                c.invalidate()
+            raise DBAPIError.instance(
+                None, None, e, dbapi.Error, hide_parameters=True,
+                connection_invalidated=lost, dialect=c.dialect,
+            ) from None  # fmt: skip
+        finally:
+            if not committed and not c.invalidated:
+                c.exec_driver_sql("ROLLBACK")  # (the block failed: its transaction is open)
+
+
 # The unit of work's statements, built once: each write passes only its values (a
 # statement built per write, with its values, cost more than running it). An UPDATE sets
 # the columns its values name; the row it changes is named by a parameter of its own.
-_SID, _AGENT = "row_sid", "row_agent_id"
-_ADD_EVENT = insert(call_events)
+# None reads a result (see `pipelined`): an event's generated id is not asked for
+# (`inline`: no RETURNING, no sequence read first), and an agent's state is one upsert,
+# not an UPDATE whose row count decides an INSERT.
+_SID = "row_sid"
+_ADD_EVENT = insert(call_events).inline()
 _ADD_CALL = insert(calls)
 _ADD_REPLY = insert(webhook_replies)
-_ADD_AGENT = insert(agent_states)
 _UPDATE_CALL = update(calls).where(calls.c.sid == bindparam(_SID))
-_UPDATE_AGENT = update(agent_states).where(agent_states.c.agent_id == bindparam(_AGENT))
+
+
+def _save_agent(dialect: Any) -> Any:
+    statement = dialect.insert(agent_states)
+    kept = {c.name: statement.excluded[c.name] for c in agent_states.c if not c.primary_key}
+    return statement.on_conflict_do_update(index_elements=[agent_states.c.agent_id], set_=kept)
+
+
+_SAVE_AGENT = {"postgresql": _save_agent(postgresql), "sqlite": _save_agent(sqlite)}
 
 
 class Store:
@@ -187,9 +254,11 @@ class Store:
 
     def commit(self, writes: Sequence[Write]) -> None:
         """Every write of one command, in order, in one transaction (or none of them)."""
-        with self._tx() as c:
-            if self.fence is not None:
-                self.fence.check(c, {w.line for w in writes})
+        save_agent = _SAVE_AGENT[self.engine.dialect.name]
+        fence = self.fence
+        lines = {w.line for w in writes}
+        check = None if fence is None else (lambda c: fence.check(c, lines))
+        with pipelined(self.engine, first=check) as c:
             for w in writes:
                 if isinstance(w, AppendEvent):
                     data: Any = dict(w.data)
@@ -217,9 +286,7 @@ class Store:
                     values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
                               "queue": w.queue, "since": w.since, "line": w.line,
                               "leaving": w.leaving}  # fmt: skip
-                    done = c.execute(_UPDATE_AGENT, {**values, _AGENT: w.agent_id})
-                    if done.rowcount == 0:  # (the line's writes are fenced: one writer)
-                        c.execute(_ADD_AGENT, {**values, "agent_id": w.agent_id})
+                    c.execute(save_agent, {**values, "agent_id": w.agent_id})
 
     def agent_states(self) -> dict[str, SaveAgent]:
         """Each agent's state as the line last had it."""

@@ -1,0 +1,203 @@
+"""The writer's transactions on PostgreSQL: how many times each waits for the server (each
+wait is one for the writer's thread to win the GIL back from the event loop), what a
+refused write and a lost connection do in a pipelined transaction, and the pool's ping of
+a connection that sat idle (no skipping: CI has PostgreSQL)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg.pq import Trace
+from sqlalchemy import Engine, event, text
+
+from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.service.unit_of_work import (
+    AddCall,
+    AppendEvent,
+    SaveAgent,
+    SaveReply,
+    UpdateCall,
+    Write,
+)
+from hotline.store import db
+from hotline.store.db import connect, migrate
+from hotline.store.leases import Fence, Leases
+from hotline.store.repository import Store
+from hotline.switchboard.records import CallRow
+
+from .live_fixtures import PG, keyring, pg_url  # noqa: F401 (pg_url is a fixture)
+
+
+def _waits(lines: list[str]) -> list[str]:
+    """Each time the client sent and then read the server's answer: the last message it
+    sent before reading (one per round trip)."""
+    waits, sent = [], None
+    for line in lines:
+        side, _, rest = line.partition("\t")
+        if side == "F":
+            sent = rest.split("\t")[1].split()[0]
+        elif side == "B" and sent is not None:
+            waits.append(sent)
+            sent = None
+    return waits
+
+
+def _call(sid: str, at: float) -> AddCall:
+    return AddCall(CallRow(sid, "national", "+1", "+1", "es", "es", 0, "queued",
+                           {"reason": "a"}, None, at), at)  # fmt: skip
+
+
+def _unit(sid: str, at: float) -> list[Write]:
+    return [
+        AppendEvent(sid, at, "queued", {"queue": "es"}),
+        UpdateCall(sid, at, {"state": "ringing"}),
+        SaveReply(sid, f"wait:{at}", "<Response/>", at),
+        SaveAgent("es-1", "ringing", None, sid, "es", at, "national", False),
+    ]
+
+
+@pytest.fixture
+def engine(pg_url):  # noqa: F811
+    engine = connect(pg_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def _written() -> None:
+    """What libpq's trace holds in its C stream's buffer, written out (it is not Python's
+    file: `flush` on ours does not reach it)."""
+    ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def _traced(engine: Engine, path: Path) -> Iterator[None]:
+    """Every connection the engine opens in the block writes its protocol to `path`."""
+    engine.dispose()
+    traced: list[Any] = []
+    with path.open("w") as out:
+
+        def trace(dbapi_conn: Any, _record: object) -> None:
+            dbapi_conn.pgconn.trace(out.fileno())
+            dbapi_conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+            traced.append(dbapi_conn)
+
+        event.listen(engine, "connect", trace)
+        try:
+            yield
+        finally:  # (nothing left in libpq's buffer to write to this file once it is closed)
+            event.remove(engine, "connect", trace)
+            for conn in traced:
+                if not conn.closed:
+                    conn.pgconn.untrace()
+            _written()
+            engine.dispose()
+
+
+def _kill_all() -> None:
+    """The server ends every connection named 'round-trips'."""
+    admin = connect(PG)
+    with admin.begin() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = 'test' AND pid <> pg_backend_pid() "
+                       "AND application_name = 'round-trips'"))  # fmt: skip
+    admin.dispose()
+
+
+def test_a_unit_of_work_waits_for_the_server_once_whatever_its_writes(engine, tmp_path):
+    store = Store(engine=engine, key=keyring())
+    with _traced(engine, tmp_path / "trace"):
+        store.commit([_call("CA1", 1.0)])  # (opens the connection)
+        _written()
+        before = (tmp_path / "trace").read_text().count("\n")
+        store.commit(_unit("CA1", 2.0) + _unit("CA1", 3.0))  # eight writes, a busy second
+        _written()
+        lines = (tmp_path / "trace").read_text().splitlines()[before:]
+    # BEGIN, the statements and COMMIT in one pipeline, ended by one Sync: no ping of a
+    # connection given back a moment ago, no round trip a statement
+    assert len(_waits(lines)) == 1, "\n".join(lines)
+    assert (row := store.call("CA1")) is not None
+    assert row.state == "ringing"
+    assert [k for k, _ in store.events("CA1")] == ["queued", "queued"]
+    assert store.replies(["CA1"]) == {("CA1", "wait:2.0"): "<Response/>",
+                                      ("CA1", "wait:3.0"): "<Response/>"}  # fmt: skip
+    assert store.agent_states()["es-1"].since == 3.0  # (saved twice: the last kept)
+
+
+def test_a_write_the_server_refuses_in_a_pipeline_is_refused_and_lands_nothing(engine):
+    store = Store(engine=engine, key=keyring())
+    store.commit([_call("CA1", 1.0)])
+    with pytest.raises(WriteRefused, match="UniqueViolation"):
+        store.commit([_call("CA2", 2.0), SaveReply("CA2", "incoming", "<a/>", 2.0),
+                      _call("CA1", 2.0)])  # fmt: skip
+    assert store.call("CA2") is None
+    assert store.replies(["CA2"]) == {}
+    store.commit([_call("CA2", 3.0)])  # (the connection is fine: the next unit lands)
+    assert (row := store.call("CA2")) is not None
+    assert row.arrived_at == 3.0
+
+
+def test_an_agents_state_is_added_then_replaced(engine):
+    store = Store(engine=engine, key=keyring())
+    store.commit([SaveAgent("es-1", "ready", None, None, None, 1.0, "national", False)])
+    store.commit([SaveAgent("es-1", "not_ready", "break", None, None, 2.0, "national", True)])
+    assert store.agent_states() == {
+        "es-1": SaveAgent("es-1", "not_ready", "break", None, None, 2.0, "national", True)
+    }
+
+
+def _named(url: str) -> str:
+    return url + "&application_name=round-trips"
+
+
+def test_a_connection_lost_while_in_use_fails_one_unit_and_the_next_lands(pg_url):  # noqa: F811
+    engine = connect(_named(pg_url))
+    migrate(engine)
+    store = Store(engine=engine, key=keyring())
+    store.commit([_call("CA1", 1.0)])
+    _kill_all()  # (given back a moment ago: lent again untried)
+    with pytest.raises(StoreUnavailable, match="the database failed"):
+        store.commit([_call("CA2", 2.0)])
+    store.commit([_call("CA3", 3.0)])  # the pool replaced the dead connection
+    assert store.call("CA2") is None
+    assert store.call("CA3") is not None
+    engine.dispose()
+
+
+def test_a_connection_that_sat_idle_is_tried_before_it_is_lent(pg_url, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(db, "IDLE_PING", 0.0)  # (every connection given back counts as idle)
+    engine = connect(_named(pg_url))
+    migrate(engine)
+    store = Store(engine=engine, key=keyring())
+    store.commit([_call("CA1", 1.0)])
+    _kill_all()
+    store.commit([_call("CA2", 2.0)])  # the ping found it dead: another was opened
+    assert store.call("CA2") is not None
+    engine.dispose()
+
+
+def test_a_fenced_unit_waits_twice_more_for_its_lease(engine, tmp_path):
+    node = Leases(engine=engine, node="a", ttl=60.0)
+    fence = Fence(node.instance)
+    lease = node.claim("national")
+    assert lease is not None
+    fence.lead(lease)
+    store = Store(engine=engine, key=keyring(), fence=fence)
+    with _traced(engine, tmp_path / "trace"):
+        store.commit([_call("CA1", 1.0)])
+        _written()
+        before = (tmp_path / "trace").read_text().count("\n")
+        store.commit([AppendEvent("CA1", 2.0, "queued", {}, "national"),
+                      UpdateCall("CA1", 2.0, {"state": "ringing"}, "national")])  # fmt: skip
+        _written()
+        lines = (tmp_path / "trace").read_text().splitlines()[before:]
+    # BEGIN, the lease's row (its epoch read, in the transaction, before anything is
+    # written), then the writes and COMMIT
+    assert len(_waits(lines)) == 3, "\n".join(lines)
+    assert (row := store.call("CA1")) is not None
+    assert row.state == "ringing"
