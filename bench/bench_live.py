@@ -81,6 +81,7 @@ import secrets
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import Future
@@ -454,29 +455,18 @@ def serve_hotline(
                               "replies_saved": 0, "connections": 0}  # fmt: skip
     pauses = GcPauses()
 
-    def executed(conn: Connection, _cursor: object, statement: str, *_: object) -> None:
-        conn.info["statements"] = conn.info.get("statements", 0) + 1
-        if not statement.lstrip().upper().startswith(("SELECT", "PRAGMA")):
-            conn.info["wrote"] = True
+    def executed(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if threading.current_thread().name.startswith("hotline-writer") and not (
+            statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+        ):
+            counts["statements"] += 1
 
-    def committed(conn: Connection) -> None:
-        statements = conn.info.pop("statements", 0)
-        if conn.info.pop("wrote", False):
-            counts["transactions"] += 1
-            counts["statements"] += statements
-
-    def rolled_back(conn: Connection) -> None:
-        conn.info.pop("statements", None)
-        conn.info.pop("wrote", None)
-
-    # the store's committed transactions that wrote something (reads, such as the agents'
-    # token checks, do not count) and the statements they ran (each gives the GIL up, and
-    # has to win it back from the event loop; those SQLAlchemy runs: not BEGIN, COMMIT nor
-    # a pool's ping, which run on the raw connection), the units of work handed to the
-    # writer, and the webhook replies among their writes (one per answered webhook)
+    # the writer's transactions (each of its commits: `timed_commit` below) and the
+    # statements they ran (each gives the GIL up, and on SQLite, or on PostgreSQL outside a
+    # pipeline, has to win it back from the event loop; those SQLAlchemy runs: not BEGIN,
+    # COMMIT nor a pool's ping), the units of work handed to the writer, and the webhook
+    # replies among their writes (one per answered webhook)
     event.listen(parts.line.store.engine, "before_cursor_execute", executed)
-    event.listen(parts.line.store.engine, "commit", committed)
-    event.listen(parts.line.store.engine, "rollback", rolled_back)
 
     # and the connections the store's pool opened (one more than the pool keeps, for a burst
     # of threads asking at once, is opened and closed again)
@@ -508,6 +498,7 @@ def serve_hotline(
     commit = parts.line.store.commit
 
     def timed_commit(writes: Sequence[Write]) -> None:
+        counts["transactions"] += 1
         wall, cpu = time.perf_counter(), time.thread_time()
         try:
             commit(writes)
@@ -566,7 +557,6 @@ def serve_hotline(
     if profile:
         import cProfile
         import pstats
-        import threading
 
         # the other threads (the store's writer, asyncio.to_thread's workers) profiled too,
         # each on its own, into FILE.threads: their CPU is Hotline's as much as the loop's

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from psycopg.pq import Trace
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 
-from hotline.errors import StoreUnavailable, WriteRefused
+from hotline.errors import Fenced, StoreUnavailable, WriteRefused
 from hotline.service.unit_of_work import (
     AddCall,
     AppendEvent,
@@ -100,16 +102,20 @@ def _traced(engine: Engine, path: Path) -> Iterator[None]:
 
 
 def _kill_all() -> None:
-    """The server ends every connection named 'round-trips'."""
+    """The server ends every connection named 'round-trips' (and waits until each is
+    gone)."""
     admin = connect(PG)
     with admin.begin() as c:
-        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        c.execute(text("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                        "WHERE datname = 'test' AND pid <> pg_backend_pid() "
                        "AND application_name = 'round-trips'"))  # fmt: skip
     admin.dispose()
 
 
-def test_a_unit_of_work_waits_for_the_server_once_whatever_its_writes(engine, tmp_path):
+def test_a_unit_of_work_waits_for_the_server_once_whatever_its_writes(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "IDLE_PING", 3600.0)  # (however slow the machine: no ping)
     store = Store(engine=engine, key=keyring())
     with _traced(engine, tmp_path / "trace"):
         store.commit([_call("CA1", 1.0)])  # (opens the connection)
@@ -175,13 +181,19 @@ def test_a_connection_that_sat_idle_is_tried_before_it_is_lent(pg_url, monkeypat
     migrate(engine)
     store = Store(engine=engine, key=keyring())
     store.commit([_call("CA1", 1.0)])
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
     _kill_all()
     store.commit([_call("CA2", 2.0)])  # the ping found it dead: another was opened
+    assert len(opened) == 1
     assert store.call("CA2") is not None
     engine.dispose()
 
 
-def test_a_fenced_unit_waits_twice_more_for_its_lease(engine, tmp_path):
+def test_a_fenced_unit_waits_twice_more_for_its_lease(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "IDLE_PING", 3600.0)
     node = Leases(engine=engine, node="a", ttl=60.0)
     fence = Fence(node.instance)
     lease = node.claim("national")
@@ -201,3 +213,51 @@ def test_a_fenced_unit_waits_twice_more_for_its_lease(engine, tmp_path):
     assert len(_waits(lines)) == 3, "\n".join(lines)
     assert (row := store.call("CA1")) is not None
     assert row.state == "ringing"
+
+
+def test_a_takeover_waits_for_a_fenced_unit_under_way(pg_url):  # noqa: F811
+    """The lease's row, read FOR SHARE before the pipeline, stays held until the
+    pipeline's COMMIT: a successor's claim waits for the unit, then finds it landed."""
+    engine = connect(pg_url)
+    migrate(engine)
+    old = Leases(engine=engine, node="a", ttl=0.0)
+    lease = old.claim("national")
+    assert lease is not None
+    checked, go_on = threading.Event(), threading.Event()
+
+    class Paused(Fence):  # the unit pauses once its lease is checked, before its writes
+        def check(self, c: Connection, lines: set[str]) -> None:
+            super().check(c, lines)
+            checked.set()
+            assert go_on.wait(30)
+
+    fence = Paused(old.instance)
+    fence.lead(lease)
+    store = Store(engine=engine, key=keyring(), fence=fence)
+    claimer = connect(f"{pg_url}&application_name=pipeline-claimer")
+    new = Leases(engine=claimer, node="b", ttl=60.0)
+    with ThreadPoolExecutor(2) as pool, engine.connect() as watcher:
+        unit = pool.submit(store.commit, [_call("CA1", 1.0)])
+        assert checked.wait(30)
+        claim = pool.submit(new.claim, "national")
+        waiting = 0
+        for _ in range(2000):  # until the claim is seen waiting on the row's lock
+            waiting = watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND application_name = 'pipeline-claimer'")).scalar_one()  # fmt: skip
+            watcher.rollback()
+            if waiting or claim.done():
+                break
+        assert waiting == 1
+        assert not claim.done()
+        go_on.set()
+        unit.result(timeout=30)
+        taken = claim.result(timeout=30)
+    assert taken is not None
+    assert taken.epoch == 2
+    assert store.call("CA1") is not None  # the unit under way landed before the takeover
+    with pytest.raises(Fenced):
+        store.commit([_call("CA2", 2.0)])
+    assert store.call("CA2") is None
+    claimer.dispose()
+    engine.dispose()

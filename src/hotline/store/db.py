@@ -205,9 +205,10 @@ def _ping_when_idle(engine: Engine) -> None:
     ping each was a round trip more in every transaction, each costing the writer's thread
     a wait to win the GIL back from the event loop (docs/benchmarks.md). A connection that
     dies in those seconds fails the transaction that uses it (the writer tries it again; a
-    read answers that the database failed) and is replaced (docs/operations.md). SQLite's connections are files opened in this process, which nothing
-    closes (its `SELECT 1` would touch no file: a file deleted or replaced is /healthz's to
-    find): they are never pinged."""
+    read answers that the database failed) and is replaced (docs/operations.md). SQLite's
+    connections are files opened in this process, which nothing closes (its `SELECT 1`
+    would touch no file: a file deleted or replaced is /healthz's to find): they are never
+    pinged."""
 
     @event.listens_for(engine, "checkin")
     def _idle(_dbapi_conn: Any, record: Any) -> None:

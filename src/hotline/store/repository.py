@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ from hotline.store.tables import (
 from hotline.switchboard.events import WrappedUp
 from hotline.switchboard.records import CallRow
 
+log = logging.getLogger("hotline.store")
+
 
 def token_digest(token: str) -> str:
     """What the store keeps of a bearer token or a session's cookie (never the token)."""
@@ -94,19 +97,20 @@ def pipelined(
     what follows a failed statement) and the transaction is rolled back; a statement's
     error is raised as the block ends, as SQLAlchemy raises it (a duplicate key is still
     a refused write), and a connection lost there is not lent again. Elsewhere (SQLite,
-    in this process) a plain transaction."""
-    if engine.dialect.name != "postgresql":
+    in this process; a PostgreSQL driver other than psycopg) a plain transaction."""
+    if engine.dialect.driver != "psycopg":
         with transaction(engine) as c:
             if first is not None:
                 first(c)
             yield c
         return
     with translated(engine), engine.connect() as c:
-        c.execution_options(isolation_level="AUTOCOMMIT")  # (no BEGIN of psycopg's own:
-        raw: Any = c.connection.driver_connection  # in a pipeline it waits for its answer)
         dbapi = c.dialect.loaded_dbapi
+        raw: Any = None
         committed = False
         try:
+            c.execution_options(isolation_level="AUTOCOMMIT")  # (no BEGIN of psycopg's
+            raw = c.connection.driver_connection  # own: in a pipeline it waits its answer)
             if first is not None:  # (a read's result is there only once it is answered)
                 c.exec_driver_sql("BEGIN")
                 first(c)
@@ -116,17 +120,27 @@ def pipelined(
                 yield c
                 c.exec_driver_sql("COMMIT")
             committed = True
-        except dbapi.Error as e:
-            lost = c.dialect.is_disconnect(e, raw, None)  # (broken or closed)
-            if lost:
-                c.invalidate()
+        except dbapi.Error as e:  # (raised by psycopg itself, as the pipeline ended)
             raise DBAPIError.instance(
                 None, None, e, dbapi.Error, hide_parameters=True,
-                connection_invalidated=lost, dialect=c.dialect,
+                connection_invalidated=c.dialect.is_disconnect(e, raw, None), dialect=c.dialect,
             ) from None  # fmt: skip
         finally:
             if not committed and not c.invalidated:
-                c.exec_driver_sql("ROLLBACK")  # (the block failed: its transaction is open)
+                _roll_back(c)
+
+
+def _roll_back(c: Connection) -> None:
+    """The pipelined transaction failed: end it. Through SQLAlchemy, so that a connection
+    found lost here is dropped with every other the pool opened before it; an error here
+    is logged, and the first one is what the caller hears."""
+    try:
+        c.exec_driver_sql("ROLLBACK")
+    except SQLAlchemyError as e:
+        log.warning("a failed transaction could not be rolled back (%s): its connection "
+                    "is dropped", type(getattr(e, "orig", None) or e).__name__)  # fmt: skip
+        if not c.invalidated:
+            c.invalidate()
 
 
 # The unit of work's statements, built once: each write passes only its values (a
@@ -162,6 +176,10 @@ class Store:
         self.engine = engine
         self.key = key
         self.fence = fence
+        name = engine.dialect.name
+        if name not in _SAVE_AGENT:
+            raise StoreUnavailable(f"Hotline's store runs on SQLite or PostgreSQL, not {name}")
+        self._save_agent = _SAVE_AGENT[name]
 
     # -- sealing at rest
 
@@ -254,7 +272,6 @@ class Store:
 
     def commit(self, writes: Sequence[Write]) -> None:
         """Every write of one command, in order, in one transaction (or none of them)."""
-        save_agent = _SAVE_AGENT[self.engine.dialect.name]
         fence = self.fence
         lines = {w.line for w in writes}
         check = None if fence is None else (lambda c: fence.check(c, lines))
@@ -286,7 +303,7 @@ class Store:
                     values = {"state": w.state, "reason": w.reason, "call_sid": w.call_sid,
                               "queue": w.queue, "since": w.since, "line": w.line,
                               "leaving": w.leaving}  # fmt: skip
-                    c.execute(save_agent, {**values, "agent_id": w.agent_id})
+                    c.execute(self._save_agent, {**values, "agent_id": w.agent_id})
 
     def agent_states(self) -> dict[str, SaveAgent]:
         """Each agent's state as the line last had it."""
