@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event, text
 
 from hotline.errors import WriteRefused
-from hotline.service.unit_of_work import AddCall, SaveReply, UpdateCall
+from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall
 from hotline.store.db import connect, migrate, schema
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
@@ -45,6 +45,20 @@ def test_an_update_of_a_column_calls_has_not_is_refused_whole(store):
     with pytest.raises(WriteRefused, match="no column colour"):
         store.commit([UpdateCall("CA1", 2.0, {"state": "queued", "colour": "red"})])
     assert store.call("CA1").state == "in_ivr"
+
+
+def test_a_value_that_cannot_be_written_is_refused_not_taken_for_a_failing_database(store):
+    # (a failing database's writes are tried again later, and every write after them waits:
+    # this one would have held them all back for good)
+    with pytest.raises(WriteRefused, match="not JSON serializable"):
+        store.commit([
+            AddCall(CallRow("CA1", "national", "+1", "+1", "es", None, 0, "in_ivr", {}, None,
+                            1.0), 1.0),
+            AppendEvent("CA1", 1.0, "queued", {"odd": object()}),
+        ])  # fmt: skip
+    assert store.call("CA1") is None
+    store.commit([SaveReply("CA1", "incoming", "<a/>", 1.0)])  # the next unit lands
+    assert store.reply_for("CA1", "incoming") == "<a/>"
 
 
 def test_replies_of_calls_are_read_back_together(store):

@@ -6,8 +6,9 @@ busy line pays one fsync for many commands rather than one each.
 The policy while the database is down, locked or stalled (one rule, tested): callers keep
 being served from memory; units of work wait in order and are tried again after a
 back-off (`WriteHealth`), so they land later, none lost and none twice. A unit the
-database refuses for what it holds is tried write by write, and only the writes it
-refuses are set aside (reported, counted in /healthz), so the rest still land.
+database refuses for what it holds (or whose values cannot be sent to it: a value JSON
+cannot write) is tried write by write, and only the writes it refuses are set aside
+(reported, counted in /healthz), so the rest still land.
 
 Once the line stops, the writer is closed first (no command runs on the line after that:
 `LiveLine` refuses it), then `finish` lands what waits. A unit submitted to a closed writer

@@ -26,9 +26,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DataError,
+    DBAPIError,
     DisconnectionError,
     IntegrityError,
     SQLAlchemyError,
+    StatementError,
 )
 
 from hotline.errors import HotlineError, StoreUnavailable
@@ -98,9 +100,13 @@ def reason(e: BaseException, url: str) -> str:
 
 def never_succeeds(e: SQLAlchemyError) -> bool:
     """A write the database refused for what it is (a value too long, a duplicate key, a
-    character it cannot store), as opposed to the database being unreachable or locked:
-    trying it again can never succeed."""
-    return isinstance(e, DataError | IntegrityError)
+    character it cannot store), or one that never reached it because its values could not
+    be sent (a value JSON cannot write), as opposed to the database being unreachable or
+    locked: trying it again can never succeed. (Taken for a failing database, such a
+    write would be tried again and again, and every write after it would wait behind it.)"""
+    return isinstance(e, DataError | IntegrityError) or (
+        isinstance(e, StatementError) and not isinstance(e, DBAPIError)
+    )
 
 
 @dataclass(frozen=True, slots=True)

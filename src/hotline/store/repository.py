@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 
 from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
@@ -120,6 +120,9 @@ def pipelined(
                 yield c
                 c.exec_driver_sql("COMMIT")
             committed = True
+        except (TypeError, ValueError) as e:  # a value psycopg could not send (JSON cannot
+            # write it): as SQLAlchemy says it for SQLite's, a write that can never succeed
+            raise StatementError(f"a value could not be sent: {e}", None, None, e) from None
         except dbapi.Error as e:  # (raised by psycopg itself, as the pipeline ended)
             raise DBAPIError.instance(
                 None, None, e, dbapi.Error, hide_parameters=True,
