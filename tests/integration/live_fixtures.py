@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from twilio.request_validator import RequestValidator
 
 from hotline.ivr.line import LineFlow
@@ -75,6 +75,20 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as c:
         c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+def waiting_on_a_lock(watcher: Connection, application: str, done: Callable[[], bool]) -> int:
+    """How many of the connections named `application` PostgreSQL shows waiting on a lock,
+    asked until one is or `done()` (what they run finished first), 2,000 times at most."""
+    waiting = 0
+    for _ in range(2000):
+        waiting = watcher.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND application_name = :name"), {"name": application}).scalar_one()  # fmt: skip
+        watcher.rollback()
+        if waiting or done():
+            break
+    return int(waiting)
 
 
 class PgRole:

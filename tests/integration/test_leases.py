@@ -20,7 +20,12 @@ from hotline.store.leases import Fence, Leases, leases
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
 
-from .live_fixtures import keyring, pg_url, sqlite_url  # noqa: F401 (pg_url is a fixture)
+from .live_fixtures import (  # noqa: F401 (pg_url is a fixture)
+    keyring,
+    pg_url,
+    sqlite_url,
+    waiting_on_a_lock,
+)
 from .test_cli import run
 
 MINUTE = 60.0
@@ -148,15 +153,7 @@ def test_a_takeover_waits_for_the_writes_under_way_and_refuses_those_after(pg_ur
             c.execute(text("INSERT INTO call_events (call_sid, at, kind, data) "
                            "VALUES ('CAx', 1, 'arrived', '{}')"))  # fmt: skip
             claim = pool.submit(new.claim, "national")
-            waiting = 0
-            for _ in range(2000):  # until the claim is seen waiting on the row's lock
-                waiting = watcher.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND application_name = 'lease-claimer'")).scalar_one()  # fmt: skip
-                watcher.rollback()
-                if waiting or claim.done():
-                    break
-            assert waiting == 1
+            assert waiting_on_a_lock(watcher, "lease-claimer", claim.done) == 1
             assert not claim.done()
         taken = claim.result(timeout=30)
     assert taken is not None

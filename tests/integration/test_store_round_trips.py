@@ -32,7 +32,7 @@ from hotline.store.leases import Fence, Leases
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
 
-from .live_fixtures import PG, keyring, pg_url  # noqa: F401 (pg_url is a fixture)
+from .live_fixtures import PG, keyring, pg_url, waiting_on_a_lock  # noqa: F401
 
 
 def _waits(lines: list[str]) -> list[str]:
@@ -240,15 +240,7 @@ def test_a_takeover_waits_for_a_fenced_unit_under_way(pg_url):  # noqa: F811
         unit = pool.submit(store.commit, [_call("CA1", 1.0)])
         assert checked.wait(30)
         claim = pool.submit(new.claim, "national")
-        waiting = 0
-        for _ in range(2000):  # until the claim is seen waiting on the row's lock
-            waiting = watcher.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND application_name = 'pipeline-claimer'")).scalar_one()  # fmt: skip
-            watcher.rollback()
-            if waiting or claim.done():
-                break
-        assert waiting == 1
+        assert waiting_on_a_lock(watcher, "pipeline-claimer", claim.done) == 1
         assert not claim.done()
         go_on.set()
         unit.result(timeout=30)
