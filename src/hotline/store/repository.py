@@ -276,8 +276,7 @@ class Store:
     def commit(self, writes: Sequence[Write]) -> None:
         """Every write of one command, in order, in one transaction (or none of them)."""
         fence = self.fence
-        lines = {w.line for w in writes}
-        check = None if fence is None else (lambda c: fence.check(c, lines))
+        check = None if fence is None else (lambda c: fence.check(c, {w.line for w in writes}))
         with pipelined(self.engine, first=check) as c:
             for w in writes:
                 if isinstance(w, AppendEvent):
