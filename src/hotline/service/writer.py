@@ -5,10 +5,12 @@ busy line pays one fsync for many commands rather than one each.
 
 The policy while the database is down, locked or stalled (one rule, tested): callers keep
 being served from memory; units of work wait in order and are tried again after a
-back-off (`WriteHealth`), so they land later, none lost and none twice. A unit the
-database refuses for what it holds (or whose values cannot be sent to it: a value JSON
-cannot write) is tried write by write, and only the writes it refuses are set aside
-(reported, counted in /healthz), so the rest still land.
+back-off (`WriteHealth`), so they land later, none lost and none twice; so do they when
+an attempt fails in a way the store did not name (a fault: logged with its traceback, and
+the writer's thread carries on). A unit the database refuses for what it holds (or whose
+values cannot be sent to it: a value JSON cannot write) is tried write by write, and only
+the writes it refuses are set aside (reported, counted in /healthz), so the rest still
+land.
 
 Once the line stops, the writer is closed first (no command runs on the line after that:
 `LiveLine` refuses it), then `finish` lands what waits. A unit submitted to a closed writer
@@ -18,6 +20,7 @@ all the same is never kept: it is reported as lost (each write named) and counte
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections import deque
@@ -28,6 +31,7 @@ from hotline.errors import LineStopped, StoreUnavailable, WriteRefused
 from hotline.service.health import RETRY_FIRST, WriteHealth
 from hotline.service.unit_of_work import AppendEvent, SaveAgent, UnitOfWork, Write
 
+log = logging.getLogger("hotline.store")
 BATCH = 500  # units of work at most in one transaction
 
 
@@ -168,12 +172,22 @@ class Writer:
                     if not self._units:
                         return
                     batch = list(itertools.islice(self._units, BATCH))
+                count = sum(len(u.writes) for u in batch)
                 self._attempt_since = time.monotonic()
                 try:
-                    count = sum(len(u.writes) for u in batch)
                     self._land(batch)
                 except StoreUnavailable as e:
                     self.health.failed(e.message, self.waiting())
+                    self._resolve_all(False)
+                    return
+                except Exception as e:  # a fault of ours, or one the store did not name:
+                    # the thread lives on, and the units wait as for a down store (tried
+                    # again after the back-off, none set aside on a guess), said with the
+                    # traceback; its text stays in the log (it may hold the writes' values)
+                    log.exception("the writer's attempt failed unexpectedly (%d writes "
+                                  "wait in order)", count)  # fmt: skip
+                    self.health.failed(f"unexpected {type(e).__name__} in the writer (its "
+                                       "traceback is in the log)", self.waiting())  # fmt: skip
                     self._resolve_all(False)
                     return
                 finally:
@@ -201,10 +215,13 @@ class Writer:
                 self._land_alone(batch[0])
                 return
         for unit in batch:  # the group rolled back: each unit on its own, in order
+            if not unit.writes:  # (landed on a try that then failed)
+                continue
             try:
                 self._store.commit(unit.writes)
             except WriteRefused:
                 self._land_alone(unit)
+            unit.writes = []  # landed (a failure after it retries only the units left)
 
     def _land_alone(self, unit: _Unit) -> None:
         """One of the unit's writes can never land: each alone, so that the others do."""

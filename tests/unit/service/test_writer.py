@@ -4,10 +4,11 @@ transaction (group commit); a unit the store refuses lands write by write."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pytest
 
-from hotline.errors import LineStopped
+from hotline.errors import LineStopped, StoreUnavailable
 from hotline.service.health import RETRY_MAX, WriteHealth
 from hotline.service.unit_of_work import AddCall, AppendEvent, Write
 from hotline.service.writer import Writer
@@ -109,3 +110,71 @@ def test_a_unit_submitted_after_the_writer_closed_is_reported_lost_not_kept(capl
     assert "AppendEvent 'ivr-started' for call 'CA1'" in said
     assert writer.finish(within=0) == 0
     assert store.calls == {}
+
+
+class Faulty(InMemoryStore):
+    """A store whose `at`-th commit (counting every try) raises `fault` instead."""
+
+    def __init__(self, at: int, fault: Exception) -> None:
+        super().__init__()
+        self.tries, self.at, self.fault = 0, at, fault
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        self.tries += 1
+        if self.tries == self.at:
+            raise self.fault
+        super().commit(writes)
+
+
+def test_an_unexpected_fault_is_said_and_the_units_land_after_it(caplog):
+    """A fault the store does not name (a bug of ours, say) leaves the writer's thread
+    running: whoever waits hears the unit waits, /healthz says so, the log has the
+    traceback, and the unit lands in order with the next one after the back-off."""
+    wall, store = Wall(), Faulty(at=1, fault=RuntimeError("no attribute 'sid'"))
+    writer = Writer(store=store, health=WriteHealth(wall=wall), stuck_after=60)
+    with caplog.at_level(logging.ERROR, logger="hotline.store"):
+        first = writer.submit([AddCall(row("CA1"), 1000.0)])
+        assert first is not None
+        assert first.result(timeout=10) is False  # heard, not left hanging
+    health = writer.health.snapshot(writer.waiting())
+    assert health.waiting == 1
+    said = "unexpected RuntimeError in the writer (its traceback is in the log)"
+    assert health.last_error == said
+    [report] = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert "no attribute 'sid'" in str(report.exc_info[1])
+    wall.now += RETRY_MAX
+    second = writer.submit([AddCall(row("CA2"), 1000.0)])
+    assert second is not None
+    assert second.result(timeout=10) is True
+    assert list(store.calls) == ["CA1", "CA2"]
+    assert writer.waiting() == 0
+    writer.close()
+
+
+def test_units_landed_alone_are_not_written_again_when_a_later_one_fails():
+    """A refused group lands unit by unit; if the store goes down before the last, the
+    retry writes only what had not landed (an event is not doubled)."""
+    units: list[list[Write]] = [
+        [AddCall(row("CA0"), 1000.0), AppendEvent("CA0", 1000.0, "zero", {})],
+        [AppendEvent("CA1", 1000.0, "first", {}), AddCall(row("CA0"), 1000.0)],  # a twin
+        [AddCall(row("CA2"), 1000.0), AppendEvent("CA2", 1000.0, "second", {})],
+    ]
+    # tries: the group (refused), unit 0, unit 1 (refused), its two writes alone, unit 2
+    wall, store = Wall(), Faulty(at=6, fault=StoreUnavailable("the database failed"))
+    writer = Writer(store=store, health=WriteHealth(wall=wall), stuck_after=60)
+    store.down = True
+    for writes in units:
+        landing = writer.submit(writes)
+        assert landing is not None
+        assert landing.result(timeout=10) is False
+    store.down, store.tries = False, 0
+    wall.now += RETRY_MAX
+    writer.drain()
+    assert writer.waiting() == 2  # unit 2, after the store failed
+    wall.now += RETRY_MAX
+    writer.drain()
+    assert [kind for _, kind, _ in store.events_] == ["zero", "first", "second"]
+    assert sorted(store.calls) == ["CA0", "CA2"]
+    assert writer.health.snapshot(writer.waiting()).set_aside == 1  # the twin, once
+    assert writer.waiting() == 0
+    writer.close()
