@@ -253,3 +253,26 @@ def test_a_takeover_waits_for_a_fenced_unit_under_way(pg_url):  # noqa: F811
     assert store.call("CA2") is None
     claimer.dispose()
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_connections_lent_at_once_are_kept_not_opened_again(kind, pg_url, tmp_path):  # noqa: F811
+    """Threads that take every connection at once, three times over: the pool opens each
+    once and keeps it (it used to keep 5 and close the rest as they came back, so that
+    7,000 agents logging in opened thousands, each a server process on PostgreSQL)."""
+    url = pg_url if kind == "postgresql" else f"sqlite:///{tmp_path / 'pool.sqlite3'}"
+    engine = connect(url)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    together = threading.Barrier(db.POOL)
+
+    def hold() -> int:
+        with engine.connect() as c:
+            together.wait(timeout=30)  # (every connection lent at this moment)
+            return int(c.execute(text("SELECT 1")).scalar_one())
+
+    with ThreadPoolExecutor(db.POOL) as pool:
+        for _ in range(3):
+            assert list(pool.map(lambda _: hold(), range(db.POOL))) == [1] * db.POOL
+    assert len(opened) == db.POOL
+    engine.dispose()

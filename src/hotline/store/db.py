@@ -38,6 +38,11 @@ from hotline.errors import HotlineError, StoreUnavailable
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT = 5  # seconds for a database server to accept a connection
 IDLE_PING = 2.0  # seconds a server's connection may sit in the pool and be lent untried
+# connections a process keeps to its database at most, each kept once opened: a thread
+# that finds them all lent waits for one. (SQLAlchemy's default lends as many, but keeps
+# only 5 and closes the others as they come back: 7,000 agents logging in at once opened
+# about 4,000, each a server process on PostgreSQL; docs/benchmarks.md)
+POOL = 15
 _SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 
@@ -183,7 +188,10 @@ def connect(url: str, *, create: bool = True) -> Engine:
         args |= {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
                  "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
     try:
-        engine = create_engine(parsed, connect_args=args)
+        # (an in-memory SQLite database is one connection a thread: no pool to size)
+        memory = parsed.get_backend_name() == "sqlite" and file is None
+        pooled: dict[str, Any] = {} if memory else {"pool_size": POOL, "max_overflow": 0}
+        engine = create_engine(parsed, connect_args=args, **pooled)
     except (ArgumentError, SQLAlchemyError, ValueError, ImportError) as e:
         raise StoreUnavailable(
             f"cannot use database URL {redacted(url)}: {scrub(str(e), url)}"
