@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
@@ -20,12 +22,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from hotline.errors import LineStopped, StoreUnavailable
 from hotline.service.live import STOPPED
 from hotline.service.unit_of_work import Write
+from hotline.store.db import connect
 from hotline.store.repository import Store
 from hotline.telephony.control import CarrierError
 from hotline.testing.control import RecordingCallControl
 from hotline.web.sockets import MOVED, AgentSocket, AgentSockets
 
-from .live_fixtures import LINE, Live, call_form, sqlite_url
+from .live_fixtures import LINE, PG, Live, call_form, pg_url, sqlite_url  # noqa: F401
 from .test_hardening import accepted, to_hold
 
 SLOW = 0.5  # seconds the carrier takes to refuse a connect (the line stops meanwhile)
@@ -81,6 +84,25 @@ def test_writes_waiting_after_a_moment_the_database_failed_land_as_the_line_stop
     assert row is not None
     assert row.state == "queued"
     assert live.line.writer.waiting() == 0
+
+
+def test_a_line_that_stops_keeps_no_connection_to_its_database_open(pg_url):  # noqa: F811
+    """A group handed to another node (or a server that stops) closes its pool: its
+    connections, a server process each, do not stay open until the collector finds it."""
+    name = f"line-stops-{uuid.uuid4().hex[:8]}"
+    watcher = connect(PG)
+
+    def open_here() -> int:
+        asked = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n")
+        with watcher.connect() as c:
+            return int(c.execute(asked, {"n": name}).scalar_one())
+
+    live = Live(f"{pg_url}&application_name={name}")
+    with live.http:
+        to_hold(live, "CA" + "d" * 32)
+        assert open_here() > 0
+    assert open_here() == 0
+    watcher.dispose()
 
 
 def test_a_socket_opened_as_the_line_stops_is_closed_1012():

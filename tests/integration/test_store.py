@@ -61,6 +61,17 @@ def test_a_value_that_cannot_be_written_is_refused_not_taken_for_a_failing_datab
     assert store.reply_for("CA1", "incoming") == "<a/>"
 
 
+def test_values_not_of_a_writes_shape_are_refused_alike_on_both_stores(store):
+    # (a call's attributes must be a mapping: a write whose values cannot be made into
+    # its statement can never land; PostgreSQL refused it, SQLite raised a bare TypeError
+    # past the writer's handling)
+    store.commit([AddCall(CallRow("CA1", "national", "+1", "+1", "es", None, 0, "in_ivr", {},
+                                  None, 1.0), 1.0)])  # fmt: skip
+    with pytest.raises(WriteRefused, match="could not be sent"):
+        store.commit([UpdateCall("CA1", 2.0, {"state": "queued", "attributes": 5})])
+    assert store.call("CA1").state == "in_ivr"
+
+
 def test_replies_of_calls_are_read_back_together(store):
     store.commit([SaveReply("CA1", "incoming", "<a/>", 1.0),
                   SaveReply("CA1", "wait:1", "<b/>", 2.0),

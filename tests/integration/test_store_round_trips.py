@@ -256,11 +256,12 @@ def test_a_takeover_waits_for_a_fenced_unit_under_way(pg_url):  # noqa: F811
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
-def test_connections_lent_at_once_are_kept_not_opened_again(kind, pg_url, tmp_path):  # noqa: F811
+def test_connections_lent_at_once_are_kept_not_opened_again(kind, request, tmp_path):
     """Threads that take every connection at once, three times over: the pool opens each
     once and keeps it (it used to keep 5 and close the rest as they came back, so that
     7,000 agents logging in opened thousands, each a server process on PostgreSQL)."""
-    url = pg_url if kind == "postgresql" else f"sqlite:///{tmp_path / 'pool.sqlite3'}"
+    url = (request.getfixturevalue("pg_url") if kind == "postgresql"
+           else f"sqlite:///{tmp_path / 'pool.sqlite3'}")  # fmt: skip
     engine = connect(url)
     opened: list[object] = []
     event.listen(engine, "connect", lambda *_: opened.append(1))
@@ -275,4 +276,14 @@ def test_connections_lent_at_once_are_kept_not_opened_again(kind, pg_url, tmp_pa
         for _ in range(3):
             assert list(pool.map(lambda _: hold(), range(db.POOL))) == [1] * db.POOL
     assert len(opened) == db.POOL
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:pooled?mode=memory&uri=true"]
+)
+def test_an_in_memory_database_however_named_has_no_pool_to_size(url):
+    engine = connect(url)  # (the last was refused at start with a bare TypeError)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()

@@ -5,12 +5,13 @@ busy line pays one fsync for many commands rather than one each.
 
 The policy while the database is down, locked or stalled (one rule, tested): callers keep
 being served from memory; units of work wait in order and are tried again after a
-back-off (`WriteHealth`), so they land later, none lost and none twice; so do they when
-an attempt fails in a way the store did not name (a fault: logged with its traceback, and
-the writer's thread carries on). A unit the database refuses for what it holds (or whose
-values cannot be sent to it: a value JSON cannot write) is tried write by write, and only
-the writes it refuses are set aside (reported, counted in /healthz), so the rest still
-land.
+back-off (`WriteHealth`), so they land later, none lost and none twice. An attempt that
+fails in a way the store did not name (a fault of ours) is handled the same way: the
+writes wait and are tried again (a fault that recurs holds them, as a down store does,
+and /healthz says so), and the traceback is logged once. A unit the database refuses for
+what it holds (or whose values cannot be made into its statements: a value JSON cannot
+write) is tried write by write, and only the writes it refuses are set aside (reported,
+counted in /healthz), so the rest still land.
 
 Once the line stops, the writer is closed first (no command runs on the line after that:
 `LiveLine` refuses it), then `finish` lands what waits. A unit submitted to a closed writer
@@ -58,6 +59,7 @@ class Writer:
         self._attempt_since: float | None = None  # time.monotonic() of the attempt under way
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._fault: str | None = None  # the unexpected failure last met (its traceback said)
 
     def submit(self, writes: Sequence[Write]) -> Future[bool] | None:
         """Queue one command's writes (in the order commands are submitted). The future
@@ -182,10 +184,15 @@ class Writer:
                     return
                 except Exception as e:  # a fault of ours, or one the store did not name:
                     # the thread lives on, and the units wait as for a down store (tried
-                    # again after the back-off, none set aside on a guess), said with the
-                    # traceback; its text stays in the log (it may hold the writes' values)
-                    log.exception("the writer's attempt failed unexpectedly (%d writes "
-                                  "wait in order)", count)  # fmt: skip
+                    # again after the back-off, none set aside on a guess: it need not be
+                    # theirs), said with its traceback the first time it is met (its text
+                    # stays in the log: it may hold the writes' values)
+                    if repr(e) != self._fault:
+                        self._fault = repr(e)
+                        log.exception(
+                            "the writer's attempt failed unexpectedly: its writes "
+                            "wait in order, tried again as for a down store"
+                        )
                     self.health.failed(f"unexpected {type(e).__name__} in the writer (its "
                                        "traceback is in the log)", self.waiting())  # fmt: skip
                     self._resolve_all(False)
@@ -197,6 +204,7 @@ class Writer:
                         self._units.popleft()
                     empty = not self._units
                 landed += count
+                self._fault = None
                 if empty:  # (said before anyone waiting on these hears they landed)
                     self.health.landed(landed)
                 for unit in batch:

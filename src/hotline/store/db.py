@@ -32,6 +32,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
     StatementError,
 )
+from sqlalchemy.pool import QueuePool
 
 from hotline.errors import HotlineError, StoreUnavailable
 
@@ -188,11 +189,12 @@ def connect(url: str, *, create: bool = True) -> Engine:
         args |= {"connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 5,
                  "keepalives_interval": 2, "keepalives_count": 2}  # fmt: skip
     try:
-        # (an in-memory SQLite database is one connection a thread: no pool to size)
-        memory = parsed.get_backend_name() == "sqlite" and file is None
-        pooled: dict[str, Any] = {} if memory else {"pool_size": POOL, "max_overflow": 0}
+        # (an in-memory SQLite database, however named, is one connection a thread: no
+        # pool to size)
+        queued = issubclass(parsed.get_dialect().get_pool_class(parsed), QueuePool)
+        pooled: dict[str, Any] = {"pool_size": POOL, "max_overflow": 0} if queued else {}
         engine = create_engine(parsed, connect_args=args, **pooled)
-    except (ArgumentError, SQLAlchemyError, ValueError, ImportError) as e:
+    except (ArgumentError, SQLAlchemyError, TypeError, ValueError, ImportError) as e:
         raise StoreUnavailable(
             f"cannot use database URL {redacted(url)}: {scrub(str(e), url)}"
         ) from None

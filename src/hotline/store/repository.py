@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.pool import QueuePool
 
 from hotline.domain.events import CallArrived
 from hotline.errors import StoreUnavailable, WriteRefused
@@ -99,12 +100,12 @@ def pipelined(
     a refused write), and a connection lost there is not lent again. Elsewhere (SQLite,
     in this process; a PostgreSQL driver other than psycopg) a plain transaction."""
     if engine.dialect.driver != "psycopg":
-        with transaction(engine) as c:
+        with transaction(engine) as c, _sendable():
             if first is not None:
                 first(c)
             yield c
         return
-    with translated(engine), engine.connect() as c:
+    with translated(engine), engine.connect() as c, _sendable():
         dbapi = c.dialect.loaded_dbapi
         raw: Any = None
         committed = False
@@ -120,9 +121,6 @@ def pipelined(
                 yield c
                 c.exec_driver_sql("COMMIT")
             committed = True
-        except (TypeError, ValueError) as e:  # a value psycopg could not send (JSON cannot
-            # write it): as SQLAlchemy says it for SQLite's, a write that can never succeed
-            raise StatementError(f"a value could not be sent: {e}", None, None, e) from None
         except dbapi.Error as e:  # (raised by psycopg itself, as the pipeline ended)
             raise DBAPIError.instance(
                 None, None, e, dbapi.Error, hide_parameters=True,
@@ -131,6 +129,17 @@ def pipelined(
         finally:
             if not committed and not c.invalidated:
                 _roll_back(c)
+
+
+@contextmanager
+def _sendable() -> Iterator[None]:
+    """A value that could not be made into a statement's (JSON cannot write it, psycopg
+    cannot adapt it, a write's values are not of the shape it needs): as SQLAlchemy says
+    it for a value it cannot bind, a write that can never succeed, on either store."""
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        raise StatementError(f"a value could not be sent: {e}", None, None, e) from None
 
 
 def _roll_back(c: Connection) -> None:
@@ -183,6 +192,13 @@ class Store:
         if name not in _SAVE_AGENT:
             raise StoreUnavailable(f"Hotline's store runs on SQLite or PostgreSQL, not {name}")
         self._save_agent = _SAVE_AGENT[name]
+
+    def close(self) -> None:
+        """Its connections closed (a line that stops here keeps none open: a group handed
+        to another node, say); used again, it opens new ones. An in-memory SQLite database
+        lives in its connections: kept."""
+        if isinstance(self.engine.pool, QueuePool):
+            self.engine.dispose()
 
     # -- sealing at rest
 

@@ -496,6 +496,8 @@ class LineRuntime:
                     await asyncio.to_thread(self.trail.checkpoint, time.time())
                 except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
                     log.exception("the audit trail's last checkpoint could not be written")
+            self.line.store.close()  # (its pool's connections: a line handed to another
+            # node keeps none open here)
 
 
 def _stats_of(setup: LineSetup) -> LiveStats:
