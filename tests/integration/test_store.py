@@ -67,7 +67,7 @@ def test_values_not_of_a_writes_shape_are_refused_alike_on_both_stores(store):
     # past the writer's handling)
     store.commit([AddCall(CallRow("CA1", "national", "+1", "+1", "es", None, 0, "in_ivr", {},
                                   None, 1.0), 1.0)])  # fmt: skip
-    with pytest.raises(WriteRefused, match="could not be sent"):
+    with pytest.raises(WriteRefused, match="TypeError"):
         store.commit([UpdateCall("CA1", 2.0, {"state": "queued", "attributes": 5})])
     assert store.call("CA1").state == "in_ivr"
 

@@ -23,6 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import (
     ArgumentError,
     DataError,
@@ -191,7 +192,9 @@ def connect(url: str, *, create: bool = True) -> Engine:
     try:
         # (an in-memory SQLite database, however named, is one connection a thread: no
         # pool to size)
-        queued = issubclass(parsed.get_dialect().get_pool_class(parsed), QueuePool)
+        dialect = parsed.get_dialect()
+        pool = dialect.get_pool_class(parsed) if issubclass(dialect, DefaultDialect) else None
+        queued = pool is not None and issubclass(pool, QueuePool)
         pooled: dict[str, Any] = {"pool_size": POOL, "max_overflow": 0} if queued else {}
         engine = create_engine(parsed, connect_args=args, **pooled)
     except (ArgumentError, SQLAlchemyError, TypeError, ValueError, ImportError) as e:
