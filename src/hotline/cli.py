@@ -1602,6 +1602,7 @@ def _serve_node(
     from hotline.service.settings import load_settings
     from hotline.service.spread import Layout, Placement
     from hotline.store.accounts import AccountStore
+    from hotline.store.db import connect
     from hotline.store.leases import Leases
     from hotline.web.app import SERVING, create_app
     from hotline.web.node_app import NodeApp, relay_key
@@ -1612,7 +1613,9 @@ def _serve_node(
     settings.required_sealing_key()
     store, _ = store_for(settings)
     ensure_line(settings, store)
-    leases = Leases(engine=store.engine, node=name, address=address, ttl=lease_seconds)
+    # (the leases' own pool: never waiting for a connection the requests' look-ups hold)
+    leases = Leases(engine=connect(settings.database_url, create=False), node=name,
+                    address=address, ttl=lease_seconds)  # fmt: skip
     try:
         leases.join()
     except NodeRefused as e:
