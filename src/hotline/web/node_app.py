@@ -149,8 +149,7 @@ class NodeApp:
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False,
                                          limits=httpx.Limits(keepalive_expiry=2.0))  # fmt: skip
         self._leaders: tuple[float, asyncio.Future[dict[str, str]]] | None = None  # (asked at)
-        # (`_leasing`'s: its thread starts with the first work, and ends with the node)
-        self._lease_thread = concurrent.futures.ThreadPoolExecutor(1, "hotline-leases")
+        self._lease_thread: concurrent.futures.ThreadPoolExecutor | None = None  # (`_leasing`)
 
     @property
     def serving(self) -> bool:
@@ -609,14 +608,21 @@ class NodeApp:
         shared threads, which a carrier that stalls can fill for seconds (each of the
         line's connects waits up to its time-out there), so that the leases ran out and a
         leader that was well stopped."""
+        if self._lease_thread is None:  # (made at the first, ended with the node's run)
+            self._lease_thread = concurrent.futures.ThreadPoolExecutor(1, "hotline-leases")
         return await asyncio.get_running_loop().run_in_executor(
             self._lease_thread, functools.partial(fn, *args)
         )
 
+    def _end_leasing(self) -> None:
+        if self._lease_thread is not None:  # (its work is done: `leave` was awaited)
+            self._lease_thread.shutdown(wait=False)
+            self._lease_thread = None
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         async with contextlib.AsyncExitStack() as stack:
-            stack.callback(self._lease_thread.shutdown, wait=False)
+            stack.callback(self._end_leasing)
             stack.push_async_callback(self._client.aclose)
             stack.push_async_callback(self._leasing, self.node.leases.leave)
             stack.push_async_callback(self._stop_all)
