@@ -1602,7 +1602,9 @@ def _serve_node(
     from hotline.service.settings import load_settings
     from hotline.service.spread import Layout, Placement
     from hotline.store.accounts import AccountStore
+    from hotline.store.db import connect
     from hotline.store.leases import Leases
+    from hotline.store.repository import Store
     from hotline.web.app import SERVING, create_app
     from hotline.web.node_app import NodeApp, relay_key
 
@@ -1612,7 +1614,10 @@ def _serve_node(
     settings.required_sealing_key()
     store, _ = store_for(settings)
     ensure_line(settings, store)
-    leases = Leases(engine=store.engine, node=name, address=address, ttl=lease_seconds)
+    # the node's lease work (its leases, and the groups of lines it weighs and claims) on a
+    # pool of its own: it never waits for a connection the requests' placement holds
+    own = Store(engine=connect(settings.database_url, create=False), key=settings.keyring())
+    leases = Leases(engine=own.engine, node=name, address=address, ttl=lease_seconds)
     try:
         leases.join()
     except NodeRefused as e:
@@ -1623,8 +1628,9 @@ def _serve_node(
         logging.shutdown()
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
-    layout = Layout(store=store, home=settings.line_number)
-    member = Node(leases=leases, groups=layout.groups, weigh=layout.weight, on_lost=lost)
+    claimed = Layout(store=own, home=settings.line_number)
+    member = Node(leases=leases, groups=claimed.groups, weigh=claimed.weight, on_lost=lost)
+    layout = Layout(store=store, home=settings.line_number)  # (the requests' placement)
 
     def leading() -> dict[str, object]:
         return {"name": name, "role": "leader", "leads": member.led()}
