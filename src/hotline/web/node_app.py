@@ -604,10 +604,9 @@ class NodeApp:
 
     async def _leasing(self, fn: Callable[..., Any], *args: Any) -> Any:
         """The node's own lease work (its heartbeat, renewals, claims, hand-overs), in a
-        thread of its own: never queued behind the requests' work in the event loop's
-        shared threads, which a carrier that stalls can fill for seconds (each of the
-        line's connects waits up to its time-out there), so that the leases ran out and a
-        leader that was well stopped."""
+        thread of its own. In the event loop's shared threads it queued behind the lines'
+        work, which a carrier that stalls fills for seconds (each connect waits up to its
+        time-out there): the renewals came too late, and a leader that was well stopped."""
         if self._lease_thread is None:  # (made at the first, ended with the node's run)
             self._lease_thread = concurrent.futures.ThreadPoolExecutor(1, "hotline-leases")
         return await asyncio.get_running_loop().run_in_executor(
