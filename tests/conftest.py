@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             + ", ".join(sorted(stale))
             + "\nrebuild with `./dev test` (or `.venv/bin/pip install -e .`)"
         )
+
+
+@pytest.fixture(autouse=True)
+def _live_loops_stopped() -> Iterator[None]:
+    """The event loops of the live lines a test made (tests/integration/live_fixtures.py)
+    stop when it ends."""
+    yield
+    fixtures = sys.modules.get("tests.integration.live_fixtures")
+    if fixtures is not None:
+        fixtures.stop_loops()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio.from_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -41,6 +42,16 @@ PUBLIC = "http://127.0.0.1:8000"
 LINE = "+18005550100"
 VICTIMS = "+18005550200"
 PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+_LOOPS: list[contextlib.ExitStack] = []  # the event loops of the lines made (`stop_loops`)
+
+
+def stop_loops() -> None:
+    """Stop the event loops of the live lines made so far (tests/conftest.py, after each
+    test): what they still had under way is cancelled."""
+    while _LOOPS:
+        _LOOPS.pop().close()
 
 
 class FakeWall:
@@ -237,6 +248,12 @@ class Live:
         )  # fmt: skip
         self.public_url = public_url
         self.http = TestClient(self.app, base_url=public_url)
+        # every request of a line not `running` on one event loop of its own, as on a
+        # server: the carrier requests a reply leaves under way (a hold after a drop, in
+        # order) finish there; on a loop per request they were cancelled as it closed
+        loop = contextlib.ExitStack()
+        self.http.portal = loop.enter_context(anyio.from_thread.start_blocking_portal())
+        _LOOPS.append(loop)
         self.carrier = Carrier(self.http, public_url)
 
     @contextlib.contextmanager
@@ -244,9 +261,13 @@ class Live:
         """The app running (its ticker too), the test's requests and the carrier's all
         through it: one event loop (a request on another, waiting for the line's lock the
         ticker holds, would fail: an asyncio lock belongs to one loop)."""
+        before = self.http, self.carrier
         with TestClient(self.app, base_url=self.public_url) as http:
             self.http, self.carrier = http, Carrier(http, self.public_url)
-            yield http
+            try:
+                yield http
+            finally:
+                self.http, self.carrier = before
 
     def agent(self, agent_id: str) -> dict[str, str]:
         token = self.store.issue_token(agent_id, self.wall())
