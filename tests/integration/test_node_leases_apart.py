@@ -1,8 +1,9 @@
 """A leader's lease work runs in a thread of its own. The event loop's shared threads
-(`asyncio.to_thread`) carry the lines' slow work: each carrier request (a connect, a
-conference's leg) waits there for up to its time-out. A carrier that stalls can fill them
-all for seconds; the renewals queued behind them then came too late, and a leader that
-was well stopped (its leases no longer trusted), for its standby to meet the same carrier."""
+(`asyncio.to_thread`) carry the lines' slow work, and once carried the carrier's requests
+too (a connect, a conference's leg: each waits up to its time-out; they have threads of
+their own now, test_carrier_threads.py). Slow work that fills them all for seconds made
+the renewals queued behind it come too late, and a leader that was well stopped (its
+leases no longer trusted), for its standby to meet the same stall."""
 
 from __future__ import annotations
 

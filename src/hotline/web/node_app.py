@@ -30,9 +30,7 @@ gets it serves it with that line's app, and never relays it again."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import functools
 import hashlib
 import hmac
 import json
@@ -63,6 +61,7 @@ from hotline.web.auth import COOKIE
 from hotline.web.errors import Refused
 from hotline.web.errors import body as error_body
 from hotline.web.metrics import CONTENT_TYPE, check_token, leases_only, merged
+from hotline.web.threads import Threads
 
 log = logging.getLogger("hotline.node")
 FORWARDED = "x-hotline-forwarded"  # a request one node forwarded to another (never again)
@@ -149,7 +148,11 @@ class NodeApp:
         self._client = httpx.AsyncClient(timeout=FORWARD_TIMEOUT, trust_env=False,
                                          limits=httpx.Limits(keepalive_expiry=2.0))  # fmt: skip
         self._leaders: tuple[float, asyncio.Future[dict[str, str]]] | None = None  # (asked at)
-        self._lease_thread: concurrent.futures.ThreadPoolExecutor | None = None  # (`_leasing`)
+        # the node's own lease work (heartbeat, renewals, claims, hand-overs, leave), in a
+        # thread of its own: in the event loop's shared threads it queued behind the lines'
+        # work, which a carrier that stalled filled for seconds, and the renewals came too
+        # late (a leader that was well stopped)
+        self._leases = Threads(1, "hotline-leases")
 
     @property
     def serving(self) -> bool:
@@ -602,28 +605,12 @@ class NodeApp:
 
     # -- the node's lifetime
 
-    async def _leasing(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """The node's own lease work (its heartbeat, renewals, claims, hand-overs), in a
-        thread of its own. In the event loop's shared threads it queued behind the lines'
-        work, which a carrier that stalls fills for seconds (each connect waits up to its
-        time-out there): the renewals came too late, and a leader that was well stopped."""
-        if self._lease_thread is None:  # (made at the first, ended with the node's run)
-            self._lease_thread = concurrent.futures.ThreadPoolExecutor(1, "hotline-leases")
-        return await asyncio.get_running_loop().run_in_executor(
-            self._lease_thread, functools.partial(fn, *args)
-        )
-
-    def _end_leasing(self) -> None:
-        if self._lease_thread is not None:  # (its work is done: `leave` was awaited)
-            self._lease_thread.shutdown(wait=False)
-            self._lease_thread = None
-
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
         async with contextlib.AsyncExitStack() as stack:
-            stack.callback(self._end_leasing)
+            stack.callback(self._leases.close)  # (its work is done: `leave` was awaited)
             stack.push_async_callback(self._client.aclose)
-            stack.push_async_callback(self._leasing, self.node.leases.leave)
+            stack.push_async_callback(self._leases.run, self.node.leases.leave)
             stack.push_async_callback(self._stop_all)
             task = asyncio.create_task(self._elect())
             stack.push_async_callback(_stopped, task)
@@ -639,11 +626,11 @@ class NodeApp:
         while True:
             try:
                 if not self._apps:
-                    await self._leasing(self.node.leases.heartbeat)
+                    await self._leases.run(self.node.leases.heartbeat)
                 elif time.monotonic() - renewed >= self.node.every:
                     renewed = time.monotonic()
-                    await self._leasing(self.node.renew)
-                for group in [] if self._behind else await self._leasing(self.node.claim):
+                    await self._leases.run(self.node.renew)
+                for group in [] if self._behind else await self._leases.run(self.node.claim):
                     await self._take_over(group)
                 if self.node.handing in self._apps:
                     await self._hand_over(self.node.handing)
@@ -675,17 +662,17 @@ class NodeApp:
         stop = contextlib.AsyncExitStack()
         try:
             app = building.result()
-            await self._leasing(self.node.renew)  # trusted afresh before it acts
+            await self._leases.run(self.node.renew)  # trusted afresh before it acts
             await stop.enter_async_context(_running(app))
         except SchemaAhead as e:  # (its restart stops at the same check, until upgraded)
             self._behind = e.message
-            await self._leasing(self.node.hand_over, group, "a newer Hotline's to lead")
+            await self._leases.run(self.node.hand_over, group, "a newer Hotline's to lead")
             await self._stop_all()  # (the others' writes landed before their leases go)
-            await self._leasing(self.node.give_up, e.message)
+            await self._leases.run(self.node.give_up, e.message)
             return
         except Exception as e:
             log.exception("node %s could not build %s", self.node.name, ", ".join(group))
-            await self._leasing(self.node.give_up, f"the line could not be built ({e!r})")
+            await self._leases.run(self.node.give_up, f"the line could not be built ({e!r})")
             return
         self._apps[group], self._stops[group] = app, stop
         log.info("node %s serves %s", self.node.name, ", ".join(group))
@@ -698,7 +685,7 @@ class NodeApp:
         app = self._apps.pop(group)
         await self._renewing(asyncio.ensure_future(self._quiet(id(app))))
         await self._renewing(asyncio.ensure_future(self._stops.pop(group).aclose()))
-        await self._leasing(self.node.hand_over, group)
+        await self._leases.run(self.node.hand_over, group)
 
     async def _quiet(self, app: int) -> None:
         """Until an app has no request under way (HAND_OVER_WAIT seconds at most)."""
@@ -712,7 +699,7 @@ class NodeApp:
         while not work.done():
             await asyncio.wait({work}, timeout=self.node.every)
             if not work.done():
-                await self._leasing(self.node.renew)
+                await self._leases.run(self.node.renew)
 
     async def _stop_all(self) -> None:
         """At the node's end: every group's app stopped, the last built first, the leases

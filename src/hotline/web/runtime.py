@@ -46,6 +46,7 @@ from hotline.telephony.webhooks import Webhooks
 from hotline.web import forms
 from hotline.web.errors import Refused
 from hotline.web.sockets import AgentSockets
+from hotline.web.threads import Threads
 
 log = logging.getLogger("hotline.web")
 XML = "application/xml"
@@ -58,6 +59,7 @@ AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, Off
               CallAnswered, CallCompleted)  # fmt: skip
 # the events of what happens on an agent's call (its conference): told to its agent
 PURGE_EVERY = 3600.0  # seconds between retention purges
+CARRIER_THREADS = 32  # carrier requests under way at once (at 0.3 s each, ~100 a second)
 STOP_WAIT = 10.0  # seconds a stopping line waits for its carrier requests, then its store
 AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
 CALL_NEWS = (AgentLegAnswered.kind, CalledBack.kind, "hold", "transferred", "consult",
@@ -109,6 +111,10 @@ class LineRuntime:
         # the last carrier request under way for each call's conference (each waits for
         # the one before it, so a hold and its resume reach the carrier in that order)
         self._chains: dict[str, asyncio.Task[None]] = {}
+        # the carrier's requests, in threads of their own: one that stalls (each may wait
+        # up to its time-out) holds those, never the shared threads a caller's webhook, an
+        # agent's socket or a reload waits for
+        self._carrier = Threads(CARRIER_THREADS, "hotline-carrier")
         # called before the line acts (a command, the carrier work it asks for): one node
         # of several stops there once it may no longer trust its leases (service.node)
         self.before_acting: Callable[[], None] = lambda: None
@@ -260,12 +266,10 @@ class LineRuntime:
         self.before_acting()  # (it ran after the check of the command that asked)
         try:
             if isinstance(c, Park):
-                await asyncio.to_thread(self.control.park, c.call_sid, c.attempt)
+                await self._carrier.run(self.control.park, c.call_sid, c.attempt)
             else:
-                await asyncio.to_thread(
-                    functools.partial(self.control.leg, c.call_sid, c.label, c.action,
-                                      mode=c.mode, coach=c.coach, attempt=c.attempt)
-                )  # fmt: skip
+                await self._carrier.run(self.control.leg, c.call_sid, c.label, c.action,
+                                        mode=c.mode, coach=c.coach, attempt=c.attempt)  # fmt: skip
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
             what = "park" if isinstance(c, Park) else f"{c.action} {c.label} on"
             log.error("could not %s call %s: %s", what, c.call_sid, e)
@@ -282,7 +286,7 @@ class LineRuntime:
         now (its agent hung up first) is as wanted."""
         self.before_acting()
         try:
-            await asyncio.to_thread(self.control.hang_up, c.leg_sid)
+            await self._carrier.run(self.control.hang_up, c.leg_sid)
         except CallGone:
             log.info("leg %s of call %s had ended already", c.leg_sid, c.call_sid)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
@@ -297,12 +301,12 @@ class LineRuntime:
         self.before_acting()  # (it ran after the check of the command that asked)
         try:  # any failure is logged, and comes back to the line as a command
             if isinstance(c, DialBack):
-                await asyncio.to_thread(
+                await self._carrier.run(
                     self.control.dial_back, c.call_sid, c.number, c.caller_id,
                     self.webhooks.status(call=c.call_sid),
                 )  # fmt: skip
             else:
-                await asyncio.to_thread(self.control.connect, c.call_sid, c.agent_id, c.attempt)
+                await self._carrier.run(self.control.connect, c.call_sid, c.agent_id, c.attempt)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
             # the caller keeps their place, the agent is freed: a command like any other;
             # a caller the carrier says is gone hung up as their agent accepted: the call
@@ -408,7 +412,7 @@ class LineRuntime:
             if not sids:
                 continue
             try:
-                statuses = await asyncio.to_thread(
+                statuses = await self._carrier.run(
                     carrier_statuses, self.control, sids, deadline=10.0
                 )
                 await self.use_case(functools.partial(self.line.recheck, statuses))
@@ -496,6 +500,7 @@ class LineRuntime:
                     await asyncio.to_thread(self.trail.checkpoint, time.time())
                 except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
                     log.exception("the audit trail's last checkpoint could not be written")
+            self._carrier.close()
             self.line.store.close()  # (its pool's connections: a line handed to another
             # node keeps none open here)
 
