@@ -86,12 +86,28 @@ def serve(app: Any, port: int, loop: asyncio.AbstractEventLoop, **tls: Any) -> S
 
 @contextlib.contextmanager
 def event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A loop in a thread of its own; at the end, what the test left under way on it (the
+    emulator's calls) is cancelled and waited for, as `asyncio.run` does, and it closes.
+    (Stopped with them pending, they were collected in some later test, their clean-up
+    failing there for want of a loop: PytestUnraisableExceptionWarning.)"""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=30)
+    try:
+        yield loop
+    finally:
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 @pytest.fixture
