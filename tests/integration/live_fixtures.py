@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import threading
@@ -44,14 +45,78 @@ VICTIMS = "+18005550200"
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-_LOOPS: list[contextlib.ExitStack] = []  # the event loops of the lines made (`stop_loops`)
+class _Loop:
+    """An event loop of its own, in a thread (anyio's blocking portal): the requests of a
+    live line not `running` all run on it, as on a server, so that the carrier requests a
+    reply leaves under way (a hold queued after a drop) finish there. (On a loop per
+    request, as TestClient has it, the ones not yet in a thread were cancelled as their
+    request's loop closed, and the others waited for as it did.)"""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self.portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
+        self._own = self.tasks()  # (the portal's own)
+        _LOOPS.append(self)
+
+    def tasks(self) -> set[asyncio.Task[Any]]:
+        return self.portal.call(asyncio.all_tasks)
+
+    def settle(self, since: set[asyncio.Task[Any]] | None = None) -> None:
+        """Wait for what was left under way here (but for the tasks in `since`, if given):
+        AssertionError if it does not end within a minute."""
+        self.portal.call(_settled, self._own if since is None else since)
+
+    def stop(self) -> None:
+        """What is still under way is cancelled, and the loop ends."""
+        self._stack.close()
+
+
+async def _settled(before: set[asyncio.Task[Any]]) -> None:
+    left = asyncio.all_tasks() - before - {asyncio.current_task()}
+    if left:
+        _, pending = await asyncio.wait(left, timeout=60)
+        assert not pending, f"work left under way did not end within a minute: {pending}"
+
+
+_LOOPS: list[_Loop] = []  # the loops of the lines made (`stop_loops`)
 
 
 def stop_loops() -> None:
     """Stop the event loops of the live lines made so far (tests/conftest.py, after each
-    test): what they still had under way is cancelled."""
+    test)."""
     while _LOOPS:
-        _LOOPS.pop().close()
+        _LOOPS.pop().stop()
+
+
+class _Client(TestClient):
+    """A TestClient whose requests outside its `with` all run on `loop`, each returning
+    once the work it left under way there is done (the carrier requests it asked for:
+    `settle` False leaves them, for a test whose carrier stalls); its `with` runs the
+    app's lifespan on a loop of its own, as TestClient's does, once `loop` settled."""
+
+    def __init__(self, app: Any, base_url: str, loop: _Loop, *, settle: bool = True) -> None:
+        super().__init__(app, base_url=base_url)
+        self.loop, self.settle = loop, settle
+        self.portal = loop.portal
+
+    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:
+        if not self.settle or self.portal is not self.loop.portal:  # (in its `with`)
+            answer: httpx.Response = super().request(*args, **kwargs)
+            return answer
+        before = self.loop.tasks()
+        response: httpx.Response = super().request(*args, **kwargs)
+        self.loop.settle(before)
+        return response
+
+    def __enter__(self) -> _Client:
+        self.loop.settle()
+        return super().__enter__()
+
+    def __exit__(self, *args: Any) -> None:
+        try:
+            super().__exit__(*args)
+        finally:
+            self.portal = self.loop.portal
 
 
 class FakeWall:
@@ -206,6 +271,7 @@ class Live:
         signal_url: str | None = None,
         desk: Callable[[Live], RecordDesk] | None = None,
         metrics_token: str | None = None,
+        settle: bool = True,
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
@@ -217,7 +283,8 @@ class Live:
         what it is asked, unless given); `twilio_api`: the API key and secret the browser
         phones' tokens are signed with; `signal_url`: HOTLINE_TWILIO_SIGNAL_URL; `desk`:
         builds the agents' record look-ups; `metrics_token`: HOTLINE_METRICS_TOKEN (None:
-        /metrics is off)."""
+        /metrics is off); `settle`: each request (the line not `running`) returns once the
+        carrier requests it asked for are done (False: at once, for a carrier that stalls)."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
@@ -247,13 +314,8 @@ class Live:
             clock=self.wall, desk=self.desk,
         )  # fmt: skip
         self.public_url = public_url
-        self.http = TestClient(self.app, base_url=public_url)
-        # every request of a line not `running` on one event loop of its own, as on a
-        # server: the carrier requests a reply leaves under way (a hold after a drop, in
-        # order) finish there; on a loop per request they were cancelled as it closed
-        loop = contextlib.ExitStack()
-        self.http.portal = loop.enter_context(anyio.from_thread.start_blocking_portal())
-        _LOOPS.append(loop)
+        self.loop = _Loop()
+        self.http: TestClient = _Client(self.app, public_url, self.loop, settle=settle)
         self.carrier = Carrier(self.http, public_url)
 
     @contextlib.contextmanager
@@ -262,7 +324,7 @@ class Live:
         through it: one event loop (a request on another, waiting for the line's lock the
         ticker holds, would fail: an asyncio lock belongs to one loop)."""
         before = self.http, self.carrier
-        with TestClient(self.app, base_url=self.public_url) as http:
+        with _Client(self.app, self.public_url, self.loop) as http:
             self.http, self.carrier = http, Carrier(http, self.public_url)
             try:
                 yield http

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import threading
 from pathlib import Path
+from typing import Any
 
 from hotline.testing.control import RecordingCallControl
+from hotline.web.runtime import LineRuntime
 
 from .live_fixtures import LINE, Live, call_form, queue_public_caller, sqlite_url
 
 SHARED = 4  # the loop's shared threads in this test (as on a machine of 0 cores + 4)
-STALLED = SHARED + 2  # connects stalled at once, each on a call of its own
+STALLED = SHARED  # connects stalled at once, each on a call of its own: as many as would
+# fill the shared threads (where they ran before, and the webhook then waited for them)
 STALL = 30.0  # seconds a stalled connect waits for the carrier at most
 
 
@@ -38,7 +42,7 @@ class StalledCarrier(RecordingCallControl):
 
 def test_a_callers_webhook_is_answered_while_the_carrier_stalls(tmp_path: Path) -> None:
     carrier = StalledCarrier()
-    live = Live(sqlite_url(tmp_path), control=carrier)
+    live = Live(sqlite_url(tmp_path), control=carrier, settle=False)
     portal = live.http.portal
     assert portal is not None
 
@@ -69,3 +73,54 @@ def test_a_callers_webhook_is_answered_while_the_carrier_stalls(tmp_path: Path) 
         carrier.gate.set()
     carrier.until(lambda: len(carrier.connected) == STALLED)
     assert carrier.timed_out == 0
+
+
+class StalledLegs(RecordingCallControl):
+    """A carrier that, while the test holds its gate, stalls the conference requests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.gate.set()  # (it answers, until the test says otherwise)
+        self.waiting = threading.Semaphore(0)  # released as each stalled request begins
+
+    def leg(self, call_sid: str, label: str, action: str, **kw: Any) -> None:
+        if not self.gate.is_set():
+            self.waiting.release()
+            self.gate.wait(STALL)
+        super().leg(call_sid, label, action, **kw)
+
+
+def test_a_line_that_stopped_sends_no_carrier_request_still_queued(tmp_path: Path) -> None:
+    """The line stops (handed to another node, whose event loop goes on) while the carrier
+    stalls on the caller's hold, and the resume asked after it waits its turn. The stop
+    waits its while for the hold, then is over: the resume is never sent, even once the
+    carrier answers again (the call is the line's next leader's by then, which asks the
+    carrier about it). Before, it went out after the stop."""
+    carrier = StalledLegs()
+    live = Live(sqlite_url(tmp_path), control=carrier)
+    sid = "CA" + "1" * 32
+    queue_public_caller(live, sid, "+12025550111")
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    live.leg_answered(sid)
+    rt = LineRuntime(settings=live.settings, line=live.line, control=carrier,
+                     still_valid=lambda tokens: dict.fromkeys(tokens, math.inf),
+                     token_clock=live.wall)  # fmt: skip
+
+    async def run() -> None:
+        async with rt.running():
+            carrier.gate.clear()  # the carrier stalls
+            await rt.use_case(lambda: live.line.hold_call("en-day-1", True))
+            assert await asyncio.to_thread(carrier.waiting.acquire, timeout=STALL)
+            await rt.use_case(lambda: live.line.hold_call("en-day-1", False))
+        carrier.gate.set()  # it answers again, after the stop
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        if left:  # (the hold's request, then what came after it)
+            await asyncio.wait(left, timeout=STALL)
+
+    asyncio.run(run())
+    assert (sid, "caller", "hold", "talk", "") in carrier.legs
+    assert (sid, "caller", "resume", "talk", "") not in carrier.legs

@@ -241,11 +241,16 @@ class LineRuntime:
 
     def _in_order(self, sid: str, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` once the call's carrier requests before it are done."""
-        before = self._chains.get(sid)
+        before, carrier = self._chains.get(sid), self._carrier
 
         async def after() -> None:
             if before is not None:
                 await asyncio.wait([before])  # (its failures are its own, logged there)
+            if carrier.closed:  # the line stopped meanwhile: its next leader has the
+                work.close()  # call, and asks the carrier about it
+                log.info("a request to the carrier for call %s was not sent: the line "
+                         "stopped first", sid)  # fmt: skip
+                return
             await work
 
         task = asyncio.get_running_loop().create_task(after())
@@ -475,6 +480,7 @@ class LineRuntime:
             self.sockets.sweep,
             self._checkpoints,
         )
+        self._carrier = Threads(CARRIER_THREADS, "hotline-carrier")  # (closed at the end)
         # agents logged in already (resumed from the store) have no desktop here yet
         self.sockets.expect({v.agent_id for b in self.line.boards.values() for v in b.agents()})
         tasks = [asyncio.create_task(t()) for t in loops]
@@ -483,8 +489,11 @@ class LineRuntime:
         finally:
             for t in tasks:
                 t.cancel()
-            if self._background:  # carrier requests under way: their outcomes land here
-                await asyncio.wait(set(self._background), timeout=STOP_WAIT)
+            try:
+                if self._background:  # carrier requests under way: their outcomes land here
+                    await asyncio.wait(set(self._background), timeout=STOP_WAIT)
+            finally:  # none is sent from now on (those still queued are dropped)
+                self._carrier.close()
             self.sockets.close_all()  # (nothing more will be told them from here)
             # the line stops: a command from now is refused (503: its sender tries again,
             # and reaches the line's next leader), never run with writes nothing would land
@@ -500,7 +509,6 @@ class LineRuntime:
                     await asyncio.to_thread(self.trail.checkpoint, time.time())
                 except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
                     log.exception("the audit trail's last checkpoint could not be written")
-            self._carrier.close()
             self.line.store.close()  # (its pool's connections: a line handed to another
             # node keeps none open here)
 
