@@ -62,8 +62,8 @@ class _Loop:
         return self.portal.call(asyncio.all_tasks)
 
     def settle(self, since: set[asyncio.Task[Any]] | None = None) -> None:
-        """Wait for what was left under way here (but for the tasks in `since`, if given):
-        AssertionError if it does not end within a minute."""
+        """Wait for the line's carrier requests left under way here (those made since
+        `since`, if given): AssertionError if they do not end within a minute."""
         self.portal.call(_settled, self._own if since is None else since)
 
     def stop(self) -> None:
@@ -72,7 +72,10 @@ class _Loop:
 
 
 async def _settled(before: set[asyncio.Task[Any]]) -> None:
-    left = asyncio.all_tasks() - before - {asyncio.current_task()}
+    """The line's carrier requests (tasks of its runtime: not a websocket's, nor the
+    database check /healthz leaves running) made since `before`, waited for."""
+    left = {t for t in asyncio.all_tasks() - before
+            if getattr(t.get_coro(), "__qualname__", "").startswith("LineRuntime.")}  # fmt: skip
     if left:
         _, pending = await asyncio.wait(left, timeout=60)
         assert not pending, f"work left under way did not end within a minute: {pending}"
@@ -315,6 +318,7 @@ class Live:
         )  # fmt: skip
         self.public_url = public_url
         self.loop = _Loop()
+        self.settle = settle
         self.http: TestClient = _Client(self.app, public_url, self.loop, settle=settle)
         self.carrier = Carrier(self.http, public_url)
 
@@ -324,7 +328,7 @@ class Live:
         through it: one event loop (a request on another, waiting for the line's lock the
         ticker holds, would fail: an asyncio lock belongs to one loop)."""
         before = self.http, self.carrier
-        with _Client(self.app, self.public_url, self.loop) as http:
+        with _Client(self.app, self.public_url, self.loop, settle=self.settle) as http:
             self.http, self.carrier = http, Carrier(http, self.public_url)
             try:
                 yield http

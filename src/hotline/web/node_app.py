@@ -607,7 +607,6 @@ class NodeApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         await receive()  # lifespan.startup
-        self._leases = Threads(1, "hotline-leases")  # (closed at the end of each run)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(self._leases.close)  # (its work is done: `leave` was awaited)
             stack.push_async_callback(self._client.aclose)

@@ -241,16 +241,11 @@ class LineRuntime:
 
     def _in_order(self, sid: str, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` once the call's carrier requests before it are done."""
-        before, carrier = self._chains.get(sid), self._carrier
+        before = self._chains.get(sid)
 
         async def after() -> None:
             if before is not None:
                 await asyncio.wait([before])  # (its failures are its own, logged there)
-            if carrier.closed:  # the line stopped meanwhile: its next leader has the
-                work.close()  # call, and asks the carrier about it
-                log.info("a request to the carrier for call %s was not sent: the line "
-                         "stopped first", sid)  # fmt: skip
-                return
             await work
 
         task = asyncio.get_running_loop().create_task(after())
@@ -263,6 +258,16 @@ class LineRuntime:
                 del self._chains[sid]
 
         task.add_done_callback(done)
+
+    async def _carrier_done(self, seconds: float) -> None:
+        """Wait, at most `seconds`, until no request to the carrier is under way or queued
+        (those asked meanwhile included)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self._background:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.wait(set(self._background), timeout=left)
 
     async def _conference(self, c: Leg | Park) -> None:
         """A participant operation on the call's conference. A participant the carrier
@@ -480,7 +485,6 @@ class LineRuntime:
             self.sockets.sweep,
             self._checkpoints,
         )
-        self._carrier = Threads(CARRIER_THREADS, "hotline-carrier")  # (closed at the end)
         # agents logged in already (resumed from the store) have no desktop here yet
         self.sockets.expect({v.agent_id for b in self.line.boards.values() for v in b.agents()})
         tasks = [asyncio.create_task(t()) for t in loops]
@@ -489,10 +493,9 @@ class LineRuntime:
         finally:
             for t in tasks:
                 t.cancel()
-            try:
-                if self._background:  # carrier requests under way: their outcomes land here
-                    await asyncio.wait(set(self._background), timeout=STOP_WAIT)
-            finally:  # none is sent from now on (those still queued are dropped)
+            try:  # carrier requests under way (and those they lead to): their outcomes
+                await self._carrier_done(STOP_WAIT)  # land here
+            finally:  # (those that outlast the wait still go out, in order, after it)
                 self._carrier.close()
             self.sockets.close_all()  # (nothing more will be told them from here)
             # the line stops: a command from now is refused (503: its sender tries again,
