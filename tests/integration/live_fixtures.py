@@ -55,7 +55,6 @@ class _Loop:
     def __init__(self) -> None:
         self._stack = contextlib.ExitStack()
         self.portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
-        self._own = self.tasks()  # (the portal's own)
         _LOOPS.append(self)
 
     def tasks(self) -> set[asyncio.Task[Any]]:
@@ -64,7 +63,7 @@ class _Loop:
     def settle(self, since: set[asyncio.Task[Any]] | None = None) -> None:
         """Wait for the line's carrier requests left under way here (those made since
         `since`, if given): AssertionError if they do not end within a minute."""
-        self.portal.call(_settled, self._own if since is None else since)
+        self.portal.call(_settled, since or set())
 
     def stop(self) -> None:
         """What is still under way is cancelled, and the loop ends."""
