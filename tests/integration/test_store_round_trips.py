@@ -29,7 +29,7 @@ from hotline.service.unit_of_work import (
 from hotline.store import db
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Fence, Leases
-from hotline.store.repository import Store
+from hotline.store.repository import Store, transaction
 from hotline.switchboard.records import CallRow
 
 from .live_fixtures import PG, keyring, pg_url, waiting_on_a_lock  # noqa: F401
@@ -276,6 +276,43 @@ def test_connections_lent_at_once_are_kept_not_opened_again(kind, request, tmp_p
         for _ in range(3):
             assert list(pool.map(lambda _: hold(), range(db.POOL))) == [1] * db.POOL
     assert len(opened) == db.POOL
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_a_thread_that_finds_every_connection_lent_is_told_so_in_time(
+    kind, request, tmp_path, monkeypatch
+):
+    """It waits `POOL_WAIT` (10 s, under the carrier's 15 s for a webhook's answer; here
+    less), then its request fails as a store that did not answer, saying why: it used to
+    wait 30 s, past the carrier's time-out, and then told only SQLAlchemy's words."""
+    monkeypatch.setattr(db, "POOL_WAIT", 0.2)
+    url = (request.getfixturevalue("pg_url") if kind == "postgresql"
+           else f"sqlite:///{tmp_path / 'pool.sqlite3'}")  # fmt: skip
+    engine = connect(url)
+    lent, back = threading.Barrier(db.POOL + 1), threading.Event()
+
+    def hold() -> None:
+        with engine.connect():
+            lent.wait(timeout=30)
+            back.wait(timeout=30)
+
+    with ThreadPoolExecutor(db.POOL) as pool:
+        held = [pool.submit(hold) for _ in range(db.POOL)]
+        try:
+            lent.wait(timeout=30)  # (every connection lent)
+            with pytest.raises(StoreUnavailable) as refused, transaction(engine) as c:
+                c.execute(text("SELECT 1"))
+        finally:
+            back.set()
+        for h in held:
+            h.result(timeout=30)
+    assert refused.value.message == (
+        f"the database failed: all {db.POOL} of this process's connections to it were in "
+        "use for 0.2 s (it is slow to answer, or a lock holds them)"
+    )
+    with transaction(engine) as c:  # given back, they are lent again
+        assert c.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()
 
 

@@ -45,6 +45,10 @@ IDLE_PING = 2.0  # seconds a server's connection may sit in the pool and be lent
 # only 5 and closes the others as they come back: 7,000 agents logging in at once opened
 # about 4,000, each a server process on PostgreSQL; docs/benchmarks.md)
 POOL = 15
+# seconds a thread waits for one of them, then its request answers 503 ("try again
+# shortly"): under the 15 s a carrier waits for a webhook's answer, so that a caller's
+# webhook that reads the store gets the line's answer, not the carrier's error
+POOL_WAIT = 10.0
 _SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 
@@ -195,7 +199,9 @@ def connect(url: str, *, create: bool = True) -> Engine:
         dialect = parsed.get_dialect()
         pool = dialect.get_pool_class(parsed) if issubclass(dialect, DefaultDialect) else None
         queued = pool is not None and issubclass(pool, QueuePool)
-        pooled: dict[str, Any] = {"pool_size": POOL, "max_overflow": 0} if queued else {}
+        pooled: dict[str, Any] = (
+            {"pool_size": POOL, "max_overflow": 0, "pool_timeout": POOL_WAIT} if queued else {}
+        )
         engine = create_engine(parsed, connect_args=args, **pooled)
     except (ArgumentError, SQLAlchemyError, TypeError, ValueError, ImportError) as e:
         raise StoreUnavailable(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
 from sqlalchemy.pool import QueuePool
 
 from hotline.domain.events import CallArrived
@@ -70,6 +71,12 @@ def translated(engine: Engine) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as e:
+        if isinstance(e, PoolExhausted) and isinstance(pool := engine.pool, QueuePool):
+            raise StoreUnavailable(
+                f"the database failed: all {pool.size()} of this process's connections to "
+                f"it were in use for {pool.timeout():g} s (it is slow to answer, or a lock "
+                "holds them)"
+            ) from None
         why = reason(e, engine.url.render_as_string(hide_password=False))
         if never_succeeds(e):
             raise WriteRefused(why) from None
