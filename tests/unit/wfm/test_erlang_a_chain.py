@@ -1,10 +1,11 @@
 """Erlang A figures and staffing against the M/M/n+M Markov chain solved numerically.
 
-Issue 15 asks for Erlang A "identical to published values". No published table of exact
-Erlang A figures (4CallCenters' outputs in Mandelbaum & Zeltyn's Palm/Erlang-A note,
-Garnett, Mandelbaum & Reiman 2002, Whitt 2006) could be read in full from here, and a figure
-read off a plot would not do; so the reference is the model itself, solved by methods that
-share nothing with erlang.py:
+Issue 15 asks for Erlang A "identical to published values". The published figures that
+could be read from here are few and rounded (test_erlang_published.py has them); no table
+of exact figures (4CallCenters' outputs in Mandelbaum & Zeltyn's Palm/Erlang-A note,
+Garnett, Mandelbaum & Reiman 2002, Whitt 2006) could be read in full, and a figure read off
+a plot would not do. So the reference to full precision, over a drawn grid, is the model
+itself, solved by methods that share nothing with erlang.py:
 
 * the stationary distribution by a dense linear solve of the truncated generator (erlang.py
   uses the product form in logarithms, and the incomplete gamma function);
