@@ -283,9 +283,10 @@ def test_connections_lent_at_once_are_kept_not_opened_again(kind, request, tmp_p
 def test_a_thread_that_finds_every_connection_lent_is_told_so_in_time(
     kind, request, tmp_path, monkeypatch
 ):
-    """It waits `POOL_WAIT` (10 s, under the carrier's 15 s for a webhook's answer; here
-    less), then its request fails as a store that did not answer, saying why: it used to
-    wait 30 s, past the carrier's time-out, and then told only SQLAlchemy's words."""
+    """It waits `POOL_WAIT` (5 s: twice that is under the carrier's 15 s for a webhook's
+    answer; here less), then its request fails as a store that did not answer, saying why:
+    it used to wait 30 s, past the carrier's time-out, and then told only SQLAlchemy's
+    words."""
     monkeypatch.setattr(db, "POOL_WAIT", 0.2)
     url = (request.getfixturevalue("pg_url") if kind == "postgresql"
            else f"sqlite:///{tmp_path / 'pool.sqlite3'}")  # fmt: skip
@@ -308,8 +309,8 @@ def test_a_thread_that_finds_every_connection_lent_is_told_so_in_time(
         for h in held:
             h.result(timeout=30)
     assert refused.value.message == (
-        f"the database failed: all {db.POOL} of this process's connections to it were in "
-        "use for 0.2 s (it is slow to answer, or a lock holds them)"
+        f"the database failed: all {db.POOL} connections of the pool were in use for 0.2 s "
+        "(the database is slow to answer, or a lock holds them)"
     )
     with transaction(engine) as c:  # given back, they are lent again
         assert c.execute(text("SELECT 1")).scalar_one() == 1

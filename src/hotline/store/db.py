@@ -46,9 +46,10 @@ IDLE_PING = 2.0  # seconds a server's connection may sit in the pool and be lent
 # about 4,000, each a server process on PostgreSQL; docs/benchmarks.md)
 POOL = 15
 # seconds a thread waits for one of them, then its request answers 503 ("try again
-# shortly"): under the 15 s a carrier waits for a webhook's answer, so that a caller's
-# webhook that reads the store gets the line's answer, not the carrier's error
-POOL_WAIT = 10.0
+# shortly"): a caller's webhook that reads the store gets the line's answer, not the
+# carrier's error, within the 15 s a carrier waits for it, even on a node, where it may wait
+# twice (the requests' placement, then its line's own pool)
+POOL_WAIT = 5.0
 _SECRET_KEYS = re.compile(r"pass|secret|token|key", re.IGNORECASE)
 
 

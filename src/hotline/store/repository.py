@@ -73,9 +73,9 @@ def translated(engine: Engine) -> Iterator[None]:
     except SQLAlchemyError as e:
         if isinstance(e, PoolExhausted) and isinstance(pool := engine.pool, QueuePool):
             raise StoreUnavailable(
-                f"the database failed: all {pool.size()} of this process's connections to "
-                f"it were in use for {pool.timeout():g} s (it is slow to answer, or a lock "
-                "holds them)"
+                f"the database failed: all {pool.size()} connections of the pool were in use "
+                f"for {pool.timeout():g} s (the database is slow to answer, or a lock holds "
+                "them)"
             ) from None
         why = reason(e, engine.url.render_as_string(hide_password=False))
         if never_succeeds(e):
