@@ -16,8 +16,9 @@ Two sources could be read from here (issue 15 asks for "published values"):
 
 Both sources' mean wait is over ALL callers, those who hang up included (their wait is the
 time until they hang up); `Performance.asa_seconds` is over answered callers. With
-exponential patience the two are tied exactly: P(abandon) = theta E[W] (Mandelbaum &
-Zeltyn, section 4), so the published mean wait is `abandon_rate * patience_seconds`.
+exponential patience the two are tied exactly, P(abandon) = theta E[W] (each waiting
+caller hangs up at rate theta: Little's law on the queue), so the published mean wait is
+`abandon_rate * patience_seconds`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import pytest
 from hotline.wfm.erlang import erlang_a, erlang_c
 from hotline.wfm.staffing import Target, agents_needed, erlang_a_table
 
-ULP = 1e-15  # Erlang C's figures printed in full agree but for the last bit of a double
+ULP = 1e-13  # Erlang C's figures printed in full agree to the last bit or two of a double
+# (15 to 16 digits; 13 leaves room for another libm's rounding)
 
 
 def test_mandelbaum_and_zeltyn_worked_comparison():
@@ -36,8 +38,6 @@ def test_mandelbaum_and_zeltyn_worked_comparison():
     assert round(100 * p.abandon_rate, 1) == 3.1  # (3.09 %)
     assert round(p.abandon_rate * 120, 1) == 3.7  # mean wait of all callers (3.71 s)
     assert round(100 * p.occupancy) == 93  # (93.03 %)
-    # (the answered callers' mean wait is 3.62 s: a figure over them would read 3.6)
-    assert round(p.asa_seconds, 1) == 3.6
 
 
 PYWORKFORCE = {"calls_per_hour": 100 * 60 / 30, "aht_seconds": 3 * 60}
