@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hotline.testing.control import RecordingCallControl
+from hotline.web import runtime
 from hotline.web.runtime import LineRuntime
 
 from .live_fixtures import LINE, Live, call_form, queue_public_caller, sqlite_url
@@ -91,17 +96,26 @@ class StalledLegs(RecordingCallControl):
         super().leg(call_sid, label, action, **kw)
 
 
-def test_a_line_that_stopped_still_sends_in_order_what_it_asked_of_the_carrier(
-    tmp_path: Path,
-) -> None:
-    """The line stops (handed to another node, whose event loop goes on) while the carrier
-    stalls on the caller's hold, and the resume asked after it waits its turn. The stop
-    waits its while, then is over; once the carrier answers again, the resume still goes
-    out, after the hold: the store holds both as done, and the line's next leader rebuilds
-    the call from it (resumed), never asking the carrier again. Dropped, the caller would
-    hear hold music with their agent on the line (or, for a dropped `drop`, an agent's
-    phone would stay in a caller's conference)."""
-    carrier = StalledLegs()
+class Heard(logging.Handler):
+    """Calls `then` when the runtime logs a message that starts with `text`."""
+
+    def __init__(self, text: str, then: Callable[[], None]) -> None:
+        super().__init__()
+        self.text, self.then = text, then
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(self.text):
+            self.then()
+
+
+DRAINING = "the line stopped with 2 requests to the carrier still to go out"
+LEFT = "2 requests to the carrier were still to go out"
+
+
+def stop_while_the_carrier_stalls(tmp_path: Path, carrier: StalledLegs) -> tuple[str, list[Any]]:
+    """A call on hold and resumed while the carrier stalls on the hold (the resume waits its
+    turn), then the line stops (handed to another node, whose event loop goes on): the
+    call's sid, and the conference requests sent by the time the stop was over."""
     live = Live(sqlite_url(tmp_path), control=carrier)
     sid = "CA" + "1" * 32
     queue_public_caller(live, sid, "+12025550111")
@@ -113,6 +127,7 @@ def test_a_line_that_stopped_still_sends_in_order_what_it_asked_of_the_carrier(
     rt = LineRuntime(settings=live.settings, line=live.line, control=carrier,
                      still_valid=lambda tokens: dict.fromkeys(tokens, math.inf),
                      token_clock=live.wall)  # fmt: skip
+    sent: list[Any] = []
 
     async def run() -> None:
         async with rt.running():
@@ -120,11 +135,48 @@ def test_a_line_that_stopped_still_sends_in_order_what_it_asked_of_the_carrier(
             await rt.use_case(lambda: live.line.hold_call("en-day-1", True))
             assert await asyncio.to_thread(carrier.waiting.acquire, timeout=STALL)
             await rt.use_case(lambda: live.line.hold_call("en-day-1", False))
-        carrier.gate.set()  # it answers again, after the stop
+        sent.extend(carrier.legs)
+        carrier.gate.set()  # (it answers again)
         left = asyncio.all_tasks() - {asyncio.current_task()}
-        if left:  # (the hold's request, then what came after it)
+        if left:  # (what still waited on it)
             await asyncio.wait(left, timeout=STALL)
 
     asyncio.run(run())
+    return sid, sent
+
+
+def test_a_line_stops_only_once_what_it_asked_of_the_carrier_went_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop waits its while for the carrier's outcomes, lands its writes, and then
+    waits for the hold and the resume to go out, in order, before it is over (and the
+    line's leases go): the line's next leader rebuilds the call from the store, which
+    holds both as done, and its own requests must not reach the carrier before them."""
+    monkeypatch.setattr(runtime, "STOP_WAIT", 0.2)
+    monkeypatch.setattr(runtime, "CARRIER_DRAIN", 10.0)  # (a test that fails fails in 10 s)
+    carrier = StalledLegs()
+    heard = Heard(DRAINING, carrier.gate.set)  # the carrier answers again as the stop waits
+    logging.getLogger("hotline.web").addHandler(heard)
+    try:
+        sid, sent = stop_while_the_carrier_stalls(tmp_path, carrier)
+    finally:
+        logging.getLogger("hotline.web").removeHandler(heard)
+    assert sent[-2:] == [(sid, "caller", "hold", "talk", ""),
+                         (sid, "caller", "resume", "talk", "")]  # fmt: skip
+
+
+def test_what_a_line_asked_of_a_carrier_stalled_past_its_stop_still_goes_out_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A carrier stalled past the stop's longest wait: the stop is over (and the leases go)
+    with the requests still queued, and says so; once the carrier answers again, they go
+    out, in order. Dropped, the caller would hear hold music with their agent on the line
+    (or, for a dropped `drop`, an agent's phone would stay in a caller's conference)."""
+    monkeypatch.setattr(runtime, "STOP_WAIT", 0.2)
+    monkeypatch.setattr(runtime, "CARRIER_DRAIN", 0.2)
+    carrier = StalledLegs()
+    sid, sent = stop_while_the_carrier_stalls(tmp_path, carrier)
+    assert sid not in {leg[0] for leg in sent}  # the stop was over before they went out
+    assert any(r.getMessage().startswith(LEFT) for r in caplog.records)
     assert carrier.legs[-2:] == [(sid, "caller", "hold", "talk", ""),
                                  (sid, "caller", "resume", "talk", "")]  # fmt: skip

@@ -140,6 +140,7 @@ class NodeApp:
         self._placement = placement
         self._apps: dict[tuple[str, ...], Any] = {}  # the groups this node serves, their apps
         self._stops: dict[tuple[str, ...], contextlib.AsyncExitStack] = {}  # (their lifespans)
+        self._stopping: dict[tuple[str, ...], asyncio.Future[Any]] = {}  # (those stopping)
         self._busy: Counter[int] = Counter()  # requests under way, by app (its id)
         self._behind: str | None = None  # why it claims no more lines: a newer schema
         # (nodes reach each other directly: no proxy from the environment)
@@ -684,8 +685,18 @@ class NodeApp:
         (its sockets closed, its writes landed) before its leases go."""
         app = self._apps.pop(group)
         await self._renewing(asyncio.ensure_future(self._quiet(id(app))))
-        await self._renewing(asyncio.ensure_future(self._stops.pop(group).aclose()))
+        await self._renewing(self._stop(group))
         await self._leases.run(self.node.hand_over, group)
+
+    def _stop(self, group: tuple[str, ...]) -> asyncio.Future[Any]:
+        """The group's app stopping, started now if it was not: kept until it is over, so
+        that the node's end (SIGTERM in a hand-over) waits for it before its leases go."""
+        stop = self._stops.pop(group, None)
+        if stop is not None:
+            stopping = asyncio.ensure_future(stop.aclose())
+            self._stopping[group] = stopping
+            stopping.add_done_callback(lambda _: self._stopping.pop(group, None))
+        return self._stopping[group]
 
     async def _quiet(self, app: int) -> None:
         """Until an app has no request under way (HAND_OVER_WAIT seconds at most)."""
@@ -702,15 +713,22 @@ class NodeApp:
                 await self._leases.run(self.node.renew)
 
     async def _stop_all(self) -> None:
-        """At the node's end: every group's app stopped, the last built first, the leases
-        renewed meanwhile (an app's line lands its last writes, for up to seconds while the
-        store is away: its leases must not run out before, nor the others' while it does)."""
-        while self._stops:
-            group, stop = self._stops.popitem()
+        """At the node's end: every group's app stopped, a hand-over's under way included,
+        the leases renewed meanwhile (an app's line lands its last writes, for up to seconds
+        while the store is away, and sends its carrier requests still queued: its leases
+        must not run out before, nor the others' while it does). All at once: one after
+        another, a carrier or a store that stalls would hold each in turn. The first to
+        fail raises, once all are over."""
+        for group in list(self._stops):
             self._apps.pop(group, None)
-            stopping = asyncio.ensure_future(stop.aclose())
-            await self._renewing(stopping)
-            await stopping  # (its failure, if it failed, as before)
+            self._stop(group)
+        if not self._stopping:
+            return
+        stopping = asyncio.gather(*self._stopping.values(), return_exceptions=True)
+        await self._renewing(stopping)
+        for outcome in stopping.result():
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 def relay_key(secret_key: str) -> bytes:

@@ -61,6 +61,10 @@ AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, Off
 PURGE_EVERY = 3600.0  # seconds between retention purges
 CARRIER_THREADS = 32  # carrier requests under way at once (at 0.3 s each, ~100 a second)
 STOP_WAIT = 10.0  # seconds a stopping line waits for its carrier requests, then its store
+# seconds its stop then waits, at most, for the carrier requests still queued: its leases go
+# (and its next leader starts) once they are out, so that its requests reach the carrier
+# before the next leader's
+CARRIER_DRAIN = 60.0
 AUDIT_TICK = 5.0  # seconds between asking whether an audit checkpoint is due
 CALL_NEWS = (AgentLegAnswered.kind, CalledBack.kind, "hold", "transferred", "consult",
              "interpreter", "supervised")  # fmt: skip
@@ -493,27 +497,45 @@ class LineRuntime:
         finally:
             for t in tasks:
                 t.cancel()
-            try:  # carrier requests under way (and those they lead to): their outcomes
-                await self._carrier_done(STOP_WAIT)  # land here
-            finally:  # (those that outlast the wait still go out, in order, after it)
+            try:
+                await self._stop()
+            finally:
                 self._carrier.close()
-            self.sockets.close_all()  # (nothing more will be told them from here)
-            # the line stops: a command from now is refused (503: its sender tries again,
-            # and reaches the line's next leader), never run with writes nothing would land
-            self.line.writer.close()
-            left = await asyncio.to_thread(self.line.writer.finish, STOP_WAIT)
-            if left:
-                log.error("%d writes could not land in the store before the line stopped "
-                          "(%s): they are lost; the store holds the line as it was before "
-                          "them", left, self.line.writer.health.last_error)  # fmt: skip
-            self.line.lookups.close()
-            if self.trail is not None:  # a last checkpoint, over every entry written
-                try:
-                    await asyncio.to_thread(self.trail.checkpoint, time.time())
-                except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
-                    log.exception("the audit trail's last checkpoint could not be written")
-            self.line.store.close()  # (its pool's connections: a line handed to another
-            # node keeps none open here)
+
+    async def _stop(self) -> None:
+        """The line stops: its carrier requests' outcomes land, then its writes, then the
+        requests still queued go out (its leases go after: see `CARRIER_DRAIN`)."""
+        await self._carrier_done(STOP_WAIT)  # (those under way and those they lead to)
+        self.sockets.close_all()  # (nothing more will be told them from here)
+        # the line stops: a command from now is refused (503: its sender tries again,
+        # and reaches the line's next leader), never run with writes nothing would land
+        self.line.writer.close()
+        left = await asyncio.to_thread(self.line.writer.finish, STOP_WAIT)
+        if left:
+            log.error("%d writes could not land in the store before the line stopped "
+                      "(%s): they are lost; the store holds the line as it was before "
+                      "them", left, self.line.writer.health.last_error)  # fmt: skip
+        self.line.lookups.close()
+        if self.trail is not None:  # a last checkpoint, over every entry written
+            try:
+                await asyncio.to_thread(self.trail.checkpoint, time.time())
+            except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
+                log.exception("the audit trail's last checkpoint could not be written")
+        self.line.store.close()  # (its pool's connections: a line handed to another
+        # node keeps none open here)
+        if self._background:  # the requests still queued go out, in order, before the
+            # stop is over and the line's leases go: never after its next leader's
+            log.warning("the line stopped with %d requests to the carrier still to go out: "
+                        "its leases go once they are (%g s at most)", len(self._background),
+                        CARRIER_DRAIN)  # fmt: skip
+            await self._carrier_done(CARRIER_DRAIN)
+        if self._background:
+            calls = sorted(self._chains)
+            log.error("%d requests to the carrier were still to go out %g s after the line "
+                      "stopped: they go out after its leases go, perhaps after its next "
+                      "leader's own, or never if this process ends now (calls %s)",
+                      len(self._background), CARRIER_DRAIN,
+                      ", ".join(calls[:10]) + (" ..." if len(calls) > 10 else ""))  # fmt: skip
 
 
 def _stats_of(setup: LineSetup) -> LiveStats:
