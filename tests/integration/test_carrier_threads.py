@@ -108,7 +108,7 @@ class Heard(logging.Handler):
             self.then()
 
 
-DRAINING = "the line stopped with 2 requests to the carrier still to go out"
+DRAINING = "the line stopped with 2 requests to the carrier still to go out"  # (hold, resume)
 LEFT = "2 requests to the carrier were still to go out"
 
 

@@ -141,6 +141,7 @@ class NodeApp:
         self._apps: dict[tuple[str, ...], Any] = {}  # the groups this node serves, their apps
         self._stops: dict[tuple[str, ...], contextlib.AsyncExitStack] = {}  # (their lifespans)
         self._stopping: dict[tuple[str, ...], asyncio.Future[Any]] = {}  # (those stopping)
+        self._handing: asyncio.Task[None] | None = None  # a hand-over under way
         self._busy: Counter[int] = Counter()  # requests under way, by app (its id)
         self._behind: str | None = None  # why it claims no more lines: a newer schema
         # (nodes reach each other directly: no proxy from the environment)
@@ -613,6 +614,7 @@ class NodeApp:
             stack.push_async_callback(self._client.aclose)
             stack.push_async_callback(self._leases.run, self.node.leases.leave)
             stack.push_async_callback(self._stop_all)
+            stack.push_async_callback(self._end_handing)
             task = asyncio.create_task(self._elect())
             stack.push_async_callback(_stopped, task)
             await send({"type": "lifespan.startup.complete"})
@@ -633,8 +635,8 @@ class NodeApp:
                     await self._leases.run(self.node.renew)
                 for group in [] if self._behind else await self._leases.run(self.node.claim):
                     await self._take_over(group)
-                if self.node.handing in self._apps:
-                    await self._hand_over(self.node.handing)
+                if self.node.handing in self._apps and self._handing is None:
+                    self._handing = asyncio.create_task(self._hand_over(self.node.handing))
                 if said:
                     log.warning("node %s: its rounds of election work again", self.node.name)
                     said.clear()
@@ -668,8 +670,12 @@ class NodeApp:
         except SchemaAhead as e:  # (its restart stops at the same check, until upgraded)
             self._behind = e.message
             await self._leases.run(self.node.hand_over, group, "a newer Hotline's to lead")
-            await self._stop_all()  # (the others' writes landed before their leases go)
-            await self._leases.run(self.node.give_up, e.message)
+            try:
+                await self._end_handing()
+                await self._stop_all()  # (the others' writes landed before their leases go)
+            finally:  # (one that failed to stop is the log's; counted alive, it would
+                # keep lines from the nodes that can lead them)
+                await self._leases.run(self.node.give_up, e.message)
             return
         except Exception as e:
             log.exception("node %s could not build %s", self.node.name, ", ".join(group))
@@ -682,11 +688,29 @@ class NodeApp:
         """Stop serving a group and let its leases go, for a node that leads less than its
         share: from now its requests wait for (or are sent to) the node that takes it; the
         requests under way finish first (up to HAND_OVER_WAIT seconds), then its app stops
-        (its sockets closed, its writes landed) before its leases go."""
-        app = self._apps.pop(group)
-        await self._renewing(asyncio.ensure_future(self._quiet(id(app))))
-        await self._renewing(self._stop(group))
-        await self._leases.run(self.node.hand_over, group)
+        (its sockets closed, its writes landed, its carrier requests sent) before its leases
+        go. In a task of its own, beside the rounds of election: with the carrier stalled
+        the stop takes a minute and more, and the node claims what is free meanwhile."""
+        try:
+            app = self._apps.pop(group)
+            await self._renewing(asyncio.ensure_future(self._quiet(id(app))))
+            stopping = self._stop(group)
+            await self._renewing(stopping)
+            if not stopping.cancelled() and stopping.exception() is not None:
+                log.error("node %s: %s's app failed as it stopped (its leases go all the "
+                          "same)", self.node.name, ", ".join(group),
+                          exc_info=stopping.exception())  # fmt: skip
+            await self._leases.run(self.node.hand_over, group)
+        except Exception:  # logged, not silenced (its leases, not renewed, run out)
+            log.exception("node %s: handing %s over failed", self.node.name, ", ".join(group))
+        finally:
+            self._handing = None
+
+    async def _end_handing(self) -> None:
+        """At the node's end: a hand-over under way goes no further (its group's stop, if
+        it began, goes on: `_stop_all` waits for it)."""
+        if self._handing is not None:
+            await _stopped(self._handing)
 
     def _stop(self, group: tuple[str, ...]) -> asyncio.Future[Any]:
         """The group's app stopping, started now if it was not: kept until it is over, so
@@ -695,7 +719,16 @@ class NodeApp:
         if stop is not None:
             stopping = asyncio.ensure_future(stop.aclose())
             self._stopping[group] = stopping
-            stopping.add_done_callback(lambda _: self._stopping.pop(group, None))
+
+            def over(_: object) -> None:
+                if self._stopping.get(group) is stopping:
+                    del self._stopping[group]
+
+            stopping.add_done_callback(over)
+        elif group not in self._stopping:  # (stopped already)
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
         return self._stopping[group]
 
     async def _quiet(self, app: int) -> None:
@@ -726,9 +759,11 @@ class NodeApp:
             return
         stopping = asyncio.gather(*self._stopping.values(), return_exceptions=True)
         await self._renewing(stopping)
-        for outcome in stopping.result():
-            if isinstance(outcome, BaseException):
-                raise outcome
+        failed = [x for x in stopping.result() if isinstance(x, BaseException)]
+        for e in failed[1:]:  # (the first is raised)
+            log.error("node %s: an app failed as it stopped", self.node.name, exc_info=e)
+        if failed:
+            raise failed[0]
 
 
 def relay_key(secret_key: str) -> bytes:
