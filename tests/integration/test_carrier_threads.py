@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import math
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -180,3 +182,38 @@ def test_what_a_line_asked_of_a_carrier_stalled_past_its_stop_still_goes_out_in_
     assert any(r.getMessage().startswith(LEFT) for r in caplog.records)
     assert carrier.legs[-2:] == [(sid, "caller", "hold", "talk", ""),
                                  (sid, "caller", "resume", "talk", "")]  # fmt: skip
+
+
+def test_a_request_still_waiting_its_turn_as_the_loop_ends_is_closed_not_left_unawaited(
+    tmp_path: Path,
+) -> None:
+    """The event loop ends (the process stops, or a test's loop) with the caller's resume
+    waiting for the hold, which the carrier stalls on: the resume's coroutine is closed as
+    its wait is cancelled, not left for the collector to warn of as never awaited."""
+    carrier = StalledLegs()
+    live = Live(sqlite_url(tmp_path), control=carrier)
+    sid = "CA" + "2" * 32
+    queue_public_caller(live, sid, "+12025550112")
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    live.leg_answered(sid)
+    rt = LineRuntime(settings=live.settings, line=live.line, control=carrier,
+                     still_valid=lambda tokens: dict.fromkeys(tokens, math.inf),
+                     token_clock=live.wall)  # fmt: skip
+
+    async def run() -> None:
+        carrier.gate.clear()  # the carrier stalls
+        await rt.use_case(lambda: live.line.hold_call("en-day-1", True))
+        assert await asyncio.to_thread(carrier.waiting.acquire, timeout=STALL)
+        await rt.use_case(lambda: live.line.hold_call("en-day-1", False))
+
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        try:
+            asyncio.run(run())  # (ends with the resume waiting its turn: cancelled)
+        finally:
+            carrier.gate.set()
+        gc.collect()
+    assert [str(w.message) for w in heard if "never awaited" in str(w.message)] == []

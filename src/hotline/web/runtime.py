@@ -249,7 +249,11 @@ class LineRuntime:
 
         async def after() -> None:
             if before is not None:
-                await asyncio.wait([before])  # (its failures are its own, logged there)
+                try:
+                    await asyncio.wait([before])  # (its failures are its own, logged there)
+                except asyncio.CancelledError:  # (the loop ends): `work` never began
+                    work.close()
+                    raise
             await work
 
         task = asyncio.get_running_loop().create_task(after())
