@@ -114,10 +114,9 @@ DRAINING = "the line stopped with 2 requests to the carrier still to go out"  # 
 LEFT = "2 requests to the carrier were still to go out"
 
 
-def stop_while_the_carrier_stalls(tmp_path: Path, carrier: StalledLegs) -> tuple[str, list[Any]]:
-    """A call on hold and resumed while the carrier stalls on the hold (the resume waits its
-    turn), then the line stops (handed to another node, whose event loop goes on): the
-    call's sid, and the conference requests sent by the time the stop was over."""
+def on_a_call(tmp_path: Path, carrier: StalledLegs) -> tuple[Live, LineRuntime, str]:
+    """A line whose agent en-day-1 talks to a caller (the call's sid), and a runtime for
+    it that has not begun to run."""
     live = Live(sqlite_url(tmp_path), control=carrier)
     sid = "CA" + "1" * 32
     queue_public_caller(live, sid, "+12025550111")
@@ -129,6 +128,14 @@ def stop_while_the_carrier_stalls(tmp_path: Path, carrier: StalledLegs) -> tuple
     rt = LineRuntime(settings=live.settings, line=live.line, control=carrier,
                      still_valid=lambda tokens: dict.fromkeys(tokens, math.inf),
                      token_clock=live.wall)  # fmt: skip
+    return live, rt, sid
+
+
+def stop_while_the_carrier_stalls(tmp_path: Path, carrier: StalledLegs) -> tuple[str, list[Any]]:
+    """A call on hold and resumed while the carrier stalls on the hold (the resume waits its
+    turn), then the line stops (handed to another node, whose event loop goes on): the
+    call's sid, and the conference requests sent by the time the stop was over."""
+    live, rt, sid = on_a_call(tmp_path, carrier)
     sent: list[Any] = []
 
     async def run() -> None:
@@ -191,17 +198,7 @@ def test_a_request_still_waiting_its_turn_as_the_loop_ends_is_closed_not_left_un
     waiting for the hold, which the carrier stalls on: the resume's coroutine is closed as
     its wait is cancelled, not left for the collector to warn of as never awaited."""
     carrier = StalledLegs()
-    live = Live(sqlite_url(tmp_path), control=carrier)
-    sid = "CA" + "2" * 32
-    queue_public_caller(live, sid, "+12025550112")
-    agent = live.agent("en-day-1")
-    live.http.post("/api/agent/login", headers=agent)
-    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
-    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
-    live.leg_answered(sid)
-    rt = LineRuntime(settings=live.settings, line=live.line, control=carrier,
-                     still_valid=lambda tokens: dict.fromkeys(tokens, math.inf),
-                     token_clock=live.wall)  # fmt: skip
+    live, rt, _ = on_a_call(tmp_path, carrier)
 
     async def run() -> None:
         carrier.gate.clear()  # the carrier stalls
