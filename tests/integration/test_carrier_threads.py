@@ -214,3 +214,34 @@ def test_a_request_still_waiting_its_turn_as_the_loop_ends_is_closed_not_left_un
             carrier.gate.set()
         gc.collect()
     assert [str(w.message) for w in heard if "never awaited" in str(w.message)] == []
+
+
+TAKEN_FOR = 10.0  # seconds the loop's one shared thread is held at most (a stop takes ms)
+
+
+def test_a_line_stops_while_the_loops_shared_threads_are_all_busy(tmp_path: Path) -> None:
+    """Its last writes and its audit trail's last checkpoint wait in a thread of the stop's
+    own: a node stops its groups at once, and where the loop's few shared threads are
+    taken (by the other groups' stops, each waiting seconds for a store that is away),
+    they would wait their turn."""
+    carrier = StalledLegs()
+    live, rt, _ = on_a_call(tmp_path, carrier)
+    free = threading.Event()
+    freed_anyway = threading.Timer(TAKEN_FOR, free.set)  # (where the stop waited for it)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
+        taken = loop.run_in_executor(None, free.wait, STALL)  # the one shared thread
+        freed_anyway.start()
+        try:
+            async with rt.running():
+                await rt.use_case(lambda: live.line.hold_call("en-day-1", True))
+            stopped_with_the_thread_taken = not free.is_set()
+        finally:
+            free.set()
+            freed_anyway.cancel()
+        await taken
+        assert stopped_with_the_thread_taken
+
+    asyncio.run(run())

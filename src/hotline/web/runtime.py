@@ -514,17 +514,24 @@ class LineRuntime:
         # the line stops: a command from now is refused (503: its sender tries again,
         # and reaches the line's next leader), never run with writes nothing would land
         self.line.writer.close()
-        left = await asyncio.to_thread(self.line.writer.finish, STOP_WAIT)
-        if left:
-            log.error("%d writes could not land in the store before the line stopped "
-                      "(%s): they are lost; the store holds the line as it was before "
-                      "them", left, self.line.writer.health.last_error)  # fmt: skip
-        self.line.lookups.close()
-        if self.trail is not None:  # a last checkpoint, over every entry written
-            try:
-                await asyncio.to_thread(self.trail.checkpoint, time.time())
-            except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
-                log.exception("the audit trail's last checkpoint could not be written")
+        # (in a thread of its own: a node stops its groups at once, and each may wait
+        # seconds for a store that is away, where the loop's few shared threads would take
+        # them a few at a time)
+        own = Threads(1, "hotline-stop")
+        try:
+            left = await own.run(self.line.writer.finish, STOP_WAIT)
+            if left:
+                log.error("%d writes could not land in the store before the line stopped "
+                          "(%s): they are lost; the store holds the line as it was before "
+                          "them", left, self.line.writer.health.last_error)  # fmt: skip
+            self.line.lookups.close()
+            if self.trail is not None:  # a last checkpoint, over every entry written
+                try:
+                    await own.run(self.trail.checkpoint, time.time())
+                except Exception:  # logged, not silenced: `hotline audit verify` tells the rest
+                    log.exception("the audit trail's last checkpoint could not be written")
+        finally:
+            own.close()
         self.line.store.close()  # (its pool's connections: a line handed to another
         # node keeps none open here)
         if self._background:  # the requests still queued go out, in order, before the
