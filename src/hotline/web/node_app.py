@@ -725,10 +725,6 @@ class NodeApp:
                     del self._stopping[group]
 
             stopping.add_done_callback(over)
-        elif group not in self._stopping:  # (stopped already)
-            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
         return self._stopping[group]
 
     async def _quiet(self, app: int) -> None:
