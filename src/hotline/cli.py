@@ -1448,7 +1448,8 @@ def demo(
             err.print(f"    {new.username}  password {new.password}  secret {new.totp_secret}")
         err.print(f"  on a call, demo-agent can look up a (synthetic) case record, e.g. "
                   f"{', '.join(d.case_ids[:3])}: what it shows depends on the purpose and "
-                  "on how the caller was verified (scenarios/disclosure-policy.yaml)")  # fmt: skip
+                  "on how the caller was verified (scenarios/disclosure-policy.yaml); "
+                  "demo-auditor finds each look-up and log-on in the audit trail")  # fmt: skip
         main = d.setups[0].scenario
         ring, wrap = main.offer_timeout, max(q.wrap_up_seconds for q in main.queues)
         if speed > 2:  # (a person needs the line's own time to answer and wrap up)

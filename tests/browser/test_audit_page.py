@@ -1,7 +1,8 @@
 """The auditors' page in Debian's Chromium against a live server on loopback: an auditor
 logs on with a TOTP code, lands on `/audit`, sees the latest checkpoint, searches for
 log-ons and finds their own first, pages to older and back to newer entries with the
-paging buttons where they were; a supervisor is told the page is not theirs. axe-core
+paging buttons where they were; a supervisor is told the page is not theirs (nothing of
+it shown) and led to their own. axe-core
 finds no serious or critical violation; screenshots under `out/screenshots/`."""
 
 from __future__ import annotations
@@ -69,5 +70,10 @@ def test_an_auditor_searches_for_log_ons_finds_their_own_and_pages(running, page
     log_on(other, running, "sue", totp_code(sup.totp_secret or "", live.wall()))
     expect(other).to_have_url(f"{running.base}/wallboard")
     other.goto(f"{running.base}/audit")
-    expect(other.locator("#status")).to_have_text("This page is for auditors.")
+    expect(other.locator("#status")).to_have_text("This page is for auditors. Go to the wallboard")
+    expect(other.get_by_role("heading", name="Latest signed checkpoint")).to_be_hidden()
+    expect(other.get_by_role("heading", name="Search the trail")).to_be_hidden()
+    expect(other.get_by_role("button", name="Older")).to_be_hidden()
     expect(other.locator("table.entries")).to_have_count(0)
+    other.get_by_role("link", name="Go to the wallboard").click()
+    expect(other).to_have_url(f"{running.base}/wallboard")

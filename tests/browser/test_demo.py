@@ -2,7 +2,8 @@
 servers, the carrier emulator placing scripted calls and the agent bots; the demo
 supervisor's wallboard follows the emulator's calls live, and a person logged on as the
 demo agent is offered a real emulator call (what the caller said in the IVR on the offer)
-and takes it, in their browser phone."""
+and takes it, in their browser phone; the demo auditor finds that agent's log-on in the
+audit trail."""
 
 from __future__ import annotations
 
@@ -114,6 +115,21 @@ def test_the_demo_supervisor_sees_emulator_calls_live_and_the_demo_agent_takes_o
     expect(desk.locator('[data-today="Calls answered"]')).to_have_text("1")
     assert axe_violations(desk) == []
     shot(desk, "demo-desktop-after-the-call")
+
+    # the demo's auditor finds the demo agent's log-on in the trail
+    auditor = account["demo-auditor"]
+    assert auditor.totp_secret is not None
+    audit = context.new_page()
+    log_on_as(audit, base, auditor.username, auditor.password, auditor.totp_secret)
+    expect(audit).to_have_url(f"{base}/audit")
+    audit.get_by_label("Actor").fill("demo-agent")
+    audit.get_by_label("Action", exact=True).fill("session.logon")
+    audit.get_by_role("button", name="Search").click()
+    rows = audit.locator("table.entries tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.locator("[data-action]")).to_have_text("session.logon")
+    assert axe_violations(audit) == []
+    shot(audit, "demo-audit")
     loop[0].call_soon_threadsafe(enough.set)  # no more calls; those going on end
     thread.join(timeout=180)
     assert not thread.is_alive()

@@ -74,7 +74,8 @@ def _covers(start: float, hours: float, hour: float) -> bool:
     return start <= hour < start + hours or hour + 24 < start + hours
 
 
-DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"), ("demo-agent", "agent"))
+DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"), ("demo-agent", "agent"),
+              ("demo-auditor", "auditor"))  # fmt: skip
 DEMO_INTERPRETERS = "+18005550199"  # the interpreting service agents add in the demo
 # the demo desktop looks up the synthetic case records by case id
 CASE_SOURCE = RecordSource(record_type="case", connector="case_records", operation="case",
@@ -217,6 +218,7 @@ class Demo:
             "wallboard": f"{base}/wallboard",
             "administration": f"{base}/admin",
             "agent desktop": f"{base}/desktop",
+            "audit trail": f"{base}/audit",
             "health": f"{base}/healthz",
             "api docs": f"{base}/api/docs",
             "carrier REST": self.settings.twilio_api_base,

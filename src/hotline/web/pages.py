@@ -212,7 +212,7 @@ AUDIT = _page(
 <button type="button" id="logoff">Log off</button></header>
 <main>
 <p id="status" class="status-line" role="status" aria-live="polite"></p>
-<section class="checkpoint" aria-labelledby="checkpoint-title">
+<section id="checkpoint-section" class="checkpoint" aria-labelledby="checkpoint-title">
   <h2 id="checkpoint-title">Latest signed checkpoint</h2>
   <p id="checkpoint">Loading…</p>
   <p class="help">What you see here comes from the server. To check that the trail is
@@ -258,7 +258,7 @@ AUDIT = _page(
   <button type="submit">Search</button>
   <p id="search-error" class="error" role="alert"></p>
 </form>
-<section aria-labelledby="results-title">
+<section id="results-section" aria-labelledby="results-title">
   <h2 id="results-title">Entries, newest first</h2>
   <nav class="paging" aria-label="Pages of entries">
     <button type="button" id="newer" disabled>Newer</button>

@@ -10,6 +10,10 @@
   const checkpoint = document.getElementById("checkpoint");
   const olderButton = document.getElementById("older");
   const newerButton = document.getElementById("newer");
+  // each other role's own page (as the log-on page sends them there)
+  const OWN_PAGES = {supervisor: ["/wallboard", "Go to the wallboard"],
+                     admin: ["/admin", "Go to the administration"],
+                     agent: ["/desktop", "Go to the agent desktop"]};
   const FILTERS = ["actor", "action", "object", "outcome", "since", "until", "limit"];
   let filters = {};  // those of the search shown: paging keeps them
   let older = null, newer = null;  // the parameters of the next pages, or null
@@ -104,11 +108,12 @@
     if (!r.ok) return window.location.assign("/login");
     const me = await r.json();
     document.getElementById("who").textContent = `${me.username} (${me.role})`;
-    if (me.role !== "auditor") {
-      status.textContent = "This page is for auditors.";
-      form.hidden = true;
-      checkpoint.textContent = "";
-      results.replaceChildren();
+    if (me.role !== "auditor") {  // (its API refuses them too, and records that it did)
+      const own = OWN_PAGES[me.role];
+      status.replaceChildren("This page is for auditors.",
+        ...(own ? [" ", el("a", {href: own[0]}, own[1])] : []));
+      for (const part of [form, document.getElementById("checkpoint-section"),
+                          document.getElementById("results-section")]) part.hidden = true;
       return;
     }
     filters = {limit: "100"};
