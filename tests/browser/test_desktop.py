@@ -28,8 +28,11 @@ def test_an_agent_takes_a_call_on_the_desktop_and_a_second_window_takes_it_over(
     expect(page).to_have_url(f"{running.base}/desktop")
     state = page.locator("#state")
     expect(state).to_have_text("Logged out of the lines")
+    for first_log_in in ("Available", "Not ready"):  # (a state of someone logged in)
+        expect(page.get_by_role("button", name=first_log_in, exact=True)).to_be_disabled()
     page.get_by_role("button", name="Log in to the lines").click()
     expect(state).to_have_text("Not ready (login)")
+    expect(page.get_by_role("button", name="Not ready", exact=True)).to_be_enabled()
     page.get_by_role("button", name="Available").click()
     expect(state).to_have_text("Available")
     assert axe_violations(page) == []

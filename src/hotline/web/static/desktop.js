@@ -274,6 +274,10 @@
     stateBox.dataset.state = s.state;
     document.getElementById("go-login").hidden = s.state !== "offline";
     document.getElementById("go-logout").hidden = s.state === "offline";
+    // (ready or not is a state of someone logged in to the lines: first, log in)
+    for (const id of ["go-ready", "reason", "go-not-ready"]) {
+      document.getElementById(id).disabled = s.state === "offline";
+    }
     if (changed) drawCall();  // (the same state again keeps what is typed in the panel)
     recordsFollow();
   }
