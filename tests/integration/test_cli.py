@@ -427,3 +427,17 @@ def test_user_code_shows_what_an_authenticator_app_would():
     assert bad.returncode != 0
     assert "not a TOTP secret" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_help_shows_each_default_it_names_in_brackets():
+    # (a help text's own "[default: ...]" was taken for a Rich markup tag and vanished)
+    wide = {"COLUMNS": "250"}
+    serve = run("serve", "--help", env=wide)
+    assert serve.returncode == 0, serve.stderr
+    assert "Where the other nodes reach this one [default: http://HOST:PORT]." in serve.stdout
+    verify = run("audit", "verify", "--help", env=wide)
+    assert "The verifier key [default: HOTLINE_AUDIT_VERIFIER]." in verify.stdout
+    # a docstring's lines are one paragraph, wrapped to the terminal, not where the source
+    # breaks them
+    top = run("--help", env=wide)
+    assert "Settings come from HOTLINE_* environment variables" in top.stdout
