@@ -7,6 +7,7 @@ from sqlalchemy import event, text
 
 from hotline.errors import WriteRefused
 from hotline.service.unit_of_work import AddCall, AppendEvent, SaveReply, UpdateCall
+from hotline.store import repository
 from hotline.store.db import connect, migrate, schema
 from hotline.store.repository import Store
 from hotline.switchboard.records import CallRow
@@ -78,6 +79,35 @@ def test_replies_of_calls_are_read_back_together(store):
                   SaveReply("CA2", "incoming", "<c/>", 1.0)])  # fmt: skip
     assert store.replies(["CA1"]) == {("CA1", "incoming"): "<a/>", ("CA1", "wait:1"): "<b/>"}
     assert store.replies([]) == {}
+
+
+def test_the_histories_of_calls_are_read_together_in_order(store, monkeypatch):
+    # (a takeover reads every open call's: a query a call put hundreds of round trips
+    # before its first answer)
+    monkeypatch.setattr(repository, "HISTORIES_AT_ONCE", 2)
+    store.commit([
+        AddCall(CallRow("CA1", "national", "+1", "+1", "es", None, 0, "in_ivr", {}, None, 1.0),
+                1.0),
+        AppendEvent("CA1", 1.0, "CallArrived", {"caller": "+12025550143"}),  # (sealed)
+        AppendEvent("CA2", 2.0, "CallQueued", {"queue": "es"}),
+        AppendEvent("CA1", 3.0, "CallQueued", {"queue": "es"}),
+        AppendEvent("CA3", 4.0, "CallQueued", {"queue": "en"}),
+        AppendEvent("CA1", 2.5, "CallAnswered", {"agent": "es-day-1"}),
+    ])  # fmt: skip
+    selects: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: selects.append(statement))  # fmt: skip
+    got = store.histories(["CA1", "CA2", "CA3", "CA4", "CA5"])
+    assert [(e.kind, e.at, e.data) for e in got["CA1"]] == [
+        ("CallArrived", 1.0, {"caller": "+12025550143"}),  # opened with the key
+        ("CallQueued", 3.0, {"queue": "es"}),
+        ("CallAnswered", 2.5, {"agent": "es-day-1"}),  # (in the order they were written)
+    ]
+    assert [e.kind for e in got["CA2"]] == ["CallQueued"]
+    assert [e.kind for e in got["CA3"]] == ["CallQueued"]
+    assert got["CA4"] == got["CA5"] == []
+    assert len([s for s in selects if "call_events" in s]) == 3  # five calls, two a query
+    assert store.histories([]) == {}
 
 
 def test_agent_tokens_are_stored_hashed_and_replaced(store):

@@ -53,7 +53,7 @@ from hotline.service.unit_of_work import (
 from hotline.service.writer import Writer
 from hotline.sim.scenario import Scenario
 from hotline.store.guards import LookupGuards
-from hotline.store.repository import Store
+from hotline.store.repository import Happened, Store
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import CONSULTED, Outcome, Switchboard
 from hotline.switchboard.commands import AgentStatus, Command, HoldState
@@ -119,6 +119,11 @@ def row_state(e: AnyEvent) -> dict[str, object] | None:
             return {"state": "overflowed"}
         return {"state": "queued", "queue": e.to_queue}
     return None
+
+
+def _first(history: Sequence[Happened], kind: str) -> float | None:
+    """When the call's first event of `kind` happened (None: none did)."""
+    return min((e.at for e in history if e.kind == kind), default=None)
 
 
 def on_hold(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, Any]:
@@ -530,11 +535,14 @@ class LiveLine:
         on_call = {s.call_sid: a for a, s in back.items()
                    if s.state == ON_CALL and s.call_sid}  # fmt: skip
         found: dict[str, list[c.Recovered]] = {name: [] for name in self.boards}
-        for row, line in self._ours(in_store):
+        ours = self._ours(in_store)
+        histories = self.store.histories([row.sid for row, _ in ours])
+        for row, line in ours:
             if row.line not in in_store and row.called not in in_store.values():
                 log.warning("call %s called %s, on a line no longer in the store: recovered "
                             "on %r", row.sid, row.called, line)  # fmt: skip
-            history = self.store.events(row.sid)
+            happened = histories[row.sid]
+            history = [(e.kind, e.data) for e in happened]
             attempts = [int(str(d.get("attempt", 0))) for k, d in history
                         if k == Connecting.kind]  # fmt: skip
             # the connects whose agent's leg answered since the call last went back to a
@@ -558,13 +566,13 @@ class LiveLine:
             leg_answered = max(attempts, default=0) in legs
             found[line].append(c.Recovered(
                 row=row,
-                since=self.store.first_event_at(row.sid, "CallQueued"),
+                since=_first(happened, "CallQueued"),
                 attempts=max(attempts, default=0),
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
                 bridged=leg_answered and on_the_line if callback else bool(legs),
                 **on_hold(history),
                 agent=on_call.get(row.sid, ""),
-                answered=self.store.first_event_at(row.sid, "CallAnswered"),
+                answered=_first(happened, "CallAnswered"),
                 on_the_line=on_the_line,
                 dialling_back=callback and leg_answered and not on_the_line,
             ))  # fmt: skip

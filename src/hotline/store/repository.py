@@ -17,7 +17,7 @@ import logging
 import secrets
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -182,6 +182,15 @@ def _save_agent(dialect: Any) -> Any:
 
 
 _SAVE_AGENT = {"postgresql": _save_agent(postgresql), "sqlite": _save_agent(sqlite)}
+HISTORIES_AT_ONCE = 500  # calls whose events one query reads (SQLite binds at most 32,766)
+
+
+class Happened(NamedTuple):
+    """One event of a call's, as the store keeps it."""
+
+    kind: str
+    at: float
+    data: dict[str, Any]
 
 
 class Store:
@@ -465,13 +474,24 @@ class Store:
             rows = c.execute(select(calls.c.state, func.count()).group_by(calls.c.state))
             return {state: int(n) for state, n in rows}
 
-    def first_event_at(self, call_sid: str, kind: str) -> float | None:
+    def histories(self, call_sids: Sequence[str]) -> dict[str, list[Happened]]:
+        """Each call's events in the order they happened (every call named has a list),
+        read in one transaction, HISTORIES_AT_ONCE calls a query: a takeover reads every
+        open call's, and a query each (three, as it was) put hundreds of round trips
+        between a dead leader and its successor's first answer."""
+        out: dict[str, list[Happened]] = {sid: [] for sid in call_sids}
+        sids = list(out)
         with self._tx() as c:
-            return c.execute(
-                select(func.min(call_events.c.at)).where(
-                    call_events.c.call_sid == call_sid, call_events.c.kind == kind
-                )
-            ).scalar_one_or_none()
+            for i in range(0, len(sids), HISTORIES_AT_ONCE):
+                rows = c.execute(
+                    select(call_events.c.call_sid, call_events.c.kind, call_events.c.at,
+                           call_events.c.data)
+                    .where(call_events.c.call_sid.in_(sids[i : i + HISTORIES_AT_ONCE]))
+                    .order_by(call_events.c.id)
+                )  # fmt: skip
+                for sid, kind, at, data in rows:
+                    out[sid].append(Happened(kind, at, self._event_data(sid, kind, data)))
+        return out
 
     def events(self, call_sid: str) -> list[tuple[str, dict[str, Any]]]:
         with self._tx() as c:
