@@ -126,3 +126,25 @@ def test_both_lines_of_the_demo_answer_and_share_agents_one_call_at_a_time(tmp_p
         mine.sort()
         for (_, end, _), (start, _, _) in itertools.pairwise(mine):
             assert start >= end, (agent, mine)
+
+
+def test_the_demo_ends_with_calls_still_going_and_each_is_closed_with_no_webhook_failing(
+    tmp_path,
+):
+    # the drain ends before the calls do: the callers still on hang up, their calls end as
+    # such calls do, and only then do the servers stop (a time-out cancelled the calls'
+    # tasks mid-call, and the legs they had dialled went on asking a server that had gone)
+    async def run() -> Demo:
+        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=4)
+        await d.start()
+        await d.traffic(calls=20, seconds=None)
+        await d.finish(drain_seconds=0.5)
+        return d
+
+    d = asyncio.run(run())
+    inbound = [c for c in d.carrier.calls.values() if c.script.answers]
+    assert len(inbound) == 20
+    assert sum(1 for c in inbound if c.hung_up) >= 5  # (cut: their calls were going on)
+    assert all(c.ended for c in d.carrier.calls.values())
+    assert d.carrier.failures == 0
+    assert [c.sid for c in inbound if d.line.store.call(c.sid).state not in FINAL] == []

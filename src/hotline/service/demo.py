@@ -76,6 +76,7 @@ def _covers(start: float, hours: float, hour: float) -> bool:
 
 DEMO_USERS = (("demo-supervisor", "supervisor"), ("demo-admin", "admin"), ("demo-agent", "agent"),
               ("demo-auditor", "auditor"))  # fmt: skip
+HANG_UP_WAIT = 30.0  # seconds the calls of callers hung up at the demo's end get to end
 DEMO_INTERPRETERS = "+18005550199"  # the interpreting service agents add in the demo
 # the demo desktop looks up the synthetic case records by case id
 CASE_SOURCE = RecordSource(record_type="case", connector="case_records", operation="case",
@@ -293,9 +294,20 @@ class Demo:
             on_call()
 
     async def finish(self, drain_seconds: float = 120.0) -> None:
-        """Let the calls in progress end, then stop the bots and the servers."""
+        """Let the calls in progress end (for `drain_seconds` at most: then the callers
+        still on hang up, and their calls end as such calls do), then stop the bots and
+        the servers, once no call is left to ask them anything. (The drain is shielded: a
+        time-out cancelled the calls' tasks it had gathered mid-call, and the legs they
+        had dialled went on asking a server that had stopped.)"""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.carrier.drain(), drain_seconds)
+            await asyncio.wait_for(asyncio.shield(self.carrier.drain()), drain_seconds)
+        for call in self.carrier.callers():
+            if not call.ended:
+                self.carrier.hang_up(call)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.carrier.drain()), HANG_UP_WAIT)
+        for task in list(self.carrier.tasks):  # (a call that did not end even so)
+            task.cancel()
         for bot in self.bots:
             await bot.stop()
         for t in self._tasks[len(self._servers) :]:  # the bots
