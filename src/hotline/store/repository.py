@@ -182,7 +182,7 @@ def _save_agent(dialect: Any) -> Any:
 
 
 _SAVE_AGENT = {"postgresql": _save_agent(postgresql), "sqlite": _save_agent(sqlite)}
-HISTORIES_AT_ONCE = 500  # calls whose events one query reads (SQLite binds at most 32,766)
+HISTORIES_AT_ONCE = 500  # calls whose events one query reads (SQLite before 3.32 binds 999)
 
 
 class Happened(NamedTuple):
@@ -475,10 +475,10 @@ class Store:
             return {state: int(n) for state, n in rows}
 
     def histories(self, call_sids: Sequence[str]) -> dict[str, list[Happened]]:
-        """Each call's events in the order they happened (every call named has a list),
-        read in one transaction, HISTORIES_AT_ONCE calls a query: a takeover reads every
-        open call's, and a query each (three, as it was) put hundreds of round trips
-        between a dead leader and its successor's first answer."""
+        """Each call's events in the order they were written (every call named has a
+        list), HISTORIES_AT_ONCE calls a query: a takeover reads every open call's, and a
+        query each (three, as it was) put hundreds of round trips between a dead leader and
+        its successor's first answer."""
         out: dict[str, list[Happened]] = {sid: [] for sid in call_sids}
         sids = list(out)
         with self._tx() as c:
