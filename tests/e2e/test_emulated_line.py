@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -15,15 +16,26 @@ from hotline.store.tables import call_events
 FINAL = {"completed", "abandoned", "overflowed"}
 
 
-def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
+def demo_run(tmp_path: Path, *, seed: int, calls: int, drain: float = 120, refuse_connects: int = 0,
+             patient_callers: bool = False) -> Demo:  # fmt: skip
+    """The demo's line at 50 times the callers' speed at 10:00: `calls` callers placed, then
+    `drain` seconds for the calls in progress to end, then stopped; `refuse_connects`: the
+    carrier refuses the first connect of that many calls."""
+
     async def run() -> Demo:
-        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=3)
+        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10,
+                 seed=seed, patient_callers=patient_callers)  # fmt: skip
         await d.start()
-        await d.traffic(calls=30, seconds=None)
-        await d.finish(drain_seconds=120)
+        d.carrier.refuse_connects = refuse_connects
+        await d.traffic(calls=calls, seconds=None)
+        await d.finish(drain_seconds=drain)
         return d
 
-    d = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
+    d = demo_run(tmp_path, seed=3, calls=30)
     inbound = [c for c in d.carrier.calls.values() if c.script.answers]  # not dial-back legs
     assert len(inbound) == 30
     assert all(c.ended for c in d.carrier.calls.values())
@@ -55,21 +67,8 @@ def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
 
 
 def test_a_connect_the_carrier_refuses_is_offered_again_and_answered(tmp_path):
-    async def run() -> Demo:
-        d = Demo(
-            database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}",
-            speed=50,
-            hour=10,
-            seed=5,
-            patient_callers=True,
-        )  # (refused connects cost the callers their turns)
-        await d.start()
-        d.carrier.refuse_connects = 3
-        await d.traffic(calls=8, seconds=None)
-        await d.finish(drain_seconds=120)
-        return d
-
-    d = asyncio.run(run())
+    # (refused connects cost the callers their turns: they wait as long as it takes)
+    d = demo_run(tmp_path, seed=5, calls=8, refuse_connects=3, patient_callers=True)
     assert len(d.carrier.refused) == 3
     assert d.carrier.failures == 0
     for sid in d.carrier.refused:
@@ -84,14 +83,7 @@ def test_a_connect_the_carrier_refuses_is_offered_again_and_answered(tmp_path):
 
 
 def test_both_lines_of_the_demo_answer_and_share_agents_one_call_at_a_time(tmp_path):
-    async def run() -> Demo:
-        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=8)
-        await d.start()
-        await d.traffic(calls=60, seconds=None)
-        await d.finish(drain_seconds=120)
-        return d
-
-    d = asyncio.run(run())
+    d = demo_run(tmp_path, seed=8, calls=60)
     assert d.carrier.failures == 0
     by_line = d.outcomes_by_line()
     assert list(by_line) == ["National hotline (US)", "Victim support helpline"]
@@ -134,17 +126,11 @@ def test_the_demo_ends_with_calls_still_going_and_each_is_closed_with_no_webhook
     # the drain ends before the calls do: the callers still on hang up, their calls end as
     # such calls do, and only then do the servers stop (a time-out cancelled the calls'
     # tasks mid-call, and the legs they had dialled went on asking a server that had gone)
-    async def run() -> Demo:
-        d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10, seed=4)
-        await d.start()
-        await d.traffic(calls=20, seconds=None)
-        await d.finish(drain_seconds=0.5)
-        return d
-
-    d = asyncio.run(run())
+    d = demo_run(tmp_path, seed=4, calls=20, drain=0.5)
     inbound = [c for c in d.carrier.calls.values() if c.script.answers]
     assert len(inbound) == 20
     assert sum(1 for c in inbound if c.hung_up) >= 5  # (cut: their calls were going on)
     assert all(c.ended for c in d.carrier.calls.values())
     assert d.carrier.failures == 0
-    assert [c.sid for c in inbound if d.line.store.call(c.sid).state not in FINAL] == []
+    rows = {c.sid: d.line.store.call(c.sid) for c in inbound}
+    assert [sid for sid, row in rows.items() if row is None or row.state not in FINAL] == []
