@@ -857,14 +857,7 @@ async def live(
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(carrier.drain()), drain)
-    cut = [c for c in carrier.callers() if not c.ended]
-    # the callers still on hang up (their status callback tells the line), 200 a second:
-    # all at once (4,157 at K=100), their callbacks waited in the carrier's pools for
-    # longer than its time limit, and the calls stayed open in the store
-    for i, c in enumerate(cut):
-        carrier.hang_up(c)  # (its updates refused from now on)
-        if i % 50 == 49:
-            await asyncio.sleep(0.25)
+    cut = await carrier.hang_up_callers()  # (their status callbacks tell the line)
     with contextlib.suppress(TimeoutError):  # (shielded: a call still going is not cancelled)
         await asyncio.wait_for(asyncio.shield(carrier.drain()), 120)
     for task in list(carrier.tasks)[:3]:  # a call that never ended: where its caller is
@@ -925,7 +918,7 @@ async def live(
         "lost": len(broken), "unrecorded": unrecorded, "left_open": left_open,
         "failures": w1.failures - w0.failures,
         "failures_total": carrier.failures,
-        "cut": len(cut), "service": live_service, "paired": paired,
+        "cut": cut, "service": live_service, "paired": paired,
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
         "bots_cpu_per_call_ms": bots_cpu / max(calls, 1) * 1000,

@@ -301,9 +301,7 @@ class Demo:
         had dialled went on asking a server that had stopped.)"""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.carrier.drain()), drain_seconds)
-        for call in self.carrier.callers():
-            if not call.ended:
-                self.carrier.hang_up(call)
+        await self.carrier.hang_up_callers()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.carrier.drain()), HANG_UP_WAIT)
         for task in list(self.carrier.tasks):  # (a call that did not end even so)

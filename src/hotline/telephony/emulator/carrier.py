@@ -228,6 +228,18 @@ class Carrier:
         call.hung_up = True
         call.updates.put_nowait(HANG_UP)
 
+    async def hang_up_callers(self) -> int:
+        """Every caller still on hangs up (the end of a run), 50 every quarter second: all
+        at once (4,157 at 100 times the national line's rate), their status callbacks
+        waited in the client's pools past its time limit, and their calls stayed open in
+        the line's store. Returns how many hung up."""
+        cut = [c for c in self.callers() if not c.ended]
+        for i, call in enumerate(cut):
+            self.hang_up(call)  # (its updates refused from now on)
+            if i % 50 == 49:
+                await asyncio.sleep(0.25)
+        return len(cut)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
