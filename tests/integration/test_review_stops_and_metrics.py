@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -192,9 +193,10 @@ def test_a_nodes_counters_never_go_down_when_it_hands_a_group_over(tmp_path: Pat
         return Starlette(routes=[Route("/metrics", scrape)])
 
     def webhooks(http: TestClient) -> dict[str, float] | None:
-        """Each group's webhooks in a scrape; None when the node refused it (503: it leads
+        """Each group's webhooks in a scrape (none while no group's app is built yet: the
+        node's own scrape, its leases only); None when the node refused it (503: it leads
         a group whose app is still being built, and has none yet to ask)."""
-        scraped = http.get("/metrics")
+        scraped = http.get("/metrics", headers={"Authorization": "Bearer scrape"})
         if scraped.status_code == 503:
             assert scraped.json()["error_id"] == "standby"
             return None
@@ -203,7 +205,9 @@ def test_a_nodes_counters_never_go_down_when_it_hands_a_group_over(tmp_path: Pat
         return {s.labels["group"]: s.value for f in families for s in f.samples
                 if s.name == "hotline_webhooks_total"}  # fmt: skip
 
-    app = NodeApp(node=node, build=built, public_url=PUBLIC)
+    # (with a token: scraped before either group's app is built, a node with no token
+    # answers its leases-only scrape 404, metrics off)
+    app = NodeApp(node=node, build=built, public_url=PUBLIC, metrics_token=SecretStr("scrape"))
     try:
         with TestClient(app) as http:
             until(lambda: len(node.led()) == 2, "it leads both groups")
