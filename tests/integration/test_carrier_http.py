@@ -1,7 +1,8 @@
 """The carrier's HTTP client (`CarrierHttp`, on httpx) does what Twilio's own (on requests)
 did where a deployment relies on it: an address it cannot use is a CarrierError, a CA
 bundle named for requests is trusted, a query parameter that is None is left out, and
-parameters join the URL's own query."""
+parameters join the URL's own query; and a node's groups sharing one client never wait for
+a connection of its."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import json
 import socket
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from hotline.service.recovery import WORKERS
 from hotline.telephony.carrier_http import CarrierHttp
 from hotline.telephony.control import CarrierError, TwilioCallControl
+from hotline.web.runtime import CARRIER_THREADS
 
 SID = "AC" + "0" * 32
 
@@ -147,3 +151,52 @@ def test_query_parameters_join_the_urls_own_as_requests_did():
         assert _Answer.seen == ["/x.json?PageToken=PT1&PageSize=50", "/x.json?PageToken=PT1"]
     finally:
         server.shutdown()
+
+
+class _Together(BaseHTTPRequestHandler):
+    """Answers only once `at_once` requests are under way together (200), or 503 if they
+    never are within `WITHIN` seconds."""
+
+    protocol_version = "HTTP/1.1"
+    together: ClassVar[threading.Barrier]
+    WITHIN = 20.0
+
+    def do_GET(self) -> None:
+        try:
+            _Together.together.wait(timeout=self.WITHIN)
+            status = 200
+        except threading.BrokenBarrierError:
+            status = 503
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Backlogged(ThreadingHTTPServer):
+    request_queue_size = 256  # (socketserver's 5 would have connects retried, slowly)
+    daemon_threads = True
+
+
+def test_a_node_taking_a_fourth_group_over_with_three_groups_busy_waits_for_no_connection():
+    """One node's groups share the carrier's client. Three groups' carrier threads busy and
+    a fourth group's takeover asking the carrier about its calls make 128 requests at once:
+    each gets a connection at once (httpx's default cap, 100, held 28 of them back until
+    some answered, and here none would: the carrier answers when all are under way)."""
+    at_once = 3 * CARRIER_THREADS + WORKERS
+    _Together.together = threading.Barrier(at_once)
+    server = _Backlogged(("127.0.0.1", 0), _Together)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = CarrierHttp(timeout=_Together.WITHIN + 10)
+    url = f"http://127.0.0.1:{server.server_address[1]}/Calls/CA1.json"
+    try:
+        with ThreadPoolExecutor(max_workers=at_once) as threads:
+            statuses = list(threads.map(lambda _: client.request("GET", url).status_code,
+                                        range(at_once)))  # fmt: skip
+        assert statuses == [200] * at_once
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()

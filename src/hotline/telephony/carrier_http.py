@@ -46,8 +46,13 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
         one for ever); `idle_for`: seconds an idle connection may be used again (one idle
         longer is closed when the next request comes, and a new one made)."""
         super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
-        # (httpx's own caps, said again: a Limits without them has none)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20,
+        # No cap on connections in use: each is used by one thread at a time, and the
+        # threads that use a client are bounded already (each group's carrier threads, a
+        # takeover's look-ups), but one node's groups share it, so any cap short of their
+        # sum (httpx's default, 100, against 3 groups' 96 and a 4th's takeover's 32) only
+        # has a thread wait, up to `timeout`, while the carrier could be answering it.
+        # Idle ones kept: 20 (httpx's own number, said again: a Limits without it has none)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=20,
                               keepalive_expiry=idle_for)  # fmt: skip
         verify = _trusted()
         try:
