@@ -1,7 +1,7 @@
 """Agents across a restart, the harder cases (an independent review found each): a second
 restart during a resumed wrap-up, a consultation the restart ended, a log-out asked on a
 call, a wrap-up that ran out while the line was down, an agent on two lines, a dial-back
-under way, PostgreSQL."""
+under way, an interpreter and a supervisor on the call, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .test_agents_resume import (
     restarted,
     wrap_up_seconds,
 )
+from .test_on_call import INTERPRETERS
 
 
 def test_a_second_restart_keeps_a_resumed_wrap_up_to_its_own_end(tmp_path: Path) -> None:
@@ -263,3 +264,76 @@ def test_what_an_agent_chose_for_after_their_wrap_up_is_kept_across_a_restart(
             b.wall.now = began + wrap + 1
         assert (me(b, "en-day-4")["state"], me(b, "en-day-4")["reason"]) == ("not_ready", "lunch")
     assert [d["code"] for k, d in b.store.events(DONE) if k == "wrapped-up"] == ["timeout"]
+
+
+def test_an_interpreter_and_a_supervisor_on_the_call_are_the_lines_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Both stay in the call's conference while the line is down; the line knows them again
+    from the call's events: the desktop says who is on the call, the agent can let the
+    interpreter go (not dial a second one in), the supervisor can leave. (Forgotten, the
+    interpreter could not be let go and the supervisor's leave was refused.)"""
+    db = sqlite_url(tmp_path)
+    a = Live(db, interpreter_number=INTERPRETERS)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    boss = a.agent("supervisor")
+    with a.running():
+        r = a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
+        assert r.status_code == 200, r.text
+        for mode in ("listen", "whisper"):
+            r = a.http.post(f"/api/supervisor/calls/{SID}/{mode}", headers=boss)
+            assert r.status_code == 200, r.text
+        name = r.json()["supervisor"]
+        a.control.until(lambda: len(a.control.legs) == 3)
+    a.line.flush()
+
+    b = Live(db, interpreter_number=INTERPRETERS)
+    b.wall.now = a.wall.now + 5
+    assert b.line.recover({SID: "in-progress"}) == {"on a call": 1}
+    assert b.line.call_legs(SID) == {"connected": True, "held": False, "consult": None,
+                                     "interpreter": True, "supervisors": {name: "whisper"},
+                                     "calling_back": False}  # fmt: skip
+    with b.running():
+        again = b.agent("en-day-1")
+        r = b.http.post("/api/agent/interpreter", json={"on": True}, headers=again)
+        assert (r.status_code, r.json()["message"]) == (
+            409, f"an interpreter is already on call {SID}"
+        )  # fmt: skip
+        r = b.http.post("/api/agent/interpreter", json={"on": False}, headers=again)
+        assert r.status_code == 200, r.text
+        r = b.http.post(f"/api/supervisor/calls/{SID}/leave", headers=b.agent("supervisor"))
+        assert r.status_code == 200, r.text
+        b.control.until(lambda: len(b.control.legs) == 2)
+    assert b.control.legs == [
+        (SID, "interpreter", "drop", "talk", ""),
+        (SID, f"supervisor:{name}", "drop", "talk", ""),
+    ]  # the only two
+    assert b.line.call_legs(SID) == {"connected": True, "held": False, "consult": None,
+                                     "interpreter": False, "supervisors": {},
+                                     "calling_back": False}  # fmt: skip
+
+
+def test_a_supervisor_gone_and_an_interpreter_not_reached_are_not_known_again(
+    tmp_path: Path,
+) -> None:
+    """What left the conference before the restart (a supervisor who left, an interpreter
+    whose phone was busy) is not brought back by it."""
+    db = sqlite_url(tmp_path)
+    a = Live(db, interpreter_number=INTERPRETERS)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    boss = a.agent("supervisor")
+    with a.running():
+        a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
+        a.http.post(f"/api/supervisor/calls/{SID}/barge", headers=boss)
+        a.http.post(f"/api/supervisor/calls/{SID}/leave", headers=boss)
+        a.control.until(lambda: len(a.control.legs) == 3)
+        busy = call_form("CA" + "5" * 32, CallStatus="busy")
+        r = a.carrier.post(f"/voice/leg?sid={SID}&label=interpreter", busy)
+        assert r.status_code == 200, r.text
+    a.line.flush()
+    assert a.line.call_legs(SID)["interpreter"] is False  # type: ignore[index]
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    assert b.line.call_legs(SID) == {"connected": True, "held": False, "consult": None,
+                                     "interpreter": False, "supervisors": {},
+                                     "calling_back": False}  # fmt: skip

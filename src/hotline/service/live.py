@@ -55,7 +55,7 @@ from hotline.sim.scenario import Scenario
 from hotline.store.guards import LookupGuards
 from hotline.store.repository import Happened, Store
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import CONSULTED, Outcome, Switchboard
+from hotline.switchboard.board import CONSULTED, SUPERVISING, Outcome, Switchboard
 from hotline.switchboard.commands import AgentStatus, Command, HoldState
 from hotline.switchboard.effects import (
     ChangeCall,
@@ -79,7 +79,9 @@ from hotline.switchboard.events import (
     CallHeld,
     Connecting,
     Consulted,
+    InterpreterLeg,
     LineEvent,
+    Supervised,
     Transferred,
     stored,
 )
@@ -126,10 +128,12 @@ def _first(history: Sequence[Happened], kind: str) -> float | None:
     return min((e.at for e in history if e.kind == kind), default=None)
 
 
-def on_hold(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, Any]:
-    """From a call's events: whether its caller was left on hold in its conference, and
-    whom its agent was consulting (for `Recovered`)."""
-    held, consult = False, ""
+def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, Any]:
+    """From a call's events, what its conference held besides its caller and agent (for
+    `Recovered`): whether the caller was left on hold, whom the agent was consulting, an
+    interpreter, and the supervisors with how each was on it."""
+    held, consult, interpreter = False, "", False
+    supervisors: dict[str, str] = {}
     for kind, data in history:
         if kind == CallHeld.kind:
             held = bool(data.get("held"))
@@ -137,7 +141,16 @@ def on_hold(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, An
             consult = str(data.get("to_agent", "")) if data.get("stage") == "started" else ""
         elif kind == Transferred.kind:  # (the caller came off hold with the new agent)
             held, consult = False, ""
-    return {"held": held, "consult": consult}
+        elif kind == InterpreterLeg.kind:  # (added; removed, or not reached: off it)
+            interpreter = data.get("stage") == "added"
+        elif kind == Supervised.kind:  # (a mode; left, or not reached: off it)
+            name, mode = str(data.get("supervisor", "")), str(data.get("mode", ""))
+            if mode in SUPERVISING:
+                supervisors[name] = mode
+            else:
+                supervisors.pop(name, None)
+    return {"held": held, "consult": consult, "interpreter": interpreter,
+            "supervisors": tuple(supervisors.items())}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -570,7 +583,7 @@ class LiveLine:
                 attempts=max(attempts, default=0),
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
                 bridged=leg_answered and on_the_line if callback else bool(legs),
-                **on_hold(history),
+                **in_conference(history),
                 agent=on_call.get(row.sid, ""),
                 answered=_first(happened, "CallAnswered"),
                 on_the_line=on_the_line,

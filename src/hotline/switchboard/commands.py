@@ -353,7 +353,7 @@ class Recovered(Record):
 
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
                          "consult", "agent", "answered", "on_the_line",
-                         "dialling_back")  # fmt: skip
+                         "dialling_back", "interpreter", "supervisors")  # fmt: skip
 
     def __init__(
         self,
@@ -368,6 +368,8 @@ class Recovered(Record):
         answered: float | None = None,
         on_the_line: bool = False,
         dialling_back: bool = False,
+        interpreter: bool = False,
+        supervisors: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -386,6 +388,10 @@ class Recovered(Record):
         # a callback's last connect: its agent's phone answered, the caller was not on the
         # line: their dial-back was asked for, and may not have reached the carrier
         self.dialling_back: Final = dialling_back
+        # who else was in the call's conference: an interpreter; supervisors, each with how
+        # they were on it (listen, whisper, barge)
+        self.interpreter: Final = interpreter
+        self.supervisors: Final = supervisors
 
 
 class Recover(Command[dict[str, int]]):
