@@ -323,9 +323,11 @@ def test_a_supervisor_gone_and_an_interpreter_not_reached_are_not_known_again(
     first = answered_by(a, SID, "+12025550101", "en-day-1")
     boss = a.agent("supervisor")
     with a.running():
-        a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
-        a.http.post(f"/api/supervisor/calls/{SID}/barge", headers=boss)
-        a.http.post(f"/api/supervisor/calls/{SID}/leave", headers=boss)
+        r = a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
+        assert r.status_code == 200, r.text
+        for mode in ("barge", "leave"):
+            r = a.http.post(f"/api/supervisor/calls/{SID}/{mode}", headers=boss)
+            assert r.status_code == 200, r.text
         a.control.until(lambda: len(a.control.legs) == 3)
         busy = call_form("CA" + "5" * 32, CallStatus="busy")
         r = a.carrier.post(f"/voice/leg?sid={SID}&label=interpreter", busy)

@@ -1422,10 +1422,13 @@ class Switchboard:
         leaves, the caller comes off hold to their agent); a caller left on hold stays on
         it when the call is their agent's again (who takes them off it), and comes off it
         when it is not (nobody could). An interpreter and supervisors in the conference
-        stay in it, known to the line again (the agent can let the interpreter go, each
-        supervisor can change how they are on it or leave, their legs' ends are theirs)."""
-        r.interpreter = found.interpreter
-        r.supervisors = dict(found.supervisors)
+        stay in it; on a call that is its agent's again the line knows them again (the
+        agent can let the interpreter go, each supervisor can change how they are on it or
+        leave, their legs' ends are theirs); on one that is not, nobody could do any of it
+        (a supervisor hangs their own phone up)."""
+        if theirs:
+            r.interpreter = found.interpreter
+            r.supervisors = dict(found.supervisors)
         if found.consult:
             self._emit(Consulted(self.now, sid, "", found.consult, "restart"))
             self._effects.append(Leg(sid, agent_label(found.consult), "drop"))
