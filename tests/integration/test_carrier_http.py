@@ -20,7 +20,7 @@ from typing import ClassVar
 import pytest
 
 from hotline.service.recovery import WORKERS
-from hotline.telephony.carrier_http import CarrierHttp
+from hotline.telephony.carrier_http import RETRIES, CarrierHttp
 from hotline.telephony.control import CarrierError, TwilioCallControl
 from hotline.web.runtime import CARRIER_THREADS
 
@@ -198,5 +198,74 @@ def test_a_node_taking_a_fourth_group_over_with_three_groups_busy_waits_for_no_c
         assert statuses == [200] * at_once
     finally:
         client.close()
+        server.shutdown()
+        server.server_close()
+
+
+class _Busy(BaseHTTPRequestHandler):
+    """Refuses the first `refusals` requests as too many at once (429, Twilio's 20429),
+    then answers (a call's JSON)."""
+
+    protocol_version = "HTTP/1.1"
+    refusals: ClassVar[int] = 0
+    retry_after: ClassVar[str | None] = None
+    seen: ClassVar[list[str]] = []
+
+    def _any(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        _Busy.seen.append(self.command)
+        if len(_Busy.seen) <= _Busy.refusals:
+            status, body = 429, {"code": 20429, "message": "Too Many Requests", "status": 429}
+        else:
+            status, body = 200, {"sid": "CA1", "status": "in-progress"}
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        if status == 429 and _Busy.retry_after is not None:
+            self.send_header("Retry-After", _Busy.retry_after)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    do_GET = do_POST = _any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _busy(refusals: int, retry_after: str | None = None) -> tuple[ThreadingHTTPServer, str]:
+    _Busy.refusals, _Busy.retry_after, _Busy.seen = refusals, retry_after, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.parametrize("retry_after", [None, "0.05", "soon"])
+def test_a_request_refused_as_one_too_many_at_once_goes_again_until_taken(retry_after):
+    """A carrier's account limit on requests under way: 429, nothing done. The request
+    (a connect's update of the call, a POST) is sent again, and its answer is the one the
+    carrier took (a Retry-After in seconds is waited for; one not in seconds is not)."""
+    server, base = _busy(refusals=3, retry_after=retry_after)
+    try:
+        control = TwilioCallControl(account_sid=SID, auth_token="tok", api_base=base,
+                                    public_url="http://127.0.0.1:8000")  # fmt: skip
+        control.client.http_client.backoff = 0.01
+        control.park("CA1", 1)  # (raises a CarrierError unless it was taken in the end)
+        assert _Busy.seen == ["POST"] * 4
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_request_still_refused_after_every_retry_is_a_carrier_error():
+    server, base = _busy(refusals=100)
+    try:
+        control = TwilioCallControl(account_sid=SID, auth_token="tok", api_base=base,
+                                    public_url="http://127.0.0.1:8000")  # fmt: skip
+        control.client.http_client.backoff = 0.01
+        with pytest.raises(CarrierError, match="Too Many Requests"):
+            control.status("CA1")
+        assert _Busy.seen == ["GET"] * (1 + RETRIES)
+    finally:
         server.shutdown()
         server.server_close()

@@ -9,6 +9,13 @@ requeued and its agent offered the call for nothing). Here a connection idle for
 seconds is closed by us before the carrier's limit, so every request goes out on a
 connection the carrier still keeps (or a new one): one rule, as the nodes' relay has it.
 
+A carrier limits how many requests an account has under way at once and refuses the rest
+with 429 (Twilio: error 20429), having done nothing: such a request is sent again after a
+short wait, growing (up to BACKOFF, twice it, ...; the carrier's Retry-After in seconds instead,
+if it sends one, up to MAX_WAIT), RETRIES times at most; still refused, the 429 is its
+answer (a CarrierError to the line, which says what became of the call). Nodes and groups
+need not share a cap of their own to stay under the account's.
+
 A carrier that cannot be reached, or does not answer within the timeout, or an address
 that is not one, is a `TwilioException` (the control adapter's one error for "the carrier
 did not do it"). The environment is read as Twilio's client read it where a deployment
@@ -23,7 +30,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import ssl
+import time
 from typing import Any
 
 import httpx
@@ -34,25 +43,36 @@ from twilio.http.response import Response
 from hotline.errors import SettingsInvalid
 
 IDLE_FOR = 2.0  # seconds a connection is kept idle: well under the carriers' keep-alive
+TOO_MANY = 429  # the carrier's "too many requests at once"
+RETRIES = 4  # times a request refused with it is sent again (waits up to 3.75 s in all)
+BACKOFF = 0.25  # seconds at most before the first (each next up to twice as long; each at
+# least half its most, spread at random: requests refused together come back apart)
+MAX_WAIT = 5.0  # seconds at most of a Retry-After taken as it is
 # (requests' own, then httpx's, in their order)
 BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 PROXIES = frozenset({"https_proxy", "http_proxy", "all_proxy", "no_proxy"})  # (lower case)
 
 
 class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
-    def __init__(self, *, timeout: float, idle_for: float = IDLE_FOR) -> None:
+    def __init__(
+        self, *, timeout: float, idle_for: float = IDLE_FOR, backoff: float = BACKOFF
+    ) -> None:
         """`timeout`: seconds a request waits at most for each of: a free connection, to
         connect, to write, and for each read (a carrier that does not answer must not hold
         one for ever); `idle_for`: seconds an idle connection may be used again (one idle
-        longer is closed when the next request comes, and a new one made)."""
+        longer is closed when the next request comes, and a new one made); `backoff`:
+        seconds before a request refused as one too many goes again (then twice it, ...)."""
         super().__init__(logging.getLogger("hotline.carrier"), False, timeout)
+        self.backoff = backoff
         # No cap on connections in use: each is used by one thread at a time, and the
         # threads that use a client are bounded already (each group's carrier threads, a
-        # takeover's look-ups), but one node's groups share it, so any cap short of their
-        # sum (httpx's default, 100, against 3 groups' 96 and a 4th's takeover's 32) only
-        # has a thread wait, up to `timeout`, while the carrier could be answering it.
-        # Idle ones kept: 20 (httpx's own number, said again: a Limits without it has none)
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=20,
+        # takeover's or a recheck's status look-ups), but one node's groups share it, so
+        # any cap short of their sum (httpx's default, 100, against 3 groups' 96 and a
+        # 4th's takeover's 32) only has a thread wait, up to `timeout`, for nothing: the
+        # carrier's own limit is met by sending again what it refused (above). Idle ones
+        # kept: up to 100, each for `idle_for` at most (httpx's 20 closed all but 20 of a
+        # burst's, and the next burst made each again)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=100,
                               keepalive_expiry=idle_for)  # fmt: skip
         verify = _trusted()
         try:
@@ -82,11 +102,19 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
                 target = target.copy_merge_params(
                     {k: v for k, v in params.items() if v is not None}
                 )
-            answer = self._client.request(
-                method.upper(), target, headers=headers, auth=auth,
-                timeout=self.timeout if timeout is None else timeout,
-                follow_redirects=allow_redirects, **body,
-            )  # fmt: skip
+            for retry in range(RETRIES + 1):
+                answer = self._client.request(
+                    method.upper(), target, headers=headers, auth=auth,
+                    timeout=self.timeout if timeout is None else timeout,
+                    follow_redirects=allow_redirects, **body,
+                )  # fmt: skip
+                if answer.status_code != TOO_MANY or retry == RETRIES:
+                    break
+                # (spread: requests refused together do not all come back together)
+                wait = _retry_after(answer) or self.backoff * 2**retry * random.uniform(0.5, 1)
+                self.logger.info("the carrier refused %s %s as one too many at once: sent "
+                                 "again in %.2f s", method.upper(), target.path, wait)  # fmt: skip
+                time.sleep(wait)
         except (httpx.InvalidURL, ValueError) as e:  # (not HTTPErrors: nothing was sent; a
             # host name IDNA refuses is a ValueError of the idna package)
             raise TwilioException(f"no request can go to that address ({e})") from None
@@ -96,6 +124,16 @@ class CarrierHttp(HttpClient):  # type: ignore[misc]  # (twilio is untyped)
 
     def close(self) -> None:
         self._client.close()
+
+
+def _retry_after(answer: httpx.Response) -> float | None:
+    """The wait a 429's Retry-After asks for, in seconds, up to MAX_WAIT (None: it asks
+    for none, or not in seconds)."""
+    try:
+        asked = float(answer.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return min(asked, MAX_WAIT) if asked > 0 else None
 
 
 def _proxies_refused() -> SettingsInvalid:
