@@ -15,8 +15,8 @@ from hotline.telephony.control import CallControl, CarrierError
 log = logging.getLogger("hotline.service")
 # status look-ups under way at once: a takeover waits for them (at 0.2 s each, 32 at once
 # ask about 160 calls a second at best), and a carrier limits an account's concurrent
-# requests (Twilio refuses those beyond its limit: 429, error 20429; such a call is asked
-# about again later)
+# requests (Twilio refuses those beyond its limit: 429, error 20429; the client sends such
+# a look-up again after a wait, and one still refused is asked about again later)
 WORKERS = 32
 
 
