@@ -5,6 +5,8 @@ under way, an interpreter and a supervisor on the call, PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -266,6 +268,23 @@ def test_what_an_agent_chose_for_after_their_wrap_up_is_kept_across_a_restart(
     assert [d["code"] for k, d in b.store.events(DONE) if k == "wrapped-up"] == ["timeout"]
 
 
+@contextmanager
+def interpreted_and_supervised(db: str, *modes: str) -> Iterator[tuple[Live, str]]:
+    """SID answered by en-day-1, who brings an interpreter in; the supervisor then asks for
+    each of `modes` in turn; the line running, and the supervisor's name."""
+    a = Live(db, interpreter_number=INTERPRETERS)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    boss = a.agent("supervisor")
+    with a.running():
+        r = a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
+        assert r.status_code == 200, r.text
+        for mode in modes:
+            r = a.http.post(f"/api/supervisor/calls/{SID}/{mode}", headers=boss)
+            assert r.status_code == 200, r.text
+        a.control.until(lambda: len(a.control.legs) == 1 + len(modes))
+        yield a, r.json()["supervisor"]
+
+
 def test_an_interpreter_and_a_supervisor_on_the_call_are_the_lines_again_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -274,17 +293,8 @@ def test_an_interpreter_and_a_supervisor_on_the_call_are_the_lines_again_after_a
     interpreter go (not dial a second one in), the supervisor can leave. (Forgotten, the
     interpreter could not be let go and the supervisor's leave was refused.)"""
     db = sqlite_url(tmp_path)
-    a = Live(db, interpreter_number=INTERPRETERS)
-    first = answered_by(a, SID, "+12025550101", "en-day-1")
-    boss = a.agent("supervisor")
-    with a.running():
-        r = a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
-        assert r.status_code == 200, r.text
-        for mode in ("listen", "whisper"):
-            r = a.http.post(f"/api/supervisor/calls/{SID}/{mode}", headers=boss)
-            assert r.status_code == 200, r.text
-        name = r.json()["supervisor"]
-        a.control.until(lambda: len(a.control.legs) == 3)
+    with interpreted_and_supervised(db, "listen", "whisper") as (a, name):
+        pass
     a.line.flush()
 
     b = Live(db, interpreter_number=INTERPRETERS)
@@ -319,16 +329,7 @@ def test_a_supervisor_gone_and_an_interpreter_not_reached_are_not_known_again(
     """What left the conference before the restart (a supervisor who left, an interpreter
     whose phone was busy) is not brought back by it."""
     db = sqlite_url(tmp_path)
-    a = Live(db, interpreter_number=INTERPRETERS)
-    first = answered_by(a, SID, "+12025550101", "en-day-1")
-    boss = a.agent("supervisor")
-    with a.running():
-        r = a.http.post("/api/agent/interpreter", json={"on": True}, headers=first)
-        assert r.status_code == 200, r.text
-        for mode in ("barge", "leave"):
-            r = a.http.post(f"/api/supervisor/calls/{SID}/{mode}", headers=boss)
-            assert r.status_code == 200, r.text
-        a.control.until(lambda: len(a.control.legs) == 3)
+    with interpreted_and_supervised(db, "barge", "leave") as (a, _):
         busy = call_form("CA" + "5" * 32, CallStatus="busy")
         r = a.carrier.post(f"/voice/leg?sid={SID}&label=interpreter", busy)
         assert r.status_code == 200, r.text
