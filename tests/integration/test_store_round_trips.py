@@ -29,7 +29,7 @@ from hotline.service.unit_of_work import (
 from hotline.store import db
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Fence, Leases
-from hotline.store.repository import Store, transaction
+from hotline.store.repository import Read, Store, transaction
 from hotline.switchboard.records import CallRow
 
 from .live_fixtures import PG, keyring, pg_url, waiting_on_a_lock  # noqa: F401
@@ -190,7 +190,7 @@ def test_a_connection_that_sat_idle_is_tried_before_it_is_lent(pg_url, monkeypat
     engine.dispose()
 
 
-def test_a_fenced_unit_waits_twice_more_for_its_lease(
+def test_a_fenced_unit_waits_once_more_for_its_lease(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db, "IDLE_PING", 3600.0)
@@ -208,15 +208,15 @@ def test_a_fenced_unit_waits_twice_more_for_its_lease(
                       UpdateCall("CA1", 2.0, {"state": "ringing"}, "national")])  # fmt: skip
         _written()
         lines = (tmp_path / "trace").read_text().splitlines()[before:]
-    # BEGIN, the lease's row (its epoch read, in the transaction, before anything is
+    # BEGIN with the lease's row (its epoch read, in the transaction, before anything is
     # written), then the writes and COMMIT
-    assert len(_waits(lines)) == 3, "\n".join(lines)
+    assert len(_waits(lines)) == 2, "\n".join(lines)
     assert (row := store.call("CA1")) is not None
     assert row.state == "ringing"
 
 
 def test_a_takeover_waits_for_a_fenced_unit_under_way(pg_url):  # noqa: F811
-    """The lease's row, read FOR SHARE before the pipeline, stays held until the
+    """The lease's row, read FOR SHARE before the writes, stays held until the
     pipeline's COMMIT: a successor's claim waits for the unit, then finds it landed."""
     engine = connect(pg_url)
     migrate(engine)
@@ -226,8 +226,8 @@ def test_a_takeover_waits_for_a_fenced_unit_under_way(pg_url):  # noqa: F811
     checked, go_on = threading.Event(), threading.Event()
 
     class Paused(Fence):  # the unit pauses once its lease is checked, before its writes
-        def check(self, c: Connection, lines: set[str]) -> None:
-            super().check(c, lines)
+        def check(self, c: Connection, lines: set[str], read: Read) -> None:
+            super().check(c, lines, read)
             checked.set()
             assert go_on.wait(30)
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hotline.errors import Fenced, NodeRefused
-from hotline.store.repository import transaction
+from hotline.store.repository import Read, transaction
 from hotline.store.tables import line_leases, nodes
 
 LEASE_SECONDS = 10.0  # a lease not renewed for this long may be taken over
@@ -190,14 +190,16 @@ class Fence:
         with self._lock:
             return dict(self._epochs)
 
-    def check(self, c: Connection, lines: set[str]) -> None:
+    def check(self, c: Connection, lines: set[str], read: Read) -> None:
+        """In the writing transaction on `c`, before its writes: the lease rows of `lines`
+        read (`read`) and held until its end, and Fenced if any is no longer this run's."""
         if not lines:
             return
         epochs = self.epochs()
         if c.dialect.name == "sqlite":  # no FOR SHARE: the database's write lock, now
             c.execute(update(line_leases).where(line_leases.c.line.in_(sorted(lines)))
                       .values(epoch=line_leases.c.epoch))  # fmt: skip
-        rows = {r.line: r for r in c.execute(
+        rows = {r.line: r for r in read(
             select(line_leases).where(line_leases.c.line.in_(sorted(lines)))
             .with_for_update(read=True))}  # fmt: skip
         stale = sorted(

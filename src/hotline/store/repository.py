@@ -12,6 +12,7 @@ without a key reads what is in clear and refuses to write a sensitive value."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import secrets
@@ -19,7 +20,18 @@ from collections.abc import Callable, Collection, Generator, Iterator, Mapping, 
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from psycopg.rows import namedtuple_row
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolExhausted
@@ -90,17 +102,23 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+# a read whose rows are needed at once, in a pipelined transaction: `first`'s
+Read = Callable[[Select[Any]], Sequence[Any]]
+
+
 @contextmanager
 def pipelined(
-    engine: Engine, first: Callable[[Connection], None] | None = None
+    engine: Engine, first: Callable[[Connection, Read], None] | None = None
 ) -> Iterator[Connection]:
     """One transaction for statements whose results nobody reads (an INSERT's generated
-    key, an UPDATE's row count), after `first` (reads, run as usual). On PostgreSQL the
-    statements are sent without waiting for each one's answer, in psycopg's pipeline
-    mode, with the COMMIT (and the BEGIN, when nothing comes first), and the answers are
-    read together as the block ends: the statements are one round trip, where each was
-    one and BEGIN and COMMIT one each, and so one wait, not one each, for the writer's
-    thread to win the GIL back from the event loop (docs/benchmarks.md). If the block
+    key, an UPDATE's row count), after `first` (given the connection, and `Read` for the
+    reads whose rows it needs). On PostgreSQL the statements are sent without waiting for
+    each one's answer, in psycopg's pipeline mode, with the BEGIN and the COMMIT, and
+    the answers are read together as the block ends: the statements are one round trip,
+    where each was one and BEGIN and COMMIT one each, and so one wait, not one each, for
+    the writer's thread to win the GIL back from the event loop (docs/benchmarks.md).
+    `first`'s reads go with the BEGIN, one round trip more (the rows are needed before
+    the writes). If the block
     raises, or the database refuses a statement, COMMIT is never run (the server skips
     what follows a failed statement) and the transaction is rolled back; a statement's
     error is raised as the block ends, as SQLAlchemy raises it (a duplicate key is still
@@ -109,7 +127,7 @@ def pipelined(
     if engine.dialect.driver != "psycopg":
         with transaction(engine) as c, _sendable():
             if first is not None:
-                first(c)
+                first(c, lambda statement: c.execute(statement).all())
             yield c
         return
     with translated(engine), engine.connect() as c, _sendable():
@@ -119,12 +137,10 @@ def pipelined(
         try:
             c.execution_options(isolation_level="AUTOCOMMIT")  # (no BEGIN of psycopg's
             raw = c.connection.driver_connection  # own: in a pipeline it waits its answer)
-            if first is not None:  # (a read's result is there only once it is answered)
+            with raw.pipeline() as pipe:
                 c.exec_driver_sql("BEGIN")
-                first(c)
-            with raw.pipeline():
-                if first is None:
-                    c.exec_driver_sql("BEGIN")
+                if first is not None:
+                    first(c, functools.partial(_read_now, c, raw, pipe))
                 yield c
                 c.exec_driver_sql("COMMIT")
             committed = True
@@ -136,6 +152,18 @@ def pipelined(
         finally:
             if not committed and not c.invalidated:
                 _roll_back(c)
+
+
+def _read_now(c: Connection, raw: Any, pipe: Any, statement: Select[Any]) -> list[Any]:
+    """A read in the pipeline, answered now, with all sent before it (one round trip),
+    its rows as named tuples. Through psycopg's own cursor: SQLAlchemy, given a statement
+    in a pipeline, finds no description of its result yet and takes it for one without
+    rows."""
+    compiled = statement.compile(dialect=c.dialect, compile_kwargs={"render_postcompile": True})
+    with raw.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        pipe.sync()
+        return list(cursor.fetchall())
 
 
 @contextmanager
@@ -308,7 +336,9 @@ class Store:
     def commit(self, writes: Sequence[Write]) -> None:
         """Every write of one command, in order, in one transaction (or none of them)."""
         fence = self.fence
-        check = None if fence is None else (lambda c: fence.check(c, {w.line for w in writes}))
+        check = None if fence is None else (
+            lambda c, read: fence.check(c, {w.line for w in writes}, read)
+        )  # fmt: skip
         with pipelined(self.engine, first=check) as c:
             for w in writes:
                 if isinstance(w, AppendEvent):
