@@ -175,6 +175,30 @@ def test_a_connection_lost_while_in_use_fails_one_unit_and_the_next_lands(pg_url
     engine.dispose()
 
 
+def test_a_connection_lost_as_a_fenced_unit_reads_its_lease_fails_it_and_the_next_lands(
+    pg_url,  # noqa: F811
+):
+    """The lease's read is the first statement a fenced unit's connection sends (with its
+    BEGIN, through psycopg's own cursor): a connection lost there fails that unit only,
+    as the database's failure, and is not lent again."""
+    engine = connect(_named(pg_url))
+    migrate(engine)
+    node = Leases(engine=engine, node="a", ttl=60.0)
+    fence = Fence(node.instance)
+    lease = node.claim("national")
+    assert lease is not None
+    fence.lead(lease)
+    store = Store(engine=engine, key=keyring(), fence=fence)
+    store.commit([_call("CA1", 1.0)])
+    _kill_all()  # (given back a moment ago: lent again untried)
+    with pytest.raises(StoreUnavailable, match="the database failed"):
+        store.commit([_call("CA2", 2.0)])
+    store.commit([_call("CA3", 3.0)])  # the pool replaced the dead connection
+    assert store.call("CA2") is None
+    assert store.call("CA3") is not None
+    engine.dispose()
+
+
 def test_a_connection_that_sat_idle_is_tried_before_it_is_lent(pg_url, monkeypatch):  # noqa: F811
     monkeypatch.setattr(db, "IDLE_PING", 0.0)  # (every connection given back counts as idle)
     engine = connect(_named(pg_url))

@@ -102,7 +102,7 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-# a read whose rows are needed at once, in a pipelined transaction: `first`'s
+# how `pipelined`'s `first` reads rows it needs at once (before the writes are sent)
 Read = Callable[[Select[Any]], Sequence[Any]]
 
 
