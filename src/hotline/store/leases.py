@@ -11,12 +11,14 @@ after the other: exactly one leads. Times are seconds since the epoch, on the da
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import Connection, Select, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -165,6 +167,14 @@ def leases(engine: Engine) -> tuple[float, list[Lease], list[Member]]:
     return now, held, members
 
 
+@functools.lru_cache(maxsize=64)
+def _leases_of(lines: frozenset[str]) -> Select[Any]:
+    """The lease rows of `lines`, held (FOR SHARE) to the end of the transaction: one
+    statement for the same lines, so that its SQL is made once (`repository._compiled`)."""
+    return (select(line_leases).where(line_leases.c.line.in_(sorted(lines)))
+            .with_for_update(read=True))  # fmt: skip
+
+
 class Fence:
     """The epochs of the lines this run leads, as its store's writes must carry them:
     `check` refuses, in the writing transaction, the writes of a line whose lease is no
@@ -199,9 +209,7 @@ class Fence:
         if c.dialect.name == "sqlite":  # no FOR SHARE: the database's write lock, now
             c.execute(update(line_leases).where(line_leases.c.line.in_(sorted(lines)))
                       .values(epoch=line_leases.c.epoch))  # fmt: skip
-        rows = {r.line: r for r in read(
-            select(line_leases).where(line_leases.c.line.in_(sorted(lines)))
-            .with_for_update(read=True))}  # fmt: skip
+        rows = {r.line: r for r in read(_leases_of(frozenset(lines)))}
         stale = sorted(
             line for line in lines
             if line not in epochs or line not in rows
