@@ -171,7 +171,7 @@ def _read_now(c: Connection, raw: Any, pipe: Any, statement: Select[Any]) -> lis
 def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
     """A statement's SQL and parameters, as psycopg takes them; made once for the same
     statement (the fence's, one per set of lines: a compile costs about 0.3 ms of the
-    writer's CPU, as much again as the rest of its read)."""
+    writer's CPU, docs/benchmarks.md)."""
     compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     return str(compiled), dict(compiled.params)
 

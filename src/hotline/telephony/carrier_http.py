@@ -11,10 +11,10 @@ connection the carrier still keeps (or a new one): one rule, as the nodes' relay
 
 A carrier limits how many requests an account has under way at once and refuses the rest
 with 429 (Twilio: error 20429), having done nothing: such a request is sent again after a
-short wait, growing (up to BACKOFF, twice it, ...; the carrier's Retry-After in seconds instead,
-if it sends one, up to MAX_WAIT), RETRIES times at most; still refused, the 429 is its
-answer (a CarrierError to the line, which says what became of the call). Nodes and groups
-need not share a cap of their own to stay under the account's.
+short wait, growing (up to BACKOFF, twice it, ...; the carrier's Retry-After in seconds
+instead, if it sends one, up to MAX_WAIT), RETRIES times at most; still refused, the 429
+is its answer (a CarrierError to the line, which says what became of the call). Nodes and
+groups need not share a cap of their own to stay under the account's.
 
 A carrier that cannot be reached, or does not answer within the timeout, or an address
 that is not one, is a `TwilioException` (the control adapter's one error for "the carrier
