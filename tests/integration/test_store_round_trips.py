@@ -101,6 +101,16 @@ def _traced(engine: Engine, path: Path) -> Iterator[None]:
             engine.dispose()
 
 
+def _fenced(engine: Engine) -> Store:
+    """A store whose writes are fenced by a lease of the national line, taken here."""
+    node = Leases(engine=engine, node="a", ttl=60.0)
+    fence = Fence(node.instance)
+    lease = node.claim("national")
+    assert lease is not None
+    fence.lead(lease)
+    return Store(engine=engine, key=keyring(), fence=fence)
+
+
 def _kill_all() -> None:
     """The server ends every connection named 'round-trips' (and waits until each is
     gone)."""
@@ -161,34 +171,13 @@ def _named(url: str) -> str:
     return url + "&application_name=round-trips"
 
 
-def test_a_connection_lost_while_in_use_fails_one_unit_and_the_next_lands(pg_url):  # noqa: F811
+@pytest.mark.parametrize("fenced", [False, True])
+def test_a_connection_lost_while_in_use_fails_one_unit_and_the_next_lands(pg_url, fenced):  # noqa: F811
+    """Fenced, the lease's read is the first statement the unit's connection sends (with
+    its BEGIN, through psycopg's own cursor): lost there, as the database's failure too."""
     engine = connect(_named(pg_url))
     migrate(engine)
-    store = Store(engine=engine, key=keyring())
-    store.commit([_call("CA1", 1.0)])
-    _kill_all()  # (given back a moment ago: lent again untried)
-    with pytest.raises(StoreUnavailable, match="the database failed"):
-        store.commit([_call("CA2", 2.0)])
-    store.commit([_call("CA3", 3.0)])  # the pool replaced the dead connection
-    assert store.call("CA2") is None
-    assert store.call("CA3") is not None
-    engine.dispose()
-
-
-def test_a_connection_lost_as_a_fenced_unit_reads_its_lease_fails_it_and_the_next_lands(
-    pg_url,  # noqa: F811
-):
-    """The lease's read is the first statement a fenced unit's connection sends (with its
-    BEGIN, through psycopg's own cursor): a connection lost there fails that unit only,
-    as the database's failure, and is not lent again."""
-    engine = connect(_named(pg_url))
-    migrate(engine)
-    node = Leases(engine=engine, node="a", ttl=60.0)
-    fence = Fence(node.instance)
-    lease = node.claim("national")
-    assert lease is not None
-    fence.lead(lease)
-    store = Store(engine=engine, key=keyring(), fence=fence)
+    store = _fenced(engine) if fenced else Store(engine=engine, key=keyring())
     store.commit([_call("CA1", 1.0)])
     _kill_all()  # (given back a moment ago: lent again untried)
     with pytest.raises(StoreUnavailable, match="the database failed"):
@@ -218,12 +207,7 @@ def test_a_fenced_unit_waits_once_more_for_its_lease(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db, "IDLE_PING", 3600.0)
-    node = Leases(engine=engine, node="a", ttl=60.0)
-    fence = Fence(node.instance)
-    lease = node.claim("national")
-    assert lease is not None
-    fence.lead(lease)
-    store = Store(engine=engine, key=keyring(), fence=fence)
+    store = _fenced(engine)
     with _traced(engine, tmp_path / "trace"):
         store.commit([_call("CA1", 1.0)])
         _written()
