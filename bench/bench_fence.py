@@ -43,7 +43,7 @@ from hotline.service.unit_of_work import AddCall, AppendEvent, SaveAgent, SaveRe
 from hotline.store import repository
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Fence, Leases
-from hotline.store.repository import Read, Store, _roll_back, _sendable, translated
+from hotline.store.repository import Read, Store, _roll_back, _sendable, reads, translated
 from hotline.switchboard.records import CallRow
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -67,7 +67,7 @@ def before(
             raw = c.connection.driver_connection
             if first is not None:
                 c.exec_driver_sql("BEGIN")
-                first(c, lambda statement: c.execute(statement).all())
+                first(c, reads(c))
             with raw.pipeline():
                 if first is None:
                     c.exec_driver_sql("BEGIN")

@@ -49,9 +49,9 @@ SPEED = 50.0  # the emulator's carrier seconds per wall second
 PUBLIC_CALLER = CallerScript(CALLER, ["1", "2", "2"], patience=1e6, talk=1e6)  # stays on
 API_KEY = "SK" + "5" * 32  # the browser phones' API key (made up)
 API_SECRET = "browser-phone-api-secret-made-up-for-the-tests"
-# how long an `expect` waits for the page to come right: Playwright's 5 s default was
-# passed once by a step that holds (the wallboard's whisper, which passed alone and in the
-# next full run) on a host running the whole suite at two-thirds of its usual speed.
+# how long an `expect` waits for the page to come right: Playwright's 5 s default ran out
+# once on a step that holds (the wallboard's whisper, which passed alone and in the next
+# full run) on a host running the whole suite at two-thirds of its usual speed.
 # A longer bound costs nothing while the page is right; one that is never right still fails
 EXPECT_WITHIN_MS = 15_000
 expect.set_options(timeout=EXPECT_WITHIN_MS)

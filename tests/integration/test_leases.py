@@ -11,13 +11,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from hotline.errors import Fenced, NodeRefused
 from hotline.service.unit_of_work import AddCall, AppendEvent
 from hotline.store.db import connect, migrate
 from hotline.store.leases import Fence, Leases, leases
-from hotline.store.repository import Read, Store
+from hotline.store.repository import Store, reads
 from hotline.switchboard.records import CallRow
 
 from .live_fixtures import (  # noqa: F401 (pg_url is a fixture)
@@ -149,7 +149,7 @@ def test_a_takeover_waits_for_the_writes_under_way_and_refuses_those_after(pg_ur
     new = Leases(engine=claimer, node="b", ttl=MINUTE)  # other test's wait is counted)
     with ThreadPoolExecutor(1) as pool, engine.connect() as watcher:
         with engine.begin() as c:
-            fence.check(c, {"national"}, rows(c))  # the old leader's unit of work, under way
+            fence.check(c, {"national"}, reads(c))  # the old leader's unit of work, under way
             c.execute(text("INSERT INTO call_events (call_sid, at, kind, data) "
                            "VALUES ('CAx', 1, 'arrived', '{}')"))  # fmt: skip
             claim = pool.submit(new.claim, "national")
@@ -198,7 +198,7 @@ def test_on_sqlite_too_a_takeover_waits_for_the_write_under_way(tmp_path):
     new = Leases(engine=connect(url), node="b", ttl=MINUTE)
     with ThreadPoolExecutor(1) as pool:
         with engine.begin() as c:
-            fence.check(c, {"national"}, rows(c))
+            fence.check(c, {"national"}, reads(c))
             claim = pool.submit(new.claim, "national")
             with pytest.raises(FutureTimeout):  # held off (SQLite waits up to 5 s)
                 claim.result(timeout=1.0)
@@ -211,8 +211,3 @@ def test_on_sqlite_too_a_takeover_waits_for_the_write_under_way(tmp_path):
         assert c.execute(text("SELECT count(*) FROM call_events")).scalar_one() == 1
     with pytest.raises(Fenced):
         Store(engine=engine, fence=fence).commit([AppendEvent("CAx", 2.0, "x", {}, "national")])
-
-
-def rows(c: Connection) -> Read:
-    """The fence's reads on `c`, in its transaction as usual (not pipelined)."""
-    return lambda statement: c.execute(statement).all()

@@ -128,7 +128,7 @@ def pipelined(
     if engine.dialect.driver != "psycopg":
         with transaction(engine) as c, _sendable():
             if first is not None:
-                first(c, lambda statement: c.execute(statement).all())
+                first(c, reads(c))
             yield c
         return
     with translated(engine), engine.connect() as c, _sendable():
@@ -153,6 +153,11 @@ def pipelined(
         finally:
             if not committed and not c.invalidated:
                 _roll_back(c)
+
+
+def reads(c: Connection) -> Read:
+    """`Read` in a transaction that is not pipelined: each statement run as usual on `c`."""
+    return lambda statement: c.execute(statement).all()
 
 
 def _read_now(c: Connection, raw: Any, pipe: Any, statement: Select[Any]) -> list[Any]:
