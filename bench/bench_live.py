@@ -53,6 +53,9 @@ stays on h11 and the carrier and bots on asyncio's own loop either way.
     python bench/bench_live.py [--scale 100] [--warmup 6] [--minutes 5]
     python bench/bench_live.py --find-max 5,10,20,40,60,80,100 [--warmup 4] [--minutes 2]
     python bench/bench_live.py --scale 40 --collector default   (CPython's collector settings)
+    python bench/bench_live.py --store postgresql --node   (Hotline as `hotline serve --node`
+        runs it: the issue's set-up, one node leading the line under a lease that every
+        write transaction checks; one node, so no webhook is forwarded to another)
     BENCH_LIVE_HEAP=20 python bench/bench_live.py ...   (what each process's heap holds)
     BENCH_LIVE_SLOW=0.02 python bench/bench_live.py ...   (each callback of Hotline's event
         loop that ran longer, logged: asyncio's debug mode, which costs some CPU)
@@ -427,53 +430,25 @@ def heap_census() -> str:
 
 
 def serve_hotline(
-    conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe, collector: str
+    conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe, collector: str, node: bool
 ) -> None:
-    """(In a child process.) Build the line as `hotline serve` does, issue a token for every
-    agent, serve on loopback; send the tokens when listening; stop when told, then send the
-    store's counts of write transactions and units of work."""
+    """(In a child process.) Build the line as `hotline serve` does (`node`: as `hotline
+    serve --node` does, one node of several, which serves once it leads the line), issue a
+    token for every agent, serve on loopback; send the tokens when listening (and leading);
+    stop when told, then send the store's counts of write transactions and units of work."""
     from pydantic import SecretStr
 
-    from hotline.service.bootstrap import build_line, call_control
+    from hotline.service.bootstrap import Parts, build_line, call_control, store_for
     from hotline.service.collector import tune_for_serving
     from hotline.service.settings import Settings
     from hotline.service.unit_of_work import SaveReply, Write
-    from hotline.web.app import SERVING, create_app
+    from hotline.store.leases import LEASE_SECONDS
+    from hotline.web.app import SERVING, create_app, create_node
 
     secret = {k: SecretStr(conf[k]) for k in ("twilio_auth_token", "secret_key")}
     settings = Settings(**{**conf, **secret})
-    parts = build_line(settings)
-    if os.environ.get("BENCH_LIVE_NO_COMMIT_WAIT"):  # (the writes still land, in order)
-        parts.line.commit_wait = 0.0
-    app = create_app(settings=settings, line=parts.line, control=call_control(settings),
-                     desk=parts.desk)  # fmt: skip
-    now = time.time()
-    tokens = {a: parts.line.store.issue_token(a, now) for a in agents}
-    if collector == "tuned":  # as `hotline serve` does
-        tune_for_serving()
     counts: dict[str, Any] = {"transactions": 0, "statements": 0, "units": 0,
                               "replies_saved": 0, "connections": 0}  # fmt: skip
-    pauses = GcPauses()
-
-    def executed(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
-        if threading.current_thread().name.startswith("hotline-writer") and not (
-            statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))
-        ):
-            counts["statements"] += 1
-
-    # the writer's transactions (each of its commits: `timed_commit` below) and the
-    # statements they ran (each gives the GIL up, and on SQLite, or on PostgreSQL outside a
-    # pipeline, has to win it back from the event loop; those SQLAlchemy runs: not BEGIN,
-    # COMMIT nor a pool's ping), the units of work handed to the writer, and the webhook
-    # replies among their writes (one per answered webhook)
-    event.listen(parts.line.store.engine, "before_cursor_execute", executed)
-
-    # and the connections the store's pool opened (one more than the pool keeps, for a burst
-    # of threads asking at once, is opened and closed again)
-    def opened(*_: object) -> None:
-        counts["connections"] += 1
-
-    event.listen(parts.line.store.engine, "connect", opened)
     # where a webhook's time goes, inside Hotline: from its request's arrival in the app to
     # its response's start (the rest of what the carrier measures is the sockets, the
     # server's parsing and the carrier's own queue), and from a unit of work's submission
@@ -482,31 +457,83 @@ def serve_hotline(
     # is waiting: for the disk, or for the GIL while the event loop holds it)
     inside: dict[str, list[Any]] = {"server": [], "routes": [], "commit": [], "landing": [],
                                     "landing_cpu": []}  # fmt: skip
-    submit = parts.line.writer.submit
+    served: list[Parts] = []  # (the line built: at once, or once the node leads it)
 
-    def counted(writes: Sequence[Write]) -> Future[bool] | None:
-        if writes:
-            counts["units"] += 1
-            counts["replies_saved"] += sum(isinstance(w, SaveReply) for w in writes)
-        began = time.perf_counter()
-        done = submit(writes)
-        if done is not None:
-            done.add_done_callback(lambda _: inside["commit"].append(time.perf_counter() - began))
-        return done
+    def instrument(parts: Parts) -> None:
+        served.append(parts)
+        if os.environ.get("BENCH_LIVE_NO_COMMIT_WAIT"):  # (the writes still land, in order)
+            parts.line.commit_wait = 0.0
 
-    parts.line.writer.submit = counted  # type: ignore[method-assign]
-    commit = parts.line.store.commit
+        def executed(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+            if threading.current_thread().name.startswith("hotline-writer") and not (
+                statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+            ):
+                counts["statements"] += 1
 
-    def timed_commit(writes: Sequence[Write]) -> None:
-        counts["transactions"] += 1
-        wall, cpu = time.perf_counter(), time.thread_time()
-        try:
-            commit(writes)
-        finally:
-            inside["landing"].append(time.perf_counter() - wall)
-            inside["landing_cpu"].append(time.thread_time() - cpu)
+        # the writer's transactions (each of its commits: `timed_commit` below) and the
+        # statements they ran (each gives the GIL up, and on SQLite, or on PostgreSQL
+        # outside a pipeline, has to win it back from the event loop; those SQLAlchemy
+        # runs: not BEGIN, COMMIT nor a pool's ping), the units of work handed to the
+        # writer, and the webhook replies among their writes (one per answered webhook)
+        event.listen(parts.line.store.engine, "before_cursor_execute", executed)
 
-    parts.line.store.commit = timed_commit  # type: ignore[method-assign]
+        # and the connections the store's pool opened (one more than the pool keeps, for a
+        # burst of threads asking at once, is opened and closed again)
+        def opened(*_: object) -> None:
+            counts["connections"] += 1
+
+        event.listen(parts.line.store.engine, "connect", opened)
+        submit = parts.line.writer.submit
+
+        def counted(writes: Sequence[Write]) -> Future[bool] | None:
+            if writes:
+                counts["units"] += 1
+                counts["replies_saved"] += sum(isinstance(w, SaveReply) for w in writes)
+            began = time.perf_counter()
+            done = submit(writes)
+            if done is not None:
+                done.add_done_callback(
+                    lambda _: inside["commit"].append(time.perf_counter() - began)
+                )
+            return done
+
+        parts.line.writer.submit = counted  # type: ignore[method-assign]
+        commit = parts.line.store.commit
+
+        def timed_commit(writes: Sequence[Write]) -> None:
+            counts["transactions"] += 1
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                commit(writes)
+            finally:
+                inside["landing"].append(time.perf_counter() - wall)
+                inside["landing_cpu"].append(time.thread_time() - cpu)
+
+        parts.line.store.commit = timed_commit  # type: ignore[method-assign]
+
+    app: Any
+    if node:
+
+        def lost(why: str) -> None:  # (the bench sees the process end: its pipe closes)
+            print(f"the node stops: {why}", file=sys.stderr, flush=True)
+            os._exit(75)
+
+        app = create_node(settings, name="bench", address=conf["public_url"],
+                          lease_seconds=LEASE_SECONDS, on_lost=lost,
+                          report=lambda said: print(said, file=sys.stderr),
+                          built=instrument)  # fmt: skip
+        tokens_in, _ = store_for(settings)
+    else:
+        parts = build_line(settings)
+        instrument(parts)
+        app = create_app(settings=settings, line=parts.line, control=call_control(settings),
+                         desk=parts.desk)  # fmt: skip
+        tokens_in = parts.line.store
+    now = time.time()
+    tokens = {a: tokens_in.issue_token(a, now) for a in agents}
+    if collector == "tuned":  # as `hotline serve` does
+        tune_for_serving()
+    pauses = GcPauses()
 
     async def timed(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/voice/"):
@@ -535,7 +562,7 @@ def serve_hotline(
         server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port, lifespan="on",
                                         **served))  # fmt: skip
         task = asyncio.create_task(server.serve())
-        while not server.started:
+        while not server.started or (node and not app.serving):
             await asyncio.sleep(0.05)
         pipe.send(tokens)
         loop = asyncio.get_running_loop()
@@ -574,7 +601,8 @@ def serve_hotline(
             pstats.Stats(*profiles).dump_stats(f"{profile}.threads")
     else:
         run_served(main)
-    parts.line.store.engine.dispose()
+    for built in served:
+        built.line.store.engine.dispose()
     pipe.send({**counts, "gc": pauses.summary()})
 
 
@@ -749,7 +777,7 @@ def drop_schemas() -> None:
 
 async def live(
     k: float, warmup: float, window: float, drain: float, seed: int, collector: str = "tuned",
-    directory: str = "stand-in", store: str = "sqlite",
+    directory: str = "stand-in", store: str = "sqlite", node: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
     let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
@@ -780,9 +808,10 @@ async def live(
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     child = ctx.Process(target=serve_hotline,
-                        args=(conf, agents, hotline_port, theirs, collector),
+                        args=(conf, agents, hotline_port, theirs, collector, node),
                         name="hotline", daemon=True)  # fmt: skip
     child.start()
+    theirs.close()  # (so a child that dies ends this run: its pipe closes, EOFError)
     loop = asyncio.get_running_loop()
     tokens: dict[str, str] = await loop.run_in_executor(None, ours.recv)
     assert child.pid is not None
@@ -908,7 +937,7 @@ async def live(
     if store == "postgresql":
         drop_schemas()
     return {
-        "k": k, "collector": collector, "directory": directory, "store": store,
+        "k": k, "collector": collector, "directory": directory, "store": store, "node": node,
         "agents": len(agents),
         "rate": rate,
         "logged_in_s": logged_in,
@@ -1046,7 +1075,7 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     s: Service = a["service"]
     print(
         f"live x{a['k']:g} (collector {a['collector']}, directory {a['directory']}, store "
-        f"{a['store']}): "
+        f"{a['store']}{', one node under a lease' if a['node'] else ''}): "
         f"{a['rate']:.2f} calls/s offered, "
         f"{a['agents']:,} agent bots "
         f"(logged in in {a['logged_in_s']:.0f} s); {warmup / 60:g} min warm-up, then "
@@ -1137,7 +1166,7 @@ async def run_one(args: argparse.Namespace) -> None:
     print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
     p = predict(scenario, warmup, warmup + window, args.runs)
     a = await live(args.scale, warmup, window, args.drain, args.seed, args.collector,
-                   args.directory, args.store)  # fmt: skip
+                   args.directory, args.store, args.node)  # fmt: skip
     # (two minutes' worth at most: the latency of a steady rate needs no more)
     b = await bare(min(a["webhooks"], int(a["webhook_rate"] * 120)), a["webhook_rate"])
     report_live(a, warmup)
@@ -1179,7 +1208,7 @@ async def find_max(args: argparse.Namespace) -> None:
     for k in (float(x) for x in args.find_max.split(",")):
         print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
         a = await live(k, warmup, window, args.drain, args.seed, args.collector, args.directory,
-                       args.store)  # fmt: skip
+                       args.store, args.node)  # fmt: skip
         report_live(a, warmup)
         ok = holds(a)
         print(f"  -> {'holds' if ok else 'does NOT hold'}; limit: {limit(a)}", flush=True)
@@ -1212,6 +1241,11 @@ if __name__ == "__main__":
                          "schema of the run's own in BENCH_LIVE_POSTGRES (default: this "
                          "machine's, database test), whose server's CPU counts among "
                          "the other processes'")  # fmt: skip
+    ap.add_argument("--node", action="store_true",
+                    help="Hotline as one node of several (`hotline serve --node`): it leads "
+                         "the line under a lease, renewed every few seconds, and each write "
+                         "transaction checks it (the issue's set-up, with --store "
+                         "postgresql); without, `hotline serve`'s one server")  # fmt: skip
     ap.add_argument(
         "--find-max",
         metavar="K,K,...",

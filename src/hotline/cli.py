@@ -1591,77 +1591,30 @@ def _serve_node(
     import uvicorn
 
     from hotline.errors import NodeRefused
-    from hotline.service.bootstrap import (
-        audit_trail,
-        build_line,
-        call_control,
-        ensure_line,
-        store_for,
-    )
     from hotline.service.collector import tune_for_serving
     from hotline.service.logs import configure as configure_logs
-    from hotline.service.node import EXIT_LOST, Node
+    from hotline.service.node import EXIT_LOST
     from hotline.service.settings import load_settings
-    from hotline.service.spread import Layout, Placement
-    from hotline.store.accounts import AccountStore
-    from hotline.store.db import connect
-    from hotline.store.leases import Leases
-    from hotline.store.repository import Store
-    from hotline.web.app import SERVING, create_app
-    from hotline.web.node_app import NodeApp, relay_key
+    from hotline.web.app import SERVING, create_node
 
     configure_logs(as_json=log_json)
     settings = load_settings()
-    control = call_control(settings)
-    settings.required_sealing_key()
-    store, _ = store_for(settings)
-    ensure_line(settings, store)
-    # the node's lease work (its leases, and the groups of lines it weighs and claims) on a
-    # pool of its own: it never waits for a connection the requests' placement holds
-    own = Store(engine=connect(settings.database_url, create=False), key=settings.keyring())
-    leases = Leases(engine=own.engine, node=name, address=address, ttl=lease_seconds)
-    try:
-        leases.join()
-    except NodeRefused as e:
-        err.print(f"[red]{escape(e.message)}[/]")
-        raise typer.Exit(1) from None
 
     def lost(why: str) -> None:
         logging.shutdown()
         os._exit(EXIT_LOST)  # nothing more from this run: a supervisor starts a standby
 
-    claimed = Layout(store=own, home=settings.line_number)
-    member = Node(leases=leases, groups=claimed.groups, weigh=claimed.weight, on_lost=lost)
-    layout = Layout(store=store, home=settings.line_number)  # (the requests' placement)
-
-    def leading() -> dict[str, object]:
-        return {"name": name, "role": "leader", "leads": member.led()}
-
-    def build(group: tuple[str, ...]) -> object:
-        def serves(line: str) -> bool:  # (a line new in the store that joins the group too)
-            return member.served_in().get(line) == group
-
-        parts = build_line(settings, control=control, fence=member.fence, serves=serves)
-        if parts.recovered:
-            err.print(
-                "recovered open calls: "
-                + ", ".join(f"{k} {v}" for k, v in sorted(parts.recovered.items()))
-            )
-        return create_app(settings=settings, line=parts.line, control=control,
-                          desk=parts.desk, trail=audit_trail(parts.store),
-                          before_acting=member.check, node=leading)  # fmt: skip
-
+    try:
+        routed = create_node(settings, name=name, address=address, lease_seconds=lease_seconds,
+                             on_lost=lost, report=err.print)  # fmt: skip
+    except NodeRefused as e:
+        err.print(f"[red]{escape(e.message)}[/]")
+        raise typer.Exit(1) from None
     err.print(
         f"node {name!r} ({address}) stands by until it leads lines "
         f"(leases of {lease_seconds:g} s); listening on http://{host}:{port}"
     )
     tune_for_serving()  # (the lines it builds on taking over are not frozen: they can go)
-    assert settings.secret_key is not None  # (required above)
-    key = relay_key(settings.secret_key.get_secret_value())
-    placement = Placement(store=store, accounts=AccountStore(engine=store.engine),
-                          home=settings.line_number, layout=layout)  # fmt: skip
-    routed = NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
-                     placement=placement, metrics_token=settings.metrics_token)  # fmt: skip
     uvicorn.run(routed, host=host, port=port, **SERVING)
 
 

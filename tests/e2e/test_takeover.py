@@ -243,6 +243,26 @@ def test_a_leader_paused_past_its_lease_stops_when_it_runs_again(cluster):
     assert cluster.leader() == ("b", 2)
 
 
+def test_a_second_node_of_a_running_nodes_name_is_refused_and_leaves_the_first_leading(
+    cluster,
+):
+    async def run() -> None:
+        a = cluster.start("a", 0)
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
+        again = cluster.start("a", 1)
+        cluster.nodes["the first a"] = a  # (stopped with the cluster)
+        await until(lambda: again.poll() is not None, "the second a to stop")
+        await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
+
+    asyncio.run(run())
+    again = cluster.nodes["a"]  # (the second run, under the same name)
+    assert again.returncode == 1
+    stderr = again.stderr.read() if again.stderr else ""
+    assert "a node named 'a' is running" in stderr, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert cluster.leader() == ("a", 1)
+
+
 def test_a_leader_cut_off_from_the_database_stops_and_the_other_takes_over(cluster):
     """a reaches PostgreSQL through a proxy that stops passing anything (a partition): it
     cannot renew, stops once its leases may be another's, and b takes over."""

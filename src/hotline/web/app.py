@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders
@@ -37,6 +37,10 @@ from hotline.web.metrics import Metrics, TimeWebhooks, metrics_router
 from hotline.web.runtime import LineRuntime
 from hotline.web.stats import stats_router
 from hotline.web.voice import voice_router
+
+if TYPE_CHECKING:
+    from hotline.service.bootstrap import Parts
+    from hotline.web.node_app import NodeApp
 
 API_MAX_BODY = 16 * 1024  # the API's JSON bodies are a few hundred bytes
 ADMIN_MAX_BODY = FLOW_MAX * 2 + 1024  # a flow file uploaded, escaped in JSON
@@ -169,3 +173,74 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def create_node(
+    settings: Settings,
+    *,
+    name: str,
+    address: str,
+    lease_seconds: float,
+    on_lost: Callable[[str], None],
+    report: Callable[[str], None],
+    built: Callable[[Parts], None] | None = None,
+) -> NodeApp:
+    """The app of one node of several (`hotline serve --node NAME`, bench/bench_live.py's
+    `--node`): it joins the store's nodes as `name` (raises NodeRefused if a node of that
+    name is alive), stands by, and serves the groups of lines it leads, each built from the
+    store as it takes them over. `address`: where the other nodes reach it;
+    `on_lost(why)`: called once its leases may not be trusted any more (the node must stop
+    acting); `report(text)`: what a start says (the open calls recovered); `built(parts)`:
+    each group's line as it is built, before it serves (a bench's instruments)."""
+    from hotline.service.bootstrap import (
+        audit_trail,
+        build_line,
+        call_control,
+        ensure_line,
+        store_for,
+    )
+    from hotline.service.node import Node
+    from hotline.service.spread import Layout, Placement
+    from hotline.store.db import connect
+    from hotline.store.leases import Leases
+    from hotline.store.repository import Store
+    from hotline.web.node_app import NodeApp, relay_key
+
+    control = call_control(settings)
+    settings.required_sealing_key()
+    store, _ = store_for(settings)
+    ensure_line(settings, store)
+    # the node's lease work (its leases, and the groups of lines it weighs and claims) on a
+    # pool of its own: it never waits for a connection the requests' placement holds
+    own = Store(engine=connect(settings.database_url, create=False), key=settings.keyring())
+    leases = Leases(engine=own.engine, node=name, address=address, ttl=lease_seconds)
+    leases.join()
+    claimed = Layout(store=own, home=settings.line_number)
+    member = Node(leases=leases, groups=claimed.groups, weigh=claimed.weight, on_lost=on_lost)
+    layout = Layout(store=store, home=settings.line_number)  # (the requests' placement)
+
+    def leading() -> dict[str, object]:
+        return {"name": name, "role": "leader", "leads": member.led()}
+
+    def build(group: tuple[str, ...]) -> object:
+        def serves(line: str) -> bool:  # (a line new in the store that joins the group too)
+            return member.served_in().get(line) == group
+
+        parts = build_line(settings, control=control, fence=member.fence, serves=serves)
+        if parts.recovered:
+            report(
+                "recovered open calls: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(parts.recovered.items()))
+            )
+        if built is not None:
+            built(parts)
+        return create_app(settings=settings, line=parts.line, control=control,
+                          desk=parts.desk, trail=audit_trail(parts.store),
+                          before_acting=member.check, node=leading)  # fmt: skip
+
+    assert settings.secret_key is not None  # (required above: it is the sealing key)
+    key = relay_key(settings.secret_key.get_secret_value())
+    placement = Placement(store=store, accounts=AccountStore(engine=store.engine),
+                          home=settings.line_number, layout=layout)  # fmt: skip
+    return NodeApp(node=member, build=build, public_url=settings.public_url, relay_key=key,
+                   placement=placement, metrics_token=settings.metrics_token)  # fmt: skip
