@@ -81,6 +81,7 @@ import math
 import multiprocessing
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -131,6 +132,7 @@ CONNECTIONS = int(os.environ.get("BENCH_LIVE_CONNECTIONS", "100"))
 # `--store postgresql`: this server's database, in a schema of the run's own (dropped after)
 POSTGRES = os.environ.get("BENCH_LIVE_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA_PREFIX = "bench_live_"
+LEAD_WITHIN = 120.0  # seconds Hotline has to listen (and, as a node, lead) once it is built
 POOL = 16
 
 
@@ -457,10 +459,10 @@ def serve_hotline(
     # is waiting: for the disk, or for the GIL while the event loop holds it)
     inside: dict[str, list[Any]] = {"server": [], "routes": [], "commit": [], "landing": [],
                                     "landing_cpu": []}  # fmt: skip
-    served: list[Parts] = []  # (the line built: at once, or once the node leads it)
+    built: list[Parts] = []  # (the line: built at once, or once the node leads it)
 
     def instrument(parts: Parts) -> None:
-        served.append(parts)
+        built.append(parts)
         if os.environ.get("BENCH_LIVE_NO_COMMIT_WAIT"):  # (the writes still land, in order)
             parts.line.commit_wait = 0.0
 
@@ -522,7 +524,7 @@ def serve_hotline(
                           lease_seconds=LEASE_SECONDS, on_lost=lost,
                           report=lambda said: print(said, file=sys.stderr),
                           built=instrument)  # fmt: skip
-        tokens_in, _ = store_for(settings)
+        tokens_in, _ = store_for(settings)  # (disposed once the tokens are issued)
     else:
         parts = build_line(settings)
         instrument(parts)
@@ -531,6 +533,8 @@ def serve_hotline(
         tokens_in = parts.line.store
     now = time.time()
     tokens = {a: tokens_in.issue_token(a, now) for a in agents}
+    if node:
+        tokens_in.engine.dispose()
     if collector == "tuned":  # as `hotline serve` does
         tune_for_serving()
     pauses = GcPauses()
@@ -562,7 +566,11 @@ def serve_hotline(
         server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port, lifespan="on",
                                         **served))  # fmt: skip
         task = asyncio.create_task(server.serve())
+        deadline = time.monotonic() + LEAD_WITHIN
         while not server.started or (node and not app.serving):
+            if time.monotonic() > deadline:  # (its rounds of election keep failing: the
+                print(f"Hotline did not serve within {LEAD_WITHIN:g} s", file=sys.stderr)
+                os._exit(1)  # log says why; the bench sees its pipe close)
             await asyncio.sleep(0.05)
         pipe.send(tokens)
         loop = asyncio.get_running_loop()
@@ -601,8 +609,8 @@ def serve_hotline(
             pstats.Stats(*profiles).dump_stats(f"{profile}.threads")
     else:
         run_served(main)
-    for built in served:
-        built.line.store.engine.dispose()
+    for parts in built:
+        parts.line.store.engine.dispose()
     pipe.send({**counts, "gc": pauses.summary()})
 
 
@@ -780,9 +788,24 @@ async def live(
     directory: str = "stand-in", store: str = "sqlite", node: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
-    let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
-    pauses = GcPauses()
+    let the calls in progress end (at most `drain` s, then the callers still on hang up).
+    Its files and its schema go afterwards, a run that failed midway included."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    try:
+        return await _live(tmp, k, warmup, window, drain, seed, collector, directory, store,
+                           node)  # fmt: skip
+    finally:
+        shutil.rmtree(tmp)
+        if store == "postgresql":
+            drop_schemas()
+
+
+async def _live(
+    tmp: Path,
+    k: float, warmup: float, window: float, drain: float, seed: int, collector: str = "tuned",
+    directory: str = "stand-in", store: str = "sqlite", node: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    pauses = GcPauses()
     path = scaled_scenario(k, tmp / "national-scaled.yaml")
     scenario = load_scenario(path)
     number = scenario.line.number if scenario.line else "+18005550100"
@@ -841,6 +864,7 @@ async def live(
                              collector),
                        name="bots", daemon=True)  # fmt: skip
     bots.start()
+    bots_end.close()  # (a bots process that dies ends this run too)
     await loop.run_in_executor(None, to_bots.recv)  # (every bot ready)
     assert bots.pid is not None
     logged_in = time.perf_counter() - began
@@ -931,11 +955,6 @@ async def live(
     commit50, commit99, _ = quantiles(hotline["commit"])
     landing50, landing99, _ = quantiles(hotline["landing"])
     landing_cpu50, landing_cpu99, _ = quantiles(hotline["landing_cpu"])
-    for f in tmp.iterdir():
-        f.unlink()
-    tmp.rmdir()
-    if store == "postgresql":
-        drop_schemas()
     return {
         "k": k, "collector": collector, "directory": directory, "store": store, "node": node,
         "agents": len(agents),

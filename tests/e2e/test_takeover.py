@@ -249,8 +249,8 @@ def test_a_second_node_of_a_running_nodes_name_is_refused_and_leaves_the_first_l
     async def run() -> None:
         a = cluster.start("a", 0)
         await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
-        again = cluster.start("a", 1)
         cluster.nodes["the first a"] = a  # (stopped with the cluster)
+        again = cluster.start("a", 1)
         await until(lambda: again.poll() is not None, "the second a to stop")
         await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
 

@@ -117,7 +117,7 @@ def test_a_line_added_between_a_standbys_claim_and_its_build_writes_nothing_unfe
     tmp_path: Path,
 ) -> None:
     """A standby claims the leases of the lines in the store (`try_to_lead`), then builds
-    the line (`build` in cli `_serve_node`), which reads the store's lines again and serves
+    the line (`build` in `web.app.create_node`), which reads the store's lines again and serves
     every one of them, `serves` not asked: a line imported in between is served at once
     with no lease of this node. The start's own writes for it (en-day-7, logged in, logs in
     to it too) are refused by the fence and set aside for good: lost, not retried."""
@@ -141,7 +141,7 @@ def test_a_line_added_between_a_standbys_claim_and_its_build_writes_nothing_unfe
     import_line(before.store, SCENARIO, number=VICTIMS, timezone="America/New_York", flow=FLOW)
     parts = build_line(
         settings, control=RecordingCallControl(), fence=b.fence, serves=lambda line: line in b.led()
-    )  # fmt: skip  (as _serve_node)
+    )  # fmt: skip  (as create_node's build)
     served_unled = VICTIM in parts.line.setups and VICTIM not in b.led()
     assert parts.line.health.set_aside == 0, parts.line.health.last_error
     assert not served_unled  # served only once its lease is this node's

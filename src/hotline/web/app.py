@@ -192,6 +192,7 @@ def create_node(
     `on_lost(why)`: called once its leases may not be trusted any more (the node must stop
     acting); `report(text)`: what a start says (the open calls recovered); `built(parts)`:
     each group's line as it is built, before it serves (a bench's instruments)."""
+    from hotline.errors import NodeRefused
     from hotline.service.bootstrap import (
         audit_trail,
         build_line,
@@ -214,7 +215,12 @@ def create_node(
     # pool of its own: it never waits for a connection the requests' placement holds
     own = Store(engine=connect(settings.database_url, create=False), key=settings.keyring())
     leases = Leases(engine=own.engine, node=name, address=address, ttl=lease_seconds)
-    leases.join()
+    try:
+        leases.join()
+    except NodeRefused:  # (a caller that goes on, as a bench does, keeps no connection)
+        own.engine.dispose()
+        store.engine.dispose()
+        raise
     claimed = Layout(store=own, home=settings.line_number)
     member = Node(leases=leases, groups=claimed.groups, weigh=claimed.weight, on_lost=on_lost)
     layout = Layout(store=store, home=settings.line_number)  # (the requests' placement)
