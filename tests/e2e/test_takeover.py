@@ -246,6 +246,9 @@ def test_a_leader_paused_past_its_lease_stops_when_it_runs_again(cluster):
 def test_a_second_node_of_a_running_nodes_name_is_refused_and_leaves_the_first_leading(
     cluster,
 ):
+    """The issue's bad input "two nodes with the same name": the second run says why and
+    exits 1 (no traceback), and the first goes on leading, its epoch unchanged."""
+
     async def run() -> None:
         a = cluster.start("a", 0)
         await healthy(f"http://127.0.0.1:{cluster.ports[0]}", a)
