@@ -448,6 +448,7 @@ def serve_hotline(
 
     from hotline.service.bootstrap import Parts, build_line, call_control, store_for
     from hotline.service.collector import tune_for_serving
+    from hotline.service.node import EXIT_LOST
     from hotline.service.settings import Settings
     from hotline.service.unit_of_work import SaveReply, Write
     from hotline.store.leases import LEASE_SECONDS
@@ -524,7 +525,7 @@ def serve_hotline(
 
         def lost(why: str) -> None:  # (the bench sees the process end: its pipe closes)
             print(f"the node stops: {why}", file=sys.stderr, flush=True)
-            os._exit(75)
+            os._exit(EXIT_LOST)
 
         app = create_node(settings, name="bench", address=conf["public_url"],
                           lease_seconds=LEASE_SECONDS, on_lost=lost,
