@@ -93,7 +93,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection as Pipe
@@ -446,7 +446,7 @@ def serve_hotline(
     stop when told, then send the store's counts of write transactions and units of work."""
     from pydantic import SecretStr
 
-    from hotline.service.bootstrap import Parts, build_line, call_control, store_for
+    from hotline.service.bootstrap import Parts, build_line, call_control
     from hotline.service.collector import tune_for_serving
     from hotline.service.node import EXIT_LOST
     from hotline.service.settings import Settings
@@ -467,9 +467,12 @@ def serve_hotline(
     inside: dict[str, list[Any]] = {"server": [], "routes": [], "commit": [], "landing": [],
                                     "landing_cpu": []}  # fmt: skip
     built: list[Parts] = []  # (the line: built at once, or once the node leads it)
+    tokens: dict[str, str] = {}  # (issued as the line is built, before it serves)
 
     def instrument(parts: Parts) -> None:
         built.append(parts)
+        now = time.time()
+        tokens.update({a: parts.line.store.issue_token(a, now) for a in agents})
         if os.environ.get("BENCH_LIVE_NO_COMMIT_WAIT"):  # (the writes still land, in order)
             parts.line.commit_wait = 0.0
 
@@ -531,17 +534,11 @@ def serve_hotline(
                           lease_seconds=LEASE_SECONDS, on_lost=lost,
                           report=lambda said: print(said, file=sys.stderr),
                           built=instrument)  # fmt: skip
-        tokens_in, _ = store_for(settings)  # (disposed once the tokens are issued)
     else:
         parts = build_line(settings)
         instrument(parts)
         app = create_app(settings=settings, line=parts.line, control=call_control(settings),
                          desk=parts.desk)  # fmt: skip
-        tokens_in = parts.line.store
-    now = time.time()
-    tokens = {a: tokens_in.issue_token(a, now) for a in agents}
-    if node:
-        tokens_in.engine.dispose()
     if collector == "tuned":  # as `hotline serve` does
         tune_for_serving()
     pauses = GcPauses()
@@ -781,6 +778,19 @@ def store_url(store: str, tmp: Path) -> str:
     return f"{POSTGRES}?options=-csearch_path%3D{schema}"
 
 
+@contextlib.contextmanager
+def scratch(store: str) -> Iterator[Path]:
+    """A temporary folder for a run's files (a SQLite store's among them); it goes
+    afterwards, with the runs' schemas in POSTGRES, a run that failed midway included."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp)
+        if store == "postgresql":
+            drop_schemas()
+
+
 def drop_schemas() -> None:
     """Drop every run's schema from POSTGRES."""
     admin = connect(POSTGRES)
@@ -797,16 +807,10 @@ async def live(
     directory: str = "stand-in", store: str = "sqlite", node: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
-    let the calls in progress end (at most `drain` s, then the callers still on hang up).
-    Its files and its schema go afterwards, a run that failed midway included."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    try:
+    let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
+    with scratch(store) as tmp:
         return await _live(tmp, k, warmup, window, drain, seed, collector, directory, store,
                            node)  # fmt: skip
-    finally:
-        shutil.rmtree(tmp)
-        if store == "postgresql":
-            drop_schemas()
 
 
 async def _live(
@@ -1053,13 +1057,8 @@ def serve_bare(port: int, pipe: Pipe, database: str | None) -> None:
 
 async def bare_writing(requests: int, rate: float, store: str) -> dict[str, float]:
     """`bare`, each request writing a row durably to a database of the run's store."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench-live-bare-"))
-    try:
+    with scratch(store) as tmp:
         return await bare(requests, rate, store_url(store, tmp))
-    finally:
-        shutil.rmtree(tmp)
-        if store == "postgresql":
-            drop_schemas()
 
 
 async def bare(requests: int, rate: float, database: str | None = None) -> dict[str, float]:
