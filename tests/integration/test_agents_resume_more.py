@@ -178,25 +178,37 @@ def test_a_row_for_an_agent_no_line_has_is_ignored_at_the_start(tmp_path: Path) 
     assert b.store.agent_states()["ghost"].state == "offline"
 
 
+CALLBACK, CALLED_BACK = "CA" + "7" * 32, "CA" + "8" * 32  # a callback; its dial-back's leg
+
+
+def talking_on_a_dial_back(a: Live) -> dict[str, str]:
+    """CALLBACK queues and takes the callback; en-day-3 accepts it, their phone answers,
+    the caller is called back and picks up: they talk. Returns en-day-3's headers."""
+    from .live_fixtures import gather_url, keep_english
+
+    r = a.carrier.post(keep_english(a, CALLBACK, "+12025550111"), call_form(CALLBACK, Digits="2"))
+    a.carrier.post(gather_url(r.text), call_form(CALLBACK, Digits="1"))  # take the callback
+    a.carrier.post("/voice/status", call_form(CALLBACK, CallStatus="completed"))
+    agent = a.agent("en-day-3")
+    a.http.post("/api/agent/login", headers=agent)
+    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == CALLBACK
+    a.http.post(f"/api/agent/calls/{CALLBACK}/accept", headers=agent)
+    a.called_back(CALLBACK)  # en-day-3's phone answered: the caller is being called back
+    # they pick up: they talk (test_callback_restart.py: before that)
+    r = a.carrier.post(f"/voice/status?call={CALLBACK}",
+                       call_form(CALLED_BACK, CallStatus="in-progress"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    return agent
+
+
 def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Path) -> None:
     """docs/live.md: "a call an agent was talking on is theirs again", a callback's too:
     the caller was called back into the call's conference, so after the restart its agent
     can hold it, nobody else is offered it, and the dial-back's end closes it."""
-    from .live_fixtures import gather_url, keep_english
-
     db = sqlite_url(tmp_path)
     a = Live(db)
-    sid, caller = "CA" + "7" * 32, "+12025550111"
-    r = a.carrier.post(keep_english(a, sid, caller), call_form(sid, Digits="2"))
-    a.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
-    a.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
-    agent = a.agent("en-day-3")
-    a.http.post("/api/agent/login", headers=agent)
-    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
-    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
-    a.called_back(sid)  # en-day-3's phone answered: the caller is being called back
-    leg = "CA" + "8" * 32  # they pick up: they talk (test_callback_restart.py: before that)
-    a.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="in-progress"))
+    sid, leg = CALLBACK, CALLED_BACK
+    talking_on_a_dial_back(a)
     a.line.flush()
 
     b = restarted(
@@ -214,6 +226,82 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
         b.carrier.post(f"/voice/status?call={sid}", call_form(leg, CallStatus="completed"))
     assert b.store.call(sid).state == "completed"  # type: ignore[union-attr]
     assert b.control.dialled_back == []  # (not called a second time)
+
+
+def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """As on a call the caller called in on (the test below and the one after the next):
+    the caller called back and on hold, an interpreter and a supervisor in the conference
+    as the line stops; after it the desktop says so, the agent takes the caller off hold
+    and lets the interpreter go, the supervisor leaves, and nothing else is asked of the
+    carrier (the caller is not called back a second time)."""
+    db = sqlite_url(tmp_path)
+    a = Live(db, interpreter_number=INTERPRETERS)
+    agent = talking_on_a_dial_back(a)
+    with a.running():
+        r = a.http.post("/api/agent/interpreter", json={"on": True}, headers=agent)
+        assert r.status_code == 200, r.text
+        r = a.http.post(f"/api/supervisor/calls/{CALLBACK}/listen", headers=a.agent("supervisor"))
+        assert r.status_code == 200, r.text
+        name = r.json()["supervisor"]
+        assert a.http.post("/api/agent/hold", json={"hold": True}, headers=agent).status_code == 200
+        a.control.until(lambda: (CALLBACK, "caller", "hold", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = Live(db, interpreter_number=INTERPRETERS)
+    b.wall.now = a.wall.now + 5
+    assert b.line.recover({CALLBACK: "completed"}) == {"on a call": 1}
+    assert b.line.call_legs(CALLBACK) == {"connected": True, "held": True, "consult": None,
+                                          "interpreter": True, "supervisors": {name: "listen"},
+                                          "calling_back": False}  # fmt: skip
+    with b.running():
+        again = b.agent("en-day-3")
+        r = b.http.post("/api/agent/hold", json={"hold": True}, headers=again)
+        assert (r.status_code, r.json()["message"]) == (409, f"call {CALLBACK} is already on hold")
+        for path, body in (("hold", {"hold": False}), ("interpreter", {"on": False})):
+            r = b.http.post(f"/api/agent/{path}", json=body, headers=again)
+            assert r.status_code == 200, r.text
+        r = b.http.post(f"/api/supervisor/calls/{CALLBACK}/leave", headers=b.agent("supervisor"))
+        assert r.status_code == 200, r.text
+        b.control.until(lambda: len(b.control.legs) == 3)
+    assert sorted(b.control.legs) == [
+        (CALLBACK, "caller", "resume", "talk", ""),
+        (CALLBACK, "interpreter", "drop", "talk", ""),
+        (CALLBACK, f"supervisor:{name}", "drop", "talk", ""),
+    ]  # the only three
+    assert b.control.dialled_back == []  # (not called a second time)
+
+
+def test_a_consultation_on_a_dial_back_ends_with_the_restart(tmp_path: Path) -> None:
+    """As on a call the caller called in on: the consulted agent's phone leaves the
+    conference, the caller comes off the consultation's hold, back to their agent, and
+    the consulted agent is free again."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    agent = talking_on_a_dial_back(a)
+    second = a.agent("en-day-4")
+    a.http.post("/api/agent/login", headers=second)
+    a.http.post("/api/agent/ready", headers=second)
+    with a.running():
+        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-4", "warm": True},
+                        headers=agent)  # fmt: skip
+        assert r.status_code == 200, r.text
+        a.control.until(lambda: (CALLBACK, "caller", "hold", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {CALLBACK: "completed"})
+    assert b.line.call_legs(CALLBACK) == {"connected": True, "held": False, "consult": None,
+                                          "interpreter": False, "supervisors": {},
+                                          "calling_back": False}  # fmt: skip
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 2)
+        state = me(b, "en-day-4")  # (available before the consultation: so again)
+        assert (state["state"], state["reason"], state["call_sid"]) == ("available", None, None)
+    assert b.control.legs == [
+        (CALLBACK, "agent:en-day-4", "drop", "talk", ""),
+        (CALLBACK, "caller", "resume", "talk", ""),
+    ]
 
 
 def test_a_caller_on_hold_stays_on_hold_for_their_agent_across_a_restart(tmp_path: Path) -> None:
