@@ -58,6 +58,7 @@ class WriteHealth:
         self.lost = 0
         self.retry_at = 0.0
         self._delay = RETRY_FIRST
+        self._landed_while_down = 0  # writes committed since the store went down
         self._reminder = Throttle(logger=log, every=REPEAT, wall=wall)
 
     def buffered(self) -> None:
@@ -103,15 +104,22 @@ class WriteHealth:
         log.error("%d writes came after the line stopped: they are lost, not in the store "
                   "(the command was refused): %s%s", len(writes), shown, more)  # fmt: skip
 
-    def landed(self, count: int) -> None:
+    def committed(self, count: int) -> None:
+        """`count` writes are in the store (counted for the outage's end, if one is on:
+        those of an attempt the store failed part way through included)."""
+        if self.down_since is not None:
+            self._landed_while_down += count
+
+    def landed(self) -> None:
         """Every waiting write is in the store."""
         if self.down_since is not None:
             log.warning(
                 "store available again after %.0f s; %d waiting writes landed",
-                self._wall() - self.down_since, count,
+                self._wall() - self.down_since, self._landed_while_down,
             )  # fmt: skip
         self.down_since = None
         self.waiting_since = None
+        self._landed_while_down = 0
 
     def snapshot(self, waiting: int) -> Snapshot:
         since = self.waiting_since if waiting else None

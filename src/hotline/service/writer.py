@@ -168,13 +168,11 @@ class Writer:
             if not forced and not self.health.may_try():  # (a down store: left until its retry)
                 self._resolve_all(False)
                 return
-            landed = 0
             while True:
                 with self._lock:
                     if not self._units:
                         return
                     batch = list(itertools.islice(self._units, BATCH))
-                count = sum(len(u.writes) for u in batch)
                 self._attempt_since = time.monotonic()
                 try:
                     self._land(batch)
@@ -203,10 +201,9 @@ class Writer:
                     for _ in batch:
                         self._units.popleft()
                     empty = not self._units
-                landed += count
                 self._fault = None
                 if empty:  # (said before anyone waiting on these hears they landed)
-                    self.health.landed(landed)
+                    self.health.landed()
                 for unit in batch:
                     if unit.done is not None:
                         unit.done.set_result(True)
@@ -215,8 +212,10 @@ class Writer:
     def _land(self, batch: list[_Unit]) -> None:
         """The units waiting, in one transaction (a group commit: under load, one fsync
         lands many commands, each whole); if the store refuses it, unit by unit."""
+        writes = [w for u in batch for w in u.writes]
         try:
-            self._store.commit([w for u in batch for w in u.writes])
+            self._store.commit(writes)
+            self.health.committed(len(writes))
             return
         except WriteRefused:
             if len(batch) == 1:
@@ -227,6 +226,7 @@ class Writer:
                 continue
             try:
                 self._store.commit(unit.writes)
+                self.health.committed(len(unit.writes))
             except WriteRefused:
                 self._land_alone(unit)
             unit.writes = []  # landed (a failure after it retries only the units left)
@@ -237,6 +237,7 @@ class Writer:
             w = unit.writes[0]
             try:
                 self._store.commit([w])
+                self.health.committed(1)
             except WriteRefused as e:
                 self.health.refused(describe(w), e.message)
             unit.writes.pop(0)  # landed or set aside: a retry starts after it

@@ -153,9 +153,10 @@ def test_an_unexpected_fault_is_said_and_the_units_land_after_it(caplog):
     writer.close()
 
 
-def test_units_landed_alone_are_not_written_again_when_a_later_one_fails():
+def test_units_landed_alone_are_not_written_again_when_a_later_one_fails(caplog):
     """A refused group lands unit by unit; if the store goes down before the last, the
-    retry writes only what had not landed (an event is not doubled)."""
+    retry writes only what had not landed (an event is not doubled); the outage's end
+    counts every write that landed during it, those of the attempt that failed too."""
     units: list[list[Write]] = [
         [AddCall(row("CA0"), 1000.0), AppendEvent("CA0", 1000.0, "zero", {})],
         [AppendEvent("CA1", 1000.0, "first", {}), AddCall(row("CA0"), 1000.0)],  # a twin
@@ -174,7 +175,10 @@ def test_units_landed_alone_are_not_written_again_when_a_later_one_fails():
     writer.drain()
     assert writer.waiting() == 2  # unit 2, after the store failed
     wall.now += RETRY_MAX
-    writer.drain()
+    with caplog.at_level(logging.WARNING, logger="hotline.store"):
+        writer.drain()
+    # CA0's two writes, CA1's first (its twin set aside), CA2's two
+    assert "5 waiting writes landed" in caplog.text, caplog.text
     assert [kind for _, kind, _ in store.events_] == ["zero", "first", "second"]
     assert sorted(store.calls) == ["CA0", "CA2"]
     assert writer.health.snapshot(writer.waiting()).set_aside == 1  # the twin, once
