@@ -62,6 +62,9 @@ a reply waits for, which the bare endpoint does not make, and how much is the re
     python bench/bench_live.py --store postgresql --node   (Hotline as `hotline serve --node`
         runs it: the issue's set-up, one node leading the line under a lease that every
         write transaction checks; one node, so no webhook is forwarded to another)
+    python bench/bench_live.py --store postgresql --forwarded   (as --node, and a second
+        node, a follower, which the carrier's webhooks reach: it forwards each to the
+        leader, as a front that has not yet seen a takeover sends them to the old node)
     BENCH_LIVE_HEAP=20 python bench/bench_live.py ...   (what each process's heap holds)
     BENCH_LIVE_SLOW=0.02 python bench/bench_live.py ...   (each callback of Hotline's event
         loop that ran longer, logged: asyncio's debug mode, which costs some CPU)
@@ -148,17 +151,22 @@ class Spread(httpx.AsyncBaseTransport):
     request waiting, at each request sent and each ended (O(connections x waiting): see
     encode/httpcore#1035): at K=100 with 1,000 connections in one pool the carrier's own
     process spent its core there (py-spy), and its webhooks' wait was the client's, not
-    the server's. Kept alive as long as the emulator's own client keeps them."""
+    the server's. Kept alive as long as the emulator's own client keeps them. `port`:
+    every request goes to this port of its host instead (a front: the carrier signs and
+    addresses the line's public URL; the front sends it on to a node)."""
 
-    def __init__(self, connections: int) -> None:
+    def __init__(self, connections: int, port: int | None = None) -> None:
         pools = max(1, math.ceil(connections / POOL))
         each = math.ceil(connections / pools)
         limits = httpx.Limits(max_connections=each, max_keepalive_connections=each,
                               keepalive_expiry=KEEP_ALIVE.keepalive_expiry)  # fmt: skip
         self._pools = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(pools)]
         self._busy = [0] * pools
+        self._port = port
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._port is not None:  # (its Host field stays the public URL's)
+            request.url = request.url.copy_with(port=self._port)
         i = min(range(len(self._pools)), key=self._busy.__getitem__)
         self._busy[i] += 1
         try:  # (until its answer's head: its body, a few hundred bytes, is read at once)
@@ -171,11 +179,13 @@ class Spread(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-def webhooks_client() -> httpx.AsyncClient:
-    """The carrier's client to the server (the live run's, the bare endpoint's)."""
+def webhooks_client(port: int | None = None) -> httpx.AsyncClient:
+    """The carrier's client to the server (the live run's, the bare endpoint's; `port`:
+    a follower's, to which every webhook goes)."""
     # (no time limit on waiting for a connection: a carrier queues its webhooks; the wait
     # counts in their latency)
-    return httpx.AsyncClient(timeout=httpx.Timeout(20, pool=None), transport=Spread(CONNECTIONS))
+    return httpx.AsyncClient(timeout=httpx.Timeout(20, pool=None),
+                             transport=Spread(CONNECTIONS, port))  # fmt: skip
 
 
 # -- the workload
@@ -438,12 +448,15 @@ def heap_census() -> str:
 
 
 def serve_hotline(
-    conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe, collector: str, node: bool
-) -> None:
+    conf: dict[str, Any], agents: list[str], port: int, pipe: Pipe, collector: str, node: bool,
+    follower: bool = False,
+) -> None:  # fmt: skip
     """(In a child process.) Build the line as `hotline serve` does (`node`: as `hotline
     serve --node` does, one node of several, which serves once it leads the line), issue a
     token for every agent, serve on loopback; send the tokens when listening (and leading);
-    stop when told, then send the store's counts of write transactions and units of work."""
+    stop when told, then send the store's counts of write transactions and units of work.
+    `follower`: a second node, started once the first leads: it sends no token once it
+    listens, and forwards the webhooks it gets to the leader."""
     from pydantic import SecretStr
 
     from hotline.service.bootstrap import Parts, build_line, call_control
@@ -530,7 +543,8 @@ def serve_hotline(
             print(f"the node stops: {why}", file=sys.stderr, flush=True)
             os._exit(EXIT_LOST)
 
-        app = create_node(settings, name="bench", address=conf["public_url"],
+        app = create_node(settings, name="bench-follower" if follower else "bench",
+                          address=f"http://127.0.0.1:{port}",
                           lease_seconds=LEASE_SECONDS, on_lost=lost,
                           report=lambda said: print(said, file=sys.stderr),
                           built=instrument)  # fmt: skip
@@ -571,7 +585,7 @@ def serve_hotline(
                                         **served))  # fmt: skip
         task = asyncio.create_task(server.serve())
         deadline = time.monotonic() + LEAD_WITHIN
-        while not server.started or (node and not app.serving):
+        while not server.started or (node and not follower and not app.serving):
             if time.monotonic() > deadline:  # (its rounds of election keep failing: the
                 print(f"Hotline did not serve within {LEAD_WITHIN:g} s", file=sys.stderr)
                 os._exit(1)  # log says why; the bench sees its pipe close)
@@ -713,14 +727,16 @@ class Marks:
     hotline_cpu: float
     load_cpu: float  # this process's: the emulator and its callers
     bots_cpu: float
+    follower_cpu: float  # the second node's, which forwards the webhooks (0: none)
     postgres_cpu: float
     machine_cpu: float
     steal: float
 
     @classmethod
-    def now(cls, carrier: Carrier, placed: int, pid: int, bots: int) -> Marks:
+    def now(cls, carrier: Carrier, placed: int, pid: int, bots: int, follower: int | None) -> Marks:
         return cls(time.time(), len(carrier.latencies), carrier.failures, placed,
-                   cpu_seconds(pid), time.process_time(), cpu_seconds(bots), postgres_cpu(),
+                   cpu_seconds(pid), time.process_time(), cpu_seconds(bots),
+                   0.0 if follower is None else cpu_seconds(follower), postgres_cpu(),
                    *machine_cpu())  # fmt: skip
 
 
@@ -805,25 +821,28 @@ def drop_schemas() -> None:
 async def live(
     k: float, warmup: float, window: float, drain: float, seed: int, collector: str = "tuned",
     directory: str = "stand-in", store: str = "sqlite", node: bool = False,
+    forwarded: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One live run at scale `k`: warm up, measure over `window` seconds, stop placing calls,
-    let the calls in progress end (at most `drain` s, then the callers still on hang up)."""
+    let the calls in progress end (at most `drain` s, then the callers still on hang up).
+    `forwarded`: the webhooks reach a second node, which forwards them to the first."""
     with scratch(store) as tmp:
         return await _live(tmp, k, warmup, window, drain, seed, collector, directory, store,
-                           node)  # fmt: skip
+                           node or forwarded, forwarded)  # fmt: skip
 
 
 async def _live(
     tmp: Path,
     k: float, warmup: float, window: float, drain: float, seed: int, collector: str = "tuned",
     directory: str = "stand-in", store: str = "sqlite", node: bool = False,
+    forwarded: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     pauses = GcPauses()
     path = scaled_scenario(k, tmp / "national-scaled.yaml")
     scenario = load_scenario(path)
     number = scenario.line.number if scenario.line else "+18005550100"
     agents = [a for g in scenario.agent_groups for a in g.ids()]
-    hotline_port, carrier_port = free_ports(2)
+    hotline_port, carrier_port, follower_port = free_ports(3)
     token = secrets.token_urlsafe(24)  # made up for this run
     database = store_url(store, tmp)
     conf: dict[str, Any] = {
@@ -851,9 +870,20 @@ async def _live(
     loop = asyncio.get_running_loop()
     tokens: dict[str, str] = await loop.run_in_executor(None, ours.recv)
     assert child.pid is not None
+    to_follower: Any = None
+    if forwarded:  # (started once the first leads: it stands by, and forwards)
+        to_follower, its_end = ctx.Pipe()
+        follower = ctx.Process(target=serve_hotline,
+                               args=(conf, [], follower_port, its_end, collector, True, True),
+                               name="follower", daemon=True)  # fmt: skip
+        follower.start()
+        its_end.close()
+        await loop.run_in_executor(None, to_follower.recv)  # (listening)
+    follower_pid = follower.pid if forwarded else None
+    client = webhooks_client(follower_port if forwarded else None)
     carrier = Carrier(hotline_url=conf["public_url"], auth_token=token,
                       account_sid="AC00000000000000000000000000000000", line_number=number,
-                      speed=1.0, client=webhooks_client())  # fmt: skip
+                      speed=1.0, client=client)  # fmt: skip
     # an agent's leg answers as soon as the carrier dials it, as the simulator's agents'
     # does: their ring is the bot's, before the accept (the emulator's default second of
     # ring after it made every live call hold its agent about 1 s longer)
@@ -899,7 +929,7 @@ async def _live(
         next_at += float(rng.exponential(1.0 / rate))
         if not marks and next_at >= warm_at:
             await asyncio.sleep(max(warm_at - loop.time(), 0))
-            marks.append(Marks.now(carrier, placed, child.pid, bots.pid))
+            marks.append(Marks.now(carrier, placed, child.pid, bots.pid, follower_pid))
             # the load generator (the emulator, which times the webhooks) does not collect
             # in the window: a full collection of its heap (1.2 s in one run) delayed the
             # answers it was reading, and the p99 with them (its memory grows meanwhile)
@@ -913,7 +943,7 @@ async def _live(
         carrier.place(mix.next())
         placed += 1
     await asyncio.sleep(max(end_at - loop.time(), 0))
-    marks.append(Marks.now(carrier, placed, child.pid, bots.pid))
+    marks.append(Marks.now(carrier, placed, child.pid, bots.pid, follower_pid))
     gc.enable()
     window_lags = lags[lag_from:]
     probe.cancel()
@@ -939,6 +969,10 @@ async def _live(
     rest.should_exit = True
     await rest_task
     await carrier.client.aclose()
+    if to_follower is not None:  # (first: it must not take the line over as the leader goes)
+        to_follower.send("stop")
+        await loop.run_in_executor(None, to_follower.recv)
+        follower.join(30)
     ours.send("stop")
     counts: dict[str, Any] = await loop.run_in_executor(None, ours.recv)
     gc.callbacks.remove(pauses._seen)
@@ -964,8 +998,8 @@ async def _live(
     p50, p99, worst = quantiles(latencies)
     calls = w1.placed - w0.placed
     hotline_cpu, load_cpu = w1.hotline_cpu - w0.hotline_cpu, w1.load_cpu - w0.load_cpu
-    bots_cpu = w1.bots_cpu - w0.bots_cpu
-    other = (w1.machine_cpu - w0.machine_cpu) - hotline_cpu - load_cpu - bots_cpu
+    bots_cpu, follower_cpu = w1.bots_cpu - w0.bots_cpu, w1.follower_cpu - w0.follower_cpu
+    other = (w1.machine_cpu - w0.machine_cpu) - hotline_cpu - load_cpu - bots_cpu - follower_cpu
     _, lag99, lag_max = quantiles(window_lags)
     _, hotline_lag99, hotline_lag_max = quantiles(hotline["lags"])
     server50, server99, _ = quantiles(hotline["server"])
@@ -975,6 +1009,7 @@ async def _live(
     landing_cpu50, landing_cpu99, _ = quantiles(hotline["landing_cpu"])
     return {
         "k": k, "collector": collector, "directory": directory, "store": store, "node": node,
+        "forwarded": forwarded,
         "agents": len(agents),
         "rate": rate,
         "logged_in_s": logged_in,
@@ -988,9 +1023,11 @@ async def _live(
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
         "bots_cpu_per_call_ms": bots_cpu / max(calls, 1) * 1000,
+        "follower_cpu_per_call_ms": follower_cpu / max(calls, 1) * 1000,
         "postgres_cpu_per_call_ms": (w1.postgres_cpu - w0.postgres_cpu) / max(calls, 1) * 1000,
         "hotline_util": hotline_cpu / wall, "load_util": load_cpu / wall,
-        "bots_util": bots_cpu / wall, "other_util": other / wall, "idle_util": idle_util,
+        "bots_util": bots_cpu / wall, "follower_util": follower_cpu / wall,
+        "other_util": other / wall, "idle_util": idle_util,
         "steal_util": (w1.steal - w0.steal) / wall,
         "load_gc": pauses.summary(), "bots_gc": bots_gc,
         "lag_p99_ms": lag99, "lag_max_ms": lag_max,
@@ -1120,7 +1157,7 @@ def limit(a: dict[str, Any]) -> str:
     """What ran out first, as far as the window shows: a process at a full core, the
     machine's cores all busy (with whatever else ran), or neither."""
     busy = {"Hotline": a["hotline_util"], "the carrier emulator": a["load_util"],
-            "the bots": a["bots_util"]}  # fmt: skip
+            "the bots": a["bots_util"], "the forwarding node": a["follower_util"]}  # fmt: skip
     name, util = max(busy.items(), key=lambda kv: kv[1])
     total = sum(busy.values()) + a["other_util"] + a["steal_util"]
     if util >= 0.85:
@@ -1128,8 +1165,9 @@ def limit(a: dict[str, Any]) -> str:
     if total >= 0.85 * CORES:
         return (f"the machine: its {CORES} cores {_pct(total / CORES)} busy (Hotline "
                 f"{_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
-                f"{_pct(a['bots_util'])}, other processes {_pct(a['other_util'])}, taken by "
-                f"the host {_pct(a['steal_util'])} of a core)")  # fmt: skip
+                f"{_pct(a['bots_util'])}{_follower(a)}, other processes "
+                f"{_pct(a['other_util'])}, taken by the host {_pct(a['steal_util'])} of a "
+                "core)")  # fmt: skip
     return f"no process at a full core (busiest: {name} {_pct(util)})"
 
 
@@ -1137,7 +1175,8 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     s: Service = a["service"]
     print(
         f"live x{a['k']:g} (collector {a['collector']}, directory {a['directory']}, store "
-        f"{a['store']}{', one node under a lease' if a['node'] else ''}): "
+        f"{a['store']}{', one node under a lease' if a['node'] else ''}"
+        f"{', the webhooks forwarded to it by a second node' if a['forwarded'] else ''}): "
         f"{a['rate']:.2f} calls/s offered, "
         f"{a['agents']:,} agent bots "
         f"(logged in in {a['logged_in_s']:.0f} s); {warmup / 60:g} min warm-up, then "
@@ -1175,11 +1214,16 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
         print(f"  left open: {described}")
     print(
         f"  CPU per call: Hotline {a['hotline_cpu_per_call_ms']:.1f} ms, emulator "
-        f"{a['load_cpu_per_call_ms']:.1f} ms, bots {a['bots_cpu_per_call_ms']:.1f} ms; cores "
-        f"busy: Hotline {_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, bots "
-        f"{_pct(a['bots_util'])}, other processes{_server(a)} {_pct(a['other_util'])}, "
-        f"taken by the host (steal) {_pct(a['steal_util'])}; Hotline with the agents logged "
-        f"in and no call: {_pct(a['idle_util'])}"
+        f"{a['load_cpu_per_call_ms']:.1f} ms, bots {a['bots_cpu_per_call_ms']:.1f} ms"
+        + (
+            f", the forwarding node {a['follower_cpu_per_call_ms']:.1f} ms"
+            if a["forwarded"]
+            else ""
+        )
+        + f"; cores busy: Hotline {_pct(a['hotline_util'])}, emulator {_pct(a['load_util'])}, "
+        f"bots {_pct(a['bots_util'])}{_follower(a)}, other processes{_server(a)} "
+        f"{_pct(a['other_util'])}, taken by the host (steal) {_pct(a['steal_util'])}; "
+        f"Hotline with the agents logged in and no call: {_pct(a['idle_util'])}"
     )
     print(
         f"  store: {a['transactions']:,} write transactions for {a['units']:,} units of work "
@@ -1208,6 +1252,10 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     )
 
 
+def _follower(a: dict[str, Any]) -> str:
+    return f", the forwarding node {_pct(a['follower_util'])}" if a["forwarded"] else ""
+
+
 def _server(a: dict[str, Any]) -> str:
     if a["store"] != "postgresql":
         return ""
@@ -1228,7 +1276,7 @@ async def run_one(args: argparse.Namespace) -> None:
     print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
     p = predict(scenario, warmup, warmup + window, args.runs)
     a = await live(args.scale, warmup, window, args.drain, args.seed, args.collector,
-                   args.directory, args.store, args.node)  # fmt: skip
+                   args.directory, args.store, args.node, args.forwarded)  # fmt: skip
     # (two minutes' worth at most: the latency of a steady rate needs no more)
     requests = min(a["webhooks"], int(a["webhook_rate"] * 120))
     b = await bare(requests, a["webhook_rate"])
@@ -1278,7 +1326,7 @@ async def find_max(args: argparse.Namespace) -> None:
     for k in (float(x) for x in args.find_max.split(",")):
         print(f"uptime: {Path('/proc/loadavg').read_text().strip()}")
         a = await live(k, warmup, window, args.drain, args.seed, args.collector, args.directory,
-                       args.store, args.node)  # fmt: skip
+                       args.store, args.node, args.forwarded)  # fmt: skip
         report_live(a, warmup)
         ok = holds(a)
         print(f"  -> {'holds' if ok else 'does NOT hold'}; limit: {limit(a)}", flush=True)
@@ -1316,6 +1364,11 @@ if __name__ == "__main__":
                          "the line under a lease, renewed every few seconds, and each write "
                          "transaction checks it (the issue's set-up, with --store "
                          "postgresql); without, `hotline serve`'s one server")  # fmt: skip
+    ap.add_argument("--forwarded", action="store_true",
+                    help="as --node, with a second node that stands by: the carrier's "
+                         "webhooks reach it, and it forwards each to the leader (as in a "
+                         "takeover's first seconds, before the front sends them to the new "
+                         "leader)")  # fmt: skip
     ap.add_argument(
         "--find-max",
         metavar="K,K,...",
