@@ -5,6 +5,7 @@ under way, an interpreter and a supervisor on the call, PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -235,7 +236,8 @@ def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_
     the caller called back and on hold, an interpreter and a supervisor in the conference
     as the line stops; after it the desktop says so, the agent takes the caller off hold
     and lets the interpreter go, the supervisor leaves, and nothing else is asked of the
-    carrier (the caller is not called back a second time)."""
+    carrier (the caller is not called back a second time) but the hold, again, at the
+    start."""
     db = sqlite_url(tmp_path)
     a = Live(db, interpreter_number=INTERPRETERS)
     agent = talking_on_a_dial_back(a)
@@ -256,6 +258,8 @@ def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_
                                           "interpreter": True, "supervisors": {name: "listen"},
                                           "calling_back": False}  # fmt: skip
     with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert b.control.legs == [(CALLBACK, "caller", "hold", "talk", "")]
         again = b.agent("en-day-3")
         r = b.http.post("/api/agent/hold", json={"hold": True}, headers=again)
         assert (r.status_code, r.json()["message"]) == (409, f"call {CALLBACK} is already on hold")
@@ -264,12 +268,12 @@ def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_
             assert r.status_code == 200, r.text
         r = b.http.post(f"/api/supervisor/calls/{CALLBACK}/leave", headers=b.agent("supervisor"))
         assert r.status_code == 200, r.text
-        b.control.until(lambda: len(b.control.legs) == 3)
-    assert sorted(b.control.legs) == [
+        b.control.until(lambda: len(b.control.legs) == 4)
+    assert sorted(b.control.legs[1:]) == [
         (CALLBACK, "caller", "resume", "talk", ""),
         (CALLBACK, "interpreter", "drop", "talk", ""),
         (CALLBACK, f"supervisor:{name}", "drop", "talk", ""),
-    ]  # the only three
+    ]  # the only three after it
     assert b.control.dialled_back == []  # (not called a second time)
 
 
@@ -305,8 +309,9 @@ def test_a_consultation_on_a_dial_back_ends_with_the_restart(tmp_path: Path) -> 
 
 
 def test_a_caller_on_hold_stays_on_hold_for_their_agent_across_a_restart(tmp_path: Path) -> None:
-    """The call is the agent's again, hold and all: no conference operation at the start,
-    the desktop says the caller is on hold, and the agent takes them off it."""
+    """The call is the agent's again, hold and all: the carrier is told again that the
+    caller is on hold (and nothing else), the desktop says the caller is on hold, and the
+    agent takes them off it."""
     db = sqlite_url(tmp_path)
     a = Live(db)
     first = answered_by(a, SID, "+12025550101", "en-day-1")
@@ -318,14 +323,50 @@ def test_a_caller_on_hold_stays_on_hold_for_their_agent_across_a_restart(tmp_pat
     b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
     assert b.line.call_legs(SID)["held"] is True  # type: ignore[index]
     with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
         again = b.agent("en-day-1")
         r = b.http.post("/api/agent/hold", json={"hold": True}, headers=again)
         assert (r.status_code, r.json()["message"]) == (409, f"call {SID} is already on hold")
         assert (
             b.http.post("/api/agent/hold", json={"hold": False}, headers=again).status_code == 200
         )
+        b.control.until(lambda: len(b.control.legs) == 2)
+    assert b.control.legs == [(SID, "caller", "hold", "talk", ""),
+                              (SID, "caller", "resume", "talk", "")]  # fmt: skip
+
+
+def test_a_hold_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The line wrote the hold and stopped before the carrier heard of it (killed between
+    the two): the agent's desktop says the caller is on hold, so after the restart the
+    carrier is asked to hold them; left as it was, the caller heard everything the agent
+    said while believing them on hold."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    lost: list[tuple[str, str, str]] = []
+    asked = threading.Event()
+
+    def never_heard(
+        call_sid: str, label: str, action: str, *, mode: str = "", coach: str = "",
+        attempt: int = 0,
+    ) -> None:  # fmt: skip
+        lost.append((call_sid, label, action))
+        asked.set()
+
+    a.control.leg = never_heard  # type: ignore[method-assign]
+    with a.running():
+        assert a.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
+        assert asked.wait(10)
+    a.line.flush()
+    assert (lost, a.control.legs) == ([(SID, "caller", "hold")], [])  # (the carrier: none)
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    with b.running():
         b.control.until(lambda: len(b.control.legs) == 1)
-    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]  # the only operation
+        assert me(b, "en-day-1")["state"] == "on_call"
+    assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
 
 
 @pytest.mark.parametrize("ran_out", [False, True])

@@ -1360,7 +1360,8 @@ class Switchboard:
                 self._back_in_place(row.sid, callback=callback)
                 what = "queued"
                 if callback and found.on_the_line:  # called back, on hold for an agent
-                    r.dialled_back = r.held = True
+                    r.dialled_back = True
+                    self._hold_again(row.sid, r)
             done[what] = done.get(what, 0) + 1
         return done
 
@@ -1433,9 +1434,18 @@ class Switchboard:
             self._emit(Consulted(self.now, sid, "", found.consult, "restart"))
             self._effects.append(Leg(sid, agent_label(found.consult), "drop"))
         if found.held and theirs and not found.consult:
-            r.held = True
+            self._hold_again(sid, r)
         elif found.held or found.consult:
             self._effects.append(Leg(sid, CALLER, "resume"))
+
+    def _hold_again(self, sid: str, r: CallRecord) -> None:
+        """A caller the store has on hold stays on it, and the carrier is told so again:
+        the line that put them on hold may have stopped between writing it and asking the
+        carrier, and the agent must not believe a caller cannot hear them who can. (Asked
+        of a caller on hold already, it changes nothing: the carrier may start its music
+        over.)"""
+        r.held = True
+        self._effects.append(Leg(sid, CALLER, "hold"))
 
     def _recheck(self, cmd: c.Recheck) -> None:
         """Those that ended are closed; those it still cannot say stay unverified."""
