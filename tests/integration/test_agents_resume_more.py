@@ -369,6 +369,45 @@ def test_a_hold_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
     assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
 
 
+def test_a_caller_an_earlier_agent_held_is_not_put_on_hold_by_a_restart(tmp_path: Path) -> None:
+    """en-day-1 put the caller on hold and asked en-day-2 to take the call (a warm
+    transfer), then hung up before en-day-2 answered: the caller went back to the queue,
+    and en-day-2 took the call from there and talks to them as the line stops. That hold
+    was en-day-1's: after the restart the caller is not on hold (not put on it
+    mid-sentence), and en-day-2 can hold them."""
+    from hotline.switchboard.board import AGENT_GONE_AFTER
+
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    second = a.agent("en-day-2")
+    a.http.post("/api/agent/login", headers=second)
+    a.http.post("/api/agent/ready", headers=second)
+    with a.running():
+        assert a.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
+        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True},
+                        headers=first)  # fmt: skip
+        assert r.status_code == 200, r.text
+        gone = call_form("CA" + SID[-1] * 31 + "0", CallStatus="completed")
+        a.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", gone)  # en-day-1 hangs up
+        a.wall.now += AGENT_GONE_AFTER
+        assert me(a, "en-day-2")["call_sid"] == SID  # (offered it, back in the queue)
+        r = a.http.post(f"/api/agent/calls/{SID}/accept", headers=a.agent("en-day-2"))
+        assert r.status_code == 200, r.text
+        a.leg_answered(SID, attempt=2)
+        assert a.line.call_legs(SID)["held"] is False  # type: ignore[index]
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
+    with b.running():
+        assert (me(b, "en-day-2")["state"], me(b, "en-day-2")["call_sid"]) == ("on_call", SID)
+        r = b.http.post("/api/agent/hold", json={"hold": True}, headers=b.agent("en-day-2"))
+        assert r.status_code == 200, r.text
+        b.control.until(lambda: len(b.control.legs) == 1)
+    assert b.control.legs == [(SID, "caller", "hold", "talk", "")]  # theirs, the only one
+
+
 @pytest.mark.parametrize("ran_out", [False, True])
 def test_what_an_agent_chose_for_after_their_wrap_up_is_kept_across_a_restart(
     tmp_path: Path, ran_out: bool

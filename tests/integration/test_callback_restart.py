@@ -89,6 +89,9 @@ def test_a_caller_called_back_on_hold_for_a_queue_is_not_dialled_again_after_a_r
 
     b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
     with b.running():
+        # on hold they stay, and the carrier is asked again (it may not have heard the first)
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
         accepts(b, "en-day-4")
         b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
         b.leg_answered(SID, attempt=2)

@@ -128,6 +128,9 @@ def _first(history: Sequence[Happened], kind: str) -> float | None:
     return min((e.at for e in history if e.kind == kind), default=None)
 
 
+REQUEUED = CallRequeued.__name__  # (the router's events are kept by their class's name)
+
+
 def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, Any]:
     """From a call's events, what its conference held besides its caller and agent (for
     `Recovered`): whether the caller was left on hold, whom the agent was consulting, an
@@ -139,8 +142,8 @@ def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[s
             held = bool(data.get("held"))
         elif kind == Consulted.kind:
             consult = str(data.get("to_agent", "")) if data.get("stage") == "started" else ""
-        elif kind == Transferred.kind:  # (the caller came off hold with the new agent)
-            held, consult = False, ""
+        elif kind in (Transferred.kind, REQUEUED):  # off hold: to the new agent, or back
+            held, consult = False, ""  # in a queue (the next agent's answer takes them off)
         elif kind == InterpreterLeg.kind:  # (added; removed, or not reached: off it)
             interpreter = data.get("stage") == "added"
         elif kind == Supervised.kind:  # (a mode; left, or not reached: off it)
@@ -563,7 +566,7 @@ class LiveLine:
             # the next agent's phone may be ringing, as `_requeue`'s new record says)
             legs: set[int] = set()
             for k, d in history:
-                if k == CallRequeued.__name__:
+                if k == REQUEUED:
                     legs.clear()
                 elif k == AgentLegAnswered.kind:
                     legs.add(int(str(d.get("attempt", 0))))
