@@ -101,7 +101,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import numpy as np
@@ -581,7 +581,9 @@ def serve_hotline(
             loop.set_debug(True)
             loop.slow_callback_duration = float(slow)
         served = {**SERVING, "log_level": "critical", "timeout_graceful_shutdown": 2}
-        server = _Server(uvicorn.Config(timed, host="127.0.0.1", port=port, lifespan="on",
+        # (a follower's own times are not asked for: it is served as it is, not timed)
+        server = _Server(uvicorn.Config(app if follower else timed, host="127.0.0.1",
+                                        port=port, lifespan="on",
                                         **served))  # fmt: skip
         task = asyncio.create_task(server.serve())
         deadline = time.monotonic() + LEAD_WITHIN
@@ -593,7 +595,7 @@ def serve_hotline(
         pipe.send(tokens)
         loop = asyncio.get_running_loop()
         lags: list[float] = []
-        probe = asyncio.create_task(lag_probe(lags))
+        probe = None if follower else asyncio.create_task(lag_probe(lags))
         while (asked := await loop.run_in_executor(None, pipe.recv)) != "stop":
             if asked == "lags":  # (those since the last ask, and the times inside)
                 pipe.send({"lags": lags[:], **{k: v[:] for k, v in inside.items()}})
@@ -602,11 +604,14 @@ def serve_hotline(
                     v.clear()
             else:
                 pipe.send(heap_census())
-        probe.cancel()
+        if probe is not None:
+            probe.cancel()
         server.should_exit = True
         await task
 
     profile = os.environ.get("BENCH_LIVE_PROFILE")  # a file: Hotline's event loop profiled
+    if profile and follower:  # (the forwarding node's, beside the leader's)
+        profile += ".follower"
     if profile:
         import cProfile
         import pstats
@@ -807,6 +812,20 @@ def scratch(store: str) -> Iterator[Path]:
             drop_schemas()
 
 
+def one_run_at_a_time() -> IO[str]:
+    """A lock held for this process's life (returned: keep it), or exit: a second run at
+    once would share the machine's cores with the first, and the runs' PostgreSQL schemas
+    (each run drops every one at its start and end, a crashed run's included)."""
+    import fcntl
+
+    held = (Path(tempfile.gettempdir()) / "hotline-bench-live.lock").open("w")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit("another bench_live.py run is under way on this machine: wait for it")
+    return held
+
+
 def drop_schemas() -> None:
     """Drop every run's schema from POSTGRES."""
     admin = connect(POSTGRES)
@@ -945,6 +964,11 @@ async def _live(
     await asyncio.sleep(max(end_at - loop.time(), 0))
     marks.append(Marks.now(carrier, placed, child.pid, bots.pid, follower_pid))
     gc.enable()
+    if forwarded and not follower.is_alive():  # (its webhooks were refused: no figure)
+        child.kill()  # (before its schema goes)
+        bots.kill()
+        raise RuntimeError(f"the forwarding node stopped during the run (exit code "
+                           f"{follower.exitcode}): its log is above")  # fmt: skip
     window_lags = lags[lag_from:]
     probe.cancel()
     ours.send("lags")
@@ -1375,6 +1399,7 @@ if __name__ == "__main__":
         help="ascending scales to try; stops at the first that does not hold",
     )
     args = ap.parse_args()
+    alone = one_run_at_a_time()
     # the load generator's own collector pauses would be added to the latencies it measures
     # (whatever Hotline's collector): it is set as a server is, for every run
     from hotline.service.collector import tune_for_serving
