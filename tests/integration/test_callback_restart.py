@@ -101,6 +101,40 @@ def test_a_caller_called_back_on_hold_for_a_queue_is_not_dialled_again_after_a_r
         assert resumed in b.control.legs
 
 
+def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """en-day-3 hung up while their caller was being called back; the caller picked up
+    and waits on hold in the conference for the next agent (docs/live.md). Nothing of that
+    pick-up was written, so after a restart the call was a callback not yet called back:
+    the next agent's phone answering dialled the caller a second time."""
+    from hotline.switchboard.board import AGENT_GONE_AFTER
+
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.called_back(SID)
+    with a.running():
+        gone = call_form("CA" + SID[-1] * 31 + "1", CallStatus="completed")
+        a.carrier.post(f"/voice/agent-leg?sid={SID}&a=1", gone)  # en-day-3 hangs up
+        a.wall.now += AGENT_GONE_AFTER
+        assert me(a, "en-day-3")["reason"] == "agent-hung-up"
+        picked_up = call_form("CA" + "8" * 32, CallStatus="in-progress")
+        r = a.carrier.post(f"/voice/status?call={SID}", picked_up)
+        assert r.status_code == 200, r.text
+        a.control.until(lambda: (SID, "caller", "hold", "talk", "") in a.control.legs)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    with b.running():
+        accepts(b, "en-day-4")
+        b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
+        b.leg_answered(SID, attempt=2)
+        resumed = (SID, "caller", "resume", "talk", "")
+        b.control.until(lambda: bool(b.control.dialled_back) or resumed in b.control.legs)
+        assert b.control.dialled_back == []  # not called a second time: they are on the line
+        assert resumed in b.control.legs
+
+
 def test_a_callbacks_agent_dial_in_flight_at_a_restart_that_never_reports_is_not_stuck(
     tmp_path: Path,
 ) -> None:

@@ -686,7 +686,8 @@ class Switchboard:
         if dial_back and status == "in-progress" and r is not None and r.dialled_back:
             call = r.call
             if call is not None and not answered:  # their agent left: on hold in the
-                self._caller_waits(sid, r.connects)  # conference for the next one
+                self._caller_waits(sid, r.connects)  # conference for the next one (said:
+                self._emit(CalledBack(self.now, sid, ""))  # a restart finds them there)
             elif call is not None and not r.bridged:  # they talk to their agent
                 r.bridged = r.talked = True
                 self._emit(CalledBack(self.now, sid, call.agent_id or ""))

@@ -134,7 +134,8 @@ class CallbackNotReached(LineEvent):
 
 
 class CalledBack(LineEvent):
-    """The caller picked up the dial-back: they talk to their agent (`agent_id`)."""
+    """The caller picked up the dial-back: they talk to their agent (`agent_id`), or,
+    their agent gone meanwhile (""), wait on hold in the call's conference for the next."""
 
     kind = "called-back"
     _fields: ClassVar = ("at", "call_id", "agent_id")
