@@ -849,10 +849,14 @@ class Switchboard:
 
     def _callback_no_word(self, sid: str, attempt: int) -> None:
         """A callback's agent's phone was ringing at the restart and never answered: it
-        leaves the conference, and the caller keeps their place off the line."""
+        leaves the conference, and the caller keeps their place off the line (or, one
+        called back before, on hold in the conference)."""
         r = self.records.get(sid)
         call = r.call if r is not None else None
-        if r is None or call is None or r.connects != attempt or r.dialled_back or r.bridged:
+        # (its phone answered: the caller is being called back; one on hold was called back
+        # before, and waits for this phone)
+        if r is None or call is None or r.connects != attempt or r.bridged \
+                or (r.dialled_back and not r.held):  # fmt: skip
             return
         if call.state is CallState.ANSWERED:
             self._effects.append(Leg(sid, agent_label(call.agent_id or ""), "drop"))
@@ -1355,7 +1359,10 @@ class Switchboard:
                     self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
                                       found.attempts)  # fmt: skip
                 elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
-                    self.scheduler.at(self.now + PENDING_FOR,  # it decides, within PENDING_FOR)
+                    if found.on_the_line:  # it decides, within PENDING_FOR) and a caller
+                        r.dialled_back = True  # called back waits on hold for it, there
+                        self._hold_again(row.sid, r)
+                    self.scheduler.at(self.now + PENDING_FOR,
                                       self._callback_no_word, row.sid, found.attempts)  # fmt: skip
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)

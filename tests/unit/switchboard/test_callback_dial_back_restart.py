@@ -98,3 +98,44 @@ def test_an_unconfirmed_dial_back_is_made_when_the_next_agents_phone_answers_aft
     b.handle(c.Accept("a2", SID), RESTART + 51)
     assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []
     assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 65)) == [DIAL_BACK]
+
+
+def recovered_on_the_line_for_a_ringing_phone(b: Switchboard) -> Any:
+    """Before the restart the caller had been called back and was on the line, in the
+    call's conference (their agent gone, or a cold transfer of the call), and a2's phone
+    rang for it (its second connect, not answered); after it a2 is logged in again and
+    the call is theirs. Returns the recovery's outcome."""
+    b.handle(c.Login("a2", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 2, True, False, agent="a2", answered=6.0, on_the_line=True)
+    return b.handle(c.Recover([found], {SID: "completed"}), RESTART)
+
+
+def test_a_caller_on_the_line_for_a_ringing_phone_is_not_dialled_again_after_a_restart():
+    """The caller waits on hold in the conference (asked again: the carrier may not have
+    heard it), and a2's phone answering takes them off hold: the recovery took the call as
+    a callback not yet called back, and a2's answer dialled the caller a second time."""
+    b = board()
+    assert conference(recovered_on_the_line_for_a_ringing_phone(b)) == [("caller", "hold", 0)]
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 5)) == [("caller", "resume", 0)]
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+    assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []
+
+
+def test_a_caller_on_the_line_for_a_phone_that_never_reports_waits_for_the_next_agent():
+    """a2's dial never reached the carrier (no word of it within the minute): its leg
+    leaves the conference and the caller waits on hold there for the next agent, whose
+    phone answering takes them off hold (not stuck with a2, and not dialled a second time,
+    as they were)."""
+    b = board()
+    recovered_on_the_line_for_a_ringing_phone(b)
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)
+    assert conference(out) == [("agent:a2", "drop", 0)]
+    assert (b.agent_state("a2")["state"], b.agent_state("a2")["reason"]) == (
+        "not_ready", "agent-no-answer")  # fmt: skip
+    b.handle(c.Login("a1", ready=True), RESTART + PENDING_FOR + 2)
+    assert conference(b.handle(c.Accept("a1", SID), RESTART + PENDING_FOR + 3)) == [
+        ("agent:a1", "join", 3)]  # fmt: skip
+    out = b.handle(c.LegAnswered(SID, 3), RESTART + PENDING_FOR + 4)
+    assert conference(out) == [("caller", "resume", 0)]
