@@ -63,10 +63,10 @@ def before_the_restart(tmp_path: Path) -> tuple[str, float, float]:
     return db, wrap_began, wrap_up_seconds(a, DONE)
 
 
-def restarted(db: str, at: float, statuses: dict[str, str]) -> Live:
-    """The server started again on the store at `at`, its open calls recovered with what
-    the carrier says of them (`statuses`)."""
-    live = Live(db)
+def restarted(db: str, at: float, statuses: dict[str, str], **settings: Any) -> Live:
+    """The server started again on the store at `at` (`settings`: Live's), its open calls
+    recovered with what the carrier says of them (`statuses`)."""
+    live = Live(db, **settings)
     live.wall.now = at
     live.line.recover(statuses)
     return live

@@ -59,17 +59,24 @@ def test_a_wrap_up_after_a_resumed_call_keeps_its_call(tmp_path: Path) -> None:
     assert (kept.state, kept.call_sid) == ("wrap_up", SID), kept
 
 
-def test_an_agent_consulted_as_the_line_stopped_is_not_left_not_ready_for_it(
-    tmp_path: Path,
-) -> None:
-    """The restart ends the consultation (`_reattach`): the consulted agent must not stay
-    "not ready: consult" for a consultation that no longer exists (they were available)."""
+def answered_and_en_day_2_ready(tmp_path: Path) -> tuple[str, Live, dict[str, str]]:
+    """SID answered by en-day-1, and en-day-2 logged in and ready: the store, the line, and
+    en-day-1's headers."""
     db = sqlite_url(tmp_path)
     a = Live(db)
     first = answered_by(a, SID, "+12025550101", "en-day-1")
     second = a.agent("en-day-2")
     a.http.post("/api/agent/login", headers=second)
     a.http.post("/api/agent/ready", headers=second)
+    return db, a, first
+
+
+def test_an_agent_consulted_as_the_line_stopped_is_not_left_not_ready_for_it(
+    tmp_path: Path,
+) -> None:
+    """The restart ends the consultation (`_reattach`): the consulted agent must not stay
+    "not ready: consult" for a consultation that no longer exists (they were available)."""
+    db, a, first = answered_and_en_day_2_ready(tmp_path)
     r = a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True}, headers=first)
     assert r.status_code == 200, r.text
     assert me(a, "en-day-2")["reason"] == "consult"
@@ -257,9 +264,7 @@ def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_
         a.control.until(lambda: (CALLBACK, "caller", "hold", "talk", "") in a.control.legs)
     a.line.flush()
 
-    b = Live(db, interpreter_number=INTERPRETERS)
-    b.wall.now = a.wall.now + 5
-    assert b.line.recover({CALLBACK: "completed"}) == {"on a call": 1}
+    b = restarted(db, a.wall.now + 5, {CALLBACK: "completed"}, interpreter_number=INTERPRETERS)
     assert b.line.call_legs(CALLBACK) == {"connected": True, "held": True, "consult": None,
                                           "interpreter": True, "supervisors": {name: "listen"},
                                           "calling_back": False}  # fmt: skip
@@ -383,12 +388,7 @@ def test_a_caller_an_earlier_agent_held_is_not_put_on_hold_by_a_restart(tmp_path
     mid-sentence), and en-day-2 can hold them."""
     from hotline.switchboard.board import AGENT_GONE_AFTER
 
-    db = sqlite_url(tmp_path)
-    a = Live(db)
-    first = answered_by(a, SID, "+12025550101", "en-day-1")
-    second = a.agent("en-day-2")
-    a.http.post("/api/agent/login", headers=second)
-    a.http.post("/api/agent/ready", headers=second)
+    db, a, first = answered_and_en_day_2_ready(tmp_path)
     with a.running():
         assert a.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
         r = a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True},

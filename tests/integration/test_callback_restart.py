@@ -40,6 +40,18 @@ def accepts(live: Live, agent_id: str) -> dict[str, str]:
     return agent
 
 
+def joins_without_dialling_again(b: Live) -> None:
+    """(Running.) en-day-4 accepts SID, whose caller waits on hold in its conference, and
+    their phone answers: the caller comes off hold to them, not called a second time."""
+    accepts(b, "en-day-4")
+    b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
+    b.leg_answered(SID, attempt=2)
+    resumed = (SID, "caller", "resume", "talk", "")
+    b.control.until(lambda: bool(b.control.dialled_back) or resumed in b.control.legs)
+    assert b.control.dialled_back == []  # not called a second time: they are on the line
+    assert resumed in b.control.legs
+
+
 def test_a_callback_redialled_after_a_missed_try_is_called_back_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -92,13 +104,7 @@ def test_a_caller_called_back_on_hold_for_a_queue_is_not_dialled_again_after_a_r
         # on hold they stay, and the carrier is asked again (it may not have heard the first)
         b.control.until(lambda: len(b.control.legs) == 1)
         assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
-        accepts(b, "en-day-4")
-        b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
-        b.leg_answered(SID, attempt=2)
-        resumed = (SID, "caller", "resume", "talk", "")
-        b.control.until(lambda: bool(b.control.dialled_back) or resumed in b.control.legs)
-        assert b.control.dialled_back == []  # not called a second time: they are on the line
-        assert resumed in b.control.legs
+        joins_without_dialling_again(b)
 
 
 def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_after_a_restart(
@@ -126,13 +132,7 @@ def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_aft
 
     b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
     with b.running():
-        accepts(b, "en-day-4")
-        b.control.until(lambda: (SID, "agent:en-day-4", "join", "talk", "") in b.control.legs)
-        b.leg_answered(SID, attempt=2)
-        resumed = (SID, "caller", "resume", "talk", "")
-        b.control.until(lambda: bool(b.control.dialled_back) or resumed in b.control.legs)
-        assert b.control.dialled_back == []  # not called a second time: they are on the line
-        assert resumed in b.control.legs
+        joins_without_dialling_again(b)
 
 
 def test_a_callbacks_agent_dial_in_flight_at_a_restart_that_never_reports_is_not_stuck(
