@@ -288,6 +288,46 @@ def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_
     assert b.control.dialled_back == []  # (not called a second time)
 
 
+def test_a_dial_back_warm_transferred_is_the_new_agents_call_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """en-day-3 consults en-day-4, whose phone answers, and hands the called-back caller
+    over: en-day-4 talks to them as the line stops. After the restart the call is
+    en-day-4's, connected, the caller not on hold and nothing asked of the carrier; a
+    minute later en-day-4 is still on it. (The warm transfer's connect has no leg answer of
+    its own: the recovery took en-day-4's phone as ringing, put the caller on hold, and a
+    minute later dropped en-day-4 from the call as a phone that never answered.)"""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    agent = talking_on_a_dial_back(a)
+    second = a.agent("en-day-4")
+    a.http.post("/api/agent/login", headers=second)
+    a.http.post("/api/agent/ready", headers=second)
+    with a.running():
+        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-4", "warm": True},
+                        headers=agent)  # fmt: skip
+        assert r.status_code == 200, r.text
+        consulted = f"/voice/leg?sid={CALLBACK}&label=agent:en-day-4"
+        a.carrier.post(consulted, call_form("CA" + "6" * 32, CallStatus="in-progress"))
+        r = a.http.post("/api/agent/transfer/finish", json={"complete": True}, headers=agent)
+        assert r.json()["state"] == "wrap_up", r.text
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {CALLBACK: "completed"})
+    assert b.line.call_legs(CALLBACK) == {"connected": True, "held": False, "consult": None,
+                                          "interpreter": False, "supervisors": {},
+                                          "calling_back": False}  # fmt: skip
+    with b.running():
+        b.wall.now += 120  # (past the minute a ringing phone is given)
+        state = me(b, "en-day-4")
+        assert (state["state"], state["call_sid"]) == ("on_call", CALLBACK)
+        r = b.http.post("/api/agent/hold", json={"hold": True}, headers=b.agent("en-day-4"))
+        assert r.status_code == 200, r.text
+        b.control.until(lambda: len(b.control.legs) == 1)
+    assert b.control.legs == [(CALLBACK, "caller", "hold", "talk", "")]  # theirs, the only one
+    assert b.control.dialled_back == []
+
+
 def test_a_consultation_on_a_dial_back_ends_with_the_restart(tmp_path: Path) -> None:
     """As on a call the caller called in on: the consulted agent's phone leaves the
     conference, the caller comes off the consultation's hold, back to their agent, and

@@ -563,13 +563,19 @@ class LiveLine:
                         if k == Connecting.kind]  # fmt: skip
             # the connects whose agent's leg answered since the call last went back to a
             # queue (a transfer there: its caller talked to an agent no longer on it, and
-            # the next agent's phone may be ringing, as `_requeue`'s new record says)
+            # the next agent's phone may be ringing, as `_requeue`'s new record says); a
+            # warm transfer's connect is to a phone in the call already, which answered
             legs: set[int] = set()
+            connect = 0
             for k, d in history:
                 if k == REQUEUED:
                     legs.clear()
+                elif k == Connecting.kind:
+                    connect = int(str(d.get("attempt", 0)))
                 elif k == AgentLegAnswered.kind:
                     legs.add(int(str(d.get("attempt", 0))))
+                elif k == Transferred.kind and d.get("warm") is True:
+                    legs.add(connect)
             # a callback's caller is dialled once its agent's phone answers: it is on a call
             # only if the last connect's did and the caller is on the line (their last
             # dial-back answered, not missed: a called-back caller whose agent went waits
