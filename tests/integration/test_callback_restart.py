@@ -107,13 +107,12 @@ def test_a_caller_called_back_on_hold_for_a_queue_is_not_dialled_again_after_a_r
         joins_without_dialling_again(b)
 
 
-def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_after_a_restart(
-    tmp_path: Path,
-) -> None:
+def called_back_after_their_agent_hung_up(
+    tmp_path: Path, then: str | None = None
+) -> tuple[str, Live]:
     """en-day-3 hung up while their caller was being called back; the caller picked up
-    and waits on hold in the conference for the next agent (docs/live.md). Nothing of that
-    pick-up was written, so after a restart the call was a callback not yet called back:
-    the next agent's phone answering dialled the caller a second time."""
+    and waits on hold in the conference for the next agent (docs/live.md); `then` (an
+    agent) accepts the call, and their phone is dialled into it."""
     from hotline.switchboard.board import AGENT_GONE_AFTER
 
     db, a = took_a_callback(tmp_path)
@@ -128,11 +127,43 @@ def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_aft
         r = a.carrier.post(f"/voice/status?call={SID}", picked_up)
         assert r.status_code == 200, r.text
         a.control.until(lambda: (SID, "caller", "hold", "talk", "") in a.control.legs)
+        if then is not None:
+            accepts(a, then)
+            a.control.until(lambda: (SID, f"agent:{then}", "join", "talk", "") in a.control.legs)
+    return db, a
+
+
+def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Nothing of that pick-up was written, so after a restart the call was a callback not
+    yet called back: the next agent's phone answering dialled the caller a second time."""
+    db, a = called_back_after_their_agent_hung_up(tmp_path)
     a.line.flush()
 
     b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
     with b.running():
         joins_without_dialling_again(b)
+
+
+def test_a_caller_on_the_line_for_a_phone_ringing_at_a_restart_is_not_dialled_again(
+    tmp_path: Path,
+) -> None:
+    """As above, and en-day-4 accepted the call: their phone rings as the line stops.
+    After the restart the caller is put on hold again and en-day-4's phone answering
+    takes them off it (the recovery took the call as a callback not yet called back)."""
+    db, a = called_back_after_their_agent_hung_up(tmp_path, then="en-day-4")
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
+        b.leg_answered(SID, attempt=2)
+        b.control.until(lambda: len(b.control.legs) == 2 or bool(b.control.dialled_back))
+        assert (b.control.legs[1:], b.control.dialled_back) == (
+            [(SID, "caller", "resume", "talk", "")], [])  # fmt: skip
+        assert (me(b, "en-day-4")["state"], me(b, "en-day-4")["call_sid"]) == ("on_call", SID)
 
 
 def test_a_callbacks_agent_dial_in_flight_at_a_restart_that_never_reports_is_not_stuck(
