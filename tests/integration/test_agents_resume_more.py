@@ -242,6 +242,31 @@ def test_an_agent_talking_on_a_dial_back_keeps_it_across_a_restart(tmp_path: Pat
     assert b.control.dialled_back == []  # (not called a second time)
 
 
+def restarted_talking(db: str, at: float) -> Live:
+    """The line started again at `at`: CALLBACK is its agent's, connected to the caller,
+    who is not on hold, with no one else in its conference."""
+    b = restarted(db, at, {CALLBACK: "completed"})  # (the caller's own first call)
+    assert b.line.call_legs(CALLBACK) == {"connected": True, "held": False, "consult": None,
+                                          "interpreter": False, "supervisors": {},
+                                          "calling_back": False}  # fmt: skip
+    return b
+
+
+@contextmanager
+def consulting_on_a_dial_back(a: Live) -> Iterator[dict[str, str]]:
+    """en-day-3 talks on a dial-back (`talking_on_a_dial_back`) and, the line running,
+    consults en-day-4 for a warm transfer; yields en-day-3's headers."""
+    agent = talking_on_a_dial_back(a)
+    second = a.agent("en-day-4")
+    a.http.post("/api/agent/login", headers=second)
+    a.http.post("/api/agent/ready", headers=second)
+    with a.running():
+        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-4", "warm": True},
+                        headers=agent)  # fmt: skip
+        assert r.status_code == 200, r.text
+        yield agent
+
+
 def test_a_dial_backs_hold_interpreter_and_supervisor_are_the_lines_again_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -299,24 +324,14 @@ def test_a_dial_back_warm_transferred_is_the_new_agents_call_after_a_restart(
     minute later dropped en-day-4 from the call as a phone that never answered.)"""
     db = sqlite_url(tmp_path)
     a = Live(db)
-    agent = talking_on_a_dial_back(a)
-    second = a.agent("en-day-4")
-    a.http.post("/api/agent/login", headers=second)
-    a.http.post("/api/agent/ready", headers=second)
-    with a.running():
-        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-4", "warm": True},
-                        headers=agent)  # fmt: skip
-        assert r.status_code == 200, r.text
+    with consulting_on_a_dial_back(a) as agent:
         consulted = f"/voice/leg?sid={CALLBACK}&label=agent:en-day-4"
         a.carrier.post(consulted, call_form("CA" + "6" * 32, CallStatus="in-progress"))
         r = a.http.post("/api/agent/transfer/finish", json={"complete": True}, headers=agent)
         assert r.json()["state"] == "wrap_up", r.text
     a.line.flush()
 
-    b = restarted(db, a.wall.now + 5, {CALLBACK: "completed"})
-    assert b.line.call_legs(CALLBACK) == {"connected": True, "held": False, "consult": None,
-                                          "interpreter": False, "supervisors": {},
-                                          "calling_back": False}  # fmt: skip
+    b = restarted_talking(db, a.wall.now + 5)
     with b.running():
         b.wall.now += 120  # (past the minute a ringing phone is given)
         state = me(b, "en-day-4")
@@ -334,21 +349,11 @@ def test_a_consultation_on_a_dial_back_ends_with_the_restart(tmp_path: Path) -> 
     the consulted agent is free again."""
     db = sqlite_url(tmp_path)
     a = Live(db)
-    agent = talking_on_a_dial_back(a)
-    second = a.agent("en-day-4")
-    a.http.post("/api/agent/login", headers=second)
-    a.http.post("/api/agent/ready", headers=second)
-    with a.running():
-        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-4", "warm": True},
-                        headers=agent)  # fmt: skip
-        assert r.status_code == 200, r.text
+    with consulting_on_a_dial_back(a):
         a.control.until(lambda: (CALLBACK, "caller", "hold", "talk", "") in a.control.legs)
     a.line.flush()
 
-    b = restarted(db, a.wall.now + 5, {CALLBACK: "completed"})
-    assert b.line.call_legs(CALLBACK) == {"connected": True, "held": False, "consult": None,
-                                          "interpreter": False, "supervisors": {},
-                                          "calling_back": False}  # fmt: skip
+    b = restarted_talking(db, a.wall.now + 5)
     with b.running():
         b.control.until(lambda: len(b.control.legs) == 2)
         state = me(b, "en-day-4")  # (available before the consultation: so again)
