@@ -559,19 +559,17 @@ class LiveLine:
                             "on %r", row.sid, row.called, line)  # fmt: skip
             happened = histories[row.sid]
             history = [(e.kind, e.data) for e in happened]
-            attempts = [int(str(d.get("attempt", 0))) for k, d in history
-                        if k == Connecting.kind]  # fmt: skip
             # the connects whose agent's leg answered since the call last went back to a
             # queue (a transfer there: its caller talked to an agent no longer on it, and
             # the next agent's phone may be ringing, as `_requeue`'s new record says); a
             # warm transfer's connect is to a phone in the call already, which answered
             legs: set[int] = set()
-            connect = 0
+            connect = 0  # (the last connect tried so far: their numbers only grow)
             for k, d in history:
                 if k == REQUEUED:
                     legs.clear()
                 elif k == Connecting.kind:
-                    connect = int(str(d.get("attempt", 0)))
+                    connect = max(connect, int(str(d.get("attempt", 0))))
                 elif k == AgentLegAnswered.kind:
                     legs.add(int(str(d.get("attempt", 0))))
                 elif k == Transferred.kind and d.get("warm") is True:
@@ -585,11 +583,11 @@ class LiveLine:
             last = next((k for k, _ in reversed(history)
                          if k in (CalledBack.kind, CallbackNotReached.kind)), None)  # fmt: skip
             on_the_line = callback and last == CalledBack.kind
-            leg_answered = max(attempts, default=0) in legs
+            leg_answered = connect in legs
             found[line].append(c.Recovered(
                 row=row,
                 since=_first(happened, "CallQueued"),
-                attempts=max(attempts, default=0),
+                attempts=connect,
                 offered_callback=any(k == CallbackOffered.kind for k, _ in history),
                 bridged=leg_answered and on_the_line if callback else bool(legs),
                 **in_conference(history),
