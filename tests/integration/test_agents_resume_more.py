@@ -425,6 +425,62 @@ def test_a_hold_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
     assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
 
 
+def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The other way round: the agent took the caller off hold, the line wrote it and
+    stopped before the carrier heard of it. The desktop says the caller hears the agent;
+    after the restart the carrier is asked again to take them off hold (left as it was,
+    the caller heard hold music while the agent spoke to them)."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    asked = threading.Event()
+    heard = a.control.leg
+
+    def resume_never_heard(
+        call_sid: str, label: str, action: str, *, mode: str = "talk", coach: str = "",
+        attempt: int = 0,
+    ) -> None:  # fmt: skip
+        if action == "resume":
+            asked.set()
+            return
+        heard(call_sid, label, action, mode=mode, coach=coach, attempt=attempt)
+
+    a.control.leg = resume_never_heard  # type: ignore[method-assign]
+    with a.running():
+        assert a.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
+        a.control.until(lambda: len(a.control.legs) == 1)
+        r = a.http.post("/api/agent/hold", json={"hold": False}, headers=first)
+        assert r.status_code == 200, r.text
+        assert asked.wait(10)
+    a.line.flush()
+    assert a.control.legs == [(SID, "caller", "hold", "talk", "")]  # (the carrier: held)
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert me(b, "en-day-1")["state"] == "on_call"
+    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]
+
+
+def test_a_caller_never_on_hold_is_asked_nothing_of_at_a_restart(tmp_path: Path) -> None:
+    """A call nobody put on hold is the agent's again with no request to the carrier:
+    the start does not ask the carrier about every call's hold."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    answered_by(a, SID, "+12025550101", "en-day-1")
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    with b.running():
+        r = b.http.post("/api/agent/hold", json={"hold": True}, headers=b.agent("en-day-1"))
+        assert r.status_code == 200, r.text
+        b.control.until(lambda: len(b.control.legs) == 1)
+    assert b.control.legs == [(SID, "caller", "hold", "talk", "")]  # the agent's, the only one
+
+
 def test_a_caller_an_earlier_agent_held_is_not_put_on_hold_by_a_restart(tmp_path: Path) -> None:
     """en-day-1 put the caller on hold and asked en-day-2 to take the call (a warm
     transfer), then hung up before en-day-2 answered: the caller went back to the queue,
@@ -452,11 +508,13 @@ def test_a_caller_an_earlier_agent_held_is_not_put_on_hold_by_a_restart(tmp_path
     b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
     assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
     with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)  # (off hold: told again)
         assert (me(b, "en-day-2")["state"], me(b, "en-day-2")["call_sid"]) == ("on_call", SID)
         r = b.http.post("/api/agent/hold", json={"hold": True}, headers=b.agent("en-day-2"))
         assert r.status_code == 200, r.text
-        b.control.until(lambda: len(b.control.legs) == 1)
-    assert b.control.legs == [(SID, "caller", "hold", "talk", "")]  # theirs, the only one
+        b.control.until(lambda: len(b.control.legs) == 2)
+    assert b.control.legs == [(SID, "caller", "resume", "talk", ""),
+                              (SID, "caller", "hold", "talk", "")]  # (theirs)  # fmt: skip
 
 
 @pytest.mark.parametrize("ran_out", [False, True])

@@ -146,6 +146,45 @@ def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_aft
         joins_without_dialling_again(b)
 
 
+LEG = "CA" + "8" * 32  # the dial-back's own call (its status callbacks' CallSid)
+
+
+def test_a_called_back_caller_who_hung_up_while_no_server_led_is_not_waited_for(
+    tmp_path: Path,
+) -> None:
+    """They waited on hold for the next agent and hung up while the line was down, the
+    carrier's word on it lost. The start asks the carrier about the dial-back's own call
+    (the caller's first call is long over), finds it ended, and closes the call: nobody is
+    offered it to join an empty conference."""
+    db, a = called_back_after_their_agent_hung_up(tmp_path)
+    a.line.flush()
+
+    b = Live(db)
+    b.wall.now = a.wall.now + 5
+    assert b.line.recovering() == [SID, LEG]
+    assert b.line.recover({SID: "completed", LEG: "completed"}) == {"hung up": 1}
+    with b.running():
+        assert b.store.call(SID).state == "abandoned"  # type: ignore[union-attr]
+        other = b.agent("en-day-4")
+        b.http.post("/api/agent/login", headers=other)
+        assert b.http.post("/api/agent/ready", headers=other).json()["call_sid"] is None
+
+
+def test_a_called_back_caller_still_on_the_line_at_a_restart_waits_on_hold(
+    tmp_path: Path,
+) -> None:
+    """The same, the carrier saying the dial-back's call goes on: they are on hold again,
+    and the next agent's phone answering takes them off it."""
+    db, a = called_back_after_their_agent_hung_up(tmp_path)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed", LEG: "in-progress"})
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
+        joins_without_dialling_again(b)
+
+
 def test_a_caller_on_the_line_for_a_phone_ringing_at_a_restart_is_not_dialled_again(
     tmp_path: Path,
 ) -> None:

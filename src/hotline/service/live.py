@@ -133,17 +133,24 @@ REQUEUED = CallRequeued.__name__  # (the router's events are kept by their class
 
 def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[str, Any]:
     """From a call's events, what its conference held besides its caller and agent (for
-    `Recovered`): whether the caller was left on hold, whom the agent was consulting, an
+    `Recovered`): whether the caller was left on hold (and whether they were ever on it:
+    put on it by an agent, or waiting there for one), whom the agent was consulting, an
     interpreter, and the supervisors with how each was on it."""
-    held, consult, interpreter = False, "", False
+    held, held_before, consult, interpreter = False, False, "", False
+    called_back = False  # (a callback's caller on the line waits on hold for an agent)
     supervisors: dict[str, str] = {}
     for kind, data in history:
         if kind == CallHeld.kind:
             held = bool(data.get("held"))
+            held_before = held_before or held
+        elif kind == CalledBack.kind:
+            called_back = True
+            held_before = held_before or not data.get("agent_id")
         elif kind == Consulted.kind:
             consult = str(data.get("to_agent", "")) if data.get("stage") == "started" else ""
         elif kind in (Transferred.kind, REQUEUED):  # off hold: to the new agent, or back
             held, consult = False, ""  # in a queue (the next agent's answer takes them off)
+            held_before = held_before or (kind == REQUEUED and called_back)
         elif kind == InterpreterLeg.kind:  # (added; removed, or not reached: off it)
             interpreter = data.get("stage") == "added"
         elif kind == Supervised.kind:  # (a mode; left, or not reached: off it)
@@ -152,8 +159,20 @@ def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[s
                 supervisors[name] = mode
             else:
                 supervisors.pop(name, None)
-    return {"held": held, "consult": consult, "interpreter": interpreter,
-            "supervisors": tuple(supervisors.items())}  # fmt: skip
+    return {"held": held, "held_before": held_before, "consult": consult,
+            "interpreter": interpreter, "supervisors": tuple(supervisors.items())}  # fmt: skip
+
+
+def on_the_line_through(history: Sequence[tuple[str, Mapping[str, object]]]) -> str | None:
+    """A callback's caller on the line through their dial-back (their last dial-back
+    answered, not missed: they talk to their agent, or wait on hold for the next): that
+    leg's own sid ("": not known, written before it was); None if they are not."""
+    for kind, data in reversed(history):
+        if kind == CalledBack.kind:
+            return str(data.get("leg", ""))
+        if kind == CallbackNotReached.kind:
+            return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -501,8 +520,8 @@ class LiveLine:
     def take_callback(self, sid: str) -> list[Say] | None:
         return self._run(c.TakeCallback(sid))
 
-    def status(self, sid: str, status: str, *, dial_back: bool = False) -> None:
-        self._run(c.CarrierStatus(sid, status, dial_back))
+    def status(self, sid: str, status: str, *, dial_back: bool = False, leg: str = "") -> None:
+        self._run(c.CarrierStatus(sid, status, dial_back, leg))
 
     def voicemail(self, sid: str, recording_url: str) -> None:
         self._run(c.Voicemail(sid, recording_url))
@@ -580,9 +599,8 @@ class LiveLine:
             # there); the last connect's phone answered with the caller not on the line,
             # their dial-back was asked for (it may not have reached the carrier)
             callback = row.callback_number is not None
-            last = next((k for k, _ in reversed(history)
-                         if k in (CalledBack.kind, CallbackNotReached.kind)), None)  # fmt: skip
-            on_the_line = callback and last == CalledBack.kind
+            dial_back_leg = on_the_line_through(history) if callback else None
+            on_the_line = dial_back_leg is not None
             leg_answered = connect in legs
             found[line].append(c.Recovered(
                 row=row,
@@ -595,6 +613,7 @@ class LiveLine:
                 answered=_first(happened, "CallAnswered"),
                 on_the_line=on_the_line,
                 dialling_back=callback and leg_answered and not on_the_line,
+                dial_back_leg=dial_back_leg or "",
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():
@@ -618,11 +637,18 @@ class LiveLine:
         return dict(done)
 
     def recovering(self) -> list[str]:
-        """The store's open calls `recover` rebuilds here: another node's are left to it,
-        neither read nor asked of the carrier (a takeover of one group does not wait for
-        the carrier's word on every other group's calls)."""
+        """What `recover` asks the carrier about: the store's open calls it rebuilds here,
+        and the dial-back legs through which callers called back are on the line (their own
+        calls long over). Another node's calls are left to it, neither read nor asked of
+        the carrier (a takeover of one group does not wait for the carrier's word on every
+        other group's calls)."""
         in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
-        return [row.sid for row, _line in self._ours(in_store)]
+        ours = [row for row, _line in self._ours(in_store)]
+        callbacks = [row.sid for row in ours if row.callback_number is not None]
+        histories = self.store.histories(callbacks)
+        legs = (on_the_line_through([(e.kind, e.data) for e in histories[sid]])
+                for sid in callbacks)  # fmt: skip
+        return [row.sid for row in ours] + [leg for leg in legs if leg]
 
     def _ours(self, in_store: Mapping[str, str]) -> list[tuple[CallRow, str]]:
         """The store's open calls recovered here, each with the line that recovers it."""

@@ -687,10 +687,10 @@ class Switchboard:
             call = r.call
             if call is not None and not answered:  # their agent left: on hold in the
                 self._caller_waits(sid, r.connects)  # conference for the next one (said:
-                self._emit(CalledBack(self.now, sid, ""))  # a restart finds them there)
-            elif call is not None and not r.bridged:  # they talk to their agent
+                self._emit(CalledBack(self.now, sid, "", cmd.leg))  # a restart finds them
+            elif call is not None and not r.bridged:  # they talk to their agent (there)
                 r.bridged = r.talked = True
-                self._emit(CalledBack(self.now, sid, call.agent_id or ""))
+                self._emit(CalledBack(self.now, sid, call.agent_id or "", cmd.leg))
             return
         if status not in ENDED:
             return
@@ -1335,6 +1335,7 @@ class Switchboard:
                 offered_callback=found.offered_callback,
                 unverified=not known and not callback,
             )
+            mark = len(self._effects)
             if row.state == "in_ivr":
                 r.resumable = True
                 what = "ivr"
@@ -1370,6 +1371,18 @@ class Switchboard:
                 if callback and found.on_the_line:  # called back, on hold for an agent
                     r.dialled_back = True
                     self._hold_again(row.sid, r)
+            leg = found.dial_back_leg
+            if callback and found.on_the_line and leg in cmd.statuses \
+                    and cmd.statuses[leg] not in LIVE:  # fmt: skip
+                # called back, they hung up while the line was down (the carrier's word on
+                # it lost): as that word would have; nothing is asked about their leg
+                asked = self._effects[mark:]
+                self._effects[mark:] = [
+                    e for e in asked if not (isinstance(e, Leg) and e.label == CALLER)
+                ]
+                self._status(c.CarrierStatus(row.sid, cmd.statuses[leg] or "completed",
+                                             dial_back=True, leg=leg))  # fmt: skip
+                what = "hung up"
             done[what] = done.get(what, 0) + 1
         return done
 
@@ -1443,8 +1456,9 @@ class Switchboard:
             self._effects.append(Leg(sid, agent_label(found.consult), "drop"))
         if found.held and theirs and not found.consult:
             self._hold_again(sid, r)
-        elif found.held or found.consult:
-            self._effects.append(Leg(sid, CALLER, "resume"))
+        elif found.held or found.consult or found.held_before:  # (off hold: the carrier is
+            self._effects.append(Leg(sid, CALLER, "resume"))  # told so again, in case the
+            # line stopped between writing it and asking the carrier)
 
     def _hold_again(self, sid: str, r: CallRecord) -> None:
         """A caller the store has on hold stays on it, and the carrier is told so again:

@@ -107,14 +107,15 @@ class TakeCallback(Command[list[Say] | None]):
 
 class CarrierStatus(Command[None]):
     """The carrier's status of a call (`dial_back`: of the leg that called a callback
-    caller back); a caller who hung up leaves the line."""
+    caller back, `leg` that leg's own sid if known); a caller who hung up leaves the line."""
 
-    _fields: ClassVar = ("sid", "status", "dial_back")
+    _fields: ClassVar = ("sid", "status", "dial_back", "leg")
 
-    def __init__(self, sid: str, status: str, dial_back: bool = False) -> None:
+    def __init__(self, sid: str, status: str, dial_back: bool = False, leg: str = "") -> None:
         self.sid: Final = sid
         self.status: Final = status
         self.dial_back: Final = dial_back
+        self.leg: Final = leg
 
 
 class DialDone(Command[bool]):
@@ -353,7 +354,8 @@ class Recovered(Record):
 
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
                          "consult", "agent", "answered", "on_the_line",
-                         "dialling_back", "interpreter", "supervisors")  # fmt: skip
+                         "dialling_back", "interpreter", "supervisors", "held_before",
+                         "dial_back_leg")  # fmt: skip
 
     def __init__(
         self,
@@ -370,6 +372,8 @@ class Recovered(Record):
         dialling_back: bool = False,
         interpreter: bool = False,
         supervisors: tuple[tuple[str, str], ...] = (),
+        held_before: bool = False,
+        dial_back_leg: str = "",
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -392,12 +396,19 @@ class Recovered(Record):
         # they were on it (listen, whisper, barge)
         self.interpreter: Final = interpreter
         self.supervisors: Final = supervisors
+        # the caller was on hold in the call's conference at some time (put on it by an
+        # agent, or waiting there for one): one not on hold now may still be at the carrier,
+        # if the line stopped between writing that they came off it and asking the carrier
+        self.held_before: Final = held_before
+        # the dial-back's own call, with the caller on the line through it ("": none known)
+        self.dial_back_leg: Final = dial_back_leg
 
 
 class Recover(Command[dict[str, int]]):
     """After a restart: rebuild the line from the store's open calls and the carrier's
     word on each (`statuses`: None if it does not know the call; a call left out is one
-    it could not be asked about). The result counts the calls by what became of them."""
+    it could not be asked about; a dial-back's leg is asked about too, by its own sid).
+    The result counts the calls by what became of them."""
 
     _fields: ClassVar = ("calls", "statuses")
 

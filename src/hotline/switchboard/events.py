@@ -135,15 +135,17 @@ class CallbackNotReached(LineEvent):
 
 class CalledBack(LineEvent):
     """The caller picked up the dial-back: they talk to their agent (`agent_id`), or,
-    their agent gone meanwhile (""), wait on hold in the call's conference for the next."""
+    their agent gone meanwhile (""), wait on hold in the call's conference for the next.
+    `leg`: the dial-back's own call, which a restart asks the carrier about ("": unknown)."""
 
     kind = "called-back"
-    _fields: ClassVar = ("at", "call_id", "agent_id")
+    _fields: ClassVar = ("at", "call_id", "agent_id", "leg")
 
-    def __init__(self, at: float, call_id: str, agent_id: str) -> None:
+    def __init__(self, at: float, call_id: str, agent_id: str, leg: str = "") -> None:
         self.at: Final = at
         self.call_id: Final = call_id
         self.agent_id: Final = agent_id  # (their desktop is told)
+        self.leg: Final = leg
 
 
 class ClosedAfterRestart(LineEvent):

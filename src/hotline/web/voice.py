@@ -249,7 +249,10 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         call_status = forms.status(form)
 
         def work(sid: str) -> str:
-            line.status(call or sid, call_status, dial_back=call is not None)
+            if call is None:
+                line.status(sid, call_status)
+            else:  # (the leg's own sid: a restart asks the carrier about it)
+                line.status(call, call_status, dial_back=True, leg=sid)
             return "<Response/>"
 
         return await rt.voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")

@@ -139,3 +139,56 @@ def test_a_caller_on_the_line_for_a_phone_that_never_reports_waits_for_the_next_
         ("agent:a1", "join", 3)]  # fmt: skip
     out = b.handle(c.LegAnswered(SID, 3), RESTART + PENDING_FOR + 4)
     assert conference(out) == [("caller", "resume", 0)]
+
+
+LEG = "CA" + "8" * 32  # the dial-back's own call
+
+
+def recovered_called_back(b: Switchboard, state: str, leg_status: str | None, **found: Any) -> Any:
+    """Before the restart the caller was called back and was on the line through LEG
+    (`found`: what else the store's events say); the carrier's word on LEG now is
+    `leg_status` (None: it does not know the call). Returns the recovery's outcome."""
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, state,
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    recovered = c.Recovered(row, 2.0, found.pop("attempts", 1), True, found.pop("bridged", False),
+                            on_the_line=True, dial_back_leg=LEG, **found)  # fmt: skip
+    return b.handle(c.Recover([recovered], {SID: "completed", LEG: leg_status}), RESTART)
+
+
+def test_a_called_back_caller_waiting_who_hung_up_while_the_line_was_down_is_not_waited_for():
+    """They waited on hold in the conference for an agent and hung up while no server led
+    the line (the carrier's word on it lost): the call closes as abandoned, as that word
+    would have closed it, and their leg is asked nothing. Before, they were put on hold
+    again and the next agent joined an empty conference."""
+    b = board()
+    out = recovered_called_back(b, "queued", "completed")
+    assert out.result == {"hung up": 1}
+    assert conference(out) == []
+    assert "CallAbandoned" in kinds(out)
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    assert b.agent_state("a2")["state"] == "available"  # (offered nothing)
+
+
+def test_a_called_back_caller_the_carrier_no_longer_knows_is_taken_as_gone():
+    b = board()
+    out = recovered_called_back(b, "queued", None)
+    assert (out.result, conference(out)) == ({"hung up": 1}, [])
+
+
+def test_a_called_back_caller_still_on_the_line_is_held_again():
+    b = board()
+    out = recovered_called_back(b, "queued", "in-progress")
+    assert (out.result, conference(out)) == ({"queued": 1}, [("caller", "hold", 0)])
+
+
+def test_a_called_back_caller_who_hung_up_on_their_agent_while_the_line_was_down_ends_the_call():
+    """They talked to a1 and hung up while no server led the line: the call completes
+    and a1 wraps it up (before, a1 stayed on a call with nobody, until they hung up)."""
+    b = board()
+    b.handle(c.Login("a1", ready=False), RESTART)
+    out = recovered_called_back(b, "answered", "completed", bridged=True, agent="a1",
+                                answered=6.0, held_before=True)  # fmt: skip
+    assert out.result == {"hung up": 1}
+    assert conference(out) == []  # (not taken off hold: gone)
+    assert "CallCompleted" in kinds(out)
+    assert b.agent_state("a1")["state"] == "wrap_up"
