@@ -185,6 +185,23 @@ def test_a_called_back_caller_still_on_the_line_at_a_restart_waits_on_hold(
         joins_without_dialling_again(b)
 
 
+def test_a_dial_back_the_carrier_could_not_tell_of_at_the_start_is_asked_about_again(
+    tmp_path: Path,
+) -> None:
+    """The carrier could not say at the start (the start's deadline passed): the caller
+    waits on hold as before, and the dial-back's call is among those asked about again;
+    the carrier's later word that it ended closes the call."""
+    db, a = called_back_after_their_agent_hung_up(tmp_path)
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (no word on LEG)
+    assert b.line.unverified() == [LEG]
+    b.line.recheck({LEG: "completed"})
+    assert b.line.unverified() == []
+    b.line.flush()
+    assert b.store.call(SID).state == "abandoned"  # type: ignore[union-attr]
+
+
 def test_a_caller_on_the_line_for_a_phone_ringing_at_a_restart_is_not_dialled_again(
     tmp_path: Path,
 ) -> None:

@@ -697,11 +697,13 @@ class LiveLine:
                                      then), line)  # fmt: skip
 
     def recheck(self, statuses: Mapping[str, str | None]) -> None:
-        by_line: dict[str, dict[str, str | None]] = {}
-        for sid, status in statuses.items():
-            by_line.setdefault(self.line_of(sid), {})[sid] = status
-        for line, some in by_line.items():
-            self._run(c.Recheck(some), line)
+        """The carrier's word on what `unverified` listed, to the line that asked (a
+        dial-back's call is not one any line knows by its own sid)."""
+        for line, board in self.boards.items():
+            asked = set(board.unverified())
+            some = {sid: status for sid, status in statuses.items() if sid in asked}
+            if some:
+                self._run(c.Recheck(some), line)
 
     # -- the lines' configuration
 

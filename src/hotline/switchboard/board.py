@@ -372,8 +372,11 @@ class Switchboard:
         return r is not None and r.call is not None
 
     def unverified(self) -> list[str]:
-        """Calls recovered while the carrier could not say whether they still went on."""
-        return sorted(sid for sid, r in self.records.items() if r.unverified)
+        """Calls recovered while the carrier could not say whether they still went on (and
+        dial-backs' calls, through which callers called back were on the line)."""
+        calls = [sid for sid, r in self.records.items() if r.unverified]
+        return sorted(calls + [r.unverified_leg for r in self.records.values()
+                               if r.unverified_leg])  # fmt: skip
 
     def held(self) -> dict[str, int]:
         """What the switchboard holds for calls, where it holds any (nothing once every
@@ -671,8 +674,9 @@ class Switchboard:
             # the line, maybe talking to their agent; taken, it would end or requeue them)
             raise InvalidTransition(f"call {sid} is not a callback: no dial-back of it can "
                                     "report")  # fmt: skip
-        if dial_back and r is not None:  # (any word of the dial-back says whether it went out)
-            r.dial_back_unconfirmed = False
+        if dial_back and r is not None:  # (any word of the dial-back says whether it went out,
+            r.dial_back_unconfirmed = False  # and is newer than what a restart asked)
+            r.unverified_leg = ""
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
         if dial_back and status in ENDED and status != "completed" and r is not None \
                 and r.call is not None:  # fmt: skip
@@ -1372,7 +1376,9 @@ class Switchboard:
                     r.dialled_back = True
                     self._hold_again(row.sid, r)
             leg = found.dial_back_leg
-            if callback and found.on_the_line and leg in cmd.statuses \
+            if callback and found.on_the_line and leg and leg not in cmd.statuses:
+                r.unverified_leg = leg  # (the carrier could not say: asked again)
+            elif callback and found.on_the_line and leg in cmd.statuses \
                     and cmd.statuses[leg] not in LIVE:  # fmt: skip
                 # called back, they hung up while the line was down (the carrier's word on
                 # it lost): as that word would have; nothing is asked about their leg
@@ -1470,8 +1476,17 @@ class Switchboard:
         self._effects.append(Leg(sid, CALLER, "hold"))
 
     def _recheck(self, cmd: c.Recheck) -> None:
-        """Those that ended are closed; those it still cannot say stay unverified."""
+        """Those that ended are closed; those it still cannot say stay unverified. A
+        dial-back's call that ended is as its own word would have been."""
+        legs = {r.unverified_leg: sid for sid, r in self.records.items() if r.unverified_leg}
         for sid, status in cmd.statuses.items():
+            if (call := legs.get(sid)) is not None:
+                if (r := self.records.get(call)) is not None and r.unverified_leg == sid:
+                    r.unverified_leg = ""
+                    if status not in LIVE:
+                        self._status(c.CarrierStatus(call, status or "completed",
+                                                     dial_back=True, leg=sid))  # fmt: skip
+                continue
             if (r := self.records.get(sid)) is not None:
                 r.unverified = False
             if status not in LIVE:

@@ -80,6 +80,9 @@ class CallRecord:
         self.detached = False  # answered before a restart: closed by its status
         self.offered_callback = offered_callback  # the hold loop offered one (once a call)
         self.unverified = unverified  # recovered while the carrier could not say it went on
+        # a caller on the line through their dial-back, recovered while the carrier could
+        # not say whether that call (this sid) went on: asked again until it can
+        self.unverified_leg = ""
         self.bridged = False  # the agent's leg answered the last connect
         # a callback's caller was dialled back into the call's conference (once its agent's
         # leg answered): they are on the line, not waiting off it

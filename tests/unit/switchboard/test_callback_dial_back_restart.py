@@ -192,3 +192,43 @@ def test_a_called_back_caller_who_hung_up_on_their_agent_while_the_line_was_down
     assert conference(out) == []  # (not taken off hold: gone)
     assert "CallCompleted" in kinds(out)
     assert b.agent_state("a1")["state"] == "wrap_up"
+
+
+def recovered_with_no_word_of_the_leg(b: Switchboard) -> Any:
+    """As `recovered_called_back` with the caller waiting on hold, the carrier unable to
+    say anything of LEG at the start (left out of the statuses)."""
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "queued",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 1, True, False, on_the_line=True, dial_back_leg=LEG)
+    return b.handle(c.Recover([found], {SID: "completed"}), RESTART)
+
+
+def test_a_dial_back_the_carrier_could_not_tell_of_at_the_start_is_asked_again():
+    """The caller is taken as on the line (on hold again) and the leg is asked about
+    again, as an ordinary call is; still going on, nothing changes."""
+    b = board()
+    out = recovered_with_no_word_of_the_leg(b)
+    assert (out.result, conference(out)) == ({"queued": 1}, [("caller", "hold", 0)])
+    assert b.unverified() == [LEG]
+    out = b.handle(c.Recheck({LEG: "in-progress"}), RESTART + 30)
+    assert (kinds(out), b.unverified()) == ([], [])
+    assert b.call_legs(SID)["held"] is True  # type: ignore[index]
+
+
+def test_a_dial_back_found_ended_by_a_later_check_closes_the_call():
+    b = board()
+    recovered_with_no_word_of_the_leg(b)
+    out = b.handle(c.Recheck({LEG: "completed"}), RESTART + 30)
+    assert "CallAbandoned" in kinds(out)
+    assert b.unverified() == []
+    b.handle(c.Login("a2", ready=True), RESTART + 31)
+    assert b.agent_state("a2")["state"] == "available"  # (offered nothing)
+
+
+def test_a_word_of_the_dial_back_after_the_start_is_not_overruled_by_a_later_check():
+    """The leg's own status callback came before the check: it is newer, and the leg is
+    not asked about again."""
+    b = board()
+    recovered_with_no_word_of_the_leg(b)
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG), RESTART + 5)
+    assert b.unverified() == []
