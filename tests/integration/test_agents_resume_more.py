@@ -318,10 +318,11 @@ def test_a_dial_back_warm_transferred_is_the_new_agents_call_after_a_restart(
 ) -> None:
     """en-day-3 consults en-day-4, whose phone answers, and hands the called-back caller
     over: en-day-4 talks to them as the line stops. After the restart the call is
-    en-day-4's, connected, the caller not on hold and nothing asked of the carrier; a
-    minute later en-day-4 is still on it. (The warm transfer's connect has no leg answer of
-    its own: the recovery took en-day-4's phone as ringing, put the caller on hold, and a
-    minute later dropped en-day-4 from the call as a phone that never answered.)"""
+    en-day-4's, connected, the caller not on hold (the carrier is told so again: the
+    consultation held them); a minute later en-day-4 is still on it. (The warm transfer's
+    connect has no leg answer of its own: the recovery took en-day-4's phone as ringing,
+    put the caller on hold, and a minute later dropped en-day-4 from the call as a phone
+    that never answered.)"""
     db = sqlite_url(tmp_path)
     a = Live(db)
     with consulting_on_a_dial_back(a) as agent:
@@ -333,13 +334,15 @@ def test_a_dial_back_warm_transferred_is_the_new_agents_call_after_a_restart(
 
     b = restarted_talking(db, a.wall.now + 5)
     with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
         b.wall.now += 120  # (past the minute a ringing phone is given)
         state = me(b, "en-day-4")
         assert (state["state"], state["call_sid"]) == ("on_call", CALLBACK)
         r = b.http.post("/api/agent/hold", json={"hold": True}, headers=b.agent("en-day-4"))
         assert r.status_code == 200, r.text
-        b.control.until(lambda: len(b.control.legs) == 1)
-    assert b.control.legs == [(CALLBACK, "caller", "hold", "talk", "")]  # theirs, the only one
+        b.control.until(lambda: len(b.control.legs) == 2)
+    assert b.control.legs == [(CALLBACK, "caller", "resume", "talk", ""),
+                              (CALLBACK, "caller", "hold", "talk", "")]  # (theirs)  # fmt: skip
     assert b.control.dialled_back == []
 
 
@@ -425,18 +428,11 @@ def test_a_hold_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
     assert b.control.legs == [(SID, "caller", "hold", "talk", "")]
 
 
-def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
-    tmp_path: Path,
-) -> None:
-    """The other way round: the agent took the caller off hold, the line wrote it and
-    stopped before the carrier heard of it. The desktop says the caller hears the agent;
-    after the restart the carrier is asked again to take them off hold (left as it was,
-    the caller heard hold music while the agent spoke to them)."""
-    db = sqlite_url(tmp_path)
-    a = Live(db)
-    first = answered_by(a, SID, "+12025550101", "en-day-1")
+def resumes_lost(live: Live) -> threading.Event:
+    """From now on the line's requests to take a caller off hold never reach the carrier
+    (the line stops between writing it and asking); set once one was asked for."""
     asked = threading.Event()
-    heard = a.control.leg
+    heard = live.control.leg
 
     def resume_never_heard(
         call_sid: str, label: str, action: str, *, mode: str = "talk", coach: str = "",
@@ -447,7 +443,21 @@ def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
             return
         heard(call_sid, label, action, mode=mode, coach=coach, attempt=attempt)
 
-    a.control.leg = resume_never_heard  # type: ignore[method-assign]
+    live.control.leg = resume_never_heard  # type: ignore[method-assign]
+    return asked
+
+
+def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The other way round: the agent took the caller off hold, the line wrote it and
+    stopped before the carrier heard of it. The desktop says the caller hears the agent;
+    after the restart the carrier is asked again to take them off hold (left as it was,
+    the caller heard hold music while the agent spoke to them)."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    first = answered_by(a, SID, "+12025550101", "en-day-1")
+    asked = resumes_lost(a)
     with a.running():
         assert a.http.post("/api/agent/hold", json={"hold": True}, headers=first).status_code == 200
         a.control.until(lambda: len(a.control.legs) == 1)
@@ -456,6 +466,32 @@ def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
         assert asked.wait(10)
     a.line.flush()
     assert a.control.legs == [(SID, "caller", "hold", "talk", "")]  # (the carrier: held)
+
+    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
+    assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert me(b, "en-day-1")["state"] == "on_call"
+    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]
+
+
+def test_a_caller_back_from_a_cancelled_consultation_is_taken_off_hold_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A consultation holds the caller with no hold of the agent's written; the agent
+    cancels it, and the line stops before the carrier hears that the caller comes off
+    hold: after the restart the carrier is asked again."""
+    db, a, first = answered_and_en_day_2_ready(tmp_path)
+    asked = resumes_lost(a)
+    with a.running():
+        r = a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True},
+                        headers=first)  # fmt: skip
+        assert r.status_code == 200, r.text
+        r = a.http.post("/api/agent/transfer/finish", json={"complete": False}, headers=first)
+        assert r.status_code == 200, r.text
+        assert asked.wait(10)
+    a.line.flush()
+    assert (SID, "caller", "hold", "talk", "") in a.control.legs  # (the carrier: held)
 
     b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
     assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
@@ -508,13 +544,11 @@ def test_a_caller_an_earlier_agent_held_is_not_put_on_hold_by_a_restart(tmp_path
     b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
     assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
     with b.running():
-        b.control.until(lambda: len(b.control.legs) == 1)  # (off hold: told again)
         assert (me(b, "en-day-2")["state"], me(b, "en-day-2")["call_sid"]) == ("on_call", SID)
         r = b.http.post("/api/agent/hold", json={"hold": True}, headers=b.agent("en-day-2"))
         assert r.status_code == 200, r.text
-        b.control.until(lambda: len(b.control.legs) == 2)
-    assert b.control.legs == [(SID, "caller", "resume", "talk", ""),
-                              (SID, "caller", "hold", "talk", "")]  # (theirs)  # fmt: skip
+        b.control.until(lambda: len(b.control.legs) == 1)
+    assert b.control.legs == [(SID, "caller", "hold", "talk", "")]  # theirs, the only one
 
 
 @pytest.mark.parametrize("ran_out", [False, True])

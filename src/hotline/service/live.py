@@ -146,11 +146,16 @@ def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[s
         elif kind == CalledBack.kind:
             called_back = True
             held_before = held_before or not data.get("agent_id")
-        elif kind == Consulted.kind:
+        elif kind == CallbackNotReached.kind:  # (not on the line: dialled again later)
+            called_back = False
+        elif kind == Consulted.kind:  # (the caller on hold while it lasts)
             consult = str(data.get("to_agent", "")) if data.get("stage") == "started" else ""
+            held_before = held_before or bool(consult)
         elif kind in (Transferred.kind, REQUEUED):  # off hold: to the new agent, or back
             held, consult = False, ""  # in a queue (the next agent's answer takes them off)
-            held_before = held_before or (kind == REQUEUED and called_back)
+            if kind == REQUEUED:  # a caller called back waits on hold in the conference;
+                held_before = called_back  # any other leaves it for the hold loop (and
+                # joins the next agent's afresh)
         elif kind == InterpreterLeg.kind:  # (added; removed, or not reached: off it)
             interpreter = data.get("stage") == "added"
         elif kind == Supervised.kind:  # (a mode; left, or not reached: off it)

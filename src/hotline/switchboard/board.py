@@ -674,9 +674,10 @@ class Switchboard:
             # the line, maybe talking to their agent; taken, it would end or requeue them)
             raise InvalidTransition(f"call {sid} is not a callback: no dial-back of it can "
                                     "report")  # fmt: skip
-        if dial_back and r is not None:  # (any word of the dial-back says whether it went out,
-            r.dial_back_unconfirmed = False  # and is newer than what a restart asked)
-            r.unverified_leg = ""
+        if dial_back and r is not None:  # (any word of the dial-back says whether it went out)
+            r.dial_back_unconfirmed = False
+            if cmd.leg in ("", r.unverified_leg):  # (that leg's word is newer than what a
+                r.unverified_leg = ""  # restart asked; "": a word that names no leg)
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
         if dial_back and status in ENDED and status != "completed" and r is not None \
                 and r.call is not None:  # fmt: skip
@@ -723,8 +724,9 @@ class Switchboard:
             return  # the caller hung up on purpose: they keep their place (or are dialled)
         if call.state in (CallState.QUEUED, CallState.OFFERED):
             self.router.abandon(sid)
-        elif call.state is CallState.ANSWERED:
-            if dial_back or r.bridged or r.talked:
+        elif call.state is CallState.ANSWERED:  # (a dial-back's end: its caller talked to
+            # their agent, unless they waited on hold for this one, whose phone rang)
+            if (dial_back and not r.held) or r.bridged or r.talked:
                 agent_id, consulted = call.agent_id or "", r.consult
                 self.router.complete(sid)
                 if consulted is not None:  # hung up while their agent consulted another
@@ -1151,7 +1153,7 @@ class Switchboard:
         # agent talked to them, in this queue, as a hang-up while they wait here is)
         again = self.records[sid] = CallRecord(row=row, call=call, since=r.since,
                                                connects=r.connects)  # fmt: skip
-        again.dialled_back = r.dialled_back
+        again.dialled_back, again.unverified_leg = r.dialled_back, r.unverified_leg
         self._change(sid, queue=queue)
         self.router.enqueue(call, queue, since)
         call.callback = old.callback  # (its agent dials them back, or joins them: not a

@@ -225,10 +225,58 @@ def test_a_dial_back_found_ended_by_a_later_check_closes_the_call():
     assert b.agent_state("a2")["state"] == "available"  # (offered nothing)
 
 
-def test_a_word_of_the_dial_back_after_the_start_is_not_overruled_by_a_later_check():
-    """The leg's own status callback came before the check: it is newer, and the leg is
-    not asked about again."""
+def test_a_check_that_lands_after_the_dial_backs_own_word_changes_nothing():
+    """The leg's own word (the caller hangs up now) closes the call; the check asked
+    before it, landing after, finds nothing to do."""
     b = board()
     recovered_with_no_word_of_the_leg(b)
-    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG), RESTART + 5)
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True, leg=LEG), RESTART + 5)
+    assert "CallAbandoned" in kinds(out)
     assert b.unverified() == []
+    assert kinds(b.handle(c.Recheck({LEG: "completed"}), RESTART + 30)) == []
+
+
+def test_a_late_word_of_another_leg_leaves_the_dial_back_to_be_checked():
+    b = board()
+    recovered_with_no_word_of_the_leg(b)
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg="CA" + "9" * 32),
+             RESTART + 5)  # fmt: skip
+    assert b.unverified() == [LEG]
+
+
+def test_a_dial_back_to_be_checked_is_still_checked_after_a_transfer_to_a_queue():
+    """The next agent takes the call (their phone answers: the caller comes off hold) and
+    sends it to a queue: the leg, which the carrier still has not told of, is still asked
+    about (a new record of the call, which kept it)."""
+    b = board()
+    recovered_with_no_word_of_the_leg(b)
+    b.handle(c.Login("a2", ready=True), RESTART + 10)
+    b.handle(c.Accept("a2", SID), RESTART + 11)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 12)) == [("caller", "resume", 0)]
+    b.handle(c.Transfer("a2", queue="en"), RESTART + 20)
+    assert b.unverified() == [LEG]
+    out = b.handle(c.Recheck({LEG: "completed"}), RESTART + 30)
+    assert "CallAbandoned" in kinds(out)
+
+
+def test_a_called_back_caller_who_hangs_up_while_the_next_agents_phone_rings_abandons():
+    """Waiting on hold for the next agent, whose phone rings, they hang up: nobody talked
+    to them on this try, so the call is abandoned and the agent free, as an ordinary
+    caller who hangs up while an agent's phone rings (it was completed, and the agent
+    sent to wrap up a call they never had)."""
+    b = board()
+    recovered_on_the_line_for_a_ringing_phone(b)
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True, leg=LEG), RESTART + 5)
+    assert kinds(out) == ["OfferWithdrawn", "CallAbandoned", "AgentStateChanged"]
+    assert b.agent_state("a2")["state"] == "available"
+
+
+def test_a_called_back_caller_who_hung_up_while_the_line_was_down_with_a_phone_ringing():
+    b = board()
+    b.handle(c.Login("a2", ready=False), RESTART)
+    out = recovered_called_back(b, "answered", "completed", attempts=2, agent="a2",
+                                answered=6.0)  # fmt: skip
+    assert (out.result, conference(out)) == ({"hung up": 1}, [])
+    assert kinds(out) == ["AgentStateChanged", "OfferWithdrawn", "CallAbandoned",
+                          "AgentStateChanged"]  # (a2 on the call again, then free)  # fmt: skip
+    assert b.agent_state("a2")["state"] == "available"
