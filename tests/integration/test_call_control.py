@@ -23,6 +23,9 @@ from hotline.telephony.control import CallGone, CarrierError, TwilioCallControl
 SID = "AC" + "0" * 32
 
 
+PLACED = "CA" + "5" * 32  # the sid of a call the carrier places
+
+
 class _Carrier(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str, dict[str, list[str]]]]] = []
     status = 200
@@ -34,8 +37,9 @@ class _Carrier(BaseHTTPRequestHandler):
         self.send_response(_Carrier.status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
+        placed = self.path.endswith("/Calls.json")  # (a new call: its own sid)
         payload = (
-            {"sid": "CA1", "status": "in-progress"}
+            {"sid": PLACED if placed else "CA1", "status": "queued" if placed else "in-progress"}
             if _Carrier.status == 200
             else {"code": _Carrier.code, "message": "refused", "status": _Carrier.status}
         )
@@ -130,7 +134,7 @@ def test_dial_back_calls_the_caller_into_the_calls_conference(carrier):
         account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
     )
     status = "http://127.0.0.1:8000/voice/status?call=CA1"
-    control.dial_back("CA1", "+12025550143", "+18005550100", status)
+    assert control.dial_back("CA1", "+12025550143", "+18005550100", status) == PLACED
     ((path, _auth, form),) = _Carrier.seen
     assert path == f"/2010-04-01/Accounts/{SID}/Calls.json"
     assert form["To"] == ["+12025550143"]

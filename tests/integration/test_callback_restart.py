@@ -294,6 +294,35 @@ def test_a_dial_back_that_reports_after_a_restart_bridges_and_is_not_made_again(
         assert b.control.dialled_back == []
 
 
+def test_a_dial_back_the_caller_answered_while_no_server_led_is_not_made_again(
+    tmp_path: Path,
+) -> None:
+    """The carrier took the dial-back (its call's sid is written) and the caller picked
+    up while the line was down, the carrier's word lost. The start asks the carrier about
+    that call: the caller talks to en-day-3, and is not dialled a second time."""
+    from hotline.switchboard.board import PENDING_FOR
+
+    db, a = took_a_callback(tmp_path)
+    a.control.dial_back_legs.append(LEG)
+    accepts(a, "en-day-3")
+    a.called_back(SID)
+    assert a.events(SID)[-1] == "dial-back-placed"
+    a.line.flush()
+
+    b = Live(db)
+    b.wall.now = a.wall.now + 5
+    assert b.line.recovering() == [SID, LEG]
+    assert b.line.recover({SID: "completed", LEG: "in-progress"}) == {"on a call": 1}
+    with b.running():
+        b.wall.now += PENDING_FOR + 1  # (the minute a dial-back with no word is given)
+        assert me(b, "en-day-3")["state"] == "on_call"
+        assert b.line.call_legs(SID)["connected"] is True  # type: ignore[index]
+        hung_up = b.http.post("/api/agent/hang-up", headers=b.agent("en-day-3"))
+        assert hung_up.status_code == 200, hung_up.text
+        b.control.until(lambda: (SID, "caller", "drop", "talk", "") in b.control.legs)
+    assert b.control.dialled_back == []
+
+
 def test_a_dial_back_unconfirmed_at_a_restart_is_made_when_the_next_agent_answers(
     tmp_path: Path,
 ) -> None:

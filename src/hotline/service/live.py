@@ -79,6 +79,7 @@ from hotline.switchboard.events import (
     CallHeld,
     Connecting,
     Consulted,
+    DialBackPlaced,
     InterpreterLeg,
     LineEvent,
     Supervised,
@@ -168,16 +169,22 @@ def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[s
             "interpreter": interpreter, "supervisors": tuple(supervisors.items())}  # fmt: skip
 
 
-def on_the_line_through(history: Sequence[tuple[str, Mapping[str, object]]]) -> str | None:
-    """A callback's caller on the line through their dial-back (their last dial-back
-    answered, not missed: they talk to their agent, or wait on hold for the next): that
-    leg's own sid ("": not known, written before it was); None if they are not."""
+def dial_back_of(history: Sequence[tuple[str, Mapping[str, object]]]) -> tuple[bool, str]:
+    """A callback's dial-back as its events tell: whether the caller is on the line through
+    it (their last dial-back answered, not missed: they talk to their agent, or wait on
+    hold for the next), and its own call's sid: the one they are on the line through, else
+    the last one the carrier took with no word of it since, answered or missed (its agent
+    may have gone meanwhile: the next agent waits for that dial-back's answer too); "":
+    none known, or written before the sid was kept."""
+    placed = ""
     for kind, data in reversed(history):
         if kind == CalledBack.kind:
-            return str(data.get("leg", ""))
+            return True, str(data.get("leg", ""))
         if kind == CallbackNotReached.kind:
-            return None
-    return None
+            return False, placed
+        if kind == DialBackPlaced.kind and not placed:
+            placed = str(data.get("leg", ""))
+    return False, placed
 
 
 @dataclass(frozen=True)
@@ -528,6 +535,10 @@ class LiveLine:
     def status(self, sid: str, status: str, *, dial_back: bool = False, leg: str = "") -> None:
         self._run(c.CarrierStatus(sid, status, dial_back, leg))
 
+    def dialled_back(self, sid: str, leg: str) -> None:
+        """The carrier took a callback's dial-back: `leg`, its own call's sid."""
+        self._run(c.CarrierDialledBack(sid, leg))
+
     def voicemail(self, sid: str, recording_url: str) -> None:
         self._run(c.Voicemail(sid, recording_url))
 
@@ -604,8 +615,7 @@ class LiveLine:
             # there); the last connect's phone answered with the caller not on the line,
             # their dial-back was asked for (it may not have reached the carrier)
             callback = row.callback_number is not None
-            dial_back_leg = on_the_line_through(history) if callback else None
-            on_the_line = dial_back_leg is not None
+            on_the_line, dial_back_leg = dial_back_of(history) if callback else (False, "")
             leg_answered = connect in legs
             found[line].append(c.Recovered(
                 row=row,
@@ -618,7 +628,7 @@ class LiveLine:
                 answered=_first(happened, "CallAnswered"),
                 on_the_line=on_the_line,
                 dialling_back=callback and leg_answered and not on_the_line,
-                dial_back_leg=dial_back_leg or "",
+                dial_back_leg=dial_back_leg,
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():
@@ -643,16 +653,16 @@ class LiveLine:
 
     def recovering(self) -> list[str]:
         """What `recover` asks the carrier about: the store's open calls it rebuilds here,
-        and the dial-back legs through which callers called back are on the line (their own
-        calls long over). Another node's calls are left to it, neither read nor asked of
-        the carrier (a takeover of one group does not wait for the carrier's word on every
-        other group's calls)."""
+        and callbacks' dial-backs (`dial_back_of`: those through which callers called back
+        are on the line, their own calls long over, and those placed with no word since).
+        Another node's calls are left to it, neither read nor asked of the carrier (a
+        takeover of one group does not wait for the carrier's word on every other group's
+        calls)."""
         in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
         ours = [row for row, _line in self._ours(in_store)]
         callbacks = [row.sid for row in ours if row.callback_number is not None]
         histories = self.store.histories(callbacks)
-        legs = (on_the_line_through([(e.kind, e.data) for e in histories[sid]])
-                for sid in callbacks)  # fmt: skip
+        legs = (dial_back_of([(e.kind, e.data) for e in histories[sid]])[1] for sid in callbacks)
         return [row.sid for row in ours] + [leg for leg in legs if leg]
 
     def _ours(self, in_store: Mapping[str, str]) -> list[tuple[CallRow, str]]:

@@ -17,7 +17,7 @@ events, the other effects, the call records) is the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Generic, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -63,6 +63,7 @@ from hotline.switchboard.commands import (
     AgentStatus,
     Arrive,
     CallerInput,
+    CarrierDialledBack,
     CarrierRefused,
     CarrierStatus,
     Command,
@@ -120,6 +121,7 @@ from hotline.switchboard.events import (
     CompletedAfterRestart,
     Connecting,
     Consulted,
+    DialBackPlaced,
     InterpreterLeg,
     IvrEnded,
     IvrResumed,
@@ -259,6 +261,9 @@ class Switchboard:
             return self._take_callback(cast(c.TakeCallback, command))
         if kind is DialDone:
             return self._dial_done(cast(c.DialDone, command))
+        if kind is CarrierDialledBack:
+            self._dial_back_placed(cast(c.CarrierDialledBack, command))
+            return None
         if kind is CallerInput:
             return self._caller_input(cast(c.CallerInput, command))
         if kind is Accept:
@@ -766,6 +771,17 @@ class Switchboard:
         if back and cmd.in_conference:
             self._caller_waits(cmd.sid, cmd.attempt)
         return back
+
+    def _dial_back_placed(self, cmd: c.CarrierDialledBack) -> None:
+        """The carrier took the dial-back: it went out (a restart need not make it again),
+        and its own call is kept for a restart to ask about. Said only while it is the
+        caller's next word that is awaited (their answer or miss may come first)."""
+        r = self.records.get(cmd.sid)
+        if r is None or r.call is None or not r.call.callback or not r.dialled_back \
+                or r.bridged or r.held:  # fmt: skip
+            return
+        r.dial_back_unconfirmed = False
+        self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg))
 
     def _caller_waits(self, sid: str, attempt: int) -> None:
         """The caller, in their conference, waits for an agent again: back to the hold loop;
@@ -1365,6 +1381,8 @@ class Switchboard:
                     r.dial_back_unconfirmed = True
                     self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
                                       found.attempts)  # fmt: skip
+                    what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
+                                                 cmd.statuses) or what  # fmt: skip
                 elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
                     if found.on_the_line:  # it decides, within PENDING_FOR) and a caller
                         r.dialled_back = True  # called back waits on hold for it, there
@@ -1377,6 +1395,9 @@ class Switchboard:
                 if callback and found.on_the_line:  # called back, on hold for an agent
                     r.dialled_back = True
                     self._hold_again(row.sid, r)
+                elif callback:  # (dialled back before its agent left, no word of it since)
+                    what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
+                                                 cmd.statuses) or what  # fmt: skip
             leg = found.dial_back_leg
             if callback and found.on_the_line and leg and leg not in cmd.statuses:
                 r.unverified_leg = leg  # (the carrier could not say: asked again)
@@ -1393,6 +1414,28 @@ class Switchboard:
                 what = "hung up"
             done[what] = done.get(what, 0) + 1
         return done
+
+    def _dial_back_asked(
+        self, sid: str, r: CallRecord, leg: str, statuses: Mapping[str, str | None]
+    ) -> str | None:
+        """A dial-back the carrier took before the restart (`leg`: its call), with no word
+        of it since (for this agent, or for one who left while it rang: the caller waits in
+        the queue): what the carrier says of it now is that word (answered, the caller is
+        on the call, or waits on hold for the next agent; ended, as its end would have
+        been), and it is not made a second time; still ringing, its word comes. None if the
+        carrier was not asked or could not say (it is made again: within PENDING_FOR with no
+        word, or when the next agent's phone answers) or the call goes on; else what became
+        of it (for `Recover`'s counts)."""
+        if not leg or leg not in statuses:
+            return None
+        r.dialled_back, r.dial_back_unconfirmed = True, False  # (it went out)
+        status = statuses[leg] or "failed"  # (a call the carrier made, unknown to it now)
+        if status in ("queued", "ringing"):
+            return None
+        self._status(c.CarrierStatus(sid, status, dial_back=True, leg=leg))
+        if status == "in-progress":
+            return None
+        return "hung up" if status == "completed" else "callback not reached"
 
     def _resume_call(self, r: CallRecord, found: c.Recovered, *, callback: bool = False) -> bool:
         """A bridged call (or a `callback` being dialled back) back on its agent (logged in

@@ -118,6 +118,17 @@ class CarrierStatus(Command[None]):
         self.leg: Final = leg
 
 
+class CarrierDialledBack(Command[None]):
+    """The carrier took the request to call a callback's caller back (`DialBack`): `leg`
+    is that call's own sid."""
+
+    _fields: ClassVar = ("sid", "leg")
+
+    def __init__(self, sid: str, leg: str) -> None:
+        self.sid: Final = sid
+        self.leg: Final = leg
+
+
 class DialDone(Command[bool]):
     """The carrier's word on the `attempt`th bridge to an agent. True if the caller is
     still waiting (back to the hold loop). `in_conference`: the word came from the agent's
@@ -400,7 +411,8 @@ class Recovered(Record):
         # agent, or waiting there for one): one not on hold now may still be at the carrier,
         # if the line stopped between writing that they came off it and asking the carrier
         self.held_before: Final = held_before
-        # the dial-back's own call, with the caller on the line through it ("": none known)
+        # the dial-back's own call ("": none known): the one the caller is on the line
+        # through, or (`dialling_back`) the one the carrier took for the last connect
         self.dial_back_leg: Final = dial_back_leg
 
 

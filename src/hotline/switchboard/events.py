@@ -148,6 +148,20 @@ class CalledBack(LineEvent):
         self.leg: Final = leg
 
 
+class DialBackPlaced(LineEvent):
+    """The carrier took the request to call a callback's caller back: `leg` is that
+    call's own sid, which a restart asks the carrier about (answered meanwhile, the caller
+    is not dialled a second time)."""
+
+    kind = "dial-back-placed"
+    _fields: ClassVar = ("at", "call_id", "leg")
+
+    def __init__(self, at: float, call_id: str, leg: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.leg: Final = leg
+
+
 class ClosedAfterRestart(LineEvent):
     """A call that ended while the server was down (`carrier`: its status there)."""
 
@@ -297,6 +311,7 @@ OfTheLine = (
     | AgentLegFailed
     | CallbackNotReached
     | CalledBack
+    | DialBackPlaced
     | ClosedAfterRestart
     | CompletedAfterRestart
     | CallRefused

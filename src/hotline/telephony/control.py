@@ -70,9 +70,10 @@ class CallControl(Protocol):
         """Take the caller out of their conference to the hold loop."""
         ...
 
-    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> None:
+    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> str:
         """Call a callback's caller back into the call's conference (their agent is in it);
-        `status_url` hears when they answer and when the call ends."""
+        `status_url` hears when they answer and when the call ends. Returns that call's
+        own sid."""
         ...
 
     def status(self, call_sid: str) -> str | None:
@@ -208,15 +209,16 @@ class TwilioCallControl:
     def hang_up(self, call_sid: str) -> None:
         self._update(call_sid, status="completed")
 
-    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> None:
+    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> str:
         twiml = conference_twiml(call_sid, done_url=None)
         try:
-            self.client.calls.create(
+            placed = self.client.calls.create(
                 to=to, from_=caller_id, twiml=twiml, status_callback=status_url,
                 status_callback_event=["answered", "completed"], status_callback_method="POST",
             )  # fmt: skip
         except TwilioException as e:
             raise CarrierError(f"the carrier refused to call {to} back: {e}") from None
+        return str(placed.sid)
 
     def status(self, call_sid: str) -> str | None:
         try:

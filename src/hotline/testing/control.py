@@ -13,6 +13,7 @@ class RecordingCallControl:
         self.connected: list[tuple[str, str]] = []
         self.hung_up: list[str] = []
         self.dialled_back: list[tuple[str, str, str, str]] = []
+        self.dial_back_legs: list[str] = []  # the sids the dial-backs' calls get, in order
         self.statuses: dict[str, str] = {}  # what the carrier would say of each call
         self.refuse: set[str] = set()  # calls the carrier's API refuses to connect
         self.gone: set[str] = set()  # calls it no longer has (their callers hung up)
@@ -63,6 +64,10 @@ class RecordingCallControl:
     def status(self, call_sid: str) -> str | None:
         return self.statuses.get(call_sid)
 
-    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> None:
+    def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> str:
+        """Its call's sid: `dial_back_legs`' next if any are left, else one made up."""
         self.dialled_back.append((call_sid, to, caller_id, status_url))
+        leg = self.dial_back_legs.pop(0) if self.dial_back_legs else \
+            f"CA{len(self.dialled_back):032x}"  # fmt: skip
         self._asked()
+        return leg

@@ -319,7 +319,7 @@ class LineRuntime:
         self.before_acting()  # (it ran after the check of the command that asked)
         try:  # any failure is logged, and comes back to the line as a command
             if isinstance(c, DialBack):
-                await self._carrier.run(
+                leg = await self._carrier.run(
                     self.control.dial_back, c.call_sid, c.number, c.caller_id,
                     self.webhooks.status(call=c.call_sid),
                 )  # fmt: skip
@@ -339,15 +339,20 @@ class LineRuntime:
                 log.error("could not connect call %s to %s: %s", c.call_sid, whom, e)
             await self._carrier_said(c.call_sid, functools.partial(
                 self.line.carrier_refused, c.call_sid, attempt, gone=gone))  # fmt: skip
+        else:
+            if isinstance(c, DialBack):  # (its call's sid kept: a restart asks about it)
+                await self._carrier_said(c.call_sid, functools.partial(
+                    self.line.dialled_back, c.call_sid, leg))  # fmt: skip
 
     async def _carrier_said(self, sid: str, fn: Callable[[], Any]) -> None:
-        """A carrier request's failure, back to the line as a command; one that comes after
-        the line stopped (its request outlasted the stop's wait) cannot be: said, not
-        recorded (the line's next leader asks the carrier about the call as it recovers it)."""
+        """What a carrier request came to (its failure, a dial-back's call), back to the
+        line as a command; one that comes after the line stopped (its request outlasted the
+        stop's wait) cannot be: said, not recorded (the line's next leader asks the carrier
+        about the call as it recovers it)."""
         try:
             await self.use_case(fn)
         except LineStopped:
-            log.error("the carrier's failure on call %s came after the line stopped: not "
+            log.error("the carrier's word on call %s came after the line stopped: not "
                       "recorded; the line's next leader asks the carrier about the call",
                       sid)  # fmt: skip
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import AGENT_GONE_AFTER, PENDING_FOR, Switchboard
+from hotline.switchboard.events import stored
 from hotline.switchboard.records import CallRow
 
 from .test_board import CALLER, NUMBER, kinds
@@ -280,3 +281,119 @@ def test_a_called_back_caller_who_hung_up_while_the_line_was_down_with_a_phone_r
     assert kinds(out) == ["AgentStateChanged", "OfferWithdrawn", "CallAbandoned",
                           "AgentStateChanged"]  # (a2 on the call again, then free)  # fmt: skip
     assert b.agent_state("a2")["state"] == "available"
+
+
+def test_the_carriers_taking_a_dial_back_is_written_with_its_calls_sid():
+    """Said while the caller's answer is awaited (a restart then asks about that call);
+    once they answered (their word came first), it is not."""
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed"})  # (no word of LEG at the start)
+    out = b.handle(c.CarrierDialledBack(SID, LEG), RESTART + 1)
+    assert [stored(e) for e in out.events] == [("dial-back-placed", SID, {"leg": LEG})]
+    assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []  # (it went out)
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG), RESTART + 70)
+    assert kinds(b.handle(c.CarrierDialledBack(SID, LEG), RESTART + 71)) == []
+
+
+def recovered_dialling_back_with(b: Switchboard, statuses: dict[str, str | None]) -> Any:
+    """a1's phone answered a callback (its first connect) and the caller's dial-back was
+    placed (LEG) before the restart, with no word of it since: recovered on a1, with what
+    the carrier says now (`statuses`). Returns the recovery's outcome."""
+    b.handle(c.Login("a1", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
+                        dial_back_leg=LEG)  # fmt: skip
+    return b.handle(c.Recover([found], statuses), RESTART)
+
+
+def test_a_dial_back_answered_while_the_line_was_down_is_not_made_again():
+    """The caller picked up while no server led the line, the carrier's word lost: they
+    talk to a1, and nobody dials them a second time (before, the line waited a minute
+    for a word that would never come, then dialled them again)."""
+    b = board()
+    out = recovered_dialling_back_with(b, {SID: "completed", LEG: "in-progress"})
+    assert (out.result, conference(out)) == ({"on a call": 1}, [])
+    assert [stored(e) for e in out.events if stored(e)[0] == "called-back"] == [
+        ("called-back", SID, {"agent_id": "a1", "leg": LEG})]  # fmt: skip
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+    assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []
+
+
+def test_a_dial_back_answered_and_hung_up_while_the_line_was_down_completes_the_call():
+    b = board()
+    out = recovered_dialling_back_with(b, {SID: "completed", LEG: "completed"})
+    assert (out.result, conference(out)) == ({"hung up": 1}, [])
+    assert "CallCompleted" in kinds(out)
+    assert b.agent_state("a1")["state"] == "wrap_up"
+
+
+def test_a_dial_back_missed_while_the_line_was_down_is_a_try_not_reached():
+    b = board()
+    out = recovered_dialling_back_with(b, {SID: "completed", LEG: "no-answer"})
+    assert (out.result, conference(out)) == ({"callback not reached": 1}, [("agent:a1", "drop", 0)])
+    assert "callback-not-reached" in kinds(out)
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    assert b.agent_state("a2")["call_sid"] == SID  # (offered again: its place kept)
+
+
+def test_a_dial_back_still_ringing_at_the_start_is_not_made_again():
+    """It went out; its word comes to this line: nothing is asked of the carrier, and the
+    minute's check does not dial the caller a second time."""
+    b = board()
+    out = recovered_dialling_back_with(b, {SID: "completed", LEG: "ringing"})
+    assert (out.result, conference(out)) == ({"on a call": 1}, [])
+    assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG), RESTART + 70)
+    assert "called-back" in kinds(out)
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def recovered_waiting_with_a_dial_back_out(b: Switchboard, status: str) -> Any:
+    """a1's phone answered a callback and the caller's dial-back was placed (LEG); a1 hung
+    up while it rang, and the caller waits in the queue again, with no word of LEG before
+    the restart. The carrier says `status` of LEG now. Returns the recovery's outcome."""
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "queued",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 1, True, False, dial_back_leg=LEG)
+    return b.handle(c.Recover([found], {SID: "completed", LEG: status}), RESTART)
+
+
+def test_a_dial_back_answered_after_its_agent_left_waits_on_hold_after_a_restart():
+    """The caller picked up while the line was down: on hold in the conference for the
+    next agent, whose phone answering takes them off hold (before, it dialled them a
+    second time)."""
+    b = board()
+    out = recovered_waiting_with_a_dial_back_out(b, "in-progress")
+    assert (out.result, conference(out)) == ({"queued": 1}, [("caller", "hold", 0)])
+    assert [stored(e) for e in out.events if stored(e)[0] == "called-back"] == [
+        ("called-back", SID, {"agent_id": "", "leg": LEG})]  # fmt: skip
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    b.handle(c.Accept("a2", SID), RESTART + 2)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 3)) == [("caller", "resume", 0)]
+
+
+def test_a_dial_back_still_ringing_after_its_agent_left_is_not_made_a_second_time():
+    b = board()
+    out = recovered_waiting_with_a_dial_back_out(b, "ringing")
+    assert (out.result, conference(out)) == ({"queued": 1}, [])
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    b.handle(c.Accept("a2", SID), RESTART + 2)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 3)) == []  # (no second dial)
+
+
+def test_a_dial_back_missed_after_its_agent_left_is_made_again_by_the_next_agent():
+    b = board()
+    out = recovered_waiting_with_a_dial_back_out(b, "no-answer")
+    assert (out.result, conference(out)) == ({"callback not reached": 1}, [])
+    assert "callback-not-reached" in kinds(out)
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    b.handle(c.Accept("a2", SID), RESTART + 2)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 3)) == [DIAL_BACK]
+
+
+def test_a_dial_back_answered_and_hung_up_after_its_agent_left_abandons():
+    b = board()
+    out = recovered_waiting_with_a_dial_back_out(b, "completed")
+    assert (out.result, conference(out)) == ({"hung up": 1}, [])
+    assert "CallAbandoned" in kinds(out)

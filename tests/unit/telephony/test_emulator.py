@@ -219,6 +219,39 @@ def test_a_caller_who_hangs_up_as_the_line_connects_them_hangs_up():
     assert (call.ended, call.outcome, call.agent) == (True, "hung-up-by-ivr", None)
 
 
+def test_a_call_the_carrier_places_is_ringing_until_picked_up():
+    """Its status, asked of the API: ringing, then in-progress once the callee picked up
+    (as the answered callback says), then completed (a restart tells a dial-back still
+    ringing from one answered meanwhile so)."""
+    statuses: list[str] = []
+
+    async def run() -> None:
+        async def status() -> str:
+            r = await rest.get(f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{sid}.json")
+            return str(r.json()["status"])
+
+        async def app(request: httpx.Request) -> httpx.Response:
+            statuses.append(await status())  # (asked as the answered callback comes)
+            return httpx.Response(200, text="<Response/>")
+
+        carrier = Carrier(hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+                          line_number="+18005550100", speed=1000,
+                          client=httpx.AsyncClient(transport=httpx.MockTransport(app)))  # fmt: skip
+        rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
+                                 base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
+        made = await rest.post(f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json", data={
+            "To": "+12025550143", "From": "+18005550100", "Twiml": "<Response/>",
+            "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
+        })  # fmt: skip
+        sid = made.json()["sid"]
+        statuses.append(await status())
+        await carrier.drain()
+        statuses.append(await status())
+
+    asyncio.run(run())
+    assert statuses == ["ringing", "in-progress", "completed", "completed"]
+
+
 def test_a_hang_up_during_a_webhook_takes_the_call_over_from_its_answer():
     """The carrier took the hang-up while the webhook was in flight: the answer that comes
     after it (a transfer) is not carried out."""

@@ -78,6 +78,8 @@ class EmulatedCall:
     # playing a page of the queue's hold loop (one that leads to /voice/wait, the first
     # with the line's prompt as it queued them too): their patience runs out mid-prompt
     holding: bool = False
+    # a call the carrier places (a dial-back), not picked up yet: its status is "ringing"
+    ringing: bool = False
 
 
 class Carrier:
@@ -174,7 +176,8 @@ class Carrier:
             call = self.calls.get(sid)
             if call is None:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
-            status = "completed" if call.ended or call.hung_up else "in-progress"
+            status = "completed" if call.ended or call.hung_up else \
+                "ringing" if call.ringing else "in-progress"  # fmt: skip
             return JSONResponse({"sid": sid, "status": status, "account_sid": self.account_sid})
 
         @app.post(base + "/Calls.json")
@@ -193,7 +196,7 @@ class Carrier:
             )  # fmt: skip
             sid = self.new_sid()
             script = origin.script if origin else CallerScript(to, [], 0, 60)
-            call = EmulatedCall(sid, script)
+            call = EmulatedCall(sid, script, ringing=True)
             call.parties = {"From": str(form.get("From", "")), "To": to,
                             "Direction": "outbound-api"}  # fmt: skip
             self.calls[sid] = call
@@ -283,6 +286,7 @@ class Carrier:
         """An outbound call: it rings, is picked up (`answered_url` hears it, as a status
         callback asked for the answered event), runs its TwiML, and reports its end."""
         await self.wait(2.0)  # rings before the caller picks up
+        call.ringing = False
         try:
             if answered_url:
                 await self.post(call, answered_url, {"CallStatus": "in-progress"},
