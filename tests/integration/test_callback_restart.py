@@ -24,12 +24,13 @@ def took_a_callback(tmp_path: Path) -> tuple[str, Live]:
 
 def dial_back_asked_as_the_line_stopped(tmp_path: Path) -> Live:
     """en-day-3's phone answered a callback and the caller's dial-back was asked for; the
-    line stopped before the carrier heard of it: the line started again (`b`)."""
+    line stopped, and the start could not learn of it from the carrier (it may never have
+    reached it, or the carrier could not say in time): the line started again (`b`)."""
     db, a = took_a_callback(tmp_path)
     accepts(a, "en-day-3")
-    a.called_back(SID)  # asked for; the line stops before the carrier hears of it
+    a.called_back(SID)
     a.line.flush()
-    return restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    return restarted(db, a.wall.now + 5, {SID: "completed"})  # (no word of the dial-back)
 
 
 def accepts(live: Live, agent_id: str) -> dict[str, str]:

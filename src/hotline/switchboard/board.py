@@ -1384,9 +1384,17 @@ class Switchboard:
                     what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
                                                  cmd.statuses) or what  # fmt: skip
                 elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
-                    if found.on_the_line:  # it decides, within PENDING_FOR) and a caller
-                        r.dialled_back = True  # called back waits on hold for it, there
+                    leg = found.dial_back_leg  # it decides, within PENDING_FOR)
+                    if found.on_the_line:  # a caller called back waits on hold for it, there
+                        r.dialled_back = True
                         self._hold_again(row.sid, r)
+                    elif leg in cmd.statuses:  # dialled back before their agent left (no word
+                        # since): once they answered, they waited on hold for this phone
+                        r.held = cmd.statuses[leg] not in ("queued", "ringing")
+                        what = self._dial_back_asked(row.sid, r, leg, cmd.statuses) or what
+                        if cmd.statuses[leg] == "in-progress":  # (answered while it was down)
+                            self._hold_again(row.sid, r)
+                            self._emit(CalledBack(self.now, row.sid, "", leg))
                     self.scheduler.at(self.now + PENDING_FOR,
                                       self._callback_no_word, row.sid, found.attempts)  # fmt: skip
             else:  # queued or offered (or a callback being dialled): back in its place
@@ -1419,23 +1427,35 @@ class Switchboard:
         self, sid: str, r: CallRecord, leg: str, statuses: Mapping[str, str | None]
     ) -> str | None:
         """A dial-back the carrier took before the restart (`leg`: its call), with no word
-        of it since (for this agent, or for one who left while it rang: the caller waits in
-        the queue): what the carrier says of it now is that word (answered, the caller is
-        on the call, or waits on hold for the next agent; ended, as its end would have
-        been), and it is not made a second time; still ringing, its word comes. None if the
-        carrier was not asked or could not say (it is made again: within PENDING_FOR with no
-        word, or when the next agent's phone answers) or the call goes on; else what became
-        of it (for `Recover`'s counts)."""
+        of it since (for this agent, or for one who left while it rang): it is not made a
+        second time, and what the carrier says of it now is taken as its word
+        (`_dial_back_word`). None if the carrier was not asked or could not say (it is
+        made again: within PENDING_FOR with no word, or when the next agent's phone
+        answers); else as `_dial_back_word`."""
         if not leg or leg not in statuses:
             return None
         r.dialled_back, r.dial_back_unconfirmed = True, False  # (it went out)
-        status = statuses[leg] or "failed"  # (a call the carrier made, unknown to it now)
+        return self._dial_back_word(sid, r, leg, statuses[leg])
+
+    def _dial_back_word(self, sid: str, r: CallRecord, leg: str, status: str | None) -> str | None:
+        """What the carrier says of `leg`, the call of a dial-back of `sid` with no word of
+        it since a restart (asked at the start, or again): still ringing, its own word
+        comes (and it is asked again meanwhile, in case that word is lost); answered, a
+        caller taken as on the line stays so, one awaited is as that word would have made
+        them; ended (None: the carrier no longer knows it), as its end would have been.
+        What became of the call, for `Recover`'s counts (None: it goes on)."""
         if status in ("queued", "ringing"):
+            r.unverified_leg = leg
             return None
-        self._status(c.CarrierStatus(sid, status, dial_back=True, leg=leg))
-        if status == "in-progress":
+        r.unverified_leg = ""
+        on_the_line = r.bridged or r.held
+        if status == "in-progress" and on_the_line:
             return None
-        return "hung up" if status == "completed" else "callback not reached"
+        said = status or ("completed" if on_the_line else "failed")
+        self._status(c.CarrierStatus(sid, said, dial_back=True, leg=leg))
+        if said == "in-progress":
+            return None
+        return "hung up" if said == "completed" else "callback not reached"
 
     def _resume_call(self, r: CallRecord, found: c.Recovered, *, callback: bool = False) -> bool:
         """A bridged call (or a `callback` being dialled back) back on its agent (logged in
@@ -1522,15 +1542,12 @@ class Switchboard:
 
     def _recheck(self, cmd: c.Recheck) -> None:
         """Those that ended are closed; those it still cannot say stay unverified. A
-        dial-back's call that ended is as its own word would have been."""
+        dial-back's call: as its own word would have been (`_dial_back_word`)."""
         legs = {r.unverified_leg: sid for sid, r in self.records.items() if r.unverified_leg}
         for sid, status in cmd.statuses.items():
             if (call := legs.get(sid)) is not None:
                 if (r := self.records.get(call)) is not None and r.unverified_leg == sid:
-                    r.unverified_leg = ""
-                    if status not in LIVE:
-                        self._status(c.CarrierStatus(call, status or "completed",
-                                                     dial_back=True, leg=sid))  # fmt: skip
+                    self._dial_back_word(call, r, sid, status)
                 continue
             if (r := self.records.get(sid)) is not None:
                 r.unverified = False

@@ -342,19 +342,22 @@ class LineRuntime:
         else:
             if isinstance(c, DialBack):  # (its call's sid kept: a restart asks about it)
                 await self._carrier_said(c.call_sid, functools.partial(
-                    self.line.dialled_back, c.call_sid, leg))  # fmt: skip
+                    self.line.dialled_back, c.call_sid, leg), "the line's next leader calls "
+                    "the caller back again if no word of this dial-back reaches it within a "
+                    "minute")  # fmt: skip
 
-    async def _carrier_said(self, sid: str, fn: Callable[[], Any]) -> None:
+    async def _carrier_said(
+        self, sid: str, fn: Callable[[], Any],
+        then: str = "the line's next leader asks the carrier about the call",
+    ) -> None:  # fmt: skip
         """What a carrier request came to (its failure, a dial-back's call), back to the
         line as a command; one that comes after the line stopped (its request outlasted the
-        stop's wait) cannot be: said, not recorded (the line's next leader asks the carrier
-        about the call as it recovers it)."""
+        stop's wait) cannot be: said, not recorded, with what comes of it (`then`)."""
         try:
             await self.use_case(fn)
         except LineStopped:
             log.error("the carrier's word on call %s came after the line stopped: not "
-                      "recorded; the line's next leader asks the carrier about the call",
-                      sid)  # fmt: skip
+                      "recorded; %s", sid, then)  # fmt: skip
 
     def _tell_agent(self, p: Any) -> None:
         """An agent's state changed: their desktop hears their state as it is now (on the

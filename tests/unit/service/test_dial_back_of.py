@@ -48,8 +48,7 @@ def test_a_dial_back_placed_for_an_agent_who_left_is_the_next_agents_to_wait_for
     """The agent hung up while their caller's phone rang; the next agent's phone answered
     (the line does not dial the caller again for it: the one ringing may yet be answered):
     the dial-back placed before is the one a restart asks about."""
-    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD}), (REQUEUED, {}),
-                        *connect(2)]  # fmt: skip
+    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD}), *connect(2)]
     assert dial_back_of(history) == (False, OLD)
 
 

@@ -397,3 +397,69 @@ def test_a_dial_back_answered_and_hung_up_after_its_agent_left_abandons():
     out = recovered_waiting_with_a_dial_back_out(b, "completed")
     assert (out.result, conference(out)) == ({"hung up": 1}, [])
     assert "CallAbandoned" in kinds(out)
+
+
+def recovered_ringing_with_a_dial_back_out(b: Switchboard, status: str) -> Any:
+    """As `recovered_waiting_with_a_dial_back_out`, and a2 accepted the call: a2's phone
+    rang for it (its second connect) as the line stopped; a2 is logged in again and the
+    call is theirs. The carrier says `status` of LEG now."""
+    b.handle(c.Login("a2", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 2, True, False, agent="a2", answered=6.0, dial_back_leg=LEG)
+    return b.handle(c.Recover([found], {SID: "completed", LEG: status}), RESTART)
+
+
+def test_a_dial_back_answered_while_the_next_agents_phone_rang_is_not_made_again():
+    """The caller picked up while the line was down: on hold in the conference for a2's
+    phone, whose answer takes them off hold (before, it dialled them a second time)."""
+    b = board()
+    out = recovered_ringing_with_a_dial_back_out(b, "in-progress")
+    assert (out.result, conference(out)) == ({"on a call": 1}, [("caller", "hold", 0)])
+    assert "called-back" in kinds(out)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 3)) == [("caller", "resume", 0)]
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_a_dial_back_ringing_while_the_next_agents_phone_rang_is_asked_about_again():
+    """Not made a second time when a2's phone answers; its word, if lost, is asked of the
+    carrier again: answered, the caller is with a2."""
+    b = board()
+    out = recovered_ringing_with_a_dial_back_out(b, "ringing")
+    assert (out.result, conference(out)) == ({"on a call": 1}, [])
+    assert b.unverified() == [LEG]
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 3)) == []  # (no second dial)
+    b.handle(c.Recheck({LEG: "ringing"}), RESTART + 30)
+    assert b.unverified() == [LEG]  # (still ringing: asked again)
+    out = b.handle(c.Recheck({LEG: "in-progress"}), RESTART + 60)
+    assert (kinds(out), b.unverified()) == ([], [])  # (with a2, as taken)
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_a_dial_back_ringing_at_the_start_found_answered_later_is_the_callers_answer():
+    b = board()
+    recovered_ringing_with_a_dial_back_out(b, "ringing")
+    out = b.handle(c.Recheck({LEG: "in-progress"}), RESTART + 30)
+    assert [stored(e) for e in out.events] == [
+        ("called-back", SID, {"agent_id": "a2", "leg": LEG})]  # fmt: skip
+    assert b.unverified() == []
+
+
+def test_a_dial_back_answered_and_hung_up_while_the_next_agents_phone_rang_abandons():
+    b = board()
+    out = recovered_ringing_with_a_dial_back_out(b, "completed")
+    assert (out.result, conference(out)) == ({"hung up": 1}, [])
+    assert "CallAbandoned" in kinds(out)
+    assert b.agent_state("a2")["state"] == "available"
+
+
+def test_a_dial_back_still_ringing_at_the_start_whose_word_is_lost_is_found_missed_later():
+    """Its no-answer went to nobody (it came before the start served webhooks): asked of
+    the carrier again, it is a try not reached, and a1 is freed from the conference."""
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed", LEG: "ringing"})
+    assert b.unverified() == [LEG]
+    out = b.handle(c.Recheck({LEG: "no-answer"}), RESTART + 30)
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]
+    assert b.unverified() == []
