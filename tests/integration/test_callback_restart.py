@@ -324,6 +324,31 @@ def test_a_dial_back_the_caller_answered_while_no_server_led_is_not_made_again(
     assert b.control.dialled_back == []
 
 
+def test_a_callbacks_third_missed_try_closes_it_across_a_restart(tmp_path: Path) -> None:
+    """Two tries missed before the restart (the tries are in the store's events), one
+    after: the call is closed, as three missed without a restart close it (the count
+    started over at each start)."""
+    db, a = took_a_callback(tmp_path)
+    for attempt, agent in ((1, "en-day-3"), (2, "en-day-4")):
+        accepts(a, agent)
+        a.called_back(SID, attempt=attempt)
+        missed = call_form("CA" + str(attempt) * 32, CallStatus="no-answer")  # (its own call)
+        a.carrier.post(f"/voice/status?call={SID}", missed)
+    assert a.store.call(SID).state == "queued"  # type: ignore[union-attr]
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})
+    with b.running():
+        accepts(b, "en-day-5")
+        b.leg_answered(SID, attempt=3)
+        b.control.until(lambda: len(b.control.dialled_back) == 1)
+        missed = call_form("CA" + "3" * 32, CallStatus="no-answer")
+        r = b.carrier.post(f"/voice/status?call={SID}", missed)
+        assert r.status_code == 200, r.text
+    b.line.flush()
+    assert b.store.call(SID).state == "abandoned"  # type: ignore[union-attr]
+
+
 def test_a_dial_back_unconfirmed_at_a_restart_is_made_when_the_next_agent_answers(
     tmp_path: Path,
 ) -> None:

@@ -1356,6 +1356,7 @@ class Switchboard:
                 connects=found.attempts,  # the next connect gets a number of its own
                 offered_callback=found.offered_callback,
                 unverified=not known and not callback,
+                callback_tries=found.callback_tries,
             )
             mark = len(self._effects)
             if row.state == "in_ivr":

@@ -366,7 +366,7 @@ class Recovered(Record):
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
                          "consult", "agent", "answered", "on_the_line",
                          "dialling_back", "interpreter", "supervisors", "held_before",
-                         "dial_back_leg")  # fmt: skip
+                         "dial_back_leg", "callback_tries")  # fmt: skip
 
     def __init__(
         self,
@@ -385,6 +385,7 @@ class Recovered(Record):
         supervisors: tuple[tuple[str, str], ...] = (),
         held_before: bool = False,
         dial_back_leg: str = "",
+        callback_tries: int = 0,
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -414,6 +415,7 @@ class Recovered(Record):
         # the dial-back's own call ("": none known): the one the caller is on the line
         # through, or (`dialling_back`) the one the carrier took for the last connect
         self.dial_back_leg: Final = dial_back_leg
+        self.callback_tries: Final = callback_tries  # a callback's dial-backs not reached
 
 
 class Recover(Command[dict[str, int]]):

@@ -463,3 +463,38 @@ def test_a_dial_back_still_ringing_at_the_start_whose_word_is_lost_is_found_miss
     assert "callback-not-reached" in kinds(out)
     assert conference(out) == [("agent:a1", "drop", 0)]
     assert b.unverified() == []
+
+
+def test_a_callbacks_tries_count_across_a_restart():
+    """Two dial-backs missed before the restart: the third one missed closes the call
+    (before, a restart started the count over, and the caller could be dialled without
+    end)."""
+    b = board()
+    b.handle(c.Login("a1", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 3, True, False, agent="a1", answered=6.0, dialling_back=True,
+                        dial_back_leg=LEG, callback_tries=2)  # fmt: skip
+    out = b.handle(c.Recover([found], {SID: "completed", LEG: "no-answer"}), RESTART)
+    assert [stored(e) for e in out.events if stored(e)[0] == "callback-not-reached"] == [
+        ("callback-not-reached", SID, {"status": "no-answer", "tries": 3})]  # fmt: skip
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    assert b.agent_state("a2")["call_sid"] is None  # (closed: offered to nobody)
+
+
+def test_a_callbacks_tries_count_across_its_agent_leaving_while_it_rings():
+    """One try missed before the restart; a1 hangs up while the caller's phone rings (the
+    call waits for the next agent), and the caller does not pick up: that is the second
+    try, not the first."""
+    b = board()
+    b.handle(c.Login("a1", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 2, True, False, agent="a1", answered=6.0, dialling_back=True,
+                        dial_back_leg=LEG, callback_tries=1)  # fmt: skip
+    b.handle(c.Recover([found], {SID: "completed", LEG: "ringing"}), RESTART)
+    b.handle(c.AgentLegEnded(SID, 2), RESTART + 1)
+    b.handle(c.Tick(), RESTART + 2 + AGENT_GONE_AFTER)  # (a1 went: the call waits again)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG), RESTART + 60)
+    assert [stored(e) for e in out.events] == [
+        ("callback-not-reached", SID, {"status": "no-answer", "tries": 2})]  # fmt: skip
