@@ -629,8 +629,7 @@ class LiveLine:
                 on_the_line=on_the_line,
                 dialling_back=callback and leg_answered and not on_the_line,
                 dial_back_leg=dial_back_leg,
-                callback_tries=max((int(str(d.get("tries", 0))) for k, d in history
-                                    if k == CallbackNotReached.kind), default=0),
+                callback_tries=sum(k == CallbackNotReached.kind for k, _ in history),
             ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():

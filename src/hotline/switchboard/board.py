@@ -692,10 +692,13 @@ class Switchboard:
                 r.dialled_back = False
                 r.callback_tries += 1
                 self._emit(CallbackNotReached(self.now, sid, status, r.callback_tries))
+                if r.callback_tries >= CALLBACK_TRIES:  # (as `_callback_missed` closes it)
+                    self.router.abandon(sid)
             return
         if dial_back and status == "in-progress" and r is not None and r.dialled_back:
-            call = r.call
-            if call is not None and not answered:  # their agent left: on hold in the
+            call = r.call  # their agent left (or the next one's phone rings): on hold in the
+            if call is not None and not r.bridged \
+                    and (not answered or r.answered_connect != r.connects):  # fmt: skip
                 self._caller_waits(sid, r.connects)  # conference for the next one (said:
                 self._emit(CalledBack(self.now, sid, "", cmd.leg))  # a restart finds them
             elif call is not None and not r.bridged:  # they talk to their agent (there)
@@ -843,7 +846,8 @@ class Switchboard:
             r.detached = True
         elif cmd.attempt != r.connects:  # (a later connect than the line knows)
             return
-        elif call is not None and call.callback and (not r.dialled_back or r.dial_back_unconfirmed):
+        r.answered_connect = cmd.attempt
+        if call is not None and call.callback and (not r.dialled_back or r.dial_back_unconfirmed):
             number = r.row.callback_number or r.row.caller
             r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
             r.dial_back_unconfirmed = False  # (the one before the restart may never have gone out)
@@ -875,10 +879,8 @@ class Switchboard:
         called back before, on hold in the conference)."""
         r = self.records.get(sid)
         call = r.call if r is not None else None
-        # (its phone answered: the caller is being called back; one on hold was called back
-        # before, and waits for this phone)
         if r is None or call is None or r.connects != attempt or r.bridged \
-                or (r.dialled_back and not r.held):  # fmt: skip
+                or r.answered_connect == attempt:  # (its phone answered)  # fmt: skip
             return
         if call.state is CallState.ANSWERED:
             self._effects.append(Leg(sid, agent_label(call.agent_id or ""), "drop"))
@@ -1380,6 +1382,7 @@ class Switchboard:
                 if found.dialling_back:  # (the carrier's word on the dial-back decides,
                     r.dialled_back = True  # within PENDING_FOR; none, and it is asked again)
                     r.dial_back_unconfirmed = True
+                    r.answered_connect = found.attempts  # (its agent's phone answered)
                     self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
                                       found.attempts)  # fmt: skip
                     what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
@@ -1391,7 +1394,7 @@ class Switchboard:
                         self._hold_again(row.sid, r)
                     elif leg in cmd.statuses:  # dialled back before their agent left (no word
                         # since): once they answered, they waited on hold for this phone
-                        r.held = cmd.statuses[leg] not in ("queued", "ringing")
+                        r.held = cmd.statuses[leg] not in ("queued", "ringing", None)
                         what = self._dial_back_asked(row.sid, r, leg, cmd.statuses) or what
                         if cmd.statuses[leg] == "in-progress":  # (answered while it was down)
                             self._hold_again(row.sid, r)
@@ -1479,6 +1482,7 @@ class Switchboard:
         r.call = call
         if found.bridged:  # the agent's leg answered (a callback's caller was called back)
             r.bridged = r.talked = True
+            r.answered_connect = found.attempts
             r.dialled_back = callback
         return True
 

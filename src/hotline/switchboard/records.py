@@ -91,6 +91,7 @@ class CallRecord:
         # it since: it may never have gone out, so the next agent's phone answering dials
         # the caller rather than taking them as there
         self.dial_back_unconfirmed = False
+        self.answered_connect = 0  # the last connect whose agent's leg answered (0: none)
         self.pending = False  # dialling an agent when the server restarted
         # on the call's conference: the caller on hold, the agent consulted for a warm
         # transfer, an interpreter joined, the supervisors on it (name -> mode)

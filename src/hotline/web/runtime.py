@@ -342,9 +342,9 @@ class LineRuntime:
         else:
             if isinstance(c, DialBack):  # (its call's sid kept: a restart asks about it)
                 await self._carrier_said(c.call_sid, functools.partial(
-                    self.line.dialled_back, c.call_sid, leg), "the line's next leader calls "
-                    "the caller back again if no word of this dial-back reaches it within a "
-                    "minute")  # fmt: skip
+                    self.line.dialled_back, c.call_sid, leg), "the line's next leader may "
+                    "call the caller back a second time (the carrier's word on this dial-back "
+                    "is all it has)")  # fmt: skip
 
     async def _carrier_said(
         self, sid: str, fn: Callable[[], Any],

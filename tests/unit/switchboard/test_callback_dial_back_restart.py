@@ -399,7 +399,7 @@ def test_a_dial_back_answered_and_hung_up_after_its_agent_left_abandons():
     assert "CallAbandoned" in kinds(out)
 
 
-def recovered_ringing_with_a_dial_back_out(b: Switchboard, status: str) -> Any:
+def recovered_ringing_with_a_dial_back_out(b: Switchboard, status: str | None) -> Any:
     """As `recovered_waiting_with_a_dial_back_out`, and a2 accepted the call: a2's phone
     rang for it (its second connect) as the line stopped; a2 is logged in again and the
     call is theirs. The carrier says `status` of LEG now."""
@@ -436,13 +436,30 @@ def test_a_dial_back_ringing_while_the_next_agents_phone_rang_is_asked_about_aga
     assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
 
 
-def test_a_dial_back_ringing_at_the_start_found_answered_later_is_the_callers_answer():
+def test_a_dial_back_ringing_at_the_start_found_answered_later_waits_for_the_ringing_phone():
+    """The caller's answer, found by the check: on hold in the conference for a2, whose
+    phone still rings (not taken as talking to a2, who is not in it yet); a2's phone
+    answering takes them off hold, and a2's phone that never reports is given up after
+    the minute, the caller waiting on for the next agent."""
     b = board()
     recovered_ringing_with_a_dial_back_out(b, "ringing")
     out = b.handle(c.Recheck({LEG: "in-progress"}), RESTART + 30)
     assert [stored(e) for e in out.events] == [
-        ("called-back", SID, {"agent_id": "a2", "leg": LEG})]  # fmt: skip
-    assert b.unverified() == []
+        ("called-back", SID, {"agent_id": "", "leg": LEG})]  # fmt: skip
+    assert (conference(out), b.unverified()) == ([("caller", "hold", 0)], [])
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 31)) == [("caller", "resume", 0)]
+
+
+def test_a_ringing_phone_that_never_reports_is_given_up_with_a_dial_back_ringing_too():
+    """Before, the line took the dial-back placed for the agent who left as this phone's
+    own (its answer dials the caller): the minute's check did nothing, and a2 stayed on a
+    call they could neither hang up nor pass on."""
+    b = board()
+    recovered_ringing_with_a_dial_back_out(b, "ringing")
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)  # (the caller waits on hold, as
+    assert conference(out) == [("agent:a2", "drop", 0), ("caller", "hold", 0)]  # any called
+    assert (b.agent_state("a2")["state"], b.agent_state("a2")["reason"]) == (  # back does)
+        "not_ready", "agent-no-answer")  # fmt: skip
 
 
 def test_a_dial_back_answered_and_hung_up_while_the_next_agents_phone_rang_abandons():
@@ -482,19 +499,42 @@ def test_a_callbacks_tries_count_across_a_restart():
     assert b.agent_state("a2")["call_sid"] is None  # (closed: offered to nobody)
 
 
-def test_a_callbacks_tries_count_across_its_agent_leaving_while_it_rings():
-    """One try missed before the restart; a1 hangs up while the caller's phone rings (the
-    call waits for the next agent), and the caller does not pick up: that is the second
-    try, not the first."""
-    b = board()
+def missed_after_its_agent_left(b: Switchboard, tries: int) -> Any:
+    """`tries` tries missed before the restart; a1's phone answered the next and the
+    caller's phone rings; a1 hangs up (the call waits for the next agent), and the caller
+    does not pick up. Returns the outcome of that miss."""
     b.handle(c.Login("a1", ready=False), RESTART)
     row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
                   {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
     found = c.Recovered(row, 2.0, 2, True, False, agent="a1", answered=6.0, dialling_back=True,
-                        dial_back_leg=LEG, callback_tries=1)  # fmt: skip
+                        dial_back_leg=LEG, callback_tries=tries)  # fmt: skip
     b.handle(c.Recover([found], {SID: "completed", LEG: "ringing"}), RESTART)
     b.handle(c.AgentLegEnded(SID, 2), RESTART + 1)
     b.handle(c.Tick(), RESTART + 2 + AGENT_GONE_AFTER)  # (a1 went: the call waits again)
-    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG), RESTART + 60)
+    return b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG), RESTART + 60)
+
+
+def test_a_callbacks_tries_count_across_its_agent_leaving_while_it_rings():
+    """That miss is the second try, not the first."""
+    out = missed_after_its_agent_left(board(), 1)
     assert [stored(e) for e in out.events] == [
         ("callback-not-reached", SID, {"status": "no-answer", "tries": 2})]  # fmt: skip
+
+
+def test_a_callbacks_third_miss_after_its_agent_left_closes_it():
+    """As the third miss with an agent on the call does (before, the caller waited on in
+    the queue, to be dialled a fourth time)."""
+    b = board()
+    out = missed_after_its_agent_left(b, 2)
+    assert kinds(out) == ["callback-not-reached", "CallAbandoned"]
+    b.handle(c.Login("a2", ready=True), RESTART + 61)
+    assert b.agent_state("a2")["call_sid"] is None  # (closed: offered to nobody)
+
+
+def test_a_dial_back_the_carrier_no_longer_knows_with_the_next_phone_ringing_is_a_miss():
+    """Not a caller who hung up (the call closed): a try not reached, as in every other
+    spot a dial-back the carrier does not know is taken."""
+    b = board()
+    out = recovered_ringing_with_a_dial_back_out(b, None)
+    assert out.result == {"callback not reached": 1}
+    assert "callback-not-reached" in kinds(out)
