@@ -689,13 +689,14 @@ class Switchboard:
             if answered or not r.dialled_back:
                 self._callback_missed(sid, status)  # (refused if nobody is calling them)
             else:  # (their agent left while it rang) the next agent dials them again
-                r.dialled_back = False
+                r.dialled_back = r.held = False
                 r.callback_tries += 1
                 self._emit(CallbackNotReached(self.now, sid, status, r.callback_tries))
                 if r.callback_tries >= CALLBACK_TRIES:  # (as `_callback_missed` closes it)
                     self.router.abandon(sid)
             return
         if dial_back and status == "in-progress" and r is not None and r.dialled_back:
+            r.caller_answered = True
             call = r.call  # their agent left (or the next one's phone rings): on hold in the
             if call is not None and not r.bridged \
                     and (not answered or r.answered_connect != r.connects):  # fmt: skip
@@ -733,7 +734,7 @@ class Switchboard:
         if call.state in (CallState.QUEUED, CallState.OFFERED):
             self.router.abandon(sid)
         elif call.state is CallState.ANSWERED:  # (a dial-back's end: its caller talked to
-            # their agent, unless they waited on hold for this one, whose phone rang)
+            # their agent, unless they waited for this one, whose phone rang)
             if (dial_back and not r.held) or r.bridged or r.talked:
                 agent_id, consulted = call.agent_id or "", r.consult
                 self.router.complete(sid)
@@ -781,7 +782,7 @@ class Switchboard:
         caller's next word that is awaited (their answer or miss may come first)."""
         r = self.records.get(cmd.sid)
         if r is None or r.call is None or not r.call.callback or not r.dialled_back \
-                or r.bridged or r.held:  # fmt: skip
+                or r.caller_answered:  # fmt: skip
             return
         r.dial_back_unconfirmed = False
         self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg))
@@ -795,7 +796,7 @@ class Switchboard:
         call = r.call if r is not None else None
         if r is None or call is None or not call.callback:
             self._effects.append(Park(sid, attempt))
-        elif r.dialled_back and not r.held and not r.dial_back_unconfirmed:
+        elif r.caller_answered and not r.held:
             r.held = True
             self._effects.append(Leg(sid, CALLER, "hold"))
 
@@ -852,6 +853,9 @@ class Switchboard:
             r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
             r.dial_back_unconfirmed = False  # (the one before the restart may never have gone out)
             self._effects.append(DialBack(cmd.sid, number, self.line.number))
+        elif call is not None and call.callback and not r.caller_answered:
+            pass  # (dialled back for an agent who left, their phone still rings: their
+            # answer bridges them, as `_status` says)
         else:
             r.bridged = r.talked = True
             if r.held:  # a caller called back waited on hold for this agent
@@ -1172,6 +1176,7 @@ class Switchboard:
         again = self.records[sid] = CallRecord(row=row, call=call, since=r.since,
                                                connects=r.connects)  # fmt: skip
         again.dialled_back, again.unverified_leg = r.dialled_back, r.unverified_leg
+        again.caller_answered = r.caller_answered
         self._change(sid, queue=queue)
         self.router.enqueue(call, queue, since)
         call.callback = old.callback  # (its agent dials them back, or joins them: not a
@@ -1390,22 +1395,20 @@ class Switchboard:
                 elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
                     leg = found.dial_back_leg  # it decides, within PENDING_FOR)
                     if found.on_the_line:  # a caller called back waits on hold for it, there
-                        r.dialled_back = True
+                        r.dialled_back = r.caller_answered = True
                         self._hold_again(row.sid, r)
-                    elif leg in cmd.statuses:  # dialled back before their agent left (no word
-                        # since): once they answered, they waited on hold for this phone
-                        r.held = cmd.statuses[leg] not in ("queued", "ringing", None)
+                    else:  # (dialled back before their agent left, no word since: answered
+                        # meanwhile, they wait on hold for this phone; answered and hung up,
+                        # they had waited so)
+                        r.held = cmd.statuses.get(leg, "") == "completed"
                         what = self._dial_back_asked(row.sid, r, leg, cmd.statuses) or what
-                        if cmd.statuses[leg] == "in-progress":  # (answered while it was down)
-                            self._hold_again(row.sid, r)
-                            self._emit(CalledBack(self.now, row.sid, "", leg))
                     self.scheduler.at(self.now + PENDING_FOR,
                                       self._callback_no_word, row.sid, found.attempts)  # fmt: skip
             else:  # queued or offered (or a callback being dialled): back in its place
                 self._back_in_place(row.sid, callback=callback)
                 what = "queued"
                 if callback and found.on_the_line:  # called back, on hold for an agent
-                    r.dialled_back = True
+                    r.dialled_back = r.caller_answered = True
                     self._hold_again(row.sid, r)
                 elif callback:  # (dialled back before its agent left, no word of it since)
                     what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
@@ -1452,7 +1455,7 @@ class Switchboard:
             r.unverified_leg = leg
             return None
         r.unverified_leg = ""
-        on_the_line = r.bridged or r.held
+        on_the_line = r.caller_answered
         if status == "in-progress" and on_the_line:
             return None
         said = status or ("completed" if on_the_line else "failed")
@@ -1483,7 +1486,7 @@ class Switchboard:
         if found.bridged:  # the agent's leg answered (a callback's caller was called back)
             r.bridged = r.talked = True
             r.answered_connect = found.attempts
-            r.dialled_back = callback
+            r.dialled_back = r.caller_answered = callback
         return True
 
     def _has_queue(self, name: str) -> bool:

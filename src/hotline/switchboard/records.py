@@ -92,6 +92,8 @@ class CallRecord:
         # the caller rather than taking them as there
         self.dial_back_unconfirmed = False
         self.answered_connect = 0  # the last connect whose agent's leg answered (0: none)
+        # a callback's caller answered their dial-back: on the line (until they hang up)
+        self.caller_answered = False
         self.pending = False  # dialling an agent when the server restarted
         # on the call's conference: the caller on hold, the agent consulted for a warm
         # transfer, an interpreter joined, the supervisors on it (name -> mode)

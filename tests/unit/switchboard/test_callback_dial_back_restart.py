@@ -429,10 +429,13 @@ def test_a_dial_back_ringing_while_the_next_agents_phone_rang_is_asked_about_aga
     assert (out.result, conference(out)) == ({"on a call": 1}, [])
     assert b.unverified() == [LEG]
     assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 3)) == []  # (no second dial)
-    b.handle(c.Recheck({LEG: "ringing"}), RESTART + 30)
+    assert b.call_legs(SID)["connected"] is False  # type: ignore[index]  # (nobody there yet:
+    b.handle(c.Recheck({LEG: "ringing"}), RESTART + 30)  # a2 waits for the caller's answer)
     assert b.unverified() == [LEG]  # (still ringing: asked again)
     out = b.handle(c.Recheck({LEG: "in-progress"}), RESTART + 60)
-    assert (kinds(out), b.unverified()) == ([], [])  # (with a2, as taken)
+    assert [stored(e) for e in out.events] == [
+        ("called-back", SID, {"agent_id": "a2", "leg": LEG})]  # fmt: skip
+    assert b.unverified() == []
     assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
 
 
@@ -453,12 +456,13 @@ def test_a_dial_back_ringing_at_the_start_found_answered_later_waits_for_the_rin
 def test_a_ringing_phone_that_never_reports_is_given_up_with_a_dial_back_ringing_too():
     """Before, the line took the dial-back placed for the agent who left as this phone's
     own (its answer dials the caller): the minute's check did nothing, and a2 stayed on a
-    call they could neither hang up nor pass on."""
+    call they could neither hang up nor pass on. The caller is not put on hold: not in
+    the conference yet (their answer puts them on hold for the next agent)."""
     b = board()
     recovered_ringing_with_a_dial_back_out(b, "ringing")
-    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)  # (the caller waits on hold, as
-    assert conference(out) == [("agent:a2", "drop", 0), ("caller", "hold", 0)]  # any called
-    assert (b.agent_state("a2")["state"], b.agent_state("a2")["reason"]) == (  # back does)
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)  # (the caller, whose phone rings,
+    assert conference(out) == [("agent:a2", "drop", 0)]  # is not in the conference to hold)
+    assert (b.agent_state("a2")["state"], b.agent_state("a2")["reason"]) == (
         "not_ready", "agent-no-answer")  # fmt: skip
 
 
@@ -538,3 +542,19 @@ def test_a_dial_back_the_carrier_no_longer_knows_with_the_next_phone_ringing_is_
     out = recovered_ringing_with_a_dial_back_out(b, None)
     assert out.result == {"callback not reached": 1}
     assert "callback-not-reached" in kinds(out)
+
+
+def test_a_caller_missed_after_their_agent_left_is_not_left_on_hold_for_the_next():
+    """a1 left while the caller's phone rang, and the caller did not pick up: a2's phone
+    answering dials them, and their answer bridges them with no hold left over (before, a
+    caller not on the line yet was put on hold in the conference, and that stale hold
+    refused the agent's own and let the caller hear a consultation)."""
+    b = board()
+    missed_after_its_agent_left(b, 0)
+    b.handle(c.Login("a2", ready=True), RESTART + 61)
+    b.handle(c.Accept("a2", SID), RESTART + 62)
+    assert conference(b.handle(c.LegAnswered(SID, 3), RESTART + 63)) == [DIAL_BACK]
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg="CA" + "9" * 32),
+             RESTART + 70)  # fmt: skip
+    assert b.call_legs(SID)["held"] is False  # type: ignore[index]
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
