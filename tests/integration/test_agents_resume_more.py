@@ -447,6 +447,17 @@ def resumes_lost(live: Live) -> threading.Event:
     return asked
 
 
+def taken_off_hold_again(db: str, at: float) -> None:
+    """The line started again at `at`: en-day-1's call, the caller not on hold, and the
+    one request to the carrier is to take them off it."""
+    b = restarted(db, at, {SID: "in-progress"})
+    assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 1)
+        assert me(b, "en-day-1")["state"] == "on_call"
+    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]
+
+
 def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -467,12 +478,7 @@ def test_a_resume_that_never_reached_the_carrier_is_asked_of_it_after_a_restart(
     a.line.flush()
     assert a.control.legs == [(SID, "caller", "hold", "talk", "")]  # (the carrier: held)
 
-    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
-    assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
-    with b.running():
-        b.control.until(lambda: len(b.control.legs) == 1)
-        assert me(b, "en-day-1")["state"] == "on_call"
-    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]
+    taken_off_hold_again(db, a.wall.now + 5)
 
 
 def test_a_caller_back_from_a_cancelled_consultation_is_taken_off_hold_after_a_restart(
@@ -493,12 +499,7 @@ def test_a_caller_back_from_a_cancelled_consultation_is_taken_off_hold_after_a_r
     a.line.flush()
     assert (SID, "caller", "hold", "talk", "") in a.control.legs  # (the carrier: held)
 
-    b = restarted(db, a.wall.now + 5, {SID: "in-progress"})
-    assert b.line.call_legs(SID)["held"] is False  # type: ignore[index]
-    with b.running():
-        b.control.until(lambda: len(b.control.legs) == 1)
-        assert me(b, "en-day-1")["state"] == "on_call"
-    assert b.control.legs == [(SID, "caller", "resume", "talk", "")]
+    taken_off_hold_again(db, a.wall.now + 5)
 
 
 def test_a_caller_never_on_hold_is_asked_nothing_of_at_a_restart(tmp_path: Path) -> None:

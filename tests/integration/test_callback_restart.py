@@ -150,6 +150,16 @@ def test_a_caller_called_back_after_their_agent_hung_up_is_not_dialled_again_aft
 LEG = "CA" + "8" * 32  # the dial-back's own call (its status callbacks' CallSid)
 
 
+def asking_about_the_dial_back(db: str, at: float, status: str) -> tuple[Live, dict[str, int]]:
+    """The line started again at `at`: the start asks the carrier about SID and its
+    dial-back's call LEG (the store's events name it), which says `status` of LEG.
+    Returns the line and what the recovery counted."""
+    b = Live(db)
+    b.wall.now = at
+    assert b.line.recovering() == [SID, LEG]
+    return b, b.line.recover({SID: "completed", LEG: status})
+
+
 def test_a_called_back_caller_who_hung_up_while_no_server_led_is_not_waited_for(
     tmp_path: Path,
 ) -> None:
@@ -160,10 +170,8 @@ def test_a_called_back_caller_who_hung_up_while_no_server_led_is_not_waited_for(
     db, a = called_back_after_their_agent_hung_up(tmp_path)
     a.line.flush()
 
-    b = Live(db)
-    b.wall.now = a.wall.now + 5
-    assert b.line.recovering() == [SID, LEG]
-    assert b.line.recover({SID: "completed", LEG: "completed"}) == {"hung up": 1}
+    b, recovered = asking_about_the_dial_back(db, a.wall.now + 5, "completed")
+    assert recovered == {"hung up": 1}
     with b.running():
         assert b.store.call(SID).state == "abandoned"  # type: ignore[union-attr]
         other = b.agent("en-day-4")
@@ -310,10 +318,8 @@ def test_a_dial_back_the_caller_answered_while_no_server_led_is_not_made_again(
     assert a.events(SID)[-1] == "dial-back-placed"
     a.line.flush()
 
-    b = Live(db)
-    b.wall.now = a.wall.now + 5
-    assert b.line.recovering() == [SID, LEG]
-    assert b.line.recover({SID: "completed", LEG: "in-progress"}) == {"on a call": 1}
+    b, recovered = asking_about_the_dial_back(db, a.wall.now + 5, "in-progress")
+    assert recovered == {"on a call": 1}
     with b.running():
         b.wall.now += PENDING_FOR + 1  # (the minute a dial-back with no word is given)
         assert me(b, "en-day-3")["state"] == "on_call"
