@@ -1424,9 +1424,7 @@ class Switchboard:
                 self._effects[mark:] = [
                     e for e in asked if not (isinstance(e, Leg) and e.label == CALLER)
                 ]
-                self._status(c.CarrierStatus(row.sid, cmd.statuses[leg] or "completed",
-                                             dial_back=True, leg=leg))  # fmt: skip
-                what = "hung up"
+                what = self._dial_back_word(row.sid, r, leg, cmd.statuses[leg]) or what
             done[what] = done.get(what, 0) + 1
         return done
 
