@@ -689,7 +689,7 @@ class Switchboard:
             if answered or not r.dialled_back:
                 self._callback_missed(sid, status)  # (refused if nobody is calling them)
             else:  # (their agent left while it rang) the next agent dials them again
-                r.dialled_back = r.held = False
+                r.dialled_back = False
                 r.callback_tries += 1
                 self._emit(CallbackNotReached(self.now, sid, status, r.callback_tries))
                 if r.callback_tries >= CALLBACK_TRIES:  # (as `_callback_missed` closes it)

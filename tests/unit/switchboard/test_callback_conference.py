@@ -161,3 +161,46 @@ def test_a_caller_called_back_hanging_up_while_on_hold_for_an_agent_abandons():
     assert [type(e).__name__ for e in out.events if type(e).__name__ == "CallAbandoned"] == [
         "CallAbandoned"
     ]
+
+
+def dialled_back_for_an_agent_who_left(b: Switchboard) -> None:
+    """a1's phone answered CA1 and the caller's phone rings with the dial-back; a1 hangs
+    up before the caller picks up (the call waits for the next agent, who is a2: their
+    phone is dialled in)."""
+    from hotline.switchboard.board import AGENT_GONE_AFTER
+
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    b.handle(c.LegAnswered(SID, 1), 7.0)  # (the dial-back goes out)
+    b.handle(c.AgentLegEnded(SID, 1), 8.0)
+    b.handle(c.Tick(), 9.0 + AGENT_GONE_AFTER)
+    b.handle(c.Login("a2", ready=True), 30.0)
+    assert conference(b.handle(c.Accept("a2", SID), 31.0)) == [("agent:a2", "join", 2)]
+
+
+def test_the_next_agents_phone_answering_first_waits_for_the_callers_answer():
+    """The caller is not dialled a second time, nor taken as there: a2 waits in the
+    conference until the caller picks up, whose answer bridges them (before, a2 was shown
+    connected to a conference with nobody in it, and the caller's answer was not said)."""
+    b = board()
+    dialled_back_for_an_agent_who_left(b)
+    assert conference(b.handle(c.LegAnswered(SID, 2), 32.0)) == []
+    assert b.call_legs(SID)["connected"] is False  # type: ignore[index]
+    with pytest.raises(InvalidTransition, match="not connected to agent a2 yet"):
+        b.handle(c.HoldCall("a2", True), 33.0)
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 34.0)
+    assert "called-back" in kinds(out)
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_the_next_agents_phone_not_answering_leaves_a_caller_still_ringing_off_hold():
+    """The caller is not in the conference yet: nobody is put on hold (before, the carrier
+    was asked to hold a participant not there, and the hold stayed on the caller's record
+    after they answered)."""
+    b = board()
+    dialled_back_for_an_agent_who_left(b)
+    out = b.handle(c.DialDone(SID, "no-answer", 2, in_conference=True), 45.0)
+    assert conference(out) == []
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 50.0)  # they pick up
+    assert conference(out) == [("caller", "hold", 0)]  # (on hold for the next agent)
