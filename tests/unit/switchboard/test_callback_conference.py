@@ -200,7 +200,6 @@ def test_the_next_agents_phone_not_answering_leaves_a_caller_still_ringing_off_h
     after they answered)."""
     b = board()
     dialled_back_for_an_agent_who_left(b)
-    out = b.handle(c.DialDone(SID, "no-answer", 2, in_conference=True), 45.0)
-    assert conference(out) == []
+    assert conference(b.handle(c.DialDone(SID, "no-answer", 2, in_conference=True), 45.0)) == []
     out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 50.0)  # they pick up
     assert conference(out) == [("caller", "hold", 0)]  # (on hold for the next agent)
