@@ -384,3 +384,42 @@ def test_a_dial_back_unconfirmed_at_a_restart_is_made_when_the_next_agent_answer
         assert r.status_code == 200, r.text
         b.control.until(lambda: (SID, "caller", "drop", "talk", "") in b.control.legs)
         assert len(b.control.dialled_back) == 1
+
+
+def test_a_late_miss_of_a_dial_back_made_again_after_a_restart_leaves_the_call_on(
+    tmp_path: Path,
+) -> None:
+    """The dial-back asked for before the restart is made again a minute after the start
+    (no word of it). The first one's no-answer then comes, late, through its own status
+    URL: it names a dial-back the line no longer waits on, and en-day-3 stays on the call
+    (before, they were dropped and the caller sent back to the queue while the second
+    dial-back rang). The second's answer, through the URL it was given, bridges them."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from hotline.switchboard.board import PENDING_FOR
+    from hotline.switchboard.events import CalledBack
+
+    def path(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.path}?{parts.query}"
+
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    first = a.called_back(SID)[3]
+    a.line.flush()
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})
+    with b.running():
+        b.wall.now += PENDING_FOR + 1
+        b.control.until(lambda: len(b.control.dialled_back) == 1)
+        second = b.control.dialled_back[0][3]
+        assert parse_qs(urlsplit(first).query)["d"] != parse_qs(urlsplit(second).query)["d"]
+        missed = b.carrier.post(path(first), call_form(LEG, CallStatus="no-answer"))
+        assert missed.status_code == 200, missed.text
+        assert me(b, "en-day-3")["state"] == "on_call"
+        assert "callback-not-reached" not in b.events(SID)
+        picked_up = b.carrier.post(
+            path(second), call_form("CA" + "9" * 32, CallStatus="in-progress")
+        )
+        assert picked_up.status_code == 200, picked_up.text
+        assert b.events(SID)[-1] == CalledBack.kind
+        assert b.line.call_legs(SID)["connected"] is True  # type: ignore[index]

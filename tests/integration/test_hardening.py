@@ -164,6 +164,14 @@ def test_query_values_must_be_call_ids_and_ascii_numbers(live, query):
     assert r.json()["error_id"] == "bad-query"
 
 
+@pytest.mark.parametrize("d", ["x", "-1", "%C2%B2", "1" * 16])
+def test_a_dial_backs_number_must_be_an_ascii_whole_number(live, d):
+    sid = "CA" + "1" * 32
+    r = live.carrier.post(f"/voice/status?call={sid}&d={d}", call_form(sid, CallStatus="busy"))
+    assert r.status_code == 400
+    assert r.json()["error_id"] == "bad-query"
+
+
 def test_a_not_ready_reason_with_control_characters_is_refused(live):
     agent = live.agent("en-day-1")
     live.http.post("/api/agent/login", headers=agent)

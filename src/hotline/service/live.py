@@ -532,12 +532,15 @@ class LiveLine:
     def take_callback(self, sid: str) -> list[Say] | None:
         return self._run(c.TakeCallback(sid))
 
-    def status(self, sid: str, status: str, *, dial_back: bool = False, leg: str = "") -> None:
-        self._run(c.CarrierStatus(sid, status, dial_back, leg))
+    def status(
+        self, sid: str, status: str, *, dial_back: bool = False, leg: str = "", dial: int = 0
+    ) -> None:
+        self._run(c.CarrierStatus(sid, status, dial_back, leg, dial))
 
-    def dialled_back(self, sid: str, leg: str) -> None:
-        """The carrier took a callback's dial-back: `leg`, its own call's sid."""
-        self._run(c.CarrierDialledBack(sid, leg))
+    def dialled_back(self, sid: str, leg: str, dial: int) -> None:
+        """The carrier took a callback's dial-back (`dial`, `DialBack.dial`): `leg`, its own
+        call's sid."""
+        self._run(c.CarrierDialledBack(sid, leg, dial))
 
     def voicemail(self, sid: str, recording_url: str) -> None:
         self._run(c.Voicemail(sid, recording_url))

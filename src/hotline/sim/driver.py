@@ -337,9 +337,9 @@ class Simulation:
             # a callback's agent is dialled first; their leg answers at once
             self._do(LegAnswered(eff.call_sid, eff.attempt), t)
         elif isinstance(eff, DialBack):  # the caller picks up, and hangs up when done
-            self._do(CarrierStatus(eff.call_sid, "in-progress", True), t)
+            self._do(CarrierStatus(eff.call_sid, "in-progress", True, dial=eff.dial), t)
             end = t + self._handle[int(eff.call_sid[1:])]
-            done = CarrierStatus(eff.call_sid, "completed", True)
+            done = CarrierStatus(eff.call_sid, "completed", True, dial=eff.dial)
             self._scheduler.at(end, self._do, done, end)
         elif isinstance(eff, Offer) and self._answer_delay > 0:
             when = t + self._answer_delay

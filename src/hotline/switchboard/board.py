@@ -205,6 +205,10 @@ class Switchboard:
         self.to_voicemail: set[str] = set()
         self.seq = 0  # events handed out so far
         self._tickets = 0  # look-ups started so far
+        # the last dial-back's number (`DialBack.dial`): the line's clock in milliseconds,
+        # or one more than the last if that is not later (unique to the call's dial-backs,
+        # across a restart too, whose line starts later)
+        self._dials = 0
         self._events: list[AnyEvent] = []
         self._effects: list[Effect] = []
 
@@ -686,6 +690,11 @@ class Switchboard:
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
         if dial_back and status in ENDED and status != "completed" and r is not None \
                 and r.call is not None:  # fmt: skip
+            if cmd.dial and (r.caller_answered or (r.dial and cmd.dial != r.dial)):
+                # a miss of a dial-back the line no longer waits on (the caller was dialled
+                # again, or answered one: they cannot have missed another as they talk)
+                log.info("call %s: a dial-back's %r ignored (not the one awaited)", sid, status)
+                return
             if answered or not r.dialled_back:
                 self._callback_missed(sid, status)  # (refused if nobody is calling them)
             else:  # (their agent left while it rang) the next agent dials them again
@@ -764,8 +773,10 @@ class Switchboard:
             return
         call = Call(sid, old.language, old.caller_type, old.arrived_at, old.priority)
         call.enter_ivr(old.arrived_at)
-        self.records[sid] = CallRecord(row=row, call=call, since=r.since, connects=r.connects,
-                                       callback_tries=tries)  # fmt: skip
+        again = self.records[sid] = CallRecord(
+            row=row, call=call, since=r.since, connects=r.connects, callback_tries=tries
+        )
+        again.dial = r.dial  # (a late miss of an earlier dial-back is still not theirs)
         self.router.enqueue(call, row.queue, since, callback=True)
 
     def _dial_done(self, cmd: c.DialDone) -> bool:
@@ -782,8 +793,8 @@ class Switchboard:
         caller's next word that is awaited (their answer or miss may come first)."""
         r = self.records.get(cmd.sid)
         if r is None or r.call is None or not r.call.callback or not r.dialled_back \
-                or r.caller_answered:  # fmt: skip
-            return
+                or r.caller_answered or (cmd.dial and r.dial and cmd.dial != r.dial):  # fmt: skip
+            return  # (the last: one the line asked for before its last, superseded)
         r.dial_back_unconfirmed = False
         self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg))
 
@@ -849,10 +860,9 @@ class Switchboard:
             return
         r.answered_connect = cmd.attempt
         if call is not None and call.callback and (not r.dialled_back or r.dial_back_unconfirmed):
-            number = r.row.callback_number or r.row.caller
             r.dialled_back = True  # (the caller's answer bridges them: see `_status`)
             r.dial_back_unconfirmed = False  # (the one before the restart may never have gone out)
-            self._effects.append(DialBack(cmd.sid, number, self.line.number))
+            self._dial_back(cmd.sid, r)
         elif call is not None and call.callback and not r.caller_answered:
             pass  # (dialled back for an agent who left, their phone still rings: their
             # answer bridges them, as `_status` says)
@@ -901,10 +911,16 @@ class Switchboard:
             return  # (the word came, or the next agent's phone answered and dialled them)
         r.dial_back_unconfirmed = False
         if call.state is CallState.ANSWERED and r.connects == attempt:
-            self._effects.append(DialBack(sid, r.row.callback_number or r.row.caller,
-                                          self.line.number))  # fmt: skip
+            self._dial_back(sid, r)
         else:
             r.dialled_back = False
+
+    def _dial_back(self, sid: str, r: CallRecord) -> None:
+        """Dial the callback's caller back, this dial-back now the one awaited (`r.dial`)."""
+        self._dials = max(self._dials + 1, int(self.now * 1000))
+        r.dial = self._dials
+        number = r.row.callback_number or r.row.caller
+        self._effects.append(DialBack(sid, number, self.line.number, self._dials))
 
     def _no_word(self, sid: str) -> None:
         """A dial in flight at the restart never reported: the caller goes back in place."""

@@ -107,26 +107,31 @@ class TakeCallback(Command[list[Say] | None]):
 
 class CarrierStatus(Command[None]):
     """The carrier's status of a call (`dial_back`: of the leg that called a callback
-    caller back, `leg` that leg's own sid if known); a caller who hung up leaves the line."""
+    caller back, `leg` that leg's own sid if known, `dial` the dial-back's own number,
+    `DialBack.dial`: 0 if not said); a caller who hung up leaves the line."""
 
-    _fields: ClassVar = ("sid", "status", "dial_back", "leg")
+    _fields: ClassVar = ("sid", "status", "dial_back", "leg", "dial")
 
-    def __init__(self, sid: str, status: str, dial_back: bool = False, leg: str = "") -> None:
+    def __init__(
+        self, sid: str, status: str, dial_back: bool = False, leg: str = "", dial: int = 0
+    ) -> None:
         self.sid: Final = sid
         self.status: Final = status
         self.dial_back: Final = dial_back
         self.leg: Final = leg
+        self.dial: Final = dial
 
 
 class CarrierDialledBack(Command[None]):
-    """The carrier took the request to call a callback's caller back (`DialBack`): `leg`
-    is that call's own sid."""
+    """The carrier took the request to call a callback's caller back (`DialBack`, its
+    `dial`): `leg` is that call's own sid."""
 
-    _fields: ClassVar = ("sid", "leg")
+    _fields: ClassVar = ("sid", "leg", "dial")
 
-    def __init__(self, sid: str, leg: str) -> None:
+    def __init__(self, sid: str, leg: str, dial: int = 0) -> None:
         self.sid: Final = sid
         self.leg: Final = leg
+        self.dial: Final = dial
 
 
 class DialDone(Command[bool]):

@@ -58,14 +58,17 @@ class Connect(Record):
 
 class DialBack(Record):
     """Call back a caller who kept their place, into the call's conference (named by the
-    call's sid) where their agent's leg has answered, from the line's number (`caller_id`)."""
+    call's sid) where their agent's leg has answered, from the line's number (`caller_id`).
+    `dial` tells this dial-back from the call's others: its call's status words carry it
+    (`CarrierStatus.dial`), so that the word of one the line no longer waits on is known."""
 
-    _fields: ClassVar = ("call_sid", "number", "caller_id")
+    _fields: ClassVar = ("call_sid", "number", "caller_id", "dial")
 
-    def __init__(self, call_sid: str, number: str, caller_id: str) -> None:
+    def __init__(self, call_sid: str, number: str, caller_id: str, dial: int) -> None:
         self.call_sid: Final = call_sid
         self.number: Final = number
         self.caller_id: Final = caller_id
+        self.dial: Final = dial
 
 
 class StartLookup(Record):

@@ -17,9 +17,10 @@ class Webhooks:
     def incoming(self) -> str:
         return self.url("/voice/incoming")
 
-    def status(self, *, call: str | None = None) -> str:
-        """The status callback; `call` names the caller's call on a dial-back leg."""
-        return self.url("/voice/status", call=call) if call else self.url("/voice/status")
+    def status(self, *, call: str | None = None, dial: int = 0) -> str:
+        """The status callback; `call` names the caller's call on a dial-back leg, `dial`
+        which dial-back of it that leg is."""
+        return self.url("/voice/status", call=call, d=dial) if call else self.url("/voice/status")
 
     def gather(self, sid: str, g: int, step: int, *, timeout: bool = False) -> str:
         """IVR input `step` of the call's `g`th IVR run (`timeout`: the Gather heard nothing)."""

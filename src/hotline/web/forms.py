@@ -26,6 +26,7 @@ CALL_STATUSES = frozenset(
 )  # fmt: skip
 DIGITS = re.compile(r"[0-9*#]{0,64}")
 SMALL_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII only: str.isdigit() takes '²' too
+DIAL = re.compile(r"[0-9]{1,15}")  # a dial-back's number (the line's clock in milliseconds)
 READ_TIMEOUT = 10.0  # seconds a body may take to arrive
 
 

@@ -321,7 +321,7 @@ class LineRuntime:
             if isinstance(c, DialBack):
                 leg = await self._carrier.run(
                     self.control.dial_back, c.call_sid, c.number, c.caller_id,
-                    self.webhooks.status(call=c.call_sid),
+                    self.webhooks.status(call=c.call_sid, dial=c.dial),
                 )  # fmt: skip
             else:
                 await self._carrier.run(self.control.connect, c.call_sid, c.agent_id, c.attempt)
@@ -342,7 +342,7 @@ class LineRuntime:
         else:
             if isinstance(c, DialBack):  # (its call's sid kept: a restart asks about it)
                 await self._carrier_said(c.call_sid, functools.partial(
-                    self.line.dialled_back, c.call_sid, leg), "the line's next leader may "
+                    self.line.dialled_back, c.call_sid, leg, c.dial), "the line's next leader may "
                     "call the caller back a second time (the carrier's word on this dial-back "
                     "is all it has)")  # fmt: skip
 

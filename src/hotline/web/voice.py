@@ -58,11 +58,14 @@ def voice_router(rt: LineRuntime) -> APIRouter:
             raise Refused(400, "bad-query", f"{name} is missing or not a call id")
         return value
 
-    def query_int(request: Request, name: str, default: int | None = None) -> int:
+    def query_int(
+        request: Request, name: str, default: int | None = None, *,
+        digits: re.Pattern[str] = forms.SMALL_NUMBER,
+    ) -> int:  # fmt: skip
         value = request.query_params.get(name)
         if value is None and default is not None:
             return default
-        if value is None or not forms.SMALL_NUMBER.fullmatch(value):
+        if value is None or not digits.fullmatch(value):
             raise Refused(400, "bad-query", f"{name} is missing or not a small whole number")
         return int(value)
 
@@ -243,16 +246,18 @@ def voice_router(rt: LineRuntime) -> APIRouter:
 
     @router.post("/status")
     async def status(request: Request) -> Response:
-        """`?call=` names the caller's call when this is the dial-back leg of a callback."""
+        """`?call=` names the caller's call when this is the dial-back leg of a callback,
+        `d` which dial-back of it (none on a dial-back asked for before the line said)."""
         form = await signed_form(request)
         call = query_sid(request, "call") if "call" in request.query_params else None
+        dial = query_int(request, "d", 0, digits=forms.DIAL) if call is not None else 0
         call_status = forms.status(form)
 
         def work(sid: str) -> str:
             if call is None:
                 line.status(sid, call_status)
             else:  # (the leg's own sid: a restart asks the carrier about it)
-                line.status(call, call_status, dial_back=True, leg=sid)
+                line.status(call, call_status, dial_back=True, leg=sid, dial=dial)
             return "<Response/>"
 
         return await rt.voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")

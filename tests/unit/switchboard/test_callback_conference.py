@@ -70,7 +70,7 @@ def test_the_agents_phone_is_dialled_in_first_and_the_caller_once_it_answers():
     assert conference(out) == [("agent:a1", "join", 1)]  # no Connect: the caller is off the line
     assert "connecting" in kinds(out)
     out = b.handle(c.LegAnswered(SID, 1), 7.0)
-    assert out.effects == [DialBack(SID, CALLER, NUMBER)]  # from the line's number
+    assert out.effects == [DialBack(SID, CALLER, NUMBER, 7000)]  # from the line's number
     with pytest.raises(InvalidTransition, match="not connected to agent a1 yet"):
         b.handle(c.HoldCall("a1", True), 8.0)  # the caller's phone is still ringing
     b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 9.0)  # they pick up
@@ -103,7 +103,7 @@ def test_a_caller_not_picking_up_frees_the_agents_phone_and_keeps_their_place():
     b.handle(c.Login("a2", ready=True), 31.0)
     out = b.handle(c.Accept("a2", SID), 32.0)  # offered again: a2's phone first, again
     assert conference(out) == [("agent:a2", "join", 2)]
-    assert b.handle(c.LegAnswered(SID, 2), 33.0).effects == [DialBack(SID, CALLER, NUMBER)]
+    assert b.handle(c.LegAnswered(SID, 2), 33.0).effects == [DialBack(SID, CALLER, NUMBER, 33000)]
 
 
 def test_an_agents_phone_not_answering_before_the_dial_back_leaves_the_caller_off_the_line():
@@ -117,7 +117,7 @@ def test_an_agents_phone_not_answering_before_the_dial_back_leaves_the_caller_of
     assert b.agent_state("a1")["state"] == "not_ready"
     b.handle(c.Login("a2", ready=True), 27.0)
     assert conference(b.handle(c.Accept("a2", SID), 28.0)) == [("agent:a2", "join", 2)]
-    assert b.handle(c.LegAnswered(SID, 2), 29.0).effects == [DialBack(SID, CALLER, NUMBER)]
+    assert b.handle(c.LegAnswered(SID, 2), 29.0).effects == [DialBack(SID, CALLER, NUMBER, 29000)]
 
 
 def test_a_cold_transfer_whose_agent_does_not_answer_holds_the_caller_for_the_next():

@@ -9,6 +9,7 @@ from typing import Any
 
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import AGENT_GONE_AFTER, PENDING_FOR, Switchboard
+from hotline.switchboard.effects import DialBack
 from hotline.switchboard.events import stored
 from hotline.switchboard.records import CallRow
 
@@ -558,3 +559,102 @@ def test_a_caller_missed_after_their_agent_left_is_not_left_on_hold_for_the_next
              RESTART + 70)  # fmt: skip
     assert b.call_legs(SID)["held"] is False  # type: ignore[index]
     assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+LEG2 = "CA" + "9" * 32  # a second dial-back's own call
+BEFORE = 50_000  # the first dial-back's number: asked for before the restart (at 50 s)
+
+
+def dialled_a_second_time(b: Switchboard) -> int:
+    """The carrier could not say at the start what became of the dial-back LEG (BEFORE)
+    and no word of it came within the minute: a1 still on the call, the caller is dialled
+    again. Returns that second dial-back's number."""
+    recovered_dialling_back_with(b, {SID: "completed"})
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)
+    assert conference(out) == [DIAL_BACK]
+    (dial_back,) = out.effects
+    assert isinstance(dial_back, DialBack)
+    assert dial_back.dial == (RESTART + PENDING_FOR) * 1000  # (the check's moment)
+    return dial_back.dial
+
+
+def test_a_late_miss_of_the_first_dial_back_does_not_drop_the_agent():
+    """The first dial-back's no-answer, late, was taken as the caller's: a1 was dropped and
+    the call sent back to the queue, while the second dial-back rang (and the caller, once
+    they answered it, sat in the conference with nobody)."""
+    b = board()
+    second = dialled_a_second_time(b)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 65)  # fmt: skip
+    assert (kinds(out), conference(out)) == ([], [])
+    assert (b.agent_state("a1")["state"], b.agent_state("a1")["call_sid"]) == ("on_call", SID)
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG2, dial=second),
+                   RESTART + 70)  # fmt: skip
+    assert [stored(e) for e in out.events] == [
+        ("called-back", SID, {"agent_id": "a1", "leg": LEG2})]  # fmt: skip
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_a_miss_of_the_second_dial_back_after_the_caller_took_the_first_is_not_theirs():
+    """The caller picked up the first dial-back, late: they talk to a1 (it joins the same
+    conference). The second then finds their phone busy; that miss is not theirs."""
+    b = board()
+    second = dialled_a_second_time(b)
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 65)  # fmt: skip
+    assert "called-back" in kinds(out)
+    out = b.handle(c.CarrierStatus(SID, "busy", dial_back=True, leg=LEG2, dial=second),
+                   RESTART + 66)  # fmt: skip
+    assert (kinds(out), conference(out)) == ([], [])
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 200)  # fmt: skip
+    assert "CallCompleted" in kinds(out)  # (their hang-up still ends the call)
+    assert b.agent_state("a1")["state"] == "wrap_up"
+
+
+def test_a_miss_of_the_dial_back_awaited_is_still_a_try_not_reached():
+    b = board()
+    second = dialled_a_second_time(b)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG2, dial=second),
+                   RESTART + 90)  # fmt: skip
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]
+
+
+def test_a_late_miss_of_a_superseded_dial_back_after_the_call_was_queued_again_is_no_news():
+    """The second dial-back was missed (the caller keeps their place, a try counted); the
+    first one's miss, later, is not a second try."""
+    b = board()
+    second = dialled_a_second_time(b)
+    b.handle(c.CarrierStatus(SID, "busy", dial_back=True, leg=LEG2, dial=second), RESTART + 90)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 95)  # fmt: skip
+    assert kinds(out) == []
+
+
+def test_the_carriers_taking_of_a_superseded_dial_back_is_not_written():
+    """(A restart would ask the carrier about that call, not the one awaited.)"""
+    b = board()
+    second = dialled_a_second_time(b)
+    assert kinds(b.handle(c.CarrierDialledBack(SID, LEG, BEFORE), RESTART + 62)) == []
+    out = b.handle(c.CarrierDialledBack(SID, LEG2, second), RESTART + 62)
+    assert [stored(e) for e in out.events] == [("dial-back-placed", SID, {"leg": LEG2})]
+
+
+def test_a_late_miss_of_a_superseded_dial_back_after_the_agent_hung_up_is_no_news():
+    """a1 hangs up their phone while the second dial-back rings (the caller will wait on
+    hold for the next agent if they pick up): the first one's miss, later, is not a try
+    (it counted one, and the next agent's phone answering would have dialled them a third
+    time while the second still rang)."""
+    b = board()
+    dialled_a_second_time(b)
+    b.handle(c.AgentLegEnded(SID, 1), RESTART + 61)
+    b.handle(c.Tick(), RESTART + 62 + AGENT_GONE_AFTER)
+    assert b.agent_state("a1")["reason"] == "agent-hung-up"
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 70)  # fmt: skip
+    assert kinds(out) == []
+    b.handle(c.Login("a2", ready=True), RESTART + 71)
+    b.handle(c.Accept("a2", SID), RESTART + 72)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 73)) == []  # (it still rings)
