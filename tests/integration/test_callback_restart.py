@@ -4,6 +4,7 @@ store's events tell the recovery about a callback, step by step."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from .live_fixtures import Live, call_form, gather_url, keep_english, sqlite_url
 from .test_agents_resume import me, restarted
@@ -314,8 +315,10 @@ def test_a_dial_back_the_caller_answered_while_no_server_led_is_not_made_again(
     db, a = took_a_callback(tmp_path)
     a.control.dial_back_legs.append(LEG)
     accepts(a, "en-day-3")
-    a.called_back(SID)
+    url = a.called_back(SID)[3]
     assert a.events(SID)[-1] == "dial-back-placed"
+    (placed,) = [data for kind, data in a.store.events(SID) if kind == "dial-back-placed"]
+    assert placed == {"leg": LEG, "dial": int(parse_qs(urlsplit(url).query)["d"][0])}
     a.line.flush()
 
     b, recovered = asking_about_the_dial_back(db, a.wall.now + 5, "in-progress")
@@ -394,8 +397,6 @@ def test_a_late_miss_of_a_dial_back_made_again_after_a_restart_leaves_the_call_o
     URL: it names a dial-back the line no longer waits on, and en-day-3 stays on the call
     (before, they were dropped and the caller sent back to the queue while the second
     dial-back rang). The second's answer, through the URL it was given, bridges them."""
-    from urllib.parse import parse_qs, urlsplit
-
     from hotline.switchboard.board import PENDING_FOR
     from hotline.switchboard.events import CalledBack
 
@@ -423,3 +424,28 @@ def test_a_late_miss_of_a_dial_back_made_again_after_a_restart_leaves_the_call_o
         assert picked_up.status_code == 200, picked_up.text
         assert b.events(SID)[-1] == CalledBack.kind
         assert b.line.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_a_miss_of_a_dial_back_before_the_one_placed_last_is_no_news_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The store's `dial-back-placed` keeps the dial-back's number: after a restart that
+    finds LEG still ringing, a miss of an earlier dial-back of the call (a number of its
+    own, as a line that dialled the caller twice leaves behind) leaves en-day-3 on it;
+    LEG's own miss, through the URL it was given, is a try not reached."""
+    db, a = took_a_callback(tmp_path)
+    a.control.dial_back_legs.append(LEG)
+    accepts(a, "en-day-3")
+    url = urlsplit(a.called_back(SID)[3])
+    a.line.flush()
+    b, recovered = asking_about_the_dial_back(db, a.wall.now + 5, "ringing")
+    assert recovered == {"on a call": 1}
+    with b.running():
+        earlier = call_form("CA" + "9" * 32, CallStatus="no-answer")
+        r = b.carrier.post(f"/voice/status?call={SID}&d=1", earlier)
+        assert r.status_code == 200, r.text
+        assert me(b, "en-day-3")["state"] == "on_call"
+        assert "callback-not-reached" not in b.events(SID)
+        r = b.carrier.post(f"{url.path}?{url.query}", call_form(LEG, CallStatus="no-answer"))
+        assert r.status_code == 200, r.text
+        assert "callback-not-reached" in b.events(SID)

@@ -282,8 +282,9 @@ def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):
     live.control.until(lambda: (sid, "agent:en-day-3", "join", "talk", "") in live.control.legs)
     assert (live.control.connected, live.control.dialled_back) == ([], [])
     # once it answers, the caller is called back into that conference, from the line
-    assert live.called_back(sid) == (sid, CALLER, LINE,
-                                     f"http://127.0.0.1:8000/voice/status?call={sid}")  # fmt: skip
+    dial = int(live.wall.now * 1000)  # (which dial-back of the call: the line's clock in ms)
+    status_url = f"http://127.0.0.1:8000/voice/status?call={sid}&d={dial}"
+    assert live.called_back(sid) == (sid, CALLER, LINE, status_url)
     # the dial-back leg has its own CallSid: its answer bridges them, its end closes the call
     leg = "CA" + "8" * 32
     r = live.http.post("/api/agent/hold", json={"hold": True}, headers=agent)

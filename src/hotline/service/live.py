@@ -169,22 +169,26 @@ def in_conference(history: Sequence[tuple[str, Mapping[str, object]]]) -> dict[s
             "interpreter": interpreter, "supervisors": tuple(supervisors.items())}  # fmt: skip
 
 
-def dial_back_of(history: Sequence[tuple[str, Mapping[str, object]]]) -> tuple[bool, str]:
+def dial_back_of(
+    history: Sequence[tuple[str, Mapping[str, object]]],
+) -> tuple[bool, str, int]:
     """A callback's dial-back as its events tell: whether the caller is on the line through
     it (their last dial-back answered, not missed: they talk to their agent, or wait on
     hold for the next), and its own call's sid: the one they are on the line through, else
     the last one the carrier took with no word of it since, answered or missed (its agent
     may have gone meanwhile: the next agent waits for that dial-back's answer too); "":
-    none known, or written before the sid was kept."""
-    placed = ""
+    none known, or written before the sid was kept. Then that last one's number
+    (`DialBack.dial`; 0: none, or the caller is on the line, whom no miss concerns)."""
+    placed, dial = "", 0
     for kind, data in reversed(history):
         if kind == CalledBack.kind:
-            return True, str(data.get("leg", ""))
+            return True, str(data.get("leg", "")), 0
         if kind == CallbackNotReached.kind:
-            return False, placed
+            return False, placed, dial
         if kind == DialBackPlaced.kind and not placed:
-            placed = str(data.get("leg", ""))
-    return False, placed
+            placed, number = str(data.get("leg", "")), data.get("dial", 0)
+            dial = number if isinstance(number, int) else 0  # (0: written before it was kept)
+    return False, placed, dial
 
 
 @dataclass(frozen=True)
@@ -562,8 +566,10 @@ class LiveLine:
         state was lost: its caller and agent talk on, and nothing here may cut them off)."""
         self._run(c.LegAnswered(sid, attempt, leg if self.knows(sid) else ""))
 
-    def carrier_refused(self, sid: str, attempt: int | None, *, gone: bool = False) -> None:
-        self._run(c.CarrierRefused(sid, attempt, gone))
+    def carrier_refused(
+        self, sid: str, attempt: int | None, *, gone: bool = False, dial: int = 0
+    ) -> None:
+        self._run(c.CarrierRefused(sid, attempt, gone, dial))
 
     def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
         """After a restart: rebuild the lines served here from the store's open calls (each
@@ -618,7 +624,7 @@ class LiveLine:
             # there); the last connect's phone answered with the caller not on the line,
             # their dial-back was asked for (it may not have reached the carrier)
             callback = row.callback_number is not None
-            on_the_line, dial_back_leg = dial_back_of(history) if callback else (False, "")
+            on_the_line, dial_back_leg, dial = dial_back_of(history) if callback else (False, "", 0)
             leg_answered = connect in legs
             found[line].append(c.Recovered(
                 row=row,
@@ -632,6 +638,7 @@ class LiveLine:
                 on_the_line=on_the_line,
                 dialling_back=callback and leg_answered and not on_the_line,
                 dial_back_leg=dial_back_leg,
+                dial=dial,
                 callback_tries=sum(k == CallbackNotReached.kind for k, _ in history),
             ))  # fmt: skip
         done: Counter[str] = Counter()

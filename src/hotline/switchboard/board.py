@@ -796,7 +796,7 @@ class Switchboard:
                 or r.caller_answered or (cmd.dial and r.dial and cmd.dial != r.dial):  # fmt: skip
             return  # (the last: one the line asked for before its last, superseded)
         r.dial_back_unconfirmed = False
-        self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg))
+        self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg, cmd.dial))
 
     def _caller_waits(self, sid: str, attempt: int) -> None:
         """The caller, in their conference, waits for an agent again: back to the hold loop;
@@ -883,7 +883,7 @@ class Switchboard:
             self._status(c.CarrierStatus(cmd.sid, "completed"))
             return
         if cmd.attempt is None:
-            self._status(c.CarrierStatus(cmd.sid, "failed", dial_back=True))
+            self._status(c.CarrierStatus(cmd.sid, "failed", dial_back=True, dial=cmd.dial))
         else:  # (the caller may have joined the conference before the agent's dial failed)
             self._dial_done(c.DialDone(cmd.sid, "failed", cmd.attempt, in_conference=True))
 
@@ -1381,6 +1381,7 @@ class Switchboard:
                 unverified=not known and not callback,
                 callback_tries=found.callback_tries,
             )
+            r.dial = found.dial  # (an earlier dial-back's late miss is not the caller's)
             mark = len(self._effects)
             if row.state == "in_ivr":
                 r.resumable = True

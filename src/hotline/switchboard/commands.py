@@ -188,14 +188,15 @@ class CarrierRefused(Command[None]):
     """The carrier would not connect the call to its agent (`attempt`) or would not dial
     the callback caller (None). `gone`: it said the caller's call is over (it knows no such
     call in progress): the caller hung up as their agent accepted, and their hang-up's own
-    word may come later."""
+    word may come later. `dial`: which dial-back (`DialBack.dial`) was refused."""
 
-    _fields: ClassVar = ("sid", "attempt", "gone")
+    _fields: ClassVar = ("sid", "attempt", "gone", "dial")
 
-    def __init__(self, sid: str, attempt: int | None, gone: bool = False) -> None:
+    def __init__(self, sid: str, attempt: int | None, gone: bool = False, dial: int = 0) -> None:
         self.sid: Final = sid
         self.attempt: Final = attempt
         self.gone: Final = gone
+        self.dial: Final = dial
 
 
 class Voicemail(Command[None]):
@@ -371,7 +372,7 @@ class Recovered(Record):
     _fields: ClassVar = ("row", "since", "attempts", "offered_callback", "bridged", "held",
                          "consult", "agent", "answered", "on_the_line",
                          "dialling_back", "interpreter", "supervisors", "held_before",
-                         "dial_back_leg", "callback_tries")  # fmt: skip
+                         "dial_back_leg", "callback_tries", "dial")  # fmt: skip
 
     def __init__(
         self,
@@ -391,6 +392,7 @@ class Recovered(Record):
         held_before: bool = False,
         dial_back_leg: str = "",
         callback_tries: int = 0,
+        dial: int = 0,
     ) -> None:
         self.row: Final = row
         self.since: Final = since  # when it first queued
@@ -421,6 +423,7 @@ class Recovered(Record):
         # through, or (`dialling_back`) the one the carrier took for the last connect
         self.dial_back_leg: Final = dial_back_leg
         self.callback_tries: Final = callback_tries  # a callback's dial-backs not reached
+        self.dial: Final = dial  # that dial-back's number (`DialBack.dial`; 0: not known)
 
 
 class Recover(Command[dict[str, int]]):

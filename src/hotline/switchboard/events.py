@@ -151,15 +151,17 @@ class CalledBack(LineEvent):
 class DialBackPlaced(LineEvent):
     """The carrier took the request to call a callback's caller back: `leg` is that
     call's own sid, which a restart asks the carrier about (answered meanwhile, the caller
-    is not dialled a second time)."""
+    is not dialled a second time); `dial`, which dial-back of the call it is
+    (`DialBack.dial`: a restart knows an earlier one's late miss for what it is)."""
 
     kind = "dial-back-placed"
-    _fields: ClassVar = ("at", "call_id", "leg")
+    _fields: ClassVar = ("at", "call_id", "leg", "dial")
 
-    def __init__(self, at: float, call_id: str, leg: str) -> None:
+    def __init__(self, at: float, call_id: str, leg: str, dial: int) -> None:
         self.at: Final = at
         self.call_id: Final = call_id
         self.leg: Final = leg
+        self.dial: Final = dial
 
 
 class ClosedAfterRestart(LineEvent):

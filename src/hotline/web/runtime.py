@@ -337,8 +337,9 @@ class LineRuntime:
                          c.call_sid, whom, e)  # fmt: skip
             else:
                 log.error("could not connect call %s to %s: %s", c.call_sid, whom, e)
+            dial = c.dial if isinstance(c, DialBack) else 0
             await self._carrier_said(c.call_sid, functools.partial(
-                self.line.carrier_refused, c.call_sid, attempt, gone=gone))  # fmt: skip
+                self.line.carrier_refused, c.call_sid, attempt, gone=gone, dial=dial))  # fmt: skip
         else:
             if isinstance(c, DialBack):  # (its call's sid kept: a restart asks about it)
                 await self._carrier_said(c.call_sid, functools.partial(

@@ -18,14 +18,14 @@ def connect(n: int) -> History:
 
 def test_a_dial_back_placed_for_the_last_connect_is_asked_about():
     history: History = [*connect(1), ("dial-back-placed", {"leg": NEW})]
-    assert dial_back_of(history) == (False, NEW)
+    assert dial_back_of(history) == (False, NEW, 0)  # (placed before its number was kept)
 
 
 def test_the_last_of_two_placed_for_one_connect_is_asked_about():
     """(A restart made it again, with no word of the first.)"""
-    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD}),
-                        ("dial-back-placed", {"leg": NEW})]  # fmt: skip
-    assert dial_back_of(history) == (False, NEW)
+    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD, "dial": 5000}),
+                        ("dial-back-placed", {"leg": NEW, "dial": 65000})]  # fmt: skip
+    assert dial_back_of(history) == (False, NEW, 65000)
 
 
 def test_a_dial_back_of_an_earlier_try_is_not():
@@ -34,27 +34,27 @@ def test_a_dial_back_of_an_earlier_try_is_not():
     history: History = [*connect(1), ("dial-back-placed", {"leg": OLD}),
                ("callback-not-reached", {"status": "no-answer", "tries": 1}),
                (REQUEUED, {}), *connect(2)]  # fmt: skip
-    assert dial_back_of(history) == (False, "")
+    assert dial_back_of(history) == (False, "", 0)
 
 
 def test_a_caller_on_the_line_is_so_through_the_call_they_answered():
     answered = ("called-back", {"agent_id": "a1", "leg": NEW})
     history: History = [*connect(1), ("dial-back-placed", {"leg": NEW}), answered, (REQUEUED, {}),
                *connect(2)]  # fmt: skip
-    assert dial_back_of(history) == (True, NEW)
+    assert dial_back_of(history) == (True, NEW, 0)
 
 
 def test_a_dial_back_placed_for_an_agent_who_left_is_the_next_agents_to_wait_for():
     """The agent hung up while their caller's phone rang; the next agent's phone answered
     (the line does not dial the caller again for it: the one ringing may yet be answered):
     the dial-back placed before is the one a restart asks about."""
-    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD}), *connect(2)]
-    assert dial_back_of(history) == (False, OLD)
+    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD, "dial": 5000}), *connect(2)]
+    assert dial_back_of(history) == (False, OLD, 5000)
 
 
 def test_a_caller_called_back_before_the_sids_were_kept_is_on_the_line_through_no_known_call():
-    assert dial_back_of([*connect(1), ("called-back", {"agent_id": "a1"})]) == (True, "")
+    assert dial_back_of([*connect(1), ("called-back", {"agent_id": "a1"})]) == (True, "", 0)
 
 
 def test_a_callback_never_dialled_back_has_none():
-    assert dial_back_of([("callback-offered", {}), *connect(1)]) == (False, "")
+    assert dial_back_of([("callback-offered", {}), *connect(1)]) == (False, "", 0)

@@ -289,22 +289,26 @@ def test_the_carriers_taking_a_dial_back_is_written_with_its_calls_sid():
     once they answered (their word came first), it is not."""
     b = board()
     recovered_dialling_back_with(b, {SID: "completed"})  # (no word of LEG at the start)
-    out = b.handle(c.CarrierDialledBack(SID, LEG), RESTART + 1)
-    assert [stored(e) for e in out.events] == [("dial-back-placed", SID, {"leg": LEG})]
+    out = b.handle(c.CarrierDialledBack(SID, LEG, 50_000), RESTART + 1)
+    assert [stored(e) for e in out.events] == [
+        ("dial-back-placed", SID, {"leg": LEG, "dial": 50_000})]  # fmt: skip
     assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == []  # (it went out)
     b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG), RESTART + 70)
     assert kinds(b.handle(c.CarrierDialledBack(SID, LEG), RESTART + 71)) == []
 
 
-def recovered_dialling_back_with(b: Switchboard, statuses: dict[str, str | None]) -> Any:
+def recovered_dialling_back_with(
+    b: Switchboard, statuses: dict[str, str | None], dial: int = 0
+) -> Any:
     """a1's phone answered a callback (its first connect) and the caller's dial-back was
-    placed (LEG) before the restart, with no word of it since: recovered on a1, with what
-    the carrier says now (`statuses`). Returns the recovery's outcome."""
+    placed (LEG; `dial`, its number if written) before the restart, with no word of it
+    since: recovered on a1, with what the carrier says now (`statuses`). Returns the
+    recovery's outcome."""
     b.handle(c.Login("a1", ready=False), RESTART)
     row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
                   {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
     found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
-                        dial_back_leg=LEG)  # fmt: skip
+                        dial_back_leg=LEG, dial=dial)  # fmt: skip
     return b.handle(c.Recover([found], statuses), RESTART)
 
 
@@ -639,7 +643,8 @@ def test_the_carriers_taking_of_a_superseded_dial_back_is_not_written():
     second = dialled_a_second_time(b)
     assert kinds(b.handle(c.CarrierDialledBack(SID, LEG, BEFORE), RESTART + 62)) == []
     out = b.handle(c.CarrierDialledBack(SID, LEG2, second), RESTART + 62)
-    assert [stored(e) for e in out.events] == [("dial-back-placed", SID, {"leg": LEG2})]
+    assert [stored(e) for e in out.events] == [
+        ("dial-back-placed", SID, {"leg": LEG2, "dial": second})]  # fmt: skip
 
 
 def test_a_late_miss_of_a_superseded_dial_back_after_the_agent_hung_up_is_no_news():
@@ -658,3 +663,52 @@ def test_a_late_miss_of_a_superseded_dial_back_after_the_agent_hung_up_is_no_new
     b.handle(c.Login("a2", ready=True), RESTART + 71)
     b.handle(c.Accept("a2", SID), RESTART + 72)
     assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 73)) == []  # (it still rings)
+
+
+def test_a_miss_of_the_dial_back_placed_before_a_restart_is_a_try_not_reached():
+    """(Its number unknown to the line that started: a numbered miss is taken.)"""
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed"})
+    out = b.handle(c.CarrierStatus(SID, "busy", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 20)  # fmt: skip
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]
+
+
+def test_a_refused_second_dial_back_while_the_caller_talks_through_the_first_is_no_miss():
+    """The caller picked up the first dial-back, late, as the carrier refused the second
+    (or its request timed out): the refusal is not theirs, and a1 is not dropped."""
+    b = board()
+    second = dialled_a_second_time(b)
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG, dial=BEFORE),
+             RESTART + 65)  # fmt: skip
+    out = b.handle(c.CarrierRefused(SID, None, dial=second), RESTART + 66)
+    assert (kinds(out), conference(out)) == ([], [])
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_a_refused_dial_back_awaited_is_a_try_not_reached():
+    b = board()
+    second = dialled_a_second_time(b)
+    out = b.handle(c.CarrierRefused(SID, None, dial=second), RESTART + 61)
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]
+
+
+def test_an_earlier_dial_backs_late_miss_is_no_news_after_a_second_restart():
+    """The line dialled the caller a second time (LEG2, its placing written with its
+    number) and stopped again; the next start finds LEG2 ringing. The first dial-back's
+    miss, late, is not the caller's; LEG2's is."""
+    b = board()
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    b.handle(c.Login("a1", ready=False), RESTART)
+    found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
+                        dial_back_leg=LEG2, dial=160_000)  # fmt: skip
+    b.handle(c.Recover([found], {SID: "completed", LEG2: "ringing"}), RESTART)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 5)  # fmt: skip
+    assert (kinds(out), conference(out)) == ([], [])
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG2, dial=160_000),
+                   RESTART + 30)  # fmt: skip
+    assert "callback-not-reached" in kinds(out)
