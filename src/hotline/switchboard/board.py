@@ -704,16 +704,19 @@ class Switchboard:
                 if r.callback_tries >= CALLBACK_TRIES:  # (as `_callback_missed` closes it)
                     self.router.abandon(sid)
             return
-        if dial_back and status == "in-progress" and r is not None and r.dialled_back:
-            r.caller_answered = True
-            call = r.call  # their agent left (or the next one's phone rings): on hold in the
-            if call is not None and not r.bridged \
-                    and (not answered or r.answered_connect != r.connects):  # fmt: skip
-                self._caller_waits(sid, r.connects)  # conference for the next one (said:
-                self._emit(CalledBack(self.now, sid, "", cmd.leg))  # a restart finds them
-            elif call is not None and not r.bridged:  # they talk to their agent (there)
+        if dial_back and status == "in-progress" and r is not None and r.call is not None:
+            # (a dial-back the line did not know was out, its placing never written by a
+            # node that failed: the caller is in the call's conference through it all the same)
+            r.dialled_back = r.caller_answered = True
+            if r.bridged:
+                return
+            if not answered or r.answered_connect != r.connects:  # their agent left (or the
+                # next one's phone rings): on hold in the conference for the next one (said:
+                self._caller_waits(sid, r.connects)  # a restart finds them)
+                self._emit(CalledBack(self.now, sid, "", cmd.leg))
+            else:  # they talk to their agent (there)
                 r.bridged = r.talked = True
-                self._emit(CalledBack(self.now, sid, call.agent_id or "", cmd.leg))
+                self._emit(CalledBack(self.now, sid, r.call.agent_id or "", cmd.leg))
             return
         if status not in ENDED:
             return
@@ -1192,7 +1195,7 @@ class Switchboard:
         again = self.records[sid] = CallRecord(row=row, call=call, since=r.since,
                                                connects=r.connects)  # fmt: skip
         again.dialled_back, again.unverified_leg = r.dialled_back, r.unverified_leg
-        again.caller_answered = r.caller_answered
+        again.caller_answered, again.dial = r.caller_answered, r.dial
         self._change(sid, queue=queue)
         self.router.enqueue(call, queue, since)
         call.callback = old.callback  # (its agent dials them back, or joins them: not a
@@ -1381,7 +1384,9 @@ class Switchboard:
                 unverified=not known and not callback,
                 callback_tries=found.callback_tries,
             )
-            r.dial = found.dial  # (an earlier dial-back's late miss is not the caller's)
+            # (an earlier dial-back's late miss is not the caller's; unless the carrier could
+            # not say what became of it: a later one may be out, whose placing was not written)
+            r.dial = found.dial if found.dial_back_leg in cmd.statuses else 0
             mark = len(self._effects)
             if row.state == "in_ivr":
                 r.resumable = True

@@ -712,3 +712,36 @@ def test_an_earlier_dial_backs_late_miss_is_no_news_after_a_second_restart():
     out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG2, dial=160_000),
                    RESTART + 30)  # fmt: skip
     assert "callback-not-reached" in kinds(out)
+
+
+def test_a_miss_of_a_dial_back_newer_than_the_one_written_is_taken_if_that_ones_fate_is_unknown():
+    """The last dial-back written (BEFORE) may not be the last made: a line that could not
+    learn of it dialled again and stopped before writing so. With the carrier unable to say
+    what became of BEFORE's call, a miss of another dial-back is the caller's (ignored, it
+    left a1 in a silent conference, and the minute's check did nothing: the word had come)."""
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed"}, dial=BEFORE)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG2,
+                                   dial=BEFORE + 60_000), RESTART + 20)  # fmt: skip
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]
+
+
+def test_a_caller_who_answers_a_dial_back_the_line_did_not_know_of_waits_on_hold():
+    """The carrier says the last dial-back written was missed: the caller keeps their
+    place. But a later one (its placing never written) rang on, and they answer it: they are
+    in the call's conference, held there for the next agent, whose phone answering takes
+    them off hold (their answer was dropped: alone in the conference, they were dialled a
+    third time, found busy, and that agent was dropped too)."""
+    b = board()
+    out = recovered_dialling_back_with(b, {SID: "completed", LEG: "no-answer"}, dial=BEFORE)
+    assert "callback-not-reached" in kinds(out)
+    out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, leg=LEG2,
+                                   dial=BEFORE + 60_000), RESTART + 20)  # fmt: skip
+    assert conference(out) == [("caller", "hold", 0)]
+    assert [stored(e) for e in out.events] == [
+        ("called-back", SID, {"agent_id": "", "leg": LEG2})]  # fmt: skip
+    b.handle(c.Login("a2", ready=True), RESTART + 21)
+    b.handle(c.Accept("a2", SID), RESTART + 22)
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 23)) == [("caller", "resume", 0)]
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
