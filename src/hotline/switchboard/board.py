@@ -206,8 +206,9 @@ class Switchboard:
         self.seq = 0  # events handed out so far
         self._tickets = 0  # look-ups started so far
         # the last dial-back's number (`DialBack.dial`): the line's clock in milliseconds,
-        # or one more than the last if that is not later (unique to the call's dial-backs,
-        # across a restart too, whose line starts later)
+        # or one more than the last if that is not later; never below a number a restart
+        # found written (`Recovered.dial`). So a dial-back made after another was written
+        # has the larger number, whatever the clocks of the nodes that made them.
         self._dials = 0
         self._events: list[AnyEvent] = []
         self._effects: list[Effect] = []
@@ -690,11 +691,13 @@ class Switchboard:
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
         if dial_back and status in ENDED and status != "completed" and r is not None \
                 and r.call is not None:  # fmt: skip
-            if cmd.dial and (r.caller_answered or (r.dial and cmd.dial != r.dial)):
+            if cmd.dial and (r.caller_answered or cmd.dial < r.dial):
                 # a miss of a dial-back the line no longer waits on (the caller was dialled
                 # again, or answered one: they cannot have missed another as they talk)
                 log.info("call %s: a dial-back's %r ignored (not the one awaited)", sid, status)
                 return
+            r.dial = max(r.dial, cmd.dial)  # (a later one than the line knew: a failed
+            # node made it, and did not write it)
             if answered or not r.dialled_back:
                 self._callback_missed(sid, status)  # (refused if nobody is calling them)
             else:  # (their agent left while it rang) the next agent dials them again
@@ -796,7 +799,7 @@ class Switchboard:
         caller's next word that is awaited (their answer or miss may come first)."""
         r = self.records.get(cmd.sid)
         if r is None or r.call is None or not r.call.callback or not r.dialled_back \
-                or r.caller_answered or (cmd.dial and r.dial and cmd.dial != r.dial):  # fmt: skip
+                or r.caller_answered or 0 < cmd.dial < r.dial:  # fmt: skip
             return  # (the last: one the line asked for before its last, superseded)
         r.dial_back_unconfirmed = False
         self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg, cmd.dial))
@@ -1384,9 +1387,8 @@ class Switchboard:
                 unverified=not known and not callback,
                 callback_tries=found.callback_tries,
             )
-            # (an earlier dial-back's late miss is not the caller's; unless the carrier could
-            # not say what became of it: a later one may be out, whose placing was not written)
-            r.dial = found.dial if found.dial_back_leg in cmd.statuses else 0
+            r.dial = found.dial  # (an earlier dial-back's late miss is not the caller's)
+            self._dials = max(self._dials, found.dial)  # (this line's are later still)
             mark = len(self._effects)
             if row.state == "in_ivr":
                 r.resumable = True

@@ -59,8 +59,9 @@ class Connect(Record):
 class DialBack(Record):
     """Call back a caller who kept their place, into the call's conference (named by the
     call's sid) where their agent's leg has answered, from the line's number (`caller_id`).
-    `dial` tells this dial-back from the call's others: its call's status words carry it
-    (`CarrierStatus.dial`), so that the word of one the line no longer waits on is known."""
+    `dial` tells this dial-back from the call's others (a later one has a larger number):
+    its call's status words carry it (`CarrierStatus.dial`), so that the word of one the
+    line no longer waits on is known."""
 
     _fields: ClassVar = ("call_sid", "number", "caller_id", "dial")
 

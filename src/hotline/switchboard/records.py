@@ -87,8 +87,9 @@ class CallRecord:
         # a callback's caller was dialled back into the call's conference (once its agent's
         # leg answered): they are on the line, not waiting off it
         self.dialled_back = False
-        # the last dial-back this line asked for (`DialBack.dial`; 0: none since it
-        # started): a miss of another one is not the caller's word
+        # the last dial-back known (`DialBack.dial`: asked for here, written before a
+        # restart, or a later one's word; 0: none): a miss of an earlier one is not the
+        # caller's word
         self.dial = 0
         # its dial-back was asked for before a restart and the carrier has said nothing of
         # it since: it may never have gone out, so the next agent's phone answering dials

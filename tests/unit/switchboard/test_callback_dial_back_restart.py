@@ -714,11 +714,11 @@ def test_an_earlier_dial_backs_late_miss_is_no_news_after_a_second_restart():
     assert "callback-not-reached" in kinds(out)
 
 
-def test_a_miss_of_a_dial_back_newer_than_the_one_written_is_taken_if_that_ones_fate_is_unknown():
+def test_a_miss_of_a_dial_back_later_than_the_one_written_is_the_callers():
     """The last dial-back written (BEFORE) may not be the last made: a line that could not
-    learn of it dialled again and stopped before writing so. With the carrier unable to say
-    what became of BEFORE's call, a miss of another dial-back is the caller's (ignored, it
-    left a1 in a silent conference, and the minute's check did nothing: the word had come)."""
+    learn of it dialled again and stopped before writing so. A miss of a later one is the
+    caller's (ignored, it left a1 in a silent conference, and the minute's check did
+    nothing: the word had come)."""
     b = board()
     recovered_dialling_back_with(b, {SID: "completed"}, dial=BEFORE)
     out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG2,
@@ -745,3 +745,47 @@ def test_a_caller_who_answers_a_dial_back_the_line_did_not_know_of_waits_on_hold
     b.handle(c.Accept("a2", SID), RESTART + 22)
     assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 23)) == [("caller", "resume", 0)]
     assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+
+
+def test_an_earlier_dial_backs_late_miss_is_no_news_when_the_carrier_cannot_say_of_the_last():
+    """The carrier could not say at the start what became of LEG2 (the last written): a
+    miss of the dial-back before it is still not the caller's."""
+    b = board()
+    b.handle(c.Login("a1", ready=False), RESTART)
+    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
+                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
+    found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
+                        dial_back_leg=LEG2, dial=160_000)  # fmt: skip
+    b.handle(c.Recover([found], {SID: "completed"}), RESTART)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 5)  # fmt: skip
+    assert (kinds(out), conference(out)) == ([], [])
+    assert (b.agent_state("a1")["state"], b.agent_state("a1")["call_sid"]) == ("on_call", SID)
+
+
+def test_a_dial_back_made_after_a_restart_is_numbered_above_those_written_before_it():
+    """Whatever the clocks: the node that wrote LEG's number ran far ahead of this one's.
+    The dial-back made again a minute after the start is numbered above it, so LEG's late
+    miss is still known for an earlier dial-back's."""
+    ahead = 10**13  # (a clock some 250 years ahead)
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed"}, dial=ahead)
+    out = b.handle(c.Tick(), RESTART + PENDING_FOR + 1)
+    (dial_back,) = out.effects
+    assert isinstance(dial_back, DialBack)
+    assert dial_back.dial == ahead + 1
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=ahead),
+                   RESTART + 65)  # fmt: skip
+    assert (kinds(out), conference(out)) == ([], [])
+
+
+def test_after_a_later_dial_backs_miss_the_written_ones_late_miss_is_no_news():
+    """(The later one is then the one the line knows: the call waits for its next agent,
+    and BEFORE's miss is neither a try nor a refusal.)"""
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed"}, dial=BEFORE)
+    b.handle(c.CarrierStatus(SID, "busy", dial_back=True, leg=LEG2, dial=BEFORE + 60_000),
+             RESTART + 20)  # fmt: skip
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 25)  # fmt: skip
+    assert kinds(out) == []
