@@ -684,23 +684,28 @@ class Switchboard:
             # the line, maybe talking to their agent; taken, it would end or requeue them)
             raise InvalidTransition(f"call {sid} is not a callback: no dial-back of it can "
                                     "report")  # fmt: skip
-        if dial_back and r is not None:  # (any word of the dial-back says whether it went out)
-            r.dial_back_unconfirmed = False
+        missed = status in ENDED and status != "completed"
+        if dial_back and r is not None:
+            if not (missed and 0 < cmd.dial < r.dial):  # (any word of a dial-back not over
+                r.dial_back_unconfirmed = False  # says whether the one awaited went out)
             if cmd.leg in ("", r.unverified_leg):  # (that leg's word is newer than what a
                 r.unverified_leg = ""  # restart asked; "": a word that names no leg)
         answered = r is not None and r.call is not None and r.call.state is CallState.ANSWERED
-        if dial_back and status in ENDED and status != "completed" and r is not None \
-                and r.call is not None:  # fmt: skip
+        if dial_back and missed and r is not None and r.call is not None:
             if cmd.dial and (r.caller_answered or cmd.dial < r.dial):
-                # a miss of a dial-back the line no longer waits on (the caller was dialled
-                # again, or answered one: they cannot have missed another as they talk)
+                # a miss of a dial-back over for the line (the caller was dialled again, or
+                # its miss was taken), or once the caller answered one (they cannot have
+                # missed another as they talk)
                 log.info("call %s: a dial-back's %r ignored (not the one awaited)", sid, status)
                 return
-            r.dial = max(r.dial, cmd.dial)  # (a later one than the line knew: a failed
-            # node made it, and did not write it)
+            # dial-backs up to this one are over (a later one than the line knew: a failed
+            # node made it, and did not write it; 0: the one awaited, or none known)
+            over = max(r.dial, cmd.dial)
+            over = over + 1 if over else 0
             if answered or not r.dialled_back:
-                self._callback_missed(sid, status)  # (refused if nobody is calling them)
+                self._callback_missed(sid, status, over)  # (refused if nobody calls them)
             else:  # (their agent left while it rang) the next agent dials them again
+                r.dial = over
                 r.dialled_back = False
                 r.callback_tries += 1
                 self._emit(CallbackNotReached(self.now, sid, status, r.callback_tries))
@@ -760,9 +765,10 @@ class Switchboard:
             else:  # hung up while the agent's phone rang: nobody talked to them
                 self.router.abandon(sid, before_bridge=True)
 
-    def _callback_missed(self, sid: str, status: str) -> None:
+    def _callback_missed(self, sid: str, status: str, dial: int) -> None:
         """The caller did not pick up the callback: free the agent and keep the caller's
-        place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed."""
+        place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed.
+        `dial`: the call's record's from now (`CallRecord.dial`)."""
         r = self.records[sid]
         old = r.call
         if old is None or old.state is not CallState.ANSWERED:
@@ -782,7 +788,7 @@ class Switchboard:
         again = self.records[sid] = CallRecord(
             row=row, call=call, since=r.since, connects=r.connects, callback_tries=tries
         )
-        again.dial = r.dial  # (a late miss of an earlier dial-back is still not theirs)
+        again.dial = dial  # (a late miss of this or an earlier dial-back is not a try)
         self.router.enqueue(call, row.queue, since, callback=True)
 
     def _dial_done(self, cmd: c.DialDone) -> bool:

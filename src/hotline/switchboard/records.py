@@ -87,9 +87,9 @@ class CallRecord:
         # a callback's caller was dialled back into the call's conference (once its agent's
         # leg answered): they are on the line, not waiting off it
         self.dialled_back = False
-        # the last dial-back known (`DialBack.dial`: asked for here, written before a
-        # restart, or a later one's word; 0: none): a miss of an earlier one is not the
-        # caller's word
+        # dial-backs numbered below this are over (`DialBack.dial`: superseded by one asked
+        # for here, written before a restart or heard of, or missed); 0: none known. A miss
+        # of one of them is not the caller's word
         self.dial = 0
         # its dial-back was asked for before a restart and the carrier has said nothing of
         # it since: it may never have gone out, so the next agent's phone answering dials

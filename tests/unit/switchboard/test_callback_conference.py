@@ -13,8 +13,9 @@ import pytest
 from hotline.errors import InvalidTransition
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import Outcome, Switchboard
+from hotline.switchboard.board import AGENT_GONE_AFTER, Outcome, Switchboard
 from hotline.switchboard.effects import Connect, DialBack, Leg, Park
+from hotline.switchboard.events import stored
 
 from .test_board import ANY_WAIT, CALLER, NUMBER, kinds
 from .test_on_call import board as on_call_board
@@ -203,3 +204,46 @@ def test_the_next_agents_phone_not_answering_leaves_a_caller_still_ringing_off_h
     assert conference(b.handle(c.DialDone(SID, "no-answer", 2, in_conference=True), 45.0)) == []
     out = b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 50.0)  # they pick up
     assert conference(out) == [("caller", "hold", 0)]  # (on hold for the next agent)
+
+
+def test_a_dial_back_refused_that_went_out_after_all_is_not_missed_twice():
+    """The carrier's answer to the dial-back request timed out (a try not reached), but the
+    call went out, and its no-answer comes as the next agent's phone rings: not a second
+    try, and a2 is not dropped."""
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    (dial_back,) = b.handle(c.LegAnswered(SID, 1), 7.0).effects
+    assert isinstance(dial_back, DialBack)
+    out = b.handle(c.CarrierRefused(SID, None, dial=dial_back.dial), 17.0)
+    assert "callback-not-reached" in kinds(out)
+    b.handle(c.Login("a2", ready=True), 18.0)
+    assert conference(b.handle(c.Accept("a2", SID), 19.0)) == [("agent:a2", "join", 2)]
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, dial=dial_back.dial), 25.0)
+    assert (kinds(out), conference(out)) == ([], [])
+    assert b.handle(c.LegAnswered(SID, 2), 26.0).effects == [DialBack(SID, CALLER, NUMBER, 26000)]
+
+
+def test_a_dial_back_missed_after_its_agent_left_is_not_missed_twice():
+    """a1 hangs up their phone as the caller's phone rings; the dial-back's miss is heard
+    twice (its request timed out, then its own word): one try, and a2, whose phone rings
+    for the call by then, is not dropped."""
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    (dial_back,) = b.handle(c.LegAnswered(SID, 1), 7.0).effects
+    assert isinstance(dial_back, DialBack)
+    b.handle(c.AgentLegEnded(SID, 1), 8.0)
+    b.handle(c.Tick(), 9.0 + AGENT_GONE_AFTER)  # (the caller did not hang up: a1 went)
+    out = b.handle(c.CarrierRefused(SID, None, dial=dial_back.dial), 15.0)
+    assert [stored(e) for e in out.events if stored(e)[0] == "callback-not-reached"] == [
+        ("callback-not-reached", SID, {"status": "failed", "tries": 1})]  # fmt: skip
+    b.handle(c.Login("a2", ready=True), 16.0)
+    assert conference(b.handle(c.Accept("a2", SID), 17.0)) == [("agent:a2", "join", 2)]
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, dial=dial_back.dial), 20.0)
+    assert (kinds(out), conference(out)) == ([], [])
+    assert b.handle(c.LegAnswered(SID, 2), 21.0).effects == [DialBack(SID, CALLER, NUMBER, 21000)]

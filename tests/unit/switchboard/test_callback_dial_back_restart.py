@@ -749,7 +749,9 @@ def test_a_caller_who_answers_a_dial_back_the_line_did_not_know_of_waits_on_hold
 
 def test_an_earlier_dial_backs_late_miss_is_no_news_when_the_carrier_cannot_say_of_the_last():
     """The carrier could not say at the start what became of LEG2 (the last written): a
-    miss of the dial-back before it is still not the caller's."""
+    miss of the dial-back before it is still not the caller's, nor news of LEG2's (with
+    no word of LEG2 within the minute, the caller is dialled again: that miss made the
+    line take LEG2 as gone out, and nobody ever dialled them)."""
     b = board()
     b.handle(c.Login("a1", ready=False), RESTART)
     row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
@@ -761,6 +763,7 @@ def test_an_earlier_dial_backs_late_miss_is_no_news_when_the_carrier_cannot_say_
                    RESTART + 5)  # fmt: skip
     assert (kinds(out), conference(out)) == ([], [])
     assert (b.agent_state("a1")["state"], b.agent_state("a1")["call_sid"]) == ("on_call", SID)
+    assert conference(b.handle(c.Tick(), RESTART + PENDING_FOR + 1)) == [DIAL_BACK]
 
 
 def test_a_dial_back_made_after_a_restart_is_numbered_above_those_written_before_it():
@@ -780,8 +783,7 @@ def test_a_dial_back_made_after_a_restart_is_numbered_above_those_written_before
 
 
 def test_after_a_later_dial_backs_miss_the_written_ones_late_miss_is_no_news():
-    """(The later one is then the one the line knows: the call waits for its next agent,
-    and BEFORE's miss is neither a try nor a refusal.)"""
+    """(BEFORE's miss is then neither a try nor a refusal.)"""
     b = board()
     recovered_dialling_back_with(b, {SID: "completed"}, dial=BEFORE)
     b.handle(c.CarrierStatus(SID, "busy", dial_back=True, leg=LEG2, dial=BEFORE + 60_000),
@@ -789,3 +791,18 @@ def test_after_a_later_dial_backs_miss_the_written_ones_late_miss_is_no_news():
     out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
                    RESTART + 25)  # fmt: skip
     assert kinds(out) == []
+
+
+def test_a_dial_backs_miss_heard_of_at_the_start_is_not_taken_again_when_its_word_comes():
+    """The carrier said at the start that LEG was missed (a try); LEG's own no-answer,
+    delayed, then comes as a2's phone rings for the call: it is not a second try, and a2
+    is not dropped."""
+    b = board()
+    out = recovered_dialling_back_with(b, {SID: "completed", LEG: "no-answer"}, dial=BEFORE)
+    assert "callback-not-reached" in kinds(out)
+    b.handle(c.Login("a2", ready=True), RESTART + 1)
+    assert conference(b.handle(c.Accept("a2", SID), RESTART + 2)) == [("agent:a2", "join", 2)]
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
+                   RESTART + 3)  # fmt: skip
+    assert (kinds(out), conference(out)) == ([], [])
+    assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 4)) == [DIAL_BACK]
