@@ -177,18 +177,30 @@ def dial_back_of(
     hold for the next), and its own call's sid: the one they are on the line through, else
     the last one the carrier took with no word of it since, answered or missed (its agent
     may have gone meanwhile: the next agent waits for that dial-back's answer too); "":
-    none known, or written before the sid was kept. Then that last one's number
-    (`DialBack.dial`; 0: none, or the caller is on the line, whom no miss concerns)."""
+    none known, or written before the sid was kept. Then the number below which the call's
+    dial-backs are over (`CallRecord.dial`): that last one's (`DialBack.dial`), or one
+    above the one missed last; 0: none known, or the caller is on the line, whom no miss
+    concerns."""
     placed, dial = "", 0
-    for kind, data in reversed(history):
+    for i in range(len(history) - 1, -1, -1):
+        kind, data = history[i]
         if kind == CalledBack.kind:
             return True, str(data.get("leg", "")), 0
         if kind == CallbackNotReached.kind:
+            if not placed:  # (none placed since: the one missed, placed before it, is over)
+                missed = next((_dial(d) for k, d in reversed(history[:i])
+                               if k == DialBackPlaced.kind), 0)  # fmt: skip
+                dial = missed + 1 if missed else 0
             return False, placed, dial
         if kind == DialBackPlaced.kind and not placed:
-            placed, number = str(data.get("leg", "")), data.get("dial", 0)
-            dial = number if isinstance(number, int) else 0  # (0: written before it was kept)
+            placed, dial = str(data.get("leg", "")), _dial(data)
     return False, placed, dial
+
+
+def _dial(data: Mapping[str, object]) -> int:
+    """A `dial-back-placed` event's number (0: written before it was kept)."""
+    number = data.get("dial", 0)
+    return number if isinstance(number, int) else 0
 
 
 @dataclass(frozen=True)

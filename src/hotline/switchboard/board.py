@@ -929,7 +929,7 @@ class Switchboard:
 
     def _dial_back(self, sid: str, r: CallRecord) -> None:
         """Dial the callback's caller back, this dial-back now the one awaited (`r.dial`)."""
-        self._dials = max(self._dials + 1, int(self.now * 1000))
+        self._dials = max(self._dials + 1, int(self.now * 1000), r.dial)  # (r.dial: not over)
         r.dial = self._dials
         number = r.row.callback_number or r.row.caller
         self._effects.append(DialBack(sid, number, self.line.number, self._dials))

@@ -37,6 +37,22 @@ def test_a_dial_back_of_an_earlier_try_is_not():
     assert dial_back_of(history) == (False, "", 0)
 
 
+def test_a_missed_dial_back_is_over():
+    """(Its number is one a late second word of its miss cannot be a try under: the call's
+    record starts above it after a restart, as it did before.)"""
+    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD, "dial": 5000}),
+               ("callback-not-reached", {"status": "failed", "tries": 1}),
+               (REQUEUED, {}), *connect(2)]  # fmt: skip
+    assert dial_back_of(history) == (False, "", 5001)
+
+
+def test_a_dial_back_placed_after_a_miss_is_the_one_awaited():
+    history: History = [*connect(1), ("dial-back-placed", {"leg": OLD, "dial": 5000}),
+               ("callback-not-reached", {"status": "busy", "tries": 1}), (REQUEUED, {}),
+               *connect(2), ("dial-back-placed", {"leg": NEW, "dial": 9000})]  # fmt: skip
+    assert dial_back_of(history) == (False, NEW, 9000)
+
+
 def test_a_caller_on_the_line_is_so_through_the_call_they_answered():
     answered = ("called-back", {"agent_id": "a1", "leg": NEW})
     history: History = [*connect(1), ("dial-back-placed", {"leg": NEW}), answered, (REQUEUED, {}),

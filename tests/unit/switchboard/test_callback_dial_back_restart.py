@@ -806,3 +806,23 @@ def test_a_dial_backs_miss_heard_of_at_the_start_is_not_taken_again_when_its_wor
                    RESTART + 3)  # fmt: skip
     assert (kinds(out), conference(out)) == ([], [])
     assert conference(b.handle(c.LegAnswered(SID, 2), RESTART + 4)) == [DIAL_BACK]
+
+
+def test_a_dial_back_made_after_a_later_ones_miss_is_numbered_above_it():
+    """A miss of a dial-back numbered far ahead (made by a node whose clock ran ahead,
+    not written) is taken; the next agent's phone answering dials the caller with a number
+    above it, whose own miss is then the caller's too (not ignored as an earlier one's)."""
+    ahead = 10**13
+    b = board()
+    recovered_dialling_back_with(b, {SID: "completed"}, dial=BEFORE)
+    out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG2, dial=ahead),
+                   RESTART + 20)  # fmt: skip
+    assert "callback-not-reached" in kinds(out)
+    b.handle(c.Login("a2", ready=True), RESTART + 21)
+    b.handle(c.Accept("a2", SID), RESTART + 22)
+    (dial_back,) = b.handle(c.LegAnswered(SID, 2), RESTART + 23).effects
+    assert isinstance(dial_back, DialBack)
+    assert dial_back.dial == ahead + 1
+    out = b.handle(c.CarrierStatus(SID, "busy", dial_back=True, dial=dial_back.dial),
+                   RESTART + 40)  # fmt: skip
+    assert "callback-not-reached" in kinds(out)
