@@ -207,8 +207,9 @@ class Switchboard:
         self._tickets = 0  # look-ups started so far
         # the last dial-back's number (`DialBack.dial`): the line's clock in milliseconds,
         # or one more than the last if that is not later; never below a number a restart
-        # found written (`Recovered.dial`). So a dial-back made after another was written
-        # has the larger number, whatever the clocks of the nodes that made them.
+        # found written (`Recovered.dial`), nor below its call's record's (`CallRecord.dial`).
+        # So a dial-back made after another was written, or heard of, has the larger
+        # number, whatever the clocks of the nodes that made them.
         self._dials = 0
         self._events: list[AnyEvent] = []
         self._effects: list[Effect] = []
@@ -806,7 +807,7 @@ class Switchboard:
         r = self.records.get(cmd.sid)
         if r is None or r.call is None or not r.call.callback or not r.dialled_back \
                 or r.caller_answered or 0 < cmd.dial < r.dial:  # fmt: skip
-            return  # (the last: one the line asked for before its last, superseded)
+            return  # (the last: a dial-back over, superseded or missed)
         r.dial_back_unconfirmed = False
         self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg, cmd.dial))
 

@@ -206,17 +206,23 @@ def test_the_next_agents_phone_not_answering_leaves_a_caller_still_ringing_off_h
     assert conference(out) == [("caller", "hold", 0)]  # (on hold for the next agent)
 
 
+def dialled_back_for_a1(b: Switchboard) -> DialBack:
+    """a1 accepts the callback and their phone answers (at 7 s): the caller's dial-back."""
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    (dial_back,) = b.handle(c.LegAnswered(SID, 1), 7.0).effects
+    assert isinstance(dial_back, DialBack)
+    return dial_back
+
+
 def test_a_dial_back_refused_that_went_out_after_all_is_not_missed_twice():
     """The carrier's answer to the dial-back request timed out (a try not reached), but the
     call went out, and its no-answer comes as the next agent's phone rings: not a second
     try, and a2 is not dropped."""
     out: Outcome[Any]
     b = board()
-    waiting_for_callback(b)
-    b.handle(c.Login("a1", ready=True), 5.0)
-    b.handle(c.Accept("a1", SID), 6.0)
-    (dial_back,) = b.handle(c.LegAnswered(SID, 1), 7.0).effects
-    assert isinstance(dial_back, DialBack)
+    dial_back = dialled_back_for_a1(b)
     out = b.handle(c.CarrierRefused(SID, None, dial=dial_back.dial), 17.0)
     assert "callback-not-reached" in kinds(out)
     b.handle(c.Login("a2", ready=True), 18.0)
@@ -232,11 +238,7 @@ def test_a_dial_back_missed_after_its_agent_left_is_not_missed_twice():
     for the call by then, is not dropped."""
     out: Outcome[Any]
     b = board()
-    waiting_for_callback(b)
-    b.handle(c.Login("a1", ready=True), 5.0)
-    b.handle(c.Accept("a1", SID), 6.0)
-    (dial_back,) = b.handle(c.LegAnswered(SID, 1), 7.0).effects
-    assert isinstance(dial_back, DialBack)
+    dial_back = dialled_back_for_a1(b)
     b.handle(c.AgentLegEnded(SID, 1), 8.0)
     b.handle(c.Tick(), 9.0 + AGENT_GONE_AFTER)  # (the caller did not hang up: a1 went)
     out = b.handle(c.CarrierRefused(SID, None, dial=dial_back.dial), 15.0)

@@ -298,17 +298,17 @@ def test_the_carriers_taking_a_dial_back_is_written_with_its_calls_sid():
 
 
 def recovered_dialling_back_with(
-    b: Switchboard, statuses: dict[str, str | None], dial: int = 0
+    b: Switchboard, statuses: dict[str, str | None], dial: int = 0, leg: str = LEG
 ) -> Any:
     """a1's phone answered a callback (its first connect) and the caller's dial-back was
-    placed (LEG; `dial`, its number if written) before the restart, with no word of it
+    placed (`leg`; `dial`, its number if written) before the restart, with no word of it
     since: recovered on a1, with what the carrier says now (`statuses`). Returns the
     recovery's outcome."""
     b.handle(c.Login("a1", ready=False), RESTART)
     row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
                   {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
     found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
-                        dial_back_leg=LEG, dial=dial)  # fmt: skip
+                        dial_back_leg=leg, dial=dial)  # fmt: skip
     return b.handle(c.Recover([found], statuses), RESTART)
 
 
@@ -700,12 +700,7 @@ def test_an_earlier_dial_backs_late_miss_is_no_news_after_a_second_restart():
     number) and stopped again; the next start finds LEG2 ringing. The first dial-back's
     miss, late, is not the caller's; LEG2's is."""
     b = board()
-    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
-                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
-    b.handle(c.Login("a1", ready=False), RESTART)
-    found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
-                        dial_back_leg=LEG2, dial=160_000)  # fmt: skip
-    b.handle(c.Recover([found], {SID: "completed", LEG2: "ringing"}), RESTART)
+    recovered_dialling_back_with(b, {SID: "completed", LEG2: "ringing"}, dial=160_000, leg=LEG2)
     out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
                    RESTART + 5)  # fmt: skip
     assert (kinds(out), conference(out)) == ([], [])
@@ -753,12 +748,7 @@ def test_an_earlier_dial_backs_late_miss_is_no_news_when_the_carrier_cannot_say_
     no word of LEG2 within the minute, the caller is dialled again: that miss made the
     line take LEG2 as gone out, and nobody ever dialled them)."""
     b = board()
-    b.handle(c.Login("a1", ready=False), RESTART)
-    row = CallRow(SID, "test", CALLER, NUMBER, "en", "en", 0, "answered",
-                  {"caller_type": "public"}, CALLER, 1.0)  # fmt: skip
-    found = c.Recovered(row, 2.0, 1, True, False, agent="a1", answered=6.0, dialling_back=True,
-                        dial_back_leg=LEG2, dial=160_000)  # fmt: skip
-    b.handle(c.Recover([found], {SID: "completed"}), RESTART)
+    recovered_dialling_back_with(b, {SID: "completed"}, dial=160_000, leg=LEG2)
     out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, leg=LEG, dial=BEFORE),
                    RESTART + 5)  # fmt: skip
     assert (kinds(out), conference(out)) == ([], [])
