@@ -32,6 +32,9 @@
     │                            operator's to fix; a log-on gets LogOnRefused
     ├── LookupNotAudited         a record look-up whose audit entry could not be written:
     │                            refused, nothing of the record shown (fail closed)
+    ├── CallNotRecovered         one open call could not be rebuilt at a start (a fault,
+    │                            or its rows not as a line writes them): the start is made
+    │                            again without it (`service.live.LiveLine.recover`)
     ├── LineStopped              a command for a line this server stopped serving (handed
     │                            over, or the server stops): refused, nothing done; its
     │                            sender tries again (the line's next leader answers it)
@@ -201,6 +204,19 @@ class LookupNotAudited(HotlineError):
     """A record look-up was refused because its audit entry could not be written."""
 
     error_id: ClassVar[str] = "lookup-not-audited"
+
+
+class CallNotRecovered(HotlineError):
+    """Rebuilding one open call at a start failed (`cause`: the fault's kind, never its
+    text, which may hold what the call's rows hold). The line is left half-built: its
+    driver builds it again with the call among those `left` (closed, their callers told)."""
+
+    error_id: ClassVar[str] = "call-not-recovered"
+
+    def __init__(self, sid: str, cause: str) -> None:
+        super().__init__(f"call {sid} could not be recovered ({cause})")
+        self.sid = sid
+        self.cause = cause
 
 
 class LineStopped(HotlineError):

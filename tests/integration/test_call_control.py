@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from hotline.telephony.carrier_http import IDLE_FOR
-from hotline.telephony.control import CallGone, CarrierError, TwilioCallControl
+from hotline.telephony.control import NOT_KEPT, CallGone, CarrierError, TwilioCallControl
 
 SID = "AC" + "0" * 32
 
@@ -93,6 +93,19 @@ def test_the_interpreter_is_refused_clearly_when_no_service_is_set(carrier):
     with pytest.raises(CarrierError, match="HOTLINE_INTERPRETER_NUMBER"):
         control.leg("CA1", "interpreter", "join")
     assert _Carrier.seen == []
+
+
+def test_a_call_not_kept_ends_with_words_that_say_so(carrier):
+    control = TwilioCallControl(
+        account_sid=SID, auth_token="tok", api_base=carrier, public_url="http://127.0.0.1:8000"
+    )
+    control.end_call("CA1")
+    ((path, _, form),) = _Carrier.seen
+    assert path == f"/2010-04-01/Accounts/{SID}/Calls/CA1.json"
+    assert form["Twiml"] == [
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Say language="en-US" '
+        f'voice="Polly.Joanna">{NOT_KEPT}</Say><Hangup /></Response>'
+    ]
 
 
 def test_a_carrier_refusal_is_our_error_not_a_crash(carrier):

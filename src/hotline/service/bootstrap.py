@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from hotline.errors import HotlineError
+from hotline.errors import CallNotRecovered, HotlineError
 from hotline.records.audit import KEY_VARIABLE, AuditTrail
 from hotline.records.config import load_connectors, load_record_sources
 from hotline.records.desk import RecordDesk, RecordSource
@@ -31,6 +31,7 @@ from hotline.testing.connectors import InMemoryConnector
 
 log = logging.getLogger("hotline.bootstrap")
 STATUS_DEADLINE = 8.0  # seconds the start waits for the carrier's statuses of open calls
+NOT_RECOVERED_AT_MOST = 10  # open calls a start closes as not recovered (more: it fails)
 
 
 @dataclass
@@ -84,15 +85,45 @@ def build_line(
     if not setups:
         raise HotlineError("none of the lines to serve is in the store")
     home = setups[0].number == settings.line_number
-    line = LiveLine(lines=setups, store=store, connectors=connectors, wall=wall,
-                    serves=serves, home=home, shared=fence is not None)  # fmt: skip
-    line.awaiting = awaiting
+
+    def live_line() -> LiveLine:
+        line = LiveLine(lines=setups, store=store, connectors=connectors, wall=wall,
+                        serves=serves, home=home, shared=fence is not None)  # fmt: skip
+        line.awaiting = awaiting
+        return line
+
+    line = live_line()
     recovered: dict[str, int] = {}
     if control is not None:
         statuses = carrier_statuses(control, line.recovering(), deadline=STATUS_DEADLINE)
-        recovered = line.recover(statuses)
+        line, recovered = recover(live_line, line, statuses)
     desk = record_desk(settings, connectors, store, more_sources or {})
     return Parts(settings, store, line, applied, recovered, created, imported, desk)
+
+
+def recover(
+    live_line: Callable[[], LiveLine], line: LiveLine, statuses: Mapping[str, str | None]
+) -> tuple[LiveLine, dict[str, int]]:
+    """`line` rebuilt from the store's open calls (`LiveLine.recover`). A call whose
+    rebuilding fails is left (closed, its caller told): the half-built line is dropped,
+    nothing of it written, and another (`live_line()`) built without the call. More than
+    NOT_RECOVERED_AT_MOST such calls is no one call's fault: the start fails, nothing
+    written, as it would have without this (its node gives its lines up and stops)."""
+    left: dict[str, str] = {}
+    while True:
+        try:
+            return line, line.recover(statuses, left)
+        except CallNotRecovered as e:
+            log.error("%s: it is closed, its caller told so, and the line is built again "
+                      "without it", e.message, exc_info=e)  # fmt: skip
+            left[e.sid] = e.cause
+            if len(left) > NOT_RECOVERED_AT_MOST:
+                raise HotlineError(
+                    f"{len(left)} open calls could not be recovered ({', '.join(left)}): "
+                    f"more than {NOT_RECOVERED_AT_MOST} is taken for a fault of this "
+                    f"release or of the store, not of a call: nothing was closed"
+                ) from None
+        line = live_line()
 
 
 def record_desk(

@@ -31,7 +31,7 @@ from hotline.domain.events import (
     CallRequeued,
     OfferWithdrawn,
 )
-from hotline.errors import HotlineError, LineStopped, UnknownAgent
+from hotline.errors import CallNotRecovered, HotlineError, LineStopped, UnknownAgent
 from hotline.ivr.interpreter import Action, Digits, Input, Say, Speech, Timeout
 from hotline.ivr.line import LineFlow
 from hotline.records.audit import record_entry
@@ -62,6 +62,7 @@ from hotline.switchboard.effects import (
     Connect,
     DialBack,
     DropLookup,
+    EndCall,
     EndLeg,
     Leg,
     Offer,
@@ -92,7 +93,8 @@ from hotline.switchboard.records import CallRow
 from hotline.yamlfile import read_text
 
 R = TypeVar("R")
-Outgoing = Offer | Withdraw | Connect | DialBack | Leg | EndLeg | Park  # the adapters carry out
+# what the adapters carry out
+Outgoing = Offer | Withdraw | Connect | DialBack | Leg | EndLeg | Park | EndCall
 COMMIT_WAIT = 0.5  # seconds a reply waits for its unit of work to land (then goes anyway)
 REPLIES_KEPT = 100_000  # replies (and calls' lines) remembered for late carrier callbacks
 STOPPED = (
@@ -583,13 +585,21 @@ class LiveLine:
     ) -> None:
         self._run(c.CarrierRefused(sid, attempt, gone, dial))
 
-    def recover(self, statuses: Mapping[str, str | None]) -> dict[str, int]:
+    def recover(
+        self, statuses: Mapping[str, str | None], left: Mapping[str, str] | None = None
+    ) -> dict[str, int]:
         """After a restart: rebuild the lines served here from the store's open calls (each
         on the line of the number it called), with what the carrier said of each
         (`statuses`, see `commands.Recover`), and their agents as they were: those logged in
         are logged in again first, each bridged call goes back to its agent, then each
         agent resumes their state (ready or not and why, what is left of a wrap-up). The
-        calls and agents of lines another node serves are theirs: left as they are."""
+        calls and agents of lines another node serves are theirs: left as they are.
+        `left`: calls not rebuilt but closed, each with the fault an earlier try met (see
+        `commands.Recover`). A call whose rebuilding fails raises CallNotRecovered with
+        nothing written and this line half-built: `bootstrap.build_line` builds another,
+        with that call left."""
+        left = left or {}
+        leaving: dict[str, list[tuple[CallRow, str]]] = {name: [] for name in self.boards}
         in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
         on_lines = self.store.agents_lines()
         self.kept_agents = self.store.agent_states()
@@ -610,55 +620,22 @@ class LiveLine:
         ours = self._ours(in_store)
         histories = self.store.histories([row.sid for row, _ in ours])
         for row, line in ours:
+            if row.sid in left:
+                leaving[line].append((row, left[row.sid]))
+                continue
+            try:
+                found[line].append(self._found(row, histories[row.sid], on_call))
+            except Exception as e:  # (its kind only: its text may hold the call's data)
+                raise CallNotRecovered(row.sid, type(e).__name__) from e
             if row.line not in in_store and row.called not in in_store.values():
                 log.warning("call %s called %s, on a line no longer in the store: recovered "
                             "on %r", row.sid, row.called, line)  # fmt: skip
-            happened = histories[row.sid]
-            history = [(e.kind, e.data) for e in happened]
-            # the connects whose agent's leg answered since the call last went back to a
-            # queue (a transfer there: its caller talked to an agent no longer on it, and
-            # the next agent's phone may be ringing, as `_requeue`'s new record says); a
-            # warm transfer's connect is to a phone in the call already, which answered
-            legs: set[int] = set()
-            connect = 0  # (the last connect tried so far: their numbers only grow)
-            for k, d in history:
-                if k == REQUEUED:
-                    legs.clear()
-                elif k == Connecting.kind:
-                    connect = max(connect, int(str(d.get("attempt", 0))))
-                elif k == AgentLegAnswered.kind:
-                    legs.add(int(str(d.get("attempt", 0))))
-                elif k == Transferred.kind and d.get("warm") is True:
-                    legs.add(connect)
-            # a callback's caller is dialled once its agent's phone answers: it is on a call
-            # only if the last connect's did and the caller is on the line (their last
-            # dial-back answered, not missed: a called-back caller whose agent went waits
-            # there); the last connect's phone answered with the caller not on the line,
-            # their dial-back was asked for (it may not have reached the carrier)
-            callback = row.callback_number is not None
-            on_the_line, dial_back_leg, dial = dial_back_of(history) if callback else (False, "", 0)
-            leg_answered = connect in legs
-            found[line].append(c.Recovered(
-                row=row,
-                since=_first(happened, "CallQueued"),
-                attempts=connect,
-                offered_callback=any(k == CallbackOffered.kind for k, _ in history),
-                bridged=leg_answered and on_the_line if callback else bool(legs),
-                **in_conference(history),
-                agent=on_call.get(row.sid, ""),
-                answered=_first(happened, "CallAnswered"),
-                on_the_line=on_the_line,
-                dialling_back=callback and leg_answered and not on_the_line,
-                dial_back_leg=dial_back_leg,
-                dial=dial,
-                callback_tries=sum(k == CallbackNotReached.kind for k, _ in history),
-            ))  # fmt: skip
         done: Counter[str] = Counter()
         for line, calls in found.items():
-            counts: dict[str, int] = self._run(c.Recover(calls, statuses), line)
+            counts: dict[str, int] = self._run(c.Recover(calls, statuses, leaving[line]), line)
             done.update(counts)
-            for recovered in calls:  # (had here, as a call opened here: see `knows`)
-                self._lately(recovered.row.sid, line)
+            for sid in [f.row.sid for f in calls] + [row.sid for row, _ in leaving[line]]:
+                self._lately(sid, line)  # (had here, as a call opened here: see `knows`)
         for agent_id, kept in back.items():
             try:
                 self._resume_agent(agent_id, kept)
@@ -673,6 +650,51 @@ class LiveLine:
                                                 for sid in b.records]))  # fmt: skip
         self.flush()
         return dict(done)
+
+    def _found(
+        self, row: CallRow, happened: Sequence[Happened], on_call: Mapping[str, str]
+    ) -> c.Recovered:
+        """An open call as its events tell it (`happened`; `on_call`: each call's agent,
+        logged in again, by the call's sid)."""
+        history = [(e.kind, e.data) for e in happened]
+        # the connects whose agent's leg answered since the call last went back to a
+        # queue (a transfer there: its caller talked to an agent no longer on it, and
+        # the next agent's phone may be ringing, as `_requeue`'s new record says); a
+        # warm transfer's connect is to a phone in the call already, which answered
+        legs: set[int] = set()
+        connect = 0  # (the last connect tried so far: their numbers only grow)
+        for k, d in history:
+            if k == REQUEUED:
+                legs.clear()
+            elif k == Connecting.kind:
+                connect = max(connect, int(str(d.get("attempt", 0))))
+            elif k == AgentLegAnswered.kind:
+                legs.add(int(str(d.get("attempt", 0))))
+            elif k == Transferred.kind and d.get("warm") is True:
+                legs.add(connect)
+        # a callback's caller is dialled once its agent's phone answers: it is on a call
+        # only if the last connect's did and the caller is on the line (their last
+        # dial-back answered, not missed: a called-back caller whose agent went waits
+        # there); the last connect's phone answered with the caller not on the line,
+        # their dial-back was asked for (it may not have reached the carrier)
+        callback = row.callback_number is not None
+        on_the_line, dial_back_leg, dial = dial_back_of(history) if callback else (False, "", 0)
+        leg_answered = connect in legs
+        return c.Recovered(
+            row=row,
+            since=_first(happened, "CallQueued"),
+            attempts=connect,
+            offered_callback=any(k == CallbackOffered.kind for k, _ in history),
+            bridged=leg_answered and on_the_line if callback else bool(legs),
+            **in_conference(history),
+            agent=on_call.get(row.sid, ""),
+            answered=_first(happened, "CallAnswered"),
+            on_the_line=on_the_line,
+            dialling_back=callback and leg_answered and not on_the_line,
+            dial_back_leg=dial_back_leg,
+            dial=dial,
+            callback_tries=sum(k == CallbackNotReached.kind for k, _ in history),
+        )  # fmt: skip
 
     def recovering(self) -> list[str]:
         """What `recover` asks the carrier about: the store's open calls it rebuilds here,

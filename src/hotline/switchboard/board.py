@@ -37,7 +37,7 @@ from hotline.domain.events import (
     Event,
     OfferWithdrawn,
 )
-from hotline.errors import InvalidTransition, UnknownAgent, UnknownCall
+from hotline.errors import CallNotRecovered, InvalidTransition, UnknownAgent, UnknownCall
 from hotline.ivr.catalog import Value
 from hotline.ivr.interpreter import (
     Action,
@@ -100,6 +100,7 @@ from hotline.switchboard.effects import (
     DialBack,
     DropLookup,
     Effect,
+    EndCall,
     EndLeg,
     Leg,
     Offer,
@@ -127,6 +128,7 @@ from hotline.switchboard.events import (
     IvrResumed,
     IvrStarted,
     LookedUp,
+    NotRecovered,
     Supervised,
     Transferred,
     VoicemailLeft,
@@ -1372,92 +1374,117 @@ class Switchboard:
         return changed
 
     def _recover(self, cmd: c.Recover) -> dict[str, int]:
+        """Each call rebuilt (or closed: `left`, and those the carrier says are over). One
+        whose rebuilding fails raises CallNotRecovered, naming it, with the line half-built:
+        its driver builds the line afresh, that call among those left (one call must not
+        keep the line from starting, nor close any other)."""
         done: dict[str, int] = {}
+        for row, cause in cmd.left:
+            self._not_recovered(row, cause, cmd.statuses)
+            done["not recovered"] = done.get("not recovered", 0) + 1
         for found in cmd.calls:
-            row = found.row
-            known = row.sid in cmd.statuses
-            status = cmd.statuses.get(row.sid)
-            callback = row.callback_number is not None and row.state in (
-                "queued", "offered", "answered",
-            )  # fmt: skip
-            if known and status not in LIVE and not callback:
-                state = "completed" if row.state == "answered" else "abandoned"
-                self._change(row.sid, state=state)
-                self._emit(ClosedAfterRestart(self.now, row.sid, status or "unknown"))
-                done[state] = done.get(state, 0) + 1
-                continue
-            r = self.records[row.sid] = CallRecord(
-                row=row,
-                since=found.since,
-                connects=found.attempts,  # the next connect gets a number of its own
-                offered_callback=found.offered_callback,
-                unverified=not known and not callback,
-                callback_tries=found.callback_tries,
-            )
-            r.dial = found.dial  # (an earlier dial-back's late miss is not the caller's)
-            self._dials = max(self._dials, found.dial)  # (this line's are later still)
-            mark = len(self._effects)
-            if row.state == "in_ivr":
-                r.resumable = True
-                what = "ivr"
-            elif row.state == "answered" and found.bridged:
-                what = "on a call"
-                theirs = self._resume_call(r, found, callback=callback)
-                if not theirs:
-                    r.detached = True
-                self._reattach(row.sid, r, found, theirs=theirs)
-            elif row.state == "answered" and found.attempts and not callback:
-                # the agent's phone was ringing: the carrier's word on that dial decides
-                r.pending = True
-                self.scheduler.at(self.now + PENDING_FOR, self._no_word, row.sid)
-                what = "connecting"
-            elif (
-                callback and row.state == "answered" and self._resume_call(r, found, callback=True)
-            ):
-                what = "on a call"
-                if found.dialling_back:  # (the carrier's word on the dial-back decides,
-                    r.dialled_back = True  # within PENDING_FOR; none, and it is asked again)
-                    r.dial_back_unconfirmed = True
-                    r.answered_connect = found.attempts  # (its agent's phone answered)
-                    self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
-                                      found.attempts)  # fmt: skip
-                    what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
-                                                 cmd.statuses) or what  # fmt: skip
-                elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
-                    leg = found.dial_back_leg  # it decides, within PENDING_FOR)
-                    if found.on_the_line:  # a caller called back waits on hold for it, there
-                        r.dialled_back = r.caller_answered = True
-                        self._hold_again(row.sid, r)
-                    else:  # (dialled back before their agent left, no word since: answered
-                        # meanwhile, they wait on hold for this phone; answered and hung up,
-                        # they had waited so)
-                        r.held = cmd.statuses.get(leg, "") == "completed"
-                        what = self._dial_back_asked(row.sid, r, leg, cmd.statuses) or what
-                    self.scheduler.at(self.now + PENDING_FOR,
-                                      self._callback_no_word, row.sid, found.attempts)  # fmt: skip
-            else:  # queued or offered (or a callback being dialled): back in its place
-                self._back_in_place(row.sid, callback=callback)
-                what = "queued"
-                if callback and found.on_the_line:  # called back, on hold for an agent
-                    r.dialled_back = r.caller_answered = True
-                    self._hold_again(row.sid, r)
-                elif callback:  # (dialled back before its agent left, no word of it since)
-                    what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
-                                                 cmd.statuses) or what  # fmt: skip
-            leg = found.dial_back_leg
-            if callback and found.on_the_line and leg and leg not in cmd.statuses:
-                r.unverified_leg = leg  # (the carrier could not say: asked again)
-            elif callback and found.on_the_line and leg in cmd.statuses \
-                    and cmd.statuses[leg] not in LIVE:  # fmt: skip
-                # called back, they hung up while the line was down (the carrier's word on
-                # it lost): as that word would have; nothing is asked about their leg
-                asked = self._effects[mark:]
-                self._effects[mark:] = [
-                    e for e in asked if not (isinstance(e, Leg) and e.label == CALLER)
-                ]
-                what = self._dial_back_word(row.sid, r, leg, cmd.statuses[leg]) or what
+            try:
+                what = self._recover_call(found, cmd.statuses)
+            except Exception as e:  # (its kind only: its text may hold the call's data)
+                raise CallNotRecovered(found.row.sid, type(e).__name__) from e
             done[what] = done.get(what, 0) + 1
         return done
+
+    def _not_recovered(self, row: CallRow, cause: str, statuses: Mapping[str, str | None]) -> None:
+        """A call a start could not rebuild (`cause`: the fault's kind) is closed, and its
+        caller, if the carrier may have them still, told to call again as their call ends.
+        Nothing else of it is rebuilt: a queued callback's caller is not called back, and
+        one called back already is on a dial-back's own call, which is not ended (it ends
+        when they hang up, or when the conference does). Its agent, logged in again, wraps
+        up as after a call that ended while the line was down."""
+        self._change(row.sid, state="completed" if row.state == "answered" else "abandoned")
+        self._emit(NotRecovered(self.now, row.sid, cause))
+        if statuses.get(row.sid, "in-progress") in LIVE:  # (not over, or not known to be)
+            self._effects.append(EndCall(row.sid))
+
+    def _recover_call(self, found: c.Recovered, statuses: Mapping[str, str | None]) -> str:
+        """One open call rebuilt, or closed if the carrier says it is over: what became of
+        it, for `Recover`'s counts."""
+        row = found.row
+        known = row.sid in statuses
+        status = statuses.get(row.sid)
+        callback = row.callback_number is not None and row.state in (
+            "queued", "offered", "answered",
+        )  # fmt: skip
+        if known and status not in LIVE and not callback:
+            state = "completed" if row.state == "answered" else "abandoned"
+            self._change(row.sid, state=state)
+            self._emit(ClosedAfterRestart(self.now, row.sid, status or "unknown"))
+            return state
+        r = self.records[row.sid] = CallRecord(
+            row=row,
+            since=found.since,
+            connects=found.attempts,  # the next connect gets a number of its own
+            offered_callback=found.offered_callback,
+            unverified=not known and not callback,
+            callback_tries=found.callback_tries,
+        )
+        r.dial = found.dial  # (an earlier dial-back's late miss is not the caller's)
+        self._dials = max(self._dials, found.dial)  # (this line's are later still)
+        mark = len(self._effects)
+        if row.state == "in_ivr":
+            r.resumable = True
+            what = "ivr"
+        elif row.state == "answered" and found.bridged:
+            what = "on a call"
+            theirs = self._resume_call(r, found, callback=callback)
+            if not theirs:
+                r.detached = True
+            self._reattach(row.sid, r, found, theirs=theirs)
+        elif row.state == "answered" and found.attempts and not callback:
+            # the agent's phone was ringing: the carrier's word on that dial decides
+            r.pending = True
+            self.scheduler.at(self.now + PENDING_FOR, self._no_word, row.sid)
+            what = "connecting"
+        elif callback and row.state == "answered" and self._resume_call(r, found, callback=True):
+            what = "on a call"
+            if found.dialling_back:  # (the carrier's word on the dial-back decides,
+                r.dialled_back = True  # within PENDING_FOR; none, and it is asked again)
+                r.dial_back_unconfirmed = True
+                r.answered_connect = found.attempts  # (its agent's phone answered)
+                self.scheduler.at(self.now + PENDING_FOR, self._dial_back_no_word, row.sid,
+                                  found.attempts)  # fmt: skip
+                what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
+                                             statuses) or what  # fmt: skip
+            elif found.attempts:  # (its agent's phone was ringing: the carrier's word on
+                leg = found.dial_back_leg  # it decides, within PENDING_FOR)
+                if found.on_the_line:  # a caller called back waits on hold for it, there
+                    r.dialled_back = r.caller_answered = True
+                    self._hold_again(row.sid, r)
+                else:  # (dialled back before their agent left, no word since: answered
+                    # meanwhile, they wait on hold for this phone; answered and hung up,
+                    # they had waited so)
+                    r.held = statuses.get(leg, "") == "completed"
+                    what = self._dial_back_asked(row.sid, r, leg, statuses) or what
+                self.scheduler.at(self.now + PENDING_FOR,
+                                  self._callback_no_word, row.sid, found.attempts)  # fmt: skip
+        else:  # queued or offered (or a callback being dialled): back in its place
+            self._back_in_place(row.sid, callback=callback)
+            what = "queued"
+            if callback and found.on_the_line:  # called back, on hold for an agent
+                r.dialled_back = r.caller_answered = True
+                self._hold_again(row.sid, r)
+            elif callback:  # (dialled back before its agent left, no word of it since)
+                what = self._dial_back_asked(row.sid, r, found.dial_back_leg,
+                                             statuses) or what  # fmt: skip
+        leg = found.dial_back_leg
+        if callback and found.on_the_line and leg and leg not in statuses:
+            r.unverified_leg = leg  # (the carrier could not say: asked again)
+        elif callback and found.on_the_line and leg in statuses \
+                and statuses[leg] not in LIVE:  # fmt: skip
+            # called back, they hung up while the line was down (the carrier's word on
+            # it lost): as that word would have; nothing is asked about their leg
+            asked = self._effects[mark:]
+            self._effects[mark:] = [
+                e for e in asked if not (isinstance(e, Leg) and e.label == CALLER)
+            ]
+            what = self._dial_back_word(row.sid, r, leg, statuses[leg]) or what
+        return what
 
     def _dial_back_asked(
         self, sid: str, r: CallRecord, leg: str, statuses: Mapping[str, str | None]

@@ -430,13 +430,21 @@ class Recover(Command[dict[str, int]]):
     """After a restart: rebuild the line from the store's open calls and the carrier's
     word on each (`statuses`: None if it does not know the call; a call left out is one
     it could not be asked about; a dial-back's leg is asked about too, by its own sid).
-    The result counts the calls by what became of them."""
+    `left`: calls not rebuilt (an earlier try at this start failed on each, for the fault
+    named: `CallNotRecovered`), closed instead. The result counts the calls by what became
+    of them."""
 
-    _fields: ClassVar = ("calls", "statuses")
+    _fields: ClassVar = ("calls", "statuses", "left")
 
-    def __init__(self, calls: Sequence[Recovered], statuses: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        calls: Sequence[Recovered],
+        statuses: Mapping[str, str | None],
+        left: Sequence[tuple[CallRow, str]] = (),
+    ) -> None:
         self.calls: Final = calls
         self.statuses: Final = statuses
+        self.left: Final = left
 
 
 class ResumeWrapUp(Command[AgentStatus]):

@@ -162,7 +162,17 @@ class Park(Record):
         self.attempt: Final = attempt
 
 
+class EndCall(Record):
+    """End the caller's call, telling them it could not be kept and to call again (a call
+    a start could not rebuild: `events.NotRecovered`)."""
+
+    _fields: ClassVar = ("call_sid",)
+
+    def __init__(self, call_sid: str) -> None:
+        self.call_sid: Final = call_sid
+
+
 Effect = (
     Offer | Withdraw | Connect | DialBack | StartLookup | DropLookup | OpenCall | ChangeCall
-    | Leg | EndLeg | Park
+    | Leg | EndLeg | Park | EndCall
 )  # fmt: skip

@@ -176,6 +176,19 @@ class ClosedAfterRestart(LineEvent):
         self.carrier: Final = carrier
 
 
+class NotRecovered(LineEvent):
+    """An open call that could not be rebuilt at a start (`cause`: the fault's kind): it
+    is closed, and its caller told so (`effects.EndCall`)."""
+
+    kind = "not-recovered"
+    _fields: ClassVar = ("at", "call_id", "cause")
+
+    def __init__(self, at: float, call_id: str, cause: str) -> None:
+        self.at: Final = at
+        self.call_id: Final = call_id
+        self.cause: Final = cause
+
+
 class CompletedAfterRestart(LineEvent):
     """A call on an agent across a restart has ended."""
 
@@ -315,6 +328,7 @@ OfTheLine = (
     | CalledBack
     | DialBackPlaced
     | ClosedAfterRestart
+    | NotRecovered
     | CompletedAfterRestart
     | CallRefused
     | VoicemailLeft

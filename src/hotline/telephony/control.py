@@ -18,7 +18,7 @@ from twilio.rest import Client
 
 from hotline.errors import HotlineError
 from hotline.telephony.carrier_http import CarrierHttp
-from hotline.telephony.twiml import conference_twiml, redirect_twiml
+from hotline.telephony.twiml import conference_twiml, message_twiml, redirect_twiml
 from hotline.telephony.webhooks import Webhooks
 
 
@@ -42,6 +42,8 @@ class CallGone(CarrierError):
 
 
 NOT_FOUND, NOT_IN_PROGRESS = 20404, 21220  # Twilio's error codes for a call that ended
+# what a caller hears as the line ends a call it could not keep (`CallControl.end_call`)
+NOT_KEPT = "We are sorry: your call could not be kept. Please call again."
 
 
 class CallControl(Protocol):
@@ -51,6 +53,11 @@ class CallControl(Protocol):
 
     def hang_up(self, call_sid: str) -> None:
         """End a call (any leg, by its own id); CallGone if it has ended already."""
+        ...
+
+    def end_call(self, call_sid: str) -> None:
+        """End a caller's call, telling them it could not be kept (NOT_KEPT); CallGone if
+        it has ended already."""
         ...
 
     def leg(
@@ -208,6 +215,9 @@ class TwilioCallControl:
 
     def hang_up(self, call_sid: str) -> None:
         self._update(call_sid, status="completed")
+
+    def end_call(self, call_sid: str) -> None:
+        self._update(call_sid, twiml=message_twiml(NOT_KEPT))
 
     def dial_back(self, call_sid: str, to: str, caller_id: str, status_url: str) -> str:
         twiml = conference_twiml(call_sid, done_url=None)

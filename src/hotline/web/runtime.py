@@ -39,7 +39,16 @@ from hotline.service.live import LineSetup, LiveLine, Reloaded
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
-from hotline.switchboard.effects import Connect, DialBack, EndLeg, Leg, Offer, Park, Withdraw
+from hotline.switchboard.effects import (
+    Connect,
+    DialBack,
+    EndCall,
+    EndLeg,
+    Leg,
+    Offer,
+    Park,
+    Withdraw,
+)
 from hotline.switchboard.events import AgentLegAnswered, CalledBack
 from hotline.telephony.control import CallControl, CallGone
 from hotline.telephony.webhooks import Webhooks
@@ -242,6 +251,8 @@ class LineRuntime:
                 self._in_order(c.call_sid, self._conference(c))
             elif isinstance(c, EndLeg):
                 self._in_order(c.call_sid, self._end_leg(c))
+            elif isinstance(c, EndCall):
+                self._in_order(c.call_sid, self._end_call(c))
 
     def _in_order(self, sid: str, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` once the call's carrier requests before it are done."""
@@ -309,6 +320,17 @@ class LineRuntime:
             log.info("leg %s of call %s had ended already", c.leg_sid, c.call_sid)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
             log.error("could not hang up leg %s of call %s: %s", c.leg_sid, c.call_sid, e)
+
+    async def _end_call(self, c: EndCall) -> None:
+        """End a caller's call with the words that it could not be kept; one that has
+        ended by now is as wanted."""
+        self.before_acting()
+        try:
+            await self._carrier.run(self.control.end_call, c.call_sid)
+        except CallGone:
+            log.info("call %s had ended already", c.call_sid)
+        except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server
+            log.error("could not end call %s: %s", c.call_sid, e)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -1,0 +1,123 @@
+"""One open call whose rebuilding fails at a start (its rows not as a line writes them)
+must not keep the line from starting, nor cost any other call its place: the start is made
+again without it, and it is closed, its caller told to call again as their call ends."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from hotline.errors import HotlineError
+from hotline.service.bootstrap import NOT_RECOVERED_AT_MOST, Parts, build_line
+from hotline.store.repository import Store
+from hotline.testing.control import RecordingCallControl
+from hotline.web.app import create_app
+
+from .live_fixtures import FakeWall, Live, call_form, sqlite_url
+from .test_restart import to_queue
+
+LIVE_NOW = "in-progress"
+
+
+def queued(live: Live, count: int) -> list[str]:
+    """`count` callers queued on the line, a second apart, in the order of their sids."""
+    sids = [f"CA{n:032d}" for n in range(1, count + 1)]
+    for n, sid in enumerate(sids, start=1):
+        live.wall.now += 1
+        to_queue(live, sid, f"+1202555{n:04d}")
+    assert live.line.writer.waiting() == 0
+    return sids
+
+
+def poison(live: Live, sql: str, **values: object) -> None:
+    with live.store.engine.begin() as c:
+        assert c.execute(text(sql), values).rowcount == 1
+
+
+def bad_event(live: Live, sid: str, kind: str, data: str) -> None:
+    """An event of the call's that no line writes: its data not what its kind's is."""
+    poison(live, "INSERT INTO call_events (call_sid, at, kind, data) "
+                 "VALUES (:sid, :at, :kind, :data)", sid=sid, at=live.wall.now, kind=kind,
+           data=data)  # fmt: skip
+
+
+def state(store: Store, sid: str) -> str:
+    row = store.call(sid)
+    assert row is not None
+    return row.state
+
+
+def rebuilt(live: Live, statuses: dict[str, str]) -> tuple[Parts, RecordingCallControl]:
+    """The line built again from the store, as a node's start builds it."""
+    control = RecordingCallControl()
+    control.statuses = statuses
+    wall = FakeWall()
+    wall.now = live.wall.now + 30
+    return build_line(live.settings, control=control, wall=wall), control
+
+
+def test_a_call_that_cannot_be_rebuilt_is_closed_and_the_others_keep_their_places(tmp_path):
+    a = Live(sqlite_url(tmp_path))
+    first, broken, last = queued(a, 3)
+    # a queued call with no queue: no line writes that (a fault, or a hand-made change)
+    poison(a, "UPDATE calls SET queue = NULL WHERE sid = :sid", sid=broken)
+
+    parts, control = rebuilt(a, dict.fromkeys((first, broken, last), LIVE_NOW))
+
+    assert parts.recovered == {"queued": 2, "not recovered": 1}
+    assert state(parts.store, broken) == "abandoned"
+    said = [data for kind, data in parts.store.events(broken) if kind == "not-recovered"]
+    assert said == [{"cause": "AssertionError"}]
+    # the others wait where they were: the last is second now, the broken call gone
+    assert "You are number 1 in line" in str(parts.line.hold(first)[1])
+    assert "You are number 2 in line" in str(parts.line.hold(last)[1])
+    assert [state(parts.store, sid) for sid in (first, last)] == ["queued", "queued"]
+    # the broken call's caller is told, as their call ends, once the line runs
+    with TestClient(create_app(settings=parts.settings, line=parts.line, control=control)):
+        control.until(lambda: control.ended == [broken])
+    assert control.hung_up == []
+
+
+def test_a_call_whose_events_cannot_be_read_is_closed_and_the_start_goes_on(tmp_path):
+    a = Live(sqlite_url(tmp_path))
+    sid, other = queued(a, 2)
+    bad_event(a, sid, "connecting", '{"attempt": "x"}')
+
+    parts, _control = rebuilt(a, dict.fromkeys((sid, other), LIVE_NOW))
+
+    assert parts.recovered == {"queued": 1, "not recovered": 1}
+    said = [data for kind, data in parts.store.events(sid) if kind == "not-recovered"]
+    assert said == [{"cause": "ValueError"}]
+    assert "You are number 1 in line" in str(parts.line.hold(other)[1])
+
+
+def test_more_broken_calls_than_one_call_could_be_at_fault_for_stop_the_start(tmp_path):
+    a = Live(sqlite_url(tmp_path))
+    sids = queued(a, NOT_RECOVERED_AT_MOST + 1)
+    with a.store.engine.begin() as c:
+        c.execute(text("UPDATE calls SET queue = NULL"))
+
+    with pytest.raises(HotlineError, match=f"{NOT_RECOVERED_AT_MOST + 1} open calls could not"):
+        rebuilt(a, dict.fromkeys(sids, LIVE_NOW))
+    # nothing was closed: the next start (a release without the fault) finds them all
+    assert {state(a.store, sid) for sid in sids} == {"queued"}
+    assert not any(kind == "not-recovered" for sid in sids for kind, _ in a.store.events(sid))
+
+
+def test_the_agent_of_a_call_that_cannot_be_rebuilt_wraps_it_up(tmp_path):
+    a = Live(sqlite_url(tmp_path))
+    (sid,) = queued(a, 1)
+    agent = a.agent("en-day-1")
+    a.http.post("/api/agent/login", headers=agent)
+    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    a.carrier.post(f"/voice/agent-leg?sid={sid}&a=1", call_form("CALEG", CallStatus="in-progress"))
+    assert a.line.writer.waiting() == 0
+    bad_event(a, sid, "agent-leg-answered", '{"attempt": []}')
+
+    parts, _control = rebuilt(a, {sid: LIVE_NOW})
+
+    assert parts.recovered == {"not recovered": 1}
+    assert state(parts.store, sid) == "completed"  # (an agent had answered it)
+    assert parts.line.agent_state("en-day-1")["state"] == "wrap_up"  # (not on a call)
