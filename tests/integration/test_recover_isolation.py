@@ -1,11 +1,13 @@
 """One open call whose rebuilding fails at a start (its rows not as a line writes them)
 must not keep the line from starting, nor cost any other call its place: the start is made
-again without it, and it is closed, its caller told to call again as their call ends."""
+again without it, and it is closed; a caller waiting alone is told to call again as their
+call ends, and an agent who may be talking on it is not offered calls until free."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from hotline.errors import HotlineError
@@ -15,6 +17,7 @@ from hotline.testing.control import RecordingCallControl
 from hotline.web.app import create_app
 
 from .live_fixtures import FakeWall, Live, call_form, sqlite_url
+from .test_metrics import TOKEN, samples
 from .test_restart import to_queue
 
 LIVE_NOW = "in-progress"
@@ -73,10 +76,16 @@ def test_a_call_that_cannot_be_rebuilt_is_closed_and_the_others_keep_their_place
     assert "You are number 1 in line" in str(parts.line.hold(first)[1])
     assert "You are number 2 in line" in str(parts.line.hold(last)[1])
     assert [state(parts.store, sid) for sid in (first, last)] == ["queued", "queued"]
-    # the broken call's caller is told, as their call ends, once the line runs
-    with TestClient(create_app(settings=parts.settings, line=parts.line, control=control)):
+    # the broken call's caller is told, as their call ends, once the line runs; the
+    # operator's monitoring counts it
+    settings = parts.settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})
+    with TestClient(create_app(settings=settings, line=parts.line, control=control)) as http:
         control.until(lambda: control.ended == [broken])
+        scraped = samples(http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text)
     assert control.hung_up == []
+    ended = {dict(labels)["outcome"]: n for (name, labels), n in scraped.items()
+             if name == "hotline_calls_ended_total"}  # fmt: skip
+    assert ended == {"not-recovered": 1.0}
 
 
 def test_a_call_whose_events_cannot_be_read_is_closed_and_the_start_goes_on(tmp_path):
@@ -105,7 +114,8 @@ def test_more_broken_calls_than_one_call_could_be_at_fault_for_stop_the_start(tm
     assert not any(kind == "not-recovered" for sid in sids for kind, _ in a.store.events(sid))
 
 
-def test_the_agent_of_a_call_that_cannot_be_rebuilt_wraps_it_up(tmp_path):
+def test_the_agent_of_an_answered_call_not_rebuilt_is_not_offered_calls_until_free(tmp_path):
+    """Their talk may go on (the line cuts nobody off): not ready until they say so."""
     a = Live(sqlite_url(tmp_path))
     (sid,) = queued(a, 1)
     agent = a.agent("en-day-1")
@@ -120,4 +130,5 @@ def test_the_agent_of_a_call_that_cannot_be_rebuilt_wraps_it_up(tmp_path):
 
     assert parts.recovered == {"not recovered": 1}
     assert state(parts.store, sid) == "completed"  # (an agent had answered it)
-    assert parts.line.agent_state("en-day-1")["state"] == "wrap_up"  # (not on a call)
+    status = parts.line.agent_state("en-day-1")
+    assert (status["state"], status["reason"]) == ("not_ready", "after-restart")

@@ -114,8 +114,8 @@ def recover(
         try:
             return line, line.recover(statuses, left)
         except CallNotRecovered as e:
-            log.error("%s: it is closed, its caller told so, and the line is built again "
-                      "without it", e.message, exc_info=e)  # fmt: skip
+            log.error("%s: the line is built again without it (it is closed once the "
+                      "start is made)", e.message, exc_info=e)  # fmt: skip
             left[e.sid] = e.cause
             if len(left) > NOT_RECOVERED_AT_MOST:
                 raise HotlineError(

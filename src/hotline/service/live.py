@@ -199,6 +199,15 @@ def dial_back_of(
     return False, placed, dial
 
 
+def _waiting_leg(row: CallRow, history: Sequence[Happened]) -> str:
+    """The own call of a callback's caller on the line through a dial-back, waiting for an
+    agent (a call not rebuilt: see `commands.Recover`); "": none known."""
+    if row.callback_number is None or row.state == "answered":
+        return ""
+    on_the_line, leg, _ = dial_back_of([(e.kind, e.data) for e in history])
+    return leg if on_the_line else ""
+
+
 def _dial(data: Mapping[str, object]) -> int:
     """A `dial-back-placed` event's number (0: written before it was kept)."""
     number = data.get("dial", 0)
@@ -599,7 +608,7 @@ class LiveLine:
         nothing written and this line half-built: `bootstrap.build_line` builds another,
         with that call left."""
         left = left or {}
-        leaving: dict[str, list[tuple[CallRow, str]]] = {name: [] for name in self.boards}
+        leaving: dict[str, list[tuple[CallRow, str, str]]] = {name: [] for name in self.boards}
         in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
         on_lines = self.store.agents_lines()
         self.kept_agents = self.store.agent_states()
@@ -621,7 +630,7 @@ class LiveLine:
         histories = self.store.histories([row.sid for row, _ in ours])
         for row, line in ours:
             if row.sid in left:
-                leaving[line].append((row, left[row.sid]))
+                leaving[line].append((row, left[row.sid], _waiting_leg(row, histories[row.sid])))
                 continue
             try:
                 found[line].append(self._found(row, histories[row.sid], on_call))
@@ -634,11 +643,13 @@ class LiveLine:
         for line, calls in found.items():
             counts: dict[str, int] = self._run(c.Recover(calls, statuses, leaving[line]), line)
             done.update(counts)
-            for sid in [f.row.sid for f in calls] + [row.sid for row, _ in leaving[line]]:
+            for sid in [f.row.sid for f in calls] + [row.sid for row, _, _ in leaving[line]]:
                 self._lately(sid, line)  # (had here, as a call opened here: see `knows`)
+        talking = {row.sid for rows in leaving.values() for row, _, _ in rows
+                   if row.state == "answered"}  # fmt: skip
         for agent_id, kept in back.items():
             try:
-                self._resume_agent(agent_id, kept)
+                self._resume_agent(agent_id, kept, talking)
             except HotlineError as e:  # one agent's state must not stop the line's start
                 log.warning("agent %s could not resume their state (%s): %s", agent_id,
                             kept.state, e)  # fmt: skip
@@ -730,11 +741,17 @@ class LiveLine:
             return None
         return self.first
 
-    def _resume_agent(self, agent_id: str, kept: SaveAgent) -> None:
+    def _resume_agent(self, agent_id: str, kept: SaveAgent, talking: Collection[str]) -> None:
         """An agent logged in again (not ready) resumes the state the store kept, unless
-        the recovery engaged them already (their call is theirs again)."""
+        the recovery engaged them already (their call is theirs again). One whose call was
+        answered and not rebuilt (`talking`: they may be talking on it still) is not ready
+        (`after-restart`) until they say they are free."""
         state = self.floor.agent_state(agent_id)
-        if (state["state"], state.get("reason")) == (NOT_READY, NotReadyReason.LOGIN):
+        if (state["state"], state.get("reason")) != (NOT_READY, NotReadyReason.LOGIN):
+            pass
+        elif kept.call_sid and kept.call_sid in talking:
+            self._run(c.SetReady(agent_id, False, AFTER_RESTART))
+        else:
             self._resume_state(agent_id, kept)
         if kept.leaving:  # a log-out asked on the call: once it and its wrap-up end
             self._run(c.Logout(agent_id))

@@ -1379,8 +1379,8 @@ class Switchboard:
         its driver builds the line afresh, that call among those left (one call must not
         keep the line from starting, nor close any other)."""
         done: dict[str, int] = {}
-        for row, cause in cmd.left:
-            self._not_recovered(row, cause, cmd.statuses)
+        for row, cause, leg in cmd.left:
+            self._not_recovered(row, cause, leg, cmd.statuses)
             done["not recovered"] = done.get("not recovered", 0) + 1
         for found in cmd.calls:
             try:
@@ -1390,17 +1390,21 @@ class Switchboard:
             done[what] = done.get(what, 0) + 1
         return done
 
-    def _not_recovered(self, row: CallRow, cause: str, statuses: Mapping[str, str | None]) -> None:
-        """A call a start could not rebuild (`cause`: the fault's kind) is closed, and its
-        caller, if the carrier may have them still, told to call again as their call ends.
-        Nothing else of it is rebuilt: a queued callback's caller is not called back, and
-        one called back already is on a dial-back's own call, which is not ended (it ends
-        when they hang up, or when the conference does). Its agent, logged in again, wraps
-        up as after a call that ended while the line was down."""
-        self._change(row.sid, state="completed" if row.state == "answered" else "abandoned")
+    def _not_recovered(
+        self, row: CallRow, cause: str, leg: str, statuses: Mapping[str, str | None]
+    ) -> None:
+        """A call a start could not rebuild (`cause`: the fault's kind) is closed. A caller
+        waiting alone (in the IVR, the hold loop, or on hold through a dial-back: `leg`) is
+        told to call again as their call ends, if the carrier may have them still. One an
+        agent answered is never cut off: their talk goes on, the line no longer part of it
+        (its agent is not ready until they say so: `LiveLine.recover`). Nothing else of it
+        is rebuilt: a callback's caller not on the line is not called back."""
+        answered = row.state == "answered"
+        self._change(row.sid, state="completed" if answered else "abandoned")
         self._emit(NotRecovered(self.now, row.sid, cause))
-        if statuses.get(row.sid, "in-progress") in LIVE:  # (not over, or not known to be)
-            self._effects.append(EndCall(row.sid))
+        alone = leg if row.callback_number is not None else row.sid
+        if not answered and alone and statuses.get(alone, "in-progress") in LIVE:
+            self._effects.append(EndCall(alone))  # (not over, or not known to be)
 
     def _recover_call(self, found: c.Recovered, statuses: Mapping[str, str | None]) -> str:
         """One open call rebuilt, or closed if the carrier says it is over: what became of

@@ -431,8 +431,9 @@ class Recover(Command[dict[str, int]]):
     word on each (`statuses`: None if it does not know the call; a call left out is one
     it could not be asked about; a dial-back's leg is asked about too, by its own sid).
     `left`: calls not rebuilt (an earlier try at this start failed on each, for the fault
-    named: `CallNotRecovered`), closed instead. The result counts the calls by what became
-    of them."""
+    named: `CallNotRecovered`), closed instead, each with the caller's own leg if they wait
+    through a dial-back ("": none known). The result counts the calls by what became of
+    them."""
 
     _fields: ClassVar = ("calls", "statuses", "left")
 
@@ -440,7 +441,7 @@ class Recover(Command[dict[str, int]]):
         self,
         calls: Sequence[Recovered],
         statuses: Mapping[str, str | None],
-        left: Sequence[tuple[CallRow, str]] = (),
+        left: Sequence[tuple[CallRow, str, str]] = (),
     ) -> None:
         self.calls: Final = calls
         self.statuses: Final = statuses

@@ -27,11 +27,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline.domain.events import CallAbandoned, CallCompleted, CallOverflowed
 from hotline.service.hub import Published
+from hotline.switchboard.events import NotRecovered
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ENDED = {CallCompleted: "completed", CallAbandoned: "abandoned", CallOverflowed: "overflowed"}
+# (a line's own events, by kind: a call a start could not rebuild, and closed)
+ENDED_ON_A_LINE = {NotRecovered.kind: "not-recovered"}
 
 
 class Metrics:
@@ -52,9 +55,13 @@ class Metrics:
         rt.hub.subscribe(self._seen)
 
     def _seen(self, p: Published) -> None:
-        outcome = ENDED.get(type(p.news.event))
+        news = p.news
+        if news.event is None:
+            outcome = ENDED_ON_A_LINE.get(news.kind)
+        else:
+            outcome = ENDED.get(type(news.event))
         if outcome is not None:
-            self.ended.labels(p.news.line, outcome).inc()
+            self.ended.labels(news.line, outcome).inc()
 
 
 class TimeWebhooks:

@@ -30,22 +30,34 @@ def test_a_call_whose_rebuilding_fails_is_named_with_the_kind_of_fault():
 
 
 @pytest.mark.parametrize(
-    ("state", "status", "closed", "told"),
+    ("state", "callback", "leg", "statuses", "closed", "told"),
     [
-        ("queued", "in-progress", "abandoned", True),
-        ("answered", "in-progress", "completed", True),
-        ("queued", None, "abandoned", True),  # (the carrier could not say: it may have them)
-        ("queued", "completed", "abandoned", False),  # (gone: nobody to tell)
+        ("queued", False, "", {"CA2": "in-progress"}, "abandoned", "CA2"),
+        ("in_ivr", False, "", {"CA2": "ringing"}, "abandoned", "CA2"),
+        ("queued", False, "", {}, "abandoned", "CA2"),  # (the carrier could not say)
+        ("queued", False, "", {"CA2": "completed"}, "abandoned", None),  # (gone: nobody to tell)
+        # answered: its caller talks to an agent, who must not be cut off
+        ("answered", False, "", {"CA2": "in-progress"}, "completed", None),
+        # a callback: its caller on the line through a dial-back is told there; one not on
+        # the line (to be called back) has nobody to tell, nor one an agent answered
+        ("queued", True, "CA2LEG", {"CA2": "completed", "CA2LEG": "in-progress"}, "abandoned",
+         "CA2LEG"),
+        ("queued", True, "CA2LEG", {"CA2": "completed", "CA2LEG": "completed"}, "abandoned",
+         None),
+        ("queued", True, "", {"CA2": "completed"}, "abandoned", None),
+        ("answered", True, "CA2LEG", {"CA2LEG": "in-progress"}, "completed", None),
     ],
-)
-def test_a_call_left_is_closed_and_its_caller_told_if_they_may_be_there(
-    state, status, closed, told
+)  # fmt: skip
+def test_a_call_left_is_closed_and_a_caller_alone_told_if_they_may_be_there(
+    state, callback, leg, statuses, closed, told
 ):
     f = floor()
-    statuses = {} if status is None else {"CA2": status}
     calls = [c.Recovered(row("CA1", "queued"), 5.0, 0, False, False)]
-    left = [(row("CA2", state), "KeyError")]
-    handled = f.handle("national", c.Recover(calls, statuses, left=left), 50.0)
+    broken = row("CA2", state)
+    if callback:
+        broken = broken.changed(callback_number="+12025550102")
+    handled = f.handle("national", c.Recover(calls, {"CA1": "in-progress", **statuses},
+                                             left=[(broken, "KeyError", leg)]), 50.0)  # fmt: skip
     assert handled.result == {"not recovered": 1, "queued": 1}
     effects = [e for _, outcome in handled.steps for e in outcome.effects]
     events = [e for _, outcome in handled.steps for e in outcome.events]
@@ -55,7 +67,7 @@ def test_a_call_left_is_closed_and_its_caller_told_if_they_may_be_there(
     assert [e.changes for e in effects if isinstance(e, ChangeCall) and e.sid == "CA2"] == [
         {"state": closed}
     ]
-    assert [e.call_sid for e in effects if isinstance(e, EndCall)] == (["CA2"] if told else [])
+    assert [e.call_sid for e in effects if isinstance(e, EndCall)] == ([told] if told else [])
     board = f.boards["national"]
     assert not board.knows("CA2")
     assert board.knows("CA1")
