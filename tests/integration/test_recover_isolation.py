@@ -132,3 +132,31 @@ def test_the_agent_of_an_answered_call_not_rebuilt_is_not_offered_calls_until_fr
     assert state(parts.store, sid) == "completed"  # (an agent had answered it)
     status = parts.line.agent_state("en-day-1")
     assert (status["state"], status["reason"]) == ("not_ready", "after-restart")
+
+
+def test_an_agent_whose_phone_answers_for_a_call_not_rebuilt_is_not_hung_up(tmp_path):
+    """The caller of an accepted call waits in its conference for the agent's phone: the
+    line no longer knows the call, and lets them talk (before, it hung the phone up, as for
+    a connect that is over, and the caller waited in silence)."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    (sid,) = queued(a, 1)
+    agent = a.agent("en-day-1")
+    a.http.post("/api/agent/login", headers=agent)
+    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)  # its phone rings
+    assert a.line.writer.waiting() == 0
+
+    b = Live(db)  # (the second try of a start: the call left, for the fault the first met)
+    b.wall.now = a.wall.now + 30
+    assert b.line.recover({sid: LIVE_NOW}, left={sid: "ValueError"}) == {"not recovered": 1}
+    r = b.carrier.post(
+        f"/voice/agent-leg?sid={sid}&a=1", call_form("CALEG", CallStatus="in-progress")
+    )
+    assert r.status_code == 200
+    assert b.control.hung_up == []
+    assert [(call, label, action) for call, label, action, _, _ in b.control.legs] == [
+        (sid, "caller", "resume")  # (off hold, if they were: nobody else could take them off)
+    ]
+    status = b.line.agent_state("en-day-1")
+    assert (status["state"], status["reason"]) == ("not_ready", "after-restart")

@@ -643,8 +643,8 @@ class LiveLine:
         for line, calls in found.items():
             counts: dict[str, int] = self._run(c.Recover(calls, statuses, leaving[line]), line)
             done.update(counts)
-            for sid in [f.row.sid for f in calls] + [row.sid for row, _, _ in leaving[line]]:
-                self._lately(sid, line)  # (had here, as a call opened here: see `knows`)
+            for recovered in calls:  # (had here, as a call opened here: see `knows`)
+                self._lately(recovered.row.sid, line)
         talking = {row.sid for rows in leaving.values() for row, _, _ in rows
                    if row.state == "answered"}  # fmt: skip
         for agent_id, kept in back.items():
@@ -743,13 +743,14 @@ class LiveLine:
 
     def _resume_agent(self, agent_id: str, kept: SaveAgent, talking: Collection[str]) -> None:
         """An agent logged in again (not ready) resumes the state the store kept, unless
-        the recovery engaged them already (their call is theirs again). One whose call was
-        answered and not rebuilt (`talking`: they may be talking on it still) is not ready
-        (`after-restart`) until they say they are free."""
+        the recovery engaged them already (their call is theirs again). One on a call that
+        was not rebuilt (`talking`: they may be talking on it still) is not ready
+        (`after-restart`) until they say they are free. (A call not rebuilt is not one the
+        line had: its agent's phone answering later is not hung up.)"""
         state = self.floor.agent_state(agent_id)
         if (state["state"], state.get("reason")) != (NOT_READY, NotReadyReason.LOGIN):
             pass
-        elif kept.call_sid and kept.call_sid in talking:
+        elif kept.state == ON_CALL and kept.call_sid in talking:
             self._run(c.SetReady(agent_id, False, AFTER_RESTART))
         else:
             self._resume_state(agent_id, kept)

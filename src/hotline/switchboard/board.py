@@ -1396,14 +1396,17 @@ class Switchboard:
         """A call a start could not rebuild (`cause`: the fault's kind) is closed. A caller
         waiting alone (in the IVR, the hold loop, or on hold through a dial-back: `leg`) is
         told to call again as their call ends, if the carrier may have them still. One an
-        agent answered is never cut off: their talk goes on, the line no longer part of it
-        (its agent is not ready until they say so: `LiveLine.recover`). Nothing else of it
-        is rebuilt: a callback's caller not on the line is not called back."""
+        agent answered is never cut off: their talk goes on, the line no longer part of it,
+        and the caller is taken off hold (nobody else could: the line no longer knows the
+        call); its agent is not ready until they say so (`LiveLine.recover`). Nothing else
+        of it is rebuilt: a callback's caller not on the line is not called back."""
         answered = row.state == "answered"
         self._change(row.sid, state="completed" if answered else "abandoned")
         self._emit(NotRecovered(self.now, row.sid, cause))
         alone = leg if row.callback_number is not None else row.sid
-        if not answered and alone and statuses.get(alone, "in-progress") in LIVE:
+        if answered:  # (a caller not on hold, or not in the conference: nothing changes)
+            self._effects.append(Leg(row.sid, CALLER, "resume"))
+        elif alone and statuses.get(alone, "in-progress") in LIVE:
             self._effects.append(EndCall(alone))  # (not over, or not known to be)
 
     def _recover_call(self, found: c.Recovered, statuses: Mapping[str, str | None]) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from hotline.errors import CallNotRecovered
 from hotline.switchboard import commands as c
-from hotline.switchboard.effects import ChangeCall, EndCall
+from hotline.switchboard.effects import ChangeCall, EndCall, Leg
 from hotline.switchboard.events import NotRecovered
 from hotline.switchboard.records import CallRow
 from tests.unit.switchboard.test_floor import CALLER, NUMBERS, floor
@@ -68,6 +68,9 @@ def test_a_call_left_is_closed_and_a_caller_alone_told_if_they_may_be_there(
         {"state": closed}
     ]
     assert [e.call_sid for e in effects if isinstance(e, EndCall)] == ([told] if told else [])
+    # a caller an agent answered is taken off hold (if they were on it), never cut off
+    resumed = [("CA2", "caller", "resume")] if state == "answered" else []
+    assert [(e.call_sid, e.label, e.action) for e in effects if isinstance(e, Leg)] == resumed
     board = f.boards["national"]
     assert not board.knows("CA2")
     assert board.knows("CA1")
