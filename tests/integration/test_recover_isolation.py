@@ -17,6 +17,9 @@ from hotline.testing.control import RecordingCallControl
 from hotline.web.app import create_app
 
 from .live_fixtures import FakeWall, Live, call_form, sqlite_url
+from .test_callback_restart import LEG as DIAL_BACK
+from .test_callback_restart import SID as CALLBACK
+from .test_callback_restart import called_back_after_their_agent_hung_up
 from .test_metrics import TOKEN, samples
 from .test_restart import to_queue
 
@@ -155,8 +158,46 @@ def test_an_agent_whose_phone_answers_for_a_call_not_rebuilt_is_not_hung_up(tmp_
     )
     assert r.status_code == 200
     assert b.control.hung_up == []
-    assert [(call, label, action) for call, label, action, _, _ in b.control.legs] == [
-        (sid, "caller", "resume")  # (off hold, if they were: nobody else could take them off)
-    ]
+    assert b.control.legs == []  # (the caller was not on hold: nothing asked of the carrier)
     status = b.line.agent_state("en-day-1")
     assert (status["state"], status["reason"]) == ("not_ready", "after-restart")
+
+
+def test_a_caller_on_hold_on_a_call_not_rebuilt_is_taken_off_it(tmp_path):
+    """Nobody else could: the agent's desktop no longer has the call."""
+    db = sqlite_url(tmp_path)
+    a = Live(db)
+    (sid,) = queued(a, 1)
+    agent = a.agent("en-day-1")
+    a.http.post("/api/agent/login", headers=agent)
+    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    a.carrier.post(f"/voice/agent-leg?sid={sid}&a=1", call_form("CALEG", CallStatus="in-progress"))
+    assert a.http.post("/api/agent/hold", json={"hold": True}, headers=agent).status_code == 200
+    assert a.line.writer.waiting() == 0
+
+    b = Live(db)  # (the second try of a start: the call left, for the fault the first met)
+    b.wall.now = a.wall.now + 30
+    assert b.line.recover({sid: LIVE_NOW}, left={sid: "ValueError"}) == {"not recovered": 1}
+    with b.running():
+        b.control.until(lambda: b.control.legs != [])
+    assert [(call, label, action) for call, label, action, _, _ in b.control.legs] == [
+        (sid, "caller", "resume")
+    ]
+
+
+def test_a_called_back_caller_waiting_alone_on_a_call_not_rebuilt_is_told_on_their_dial_back(
+    tmp_path,
+):
+    """Their own call is long over: the dial-back's is the one they hear the apology on."""
+    db, a = called_back_after_their_agent_hung_up(tmp_path)  # on hold, for the next agent
+    a.line.flush()
+
+    b = Live(db)
+    b.wall.now = a.wall.now + 30
+    statuses = {CALLBACK: "completed", DIAL_BACK: LIVE_NOW}
+    assert b.line.recover(statuses, left={CALLBACK: "ValueError"}) == {"not recovered": 1}
+    with b.running():
+        b.control.until(lambda: b.control.ended != [])
+    assert b.control.ended == [DIAL_BACK]
+    assert state(b.store, CALLBACK) == "abandoned"

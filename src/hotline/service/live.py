@@ -55,7 +55,14 @@ from hotline.sim.scenario import Scenario
 from hotline.store.guards import LookupGuards
 from hotline.store.repository import Happened, Store
 from hotline.switchboard import commands as c
-from hotline.switchboard.board import CONSULTED, SUPERVISING, Outcome, Switchboard
+from hotline.switchboard.board import (
+    CONSULTED,
+    SUPERVISING,
+    Outcome,
+    Switchboard,
+    caller_call,
+    may_go_on,
+)
 from hotline.switchboard.commands import AgentStatus, Command, HoldState
 from hotline.switchboard.effects import (
     ChangeCall,
@@ -199,13 +206,20 @@ def dial_back_of(
     return False, placed, dial
 
 
-def _waiting_leg(row: CallRow, history: Sequence[Happened]) -> str:
-    """The own call of a callback's caller on the line through a dial-back, waiting for an
-    agent (a call not rebuilt: see `commands.Recover`); "": none known."""
-    if row.callback_number is None or row.state == "answered":
-        return ""
-    on_the_line, leg, _ = dial_back_of([(e.kind, e.data) for e in history])
-    return leg if on_the_line else ""
+def _not_rebuilt(row: CallRow, cause: str, history: Sequence[Happened]) -> c.NotRebuilt:
+    """A call left at a start, with what its events say of its caller (`c.NotRebuilt`)."""
+    told = [(e.kind, e.data) for e in history]
+    on_the_line, leg, _ = dial_back_of(told) if row.callback_number else (False, "", 0)
+    there = in_conference(told)
+    return c.NotRebuilt(row, cause, leg if on_the_line else "", bool(there["held"]),
+                        bool(there["consult"]))  # fmt: skip
+
+
+def _may_be_talking(gone: c.NotRebuilt, statuses: Mapping[str, str | None]) -> bool:
+    """Whether a call left at a start may have its agent talking on it still: one answered
+    whose caller's call may go on (a callback's caller not yet on the line may come)."""
+    caller = caller_call(gone.row, gone.leg)
+    return gone.row.state == "answered" and (not caller or may_go_on(caller, statuses))
 
 
 def _dial(data: Mapping[str, object]) -> int:
@@ -608,7 +622,7 @@ class LiveLine:
         nothing written and this line half-built: `bootstrap.build_line` builds another,
         with that call left."""
         left = left or {}
-        leaving: dict[str, list[tuple[CallRow, str, str]]] = {name: [] for name in self.boards}
+        leaving: dict[str, list[c.NotRebuilt]] = {name: [] for name in self.boards}
         in_store = {meta["name"]: meta["number"] for meta in self.store.lines()}
         on_lines = self.store.agents_lines()
         self.kept_agents = self.store.agent_states()
@@ -630,7 +644,7 @@ class LiveLine:
         histories = self.store.histories([row.sid for row, _ in ours])
         for row, line in ours:
             if row.sid in left:
-                leaving[line].append((row, left[row.sid], _waiting_leg(row, histories[row.sid])))
+                leaving[line].append(_not_rebuilt(row, left[row.sid], histories[row.sid]))
                 continue
             try:
                 found[line].append(self._found(row, histories[row.sid], on_call))
@@ -645,8 +659,8 @@ class LiveLine:
             done.update(counts)
             for recovered in calls:  # (had here, as a call opened here: see `knows`)
                 self._lately(recovered.row.sid, line)
-        talking = {row.sid for rows in leaving.values() for row, _, _ in rows
-                   if row.state == "answered"}  # fmt: skip
+        talking = {gone.row.sid for calls in leaving.values() for gone in calls
+                   if _may_be_talking(gone, statuses)}  # fmt: skip
         for agent_id, kept in back.items():
             try:
                 self._resume_agent(agent_id, kept, talking)

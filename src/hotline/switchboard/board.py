@@ -170,6 +170,16 @@ class Outcome(Generic[R]):
         self.first_seq: Final = first_seq
 
 
+def caller_call(row: CallRow, leg: str) -> str:
+    """The call a caller is on: their own, or a callback's dial-back (`leg`; "": none)."""
+    return leg if row.callback_number is not None else row.sid
+
+
+def may_go_on(sid: str, statuses: Mapping[str, str | None]) -> bool:
+    """Whether a call may still go on at the carrier: it said so, or could not say."""
+    return statuses.get(sid, "in-progress") in LIVE
+
+
 class Switchboard:
     def __init__(
         self,
@@ -1379,8 +1389,8 @@ class Switchboard:
         its driver builds the line afresh, that call among those left (one call must not
         keep the line from starting, nor close any other)."""
         done: dict[str, int] = {}
-        for row, cause, leg in cmd.left:
-            self._not_recovered(row, cause, leg, cmd.statuses)
+        for gone in cmd.left:
+            self._not_recovered(gone, cmd.statuses)
             done["not recovered"] = done.get("not recovered", 0) + 1
         for found in cmd.calls:
             try:
@@ -1390,24 +1400,26 @@ class Switchboard:
             done[what] = done.get(what, 0) + 1
         return done
 
-    def _not_recovered(
-        self, row: CallRow, cause: str, leg: str, statuses: Mapping[str, str | None]
-    ) -> None:
-        """A call a start could not rebuild (`cause`: the fault's kind) is closed. A caller
-        waiting alone (in the IVR, the hold loop, or on hold through a dial-back: `leg`) is
-        told to call again as their call ends, if the carrier may have them still. One an
-        agent answered is never cut off: their talk goes on, the line no longer part of it,
-        and the caller is taken off hold (nobody else could: the line no longer knows the
-        call); its agent is not ready until they say so (`LiveLine.recover`). Nothing else
+    def _not_recovered(self, gone: c.NotRebuilt, statuses: Mapping[str, str | None]) -> None:
+        """A call a start could not rebuild is closed. A caller waiting alone (in the IVR,
+        the hold loop, or on hold through a dial-back) is told to call again as their call
+        ends, if the carrier may have them still. One an agent answered is not cut off by
+        the line: their talk goes on without it; a caller on hold (put on it by their agent,
+        or a called-back caller waiting for their agent's phone) is taken off it, as nobody
+        else could, unless their agent was consulting another (whom the caller must not
+        hear); its agent is not ready until they say so (`LiveLine.recover`). Nothing else
         of it is rebuilt: a callback's caller not on the line is not called back."""
+        row = gone.row
         answered = row.state == "answered"
         self._change(row.sid, state="completed" if answered else "abandoned")
-        self._emit(NotRecovered(self.now, row.sid, cause))
-        alone = leg if row.callback_number is not None else row.sid
-        if answered:  # (a caller not on hold, or not in the conference: nothing changes)
+        self._emit(NotRecovered(self.now, row.sid, gone.cause))
+        caller = caller_call(row, gone.leg)
+        if not caller or not may_go_on(caller, statuses):
+            return
+        if not answered:
+            self._effects.append(EndCall(caller))
+        elif (gone.held or gone.leg) and not gone.consulting:
             self._effects.append(Leg(row.sid, CALLER, "resume"))
-        elif alone and statuses.get(alone, "in-progress") in LIVE:
-            self._effects.append(EndCall(alone))  # (not over, or not known to be)
 
     def _recover_call(self, found: c.Recovered, statuses: Mapping[str, str | None]) -> str:
         """One open call rebuilt, or closed if the carrier says it is over: what became of

@@ -426,14 +426,32 @@ class Recovered(Record):
         self.dial: Final = dial  # that dial-back's number (`DialBack.dial`; 0: not known)
 
 
+class NotRebuilt(Record):
+    """An open call a start does not rebuild: an earlier try at it failed, for the fault
+    named (`cause`: `CallNotRecovered`). What its events say of its caller, as far as they
+    could be read: `leg`, the own call of a callback's caller on the line through a
+    dial-back ("": none known); `held`, the caller was put on hold in its conference;
+    `consulting`, their agent was consulting another on it (the caller on hold meanwhile,
+    and not to hear it)."""
+
+    _fields: ClassVar = ("row", "cause", "leg", "held", "consulting")
+
+    def __init__(
+        self, row: CallRow, cause: str, leg: str = "", held: bool = False, consulting: bool = True
+    ) -> None:
+        self.row: Final = row
+        self.cause: Final = cause
+        self.leg: Final = leg
+        self.held: Final = held
+        self.consulting: Final = consulting
+
+
 class Recover(Command[dict[str, int]]):
     """After a restart: rebuild the line from the store's open calls and the carrier's
     word on each (`statuses`: None if it does not know the call; a call left out is one
     it could not be asked about; a dial-back's leg is asked about too, by its own sid).
-    `left`: calls not rebuilt (an earlier try at this start failed on each, for the fault
-    named: `CallNotRecovered`), closed instead, each with the caller's own leg if they wait
-    through a dial-back ("": none known). The result counts the calls by what became of
-    them."""
+    `left`: calls not rebuilt (`NotRebuilt`), closed instead. The result counts the calls
+    by what became of them."""
 
     _fields: ClassVar = ("calls", "statuses", "left")
 
@@ -441,7 +459,7 @@ class Recover(Command[dict[str, int]]):
         self,
         calls: Sequence[Recovered],
         statuses: Mapping[str, str | None],
-        left: Sequence[tuple[CallRow, str, str]] = (),
+        left: Sequence[NotRebuilt] = (),
     ) -> None:
         self.calls: Final = calls
         self.statuses: Final = statuses

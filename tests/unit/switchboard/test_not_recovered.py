@@ -29,48 +29,58 @@ def test_a_call_whose_rebuilding_fails_is_named_with_the_kind_of_fault():
     assert e.value.message == "call CA2 could not be recovered (AssertionError)"
 
 
+LIVE, OVER = "in-progress", "completed"
+
+
 @pytest.mark.parametrize(
-    ("state", "callback", "leg", "statuses", "closed", "told"),
+    ("state", "callback", "leg", "held", "consulting", "statuses", "told", "resumed"),
     [
-        ("queued", False, "", {"CA2": "in-progress"}, "abandoned", "CA2"),
-        ("in_ivr", False, "", {"CA2": "ringing"}, "abandoned", "CA2"),
-        ("queued", False, "", {}, "abandoned", "CA2"),  # (the carrier could not say)
-        ("queued", False, "", {"CA2": "completed"}, "abandoned", None),  # (gone: nobody to tell)
-        # answered: its caller talks to an agent, who must not be cut off
-        ("answered", False, "", {"CA2": "in-progress"}, "completed", None),
+        # a caller waiting alone is told, if the carrier may have them still
+        ("queued", False, "", False, False, {"CA2": LIVE}, "CA2", False),
+        ("in_ivr", False, "", False, False, {"CA2": "ringing"}, "CA2", False),
+        ("queued", False, "", False, False, {}, "CA2", False),  # (the carrier could not say)
+        ("queued", False, "", False, False, {"CA2": OVER}, None, False),  # (nobody to tell)
+        # answered: its caller talks to an agent, who must not be cut off; taken off hold
+        # if they were on it, unless their agent was consulting another
+        ("answered", False, "", False, False, {"CA2": LIVE}, None, False),
+        ("answered", False, "", True, False, {"CA2": LIVE}, None, True),
+        ("answered", False, "", True, True, {"CA2": LIVE}, None, False),
+        ("answered", False, "", True, False, {"CA2": OVER}, None, False),  # (over: nothing)
         # a callback: its caller on the line through a dial-back is told there; one not on
-        # the line (to be called back) has nobody to tell, nor one an agent answered
-        ("queued", True, "CA2LEG", {"CA2": "completed", "CA2LEG": "in-progress"}, "abandoned",
-         "CA2LEG"),
-        ("queued", True, "CA2LEG", {"CA2": "completed", "CA2LEG": "completed"}, "abandoned",
-         None),
-        ("queued", True, "", {"CA2": "completed"}, "abandoned", None),
-        ("answered", True, "CA2LEG", {"CA2LEG": "in-progress"}, "completed", None),
+        # the line (to be called back) has nobody to tell; one an agent answered, on the
+        # line, is taken off hold (waiting there for their agent's phone)
+        ("queued", True, "CA2LEG", False, False, {"CA2": OVER, "CA2LEG": LIVE}, "CA2LEG", False),
+        ("queued", True, "CA2LEG", False, False, {"CA2": OVER, "CA2LEG": OVER}, None, False),
+        ("queued", True, "", False, False, {"CA2": OVER}, None, False),
+        ("answered", True, "CA2LEG", False, False, {"CA2LEG": LIVE}, None, True),
+        ("answered", True, "CA2LEG", False, True, {"CA2LEG": LIVE}, None, False),
+        ("answered", True, "", False, False, {"CA2": OVER}, None, False),
     ],
 )  # fmt: skip
 def test_a_call_left_is_closed_and_a_caller_alone_told_if_they_may_be_there(
-    state, callback, leg, statuses, closed, told
+    state, callback, leg, held, consulting, statuses, told, resumed
 ):
     f = floor()
     calls = [c.Recovered(row("CA1", "queued"), 5.0, 0, False, False)]
     broken = row("CA2", state)
     if callback:
         broken = broken.changed(callback_number="+12025550102")
-    handled = f.handle("national", c.Recover(calls, {"CA1": "in-progress", **statuses},
-                                             left=[(broken, "KeyError", leg)]), 50.0)  # fmt: skip
+    left = [c.NotRebuilt(broken, "KeyError", leg, held, consulting)]
+    handled = f.handle("national", c.Recover(calls, {"CA1": LIVE, **statuses}, left), 50.0)
     assert handled.result == {"not recovered": 1, "queued": 1}
     effects = [e for _, outcome in handled.steps for e in outcome.effects]
     events = [e for _, outcome in handled.steps for e in outcome.events]
     assert [e.as_dict() for e in events if isinstance(e, NotRecovered)] == [
         {"at": 50.0, "call_id": "CA2", "cause": "KeyError"}
     ]
+    closed = "completed" if state == "answered" else "abandoned"
     assert [e.changes for e in effects if isinstance(e, ChangeCall) and e.sid == "CA2"] == [
         {"state": closed}
     ]
     assert [e.call_sid for e in effects if isinstance(e, EndCall)] == ([told] if told else [])
-    # a caller an agent answered is taken off hold (if they were on it), never cut off
-    resumed = [("CA2", "caller", "resume")] if state == "answered" else []
-    assert [(e.call_sid, e.label, e.action) for e in effects if isinstance(e, Leg)] == resumed
+    assert [(e.call_sid, e.label, e.action) for e in effects if isinstance(e, Leg)] == (
+        [("CA2", "caller", "resume")] if resumed else []
+    )
     board = f.boards["national"]
     assert not board.knows("CA2")
     assert board.knows("CA1")
