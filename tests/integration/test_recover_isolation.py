@@ -17,6 +17,9 @@ from hotline.testing.control import RecordingCallControl
 from hotline.web.app import create_app
 
 from .live_fixtures import FakeWall, Live, call_form, sqlite_url
+from .test_agents_resume import SID as ANSWERED
+from .test_agents_resume import me
+from .test_agents_resume_more import answered_and_en_day_2_ready
 from .test_callback_restart import LEG as DIAL_BACK
 from .test_callback_restart import SID as CALLBACK
 from .test_callback_restart import called_back_after_their_agent_hung_up
@@ -201,3 +204,44 @@ def test_a_called_back_caller_waiting_alone_on_a_call_not_rebuilt_is_told_on_the
         b.control.until(lambda: b.control.ended != [])
     assert b.control.ended == [DIAL_BACK]
     assert state(b.store, CALLBACK) == "abandoned"
+
+
+def left_at_a_start(db: str, at: float, sid: str, status: str) -> Live:
+    """The second try of a start: `sid` left, for the fault the first met (`status`: what
+    the carrier says of it)."""
+    b = Live(db)
+    b.wall.now = at
+    assert b.line.recover({sid: status}, left={sid: "ValueError"}) == {"not recovered": 1}
+    return b
+
+
+def test_a_consultation_on_a_call_not_rebuilt_ends_as_at_any_restart(tmp_path):
+    """The consulted agent's phone leaves (they are ready again), and the caller comes off
+    hold to their agent, who talks on (not ready until free)."""
+    db, a, first = answered_and_en_day_2_ready(tmp_path)
+    r = a.http.post("/api/agent/transfer", json={"agent": "en-day-2", "warm": True}, headers=first)
+    assert r.status_code == 200, r.text
+    a.line.flush()
+
+    b = left_at_a_start(db, a.wall.now + 5, ANSWERED, LIVE_NOW)
+    with b.running():
+        b.control.until(lambda: len(b.control.legs) == 2)
+        assert me(b, "en-day-2")["state"] == "available"
+        assert (me(b, "en-day-1")["state"], me(b, "en-day-1")["reason"]) == (
+            "not_ready", "after-restart",
+        )  # fmt: skip
+    assert [(call, label, action) for call, label, action, _, _ in b.control.legs] == [
+        (ANSWERED, "agent:en-day-2", "drop"),
+        (ANSWERED, "caller", "resume"),
+    ]
+    stages = [data["stage"] for kind, data in b.store.events(ANSWERED) if kind == "consult"]
+    assert stages == ["started", "restart"]
+
+
+def test_the_agent_of_an_answered_call_not_rebuilt_that_is_over_wraps_it_up(tmp_path):
+    db, a, _first = answered_and_en_day_2_ready(tmp_path)
+    a.line.flush()
+
+    b = left_at_a_start(db, a.wall.now + 5, ANSWERED, "completed")
+    assert b.line.agent_state("en-day-1")["state"] == "wrap_up"
+    assert b.line.agent_state("en-day-2")["state"] == "available"

@@ -209,17 +209,18 @@ def dial_back_of(
 def _not_rebuilt(row: CallRow, cause: str, history: Sequence[Happened]) -> c.NotRebuilt:
     """A call left at a start, with what its events say of its caller (`c.NotRebuilt`)."""
     told = [(e.kind, e.data) for e in history]
-    on_the_line, leg, _ = dial_back_of(told) if row.callback_number else (False, "", 0)
+    leg = dial_back_of(told)[1] if row.callback_number is not None else ""
     there = in_conference(told)
-    return c.NotRebuilt(row, cause, leg if on_the_line else "", bool(there["held"]),
-                        bool(there["consult"]))  # fmt: skip
+    return c.NotRebuilt(row, cause, leg, bool(there["held"] or there["held_before"]),
+                        str(there["consult"]))  # fmt: skip
 
 
 def _may_be_talking(gone: c.NotRebuilt, statuses: Mapping[str, str | None]) -> bool:
     """Whether a call left at a start may have its agent talking on it still: one answered
-    whose caller's call may go on (a callback's caller not yet on the line may come)."""
+    whose caller's call may go on (a callback's: its dial-back's; none placed, no caller
+    comes: the line no longer knows the call)."""
     caller = caller_call(gone.row, gone.leg)
-    return gone.row.state == "answered" and (not caller or may_go_on(caller, statuses))
+    return gone.row.state == "answered" and bool(caller) and may_go_on(caller, statuses)
 
 
 def _dial(data: Mapping[str, object]) -> int:

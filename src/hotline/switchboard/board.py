@@ -1402,24 +1402,29 @@ class Switchboard:
 
     def _not_recovered(self, gone: c.NotRebuilt, statuses: Mapping[str, str | None]) -> None:
         """A call a start could not rebuild is closed. A caller waiting alone (in the IVR,
-        the hold loop, or on hold through a dial-back) is told to call again as their call
-        ends, if the carrier may have them still. One an agent answered is not cut off by
-        the line: their talk goes on without it; a caller on hold (put on it by their agent,
-        or a called-back caller waiting for their agent's phone) is taken off it, as nobody
-        else could, unless their agent was consulting another (whom the caller must not
-        hear); its agent is not ready until they say so (`LiveLine.recover`). Nothing else
-        of it is rebuilt: a callback's caller not on the line is not called back."""
-        row = gone.row
+        the hold loop, or for a callback's dial-back: on hold through it, or called by it
+        still) is told to call again as their call ends, if the carrier may have them
+        still. One an agent answered is not cut off by the line: their talk goes on
+        without it. As at a restart that has it again (`_reattach`), a consultation on it
+        ends (the consulted agent's phone leaves), and a caller who was on hold is taken
+        off it again (nobody else could: the line no longer knows the call); its agent is
+        not ready until they say so (`LiveLine.recover`). Nothing else of it is rebuilt: a
+        callback's caller not called yet is not called back."""
+        row, sid = gone.row, gone.row.sid
         answered = row.state == "answered"
-        self._change(row.sid, state="completed" if answered else "abandoned")
-        self._emit(NotRecovered(self.now, row.sid, gone.cause))
+        self._change(sid, state="completed" if answered else "abandoned")
+        self._emit(NotRecovered(self.now, sid, gone.cause))
         caller = caller_call(row, gone.leg)
         if not caller or not may_go_on(caller, statuses):
             return
         if not answered:
             self._effects.append(EndCall(caller))
-        elif (gone.held or gone.leg) and not gone.consulting:
-            self._effects.append(Leg(row.sid, CALLER, "resume"))
+            return
+        if gone.consult:
+            self._emit(Consulted(self.now, sid, "", gone.consult, "restart"))
+            self._effects.append(Leg(sid, agent_label(gone.consult), "drop"))
+        if gone.held or gone.consult:
+            self._effects.append(Leg(sid, CALLER, "resume"))
 
     def _recover_call(self, found: c.Recovered, statuses: Mapping[str, str | None]) -> str:
         """One open call rebuilt, or closed if the carrier says it is over: what became of

@@ -428,22 +428,21 @@ class Recovered(Record):
 
 class NotRebuilt(Record):
     """An open call a start does not rebuild: an earlier try at it failed, for the fault
-    named (`cause`: `CallNotRecovered`). What its events say of its caller, as far as they
-    could be read: `leg`, the own call of a callback's caller on the line through a
-    dial-back ("": none known); `held`, the caller was put on hold in its conference;
-    `consulting`, their agent was consulting another on it (the caller on hold meanwhile,
-    and not to hear it)."""
+    named (`cause`: `CallNotRecovered`). What its events say of its caller: `leg`, a
+    callback's dial-back (the one its caller is on the line through, else the last placed
+    with no word of it since; "": none); `held`, the caller was on hold in its conference
+    at some time (they may be still: the line may have stopped between writing that they
+    came off it and asking the carrier); `consult`, the agent their agent was consulting
+    on it ("": none)."""
 
-    _fields: ClassVar = ("row", "cause", "leg", "held", "consulting")
+    _fields: ClassVar = ("row", "cause", "leg", "held", "consult")
 
-    def __init__(
-        self, row: CallRow, cause: str, leg: str = "", held: bool = False, consulting: bool = True
-    ) -> None:
+    def __init__(self, row: CallRow, cause: str, leg: str, held: bool, consult: str) -> None:
         self.row: Final = row
         self.cause: Final = cause
         self.leg: Final = leg
         self.held: Final = held
-        self.consulting: Final = consulting
+        self.consult: Final = consult
 
 
 class Recover(Command[dict[str, int]]):
