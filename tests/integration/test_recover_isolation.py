@@ -44,6 +44,18 @@ def poison(live: Live, sql: str, **values: object) -> None:
         assert c.execute(text(sql), values).rowcount == 1
 
 
+def accepted(live: Live, sid: str, *, answered: bool) -> dict[str, str]:
+    """en-day-1 takes `sid`; `answered`: their phone answered (else it rings still)."""
+    agent = live.agent("en-day-1")
+    live.http.post("/api/agent/login", headers=agent)
+    assert live.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
+    assert live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent).status_code == 200
+    if answered:
+        live.carrier.post(f"/voice/agent-leg?sid={sid}&a=1",
+                          call_form("CALEG", CallStatus="in-progress"))  # fmt: skip
+    return agent
+
+
 def bad_event(live: Live, sid: str, kind: str, data: str) -> None:
     """An event of the call's that no line writes: its data not what its kind's is."""
     poison(live, "INSERT INTO call_events (call_sid, at, kind, data) "
@@ -124,11 +136,7 @@ def test_the_agent_of_an_answered_call_not_rebuilt_is_not_offered_calls_until_fr
     """Their talk may go on (the line cuts nobody off): not ready until they say so."""
     a = Live(sqlite_url(tmp_path))
     (sid,) = queued(a, 1)
-    agent = a.agent("en-day-1")
-    a.http.post("/api/agent/login", headers=agent)
-    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
-    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
-    a.carrier.post(f"/voice/agent-leg?sid={sid}&a=1", call_form("CALEG", CallStatus="in-progress"))
+    accepted(a, sid, answered=True)
     assert a.line.writer.waiting() == 0
     bad_event(a, sid, "agent-leg-answered", '{"attempt": []}')
 
@@ -147,15 +155,10 @@ def test_an_agent_whose_phone_answers_for_a_call_not_rebuilt_is_not_hung_up(tmp_
     db = sqlite_url(tmp_path)
     a = Live(db)
     (sid,) = queued(a, 1)
-    agent = a.agent("en-day-1")
-    a.http.post("/api/agent/login", headers=agent)
-    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
-    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)  # its phone rings
+    accepted(a, sid, answered=False)  # its phone rings
     assert a.line.writer.waiting() == 0
 
-    b = Live(db)  # (the second try of a start: the call left, for the fault the first met)
-    b.wall.now = a.wall.now + 30
-    assert b.line.recover({sid: LIVE_NOW}, left={sid: "ValueError"}) == {"not recovered": 1}
+    b = left_at_a_start(db, a.wall.now + 30, sid, LIVE_NOW)
     r = b.carrier.post(
         f"/voice/agent-leg?sid={sid}&a=1", call_form("CALEG", CallStatus="in-progress")
     )
@@ -171,17 +174,11 @@ def test_a_caller_on_hold_on_a_call_not_rebuilt_is_taken_off_it(tmp_path):
     db = sqlite_url(tmp_path)
     a = Live(db)
     (sid,) = queued(a, 1)
-    agent = a.agent("en-day-1")
-    a.http.post("/api/agent/login", headers=agent)
-    assert a.http.post("/api/agent/ready", headers=agent).json()["call_sid"] == sid
-    a.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
-    a.carrier.post(f"/voice/agent-leg?sid={sid}&a=1", call_form("CALEG", CallStatus="in-progress"))
+    agent = accepted(a, sid, answered=True)
     assert a.http.post("/api/agent/hold", json={"hold": True}, headers=agent).status_code == 200
     assert a.line.writer.waiting() == 0
 
-    b = Live(db)  # (the second try of a start: the call left, for the fault the first met)
-    b.wall.now = a.wall.now + 30
-    assert b.line.recover({sid: LIVE_NOW}, left={sid: "ValueError"}) == {"not recovered": 1}
+    b = left_at_a_start(db, a.wall.now + 30, sid, LIVE_NOW)
     with b.running():
         b.control.until(lambda: b.control.legs != [])
     assert [(call, label, action) for call, label, action, _, _ in b.control.legs] == [
