@@ -1411,13 +1411,12 @@ class Switchboard:
         not ready until they say so (`LiveLine.recover`). Nothing else of it is rebuilt: a
         callback's caller not called yet is not called back."""
         row, sid = gone.row, gone.row.sid
-        answered = row.state == "answered"
-        self._change(sid, state="completed" if answered else "abandoned")
+        self._close_at_start(row)
         self._emit(NotRecovered(self.now, sid, gone.cause))
         caller = caller_call(row, gone.leg)
         if not caller or not may_go_on(caller, statuses):
             return
-        if not answered:
+        if row.state != "answered":
             self._effects.append(EndCall(caller))
             return
         if gone.consult:
@@ -1425,6 +1424,13 @@ class Switchboard:
             self._effects.append(Leg(sid, agent_label(gone.consult), "drop"))
         if gone.held or gone.consult:
             self._effects.append(Leg(sid, CALLER, "resume"))
+
+    def _close_at_start(self, row: CallRow) -> str:
+        """A call a start does not rebuild, closed: completed if an agent had answered it,
+        else abandoned (returned)."""
+        state = "completed" if row.state == "answered" else "abandoned"
+        self._change(row.sid, state=state)
+        return state
 
     def _recover_call(self, found: c.Recovered, statuses: Mapping[str, str | None]) -> str:
         """One open call rebuilt, or closed if the carrier says it is over: what became of
@@ -1435,9 +1441,8 @@ class Switchboard:
         callback = row.callback_number is not None and row.state in (
             "queued", "offered", "answered",
         )  # fmt: skip
-        if known and status not in LIVE and not callback:
-            state = "completed" if row.state == "answered" else "abandoned"
-            self._change(row.sid, state=state)
+        if not may_go_on(row.sid, statuses) and not callback:
+            state = self._close_at_start(row)
             self._emit(ClosedAfterRestart(self.now, row.sid, status or "unknown"))
             return state
         r = self.records[row.sid] = CallRecord(
@@ -1499,8 +1504,7 @@ class Switchboard:
         leg = found.dial_back_leg
         if callback and found.on_the_line and leg and leg not in statuses:
             r.unverified_leg = leg  # (the carrier could not say: asked again)
-        elif callback and found.on_the_line and leg in statuses \
-                and statuses[leg] not in LIVE:  # fmt: skip
+        elif callback and found.on_the_line and not may_go_on(leg, statuses):
             # called back, they hung up while the line was down (the carrier's word on
             # it lost): as that word would have; nothing is asked about their leg
             asked = self._effects[mark:]
