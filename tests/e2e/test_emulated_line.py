@@ -6,27 +6,31 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
 
 from hotline.service.demo import Demo
 from hotline.store.tables import call_events
+from hotline.telephony.emulator.carrier import CallerScript
 
 FINAL = {"completed", "abandoned", "overflowed"}
 
 
 def demo_run(tmp_path: Path, *, seed: int, calls: int, drain: float = 120, refuse_connects: int = 0,
-             patient_callers: bool = False) -> Demo:  # fmt: skip
+             patient_callers: bool = False, also: Sequence[CallerScript] = ()) -> Demo:  # fmt: skip
     """The demo's line at 50 times the callers' speed at 10:00: `calls` callers placed, then
     `drain` seconds for the calls in progress to end, then stopped; `refuse_connects`: the
-    carrier refuses the first connect of that many calls."""
+    carrier refuses the first connect of that many calls; `also`: callers placed first."""
 
     async def run() -> Demo:
         d = Demo(database_url=f"sqlite:///{tmp_path / 'line.sqlite3'}", speed=50, hour=10,
                  seed=seed, patient_callers=patient_callers)  # fmt: skip
         await d.start()
         d.carrier.refuse_connects = refuse_connects
+        for script in also:
+            d.carrier.place(script)
         await d.traffic(calls=calls, seconds=None)
         await d.finish(drain_seconds=drain)
         return d
@@ -35,9 +39,10 @@ def demo_run(tmp_path: Path, *, seed: int, calls: int, drain: float = 120, refus
 
 
 def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
-    d = demo_run(tmp_path, seed=3, calls=30)
+    kreyol = CallerScript("+50937001234", ["1", "2", "2"], 10_000, 60, label="public/ht")
+    d = demo_run(tmp_path, seed=3, calls=30, also=[kreyol])
     inbound = [c for c in d.carrier.calls.values() if c.script.answers]  # not dial-back legs
-    assert len(inbound) == 30
+    assert len(inbound) == 31
     assert all(c.ended for c in d.carrier.calls.values())
     outcomes = Counter(c.outcome for c in inbound)
     assert set(outcomes) <= {"answered", "abandoned", "voicemail", "hung-up-by-ivr", "called-back"}
@@ -56,6 +61,12 @@ def test_every_emulated_call_ends_and_hotline_accounts_for_it(tmp_path):
     # callers heard their own language
     spanish = [c for c in inbound if c.script.label.endswith("/es")]
     assert all(any("oprima" in h for h in c.heard) for c in spanish)
+    # Kreyòl, which the carrier has no voice for, as audio the carrier fetched from the line
+    [haitian] = [c for c in inbound if c.script.label.endswith("/ht")]
+    assert haitian.outcome == "answered"
+    assert all(h.startswith("[audio ") and h != "[audio 0.0 s]" for h in haitian.heard[:3])
+    assert not any("Mèsi" in h for h in haitian.heard)
+    assert d.carrier.media_failures == 0
     # agency officers were verified by a look-up that ran off the webhook, while on hold
     agency = [c for c in inbound if c.script.label.startswith("agency/")]
     assert agency

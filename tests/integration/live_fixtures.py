@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import anyio.from_thread
@@ -274,6 +274,7 @@ class Live:
         desk: Callable[[Live], RecordDesk] | None = None,
         metrics_token: str | None = None,
         settle: bool = True,
+        speech: Literal["auto", "espeak", "off"] = "auto",
     ) -> None:
         """`commit_wait`: long, so that a reply comes once its writes were tried and a test
         can read them; the tests of a stalled store make it short. `connectors`: the demo's
@@ -286,7 +287,8 @@ class Live:
         phones' tokens are signed with; `signal_url`: HOTLINE_TWILIO_SIGNAL_URL; `desk`:
         builds the agents' record look-ups; `metrics_token`: HOTLINE_METRICS_TOKEN (None:
         /metrics is off); `settle`: each request (the line not `running`) returns once the
-        carrier requests it asked for are done (False: at once, for a carrier that stalls)."""
+        carrier requests it asked for are done (False: at once, for a carrier that stalls);
+        `speech`: HOTLINE_SPEECH."""
         self.wall = FakeWall()
         self.settings = Settings(
             database_url=db_url, twilio_auth_token=SecretStr(TOKEN), public_url=public_url,
@@ -295,7 +297,7 @@ class Live:
             twilio_api_key=twilio_api[0] if twilio_api else None,
             twilio_api_secret=SecretStr(twilio_api[1]) if twilio_api else None,
             twilio_signal_url=signal_url,
-            metrics_token=SecretStr(metrics_token) if metrics_token else None,
+            metrics_token=SecretStr(metrics_token) if metrics_token else None, speech=speech,
         )  # fmt: skip
         engine = connect(db_url)
         migrate(engine)

@@ -232,6 +232,9 @@ def test_callbacks_a_redirect_would_lose_are_answered_503_and_bodies_are_bounded
                  f"/voice/voicemail?sid={SID}"):  # fmt: skip
         r = http.post(path, data={**FORM, "CallStatus": "completed"})
         assert r.status_code == 503, (path, r.status_code, r.text)
+    # a prompt's audio the carrier fetches: TwiML is no audio, it tries again or skips it
+    audio = http.get(f"/voice/audio?sid={SID}&p=v1%3A00000000%3A" + "A" * 64)
+    assert (audio.status_code, audio.content) == (503, b"")
     kept = http.post(f"/voice/wait?sid={SID}&n=3", data=FORM)
     assert (kept.status_code, "<Redirect" in kept.text) == (200, True)
     huge = http.post("/voice/incoming", content=b"x" * (1024 * 1024),

@@ -336,6 +336,7 @@ class Demo:
             + states.get("wrap_up", 0),
             "webhooks": self.carrier.webhooks,
             "webhook failures": self.carrier.failures,
+            "audio not played": self.carrier.media_failures,
         }
         for setup in self.setups:
             mine = [c for c in calls if c.script.to == setup.number]

@@ -1004,6 +1004,11 @@ class LiveLine:
             out["call_back"] = r.row.callback_number or r.row.caller  # the agent's phone answers)
         return out
 
+    def languages(self) -> set[str]:
+        """The languages the lines' flows speak."""
+        flows = [b.flow for b in self.boards.values() if b.flow is not None]
+        return {lang for flow in flows for lang in flow.languages}
+
     def right_now(self, line: str) -> dict[str, object]:
         """Who waits on the line and for how long, and its agents by state (for
         supervisors; an agent on several lines counts on each)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
     twilio_signal_url: str | None = None
     # the bearer token Prometheus sends for /metrics (unset: /metrics is off)
     metrics_token: SecretStr | None = None
+    # prompts in a language the carrier has no voice for (Haitian Creole, K'iche'):
+    # "auto" plays them spoken by espeak-ng if it is installed (else the carrier reads them
+    # in its default voice, and the start says so), "espeak" requires it, "off" never
+    speech: Literal["auto", "espeak", "off"] = "auto"
 
     @field_validator("database_url")
     @classmethod

@@ -1,15 +1,15 @@
-"""Prompts rendered to audio with espeak-ng, for self-hosted lines and the demo: the
-carrier is told to `<Play>` the WAV instead of `<Say>`, which also covers languages the
-carrier has no voice for (Haitian Creole, K'iche').
+"""Prompts rendered to audio with espeak-ng, for the languages the carrier has no voice
+for (Haitian Creole, K'iche'): the carrier is told to `<Play>` the WAV instead of `<Say>`.
 
-Files are cached by (espeak-ng version, voice, speed, text): the same prompt is rendered
-once, and a new espeak-ng release renders afresh."""
+`hotline flow play --audio` keeps the files on disk, cached by (espeak-ng version, voice,
+speed, text). A live line keeps nothing on disk (`service.prompt_audio`)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -22,7 +22,10 @@ class SpeechUnavailable(HotlineError):
 
 
 class EspeakSpeech:
-    def __init__(self, *, cache_dir: Path, binary: str = "espeak-ng", speed: int = 150) -> None:
+    def __init__(
+        self, *, cache_dir: Path | None = None, binary: str = "espeak-ng", speed: int = 150
+    ) -> None:
+        """`cache_dir`: where `render` keeps its files (None: `wav` only)."""
         path = shutil.which(binary)
         if path is None:
             raise SpeechUnavailable(
@@ -47,9 +50,9 @@ class EspeakSpeech:
 
     def render(self, text: str, language: str) -> Path:
         """The WAV file of `text` spoken in `language` (rendered now or taken from the cache)."""
-        espeak_voice = voice(language).espeak
-        if espeak_voice is None:
-            raise SpeechUnavailable(f"espeak-ng has no voice for language {language!r}")
+        espeak_voice = self._voice(language)
+        if self.cache_dir is None:
+            raise SpeechUnavailable("no folder was given for audio files")
         key = self.key(text, language)
         path = self.cache_dir / key[:2] / f"{key}.wav"
         if path.is_file():
@@ -57,21 +60,54 @@ class EspeakSpeech:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._espeak(text, language, espeak_voice, ["-w", str(tmp)])
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise SpeechUnavailable(f"cannot write audio under {self.cache_dir}: {e}") from None
+        except SpeechUnavailable:
+            tmp.unlink(missing_ok=True)
+            raise
+        if not tmp.is_file():
+            raise SpeechUnavailable(f"espeak-ng wrote no {language} audio")
+        tmp.replace(path)  # atomic: a reader never sees half a file
+        return path
+
+    def wav(self, text: str, language: str) -> bytes:
+        """`text` spoken in `language`, as the bytes of a WAV file (nothing written to disk)."""
+        audio = self._espeak(text, language, self._voice(language), ["--stdout"])
+        return _sized(audio, language)
+
+    def _voice(self, language: str) -> str:
+        espeak_voice = voice(language).espeak
+        if espeak_voice is None:
+            raise SpeechUnavailable(f"espeak-ng has no voice for language {language!r}")
+        return espeak_voice
+
+    def _espeak(self, text: str, language: str, espeak_voice: str, out: list[str]) -> bytes:
+        """Run espeak-ng on `text` (its standard input), writing as `out` says; its output."""
+        try:
             done = subprocess.run(
-                [self.binary, "-v", espeak_voice, "-s", str(self.speed), "-w", str(tmp), "--stdin"],
+                [self.binary, "-v", espeak_voice, "-s", str(self.speed), *out, "--stdin"],
                 input=text.encode(),
                 capture_output=True,
                 check=False,
                 timeout=60,
             )
-        except OSError as e:
-            raise SpeechUnavailable(f"cannot write audio under {self.cache_dir}: {e}") from None
         except subprocess.TimeoutExpired:
-            tmp.unlink(missing_ok=True)
             raise SpeechUnavailable("espeak-ng took over 60 s and was stopped") from None
-        if done.returncode != 0 or not tmp.is_file():
-            tmp.unlink(missing_ok=True)
+        if done.returncode != 0:
             reason = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
             raise SpeechUnavailable(f"espeak-ng could not render {language} speech: {reason}")
-        tmp.replace(path)  # atomic: a reader never sees half a file
-        return path
+        return done.stdout
+
+
+def _sized(audio: bytes, language: str) -> bytes:
+    """A WAV file espeak-ng streamed, with its sizes filled in: streaming, it cannot know
+    them when it writes the header, and says "as long as can be" (0x7ffffff0 and so on),
+    which a player may wait for."""
+    at = audio.find(b"data", 12)
+    if audio[:4] != b"RIFF" or audio[8:12] != b"WAVE" or at < 0 or at + 8 > len(audio):
+        raise SpeechUnavailable(f"espeak-ng gave no {language} audio")
+    body = len(audio) - (at + 8)
+    return b"".join((b"RIFF", struct.pack("<I", len(audio) - 8), audio[8 : at + 4],
+                     struct.pack("<I", body), audio[at + 8 :]))  # fmt: skip

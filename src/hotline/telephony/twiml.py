@@ -97,7 +97,7 @@ def looking_up_twiml(actions: Sequence[Action], *, continue_url: str, pause: int
 
 
 def hold_twiml(
-    prompts: Sequence[Say], *, wait_url: str, pause: int, gather_url: str | None = None
+    prompts: Sequence[Say | Play], *, wait_url: str, pause: int, gather_url: str | None = None
 ) -> str:
     """While queued: where the caller stands, a pause, and back to the wait URL. With
     `gather_url`, the prompts are said in a one-key Gather (the callback offer)."""

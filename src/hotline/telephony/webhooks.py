@@ -38,6 +38,10 @@ class Webhooks:
     def hold_key(self, sid: str, n: int, a: int = 0) -> str:
         return self.url("/voice/hold-key", sid=sid, n=n, **({"a": a} if a else {}))
 
+    def audio(self, sid: str, token: str) -> str:
+        """A prompt of call `sid` as audio (`service.prompt_audio`), fetched by the carrier."""
+        return self.url("/voice/audio", sid=sid, p=token)
+
     def voicemail(self, sid: str) -> str:
         return self.url("/voice/voicemail", sid=sid)
 

@@ -23,6 +23,7 @@ from hotline.records.desk import RecordDesk
 from hotline.service.accounts import Accounts
 from hotline.service.configuration import FLOW_MAX, Configuration
 from hotline.service.live import LiveLine
+from hotline.service.prompt_audio import prompt_audio
 from hotline.service.settings import Settings
 from hotline.store.accounts import AccountStore
 from hotline.telephony.control import CallControl
@@ -129,6 +130,7 @@ def create_app(
     if before_acting is not None:  # one node of several (service.node)
         rt.before_acting = before_acting
     rt.node = node
+    rt.audio = prompt_audio(settings.speech, settings.keyring(), line.languages())
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

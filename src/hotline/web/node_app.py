@@ -83,9 +83,10 @@ HAND_OVER_WAIT = 10.0  # seconds a group handed over waits for its requests unde
 NUMBER_MAX = 256  # characters of a webhook's `To` (as the app's `forms.text`)
 KEEP_PAUSE = 2  # seconds a kept caller waits before their request is made again
 # callbacks that are not a caller's next step: the carrier would not repeat them on a
-# <Redirect> (their outcome would be lost): answered 503, as a status is
+# <Redirect> (their outcome would be lost): answered 503, as a status is; and a prompt's
+# audio, which TwiML is not (the carrier skips it)
 NOT_KEPT = ("/voice/status", "/voice/agent-leg", "/voice/leg", "/voice/dial-done",
-            "/voice/voicemail")  # fmt: skip
+            "/voice/voicemail", "/voice/audio")  # fmt: skip
 
 
 class Places(Protocol):

@@ -36,6 +36,7 @@ from hotline.errors import HotlineError, LineStopped, StoreUnavailable
 from hotline.records.audit import AuditTrail
 from hotline.service.hub import EventHub
 from hotline.service.live import LineSetup, LiveLine, Reloaded
+from hotline.service.prompt_audio import PromptAudio
 from hotline.service.recovery import carrier_statuses
 from hotline.service.settings import Settings
 from hotline.service.stats import LiveStats
@@ -132,6 +133,8 @@ class LineRuntime:
         # of several stops there once it may no longer trust its leases (service.node)
         self.before_acting: Callable[[], None] = lambda: None
         self.node: Callable[[], dict[str, Any]] | None = None  # (for /healthz)
+        # prompts the carrier has no voice for, played as audio (None: its voice reads them)
+        self.audio: PromptAudio | None = None
         self._reloading = asyncio.Lock()
 
     # -- running a command

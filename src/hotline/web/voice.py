@@ -5,9 +5,10 @@ TwiML names are built by `telephony.webhooks.Webhooks`."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -15,9 +16,11 @@ from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
 from hotline.errors import HotlineError
-from hotline.ivr.interpreter import Action, Hangup, Record
+from hotline.ivr.interpreter import Action, Gather, Hangup, Play, Record, Say
 from hotline.service.health import Throttle
 from hotline.service.live import to_input
+from hotline.service.prompt_audio import PromptAudio, PromptAudioUnknown
+from hotline.telephony.speech import SpeechUnavailable
 from hotline.telephony.twiml import hold_twiml, ivr_twiml, looking_up_twiml, message_twiml
 from hotline.web import forms
 from hotline.web.errors import Refused, responses
@@ -27,6 +30,7 @@ log = logging.getLogger("hotline.web")
 HOLD_PAUSE = 15
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")  # a dialled leg that never answered
 LABEL = re.compile(r"caller|interpreter|(agent|supervisor):[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+AUDIO_TOKEN = re.compile(r"v1:[0-9a-f]{8}:[A-Za-z0-9_=-]{40,4000}")  # (service.sealing's form)
 
 
 def voice_router(rt: LineRuntime) -> APIRouter:
@@ -69,8 +73,31 @@ def voice_router(rt: LineRuntime) -> APIRouter:
             raise Refused(400, "bad-query", f"{name} is missing or not a small whole number")
         return int(value)
 
+    def heard(sid: str, prompts: Sequence[Say | Play]) -> list[Say | Play]:
+        """Prompts as the carrier is told them: one in a language it has no voice for as
+        audio it fetches from us (`PromptAudio`), if the line has it."""
+        if rt.audio is None:
+            return list(prompts)
+        audio = rt.audio
+        return [Play(hooks.audio(sid, audio.token(p.text, p.language, sid)))
+                if isinstance(p, Say) and PromptAudio.needed(p.language) else p
+                for p in prompts]  # fmt: skip
+
+    def heard_actions(sid: str, actions: Sequence[Action]) -> list[Action]:
+        """An IVR step's actions, each prompt in them as `heard` says."""
+        out: list[Action] = []
+        for a in actions:
+            if isinstance(a, Say | Play):
+                out.extend(heard(sid, [a]))
+            elif isinstance(a, Gather):
+                out.append(dataclasses.replace(a, prompts=tuple(heard(sid, a.prompts))))
+            else:
+                out.append(a)
+        return out
+
     def ivr_reply(sid: str, actions: list[Action], step: int) -> str:
         """An IVR step's TwiML; while the step's look-up runs, a short hold instead."""
+        actions = heard_actions(sid, actions)
         g = line.generation(sid)
         if (ticket := line.lookup_ticket(sid)) is not None:
             return looking_up_twiml(actions, continue_url=hooks.lookup(sid, g, ticket, 1))
@@ -209,9 +236,9 @@ def voice_router(rt: LineRuntime) -> APIRouter:
                 return over
             state, prompts = line.hold(sid)
             if state == "waiting":
-                return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE)
+                return hold_twiml(heard(sid, prompts), wait_url=nxt, pause=HOLD_PAUSE)
             if state == "offer-callback":
-                return hold_twiml(prompts, wait_url=nxt, pause=HOLD_PAUSE,
+                return hold_twiml(heard(sid, prompts), wait_url=nxt, pause=HOLD_PAUSE,
                                   gather_url=hooks.hold_key(sid, n, a))  # fmt: skip
             if state == "connecting":  # the REST redirect to the agent is on its way
                 return hold_twiml([], wait_url=nxt, pause=2)
@@ -237,7 +264,7 @@ def voice_router(rt: LineRuntime) -> APIRouter:
                 return over
             if keyed == "1" and (confirmation := line.take_callback(sid)) is not None:
                 r = hooks.wait(sid, n + 1, a)  # (no further step: the call hangs up)
-                return ivr_twiml([*confirmation, Hangup()], gather_url=r, timeout_url=r,
+                return ivr_twiml([*heard(sid, confirmation), Hangup()], gather_url=r, timeout_url=r,
                                  wait_url=r, voicemail_url=hooks.voicemail(sid))  # fmt: skip
             return hold_twiml([], wait_url=hooks.wait(sid, n + 1, a), pause=1)
 
@@ -316,6 +343,25 @@ def voice_router(rt: LineRuntime) -> APIRouter:
             return "<Response/>"
 
         return await rt.voice(form, f"leg:{leg_status}", work, lambda _s: "<Response/>")
+
+    @router.get("/audio", responses=responses(404, 503))
+    async def audio(request: Request) -> Response:
+        """A prompt of call `sid` the carrier has no voice for, as audio (WAV), fetched as
+        its TwiML's `<Play>` says. Unsigned (a carrier does not sign what it fetches):
+        `p` is the prompt's text, sealed with the line's key for this call."""
+        sid, token = query_sid(request), request.query_params.get("p", "")
+        if not AUDIO_TOKEN.fullmatch(token):
+            raise Refused(400, "bad-query", "p is missing or not a prompt's audio token")
+        if rt.audio is None:
+            raise Refused(404, PromptAudioUnknown.error_id, "this line plays no prompt as audio")
+        try:
+            wav = await asyncio.to_thread(rt.audio.wav, token, sid)
+        except PromptAudioUnknown as e:
+            raise Refused(404, e.error_id, str(e)) from None
+        except SpeechUnavailable as e:  # (its reason logged: not for whoever asked)
+            refusals(logging.ERROR, "a prompt of call %s could not be spoken: %s", sid, e)
+            raise Refused(503, e.error_id, "the prompt could not be spoken; try again") from None
+        return Response(wav, media_type="audio/wav")
 
     @router.post("/voicemail")
     async def voicemail(request: Request) -> Response:

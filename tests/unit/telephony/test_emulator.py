@@ -4,6 +4,8 @@ MockTransport (signatures checked on every request, as Hotline checks them)."""
 from __future__ import annotations
 
 import asyncio
+import io
+import wave
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
@@ -299,3 +301,48 @@ def test_a_call_that_hung_up_refuses_updates_at_once():
         return before, hung_up, after, status
 
     assert asyncio.run(run()) == (200, 200, 404, "completed")
+
+
+def test_the_lines_own_audio_is_fetched_and_played_for_its_length_and_a_failure_counted():
+    fetched: list[str] = []
+    second = io.BytesIO()
+    with wave.open(second, "wb") as w:  # 1.5 s of silence
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 12_000)
+
+    def app(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            fetched.append(str(request.url))
+            if request.url.params["p"] == "ok":
+                return httpx.Response(200, content=second.getvalue(),
+                                      headers={"content-type": "audio/wav"})  # fmt: skip
+            return httpx.Response(404, json={"error_id": "no-such-audio"})
+        if request.url.path == "/voice/incoming":
+            return httpx.Response(200, text="<Response><Play>http://app/voice/audio?sid=x&amp;p=ok"
+                                  "</Play><Play>https://cdn.example/welcome.wav</Play><Play>"
+                                  "http://app/voice/audio?sid=x&amp;p=gone</Play><Hangup/>"
+                                  "</Response>")  # fmt: skip
+        return httpx.Response(200, text="<Response/>")
+
+    async def run() -> tuple[EmulatedCall, Carrier, float]:
+        carrier = Carrier(
+            hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+            line_number="+18005550100", speed=10,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+        )  # fmt: skip
+        began = carrier.now()
+        call = carrier.place(CallerScript("+12025550143", [], 10_000, 30))
+        await carrier.drain()
+        return call, carrier, carrier.now() - began
+
+    call, carrier, took = asyncio.run(run())
+    assert fetched == ["http://app/voice/audio?sid=x&p=ok", "http://app/voice/audio?sid=x&p=gone"]
+    assert call.heard == ["[audio 1.5 s]", "[play https://cdn.example/welcome.wav]",
+                          "[audio failed: 404 application/json]"]  # fmt: skip
+    assert carrier.media_failures == 1
+    assert carrier.failures == 0
+    # 1.5 s for the audio, 5 s for the file it does not fetch, none for the failure (in
+    # carrier time, at 10 times the wall's: 0.3 s of the wall to spare for the requests)
+    assert 6.5 <= took < 9.5

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import itertools
 import logging
 import math
 import secrets
 import time
+import wave
 import xml.etree.ElementTree as ET
 from asyncio import FIRST_COMPLETED
 from collections.abc import Callable, Coroutine, Iterator
@@ -121,6 +123,7 @@ class Carrier:
         self._ids = itertools.count(1)
         self.webhooks = 0
         self.failures = 0
+        self.media_failures = 0  # `<Play>`s of the line's own audio that could not be played
         self.latencies: list[float] = []  # seconds per answered webhook, for benchmarks
         self.retry_for = retry_for
         self.agents_not_answering: set[str] = set()  # their phones ring out when dialled
@@ -452,8 +455,36 @@ class Carrier:
             text = el.text or ""
             call.heard.append(text)
             return await self.wait(len(text) / 14.0, call)  # about 150 words a minute
-        call.heard.append(f"[play {el.text}]")
-        return await self.wait(5.0, call)
+        url = (el.text or "").strip()
+        if not url.startswith(tuple(f"{u}/" for u in (self.hotline_url, self.fallback_url) if u)):
+            call.heard.append(f"[play {url}]")  # (not ours: never fetched, only loopback is)
+            return await self.wait(5.0, call)
+        seconds = await self._fetched(call, url)
+        return None if seconds is None else await self.wait(seconds, call)
+
+    async def _fetched(self, call: EmulatedCall, url: str) -> float | None:
+        """A `<Play>` of the line's own audio, fetched as the carrier does: its length in
+        seconds, and what was said in `heard` as `[audio N.N s]`; None if it could not be
+        played (counted in `media_failures`; the carrier goes on to the next verb)."""
+        try:
+            r = await self.client.get(url)
+        except httpx.HTTPError as e:
+            failed = type(e).__name__
+        else:
+            failed = f"{r.status_code} {r.headers.get('content-type', '')}"
+            if r.status_code == 200 and r.headers.get("content-type") == "audio/wav":
+                try:
+                    with wave.open(io.BytesIO(r.content)) as w:
+                        seconds = float(w.getnframes() / w.getframerate())
+                except (wave.Error, EOFError, ZeroDivisionError):
+                    failed = "not a WAV file"
+                else:
+                    call.heard.append(f"[audio {seconds:.1f} s]")
+                    return seconds
+        log.warning("could not play %s: %s", url[:120], failed)
+        self.media_failures += 1
+        call.heard.append(f"[audio failed: {failed}]")
+        return None
 
     async def _verb(self, call: EmulatedCall, v: ET.Element, answers: Iterator[str]) -> str | None:
         """Carry out one verb: None to go on to the next, TwiML to switch to, "" to end."""
