@@ -692,10 +692,11 @@ def serve_bots(
     pipe.send(pauses.summary())
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads), from /proc."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of a process (all its threads), from /proc; with `children`, and
+    of the children it waited for (Hotline's: espeak-ng's renders of prompt audio)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return sum(int(f) for f in fields[11 : 15 if children else 13]) / TICK
 
 
 def postgres_cpu() -> float:
@@ -740,7 +741,7 @@ class Marks:
     @classmethod
     def now(cls, carrier: Carrier, placed: int, pid: int, bots: int, follower: int | None) -> Marks:
         return cls(time.time(), len(carrier.latencies), carrier.failures, placed,
-                   cpu_seconds(pid), time.process_time(), cpu_seconds(bots),
+                   cpu_seconds(pid, children=True), time.process_time(), cpu_seconds(bots),
                    0.0 if follower is None else cpu_seconds(follower), postgres_cpu(),
                    *machine_cpu())  # fmt: skip
 
@@ -931,9 +932,9 @@ async def _live(
     assert bots.pid is not None
     logged_in = time.perf_counter() - began
     # Hotline's CPU with every agent logged in and no call yet: what the agents cost alone
-    idle0, idle_at = cpu_seconds(child.pid), time.perf_counter()
+    idle0, idle_at = cpu_seconds(child.pid, children=True), time.perf_counter()
     await asyncio.sleep(15)
-    idle_util = (cpu_seconds(child.pid) - idle0) / (time.perf_counter() - idle_at)
+    idle_util = (cpu_seconds(child.pid, children=True) - idle0) / (time.perf_counter() - idle_at)
 
     rate = peak_rate(load_scenario(SCENARIO), HOUR) * k
     placed = 0
@@ -1043,6 +1044,7 @@ async def _live(
         "lost": len(broken), "unrecorded": unrecorded, "left_open": left_open,
         "failures": w1.failures - w0.failures,
         "failures_total": carrier.failures,
+        "audio_not_played": carrier.media_failures,
         "cut": cut, "service": live_service, "paired": paired,
         "hotline_cpu_per_call_ms": hotline_cpu / max(calls, 1) * 1000,
         "load_cpu_per_call_ms": load_cpu / max(calls, 1) * 1000,
@@ -1231,7 +1233,8 @@ def report_live(a: dict[str, Any], warmup: float) -> None:
     print(
         f"  calls lost {a['lost']} (of {a['calls_total']:,} placed in the whole run), not "
         f"closed in the store {a['unrecorded']}; webhook attempts that failed (retried) "
-        f"{a['failures']} in the window, {a['failures_total']} in the whole run; "
+        f"{a['failures']} in the window, {a['failures_total']} in the whole run; prompts' "
+        f"audio not played {a['audio_not_played']} in the whole run; "
         f"{a['cut']} still talking at the end were hung up by their callers"
     )
     for described in a["left_open"]:

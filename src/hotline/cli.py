@@ -1347,6 +1347,7 @@ def serve(
     from hotline.service.bootstrap import audit_trail, build_line, call_control
     from hotline.service.collector import tune_for_serving
     from hotline.service.logs import configure as configure_logs
+    from hotline.service.prompt_audio import check_speech
     from hotline.service.settings import load_settings
     from hotline.store.db import redacted
     from hotline.web.app import SERVING, create_app
@@ -1355,6 +1356,7 @@ def serve(
     settings = load_settings()
     control = call_control(settings)
     settings.required_sealing_key()  # (always: the accounts added later need it too)
+    check_speech(settings.speech, settings.keyring())
     parts = build_line(settings, control=control)
     if parts.created:
         err.print(f"created a new database: {escape(redacted(settings.database_url))}")

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hotline.errors import Fenced
@@ -143,10 +143,12 @@ class Echo:
         async def hook(request: Request) -> Response:
             self.seen.append((str(request.url).removeprefix(self.address), await request.body(),
                               dict(request.headers)))  # fmt: skip
+            if request.method == "GET":  # a prompt's audio it could not render
+                return JSONResponse({"error_id": "speech-unavailable"}, status_code=503)
             return Response("<Response><Say>from the leader</Say></Response>",
                             media_type="application/xml")  # fmt: skip
 
-        app = Starlette(routes=[Route("/voice/{rest:path}", hook, methods=["POST"])])
+        app = Starlette(routes=[Route("/voice/{rest:path}", hook, methods=["POST", "GET"])])
         self.served = Served(app, port)
 
     def stop(self) -> None:
@@ -189,6 +191,13 @@ def test_a_standby_forwards_webhooks_to_the_leader_or_keeps_the_caller(engine, e
             )
             assert "<Redirect" in again.text  # a forwarded request is never forwarded again
             assert len(echo.seen) == 1
+
+            # a prompt's audio: the leader's answer as it gave it, a 5xx too (the carrier
+            # skips the prompt), never tried again while the carrier waits
+            audio = await client.get(f"/voice/audio?sid=CA{'1' * 32}&p=v1%3A0%3A" + "A" * 40)
+            assert (audio.status_code, audio.json()) == (503, {"error_id": "speech-unavailable"})
+            assert len(echo.seen) == 2
+            assert echo.seen[-1][0].startswith("/voice/audio?sid=")
 
             health = await client.get("/healthz")
             assert health.status_code == 503

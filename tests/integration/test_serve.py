@@ -69,3 +69,20 @@ def test_serve_migrates_answers_health_and_verifies_signatures(tmp_path):
         _, stderr = proc.communicate(timeout=30)
     assert "database migrated: 0001, 0002" in stderr
     assert "Traceback" not in stderr
+
+
+def test_serve_and_a_node_refuse_speech_they_cannot_have_before_touching_the_database(tmp_path):
+    """HOTLINE_SPEECH=espeak on a machine without espeak-ng: refused at once, exit 2."""
+    bare = tmp_path / "bin"  # a PATH with Python and no espeak-ng
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)
+    database = tmp_path / "line.sqlite3"
+    env = {"HOTLINE_DATABASE_URL": f"sqlite:///{database}", "HOTLINE_SPEECH": "espeak",
+           "HOTLINE_TWILIO_AUTH_TOKEN": "serve-test-token", "HOTLINE_SECRET_KEY": new_key(),
+           "PATH": str(bare)}  # fmt: skip
+    for node in ((), ("--node", "n1")):
+        p = run("serve", "--port", str(free_port()), *node, env=env)
+        assert p.returncode == 2, p.stderr
+        assert "HOTLINE_SPEECH=espeak: espeak-ng is not installed" in p.stderr
+        assert "Traceback" not in p.stderr
+        assert not database.exists()

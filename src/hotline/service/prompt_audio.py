@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from hotline.errors import HotlineError, SealedValueUnreadable, SettingsInvalid
 from hotline.ivr.languages import voice
@@ -23,56 +24,75 @@ class PromptAudioUnknown(HotlineError):
 
 KEPT_BYTES = 32 * 1024 * 1024  # the rendered audio kept in memory (about 12 minutes)
 SEALED_AS = "prompt-audio"  # the column a prompt's sealed text is bound to (with its call)
+TOKEN_LIFE = 3600.0  # seconds a token plays after it was made (either way: nodes' clocks)
+TOKEN_MAX = 4000  # characters of a token, at most (a longer prompt is said, not played)
+RENDER_WITHIN = 10.0  # seconds a render may take (a carrier gives up on a fetch soon after)
 
 
 class PromptAudio:
-    """A live line's prompts in the languages the carrier has no voice for (`needed`),
-    spoken by espeak-ng. A prompt becomes a token (`token`): its text and language sealed
-    with the line's key (HOTLINE_SECRET_KEY), bound to its call. The carrier fetches the
-    token's URL; `wav` opens it and renders. So any node of the line can answer the fetch,
-    nothing of a call is kept for it between its reply and the fetch, and nobody without
-    the key can have a text rendered or learn one from its URL. The audio of the latest
-    prompts is kept in memory, at most `kept_bytes` of it, by (voice, text): a flow's
-    prompts are rendered once, not at each call."""
+    """A live line's prompts in the languages the carrier has no voice for and espeak-ng
+    has one (`plays`). A prompt becomes a token (`token`): its language, text and the
+    time it was made, sealed with the line's key (HOTLINE_SECRET_KEY), bound to its call.
+    The carrier fetches the token's URL; `wav` opens it and renders. So any node of the
+    line can answer the fetch, nothing of a call is kept for it between its reply and the
+    fetch, and nobody without the key can have a text rendered or learn one from its URL;
+    a token plays for `TOKEN_LIFE` only. The audio of the latest prompts is kept in
+    memory, at most `kept_bytes` of it, by (voice, text): a flow's prompts are rendered
+    once, not at each call."""
 
     def __init__(
-        self, speech: EspeakSpeech, keyring: Keyring, *, kept_bytes: int = KEPT_BYTES
-    ) -> None:
+        self, speech: EspeakSpeech, keyring: Keyring, *, clock: Callable[[], float],
+        kept_bytes: int = KEPT_BYTES,
+    ) -> None:  # fmt: skip
+        """`clock`: the line's wall clock (seconds), which dates tokens."""
         self.speech = speech
         self.keyring = keyring
+        self.clock = clock
         self.kept_bytes = kept_bytes
+        self.voices = speech.voices()
         self._kept: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()  # (`wav` runs in worker threads)
 
     @staticmethod
     def needed(language: str) -> bool:
-        """Whether prompts in `language` are played as audio (the carrier has no voice for
-        it, espeak-ng has one)."""
+        """Whether the carrier has no voice for `language`, and espeak-ng may have one."""
         v = voice(language)
         return v.carrier_language is None and v.espeak is not None
 
-    def token(self, text: str, language: str, call_sid: str) -> str:
-        sealed = self.keyring.seal_value([language, text], column=SEALED_AS, row=call_sid)
-        return sealed[SEALED]
+    def plays(self, language: str) -> bool:
+        """Whether prompts in `language` are played (`needed`, and this espeak-ng has its
+        voice)."""
+        return self.needed(language) and voice(language).espeak in self.voices
+
+    def token(self, text: str, language: str, call_sid: str) -> str | None:
+        """The token of a prompt of call `call_sid`; None if it would be too long for a URL
+        (`TOKEN_MAX`: the prompt is then said by the carrier's voice)."""
+        said = [language, text, round(self.clock())]
+        sealed = self.keyring.seal_value(said, column=SEALED_AS, row=call_sid)[SEALED]
+        return sealed if len(sealed) <= TOKEN_MAX else None
 
     def wav(self, token: str, call_sid: str) -> bytes:
         """The audio a token names (`PromptAudioUnknown` if it does not open under this
-        line's key for this call; `SpeechUnavailable` if espeak-ng fails)."""
+        line's key for this call, or is too old; `SpeechUnavailable` if espeak-ng fails)."""
         try:
             said = self.keyring.open_value({SEALED: token}, column=SEALED_AS, row=call_sid)
         except SealedValueUnreadable:
             said = None
-        if not (isinstance(said, list) and len(said) == 2 and all(type(x) is str for x in said)):
+        if not (isinstance(said, list) and len(said) == 3 and isinstance(said[2], int)
+                and all(type(x) is str for x in said[:2])):  # fmt: skip
             raise PromptAudioUnknown("no prompt of this call has this audio token")
-        language, text = said
+        language, text, made = said
+        if abs(self.clock() - made) > TOKEN_LIFE:
+            raise PromptAudioUnknown("this audio token is too old to play")
         key = self.speech.key(text, language)
         with self._lock:
             kept = self._kept.get(key)
             if kept is not None:
                 self._kept.move_to_end(key)
                 return kept
-        audio = self.speech.wav(text, language)  # (outside the lock: renders run at once)
+        # (outside the lock: renders run at once)
+        audio = self.speech.wav(text, language, within=RENDER_WITHIN)
         with self._lock:
             if key not in self._kept and len(audio) <= self.kept_bytes:
                 self._kept[key] = audio
@@ -84,26 +104,38 @@ class PromptAudio:
 
 
 def prompt_audio(
-    speech: str, keyring: Keyring | None, languages: Iterable[str]
-) -> PromptAudio | None:
+    speech: str, keyring: Keyring | None, languages: Iterable[str], *,
+    clock: Callable[[], float],
+) -> PromptAudio | None:  # fmt: skip
     """A line's prompt audio as HOTLINE_SPEECH says (`speech`: auto, espeak or off); None
-    if it is off, or cannot be had and `speech` is auto (said in the log if the line's
-    flows speak `languages` that need it: their prompts are read by the carrier's default
-    voice). `SettingsInvalid` if `speech` is espeak and it cannot be had."""
+    if it is off, or cannot be had and `speech` is auto. The log says which of the
+    `languages` the line's flows speak are left to the carrier's default voice, and why.
+    `SettingsInvalid` if `speech` is espeak and it cannot be had."""
     if speech == "off":
         return None
+    wanted = sorted({lang for lang in languages if PromptAudio.needed(lang)})
     try:
         if keyring is None:
             raise SpeechUnavailable(
                 "HOTLINE_SECRET_KEY is not set (each prompt's text is sealed with it in the "
                 "URL the carrier fetches its audio from)"
             )
-        return PromptAudio(EspeakSpeech(), keyring)
+        audio = PromptAudio(EspeakSpeech(), keyring, clock=clock)
     except SpeechUnavailable as e:
         if speech == "espeak":
             raise SettingsInvalid(f"HOTLINE_SPEECH=espeak: {e}") from None
-        wanted = sorted({lang for lang in languages if PromptAudio.needed(lang)})
         if wanted:
-            log.warning("the carrier has no voice for %s: its default voice reads those prompts, "
-                    "as espeak-ng cannot (%s)", ", ".join(wanted), e)  # fmt: skip
+            log.warning("the carrier has no voice for %s: its default voice reads those "
+                        "prompts, as espeak-ng cannot (%s)", ", ".join(wanted), e)  # fmt: skip
         return None
+    if lacking := [lang for lang in wanted if not audio.plays(lang)]:
+        log.warning("the carrier has no voice for %s, nor has this espeak-ng: the carrier's "
+                    "default voice reads those prompts", ", ".join(lacking))  # fmt: skip
+    return audio
+
+
+def check_speech(speech: str, keyring: Keyring | None) -> None:
+    """A start's first check: HOTLINE_SPEECH=espeak that cannot be had is refused
+    (`SettingsInvalid`) before anything is built or led."""
+    if speech == "espeak":
+        prompt_audio(speech, keyring, (), clock=time.time)

@@ -35,10 +35,20 @@ class EspeakSpeech:
         self.binary = path
         self.cache_dir = cache_dir
         self.speed = speed
-        version = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, check=False, timeout=10
-        )
-        self.version = version.stdout.strip()
+        self.version = self._ask("--version").strip()
+
+    def voices(self) -> set[str]:
+        """The voices this espeak-ng has (`-v` names, as `ivr.languages` gives them)."""
+        rows = self._ask("--voices").splitlines()[1:]  # (a header, then one row a voice)
+        return {row.split()[1] for row in rows if len(row.split()) > 1}
+
+    def _ask(self, what: str) -> str:
+        try:
+            done = subprocess.run([self.binary, what], capture_output=True, text=True,
+                                  check=False, timeout=10)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SpeechUnavailable(f"espeak-ng {what} failed ({type(e).__name__})") from None
+        return done.stdout
 
     def can_speak(self, language: str) -> bool:
         return voice(language).espeak is not None
@@ -72,9 +82,10 @@ class EspeakSpeech:
         tmp.replace(path)  # atomic: a reader never sees half a file
         return path
 
-    def wav(self, text: str, language: str) -> bytes:
-        """`text` spoken in `language`, as the bytes of a WAV file (nothing written to disk)."""
-        audio = self._espeak(text, language, self._voice(language), ["--stdout"])
+    def wav(self, text: str, language: str, *, within: float = 60) -> bytes:
+        """`text` spoken in `language`, as the bytes of a WAV file (nothing written to disk),
+        rendered within `within` seconds."""
+        audio = self._espeak(text, language, self._voice(language), ["--stdout"], within=within)
         return _sized(audio, language)
 
     def _voice(self, language: str) -> str:
@@ -83,18 +94,23 @@ class EspeakSpeech:
             raise SpeechUnavailable(f"espeak-ng has no voice for language {language!r}")
         return espeak_voice
 
-    def _espeak(self, text: str, language: str, espeak_voice: str, out: list[str]) -> bytes:
-        """Run espeak-ng on `text` (its standard input), writing as `out` says; its output."""
+    def _espeak(
+        self, text: str, language: str, espeak_voice: str, out: list[str], *, within: float = 60
+    ) -> bytes:
+        """Run espeak-ng on `text` (its standard input), writing as `out` says, for at most
+        `within` seconds; its output."""
         try:
             done = subprocess.run(
                 [self.binary, "-v", espeak_voice, "-s", str(self.speed), *out, "--stdin"],
                 input=text.encode(),
                 capture_output=True,
                 check=False,
-                timeout=60,
+                timeout=within,
             )
         except subprocess.TimeoutExpired:
-            raise SpeechUnavailable("espeak-ng took over 60 s and was stopped") from None
+            raise SpeechUnavailable(f"espeak-ng took over {within:g} s and was stopped") from None
+        except OSError as e:  # (gone since the start, or no process to be had)
+            raise SpeechUnavailable(f"espeak-ng could not be run ({type(e).__name__})") from None
         if done.returncode != 0:
             reason = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
             raise SpeechUnavailable(f"espeak-ng could not render {language} speech: {reason}")

@@ -23,7 +23,7 @@ from hotline.records.desk import RecordDesk
 from hotline.service.accounts import Accounts
 from hotline.service.configuration import FLOW_MAX, Configuration
 from hotline.service.live import LiveLine
-from hotline.service.prompt_audio import prompt_audio
+from hotline.service.prompt_audio import check_speech, prompt_audio
 from hotline.service.settings import Settings
 from hotline.store.accounts import AccountStore
 from hotline.telephony.control import CallControl
@@ -130,7 +130,7 @@ def create_app(
     if before_acting is not None:  # one node of several (service.node)
         rt.before_acting = before_acting
     rt.node = node
-    rt.audio = prompt_audio(settings.speech, settings.keyring(), line.languages())
+    rt.audio = prompt_audio(settings.speech, settings.keyring(), line.languages(), clock=line.wall)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -211,6 +211,7 @@ def create_node(
 
     control = call_control(settings)
     settings.required_sealing_key()
+    check_speech(settings.speech, settings.keyring())
     store, _ = store_for(settings)
     ensure_line(settings, store)
     # the node's lease work (its leases, and the groups of lines it weighs and claims) on a

@@ -85,8 +85,9 @@ KEEP_PAUSE = 2  # seconds a kept caller waits before their request is made again
 # callbacks that are not a caller's next step: the carrier would not repeat them on a
 # <Redirect> (their outcome would be lost): answered 503, as a status is; and a prompt's
 # audio, which TwiML is not (the carrier skips it)
+AUDIO = "/voice/audio"
 NOT_KEPT = ("/voice/status", "/voice/agent-leg", "/voice/leg", "/voice/dial-done",
-            "/voice/voicemail", "/voice/audio")  # fmt: skip
+            "/voice/voicemail", AUDIO)  # fmt: skip
 
 
 class Places(Protocol):
@@ -566,7 +567,9 @@ class NodeApp:
                     log.warning("a webhook could not be forwarded to the leader %s: %s",
                                 leader, type(e).__name__)  # fmt: skip
                     r = None
-                if r is not None and r.status < 500:  # (5xx: as if it had not answered)
+                # (5xx: as if it had not answered; but a prompt's audio is not tried again
+                # here: the carrier waits on it, and skips it on a 5xx)
+                if r is not None and (r.status < 500 or request.url.path == AUDIO):
                     await r.response(request.method)(scope, receive, send)
                     return
             if time.monotonic() >= deadline or forwarded:

@@ -70,6 +70,7 @@ AGENT_NEWS = (AgentStateChanged, AgentLoggedIn, AgentLoggedOut, CallOffered, Off
 # the events of what happens on an agent's call (its conference): told to its agent
 PURGE_EVERY = 3600.0  # seconds between retention purges
 CARRIER_THREADS = 32  # carrier requests under way at once (at 0.3 s each, ~100 a second)
+SPEECH_THREADS = 2  # renders of prompt audio at once (each an espeak-ng process)
 STOP_WAIT = 10.0  # seconds a stopping line waits for its carrier requests, then its store
 # seconds its stop then waits, at most, for the carrier requests still queued: its leases go
 # (and its next leader starts) once they are out, so that its requests reach the carrier
@@ -133,8 +134,10 @@ class LineRuntime:
         # of several stops there once it may no longer trust its leases (service.node)
         self.before_acting: Callable[[], None] = lambda: None
         self.node: Callable[[], dict[str, Any]] | None = None  # (for /healthz)
-        # prompts the carrier has no voice for, played as audio (None: its voice reads them)
+        # prompts the carrier has no voice for, played as audio (None: its voice reads them),
+        # rendered in threads of their own (never the shared ones a webhook waits for)
         self.audio: PromptAudio | None = None
+        self.speaking = Threads(SPEECH_THREADS, "hotline-speech")
         self._reloading = asyncio.Lock()
 
     # -- running a command
@@ -539,6 +542,7 @@ class LineRuntime:
                 await self._stop()
             finally:
                 self._carrier.close()
+                self.speaking.close()
 
     async def _stop(self) -> None:
         """The line stops: its carrier requests' outcomes land, then its writes, then the

@@ -19,7 +19,7 @@ from hotline.errors import HotlineError
 from hotline.ivr.interpreter import Action, Gather, Hangup, Play, Record, Say
 from hotline.service.health import Throttle
 from hotline.service.live import to_input
-from hotline.service.prompt_audio import PromptAudio, PromptAudioUnknown
+from hotline.service.prompt_audio import TOKEN_MAX, PromptAudioUnknown
 from hotline.telephony.speech import SpeechUnavailable
 from hotline.telephony.twiml import hold_twiml, ivr_twiml, looking_up_twiml, message_twiml
 from hotline.web import forms
@@ -30,7 +30,7 @@ log = logging.getLogger("hotline.web")
 HOLD_PAUSE = 15
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")  # a dialled leg that never answered
 LABEL = re.compile(r"caller|interpreter|(agent|supervisor):[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-AUDIO_TOKEN = re.compile(r"v1:[0-9a-f]{8}:[A-Za-z0-9_=-]{40,4000}")  # (service.sealing's form)
+AUDIO_TOKEN = re.compile(r"v1:[0-9a-f]{8}:[A-Za-z0-9_=-]{40,}")  # (service.sealing's form)
 
 
 def voice_router(rt: LineRuntime) -> APIRouter:
@@ -38,6 +38,7 @@ def voice_router(rt: LineRuntime) -> APIRouter:
     line, hooks = rt.line, rt.webhooks
     validator = RequestValidator(rt.settings.webhook_secret())
     refusals = Throttle(logger=log, every=60.0, wall=line.wall)
+    unspoken = Throttle(logger=log, every=60.0, wall=line.wall)
 
     async def signed_form(request: Request) -> FormData:
         body = await forms.read_body(request)
@@ -76,12 +77,16 @@ def voice_router(rt: LineRuntime) -> APIRouter:
     def heard(sid: str, prompts: Sequence[Say | Play]) -> list[Say | Play]:
         """Prompts as the carrier is told them: one in a language it has no voice for as
         audio it fetches from us (`PromptAudio`), if the line has it."""
-        if rt.audio is None:
-            return list(prompts)
         audio = rt.audio
-        return [Play(hooks.audio(sid, audio.token(p.text, p.language, sid)))
-                if isinstance(p, Say) and PromptAudio.needed(p.language) else p
-                for p in prompts]  # fmt: skip
+        if audio is None:
+            return list(prompts)
+        out: list[Say | Play] = []
+        for p in prompts:
+            token = None
+            if isinstance(p, Say) and audio.plays(p.language):
+                token = audio.token(p.text, p.language, sid)  # (None: too long to play)
+            out.append(p if token is None else Play(hooks.audio(sid, token)))
+        return out
 
     def heard_actions(sid: str, actions: Sequence[Action]) -> list[Action]:
         """An IVR step's actions, each prompt in them as `heard` says."""
@@ -350,16 +355,16 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         its TwiML's `<Play>` says. Unsigned (a carrier does not sign what it fetches):
         `p` is the prompt's text, sealed with the line's key for this call."""
         sid, token = query_sid(request), request.query_params.get("p", "")
-        if not AUDIO_TOKEN.fullmatch(token):
+        if len(token) > TOKEN_MAX or not AUDIO_TOKEN.fullmatch(token):
             raise Refused(400, "bad-query", "p is missing or not a prompt's audio token")
         if rt.audio is None:
             raise Refused(404, PromptAudioUnknown.error_id, "this line plays no prompt as audio")
         try:
-            wav = await asyncio.to_thread(rt.audio.wav, token, sid)
+            wav = await rt.speaking.run(rt.audio.wav, token, sid)
         except PromptAudioUnknown as e:
             raise Refused(404, e.error_id, str(e)) from None
         except SpeechUnavailable as e:  # (its reason logged: not for whoever asked)
-            refusals(logging.ERROR, "a prompt of call %s could not be spoken: %s", sid, e)
+            unspoken(logging.ERROR, "a prompt of call %s could not be spoken: %s", sid, e)
             raise Refused(503, e.error_id, "the prompt could not be spoken; try again") from None
         return Response(wav, media_type="audio/wav")
 
