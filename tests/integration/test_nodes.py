@@ -251,6 +251,21 @@ def test_callbacks_a_redirect_would_lose_are_answered_503_and_bodies_are_bounded
     assert (huge.status_code, huge.json()["error_id"]) == (413, "body-too-large")
 
 
+def test_a_prompts_audio_is_not_held_for_a_leader(engine):
+    """A caller is held for a leader (here up to two minutes); a prompt's audio is not: the
+    carrier waits on it, and skips a prompt that is not there (503) sooner than it would."""
+    app = lone_standby(engine, build=lambda: None, hold_for=120.0)
+
+    async def fetch() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url=PUBLIC) as client:  # fmt: skip
+            url = f"/voice/audio?sid={SID}&p=v1%3A00000000%3A" + "A" * 64
+            return await asyncio.wait_for(client.get(url), 30)  # (held: two minutes)
+
+    audio = asyncio.run(fetch())
+    assert (audio.status_code, audio.content) == (503, b"")
+
+
 def test_a_standby_keeps_the_caller_when_the_database_is_down() -> None:
     """(review) The database away: no leader can be looked up; the caller is kept, never
     a 500 (the carrier's "application error" would drop the call)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +75,15 @@ def token(audio: PromptAudio, text: str, sid: str) -> str:
     return made
 
 
+def audio_of(speech: EspeakSpeech, clock: Clock, key: str | None = None, **kw: Any) -> PromptAudio:
+    return PromptAudio(speech, keyring(key) if key else keyring(), clock=clock,
+                       run=asyncio.to_thread, **kw)  # fmt: skip
+
+
+def played(audio: PromptAudio, made: str, sid: str) -> bytes:
+    return asyncio.run(audio.wav(made, sid))
+
+
 def test_prompt_audio_is_rendered_once_while_kept_and_again_once_dropped(tmp_path):
     script, log = counting_espeak(tmp_path)
     sid = "CA" + "1" * 32
@@ -80,47 +91,74 @@ def test_prompt_audio_is_rendered_once_while_kept_and_again_once_dropped(tmp_pat
     plain = EspeakSpeech()
     sizes = [len(plain.wav(t, "ht")) for t in texts]
     # room for the first prompt and either of the others, not for all three
-    audio = PromptAudio(EspeakSpeech(binary=str(script)), keyring(), clock=Clock(),
-                        kept_bytes=sizes[0] + max(sizes[1:]))  # fmt: skip
-    first = audio.wav(token(audio, texts[0], sid), sid)
+    room = sizes[0] + max(sizes[1:])
+    audio = audio_of(EspeakSpeech(binary=str(script)), Clock(), kept_bytes=room)
+    first = played(audio, token(audio, texts[0], sid), sid)
     assert first == plain.wav(texts[0], "ht")
-    assert audio.wav(token(audio, texts[0], sid), sid) == first  # a new token, the same text
+    assert played(audio, token(audio, texts[0], sid), sid) == first  # a new token, same text
     assert renders(log) == 1  # kept: rendered once
-    audio.wav(token(audio, texts[1], sid), sid)
-    assert audio.wav(token(audio, texts[0], sid), sid) == first
+    played(audio, token(audio, texts[1], sid), sid)
+    assert played(audio, token(audio, texts[0], sid), sid) == first
     assert renders(log) == 2  # both kept
-    audio.wav(token(audio, texts[2], sid), sid)  # the least lately played (the second) goes
+    played(audio, token(audio, texts[2], sid), sid)  # the least lately played (the second) goes
     assert renders(log) == 3
-    audio.wav(token(audio, texts[0], sid), sid)
+    played(audio, token(audio, texts[0], sid), sid)
     assert renders(log) == 3
-    audio.wav(token(audio, texts[1], sid), sid)  # dropped: rendered again
+    played(audio, token(audio, texts[1], sid), sid)  # dropped: rendered again
     assert renders(log) == 4
+
+
+def test_a_prompt_asked_for_again_as_it_renders_is_rendered_once(tmp_path):
+    script, log = counting_espeak(tmp_path)
+    audio = audio_of(EspeakSpeech(binary=str(script)), Clock())
+    sids = [f"CA{n}" for n in range(6)]  # six callers hear the same prompt at once
+
+    async def all_at_once() -> list[bytes]:
+        made = [token(audio, "Tanpri tann.", sid) for sid in sids]
+        return await asyncio.gather(*(audio.wav(t, sid) for t, sid in zip(made, sids, strict=True)))
+
+    heard = asyncio.run(all_at_once())
+    assert len(set(heard)) == 1
+    assert renders(log) == 1
 
 
 def test_prompt_audio_plays_only_its_own_calls_tokens_and_for_an_hour(tmp_path):
     clock = Clock()
-    audio = PromptAudio(EspeakSpeech(), keyring(), clock=clock)
+    audio = audio_of(EspeakSpeech(), clock)
     made = token(audio, "Tanpri tann.", "CA1")
-    assert audio.wav(made, "CA1")[:4] == b"RIFF"
+    assert played(audio, made, "CA1")[:4] == b"RIFF"
     with pytest.raises(PromptAudioUnknown, match="no prompt of this call"):
-        audio.wav(made, "CA2")
-    other_key = PromptAudio(EspeakSpeech(), keyring(new_key()), clock=clock)
+        played(audio, made, "CA2")
     with pytest.raises(PromptAudioUnknown, match="no prompt of this call"):
-        other_key.wav(made, "CA1")
+        played(audio_of(EspeakSpeech(), clock, new_key()), made, "CA1")
     clock.now += TOKEN_LIFE  # (an hour: still plays, though kept audio is not what decides)
-    assert audio.wav(made, "CA1")[:4] == b"RIFF"
+    assert played(audio, made, "CA1")[:4] == b"RIFF"
     clock.now += 1
     with pytest.raises(PromptAudioUnknown, match="too old"):
-        audio.wav(made, "CA1")
+        played(audio, made, "CA1")
     # a prompt too long for a URL is not made a token (the carrier's voice says it)
     assert audio.token("Tanpri tann. " * 300, "ht", "CA1") is None
 
 
 def test_a_voice_this_espeak_ng_lacks_is_left_to_the_carrier(tmp_path):
-    audio = PromptAudio(EspeakSpeech(), keyring(), clock=Clock())
+    audio = audio_of(EspeakSpeech(), Clock())
     assert audio.plays("ht")
     assert not audio.plays("en")  # the carrier has a voice
     assert not audio.plays("mam")  # no espeak-ng voice exists
+    # an espeak-ng built without Haitian Creole
+    real = shutil.which("espeak-ng")
+    lacking = tmp_path / "espeak-lacking"
+    lacking.write_text(
+        '#!/bin/sh\nif [ "$1" = --voices ]; then\n'
+        f'  "{real}" --voices | grep -v " ht "\nelse\n  exec "{real}" "$@"\nfi\n'
+    )
+    lacking.chmod(0o755)
+    without = audio_of(EspeakSpeech(binary=str(lacking)), Clock())
+    assert without.plays("quc")
+    assert not without.plays("ht")
+    made = token(audio, "Tanpri tann.", "CA1")  # (a token of a node that has the voice)
+    with pytest.raises(PromptAudioUnknown, match="no prompt in this language"):
+        played(without, made, "CA1")
 
 
 def test_espeak_ng_gone_after_the_start_is_unavailable_not_a_crash(tmp_path):

@@ -4,11 +4,12 @@ line's (`web.voice`, `/voice/audio`)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from hotline.errors import HotlineError, SealedValueUnreadable, SettingsInvalid
 from hotline.ivr.languages import voice
@@ -26,7 +27,14 @@ KEPT_BYTES = 32 * 1024 * 1024  # the rendered audio kept in memory (about 12 min
 SEALED_AS = "prompt-audio"  # the column a prompt's sealed text is bound to (with its call)
 TOKEN_LIFE = 3600.0  # seconds a token plays after it was made (either way: nodes' clocks)
 TOKEN_MAX = 4000  # characters of a token, at most (a longer prompt is said, not played)
-RENDER_WITHIN = 10.0  # seconds a render may take (a carrier gives up on a fetch soon after)
+# a fetch waits this long at most for its render (a follower's forward waits 10 s; a
+# carrier that waits no more skips the prompt), each render takes at most RENDER_WITHIN,
+# and at most RENDERS_AT_MOST prompts are rendered or waiting at once (others: busy)
+RENDER_WAIT = 6.0
+RENDER_WITHIN = 5.0
+RENDERS_AT_MOST = 8
+
+Run = Callable[..., Awaitable[bytes]]  # runs a blocking render off the event loop
 
 
 class PromptAudio:
@@ -38,21 +46,24 @@ class PromptAudio:
     fetch, and nobody without the key can have a text rendered or learn one from its URL;
     a token plays for `TOKEN_LIFE` only. The audio of the latest prompts is kept in
     memory, at most `kept_bytes` of it, by (voice, text): a flow's prompts are rendered
-    once, not at each call."""
+    once, not at each call, and a prompt asked for again as it renders is rendered once.
+    (Used on the event loop only; renders run where `run` puts them.)"""
 
     def __init__(
         self, speech: EspeakSpeech, keyring: Keyring, *, clock: Callable[[], float],
-        kept_bytes: int = KEPT_BYTES,
+        run: Run, kept_bytes: int = KEPT_BYTES,
     ) -> None:  # fmt: skip
-        """`clock`: the line's wall clock (seconds), which dates tokens."""
+        """`clock`: the line's wall clock (seconds), which dates tokens; `run(fn, *args,
+        **kwargs)`: `fn` in a thread, awaited (renders run there)."""
         self.speech = speech
         self.keyring = keyring
         self.clock = clock
+        self.run = run
         self.kept_bytes = kept_bytes
         self.voices = speech.voices()
         self._kept: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
-        self._lock = threading.Lock()  # (`wav` runs in worker threads)
+        self._rendering: dict[str, asyncio.Future[bytes]] = {}
 
     @staticmethod
     def needed(language: str) -> bool:
@@ -72,9 +83,29 @@ class PromptAudio:
         sealed = self.keyring.seal_value(said, column=SEALED_AS, row=call_sid)[SEALED]
         return sealed if len(sealed) <= TOKEN_MAX else None
 
-    def wav(self, token: str, call_sid: str) -> bytes:
-        """The audio a token names (`PromptAudioUnknown` if it does not open under this
-        line's key for this call, or is too old; `SpeechUnavailable` if espeak-ng fails)."""
+    async def wav(self, token: str, call_sid: str) -> bytes:
+        """The audio a token names. `PromptAudioUnknown` if it does not open under this
+        line's key for this call, is too old, or names a language not played here;
+        `SpeechUnavailable` if espeak-ng fails, or is too slow or too busy."""
+        language, text = self._opened(token, call_sid)
+        key = self.speech.key(text, language)
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        rendering = self._rendering.get(key)
+        if rendering is None:
+            if len(self._rendering) >= RENDERS_AT_MOST:
+                raise SpeechUnavailable(f"{RENDERS_AT_MOST} prompts are being rendered")
+            rendering = asyncio.ensure_future(self._render(key, text, language))
+            self._rendering[key] = rendering
+            rendering.add_done_callback(functools.partial(self._rendered, key))
+        try:
+            return await asyncio.wait_for(asyncio.shield(rendering), RENDER_WAIT)
+        except TimeoutError:
+            raise SpeechUnavailable(f"a render took over {RENDER_WAIT:g} s") from None
+
+    def _opened(self, token: str, call_sid: str) -> tuple[str, str]:
         try:
             said = self.keyring.open_value({SEALED: token}, column=SEALED_AS, row=call_sid)
         except SealedValueUnreadable:
@@ -85,27 +116,29 @@ class PromptAudio:
         language, text, made = said
         if abs(self.clock() - made) > TOKEN_LIFE:
             raise PromptAudioUnknown("this audio token is too old to play")
-        key = self.speech.key(text, language)
-        with self._lock:
-            kept = self._kept.get(key)
-            if kept is not None:
-                self._kept.move_to_end(key)
-                return kept
-        # (outside the lock: renders run at once)
-        audio = self.speech.wav(text, language, within=RENDER_WITHIN)
-        with self._lock:
-            if key not in self._kept and len(audio) <= self.kept_bytes:
-                self._kept[key] = audio
-                self._size += len(audio)
-                while self._size > self.kept_bytes:
-                    _, dropped = self._kept.popitem(last=False)
-                    self._size -= len(dropped)
+        if not self.plays(language):  # (a token of another release's languages)
+            raise PromptAudioUnknown("this line plays no prompt in this language")
+        return language, text
+
+    async def _render(self, key: str, text: str, language: str) -> bytes:
+        audio: bytes = await self.run(self.speech.wav, text, language, within=RENDER_WITHIN)
+        if len(audio) <= self.kept_bytes:
+            self._kept[key] = audio
+            self._size += len(audio)
+            while self._size > self.kept_bytes:
+                _, dropped = self._kept.popitem(last=False)
+                self._size -= len(dropped)
         return audio
+
+    def _rendered(self, key: str, done: asyncio.Future[bytes]) -> None:
+        del self._rendering[key]
+        if not done.cancelled():
+            done.exception()  # (retrieved: a render no fetch waits for any more fails quietly)
 
 
 def prompt_audio(
     speech: str, keyring: Keyring | None, languages: Iterable[str], *,
-    clock: Callable[[], float],
+    clock: Callable[[], float], run: Run,
 ) -> PromptAudio | None:  # fmt: skip
     """A line's prompt audio as HOTLINE_SPEECH says (`speech`: auto, espeak or off); None
     if it is off, or cannot be had and `speech` is auto. The log says which of the
@@ -120,7 +153,7 @@ def prompt_audio(
                 "HOTLINE_SECRET_KEY is not set (each prompt's text is sealed with it in the "
                 "URL the carrier fetches its audio from)"
             )
-        audio = PromptAudio(EspeakSpeech(), keyring, clock=clock)
+        audio = PromptAudio(EspeakSpeech(), keyring, clock=clock, run=run)
     except SpeechUnavailable as e:
         if speech == "espeak":
             raise SettingsInvalid(f"HOTLINE_SPEECH=espeak: {e}") from None
@@ -138,4 +171,4 @@ def check_speech(speech: str, keyring: Keyring | None) -> None:
     """A start's first check: HOTLINE_SPEECH=espeak that cannot be had is refused
     (`SettingsInvalid`) before anything is built or led."""
     if speech == "espeak":
-        prompt_audio(speech, keyring, (), clock=time.time)
+        prompt_audio(speech, keyring, (), clock=time.time, run=asyncio.to_thread)

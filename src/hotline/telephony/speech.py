@@ -1,7 +1,7 @@
 """Prompts rendered to audio with espeak-ng, for the languages the carrier has no voice
 for (Haitian Creole, K'iche'): the carrier is told to `<Play>` the WAV instead of `<Say>`.
 
-`hotline flow play --audio` keeps the files on disk, cached by (espeak-ng version, voice,
+`hotline flow run --audio` keeps the files on disk, cached by (espeak-ng version, voice,
 speed, text). A live line keeps nothing on disk (`service.prompt_audio`)."""
 
 from __future__ import annotations

@@ -130,7 +130,8 @@ def create_app(
     if before_acting is not None:  # one node of several (service.node)
         rt.before_acting = before_acting
     rt.node = node
-    rt.audio = prompt_audio(settings.speech, settings.keyring(), line.languages(), clock=line.wall)
+    rt.audio = prompt_audio(settings.speech, settings.keyring(), line.languages(),
+                            clock=line.wall, run=rt.speaking.run)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

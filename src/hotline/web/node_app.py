@@ -542,6 +542,9 @@ class NodeApp:
             return
         deadline = time.monotonic() + self._hold_for
         forwarded = request.headers.get(FORWARDED) is not None
+        # a prompt's audio is asked of the leader once, never held for one: the carrier
+        # waits on it, and skips a prompt that is not there (503) sooner than it would
+        once = request.url.path == AUDIO
         line: str | None = None
         placed = False  # (placing reads the store: not when this node leads every line)
         while True:
@@ -567,12 +570,11 @@ class NodeApp:
                     log.warning("a webhook could not be forwarded to the leader %s: %s",
                                 leader, type(e).__name__)  # fmt: skip
                     r = None
-                # (5xx: as if it had not answered; but a prompt's audio is not tried again
-                # here: the carrier waits on it, and skips it on a 5xx)
-                if r is not None and (r.status < 500 or request.url.path == AUDIO):
+                if r is not None and (r.status < 500 or once):  # (5xx: as if it had not
+                    # answered, but for a prompt's audio, tried once)
                     await r.response(request.method)(scope, receive, send)
                     return
-            if time.monotonic() >= deadline or forwarded:
+            if time.monotonic() >= deadline or forwarded or once:
                 break
             await asyncio.sleep(self._poll or POLL)
         await self._kept(request)(scope, receive, send)

@@ -360,7 +360,7 @@ def voice_router(rt: LineRuntime) -> APIRouter:
         if rt.audio is None:
             raise Refused(404, PromptAudioUnknown.error_id, "this line plays no prompt as audio")
         try:
-            wav = await rt.speaking.run(rt.audio.wav, token, sid)
+            wav = await rt.audio.wav(token, sid)
         except PromptAudioUnknown as e:
             raise Refused(404, e.error_id, str(e)) from None
         except SpeechUnavailable as e:  # (its reason logged: not for whoever asked)

@@ -329,7 +329,7 @@ def test_the_lines_own_audio_is_fetched_and_played_for_its_length_and_a_failure_
     async def run() -> tuple[EmulatedCall, Carrier, float]:
         carrier = Carrier(
             hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
-            line_number="+18005550100", speed=10,
+            line_number="+18005550100", speed=5,
             client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
         )  # fmt: skip
         began = carrier.now()
@@ -344,5 +344,5 @@ def test_the_lines_own_audio_is_fetched_and_played_for_its_length_and_a_failure_
     assert carrier.media_failures == 1
     assert carrier.failures == 0
     # 1.5 s for the audio, 5 s for the file it does not fetch, none for the failure (in
-    # carrier time, at 10 times the wall's: 0.3 s of the wall to spare for the requests)
+    # carrier time, at 5 times the wall's: 0.6 s of the wall to spare for the requests)
     assert 6.5 <= took < 9.5
