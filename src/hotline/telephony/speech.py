@@ -60,7 +60,7 @@ class EspeakSpeech:
 
     def render(self, text: str, language: str) -> Path:
         """The WAV file of `text` spoken in `language` (rendered now or taken from the cache)."""
-        espeak_voice = self._voice(language)
+        self._voice(language)  # (refused before anything else)
         if self.cache_dir is None:
             raise SpeechUnavailable("no folder was given for audio files")
         key = self.key(text, language)
@@ -70,7 +70,7 @@ class EspeakSpeech:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._espeak(text, language, espeak_voice, ["-w", str(tmp)])
+            self._espeak(text, language, ["-w", str(tmp)])
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise SpeechUnavailable(f"cannot write audio under {self.cache_dir}: {e}") from None
@@ -85,7 +85,7 @@ class EspeakSpeech:
     def wav(self, text: str, language: str, *, within: float = 60) -> bytes:
         """`text` spoken in `language`, as the bytes of a WAV file (nothing written to disk),
         rendered within `within` seconds."""
-        audio = self._espeak(text, language, self._voice(language), ["--stdout"], within=within)
+        audio = self._espeak(text, language, ["--stdout"], within=within)
         return _sized(audio, language)
 
     def _voice(self, language: str) -> str:
@@ -94,14 +94,12 @@ class EspeakSpeech:
             raise SpeechUnavailable(f"espeak-ng has no voice for language {language!r}")
         return espeak_voice
 
-    def _espeak(
-        self, text: str, language: str, espeak_voice: str, out: list[str], *, within: float = 60
-    ) -> bytes:
+    def _espeak(self, text: str, language: str, out: list[str], *, within: float = 60) -> bytes:
         """Run espeak-ng on `text` (its standard input), writing as `out` says, for at most
         `within` seconds; its output."""
         try:
             done = subprocess.run(
-                [self.binary, "-v", espeak_voice, "-s", str(self.speed), *out, "--stdin"],
+                [self.binary, "-v", self._voice(language), "-s", str(self.speed), *out, "--stdin"],
                 input=text.encode(),
                 capture_output=True,
                 check=False,
