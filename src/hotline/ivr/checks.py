@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable
 from hotline.errors import Problem
 from hotline.ivr.catalog import placeholders
 from hotline.ivr.flow_file import RETURN, Built, Origin
+from hotline.ivr.languages import hears
 from hotline.ivr.model import (
     TERMINAL,
     AllOf,
@@ -204,6 +205,23 @@ def _menus(b: Built) -> list[Problem]:
             for tag in langs:
                 said: dict[str, str] = {}
                 for c in node.choices:
+                    if (
+                        c.words
+                        and not hears(tag)
+                        and b_words(b, c.words, tag)
+                        and (tag in b.text_origins)
+                    ):
+                        out.append(
+                            b.text_origins[tag].problem(
+                                f"the carrier recognises no speech in {langs[tag].name}: "
+                                f"the words of {c.words!r} would be heard as another "
+                                "language's",
+                                at=(c.words,),
+                                hint=f"remove {c.words!r} from {tag}.yaml (its callers press "
+                                f"keys) and name only the keys in its {node.prompt!r}",
+                            )
+                        )
+                        continue
                     for w in b_words(b, c.words, tag):
                         if w in said and said[w] != c.next:
                             out.append(
@@ -402,9 +420,12 @@ def _prompts(b: Built) -> list[Problem]:
     default = b.model.default_language
     voiced = [t for t, d in langs.items() if not d.interpreted]
     uses: dict[str, tuple[Origin, Loc]] = {}
+    words: set[str] = set()  # (a language the carrier does not hear has none: `_menus`)
     for nid, node in b.nodes.items():
         for prompt, at in _used_prompts(node):
             uses.setdefault(prompt, (b.origins[nid], at))
+            if at[-1] == "words":
+                words.add(prompt)
         if isinstance(node, LanguageNode):
             for x in node.options:
                 if x.language in langs and not langs[x.language].interpreted:
@@ -425,6 +446,8 @@ def _prompts(b: Built) -> list[Problem]:
             )
             continue
         for tag in voiced:
+            if prompt in words and not hears(tag):
+                continue
             if tag in b.texts and prompt not in b.texts[tag] and (tag in b.text_origins):
                 where = o.problem("", at=at)
                 out.append(

@@ -12,7 +12,8 @@ import phonenumbers
 @dataclass(frozen=True, slots=True)
 class Voice:
     locale: str  # Babel/CLDR locale for numbers, times and durations
-    carrier_language: str | None  # `<Say language=…>`; None: the carrier has no voice
+    carrier_language: str | None  # `<Say language=…>` and `<Gather language=…>`; None:
+    # the carrier has no voice for it, nor speech recognition (its callers press keys)
     carrier_voice: str | None  # `<Say voice=…>`
     espeak: str | None  # espeak-ng voice for self-hosted audio; None: none exists
 
@@ -60,6 +61,13 @@ REGION_LANGUAGE: dict[str, str] = {
 
 def voice(language: str) -> Voice:
     return VOICES.get(language, UNKNOWN)
+
+
+def hears(language: str) -> bool:
+    """Whether the carrier recognises speech in this language (its `<Gather language=…>`
+    code is its voice's): elsewhere a caller's words would be heard as another language's,
+    so its callers press keys."""
+    return voice(language).carrier_language is not None
 
 
 def region_of(number: str) -> str | None:

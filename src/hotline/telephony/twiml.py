@@ -49,7 +49,8 @@ def ivr_twiml(
         if isinstance(a, Say | Play):
             _say(r, a)
         elif isinstance(a, Gather):
-            inputs = "dtmf speech" if a.speech else "dtmf"
+            heard = voice(a.language).carrier_language if a.speech else None
+            inputs = "dtmf speech" if heard else "dtmf"  # (never words heard as English)
             kwargs: dict[str, object] = {
                 "action": gather_url,
                 "method": "POST",
@@ -61,8 +62,8 @@ def ivr_twiml(
                 kwargs["num_digits"] = a.num_digits
             if a.finish_on_key:
                 kwargs["finish_on_key"] = a.finish_on_key
-            if a.speech:
-                kwargs["language"] = voice(a.language).carrier_language or "en-US"
+            if heard:
+                kwargs["language"] = heard
                 kwargs["hints"] = ", ".join(a.hints)
             g = r.gather(**kwargs)
             for p in a.prompts:

@@ -152,3 +152,28 @@ def test_the_demo_flow_validates_against_the_national_scenario():
     assert len(voiced) >= 12
     # every scenario language is offered by the flow
     assert {lang.tag for lang in scenario.languages} <= set(flow.languages)
+
+
+def menu_of(caller: str, keys: list[str]) -> Gather:
+    """The Gather a caller from `caller` hears after pressing `keys` in the demo flow."""
+    flow = load_flow(FLOW)
+    step = start(flow, CallStarted(caller, "+18005550100", local_time=AFTERNOON))
+    for key in keys:
+        step = advance(flow, step.session, to_input(key))
+    (gather,) = [a for a in step.actions if isinstance(a, Gather)]
+    return gather
+
+
+def test_a_kreyol_caller_is_asked_for_keys_the_others_for_keys_or_words():
+    """The carrier recognises no speech in Haitian Creole: the caller-type menu listens for
+    keys alone (and its prompt names only keys), where a Spanish caller may say a word."""
+    ht = menu_of("+50937001234", ["1"])  # kept Kreyòl, then: officer or public?
+    assert ht.language == "ht"
+    assert (ht.speech, ht.hints) == (False, ())
+    (prompt,) = [p for p in ht.prompts if isinstance(p, Say)]
+    assert "peze 1" in prompt.text
+    assert " di " not in prompt.text  # ("say": nothing would hear it)
+    es = menu_of("+525512345678", ["1"])
+    assert es.language == "es"
+    assert es.speech
+    assert "agencia" in es.hints

@@ -381,3 +381,43 @@ def test_a_tag_with_a_region_is_one(write_flow):
     text = HEAD.replace("  es: {name: Español}", "  pt_BR: {name: Português}\n  es-MX: {name: Es}")
     path = write_flow({}, text=text + "  start: {enqueue: {queue: sales}}\n")
     assert [p.message for p in validate_flow(path) if "language tag" in p.message] == []
+
+
+KREYOL = "  ht: {name: Kreyol}\n"
+KREYOL_HEAD = HEAD.replace("  es: {name: Español}\n", "  es: {name: Español}\n" + KREYOL)
+WORDS_MENU = """\
+  start:
+    menu:
+      prompt: menu
+      choices:
+        - {key: 1, words: words_sales, next: a}
+        - {key: 2, words: words_help, next: b}
+      default: a
+  a: {enqueue: {queue: sales}}
+  b: {enqueue: {queue: help}}
+"""
+
+
+def test_words_in_a_language_the_carrier_cannot_hear_are_refused_and_not_required(write_flow):
+    """Haitian Creole has no speech recognition at the carrier: a words list in it would be
+    heard as English, so it is a problem, named at its line in ht.yaml; without one, the
+    flow is good (its callers press keys)."""
+    ht = {**PROMPTS["es"], "menu": "Peze 1 pou vant, 2 pou èd.", "words_sales": "vant|achte"}
+    del ht["words_help"]
+    prompts = {"en": PROMPTS["en"], "es": PROMPTS["es"], "ht": ht}
+    path = write_flow({}, text=KREYOL_HEAD + WORDS_MENU, prompts=prompts)
+    p = only(validate_flow(path))
+    assert p.file.endswith("prompts/ht.yaml")
+    assert p.line is not None
+    lines = Path(p.file).read_text(encoding="utf-8").splitlines()
+    assert lines[p.line - 1].startswith("words_sales:")
+    assert "recognises no speech in Kreyol:" in p.message
+    assert "remove 'words_sales' from ht.yaml" in (p.hint or "")
+
+    del ht["words_sales"]
+    path = write_flow({}, text=KREYOL_HEAD + WORDS_MENU, prompts=prompts)
+    assert validate_flow(path) == []
+    # a language the carrier hears still needs its words
+    es = {k: v for k, v in PROMPTS["es"].items() if k != "words_help"}
+    path = write_flow({}, text=KREYOL_HEAD + WORDS_MENU, prompts={**prompts, "es": es})
+    assert "no Español text for prompt 'words_help'" in only(validate_flow(path)).message
