@@ -218,7 +218,7 @@ def _menus(b: Built) -> list[Problem]:
                                 "language's",
                                 at=(c.words,),
                                 hint=f"remove {c.words!r} from {tag}.yaml (its callers press "
-                                f"keys) and name only the keys in its {node.prompt!r}",
+                                f"keys) and name only keys in its prompt {node.prompt!r}",
                             )
                         )
                         continue
