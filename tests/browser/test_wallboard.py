@@ -36,6 +36,8 @@ def test_a_supervisor_logs_on_and_the_wallboard_follows_the_queue(running, page)
     expect(tile.locator(".status")).to_have_text("no agent available")
     national.locator("summary", has_text="By language").click()
     english = national.locator('[data-language="en"]')
+    expect(english.locator("th")).to_have_text("English (en)")  # (the scenario's name)
+    expect(national.locator('[data-language="ht"] th')).to_have_text("Haitian Creole (ht)")
     expect(english).to_have_class("bad")  # a caller waits, and nobody who speaks it is free
     expect(english.locator(".status")).to_have_text("no agent available")
     national.locator("summary", has_text="Today by half hour").click()

@@ -63,6 +63,7 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
             lines = {
                 name: {"number": s.number, "flow": s.flow.flow.name, "now": line.right_now(name),
                        "languages": [lang.tag for lang in s.scenario.languages],
+                       "language_names": {lang.tag: lang.name for lang in s.scenario.languages},
                        "service_target": s.scenario.service_target,
                        **rt.stats[name].report(now)}
                 for name, s in line.setups.items()

@@ -64,12 +64,14 @@
       const status = judge(w.waiting || 0, w.longest_wait_seconds || 0, available,
         s.last_30_minutes.languages[lang], s.answer_within_seconds, s.service_target);
       const key = `${line}/language/${lang}`;
+      const name = (s.language_names || {})[lang];
+      const named = name ? `${name} (${lang})` : lang;
       if (lastStatus.has(key) && lastStatus.get(key) !== status) {
-        changes.push(`${line}, language ${lang}: ${status}`);
+        changes.push(`${line}, ${name || `language ${lang}`}: ${status}`);
       }
       lastStatus.set(key, status);
       return el("tr", {"data-language": lang, class: tone(status)},
-        el("th", {scope: "row"}, lang), el("td", {}, String(w.waiting || 0)),
+        el("th", {scope: "row"}, named), el("td", {}, String(w.waiting || 0)),
         el("td", {}, secs(w.longest_wait_seconds)), el("td", {}, String(available)),
         el("td", {}, String(today.answered || 0)), el("td", {}, String(today.abandoned || 0)),
         el("td", {}, pct(today.service_level)), el("td", {class: "status"}, status));
