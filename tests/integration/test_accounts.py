@@ -22,10 +22,14 @@ from hotline.errors import (
 )
 from hotline.service.accounts import (
     FAILURE_WINDOW,
+    FAILURES_TO_HOLD,
+    FAILURES_TO_LOCK,
     IDLE_LIMIT,
+    LOCK_WINDOW,
     REFUSED,
     SESSION_LIMIT,
     Accounts,
+    guard_key,
     password_problem,
     totp_code,
 )
@@ -91,32 +95,53 @@ def test_a_code_is_accepted_once_and_a_stale_one_never(accounts):
         accounts.log_on("ben", PASSWORD, None, source="a")
 
 
-def test_five_failures_in_15_minutes_lock_until_unlocked_with_one_answer_for_all(accounts):
+def test_five_failures_from_one_address_hold_it_off_the_name_not_the_others(accounts):
+    """Anyone can send a name five wrong passwords: that holds their address off the name
+    for 15 minutes, with one answer for every refusal; the name's owner logs on from
+    their own address all along."""
     new = accounts.add("cai", "admin", password=PASSWORD)
     answers = set()
     for wrong in ("nope-nope-1", "nope-nope-2", "nope-nope-3", "nope-nope-4", "nope-nope-5"):
         accounts.clock.now += 60
         with pytest.raises(LogOnRefused) as e:
-            accounts.log_on("cai", wrong, code(accounts, new.totp_secret), source="a")
+            accounts.log_on("cai", wrong, code(accounts, new.totp_secret), source="203.0.113.9")
         answers.add(e.value.message)
-    assert accounts.locked("cai")
     accounts.clock.now += 30
-    with pytest.raises(LogOnRefused) as e:  # the right password and code: still locked
-        accounts.log_on("cai", PASSWORD, code(accounts, new.totp_secret), source="a")
+    with pytest.raises(LogOnRefused) as e:  # the right password and code, from there: held
+        accounts.log_on("cai", PASSWORD, code(accounts, new.totp_secret), source="203.0.113.9")
     answers.add(e.value.message)
-    accounts.clock.now += 24 * 3600  # a lock does not wear off
-    with pytest.raises(LogOnRefused) as e:
-        accounts.log_on("cai", PASSWORD, code(accounts, new.totp_secret), source="a")
     for name in ("nobody", "x" * 200):  # unknown names, even absurd ones, are answered alike
         with pytest.raises(LogOnRefused) as e:
-            accounts.log_on(name, PASSWORD, "123456", source="a")
+            accounts.log_on(name, PASSWORD, "123456", source="203.0.113.9")
         answers.add(e.value.message)
     assert answers == {REFUSED}
-    assert accounts.unlock("cai")
-    accounts.log_on("cai", PASSWORD, code(accounts, new.totp_secret), source="a")
+    assert not accounts.locked("cai")
+    accounts.log_on("cai", PASSWORD, code(accounts, new.totp_secret), source="198.51.100.7")
+    accounts.clock.now += FAILURE_WINDOW - 4 * 60  # the first failure is over 15 minutes old
+    accounts.log_on("cai", PASSWORD, code(accounts, new.totp_secret), source="203.0.113.9")
 
 
-def test_failures_spread_over_more_than_15_minutes_do_not_lock(accounts):
+def test_a_hundred_failures_within_a_day_lock_the_name_until_unlocked(accounts):
+    """Failures from many addresses (each held off after its fifth) add up for the name:
+    the hundredth within a day locks it, from everywhere, and a lock does not wear off."""
+    new = accounts.add("cat", "admin", password=PASSWORD)
+    for _ in range(FAILURES_TO_LOCK - 1):  # 99 failures counted (as log-ons count them)
+        assert accounts.store.attempt("cat", accounts.clock(), window=LOCK_WINDOW,
+                                      limit=FAILURES_TO_LOCK)  # fmt: skip
+    with pytest.raises(LogOnRefused):  # the hundredth
+        accounts.log_on("cat", "wrong-password", code(accounts, new.totp_secret), source="a")
+    assert accounts.locked("cat")
+    accounts.clock.now += 30
+    with pytest.raises(LogOnRefused):  # the right password and code, from another address
+        accounts.log_on("cat", PASSWORD, code(accounts, new.totp_secret), source="b")
+    accounts.clock.now += LOCK_WINDOW + 60
+    with pytest.raises(LogOnRefused):
+        accounts.log_on("cat", PASSWORD, code(accounts, new.totp_secret), source="b")
+    assert accounts.unlock("cat")
+    accounts.log_on("cat", PASSWORD, code(accounts, new.totp_secret), source="b")
+
+
+def test_failures_spread_over_more_than_15_minutes_do_not_hold_an_address_off(accounts):
     new = accounts.add("dee", "planner", password=PASSWORD)
     for _ in range(8):
         accounts.clock.now += FAILURE_WINDOW / 4 + 1
@@ -128,9 +153,11 @@ def test_failures_spread_over_more_than_15_minutes_do_not_lock(accounts):
 
 
 def test_an_unknown_name_locks_alike(accounts):
-    for _ in range(5):
-        with pytest.raises(LogOnRefused):
-            accounts.log_on("mallory", "whatever-123", "000000", source="a")
+    for _ in range(FAILURES_TO_LOCK - 1):
+        accounts.store.attempt("mallory", accounts.clock(), window=LOCK_WINDOW,
+                               limit=FAILURES_TO_LOCK)  # fmt: skip
+    with pytest.raises(LogOnRefused):
+        accounts.log_on("mallory", "whatever-123", "000000", source="a")
     assert accounts.locked("mallory")
 
 
@@ -219,24 +246,34 @@ def test_administration_refuses_what_it_cannot_do(accounts):
 
 
 def test_attempts_count_before_the_password_is_checked(accounts):
-    """Five guesses in flight (each counted, none answered yet) leave no room for a sixth,
-    even with the right password and code: guesses sent at once cannot outrun the lock."""
+    """Five guesses in flight from one address (each counted, none answered yet) leave no
+    room for a sixth from there, even with the right password and code: guesses sent at
+    once cannot outrun the limit."""
     new = accounts.add("kim", "agent", password=PASSWORD)
-    for _ in range(5):
-        assert accounts.store.attempt("kim", accounts.clock(), window=FAILURE_WINDOW, limit=5)
+    for _ in range(FAILURES_TO_HOLD):
+        assert accounts.store.attempt(
+            guard_key("kim", "a"),
+            accounts.clock(),
+            window=FAILURE_WINDOW,
+            limit=FAILURES_TO_HOLD,
+            lock=False,
+        )
     with pytest.raises(LogOnRefused):
         accounts.log_on("kim", PASSWORD, code(accounts, new.totp_secret), source="a")
-    assert accounts.locked("kim")
+    accounts.log_on("kim", PASSWORD, code(accounts, new.totp_secret), source="b")
 
 
-def test_many_guesses_at_once_lock_the_name_after_five(accounts):
+def test_many_guesses_at_once_from_one_address_are_checked_five_times(accounts):
+    """24 guesses at once: five are checked, the rest turned away; none is counted against
+    the name (one address cannot lock it in a burst)."""
     accounts.add("lee", "agent", password=PASSWORD)
     with ThreadPoolExecutor(8) as pool:
         refused = list(pool.map(lambda i: guess(accounts, "lee", f"wrong guess {i:03}"), range(24)))
     assert refused == [True] * 24
+    failures, held = accounts.store.guard(guard_key("lee", "a"))
+    assert (len(failures), held) == (5, None)  # the five that were checked; not locked
     failures, locked_at = accounts.store.guard("lee")
-    assert locked_at is not None
-    assert len(failures) == 5  # the five that were checked; the rest were turned away
+    assert (len(failures), locked_at) == (5, None)  # the name's: those five only
 
 
 def guess(accounts: Accounts, username: str, password: str) -> bool:

@@ -194,8 +194,16 @@ def test_an_agent_closes_the_call_with_a_code_and_notes_kept_with_the_call(live)
     notes = "Caller was given the shelter's number.\nWill call back tomorrow."
     body: dict[str, Any] = {"code": "information-given", "notes": notes, "ready": False,
                             "reason": "lunch"}  # fmt: skip
-    r = live.http.post("/api/agent/wrap-up", headers=bot, json=body)
-    assert (r.status_code, r.json()["state"], r.json()["reason"]) == (200, "not_ready", "lunch")
+    watcher = live.agent("supervisor")["Authorization"].removeprefix("Bearer ")
+    with live.http.websocket_connect(f"/api/events?token={watcher}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        r = live.http.post("/api/agent/wrap-up", headers=bot, json=body)
+        assert (r.status_code, r.json()["state"], r.json()["reason"]) == (200, "not_ready", "lunch")
+        seen = ws.receive_json()
+        while seen["kind"] != "wrapped-up":
+            seen = ws.receive_json()
+    # the wallboards' stream says the call was closed, and how, not what the agent wrote
+    assert seen["data"] == {"agent_id": "en-day-5", "code": "information-given"}
     live.line.flush()
     (closed,) = [d for k, d in live.store.events(SID) if k == "wrapped-up"]
     assert closed == {"agent_id": "en-day-5", "code": "information-given", "notes": notes}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,7 @@ from hotline.errors import UnknownUser
 from hotline.records.audit import rows
 from hotline.service.accounts import IDLE_LIMIT, REFUSED, Accounts, totp_code
 from hotline.store.accounts import AccountStore
-from hotline.web.auth import COOKIE, CSRF_HEADER
+from hotline.web.auth import COOKIE, CSRF_HEADER, LOGONS_AT_ONCE
 from hotline.web.docs import ASSETS, DOCS
 
 from .live_fixtures import PUBLIC, Live, sqlite_url
@@ -370,3 +371,34 @@ def closed_within(ws: WebSocketTestSession, seconds: float) -> list[int]:
     listening.start()
     listening.join(seconds)
     return closed
+
+
+def test_log_ons_beyond_those_being_checked_are_turned_away_at_once(live, monkeypatch):
+    """LOGONS_AT_ONCE log-ons being checked (each an Argon2id hash of 64 MiB in a worker
+    thread the agents' requests share): the next is a 503 with a reason, at once, not a
+    thread more; once they are done, log-ons are checked again."""
+    accounts(live).add("flo", "agent", password=PASSWORD, agent_id="en-day-1")
+    other = accounts(live).add("gus", "supervisor", password=PASSWORD)
+    inside, go = threading.Semaphore(0), threading.Event()
+    check = Accounts.log_on
+
+    def held(self: Accounts, *args: object, **kwargs: object) -> object:
+        inside.release()  # (this one is being checked)
+        assert go.wait(30)
+        return check(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Accounts, "log_on", held)
+    wrong = {"username": "flo", "password": "wrong password!", "code": "000000",
+             "banner_acknowledged": True}  # fmt: skip
+    with ThreadPoolExecutor(LOGONS_AT_ONCE) as pool:
+        under_way = [pool.submit(live.http.post, "/api/session", json=wrong)
+                     for _ in range(LOGONS_AT_ONCE)]  # fmt: skip
+        for _ in range(LOGONS_AT_ONCE):
+            assert inside.acquire(timeout=30)
+        r = live.http.post("/api/session", json=wrong)
+        assert (r.status_code, r.json()["error_id"]) == (503, "busy")
+        assert "try again" in r.json()["message"]
+        go.set()
+        assert [f.result().status_code for f in under_way] == [401] * LOGONS_AT_ONCE
+    monkeypatch.undo()
+    log_on(live, "gus", other.totp_secret)  # checked again (flo's address is held off flo)

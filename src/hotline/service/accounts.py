@@ -23,6 +23,7 @@ The rules (issue 11; NIST SP 800-63B for passwords):
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -54,8 +55,14 @@ from hotline.store.repository import token_digest
 MIN_PASSWORD = 8
 MIN_PASSWORD_WITHOUT_MFA = 15
 MAX_PASSWORD = 256  # (Argon2 takes any length; a bound keeps a request's work bounded)
-FAILURES_TO_LOCK = 5
-FAILURE_WINDOW = 15 * 60.0
+# Failed log-ons: a name's from one address hold that address off the name (for anyone
+# to lock a name out from anywhere with a few guesses would stop a line's staff logging
+# on); a name's from everywhere lock it, until an administrator unlocks it (NIST SP
+# 800-63B: at most 100 failures in a row)
+FAILURES_TO_HOLD = 5  # of a name from one address within FAILURE_WINDOW: that address's
+FAILURE_WINDOW = 15 * 60.0  # next tries at the name are refused until the oldest ages out
+FAILURES_TO_LOCK = 100  # of a name from any address within LOCK_WINDOW: locked
+LOCK_WINDOW = 24 * 3600.0  # (the store's purge forgets a row a day after its last failure)
 IDLE_LIMIT = 30 * 60.0
 SESSION_LIMIT = 12 * 3600.0
 SEEN_EVERY = 60.0  # a session's last request is written at most this often
@@ -66,6 +73,13 @@ REFUSED = "wrong user name, password or code, or the account is locked"
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 log = logging.getLogger("hotline.accounts")
+
+
+def guard_key(username: str, source: str) -> str:
+    """The key a name's failed log-ons from one address are counted under: no user name
+    (it starts with `~`), and short enough for any address."""
+    return "~" + hashlib.sha256(f"{username}\0{source}".encode()).hexdigest()[:48]
+
 
 _hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults
 _NOBODY = _hasher.hash(secrets.token_urlsafe(16))  # what an unknown name is checked against
@@ -307,25 +321,34 @@ class Accounts:
     def log_on(self, username: str, password: str, code: str | None, *, source: str) -> Session:
         """A new session, or `LogOnRefused` (the same for every reason). Each attempt is
         counted before the password is checked, so guesses sent at once cannot outrun
-        the lock; the fifth failure within the window locks the name."""
+        the limits: the fifth failure of a name from one address within 15 minutes holds
+        that address off the name (the others are not), the hundredth from anywhere
+        within a day locks the name. An attempt from an address held off is not counted
+        against the name, so one address cannot lock it in a burst."""
         now = self.clock()
         if not USERNAME.fullmatch(username):  # no such account can exist: hashed alike
             self._password_ok(None, password)
             record_entry(self.store.engine, _logon(now, "unknown", "none", source, "refused",
                                                    "no such user name"))  # fmt: skip
             raise LogOnRefused(REFUSED)
-        allowed = self.store.attempt(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK)
+        near = guard_key(username, source)
+        held = not self.store.attempt(near, now, window=FAILURE_WINDOW,
+                                      limit=FAILURES_TO_HOLD, lock=False)  # fmt: skip
+        allowed = not held and self.store.attempt(username, now, window=LOCK_WINDOW,
+                                                  limit=FAILURES_TO_LOCK)  # fmt: skip
         user = self.store.user(username)
         ok = self._password_ok(user, password)  # (checked even when refused: same time)
         if allowed and ok and user is not None and not user.disabled \
                 and self._code_ok(user, code, now):  # fmt: skip
             self.store.clear_guard(username)
+            self.store.clear_guard(near)
             self._seal_if_clear(user)
             return self._open(user, now, source)
-        why = ("locked" if not allowed else "no such user" if user is None
+        why = ("held off: too many failures from this address" if held
+               else "locked" if not allowed else "no such user" if user is None
                else "disabled" if user.disabled else "wrong password or code")  # fmt: skip
         failed = _logon(now, username, user.role if user else "none", source, "refused", why)
-        self.store.lock_if_spent(username, now, window=FAILURE_WINDOW, limit=FAILURES_TO_LOCK,
+        self.store.lock_if_spent(username, now, window=LOCK_WINDOW, limit=FAILURES_TO_LOCK,
                                  audit=failed)  # fmt: skip
         raise LogOnRefused(REFUSED)
 

@@ -124,11 +124,14 @@ class AccountStore:
             row = c.execute(select(logon_guard).where(logon_guard.c.username == username)).first()
             return ([], None) if row is None else (list(row.failures), row.locked_at)
 
-    def attempt(self, username: str, now: float, *, window: float, limit: int) -> bool:
+    def attempt(
+        self, username: str, now: float, *, window: float, limit: int, lock: bool = True
+    ) -> bool:
         """Count a log-on attempt against the name before its password is checked (as a
-        failure until `cleared`): False, and the name locked, once `limit` attempts fell
-        within `window` seconds. One transaction holding the name's row, so attempts at
-        once are counted one after another: no more than `limit` are ever checked."""
+        failure until `cleared`): False once `limit` attempts fell within `window` seconds,
+        and the name locked (with `lock`; without, refused until the oldest age out). One
+        transaction holding the name's row, so attempts at once are counted one after
+        another: no more than `limit` are ever checked."""
         with transaction(self.engine) as c:
             insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
             c.execute(insert_new(logon_guard).values(username=username, failures=[],
@@ -139,8 +142,9 @@ class AccountStore:
             ).one()
             recent = _within(row.failures, now, window)
             if row.locked_at is not None or len(recent) >= limit:
+                locked_at = row.locked_at or (now if lock else None)
                 c.execute(update(logon_guard).where(logon_guard.c.username == username)
-                          .values(failures=recent, locked_at=row.locked_at or now,
+                          .values(failures=recent, locked_at=locked_at,
                                   last_at=now))  # fmt: skip
                 return False
             c.execute(update(logon_guard).where(logon_guard.c.username == username)

@@ -13,6 +13,7 @@ import functools
 import hmac
 import logging
 import math
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ COOKIE = "__Host-hotline-session"
 CSRF_HEADER = "X-CSRF-Token"
 BACKGROUND = "X-Hotline-Background"  # "1": a page refreshing itself, not the person's doing
 SAFE = ("GET", "HEAD", "OPTIONS")
+LOGONS_AT_ONCE = 8  # checked at once (each an Argon2id hash of 64 MiB): more get a 503
 BANNER = (
     "This system is for authorised use by hotline staff only. Activity is logged and "
     "monitored; call and case data may be viewed only for the call being handled. By "
@@ -206,7 +208,8 @@ def needs(
 
 
 def auth_router(access: Access) -> APIRouter:
-    router = APIRouter(prefix="/api", responses=responses(400, 401, 403))
+    router = APIRouter(prefix="/api", responses=responses(400, 401, 403, 503))
+    checking = threading.BoundedSemaphore(LOGONS_AT_ONCE)  # log-ons under way
 
     @router.get("/banner")
     def banner() -> JSONResponse:
@@ -223,6 +226,10 @@ def auth_router(access: Access) -> APIRouter:
             raise Refused(400, "banner-not-acknowledged", "acknowledge the system-use banner "
                           "(GET /api/banner) first: banner_acknowledged=true")  # fmt: skip
         source = request.client.host if request.client else "unknown"
+        if not checking.acquire(blocking=False):  # (a flood of log-ons would take every
+            # worker thread, each hashing 64 MiB, and the agents' requests wait for them)
+            raise Refused(503, "busy", f"{LOGONS_AT_ONCE} log-ons are being checked: try "
+                          "again in a few seconds")  # fmt: skip
         try:
             s = access.accounts.log_on(body.username, body.password, body.code, source=source)
         except LogOnRefused as e:
@@ -233,6 +240,8 @@ def auth_router(access: Access) -> APIRouter:
             raise Refused(503, "logon-not-audited", "the log-on could not be written to the "
                           "audit trail, so no session was opened; try again, and tell an "
                           "administrator if it goes on") from None  # fmt: skip
+        finally:
+            checking.release()
         response = JSONResponse(_me(s))
         response.set_cookie(COOKIE, s.token, path="/", secure=True, httponly=True,
                             samesite="strict")  # fmt: skip

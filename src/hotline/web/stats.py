@@ -23,11 +23,15 @@ from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
+UNPUBLISHED = frozenset({"notes"})  # what an agent wrote of a call (sealed where stored)
+
 
 def message(p: Published) -> dict[str, Any]:
+    """An event as the stream sends it, but what only the store keeps (`UNPUBLISHED`)."""
     n = p.news
+    data = {k: v for k, v in n.data.items() if k not in UNPUBLISHED}
     return {"type": "event", "seq": p.seq, "line": n.line, "at": n.at, "kind": n.kind,
-            "call_sid": n.call_sid, "data": dict(n.data)}  # fmt: skip
+            "call_sid": n.call_sid, "data": data}  # fmt: skip
 
 
 WATCHES_FLOOR = ("supervisor", "admin")
