@@ -81,13 +81,16 @@ def build_line(
     store.fence = fence
     imported = ensure_line(settings, store)
     connectors = {**connectors_for(settings), **(more_connectors or {})}
+    desks = desk_connectors(settings, more_sources or {})
+    ivr = {name: c for name, c in connectors.items() if name not in desks}  # (the desk's
+    # records are shown under the disclosure policy: a flow must not read them out)
     setups, awaiting = line_setups(settings, store, serves)
     if not setups:
         raise HotlineError("none of the lines to serve is in the store")
     home = setups[0].number == settings.line_number
 
     def live_line() -> LiveLine:
-        line = LiveLine(lines=setups, store=store, connectors=connectors, wall=wall,
+        line = LiveLine(lines=setups, store=store, connectors=ivr, wall=wall,
                         serves=serves, home=home, shared=fence is not None)  # fmt: skip
         line.awaiting = awaiting
         return line
@@ -124,6 +127,15 @@ def recover(
                     f"release or of the store, not of a call: nothing was closed"
                 ) from None
         line = live_line()
+
+
+def desk_connectors(settings: Settings, more_sources: Mapping[str, RecordSource]) -> set[str]:
+    """The connectors the agents' record look-ups use (connectors.yaml's `records:`, and
+    `more_sources`): the desk's alone, policy or not; no flow's look-up reaches them."""
+    sources = dict(more_sources)
+    if settings.connectors_file is not None:
+        sources |= load_record_sources(settings.connectors_file)
+    return {source.connector for source in sources.values()}
 
 
 def record_desk(

@@ -4,18 +4,20 @@ wired into the settings (HOTLINE_CONNECTORS_FILE) beside the in-memory files."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from hotline.errors import ConfigError, HotlineError
+from hotline.ivr.interpreter import Lookup
 from hotline.records.config import load_connectors, load_record_sources
 from hotline.records.desk import RecordSource
 from hotline.records.http import HttpConnector
 from hotline.records.port import LookupRequest
 from hotline.records.sql import SqlConnector
-from hotline.service.bootstrap import connectors_for
+from hotline.service.bootstrap import build_line, connectors_for
 from hotline.service.settings import Settings
 from hotline.testing.connectors import InMemoryConnector
 
@@ -187,3 +189,33 @@ def test_the_records_section_says_where_each_record_type_is_looked_up(tmp_path):
     path.write_text(text_.replace("operation: case,", "operation: cases,"))
     with pytest.raises(ConfigError, match="connector 'case_records' has no operation 'cases'"):
         load_record_sources(path)
+
+
+def test_a_connector_of_the_desks_records_is_not_the_ivrs(tmp_path, caplog):
+    """A connector `records:` names serves the agents' look-ups, under the disclosure
+    policy: the line's IVR has the others, not it, so no flow can read its records out
+    to a caller (a look-up in it is answered as unavailable, and logged)."""
+    directory = ROOT / "scenarios" / "demo-agency-directory.yaml"
+    (tmp_path / "cases.yaml").write_text(
+        "operations:\n  case:\n    - match: {case_id: HC-1}\n      data: {status: open}\n"
+    )
+    file = tmp_path / "connectors.yaml"
+    file.write_text(
+        f"connectors:\n"
+        f"  agency_directory: {{kind: memory, file: {directory}}}\n"
+        f"  case_records: {{kind: memory, file: cases.yaml}}\n"
+        f"records:\n"
+        f"  case: {{connector: case_records, operation: case, key: case_id}}\n"
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'h.sqlite3'}", connectors_file=file)
+    lookups = build_line(settings).line.lookups
+    lookups.start(1, "CA" + "1" * 32, Lookup("case_records", "case", {"case_id": "HC-1"}))
+    lookups.start(2, "CA" + "2" * 32, Lookup("agency_directory", "registered_number",
+                                             {"number": "+12025550999"}))  # fmt: skip
+    answers: dict[int, str] = {}
+    deadline = time.monotonic() + 30
+    while len(answers) < 2 and time.monotonic() < deadline:  # (the directory's, in a thread)
+        answers |= {a.ticket: a.result.status for a in lookups.answers()}
+        time.sleep(0.01)
+    assert answers == {1: "error", 2: "found"}
+    assert "a look-up in 'case_records', which this line's IVR has not" in caplog.text
