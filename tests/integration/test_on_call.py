@@ -7,13 +7,16 @@ ready, a supervisor on a call that just ended."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
+from sqlalchemy import text
 
+from hotline.records.audit import rows
 from hotline.switchboard.board import AGENT_GONE_AFTER
 
 from .live_fixtures import Live, call_form, queue_public_caller, sqlite_url
@@ -156,6 +159,26 @@ def test_a_supervisor_listens_then_whispers_and_the_agent_is_told(live):
     assert r.status_code == 409  # the call just ended
     r = live.http.post(f"/api/supervisor/calls/{SID}/shout", headers=supervisor)
     assert r.status_code == 400
+    # each asked for is in the audit trail, before it was done (the barge too: its call
+    # had ended by then)
+    with live.store.engine.connect() as c:
+        asked = [(e.actor, e.object, json.loads(e.details)) for e in rows(c)
+                 if e.action == "call.supervise"]  # fmt: skip
+    assert asked == [(name, f"call:{SID}", {"mode": m}) for m in ("listen", "whisper", "barge")]
+
+
+def test_a_supervisor_is_not_on_a_call_the_audit_trail_cannot_record(live):
+    """Listening in is audited first: with the trail not written, a 503, and nobody
+    joins the call."""
+    on_a_call(live)
+    with live.store.engine.begin() as c:
+        c.execute(text("CREATE TRIGGER no_audit BEFORE INSERT ON audit_entries "
+                       "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"))  # fmt: skip
+    r = live.http.post(f"/api/supervisor/calls/{SID}/listen", headers=live.agent("supervisor"))
+    assert (r.status_code, r.json()["error_id"]) == (503, "not-audited")
+    live.line.flush()
+    assert live.control.legs == []
+    assert "supervised" not in live.events(SID)
 
 
 def test_the_agent_is_told_when_their_phone_answered_and_controls_wait_for_it(live):

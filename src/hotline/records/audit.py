@@ -81,6 +81,7 @@ DETAIL_KEYS = frozenset({
     "checkpoint_size", "entries", "result", "withheld", "verification", "operation", "role",
     "actor", "action", "object", "outcome", "since", "until",  # an audit.read's filters
     "agent_events",  # a purge's count of agents' own events
+    "mode",  # how a supervisor is on a call (listen, whisper, barge, leave)
 })  # fmt: skip
 OUTCOMES = ("ok", "refused", "error")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")

@@ -5,16 +5,22 @@ session, or the supervisor's token (`hotline agent-token --supervisor`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, WebSocket
+from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
-from hotline.errors import RoutingError, UnknownAgent
+from hotline.errors import AuditError, RoutingError, StoreError, UnknownAgent
+from hotline.records.audit import Entry, record_entry
+from hotline.service.accounts import ip_or_none
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
+from hotline.store.repository import token_digest
 from hotline.telephony.control import supervisor_phone
 from hotline.web import forms
 from hotline.web.agents import phone_token
@@ -23,6 +29,7 @@ from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
 
+log = logging.getLogger("hotline.web")
 UNPUBLISHED = frozenset({"notes"})  # what an agent wrote of a call (sealed where stored)
 
 
@@ -97,15 +104,29 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
 
     @router.post("/supervisor/calls/{call_sid}/{mode}")
     async def supervise(
-        call_sid: str, mode: SuperviseMode, who: Who = Depends(watcher)
+        call_sid: str, mode: SuperviseMode, request: Request, who: Who = Depends(watcher)
     ) -> JSONResponse:
         """Join an agent's call: `listen` (nobody hears you), `whisper` (only the agent
-        hears you), `barge` (both do); `leave` it. The agent's desktop shows it and the
-        call's events record it. 409 if the call is not on an agent (it just ended)."""
+        hears you), `barge` (both do); `leave` it. Audited first (503, and nothing done,
+        if the entry cannot be written). The agent's desktop shows it and the call's
+        events record it. 409 if the call is not on an agent (it just ended)."""
         if not forms.CALL_SID.fullmatch(call_sid):
             raise Refused(400, "bad-request", f"{forms.short(call_sid)} is not a call id")
         if not SUPERVISOR_NAME.fullmatch(who.name):
             raise Refused(409, "bad-name", "this account's name cannot be dialled into a call")
+        source = request.client.host if request.client else ""
+        entry = Entry(at=line.wall(), actor=who.name[:128], role=who.role,
+                      action="call.supervise", object=f"call:{call_sid}",
+                      session=token_digest(who.token)[:16] if who.session else None,
+                      source=ip_or_none(source),
+                      details={"mode": mode})  # fmt: skip
+        try:
+            await asyncio.to_thread(record_entry, line.store.engine, entry)
+        except (AuditError, StoreError, SQLAlchemyError) as e:
+            log.error("a supervisor's %s of call %s was refused: its audit entry could not "
+                      "be written (%s)", mode, call_sid, type(e).__name__)  # fmt: skip
+            raise Refused(503, "not-audited", "this could not be written to the audit trail, "
+                          "so it was not done; try again") from None  # fmt: skip
         try:
             await rt.use_case(lambda: line.supervise(call_sid, who.name, mode))
         except RoutingError as e:  # (an unknown call among them: it ended)
