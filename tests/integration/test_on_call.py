@@ -159,12 +159,15 @@ def test_a_supervisor_listens_then_whispers_and_the_agent_is_told(live):
     assert r.status_code == 409  # the call just ended
     r = live.http.post(f"/api/supervisor/calls/{SID}/shout", headers=supervisor)
     assert r.status_code == 400
-    # each asked for is in the audit trail, before it was done (the barge too: its call
-    # had ended by then)
+    # each asked for is in the audit trail, before it was done; the barge, then refused
+    # (its call had ended by then)
     with live.store.engine.connect() as c:
-        asked = [(e.actor, e.object, json.loads(e.details)) for e in rows(c)
+        asked = [(e.actor, e.object, e.outcome, json.loads(e.details)) for e in rows(c)
                  if e.action == "call.supervise"]  # fmt: skip
-    assert asked == [(name, f"call:{SID}", {"mode": m}) for m in ("listen", "whisper", "barge")]
+    assert asked == [
+        *((name, f"call:{SID}", "ok", {"mode": m}) for m in ("listen", "whisper", "barge")),
+        (name, f"call:{SID}", "refused", {"mode": "barge", "error_id": "unknown-call"}),
+    ]
 
 
 def test_a_supervisor_is_not_on_a_call_the_audit_trail_cannot_record(live):

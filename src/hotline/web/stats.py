@@ -115,13 +115,15 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
         if not SUPERVISOR_NAME.fullmatch(who.name):
             raise Refused(409, "bad-name", "this account's name cannot be dialled into a call")
         source = request.client.host if request.client else ""
-        entry = Entry(at=line.wall(), actor=who.name[:128], role=who.role,
-                      action="call.supervise", object=f"call:{call_sid}",
-                      session=token_digest(who.token)[:16] if who.session else None,
-                      source=ip_or_none(source),
-                      details={"mode": mode})  # fmt: skip
+
+        def entry(outcome: str = "ok", **more: str) -> Entry:  # (the audit trail's clock)
+            return Entry(at=access.now(), actor=who.name[:128], role=who.role,
+                         action="call.supervise", object=f"call:{call_sid}", outcome=outcome,
+                         session=token_digest(who.token)[:16] if who.session else None,
+                         source=ip_or_none(source), details={"mode": mode, **more})  # fmt: skip
+
         try:
-            await asyncio.to_thread(record_entry, line.store.engine, entry)
+            await asyncio.to_thread(record_entry, line.store.engine, entry())
         except (AuditError, StoreError, SQLAlchemyError) as e:
             log.error("a supervisor's %s of call %s was refused: its audit entry could not "
                       "be written (%s)", mode, call_sid, type(e).__name__)  # fmt: skip
@@ -130,6 +132,12 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
         try:
             await rt.use_case(lambda: line.supervise(call_sid, who.name, mode))
         except RoutingError as e:  # (an unknown call among them: it ended)
+            try:  # (the trail says it was asked for: and that it was not done)
+                refused = entry("refused", error_id=e.error_id)
+                await asyncio.to_thread(record_entry, line.store.engine, refused)
+            except (AuditError, StoreError, SQLAlchemyError) as failed:
+                log.error("a supervisor's refused %s of call %s is not in the audit trail "
+                          "(%s)", mode, call_sid, type(failed).__name__)  # fmt: skip
             raise Refused(409, e.error_id, e.message) from None
         return JSONResponse({"call_sid": call_sid, "supervisor": who.name, "mode": mode})
 
