@@ -189,10 +189,20 @@ def _menus(b: Built) -> list[Problem]:
                         hint="give each choice its own key",
                     )
                 )
+            unheard = [langs[t].name for t in langs if not langs[t].interpreted and not hears(t)]
             for i, c in enumerate(node.choices):
                 if c.key is None and c.words is None:
                     out.append(
                         o.problem("a choice needs a key, words, or both", at=("menu", "choices", i))
+                    )
+                elif c.key is None and unheard:
+                    out.append(
+                        o.problem(
+                            f"a choice with words and no key cannot be made in "
+                            f"{', '.join(unheard)}: the carrier recognises no speech in it",
+                            at=("menu", "choices", i),
+                            hint="give the choice a key too",
+                        )
                     )
                 if c.key is not None and not re.fullmatch(r"[0-9*]{1,4}", c.key):
                     out.append(

@@ -4,6 +4,7 @@ carrier cannot speak is rendered by espeak-ng and played as audio."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -60,14 +61,20 @@ REGION_LANGUAGE: dict[str, str] = {
 
 
 def voice(language: str) -> Voice:
-    return VOICES.get(language, UNKNOWN)
+    """The language's voices; a tag with a region (`es-MX`, `pt_BR`) has its language's."""
+    found = VOICES.get(language)
+    if found is None:
+        found = VOICES.get(re.split(r"[-_]", language, maxsplit=1)[0], UNKNOWN)
+    return found
 
 
 def hears(language: str) -> bool:
-    """Whether the carrier recognises speech in this language (its `<Gather language=…>`
-    code is its voice's): elsewhere a caller's words would be heard as another language's,
-    so its callers press keys."""
-    return voice(language).carrier_language is not None
+    """Whether the carrier may recognise speech in this language: not in one this table
+    knows it has no voice for (its `<Gather language=…>` code is its voice's), where a
+    caller's words would be heard as another language's, so its callers press keys. (A
+    language the table does not know is listened to as before, in `en-US`.)"""
+    v = voice(language)
+    return v is UNKNOWN or v.carrier_language is not None
 
 
 def region_of(number: str) -> str | None:

@@ -17,7 +17,7 @@ from hotline.ivr.interpreter import (
     Say,
     Transfer,
 )
-from hotline.ivr.languages import voice
+from hotline.ivr.languages import hears, voice
 
 
 def _say(parent: VoiceResponse, s: Say | Play) -> None:
@@ -49,8 +49,8 @@ def ivr_twiml(
         if isinstance(a, Say | Play):
             _say(r, a)
         elif isinstance(a, Gather):
-            heard = voice(a.language).carrier_language if a.speech else None
-            inputs = "dtmf speech" if heard else "dtmf"  # (never words heard as English)
+            heard = a.speech and hears(a.language)  # (never words heard as English)
+            inputs = "dtmf speech" if heard else "dtmf"
             kwargs: dict[str, object] = {
                 "action": gather_url,
                 "method": "POST",
@@ -63,7 +63,7 @@ def ivr_twiml(
             if a.finish_on_key:
                 kwargs["finish_on_key"] = a.finish_on_key
             if heard:
-                kwargs["language"] = heard
+                kwargs["language"] = voice(a.language).carrier_language or "en-US"
                 kwargs["hints"] = ", ".join(a.hints)
             g = r.gather(**kwargs)
             for p in a.prompts:

@@ -421,3 +421,14 @@ def test_words_in_a_language_the_carrier_cannot_hear_are_refused_and_not_require
     es = {k: v for k, v in PROMPTS["es"].items() if k != "words_help"}
     path = write_flow({}, text=KREYOL_HEAD + WORDS_MENU, prompts={**prompts, "es": es})
     assert "no Español text for prompt 'words_help'" in only(validate_flow(path)).message
+
+
+def test_a_choice_made_by_words_alone_needs_a_key_where_the_carrier_hears_none(write_flow):
+    ht = {**PROMPTS["es"], "menu": "Peze 1 pou vant."}
+    del ht["words_sales"], ht["words_help"]
+    nodes = WORDS_MENU.replace("{key: 2, words: words_help", "{words: words_help")
+    path = write_flow({}, text=KREYOL_HEAD + nodes, prompts={**PROMPTS, "ht": ht})
+    p = only(validate_flow(path))
+    assert "a choice with words and no key cannot be made in Kreyol" in p.message
+    assert (p.file, p.line) == (str(path), 19)  # (the choice)
+    assert p.hint == "give the choice a key too"

@@ -31,3 +31,10 @@ def test_no_words_are_listened_for_where_the_carrier_would_hear_another_language
     assert 'input="dtmf"' in tag
     assert "language=" not in tag
     assert "hints=" not in tag
+
+
+def test_a_tag_with_a_region_is_listened_to_in_its_language_and_an_unknown_one_as_before():
+    assert 'language="es-US"' in gather_tag("es-MX")  # (its language's voice and recogniser)
+    tag = gather_tag("de")  # not in the table: listened to as before (the carrier's default)
+    assert 'input="dtmf speech"' in tag
+    assert 'language="en-US"' in tag
