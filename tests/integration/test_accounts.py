@@ -141,6 +141,38 @@ def test_a_hundred_failures_within_a_day_lock_the_name_until_unlocked(accounts):
     accounts.log_on("cat", PASSWORD, code(accounts, new.totp_secret), source="b")
 
 
+def test_a_locked_name_still_logs_on_from_where_it_logged_on_lately(accounts):
+    """Others' guesses lock a name, not its owner out: from an address the name logged on
+    from in the last 30 days, a lock does not apply (and their log-on lifts it); a locked
+    name's refusals from elsewhere count nothing, so they hold no address off either."""
+    new = accounts.add("cal", "agent", password=PASSWORD)
+    accounts.log_on("cal", PASSWORD, code(accounts, new.totp_secret), source="192.0.2.10")
+    for _ in range(FAILURES_TO_LOCK):
+        accounts.store.attempt("cal", accounts.clock(), window=LOCK_WINDOW, limit=FAILURES_TO_LOCK)
+    assert not accounts.store.attempt("cal", accounts.clock(), window=LOCK_WINDOW,
+                                      limit=FAILURES_TO_LOCK)  # fmt: skip
+    assert accounts.locked("cal")
+    for _ in range(FAILURES_TO_HOLD + 1):
+        accounts.clock.now += 30
+        with pytest.raises(LogOnRefused):  # elsewhere: locked (uncounted)
+            accounts.log_on("cal", PASSWORD, code(accounts, new.totp_secret), source="b")
+    assert accounts.store.guard(guard_key("cal", "b")) == ([], None)
+    accounts.clock.now += 29 * 86400  # within 30 days of the log-on
+    accounts.log_on("cal", PASSWORD, code(accounts, new.totp_secret), source="192.0.2.10")
+    assert not accounts.locked("cal")
+
+
+def test_an_ipv6_address_is_held_off_with_its_64_neighbours(accounts):
+    new = accounts.add("cay", "agent", password=PASSWORD)
+    for i in range(FAILURES_TO_HOLD):  # five addresses of one /64
+        with pytest.raises(LogOnRefused):
+            accounts.log_on("cay", "wrong password", "000000", source=f"2001:db8:0:1::{i + 1}")
+    accounts.clock.now += 30
+    with pytest.raises(LogOnRefused):  # a sixth address of it: held off
+        accounts.log_on("cay", PASSWORD, code(accounts, new.totp_secret), source="2001:db8:0:1::ff")
+    accounts.log_on("cay", PASSWORD, code(accounts, new.totp_secret), source="2001:db8:0:2::1")
+
+
 def test_failures_spread_over_more_than_15_minutes_do_not_hold_an_address_off(accounts):
     new = accounts.add("dee", "planner", password=PASSWORD)
     for _ in range(8):

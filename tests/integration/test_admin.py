@@ -334,3 +334,20 @@ def test_every_change_of_users_and_configuration_is_in_the_audit_trail(live, adm
         ("ada", "admin", "config.flow.activate", "flow:national-hotline:2", {"line": NAME}),
     ]  # fmt: skip
     assert PASSWORD not in str(changes(live))
+
+
+def test_a_flow_that_declares_a_connector_of_the_desks_record_look_ups_is_refused(live):
+    """A connector of the agents' record look-ups (connectors.yaml's `records:`) is not
+    the IVR's: an uploaded flow that declares it is refused at its line, nothing stored."""
+    config = Configuration(store=live.store, desk_connectors={"case_records"})
+    declared = "connectors: [agency_directory, case_records]"
+    text = (FLOW.read_text(encoding="utf-8").replace("version: 2", "version: 3")
+            .replace("connectors: [agency_directory]", declared))  # fmt: skip
+    with pytest.raises(ConfigError) as refused:
+        config.upload_flow("ada", NAME, text, activate=True)
+    (problem,) = refused.value.problems
+    assert problem.line == text.splitlines().index(declared) + 1
+    assert "'case_records' serves the agents' record look-ups" in problem.message
+    assert [v["version"] for v in config.lines()[0]["versions"]] == [2]
+    config.upload_flow("ada", NAME, text.replace(", case_records", ""), activate=False)
+    assert [v["version"] for v in config.lines()[0]["versions"]] == [3, 2]

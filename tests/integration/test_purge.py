@@ -138,10 +138,14 @@ def test_names_tried_at_log_on_are_forgotten_a_day_after_their_last_failure_unle
         assert accounts.attempt(name, NOW - 2 * DAY, window=900, limit=1)
     assert not accounts.attempt("locked", NOW - 2 * DAY + 1, window=900, limit=1)  # locks
     accounts.attempt("recent", NOW - DAY / 2, window=900, limit=5)
+    # where a name logged on from: kept 30 days (no lock of the name applies there)
+    accounts.logged_on("+lately", NOW - 29 * DAY)
+    accounts.logged_on("+long-ago", NOW - 31 * DAY)
     store.purge(NOW, KEEP, actor="test")
     with store.engine.connect() as c:
         kept = sorted(c.execute(select(logon_guard.c.username)).scalars())
-    assert kept == ["locked", "recent"]
+    assert kept == ["+lately", "locked", "recent"]
+    assert accounts.known("+lately", NOW - 30 * DAY)
     assert accounts.guard("locked")[1] == NOW - 2 * DAY + 1  # a lock stays until unlocked
 
 

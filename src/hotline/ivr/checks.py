@@ -44,8 +44,21 @@ BUILTIN_VARS = frozenset(
 SECRET_NAME = re.compile(r"(^|_)(pin|passcode|password|passwd|pwd|secret)(_|$)", re.IGNORECASE)
 
 
-def check_flow(b: Built, line_queues: Collection[str] | None = None) -> list[Problem]:
+def check_flow(
+    b: Built, line_queues: Collection[str] | None = None, desk_connectors: Collection[str] = ()
+) -> list[Problem]:
     out: list[Problem] = []
+    out += [
+        b.origin.problem(
+            f"the connector {name!r} serves the agents' record look-ups, under the "
+            "disclosure policy: a flow cannot use it",
+            at=("connectors", i),
+            hint="give the IVR a connector of its own (connectors.yaml's `records:` names "
+            "the desk's)",
+        )
+        for i, name in enumerate(b.model.connectors)
+        if name in desk_connectors
+    ]
     out += _settings(b)
     if line_queues is not None:
         out += [

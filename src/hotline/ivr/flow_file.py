@@ -376,9 +376,11 @@ def load_flow(
     line_queues: Collection[str] | None = None,
     source: str | None = None,
     confined: bool = False,
+    desk_connectors: Collection[str] = (),
 ) -> Flow:
     """Read and validate a flow file with its catalogs; raise ConfigError with every problem.
     `line_queues`: the queues the line really has (each queue the flow declares must be one);
+    `desk_connectors`: those of the agents' record look-ups (no flow may declare one);
     `source`: the flow's text (a version kept in the store, an upload) instead of the
     file's, read as if it were at `path` (its catalogs and includes beside it); `confined`:
     its includes and catalog must be inside the folder of `path` (a text from a web page
@@ -387,7 +389,7 @@ def load_flow(
 
     built, problems = read_flow(path, checksums=checksums, source=source, confined=confined)
     if built is not None:
-        problems += check_flow(built, line_queues)
+        problems += check_flow(built, line_queues, desk_connectors)
     if problems:
         raise ConfigError(problems)
     assert built is not None

@@ -7,9 +7,12 @@ The rules (issue 11; NIST SP 800-63B for passwords):
   rules, and is not among the 30,000 commonest passwords (zxcvbn's list);
 - a TOTP code (RFC 6238: 6 digits, 30 s, one step either side) is accepted once: a code
   of a step already used is refused, even within its 30 s;
-- 5 failed log-ons within 15 minutes lock the name tried until an administrator unlocks
-  it; a wrong password, a wrong code, an unknown user, a disabled or locked account all
-  get the same answer (an unknown name is hashed against too, so it takes as long);
+- 5 failed log-ons of a name from one address (an IPv6 /64) within 15 minutes hold that
+  address off the name for the rest of the 15 minutes; 100 within a day, from anywhere,
+  lock the name until an administrator unlocks it, except from an address it logged on
+  from in the last 30 days; a wrong password, a wrong code, an unknown user, a disabled,
+  held off or locked account all get the same answer (an unknown name is hashed against
+  too, so it takes as long as a known one);
 - a session ends after 30 minutes without a request, and 12 hours after its log-on;
 - one session per user: a new log-on ends the others, unless the account allows several;
 - a TOTP secret is stored sealed with `HOTLINE_SECRET_KEY` (service.sealing), which adding
@@ -51,6 +54,7 @@ from hotline.service.roles import ROLES
 from hotline.service.sealing import MISSING, Keyring, SealingKey, is_sealed, sealed_key_id
 from hotline.store.accounts import AccountStore, StoredSession, User
 from hotline.store.repository import token_digest
+from hotline.store.tables import FAILURES_KEPT_FOR, KNOWN_FOR, KNOWN_PREFIX
 
 MIN_PASSWORD = 8
 MIN_PASSWORD_WITHOUT_MFA = 15
@@ -62,7 +66,7 @@ MAX_PASSWORD = 256  # (Argon2 takes any length; a bound keeps a request's work b
 FAILURES_TO_HOLD = 5  # of a name from one address within FAILURE_WINDOW: that address's
 FAILURE_WINDOW = 15 * 60.0  # next tries at the name are refused until the oldest ages out
 FAILURES_TO_LOCK = 100  # of a name from any address within LOCK_WINDOW: locked
-LOCK_WINDOW = 24 * 3600.0  # (the store's purge forgets a row a day after its last failure)
+LOCK_WINDOW = FAILURES_KEPT_FOR  # a day (the store's purge forgets a row after it)
 IDLE_LIMIT = 30 * 60.0
 SESSION_LIMIT = 12 * 3600.0
 SEEN_EVERY = 60.0  # a session's last request is written at most this often
@@ -75,10 +79,21 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 log = logging.getLogger("hotline.accounts")
 
 
-def guard_key(username: str, source: str) -> str:
-    """The key a name's failed log-ons from one address are counted under: no user name
-    (it starts with `~`), and short enough for any address."""
-    return "~" + hashlib.sha256(f"{username}\0{source}".encode()).hexdigest()[:48]
+def guard_key(username: str, source: str, kind: str = "~") -> str:
+    """The key a name's failed log-ons from one address are counted under (`~`), or its
+    log-ons from there remembered (`+`, KNOWN_PREFIX): no user name, and short enough for
+    any address. An IPv6 address counts as its /64 (one holder has many of them)."""
+    return kind + hashlib.sha256(f"{username}\0{_network(source)}".encode()).hexdigest()[:48]
+
+
+def _network(source: str) -> str:
+    try:
+        ip = ipaddress.ip_address(source.partition("%")[0])
+    except ValueError:
+        return source  # (a test client's made-up host)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else ip)
 
 
 _hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults
@@ -320,32 +335,36 @@ class Accounts:
 
     def log_on(self, username: str, password: str, code: str | None, *, source: str) -> Session:
         """A new session, or `LogOnRefused` (the same for every reason). Each attempt is
-        counted before the password is checked, so guesses sent at once cannot outrun
-        the limits: the fifth failure of a name from one address within 15 minutes holds
-        that address off the name (the others are not), the hundredth from anywhere
-        within a day locks the name. An attempt from an address held off is not counted
-        against the name, so one address cannot lock it in a burst."""
+        counted before the password is checked, so guesses sent at once cannot outrun the
+        limits: the fifth failure of a name from one address within 15 minutes holds that
+        address off the name (the others are not), and the hundredth from anywhere within
+        a day locks the name, except from an address it logged on from in the last 30
+        days (so no one else's guesses keep its owner out). An attempt from an address
+        held off, or at a name locked, is refused unchecked and not counted."""
         now = self.clock()
-        if not USERNAME.fullmatch(username):  # no such account can exist: hashed alike
-            self._password_ok(None, password)
+        if not USERNAME.fullmatch(username):  # no such account can exist (the rule is
+            # public: refused unchecked, as no hash can hide what the rule says)
             record_entry(self.store.engine, _logon(now, "unknown", "none", source, "refused",
                                                    "no such user name"))  # fmt: skip
             raise LogOnRefused(REFUSED)
         near = guard_key(username, source)
-        held = not self.store.attempt(near, now, window=FAILURE_WINDOW,
-                                      limit=FAILURES_TO_HOLD, lock=False)  # fmt: skip
-        allowed = not held and self.store.attempt(username, now, window=LOCK_WINDOW,
-                                                  limit=FAILURES_TO_LOCK)  # fmt: skip
+        known = self.store.known(guard_key(username, source, KNOWN_PREFIX), now - KNOWN_FOR)
+        locked = not known and self.locked(username)
+        held = locked or not self.store.attempt(near, now, window=FAILURE_WINDOW,
+                                                limit=FAILURES_TO_HOLD, lock=False)  # fmt: skip
+        allowed = not held and (known or self.store.attempt(username, now, window=LOCK_WINDOW,
+                                                            limit=FAILURES_TO_LOCK))  # fmt: skip
         user = self.store.user(username)
-        ok = self._password_ok(user, password)  # (checked even when refused: same time)
-        if allowed and ok and user is not None and not user.disabled \
-                and self._code_ok(user, code, now):  # fmt: skip
+        if allowed and self._password_ok(user, password) and user is not None \
+                and not user.disabled and self._code_ok(user, code, now):  # fmt: skip
             self.store.clear_guard(username)
             self.store.clear_guard(near)
+            self.store.logged_on(guard_key(username, source, KNOWN_PREFIX), now)
             self._seal_if_clear(user)
             return self._open(user, now, source)
-        why = ("held off: too many failures from this address" if held
-               else "locked" if not allowed else "no such user" if user is None
+        why = ("locked" if locked or (not held and not allowed)
+               else "held off: too many failures from this address" if held
+               else "no such user" if user is None
                else "disabled" if user.disabled else "wrong password or code")  # fmt: skip
         failed = _logon(now, username, user.role if user else "none", source, "refused", why)
         self.store.lock_if_spent(username, now, window=LOCK_WINDOW, limit=FAILURES_TO_LOCK,

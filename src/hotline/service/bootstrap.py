@@ -87,12 +87,20 @@ def build_line(
     setups, awaiting = line_setups(settings, store, serves)
     if not setups:
         raise HotlineError("none of the lines to serve is in the store")
+    for setup in setups:
+        if used := sorted(setup.flow.flow.connectors & desks):
+            raise HotlineError(
+                f"the flow {setup.flow.flow.name!r} of line {setup.scenario.name!r} declares "
+                f"{', '.join(used)}, which serve the agents' record look-ups under the "
+                "disclosure policy (connectors.yaml's `records:`): a flow cannot use them"
+            )
     home = setups[0].number == settings.line_number
 
     def live_line() -> LiveLine:
         line = LiveLine(lines=setups, store=store, connectors=ivr, wall=wall,
                         serves=serves, home=home, shared=fence is not None)  # fmt: skip
         line.awaiting = awaiting
+        line.desk_connectors = frozenset(desks)
         return line
 
     line = live_line()

@@ -14,7 +14,7 @@ import copy
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,9 +49,15 @@ class FlowAccepted:
 
 
 class Configuration:
-    def __init__(self, *, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, store: Store, clock: Callable[[], float] = time.time,
+        desk_connectors: Collection[str] = (),
+    ) -> None:  # fmt: skip
+        """`desk_connectors`: those of the agents' record look-ups, which a flow may not
+        declare."""
         self.store = store
         self.clock = clock
+        self.desk_connectors = desk_connectors
 
     # -- reading
 
@@ -226,7 +232,8 @@ class Configuration:
         path = Path(meta["flow_path"])
         queues = [q["name"] for q in self._document(line)["queues"]]
         try:
-            return load_flow(path, line_queues=queues, source=text, confined=True)
+            return load_flow(path, line_queues=queues, source=text, confined=True,
+                             desk_connectors=self.desk_connectors)  # fmt: skip
         except ConfigError as e:
             raise ConfigError([replace(p, file=_relative(p.file, path.parent),
                                        message=_unfiled(p.message, path.parent),

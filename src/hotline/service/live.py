@@ -320,6 +320,9 @@ class LiveLine:
         self.serves = serves
         self.home = home
         self.awaiting: set[str] = set()  # lines new in the store not (yet) this server's
+        # the connectors of the agents' record look-ups, which no flow may use (it has none
+        # of them: `bootstrap.build_line`); an upload naming one is refused
+        self.desk_connectors: frozenset[str] = frozenset()
         self.boards = {s.name: self._board_of(s) for s in lines}
         self.floor = Floor(self.boards)
         self.first = lines[0].name

@@ -141,9 +141,10 @@ class LookupWorkers:
         with self._lock:
             deadline = self._wall() + self._deadline
             if connector is None:  # (one the flow names, the line has not: unavailable)
-                log.error("call %s: a look-up in %r, which this line's IVR has not (a "
-                          "connector of the agents' record look-ups is theirs alone): "
-                          "answered as unavailable", call_sid, lookup.connector)  # fmt: skip
+                log.error("call %s: a look-up in %r, which this line's IVR has not (not "
+                          "configured, or one of the agents' record look-ups, theirs "
+                          "alone): answered as unavailable", call_sid,
+                          lookup.connector)  # fmt: skip
                 done.set_result(LookupResult("error"))
             else:
                 if not self._threads:

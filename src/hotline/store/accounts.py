@@ -166,6 +166,22 @@ class AccountStore:
                 c.execute(update(logon_guard).where(logon_guard.c.username == username)
                           .values(locked_at=now))  # fmt: skip
 
+    def known(self, key: str, since: float) -> bool:
+        """Whether `key` (a name and an address) logged on at or after `since`."""
+        with transaction(self.engine) as c:
+            at = c.execute(select(logon_guard.c.last_at)
+                           .where(logon_guard.c.username == key)).scalar()  # fmt: skip
+            return at is not None and at >= since
+
+    def logged_on(self, key: str, now: float) -> None:
+        """`key` (a name and an address) logged on now (`known` from now on)."""
+        with transaction(self.engine) as c:
+            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            c.execute(insert_new(logon_guard).values(username=key, failures=[], locked_at=None,
+                                                     last_at=now)
+                      .on_conflict_do_update(index_elements=["username"],
+                                             set_={"last_at": now}))  # fmt: skip
+
     def clear_guard(self, username: str) -> None:
         """Forget a name's failures and lock (a log-on that succeeded; an unlock)."""
         with transaction(self.engine) as c:

@@ -58,6 +58,9 @@ from hotline.store.db import never_succeeds, reason
 if TYPE_CHECKING:  # (leases uses this module's transaction)
     from hotline.store.leases import Fence
 from hotline.store.tables import (
+    FAILURES_KEPT_FOR,
+    KNOWN_FOR,
+    KNOWN_PREFIX,
     agent_states,
     agent_tokens,
     call_events,
@@ -491,10 +494,13 @@ class Store:
                         lookup_guard.c.last_at <= now - LOCKOUT_MINUTES_MAX * 60
                     )
                 )
+                known = logon_guard.c.username.startswith(KNOWN_PREFIX, autoescape=True)
                 c.execute(
                     delete(logon_guard).where(
                         logon_guard.c.locked_at.is_(None),
-                        logon_guard.c.last_at.is_(None) | (logon_guard.c.last_at <= now - 86400),
+                        logon_guard.c.last_at.is_(None)
+                        | (~known & (logon_guard.c.last_at <= now - FAILURES_KEPT_FOR))
+                        | (known & (logon_guard.c.last_at <= now - KNOWN_FOR)),
                     )
                 )
         return counts

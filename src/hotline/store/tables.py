@@ -168,6 +168,12 @@ users = Table(
 )
 
 # failed log-ons by the name tried (known or not: an unknown name is answered alike)
+# logon_guard's keys: a user name (its failed log-ons, and its lock), `~` and a hash (a
+# name's failures from one address), `+` and a hash (a name logged on from that address
+# lately: no lock of the name keeps its owner out from there; kept KNOWN_FOR)
+KNOWN_PREFIX = "+"
+KNOWN_FOR = 30 * 86400.0
+FAILURES_KEPT_FOR = 86400.0  # a row of failures is purged after this (the longest window)
 logon_guard = Table(
     "logon_guard",
     metadata,

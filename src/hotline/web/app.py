@@ -151,7 +151,8 @@ def create_app(
     metrics = Metrics(rt)
     routers = (voice_router(rt), agents_router(rt, access, desk), stats_router(rt, access),
                auth_router(access), health_router(rt),
-               admin_router(rt, access, Configuration(store=line.store)),
+               admin_router(rt, access, Configuration(store=line.store,
+                                                      desk_connectors=line.desk_connectors)),
                audit_router(line.store.engine, access, clock),
                metrics_router(rt, metrics))  # fmt: skip
     for router in routers:

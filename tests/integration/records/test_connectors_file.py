@@ -219,3 +219,15 @@ def test_a_connector_of_the_desks_records_is_not_the_ivrs(tmp_path, caplog):
         time.sleep(0.01)
     assert answers == {1: "error", 2: "found"}
     assert "a look-up in 'case_records', which this line's IVR has not" in caplog.text
+
+
+def test_a_line_whose_flow_declares_a_connector_of_the_desks_does_not_start(tmp_path):
+    directory = ROOT / "scenarios" / "demo-agency-directory.yaml"
+    file = tmp_path / "connectors.yaml"
+    file.write_text(
+        f"connectors:\n  agency_directory: {{kind: memory, file: {directory}}}\n"
+        f"records:\n  agency: {{connector: agency_directory, operation: verify, key: agency_id}}\n"
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'h.sqlite3'}", connectors_file=file)
+    with pytest.raises(HotlineError, match="declares agency_directory, which serve the agents'"):
+        build_line(settings)

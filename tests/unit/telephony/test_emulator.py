@@ -346,3 +346,34 @@ def test_the_lines_own_audio_is_fetched_and_played_for_its_length_and_a_failure_
     # 1.5 s for the audio, 5 s for the file it does not fetch, none for the failure (in
     # carrier time, at 5 times the wall's: 0.6 s of the wall to spare for the requests)
     assert 6.5 <= took < 9.5
+
+
+def test_words_are_heard_only_by_a_gather_that_listens_for_speech():
+    """A caller who says a word to a Gather of keys alone (`input="dtmf"`, or none: the
+    carrier's default) is not heard: the Gather times out to its Redirect, as on a carrier;
+    one that listens for speech gets it as SpeechResult."""
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        seen.append((request.url.path, form))
+        heard = {"/voice/incoming": "dtmf", "/keys-timed-out": "dtmf speech"}
+        if request.url.path in heard:
+            return httpx.Response(200, text=(
+                f'<Response><Gather input="{heard[request.url.path]}" timeout="3" '
+                f'action="http://app/said"><Say>Say it</Say></Gather>'
+                f'<Redirect>http://app/keys-timed-out</Redirect></Response>'))  # fmt: skip
+        return httpx.Response(200, text="<Response><Hangup/></Response>")
+
+    async def run() -> None:
+        carrier = Carrier(
+            hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+            line_number="+18005550100", speed=1000,
+            client=httpx.AsyncClient(transport=httpx.MockTransport(app)),
+        )  # fmt: skip
+        carrier.place(CallerScript("+12025550143", ["agency", "agency"], 10_000, 30))
+        await carrier.drain()
+
+    asyncio.run(run())
+    assert [p for p, _ in seen][:3] == ["/voice/incoming", "/keys-timed-out", "/said"]
+    assert seen[2][1]["SpeechResult"] == "agency"

@@ -514,13 +514,15 @@ class Carrier:
                 if update is not None:
                     return update
             answer = next(answers, None)
-            if answer is None or answer == "timeout":
+            keys = set(answer or "") <= set("0123456789*#")
+            heard = keys or "speech" in v.get("input", "")  # (words to a Gather that
+            if answer is None or answer == "timeout" or not heard:  # listens for keys: unheard)
                 return await self.wait(float(v.get("timeout", "5")), call)
             update = await self.wait(1.0, call)
             if update is not None:
                 return update
             action = v.get("action", "")
-            if set(answer) <= set("0123456789*#"):
+            if keys:
                 return await self.post(call, action, {"Digits": keyed(answer, v)})
             return await self.post(call, action, {"SpeechResult": answer, "Confidence": "0.9"})
         if tag == "Enqueue":  # the carrier's own queue: play waitUrl until dequeued
