@@ -143,8 +143,10 @@ def test_a_hundred_failures_within_a_day_lock_the_name_until_unlocked(accounts):
 
 def test_a_locked_name_still_logs_on_from_where_it_logged_on_lately(accounts):
     """Others' guesses lock a name, not its owner out: from an address the name logged on
-    from in the last 30 days, a lock does not apply (and their log-on lifts it); a locked
-    name's refusals from elsewhere count nothing, so they hold no address off either."""
+    from in the last 30 days (with its present password), a lock does not apply; the lock
+    stays for everywhere else until an administrator lifts it. A locked name's refusals
+    from elsewhere count nothing, so they hold no address off either; a reset forgets the
+    addresses."""
     new = accounts.add("cal", "agent", password=PASSWORD)
     accounts.log_on("cal", PASSWORD, code(accounts, new.totp_secret), source="192.0.2.10")
     for _ in range(FAILURES_TO_LOCK):
@@ -159,7 +161,23 @@ def test_a_locked_name_still_logs_on_from_where_it_logged_on_lately(accounts):
     assert accounts.store.guard(guard_key("cal", "b")) == ([], None)
     accounts.clock.now += 29 * 86400  # within 30 days of the log-on
     accounts.log_on("cal", PASSWORD, code(accounts, new.totp_secret), source="192.0.2.10")
-    assert not accounts.locked("cal")
+    assert accounts.locked("cal")  # (for everywhere else)
+    again = accounts.reset("cal")  # a new password (and unlocked): the address forgotten
+    for _ in range(FAILURES_TO_LOCK):
+        accounts.store.attempt("cal", accounts.clock(), window=LOCK_WINDOW, limit=FAILURES_TO_LOCK)
+    accounts.clock.now += 30
+    with pytest.raises(LogOnRefused):
+        accounts.log_on("cal", again.password, code(accounts, again.totp_secret),
+                        source="192.0.2.10")  # fmt: skip
+
+
+def test_failures_from_a_known_address_count_against_the_name_all_the_same(accounts):
+    new = accounts.add("cob", "agent", password=PASSWORD)
+    accounts.log_on("cob", PASSWORD, code(accounts, new.totp_secret), source="192.0.2.20")
+    for _ in range(3):
+        with pytest.raises(LogOnRefused):
+            accounts.log_on("cob", "wrong password", "000000", source="192.0.2.20")
+    assert len(accounts.store.guard("cob")[0]) == 3
 
 
 def test_an_ipv6_address_is_held_off_with_its_64_neighbours(accounts):
@@ -171,6 +189,11 @@ def test_an_ipv6_address_is_held_off_with_its_64_neighbours(accounts):
     with pytest.raises(LogOnRefused):  # a sixth address of it: held off
         accounts.log_on("cay", PASSWORD, code(accounts, new.totp_secret), source="2001:db8:0:1::ff")
     accounts.log_on("cay", PASSWORD, code(accounts, new.totp_secret), source="2001:db8:0:2::1")
+    for _ in range(FAILURES_TO_HOLD):  # behind NAT64, an IPv4 client is its own address
+        with pytest.raises(LogOnRefused):
+            accounts.log_on("cay", "wrong password", "000000", source="64:ff9b::c000:201")
+    accounts.clock.now += 30
+    accounts.log_on("cay", PASSWORD, code(accounts, new.totp_secret), source="64:ff9b::c000:202")
 
 
 def test_failures_spread_over_more_than_15_minutes_do_not_hold_an_address_off(accounts):

@@ -4,10 +4,13 @@ carrier cannot speak is rendered by espeak-ng and played as audio."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 
 import phonenumbers
+from babel import Locale, UnknownLocaleError
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,21 @@ REGION_LANGUAGE: dict[str, str] = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=256)
 def voice(language: str) -> Voice:
-    """The language's voices; a tag with a region (`es-MX`, `pt_BR`) has its language's."""
+    """The language's voices; a tag with a region (`es-ES`, `pt_PT`) has its language's,
+    and the region's own formats where Babel has them (a decimal comma in Spain)."""
     found = VOICES.get(language)
+    if found is not None:
+        return found
+    found = VOICES.get(re.split(r"[-_]", language, maxsplit=1)[0])
     if found is None:
-        found = VOICES.get(re.split(r"[-_]", language, maxsplit=1)[0], UNKNOWN)
-    return found
+        return UNKNOWN
+    try:
+        locale = str(Locale.parse(language.replace("-", "_")))
+    except (ValueError, UnknownLocaleError):
+        return found
+    return dataclasses.replace(found, locale=locale)
 
 
 def hears(language: str) -> bool:

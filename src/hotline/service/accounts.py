@@ -79,21 +79,39 @@ USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 log = logging.getLogger("hotline.accounts")
 
 
-def guard_key(username: str, source: str, kind: str = "~") -> str:
-    """The key a name's failed log-ons from one address are counted under (`~`), or its
-    log-ons from there remembered (`+`, KNOWN_PREFIX): no user name, and short enough for
-    any address. An IPv6 address counts as its /64 (one holder has many of them)."""
-    return kind + hashlib.sha256(f"{username}\0{_network(source)}".encode()).hexdigest()[:48]
+def guard_key(username: str, source: str) -> str:
+    """The key a name's failed log-ons from one address are counted under: no user name
+    (it starts with `~`), and short enough for any address."""
+    return "~" + _digest(username, _network(source))
+
+
+def known_key(user: User, source: str) -> str:
+    """The key of a user's log-ons from one address (KNOWN_PREFIX): bound to their
+    password's hash too, so a reset (or a new password) forgets every address."""
+    return KNOWN_PREFIX + _digest(user.username, _network(source), user.password_hash)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:48]
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # (RFC 6052: an IPv4 client behind NAT64)
 
 
 def _network(source: str) -> str:
+    """An address as its holder's: an IPv6 address's /64 (one holder has many), the
+    IPv4 address inside a mapped or NAT64 one; a host name as it is (test clients)."""
     try:
         ip = ipaddress.ip_address(source.partition("%")[0])
     except ValueError:
-        return source  # (a test client's made-up host)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else ip)
+        return source
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip in NAT64:
+        return str(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
 _hasher = PasswordHasher()  # Argon2id, the library's (RFC 9106) defaults
@@ -338,28 +356,37 @@ class Accounts:
         counted before the password is checked, so guesses sent at once cannot outrun the
         limits: the fifth failure of a name from one address within 15 minutes holds that
         address off the name (the others are not), and the hundredth from anywhere within
-        a day locks the name, except from an address it logged on from in the last 30
-        days (so no one else's guesses keep its owner out). An attempt from an address
-        held off, or at a name locked, is refused unchecked and not counted."""
+        a day locks the name (until an administrator unlocks it), except from an address
+        it logged on from in the last 30 days with its present password (so no one else's
+        guesses keep its owner out; failures from there count all the same). An attempt
+        from an address held off, or at a name locked, is refused unchecked and not
+        counted."""
         now = self.clock()
         if not USERNAME.fullmatch(username):  # no such account can exist (the rule is
             # public: refused unchecked, as no hash can hide what the rule says)
             record_entry(self.store.engine, _logon(now, "unknown", "none", source, "refused",
                                                    "no such user name"))  # fmt: skip
             raise LogOnRefused(REFUSED)
+        user = self.store.user(username)
         near = guard_key(username, source)
-        known = self.store.known(guard_key(username, source, KNOWN_PREFIX), now - KNOWN_FOR)
+        here = (
+            known_key(user, source)
+            if user is not None  # (a reset forgets them)
+            else KNOWN_PREFIX + _digest(username, source)
+        )  # (asked alike: same time)
+        known = self.store.known(here, now - KNOWN_FOR) and user is not None
         locked = not known and self.locked(username)
         held = locked or not self.store.attempt(near, now, window=FAILURE_WINDOW,
                                                 limit=FAILURES_TO_HOLD, lock=False)  # fmt: skip
-        allowed = not held and (known or self.store.attempt(username, now, window=LOCK_WINDOW,
-                                                            limit=FAILURES_TO_LOCK))  # fmt: skip
-        user = self.store.user(username)
+        # (counted against the name from a known address too: only its lock is not heeded)
+        allowed = not held and (self.store.attempt(username, now, window=LOCK_WINDOW,
+                                                   limit=FAILURES_TO_LOCK) or known)  # fmt: skip
         if allowed and self._password_ok(user, password) and user is not None \
                 and not user.disabled and self._code_ok(user, code, now):  # fmt: skip
-            self.store.clear_guard(username)
+            if not self.locked(username):  # (a lock stays until an administrator lifts it)
+                self.store.clear_guard(username)
             self.store.clear_guard(near)
-            self.store.logged_on(guard_key(username, source, KNOWN_PREFIX), now)
+            self.store.logged_on(here, now)
             self._seal_if_clear(user)
             return self._open(user, now, source)
         why = ("locked" if locked or (not held and not allowed)

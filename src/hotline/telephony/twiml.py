@@ -49,7 +49,7 @@ def ivr_twiml(
         if isinstance(a, Say | Play):
             _say(r, a)
         elif isinstance(a, Gather):
-            heard = a.speech and hears(a.language)  # (never words heard as English)
+            heard = a.speech and hears(a.language)  # (not where the carrier has no voice)
             inputs = "dtmf speech" if heard else "dtmf"
             kwargs: dict[str, object] = {
                 "action": gather_url,

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from hotline.errors import AuditError, RoutingError, StoreError, UnknownAgent
+from hotline.errors import AuditError, HotlineError, RoutingError, StoreError, UnknownAgent
 from hotline.records.audit import Entry, record_entry
 from hotline.service.accounts import ip_or_none
 from hotline.service.hub import Published
@@ -129,16 +129,24 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
                       "be written (%s)", mode, call_sid, type(e).__name__)  # fmt: skip
             raise Refused(503, "not-audited", "this could not be written to the audit trail, "
                           "so it was not done; try again") from None  # fmt: skip
+
+        async def not_done(outcome: str, why: str) -> None:
+            """The trail says it was asked for: and that it was not done."""
+            try:
+                await asyncio.to_thread(record_entry, line.store.engine,
+                                        entry(outcome, error_id=why))  # fmt: skip
+            except (AuditError, StoreError, SQLAlchemyError) as failed:
+                log.error("a supervisor's %s of call %s that was not done is not in the "
+                          "audit trail (%s)", mode, call_sid, type(failed).__name__)  # fmt: skip
+
         try:
             await rt.use_case(lambda: line.supervise(call_sid, who.name, mode))
         except RoutingError as e:  # (an unknown call among them: it ended)
-            try:  # (the trail says it was asked for: and that it was not done)
-                refused = entry("refused", error_id=e.error_id)
-                await asyncio.to_thread(record_entry, line.store.engine, refused)
-            except (AuditError, StoreError, SQLAlchemyError) as failed:
-                log.error("a supervisor's refused %s of call %s is not in the audit trail "
-                          "(%s)", mode, call_sid, type(failed).__name__)  # fmt: skip
+            await not_done("refused", e.error_id)
             raise Refused(409, e.error_id, e.message) from None
+        except Exception as e:  # (the line stopped, its lease lost...: answered as such)
+            await not_done("error", e.error_id if isinstance(e, HotlineError) else "error")
+            raise
         return JSONResponse({"call_sid": call_sid, "supervisor": who.name, "mode": mode})
 
     @router.post("/supervisor/voice-token")

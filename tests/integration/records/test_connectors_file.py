@@ -221,7 +221,9 @@ def test_a_connector_of_the_desks_records_is_not_the_ivrs(tmp_path, caplog):
     assert "a look-up in 'case_records', which this line's IVR has not" in caplog.text
 
 
-def test_a_line_whose_flow_declares_a_connector_of_the_desks_does_not_start(tmp_path):
+def test_a_line_whose_flow_declares_a_connector_of_the_desks_starts_and_says_so(tmp_path, caplog):
+    """(Not refused: one line's flow must not keep the others from starting.) Its look-ups
+    there are answered as unavailable, the IVR not having the connector."""
     directory = ROOT / "scenarios" / "demo-agency-directory.yaml"
     file = tmp_path / "connectors.yaml"
     file.write_text(
@@ -229,5 +231,8 @@ def test_a_line_whose_flow_declares_a_connector_of_the_desks_does_not_start(tmp_
         f"records:\n  agency: {{connector: agency_directory, operation: verify, key: agency_id}}\n"
     )
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'h.sqlite3'}", connectors_file=file)
-    with pytest.raises(HotlineError, match="declares agency_directory, which serve the agents'"):
-        build_line(settings)
+    lookups = build_line(settings).line.lookups
+    assert "declares agency_directory, which serve the agents' record look-ups" in caplog.text
+    lookups.start(1, "CA" + "1" * 32, Lookup("agency_directory", "registered_number",
+                                             {"number": "+12025550999"}))  # fmt: skip
+    assert [a.result.status for a in lookups.answers()] == ["error"]

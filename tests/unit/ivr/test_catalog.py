@@ -4,7 +4,7 @@ from datetime import time, timedelta
 
 from hotline.ivr.catalog import Catalog, fill, localise
 from hotline.ivr.checksums import luhn, mod11
-from hotline.ivr.languages import VOICES, language_of, region_of
+from hotline.ivr.languages import VOICES, language_of, region_of, voice
 
 
 def test_durations_and_numbers_in_the_languages_own_formats():
@@ -56,3 +56,10 @@ def test_check_digits():
     # ISBN-10 style weights: 0-306-40615-2
     assert mod11("0306406152")
     assert not mod11("0306406153")
+
+
+def test_a_tag_with_a_region_speaks_its_language_in_the_regions_formats():
+    assert localise(1234.5, "es-ES") == "1.234,5"  # Spain: a decimal comma
+    assert localise(1234.5, "es") == "1,234.5"  # (the table's Spanish is the US's)
+    assert voice("es-ES").carrier_language == voice("es").carrier_language == "es-US"
+    assert voice("zz-ZZ").carrier_language is None  # (no such language: the carrier's default)
