@@ -6,6 +6,7 @@ length or commonness."""
 
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +21,7 @@ from hotline.errors import (
     SettingsInvalid,
     UnknownUser,
 )
+from hotline.records.audit import rows
 from hotline.service.accounts import (
     FAILURE_WINDOW,
     FAILURES_TO_HOLD,
@@ -131,6 +133,10 @@ def test_a_hundred_failures_within_a_day_lock_the_name_until_unlocked(accounts):
     with pytest.raises(LogOnRefused):  # the hundredth
         accounts.log_on("cat", "wrong-password", code(accounts, new.totp_secret), source="a")
     assert accounts.locked("cat")
+    with accounts.store.engine.connect() as c:
+        last = [e for e in rows(c) if e.action == "session.logon"][-1]
+    assert json.loads(last.details) == {"reason": "wrong password or code",
+                                        "result": "name locked"}  # fmt: skip
     accounts.clock.now += 30
     with pytest.raises(LogOnRefused):  # the right password and code, from another address
         accounts.log_on("cat", PASSWORD, code(accounts, new.totp_secret), source="b")
@@ -169,6 +175,17 @@ def test_a_locked_name_still_logs_on_from_where_it_logged_on_lately(accounts):
     with pytest.raises(LogOnRefused):
         accounts.log_on("cal", again.password, code(accounts, again.totp_secret),
                         source="192.0.2.10")  # fmt: skip
+
+
+def test_a_client_with_no_address_is_never_where_a_name_logged_on_from(accounts):
+    new = accounts.add("cub", "agent", password=PASSWORD)
+    accounts.log_on("cub", PASSWORD, code(accounts, new.totp_secret), source="unknown")
+    for _ in range(FAILURES_TO_LOCK):
+        accounts.store.attempt("cub", accounts.clock(), window=LOCK_WINDOW, limit=FAILURES_TO_LOCK)
+    accounts.store.attempt("cub", accounts.clock(), window=LOCK_WINDOW, limit=FAILURES_TO_LOCK)
+    accounts.clock.now += 30
+    with pytest.raises(LogOnRefused):  # (any client with no address would be it)
+        accounts.log_on("cub", PASSWORD, code(accounts, new.totp_secret), source="unknown")
 
 
 def test_failures_from_a_known_address_count_against_the_name_all_the_same(accounts):

@@ -10,9 +10,10 @@ The rules (issue 11; NIST SP 800-63B for passwords):
 - 5 failed log-ons of a name from one address (an IPv6 /64) within 15 minutes hold that
   address off the name for the rest of the 15 minutes; 100 within a day, from anywhere,
   lock the name until an administrator unlocks it, except from an address it logged on
-  from in the last 30 days; a wrong password, a wrong code, an unknown user, a disabled,
-  held off or locked account all get the same answer (an unknown name is hashed against
-  too, so it takes as long as a known one);
+  from in the last 30 days with its present password (failures from there count all the
+  same; a log-on never lifts a lock); a wrong password, a wrong code, an unknown user, a
+  disabled, held off or locked account all get the same answer (an unknown name is hashed
+  against too, so it takes as long as a known one);
 - a session ends after 30 minutes without a request, and 12 hours after its log-on;
 - one session per user: a new log-on ends the others, unless the account allows several;
 - a TOTP secret is stored sealed with `HOTLINE_SECRET_KEY` (service.sealing), which adding
@@ -369,13 +370,14 @@ class Accounts:
             raise LogOnRefused(REFUSED)
         user = self.store.user(username)
         near = guard_key(username, source)
-        here = (
-            known_key(user, source)
-            if user is not None  # (a reset forgets them)
-            else KNOWN_PREFIX + _digest(username, source)
-        )  # (asked alike: same time)
-        known = self.store.known(here, now - KNOWN_FOR) and user is not None
-        locked = not known and self.locked(username)
+        # an address it logged on from lately (with its present password: a reset forgets
+        # them); none but an IP address is one (many clients may have no address), and a
+        # name no account has none: asked alike all the same, so it takes as long
+        address = ip_or_none(source) is not None
+        here = (known_key(user, source) if user is not None and address
+                else KNOWN_PREFIX + _digest(username, _network(source), "(none)"))  # fmt: skip
+        known = self.store.known(here, now - KNOWN_FOR) and user is not None and address
+        locked = self.locked(username) and not known
         held = locked or not self.store.attempt(near, now, window=FAILURE_WINDOW,
                                                 limit=FAILURES_TO_HOLD, lock=False)  # fmt: skip
         # (counted against the name from a known address too: only its lock is not heeded)
@@ -383,10 +385,10 @@ class Accounts:
                                                    limit=FAILURES_TO_LOCK) or known)  # fmt: skip
         if allowed and self._password_ok(user, password) and user is not None \
                 and not user.disabled and self._code_ok(user, code, now):  # fmt: skip
-            if not self.locked(username):  # (a lock stays until an administrator lifts it)
-                self.store.clear_guard(username)
+            self.store.clear_failures(username)  # (a lock stays until an administrator's)
             self.store.clear_guard(near)
-            self.store.logged_on(here, now)
+            if address:
+                self.store.logged_on(here, now)
             self._seal_if_clear(user)
             return self._open(user, now, source)
         why = ("locked" if locked or (not held and not allowed)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -155,9 +155,9 @@ class AccountStore:
         self, username: str, now: float, *, window: float, limit: int, audit: Entry
     ) -> None:
         """Lock a name once `limit` attempts fell within `window` (a lock stays until an
-        administrator unlocks it); `audit`, the failed log-on, in the same transaction."""
+        administrator unlocks it); `audit`, the failed log-on, in the same transaction (with
+        `result: name locked` if this locked it)."""
         with transaction(self.engine) as c:
-            append(c, audit)
             row = c.execute(
                 select(logon_guard).where(logon_guard.c.username == username).with_for_update()
             ).first()
@@ -165,6 +165,15 @@ class AccountStore:
                     and len(_within(row.failures, now, window)) >= limit:  # fmt: skip
                 c.execute(update(logon_guard).where(logon_guard.c.username == username)
                           .values(locked_at=now))  # fmt: skip
+                audit = replace(audit, details={**audit.details, "result": "name locked"})
+            append(c, audit)
+
+    def clear_failures(self, username: str) -> None:
+        """Forget a name's failures, unless it is locked (a log-on: never lifts a lock), in
+        one statement (a lock made meanwhile stays)."""
+        with transaction(self.engine) as c:
+            c.execute(delete(logon_guard).where(logon_guard.c.username == username,
+                                                logon_guard.c.locked_at.is_(None)))  # fmt: skip
 
     def known(self, key: str, since: float) -> bool:
         """Whether `key` (a name and an address) logged on at or after `since`."""
