@@ -81,9 +81,10 @@ def build_line(
     store.fence = fence
     imported = ensure_line(settings, store)
     connectors = {**connectors_for(settings), **(more_connectors or {})}
-    desks = desk_connectors(settings, more_sources or {})
-    ivr = {name: c for name, c in connectors.items() if name not in desks}  # (the desk's
-    # records are shown under the disclosure policy: a flow must not read them out)
+    sources = record_sources(settings, more_sources or {})
+    desks = {source.connector for source in sources.values()}  # (the desk's alone, policy
+    # or not: its records are shown under the disclosure policy, a flow must not read them)
+    ivr = {name: c for name, c in connectors.items() if name not in desks}
     setups, awaiting = line_setups(settings, store, serves)
     if not setups:
         raise HotlineError("none of the lines to serve is in the store")
@@ -107,7 +108,7 @@ def build_line(
     if control is not None:
         statuses = carrier_statuses(control, line.recovering(), deadline=STATUS_DEADLINE)
         line, recovered = recover(live_line, line, statuses)
-    desk = record_desk(settings, connectors, store, more_sources or {})
+    desk = record_desk(settings, connectors, store, sources)
     return Parts(settings, store, line, applied, recovered, created, imported, desk)
 
 
@@ -136,28 +137,27 @@ def recover(
         line = live_line()
 
 
-def desk_connectors(settings: Settings, more_sources: Mapping[str, RecordSource]) -> set[str]:
-    """The connectors the agents' record look-ups use (connectors.yaml's `records:`, and
-    `more_sources`): the desk's alone, policy or not; no flow's look-up reaches them."""
+def record_sources(
+    settings: Settings, more_sources: Mapping[str, RecordSource]
+) -> dict[str, RecordSource]:
+    """Where the agents' record look-ups go: connectors.yaml's `records:`, and
+    `more_sources` (the demo's)."""
     sources = dict(more_sources)
     if settings.connectors_file is not None:
         sources |= load_record_sources(settings.connectors_file)
-    return {source.connector for source in sources.values()}
+    return sources
 
 
 def record_desk(
     settings: Settings,
     connectors: Mapping[str, Connector],
     store: Store,
-    more_sources: Mapping[str, RecordSource],
+    sources: Mapping[str, RecordSource],
 ) -> RecordDesk | None:
     """Agents' record look-ups, if a disclosure policy is set (HOTLINE_RECORDS_POLICY):
-    the record types connectors.yaml's `records:` names, through its connectors."""
+    the record types `sources` names (`record_sources`), through its connectors."""
     if settings.records_policy is None:
         return None
-    sources = dict(more_sources)
-    if settings.connectors_file is not None:
-        sources |= load_record_sources(settings.connectors_file)
     if not sources:
         raise HotlineError(
             f"HOTLINE_RECORDS_POLICY is set but no record type says where it is looked up: "

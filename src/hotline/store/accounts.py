@@ -8,13 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hotline.records.audit import Entry, append
 from hotline.store import revisions
-from hotline.store.repository import transaction
+from hotline.store.repository import insert_for, transaction
 from hotline.store.tables import agent_tokens, agents, logon_guard, users, web_sessions
 
 
@@ -133,7 +131,7 @@ class AccountStore:
         transaction holding the name's row, so attempts at once are counted one after
         another: no more than `limit` are ever checked."""
         with transaction(self.engine) as c:
-            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            insert_new = insert_for(c)
             c.execute(insert_new(logon_guard).values(username=username, failures=[],
                                                      locked_at=None, last_at=now)
                       .on_conflict_do_nothing(index_elements=["username"]))  # fmt: skip
@@ -185,7 +183,7 @@ class AccountStore:
     def logged_on(self, key: str, now: float) -> None:
         """`key` (a name and an address) logged on now (`known` from now on)."""
         with transaction(self.engine) as c:
-            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            insert_new = insert_for(c)
             c.execute(insert_new(logon_guard).values(username=key, failures=[], locked_at=None,
                                                      last_at=now)
                       .on_conflict_do_update(index_elements=["username"],

@@ -32,13 +32,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from hotline.ivr.model import LOCKOUT_MINUTES_MAX
 from hotline.store.leases import database_now
-from hotline.store.repository import transaction
+from hotline.store.repository import insert_for, transaction
 from hotline.store.tables import lookup_guard
 
 KEPT = LOCKOUT_MINUTES_MAX * 60.0  # seconds an attempt is kept
@@ -86,7 +84,7 @@ class LookupGuards:
         is due within `answer_within` seconds (`answered`); after that it counts as a
         failure until it comes."""
         with transaction(self._store.engine) as c:
-            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            insert_new = insert_for(c)
             c.execute(insert_new(lookup_guard).values(key_sha256=name, failures=[],
                                                       in_flight=[], last_at=now)
                       .on_conflict_do_nothing(index_elements=["key_sha256"]))  # fmt: skip

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Select, delete, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from hotline.errors import Fenced, NodeRefused
-from hotline.store.repository import Read, transaction
+from hotline.store.repository import Read, insert_for, transaction
 from hotline.store.tables import line_leases, nodes
 
 LEASE_SECONDS = 10.0  # a lease not renewed for this long may be taken over
@@ -70,7 +68,7 @@ class Leases:
         (seen within a lease's time) is there."""
         with transaction(self.engine) as c:
             now = database_now(c)
-            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            insert_new = insert_for(c)
             c.execute(insert_new(nodes).values(name=self.node, instance=self.instance,
                                                address=self.address, started_at=now,
                                                seen_at=now)
@@ -100,7 +98,7 @@ class Leases:
         run's (renewed); None while another live node holds it."""
         with transaction(self.engine) as c:
             now = database_now(c)
-            insert_new = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+            insert_new = insert_for(c)
             c.execute(insert_new(line_leases).values(line=line, node="", instance="", epoch=0,
                                                      expires_at=0.0)
                       .on_conflict_do_nothing(index_elements=["line"]))  # fmt: skip

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    Table,
     bindparam,
     delete,
     func,
@@ -104,6 +105,11 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction, the database's errors translated into ours (never its URL)."""
     with translated(engine), engine.begin() as conn:
         yield conn
+
+
+def insert_for(c: Connection) -> Callable[[Table], Any]:
+    """The connection's database's own INSERT (with ON CONFLICT: PostgreSQL's or SQLite's)."""
+    return postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert
 
 
 # how `pipelined`'s `first` reads rows it needs at once (before the writes are sent)

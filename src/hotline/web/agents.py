@@ -25,11 +25,9 @@ from hotline.errors import (
     UnknownCall,
 )
 from hotline.records.desk import REFERENCE_MAX, Asker, RecordDesk
-from hotline.service.accounts import ip_or_none
 from hotline.service.settings import Settings
-from hotline.store.repository import token_digest
 from hotline.web import forms
-from hotline.web.auth import Access, Who, needs
+from hotline.web.auth import Access, Who, client_address, needs
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import MOVED, MOVED_REASON, AgentSocket
@@ -354,9 +352,8 @@ def agents_router(rt: LineRuntime, access: Access, desk: RecordDesk | None = Non
             ) else None
 
         sid, verification = await for_agent(on_call)
-        source = request.client.host if request.client else ""
-        asker = Asker(agent_id, who.name, who.role, source=ip_or_none(source),
-                      session=token_digest(who.token)[:16] if who.session else None)  # fmt: skip
+        asker = Asker(agent_id, who.name, who.role, source=client_address(request),
+                      session=who.audit_session)  # fmt: skip
         try:
             looked = await asyncio.to_thread(
                 records.look_up, asker, call_sid=sid, verification=verification,

@@ -29,9 +29,7 @@ from hotline.records.audit_search import (
     read_checkpoints,
     read_entries,
 )
-from hotline.service.accounts import ip_or_none
-from hotline.store.repository import token_digest
-from hotline.web.auth import Access, Who, needs
+from hotline.web.auth import Access, Who, client_address, needs
 from hotline.web.errors import Refused, responses
 
 log = logging.getLogger("hotline.web")
@@ -47,10 +45,8 @@ def audit_router(engine: Engine, access: Access, clock: Callable[[], float]) -> 
     router = APIRouter(prefix="/api/audit", responses=responses(400, 401, 403, 503))
 
     def reader(request: Request, who: Who) -> Reader:
-        source = request.client.host if request.client else ""
-        session = token_digest(who.token)[:16] if who.session is not None else None
-        return Reader(at=clock(), actor=who.name, role=who.role, session=session,
-                      source=ip_or_none(source))  # fmt: skip
+        return Reader(at=clock(), actor=who.name, role=who.role, session=who.audit_session,
+                      source=client_address(request))  # fmt: skip
 
     def refused_read(request: Request, who: Who) -> None:
         """Someone logged on but not an auditor tried to read the trail: that too is in it."""

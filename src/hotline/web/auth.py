@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import AuditError, LogOnRefused, SessionEnded, StoreError
-from hotline.service.accounts import Accounts, Session
+from hotline.service.accounts import Accounts, Session, ip_or_none
 from hotline.service.roles import SUPERVISOR
-from hotline.store.repository import Store
+from hotline.store.repository import Store, token_digest
 from hotline.web.errors import Refused, responses
 
 log = logging.getLogger("hotline.web")
@@ -56,6 +56,16 @@ class Who:
     agent_id: str | None
     session: Session | None  # None: a bearer token
     token: str  # the bearer token or the session's (sockets close when it ends)
+
+    @property
+    def audit_session(self) -> str | None:
+        """The session as the audit trail names it (its hash's start; None: a token)."""
+        return token_digest(self.token)[:16] if self.session is not None else None
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the audit trail keeps it (None: not an IP address)."""
+    return ip_or_none(request.client.host if request.client else "")
 
 
 class LogOn(BaseModel):

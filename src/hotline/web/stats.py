@@ -17,14 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import AuditError, HotlineError, RoutingError, StoreError, UnknownAgent
 from hotline.records.audit import Entry, record_entry
-from hotline.service.accounts import ip_or_none
 from hotline.service.hub import Published
 from hotline.service.roles import SUPERVISOR
-from hotline.store.repository import token_digest
 from hotline.telephony.control import supervisor_phone
 from hotline.web import forms
 from hotline.web.agents import phone_token
-from hotline.web.auth import Access, Who, needs
+from hotline.web.auth import Access, Who, client_address, needs
 from hotline.web.errors import Refused, responses
 from hotline.web.runtime import LineRuntime
 from hotline.web.sockets import AgentSocket
@@ -114,13 +112,12 @@ def stats_router(rt: LineRuntime, access: Access) -> APIRouter:
             raise Refused(400, "bad-request", f"{forms.short(call_sid)} is not a call id")
         if not SUPERVISOR_NAME.fullmatch(who.name):
             raise Refused(409, "bad-name", "this account's name cannot be dialled into a call")
-        source = request.client.host if request.client else ""
 
         def entry(outcome: str = "ok", **more: str) -> Entry:  # (the audit trail's clock)
             return Entry(at=access.now(), actor=who.name[:128], role=who.role,
                          action="call.supervise", object=f"call:{call_sid}", outcome=outcome,
-                         session=token_digest(who.token)[:16] if who.session else None,
-                         source=ip_or_none(source), details={"mode": mode, **more})  # fmt: skip
+                         session=who.audit_session, source=client_address(request),
+                         details={"mode": mode, **more})  # fmt: skip
 
         try:
             await asyncio.to_thread(record_entry, line.store.engine, entry())
