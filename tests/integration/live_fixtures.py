@@ -96,8 +96,16 @@ class _Client(TestClient):
     `settle` False leaves them, for a test whose carrier stalls); its `with` runs the
     app's lifespan on a loop of its own, as TestClient's does, once `loop` settled."""
 
-    def __init__(self, app: Any, base_url: str, loop: _Loop, *, settle: bool = True) -> None:
-        super().__init__(app, base_url=base_url)
+    def __init__(
+        self,
+        app: Any,
+        base_url: str,
+        loop: _Loop,
+        *,
+        settle: bool = True,
+        raise_server_exceptions: bool = True,
+    ) -> None:
+        super().__init__(app, base_url=base_url, raise_server_exceptions=raise_server_exceptions)
         self.loop, self.settle = loop, settle
         self.portal = loop.portal
 
@@ -320,8 +328,23 @@ class Live:
         self.public_url = public_url
         self.loop = _Loop()
         self.settle = settle
-        self.http: TestClient = _Client(self.app, public_url, self.loop, settle=settle)
+        self.http: TestClient = self.client()
         self.carrier = Carrier(self.http, public_url)
+
+    def client(self, *, raise_server_exceptions: bool = True) -> TestClient:
+        """A client whose requests run on the line's own event loop, as on a server (see
+        `_Client`); `raise_server_exceptions` False answers the app's exceptions as 500s."""
+        return _Client(self.app, self.public_url, self.loop, settle=self.settle,
+                       raise_server_exceptions=raise_server_exceptions)  # fmt: skip
+
+    def kept(self) -> Live:
+        """This line's event loop outlives the test that made it (a module's line, made
+        once for its tests): `close` ends it."""
+        _LOOPS.remove(self.loop)
+        return self
+
+    def close(self) -> None:
+        self.loop.stop()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[TestClient]:
@@ -329,7 +352,7 @@ class Live:
         through it: one event loop (a request on another, waiting for the line's lock the
         ticker holds, would fail: an asyncio lock belongs to one loop)."""
         before = self.http, self.carrier
-        with _Client(self.app, self.public_url, self.loop, settle=self.settle) as http:
+        with self.client() as http:
             self.http, self.carrier = http, Carrier(http, self.public_url)
             try:
                 yield http

@@ -156,7 +156,10 @@ def check(r: httpx.Response, what: str) -> None:
 class Fuzzed:
     def __init__(self, live: Live) -> None:
         self.live = live
-        self.http = TestClient(live.app, base_url=PUBLIC, raise_server_exceptions=False)
+        # (on the line's own event loop, as on a server: on a loop per request, as a plain
+        # TestClient has it, a carrier request the reply left to start was cancelled)
+        # (a module's line: its loop ends with `close`, not with the test that made it)
+        self.http = live.kept().client(raise_server_exceptions=False)
         live.http, live.carrier = self.http, Carrier(self.http, PUBLIC)
         self.carrier = live.carrier
         self.sent = 0
@@ -165,6 +168,9 @@ class Fuzzed:
         self.kinds: dict[str, int] = {}
         self.tokens: dict[str, dict[str, str]] = {}  # the headers of each agent or account
         self.queue_text = ""  # (the administrators' line: the English queue as stored)
+
+    def close(self) -> None:
+        self.live.close()
 
     def note(self, request: str) -> None:
         for h in logging.getLogger().handlers:
@@ -378,6 +384,7 @@ def line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterat
     assert not failures.seen, failures.say()
     yield f
     tell(f, "")
+    f.close()
 
 
 def tell(f: Fuzzed, title: str) -> None:
@@ -1447,6 +1454,7 @@ def admin_line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> 
     f.queue_text = next(q["text"] for q in lines[0]["queues"] if q["name"] == "en")
     yield f
     tell(f, "admin: ")
+    f.close()
 
 
 @settings(FUZZ, max_examples=250)
@@ -1595,10 +1603,12 @@ class Floor:
 def floor(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterator[Floor]:
     holder = Floor(tmp_path_factory.mktemp("floor"))
     yield holder
-    for f in holder.all if TELL else ():
-        print("\nfloor: sent", f.sent, "statuses", f.statuses)
-        for k in sorted(f.kinds):
-            print(f"  {k[:150]}: {f.kinds[k]}")
+    for f in holder.all:
+        f.close()
+        if TELL:
+            print("\nfloor: sent", f.sent, "statuses", f.statuses)
+            for k in sorted(f.kinds):
+                print(f"  {k[:150]}: {f.kinds[k]}")
 
 
 def free(f: Fuzzed, agent_id: str) -> dict[str, Any]:

@@ -18,12 +18,10 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from hotline.service.lines import import_line
 
 from .live_fixtures import (
-    PUBLIC,
     ROOT,
     Live,
     call_form,
@@ -44,7 +42,7 @@ def live(tmp_path: Path) -> Live:
     live = Live(sqlite_url(tmp_path))
     import_line(live.store, ROOT / "scenarios" / "national-hotline.yaml")
     # (the app's exceptions answered as a caller sees them, a 500, rather than raised)
-    live.http = TestClient(live.app, base_url=PUBLIC, raise_server_exceptions=False)
+    live.http = live.client(raise_server_exceptions=False)
     return live
 
 

@@ -21,7 +21,7 @@ def _live_with_a_bug(tmp_path: Path) -> tuple[Live, TestClient]:
     # (a route whose handler has a bug: the only way to reach the last-resort handler)
     live.app.add_api_route("/api/a-bug", _bug)
     live.app.add_api_route("/voice/a-bug", _bug, methods=["POST"])
-    return live, TestClient(live.app, base_url=live.public_url, raise_server_exceptions=False)
+    return live, live.client(raise_server_exceptions=False)
 
 
 def test_a_500_from_a_bug_is_no_store_too(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ withheld fields could tell about the values they hide."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,13 +13,13 @@ from hotline.ivr.interpreter import LookupResult
 from hotline.records.port import LookupRequest
 from hotline.testing.connectors import Entry, InMemoryConnector
 
-from .live_fixtures import queue_public_caller
+from .live_fixtures import Live, queue_public_caller
 from .test_records_desk import CASE, SID, Asked, answered_by, desk_live, trail
 
 
-def lenient(live: Any) -> TestClient:
+def lenient(live: Live) -> TestClient:
     """A client that answers 500 rather than raising the server's exception."""
-    return TestClient(live.app, base_url=live.public_url, raise_server_exceptions=False)
+    return live.client(raise_server_exceptions=False)
 
 
 class Raising(Asked):
