@@ -190,6 +190,33 @@ def test_a_caller_who_took_a_callback_is_called_back_into_the_calls_conference(
     assert row.state == "completed"
 
 
+def test_an_agent_hangs_up_a_callback_whose_caller_has_not_picked_up_yet(
+    phoned: Phoned, page: Page
+) -> None:
+    """While the caller's phone rings, Hang up is the one action the agent has: the
+    carrier ends the dial-back's call (`canceled`), the agent wraps up, and the caller
+    keeps their place for the next agent's try."""
+    script = CallerScript(CALLER, ["1", "2", "1"], patience=1e6, talk=1e6, rings=1e6)
+    sid = phoned.call(script)
+    phoned.until_called_back_later(sid)
+    available(page, phoned, "amy", "en-day-1", then="A call is offered")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.locator("#on-the-call")).to_contain_text(
+        "Calling the caller back: their phone is ringing.")  # fmt: skip
+    expect(page.get_by_role("button", name="Hold")).to_be_disabled()
+    assert axe_violations(page) == []
+    shot(page, "voice-callback-ringing")
+    page.get_by_role("button", name="Hang up").click()
+    expect(page.locator("#state")).to_have_text("Wrapping up")
+    dial_backs = [c for s, c in phoned.emulator.calls.items()
+                  if s != sid and c.script is script]  # fmt: skip
+    assert [(c.ended, c.outcome) for c in dial_backs] == [(True, "canceled")]
+    row = phoned.live.store.call(sid)
+    assert row is not None
+    assert row.state == "queued"  # (their place kept for the next try)
+    assert phoned.live.events(sid).count("callback-not-reached") == 1
+
+
 # The answer to a hang-up, held back in the page until the socket has told the end of the
 # call (the carrier's, at once): the answer, which says the state the hang-up left, comes
 # after the news it was overtaken by. The page notes the answer's state, and when it has

@@ -298,6 +298,35 @@ def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):
     assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
 
 
+def test_an_agent_hangs_up_a_callback_whose_caller_is_still_ringing(live):
+    """The desktop's hang-up while the dial-back rings: the carrier ends that call (by
+    its own sid), whose end, `canceled`, frees the agent to wrap up and keeps the
+    caller's place for the next agent's try."""
+    sid = "CA" + "6" * 32
+    url = keep_english(live, sid, CALLER)
+    r = live.carrier.post(url, call_form(sid, Digits="2"))
+    live.carrier.post(gather_url(r.text), call_form(sid, Digits="1"))  # take the callback
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))
+    leg = "CA" + "5" * 32
+    live.control.dial_back_legs.append(leg)  # (the dial-back's call, as the carrier names it)
+    agent = live.agent("en-day-3")
+    live.http.post("/api/agent/login", headers=agent)
+    live.http.post("/api/agent/ready", headers=agent)
+    live.http.post(f"/api/agent/calls/{sid}/accept", headers=agent)
+    status_url = live.called_back(sid)[3]
+    r = live.http.post("/api/agent/hang-up", headers=agent)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "on_call"  # (until the carrier says the call ended)
+    live.control.until(lambda: leg in live.control.hung_up)
+    assert not [x for x in live.control.legs if x[1] == "caller"]  # (no caller leg dropped)
+    path = status_url.removeprefix("http://127.0.0.1:8000")
+    live.carrier.post(path, call_form(leg, CallStatus="canceled"))
+    assert live.http.get("/api/agent/me", headers=agent).json()["state"] == "wrap_up"
+    live.control.until(lambda: (sid, "agent:en-day-3", "drop", "talk", "") in live.control.legs)
+    assert live.store.call(sid).state == "queued"  # (their place kept, for another try)
+    assert live.events(sid).count("callback-not-reached") == 1
+
+
 def test_status_callbacks_in_any_order_never_give_a_500(live):
     sid = "CA" + "9" * 32
     assert (

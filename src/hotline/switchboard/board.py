@@ -821,6 +821,7 @@ class Switchboard:
                 or r.caller_answered or 0 < cmd.dial < r.dial:  # fmt: skip
             return  # (the last: a dial-back over, superseded or missed)
         r.dial_back_unconfirmed = False
+        r.dial_back_leg = cmd.leg
         self._emit(DialBackPlaced(self.now, cmd.sid, cmd.leg, cmd.dial))
 
     def _caller_waits(self, sid: str, attempt: int) -> None:
@@ -944,6 +945,7 @@ class Switchboard:
         """Dial the callback's caller back, this dial-back now the one awaited (`r.dial`)."""
         self._dials = max(self._dials + 1, int(self.now * 1000), r.dial)  # (r.dial: not over)
         r.dial = self._dials
+        r.dial_back_leg = ""  # (its call's sid once the carrier placed it)
         number = r.row.callback_number or r.row.caller
         self._effects.append(DialBack(sid, number, self.line.number, self._dials))
 
@@ -1064,7 +1066,20 @@ class Switchboard:
 
     def _hang_up(self, cmd: c.HangUp) -> AgentStatus:
         """The carrier hangs the caller up; the call then ends as when they hang up (the
-        agent goes to wrap-up when the carrier reports it)."""
+        agent goes to wrap-up when the carrier reports it). A callback's caller whose
+        dial-back still rings is not called any longer: the carrier ends that call, and its
+        end (`canceled`) is a dial-back not answered, as any other (`_callback_missed`: the
+        caller keeps their place, the agent wraps up)."""
+        ringing = self._dial_back_ringing(cmd.agent_id)
+        if ringing is not None:
+            sid, r = ringing
+            if not r.dial_back_leg:
+                raise InvalidTransition(
+                    f"the caller of call {sid} is being called back and the carrier has not "
+                    "placed that call yet: hang up again in a moment"
+                )
+            self._effects.append(EndLeg(sid, r.dial_back_leg))
+            return self.agent_state(cmd.agent_id)
         sid, r = self._on_call(cmd.agent_id)
         if r.consult is not None:
             raise InvalidTransition(
@@ -1073,6 +1088,18 @@ class Switchboard:
             )
         self._hang_up_caller(sid, r)
         return self.agent_state(cmd.agent_id)
+
+    def _dial_back_ringing(self, agent_id: str) -> tuple[str, CallRecord] | None:
+        """The callback the agent is on, if their phone answered and the caller's dial-back
+        has not been answered yet."""
+        self._agent(agent_id)
+        view = self.router.agent(agent_id)
+        r = self.records.get(view.call_id or "")
+        if view.state is not AgentState.ON_CALL or r is None or r.call is None:
+            return None
+        if not r.call.callback or not r.dialled_back or r.caller_answered or r.bridged:
+            return None
+        return (view.call_id or "", r) if r.answered_connect == r.connects else None
 
     def _hang_up_caller(self, sid: str, r: CallRecord) -> None:
         """The carrier ends the caller's call; a caller called back is on a call of the
@@ -1526,6 +1553,7 @@ class Switchboard:
         if not leg or leg not in statuses:
             return None
         r.dialled_back, r.dial_back_unconfirmed = True, False  # (it went out)
+        r.dial_back_leg = leg
         return self._dial_back_word(sid, r, leg, statuses[leg])
 
     def _dial_back_word(self, sid: str, r: CallRecord, leg: str, status: str | None) -> str | None:

@@ -142,7 +142,7 @@ class EndLeg(Record):
     """Hang up one leg of the call by its own carrier id: an agent's phone that answered
     for a connect already over (its caller hung up as the line dialled the agent, a later
     connect replaced it, or the line gave it up), so the agent is not left alone in a
-    conference."""
+    conference; or a callback's dial-back still ringing, which its agent hung up."""
 
     _fields: ClassVar = ("call_sid", "leg_sid")
 

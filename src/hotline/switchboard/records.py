@@ -95,6 +95,7 @@ class CallRecord:
         # it since: it may never have gone out, so the next agent's phone answering dials
         # the caller rather than taking them as there
         self.dial_back_unconfirmed = False
+        self.dial_back_leg = ""  # the call of the dial-back awaited, once the carrier placed it
         self.answered_connect = 0  # the last connect whose agent's leg answered (0: none)
         # a callback's caller answered their dial-back: on the line (until they hang up)
         self.caller_answered = False

@@ -317,8 +317,8 @@ class LineRuntime:
                         self.line.leg_status, c.call_sid, c.label, "failed"))  # fmt: skip
 
     async def _end_leg(self, c: EndLeg) -> None:
-        """Hang up a leg that answered for a connect already over; one that has ended by
-        now (its agent hung up first) is as wanted."""
+        """Hang up a leg (see `EndLeg`); one that has ended by now (its agent, or the caller
+        called back, hung up first) is as wanted."""
         self.before_acting()
         try:
             await self._carrier.run(self.control.hang_up, c.leg_sid)

@@ -14,7 +14,7 @@ from hotline.errors import InvalidTransition
 from hotline.ivr.interpreter import Enqueue
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import AGENT_GONE_AFTER, Outcome, Switchboard
-from hotline.switchboard.effects import Connect, DialBack, Leg, Park
+from hotline.switchboard.effects import Connect, DialBack, EndLeg, Leg, Park
 from hotline.switchboard.events import stored
 
 from .test_board import ANY_WAIT, CALLER, NUMBER, kinds
@@ -40,6 +40,12 @@ def conference(out: Any) -> list[tuple[str, str, int]]:
         elif isinstance(e, Park | Connect):
             ops.append(("caller", type(e).__name__.lower(), e.attempt))
     return ops
+
+
+def dialled(out: Any) -> int:
+    """The number of the one dial-back an outcome asks for."""
+    (d,) = [e for e in out.effects if isinstance(e, DialBack)]
+    return d.dial
 
 
 def waiting_for_callback(b: Switchboard) -> None:
@@ -249,3 +255,48 @@ def test_a_dial_back_missed_after_its_agent_left_is_not_missed_twice():
     out = b.handle(c.CarrierStatus(SID, "no-answer", dial_back=True, dial=dial_back.dial), 20.0)
     assert (kinds(out), conference(out)) == ([], [])
     assert b.handle(c.LegAnswered(SID, 2), 21.0).effects == [DialBack(SID, CALLER, NUMBER, 21000)]
+
+
+def test_an_agent_hanging_up_while_the_dial_back_rings_ends_that_call_the_caller_kept_in_place():
+    """a1's phone answered and the caller's phone rings: a1's hang-up has the carrier end
+    the dial-back's call (by its own sid, once the carrier placed it); its end, `canceled`,
+    is a dial-back not answered: a1 wraps up, the caller keeps their place for another
+    try, and the next agent dials them afresh."""
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    dial = dialled(b.handle(c.LegAnswered(SID, 1), 7.0))
+    with pytest.raises(InvalidTransition, match="has not placed that call yet"):
+        b.handle(c.HangUp("a1"), 7.5)  # (the carrier has not said which call it is)
+    b.handle(c.CarrierDialledBack(SID, "CA-back-1", dial), 8.0)
+    out = b.handle(c.HangUp("a1"), 9.0)
+    assert out.effects == [EndLeg(SID, "CA-back-1")]  # no caller leg to drop: it rings
+    assert b.agent_state("a1")["state"] == "on_call"  # (until the carrier's word)
+    out = b.handle(c.CarrierStatus(SID, "canceled", dial_back=True, dial=dial), 10.0)
+    assert "callback-not-reached" in kinds(out)
+    assert conference(out) == [("agent:a1", "drop", 0)]
+    assert b.agent_state("a1")["state"] == "wrap_up"
+    b.handle(c.Login("a2", ready=True), 11.0)
+    assert conference(b.handle(c.Accept("a2", SID), 12.0)) == [("agent:a2", "join", 2)]
+    assert b.handle(c.LegAnswered(SID, 2), 13.0).effects == [DialBack(SID, CALLER, NUMBER, 13000)]
+    with pytest.raises(InvalidTransition, match="has not placed that call yet"):
+        b.handle(c.HangUp("a2"), 13.5)  # (a1's dial-back's call is not this one's)
+
+
+def test_a_caller_answering_their_dial_back_as_the_agent_hangs_up_is_hung_up_on():
+    """The caller picks up as a1 hangs up: the carrier ends the call they are on, and its
+    end is the call's (completed, a1 wraps up), not a dial-back missed."""
+    out: Outcome[Any]
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    dial = dialled(b.handle(c.LegAnswered(SID, 1), 7.0))
+    b.handle(c.CarrierDialledBack(SID, "CA-back-1", dial), 8.0)
+    assert b.handle(c.HangUp("a1"), 9.0).effects == [EndLeg(SID, "CA-back-1")]
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, dial=dial), 9.1)
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True, dial=dial), 9.2)
+    assert kinds(out) == ["CallCompleted"]  # (no dial-back missed)
+    assert b.agent_state("a1")["state"] == "wrap_up"

@@ -254,6 +254,37 @@ def test_a_call_the_carrier_places_is_ringing_until_picked_up():
     assert statuses == ["ringing", "in-progress", "completed", "completed"]
 
 
+def test_a_call_the_carrier_places_hung_up_while_it_rings_ends_canceled():
+    """Hung up through the API (Status=completed) while it rings, a placed call is never
+    picked up: its status callback says `canceled`, as the carrier's does, and so does
+    the API; its TwiML never runs."""
+    posted: list[tuple[str, str]] = []
+
+    async def run() -> str:
+        async def app(request: httpx.Request) -> httpx.Response:
+            form = dict(parse_qsl(request.content.decode()))
+            posted.append((request.url.path, form.get("CallStatus", "")))
+            return httpx.Response(200, text="<Response/>")
+
+        carrier = Carrier(hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
+                          line_number="+18005550100", speed=1,
+                          client=httpx.AsyncClient(transport=httpx.MockTransport(app)))  # fmt: skip
+        rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
+                                 base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
+        made = await rest.post(f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json", data={
+            "To": "+12025550143", "From": "+18005550100",
+            "Twiml": "<Response><Redirect>http://app/never</Redirect></Response>",
+            "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
+        })  # fmt: skip
+        url = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{made.json()['sid']}.json"
+        assert (await rest.post(url, data={"Status": "completed"})).status_code == 200
+        await carrier.drain()
+        return str((await rest.get(url)).json()["status"])
+
+    assert asyncio.run(run()) == "canceled"
+    assert posted == [("/status", "canceled")]
+
+
 def test_a_hang_up_during_a_webhook_takes_the_call_over_from_its_answer():
     """The carrier took the hang-up while the webhook was in flight: the answer that comes
     after it (a transfer) is not carried out."""

@@ -46,7 +46,8 @@ APOLOGY = "<Response><Say>An application error occurred.</Say><Hangup/></Respons
 @dataclass
 class CallerScript:
     """What one caller does: the keys or words they give at each prompt, in order (then
-    silence), how long they will wait in the queue, and how long they talk to an agent."""
+    silence), how long they will wait in the queue, how long they talk to an agent, and
+    how long their phone rings before they pick up a call back."""
 
     number: str
     answers: list[str]
@@ -54,6 +55,7 @@ class CallerScript:
     talk: float  # seconds with the agent
     label: str = ""
     to: str = ""  # the number they dial (the carrier's line number if empty)
+    rings: float = 2.0  # seconds a call placed to them rings before they pick up
 
 
 @dataclass
@@ -179,8 +181,9 @@ class Carrier:
             call = self.calls.get(sid)
             if call is None:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
-            status = "completed" if call.ended or call.hung_up else \
-                "ringing" if call.ringing else "in-progress"  # fmt: skip
+            status = "canceled" if call.outcome == "canceled" or (call.hung_up and call.ringing) \
+                else "completed" if call.ended or call.hung_up \
+                else "ringing" if call.ringing else "in-progress"  # fmt: skip
             return JSONResponse({"sid": sid, "status": status, "account_sid": self.account_sid})
 
         @app.post(base + "/Calls.json")
@@ -287,9 +290,16 @@ class Carrier:
         answered_url: str = "",
     ) -> None:
         """An outbound call: it rings, is picked up (`answered_url` hears it, as a status
-        callback asked for the answered event), runs its TwiML, and reports its end."""
-        await self.wait(2.0)  # rings before the caller picks up
-        call.ringing = False
+        callback asked for the answered event), runs its TwiML, and reports its end. Hung
+        up through the API while it rings, it ends `canceled`, never picked up."""
+        update = await self.wait(call.script.rings, call)  # rings, then is picked up (a hang-up
+        call.ringing = False  # cuts it short; new TwiML is what the call runs once picked up)
+        twiml = update or twiml
+        if call.hung_up:
+            call.ended, call.outcome = True, "canceled"
+            if status_url:
+                await self.post(call, status_url, {"CallStatus": "canceled"}, expect_twiml=False)
+            return
         try:
             if answered_url:
                 await self.post(call, answered_url, {"CallStatus": "in-progress"},

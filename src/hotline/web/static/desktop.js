@@ -162,8 +162,11 @@
     const controls = el("div", {class: "on-call-actions"},
       el("div", {class: "buttons"}, ...buttons),
       el("div", {class: "transfer"}, el("label", {for: "transfer-to"}, "Transfer to"), target, cold, warm));
-    if (l.connected === false) {  // (nothing to hold or transfer until the agent's phone answers)
-      for (const c of controls.querySelectorAll("button, select")) c.disabled = true;
+    if (l.connected === false) {  // (nothing to hold or transfer until the caller is on the
+      // call; a callback's caller still ringing can be hung up: they are not called further)
+      for (const c of controls.querySelectorAll("button, select")) {
+        c.disabled = !(l.calling_back && c.classList.contains("hang-up"));
+      }
     }
     return controls;
   }
