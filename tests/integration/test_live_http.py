@@ -299,7 +299,7 @@ def test_a_callback_keeps_its_place_and_is_dialled_back_to_the_agent(live):
 
 
 def test_an_agent_hangs_up_a_callback_whose_caller_is_still_ringing(live):
-    """The desktop's hang-up while the dial-back rings: the carrier ends that call (by
+    """The desktop's hang-up while the dial-back rings: the carrier cancels that call (by
     its own sid), whose end, `canceled`, frees the agent to wrap up and keeps the
     caller's place for the next agent's try."""
     sid = "CA" + "6" * 32
@@ -317,7 +317,7 @@ def test_an_agent_hangs_up_a_callback_whose_caller_is_still_ringing(live):
     r = live.http.post("/api/agent/hang-up", headers=agent)
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "on_call"  # (until the carrier says the call ended)
-    live.control.until(lambda: leg in live.control.hung_up)
+    live.control.until(lambda: leg in live.control.canceled)  # (a caller who picked up stays)
     assert not [x for x in live.control.legs if x[1] == "caller"]  # (no caller leg dropped)
     path = status_url.removeprefix("http://127.0.0.1:8000")
     live.carrier.post(path, call_form(leg, CallStatus="canceled"))
@@ -325,6 +325,24 @@ def test_an_agent_hangs_up_a_callback_whose_caller_is_still_ringing(live):
     live.control.until(lambda: (sid, "agent:en-day-3", "drop", "talk", "") in live.control.legs)
     assert live.store.call(sid).state == "queued"  # (their place kept, for another try)
     assert live.events(sid).count("callback-not-reached") == 1
+
+
+def test_a_dial_backs_word_is_never_taken_for_a_retry_of_a_calls_own_status(live):
+    """A callback's dial-back reports under its own call's CallSid: a plain status of a
+    call with that id later is that call's own word, not a retry of the dial-back's (the
+    replies kept for retries are told apart)."""
+    sid = "CA" + "4" * 32
+    url = keep_english(live, sid, CALLER)
+    r = live.carrier.post(url, call_form(sid, Digits="2"))
+    if "<Gather" in r.text:  # (the callback offer: they stay on the line)
+        live.carrier.post(gather_url(r.text), call_form(sid, Digits="2"))
+    assert live.store.call(sid).state == "queued"
+    other = "CA" + "3" * 32  # (a call the line does not know: its dial-back's word is nothing)
+    r = live.carrier.post(f"/voice/status?call={other}", call_form(sid, CallStatus="completed"))
+    assert r.status_code == 200
+    assert live.store.call(sid).state == "queued"
+    live.carrier.post("/voice/status", call_form(sid, CallStatus="completed"))  # they hang up
+    assert live.store.call(sid).state == "abandoned"
 
 
 def test_status_callbacks_in_any_order_never_give_a_500(live):

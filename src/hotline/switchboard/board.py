@@ -1067,9 +1067,10 @@ class Switchboard:
     def _hang_up(self, cmd: c.HangUp) -> AgentStatus:
         """The carrier hangs the caller up; the call then ends as when they hang up (the
         agent goes to wrap-up when the carrier reports it). A callback's caller whose
-        dial-back still rings is not called any longer: the carrier ends that call, and its
-        end (`canceled`) is a dial-back not answered, as any other (`_callback_missed`: the
-        caller keeps their place, the agent wraps up)."""
+        dial-back still rings is not called any longer: the carrier cancels that call (one
+        they picked up meanwhile goes on, with the agent), and its end (`canceled`) is a
+        dial-back not answered, as any other (`_callback_missed`: the caller keeps their
+        place, the agent wraps up)."""
         ringing = self._dial_back_ringing(cmd.agent_id)
         if ringing is not None:
             sid, r = ringing
@@ -1078,7 +1079,7 @@ class Switchboard:
                     f"the caller of call {sid} is being called back and the carrier has not "
                     "placed that call yet: hang up again in a moment"
                 )
-            self._effects.append(EndLeg(sid, r.dial_back_leg))
+            self._effects.append(EndLeg(sid, r.dial_back_leg, ringing=True))
             return self.agent_state(cmd.agent_id)
         sid, r = self._on_call(cmd.agent_id)
         if r.consult is not None:

@@ -142,13 +142,16 @@ class EndLeg(Record):
     """Hang up one leg of the call by its own carrier id: an agent's phone that answered
     for a connect already over (its caller hung up as the line dialled the agent, a later
     connect replaced it, or the line gave it up), so the agent is not left alone in a
-    conference; or a callback's dial-back still ringing, which its agent hung up."""
+    conference. `ringing`: only if it has not been answered yet (the carrier's cancel): a
+    callback's dial-back its agent hung up while it rang (a caller who picked up
+    meanwhile stays on the call)."""
 
-    _fields: ClassVar = ("call_sid", "leg_sid")
+    _fields: ClassVar = ("call_sid", "leg_sid", "ringing")
 
-    def __init__(self, call_sid: str, leg_sid: str) -> None:
+    def __init__(self, call_sid: str, leg_sid: str, ringing: bool = False) -> None:
         self.call_sid: Final = call_sid
         self.leg_sid: Final = leg_sid
+        self.ringing: Final = ringing
 
 
 class Park(Record):

@@ -55,6 +55,11 @@ class CallControl(Protocol):
         """End a call (any leg, by its own id); CallGone if it has ended already."""
         ...
 
+    def cancel(self, call_sid: str) -> None:
+        """End a call not answered yet (queued or ringing: it ends `canceled`); one answered
+        meanwhile goes on. CallGone if it has ended already."""
+        ...
+
     def end_call(self, call_sid: str) -> None:
         """End a caller's call, telling them it could not be kept (NOT_KEPT); CallGone if
         it has ended already."""
@@ -215,6 +220,9 @@ class TwilioCallControl:
 
     def hang_up(self, call_sid: str) -> None:
         self._update(call_sid, status="completed")
+
+    def cancel(self, call_sid: str) -> None:
+        self._update(call_sid, status="canceled")  # (the carrier leaves a call in progress)
 
     def end_call(self, call_sid: str) -> None:
         self._update(call_sid, twiml=message_twiml(NOT_KEPT))

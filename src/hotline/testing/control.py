@@ -12,6 +12,7 @@ class RecordingCallControl:
     def __init__(self) -> None:
         self.connected: list[tuple[str, str]] = []
         self.hung_up: list[str] = []
+        self.canceled: list[str] = []  # calls ended only if not answered yet (`cancel`)
         self.ended: list[str] = []  # callers' calls ended as not kept (`end_call`)
         self.dialled_back: list[tuple[str, str, str, str]] = []
         self.dial_back_legs: list[str] = []  # the sids the dial-backs' calls get, in order
@@ -43,6 +44,10 @@ class RecordingCallControl:
 
     def hang_up(self, call_sid: str) -> None:
         self.hung_up.append(call_sid)
+        self._asked()
+
+    def cancel(self, call_sid: str) -> None:
+        self.canceled.append(call_sid)
         self._asked()
 
     def end_call(self, call_sid: str) -> None:

@@ -317,11 +317,12 @@ class LineRuntime:
                         self.line.leg_status, c.call_sid, c.label, "failed"))  # fmt: skip
 
     async def _end_leg(self, c: EndLeg) -> None:
-        """Hang up a leg (see `EndLeg`); one that has ended by now (its agent, or the caller
-        called back, hung up first) is as wanted."""
+        """Hang up a leg, or cancel one still ringing (see `EndLeg`); one that has ended by
+        now (its agent, or the caller called back, hung up first) is as wanted."""
         self.before_acting()
         try:
-            await self._carrier.run(self.control.hang_up, c.leg_sid)
+            await self._carrier.run(self.control.cancel if c.ringing else self.control.hang_up,
+                                    c.leg_sid)  # fmt: skip
         except CallGone:
             log.info("leg %s of call %s had ended already", c.leg_sid, c.call_sid)
         except Exception as e:  # noqa: BLE001 - a carrier failure must not kill the server

@@ -292,7 +292,10 @@ def voice_router(rt: LineRuntime) -> APIRouter:
                 line.status(call, call_status, dial_back=True, leg=sid, dial=dial)
             return "<Response/>"
 
-        return await rt.voice(form, f"status:{call_status}", work, lambda _sid: "<Response/>")
+        # (a dial-back's word is kept apart from a call's own: its CallSid is its own call's,
+        # and no plain status of a call with that id may be taken for a retry of it)
+        step = f"status:{call_status}" if call is None else f"dial-back-status:{call_status}"
+        return await rt.voice(form, step, work, lambda _sid: "<Response/>")
 
     @router.post("/dial-done")
     async def dial_done(request: Request) -> Response:

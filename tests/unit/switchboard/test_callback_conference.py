@@ -258,7 +258,7 @@ def test_a_dial_back_missed_after_its_agent_left_is_not_missed_twice():
 
 
 def test_an_agent_hanging_up_while_the_dial_back_rings_ends_that_call_the_caller_kept_in_place():
-    """a1's phone answered and the caller's phone rings: a1's hang-up has the carrier end
+    """a1's phone answered and the caller's phone rings: a1's hang-up has the carrier cancel
     the dial-back's call (by its own sid, once the carrier placed it); its end, `canceled`,
     is a dial-back not answered: a1 wraps up, the caller keeps their place for another
     try, and the next agent dials them afresh."""
@@ -272,7 +272,7 @@ def test_an_agent_hanging_up_while_the_dial_back_rings_ends_that_call_the_caller
         b.handle(c.HangUp("a1"), 7.5)  # (the carrier has not said which call it is)
     b.handle(c.CarrierDialledBack(SID, "CA-back-1", dial), 8.0)
     out = b.handle(c.HangUp("a1"), 9.0)
-    assert out.effects == [EndLeg(SID, "CA-back-1")]  # no caller leg to drop: it rings
+    assert out.effects == [EndLeg(SID, "CA-back-1", ringing=True)]  # (no caller leg to drop)
     assert b.agent_state("a1")["state"] == "on_call"  # (until the carrier's word)
     out = b.handle(c.CarrierStatus(SID, "canceled", dial_back=True, dial=dial), 10.0)
     assert "callback-not-reached" in kinds(out)
@@ -285,9 +285,9 @@ def test_an_agent_hanging_up_while_the_dial_back_rings_ends_that_call_the_caller
         b.handle(c.HangUp("a2"), 13.5)  # (a1's dial-back's call is not this one's)
 
 
-def test_a_caller_answering_their_dial_back_as_the_agent_hangs_up_is_hung_up_on():
-    """The caller picks up as a1 hangs up: the carrier ends the call they are on, and its
-    end is the call's (completed, a1 wraps up), not a dial-back missed."""
+def test_a_caller_answering_their_dial_back_as_the_agent_hangs_up_talks_to_the_agent():
+    """The caller picks up as a1 hangs up: the cancel leaves a call answered as it is, so
+    they talk to a1, who hangs up as on any call (their leg dropped) if they mean to."""
     out: Outcome[Any]
     b = board()
     waiting_for_callback(b)
@@ -295,8 +295,11 @@ def test_a_caller_answering_their_dial_back_as_the_agent_hangs_up_is_hung_up_on(
     b.handle(c.Accept("a1", SID), 6.0)
     dial = dialled(b.handle(c.LegAnswered(SID, 1), 7.0))
     b.handle(c.CarrierDialledBack(SID, "CA-back-1", dial), 8.0)
-    assert b.handle(c.HangUp("a1"), 9.0).effects == [EndLeg(SID, "CA-back-1")]
+    assert b.handle(c.HangUp("a1"), 9.0).effects == [EndLeg(SID, "CA-back-1", ringing=True)]
     b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, dial=dial), 9.1)
-    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True, dial=dial), 9.2)
+    assert b.call_legs(SID)["connected"] is True  # type: ignore[index]
+    out = b.handle(c.HangUp("a1"), 20.0)
+    assert conference(out) == [("caller", "drop", 0)]
+    out = b.handle(c.CarrierStatus(SID, "completed", dial_back=True, dial=dial), 21.0)
     assert kinds(out) == ["CallCompleted"]  # (no dial-back missed)
     assert b.agent_state("a1")["state"] == "wrap_up"

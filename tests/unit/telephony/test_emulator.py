@@ -255,9 +255,9 @@ def test_a_call_the_carrier_places_is_ringing_until_picked_up():
 
 
 def test_a_call_the_carrier_places_hung_up_while_it_rings_ends_canceled():
-    """Hung up through the API (Status=completed) while it rings, a placed call is never
-    picked up: its status callback says `canceled`, as the carrier's does, and so does
-    the API; its TwiML never runs."""
+    """Canceled through the API (Status=canceled, as the line cancels a dial-back) while it
+    rings, a placed call is never picked up: its status callback says `canceled`, as the
+    carrier's does, and so does the API; its TwiML never runs."""
     posted: list[tuple[str, str]] = []
 
     async def run() -> str:
@@ -277,7 +277,7 @@ def test_a_call_the_carrier_places_hung_up_while_it_rings_ends_canceled():
             "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
         })  # fmt: skip
         url = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{made.json()['sid']}.json"
-        assert (await rest.post(url, data={"Status": "completed"})).status_code == 200
+        assert (await rest.post(url, data={"Status": "canceled"})).status_code == 200
         await carrier.drain()
         return str((await rest.get(url)).json()["status"])
 

@@ -74,6 +74,7 @@ class EmulatedCall:
     # the caller hung up (or the line hung them up): over for the carrier from this moment
     # (later updates refused, 404), though its task ends the call a step later
     hung_up: bool = False
+    canceled: bool = False  # ended through the API while it rang (never answered)
     # who calls whom, sent with every webhook of the call as the carrier does
     parties: dict[str, str] = field(default_factory=dict)
     # a participant's leg the carrier dialled: "browser" (a Device answered it) or
@@ -161,8 +162,12 @@ class Carrier:
             call = self.calls.get(sid)
             if call is None or call.ended or call.hung_up:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
-            if form.get("Status") == "completed":
-                self.hang_up(call)
+            if form.get("Status") in ("completed", "canceled"):
+                if call.ringing:  # (never answered: it ends canceled)
+                    call.canceled = True
+                    self.hang_up(call)
+                elif form.get("Status") == "completed":  # (canceled leaves a call answered)
+                    self.hang_up(call)
             elif isinstance(form.get("Twiml"), str):
                 if self.refuse_connects > 0 and sid not in self.refused:  # an API fault
                     self.refuse_connects -= 1
@@ -181,8 +186,7 @@ class Carrier:
             call = self.calls.get(sid)
             if call is None:
                 return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
-            status = "canceled" if call.outcome == "canceled" or (call.hung_up and call.ringing) \
-                else "completed" if call.ended or call.hung_up \
+            status = "canceled" if call.canceled else "completed" if call.ended or call.hung_up \
                 else "ringing" if call.ringing else "in-progress"  # fmt: skip
             return JSONResponse({"sid": sid, "status": status, "account_sid": self.account_sid})
 
@@ -291,11 +295,16 @@ class Carrier:
     ) -> None:
         """An outbound call: it rings, is picked up (`answered_url` hears it, as a status
         callback asked for the answered event), runs its TwiML, and reports its end. Hung
-        up through the API while it rings, it ends `canceled`, never picked up."""
-        update = await self.wait(call.script.rings, call)  # rings, then is picked up (a hang-up
-        call.ringing = False  # cuts it short; new TwiML is what the call runs once picked up)
-        twiml = update or twiml
-        if call.hung_up:
+        up through the API while it rings, it ends `canceled`, never picked up; new TwiML
+        sent while it rings is what it runs once picked up."""
+        picks_up = self.now() + call.script.rings
+        while (update := await self.wait(picks_up - self.now(), call)) is not None:
+            if call.hung_up:  # (canceled, or the callee's own hang-up: it runs that)
+                twiml = update
+                break
+            twiml = update
+        call.ringing = False
+        if call.canceled:
             call.ended, call.outcome = True, "canceled"
             if status_url:
                 await self.post(call, status_url, {"CallStatus": "canceled"}, expect_twiml=False)
