@@ -180,6 +180,13 @@ def may_go_on(sid: str, statuses: Mapping[str, str | None]) -> bool:
     return statuses.get(sid, "in-progress") in LIVE
 
 
+def calling_back(r: CallRecord) -> bool:
+    """The agent's phone answered the call's last connect and the callback's caller is
+    being called back into it: their phone rings (the agent can only hang up)."""
+    return r.dialled_back and not r.bridged and not r.caller_answered \
+        and r.answered_connect == r.connects  # fmt: skip
+
+
 class Switchboard:
     def __init__(
         self,
@@ -1096,11 +1103,9 @@ class Switchboard:
         self._agent(agent_id)
         view = self.router.agent(agent_id)
         r = self.records.get(view.call_id or "")
-        if view.state is not AgentState.ON_CALL or r is None or r.call is None:
+        if view.state is not AgentState.ON_CALL or r is None or not calling_back(r):
             return None
-        if not r.call.callback or not r.dialled_back or r.caller_answered or r.bridged:
-            return None
-        return (view.call_id or "", r) if r.answered_connect == r.connects else None
+        return view.call_id or "", r
 
     def _hang_up_caller(self, sid: str, r: CallRecord) -> None:
         """The carrier ends the caller's call; a caller called back is on a call of the
@@ -1366,15 +1371,15 @@ class Switchboard:
                 self._emit(Supervised(self.now, sid, agent, name, stage))
 
     def call_legs(self, sid: str) -> dict[str, object] | None:
-        """Whether the agent's phone is connected to the caller (`calling_back`: it is, and
-        a callback's caller is being called back), and who is on the call's conference
-        besides them (None: not a call of this line)."""
+        """Whether the agent's phone is connected to the caller (`calling_back`: it
+        answered, and a callback's caller is being called back: their phone rings), and who
+        is on the call's conference besides them (None: not a call of this line)."""
         r = self.records.get(sid)
         if r is None:
             return None
         return {"connected": r.bridged or r.detached, "held": r.held, "consult": r.consult,
                 "interpreter": r.interpreter, "supervisors": dict(r.supervisors),
-                "calling_back": r.dialled_back and not r.bridged}  # fmt: skip
+                "calling_back": calling_back(r)}  # fmt: skip
 
     # -- the line
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hotline.domain.queue import Overflow
+from hotline.errors import InvalidTransition
 from hotline.switchboard import commands as c
 from hotline.switchboard.board import AGENT_GONE_AFTER, Switchboard
 from hotline.switchboard.events import CalledBack
@@ -119,3 +122,25 @@ def test_a_caller_not_picking_up_after_their_agent_left_is_dialled_by_the_next_a
     b.handle(c.Login("a2", ready=True), 31.0)
     b.handle(c.Accept("a2", SID), 32.0)
     assert conference(b.handle(c.LegAnswered(SID, 2), 33.0)) == [("+442079460000", "dial-back", 0)]
+
+
+def test_only_the_agent_whose_phone_answered_sees_the_caller_being_called_back():
+    """`calling_back` (the desktop's "their phone is ringing", and its Hang up) holds while
+    the caller's phone rings for the agent whose phone answered: not once the caller
+    picked up to wait for the next agent, nor while that agent's own phone rings."""
+    b = board()
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    assert b.call_legs(SID)["calling_back"] is False  # type: ignore[index]
+    b.handle(c.LegAnswered(SID, 1), 7.0)
+    assert b.call_legs(SID)["calling_back"] is True  # type: ignore[index]
+    b.handle(c.AgentLegEnded(SID, 1), 8.0)  # a1 hangs up their phone
+    b.handle(c.Tick(), 8.0 + AGENT_GONE_AFTER + 1)
+    b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True), 15.0)  # they pick up
+    assert b.call_legs(SID)["calling_back"] is False  # type: ignore[index]
+    b.handle(c.Login("a2", ready=True), 16.0)
+    b.handle(c.Accept("a2", SID), 17.0)  # a2's phone rings
+    assert b.call_legs(SID)["calling_back"] is False  # type: ignore[index]
+    with pytest.raises(InvalidTransition, match="not connected to agent a2 yet"):
+        b.handle(c.HangUp("a2"), 17.5)
