@@ -42,9 +42,13 @@ def conference(out: Any) -> list[tuple[str, str, int]]:
     return ops
 
 
-def dialled(out: Any) -> int:
-    """The number of the one dial-back an outcome asks for."""
-    (d,) = [e for e in out.effects if isinstance(e, DialBack)]
+def ringing_back(b: Switchboard) -> int:
+    """a1 accepts CA1 and a1's phone answers: the caller is dialled back (their phone
+    rings). Returns that dial-back's number."""
+    waiting_for_callback(b)
+    b.handle(c.Login("a1", ready=True), 5.0)
+    b.handle(c.Accept("a1", SID), 6.0)
+    (d,) = [e for e in b.handle(c.LegAnswered(SID, 1), 7.0).effects if isinstance(e, DialBack)]
     return d.dial
 
 
@@ -264,10 +268,7 @@ def test_an_agent_hanging_up_while_the_dial_back_rings_ends_that_call_the_caller
     try, and the next agent dials them afresh."""
     out: Outcome[Any]
     b = board()
-    waiting_for_callback(b)
-    b.handle(c.Login("a1", ready=True), 5.0)
-    b.handle(c.Accept("a1", SID), 6.0)
-    dial = dialled(b.handle(c.LegAnswered(SID, 1), 7.0))
+    dial = ringing_back(b)
     with pytest.raises(InvalidTransition, match="has not placed that call yet"):
         b.handle(c.HangUp("a1"), 7.5)  # (the carrier has not said which call it is)
     b.handle(c.CarrierDialledBack(SID, "CA-back-1", dial), 8.0)
@@ -290,10 +291,7 @@ def test_a_caller_answering_their_dial_back_as_the_agent_hangs_up_talks_to_the_a
     they talk to a1, who hangs up as on any call (their leg dropped) if they mean to."""
     out: Outcome[Any]
     b = board()
-    waiting_for_callback(b)
-    b.handle(c.Login("a1", ready=True), 5.0)
-    b.handle(c.Accept("a1", SID), 6.0)
-    dial = dialled(b.handle(c.LegAnswered(SID, 1), 7.0))
+    dial = ringing_back(b)
     b.handle(c.CarrierDialledBack(SID, "CA-back-1", dial), 8.0)
     assert b.handle(c.HangUp("a1"), 9.0).effects == [EndLeg(SID, "CA-back-1", ringing=True)]
     b.handle(c.CarrierStatus(SID, "in-progress", dial_back=True, dial=dial), 9.1)

@@ -7,6 +7,7 @@ import asyncio
 import io
 import wave
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -163,7 +164,19 @@ def test_a_connect_the_carrier_took_before_the_caller_gave_up_puts_them_through(
     )
 
 
-def _carrier(app: Callable[[httpx.Request], httpx.Response], *, speed: float) -> Carrier:
+async def _placed(carrier: Carrier, twiml: str) -> tuple[httpx.AsyncClient, str]:
+    """A call placed through the carrier's REST API, its answer and end told to
+    http://app/status: a client of that API, and the call's URL there."""
+    rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
+                             base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
+    made = await rest.post(f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json", data={
+        "To": "+12025550143", "From": "+18005550100", "Twiml": twiml,
+        "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
+    })  # fmt: skip
+    return rest, f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{made.json()['sid']}.json"
+
+
+def _carrier(app: Callable[[httpx.Request], Any], *, speed: float) -> Carrier:
     return Carrier(
         hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
         line_number="+18005550100", speed=speed,
@@ -229,23 +242,14 @@ def test_a_call_the_carrier_places_is_ringing_until_picked_up():
 
     async def run() -> None:
         async def status() -> str:
-            r = await rest.get(f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{sid}.json")
-            return str(r.json()["status"])
+            return str((await rest.get(url)).json()["status"])
 
         async def app(request: httpx.Request) -> httpx.Response:
             statuses.append(await status())  # (asked as the answered callback comes)
             return httpx.Response(200, text="<Response/>")
 
-        carrier = Carrier(hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
-                          line_number="+18005550100", speed=1000,
-                          client=httpx.AsyncClient(transport=httpx.MockTransport(app)))  # fmt: skip
-        rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
-                                 base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
-        made = await rest.post(f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json", data={
-            "To": "+12025550143", "From": "+18005550100", "Twiml": "<Response/>",
-            "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
-        })  # fmt: skip
-        sid = made.json()["sid"]
+        carrier = _carrier(app, speed=1000)
+        rest, url = await _placed(carrier, "<Response/>")
         statuses.append(await status())
         await carrier.drain()
         statuses.append(await status())
@@ -266,17 +270,10 @@ def test_a_call_the_carrier_places_hung_up_while_it_rings_ends_canceled():
             posted.append((request.url.path, form.get("CallStatus", "")))
             return httpx.Response(200, text="<Response/>")
 
-        carrier = Carrier(hotline_url="http://app", auth_token=TOKEN, account_sid=ACCOUNT,
-                          line_number="+18005550100", speed=1,
-                          client=httpx.AsyncClient(transport=httpx.MockTransport(app)))  # fmt: skip
-        rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=carrier.rest_app()),
-                                 base_url="http://carrier", auth=(ACCOUNT, TOKEN))  # fmt: skip
-        made = await rest.post(f"/2010-04-01/Accounts/{ACCOUNT}/Calls.json", data={
-            "To": "+12025550143", "From": "+18005550100",
-            "Twiml": "<Response><Redirect>http://app/never</Redirect></Response>",
-            "StatusCallback": "http://app/status", "StatusCallbackEvent": "answered",
-        })  # fmt: skip
-        url = f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{made.json()['sid']}.json"
+        carrier = _carrier(app, speed=1)
+        rest, url = await _placed(
+            carrier, "<Response><Redirect>http://app/never</Redirect></Response>"
+        )
         assert (await rest.post(url, data={"Status": "canceled"})).status_code == 200
         await carrier.drain()
         return str((await rest.get(url)).json()["status"])
