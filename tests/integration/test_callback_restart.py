@@ -449,3 +449,32 @@ def test_a_miss_of_a_dial_back_before_the_one_placed_last_is_no_news_after_a_res
         r = b.carrier.post(f"{url.path}?{url.query}", call_form(LEG, CallStatus="no-answer"))
         assert r.status_code == 200, r.text
         assert "callback-not-reached" in b.events(SID)
+
+
+def test_a_dial_back_its_agent_cancelled_is_not_one_of_the_callers_tries_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    """en-day-3 hangs up while the caller's phone rings: the line cancels that dial-back,
+    and its end (`canceled`) is not the caller's miss. After a restart the caller still has
+    all three tries: two more misses keep them queued, the third gives them up."""
+    db, a = took_a_callback(tmp_path)
+    accepts(a, "en-day-3")
+    a.control.dial_back_legs.append("CA" + "1" * 32)
+    status_url = a.called_back(SID, attempt=1)[3]
+    assert a.http.post("/api/agent/hang-up", headers=a.agent("en-day-3")).status_code == 200
+    a.control.until(lambda: "CA" + "1" * 32 in a.control.canceled)
+    path = status_url.removeprefix("http://127.0.0.1:8000")
+    a.carrier.post(path, call_form("CA" + "1" * 32, CallStatus="canceled"))
+    assert a.store.call(SID).state == "queued"  # type: ignore[union-attr]
+    a.line.flush()
+
+    b = restarted(db, a.wall.now + 5, {SID: "completed"})  # (the caller's first call)
+    for n, agent_id in enumerate(("en-day-4", "en-day-5", "en-day-6"), start=2):
+        accepts(b, agent_id)
+        b.called_back(SID, attempt=n)
+        missed = call_form(f"CA{n:032d}", CallStatus="no-answer")
+        b.carrier.post(f"/voice/status?call={SID}", missed)
+        expected = "queued" if n < 4 else "abandoned"
+        assert b.store.call(SID).state == expected, n  # type: ignore[union-attr]
+    assert [d["tries"] for k, d in b.store.events(SID) if k == "callback-not-reached"] == [
+        0, 1, 2, 3]  # fmt: skip

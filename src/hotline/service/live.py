@@ -58,6 +58,7 @@ from hotline.switchboard import commands as c
 from hotline.switchboard.board import (
     CONSULTED,
     SUPERVISING,
+    WITHDRAWN,
     Outcome,
     Switchboard,
     caller_call,
@@ -722,7 +723,8 @@ class LiveLine:
             dialling_back=callback and leg_answered and not on_the_line,
             dial_back_leg=dial_back_leg,
             dial=dial,
-            callback_tries=sum(k == CallbackNotReached.kind for k, _ in history),
+            callback_tries=sum(k == CallbackNotReached.kind and d.get("status") != WITHDRAWN
+                               for k, d in history),
         )  # fmt: skip
 
     def recovering(self) -> list[str]:

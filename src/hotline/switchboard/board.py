@@ -141,6 +141,9 @@ R = TypeVar("R")
 TIMED_OUT: Final = "timeout"  # the code of a wrap-up that ended without the agent's
 # (Final: compiled, they are constants rather than look-ups in the module's namespace)
 CALLBACK_TRIES: Final = 3  # dial-backs before a callback caller who never answers is given up
+# the end of a dial-back the line itself cancelled as it rang (its agent hung up): not the
+# caller's miss, so not one of their tries (the carrier says so of no other dial-back's end)
+WITHDRAWN: Final = "canceled"
 LIVE: Final = ("queued", "ringing", "in-progress")  # carrier statuses of a call going on
 ENDED: Final = ("completed", "busy", "failed", "no-answer", "canceled")
 TALKED: Final = ("completed", "answered")  # DialCallStatus values of a bridge that happened
@@ -727,7 +730,7 @@ class Switchboard:
             else:  # (their agent left while it rang) the next agent dials them again
                 r.dial = over
                 r.dialled_back = False
-                r.callback_tries += 1
+                r.callback_tries += status != WITHDRAWN
                 self._emit(CallbackNotReached(self.now, sid, status, r.callback_tries))
                 if r.callback_tries >= CALLBACK_TRIES:  # (as `_callback_missed` closes it)
                     self.router.abandon(sid)
@@ -787,13 +790,14 @@ class Switchboard:
 
     def _callback_missed(self, sid: str, status: str, dial: int) -> None:
         """The caller did not pick up the callback: free the agent and keep the caller's
-        place for another try, up to CALLBACK_TRIES dial-backs; then the call is closed.
+        place for another try, up to CALLBACK_TRIES dial-backs (one its agent cancelled,
+        WITHDRAWN, is not counted); then the call is closed.
         `dial`: the call's record's from now (`CallRecord.dial`)."""
         r = self.records[sid]
         old = r.call
         if old is None or old.state is not CallState.ANSWERED:
             raise InvalidTransition(f"nobody is calling {sid} back")
-        tries = r.callback_tries + 1
+        tries = r.callback_tries + (status != WITHDRAWN)
         self._emit(CallbackNotReached(self.now, sid, status, tries))
         self._effects.append(Leg(sid, agent_label(old.agent_id or ""), "drop"))  # (alone in it)
         row = r.row
