@@ -66,7 +66,8 @@ class _Loop:
         self.portal.call(_settled, since or set())
 
     def stop(self) -> None:
-        """What is still under way is cancelled, and the loop ends."""
+        """The loop ends: the work its portal was given is waited for (a websocket session
+        left open too), any other task still under way (the line's) is cancelled."""
         self._stack.close()
 
 

@@ -380,11 +380,13 @@ def fuzzed_line(folder: Path, **more: Any) -> Live:
 def line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterator[Fuzzed]:
     live = fuzzed_line(tmp_path_factory.mktemp("fuzz"), twilio_api=("SK" + "7" * 32, API_SECRET))
     f = Fuzzed(live)
-    f.tokens = seed(f)
-    assert not failures.seen, failures.say()
-    yield f
-    tell(f, "")
-    f.close()
+    try:
+        f.tokens = seed(f)
+        assert not failures.seen, failures.say()
+        yield f
+        tell(f, "")
+    finally:
+        f.close()
 
 
 def tell(f: Fuzzed, title: str) -> None:
@@ -1449,12 +1451,14 @@ def admin_line(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> 
     live = Live(sqlite_url(tmp_path_factory.mktemp("admin")), commit_wait=COMMIT_WAIT)
     import_line(live.store, NATIONAL)
     f = Fuzzed(live)
-    f.tokens = {"admin": session(live, f.http, "ada", "admin")}
-    lines = f.http.get("/api/admin/lines", headers=f.tokens["admin"]).json()["lines"]
-    f.queue_text = next(q["text"] for q in lines[0]["queues"] if q["name"] == "en")
-    yield f
-    tell(f, "admin: ")
-    f.close()
+    try:
+        f.tokens = {"admin": session(live, f.http, "ada", "admin")}
+        lines = f.http.get("/api/admin/lines", headers=f.tokens["admin"]).json()["lines"]
+        f.queue_text = next(q["text"] for q in lines[0]["queues"] if q["name"] == "en")
+        yield f
+        tell(f, "admin: ")
+    finally:
+        f.close()
 
 
 @settings(FUZZ, max_examples=250)
@@ -1602,9 +1606,12 @@ class Floor:
 @pytest.fixture(scope="module")
 def floor(tmp_path_factory: pytest.TempPathFactory, failures: Failures) -> Iterator[Floor]:
     holder = Floor(tmp_path_factory.mktemp("floor"))
-    yield holder
+    try:
+        yield holder
+    finally:
+        for f in holder.all:
+            f.close()
     for f in holder.all:
-        f.close()
         if TELL:
             print("\nfloor: sent", f.sent, "statuses", f.statuses)
             for k in sorted(f.kinds):
