@@ -251,6 +251,8 @@ class Carrier:
     def post(
         self, path: str, form: dict[str, str], *, sign: bool = True, signature: str | None = None
     ) -> httpx.Response:
+        """`path`: a path, or a URL the line gave the carrier (a dial-back's status URL)."""
+        path = path.removeprefix(self.base)
         url = self.base + path
         headers = {}
         if sign:

@@ -299,10 +299,9 @@ class Carrier:
         sent while it rings is what it runs once picked up."""
         picks_up = self.now() + call.script.rings
         while (update := await self.wait(picks_up - self.now(), call)) is not None:
-            if call.hung_up:  # (canceled, or the callee's own hang-up: it runs that)
-                twiml = update
-                break
             twiml = update
+            if call.hung_up:  # (canceled, or the callee's own hang-up: it runs that)
+                break
         call.ringing = False
         if call.canceled:
             call.ended, call.outcome = True, "canceled"
